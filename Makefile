@@ -1,0 +1,53 @@
+# Liveshop: `make demo` runs the whole product on this machine; `make test` is the one test command.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Debian packages the tests and the demo use (installed by `make system-deps`, run as root).
+DEBIAN_PACKAGES := postgresql redis-server nginx libnginx-mod-rtmp ffmpeg chromium fonts-dejavu-core
+
+.PHONY: demo test install lint format system-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "Debian packages: all present"; \
+	elif [ "$$(id -u)" = 0 ]; then echo "Installing Debian packages:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "Missing Debian packages (tests that need them are skipped): sudo apt-get install" $$missing; fi
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install system-deps lint
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo
+	@echo "Liveshop is starting at http://$(HOST):$(PORT)/"
+	@echo "  log in:  http://$(HOST):$(PORT)/login/   (demo logins are printed above)"
+	@echo "  admin:   http://$(HOST):$(PORT)/admin/"
+	@echo
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho -f Procfile.demo start
+
+clean:
+	rm -rf $(VENV) db.sqlite3 media staticfiles var test-artifacts

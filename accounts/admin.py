@@ -1,0 +1,104 @@
+from django.contrib import admin
+
+from accounts import permissions
+from accounts.models import Membership, Organization
+from accounts.permissions import Action
+
+
+def _is_brand_owned(model) -> bool:
+    return model is Organization or hasattr(model, "organization_field")
+
+
+class BrandScopedAdmin(admin.ModelAdmin):
+    """Admin for a brand-owned model: staff members see and edit only their brands' rows, and
+    foreign-key choices are limited the same way; superusers see everything. Permissions come
+    from accounts.permissions (roles), not from Django's per-model permissions."""
+
+    view_action = Action.VIEW
+    change_action = Action.EDIT_CATALOG
+    delete_action = Action.DELETE_CATALOG
+
+    def get_queryset(self, request):
+        return permissions.scope(super().get_queryset(request), request.user, self.view_action)
+
+    def _allowed(self, request, action, obj=None) -> bool:
+        if not request.user.is_staff:
+            return False
+        if obj is None:
+            return permissions.can_in_any(request.user, action)
+        return permissions.can(request.user, action, obj)
+
+    def has_module_permission(self, request):
+        return self._allowed(request, self.view_action)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request, self.view_action, obj)
+
+    def has_add_permission(self, request):
+        return self._allowed(request, self.change_action)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request, self.change_action, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._allowed(request, self.delete_action, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if _is_brand_owned(related):
+            kwargs["queryset"] = permissions.scope(
+                kwargs.get("queryset", related._default_manager.all()), request.user, self.change_action
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if _is_brand_owned(related):
+            kwargs["queryset"] = permissions.scope(
+                kwargs.get("queryset", related._default_manager.all()), request.user, self.change_action
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        # The form only offers the user's brands; this guards against a forged POST too.
+        permissions.require(request.user, self.change_action, obj)
+        super().save_model(request, obj, form, change)
+
+
+class MembershipInline(admin.TabularInline):
+    """Members of a brand. Only superusers edit them here: the user picker would list every
+    account on the site, which a brand owner must not see."""
+
+    model = Membership
+    extra = 0
+
+    def _may_manage(self, request, obj):
+        return permissions.is_superuser(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return obj is not None and permissions.can(request.user, Action.VIEW, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self._may_manage(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._may_manage(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._may_manage(request, obj)
+
+
+@admin.register(Organization)
+class OrganizationAdmin(BrandScopedAdmin):
+    change_action = Action.MANAGE_MEMBERS
+    delete_action = Action.MANAGE_MEMBERS
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+    def has_add_permission(self, request):
+        return permissions.is_superuser(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return permissions.is_superuser(request.user)

@@ -1,0 +1,45 @@
+from django.conf import settings
+from django.db import models
+
+
+class Organization(models.Model):
+    """A brand: it owns products and live events; people belong to it through memberships."""
+
+    # Brand-owned models name the path to their organization in ``organization_field``;
+    # accounts.permissions scopes every queryset through it.
+    organization_field = "id"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        HOST = "host", "Host"
+        MODERATOR = "moderator", "Moderator"
+
+    organization_field = "organization"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organization"], name="one_membership_per_user_and_brand"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} ({self.get_role_display()} of {self.organization})"

@@ -1,0 +1,109 @@
+"""Who may do what with a brand's things: the one place that decides.
+
+Views, admin classes, consumers and services call these functions; nothing else checks roles.
+A brand-owned model names the path to its organization in ``organization_field``
+(``"organization"`` by default, ``"event__organization"`` for a model one hop away), so the same
+helpers scope any of them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.shortcuts import get_object_or_404
+
+from accounts.models import Membership, Organization
+
+Role = Membership.Role
+
+
+class Action(StrEnum):
+    VIEW = "view"  # see the brand's products, events and recordings in the dashboard and admin
+    EDIT_CATALOG = "edit_catalog"  # add and change products
+    DELETE_CATALOG = "delete_catalog"
+    MANAGE_EVENTS = "manage_events"  # create, edit, cancel events; set the lineup
+    HOST_EVENT = "host_event"  # go live, see the stream key, feature products
+    MODERATE = "moderate"
+    MANAGE_MEMBERS = "manage_members"
+
+
+ROLE_ACTIONS: dict[str, frozenset[Action]] = {
+    Role.OWNER: frozenset(Action),
+    Role.HOST: frozenset(
+        {Action.VIEW, Action.EDIT_CATALOG, Action.MANAGE_EVENTS, Action.HOST_EVENT, Action.MODERATE}
+    ),
+    Role.MODERATOR: frozenset({Action.VIEW, Action.MODERATE}),
+}
+
+_CACHE_ATTR = "_liveshop_roles"
+
+
+def roles_of(user) -> dict[int, str]:
+    """The user's role in each brand, by organization id; read once per user object."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return {}
+    roles = getattr(user, _CACHE_ATTR, None)
+    if roles is None:
+        roles = dict(Membership.objects.filter(user=user).values_list("organization_id", "role"))
+        setattr(user, _CACHE_ATTR, roles)
+    return roles
+
+
+def organization_ids(user, action: Action = Action.VIEW) -> list[int]:
+    """Ids of the brands in which ``user`` may perform ``action``."""
+    return [org_id for org_id, role in roles_of(user).items() if action in ROLE_ACTIONS[role]]
+
+
+def is_superuser(user) -> bool:
+    return bool(getattr(user, "is_active", False) and getattr(user, "is_superuser", False))
+
+
+def organization_id_of(obj: Model) -> int | None:
+    """The id of the brand that owns ``obj`` (an Organization is its own brand)."""
+    if isinstance(obj, Organization):
+        return obj.pk
+    path = getattr(type(obj), "organization_field", "organization")
+    target = obj
+    for part in path.split("__")[:-1]:
+        target = getattr(target, part)
+        if target is None:
+            return None
+    return getattr(target, f"{path.split('__')[-1]}_id")
+
+
+def can(user, action: Action, obj: Model | Organization) -> bool:
+    """May ``user`` perform ``action`` on ``obj`` (a brand-owned object or a brand)?"""
+    if is_superuser(user):
+        return True
+    org_id = organization_id_of(obj)
+    role = roles_of(user).get(org_id)
+    return role is not None and action in ROLE_ACTIONS[role]
+
+
+def can_in_any(user, action: Action) -> bool:
+    """May ``user`` perform ``action`` in at least one brand?"""
+    return is_superuser(user) or bool(organization_ids(user, action))
+
+
+def require(user, action: Action, obj: Model) -> None:
+    """Raise PermissionDenied unless ``can(user, action, obj)``."""
+    if not can(user, action, obj):
+        raise PermissionDenied(f"You may not {action.value.replace('_', ' ')} for this brand.")
+
+
+def scope(queryset: QuerySet, user, action: Action = Action.VIEW) -> QuerySet:
+    """Narrow ``queryset`` of a brand-owned model to the brands where ``user`` may ``action``."""
+    if is_superuser(user):
+        return queryset
+    path = getattr(queryset.model, "organization_field", "organization")
+    return queryset.filter(**{f"{path}__in": organization_ids(user, action)})
+
+
+def get_for_user_or_404(queryset: QuerySet, user, action: Action = Action.VIEW, **lookups) -> Model:
+    """One object of the user's brands: 404 for another brand's (its existence is not revealed),
+    403 when the user sees it but may not perform ``action``."""
+    obj = get_object_or_404(scope(queryset, user, Action.VIEW), **lookups)
+    require(user, action, obj)
+    return obj

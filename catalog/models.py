@@ -1,0 +1,51 @@
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from accounts.models import Organization
+from catalog.currencies import ISO_4217
+
+
+def validate_currency(value: str) -> None:
+    if value not in ISO_4217:
+        raise ValidationError(f"“{value}” is not an ISO 4217 currency code (e.g. USD, EUR).")
+
+
+def product_image_path(product: "Product", filename: str) -> str:
+    return f"products/{product.organization_id}/{filename}"
+
+
+class Product(models.Model):
+    """Something a brand sells. ``external_url`` is where "Buy" goes until checkout exists."""
+
+    organization_field = "organization"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="products")
+    sku = models.CharField("SKU", max_length=64)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
+    currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
+    image = models.ImageField(
+        upload_to=product_image_path, blank=True, width_field="image_width", height_field="image_height"
+    )
+    image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    thumbnail = models.ImageField(upload_to=product_image_path, blank=True, editable=False)
+    external_url = models.URLField("product page", max_length=500, blank=True)
+    stock = models.IntegerField(default=0, validators=[MinValueValidator(0)])
+    is_active = models.BooleanField("active", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["organization", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "sku"], name="product_sku_unique_per_brand"),
+            models.CheckConstraint(condition=models.Q(stock__gte=0), name="product_stock_not_negative"),
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative"),
+        ]
+        indexes = [models.Index(fields=["organization", "is_active"])]
+
+    def __str__(self):
+        return f"{self.name} ({self.sku})"

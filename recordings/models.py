@@ -1,0 +1,1 @@
+# Recordings and product cues arrive with the recordings work.
