@@ -11,3 +11,30 @@ def _media_in_memory(settings):
     storages._storages = {}
     yield
     storages._storages = {}
+
+
+@pytest.fixture
+def video(settings):
+    """A fresh in-memory video backend (it records every call in ``video.calls``)."""
+    from liveshop.video import get_video_backend
+
+    settings.VIDEO_BACKEND = "fake"
+    get_video_backend.cache_clear()
+    yield get_video_backend()
+    get_video_backend.cache_clear()
+
+
+@pytest.fixture
+def broadcasts(monkeypatch):
+    """What events.realtime publishes to viewers, each message JSON round-tripped."""
+    import json
+
+    from events import realtime
+
+    sent = []
+
+    def capture(event_id, message_type, payload):
+        sent.append({"event_id": event_id, "type": message_type, "payload": json.loads(json.dumps(payload))})
+
+    monkeypatch.setattr(realtime, "broadcast_to_event", capture)
+    return sent

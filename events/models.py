@@ -1,1 +1,113 @@
-# Live events, lineups, highlights and stream sessions arrive with the live-events work.
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from accounts.models import Organization
+from catalog.models import Product
+
+
+class LiveEvent(models.Model):
+    """A brand's live show on one video channel. The stream key is a secret: for IVS it stays
+    in IVS (read when a host asks); for the local media server it is stored here encrypted."""
+
+    class Status(models.TextChoices):
+        NEEDS_CHANNEL = "needs_channel", "Needs channel"
+        SCHEDULED = "scheduled", "Scheduled"
+        LIVE = "live", "Live"
+        ENDED = "ended", "Ended"
+        CANCELLED = "cancelled", "Cancelled"
+
+    organization_field = "organization"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80)
+    description = models.TextField(blank=True)
+    scheduled_start = models.DateTimeField()
+    thumbnail = models.ImageField(upload_to="events/", blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SCHEDULED)
+    is_private = models.BooleanField("private", default=False)
+    is_recorded = models.BooleanField("record", default=True)
+
+    backend = models.CharField(max_length=20, blank=True)
+    channel_id = models.CharField(max_length=200, blank=True, db_index=True)
+    ingest_url = models.CharField(max_length=300, blank=True)
+    playback_url = models.URLField(max_length=500, blank=True)
+    stream_key_encrypted = models.TextField(blank=True, editable=False)
+    stream_key_digest = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    provisioning_error = models.TextField(blank=True)
+    # Time of the newest stream start/end applied: an older event never overwrites ``status``.
+    status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    products = models.ManyToManyField(Product, through="EventProduct", related_name="events", blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-scheduled_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "slug"], name="event_slug_unique_per_brand"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("events:detail", kwargs={"slug": self.slug})
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == self.Status.LIVE
+
+    @property
+    def has_channel(self) -> bool:
+        return bool(self.channel_id)
+
+
+class EventProduct(models.Model):
+    """One product in an event's lineup, in the host's order."""
+
+    organization_field = "event__organization"
+
+    event = models.ForeignKey(LiveEvent, on_delete=models.CASCADE, related_name="lineup")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "product"], name="product_once_per_lineup"),
+        ]
+
+    def __str__(self):
+        return f"{self.position}. {self.product}"
+
+
+class StreamSession(models.Model):
+    """One go-live of an event: a stream id from the video service, from start to end."""
+
+    organization_field = "event__organization"
+
+    event = models.ForeignKey(LiveEvent, on_delete=models.CASCADE, related_name="sessions")
+    stream_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=200, blank=True)
+    peak_viewers = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "stream_id"], name="stream_id_once_per_event"),
+        ]
+
+    def __str__(self):
+        return f"{self.event} · {self.stream_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None

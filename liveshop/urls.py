@@ -11,6 +11,7 @@ admin.site.index_title = "Your brands"
 
 urlpatterns = [
     path("", include("accounts.urls")),
+    path("", include("events.urls")),
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
 ]

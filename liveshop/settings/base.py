@@ -63,7 +63,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -71,6 +70,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+if not DEBUG:
+    # Production serves collected static files itself (runserver does it in development).
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "liveshop.urls"
 ASGI_APPLICATION = "liveshop.asgi.application"
@@ -148,6 +151,43 @@ CELERY_TIMEZONE = TIME_ZONE
 # "local" (nginx-rtmp media server, the default), "ivs" (Amazon IVS) or "fake" (unit tests),
 # or a dotted path to a class implementing liveshop.video.base.VideoBackend.
 VIDEO_BACKEND = env("VIDEO_BACKEND", default="local")
+
+# Amazon IVS (VIDEO_BACKEND=ivs). `manage.py ivs_setup` creates the recording configuration and
+# prints IVS_RECORDING_CONFIGURATION_ARN; `manage.py ivs_setup --check` verifies these settings.
+IVS_REGION = env("IVS_REGION", default="") or env("AWS_DEFAULT_REGION", default="") or "us-west-2"
+IVS_ENDPOINT_URL = env("IVS_ENDPOINT_URL", default="")  # only to point boto3 elsewhere (benchmarks)
+IVS_CHANNEL_TYPE = env("IVS_CHANNEL_TYPE", default="STANDARD")  # BASIC, STANDARD, ADVANCED_SD/_HD
+IVS_RECORDING_CONFIGURATION_ARN = env("IVS_RECORDING_CONFIGURATION_ARN", default="")
+IVS_RECORDING_CONFIGURATION_NAME = env("IVS_RECORDING_CONFIGURATION_NAME", default="liveshop")
+# Private playback: the P-384 key pair whose public half was imported (ImportPlaybackKeyPair);
+# the private PEM signs viewers' ES384 tokens ("\n" escapes are accepted in the variable).
+IVS_PLAYBACK_KEY_PAIR_ARN = env("IVS_PLAYBACK_KEY_PAIR_ARN", default="")
+IVS_PLAYBACK_PRIVATE_KEY = env("IVS_PLAYBACK_PRIVATE_KEY", default="")
+IVS_PLAYBACK_TOKEN_TTL = env.int("IVS_PLAYBACK_TOKEN_TTL", default=3600)  # seconds
+IVS_PLAYBACK_ALLOWED_ORIGIN = env("IVS_PLAYBACK_ALLOWED_ORIGIN", default="")  # "" = any origin
+
+# LIVE EVENTS
+# ------------------------------------------------------------------------------
+# Fernet keys (comma-separated, newest first) encrypting stored stream keys; derived from
+# DJANGO_SECRET_KEY when unset. Generate: python -c "from cryptography.fernet import Fernet;
+# print(Fernet.generate_key().decode())"
+LIVESHOP_ENCRYPTION_KEYS = env.list("LIVESHOP_ENCRYPTION_KEYS", default=[])
+# Shared secret the EventBridge API destination sends in the X-Liveshop-Webhook-Secret header
+# to POST /hooks/ivs/. Empty: the webhook refuses every request.
+LIVESHOP_WEBHOOK_SECRET = env("LIVESHOP_WEBHOOK_SECRET", default="")
+
+# LOCAL MEDIA SERVER (VIDEO_BACKEND=local: nginx-rtmp run by `manage.py media_server`)
+# ------------------------------------------------------------------------------
+MEDIA_SERVER_HOST = env("MEDIA_SERVER_HOST", default="127.0.0.1")
+MEDIA_SERVER_RTMP_PORT = env.int("MEDIA_SERVER_RTMP_PORT", default=1935)
+MEDIA_SERVER_HTTP_PORT = env.int("MEDIA_SERVER_HTTP_PORT", default=8080)
+# Where viewers fetch HLS (the browser's view of the media server's HTTP port).
+MEDIA_SERVER_PUBLIC_URL = env(
+    "MEDIA_SERVER_PUBLIC_URL", default=f"http://{MEDIA_SERVER_HOST}:{MEDIA_SERVER_HTTP_PORT}"
+)
+# Where nginx reaches Django for its on_publish/on_publish_done/on_record_done callbacks.
+MEDIA_SERVER_CALLBACK_URL = env("MEDIA_SERVER_CALLBACK_URL", default=SITE_URL)
+MEDIA_SERVER_DIR = Path(env("MEDIA_SERVER_DIR", default=str(BASE_DIR / "var" / "media-server")))
 
 # STORAGES
 # ------------------------------------------------------------------------------

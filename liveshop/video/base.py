@@ -78,6 +78,9 @@ class VideoBackend(Protocol):
     """What Liveshop needs from a video service. Each method may raise VideoBackendError."""
 
     name: str
+    # True when the video service keeps the stream key (IVS: read it with get_stream_key);
+    # False when Liveshop must store it, encrypted (the local media server).
+    stores_stream_keys: bool
 
     def create_channel(
         self, name: str, *, latency: str = LATENCY_LOW, record: bool = True, private: bool = False

@@ -1,0 +1,245 @@
+"""Writes for live events: one function per use case, called by every entry point (dashboard,
+admin, commands, webhooks). Network calls to the video backend run outside transactions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts import permissions
+from accounts.permissions import Action
+from catalog.models import Product
+from events.exceptions import ChannelUnavailable, EventNotEditable, ProductNotInBrand
+from events.models import EventProduct, LiveEvent, StreamSession
+from events.realtime import broadcast_to_event_on_commit
+from liveshop import secrets
+from liveshop.video import VideoBackendError, get_video_backend
+from liveshop.video.base import LATENCY_LOW
+
+logger = logging.getLogger(__name__)
+
+Status = LiveEvent.Status
+
+
+def _unique_slug(organization, title: str) -> str:
+    base = slugify(title)[:70] or "event"
+    slug, n = base, 2
+    while LiveEvent.objects.filter(organization=organization, slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+@transaction.atomic
+def set_lineup(*, event: LiveEvent, products: Sequence[Product], by) -> LiveEvent:
+    """Replace the event's lineup with ``products`` in that order. Every product must belong to
+    the event's brand (ProductNotInBrand otherwise; nothing is written)."""
+    permissions.require(by, Action.MANAGE_EVENTS, event)
+    foreign = [p for p in products if p.organization_id != event.organization_id]
+    if foreign:
+        names = ", ".join(p.sku for p in foreign)
+        raise ProductNotInBrand(f"Not in {event.organization}'s catalogue: {names}.")
+    EventProduct.objects.filter(event=event).delete()
+    EventProduct.objects.bulk_create(
+        EventProduct(event=event, product=product, position=i) for i, product in enumerate(products, 1)
+    )
+    broadcast_to_event_on_commit(event.pk, "lineup.changed", {"eventId": event.pk})
+    return event
+
+
+def create_event(
+    *,
+    organization,
+    title: str,
+    scheduled_start: datetime,
+    by,
+    slug: str = "",
+    description: str = "",
+    is_private: bool = False,
+    is_recorded: bool = True,
+    products: Sequence[Product] = (),
+) -> LiveEvent:
+    """Save the event with its lineup, then provision its channel. When the backend fails the
+    event stays "needs channel" with the reason (retry with ``provision_channel``): an event is
+    never left half-provisioned."""
+    permissions.require(by, Action.MANAGE_EVENTS, organization)
+    with transaction.atomic():
+        event = LiveEvent(
+            organization=organization,
+            title=title,
+            slug=slug or _unique_slug(organization, title),
+            description=description,
+            scheduled_start=scheduled_start,
+            is_private=is_private,
+            is_recorded=is_recorded,
+            status=Status.NEEDS_CHANNEL,
+            created_by=by,
+        )
+        event.full_clean()
+        event.save()
+        set_lineup(event=event, products=products, by=by)
+    return provision_channel(event=event, by=by)
+
+
+def provision_channel(*, event: LiveEvent, by) -> LiveEvent:
+    """Create the event's video channel if it has none. Stores the channel's ids and URLs (and
+    the stream key, encrypted, when the backend does not keep it) in one write; on a backend
+    error records the reason and leaves the event "needs channel"."""
+    permissions.require(by, Action.MANAGE_EVENTS, event)
+    if event.has_channel:
+        return event
+    backend = get_video_backend()
+    try:
+        channel = backend.create_channel(
+            f"{event.organization.slug}-{event.pk}",
+            latency=LATENCY_LOW,
+            record=event.is_recorded,
+            private=event.is_private,
+        )
+    except VideoBackendError as exc:
+        logger.warning("Channel provisioning failed", extra={"event_id": event.pk, "error": str(exc)})
+        event.provisioning_error = str(exc)
+        event.save(update_fields=["provisioning_error", "updated_at"])
+        return event
+    try:
+        with transaction.atomic():
+            event = LiveEvent.objects.select_for_update().get(pk=event.pk)
+            event.backend = backend.name
+            event.channel_id = channel.id
+            event.ingest_url = channel.ingest_url
+            event.playback_url = channel.playback_url
+            _store_stream_key(event, backend, channel.stream_key)
+            event.provisioning_error = ""
+            if event.status == Status.NEEDS_CHANNEL:
+                event.status = Status.SCHEDULED
+            event.save()
+    except Exception:
+        backend.delete_channel(channel.id)  # never leave an orphan channel behind
+        raise
+    return event
+
+
+def _store_stream_key(event: LiveEvent, backend, stream_key: str) -> None:
+    if backend.stores_stream_keys:
+        event.stream_key_encrypted = event.stream_key_digest = ""
+    else:
+        event.stream_key_encrypted = secrets.encrypt(stream_key)
+        event.stream_key_digest = secrets.digest(stream_key)
+
+
+@transaction.atomic
+def update_event(*, event: LiveEvent, by, **fields) -> LiveEvent:
+    """Change title, slug, description, start time or thumbnail. Privacy and recording are fixed
+    once the channel exists (IVS cannot update a live channel; a new event is clearer)."""
+    permissions.require(by, Action.MANAGE_EVENTS, event)
+    if event.status in (Status.ENDED, Status.CANCELLED):
+        raise EventNotEditable(
+            f"This event is {event.get_status_display().lower()}; it can no longer change."
+        )
+    allowed = {"title", "slug", "description", "scheduled_start", "thumbnail"}
+    if not event.has_channel:
+        allowed |= {"is_private", "is_recorded"}
+    changed = [name for name, value in fields.items() if name in allowed and getattr(event, name) != value]
+    for name in changed:
+        setattr(event, name, fields[name])
+    event.full_clean()
+    event.save(update_fields=[*changed, "updated_at"])
+    return event
+
+
+def reveal_stream_key(*, event: LiveEvent, by) -> str:
+    """The stream key, for the event brand's hosts and owners only (read from IVS, or decrypted
+    from the row). The reveal is logged; the key never is."""
+    permissions.require(by, Action.HOST_EVENT, event)
+    if not event.has_channel:
+        raise ChannelUnavailable("This event has no channel yet.")
+    logger.info("Stream key revealed", extra={"event_id": event.pk, "user_id": by.pk})
+    if event.stream_key_encrypted:
+        return secrets.decrypt(event.stream_key_encrypted)
+    try:
+        return get_video_backend().get_stream_key(event.channel_id)
+    except VideoBackendError as exc:
+        raise ChannelUnavailable(str(exc)) from exc
+
+
+def rotate_stream_key(*, event: LiveEvent, by) -> str:
+    """Revoke the current key (a live encoder using it is cut off) and return the new one."""
+    permissions.require(by, Action.HOST_EVENT, event)
+    if not event.has_channel:
+        raise ChannelUnavailable("This event has no channel yet.")
+    backend = get_video_backend()
+    try:
+        new_key = backend.rotate_stream_key(event.channel_id)
+    except VideoBackendError as exc:
+        raise ChannelUnavailable(str(exc)) from exc
+    _store_stream_key(event, backend, new_key)
+    event.save(update_fields=["stream_key_encrypted", "stream_key_digest", "updated_at"])
+    logger.info("Stream key rotated", extra={"event_id": event.pk, "user_id": by.pk})
+    return new_key
+
+
+def end_event(*, event: LiveEvent, by) -> LiveEvent:
+    """End the show: revoke the stream key (encoders reconnect on their own after a plain stop),
+    stop the stream, close open sessions and tell viewers. Idempotent."""
+    permissions.require(by, Action.HOST_EVENT, event)
+    if event.status == Status.ENDED:
+        return event
+    if event.status not in (Status.LIVE, Status.SCHEDULED):
+        raise EventNotEditable(f"A {event.get_status_display().lower()} event cannot be ended.")
+    if event.has_channel:
+        backend = get_video_backend()
+        try:
+            new_key = backend.rotate_stream_key(event.channel_id)
+            backend.stop_stream(event.channel_id)
+        except VideoBackendError as exc:
+            raise ChannelUnavailable(str(exc)) from exc
+        _store_stream_key(event, backend, new_key)
+    return _mark_ended(event=event, reason="ended by host")
+
+
+@transaction.atomic
+def _mark_ended(*, event: LiveEvent, reason: str) -> LiveEvent:
+    now = timezone.now()
+    StreamSession.objects.filter(event=event, ended_at=None).update(ended_at=now, end_reason=reason)
+    event.status = Status.ENDED
+    event.status_changed_at = now
+    event.save(update_fields=["status", "status_changed_at", "stream_key_encrypted", "stream_key_digest"])
+    broadcast_to_event_on_commit(event.pk, "stream.state", {"status": event.status})
+    return event
+
+
+def cancel_event(*, event: LiveEvent, by) -> LiveEvent:
+    """Cancel an event that has not gone live, deleting its channel. Idempotent."""
+    permissions.require(by, Action.MANAGE_EVENTS, event)
+    if event.status == Status.CANCELLED:
+        return event
+    if event.status in (Status.LIVE, Status.ENDED):
+        raise EventNotEditable("Only an event that has not gone live can be cancelled; end it instead.")
+    _delete_channel(event)
+    event.status = Status.CANCELLED
+    event.status_changed_at = timezone.now()
+    event.save(update_fields=["status", "status_changed_at", "updated_at"])
+    broadcast_to_event_on_commit(event.pk, "stream.state", {"status": event.status})
+    return event
+
+
+def delete_event(*, event: LiveEvent, by) -> None:
+    """Delete the event and its channel. Refused while live. Idempotent on the channel."""
+    permissions.require(by, Action.MANAGE_EVENTS, event)
+    if event.is_live:
+        raise EventNotEditable("End the live stream before deleting the event.")
+    _delete_channel(event)
+    event.delete()
+
+
+def _delete_channel(event: LiveEvent) -> None:
+    if not event.has_channel:
+        return
+    try:
+        get_video_backend().delete_channel(event.channel_id)
+    except VideoBackendError as exc:
+        raise ChannelUnavailable(str(exc)) from exc

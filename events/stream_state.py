@@ -1,0 +1,122 @@
+"""The one handler for stream-state events, whichever backend sent them (IVS through EventBridge,
+the local media server through its callbacks). EventBridge delivers at least once and out of
+order, so every change is keyed by the event's own time: an older event never overwrites newer
+state, and the same event twice changes nothing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils.dateparse import parse_datetime
+
+from events.exceptions import MalformedStreamEvent
+from events.models import LiveEvent, StreamSession
+from events.realtime import broadcast_to_event_on_commit
+from liveshop.video import events as ivs_events
+
+logger = logging.getLogger(__name__)
+
+Status = LiveEvent.Status
+
+STARTS = {ivs_events.STREAM_START}
+ENDS = {ivs_events.STREAM_END, ivs_events.STREAM_FAILURE}
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    detail_type: str
+    channel_id: str
+    event_name: str
+    stream_id: str
+    at: datetime
+    detail: dict
+
+
+def parse_event(payload: object) -> StreamEvent:
+    """Check the EventBridge envelope; MalformedStreamEvent says what is missing."""
+    if not isinstance(payload, dict):
+        raise MalformedStreamEvent("The body must be a JSON object (one EventBridge event).")
+    detail = payload.get("detail")
+    resources = payload.get("resources")
+    at = parse_datetime(payload["time"]) if isinstance(payload.get("time"), str) else None
+    if not isinstance(payload.get("detail-type"), str) or not isinstance(detail, dict):
+        raise MalformedStreamEvent("Missing 'detail-type' or 'detail'.")
+    if at is None or at.tzinfo is None:
+        raise MalformedStreamEvent("Missing or invalid 'time' (ISO 8601 with a time zone).")
+    if not isinstance(resources, list) or not resources or not isinstance(resources[0], str):
+        raise MalformedStreamEvent("Missing 'resources' (the channel ARN).")
+    return StreamEvent(
+        detail_type=payload["detail-type"],
+        channel_id=resources[0],
+        event_name=str(detail.get("event_name") or detail.get("recording_status") or ""),
+        stream_id=str(detail.get("stream_id") or ""),
+        at=at,
+        detail=detail,
+    )
+
+
+def handle_event(payload: object) -> str:
+    """Apply one EventBridge-shaped event; returns what happened ("applied", "unchanged",
+    "unknown channel", "ignored") for the caller's log and response."""
+    event = parse_event(payload)
+    if event.detail_type != ivs_events.STREAM_STATE_CHANGE:
+        return "ignored"
+    if not event.stream_id:
+        raise MalformedStreamEvent("A stream state change needs 'detail.stream_id'.")
+    return apply_stream_event(event)
+
+
+@transaction.atomic
+def apply_stream_event(event: StreamEvent) -> str:
+    """Record the event on the stream session and move the live event's status if this is the
+    newest news about it. Locks the event row so concurrent deliveries apply one at a time."""
+    live_event = LiveEvent.objects.select_for_update().filter(channel_id=event.channel_id).first()
+    if live_event is None:
+        logger.info("Stream event for an unknown channel", extra={"channel_id": event.channel_id})
+        return "unknown channel"
+    session, created = StreamSession.objects.get_or_create(event=live_event, stream_id=event.stream_id)
+    changed = _update_session(session, event) or created
+    if _is_newer(live_event, event) and event.event_name in STARTS | ENDS:
+        new_status = _status_after(live_event, session, event)
+        live_event.status_changed_at = event.at  # the newest stream news, even without a change
+        live_event.status = new_status or live_event.status
+        live_event.save(update_fields=["status", "status_changed_at"])
+        if new_status:
+            broadcast_to_event_on_commit(
+                live_event.pk, "stream.state", {"status": new_status, "streamId": event.stream_id}
+            )
+            changed = True
+    return "applied" if changed else "unchanged"
+
+
+def _update_session(session: StreamSession, event: StreamEvent) -> bool:
+    fields = []
+    if event.event_name in STARTS and (session.started_at is None or event.at < session.started_at):
+        session.started_at = event.at
+        fields.append("started_at")
+    if event.event_name in ENDS and session.ended_at is None:
+        session.ended_at = event.at
+        session.end_reason = str(event.detail.get("reason") or event.event_name.lower())[:200]
+        fields += ["ended_at", "end_reason"]
+    if fields:
+        session.save(update_fields=fields)
+    return bool(fields)
+
+
+def _is_newer(live_event: LiveEvent, event: StreamEvent) -> bool:
+    return live_event.status_changed_at is None or event.at > live_event.status_changed_at
+
+
+def _status_after(live_event: LiveEvent, session: StreamSession, event: StreamEvent) -> str | None:
+    """The status this event leads to, or None when it does not move the status. A start that
+    arrives after its own stream's end (out of order) does not make the event live."""
+    if live_event.status in (Status.CANCELLED, Status.NEEDS_CHANNEL):
+        return None
+    if event.event_name in STARTS and live_event.status != Status.LIVE and session.ended_at is None:
+        return Status.LIVE
+    if event.event_name in ENDS and live_event.status == Status.LIVE:
+        return Status.ENDED
+    return None
