@@ -21,7 +21,8 @@ class LiveEvent(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
     title = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=80)
+    # Unique site-wide so dashboard and viewer URLs name an event by slug alone.
+    slug = models.SlugField(max_length=80, unique=True)
     description = models.TextField(blank=True)
     scheduled_start = models.DateTimeField()
     thumbnail = models.ImageField(upload_to="events/", blank=True)
@@ -48,9 +49,6 @@ class LiveEvent(models.Model):
 
     class Meta:
         ordering = ["-scheduled_start"]
-        constraints = [
-            models.UniqueConstraint(fields=["organization", "slug"], name="event_slug_unique_per_brand"),
-        ]
 
     def __str__(self):
         return self.title

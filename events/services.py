@@ -26,10 +26,10 @@ logger = logging.getLogger(__name__)
 Status = LiveEvent.Status
 
 
-def _unique_slug(organization, title: str) -> str:
+def _unique_slug(title: str) -> str:
     base = slugify(title)[:70] or "event"
     slug, n = base, 2
-    while LiveEvent.objects.filter(organization=organization, slug=slug).exists():
+    while LiveEvent.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
     return slug
 
@@ -71,7 +71,7 @@ def create_event(
         event = LiveEvent(
             organization=organization,
             title=title,
-            slug=slug or _unique_slug(organization, title),
+            slug=slug or _unique_slug(title),
             description=description,
             scheduled_start=scheduled_start,
             is_private=is_private,
