@@ -78,7 +78,9 @@ def test_database_and_redis_urls_switch_to_postgres_and_redis():
 
 
 def test_bucket_name_switches_media_to_s3_behind_cloudfront():
-    values = probe({"AWS_STORAGE_BUCKET_NAME": "liveshop-media", "AWS_CLOUDFRONT_DOMAIN": "d111.cloudfront.net"})
+    values = probe(
+        {"AWS_STORAGE_BUCKET_NAME": "liveshop-media", "AWS_CLOUDFRONT_DOMAIN": "d111.cloudfront.net"}
+    )
 
     assert values["storage"] == "storages.backends.s3.S3Storage"
     assert values["storage_options"]["bucket_name"] == "liveshop-media"
