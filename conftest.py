@@ -6,11 +6,14 @@ import pytest
 @pytest.fixture(autouse=True)
 def _media_in_memory(settings):
     """Each test gets empty in-memory storages."""
-    from django.core.files.storage import storages
+    from django.core.files.storage import default_storage, storages
+    from django.utils.functional import empty
 
     storages._storages = {}
+    default_storage._wrapped = empty
     yield
     storages._storages = {}
+    default_storage._wrapped = empty
 
 
 @pytest.fixture

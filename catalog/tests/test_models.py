@@ -1,0 +1,58 @@
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from accounts.tests.factories import OrganizationFactory
+from catalog.models import Product
+from catalog.tests.factories import ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_database_refuses_negative_stock_from_a_queryset_update():
+    product = ProductFactory(stock=2)
+
+    with pytest.raises(IntegrityError, match="product_stock_not_negative"), transaction.atomic():
+        Product.objects.filter(pk=product.pk).update(stock=-1)
+
+    product.refresh_from_db()
+    assert product.stock == 2
+
+
+def test_the_database_refuses_negative_stock_saved_without_validation():
+    product = ProductFactory(stock=2)
+    product.stock = -5
+
+    with pytest.raises(IntegrityError, match="product_stock_not_negative"), transaction.atomic():
+        product.save(update_fields=["stock"])
+
+
+def test_the_database_refuses_a_negative_price():
+    with pytest.raises(IntegrityError, match="product_price_not_negative"), transaction.atomic():
+        ProductFactory(price=Decimal("-0.01"))
+
+
+def test_a_sku_is_unique_within_a_brand():
+    brand = OrganizationFactory()
+    ProductFactory(organization=brand, sku="TEE-RED-M")
+
+    with pytest.raises(IntegrityError, match="product_sku_unique_per_brand"), transaction.atomic():
+        ProductFactory(organization=brand, sku="TEE-RED-M")
+
+
+def test_another_brand_may_use_the_same_sku():
+    ProductFactory(organization=OrganizationFactory(), sku="TEE-RED-M")
+    ProductFactory(organization=OrganizationFactory(), sku="TEE-RED-M")
+
+    assert Product.objects.filter(sku="TEE-RED-M").count() == 2
+
+
+def test_full_clean_rejects_a_currency_that_is_not_iso_4217():
+    product = ProductFactory.build(organization=OrganizationFactory(), currency="EURO")
+
+    with pytest.raises(ValidationError) as error:
+        product.full_clean()
+
+    assert "currency" in error.value.message_dict
