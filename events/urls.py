@@ -1,10 +1,25 @@
 from django.urls import path
 
-from events import webhooks
+from events import media_hooks, views, webhooks
 
 app_name = "events"
 
 urlpatterns = [
     # Stream-state events: IVS through an EventBridge API destination.
     path("hooks/ivs/", webhooks.ivs_webhook, name="ivs-webhook"),
+    # Stream state from the local media server: nginx-rtmp's callbacks (liveshop/video/local.py).
+    path("hooks/media/on_publish", media_hooks.on_publish, name="media-on-publish"),
+    path("hooks/media/on_publish_done", media_hooks.on_publish_done, name="media-on-publish-done"),
+    path("hooks/media/on_record_done", media_hooks.on_record_done, name="media-on-record-done"),
+    # Seller dashboard ("studio").
+    path("studio/", views.EventListView.as_view(), name="list"),
+    path("studio/events/new/", views.EventCreateView.as_view(), name="create"),
+    path("studio/events/<slug:slug>/", views.EventDetailView.as_view(), name="detail"),
+    path("studio/events/<slug:slug>/edit/", views.EventEditView.as_view(), name="edit"),
+    path("studio/events/<slug:slug>/key/", views.StreamKeyRevealView.as_view(), name="reveal-key"),
+    path("studio/events/<slug:slug>/key/rotate/", views.StreamKeyRotateView.as_view(), name="rotate-key"),
+    path("studio/events/<slug:slug>/retry/", views.ChannelRetryView.as_view(), name="retry-channel"),
+    path("studio/events/<slug:slug>/end/", views.EventEndView.as_view(), name="end"),
+    path("studio/events/<slug:slug>/cancel/", views.EventCancelView.as_view(), name="cancel"),
+    path("studio/events/<slug:slug>/delete/", views.EventDeleteView.as_view(), name="delete"),
 ]
