@@ -29,15 +29,23 @@ def video(settings):
 
 @pytest.fixture
 def broadcasts(monkeypatch):
-    """What events.realtime publishes to viewers, each message JSON round-tripped."""
+    """What events.realtime publishes, each message JSON round-tripped; messages for host
+    consoles carry ``"audience": "studio"``."""
     import json
 
     from events import realtime
 
     sent = []
 
-    def capture(event_id, message_type, payload):
-        sent.append({"event_id": event_id, "type": message_type, "payload": json.loads(json.dumps(payload))})
+    def capture(audience):
+        def _capture(event_id, message_type, payload):
+            message = {"event_id": event_id, "type": message_type, "payload": json.loads(json.dumps(payload))}
+            if audience == "studio":
+                message["audience"] = "studio"
+            sent.append(message)
 
-    monkeypatch.setattr(realtime, "broadcast_to_event", capture)
+        return _capture
+
+    monkeypatch.setattr(realtime, "broadcast_to_event", capture("viewers"))
+    monkeypatch.setattr(realtime, "broadcast_to_studio", capture("studio"))
     return sent

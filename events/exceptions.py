@@ -9,6 +9,10 @@ class ProductNotInBrand(EventError):
     pass
 
 
+class ProductNotInLineup(EventError):
+    pass
+
+
 class ChannelUnavailable(EventError):
     """The video backend failed; the event keeps its previous state."""
 

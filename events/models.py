@@ -109,3 +109,44 @@ class StreamSession(models.Model):
     @property
     def is_open(self) -> bool:
         return self.ended_at is None
+
+
+class Highlight(models.Model):
+    """A moment in a show: the host featured a product (or cleared the card). ``offset_ms`` is
+    its position in the stream session, so replays show the card at the same moment."""
+
+    class CueState(models.TextChoices):
+        NOT_LIVE = "not_live", "Not live (card only)"
+        PENDING = "pending", "Sending"
+        SENT = "sent", "Sent"
+        WAITING = "waiting", "Waiting (throttled)"
+        SUPERSEDED = "superseded", "Superseded"
+        FAILED = "failed", "Failed"
+
+    organization_field = "event__organization"
+
+    event = models.ForeignKey(LiveEvent, on_delete=models.CASCADE, related_name="highlights")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    session = models.ForeignKey(
+        StreamSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="highlights"
+    )
+    featured_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    offset_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    cue_state = models.CharField(max_length=20, choices=CueState.choices, default=CueState.NOT_LIVE)
+    cue_error = models.CharField(max_length=300, blank=True)
+    cue_sent_at = models.DateTimeField(null=True, blank=True)
+    cue_attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["event", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.event}: {self.product or 'cleared'}"
+
+    @property
+    def is_clear(self) -> bool:
+        return self.product_id is None

@@ -14,8 +14,10 @@ from django.utils.text import slugify
 from accounts import permissions
 from accounts.permissions import Action
 from catalog.models import Product
-from events.exceptions import ChannelUnavailable, EventNotEditable, ProductNotInBrand
-from events.models import EventProduct, LiveEvent, StreamSession
+from events import cues
+from events.exceptions import ChannelUnavailable, EventNotEditable, ProductNotInBrand, ProductNotInLineup
+from events.models import EventProduct, Highlight, LiveEvent, StreamSession
+from events.payloads import highlight_payload
 from events.realtime import broadcast_to_event_on_commit
 from liveshop import secrets
 from liveshop.video import VideoBackendError, get_video_backend
@@ -243,3 +245,61 @@ def _delete_channel(event: LiveEvent) -> None:
         get_video_backend().delete_channel(event.channel_id)
     except VideoBackendError as exc:
         raise ChannelUnavailable(str(exc)) from exc
+
+
+# A second click on the same product within this window is the same feature (double click).
+DOUBLE_CLICK_SECONDS = 2
+
+
+@transaction.atomic
+def feature_product(*, event: LiveEvent, product: Product, by) -> Highlight:
+    """Show ``product`` to the event's viewers. Locks the event; writes a Highlight with its
+    offset into the live stream session; after commit sends the in-band cue (when live) and
+    broadcasts the card. Featuring before going live shows the card and records no cue.
+    A repeat of the newest highlight within DOUBLE_CLICK_SECONDS returns it unchanged."""
+    permissions.require(by, Action.HOST_EVENT, event)
+    event = LiveEvent.objects.select_for_update().get(pk=event.pk)
+    if event.status in (Status.ENDED, Status.CANCELLED):
+        raise EventNotEditable(f"This event is {event.get_status_display().lower()}.")
+    if product.organization_id != event.organization_id:
+        raise ProductNotInBrand(f"{product.sku} is not in {event.organization}'s catalogue.")
+    if not EventProduct.objects.filter(event=event, product=product).exists():
+        raise ProductNotInLineup(f"{product.name} is not in this event's lineup.")
+    latest = event.highlights.first()
+    now = timezone.now()
+    if (
+        latest
+        and latest.product_id == product.pk
+        and (now - latest.created_at).total_seconds() < DOUBLE_CLICK_SECONDS
+    ):
+        return latest
+    return _highlight(event=event, product=product, by=by, now=now)
+
+
+@transaction.atomic
+def clear_highlight(*, event: LiveEvent, by) -> Highlight:
+    """Take the product card down (a highlight without a product, cued like the others)."""
+    permissions.require(by, Action.HOST_EVENT, event)
+    event = LiveEvent.objects.select_for_update().get(pk=event.pk)
+    latest = event.highlights.first()
+    if latest is None or latest.is_clear:
+        return latest or _highlight(event=event, product=None, by=by, now=timezone.now())
+    return _highlight(event=event, product=None, by=by, now=timezone.now())
+
+
+def _highlight(*, event: LiveEvent, product: Product | None, by, now) -> Highlight:
+    session = event.sessions.filter(ended_at=None, started_at__isnull=False).order_by("-started_at").first()
+    live = event.is_live and session is not None
+    highlight = Highlight.objects.create(
+        event=event,
+        product=product,
+        session=session if live else None,
+        featured_by=by,
+        offset_ms=max(0, int((now - session.started_at).total_seconds() * 1000)) if live else None,
+        cue_state=Highlight.CueState.PENDING if live else Highlight.CueState.NOT_LIVE,
+    )
+    if live:
+        cues.send_cue_on_commit(highlight.pk)
+    message = "product.cleared" if product is None else "product.featured"
+    broadcast_to_event_on_commit(event.pk, message, highlight_payload(highlight))
+    return highlight

@@ -25,3 +25,4 @@ STORAGES = {
 }
 
 VIDEO_BACKEND = env("VIDEO_BACKEND", default="fake")
+LIVESHOP_CUES_INLINE = True

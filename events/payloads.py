@@ -1,0 +1,43 @@
+"""The JSON shapes viewers receive (websocket messages, the stream_details API). Public fields
+only: no stream key, ingest URL or anything else private ever goes in here."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from catalog.models import Product
+from events.models import Highlight, LiveEvent
+
+
+def buy_url(product: Product, event: LiveEvent) -> str:
+    """The product page with the event for attribution."""
+    if not product.external_url:
+        return ""
+    separator = "&" if "?" in product.external_url else "?"
+    query = urlencode({"utm_source": "liveshop", "utm_medium": "live", "utm_campaign": event.slug})
+    return f"{product.external_url}{separator}{query}"
+
+
+def product_card(product: Product, event: LiveEvent) -> dict:
+    image = product.thumbnail or product.image
+    return {
+        "id": product.pk,
+        "sku": product.sku,
+        "name": product.name,
+        "description": product.description,
+        "price": str(product.price),
+        "currency": product.currency,
+        "image": image.url if image else "",
+        "buyUrl": buy_url(product, event),
+        "inStock": product.stock > 0,
+    }
+
+
+def highlight_payload(highlight: Highlight) -> dict:
+    return {
+        "highlightId": highlight.pk,
+        "eventId": highlight.event_id,
+        "offsetMs": highlight.offset_ms,
+        "at": highlight.created_at.isoformat(),
+        "product": product_card(highlight.product, highlight.event) if highlight.product else None,
+    }

@@ -1,0 +1,259 @@
+"""feature_product / clear_highlight and the in-band cues they send."""
+
+import itertools
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from accounts.models import Membership
+from accounts.tests.factories import OrganizationFactory, member
+from catalog.tests.factories import ProductFactory
+from events import cues, services
+from events.exceptions import EventNotEditable, ProductNotInBrand, ProductNotInLineup
+from events.models import EventProduct, Highlight, LiveEvent
+from events.tests.factories import LiveEventFactory, StreamSessionFactory
+from liveshop.video import ChannelNotLive, Throttled
+from liveshop.video.base import MAX_METADATA_BYTES
+
+pytestmark = pytest.mark.django_db
+CueState = Highlight.CueState
+
+
+class FakeClock:
+    """Time that moves only when the code sleeps."""
+
+    def __init__(self, start=1_800_000_000.0):
+        self.t = start
+        self.sleeps = []
+
+    def now(self):
+        return self.t
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.t += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = FakeClock()
+    monkeypatch.setattr(cues, "clock", fake)
+    monkeypatch.setattr(cues, "get_rate_limiter", lambda: limiter)
+    limiter = cues.LocalRateLimiter()
+    return fake
+
+
+@pytest.fixture
+def show(video):
+    """A live event on the fake backend with a 3-product lineup and its host."""
+    event = LiveEventFactory(status=LiveEvent.Status.SCHEDULED)
+    channel = video.create_channel("show")
+    event.channel_id = channel.id
+    event.status = LiveEvent.Status.LIVE
+    event.save()
+    video.go_live(channel.id, stream_id="st-show")
+    StreamSessionFactory(event=event, stream_id="st-show", started_at=timezone.now() - timedelta(seconds=90))
+    products = [ProductFactory(organization=event.organization) for _ in range(3)]
+    EventProduct.objects.bulk_create(
+        EventProduct(event=event, product=p, position=i) for i, p in enumerate(products)
+    )
+    host = member(event.organization, role=Membership.Role.HOST)
+    return event, products, host
+
+
+def metadata(video, event):
+    return [json.loads(m) for m in video.channels[event.channel_id].metadata]
+
+
+def test_feature_sends_a_versioned_cue_and_broadcasts_the_card(
+    show, video, broadcasts, clock, django_capture_on_commit_callbacks
+):
+    event, (product, *_), host = show
+
+    with django_capture_on_commit_callbacks(execute=True):
+        highlight = services.feature_product(event=event, product=product, by=host)
+
+    highlight.refresh_from_db()
+    assert highlight.cue_state == CueState.SENT
+    assert 90_000 <= highlight.offset_ms < 100_000
+    assert highlight.session.stream_id == "st-show"
+    assert metadata(video, event) == [
+        {"v": 1, "type": "product", "eventId": event.pk, "highlightId": highlight.pk, "productId": product.pk}
+    ]
+    viewer_messages = [m for m in broadcasts if "audience" not in m]
+    assert viewer_messages[0]["type"] == "product.featured"
+    card = viewer_messages[0]["payload"]["product"]
+    assert (card["id"], card["name"], card["price"]) == (product.pk, product.name, "19.99")
+    studio = [m for m in broadcasts if m.get("audience") == "studio"]
+    assert studio[-1]["payload"] == {"highlightId": highlight.pk, "cueState": "sent", "cueError": ""}
+
+
+def test_featuring_before_going_live_shows_the_card_without_a_cue(
+    video, broadcasts, django_capture_on_commit_callbacks
+):
+    event = LiveEventFactory()
+    product = ProductFactory(organization=event.organization)
+    EventProduct.objects.create(event=event, product=product)
+    host = member(event.organization)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        highlight = services.feature_product(event=event, product=product, by=host)
+
+    assert (highlight.cue_state, highlight.offset_ms, highlight.session) == (CueState.NOT_LIVE, None, None)
+    assert video.calls_to("put_metadata") == []
+    assert [m["type"] for m in broadcasts] == ["product.featured"]
+
+
+def test_feature_requires_the_host_role_of_the_events_brand(show):
+    event, (product, *_), _ = show
+    moderator = member(event.organization, role=Membership.Role.MODERATOR)
+    outsider = member(OrganizationFactory(), role=Membership.Role.OWNER)
+
+    for user in (moderator, outsider):
+        with pytest.raises(PermissionDenied):
+            services.feature_product(event=event, product=product, by=user)
+    assert not Highlight.objects.exists()
+
+
+def test_another_brands_product_is_refused(show):
+    event, _, host = show
+    foreign = ProductFactory()
+
+    with pytest.raises(ProductNotInBrand):
+        services.feature_product(event=event, product=foreign, by=host)
+    assert not Highlight.objects.exists()
+
+
+def test_product_not_in_lineup_is_refused(show):
+    event, _, host = show
+    off_lineup = ProductFactory(organization=event.organization)
+
+    with pytest.raises(ProductNotInLineup, match="not in this event's lineup"):
+        services.feature_product(event=event, product=off_lineup, by=host)
+    assert not Highlight.objects.exists()
+
+
+def test_ended_event_cannot_feature(show):
+    event, (product, *_), host = show
+    LiveEvent.objects.filter(pk=event.pk).update(status=LiveEvent.Status.ENDED)
+
+    with pytest.raises(EventNotEditable):
+        services.feature_product(event=event, product=product, by=host)
+
+
+def test_double_click_features_once(show, video, clock, django_capture_on_commit_callbacks):
+    event, (product, *_), host = show
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.feature_product(event=event, product=product, by=host)
+        second = services.feature_product(event=event, product=product, by=host)
+
+    assert first.pk == second.pk
+    assert Highlight.objects.count() == 1
+    assert len(video.calls_to("put_metadata")) == 1
+
+
+def test_twenty_clicks_in_a_second_make_at_most_five_calls_and_end_on_the_last_product(
+    show, video, clock, django_capture_on_commit_callbacks
+):
+    event, products, host = show
+    put_times = []
+    original = video.put_metadata
+
+    def timed_put(channel_id, payload):
+        put_times.append(clock.now())
+        return original(channel_id, payload)
+
+    video.put_metadata = timed_put
+    clicks = [products[i % 3] for i in range(20)]
+    with django_capture_on_commit_callbacks(execute=True):
+        for product in clicks[:19]:
+            Highlight.objects.filter(event=event).update(created_at=timezone.now() - timedelta(seconds=5))
+            services.feature_product(event=event, product=product, by=host)
+            clock.t += 0.05
+        Highlight.objects.filter(event=event).update(created_at=timezone.now() - timedelta(seconds=5))
+        last = services.feature_product(event=event, product=clicks[19], by=host)
+
+    window_start = put_times[0]
+    assert len([t for t in put_times if t < window_start + 1]) <= 5
+    assert all(b - a >= 0 for a, b in itertools.pairwise(put_times))
+    assert metadata(video, event)[-1]["highlightId"] == last.pk
+    assert metadata(video, event)[-1]["productId"] == clicks[19].pk
+    states = dict(Highlight.objects.values_list("pk", "cue_state"))
+    assert states[last.pk] == CueState.SENT
+    assert set(states.values()) <= {CueState.SENT, CueState.SUPERSEDED}
+    # Nothing is reordered: cues reach the video in highlight order.
+    sent_ids = [m["highlightId"] for m in metadata(video, event)]
+    assert sent_ids == sorted(sent_ids)
+
+
+def test_throttled_cue_waits_and_is_sent_on_retry(show, video, clock, django_capture_on_commit_callbacks):
+    event, (product, *_), host = show
+    video.fail_next("put_metadata", Throttled("Rate exceeded"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        highlight = services.feature_product(event=event, product=product, by=host)
+
+    highlight.refresh_from_db()
+    assert highlight.cue_state == CueState.SENT
+    assert highlight.cue_attempts == 1
+    assert clock.sleeps and clock.sleeps[0] > 0
+    assert len(metadata(video, event)) == 1
+
+
+def test_cue_for_a_channel_that_went_offline_is_recorded_not_retried(
+    show, video, clock, django_capture_on_commit_callbacks
+):
+    event, (product, *_), host = show
+    video.fail_next("put_metadata", ChannelNotLive("offline"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        highlight = services.feature_product(event=event, product=product, by=host)
+
+    highlight.refresh_from_db()
+    assert highlight.cue_state == CueState.NOT_LIVE
+    assert "not live" in highlight.cue_error
+
+
+def test_clear_sends_a_clear_cue_and_removes_the_card(
+    show, video, broadcasts, clock, django_capture_on_commit_callbacks
+):
+    event, (product, *_), host = show
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.feature_product(event=event, product=product, by=host)
+        cleared = services.clear_highlight(event=event, by=host)
+
+    assert cleared.is_clear
+    assert metadata(video, event)[-1] == {
+        "v": 1,
+        "type": "clear",
+        "eventId": event.pk,
+        "highlightId": cleared.pk,
+    }
+    assert [m["type"] for m in broadcasts if "audience" not in m] == ["product.featured", "product.cleared"]
+
+
+def test_cue_payload_stays_far_under_the_metadata_limit():
+    event = LiveEventFactory(pk=2**62)
+    product = ProductFactory(organization=event.organization, pk=2**62)
+    highlight = Highlight.objects.create(event=event, product=product, pk=2**62)
+
+    assert len(cues.cue_payload(highlight).encode()) < MAX_METADATA_BYTES // 4
+
+
+def test_redis_rate_limiter_is_shared_between_instances(settings):
+    import redis
+
+    key = f"test-{timezone.now().timestamp()}"
+    a, b = cues.RedisRateLimiter(settings.REDIS_URL), cues.RedisRateLimiter(settings.REDIS_URL)
+    now = 1_800_000_000.0
+    results = [(a if i % 2 else b).acquire(key, now + i * 0.01) for i in range(7)]
+
+    assert results[:5] == [0, 0, 0, 0, 0]
+    assert 0.9 < results[5] <= 1.0 and results[6] > 0
+    assert (a.acquire(key, now + 1.0)) == 0
+    redis.Redis.from_url(settings.REDIS_URL).delete(f"liveshop:cue-rate:{key}")
