@@ -1,0 +1,257 @@
+"""Seed the demo brand: Northwind Outfitters, an owner and a host, and eight products with images.
+
+Idempotent: rows are keyed on the brand slug, usernames and SKUs, so running it again creates
+nothing new, keeps existing passwords (unless one is given in the environment) and edits made in
+the demo, and only draws a product image where the product has none.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from PIL import Image, ImageDraw, ImageFont
+
+from accounts.models import Membership, Organization
+from catalog.exceptions import ImportFailed
+from catalog.models import Product
+from catalog.services import attach_product_image, import_products
+
+BRAND_SLUG = "northwind"
+BRAND_NAME = "Northwind Outfitters"
+FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+IMAGE_SIZE = 800
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    role: str
+    password_env: str
+
+
+@dataclass(frozen=True)
+class DemoProduct:
+    sku: str
+    name: str
+    description: str
+    price: Decimal
+    stock: int
+    colors: tuple[str, str]  # the image's gradient, top-left to bottom-right
+
+    def as_row(self) -> dict[str, str]:
+        """The product as a row for catalog.services.import_products."""
+        return {
+            "sku": self.sku,
+            "name": self.name,
+            "description": self.description,
+            "price": str(self.price),
+            "currency": "USD",
+            "stock": str(self.stock),
+        }
+
+
+DEMO_USERS = [
+    DemoUser("demo-owner", Membership.Role.OWNER, "LIVESHOP_DEMO_OWNER_PASSWORD"),
+    DemoUser("demo-host", Membership.Role.HOST, "LIVESHOP_DEMO_HOST_PASSWORD"),
+]
+
+DEMO_PRODUCTS = [
+    DemoProduct(
+        "NW-JKT-001",
+        "Ridgeline Waterproof Shell Jacket",
+        "A 3-layer waterproof, breathable shell with pit zips, a helmet-compatible hood and "
+        "taped seams. Packs into its own chest pocket.",
+        Decimal("189.00"),
+        24,
+        ("#1f4e5f", "#3fa7a3"),
+    ),
+    DemoProduct(
+        "NW-FLC-002",
+        "Alpine Grid Fleece Pullover",
+        "Lightweight grid fleece that traps warmth and dries fast. Quarter zip, thumb loops and "
+        "a zippered chest pocket.",
+        Decimal("79.00"),
+        40,
+        ("#b6462f", "#f2a541"),
+    ),
+    DemoProduct(
+        "NW-BPK-003",
+        "Trailhead 28L Daypack",
+        "A ventilated back panel, hip-belt pockets, a hydration sleeve and a rain cover tucked "
+        "in the base. Fits a 15-inch laptop.",
+        Decimal("119.00"),
+        18,
+        ("#2d3a4a", "#6c8ead"),
+    ),
+    DemoProduct(
+        "NW-BOT-004",
+        "Summit Leather Hiking Boots",
+        "Full-grain leather uppers, a waterproof membrane and grippy Vibram soles. Resoleable, "
+        "built for years of trail miles.",
+        Decimal("229.00"),
+        12,
+        ("#5b3a29", "#c08552"),
+    ),
+    DemoProduct(
+        "NW-BTL-005",
+        "Insulated Steel Water Bottle",
+        "750 ml of double-wall vacuum insulation: drinks stay cold for 24 hours or hot for 12. "
+        "Leak-proof lid, dishwasher safe.",
+        Decimal("34.00"),
+        75,
+        ("#0f6b8f", "#7fd1d8"),
+    ),
+    DemoProduct(
+        "NW-BNE-006",
+        "Merino Wool Beanie",
+        "Soft, itch-free merino in a classic ribbed knit. Warm when damp and naturally odour "
+        "resistant. One size.",
+        Decimal("29.00"),
+        60,
+        ("#6d2e46", "#d5a6bd"),
+    ),
+    DemoProduct(
+        "NW-LMP-007",
+        "Rechargeable Camp Lantern",
+        "Up to 400 lumens with warm and cool modes, 50 hours on low, and a USB-C port to top "
+        "up your phone at camp.",
+        Decimal("49.00"),
+        30,
+        ("#33415c", "#f4d35e"),
+    ),
+    DemoProduct(
+        "NW-SCK-008",
+        "Merino Hiking Socks (3-Pack)",
+        "Cushioned merino-blend crew socks with a seamless toe and arch support. Three "
+        "colours, sizes S to XL.",
+        Decimal("39.00"),
+        100,
+        ("#386641", "#a7c957"),
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo brand, its owner and host logins, and eight products (idempotent)."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            brand = self.seed_brand()
+            logins = [self.seed_user(brand, demo_user) for demo_user in DEMO_USERS]
+            products = self.seed_products(brand)
+        self.print_summary(brand, logins, products)
+
+    def seed_brand(self) -> Organization:
+        brand, _ = Organization.objects.get_or_create(slug=BRAND_SLUG, defaults={"name": BRAND_NAME})
+        return brand
+
+    def seed_user(self, brand: Organization, demo_user: DemoUser) -> tuple[str, str, str]:
+        """Create the staff user and its membership; return (username, role, password note)."""
+        user, created = get_user_model().objects.get_or_create(
+            username=demo_user.username,
+            defaults={"email": f"{demo_user.username}@example.com", "is_staff": True},
+        )
+        Membership.objects.update_or_create(user=user, organization=brand, defaults={"role": demo_user.role})
+        if not created:
+            self.stdout.write(f"User {user.username} already exists.")
+        return user.username, demo_user.role, self.seed_password(user, created, demo_user.password_env)
+
+    def seed_password(self, user, created: bool, env_name: str) -> str:
+        """The password from ``env_name`` wins; else a new user gets a generated one, shown once."""
+        env_password = os.environ.get(env_name, "")
+        if env_password:
+            if created or not user.check_password(env_password):
+                user.set_password(env_password)
+                user.save(update_fields=["password"])
+            return f"from ${env_name}"
+        if not created:
+            return "unchanged (shown when the user was created)"
+        password = secrets.token_urlsafe(12)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        return f"{password}   (generated: shown only this once)"
+
+    def seed_products(self, brand: Organization) -> list[Product]:
+        """Import the demo products the brand lacks (edits made in the demo are kept), then draw an
+        image for each product without one."""
+        demo_by_sku = {demo_product.sku: demo_product for demo_product in DEMO_PRODUCTS}
+        existing = set(
+            Product.objects.filter(organization=brand, sku__in=demo_by_sku).values_list("sku", flat=True)
+        )
+        missing = [demo_product.as_row() for sku, demo_product in demo_by_sku.items() if sku not in existing]
+        if missing:
+            try:
+                import_products(organization=brand, rows=missing)
+            except ImportFailed as exc:
+                raise CommandError(f"{exc} {'; '.join(map(str, exc.errors))}") from exc
+        products = list(Product.objects.filter(organization=brand, sku__in=demo_by_sku))
+        for product in products:
+            if not product.image:
+                png = product_card_png(product.name, demo_by_sku[product.sku].colors)
+                attach_product_image(product=product, content=png, filename=f"{product.sku}.png")
+        return products
+
+    def print_summary(self, brand: Organization, logins, products) -> None:
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo brand: {brand.name} ({brand.slug}), {len(products)} products")
+        )
+        self.stdout.write("Demo logins (log in at /login/, admin at /admin/):")
+        for username, role, password in logins:
+            self.stdout.write(f"  {username:<12} {role:<10} password: {password}")
+
+
+@cache
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    if os.path.exists(FONT_PATH):
+        return ImageFont.truetype(FONT_PATH, size)
+    return ImageFont.load_default(size=size)
+
+
+def _gradient(size: int, start: str, end: str) -> Image.Image:
+    """A diagonal gradient from ``start`` (top left) to ``end`` (bottom right)."""
+    vertical = Image.linear_gradient("L").resize((size, size))
+    mask = Image.blend(vertical, vertical.transpose(Image.Transpose.ROTATE_90), 0.5)
+    return Image.composite(Image.new("RGB", (size, size), end), Image.new("RGB", (size, size), start), mask)
+
+
+def _wrap(text: str, font, max_width: float) -> list[str]:
+    """Split ``text`` into lines no wider than ``max_width`` pixels (a long word keeps its line)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and font.getlength(f"{lines[-1]} {word}") <= max_width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
+def product_card_png(name: str, colors: tuple[str, str], size: int = IMAGE_SIZE) -> bytes:
+    """A square product card: a gradient, a soft circle, the brand and the product name."""
+    overlay = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    draw.ellipse((size * 0.45, -size * 0.2, size * 1.25, size * 0.6), fill=(255, 255, 255, 40))
+    margin = size * 0.08
+    draw.text((margin, margin), BRAND_NAME.upper(), font=_font(size // 28), fill=(255, 255, 255, 215))
+    font_size = size // 12
+    font = _font(font_size)
+    lines = _wrap(name, font, size - 2 * margin)
+    line_height = round(font_size * 1.25)
+    top = size - margin - line_height * len(lines)
+    for index, line in enumerate(lines):
+        y = top + index * line_height
+        draw.text(
+            (margin + 2, y + 3), line, font=font, fill=(0, 0, 0, 60)
+        )  # a soft shadow, for light colours
+        draw.text((margin, y), line, font=font, fill=(255, 255, 255, 255))
+    card = Image.alpha_composite(_gradient(size, *colors).convert("RGBA"), overlay).convert("RGB")
+    buffer = io.BytesIO()
+    card.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,97 @@
+import io
+import re
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import call_command
+from PIL import Image
+
+from accounts.models import Membership, Organization
+from catalog.models import Product
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD_ENV = {"demo-owner": "LIVESHOP_DEMO_OWNER_PASSWORD", "demo-host": "LIVESHOP_DEMO_HOST_PASSWORD"}
+# A summary line: "  demo-host    host       password: <password>   (generated: ...)"
+LOGIN_LINE = re.compile(r"^\s+(demo-\S+)\s+\S+\s+password: (\S+)", re.MULTILINE)
+
+
+@pytest.fixture(autouse=True)
+def _no_demo_passwords_in_env(monkeypatch):
+    for name in PASSWORD_ENV.values():
+        monkeypatch.delenv(name, raising=False)
+
+
+def seed_demo() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def row_counts() -> dict[str, int]:
+    models = [Organization, get_user_model(), Membership, Product]
+    return {model.__name__: model.objects.count() for model in models}
+
+
+def test_seed_demo_twice_leaves_the_same_rows():
+    seed_demo()
+    first = row_counts()
+    seed_demo()
+
+    assert row_counts() == first == {"Organization": 1, "User": 2, "Membership": 2, "Product": 8}
+
+
+def test_seed_demo_creates_staff_owner_and_host_of_northwind():
+    seed_demo()
+
+    memberships = Membership.objects.filter(organization__slug="northwind").select_related("user")
+    assert {(m.user.username, m.role, m.user.is_staff) for m in memberships} == {
+        ("demo-owner", Membership.Role.OWNER, True),
+        ("demo-host", Membership.Role.HOST, True),
+    }
+
+
+def test_seed_demo_gives_each_product_an_image_once():
+    seed_demo()
+    images = dict(Product.objects.values_list("sku", "image"))
+    seed_demo()
+
+    assert dict(Product.objects.values_list("sku", "image")) == images
+    for product in Product.objects.all():
+        assert product.thumbnail
+        with product.image.open() as file, Image.open(file) as image:
+            assert (image.format, image.size) == ("PNG", (800, 800))
+
+
+def test_seed_demo_uses_passwords_from_the_environment(monkeypatch):
+    monkeypatch.setenv("LIVESHOP_DEMO_OWNER_PASSWORD", "owner-secret-123")
+    monkeypatch.setenv("LIVESHOP_DEMO_HOST_PASSWORD", "host-secret-456")
+
+    out = seed_demo()
+
+    assert authenticate(username="demo-owner", password="owner-secret-123")
+    assert authenticate(username="demo-host", password="host-secret-456")
+    assert "secret" not in out
+    assert "from $LIVESHOP_DEMO_HOST_PASSWORD" in out
+
+
+def test_seed_demo_applies_a_password_set_in_the_environment_later(monkeypatch):
+    seed_demo()
+    monkeypatch.setenv("LIVESHOP_DEMO_HOST_PASSWORD", "host-secret-456")
+
+    seed_demo()
+
+    assert authenticate(username="demo-host", password="host-secret-456")
+
+
+def test_seed_demo_prints_a_generated_password_once_and_keeps_it():
+    first = seed_demo()
+    passwords = dict(LOGIN_LINE.findall(first))
+    second = seed_demo()
+
+    assert set(passwords) == {"demo-owner", "demo-host"}
+    for username, password in passwords.items():
+        assert first.count(password) == 1
+        assert password not in second
+        assert authenticate(username=username, password=password)
+    assert "User demo-host already exists." in second
