@@ -193,7 +193,8 @@ def attach_product_image(*, product: Product, content: bytes | File, filename: s
     image = images.check_image(content, filename=filename)
     thumbnail = images.make_thumbnail(image)
     old_names = Product.objects.select_for_update().values_list("image", "thumbnail").get(pk=product.pk)
-    product.image.save(image.name, ContentFile(image.data), save=False)
+    # A named file: Django reads width/height only from files that have a name.
+    product.image.save(image.name, ContentFile(image.data, name=image.name), save=False)
     product.thumbnail.save(image.thumbnail_name, ContentFile(thumbnail), save=False)
     product.save(update_fields=["image", "image_width", "image_height", "thumbnail", "updated_at"])
     _delete_on_commit(product.image.storage, old_names, keep=(product.image.name, product.thumbnail.name))
