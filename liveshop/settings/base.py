@@ -196,6 +196,8 @@ MEDIA_SERVER_DIR = Path(env("MEDIA_SERVER_DIR", default=str(BASE_DIR / "var" / "
 # ------------------------------------------------------------------------------
 MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "media")))
 MEDIA_URL = "/media/"
+# Serve MEDIA_ROOT from Django (development, the single-machine compose file); off with S3.
+SERVE_MEDIA = env.bool("DJANGO_SERVE_MEDIA", default=DEBUG)
 STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
