@@ -41,3 +41,35 @@ def highlight_payload(highlight: Highlight) -> dict:
         "at": highlight.created_at.isoformat(),
         "product": product_card(highlight.product, highlight.event) if highlight.product else None,
     }
+
+
+def current_highlight(event: LiveEvent) -> Highlight | None:
+    """The highlight on screen now: the newest one, unless it cleared the card."""
+    latest = event.highlights.select_related("product", "event").first()
+    return None if latest is None or latest.is_clear else latest
+
+
+def may_watch(user, event: LiveEvent) -> bool:
+    """Public events are open to anyone; private ones to the brand's people."""
+    from accounts import permissions
+
+    return not event.is_private or permissions.can(user, permissions.Action.VIEW, event)
+
+
+def event_state_snapshot(*, event_id: int, user) -> dict | None:
+    """What a viewer's socket gets on (re)connect, or None when the event does not exist or the
+    user may not watch it."""
+    event = LiveEvent.objects.select_related("organization").filter(pk=event_id).first()
+    if event is None or not may_watch(user, event):
+        return None
+    highlight = current_highlight(event)
+    return {
+        "type": "snapshot",
+        "event": {
+            "id": event.pk,
+            "title": event.title,
+            "status": event.status,
+            "scheduledStart": event.scheduled_start.isoformat(),
+        },
+        "highlight": highlight_payload(highlight) if highlight else None,
+    }

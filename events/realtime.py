@@ -1,42 +1,277 @@
-"""Delivery of event changes to viewers. Services call ``broadcast_to_event_on_commit``; how a
-message reaches each socket is this module's business alone."""
+"""Delivery of event changes to viewers and host consoles.
+
+Publishing: services call ``broadcast_to_event_on_commit``; after commit the message is encoded
+once and PUBLISHed to Redis (one round trip, no task). Without Redis (the one-process demo) it
+goes straight to this process's hub.
+
+Delivery is per process, not a Channels group: stock ``group_send`` makes every consumer handle
+every message (~12x slower than a plain broadcast at 5,000 viewers, see the fan-out baselines).
+Each ASGI process has one ``Hub`` with one Redis pub/sub connection, subscribed to the topics
+that have sockets here; it writes the already-encoded frame to each local socket itself. Delivery
+is at most once (a message published during a reconnect can be missed), so every (re)connect
+starts from a snapshot, and a reconnect of the hub asks its sockets to resync.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import json
 import logging
+import os
+import time
+import uuid
+from typing import Protocol
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
+
+SEND_DEADLINE = 1.0  # seconds a socket may take to accept a frame before it is dropped
+YIELD_EVERY = 1000  # sends between yields to the event loop, so the process stays responsive
+COUNT_INTERVAL = 1.0  # viewer counts go out at most once a second
+CHANNEL_PREFIX = "liveshop:topic:"
 
 
 def event_group_name(event_id: int) -> str:
     return f"event-{event_id}"
 
 
-def broadcast_to_event(event_id: int, message_type: str, payload: dict) -> None:
-    """Publish ``payload`` to the event's viewers now (``message_type`` is dotted, e.g.
-    ``stream.state``)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    async_to_sync(layer.group_send)(event_group_name(event_id), {"type": message_type, "payload": payload})
-
-
 def studio_group_name(event_id: int) -> str:
     return f"studio-{event_id}"
 
 
+def encode(message_type: str, payload: dict) -> str:
+    """The frame clients receive: ``{"type": "product_featured", ...payload}``."""
+    return json.dumps({"type": message_type.replace(".", "_"), **payload}, separators=(",", ":"))
+
+
+# Publishing (sync: services, tasks, commands) --------------------------------------------------
+
+
+@functools.cache
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def publish(topic: str, text: str) -> None:
+    if settings.REDIS_URL:
+        _redis().publish(CHANNEL_PREFIX + topic, text)
+    else:
+        get_hub().deliver_threadsafe(topic, text)
+
+
+def broadcast_to_event(event_id: int, message_type: str, payload: dict) -> None:
+    """Publish to the event's viewers now (``message_type`` is dotted, e.g. ``stream.state``)."""
+    publish(event_group_name(event_id), encode(message_type, payload))
+
+
 def broadcast_to_studio(event_id: int, message_type: str, payload: dict) -> None:
-    """Publish to the event's host consoles (cue states, viewer counts)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    async_to_sync(layer.group_send)(studio_group_name(event_id), {"type": message_type, "payload": payload})
+    """Publish to the event's host consoles (cue states)."""
+    publish(studio_group_name(event_id), encode(message_type, payload))
 
 
 def broadcast_to_event_on_commit(event_id: int, message_type: str, payload: dict) -> None:
     """Publish once the current transaction commits (never for a rolled-back change)."""
     transaction.on_commit(lambda: broadcast_to_event(event_id, message_type, payload))
+
+
+# Delivery (async: one hub per ASGI process) ----------------------------------------------------
+
+
+class Sink(Protocol):
+    """A local socket: consumers implement these."""
+
+    async def deliver(self, text: str) -> None: ...
+
+    async def resync(self) -> None: ...
+
+    async def drop(self) -> None: ...
+
+
+class Hub:
+    def __init__(self, redis_url: str = ""):
+        self.redis_url = redis_url
+        self.id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.topics: dict[str, dict[Sink, None]] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._client = None
+        self._pubsub = None
+        self._tasks: list[asyncio.Task] = []
+        self._counts_sent: dict[int, int] = {}
+
+    # Membership
+
+    async def join(self, topic: str, sink: Sink) -> None:
+        self._start()
+        members = self.topics.get(topic)
+        if members is None:
+            members = self.topics[topic] = {}
+            if self._pubsub is not None:
+                await self._pubsub.subscribe(CHANNEL_PREFIX + topic)
+        members[sink] = None
+
+    async def leave(self, topic: str, sink: Sink) -> None:
+        members = self.topics.get(topic)
+        if members is None or sink not in members:
+            return
+        del members[sink]
+        if not members:
+            del self.topics[topic]
+            if self._pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await self._pubsub.unsubscribe(CHANNEL_PREFIX + topic)
+
+    def local_count(self, topic: str) -> int:
+        return len(self.topics.get(topic, ()))
+
+    def viewer_count(self, event_id: int) -> int:
+        """The last total sent for the event (this process's own count before the first)."""
+        return self._counts_sent.get(event_id, self.local_count(event_group_name(event_id)))
+
+    # Delivery
+
+    async def deliver(self, topic: str, text: str) -> int:
+        """Write ``text`` to every local socket of ``topic``; returns how many got it. A socket
+        that cannot take a frame within SEND_DEADLINE is dropped (its client reconnects and
+        resyncs) so one slow viewer never stalls the others."""
+        members = self.topics.get(topic)
+        if not members:
+            return 0
+        delivered = 0
+        for i, sink in enumerate(tuple(members)):
+            try:
+                async with asyncio.timeout(SEND_DEADLINE):
+                    await sink.deliver(text)
+                delivered += 1
+            except Exception:
+                members.pop(sink, None)
+                asyncio.get_running_loop().create_task(sink.drop())
+            if i % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)
+        return delivered
+
+    def deliver_threadsafe(self, topic: str, text: str) -> None:
+        """Deliver from another thread (the in-memory demo: services run in worker threads)."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(lambda: loop.create_task(self.deliver(topic, text)))
+
+    # Background work: the Redis reader and the viewer-count ticker
+
+    def _start(self) -> None:
+        if self.loop is not None:
+            return
+        self.loop = asyncio.get_running_loop()
+        if self.redis_url:
+            import redis.asyncio as aioredis
+
+            self._client = aioredis.Redis.from_url(self.redis_url)
+            self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            self._tasks.append(self.loop.create_task(self._read()))
+        self._tasks.append(self.loop.create_task(self._count_viewers()))
+
+    async def _read(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                if not self._pubsub.subscribed:
+                    await asyncio.sleep(0.05)
+                    continue
+                message = await self._pubsub.get_message(timeout=1.0)
+                backoff = 0.1
+                if message and message["type"] == "message":
+                    topic = message["channel"].decode()[len(CHANNEL_PREFIX) :]
+                    await self.deliver(topic, message["data"].decode())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("Lost the Redis subscription; reconnecting", exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5)
+                await self._resubscribe()
+
+    async def _resubscribe(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._pubsub.aclose()
+        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        with contextlib.suppress(Exception):
+            if self.topics:
+                await self._pubsub.subscribe(*(CHANNEL_PREFIX + t for t in self.topics))
+            # Messages may have been missed while disconnected: every socket starts over.
+            for members in list(self.topics.values()):
+                for sink in tuple(members):
+                    await sink.resync()
+
+    async def _count_viewers(self) -> None:
+        while True:
+            await asyncio.sleep(COUNT_INTERVAL)
+            with contextlib.suppress(Exception):
+                await self.push_viewer_counts()
+
+    async def push_viewer_counts(self) -> None:
+        """Share this process's viewer counts through Redis, add up every process's, and send
+        each changed total to the local viewers and host consoles."""
+        for topic in [t for t in self.topics if t.startswith("event-")]:
+            event_id = int(topic.removeprefix("event-"))
+            total = await self._total_viewers(event_id, self.local_count(topic))
+            if self._counts_sent.get(event_id) != total:
+                self._counts_sent[event_id] = total
+                text = encode("viewer.count", {"count": total})
+                await self.deliver(topic, text)
+                await self.deliver(studio_group_name(event_id), text)
+
+    async def _total_viewers(self, event_id: int, local: int) -> int:
+        if self._client is None:
+            return local
+        key = f"liveshop:viewers:{event_id}"
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.hset(key, self.id, f"{local}:{int(time.time())}")
+            pipe.expire(key, 30)
+            pipe.hgetall(key)
+            *_, counts = await pipe.execute()
+        now = int(time.time())
+        total = 0
+        for value in counts.values():
+            count, _, stamp = value.decode().partition(":")
+            if now - int(stamp or 0) <= 5:  # a process that stopped reporting no longer counts
+                total += int(count)
+        return total
+
+    async def allow_connection(self, ip: str, limit: int, window: int) -> bool:
+        """At most ``limit`` websocket connections per IP per ``window`` seconds."""
+        self._start()
+        bucket = int(time.time() // window)
+        if self._client is None:
+            key = (ip, bucket)
+            counts = self.__dict__.setdefault("_local_rate", {})
+            counts[key] = counts.get(key, 0) + 1
+            return counts[key] <= limit
+        key = f"liveshop:ws-rate:{ip}:{bucket}"
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, window * 2)
+            count, _ = await pipe.execute()
+        return count <= limit
+
+
+_hubs: dict[int, Hub] = {}
+
+
+def get_hub() -> Hub:
+    """This process's hub (one per event loop, so test runs with fresh loops get fresh hubs)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        # Called from a thread (a service in the demo): the hub of the server's running loop.
+        live = [hub for hub in _hubs.values() if hub.loop is not None and not hub.loop.is_closed()]
+        return live[-1] if live else Hub(settings.REDIS_URL)
+    hub = _hubs.get(id(loop))
+    if hub is None or hub.loop not in (None, loop):
+        hub = _hubs[id(loop)] = Hub(settings.REDIS_URL)
+    return hub

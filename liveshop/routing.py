@@ -1,4 +1,9 @@
-"""Websocket routes. Each app adds its consumers' paths here (the viewer socket arrives with
-the feature-product work)."""
+"""Websocket routes."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from events.consumers import ViewerConsumer
+
+websocket_urlpatterns = [
+    path("ws/events/<int:event_id>/", ViewerConsumer.as_asgi()),
+]

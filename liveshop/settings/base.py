@@ -175,6 +175,9 @@ LIVESHOP_ENCRYPTION_KEYS = env.list("LIVESHOP_ENCRYPTION_KEYS", default=[])
 # Shared secret the EventBridge API destination sends in the X-Liveshop-Webhook-Secret header
 # to POST /hooks/ivs/. Empty: the webhook refuses every request.
 LIVESHOP_WEBHOOK_SECRET = env("LIVESHOP_WEBHOOK_SECRET", default="")
+# Websocket connection attempts allowed per client IP in each window (seconds).
+LIVESHOP_WS_CONNECT_LIMIT = env.int("LIVESHOP_WS_CONNECT_LIMIT", default=30)
+LIVESHOP_WS_CONNECT_WINDOW = env.int("LIVESHOP_WS_CONNECT_WINDOW", default=10)
 # Send in-band cues on the request's thread after commit instead of a small thread pool
 # (tests; the pool keeps the host's click fast).
 LIVESHOP_CUES_INLINE = env.bool("LIVESHOP_CUES_INLINE", default=False)

@@ -1,0 +1,106 @@
+"""Websockets: viewers (``/ws/events/<id>/``) and host consoles (``/ws/studio/events/<id>/``).
+
+Consumers only join and leave this process's hub (events/realtime.py), which writes each
+already-encoded message to their socket; they handle no per-message dispatch and use no channel
+layer. On connect and on every hub reconnect a socket gets a fresh snapshot first."""
+
+from __future__ import annotations
+
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from events import realtime
+from events.payloads import event_state_snapshot
+
+CLOSE_NOT_FOUND = 4404
+CLOSE_RATE_LIMITED = 4429
+
+
+def client_ip(scope) -> str:
+    client = scope.get("client") or ("unknown", 0)
+    return client[0]
+
+
+class HubConsumer(AsyncWebsocketConsumer):
+    """A socket fed by the hub. Frames arriving before the snapshot is sent wait behind it,
+    so a client never applies a snapshot older than a message it already has."""
+
+    channel_layer_alias = None  # delivery is the hub's, not a channel-layer group
+    topic = ""
+
+    async def connect(self):
+        self.event_id = int(self.scope["url_route"]["kwargs"]["event_id"])
+        self._pending: list[str] | None = []
+        hub = realtime.get_hub()
+        limit, window = settings.LIVESHOP_WS_CONNECT_LIMIT, settings.LIVESHOP_WS_CONNECT_WINDOW
+        if not await hub.allow_connection(client_ip(self.scope), limit, window):
+            await self.close(code=CLOSE_RATE_LIMITED)
+            return
+        # Join first (frames wait in _pending), then read the snapshot: nothing falls between.
+        self.topic = self.topic_for(self.event_id)
+        await hub.join(self.topic, self)
+        snapshot = await self.snapshot()
+        if snapshot is None:
+            await hub.leave(self.topic, self)
+            self.topic = ""
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        await self.accept()
+        await self.send_snapshot(snapshot)
+
+    async def disconnect(self, code):
+        if self.topic:
+            await realtime.get_hub().leave(self.topic, self)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if text_data == "resync":  # a client that suspects it missed something
+            await self.resync()
+
+    async def send_snapshot(self, snapshot: dict) -> None:
+        snapshot["viewerCount"] = realtime.get_hub().viewer_count(self.event_id)
+        await self.base_send({"type": "websocket.send", "text": json.dumps(snapshot, separators=(",", ":"))})
+        pending, self._pending = self._pending or [], None
+        for text in pending:
+            await self.base_send({"type": "websocket.send", "text": text})
+
+    # The hub's side (events.realtime.Sink)
+
+    async def deliver(self, text: str) -> None:
+        if self._pending is not None:
+            self._pending.append(text)
+        else:
+            await self.base_send({"type": "websocket.send", "text": text})
+
+    async def resync(self) -> None:
+        self._pending = []
+        snapshot = await self.snapshot()
+        if snapshot is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        await self.send_snapshot(snapshot)
+
+    async def drop(self) -> None:
+        await self.close()
+
+    # For subclasses
+
+    def topic_for(self, event_id: int) -> str:
+        raise NotImplementedError
+
+    async def snapshot(self) -> dict | None:
+        raise NotImplementedError
+
+
+class ViewerConsumer(HubConsumer):
+    """A viewer of an event page: anonymous for public events. Sends nothing private."""
+
+    def topic_for(self, event_id: int) -> str:
+        return realtime.event_group_name(event_id)
+
+    async def snapshot(self) -> dict | None:
+        return await database_sync_to_async(event_state_snapshot)(
+            event_id=self.event_id, user=self.scope["user"]
+        )

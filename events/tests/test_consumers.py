@@ -1,0 +1,213 @@
+"""The viewer websocket, fed by the per-process hub over real Redis pub/sub."""
+
+import asyncio
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+
+from accounts.models import Membership
+from accounts.tests.factories import member
+from catalog.tests.factories import ProductFactory
+from events import realtime, services
+from events.models import EventProduct, LiveEvent
+from events.tests.factories import LiveEventFactory
+from liveshop.asgi import application
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+TIMEOUT = 10
+
+
+@database_sync_to_async
+def make_show(**event_fields):
+    event = LiveEventFactory(**event_fields)
+    product = ProductFactory(organization=event.organization, name="Trail Runner 2")
+    EventProduct.objects.create(event=event, product=product)
+    host = member(event.organization, role=Membership.Role.HOST)
+    return event, product, host
+
+
+@database_sync_to_async
+def feature(event, product, host):
+    return services.feature_product(event=event, product=product, by=host)
+
+
+async def connect(event_id, user=None, client=("203.0.113.9", 5000)):
+    communicator = WebsocketCommunicator(
+        application, f"/ws/events/{event_id}/", headers=[(b"origin", b"http://localhost")]
+    )
+    communicator.scope["client"] = client
+    communicator.scope["user"] = user or AnonymousUser()
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    return communicator, connected
+
+
+async def next_of_type(communicator, message_type):
+    while True:
+        message = json.loads(await communicator.receive_from(timeout=TIMEOUT))
+        if message["type"] == message_type:
+            return message
+
+
+async def test_snapshot_on_connect_then_every_featured_product():
+    event, product, host = await make_show()
+    viewer, connected = await connect(event.pk)
+    assert connected
+
+    snapshot = json.loads(await viewer.receive_from(timeout=TIMEOUT))
+    assert snapshot["type"] == "snapshot"
+    assert snapshot["event"]["status"] == LiveEvent.Status.SCHEDULED
+    assert snapshot["highlight"] is None
+
+    highlight = await feature(event, product, host)
+    message = await next_of_type(viewer, "product_featured")
+    assert message["highlightId"] == highlight.pk
+    assert message["product"]["name"] == "Trail Runner 2"
+    await viewer.disconnect()
+
+
+async def test_late_joiner_sees_the_current_product_at_once():
+    event, product, host = await make_show()
+    highlight = await feature(event, product, host)
+
+    viewer, _ = await connect(event.pk)
+    snapshot = json.loads(await viewer.receive_from(timeout=TIMEOUT))
+
+    assert snapshot["highlight"]["highlightId"] == highlight.pk
+    assert snapshot["highlight"]["product"]["id"] == product.pk
+    await viewer.disconnect()
+
+
+async def test_viewers_of_another_event_get_nothing():
+    event, product, host = await make_show()
+    other, _, _ = await make_show()
+    bystander, _ = await connect(other.pk)
+    await bystander.receive_from(timeout=TIMEOUT)  # its snapshot
+
+    await feature(event, product, host)
+
+    received = []
+    while not await bystander.receive_nothing(timeout=1.5):
+        received.append(json.loads(await bystander.receive_from())["type"])
+    assert "product_featured" not in received
+    assert set(received) <= {"viewer_count"}
+    await bystander.disconnect()
+
+
+async def test_nothing_private_reaches_a_viewer():
+    event, product, host = await make_show(ingest_url="rtmps://secret-ingest.example.net:443/app/")
+    await database_sync_to_async(LiveEvent.objects.filter(pk=event.pk).update)(
+        stream_key_encrypted="gAAAA-encrypted", stream_key_digest="d" * 64
+    )
+    viewer, _ = await connect(event.pk)
+    frames = [await viewer.receive_from(timeout=TIMEOUT)]
+    await feature(event, product, host)
+    frames.append(await viewer.receive_from(timeout=TIMEOUT))
+
+    for frame in frames:
+        for private in ("secret-ingest", "ingest", "stream_key", "streamKey", "gAAAA", "d" * 64):
+            assert private not in frame
+    await viewer.disconnect()
+
+
+async def test_unknown_and_private_events_are_refused_to_the_public():
+    private_event, _, _ = await make_show(is_private=True)
+
+    for event_id in (private_event.pk, 999_999_999):
+        viewer, connected = await connect(event_id)
+        assert not connected
+        await viewer.disconnect()
+
+
+async def test_private_event_is_open_to_the_brands_people():
+    event, _, host = await make_show(is_private=True)
+
+    viewer, connected = await connect(event.pk, user=host)
+
+    assert connected
+    await viewer.disconnect()
+
+
+async def test_connection_attempts_are_rate_limited_per_ip(settings):
+    settings.LIVESHOP_WS_CONNECT_LIMIT = 3
+    event, _, _ = await make_show()
+    client = ("198.51.100.7", 1234)
+
+    results = []
+    for _ in range(4):
+        viewer, connected = await connect(event.pk, client=client)
+        results.append(connected)
+        await viewer.disconnect()
+    other_ip, connected_elsewhere = await connect(event.pk, client=("198.51.100.8", 1))
+
+    assert results == [True, True, True, False]
+    assert connected_elsewhere
+    await other_ip.disconnect()
+
+
+class Sink:
+    def __init__(self):
+        self.frames = []
+        self.got = asyncio.Event()
+
+    async def deliver(self, text):
+        self.frames.append(text)
+        self.got.set()
+
+    async def resync(self):
+        pass
+
+    async def drop(self):
+        pass
+
+
+async def test_two_processes_sharing_redis_both_deliver_every_message(settings):
+    first, second = realtime.Hub(settings.REDIS_URL), realtime.Hub(settings.REDIS_URL)
+    a, b = Sink(), Sink()
+    await first.join("event-424242", a)
+    await second.join("event-424242", b)
+    await asyncio.sleep(0.2)  # subscriptions settle (pub/sub does not buffer for late subscribers)
+
+    for n in range(20):
+        await asyncio.to_thread(realtime.broadcast_to_event, 424242, "product.featured", {"n": n})
+
+    async def all_arrived():
+        while len(a.frames) < 20 or len(b.frames) < 20:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(all_arrived(), TIMEOUT)
+    expected = [realtime.encode("product.featured", {"n": n}) for n in range(20)]
+    assert a.frames == expected and b.frames == expected
+    for hub in (first, second):
+        for task in hub._tasks:
+            task.cancel()
+
+
+async def test_a_stalled_socket_is_dropped_without_delaying_the_others(monkeypatch):
+    monkeypatch.setattr(realtime, "SEND_DEADLINE", 0.2)
+    hub = realtime.Hub("")
+    fast = Sink()
+
+    class Stalled(Sink):
+        dropped = False
+
+        async def deliver(self, text):
+            await asyncio.sleep(3600)
+
+        async def drop(self):
+            Stalled.dropped = True
+
+    stalled = Stalled()
+    await hub.join("event-1", stalled)
+    await hub.join("event-1", fast)
+
+    delivered = await asyncio.wait_for(hub.deliver("event-1", "hello"), 2)
+    await asyncio.sleep(0)
+
+    assert delivered == 1 and fast.frames == ["hello"]
+    assert Stalled.dropped and hub.local_count("event-1") == 1
+    for task in hub._tasks:
+        task.cancel()
