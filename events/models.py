@@ -39,6 +39,8 @@ class LiveEvent(models.Model):
     provisioning_error = models.TextField(blank=True)
     # Time of the newest stream start/end applied: an older event never overwrites ``status``.
     status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when a host ends the show: its stream may not come back (a dropped stream may).
+    ended_by_host_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     products = models.ManyToManyField(Product, through="EventProduct", related_name="events", blank=True)
     created_by = models.ForeignKey(

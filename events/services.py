@@ -173,34 +173,40 @@ def rotate_stream_key(*, event: LiveEvent, by) -> str:
     permissions.require(by, Action.HOST_EVENT, event)
     if not event.has_channel:
         raise ChannelUnavailable("This event has no channel yet.")
-    backend = get_video_backend()
-    try:
-        new_key = backend.rotate_stream_key(event.channel_id)
-    except VideoBackendError as exc:
-        raise ChannelUnavailable(str(exc)) from exc
-    _store_stream_key(event, backend, new_key)
-    event.save(update_fields=["stream_key_encrypted", "stream_key_digest", "updated_at"])
+    new_key = _revoke_key(event)
     logger.info("Stream key rotated", extra={"event_id": event.pk, "user_id": by.pk})
     return new_key
 
 
+def _revoke_key(event: LiveEvent) -> str:
+    """Rotate the key, store the new one, then stop the stream again: an encoder that
+    reconnected with the old key before the new one was stored is cut off too."""
+    backend = get_video_backend()
+    try:
+        new_key = backend.rotate_stream_key(event.channel_id)
+        _store_stream_key(event, backend, new_key)
+        event.save(update_fields=["stream_key_encrypted", "stream_key_digest", "updated_at"])
+        backend.stop_stream(event.channel_id)
+    except VideoBackendError as exc:
+        raise ChannelUnavailable(str(exc)) from exc
+    return new_key
+
+
+END_REASON_HOST = "ended by host"
+
+
 def end_event(*, event: LiveEvent, by) -> LiveEvent:
     """End the show: revoke the stream key (encoders reconnect on their own after a plain stop),
-    stop the stream, close open sessions and tell viewers. Idempotent."""
+    stop the stream, close open sessions and tell viewers. Also for an event whose stream
+    already dropped, so its encoder cannot come back. Idempotent."""
     permissions.require(by, Action.HOST_EVENT, event)
-    if event.status == Status.ENDED:
+    if event.ended_by_host_at is not None:
         return event
-    if event.status not in (Status.LIVE, Status.SCHEDULED):
+    if event.status not in (Status.LIVE, Status.SCHEDULED, Status.ENDED):
         raise EventNotEditable(f"A {event.get_status_display().lower()} event cannot be ended.")
     if event.has_channel:
-        backend = get_video_backend()
-        try:
-            new_key = backend.rotate_stream_key(event.channel_id)
-            backend.stop_stream(event.channel_id)
-        except VideoBackendError as exc:
-            raise ChannelUnavailable(str(exc)) from exc
-        _store_stream_key(event, backend, new_key)
-    return _mark_ended(event=event, reason="ended by host")
+        _revoke_key(event)
+    return _mark_ended(event=event, reason=END_REASON_HOST)
 
 
 @transaction.atomic
@@ -208,8 +214,8 @@ def _mark_ended(*, event: LiveEvent, reason: str) -> LiveEvent:
     now = timezone.now()
     StreamSession.objects.filter(event=event, ended_at=None).update(ended_at=now, end_reason=reason)
     event.status = Status.ENDED
-    event.status_changed_at = now
-    event.save(update_fields=["status", "status_changed_at", "stream_key_encrypted", "stream_key_digest"])
+    event.status_changed_at = event.ended_by_host_at = now
+    event.save(update_fields=["status", "status_changed_at", "ended_by_host_at", "updated_at"])
     broadcast_to_event_on_commit(event.pk, "stream.state", {"status": event.status})
     return event
 

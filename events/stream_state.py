@@ -113,7 +113,7 @@ def _is_newer(live_event: LiveEvent, event: StreamEvent) -> bool:
 def _status_after(live_event: LiveEvent, session: StreamSession, event: StreamEvent) -> str | None:
     """The status this event leads to, or None when it does not move the status. A start that
     arrives after its own stream's end (out of order) does not make the event live."""
-    if live_event.status in (Status.CANCELLED, Status.NEEDS_CHANNEL):
+    if live_event.status in (Status.CANCELLED, Status.NEEDS_CHANNEL) or live_event.ended_by_host_at:
         return None
     if event.event_name in STARTS and live_event.status != Status.LIVE and session.ended_at is None:
         return Status.LIVE

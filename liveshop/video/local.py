@@ -82,6 +82,8 @@ def _publisher_key(client_id: str) -> str:
 
 def remember_publisher(client_id: str, publisher: Publisher | None) -> None:
     """Record (or with None, forget) what nginx client ``client_id`` is publishing."""
+    if not client_id.isdigit():
+        return
     if publisher is None:
         cache.delete(_publisher_key(client_id))
     else:

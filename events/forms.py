@@ -1,0 +1,156 @@
+"""The seller dashboard's event form: details plus an ordered lineup of the brand's products."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from accounts.models import Organization
+from catalog.models import Product
+from events import selectors
+from events.models import LiveEvent
+
+DATETIME_LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+EVENT_FIELDS = ("title", "slug", "description", "scheduled_start", "is_private", "is_recorded")
+LAST = 10**9  # position of a ticked product whose position box was left empty
+
+
+@dataclass(frozen=True)
+class LineupRow:
+    """One product of the lineup picker, as the template draws it."""
+
+    product: Product
+    checked: bool
+    position: forms.BoundField
+
+
+class EventForm(forms.Form):
+    """Create or edit an event of ``organization``. The lineup offers only that brand's active
+    products (and those already in ``event``'s lineup); ``cleaned_data["lineup"]`` holds the ticked
+    ones ordered by their position boxes (empty boxes last, in catalogue order)."""
+
+    title = forms.CharField(max_length=200)
+    slug = forms.SlugField(
+        max_length=80,
+        required=False,
+        label="Address (slug)",
+        help_text="Letters, numbers and hyphens. Leave blank to make one from the title.",
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    scheduled_start = forms.DateTimeField(
+        label="Starts at",
+        input_formats=[DATETIME_LOCAL_FORMAT, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL_FORMAT),
+        error_messages={
+            "required": "Enter the start date and time.",
+            "invalid": "Enter a valid date and time.",
+        },
+    )
+    is_private = forms.BooleanField(
+        required=False, label="Private", help_text="Only viewers with a signed link can watch."
+    )
+    is_recorded = forms.BooleanField(
+        required=False, initial=True, label="Record", help_text="Keep a shoppable replay after the show."
+    )
+    products = forms.ModelMultipleChoiceField(
+        queryset=Product.objects.none(),
+        required=False,
+        label="Lineup",
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "invalid_choice": "Product %(value)s is not one of this brand's active products.",
+            "invalid_pk_value": "“%(pk)s” is not a valid product id.",
+        },
+    )
+
+    def __init__(self, *args, organization: Organization, event: LiveEvent | None = None, **kwargs):
+        self.organization = organization
+        self.event = event
+        if event is not None:
+            kwargs.setdefault("initial", _initial_for(event))
+        super().__init__(*args, **kwargs)
+        self.fields["scheduled_start"].help_text = f"Time zone: {timezone.get_current_timezone_name()}."
+        self.fields["products"].queryset = selectors.lineup_choices(organization, event)
+        self._choices = list(self.fields["products"].queryset)
+        for product in self._choices:
+            self.fields[_position_name(product)] = forms.IntegerField(
+                required=False,
+                min_value=1,
+                max_value=999,
+                label=f"Position of {product.name}",
+                widget=forms.NumberInput(attrs={"class": "position", "inputmode": "numeric"}),
+            )
+        if event is not None and event.has_channel:
+            for name in ("is_private", "is_recorded"):
+                self.fields[name].disabled = True
+                self.fields[name].help_text = "Fixed once the video channel exists."
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"]
+        if not slug and self.event is not None:
+            return self.event.slug
+        taken = LiveEvent.objects.filter(slug=slug)
+        if self.event is not None:
+            taken = taken.exclude(pk=self.event.pk)
+        if slug and taken.exists():
+            raise ValidationError(
+                "Another event already uses this address. Choose another, or leave it blank.", code="unique"
+            )
+        return slug
+
+    def clean(self):
+        cleaned = super().clean()
+        ticked = cleaned.get("products") or []
+        order = {product.pk: i for i, product in enumerate(self._choices)}
+        cleaned["lineup"] = sorted(
+            ticked, key=lambda p: (cleaned.get(_position_name(p)) or LAST, order.get(p.pk, LAST))
+        )
+        return cleaned
+
+    def event_fields(self) -> dict:
+        """The cleaned values the services take as keyword arguments (lineup aside)."""
+        return {name: self.cleaned_data[name] for name in EVENT_FIELDS}
+
+    def lineup_changed(self) -> bool:
+        current = [row.product_id for row in selectors.lineup_of(self.event)] if self.event else []
+        return [product.pk for product in self.cleaned_data["lineup"]] != current
+
+    def lineup_rows(self) -> list[LineupRow]:
+        """The picker's rows: ticked products first, in their positions, then the rest by name."""
+        ticked = {str(value) for value in (self["products"].value() or [])}
+        rows = [
+            LineupRow(product, str(product.pk) in ticked, self[_position_name(product)])
+            for product in self._choices
+        ]
+        return sorted(rows, key=lambda row: (not row.checked, _as_int(row.position.value())))
+
+    def add_service_error(self, error: ValidationError) -> None:
+        """Show a service's ValidationError on the form: on the field it names when the form has
+        one, otherwise above the form."""
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for field, errors in error.error_dict.items():
+            self.add_error(field if field in self.fields else None, errors)
+
+
+def _position_name(product: Product) -> str:
+    return f"position_{product.pk}"
+
+
+def _as_int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return LAST
+
+
+def _initial_for(event: LiveEvent) -> dict:
+    initial = {name: getattr(event, name) for name in EVENT_FIELDS}
+    lineup = list(selectors.lineup_of(event))
+    initial["products"] = [row.product_id for row in lineup]
+    initial.update({f"position_{row.product_id}": i for i, row in enumerate(lineup, 1)})
+    return initial

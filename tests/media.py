@@ -1,0 +1,152 @@
+"""Running the real local media server and ffmpeg from tests (and bench/): start, wait, stop.
+
+Nothing here sleeps for a fixed time: ``wait_for`` polls a condition until a deadline."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
+FFMPEG_TEST_SOURCE = [
+    "-re",
+    "-f", "lavfi", "-i", "testsrc=size=640x360:rate=30",
+    "-f", "lavfi", "-i", "sine",
+    "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "30",
+    "-c:a", "aac",
+]  # fmt: skip
+
+
+def missing_tools() -> str | None:
+    """Why the media server cannot run here (a skip reason), or None."""
+    if not shutil.which("nginx", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"])):
+        return "nginx is not installed (apt-get install nginx libnginx-mod-rtmp)"
+    if not RTMP_MODULE.exists():
+        return f"nginx-rtmp is not installed at {RTMP_MODULE} (apt-get install libnginx-mod-rtmp)"
+    if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
+        return "ffmpeg is not installed (apt-get install ffmpeg)"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, *, timeout: float = 30, interval: float = 0.1, what: str = "the condition"):
+    """Poll ``condition()`` until it returns something truthy (returned), or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out after {timeout} s waiting for {what}.")
+        time.sleep(interval)
+
+
+def http_get(port: int, path: str, host: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    except OSError:
+        return 0, {}, b""
+    finally:
+        connection.close()
+
+
+def stop(process: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if the process outlives ``timeout``."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class MediaServer:
+    directory: Path
+    rtmp_port: int
+    http_port: int
+    process: subprocess.Popen
+    log: Path
+
+    @property
+    def public_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def ingest(self, key: str) -> str:
+        return f"rtmp://127.0.0.1:{self.rtmp_port}/live/{key}"
+
+    def output(self) -> str:
+        nginx_log = self.directory / "logs" / "error.log"
+        return self.log.read_text(errors="replace") + (nginx_log.read_text() if nginx_log.exists() else "")
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
+def start_media_server(
+    directory: Path, *, callback_url: str, env: dict[str, str] | None = None
+) -> MediaServer:
+    """``manage.py media_server`` on free ports, in ``directory``, calling back ``callback_url``;
+    returns once nginx answers /stat. The caller must ``stop()`` it."""
+    rtmp_port, http_port = free_port(), free_port()
+    log = directory / "media_server.out"
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "liveshop.settings.test"),
+        "MEDIA_SERVER_HOST": "127.0.0.1",
+        "MEDIA_SERVER_RTMP_PORT": str(rtmp_port),
+        "MEDIA_SERVER_HTTP_PORT": str(http_port),
+        "MEDIA_SERVER_PUBLIC_URL": f"http://127.0.0.1:{http_port}",
+        "MEDIA_SERVER_CALLBACK_URL": callback_url,
+        "MEDIA_SERVER_DIR": str(directory),
+        **(env or {}),
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "media_server"],
+            cwd=ROOT,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = MediaServer(directory, rtmp_port, http_port, process, log)
+    try:
+        wait_for(
+            lambda: process.poll() is not None or http_get(http_port, "/stat")[0] == 200,
+            timeout=30,
+            what="nginx's /stat",
+        )
+    except AssertionError:
+        server.stop()
+        raise
+    if process.poll() is not None:
+        raise AssertionError(f"media_server exited with code {process.returncode}:\n{server.output()}")
+    return server
+
+
+def publish(url: str, *, seconds: float = 30, extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    """ffmpeg publishing a test pattern with a tone to ``url`` for at most ``seconds``."""
+    return subprocess.Popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", *FFMPEG_TEST_SOURCE,
+         "-t", str(seconds), *extra, "-f", "flv", url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip

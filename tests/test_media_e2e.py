@@ -1,0 +1,165 @@
+"""The local video pipeline for real: ``manage.py media_server`` runs nginx-rtmp, whose callbacks
+reach this test's live server; ffmpeg publishes; HLS is fetched from nginx.
+
+They run with the rest of the suite (alone: ``pytest -m media``, without: ``-m "not media"``) and
+skip when nginx, nginx-rtmp or ffmpeg is missing."""
+
+import os
+import re
+import subprocess
+
+import pytest
+from django.conf import settings as django_settings
+from django.utils import timezone
+
+from accounts.tests.factories import OrganizationFactory, member
+from events import services
+from events.models import LiveEvent, StreamSession
+from liveshop import secrets
+from liveshop.video import get_video_backend
+from tests import media
+
+pytestmark = [pytest.mark.media, pytest.mark.django_db(transaction=True)]
+
+Status = LiveEvent.Status
+
+
+@pytest.fixture(scope="module")
+def media_server(live_server, tmp_path_factory):
+    """One media server for the module, calling back the session's live server."""
+    reason = media.missing_tools()
+    if reason:
+        pytest.skip(reason)
+    callback_url = live_server.url.replace("localhost", "127.0.0.1")  # nginx would try ::1 first
+    server = media.start_media_server(
+        tmp_path_factory.mktemp("media-server"),
+        callback_url=callback_url,
+        env={"DJANGO_SECRET_KEY": django_settings.SECRET_KEY},  # the callback secret derives from it
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def local_backend(settings, media_server):
+    settings.VIDEO_BACKEND = "local"
+    settings.MEDIA_SERVER_HOST = "127.0.0.1"
+    settings.MEDIA_SERVER_RTMP_PORT = media_server.rtmp_port
+    settings.MEDIA_SERVER_HTTP_PORT = media_server.http_port
+    settings.MEDIA_SERVER_PUBLIC_URL = media_server.public_url
+    settings.MEDIA_SERVER_DIR = media_server.directory
+    get_video_backend.cache_clear()
+    yield get_video_backend()
+    get_video_backend.cache_clear()
+
+
+@pytest.fixture
+def publishers():
+    """ffmpeg processes started by a test, all stopped at its end."""
+    started = []
+    yield started
+    for process in started:
+        media.stop(process)
+
+
+@pytest.fixture
+def host():
+    return member(OrganizationFactory())
+
+
+def new_event(host) -> LiveEvent:
+    event = services.create_event(
+        organization=host.memberships.get().organization,
+        title="Spring drop",
+        scheduled_start=timezone.now(),
+        by=host,
+    )
+    assert event.backend == "local" and event.status == Status.SCHEDULED
+    return event
+
+
+def publish(media_server, publishers, key, **kwargs) -> subprocess.Popen:
+    process = media.publish(media_server.ingest(key), **kwargs)
+    publishers.append(process)
+    return process
+
+
+def is_live(event) -> bool:
+    event.refresh_from_db()
+    return event.status == Status.LIVE and event.sessions.filter(ended_at=None).exists()
+
+
+def playlist(media_server, channel_id) -> str | None:
+    status, headers, body = media.http_get(media_server.http_port, f"/hls/{channel_id}/index.m3u8")
+    if status != 200 or b".ts" not in body:
+        return None
+    assert headers["content-type"] == "application/vnd.apple.mpegurl"
+    assert headers["access-control-allow-origin"] == "*"
+    return body.decode()
+
+
+def files_under(directory) -> list[str]:
+    return [os.path.join(root, name) for root, dirs, files in os.walk(directory) for name in dirs + files]
+
+
+def test_publishing_the_key_takes_the_event_live_with_hls_under_the_channel_id(
+    media_server, local_backend, publishers, host
+):
+    event = new_event(host)
+    key = secrets.decrypt(event.stream_key_encrypted)
+    assert event.playback_url == f"{media_server.public_url}/hls/{event.channel_id}/index.m3u8"
+
+    ffmpeg = publish(media_server, publishers, key)
+
+    media.wait_for(lambda: is_live(event), what=f"the event to go live\n{media_server.output()}")
+    text = media.wait_for(
+        lambda: playlist(media_server, event.channel_id), what="an HLS playlist with segments"
+    )
+    segment = re.search(r"^\S+\.ts$", text, re.M).group(0)
+    assert media.http_get(media_server.http_port, f"/hls/{event.channel_id}/{segment}")[0] == 200
+    state = local_backend.get_stream(event.channel_id)
+    assert state.live and state.stream_id == event.sessions.get().stream_id
+    assert key not in text
+    assert not [path for path in files_under(media_server.directory / "hls_public") if key in path]
+
+    ffmpeg.terminate()
+
+    media.wait_for(lambda: event.sessions.get().ended_at, what="the session to end")
+    event.refresh_from_db()
+    assert event.status == Status.ENDED
+    recordings = media.wait_for(
+        lambda: list((media_server.directory / "rec").glob(f"{event.channel_id}-*.flv")), what="the recording"
+    )
+    assert len(recordings) == 1
+    assert not [path for path in files_under(media_server.directory) if key in path]
+
+
+def test_a_wrong_key_is_refused(media_server, publishers, host):
+    event = new_event(host)
+
+    ffmpeg = publish(media_server, publishers, "sk_not-the-key-of-any-event")
+
+    assert ffmpeg.wait(timeout=15) != 0
+    assert not StreamSession.objects.exists()
+    event.refresh_from_db()
+    assert event.status == Status.SCHEDULED
+
+
+def test_ending_the_event_cuts_the_encoder_off_and_keeps_it_off(
+    media_server, local_backend, publishers, host
+):
+    event = new_event(host)
+    old_key = secrets.decrypt(event.stream_key_encrypted)
+    ffmpeg = publish(media_server, publishers, old_key)
+    media.wait_for(lambda: is_live(event), what=f"the event to go live\n{media_server.output()}")
+
+    services.end_event(event=event, by=host)
+
+    assert ffmpeg.wait(timeout=15) != 0  # dropped by nginx's control module
+    media.wait_for(lambda: local_backend.get_stream(event.channel_id) is None, what="the stream to stop")
+    event.refresh_from_db()
+    assert event.status == Status.ENDED and event.sessions.get().ended_at is not None
+    new_key = services.reveal_stream_key(event=event, by=host)
+    for key in (old_key, new_key):
+        assert publish(media_server, publishers, key).wait(timeout=15) != 0
+    assert event.sessions.count() == 1
