@@ -286,4 +286,12 @@ def _ingest_client_id(stat: ET.Element, channel_id: str) -> str | None:
             for client in clients:
                 if client.find("publishing") is not None:
                     return client.findtext("id")
+    # Just after on_publish nginx has not started the relay push yet: then only the record
+    # on_publish made links a publishing client to its channel.
+    for client in stat.iterfind(f"server/application[name='{LIVE_APP}']/live/stream/client"):
+        client_id = client.findtext("id")
+        if client.find("publishing") is not None and client_id:
+            publisher = recall_publisher(client_id)
+            if publisher is not None and publisher.channel_id == channel_id:
+                return client_id
     return None
