@@ -114,10 +114,6 @@ class EventForm(forms.Form):
         """The cleaned values the services take as keyword arguments (lineup aside)."""
         return {name: self.cleaned_data[name] for name in EVENT_FIELDS}
 
-    def lineup_changed(self) -> bool:
-        current = [row.product_id for row in selectors.lineup_of(self.event)] if self.event else []
-        return [product.pk for product in self.cleaned_data["lineup"]] != current
-
     def lineup_rows(self) -> list[LineupRow]:
         """The picker's rows: ticked products first, in their positions, then the rest by name."""
         ticked = {str(value) for value in (self["products"].value() or [])}

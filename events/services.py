@@ -7,7 +7,8 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -45,6 +46,9 @@ def set_lineup(*, event: LiveEvent, products: Sequence[Product], by) -> LiveEven
     if foreign:
         names = ", ".join(p.sku for p in foreign)
         raise ProductNotInBrand(f"Not in {event.organization}'s catalogue: {names}.")
+    current = list(EventProduct.objects.filter(event=event).values_list("product_id", flat=True))
+    if current == [p.pk for p in products]:
+        return event
     EventProduct.objects.filter(event=event).delete()
     EventProduct.objects.bulk_create(
         EventProduct(event=event, product=product, position=i) for i, product in enumerate(products, 1)
@@ -82,7 +86,7 @@ def create_event(
             created_by=by,
         )
         event.full_clean()
-        event.save()
+        _save_unique(event)
         set_lineup(event=event, products=products, by=by)
     return provision_channel(event=event, by=by)
 
@@ -94,6 +98,8 @@ def provision_channel(*, event: LiveEvent, by) -> LiveEvent:
     permissions.require(by, Action.MANAGE_EVENTS, event)
     if event.has_channel:
         return event
+    if event.status in (Status.ENDED, Status.CANCELLED):
+        raise EventNotEditable(f"A {event.get_status_display().lower()} event gets no channel.")
     backend = get_video_backend()
     try:
         channel = backend.create_channel(
@@ -134,9 +140,10 @@ def _store_stream_key(event: LiveEvent, backend, stream_key: str) -> None:
 
 
 @transaction.atomic
-def update_event(*, event: LiveEvent, by, **fields) -> LiveEvent:
-    """Change title, slug, description, start time or thumbnail. Privacy and recording are fixed
-    once the channel exists (IVS cannot update a live channel; a new event is clearer)."""
+def update_event(*, event: LiveEvent, by, products: Sequence[Product] | None = None, **fields) -> LiveEvent:
+    """Change title, slug, description, start time or thumbnail, and the lineup when ``products``
+    is given, together or not at all. Privacy and recording are fixed once the channel exists
+    (IVS cannot update a live channel; a new event is clearer)."""
     permissions.require(by, Action.MANAGE_EVENTS, event)
     if event.status in (Status.ENDED, Status.CANCELLED):
         raise EventNotEditable(
@@ -149,8 +156,19 @@ def update_event(*, event: LiveEvent, by, **fields) -> LiveEvent:
     for name in changed:
         setattr(event, name, fields[name])
     event.full_clean()
-    event.save(update_fields=[*changed, "updated_at"])
+    _save_unique(event, update_fields=[*changed, "updated_at"])
+    if products is not None:
+        set_lineup(event=event, products=products, by=by)
     return event
+
+
+def _save_unique(event: LiveEvent, **kwargs) -> None:
+    """Save, turning a slug taken by a concurrent request into the same error full_clean gives."""
+    try:
+        with transaction.atomic():
+            event.save(**kwargs)
+    except IntegrityError as exc:
+        raise ValidationError({"slug": "An event with this slug already exists."}) from exc
 
 
 def reveal_stream_key(*, event: LiveEvent, by) -> str:
@@ -161,7 +179,12 @@ def reveal_stream_key(*, event: LiveEvent, by) -> str:
         raise ChannelUnavailable("This event has no channel yet.")
     logger.info("Stream key revealed", extra={"event_id": event.pk, "user_id": by.pk})
     if event.stream_key_encrypted:
-        return secrets.decrypt(event.stream_key_encrypted)
+        try:
+            return secrets.decrypt(event.stream_key_encrypted)
+        except ValueError as exc:
+            raise ChannelUnavailable(
+                "The stored stream key cannot be read (LIVESHOP_ENCRYPTION_KEYS changed); rotate the key."
+            ) from exc
     try:
         return get_video_backend().get_stream_key(event.channel_id)
     except VideoBackendError as exc:
@@ -230,7 +253,20 @@ def cancel_event(*, event: LiveEvent, by) -> LiveEvent:
     _delete_channel(event)
     event.status = Status.CANCELLED
     event.status_changed_at = timezone.now()
-    event.save(update_fields=["status", "status_changed_at", "updated_at"])
+    event.channel_id = event.ingest_url = event.playback_url = ""
+    event.stream_key_encrypted = event.stream_key_digest = ""
+    event.save(
+        update_fields=[
+            "status",
+            "status_changed_at",
+            "channel_id",
+            "ingest_url",
+            "playback_url",
+            "stream_key_encrypted",
+            "stream_key_digest",
+            "updated_at",
+        ]
+    )
     broadcast_to_event_on_commit(event.pk, "stream.state", {"status": event.status})
     return event
 

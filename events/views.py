@@ -8,7 +8,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -129,14 +128,9 @@ class EventEditView(LoginRequiredMixin, View):
         form = EventForm(request.POST, organization=event.organization, event=event)
         if form.is_valid():
             try:
-                # Details and lineup change together or not at all (no single service does both).
-                with transaction.atomic():
-                    lineup_changed = form.lineup_changed()
-                    event = services.update_event(event=event, by=request.user, **form.event_fields())
-                    if lineup_changed:
-                        services.set_lineup(
-                            event=event, products=form.cleaned_data["lineup"], by=request.user
-                        )
+                event = services.update_event(
+                    event=event, by=request.user, products=form.cleaned_data["lineup"], **form.event_fields()
+                )
             except ValidationError as exc:
                 form.add_service_error(exc)
             except EventError as exc:

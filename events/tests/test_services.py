@@ -10,7 +10,7 @@ from accounts.models import Membership
 from accounts.tests.factories import OrganizationFactory, member
 from catalog.tests.factories import ProductFactory
 from events import services
-from events.exceptions import EventNotEditable, ProductNotInBrand
+from events.exceptions import ChannelUnavailable, EventNotEditable, ProductNotInBrand
 from events.models import EventProduct, LiveEvent, StreamSession
 from events.tests.factories import StreamSessionFactory
 from liveshop import secrets
@@ -229,7 +229,9 @@ def test_cancel_event_deletes_the_channel_once(
         services.cancel_event(event=event, by=host)
         services.cancel_event(event=event, by=host)
 
-    assert LiveEvent.objects.get(pk=event.pk).status == Status.CANCELLED
+    cancelled = LiveEvent.objects.get(pk=event.pk)
+    assert cancelled.status == Status.CANCELLED
+    assert (cancelled.channel_id, cancelled.ingest_url, cancelled.stream_key_encrypted) == ("", "", "")
     assert channel_id not in video.channels
     assert video.calls_to("delete_channel") == [{"channel_id": channel_id}]
     assert len(broadcasts) == 1
@@ -273,3 +275,45 @@ def test_cancel_and_delete_need_manage_events(brand, host, moderator, video):
     with pytest.raises(PermissionDenied):
         services.delete_event(event=event, by=moderator)
     assert video.calls_to("delete_channel") == []
+
+
+def test_a_cancelled_event_gets_no_new_channel(brand, host, video):
+    event = create(brand, host)
+    services.cancel_event(event=event, by=host)
+
+    with pytest.raises(EventNotEditable):
+        services.provision_channel(event=event, by=host)
+    assert len(video.calls_to("create_channel")) == 1
+
+
+def test_update_event_changes_details_and_lineup_together_or_not_at_all(brand, host, video):
+    first, second = ProductFactory(organization=brand), ProductFactory(organization=brand)
+    event = create(brand, host, products=[first])
+    taken = create(brand, host, title="Taken", slug="taken")
+
+    services.update_event(event=event, by=host, title="Autumn drop", products=[second, first])
+    event.refresh_from_db()
+    assert event.title == "Autumn drop"
+    assert [row.product for row in event.lineup.all()] == [second, first]
+
+    with pytest.raises(ProductNotInBrand):
+        services.update_event(event=event, by=host, title="Never saved", products=[ProductFactory()])
+    event.refresh_from_db()
+    assert event.title == "Autumn drop" and event.lineup.count() == 2
+    assert taken.slug == "taken"
+
+
+def test_reveal_of_a_key_stored_under_an_old_encryption_key_is_a_clear_error(brand, host, settings):
+    from liveshop.video import get_video_backend
+    from liveshop.video.fake import FakeVideoBackend
+
+    settings.VIDEO_BACKEND = "liveshop.video.fake.FakeVideoBackend"
+    get_video_backend.cache_clear()
+    event = create(brand, host)
+    assert isinstance(get_video_backend(), FakeVideoBackend)
+    LiveEvent.objects.filter(pk=event.pk).update(stream_key_encrypted="gAAAAA-not-ours")
+    event.refresh_from_db()
+
+    with pytest.raises(ChannelUnavailable, match="rotate the key"):
+        services.reveal_stream_key(event=event, by=host)
+    get_video_backend.cache_clear()
