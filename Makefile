@@ -45,9 +45,10 @@ demo: install
 	@echo
 	@echo "Liveshop is starting at http://$(HOST):$(PORT)/"
 	@echo "  log in:  http://$(HOST):$(PORT)/login/   (demo logins are printed above)"
+	@echo "  studio:  http://$(HOST):$(PORT)/studio/   (events, go-live panel, stream keys)"
 	@echo "  admin:   http://$(HOST):$(PORT)/admin/"
 	@echo
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho -f Procfile.demo start
+	HOST=$(HOST) PORT=$(PORT) LIVESHOP_SITE_URL=http://$(HOST):$(PORT) $(BIN)/honcho -f Procfile.demo start
 
 clean:
 	rm -rf $(VENV) db.sqlite3 media staticfiles var test-artifacts
