@@ -13,7 +13,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from events import realtime
-from events.payloads import event_state_snapshot
+from events.payloads import event_state_snapshot, studio_snapshot
 
 CLOSE_NOT_FOUND = 4404
 CLOSE_RATE_LIMITED = 4429
@@ -104,3 +104,23 @@ class ViewerConsumer(HubConsumer):
         return await database_sync_to_async(event_state_snapshot)(
             event_id=self.event_id, user=self.scope["user"]
         )
+
+
+class StudioConsumer(HubConsumer):
+    """A host console: the brand's people only. Gets cue states, viewer counts and everything
+    viewers get (its own topic is joined beside the event's)."""
+
+    def topic_for(self, event_id: int) -> str:
+        return realtime.studio_group_name(event_id)
+
+    async def connect(self):
+        await super().connect()
+        if self.topic:  # also follow what viewers see (status, highlights)
+            await realtime.get_hub().join(realtime.event_group_name(self.event_id), self)
+
+    async def disconnect(self, code):
+        await realtime.get_hub().leave(realtime.event_group_name(self.event_id), self)
+        await super().disconnect(code)
+
+    async def snapshot(self) -> dict | None:
+        return await database_sync_to_async(studio_snapshot)(event_id=self.event_id, user=self.scope["user"])

@@ -73,3 +73,23 @@ def event_state_snapshot(*, event_id: int, user) -> dict | None:
         },
         "highlight": highlight_payload(highlight) if highlight else None,
     }
+
+
+def highlight_history(event: LiveEvent, limit: int = 50) -> list[dict]:
+    """The console's history: newest first, with each cue's state."""
+    rows = event.highlights.select_related("product", "event")[:limit]
+    return [{**highlight_payload(h), "cueState": h.cue_state, "cueError": h.cue_error} for h in rows]
+
+
+def studio_snapshot(*, event_id: int, user) -> dict | None:
+    """A host console's (re)connect state: the viewers' snapshot plus the highlight history.
+    None unless the user is one of the brand's people."""
+    from accounts import permissions
+
+    event = LiveEvent.objects.filter(pk=event_id).first()
+    if event is None or not permissions.can(user, permissions.Action.VIEW, event):
+        return None
+    snapshot = event_state_snapshot(event_id=event_id, user=user)
+    snapshot["type"] = "studio_snapshot"
+    snapshot["history"] = highlight_history(event)
+    return snapshot

@@ -2,8 +2,9 @@
 
 from django.urls import path
 
-from events.consumers import ViewerConsumer
+from events.consumers import StudioConsumer, ViewerConsumer
 
 websocket_urlpatterns = [
     path("ws/events/<int:event_id>/", ViewerConsumer.as_asgi()),
+    path("ws/studio/events/<int:event_id>/", StudioConsumer.as_asgi()),
 ]

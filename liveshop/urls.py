@@ -12,6 +12,7 @@ admin.site.index_title = "Your brands"
 urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("events.urls")),
+    path("", include("events.viewer_urls")),
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
 ]

@@ -211,3 +211,39 @@ async def test_a_stalled_socket_is_dropped_without_delaying_the_others(monkeypat
     assert Stalled.dropped and hub.local_count("event-1") == 1
     for task in hub._tasks:
         task.cancel()
+
+
+async def connect_studio(event_id, user):
+    communicator = WebsocketCommunicator(
+        application, f"/ws/studio/events/{event_id}/", headers=[(b"origin", b"http://localhost")]
+    )
+    communicator.scope["client"] = ("203.0.113.20", 1)
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    return communicator, connected
+
+
+async def test_host_console_gets_history_and_cue_states():
+    event, product, host = await make_show()
+    first = await feature(event, product, host)
+    console, connected = await connect_studio(event.pk, host)
+    assert connected
+
+    snapshot = json.loads(await console.receive_from(timeout=TIMEOUT))
+    assert snapshot["type"] == "studio_snapshot"
+    assert [h["highlightId"] for h in snapshot["history"]] == [first.pk]
+    assert snapshot["history"][0]["cueState"] == "not_live"
+
+    await database_sync_to_async(services.clear_highlight)(event=event, by=host)
+    assert (await next_of_type(console, "product_cleared"))["product"] is None
+    await console.disconnect()
+
+
+async def test_host_console_is_refused_to_viewers_and_other_brands():
+    event, _, _ = await make_show()
+    outsider = await database_sync_to_async(member)((await make_show())[0].organization)
+
+    for user in (AnonymousUser(), outsider):
+        console, connected = await connect_studio(event.pk, user)
+        assert not connected
+        await console.disconnect()
