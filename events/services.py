@@ -323,6 +323,8 @@ def clear_highlight(*, event: LiveEvent, by) -> Highlight:
     """Take the product card down (a highlight without a product, cued like the others)."""
     permissions.require(by, Action.HOST_EVENT, event)
     event = LiveEvent.objects.select_for_update().get(pk=event.pk)
+    if event.status in (Status.ENDED, Status.CANCELLED):
+        raise EventNotEditable(f"This event is {event.get_status_display().lower()}.")
     latest = event.highlights.first()
     if latest is None or latest.is_clear:
         return latest or _highlight(event=event, product=None, by=by, now=timezone.now())

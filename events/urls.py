@@ -22,4 +22,7 @@ urlpatterns = [
     path("studio/events/<slug:slug>/end/", views.EventEndView.as_view(), name="end"),
     path("studio/events/<slug:slug>/cancel/", views.EventCancelView.as_view(), name="cancel"),
     path("studio/events/<slug:slug>/delete/", views.EventDeleteView.as_view(), name="delete"),
+    # Host console: fetch() (JSON) or a plain form post.
+    path("studio/events/<slug:slug>/feature/", views.ProductFeatureView.as_view(), name="feature"),
+    path("studio/events/<slug:slug>/clear/", views.HighlightClearView.as_view(), name="clear"),
 ]

@@ -1,14 +1,18 @@
-"""The seller dashboard ("studio"): a brand's events, the event form and the go-live panel.
+"""The seller dashboard ("studio"): a brand's events, the event form, the go-live panel and the
+host console (feature and clear products from the event page).
 
 Each view checks permission through accounts.permissions (404 for another brand's event, 403 when
 the role does not allow the action), validates with a form and calls the events services."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -17,12 +21,14 @@ from django.views import View
 from accounts import permissions
 from accounts.models import Organization
 from accounts.permissions import Action
-from events import selectors, services
+from catalog.models import Product
+from events import payloads, selectors, services
 from events.exceptions import EventError
 from events.forms import EventForm
-from events.models import LiveEvent
+from events.models import Highlight, LiveEvent
 
 Status = LiveEvent.Status
+CLOSED = (Status.ENDED, Status.CANCELLED)
 
 
 def _event_or_404(request, slug: str, action: Action) -> LiveEvent:
@@ -32,18 +38,59 @@ def _event_or_404(request, slug: str, action: Action) -> LiveEvent:
 
 def _render_detail(request, event: LiveEvent, *, stream_key: str = "") -> HttpResponse:
     user = request.user
+    can_host = permissions.can(user, Action.HOST_EVENT, event)
     context = {
         "event": event,
-        "can_host": permissions.can(user, Action.HOST_EVENT, event),
+        "can_host": can_host,
         "can_manage": permissions.can(user, Action.MANAGE_EVENTS, event),
         "lineup": selectors.lineup_of(event),
         "sessions": selectors.sessions_of(event),
         "panel": selectors.go_live_panel(event) if event.has_channel else None,
         "stream_key": stream_key,
+        **_console_context(event, can_feature=can_host and event.status not in CLOSED),
     }
     response = render(request, "events/event_detail.html", context)
     add_never_cache_headers(response)  # a revealed key must not linger in a cache
     return response
+
+
+def _console_context(event: LiveEvent, *, can_feature: bool) -> dict:
+    """The host console's part of the event page: the highlight history (newest first), the
+    product on screen, and the settings console.js reads (the same shapes the studio socket sends)."""
+    labels = dict(Highlight.CueState.choices)
+    history = [
+        {**row, "cueLabel": labels.get(row["cueState"], row["cueState"])}
+        for row in payloads.highlight_history(event)
+    ]
+    on_screen = history[0]["product"] if history and history[0]["product"] else None
+    preview_url = event.playback_url if event.status in (Status.SCHEDULED, Status.LIVE) else ""
+    # hls.js plays the local server's HLS and a public IVS channel's alike; a private IVS channel
+    # needs a signed token, which only the viewer page asks the gateway for.
+    preview_mode = "link" if event.is_private and event.backend == "ivs" else "hls"
+    config = {
+        "eventId": event.pk,
+        "status": event.status,
+        "socketPath": f"/ws/studio/events/{event.pk}/",
+        "canFeature": can_feature,
+        "preview": {"mode": preview_mode if preview_url else "none", "url": preview_url},
+        "cueLabels": labels,
+        "statusLabels": dict(Status.choices),
+        "history": history,
+    }
+    rows = [
+        {**row, "time": datetime.fromisoformat(row["at"]), "offset": _stream_clock(row["offsetMs"])}
+        for row in history
+    ]
+    return {"console": config, "history": rows, "on_screen": on_screen, "can_feature": can_feature}
+
+
+def _stream_clock(offset_ms: int | None) -> str:
+    """An offset into the stream as the console shows it: 4:05, or 1:04:05 past an hour."""
+    if offset_ms is None:
+        return ""
+    minutes, seconds = divmod(offset_ms // 1000, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
 class EventListView(LoginRequiredMixin, View):
@@ -230,6 +277,92 @@ class EventDeleteView(EventActionView):
         services.delete_event(event=event, by=request.user)
         messages.success(request, f"Deleted “{event.title}”.")
         return redirect(reverse("events:list"))
+
+
+class FeatureForm(forms.Form):
+    """The product to feature: one of the event's brand's products. Another brand's product is
+    refused without being looked up, so its name never shows."""
+
+    product_id = forms.ModelChoiceField(queryset=Product.objects.none())
+
+    def __init__(self, *args, organization: Organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["product_id"]
+        field.queryset = Product.objects.filter(organization=organization)
+        brand = str(organization).replace("%", "%%")  # the message is %-formatted with the value
+        field.error_messages = {
+            "required": "Choose a product to feature.",
+            "invalid_choice": f"Product “%(value)s” is not one of {brand}'s products.",
+        }
+
+
+def _wants_json(request) -> bool:
+    # Not request.accepts(): a browser's form post accepts */* too.
+    return "application/json" in request.headers.get("Accept", "") or "X-Requested-With" in request.headers
+
+
+class ConsoleActionView(LoginRequiredMixin, View):
+    """A host console button (feature, clear). fetch() gets JSON: ``{"highlight": …}``, or
+    ``{"error": …}`` with 400 (refused), 403 (not a host) or 404; a plain form post (no JS) is
+    redirected back to the console with a message."""
+
+    def post(self, request, slug):
+        as_json = _wants_json(request)
+        try:
+            event = _event_or_404(request, slug, Action.HOST_EVENT)
+            highlight = self.perform(request, event)
+        except (Http404, PermissionDenied) as exc:
+            if not as_json:
+                raise
+            if isinstance(exc, Http404):
+                return JsonResponse({"error": "No such event."}, status=404)
+            return JsonResponse({"error": "Only the brand's hosts and owners can do that."}, status=403)
+        except (EventError, ValidationError) as exc:
+            error = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            if as_json:
+                return JsonResponse({"error": error}, status=400)
+            messages.error(request, error)
+            return redirect(f"{event.get_absolute_url()}#console")
+        if as_json:
+            return JsonResponse({"highlight": _console_highlight(highlight)})
+        messages.success(request, self.done(highlight))
+        return redirect(f"{event.get_absolute_url()}#console")
+
+    def perform(self, request, event: LiveEvent) -> Highlight:
+        raise NotImplementedError
+
+    def done(self, highlight: Highlight) -> str:
+        raise NotImplementedError
+
+
+class ProductFeatureView(ConsoleActionView):
+    def perform(self, request, event):
+        form = FeatureForm(request.POST, organization=event.organization)
+        if not form.is_valid():
+            raise ValidationError(form.errors["product_id"])
+        return services.feature_product(event=event, product=form.cleaned_data["product_id"], by=request.user)
+
+    def done(self, highlight):
+        return f"Featured “{highlight.product.name}”."
+
+
+class HighlightClearView(ConsoleActionView):
+    def perform(self, request, event):
+        return services.clear_highlight(event=event, by=request.user)
+
+    def done(self, highlight):
+        return "Product card cleared."
+
+
+def _console_highlight(highlight: Highlight) -> dict:
+    """A highlight as the console's history holds it (the studio socket's history shape)."""
+    # The cue may already have gone out after commit: answer its current state.
+    highlight.refresh_from_db(fields=["cue_state", "cue_error"])
+    return {
+        **payloads.highlight_payload(highlight),
+        "cueState": highlight.cue_state,
+        "cueError": highlight.cue_error,
+    }
 
 
 def _report_channel(request, event: LiveEvent, *, created: bool = False) -> None:

@@ -136,12 +136,15 @@ def test_product_not_in_lineup_is_refused(show):
     assert not Highlight.objects.exists()
 
 
-def test_ended_event_cannot_feature(show):
+def test_ended_event_cannot_feature_or_clear(show):
     event, (product, *_), host = show
     LiveEvent.objects.filter(pk=event.pk).update(status=LiveEvent.Status.ENDED)
 
     with pytest.raises(EventNotEditable):
         services.feature_product(event=event, product=product, by=host)
+    with pytest.raises(EventNotEditable):
+        services.clear_highlight(event=event, by=host)
+    assert not Highlight.objects.exists()
 
 
 def test_double_click_features_once(show, video, clock, django_capture_on_commit_callbacks):

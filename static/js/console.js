@@ -1,0 +1,574 @@
+// Liveshop host console (the event page in the studio).
+//
+// - Feature a product with its card's button or keys 1-9, clear the card with the Clear button,
+//   0 or Esc. Each button is a real form (it works without JavaScript); here it is sent with
+//   fetch(), the card shows "Featuring…" at once and the server's answer replaces it. A button is
+//   disabled while its request is in flight, so a double click features once (the service also
+//   folds a repeat within 2 s into the same highlight).
+// - The studio websocket keeps the status badge, viewer count and cue states current. It sends a
+//   studio_snapshot on every (re)connect, which replaces what the page holds; frames apply on top.
+//   Lost connections come back with exponential backoff and jitter.
+// - A muted hls.js preview of the playback URL while the event is live (Safari/iPadOS play HLS
+//   natively).
+(() => {
+  "use strict";
+
+  const root = document.getElementById("console");
+  const configElement = document.getElementById("console-config");
+  if (!root || !configElement) return;
+  const config = JSON.parse(configElement.textContent);
+
+  const CLOSED = ["ended", "cancelled"];
+  // A cue only moves forward: pending -> waiting -> a final state. A late answer (the fetch
+  // response after a cue_state frame, say) never takes it back.
+  const CUE_RANK = { pending: 0, waiting: 1 };
+  const cueRank = (state) => CUE_RANK[state] ?? 2;
+
+  const state = {
+    status: config.status,
+    history: config.history.map(withoutServerFields),
+    viewers: null,
+    streamHealth: null, // from stream_state frames, when the server sends one
+    preview: "idle",
+  };
+  const cueUpdates = new Map(); // cue_state frames for highlights the page has not seen yet
+
+  const $ = (selector, scope = document) => scope.querySelector(selector);
+  const $$ = (selector, scope = document) => Array.from(scope.querySelectorAll(selector));
+  const els = {
+    history: $("#history-list"),
+    historyEmpty: $("#history-empty"),
+    onScreen: $("#on-screen-body"),
+    alert: $("#console-alert"),
+    lineupChanged: $("#lineup-changed"),
+    connection: $("#console-connection"),
+    player: $("#preview-player"),
+    video: $("#preview-video"),
+    previewMessage: $("#preview-message"),
+    statHealth: $("#stat-health"),
+    statStatus: $("#stat-status"),
+  };
+
+  function withoutServerFields(row) {
+    const { cueLabel, time, offset, ...rest } = row;
+    return rest;
+  }
+
+  // Rendering ------------------------------------------------------------------------------------
+
+  function render() {
+    renderStatus();
+    renderHistory();
+    renderCards();
+    renderViewers();
+    renderHealth();
+  }
+
+  function renderStatus() {
+    const label = config.statusLabels[state.status] || state.status;
+    for (const holder of $$("#event-status, #player-badge")) {
+      const badge = document.createElement("span");
+      badge.className = `status status-${state.status}`;
+      if (state.status === "live") {
+        const dot = document.createElement("span");
+        dot.className = "status-dot";
+        dot.setAttribute("aria-hidden", "true");
+        badge.append(dot);
+      }
+      badge.append(label);
+      holder.replaceChildren(badge);
+    }
+    if (els.statStatus) els.statStatus.textContent = label;
+    root.toggleAttribute("data-closed", CLOSED.includes(state.status));
+  }
+
+  function currentProduct() {
+    const latest = state.history[0];
+    return latest && latest.product ? latest.product : null;
+  }
+
+  function renderCards() {
+    const current = currentProduct();
+    for (const card of $$(".product-card", root)) {
+      const isCurrent = current !== null && String(current.id) === card.dataset.productId;
+      card.classList.toggle("is-current", isCurrent);
+      const label = $(".feature-button .button-label", card);
+      if (label && !card.classList.contains("is-pending")) {
+        label.textContent = isCurrent ? "Feature again" : "Feature";
+      }
+    }
+    if (!els.onScreen) return;
+    if (!current) {
+      const none = document.createElement("span");
+      none.className = "muted";
+      none.textContent = "Nothing: viewers see no product card.";
+      els.onScreen.replaceChildren(none);
+      return;
+    }
+    const text = document.createElement("span");
+    text.className = "pick-text";
+    text.append(span("pick-name", current.name), span("muted small", `${current.price} ${current.currency}`));
+    els.onScreen.replaceChildren(thumbnail(current, "thumb"), text);
+  }
+
+  function renderHistory() {
+    if (!els.history) return;
+    const seen = new Set($$(".history-row", els.history).map((row) => row.dataset.highlightId));
+    els.history.replaceChildren(...state.history.map((entry) => historyRow(entry, !seen.has(String(entry.highlightId)))));
+    if (els.historyEmpty) els.historyEmpty.hidden = state.history.length > 0;
+  }
+
+  function historyRow(entry, isNew) {
+    const row = document.createElement("li");
+    row.className = "history-row";
+    row.classList.toggle("is-clear", !entry.product);
+    row.classList.toggle("is-new", isNew && rendered);
+    row.dataset.highlightId = entry.highlightId;
+
+    const thumb = document.createElement("span");
+    thumb.className = "history-thumb";
+    thumb.setAttribute("aria-hidden", "true");
+    if (entry.product && entry.product.image) {
+      const img = document.createElement("img");
+      img.src = entry.product.image;
+      img.alt = "";
+      thumb.append(img);
+    } else {
+      thumb.textContent = entry.product ? initial(entry.product.name) : "×";
+    }
+
+    const main = document.createElement("span");
+    main.className = "history-main";
+    main.append(span("history-name", entry.product ? entry.product.name : "Card cleared"));
+    const meta = span("history-meta", "");
+    const time = document.createElement("time");
+    time.dateTime = entry.at;
+    time.textContent = new Date(entry.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    meta.append(time);
+    if (entry.offsetMs !== null && entry.offsetMs !== undefined) {
+      meta.append(` · ${streamClock(entry.offsetMs)} into the stream`);
+    }
+    main.append(meta);
+    if (entry.cueError) main.append(span("history-error", entry.cueError));
+
+    const cue = span(`cue cue-${entry.cueState}`, config.cueLabels[entry.cueState] || entry.cueState);
+    row.append(thumb, main, cue);
+    return row;
+  }
+
+  function renderViewers() {
+    const text = state.viewers === null ? "—" : state.viewers.toLocaleString();
+    for (const el of $$("[data-viewer-count]")) el.textContent = text;
+  }
+
+  // Stream health: the media service's word when a stream_state frame carries one, otherwise
+  // what the preview player sees (the encoder's own health is not sent to the console yet).
+  function renderHealth() {
+    if (!els.statHealth) return;
+    let key;
+    let text;
+    if (state.status !== "live") {
+      [key, text] = ["offline", "Offline"];
+    } else if (state.streamHealth === "healthy" || state.streamHealth === "starving") {
+      key = state.streamHealth;
+      text = key === "healthy" ? "Healthy" : "Starving: too little data";
+    } else {
+      [key, text] = {
+        playing: ["healthy", "Video arriving"],
+        buffering: ["buffering", "Buffering…"],
+        waiting: ["down", "No video yet"],
+        unsupported: ["unknown", "Live"],
+      }[state.preview] || ["unknown", "Checking…"];
+    }
+    els.statHealth.dataset.health = key;
+    els.statHealth.textContent = text;
+  }
+
+  function span(className, text) {
+    const el = document.createElement("span");
+    el.className = className;
+    el.textContent = text;
+    return el;
+  }
+
+  function thumbnail(product, className) {
+    if (product.image) {
+      const img = document.createElement("img");
+      img.src = product.image;
+      img.alt = "";
+      img.className = className;
+      return img;
+    }
+    const el = span(`${className} thumb-empty`, initial(product.name));
+    el.setAttribute("aria-hidden", "true");
+    return el;
+  }
+
+  function initial(name) {
+    return (name || "?").trim().charAt(0).toUpperCase();
+  }
+
+  function streamClock(ms) {
+    const total = Math.floor(ms / 1000);
+    const [h, m, s] = [Math.floor(total / 3600), Math.floor(total / 60) % 60, total % 60];
+    const pad = (n) => String(n).padStart(2, "0");
+    return h ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+  }
+
+  // State changes --------------------------------------------------------------------------------
+
+  function upsert(entry) {
+    const update = cueUpdates.get(entry.highlightId);
+    if (update) {
+      cueUpdates.delete(entry.highlightId);
+      entry = mergeCue(entry, update);
+    }
+    const index = state.history.findIndex((row) => row.highlightId === entry.highlightId);
+    if (index >= 0) {
+      const old = state.history[index];
+      const merged = { ...old, ...entry };
+      // A guess gives way to the server's word; the server's word only moves forward.
+      const keep = entry.guessed || (!old.guessed && cueRank(entry.cueState) < cueRank(old.cueState));
+      if (entry.cueState === undefined || keep) {
+        merged.cueState = old.cueState;
+        merged.cueError = old.cueError;
+        merged.guessed = old.guessed && entry.guessed;
+      }
+      state.history[index] = merged;
+    } else {
+      state.history.push(entry);
+      state.history.sort((a, b) => b.at.localeCompare(a.at) || b.highlightId - a.highlightId);
+      state.history.length = Math.min(state.history.length, 50);
+    }
+  }
+
+  function mergeCue(entry, update) {
+    if (!entry.guessed && entry.cueState !== undefined && cueRank(update.cueState) < cueRank(entry.cueState)) {
+      return entry;
+    }
+    return { ...entry, cueState: update.cueState, cueError: update.cueError || "", guessed: false };
+  }
+
+  function applyCueState(frame) {
+    const index = state.history.findIndex((row) => row.highlightId === frame.highlightId);
+    if (index < 0) {
+      cueUpdates.set(frame.highlightId, frame);
+      return;
+    }
+    state.history[index] = mergeCue(state.history[index], frame);
+  }
+
+  function setStatus(status) {
+    if (!status || status === state.status) return;
+    state.status = status;
+    const banner = $("#status-changed");
+    if (banner) {
+      // The console follows by itself; the event actions and sessions below were drawn for the old status.
+      banner.hidden = status === config.status;
+      banner.replaceChildren(
+        `The event is ${(config.statusLabels[status] || status).toLowerCase()} now. `,
+        Object.assign(document.createElement("a"), { href: location.pathname, textContent: "Reload" }),
+        " to update the event actions and stream sessions.",
+      );
+    }
+    if (status === "live") startPreview();
+    if (CLOSED.includes(status)) {
+      stopPreview(status === "ended" ? "The stream has ended." : "This event was cancelled.");
+    } else if (status !== "live") {
+      stopPreview("Offline. The preview starts when your encoder goes live.");
+    }
+  }
+
+  // The studio websocket ---------------------------------------------------------------------------
+
+  let socket = null;
+  let attempts = 0;
+  let retryTimer = null;
+  let resyncTimer = null;
+
+  function setConnection(name, text) {
+    if (!els.connection) return;
+    els.connection.dataset.state = name;
+    $(".connection-text", els.connection).textContent = text;
+  }
+
+  function connect() {
+    clearTimeout(retryTimer);
+    if (socket) return;
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const ws = new WebSocket(`${scheme}://${location.host}${config.socketPath}`);
+    socket = ws;
+    setConnection("connecting", attempts ? "Reconnecting…" : "Connecting…");
+    ws.addEventListener("message", (message) => {
+      let frame;
+      try {
+        frame = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      onFrame(frame);
+    });
+    ws.addEventListener("close", (event) => {
+      if (socket !== ws) return;
+      socket = null;
+      if (event.code === 4404 || event.code === 4403) {
+        setConnection("denied", "Live updates unavailable: reload the page");
+        return;
+      }
+      // 1 s, 2 s, 4 s … up to 30 s, jittered so consoles do not all come back at once.
+      const base = Math.min(30000, 1000 * 2 ** attempts);
+      const delay = Math.round(Math.max(event.code === 4429 ? 10000 : 0, base / 2 + (Math.random() * base) / 2));
+      attempts += 1;
+      setConnection("retry", `Offline: retrying in ${Math.ceil(delay / 1000)} s`);
+      retryTimer = setTimeout(connect, delay);
+    });
+  }
+
+  function reconnectNow() {
+    if (socket || CLOSED.includes(state.status)) return;
+    attempts = 0;
+    connect();
+  }
+
+  function resync() {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send("resync");
+  }
+
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "studio_snapshot":
+        attempts = 0;
+        setConnection("live", "Live updates on");
+        setStatus(frame.event && frame.event.status);
+        state.history = frame.history || [];
+        state.viewers = frame.viewerCount ?? state.viewers;
+        cueUpdates.clear();
+        break;
+      case "product_featured":
+      case "product_cleared":
+        // These frames are the viewers' shape (no cue state): keep what the page knows, guess
+        // otherwise, and ask for a snapshot if no answer or cue_state frame settles the guess.
+        upsert({ ...frame, product: frame.product || null, guessed: true, cueState: undefined });
+        settleGuesses();
+        break;
+      case "cue_state":
+        applyCueState(frame);
+        break;
+      case "stream_state":
+        setStatus(frame.status);
+        state.streamHealth = frame.health || null;
+        break;
+      case "viewer_count":
+        state.viewers = frame.count;
+        break;
+      case "lineup_changed":
+        if (els.lineupChanged) els.lineupChanged.hidden = false;
+        return;
+      default:
+        return;
+    }
+    render();
+  }
+
+  function settleGuesses() {
+    for (const entry of state.history) {
+      if (entry.cueState === undefined) {
+        entry.cueState = state.status === "live" ? "pending" : "not_live";
+        entry.cueError = "";
+      }
+    }
+    clearTimeout(resyncTimer);
+    resyncTimer = setTimeout(() => {
+      if (state.history.some((entry) => entry.guessed)) resync();
+    }, 1500);
+  }
+
+  // Feature and clear ----------------------------------------------------------------------------
+
+  function showAlert(message) {
+    if (!els.alert) return;
+    els.alert.textContent = message;
+    els.alert.hidden = !message;
+  }
+
+  async function readError(response) {
+    try {
+      const body = await response.json();
+      if (body && body.error) return body.error;
+    } catch {
+      // not JSON: a login page after the session expired, a CSRF failure page, a proxy error …
+    }
+    if (response.status === 403) return "Not allowed: your session or role may have changed. Reload the page.";
+    if (response.redirected || response.status === 401) return "Your session has expired. Reload the page and log in.";
+    return `The server could not do that (error ${response.status}). Try again.`;
+  }
+
+  async function submit(form) {
+    const button = $("button", form);
+    if (!button || button.disabled) return; // in flight: a double click features once
+    const card = form.closest(".product-card");
+    const label = $(".button-label", button);
+    const before = label ? label.textContent : "";
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    if (card) card.classList.add("is-pending");
+    if (label) label.textContent = form.dataset.console === "feature" ? "Featuring…" : "Clearing…";
+    showAlert("");
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        body: new FormData(form),
+        credentials: "same-origin",
+        headers: {
+          Accept: "application/json",
+          "X-Requested-With": "fetch",
+          "X-CSRFToken": form.elements.csrfmiddlewaretoken.value,
+        },
+      });
+      const isJson = (response.headers.get("Content-Type") || "").includes("application/json");
+      if (response.ok && isJson) {
+        const body = await response.json();
+        upsert({ ...body.highlight, guessed: false });
+      } else {
+        showAlert(await readError(response));
+      }
+    } catch {
+      showAlert("Could not reach Liveshop. Check your connection and try again.");
+    } finally {
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+      if (card) card.classList.remove("is-pending");
+      if (label) label.textContent = before;
+      render();
+    }
+  }
+
+  root.addEventListener("submit", (event) => {
+    const form = event.target.closest("form[data-console]");
+    if (!form) return;
+    event.preventDefault();
+    submit(form);
+  });
+
+  function isTyping(target) {
+    return Boolean(
+      target && (target.isContentEditable || target.closest("input, textarea, select, [contenteditable]")),
+    );
+  }
+
+  // The digit from the key, or from the key's position (so AZERTY's unshifted row works too).
+  function digitOf(event) {
+    if (/^[0-9]$/.test(event.key)) return Number(event.key);
+    const match = /^(?:Digit|Numpad)([0-9])$/.exec(event.code || "");
+    return match ? Number(match[1]) : null;
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (!config.canFeature || CLOSED.includes(state.status) || event.defaultPrevented || event.repeat) return;
+    if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+    const digit = event.key === "Escape" ? 0 : digitOf(event);
+    if (digit === null) return;
+    const form =
+      digit === 0
+        ? $("form[data-console='clear']", root)
+        : $$(".product-card form[data-console='feature']", root)[digit - 1];
+    if (!form) return;
+    event.preventDefault();
+    const card = form.closest(".product-card");
+    if (card) {
+      card.classList.add("is-pressed");
+      setTimeout(() => card.classList.remove("is-pressed"), 120);
+    }
+    submit(form);
+  });
+
+  // The preview player ---------------------------------------------------------------------------
+
+  let hls = null;
+  let previewTimer = null;
+  let previewAttempts = 0;
+
+  function setPreview(name, message) {
+    state.preview = name;
+    if (els.player) els.player.dataset.state = name;
+    if (message !== undefined && els.previewMessage) els.previewMessage.textContent = message;
+    renderHealth();
+  }
+
+  function startPreview() {
+    const { mode, url } = config.preview;
+    if (mode !== "hls" || !url || !els.video || state.status !== "live") return;
+    clearTimeout(previewTimer);
+    if (hls || els.video.getAttribute("src")) return;
+    setPreview("connecting", "Connecting to the stream…");
+    if (window.Hls && window.Hls.isSupported()) {
+      hls = new window.Hls({ lowLatencyMode: true, liveDurationInfinity: true, backBufferLength: 30 });
+      hls.on(window.Hls.Events.ERROR, (_event, data) => {
+        if (data.fatal) retryPreview();
+      });
+      hls.loadSource(url);
+      hls.attachMedia(els.video);
+    } else if (els.video.canPlayType("application/vnd.apple.mpegurl")) {
+      els.video.src = url; // Safari, iPadOS
+    } else {
+      setPreview("unsupported", "This browser cannot play the preview.");
+      return;
+    }
+    els.video.play().catch(() => {}); // muted autoplay; "playing" updates the state
+  }
+
+  function teardownPreview() {
+    clearTimeout(previewTimer);
+    if (hls) {
+      hls.destroy();
+      hls = null;
+    }
+    if (els.video && els.video.getAttribute("src")) {
+      els.video.removeAttribute("src");
+      els.video.load();
+    }
+  }
+
+  // The HLS playlist appears a few seconds after the encoder connects: keep trying, backing off.
+  function retryPreview() {
+    teardownPreview();
+    if (state.status !== "live") return;
+    const delay = Math.min(10000, 1500 * 2 ** previewAttempts);
+    previewAttempts += 1;
+    setPreview("waiting", "Waiting for video from your encoder…");
+    previewTimer = setTimeout(startPreview, delay);
+  }
+
+  function stopPreview(message) {
+    teardownPreview();
+    previewAttempts = 0;
+    setPreview("idle", message);
+  }
+
+  if (els.video) {
+    els.video.addEventListener("playing", () => {
+      previewAttempts = 0;
+      setPreview("playing");
+    });
+    els.video.addEventListener("waiting", () => setPreview("buffering", "Buffering…"));
+    els.video.addEventListener("error", () => {
+      if (!hls) retryPreview();
+    });
+  }
+
+  // Start ----------------------------------------------------------------------------------------
+
+  let rendered = false;
+  render();
+  rendered = true;
+  if (state.status === "live") startPreview();
+  if (!CLOSED.includes(state.status)) {
+    connect();
+    window.addEventListener("online", reconnectNow);
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState !== "visible") return;
+      if (socket) resync(); // timers sleep in background tabs: catch up
+      else reconnectNow();
+    });
+  }
+})();

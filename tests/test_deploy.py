@@ -1,0 +1,529 @@
+"""deploy/cloudformation.yaml without an AWS account: cfn-lint finds nothing, and the wiring the app
+relies on holds (the EventBridge patterns, the webhook header and URL, the ingest task's
+LIVESHOP_EVENT, the CloudFront-only CDN bucket, least-privilege IAM)."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from django.urls import reverse
+
+from events.webhooks import SECRET_HEADER
+from liveshop.video import events as ivs_events
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "deploy" / "cloudformation.yaml"
+# IVS regions cfn-lint checks the template against (the default and Liveshop's IVS_REGION default).
+LINT_REGIONS = ["us-east-1", "us-west-2"]
+INGEST_COMMAND = ["python", "manage.py", "ingest_recording", "--event-env", "LIVESHOP_EVENT"]
+# The one action AWS only grants on Resource "*" that the template uses (no resource-level
+# permission exists for it): the execution role's registry login.
+STAR_RESOURCE_ACTIONS = {"ecr:GetAuthorizationToken"}
+
+# An "IVS Recording State Change" event as IVS sends it (shared/reference/ivs.md 3.3).
+RECORDING_END = {
+    "version": "0",
+    "id": "12345678-1a23-4567-a1bc-1a2b34567890",
+    "detail-type": "IVS Recording State Change",
+    "source": "aws.ivs",
+    "account": "123456789012",
+    "time": "2024-06-24T07:51:32Z",
+    "region": "us-west-2",
+    "resources": ["arn:aws:ivs:us-west-2:123456789012:channel/AsXego4U6tnj"],
+    "detail": {
+        "channel_name": "brand-42-event-7",
+        "stream_id": "st-1A2b3c4D5e6F78ghij9Klmn",
+        "recording_status": "Recording End",
+        "recording_status_reason": "",
+        "recording_s3_bucket_name": "liveshop-ivs-recordings",
+        "recording_s3_key_prefix": "ivs/v1/123456789012/AsXego4U6tnj/2024/6/23/20/12/j8Z9O91ndcVs",
+        "recording_duration_ms": 99370264,
+        "recording_session_id": "a6RfV23ES97iyfoQ",
+        "recording_session_stream_ids": ["st-254sopYUvi6F78ghpO9vn0A", "st-1A2b3c4D5e6F78ghij9Klmn"],
+    },
+}
+
+
+# --- Reading the template ------------------------------------------------------------------------
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """PyYAML's safe loader plus CloudFormation's short tags (!Ref, !Sub...), read as the long
+    form ({"Ref": ...}, {"Fn::Sub": ...}), so the tests run with or without cfn-lint."""
+
+
+def _short_tag(tag: str):
+    key = tag if tag in ("Ref", "Condition") else f"Fn::{tag}"
+
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict:
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+            if tag == "GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {key: value}
+
+    return construct
+
+
+for _tag in [
+    "Ref",
+    "Condition",
+    "Sub",
+    "GetAtt",
+    "Join",
+    "Select",
+    "Split",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "FindInMap",
+    "ImportValue",
+    "Base64",
+    "Cidr",
+    "GetAZs",
+]:
+    CloudFormationLoader.add_constructor(f"!{_tag}", _short_tag(_tag))
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return yaml.load(TEMPLATE.read_text(), Loader=CloudFormationLoader)  # noqa: S506 (a SafeLoader)
+
+
+@pytest.fixture(scope="module")
+def resources(template) -> dict:
+    return template["Resources"]
+
+
+def props(resources: dict, name: str) -> dict:
+    return resources[name]["Properties"]
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def branches(value) -> list:
+    """Every value an Fn::If may take (AWS::NoValue dropped), flattened into a list."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        return [item for branch in value["Fn::If"][1:] for item in branches(branch)]
+    if value == {"Ref": "AWS::NoValue"}:
+        return []
+    if isinstance(value, list):
+        return [item for element in value for item in branches(element)]
+    return [value]
+
+
+def join(value) -> str:
+    """The string an Fn::Join of literal strings makes."""
+    if isinstance(value, str):
+        return value
+    delimiter, parts = value["Fn::Join"]
+    return delimiter.join(parts)
+
+
+def json_path(document: dict, path: str):
+    """The value at an EventBridge InputPathsMap path ($.a.b, $.list[0]); KeyError if absent."""
+    value = document
+    for part in path.removeprefix("$.").split("."):
+        name, _, index = part.partition("[")
+        value = value[name]
+        if index:
+            value = value[int(index.rstrip("]"))]
+    return value
+
+
+def transform(input_template: str, paths: dict, event: dict) -> str:
+    """What EventBridge's input transformer makes of ``event``: a placeholder inside a JSON string
+    gets the raw value (EventBridge escapes nothing), one outside it the value as JSON."""
+    values = {name: json_path(event, path) for name, path in paths.items()}
+    out, in_string, i = [], False, 0
+    while i < len(input_template):
+        char = input_template[i]
+        if char == "\\" and in_string:
+            out.append(input_template[i : i + 2])
+            i += 2
+            continue
+        if char == '"':
+            in_string = not in_string
+        match = re.match(r"<([A-Za-z0-9_.-]+)>", input_template[i:])
+        if char == "<" and match and match[1] in values:
+            value = values[match[1]]
+            out.append(str(value) if in_string else json.dumps(value))
+            i += len(match[0])
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def iam_statements(resources: dict):
+    """(resource name, statement) for every identity policy of the template's IAM roles."""
+    for name, resource in resources.items():
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                for statement in branches(policy["PolicyDocument"]["Statement"]):
+                    yield name, statement
+
+
+def role_allows(resources: dict, role: str) -> dict[str, list]:
+    """{action: [resources]} that ``role``'s policies allow."""
+    allowed: dict[str, list] = {}
+    for name, statement in iam_statements(resources):
+        if name == role and statement["Effect"] == "Allow":
+            for action in as_list(statement["Action"]):
+                allowed.setdefault(action, []).extend(branches(as_list(statement["Resource"])))
+    return allowed
+
+
+# --- cfn-lint ------------------------------------------------------------------------------------
+
+
+def test_cfn_lint_finds_nothing():
+    api = pytest.importorskip("cfnlint.api", reason="cfn-lint is not installed (requirements-dev.txt)")
+    from cfnlint.config import ManualArgs
+
+    matches = api.lint_file(TEMPLATE, config=ManualArgs(regions=LINT_REGIONS))
+
+    assert [str(match) for match in matches] == []
+
+
+def test_the_test_loader_reads_the_template_as_cfn_lint_does(template):
+    decode = pytest.importorskip("cfnlint.decode", reason="cfn-lint is not installed (requirements-dev.txt)")
+
+    decoded, errors = decode.decode(str(TEMPLATE))
+
+    assert errors == []
+    assert json.loads(json.dumps(decoded)) == json.loads(json.dumps(template))
+
+
+# --- EventBridge ---------------------------------------------------------------------------------
+
+
+def test_stream_state_rule_matches_exactly_the_ivs_stream_events_the_webhook_handles(resources):
+    pattern = props(resources, "StreamStateRule")["EventPattern"]
+    forwarded = {
+        ivs_events.STREAM_START,
+        ivs_events.STREAM_END,
+        ivs_events.STREAM_FAILURE,
+        ivs_events.SESSION_CREATED,
+        ivs_events.SESSION_ENDED,
+    }
+
+    assert set(pattern) == {"source", "detail-type", "detail"}
+    assert pattern["source"] == ["aws.ivs"]
+    assert pattern["detail-type"] == [ivs_events.STREAM_STATE_CHANGE]
+    assert set(pattern["detail"]) == {"event_name"}
+    assert sorted(pattern["detail"]["event_name"]) == sorted(forwarded)
+
+
+def test_stream_state_rule_posts_the_whole_event_to_the_webhook_with_retries_and_a_dlq(resources):
+    (target,) = props(resources, "StreamStateRule")["Targets"]
+    destination = props(resources, "WebhookApiDestination")
+
+    assert target["Arn"] == {"Fn::GetAtt": ["WebhookApiDestination", "Arn"]}
+    assert not {"Input", "InputPath", "InputTransformer"} & set(target)  # the body is the event
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert destination["HttpMethod"] == "POST"
+    assert destination["InvocationEndpoint"] == {"Fn::Sub": "${AppUrl}" + reverse("events:ivs-webhook")}
+    assert destination["InvocationRateLimitPerSecond"] == {"Ref": "WebhookRateLimitPerSecond"}
+    assert destination["ConnectionArn"] == {"Fn::GetAtt": ["WebhookConnection", "Arn"]}
+    role = target["RoleArn"]["Fn::GetAtt"][0]
+    assert role_allows(resources, role) == {
+        "events:InvokeApiDestination": [{"Fn::GetAtt": ["WebhookApiDestination", "Arn"]}]
+    }
+
+
+def test_connection_sends_the_webhook_secret_from_secrets_manager_in_the_apps_header(resources):
+    connection = props(resources, "WebhookConnection")
+    api_key = connection["AuthParameters"]["ApiKeyAuthParameters"]
+
+    assert connection["AuthorizationType"] == "API_KEY"
+    assert api_key["ApiKeyName"] == SECRET_HEADER == "X-Liveshop-Webhook-Secret"
+    values = [value["Fn::Sub"] for value in branches(api_key["ApiKeyValue"])]
+    assert values
+    for value in values:
+        assert value.startswith("{{resolve:secretsmanager:${WebhookSecretArn}:SecretString")
+        assert value.endswith("}}")
+
+
+def test_recording_rule_matches_the_end_of_this_stacks_recordings_only(resources):
+    pattern = props(resources, "RecordingStateRule")["EventPattern"]
+
+    assert set(pattern) == {"source", "detail-type", "detail"}
+    assert pattern["source"] == ["aws.ivs"]
+    assert pattern["detail-type"] == [ivs_events.RECORDING_STATE_CHANGE]
+    assert pattern["detail"] == {
+        "recording_status": ["Recording End", "Recording End Failure"],
+        "recording_s3_bucket_name": [{"Ref": "RecordingsBucket"}],
+    }
+
+
+def test_recording_rule_runs_the_ingest_task_on_fargate(resources):
+    (target,) = props(resources, "RecordingStateRule")["Targets"]
+    ecs = target["EcsParameters"]
+    network = ecs["NetworkConfiguration"]["AwsVpcConfiguration"]
+
+    assert target["Arn"] == {
+        "Fn::If": ["CreateCluster", {"Fn::GetAtt": ["Cluster", "Arn"]}, {"Ref": "ClusterArn"}]
+    }
+    assert ecs["TaskDefinitionArn"] == {"Ref": "IngestTaskDefinition"}
+    assert ecs["LaunchType"] == "FARGATE"
+    assert ecs["TaskCount"] == 1
+    assert network == {
+        "Subnets": {"Ref": "SubnetIds"},
+        "SecurityGroups": {"Ref": "SecurityGroupIds"},
+        "AssignPublicIp": {"Ref": "AssignPublicIp"},
+    }
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+
+
+def test_recording_rule_passes_the_event_to_the_ingest_container_as_liveshop_event(resources):
+    transformer = props(resources, "RecordingStateRule")["Targets"][0]["InputTransformer"]
+    (container,) = props(resources, "IngestTaskDefinition")["ContainerDefinitions"]
+
+    # The ECS target's input is RunTask's `overrides`: it must be JSON of that shape.
+    overrides = json.loads(
+        transform(join(transformer["InputTemplate"]), transformer["InputPathsMap"], RECORDING_END)
+    )
+
+    assert set(overrides) == {"containerOverrides"}
+    (override,) = overrides["containerOverrides"]
+    assert override["name"] == container["Name"]
+    assert set(override) == {"name", "environment"}
+    (variable,) = override["environment"]
+    assert variable["name"] == "LIVESHOP_EVENT"
+    assert isinstance(variable["value"], str)  # ECS takes strings only
+    event = json.loads(variable["value"])
+    expected_detail = {
+        k: v for k, v in RECORDING_END["detail"].items() if k != "recording_session_stream_ids"
+    }
+    assert event == {**RECORDING_END, "detail": expected_detail}
+
+
+def test_every_placeholder_of_the_input_template_is_defined(resources):
+    transformer = props(resources, "RecordingStateRule")["Targets"][0]["InputTransformer"]
+    used = set(re.findall(r"<([A-Za-z0-9_.-]+)>", join(transformer["InputTemplate"])))
+
+    assert used == set(transformer["InputPathsMap"])
+    assert len(used) <= 100  # EventBridge's limit
+
+
+def test_dead_letter_queue_admits_only_the_two_rules(resources):
+    (statement,) = props(resources, "DeadLetterQueuePolicy")["PolicyDocument"]["Statement"]
+
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == [
+        {"Fn::GetAtt": ["StreamStateRule", "Arn"]},
+        {"Fn::GetAtt": ["RecordingStateRule", "Arn"]},
+    ]
+
+
+# --- ECS -----------------------------------------------------------------------------------------
+
+
+def test_ingest_task_runs_the_command_on_fargate_with_logs_and_secrets(resources):
+    task = props(resources, "IngestTaskDefinition")
+    (container,) = task["ContainerDefinitions"]
+    environment = {item["Name"]: item["Value"] for item in container["Environment"]}
+    secrets = {item["Name"]: item["ValueFrom"] for item in container["Secrets"]}
+
+    assert task["RequiresCompatibilities"] == ["FARGATE"]
+    assert task["NetworkMode"] == "awsvpc"
+    assert container["Image"] == {"Ref": "ImageUri"}
+    assert container["Command"] == INGEST_COMMAND
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    assert container["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": "LogGroup"}
+    assert secrets == {
+        "DJANGO_SECRET_KEY": {"Ref": "DjangoSecretKeyArn"},
+        "DATABASE_URL": {"Ref": "DatabaseUrlSecretArn"},
+        "REDIS_URL": {"Ref": "RedisUrlSecretArn"},
+        "LIVESHOP_ENCRYPTION_KEYS": {"Ref": "EncryptionKeysSecretArn"},
+    }
+    assert not set(secrets) & set(environment)
+    assert environment["DJANGO_DEBUG"] == "false"
+    assert environment["VIDEO_BACKEND"] == "ivs"
+    assert environment["IVS_RECORDING_CONFIGURATION_ARN"] == {"Fn::GetAtt": ["RecordingConfiguration", "Arn"]}
+    assert environment["AWS_RECORDINGS_BUCKET_NAME"] == {"Ref": "CdnBucket"}
+    assert environment["AWS_CLOUDFRONT_DOMAIN"] == {"Fn::GetAtt": ["CdnDistribution", "DomainName"]}
+    assert task["ExecutionRoleArn"] == {"Fn::GetAtt": ["TaskExecutionRole", "Arn"]}
+    assert task["TaskRoleArn"] == {"Fn::GetAtt": ["IngestTaskRole", "Arn"]}
+
+
+def test_secrets_are_secrets_manager_arns_without_defaults(template):
+    parameters = template["Parameters"]
+    secret_parameters = [name for name in parameters if name.endswith("SecretArn")]
+
+    assert len(secret_parameters) >= 5
+    for name in secret_parameters:
+        assert parameters[name].get("Default", "") == "", name
+        assert ":secretsmanager:" in parameters[name]["AllowedPattern"], name
+
+
+# --- IVS -----------------------------------------------------------------------------------------
+
+
+def test_recording_configuration_matches_ivs_setup(resources):
+    config = props(resources, "RecordingConfiguration")
+
+    assert config["DestinationConfiguration"] == {"S3": {"BucketName": {"Ref": "RecordingsBucket"}}}
+    assert config["RecordingReconnectWindowSeconds"] == 60
+    assert config["ThumbnailConfiguration"]["RecordingMode"] == "INTERVAL"
+    assert config["ThumbnailConfiguration"]["TargetIntervalSeconds"] == 10
+    assert config["ThumbnailConfiguration"]["Storage"] == ["SEQUENTIAL", "LATEST"]
+    assert config["RenditionConfiguration"] == {"RenditionSelection": "ALL"}
+
+
+# --- S3 and CloudFront ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bucket", ["RecordingsBucket", "CdnBucket"])
+def test_buckets_block_public_access_and_are_kept_on_delete(resources, bucket):
+    assert props(resources, bucket)["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert resources[bucket]["DeletionPolicy"] == resources[bucket]["UpdateReplacePolicy"] == "Retain"
+
+
+def test_cdn_bucket_policy_allows_only_this_distribution_through_oac(resources):
+    policy = props(resources, "CdnBucketPolicy")
+    allows = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    denies = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+
+    assert policy["Bucket"] == {"Ref": "CdnBucket"}
+    (allow,) = allows
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allow["Action"] == "s3:GetObject"
+    assert allow["Resource"] == {"Fn::Sub": "${CdnBucket.Arn}/*"}
+    distribution = "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${CdnDistribution}"
+    assert allow["Condition"] == {"StringEquals": {"AWS:SourceArn": {"Fn::Sub": distribution}}}
+    for deny in denies:  # only the TLS-only guard
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_cloudfront_reads_the_cdn_bucket_with_origin_access_control(resources):
+    config = props(resources, "CdnDistribution")["DistributionConfig"]
+    oac = props(resources, "CdnOriginAccessControl")["OriginAccessControlConfig"]
+    (origin,) = config["Origins"]
+
+    assert origin["DomainName"] == {"Fn::GetAtt": ["CdnBucket", "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["CdnOriginAccessControl", "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy OAI
+    assert oac["OriginAccessControlOriginType"] == "s3"
+    assert oac["SigningBehavior"] == "always"
+    assert oac["SigningProtocol"] == "sigv4"
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == origin["Id"]
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+
+
+# --- IAM -----------------------------------------------------------------------------------------
+
+
+def test_iam_policies_use_no_wildcard_action_and_star_resource_only_where_aws_requires(resources):
+    statements = list(iam_statements(resources))
+
+    assert statements
+    for name, statement in statements:
+        actions = as_list(statement["Action"])
+        assert statement["Effect"] == "Allow", name
+        assert not [a for a in actions if a == "*" or a.endswith(":*")], (name, actions)
+        if "*" in branches(as_list(statement["Resource"])):
+            assert set(actions) <= STAR_RESOURCE_ACTIONS, (name, actions)
+            assert as_list(statement["Resource"]) == ["*"], name
+
+
+def test_resource_policies_grant_no_wildcard_action(resources):
+    for name, resource in resources.items():
+        if resource["Type"] in ("AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy"):
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                if statement["Effect"] == "Allow":
+                    assert "*" not in str(statement["Action"]), name
+                    assert statement["Principal"] != "*", name
+
+
+def test_ingest_task_role_reads_recordings_and_writes_the_cdn_bucket_only(resources):
+    allowed = role_allows(resources, "IngestTaskRole")
+
+    assert allowed == {
+        "s3:ListBucket": [{"Fn::GetAtt": ["RecordingsBucket", "Arn"]}, {"Fn::GetAtt": ["CdnBucket", "Arn"]}],
+        "s3:GetObject": [{"Fn::Sub": "${RecordingsBucket.Arn}/*"}, {"Fn::Sub": "${CdnBucket.Arn}/*"}],
+        "s3:PutObject": [{"Fn::Sub": "${CdnBucket.Arn}/*"}],
+    }
+
+
+def test_eventbridge_may_run_only_the_ingest_task_and_pass_only_its_roles(resources):
+    allowed = role_allows(resources, "RunIngestTaskRole")
+
+    assert allowed == {
+        "ecs:RunTask": [{"Ref": "IngestTaskDefinition"}],
+        "iam:PassRole": [
+            {"Fn::GetAtt": ["TaskExecutionRole", "Arn"]},
+            {"Fn::GetAtt": ["IngestTaskRole", "Arn"]},
+        ],
+    }
+
+
+def test_execution_role_reads_exactly_the_named_secrets(resources):
+    allowed = role_allows(resources, "TaskExecutionRole")
+
+    assert allowed["secretsmanager:GetSecretValue"] == [
+        {"Ref": "WebhookSecretArn"},
+        {"Ref": "DjangoSecretKeyArn"},
+        {"Ref": "DatabaseUrlSecretArn"},
+        {"Ref": "RedisUrlSecretArn"},
+        {"Ref": "EncryptionKeysSecretArn"},
+        {"Ref": "PlaybackPrivateKeySecretArn"},
+    ]
+    assert allowed["logs:PutLogEvents"] == [{"Fn::GetAtt": ["LogGroup", "Arn"]}]
+
+
+def test_app_task_role_covers_every_ivs_call_the_gateway_and_ivs_setup_check_make(resources):
+    allowed = role_allows(resources, "AppTaskRole")
+    channels = {"Fn::Sub": "arn:${AWS::Partition}:ivs:${AWS::Region}:${AWS::AccountId}:channel/*"}
+    stream_keys = {"Fn::Sub": "arn:${AWS::Partition}:ivs:${AWS::Region}:${AWS::AccountId}:stream-key/*"}
+    recording_configuration = {"Fn::GetAtt": ["RecordingConfiguration", "Arn"]}
+
+    for action in ["DeleteChannel", "GetChannel", "GetStream", "StopStream", "PutMetadata", "ListStreamKeys"]:
+        assert channels in allowed[f"ivs:{action}"], action
+    for action in ["GetStreamKey", "CreateStreamKey", "DeleteStreamKey"]:
+        assert stream_keys in allowed[f"ivs:{action}"], action
+    for resource in [channels, stream_keys, recording_configuration]:  # CreateChannel makes a key too
+        assert resource in allowed["ivs:CreateChannel"], resource
+    assert recording_configuration in allowed["ivs:GetRecordingConfiguration"]
+    assert channels in allowed["ivs:ListChannels"]
+    assert {"Fn::Sub": "${CdnBucket.Arn}/*"} in allowed["s3:PutObject"]
+    assert {"Fn::Sub": "${RecordingsBucket.Arn}/*"} in allowed["s3:GetObject"]
+
+
+# --- Outputs and tooling -------------------------------------------------------------------------
+
+
+def test_outputs_give_the_app_its_settings(template):
+    outputs = template["Outputs"]
+
+    assert outputs["CloudFrontDomain"]["Value"] == {"Fn::GetAtt": ["CdnDistribution", "DomainName"]}
+    assert outputs["RecordingConfigurationArn"]["Value"] == {"Fn::GetAtt": ["RecordingConfiguration", "Arn"]}
+    assert outputs["CdnBucketName"]["Value"] == {"Ref": "CdnBucket"}
+    assert outputs["RecordingsBucketName"]["Value"] == {"Ref": "RecordingsBucket"}
+    assert outputs["IngestTaskDefinitionArn"]["Value"] == {"Ref": "IngestTaskDefinition"}
+    assert outputs["AppTaskRoleArn"]["Value"] == {"Fn::GetAtt": ["AppTaskRole", "Arn"]}
+    assert "Export" in outputs["AppTaskRoleArn"]
+
+
+def test_make_lint_runs_cfn_lint_pinned_in_the_dev_requirements():
+    assert "$(BIN)/cfn-lint deploy/*.yaml" in (ROOT / "Makefile").read_text()
+    assert "cfn-lint==1.58.0" in (ROOT / "requirements-dev.txt").read_text().splitlines()
