@@ -17,7 +17,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+# The viewer page's players (hls.js, the IVS web player), served as static files; npm ci's
+# postinstall bundles the IVS player (package.json). npm ci empties node_modules, so stamp after.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
 
 system-deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -29,6 +35,7 @@ system-deps:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/cfn-lint deploy/*.yaml
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -51,4 +58,4 @@ demo: install
 	HOST=$(HOST) PORT=$(PORT) LIVESHOP_SITE_URL=http://$(HOST):$(PORT) $(BIN)/honcho -f Procfile.demo start
 
 clean:
-	rm -rf $(VENV) db.sqlite3 media staticfiles var test-artifacts
+	rm -rf $(VENV) node_modules db.sqlite3 media staticfiles var test-artifacts

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "storages",
+    "rest_framework",
+    "drf_spectacular",
     "accounts",
     "catalog",
     "events",
@@ -195,6 +197,15 @@ MEDIA_SERVER_PUBLIC_URL = env(
 MEDIA_SERVER_CALLBACK_URL = env("MEDIA_SERVER_CALLBACK_URL", default=SITE_URL)
 MEDIA_SERVER_DIR = Path(env("MEDIA_SERVER_DIR", default=str(BASE_DIR / "var" / "media-server")))
 
+# RECORDINGS
+# ------------------------------------------------------------------------------
+# Ingestion copies each IVS recording server-side into the "recordings" storage's bucket, under
+# <location>/<RECORDINGS_CDN_PREFIX>/<event id>/<recording id>/, this many CopyObject calls at once.
+RECORDINGS_COPY_CONCURRENCY = env.int("RECORDINGS_COPY_CONCURRENCY", default=32)
+RECORDINGS_CDN_PREFIX = env("RECORDINGS_CDN_PREFIX", default="replays")
+# Only to point boto3 and django-storages at another S3 endpoint (moto in benchmarks).
+AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default="") or None
+
 # STORAGES
 # ------------------------------------------------------------------------------
 MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "media")))
@@ -204,6 +215,11 @@ SERVE_MEDIA = env.bool("DJANGO_SERVE_MEDIA", default=DEBUG)
 STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# The viewer page's players, from npm: `make install` runs `npm ci`, whose postinstall puts only
+# the files we serve in node_modules/.liveshop/ (hls.js; the IVS player bundled beside its worker
+# and .wasm). Without the npm step (a Python-only checkout) the folder is left out, not warned about.
+if (BASE_DIR / "node_modules" / ".liveshop").is_dir():
+    STATICFILES_DIRS.append(("vendor", BASE_DIR / "node_modules" / ".liveshop"))
 
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
 AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", default=env("AWS_DEFAULT_REGION", default="")) or None
@@ -240,6 +256,24 @@ STORAGES["staticfiles"] = {
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
     if DEBUG
     else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+}
+
+# API (Django REST framework, drf-spectacular)
+# ------------------------------------------------------------------------------
+# Read-only JSON for viewers: anonymous requests may read public data (each view still decides
+# who may watch what); anything else needs a session.
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Liveshop API",
+    "DESCRIPTION": "Public, read-only data for viewers of live shopping events.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 # SECURITY (production: DJANGO_DEBUG=false behind an HTTPS load balancer)

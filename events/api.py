@@ -1,0 +1,30 @@
+"""The viewer's JSON API (Django REST framework): read-only, public data only."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from events.serializers import StreamDetailsSerializer, stream_details
+from events.viewer_views import get_watchable_event, no_store_if_private
+
+
+class StreamDetailsView(APIView):
+    """``GET /api/events/<id>/stream_details/``: what a player needs to show an event (like the
+    AWS retail demo's stream_details). 404 for events the requester may not watch."""
+
+    @extend_schema(
+        operation_id="stream_details",
+        summary="An event's stream details",
+        description="Status, playback URL (signed for this viewer when the event is private), the "
+        "product lineup and the product on screen now. 404 for events you may not watch.",
+        responses={
+            200: StreamDetailsSerializer,
+            404: OpenApiResponse(description="No such event, or not one you may watch."),
+        },
+    )
+    def get(self, request, pk: int):
+        event = get_watchable_event(request.user, pk=pk)
+        data = StreamDetailsSerializer(stream_details(event, request=request)).data
+        return no_store_if_private(Response(data), event)
