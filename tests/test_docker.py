@@ -66,8 +66,14 @@ def test_dockerfile_builds_a_non_root_production_image():
     instructions = dockerfile_instructions()
     values = {name: [value for n, value in instructions if n == name] for name, _ in instructions}
 
-    assert values["FROM"] == ["python:3.11-slim-bookworm"]
+    assert values["FROM"] == ["node:20-bookworm-slim AS js", "python:3.11-slim-bookworm"]
     assert any("ffmpeg" in run for run in values["RUN"])
+    # The players from npm are in place before collectstatic (the manifest storage needs them).
+    assert any(run.startswith("npm ci") for run in values["RUN"])
+    names = [name for name, value in instructions]
+    copy_vendor = next(i for i, (n, v) in enumerate(instructions) if n == "COPY" and ".liveshop" in v)
+    collect = next(i for i, (n, v) in enumerate(instructions) if n == "RUN" and "collectstatic" in v)
+    assert copy_vendor < collect and names.count("FROM") == 2
     assert any("pip install -r requirements.txt" in run for run in values["RUN"])
     collectstatic = next(run for run in values["RUN"] if "collectstatic" in run)
     assert "DJANGO_DEBUG=false" in collectstatic and "DJANGO_SECRET_KEY=" in collectstatic
