@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Debian packages the tests and the demo use (installed by `make system-deps`, run as root).
+# Debian packages the tests and the demo use (installed by `make system-deps`, run as root);
+# also Debian's nodejs and npm when no npm is on the PATH (the viewer page's players come from npm).
 DEBIAN_PACKAGES := postgresql redis-server nginx libnginx-mod-rtmp ffmpeg chromium fonts-dejavu-core
 
 .PHONY: demo test install lint format system-deps clean
@@ -26,7 +27,8 @@ node_modules/.installed: package.json package-lock.json
 install: $(VENV)/.installed node_modules/.installed
 
 system-deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done; \
+		command -v npm >/dev/null || echo nodejs npm); \
 	if [ -z "$$missing" ]; then echo "Debian packages: all present"; \
 	elif [ "$$(id -u)" = 0 ]; then echo "Installing Debian packages:" $$missing; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
@@ -41,7 +43,7 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install system-deps lint
+test: system-deps install lint
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
