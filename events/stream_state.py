@@ -16,6 +16,7 @@ from events.exceptions import MalformedStreamEvent
 from events.models import LiveEvent, StreamSession
 from events.realtime import broadcast_to_event_on_commit
 from liveshop.video import events as ivs_events
+from recordings.services import handle_recording_event
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ def handle_event(payload: object) -> str:
     """Apply one EventBridge-shaped event; returns what happened ("applied", "unchanged",
     "unknown channel", "ignored") for the caller's log and response."""
     event = parse_event(payload)
+    if event.detail_type == ivs_events.RECORDING_STATE_CHANGE:
+        return handle_recording_event(payload)
     if event.detail_type != ivs_events.STREAM_STATE_CHANGE:
         return "ignored"
     if not event.stream_id:

@@ -1,1 +1,114 @@
-# Recordings and product cues arrive with the recordings work.
+from datetime import timedelta
+
+from django.core.files.storage import storages
+from django.db import models
+from django.db.models import F, Q
+
+from catalog.models import Product
+from events.models import Highlight, LiveEvent, StreamSession
+
+
+class Recording(models.Model):
+    """One recording of an event's stream, copied to the CDN bucket as a replay. An IVS
+    recording is one S3 prefix (reconnects merged by IVS included); ``(source_bucket,
+    source_prefix)`` is its idempotency key. Paths are names in the "recordings" storage."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        COPYING = "copying", "Copying"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    class Backend(models.TextChoices):
+        IVS = "ivs", "Amazon IVS (S3)"
+        LOCAL = "local", "Local media server"
+        UPLOAD = "upload", "Uploaded video"
+
+    organization_field = "event__organization"
+
+    event = models.ForeignKey(LiveEvent, on_delete=models.CASCADE, related_name="recordings")
+    sessions = models.ManyToManyField(StreamSession, blank=True, related_name="recordings")
+    # The stream ids IVS merged into this recording (from the Recording End event).
+    stream_ids = models.JSONField(default=list, blank=True)
+    backend = models.CharField(max_length=20, choices=Backend.choices, default=Backend.IVS)
+    source_bucket = models.CharField(max_length=63, blank=True)
+    source_prefix = models.CharField(max_length=512, blank=True)
+    session_id = models.CharField("IVS recording session id", max_length=64, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    failure_reason = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    # [{"name", "resolution", "width", "height", "bandwidth", "codecs", "playlist"}], best first.
+    renditions = models.JSONField(default=list, blank=True)
+    cdn_prefix = models.CharField(max_length=300, blank=True)
+    master_path = models.CharField(max_length=500, blank=True)
+    thumbnails = models.JSONField(default=list, blank=True)
+    objects_copied = models.PositiveIntegerField(default=0)
+    bytes_copied = models.PositiveBigIntegerField(default=0)
+    ingested_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_bucket", "source_prefix"],
+                condition=~Q(source_prefix=""),
+                name="recording_once_per_prefix",
+            ),
+            models.UniqueConstraint(
+                fields=["session_id"], condition=~Q(session_id=""), name="recording_once_per_session"
+            ),
+        ]
+
+    def __str__(self):
+        when = f"{self.started_at:%Y-%m-%d %H:%M}" if self.started_at else "not started"
+        return f"{self.event} · {when} ({self.get_status_display()})"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == self.Status.READY
+
+    @property
+    def duration(self) -> timedelta | None:
+        return timedelta(milliseconds=self.duration_ms) if self.duration_ms is not None else None
+
+    @property
+    def master_url(self) -> str:
+        """The replay's multivariant playlist, through the "recordings" storage (CloudFront)."""
+        return storages["recordings"].url(self.master_path) if self.master_path else ""
+
+
+class ProductCue(models.Model):
+    """A product moment in a recording or uploaded video: the card shows from ``start_ms`` to
+    ``end_ms`` (open: until the next cue or the end). Cues made from the event's highlights keep
+    their highlight; others (SRT import, timeline editor) have none."""
+
+    organization_field = "recording__event__organization"
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="cues")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    start_ms = models.BigIntegerField()
+    end_ms = models.BigIntegerField(null=True, blank=True)
+    highlight = models.ForeignKey(
+        Highlight, on_delete=models.CASCADE, null=True, blank=True, related_name="cues"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start_ms", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(start_ms__gte=0), name="cue_starts_at_or_after_zero"),
+            models.CheckConstraint(
+                condition=Q(end_ms__isnull=True) | Q(end_ms__gt=F("start_ms")), name="cue_ends_after_start"
+            ),
+            # NULL highlights are distinct, so any number of cues without one.
+            models.UniqueConstraint(fields=["recording", "highlight"], name="cue_once_per_highlight"),
+        ]
+        indexes = [models.Index(fields=["recording", "start_ms"])]
+
+    def __str__(self):
+        end = f"{self.end_ms / 1000:.1f}s" if self.end_ms is not None else "…"
+        return f"{self.product} {self.start_ms / 1000:.1f}s to {end}"

@@ -45,7 +45,7 @@ def full_configuration(**kwargs) -> dict:
 @pytest.fixture
 def stubber(monkeypatch, settings):
     settings.IVS_REGION = REGION
-    settings.AWS_RECORDINGS_BUCKET_NAME = BUCKET
+    settings.IVS_RECORDINGS_BUCKET_NAME = BUCKET
     settings.IVS_RECORDING_CONFIGURATION_NAME = "liveshop"
     settings.IVS_RECORDING_CONFIGURATION_ARN = CONFIG_ARN
     settings.IVS_CHANNEL_TYPE = "STANDARD"
@@ -160,7 +160,7 @@ def test_ivs_setup_rejects_a_bucket_name_ivs_would_refuse_before_any_request(stu
 
 
 def test_ivs_setup_without_a_bucket_says_how_to_give_one(stubber, settings):
-    settings.AWS_RECORDINGS_BUCKET_NAME = ""
+    settings.IVS_RECORDINGS_BUCKET_NAME = ""
 
     with pytest.raises(CommandError, match="--bucket"):
         ivs_setup()

@@ -214,3 +214,21 @@ def test_cancelled_event_does_not_go_live(post):
 
     event.refresh_from_db()
     assert event.status == LiveEvent.Status.CANCELLED
+
+
+def test_recording_events_go_to_ingestion(post):
+    body = ivs_events.recording_state_change(
+        "arn:aws:ivs:us-west-2:123456789012:channel/nobodyHas123",
+        "Recording End",
+        "st-x",
+        at=T0,
+        recording_s3_bucket_name="liveshop-ivs-recordings",
+        recording_s3_key_prefix="ivs/v1/123456789012/nobodyHas123/2026/11/23/18/0/abcd1234",
+        recording_duration_ms=1000,
+        recording_session_id="abcd1234",
+    )
+
+    response = post(body)
+
+    assert response.status_code == 200
+    assert response.json() == {"result": "unknown channel"}

@@ -161,6 +161,8 @@ IVS_ENDPOINT_URL = env("IVS_ENDPOINT_URL", default="")  # only to point boto3 el
 IVS_CHANNEL_TYPE = env("IVS_CHANNEL_TYPE", default="STANDARD")  # BASIC, STANDARD, ADVANCED_SD/_HD
 IVS_RECORDING_CONFIGURATION_ARN = env("IVS_RECORDING_CONFIGURATION_ARN", default="")
 IVS_RECORDING_CONFIGURATION_NAME = env("IVS_RECORDING_CONFIGURATION_NAME", default="liveshop")
+# The bucket IVS records into (the source of ingestion; the CDN bucket is AWS_RECORDINGS_BUCKET_NAME).
+IVS_RECORDINGS_BUCKET_NAME = env("IVS_RECORDINGS_BUCKET_NAME", default="")
 # Private playback: the P-384 key pair whose public half was imported (ImportPlaybackKeyPair);
 # the private PEM signs viewers' ES384 tokens ("\n" escapes are accepted in the variable).
 IVS_PLAYBACK_KEY_PAIR_ARN = env("IVS_PLAYBACK_KEY_PAIR_ARN", default="")

@@ -46,7 +46,7 @@ class Command(BaseCommand):
     help = "Create (or find) the IVS recording configuration and print its settings; --check verifies."
 
     def add_arguments(self, parser):
-        parser.add_argument("--bucket", help="S3 bucket for recordings (default: AWS_RECORDINGS_BUCKET_NAME)")
+        parser.add_argument("--bucket", help="S3 bucket for recordings (default: IVS_RECORDINGS_BUCKET_NAME)")
         parser.add_argument(
             "--name", help="Recording configuration name (default: IVS_RECORDING_CONFIGURATION_NAME)"
         )
@@ -60,7 +60,7 @@ class Command(BaseCommand):
             self.check_setup()
         else:
             self.set_up_recording(
-                bucket=bucket or settings.AWS_RECORDINGS_BUCKET_NAME,
+                bucket=bucket or settings.IVS_RECORDINGS_BUCKET_NAME,
                 name=name or settings.IVS_RECORDING_CONFIGURATION_NAME,
             )
 
@@ -73,7 +73,7 @@ class Command(BaseCommand):
 
     def set_up_recording(self, *, bucket: str, name: str) -> None:
         if not bucket:
-            raise CommandError("No recordings bucket: pass --bucket or set AWS_RECORDINGS_BUCKET_NAME.")
+            raise CommandError("No recordings bucket: pass --bucket or set IVS_RECORDINGS_BUCKET_NAME.")
         if not BUCKET_NAME.fullmatch(bucket):
             raise CommandError(
                 f"{bucket!r} is not a bucket name IVS accepts: 3-63 characters of a-z, 0-9, '-', '.'."

@@ -1,0 +1,186 @@
+"""Ingest IVS recordings: copy each to the CDN bucket and make it a shoppable replay.
+
+    manage.py ingest_recording event.json           the EventBridge event in a file ("-": stdin)
+    manage.py ingest_recording                      ... in $LIVESHOP_EVENT (--event-env NAME), as an
+                                                    ECS container override passes it
+    manage.py ingest_recording --bucket B --prefix P
+    manage.py ingest_recording --pending [--bucket B]   every ended recording not ready yet
+
+Runs the same idempotent service as the Celery task, in this process. Exits non-zero with the
+reason when a recording cannot be ingested or IVS reports it failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from liveshop.storage import CopyProgress
+from recordings import services
+from recordings.exceptions import RecordingError
+from recordings.models import Recording
+from recordings.services.events import END, END_FAILURE, START_FAILURE
+
+DEFAULT_EVENT_ENV = "LIVESHOP_EVENT"
+
+
+class ProgressBar:
+    """ "copying 1234/3000 objects (41%) 12.3 MB/s" on stderr: redrawn in place on a terminal
+    (at most 10 times a second), one line every ``interval`` seconds otherwise (logs)."""
+
+    def __init__(self, stream, *, tty: bool, interval: float = 5.0):
+        self.stream, self.tty = stream, tty
+        self.interval = 0.1 if tty else interval
+        self.shown_at = 0.0
+        self.last: CopyProgress | None = None
+
+    def __call__(self, progress: CopyProgress) -> None:
+        self.last = progress
+        now = time.monotonic()
+        if progress.done < progress.total and now - self.shown_at < self.interval:
+            return
+        self.shown_at = now
+        self.stream.write(
+            ("\r\x1b[K" if self.tty else "") + self.line(progress), ending="" if self.tty else "\n"
+        )
+        self.stream.flush()
+
+    @staticmethod
+    def line(progress: CopyProgress) -> str:
+        percent = 100 * progress.done // progress.total if progress.total else 100
+        rate = progress.bytes_done / progress.elapsed / 1e6 if progress.elapsed > 0 else 0.0
+        return f"copying {progress.done}/{progress.total} objects ({percent}%) {rate:.1f} MB/s"
+
+    def close(self) -> None:
+        if self.tty and self.last is not None:
+            self.stream.write("")
+
+
+class Command(BaseCommand):
+    help = "Ingest IVS recordings (from an EventBridge event, a bucket and prefix, or all pending ones)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("event", nargs="?", help='EventBridge event JSON file ("-" reads stdin)')
+        parser.add_argument(
+            "--event-env",
+            default=DEFAULT_EVENT_ENV,
+            metavar="NAME",
+            help=f"Variable holding the event when no other source is given (default {DEFAULT_EVENT_ENV})",
+        )
+        parser.add_argument("--bucket", help="Source bucket (--pending: default IVS_RECORDINGS_BUCKET_NAME)")
+        parser.add_argument(
+            "--prefix", help="Recording prefix: ivs/v1/<account>/<channel>/.../<recording id>"
+        )
+        parser.add_argument(
+            "--pending", action="store_true", help="Ingest every ended recording not ready yet"
+        )
+        parser.add_argument("--force", action="store_true", help="Re-check the copy and redo cues when ready")
+
+    def handle(self, *args, event=None, event_env=DEFAULT_EVENT_ENV, bucket=None, prefix=None, **options):
+        self.force = options["force"]
+        self.verbosity = options["verbosity"]
+        if sum(bool(x) for x in (event, prefix, options["pending"])) > 1:
+            raise CommandError("Pass one of: an event file (or -), --prefix, --pending.")
+        if options["pending"]:
+            self.ingest_pending(bucket or settings.IVS_RECORDINGS_BUCKET_NAME)
+        elif prefix or bucket:
+            if not (prefix and bucket):
+                raise CommandError("--prefix needs --bucket (and --bucket alone needs --pending).")
+            self.ingest(bucket=bucket, prefix=prefix)
+        else:
+            self.ingest_event(self.read_event(event, event_env))
+
+    def read_event(self, path: str | None, env_name: str) -> dict:
+        if path == "-":
+            text, source = sys.stdin.read(), "standard input"
+        elif path:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    text, source = f.read(), path
+            except OSError as exc:
+                raise CommandError(f"Cannot read the event file: {exc}") from None
+        elif os.environ.get(env_name):
+            text, source = os.environ[env_name], f"${env_name}"
+        else:
+            raise CommandError(
+                f"Nothing to ingest: pass an event file (or - for stdin), set ${env_name}, "
+                "or use --bucket/--prefix or --pending."
+            )
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise CommandError(f"The event in {source} is not valid JSON ({exc}).") from None
+
+    def ingest_event(self, payload: dict) -> None:
+        try:
+            event = services.parse_recording_event(payload)
+            if event.status == START_FAILURE:
+                live_event = services.get_event_for_channel(event.channel_id)
+                services.record_start_failure(live_event=live_event, event=event)
+                raise CommandError(
+                    f"IVS could not start the recording ({event.reason or 'no reason given'})."
+                )
+        except RecordingError as exc:
+            raise CommandError(str(exc)) from None
+        if event.status not in (END, END_FAILURE):
+            raise CommandError(f"Nothing to ingest for a '{event.status}' event (only Recording End).")
+        self.ingest(
+            bucket=event.bucket, prefix=event.prefix, stream_ids=event.stream_ids, session_id=event.session_id
+        )
+
+    def ingest(self, **target) -> Recording:
+        bar = ProgressBar(self.stderr, tty=self.stderr.isatty()) if self.verbosity > 0 else None
+        started = time.monotonic()
+        try:
+            recording = services.ingest_recording(**target, force=self.force, progress=bar)
+        except RecordingError as exc:
+            raise CommandError(f"s3://{target['bucket']}/{target['prefix']}: {exc}") from None
+        finally:
+            if bar is not None:
+                bar.close()
+        if recording.status != Recording.Status.READY:
+            raise CommandError(f"s3://{target['bucket']}/{target['prefix']}: {recording.failure_reason}")
+        self.summarize(recording, bar.last if bar else None, time.monotonic() - started)
+        return recording
+
+    def summarize(self, recording: Recording, last: CopyProgress | None, seconds: float) -> None:
+        if last is None:
+            copy = "already ingested"
+        else:
+            copy = f"{last.done} copied now, {recording.objects_copied - last.total} already there"
+        self.stdout.write(
+            self.style.SUCCESS(f"Recording {recording.pk} of “{recording.event}” is ready")
+            + f" ({seconds:.1f} s): {recording.objects_copied} objects, {recording.bytes_copied / 1e6:.1f} MB"
+            + f" ({copy}); {recording.duration}"
+            + f", {len(recording.renditions)} renditions, {recording.cues.count()} product cues"
+            + (f"\n  {recording.master_url}" if recording.master_url else "")
+        )
+
+    def ingest_pending(self, bucket: str) -> None:
+        if not bucket:
+            raise CommandError("No bucket: pass --bucket or set IVS_RECORDINGS_BUCKET_NAME.")
+        try:
+            scan = services.find_pending_recordings(bucket=bucket)
+        except RecordingError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(
+            f"s3://{bucket}: {len(scan.prefixes)} recording(s) to ingest, {scan.ready} ready, "
+            f"{len(scan.not_ended)} not ended (or failed at IVS)."
+        )
+        failures = []
+        for prefix in scan.prefixes:
+            self.stdout.write(f"{prefix}:")
+            try:
+                self.ingest(bucket=bucket, prefix=prefix)
+            except CommandError as exc:
+                self.stderr.write(str(exc))
+                failures.append(prefix)
+        if failures:
+            raise CommandError(
+                f"{len(failures)} of {len(scan.prefixes)} recording(s) failed: {', '.join(failures)}"
+            )

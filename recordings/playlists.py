@@ -1,0 +1,177 @@
+"""HLS playlists as IVS records them (RFC 8216): the multivariant ("master") playlist's variants,
+and a media playlist's segments with their EXT-X-PROGRAM-DATE-TIME tags, which map a wall-clock
+moment (a highlight) to a position in the replay, gaps between merged reconnects included."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
+
+
+class PlaylistError(ValueError):
+    """Not a playlist of the expected kind; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    uri: str
+    bandwidth: int | None
+    resolution: str  # "1280x720", or "" for audio only
+    codecs: str
+    frame_rate: float | None
+
+
+@dataclass(frozen=True)
+class Segment:
+    uri: str
+    position_ms: int  # where it starts in the playlist
+    duration_ms: int
+    program_date_time: datetime | None  # tagged, or carried on from the segment before
+    discontinuity: bool
+
+
+@dataclass(frozen=True)
+class MediaPlaylist:
+    segments: tuple[Segment, ...]
+    target_duration: int | None
+    ended: bool  # EXT-X-ENDLIST: nothing will be added
+
+    @property
+    def duration_ms(self) -> int:
+        last = self.segments[-1]
+        return last.position_ms + last.duration_ms
+
+
+def parse_attributes(text: str) -> dict[str, str]:
+    """An attribute list (``BANDWIDTH=1,CODECS="a,b"``) as a dict, quotes removed."""
+    return {name: value.strip('"') for name, value in ATTRIBUTE.findall(text)}
+
+
+def _lines(text: str, kind: str) -> list[str]:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or lines[0] != "#EXTM3U":
+        raise PlaylistError(f"not an HLS {kind} playlist (no #EXTM3U header)")
+    return lines
+
+
+def parse_master(text: str) -> list[Variant]:
+    """The variants of a multivariant playlist, in its order."""
+    variants, attributes = [], None
+    for line in _lines(text, "multivariant"):
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            attributes = parse_attributes(line.partition(":")[2])
+        elif not line.startswith("#") and attributes is not None:
+            variants.append(_variant(line, attributes))
+            attributes = None
+    if not variants:
+        raise PlaylistError("the multivariant playlist lists no variant (#EXT-X-STREAM-INF)")
+    return variants
+
+
+def _variant(uri: str, attributes: dict[str, str]) -> Variant:
+    try:
+        bandwidth = int(attributes["BANDWIDTH"]) if "BANDWIDTH" in attributes else None
+        frame_rate = float(attributes["FRAME-RATE"]) if "FRAME-RATE" in attributes else None
+    except ValueError as exc:
+        raise PlaylistError(f"bad attribute for variant {uri}: {exc}") from None
+    return Variant(
+        uri=uri,
+        bandwidth=bandwidth,
+        resolution=attributes.get("RESOLUTION", ""),
+        codecs=attributes.get("CODECS", ""),
+        frame_rate=frame_rate,
+    )
+
+
+def parse_program_date_time(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise PlaylistError(f"bad EXT-X-PROGRAM-DATE-TIME {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_media(text: str) -> MediaPlaylist:
+    """The segments of a media playlist with their positions and program date-times."""
+    segments: list[Segment] = []
+    target_duration, ended = None, False
+    duration_ms = pdt = None
+    discontinuity = False
+    position = 0
+    for line in _lines(text, "media"):
+        tag, _, value = line.partition(":")
+        if tag == "#EXTINF":
+            duration_ms = _extinf_ms(value)
+        elif tag == "#EXT-X-PROGRAM-DATE-TIME":
+            pdt = parse_program_date_time(value)
+        elif tag == "#EXT-X-DISCONTINUITY":
+            discontinuity = True
+        elif tag == "#EXT-X-TARGETDURATION":
+            target_duration = int(value) if value.isdigit() else None
+        elif tag == "#EXT-X-ENDLIST":
+            ended = True
+        elif not line.startswith("#"):
+            if duration_ms is None:
+                raise PlaylistError(f"segment {line} has no #EXTINF")
+            if pdt is None and segments and segments[-1].program_date_time and not discontinuity:
+                pdt = _after(segments[-1])
+            segments.append(Segment(line, position, duration_ms, pdt, discontinuity))
+            position += duration_ms
+            duration_ms = pdt = None
+            discontinuity = False
+    if not segments:
+        raise PlaylistError("the media playlist has no segments")
+    return MediaPlaylist(segments=tuple(segments), target_duration=target_duration, ended=ended)
+
+
+def _extinf_ms(value: str) -> int:
+    try:
+        seconds = float(value.partition(",")[0])
+    except ValueError:
+        raise PlaylistError(f"bad #EXTINF duration {value!r}") from None
+    if seconds < 0:
+        raise PlaylistError(f"negative #EXTINF duration {value!r}")
+    return round(seconds * 1000)
+
+
+def _after(segment: Segment) -> datetime:
+    return segment.program_date_time + timedelta(milliseconds=segment.duration_ms)
+
+
+def _ms(delta: timedelta) -> int:
+    return int(delta.total_seconds() * 1000)
+
+
+class Timeline:
+    """Maps wall-clock moments to positions (ms) in a recording. With program date-times, each
+    segment places its own stretch of time, so the gap between two merged streams costs no
+    replay time: a moment inside it maps to the start of the next stream. Without them, the
+    position is the time since ``started_at``. Positions are clamped to [0, ``duration_ms``]."""
+
+    def __init__(self, playlist: MediaPlaylist | None, *, started_at: datetime, duration_ms: int):
+        self.started_at = started_at
+        self.duration_ms = duration_ms
+        segments = playlist.segments if playlist else ()
+        self._segments = [s for s in segments if s.program_date_time is not None]
+        self._starts = [s.program_date_time for s in self._segments]
+
+    def position_ms(self, at: datetime) -> int:
+        if not self._segments:
+            return self._clamp(_ms(at - self.started_at))
+        i = bisect.bisect_right(self._starts, at) - 1
+        if i < 0:
+            return 0
+        segment = self._segments[i]
+        into = _ms(at - segment.program_date_time)
+        if into < segment.duration_ms:
+            return self._clamp(segment.position_ms + into)
+        if i + 1 < len(self._segments):  # between two streams: the next one's start
+            return self._clamp(self._segments[i + 1].position_ms)
+        return self._clamp(segment.position_ms + segment.duration_ms)
+
+    def _clamp(self, position: int) -> int:
+        return max(0, min(position, self.duration_ms))

@@ -1,0 +1,153 @@
+"""Recording state events ("IVS Recording State Change", shared/reference/ivs.md, section 3):
+checked, noted on the Recording row, and turned into an ingestion task. EventBridge delivers at
+least once and out of order; every handler here is idempotent and keyed by bucket + prefix (or
+the recording session id when IVS recorded nothing and sent no prefix)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from liveshop.video import events as ivs_events
+from recordings import exceptions
+from recordings.models import Recording
+from recordings.services.ingest import cdn_prefix_for, get_event_for_channel, merge_event_details
+from recordings.services.manifest import channel_id_of, parse_prefix
+
+logger = logging.getLogger(__name__)
+
+START = "Recording Start"
+END = "Recording End"
+START_FAILURE = "Recording Start Failure"
+END_FAILURE = "Recording End Failure"
+STATUSES = (START, END, START_FAILURE, END_FAILURE)
+# A recording another worker has been copying for less than this is left to it.
+BUSY_FOR = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class RecordingEvent:
+    status: str
+    channel_arn: str
+    channel_id: str
+    bucket: str
+    prefix: str  # "" for Recording Start Failure
+    session_id: str
+    stream_ids: tuple[str, ...]
+    reason: str
+
+
+def parse_recording_event(payload: object) -> RecordingEvent:
+    """Check an "IVS Recording State Change" event; MalformedRecordingEvent says what is wrong."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("detail"), dict):
+        raise exceptions.MalformedRecordingEvent(
+            "Not an EventBridge event (an object with a 'detail' object)."
+        )
+    if payload.get("detail-type") != ivs_events.RECORDING_STATE_CHANGE:
+        raise exceptions.MalformedRecordingEvent(f"Not an '{ivs_events.RECORDING_STATE_CHANGE}' event.")
+    detail, resources = payload["detail"], payload.get("resources")
+    status = detail.get("recording_status")
+    if status not in STATUSES:
+        raise exceptions.MalformedRecordingEvent(f"Unknown detail.recording_status {status!r}.")
+    arn = resources[0] if isinstance(resources, list) and resources and isinstance(resources[0], str) else ""
+    channel_id = channel_id_of(arn) or arn.rpartition("/")[2]
+    if not channel_id:
+        raise exceptions.MalformedRecordingEvent("Missing 'resources' (the channel ARN).")
+    bucket, prefix = detail.get("recording_s3_bucket_name"), detail.get("recording_s3_key_prefix") or ""
+    if not isinstance(bucket, str) or not bucket or not isinstance(prefix, str):
+        raise exceptions.MalformedRecordingEvent("Missing detail.recording_s3_bucket_name or key prefix.")
+    return RecordingEvent(
+        status=status,
+        channel_arn=arn,
+        channel_id=channel_id,
+        bucket=bucket,
+        prefix="" if status == START_FAILURE else _checked_prefix(prefix, channel_id, arn),
+        session_id=str(detail.get("recording_session_id") or ""),
+        stream_ids=_stream_ids(detail),
+        reason=str(detail.get("recording_status_reason") or ""),
+    )
+
+
+def _checked_prefix(prefix: str, channel_id: str, arn: str) -> str:
+    try:
+        location = parse_prefix(prefix)
+    except exceptions.InvalidRecordingPrefix as exc:
+        raise exceptions.MalformedRecordingEvent(f"detail.recording_s3_key_prefix: {exc}") from None
+    if location.channel_id != channel_id:
+        raise exceptions.MalformedRecordingEvent(f"The prefix {prefix!r} is not of channel {arn}.")
+    return location.prefix
+
+
+def _stream_ids(detail: dict) -> tuple[str, ...]:
+    """The stream ids IVS merged (Recording End), else the event's own stream id."""
+    stream_ids = detail.get("recording_session_stream_ids") or []
+    if not isinstance(stream_ids, list) or not all(isinstance(s, str) for s in stream_ids):
+        raise exceptions.MalformedRecordingEvent("detail.recording_session_stream_ids must be a list of ids.")
+    own = detail.get("stream_id")
+    return tuple(s for s in stream_ids if s) or ((own,) if isinstance(own, str) and own else ())
+
+
+def handle_recording_event(payload: dict) -> str:
+    """Apply one recording event and say what happened: "queued" (Recording End, End Failure:
+    the ingestion task runs after commit), "recording" (Start: a pending row), "failed" (Start
+    Failure), "unchanged" (already known, ready or being copied), "unknown channel"."""
+    event = parse_recording_event(payload)
+    try:
+        live_event = get_event_for_channel(event.channel_id)
+    except exceptions.UnknownChannel:
+        logger.info("Recording event for an unknown channel", extra={"channel_id": event.channel_arn})
+        return "unknown channel"
+    if event.status == START_FAILURE:
+        return record_start_failure(live_event=live_event, event=event)
+    return note_recording(live_event=live_event, event=event)
+
+
+@transaction.atomic
+def note_recording(*, live_event, event: RecordingEvent) -> str:
+    """Create or update the recording's row; for an end, queue its ingestion after commit unless
+    it is ready or another worker is copying it now."""
+    recording, created = Recording.objects.select_for_update().get_or_create(
+        source_bucket=event.bucket,
+        source_prefix=event.prefix,
+        defaults={
+            "event": live_event,
+            "status": Recording.Status.PENDING,
+            "cdn_prefix": cdn_prefix_for(live_event, parse_prefix(event.prefix)),
+        },
+    )
+    busy = recording.status == Recording.Status.COPYING and recording.updated_at > timezone.now() - BUSY_FOR
+    fields = merge_event_details(recording, stream_ids=event.stream_ids, session_id=event.session_id)
+    if fields:
+        recording.save(update_fields=[*fields, "updated_at"])
+    if event.status == START:
+        return "recording" if created else "unchanged"
+    if recording.is_ready or busy:
+        return "unchanged"
+    from recordings.tasks import ingest_recording_task
+
+    transaction.on_commit(lambda: ingest_recording_task.delay(event.bucket, event.prefix))
+    return "queued"
+
+
+@transaction.atomic
+def record_start_failure(*, live_event, event: RecordingEvent) -> str:
+    """IVS recorded nothing (no prefix): a failed row keyed by the recording session id."""
+    reason = f"IVS could not start the recording ({event.reason or 'no reason given'})"
+    if not event.session_id:
+        logger.warning("Recording Start Failure without a session id", extra={"reason": reason})
+        return "unchanged"
+    _, created = Recording.objects.get_or_create(
+        session_id=event.session_id,
+        defaults={
+            "event": live_event,
+            "source_bucket": event.bucket,
+            "status": Recording.Status.FAILED,
+            "failure_reason": reason,
+            "stream_ids": list(event.stream_ids),
+        },
+    )
+    return "failed" if created else "unchanged"

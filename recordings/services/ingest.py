@@ -1,0 +1,454 @@
+"""Ingesting an IVS recording: the one code path behind the Celery task, the ECS command and
+``--pending``. Read the metadata IVS wrote, check the playlists, copy the prefix server-side to the
+CDN bucket, then store everything (and the product cues) in one transaction.
+
+The copy state lives in S3, not in the database: each run lists the destination once and copies
+only what is missing there (same size and ETag = done), so a run killed halfway and started again
+copies only the rest. A ready recording is returned at once without touching S3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import posixpath
+import re
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from events.models import LiveEvent, StreamSession
+from liveshop import storage
+from liveshop.storage import CopyItem, CopyProgress, S3Object
+from recordings import exceptions
+from recordings.models import Recording
+from recordings.playlists import MediaPlaylist, PlaylistError, Timeline, parse_master, parse_media
+from recordings.services.cues import sync_product_cues
+from recordings.services.manifest import (
+    ENDED,
+    EVENTS_FOLDER,
+    FAILED,
+    STARTED,
+    RecordingManifest,
+    RecordingPrefix,
+    channel_id_of,
+    parse_manifest,
+    parse_prefix,
+)
+
+logger = logging.getLogger(__name__)
+
+Status = Recording.Status
+SEGMENT_CACHE = "public, max-age=31536000, immutable"  # a segment never changes once written
+PLAYLIST_CACHE = "public, max-age=300"  # playlists, the latest thumbnail
+THUMBNAIL = re.compile(r"thumb(\d+)\.jpe?g$")
+# pg_try_advisory_lock(namespace, recording id): one ingestion of a recording at a time.
+LOCK_NAMESPACE = zlib.crc32(b"recordings.ingest") & 0x7FFFFFFF
+
+
+@dataclass
+class Media:
+    """The recording's objects (by path relative to the prefix) and what its playlists say."""
+
+    objects: dict[str, S3Object]
+    renditions: list[dict]
+    thumbnails: list[str]
+    timeline: Timeline
+    duration_ms: int
+
+
+@dataclass
+class CopyResult:
+    objects: int = 0  # objects of the replay (at the destination once done)
+    bytes: int = 0
+    copied: int = 0  # copied by this run
+    bytes_copied: int = 0
+    skipped: int = 0  # already at the destination
+    destination: str = ""
+
+
+def ingest_recording(
+    *,
+    bucket: str,
+    prefix: str,
+    stream_ids: Sequence[str] = (),
+    session_id: str = "",
+    force: bool = False,
+    progress: Callable[[CopyProgress], None] | None = None,
+) -> Recording:
+    """Make the IVS recording at s3://``bucket``/``prefix`` a ready replay, or record why not.
+
+    Idempotent and resumable (see the module docstring); ``force`` copies what is missing and
+    redoes the cues of a ready recording. Raises a RecordingError for bad input or S3 failures:
+    no row is created then, and an existing one is marked failed with the reason (never a ready
+    one). IVS's own failure (recording-failed.json) returns the recording, status failed."""
+    location = parse_prefix(prefix)
+    event = get_event_for_channel(location.channel_id)
+    existing = Recording.objects.filter(source_bucket=bucket, source_prefix=location.prefix).first()
+    if existing is not None and existing.is_ready and not force:
+        return existing
+    client = storage.s3_client(max_pool_connections=settings.RECORDINGS_COPY_CONCURRENCY + 4)
+    with _failures_recorded(existing):
+        manifest = read_manifest(client, bucket=bucket, location=location)
+    recording = _get_or_create(event, bucket, location, stream_ids, session_id)
+    with _exclusive(recording), _failures_recorded(recording):
+        recording.refresh_from_db()
+        if recording.is_ready and not force:
+            return recording  # another process finished it while this one read the metadata
+        _begin(recording, manifest)
+        if manifest.failed:
+            return _mark_failed(recording, manifest.failure_reason)
+        media = read_media(client, bucket=bucket, location=location, manifest=manifest)
+        copy = copy_recording(
+            client,
+            bucket=bucket,
+            location=location,
+            media=media,
+            cdn_prefix=recording.cdn_prefix,
+            progress=progress,
+        )
+        recording = _complete(recording, manifest=manifest, media=media, copy=copy)
+    logger.info(
+        "Recording ingested",
+        extra={
+            "recording": recording.pk,
+            "copied": copy.copied,
+            "skipped": copy.skipped,
+            "to": copy.destination,
+        },
+    )
+    return recording
+
+
+def get_event_for_channel(channel_id: str) -> LiveEvent:
+    """The live event whose channel ARN ends with ``channel_id``; UnknownChannel otherwise."""
+    events = list(
+        LiveEvent.objects.filter(Q(channel_id__endswith=f"/{channel_id}") | Q(channel_id=channel_id))[:2]
+    )
+    if len(events) != 1:
+        problem = "no live event uses" if not events else "several live events use"
+        raise exceptions.UnknownChannel(f"{problem} the IVS channel {channel_id}")
+    return events[0]
+
+
+def read_manifest(client, *, bucket: str, location: RecordingPrefix) -> RecordingManifest:
+    """recording-ended.json, else recording-failed.json, parsed and checked against the prefix."""
+    for name in (ENDED, FAILED):
+        try:
+            data = storage.read_object(client, bucket=bucket, key=location.key(name))
+        except storage.ObjectNotFound as exc:
+            if exc.code == "NoSuchBucket":
+                raise exceptions.RecordingNotFound(f"The bucket {bucket} does not exist") from None
+            continue
+        except storage.StorageError as exc:
+            raise _translated(exc) from None
+        manifest = parse_manifest(data, where=f"s3://{bucket}/{location.key(name)}")
+        if channel_id_of(manifest.channel_arn) not in (location.channel_id, None):
+            raise exceptions.MalformedRecording(
+                f"s3://{bucket}/{location.key(name)} belongs to {manifest.channel_arn}, "
+                f"not to channel {location.channel_id} of its prefix"
+            )
+        return manifest
+    if _exists(client, bucket, location.key(STARTED)):
+        raise exceptions.RecordingNotEnded(
+            f"s3://{bucket}/{location.prefix}/ has started but not ended (no {ENDED} yet)"
+        )
+    raise exceptions.RecordingNotFound(f"No recording under s3://{bucket}/{location.prefix}/ (no {ENDED})")
+
+
+def _exists(client, bucket: str, key: str) -> bool:
+    try:
+        return any(o.key == key for o in storage.list_objects(client, bucket=bucket, prefix=key))
+    except storage.StorageError as exc:
+        raise _translated(exc) from None
+
+
+def read_media(client, *, bucket: str, location: RecordingPrefix, manifest: RecordingManifest) -> Media:
+    """List the prefix (every object but events/) and read the playlists the metadata names:
+    each must exist and parse, and each segment a playlist lists must be there."""
+    with storage_errors():
+        listed = storage.list_objects(client, bucket=bucket, prefix=location.key(""))
+        objects = {o.key[len(location.prefix) + 1 :]: o for o in listed}
+    objects = {path: o for path, o in objects.items() if not path.startswith(EVENTS_FOLDER)}
+    variants = {
+        posixpath.normpath(posixpath.join(manifest.hls_path, v.uri)): v
+        for v in _read_playlist(client, bucket, location, objects, manifest.master_key, parse_master)
+    }
+    renditions, first = [], None
+    for rendition in manifest.renditions:
+        key = manifest.rendition_key(rendition)
+        playlist = _read_playlist(client, bucket, location, objects, key, parse_media)
+        folder = posixpath.dirname(key)
+        missing = [s.uri for s in playlist.segments if posixpath.join(folder, s.uri) not in objects]
+        if missing:
+            raise exceptions.RecordingIncomplete(
+                f"{len(missing)} segment(s) of s3://{bucket}/{location.key(key)} are missing, "
+                f"e.g. {missing[0]}"
+            )
+        first = first or playlist
+        renditions.append(_rendition(rendition, variants.get(key), playlist, key))
+    renditions.sort(key=lambda r: (r["height"] or 0, r["bandwidth"] or 0), reverse=True)
+    duration_ms = manifest.duration_ms or first.duration_ms
+    return Media(
+        objects=objects,
+        renditions=renditions,
+        thumbnails=_thumbnails(objects, manifest),
+        timeline=Timeline(first, started_at=manifest.started_at, duration_ms=duration_ms),
+        duration_ms=duration_ms,
+    )
+
+
+def _read_playlist(
+    client, bucket: str, location: RecordingPrefix, objects: dict[str, S3Object], path: str, parse: Callable
+):
+    """Read and parse the playlist at ``path`` (relative to the prefix); clear errors otherwise."""
+    if path not in objects:
+        raise exceptions.RecordingIncomplete(f"The playlist s3://{bucket}/{location.key(path)} is missing")
+    with storage_errors():
+        text = storage.read_object(client, bucket=bucket, key=location.key(path))
+    try:
+        return parse(text.decode("utf-8"))
+    except (PlaylistError, UnicodeDecodeError) as exc:
+        raise exceptions.MalformedRecording(f"s3://{bucket}/{location.key(path)}: {exc}") from None
+
+
+def _rendition(rendition, variant, playlist: MediaPlaylist, key: str) -> dict:
+    width, height = rendition.width, rendition.height
+    if (width is None or height is None) and variant and "x" in variant.resolution:
+        width, height = (int(n) for n in variant.resolution.split("x", 1))
+    return {
+        "name": rendition.path,
+        "resolution": f"{width}x{height}" if width and height else "",
+        "width": width,
+        "height": height,
+        "bandwidth": variant.bandwidth if variant else None,
+        "codecs": variant.codecs if variant else "",
+        "frame_rate": variant.frame_rate if variant else None,
+        "duration_ms": playlist.duration_ms,
+        "playlist": key,  # relative to the prefix until _complete
+    }
+
+
+def _thumbnails(objects: dict[str, S3Object], manifest: RecordingManifest) -> list[str]:
+    folder = manifest.thumbnails_path.rstrip("/") + "/" if manifest.thumbnails_path else None
+    numbered = []
+    for path in objects:
+        match = THUMBNAIL.search(path)
+        if folder and path.startswith(folder) and match:
+            numbered.append((int(match[1]), path))
+    thumbnails = [path for _, path in sorted(numbered)]
+    if not thumbnails and manifest.latest_thumbnail in objects:
+        thumbnails = [manifest.latest_thumbnail]
+    return thumbnails
+
+
+def object_params(path: str) -> dict:
+    """CopyObject's metadata for an object of a replay: its type, and how long caches keep it."""
+    mutable = path.endswith(".m3u8") or path.endswith(".json") or "latest_thumbnail/" in path
+    return {
+        "ContentType": storage.content_type(path),
+        "CacheControl": PLAYLIST_CACHE if mutable else SEGMENT_CACHE,
+        "MetadataDirective": "REPLACE",
+    }
+
+
+def copy_recording(
+    client,
+    *,
+    bucket: str,
+    location: RecordingPrefix,
+    media: Media,
+    cdn_prefix: str,
+    progress: Callable[[CopyProgress], None] | None = None,
+) -> CopyResult:
+    """Copy every object of ``media`` missing at the destination (one listing of it), playlists
+    last. Returns the numbers; a failure stops the copy and raises (what was copied stays)."""
+    destination_bucket, location_prefix = storage.storage_location("recordings")
+    if not destination_bucket:
+        raise exceptions.RecordingsNotConfigured(
+            "No bucket to copy recordings to: set AWS_RECORDINGS_BUCKET_NAME (and AWS_STORAGE_BUCKET_NAME)"
+        )
+    if not cdn_prefix:  # never copy into the bucket's root
+        raise exceptions.RecordingError("The recording has no CDN prefix to copy to")
+    destination = storage.join_key(location_prefix, cdn_prefix)
+    with storage_errors():
+        there = {
+            o.key: o
+            for o in storage.list_objects(client, bucket=destination_bucket, prefix=f"{destination}/")
+        }
+    items = [
+        CopyItem(source=obj, key=f"{destination}/{path}", params=object_params(path))
+        for path, obj in sorted(media.objects.items(), key=lambda item: (item[0].endswith(".m3u8"), item[0]))
+        if not storage.same_object(obj, there.get(f"{destination}/{path}"))
+    ]
+    with storage_errors():
+        copied, bytes_copied = storage.copy_objects(
+            client,
+            source_bucket=bucket,
+            bucket=destination_bucket,
+            items=items,
+            concurrency=settings.RECORDINGS_COPY_CONCURRENCY,
+            progress=progress,
+        )
+    return CopyResult(
+        objects=len(media.objects),
+        bytes=sum(o.size for o in media.objects.values()),
+        copied=copied,
+        bytes_copied=bytes_copied,
+        skipped=len(media.objects) - len(items),
+        destination=f"s3://{destination_bucket}/{destination}/",
+    )
+
+
+@transaction.atomic
+def _get_or_create(
+    event: LiveEvent, bucket: str, location: RecordingPrefix, stream_ids: Sequence[str], session_id: str
+) -> Recording:
+    recording, _ = Recording.objects.select_for_update().get_or_create(
+        source_bucket=bucket,
+        source_prefix=location.prefix,
+        defaults={"event": event, "backend": Recording.Backend.IVS, "status": Status.PENDING},
+    )
+    fields = merge_event_details(recording, stream_ids=stream_ids, session_id=session_id)
+    if not recording.cdn_prefix:  # set once: a resumed copy must find what the last run copied
+        recording.cdn_prefix = cdn_prefix_for(event, location)
+        fields.append("cdn_prefix")
+    if fields:
+        recording.save(update_fields=[*fields, "updated_at"])
+    return recording
+
+
+def cdn_prefix_for(event: LiveEvent, location: RecordingPrefix) -> str:
+    """Where a recording's replay lives in the "recordings" storage: stable for a prefix."""
+    return storage.join_key(settings.RECORDINGS_CDN_PREFIX, str(event.pk), location.recording_id)
+
+
+def merge_event_details(recording: Recording, *, stream_ids: Sequence[str], session_id: str) -> list[str]:
+    """Add what a Recording End event tells (merged stream ids, session id) to ``recording``;
+    returns the changed fields. Later events only add: nothing known is forgotten."""
+    fields = []
+    merged = list(dict.fromkeys([*recording.stream_ids, *stream_ids]))
+    if merged != recording.stream_ids:
+        recording.stream_ids = merged
+        fields.append("stream_ids")
+    taken = Recording.objects.filter(session_id=session_id).exclude(pk=recording.pk)
+    if session_id and not recording.session_id and not taken.exists():
+        recording.session_id = session_id
+        fields.append("session_id")
+    return fields
+
+
+def _begin(recording: Recording, manifest: RecordingManifest) -> None:
+    if not recording.is_ready:  # a forced re-run leaves a working replay ready until it fails
+        recording.status = Status.COPYING
+    recording.failure_reason = ""
+    recording.started_at = manifest.started_at
+    recording.ended_at = manifest.ended_at
+    recording.save(update_fields=["status", "failure_reason", "started_at", "ended_at", "updated_at"])
+
+
+@transaction.atomic
+def _complete(
+    recording: Recording, *, manifest: RecordingManifest, media: Media, copy: CopyResult
+) -> Recording:
+    """Everything the replay needs, in one transaction: the recording's fields, its stream
+    sessions and its product cues."""
+    recording = Recording.objects.select_for_update().get(pk=recording.pk)
+    base = storage.join_key(recording.cdn_prefix)
+    recording.status = Status.READY
+    recording.failure_reason = ""
+    recording.started_at, recording.ended_at = manifest.started_at, manifest.ended_at
+    recording.duration_ms = media.duration_ms
+    recording.renditions = [{**r, "playlist": f"{base}/{r['playlist']}"} for r in media.renditions]
+    recording.master_path = f"{base}/{manifest.master_key}"
+    recording.thumbnails = [f"{base}/{path}" for path in media.thumbnails]
+    recording.objects_copied, recording.bytes_copied = copy.objects, copy.bytes
+    recording.ingested_at = timezone.now()
+    recording.full_clean(validate_unique=False, validate_constraints=False)
+    recording.save()
+    recording.sessions.set(_sessions_of(recording))
+    sync_product_cues(recording=recording, timeline=media.timeline)
+    return recording
+
+
+def _sessions_of(recording: Recording):
+    """The event's stream sessions this recording spans: by the stream ids IVS merged into it,
+    or, without them, those that overlap its start and end."""
+    sessions = StreamSession.objects.filter(event_id=recording.event_id)
+    if recording.stream_ids:
+        return sessions.filter(stream_id__in=recording.stream_ids)
+    return sessions.filter(started_at__lte=recording.ended_at).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gte=recording.started_at)
+    )
+
+
+@transaction.atomic
+def _mark_failed(recording: Recording, reason: str) -> Recording:
+    """Status failed with ``reason``, unless the recording is ready: a failed re-run (forced, or
+    with the source expired) must not hide a replay that works."""
+    recording = Recording.objects.select_for_update().get(pk=recording.pk)
+    if recording.is_ready:
+        logger.warning(
+            "Re-ingesting a ready recording failed", extra={"recording": recording.pk, "reason": reason}
+        )
+        return recording
+    recording.status, recording.failure_reason = Status.FAILED, reason
+    recording.save(update_fields=["status", "failure_reason", "updated_at"])
+    return recording
+
+
+@contextlib.contextmanager
+def _failures_recorded(recording: Recording | None) -> Iterator[None]:
+    """Mark ``recording`` (if any) failed with the reason of any error raised inside."""
+    try:
+        yield
+    except (exceptions.IngestionInProgress, exceptions.RecordingNotEnded):
+        raise  # not the recording's failure: it is being ingested, or still being recorded
+    except Exception as exc:
+        if recording is not None:
+            reason = str(exc) if isinstance(exc, exceptions.RecordingError) else f"Unexpected error: {exc!r}"
+            _mark_failed(recording, reason)
+        raise
+
+
+@contextlib.contextmanager
+def storage_errors() -> Iterator[None]:
+    try:
+        yield
+    except storage.StorageError as exc:
+        raise _translated(exc) from None
+
+
+def _translated(exc: storage.StorageError) -> exceptions.RecordingError:
+    if isinstance(exc, storage.AccessDenied):
+        return exceptions.StorageAccessDenied(f"{exc} (check the IAM and bucket policies)")
+    if isinstance(exc, storage.StorageUnavailable):
+        return exceptions.StorageUnavailable(str(exc))
+    if isinstance(exc, storage.ObjectNotFound):
+        return exceptions.RecordingIncomplete(str(exc))
+    return exceptions.RecordingError(str(exc))
+
+
+@contextlib.contextmanager
+def _exclusive(recording: Recording) -> Iterator[None]:
+    """One ingestion of a recording at a time (PostgreSQL advisory lock on this connection,
+    released if the process dies); IngestionInProgress when another holds it."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, recording.pk])
+        if not cursor.fetchone()[0]:
+            raise exceptions.IngestionInProgress(
+                f"Another process is ingesting s3://{recording.source_bucket}/{recording.source_prefix} now"
+            )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, recording.pk])

@@ -1,0 +1,29 @@
+import logging
+
+from celery import shared_task
+
+from recordings import services
+from recordings.exceptions import IngestionInProgress, RecordingError
+
+logger = logging.getLogger(__name__)
+
+# S3 throttling or an outage: back off 30 s, 1 min, 2 min ... up to 10 min, about an hour in all.
+MAX_RETRIES = 8
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=MAX_RETRIES)
+def ingest_recording_task(self, bucket: str, prefix: str) -> str:
+    """Ingest one recording (Recording End); returns its status. Transient S3 errors retry with
+    backoff; other errors are already recorded on the recording and are not retried."""
+    try:
+        recording = services.ingest_recording(bucket=bucket, prefix=prefix)
+    except IngestionInProgress:
+        return "busy"
+    except RecordingError as exc:
+        if exc.transient and self.request.retries < MAX_RETRIES:
+            raise self.retry(exc=exc, countdown=min(600, 30 * 2**self.request.retries)) from exc
+        logger.warning(
+            "Recording ingestion failed", extra={"bucket": bucket, "prefix": prefix, "reason": str(exc)}
+        )
+        return "failed"
+    return recording.status
