@@ -30,6 +30,8 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     channel_layer_alias = None  # delivery is the hub's, not a channel-layer group
     topic = ""
+    write_frame: realtime.FrameWriter | None = None  # the hub's fast path, set once frames go out
+    _frame_writer: realtime.FrameWriter | None = None
 
     async def connect(self):
         self.event_id = int(self.scope["url_route"]["kwargs"]["event_id"])
@@ -49,6 +51,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         await self.accept()
+        self._frame_writer = realtime.frame_writer(self.base_send)
         await self.send_snapshot(snapshot)
 
     async def disconnect(self, code):
@@ -65,6 +68,7 @@ class HubConsumer(AsyncWebsocketConsumer):
         pending, self._pending = self._pending or [], None
         for text in pending:
             await self.base_send({"type": "websocket.send", "text": text})
+        self.write_frame = self._frame_writer
 
     # The hub's side (events.realtime.Sink)
 
@@ -75,6 +79,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.base_send({"type": "websocket.send", "text": text})
 
     async def resync(self) -> None:
+        self.write_frame = None  # frames wait in _pending again, behind the new snapshot
         self._pending = []
         snapshot = await self.snapshot()
         if snapshot is None:

@@ -10,6 +10,11 @@ Each ASGI process has one ``Hub`` with one Redis pub/sub connection, subscribed 
 that have sockets here; it writes the already-encoded frame to each local socket itself. Delivery
 is at most once (a message published during a reconnect can be missed), so every (re)connect
 starts from a snapshot, and a reconnect of the hub asks its sockets to resync.
+
+Under uvicorn (``--ws websockets`` or ``websockets-sansio``) the hub builds the websocket frame
+once per message and writes those bytes straight to each socket's transport (``frame_writer``),
+as ``websockets.broadcast()`` does: no coroutine, ASGI message or timer per socket. Other servers
+(daphne, the test communicator) get each frame through the consumer's ASGI send.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from typing import Protocol
 
 from django.conf import settings
@@ -30,6 +36,10 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 SEND_DEADLINE = 1.0  # seconds a socket may take to accept a frame before it is dropped
+# Bytes queued for one socket (beyond what the kernel took) above which the fast path leaves it
+# to its ASGI send, which waits (up to SEND_DEADLINE) for it to drain: the transport's default
+# high-water mark, so a backlogged socket is treated exactly as before the fast path existed.
+BACKLOG_LIMIT = 64 * 1024
 YIELD_EVERY = 1000  # sends between yields to the event loop, so the process stays responsive
 COUNT_INTERVAL = 1.0  # viewer counts go out at most once a second
 CHANNEL_PREFIX = "liveshop:topic:"
@@ -46,6 +56,66 @@ def studio_group_name(event_id: int) -> str:
 def encode(message_type: str, payload: dict) -> str:
     """The frame clients receive: ``{"type": "product_featured", ...payload}``."""
     return json.dumps({"type": message_type.replace(".", "_"), **payload}, separators=(",", ":"))
+
+
+def text_frame(text: str) -> bytes:
+    """``text`` as one unfragmented, unmasked websocket text frame (RFC 6455 5.2), the bytes a
+    server puts on the wire. Uncompressed frames are valid with permessage-deflate too (RSV1 0)."""
+    data = text.encode()
+    size = len(data)
+    if size < 126:
+        return bytes((0x81, size)) + data
+    if size < 1 << 16:
+        return b"\x81\x7e" + size.to_bytes(2, "big") + data
+    return b"\x81\x7f" + size.to_bytes(8, "big") + data
+
+
+FrameWriter = Callable[[bytes], "bool | None"]
+
+
+def frame_writer(send) -> FrameWriter | None:
+    """For a consumer's ASGI ``send`` under uvicorn's websockets implementations: a function that
+    writes an encoded frame straight to the socket's transport and returns True; None when the
+    socket is closing (skipped: its consumer leaves on disconnect); False, writing nothing, when
+    more than BACKLOG_LIMIT bytes wait for it (the hub then uses the ASGI send and its deadline).
+    None for any other server."""
+    try:
+        from websockets.protocol import State
+    except ImportError:  # no websockets library, so no uvicorn websockets implementation either
+        return None
+
+    protocol = _server_protocol(send)
+    transport = getattr(protocol, "transport", None)
+    if transport is None:
+        return None
+    if isinstance(getattr(protocol, "state", None), State):  # websockets' legacy protocol
+        connection = protocol
+    elif isinstance(getattr(getattr(protocol, "conn", None), "state", None), State):  # sans-I/O
+        connection = protocol.conn
+    else:
+        return None
+    is_open = State.OPEN
+
+    def write(frame: bytes) -> bool | None:
+        if connection.state is not is_open or transport.is_closing():
+            return None
+        if transport.get_write_buffer_size() > BACKLOG_LIMIT:
+            return False
+        transport.write(frame)  # whole frames only, like the protocol's own writes: no interleaving
+        return True
+
+    return write
+
+
+def _server_protocol(send):
+    """The server's connection (an asyncio protocol) whose bound method ``send`` is, possibly
+    behind Channels' session middleware (``real_send``)."""
+    for _ in range(4):
+        owner = getattr(send, "__self__", None)
+        if owner is None or isinstance(owner, asyncio.BaseProtocol):
+            return owner
+        send = getattr(owner, "real_send", None)
+    return None
 
 
 # Publishing (sync: services, tasks, commands) --------------------------------------------------
@@ -84,7 +154,8 @@ def broadcast_to_event_on_commit(event_id: int, message_type: str, payload: dict
 
 
 class Sink(Protocol):
-    """A local socket: consumers implement these."""
+    """A local socket: consumers implement these. ``write_frame`` (optional, may be None) is the
+    fast path: a ``frame_writer`` once the socket takes frames directly."""
 
     async def deliver(self, text: str) -> None: ...
 
@@ -143,17 +214,31 @@ class Hub:
         if not members:
             return 0
         delivered = 0
+        frame = None
         for i, sink in enumerate(tuple(members)):
-            try:
-                async with asyncio.timeout(SEND_DEADLINE):
-                    await sink.deliver(text)
+            write = getattr(sink, "write_frame", None)
+            if write is not None:
+                if frame is None:
+                    frame = text_frame(text)
+                written = write(frame)
+            else:
+                written = False
+            if written:
                 delivered += 1
-            except Exception:
-                members.pop(sink, None)
-                asyncio.get_running_loop().create_task(sink.drop())
+            elif written is False:  # no fast path, or a backlog: the ASGI send waits for a drain
+                try:
+                    async with asyncio.timeout(SEND_DEADLINE):
+                        await sink.deliver(text)
+                    delivered += 1
+                except Exception:
+                    self._drop(members, sink)
             if i % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
         return delivered
+
+    def _drop(self, members: dict[Sink, None], sink: Sink) -> None:
+        members.pop(sink, None)
+        asyncio.get_running_loop().create_task(sink.drop())
 
     def deliver_threadsafe(self, topic: str, text: str) -> None:
         """Deliver from another thread (the in-memory demo: services run in worker threads)."""
