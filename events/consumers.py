@@ -115,6 +115,8 @@ class StudioConsumer(HubConsumer):
     """A host console: the brand's people only. Gets cue states, viewer counts and everything
     viewers get (its own topic is joined beside the event's)."""
 
+    counts_as_viewer = False  # it follows the event's topic too, but is nobody's audience
+
     def topic_for(self, event_id: int) -> str:
         return realtime.studio_group_name(event_id)
 

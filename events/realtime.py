@@ -29,6 +29,7 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Protocol
+from urllib.parse import urlparse
 
 from django.conf import settings
 from django.db import transaction
@@ -42,7 +43,13 @@ SEND_DEADLINE = 1.0  # seconds a socket may take to accept a frame before it is 
 BACKLOG_LIMIT = 64 * 1024
 YIELD_EVERY = 1000  # sends between yields to the event loop, so the process stays responsive
 COUNT_INTERVAL = 1.0  # viewer counts go out at most once a second
-CHANNEL_PREFIX = "liveshop:topic:"
+
+
+def channel_prefix(redis_url: str) -> str:
+    """Pub/sub channels are shared by all databases of a Redis server: naming the database in
+    them keeps deployments on one server (say staging on db 1) from hearing each other."""
+    database = urlparse(redis_url).path.strip("/") or "0"
+    return f"liveshop:{database}:topic:"
 
 
 def event_group_name(event_id: int) -> str:
@@ -130,7 +137,7 @@ def _redis():
 
 def publish(topic: str, text: str) -> None:
     if settings.REDIS_URL:
-        _redis().publish(CHANNEL_PREFIX + topic, text)
+        _redis().publish(channel_prefix(settings.REDIS_URL) + topic, text)
     else:
         get_hub().deliver_threadsafe(topic, text)
 
@@ -167,6 +174,7 @@ class Sink(Protocol):
 class Hub:
     def __init__(self, redis_url: str = ""):
         self.redis_url = redis_url
+        self.prefix = channel_prefix(redis_url)
         self.id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.topics: dict[str, dict[Sink, None]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -183,7 +191,7 @@ class Hub:
         if members is None:
             members = self.topics[topic] = {}
             if self._pubsub is not None:
-                await self._pubsub.subscribe(CHANNEL_PREFIX + topic)
+                await self._pubsub.subscribe(self.prefix + topic)
         members[sink] = None
 
     async def leave(self, topic: str, sink: Sink) -> None:
@@ -195,10 +203,11 @@ class Hub:
             del self.topics[topic]
             if self._pubsub is not None:
                 with contextlib.suppress(Exception):
-                    await self._pubsub.unsubscribe(CHANNEL_PREFIX + topic)
+                    await self._pubsub.unsubscribe(self.prefix + topic)
 
     def local_count(self, topic: str) -> int:
-        return len(self.topics.get(topic, ()))
+        """Viewers on ``topic`` here (host consoles follow the event's topic but are not viewers)."""
+        return sum(1 for sink in self.topics.get(topic, ()) if getattr(sink, "counts_as_viewer", True))
 
     def viewer_count(self, event_id: int) -> int:
         """The last total sent for the event (this process's own count before the first)."""
@@ -271,7 +280,7 @@ class Hub:
                 message = await self._pubsub.get_message(timeout=1.0)
                 backoff = 0.1
                 if message and message["type"] == "message":
-                    topic = message["channel"].decode()[len(CHANNEL_PREFIX) :]
+                    topic = message["channel"].decode()[len(self.prefix) :]
                     await self.deliver(topic, message["data"].decode())
             except asyncio.CancelledError:
                 raise
@@ -287,7 +296,7 @@ class Hub:
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         with contextlib.suppress(Exception):
             if self.topics:
-                await self._pubsub.subscribe(*(CHANNEL_PREFIX + t for t in self.topics))
+                await self._pubsub.subscribe(*(self.prefix + t for t in self.topics))
             # Messages may have been missed while disconnected: every socket starts over.
             for members in list(self.topics.values()):
                 for sink in tuple(members):

@@ -247,3 +247,20 @@ async def test_host_console_is_refused_to_viewers_and_other_brands():
         console, connected = await connect_studio(event.pk, user)
         assert not connected
         await console.disconnect()
+
+
+async def test_host_consoles_are_not_counted_as_viewers():
+    hub = realtime.Hub("")
+    viewer, console = Sink(), Sink()
+    console.counts_as_viewer = False
+    await hub.join("event-7", viewer)
+    await hub.join("event-7", console)
+
+    assert hub.local_count("event-7") == 1
+    for task in hub._tasks:
+        task.cancel()
+
+
+async def test_pubsub_channels_name_the_redis_database():
+    assert realtime.channel_prefix("redis://cache:6379/3") != realtime.channel_prefix("redis://cache:6379/4")
+    assert realtime.channel_prefix("redis://cache:6379") == realtime.channel_prefix("redis://cache:6379/0")
