@@ -65,6 +65,22 @@ class BrandScopedAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class ReadOnlyInlineMixin:
+    """An inline that only shows rows (written by services, never through the admin)."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class MembershipInline(admin.TabularInline):
     """Members of a brand. Only superusers edit them here: the user picker would list every
     account on the site, which a brand owner must not see."""

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts import permissions
-from accounts.admin import BrandScopedAdmin
+from accounts.admin import BrandScopedAdmin, ReadOnlyInlineMixin
 from accounts.permissions import Action
 from catalog.models import Product
 from events import services
@@ -84,21 +84,10 @@ class EventProductInline(ScopedInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class StreamSessionInline(ScopedInline):
+class StreamSessionInline(ReadOnlyInlineMixin, ScopedInline):
     model = StreamSession
     fields = ["stream_id", "started_at", "ended_at", "end_reason", "peak_viewers"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LiveEvent)

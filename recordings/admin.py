@@ -5,17 +5,15 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from accounts import permissions
-from accounts.admin import BrandScopedAdmin
+from accounts.admin import BrandScopedAdmin, ReadOnlyInlineMixin
 from accounts.permissions import Action
 from recordings.models import ProductCue, Recording
 
 
-class ProductCueInline(admin.TabularInline):
+class ProductCueInline(ReadOnlyInlineMixin, admin.TabularInline):
     model = ProductCue
     fields = ["start_ms", "end_ms", "product", "highlight"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
 
     def get_queryset(self, request):
         return permissions.scope(super().get_queryset(request), request.user, Action.VIEW)
@@ -24,15 +22,6 @@ class ProductCueInline(admin.TabularInline):
         if obj is None:
             return request.user.is_staff and permissions.can_in_any(request.user, Action.VIEW)
         return request.user.is_staff and permissions.can(request.user, Action.VIEW, obj)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Recording)
