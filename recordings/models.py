@@ -4,18 +4,27 @@ from django.core.files.storage import storages
 from django.db import models
 from django.db.models import F, Q
 
+from accounts.models import Organization
 from catalog.models import Product
 from events.models import Highlight, LiveEvent, StreamSession
 
 
+def upload_path(recording: "Recording", filename: str) -> str:
+    """Where an uploaded video's original file lives in the default storage (kept for re-runs)."""
+    return f"uploads/{recording.organization_id}/{filename}"
+
+
 class Recording(models.Model):
-    """One recording of an event's stream, copied to the CDN bucket as a replay. An IVS
-    recording is one S3 prefix (reconnects merged by IVS included); ``(source_bucket,
-    source_prefix)`` is its idempotency key. Paths are names in the "recordings" storage."""
+    """A video viewers can replay with its product cues: the recording of an event's stream
+    (IVS or the local media server) or a video a brand uploaded (``event`` empty, ``title`` and
+    ``slug`` set, public once ``published_at`` is set). An IVS recording is one S3 prefix
+    (reconnects merged by IVS included); ``(source_bucket, source_prefix)`` is its idempotency
+    key. Paths are names in the "recordings" storage."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         COPYING = "copying", "Copying"
+        PROCESSING = "processing", "Transcoding"
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
 
@@ -24,9 +33,18 @@ class Recording(models.Model):
         LOCAL = "local", "Local media server"
         UPLOAD = "upload", "Uploaded video"
 
-    organization_field = "event__organization"
+    organization_field = "organization"
 
-    event = models.ForeignKey(LiveEvent, on_delete=models.CASCADE, related_name="recordings")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="recordings")
+    event = models.ForeignKey(
+        LiveEvent, on_delete=models.CASCADE, null=True, blank=True, related_name="recordings"
+    )
+    # Uploaded videos: the title and URL slug (unique per brand) of their page.
+    title = models.CharField(max_length=200, blank=True)
+    slug = models.SlugField(max_length=80, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    upload = models.FileField(upload_to=upload_path, max_length=300, blank=True)
+    upload_size = models.PositiveBigIntegerField(null=True, blank=True)
     sessions = models.ManyToManyField(StreamSession, blank=True, related_name="recordings")
     # The stream ids IVS merged into this recording (from the Recording End event).
     stream_ids = models.JSONField(default=list, blank=True)
@@ -46,6 +64,10 @@ class Recording(models.Model):
     thumbnails = models.JSONField(default=list, blank=True)
     objects_copied = models.PositiveIntegerField(default=0)
     bytes_copied = models.PositiveBigIntegerField(default=0)
+    # Percent done while copying or transcoding, for the dashboard's progress bar.
+    progress = models.PositiveSmallIntegerField(default=0)
+    # Replay page views, counted apart from live viewers.
+    replay_views = models.PositiveIntegerField(default=0)
     ingested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -61,11 +83,28 @@ class Recording(models.Model):
             models.UniqueConstraint(
                 fields=["session_id"], condition=~Q(session_id=""), name="recording_once_per_session"
             ),
+            models.UniqueConstraint(
+                fields=["organization", "slug"], condition=~Q(slug=""), name="recording_slug_unique_per_brand"
+            ),
+            models.CheckConstraint(
+                condition=Q(event__isnull=False) | Q(backend="upload"), name="recording_of_an_event_or_upload"
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="recording_progress_is_a_percent"),
         ]
 
     def __str__(self):
+        if self.event_id is None:
+            return f"{self.title or 'Untitled video'} ({self.get_status_display()})"
         when = f"{self.started_at:%Y-%m-%d %H:%M}" if self.started_at else "not started"
         return f"{self.event} · {when} ({self.get_status_display()})"
+
+    @property
+    def is_upload(self) -> bool:
+        return self.backend == self.Backend.UPLOAD
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
 
     @property
     def is_ready(self) -> bool:
@@ -86,7 +125,7 @@ class ProductCue(models.Model):
     ``end_ms`` (open: until the next cue or the end). Cues made from the event's highlights keep
     their highlight; others (SRT import, timeline editor) have none."""
 
-    organization_field = "recording__event__organization"
+    organization_field = "recording__organization"
 
     recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="cues")
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")

@@ -115,6 +115,7 @@ def note_recording(*, live_event, event: RecordingEvent) -> str:
         source_prefix=event.prefix,
         defaults={
             "event": live_event,
+            "organization_id": live_event.organization_id,
             "status": Recording.Status.PENDING,
             "cdn_prefix": cdn_prefix_for(live_event, parse_prefix(event.prefix)),
         },
@@ -144,6 +145,7 @@ def record_start_failure(*, live_event, event: RecordingEvent) -> str:
         session_id=event.session_id,
         defaults={
             "event": live_event,
+            "organization_id": live_event.organization_id,
             "source_bucket": event.bucket,
             "status": Recording.Status.FAILED,
             "failure_reason": reason,

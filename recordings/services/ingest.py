@@ -312,7 +312,12 @@ def _get_or_create(
     recording, _ = Recording.objects.select_for_update().get_or_create(
         source_bucket=bucket,
         source_prefix=location.prefix,
-        defaults={"event": event, "backend": Recording.Backend.IVS, "status": Status.PENDING},
+        defaults={
+            "event": event,
+            "organization_id": event.organization_id,
+            "backend": Recording.Backend.IVS,
+            "status": Status.PENDING,
+        },
     )
     fields = merge_event_details(recording, stream_ids=stream_ids, session_id=session_id)
     if not recording.cdn_prefix:  # set once: a resumed copy must find what the last run copied

@@ -20,6 +20,7 @@ def recordings():
     product = ProductFactory(organization=ours.organization, name="Rose lipstick")
     mine = Recording.objects.create(
         event=ours,
+        organization=ours.organization,
         source_bucket="b",
         source_prefix="ivs/v1/1/c/2024/1/1/1/1/mine",
         status=Recording.Status.READY,
@@ -28,7 +29,7 @@ def recordings():
     )
     ProductCue.objects.create(recording=mine, product=product, start_ms=1000, end_ms=5000)
     other = Recording.objects.create(
-        event=theirs, source_bucket="b", source_prefix="ivs/v1/1/c/2024/1/1/1/1/other"
+        event=theirs, organization=theirs.organization, source_bucket="b", source_prefix="ivs/v1/1/c/2024/1/1/1/1/other"
     )
     return mine, other
 

@@ -87,7 +87,9 @@ def test_pending_ingests_every_ended_recording_not_ready(s3, put_source, show, h
     )
     write_recording(put_source, other_channel)
     run("--bucket", SOURCE, "--prefix", specs[0].prefix)
-    Recording.objects.create(event=show[0], source_bucket=SOURCE, source_prefix=specs[4].prefix)  # pending
+    Recording.objects.create(  # pending
+        event=show[0], organization=show[0].organization, source_bucket=SOURCE, source_prefix=specs[4].prefix
+    )
 
     out, _ = run("--pending")
 

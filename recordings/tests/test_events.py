@@ -132,7 +132,11 @@ def test_an_end_while_another_worker_copies_queues_nothing(
 ):
     event, _ = show
     Recording.objects.create(
-        event=event, source_bucket=SOURCE, source_prefix=spec.prefix, status=Recording.Status.COPYING
+        event=event,
+        organization=event.organization,
+        source_bucket=SOURCE,
+        source_prefix=spec.prefix,
+        status=Recording.Status.COPYING,
     )
 
     with django_capture_on_commit_callbacks() as callbacks:

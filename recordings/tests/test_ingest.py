@@ -267,7 +267,7 @@ def test_a_recording_not_ended_yet_is_not_ingested(s3, put_source, spec, show):
 def test_a_recording_still_going_is_not_marked_failed(s3, put_source, spec, show):
     write_recording(put_source, spec, ended=None)
     Recording.objects.create(
-        event=show[0], source_bucket=SOURCE, source_prefix=spec.prefix
+        event=show[0], organization=show[0].organization, source_bucket=SOURCE, source_prefix=spec.prefix
     )  # Recording Start
 
     with pytest.raises(exceptions.RecordingNotEnded):
