@@ -53,6 +53,7 @@ demo: install
 	$(BIN)/python manage.py seed_demo
 	@echo
 	@echo "Liveshop is starting at http://$(HOST):$(PORT)/"
+	@echo "  watch:   http://$(HOST):$(PORT)/e/northwind/northwind-live/   (the demo show, live in a loop)"
 	@echo "  log in:  http://$(HOST):$(PORT)/login/   (demo logins are printed above)"
 	@echo "  studio:  http://$(HOST):$(PORT)/studio/   (events, go-live panel, stream keys)"
 	@echo "  admin:   http://$(HOST):$(PORT)/admin/"

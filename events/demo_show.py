@@ -1,0 +1,107 @@
+"""The demo's live show: a generated video that presents the demo products one after another,
+with an SRT of product cues at the moments each product appears, streamed in a loop into the
+demo event by ``manage.py demo_show`` (``make demo``).
+
+The video is drawn by ffmpeg alone (a test pattern, each product's name and price written on it
+while its cue is on, a running clock, a tone whose pitch changes with the product) and encoded
+for the local media server: H.264 with a keyframe every second (HLS cuts 1 s fragments at
+keyframes) and AAC."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from catalog.models import Product
+
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+INTRO_MS = 4_000
+PER_PRODUCT_MS = 8_000
+FPS = 30
+
+
+class DemoVideoError(Exception):
+    """ffmpeg is missing or failed to draw the demo video (the message says why)."""
+
+
+@dataclass(frozen=True)
+class DemoCue:
+    product: Product
+    start_ms: int
+    end_ms: int
+
+
+def demo_cues(products: Sequence[Product], *, per_product_ms: int = PER_PRODUCT_MS) -> list[DemoCue]:
+    """An intro, then each product for ``per_product_ms``, in lineup order."""
+    return [
+        DemoCue(product, INTRO_MS + i * per_product_ms, INTRO_MS + (i + 1) * per_product_ms)
+        for i, product in enumerate(products)
+    ]
+
+
+def demo_video_path(directory: Path, products: Sequence[Product]) -> Path:
+    """Where the video for these products lives: named by a digest of what is drawn on it, so a
+    renamed or repriced product gets a new video and an unchanged one is reused."""
+    drawn = "\n".join(f"{p.pk}:{p.name}:{p.price}:{p.currency}" for p in products)
+    return directory / f"show-{hashlib.sha256(drawn.encode()).hexdigest()[:12]}.mp4"
+
+
+def write_demo_video(
+    path: Path, products: Sequence[Product], *, title: str, per_product_ms: int = PER_PRODUCT_MS
+) -> list[DemoCue]:
+    """Draw the show into ``path`` (MP4) unless it is there already; return its cues."""
+    cues = demo_cues(products, per_product_ms=per_product_ms)
+    if path.exists():
+        return cues
+    if not shutil.which("ffmpeg"):
+        raise DemoVideoError("ffmpeg is not installed (apt-get install ffmpeg).")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    duration = (cues[-1].end_ms if cues else INTRO_MS) / 1000
+    with tempfile.TemporaryDirectory() as scratch:
+        # Texts go through files: drawtext's own escaping of ':' and quotes is a trap.
+        texts = Path(scratch)
+        filters = [_text(texts / "title.txt", title, y="h*0.12", size=44, enable=f"lt(t,{INTRO_MS / 1000})")]
+        for i, cue in enumerate(cues):
+            on = f"between(t,{cue.start_ms / 1000},{cue.end_ms / 1000 - 0.001})"
+            price = f"{cue.product.price} {cue.product.currency}"
+            filters.append(_text(texts / f"{i}-name.txt", cue.product.name, y="h*0.70", size=48, enable=on))
+            filters.append(_text(texts / f"{i}-price.txt", price, y="h*0.80", size=36, enable=on))
+        filters.append(
+            f"drawtext=fontfile={FONT}:text='%{{pts\\:hms}}':x=w-tw-24:y=24:fontsize=28:"
+            "fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=8"
+        )
+        tone = "+".join(
+            f"sin(2*PI*{330 + 55 * i}*t)*between(t,{c.start_ms / 1000},{c.end_ms / 1000})"
+            for i, c in enumerate(cues)
+        )
+        command = [
+            "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+            "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate={FPS}:duration={duration}",
+            "-f", "lavfi", "-i", f"aevalsrc=exprs='0.2*({tone or '0'})':s=48000:d={duration}",
+            "-vf", ",".join(filters),
+            "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p",
+            "-b:v", "2500k", "-maxrate", "2500k", "-bufsize", "5000k",
+            "-g", str(FPS), "-keyint_min", str(FPS), "-sc_threshold", "0",
+            "-c:a", "aac", "-b:a", "128k", "-ar", "48000",
+            "-movflags", "+faststart",
+            str(path.with_suffix(".part.mp4")),
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        path.with_suffix(".part.mp4").unlink(missing_ok=True)
+        raise DemoVideoError(f"ffmpeg could not draw the demo video: {result.stderr.strip()[-500:]}")
+    path.with_suffix(".part.mp4").rename(path)
+    return cues
+
+
+def _text(file: Path, text: str, *, y: str, size: int, enable: str) -> str:
+    file.write_text(text, encoding="utf-8")
+    return (
+        f"drawtext=fontfile={FONT}:textfile={file}:x=(w-tw)/2:y={y}:fontsize={size}:fontcolor=white:"
+        f"box=1:boxcolor=black@0.65:boxborderw=18:enable='{enable}'"
+    )
