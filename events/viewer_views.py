@@ -23,6 +23,7 @@ from catalog.models import Product
 from events.models import LiveEvent
 from events.payloads import buy_url, may_watch
 from events.serializers import stream_details
+from recordings.selectors import event_replay_url
 
 Status = LiveEvent.Status
 # Events with a viewer page; cancelled ones and ones still waiting for a channel have none.
@@ -75,6 +76,7 @@ class EventWatchView(View):
             "featured_id": card["id"] if card else None,
             "highlight": highlight,
             "config": page_config(event, details),
+            "replay_url": event_replay_url(event),
         }
         return no_store_if_private(render(request, "events/watch.html", context), event)
 

@@ -26,6 +26,7 @@ from events import payloads, selectors, services
 from events.exceptions import EventError
 from events.forms import EventForm
 from events.models import Highlight, LiveEvent
+from recordings.selectors import list_event_recordings
 
 Status = LiveEvent.Status
 CLOSED = (Status.ENDED, Status.CANCELLED)
@@ -45,6 +46,7 @@ def _render_detail(request, event: LiveEvent, *, stream_key: str = "") -> HttpRe
         "can_manage": permissions.can(user, Action.MANAGE_EVENTS, event),
         "lineup": selectors.lineup_of(event),
         "sessions": selectors.sessions_of(event),
+        "recordings": list_event_recordings(event),
         "panel": selectors.go_live_panel(event) if event.has_channel else None,
         "stream_key": stream_key,
         **_console_context(event, can_feature=can_host and event.status not in CLOSED),

@@ -1,0 +1,102 @@
+"""CloudFront signed cookies for private replays.
+
+A replay is a master playlist, rendition playlists and hundreds of segments: a signed URL covers
+one object, so private replays use a *custom-policy* signed cookie set whose resource is a
+wildcard over the recording's prefix instead. CloudFront requires RSA with SHA-1 for these
+signatures (trusted key groups); the policy, signature and key id travel in three cookies
+(docs: "Setting signed cookies using a custom policy")."""
+
+from __future__ import annotations
+
+import base64
+import posixpath
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+from botocore.signers import CloudFrontSigner
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from django.conf import settings
+from django.core.files.storage import storages
+from django.http import HttpResponse
+
+from recordings.models import Recording
+
+POLICY_COOKIE = "CloudFront-Policy"
+SIGNATURE_COOKIE = "CloudFront-Signature"
+KEY_PAIR_COOKIE = "CloudFront-Key-Pair-Id"
+
+
+@dataclass(frozen=True)
+class SignedCookies:
+    """The three cookie values and when CloudFront stops accepting them."""
+
+    values: dict[str, str]
+    expires: datetime
+
+
+def cloudfront_b64(data: bytes) -> str:
+    """Base64 with CloudFront's URL-safe substitutions (+ -> -, = -> _, / -> ~)."""
+    return base64.b64encode(data).replace(b"+", b"-").replace(b"=", b"_").replace(b"/", b"~").decode()
+
+
+@cache
+def _private_key(pem: str):
+    # Environment variables often carry a PEM on one line with literal "\n" escapes.
+    return serialization.load_pem_private_key(pem.replace("\\n", "\n").encode(), password=None)
+
+
+def rsa_sha1_signer(pem: str):
+    """A botocore ``rsa_signer``: PKCS#1 v1.5 with SHA-1, as CloudFront requires."""
+    key = _private_key(pem)
+    return lambda message: key.sign(message, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
+
+
+def signed_cookies(*, resource: str, expires: datetime, key_id: str, private_key: str) -> SignedCookies:
+    """A custom-policy cookie set allowing ``resource`` (``*`` wildcards allowed) until ``expires``."""
+    signer = CloudFrontSigner(key_id, rsa_sha1_signer(private_key))
+    policy = signer.build_policy(resource, expires).encode()
+    values = {
+        POLICY_COOKIE: cloudfront_b64(policy),
+        SIGNATURE_COOKIE: cloudfront_b64(signer.rsa_signer(policy)),
+        KEY_PAIR_COOKIE: key_id,
+    }
+    return SignedCookies(values=values, expires=expires)
+
+
+def is_configured() -> bool:
+    return bool(settings.AWS_CLOUDFRONT_KEY_ID and settings.AWS_CLOUDFRONT_KEY)
+
+
+def recording_resource(recording: Recording) -> str:
+    """The wildcard URL covering every object of ``recording`` on the CDN (master, renditions,
+    segments, thumbnails)."""
+    prefix = recording.cdn_prefix or posixpath.dirname(recording.master_path)
+    url = storages["recordings"].url(f"{prefix.strip('/')}/").split("?", 1)[0]
+    return f"{url.rstrip('/')}/*"
+
+
+def sign_replay_response(response: HttpResponse, recording: Recording) -> HttpResponse:
+    """Set the recording's signed cookies on ``response`` when CloudFront signing is configured
+    (AWS_CLOUDFRONT_KEY_ID / AWS_CLOUDFRONT_KEY); a no-op otherwise."""
+    if not is_configured() or not recording.master_path:
+        return response
+    ttl = timedelta(seconds=settings.AWS_CLOUDFRONT_COOKIE_TTL)
+    cookies = signed_cookies(
+        resource=recording_resource(recording),
+        expires=datetime.now(UTC) + ttl,
+        key_id=settings.AWS_CLOUDFRONT_KEY_ID,
+        private_key=settings.AWS_CLOUDFRONT_KEY,
+    )
+    for name, value in cookies.values.items():
+        response.set_cookie(
+            name,
+            value,
+            max_age=int(ttl.total_seconds()),
+            domain=settings.AWS_CLOUDFRONT_COOKIE_DOMAIN or None,
+            secure=True,
+            httponly=True,
+            samesite="Lax",
+        )
+    return response

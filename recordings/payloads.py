@@ -1,0 +1,78 @@
+"""The JSON a replay or video page embeds for replay.js. Public fields only: no source bucket or
+prefix, IVS session or stream id, failure reason or upload path ever goes in here."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.core.files.storage import storages
+
+from catalog.models import Product
+from recordings.models import ProductCue, Recording
+
+# Buy links from replays and videos are told apart from live ones in the shop's analytics.
+UTM_MEDIUM = "replay"
+
+
+def media_time(ms: int) -> str:
+    """``m:ss`` (``h:mm:ss`` past an hour), as video players show time."""
+    minutes, seconds = divmod(int(ms) // 1000, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def replay_buy_url(product: Product, *, campaign: str) -> str:
+    """The product page tagged for attribution, like the live card's (events.payloads.buy_url)."""
+    if not product.external_url:
+        return ""
+    separator = "&" if "?" in product.external_url else "?"
+    query = urlencode({"utm_source": "liveshop", "utm_medium": UTM_MEDIUM, "utm_campaign": campaign})
+    return f"{product.external_url}{separator}{query}"
+
+
+def replay_card(product: Product, *, campaign: str) -> dict:
+    """The live card's shape (events.payloads.product_card) with the replay's Buy link."""
+    image = product.thumbnail or product.image
+    return {
+        "id": product.pk,
+        "sku": product.sku,
+        "name": product.name,
+        "description": product.description,
+        "price": str(product.price),
+        "currency": product.currency,
+        "image": image.url if image else "",
+        "buyUrl": replay_buy_url(product, campaign=campaign),
+        "inStock": product.stock > 0,
+    }
+
+
+def cue_payload(cue: ProductCue) -> dict:
+    return {"id": cue.pk, "startMs": cue.start_ms, "endMs": cue.end_ms, "productId": cue.product_id}
+
+
+def rendition_payload(rendition: dict) -> dict:
+    playlist = rendition.get("playlist")
+    return {
+        "name": rendition.get("name", ""),
+        "resolution": rendition.get("resolution", ""),
+        "width": rendition.get("width"),
+        "height": rendition.get("height"),
+        "bandwidth": rendition.get("bandwidth"),
+        "url": storages["recordings"].url(playlist) if playlist else "",
+    }
+
+
+def replay_payload(recording: Recording, cues: list[ProductCue], *, campaign: str) -> dict:
+    """What replay.js plays and shows: the master playlist, renditions, cues and their cards."""
+    cards = {}
+    for cue in cues:
+        cards.setdefault(cue.product_id, replay_card(cue.product, campaign=campaign))
+    return {
+        "recordingId": recording.pk,
+        "title": recording.title or (recording.event.title if recording.event_id else ""),
+        "durationMs": recording.duration_ms,
+        "masterUrl": recording.master_url,
+        "renditions": [rendition_payload(r) for r in recording.renditions],
+        "cues": [cue_payload(cue) for cue in cues],
+        "products": list(cards.values()),
+    }

@@ -1,0 +1,147 @@
+"""Replay pages: an ended event's recording (``/e/<brand>/<event>/replay/``) and a brand's
+published uploaded video (``/v/<brand>/<slug>/``). One template and script (replay.js) serve both:
+the VOD through hls.js, the product card at its cue times, chapters, lineup, Buy link and QR.
+
+Public fields only (recordings.payloads); private events follow the live page's rule
+(events.payloads.may_watch) and get CloudFront signed cookies where signing is configured."""
+
+from __future__ import annotations
+
+from django.core.files.storage import storages
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from django.views import View
+
+from events.models import LiveEvent
+from events.viewer_views import QR_MAX_AGE, format_price, get_watchable_event, no_store_if_private, qr_svg
+from recordings import cdn, selectors
+from recordings.models import ProductCue, Recording
+from recordings.payloads import media_time, replay_buy_url, replay_card, replay_payload
+from recordings.services.replays import count_replay_view
+
+
+class EventReplayView(View):
+    """The replay of an ended event: its newest ready recording, or ``recording_id``'s."""
+
+    def get(self, request, brand: str, slug: str, recording_id: int | None = None):
+        event = get_watchable_event(request.user, organization__slug=brand, slug=slug)
+        try:
+            recording = selectors.get_event_replay(event=event, recording_id=recording_id)
+        except Recording.DoesNotExist:
+            if recording_id is not None:
+                raise Http404("No such recording of this event.") from None
+            return redirect("viewer:watch", brand=brand, slug=slug)  # live, upcoming, or not ready yet
+        others = [r for r in selectors.list_event_replays(event) if r.pk != recording.pk]
+        qr = reverse("replays:event-qr", kwargs={"brand": brand, "slug": slug, "product_id": 0})
+        response = render_replay(request, recording, event=event, campaign=event.slug, qr=qr, others=others)
+        if event.is_private:
+            cdn.sign_replay_response(response, recording)
+        return no_store_if_private(response, event)
+
+
+class VideoView(View):
+    """An uploaded video's page: public once published; the brand's people may preview it before."""
+
+    def get(self, request, brand: str, slug: str):
+        try:
+            video = selectors.get_video_for_viewer(user=request.user, brand=brand, slug=slug)
+        except Recording.DoesNotExist:
+            raise Http404("No such video.") from None
+        qr = reverse("replays:video-qr", kwargs={"brand": brand, "slug": slug, "product_id": 0})
+        response = render_replay(request, video, event=None, campaign=video.slug, qr=qr)
+        if not video.is_published:
+            patch_cache_control(response, private=True, no_store=True)
+        return response
+
+
+def render_replay(
+    request, recording: Recording, *, event: LiveEvent | None, campaign: str, qr: str, others=()
+) -> HttpResponse:
+    """Count the view and render the page (the QR URL pattern ``qr`` ends in ``/0.svg``)."""
+    count_replay_view(recording=recording, viewer=request.user, session=request.session)
+    cues = selectors.list_cues(recording)
+    qr_pattern = qr.replace("/0.svg", "/{id}.svg")
+    config = {
+        **replay_payload(recording, cues, campaign=campaign),
+        "qrUrl": qr_pattern,
+        "withCredentials": bool(event and event.is_private and cdn.is_configured()),
+    }
+    cards = {card["id"]: card for card in config["products"]}
+    lineup = [
+        with_display(replay_card(product, campaign=campaign), qr_pattern)
+        for product in selectors.list_lineup_products(recording, cues)
+    ]
+    context = {
+        "recording": recording,
+        "event": event,
+        "organization": recording.organization,
+        "title": event.title if event else recording.title or "Untitled video",
+        "description": event.description if event else "",
+        "screen": "replay" if recording.is_ready and recording.master_path else "processing",
+        "poster": poster_url(recording, event),
+        "chapters": [chapter(cue, cards[cue.product_id]) for cue in cues],
+        "lineup": lineup,
+        "duration_text": duration_text(recording),
+        "others": [
+            {"recording": r, "url": other_url(event, r), "duration_text": duration_text(r)} for r in others
+        ],
+        "live_url": reverse("viewer:watch", args=[event.organization.slug, event.slug]) if event else "",
+        "card": None,
+        "card_kicker": "In the video now",
+        "config": config,
+    }
+    return render(request, "recordings/replay.html", context)
+
+
+def with_display(card: dict, qr_pattern: str) -> dict:
+    qr = qr_pattern.replace("{id}", str(card["id"])) if card["buyUrl"] else ""
+    return {**card, "priceText": format_price(card["price"], card["currency"]), "qrUrl": qr}
+
+
+def chapter(cue: ProductCue, card: dict) -> dict:
+    return {"id": cue.pk, "start_ms": cue.start_ms, "label": media_time(cue.start_ms), "card": card}
+
+
+def duration_text(recording: Recording) -> str:
+    return media_time(recording.duration_ms) if recording.duration_ms else ""
+
+
+def poster_url(recording: Recording, event: LiveEvent | None) -> str:
+    """A frame a third of the way in (IVS's first thumbnail is often black), else the event's image."""
+    if recording.thumbnails:
+        return storages["recordings"].url(recording.thumbnails[len(recording.thumbnails) // 3])
+    return event.thumbnail.url if event and event.thumbnail else ""
+
+
+def other_url(event: LiveEvent, recording: Recording) -> str:
+    kwargs = {"brand": event.organization.slug, "slug": event.slug, "recording_id": recording.pk}
+    return reverse("replays:event-recording", kwargs=kwargs)
+
+
+class ReplayQrCodeView(View):
+    """An SVG QR code of a product's replay Buy link, for products on the replay or video page."""
+
+    def get(self, request, brand: str, slug: str, product_id: int, video: bool = False):
+        if video:
+            try:
+                recording = selectors.get_video_for_viewer(user=request.user, brand=brand, slug=slug)
+            except Recording.DoesNotExist:
+                raise Http404("No such video.") from None
+            event, recordings, campaign = None, Recording.objects.filter(pk=recording.pk), recording.slug
+        else:
+            event = get_watchable_event(request.user, organization__slug=brand, slug=slug)
+            recording, recordings, campaign = None, selectors.list_event_replays(event), event.slug
+        product = get_object_or_404(
+            selectors.replay_products(recordings=recordings, event=event), pk=product_id
+        )
+        url = replay_buy_url(product, campaign=campaign)
+        if not url:
+            raise Http404("This product has no Buy link.")
+        response = HttpResponse(qr_svg(url), content_type="image/svg+xml")
+        private = event.is_private if event else not recording.is_published
+        patch_cache_control(response, max_age=QR_MAX_AGE, public=not private)
+        if private:
+            patch_cache_control(response, private=True, no_store=True)
+        return response
