@@ -25,6 +25,7 @@ class Action(StrEnum):
     DELETE_CATALOG = "delete_catalog"
     MANAGE_EVENTS = "manage_events"  # create, edit, cancel events; set the lineup
     HOST_EVENT = "host_event"  # go live, see the stream key, feature products
+    EDIT_RECORDING = "edit_recording"  # place, import and export a recording's or video's product cues
     MODERATE = "moderate"
     MANAGE_MEMBERS = "manage_members"
 
@@ -32,7 +33,14 @@ class Action(StrEnum):
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.OWNER: frozenset(Action),
     Role.HOST: frozenset(
-        {Action.VIEW, Action.EDIT_CATALOG, Action.MANAGE_EVENTS, Action.HOST_EVENT, Action.MODERATE}
+        {
+            Action.VIEW,
+            Action.EDIT_CATALOG,
+            Action.MANAGE_EVENTS,
+            Action.HOST_EVENT,
+            Action.EDIT_RECORDING,
+            Action.MODERATE,
+        }
     ),
     Role.MODERATOR: frozenset({Action.VIEW, Action.MODERATE}),
 }

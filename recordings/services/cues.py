@@ -1,15 +1,20 @@
 """Product cues from an event's highlights: each feature becomes a cue at its position in the
-recording; the next highlight (another feature, or a clear) ends it."""
+recording; the next highlight (another feature, or a clear) ends it. Cues set by hand (SRT
+import, the timeline editor) replace all of a recording's cues at once (replace_cues)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.db import transaction
 
+from accounts import permissions
+from accounts.permissions import Action
 from events.models import Highlight
+from recordings.exceptions import InvalidCues, SrtProblem
 from recordings.models import ProductCue, Recording
 from recordings.playlists import Timeline
+from recordings.services.srt_cues import CueSpec, format_ms
 
 
 def build_cues(recording: Recording, highlights: Iterable[Highlight], timeline: Timeline) -> list[ProductCue]:
@@ -57,3 +62,51 @@ def sync_product_cues(*, recording: Recording, timeline: Timeline) -> list[Produ
         update_fields=["product", "start_ms", "end_ms"],
     )
     return cues
+
+
+@transaction.atomic
+def replace_cues(*, recording: Recording, cues: Sequence[CueSpec], by) -> list[ProductCue]:
+    """Make ``cues`` the recording's product cues (SRT import, the timeline editor), if ``by``
+    may edit the brand's recordings. See replace_cues_as_operator for what it writes."""
+    permissions.require(by, Action.EDIT_RECORDING, recording)
+    return replace_cues_as_operator(recording=recording, cues=cues)
+
+
+@transaction.atomic
+def replace_cues_as_operator(*, recording: Recording, cues: Sequence[CueSpec]) -> list[ProductCue]:
+    """replace_cues without a user, for whoever runs manage.py (as import_products). Locks the
+    recording; checks every cue (InvalidCues lists each problem, nothing is written); deletes
+    ALL its cues, those made from highlights too (the editor shows and edits every cue; only
+    ``ingest_recording --force`` makes highlight cues again), and creates ``cues`` in time order.
+    Returns the new cues."""
+    recording = Recording.objects.select_for_update().get(pk=recording.pk)
+    ordered = sorted(cues, key=lambda cue: cue.start_ms)
+    if problems := _cue_problems(recording, ordered):
+        raise InvalidCues(problems)
+    recording.cues.all().delete()
+    return ProductCue.objects.bulk_create(
+        ProductCue(recording=recording, product=cue.product, start_ms=cue.start_ms, end_ms=cue.end_ms)
+        for cue in ordered
+    )
+
+
+def _cue_problems(recording: Recording, cues: Sequence[CueSpec]) -> list[SrtProblem]:
+    """Every reason ``cues`` (in time order) cannot be the recording's cues."""
+    problems = []
+    duration = recording.duration_ms
+    for index, cue in enumerate(cues):
+        where = f"cue at {format_ms(cue.start_ms)}: " if cue.start_ms >= 0 and not cue.line else ""
+        reasons = []
+        if cue.start_ms < 0:
+            reasons.append(f"starts before the video ({cue.start_ms} ms)")
+        if cue.end_ms is not None and cue.end_ms <= cue.start_ms:
+            reasons.append("ends before it starts")
+        if duration is not None and (cue.start_ms >= duration or (cue.end_ms or 0) > duration):
+            reasons.append(f"goes past the end of the video ({format_ms(duration)})")
+        if cue.product.organization_id != recording.organization_id:
+            reasons.append(f"{cue.product.sku} is not in {recording.organization}'s catalogue")
+        previous = cues[index - 1] if index else None
+        if previous is not None and (previous.end_ms is None or cue.start_ms < previous.end_ms):
+            reasons.append("overlaps the cue before it")
+        problems += [SrtProblem(cue.line, where + reason) for reason in reasons]
+    return problems

@@ -1,0 +1,338 @@
+"""Product cues as SRT subtitles, the AWS retail demo's format: one cue per product moment whose
+text is ``{"productId": 12}`` (our Product id in the brand) or ``{"sku": "..."}``.
+
+Reading checks the whole file and reports every problem with its line (a bad timestamp or
+block, bad JSON, a cue naming no product or two, an unknown product, overlapping or
+out-of-order cues, an empty file) by raising SrtImportError; it never returns part of a file.
+A cue's ``line`` is the line of its timing line (``00:00:04,000 --> 00:00:08,000``).
+
+SRT cues always end, ProductCue's may be open (until the next cue or the end of the video).
+Export writes an open cue's end as the next cue's start and the last open cue's as
+OPEN_END (99:59:59,999), which reading turns back into an open end. Players and the retail
+demo's streamer show a cue until the next one anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import srt
+from django.db.models import Q
+
+from accounts.models import Organization
+from catalog.models import Product
+from recordings.exceptions import SrtImportError, SrtProblem
+from recordings.models import ProductCue
+
+__all__ = [
+    "KEYS",
+    "OPEN_END_MS",
+    "CueSpec",
+    "SrtProblem",
+    "export_srt",
+    "format_ms",
+    "parse_srt",
+    "parse_srt_timing",
+]
+
+KEYS = ("productId", "sku")
+OPEN_END_MS = ((99 * 60 + 59) * 60 + 59) * 1000 + 999  # 99:59:59,999, the largest SRT time
+EXAMPLE = 'cue text like {"productId": 12} or {"sku": "TEE-01"}'
+TIMING_LINE = re.compile(r"^\s*(\S+)\s*-->\s*(\S+)(?:\s.*)?$")
+BLANK = re.compile(r"^\s*$")
+INDEX = re.compile(rf"^\s*{srt.RGX_INDEX}\s*$")
+
+
+@dataclass(frozen=True)
+class CueSpec:
+    """A product cue to save (from an SRT file or the timeline editor); ``line`` is where it
+    came from in a file (0: not from a file)."""
+
+    product: Product
+    start_ms: int
+    end_ms: int | None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class _Cue:
+    start_ms: int
+    end_ms: int | None
+    data: dict[str, Any]
+    line: int  # the timing line
+    text_line: int  # the first line of the cue text
+
+
+def parse_srt(text: str | bytes, *, organization: Organization) -> list[CueSpec]:
+    """The cues of an SRT file (str, or UTF-8 bytes) with their ``organization``'s products, in
+    time order. Raises SrtImportError listing every problem by line (nothing is returned for a
+    file with any problem); another brand's product is reported like an unknown one."""
+    cues, problems = _read(text)
+    products, missing = _resolve(cues, organization)
+    problems += missing
+    if problems:
+        raise SrtImportError(problems)
+    return [
+        CueSpec(product=products[_key(cue.data)], start_ms=cue.start_ms, end_ms=cue.end_ms, line=cue.line)
+        for cue in cues
+    ]
+
+
+def parse_srt_timing(text: str | bytes) -> list[tuple[int, int | None, dict, int]]:
+    """``(start_ms, end_ms, cue JSON, line)`` for each cue, in time order, without looking
+    products up (each JSON has exactly one of productId and sku). Raises SrtImportError for
+    every problem that needs no database (all but unknown products)."""
+    cues, problems = _read(text)
+    if problems:
+        raise SrtImportError(problems)
+    return [(cue.start_ms, cue.end_ms, cue.data, cue.line) for cue in cues]
+
+
+def export_srt(cues: Iterable[ProductCue | CueSpec], *, key: str = "productId") -> str:
+    """An SRT file of ``cues`` in time order, each cue's text ``{"productId": N}`` or
+    ``{"sku": "..."}`` (``key``). Open ends are written as described in the module docstring.
+    Select ProductCue's products along (``select_related("product")``) for ``key="sku"``."""
+    if key not in KEYS:
+        raise ValueError(f"key must be one of {', '.join(KEYS)}, not {key!r}")
+    ordered = sorted(cues, key=lambda cue: cue.start_ms)
+    subtitles = []
+    for index, cue in enumerate(ordered, start=1):
+        end_ms = cue.end_ms
+        if end_ms is None:
+            end_ms = ordered[index].start_ms if index < len(ordered) else OPEN_END_MS
+        value = _product_key(cue) if key == "productId" else cue.product.sku
+        subtitles.append(
+            srt.Subtitle(
+                index=index,
+                start=timedelta(milliseconds=cue.start_ms),
+                end=timedelta(milliseconds=end_ms),
+                content=json.dumps({key: value}, ensure_ascii=False),
+            )
+        )
+    return srt.compose(subtitles, reindex=False)
+
+
+def _product_key(cue: ProductCue | CueSpec) -> int:
+    """The cue's product id; a ProductCue's ``product_id`` needs no query."""
+    return getattr(cue, "product_id", None) or cue.product.pk
+
+
+def format_ms(ms: int) -> str:
+    """``00:01:02,345``: an SRT timestamp, for messages."""
+    return srt.timedelta_to_srt_timestamp(timedelta(milliseconds=ms))
+
+
+# Reading -------------------------------------------------------------------------------------
+
+
+def _read(text: str | bytes) -> tuple[list[_Cue], list[SrtProblem]]:
+    """Every well-formed cue in time order, and every problem found without the database."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = text[: exc.start].count(b"\n") + 1
+            return [], [SrtProblem(line, f"not UTF-8 text (byte 0x{text[exc.start]:02x})")]
+    lines = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    cues: list[_Cue] = []
+    problems: list[SrtProblem] = []
+    blocks = 0
+    for first, block in _blocks(lines):
+        blocks += 1
+        cue = _read_block(first, block, problems)
+        if cue is not None:
+            _check_order(cue, cues[-1] if cues else None, problems)
+            if not cues or cue.start_ms >= cues[-1].start_ms:
+                cues.append(cue)
+    if not blocks:
+        problems.append(SrtProblem(1, f"the file has no cues (expected SRT cues with {EXAMPLE})"))
+    return cues, problems
+
+
+def _blocks(lines: list[str]) -> Iterator[tuple[int, list[str]]]:
+    """(number of its first line, its lines) for each run of non-blank lines."""
+    block: list[str] = []
+    first = 0
+    for number, line in enumerate(lines, start=1):
+        if BLANK.match(line):
+            if block:
+                yield first, block
+            block = []
+        else:
+            if not block:
+                first = number
+            block.append(line)
+    if block:
+        yield first, block
+
+
+def _read_block(first: int, block: list[str], problems: list[SrtProblem]) -> _Cue | None:
+    """The cue in one block, or None after adding its problems."""
+    timing = next((i for i, line in enumerate(block[:2]) if "-->" in line), None)
+    text = "\n".join(block) + "\n"
+    try:
+        subtitles = list(srt.parse(text))
+    except srt.SRTParseError as exc:
+        subtitles = []
+        unmatched = exc.expected_start + len(exc.unmatched_content) - len(exc.unmatched_content.lstrip())
+        stray = text[:unmatched].count("\n")
+        if timing is not None and stray > timing:
+            problems.append(SrtProblem(first + stray, f"malformed cue: unexpected “{block[stray].strip()}”"))
+            return None
+    if reason := _structure_problem(block, timing, len(subtitles)):
+        problems.append(SrtProblem(first + reason[0], reason[1]))
+        return None
+    line = first + timing
+    if reason := _check_timestamps(block[timing]):
+        problems.append(SrtProblem(line, reason))
+        return None
+    subtitle = subtitles[0]
+    start_ms, end_ms = _ms(subtitle.start), _ms(subtitle.end)
+    if end_ms <= start_ms:
+        problems.append(
+            SrtProblem(line, f"the cue ends ({format_ms(end_ms)}) before it starts ({format_ms(start_ms)})")
+        )
+        return None
+    data = _read_text(line + 1, subtitle.content, problems)
+    if data is None:
+        return None
+    return _Cue(start_ms, None if end_ms == OPEN_END_MS else end_ms, data, line, line + 1)
+
+
+def _structure_problem(block: list[str], timing: int | None, parsed: int) -> tuple[int, str] | None:
+    """(offset in the block, reason) when srt could not read the block as one cue."""
+    if timing is None:
+        return 0, (
+            "malformed cue: expected a cue number, a timing line like "
+            f"“00:00:04,000 --> 00:00:08,000” and {EXAMPLE}"
+        )
+    if timing == 1 and not INDEX.match(block[0]):
+        return 0, f"malformed cue: expected a cue number before the timing line, not “{block[0].strip()}”"
+    if parsed == 0:
+        return timing, _bad_timing(block[timing])
+    if parsed > 1:
+        second = next((i for i, line in enumerate(block) if i > timing + 1 and "-->" in line), timing)
+        if second > timing + 2 and INDEX.match(block[second - 1]):
+            second -= 1  # point at the cue's number
+        return second, "a blank line must separate cues"
+    return None
+
+
+def _bad_timing(line: str) -> str:
+    return f"bad timestamp in “{line.strip()}” (expected a timing line like “00:00:04,000 --> 00:00:08,000”)"
+
+
+def _check_timestamps(line: str) -> str | None:
+    """What is wrong with a timing line srt accepted (it takes 00:75:00 or 4000 ms), if anything."""
+    match = TIMING_LINE.match(line)
+    if match is None:
+        return _bad_timing(line)
+    for stamp in match.groups():
+        parts = srt.TS_REGEX.match(stamp)
+        if parts is None:
+            return _bad_timing(line)
+        _, minutes, seconds, millis = parts.groups()
+        if int(minutes) > 59 or int(seconds) > 59 or len(millis) > 3:
+            return f"bad timestamp “{stamp}” (expected HH:MM:SS,mmm with minutes and seconds under 60)"
+    return None
+
+
+def _read_text(line: int, content: str, problems: list[SrtProblem]) -> dict[str, Any] | None:
+    """The cue text's JSON object if it names exactly one product, else None after a problem."""
+    if not content.strip():
+        problems.append(SrtProblem(line - 1, f"the cue has no text (expected {EXAMPLE})"))
+        return None
+    try:
+        data = json.loads(content)
+    except json.JSONDecodeError as exc:
+        problems.append(SrtProblem(line + exc.lineno - 1, f"bad JSON: {exc.msg} (expected {EXAMPLE})"))
+        return None
+    if not isinstance(data, dict):
+        problems.append(SrtProblem(line, f"the cue text is not a JSON object (expected {EXAMPLE})"))
+        return None
+    present = [key for key in KEYS if key in data]
+    reason = None
+    if not present:
+        reason = f"the cue names no product (expected {EXAMPLE})"
+    elif len(present) == 2:
+        reason = "the cue has both productId and sku: give one of them"
+    elif present == ["productId"] and _product_id(data["productId"]) is None:
+        reason = f"productId must be a whole number, not {json.dumps(data['productId'])}"
+    elif present == ["sku"] and not (isinstance(data["sku"], str) and data["sku"].strip()):
+        reason = f"sku must be a non-empty string, not {json.dumps(data['sku'])}"
+    if reason:
+        problems.append(SrtProblem(line, reason))
+        return None
+    return data
+
+
+def _check_order(cue: _Cue, previous: _Cue | None, problems: list[SrtProblem]) -> None:
+    if previous is None:
+        return
+    if cue.start_ms < previous.start_ms:
+        problems.append(
+            SrtProblem(
+                cue.line,
+                f"cue out of order: it starts at {format_ms(cue.start_ms)}, before the cue "
+                f"on line {previous.line} ({format_ms(previous.start_ms)})",
+            )
+        )
+    elif previous.end_ms is None or cue.start_ms < previous.end_ms:
+        end = format_ms(previous.end_ms) if previous.end_ms is not None else "the end"
+        problems.append(
+            SrtProblem(
+                cue.line,
+                f"cues overlap: this one starts at {format_ms(cue.start_ms)}, before the cue "
+                f"on line {previous.line} ends ({end})",
+            )
+        )
+
+
+def _resolve(
+    cues: list[_Cue], organization: Organization
+) -> tuple[dict[tuple[str, Any], Product], list[SrtProblem]]:
+    """The brand's products the cues name, by (key, value), and a problem per unknown one."""
+    ids = {_product_id(cue.data["productId"]) for cue in cues if "productId" in cue.data}
+    skus = {cue.data["sku"] for cue in cues if "sku" in cue.data}
+    products: dict[tuple[str, Any], Product] = {}
+    if ids or skus:
+        for product in Product.objects.filter(organization=organization).filter(
+            Q(pk__in=ids) | Q(sku__in=skus)
+        ):
+            products["productId", product.pk] = product
+            products["sku", product.sku] = product
+    problems = []
+    for cue in cues:
+        key = _key(cue.data)
+        if key not in products:
+            name = "productId" if key[0] == "productId" else "SKU"
+            problems.append(
+                SrtProblem(cue.text_line, f"no product with {name} {json.dumps(key[1])} in {organization}")
+            )
+    return products, problems
+
+
+def _key(data: dict[str, Any]) -> tuple[str, Any]:
+    if "productId" in data:
+        return "productId", _product_id(data["productId"])
+    return "sku", data["sku"]
+
+
+def _product_id(value: Any) -> int | None:
+    """A product id from JSON: a whole number (``12`` or ``"12"``; product ids are integers)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value > 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > 0:
+        return int(value)
+    return None
+
+
+def _ms(value: timedelta) -> int:
+    return (value.days * 86_400 + value.seconds) * 1000 + value.microseconds // 1000
