@@ -43,6 +43,11 @@ def highlight_payload(highlight: Highlight) -> dict:
     }
 
 
+def studio_highlight_payload(highlight: Highlight) -> dict:
+    """A highlight as host consoles see it: the viewers' shape plus its cue's state."""
+    return {**highlight_payload(highlight), "cueState": highlight.cue_state, "cueError": highlight.cue_error}
+
+
 def current_highlight(event: LiveEvent) -> Highlight | None:
     """The highlight on screen now: the newest one, unless it cleared the card."""
     latest = event.highlights.select_related("product", "event").first()
@@ -78,18 +83,22 @@ def event_state_snapshot(*, event_id: int, user) -> dict | None:
 def highlight_history(event: LiveEvent, limit: int = 50) -> list[dict]:
     """The console's history: newest first, with each cue's state."""
     rows = event.highlights.select_related("product", "event")[:limit]
-    return [{**highlight_payload(h), "cueState": h.cue_state, "cueError": h.cue_error} for h in rows]
+    return [studio_highlight_payload(h) for h in rows]
 
 
 def studio_snapshot(*, event_id: int, user) -> dict | None:
-    """A host console's (re)connect state: the viewers' snapshot plus the highlight history.
-    None unless the user is one of the brand's people."""
+    """A host console's (re)connect state: the viewers' snapshot plus the highlight history and
+    the stream's health (asked of the video service). None unless the user is one of the brand's
+    people."""
     from accounts import permissions
 
     event = LiveEvent.objects.filter(pk=event_id).first()
     if event is None or not permissions.can(user, permissions.Action.VIEW, event):
         return None
+    from events.stream_state import stream_health
+
     snapshot = event_state_snapshot(event_id=event_id, user=user)
     snapshot["type"] = "studio_snapshot"
     snapshot["history"] = highlight_history(event)
+    snapshot["streamHealth"] = stream_health(event)
     return snapshot

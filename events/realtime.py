@@ -13,7 +13,8 @@ starts from a snapshot, and a reconnect of the hub asks its sockets to resync.
 
 Under uvicorn (``--ws websockets`` or ``websockets-sansio``) the hub builds the websocket frame
 once per message and writes those bytes straight to each socket's transport (``frame_writer``),
-as ``websockets.broadcast()`` does: no coroutine, ASGI message or timer per socket. Other servers
+as ``websockets.broadcast()`` does: no coroutine, ASGI message or timer per socket. A socket with
+a backlog gets that message through its ASGI send instead, after everyone else. Other servers
 (daphne, the test communicator) get each frame through the consumer's ASGI send.
 """
 
@@ -43,6 +44,13 @@ SEND_DEADLINE = 1.0  # seconds a socket may take to accept a frame before it is 
 BACKLOG_LIMIT = 64 * 1024
 YIELD_EVERY = 1000  # sends between yields to the event loop, so the process stays responsive
 COUNT_INTERVAL = 1.0  # viewer counts go out at most once a second
+# The hub's Redis connections (the pub/sub one, plus the short rate-limit and count pipelines):
+# bounded, so a burst of websocket connects (a server restart, a push notification) queues for
+# a free connection, up to REDIS_POOL_TIMEOUT seconds, instead of opening one each and failing
+# with "Too many connections" or at Redis's maxclients.
+REDIS_MAX_CONNECTIONS = 20
+REDIS_POOL_TIMEOUT = 5.0
+STREAM_STATE_PREFIX = '{"type":"stream_state"'  # how encode() starts a stream.state message
 
 
 def channel_prefix(redis_url: str) -> str:
@@ -157,6 +165,11 @@ def broadcast_to_event_on_commit(event_id: int, message_type: str, payload: dict
     transaction.on_commit(lambda: broadcast_to_event(event_id, message_type, payload))
 
 
+def broadcast_to_studio_on_commit(event_id: int, message_type: str, payload: dict) -> None:
+    """Publish to the host consoles once the current transaction commits."""
+    transaction.on_commit(lambda: broadcast_to_studio(event_id, message_type, payload))
+
+
 # Delivery (async: one hub per ASGI process) ----------------------------------------------------
 
 
@@ -182,6 +195,9 @@ class Hub:
         self._pubsub = None
         self._tasks: list[asyncio.Task] = []
         self._counts_sent: dict[int, int] = {}
+        # event id -> the highest viewer total this process has recorded for the live session
+        # (forgotten at each stream_state message: a new session starts from zero).
+        self._peaks: dict[int, int] = {}
 
     # Membership
 
@@ -218,32 +234,44 @@ class Hub:
     async def deliver(self, topic: str, text: str) -> int:
         """Write ``text`` to every local socket of ``topic``; returns how many got it. A socket
         that cannot take a frame within SEND_DEADLINE is dropped (its client reconnects and
-        resyncs) so one slow viewer never stalls the others."""
+        resyncs) so one slow viewer never stalls the others. Backlogged fast-path sockets are
+        served after all the others, concurrently: they hold up nobody's frame, and the hub's
+        next message by at most one SEND_DEADLINE (which keeps each socket's frames in order)."""
+        if text.startswith(STREAM_STATE_PREFIX) and topic.startswith("event-"):
+            self._peaks.pop(int(topic.removeprefix("event-")), None)
         members = self.topics.get(topic)
         if not members:
             return 0
         delivered = 0
         frame = None
+        backlogged: list[Sink] = []
         for i, sink in enumerate(tuple(members)):
             write = getattr(sink, "write_frame", None)
-            if write is not None:
+            if write is None:  # no fast path (not uvicorn, or before the snapshot): the ASGI send
+                delivered += await self._send(members, sink, text)
+            else:
                 if frame is None:
                     frame = text_frame(text)
                 written = write(frame)
-            else:
-                written = False
-            if written:
-                delivered += 1
-            elif written is False:  # no fast path, or a backlog: the ASGI send waits for a drain
-                try:
-                    async with asyncio.timeout(SEND_DEADLINE):
-                        await sink.deliver(text)
+                if written:
                     delivered += 1
-                except Exception:
-                    self._drop(members, sink)
+                elif written is False:  # a backlog: its ASGI send waits for a drain, later
+                    backlogged.append(sink)
             if i % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
+        if backlogged:
+            delivered += sum(await asyncio.gather(*(self._send(members, sink, text) for sink in backlogged)))
         return delivered
+
+    async def _send(self, members: dict[Sink, None], sink: Sink, text: str) -> int:
+        """The ASGI send, within SEND_DEADLINE; 1 if it went out, 0 when the socket was dropped."""
+        try:
+            async with asyncio.timeout(SEND_DEADLINE):
+                await sink.deliver(text)
+            return 1
+        except Exception:
+            self._drop(members, sink)
+            return 0
 
     def _drop(self, members: dict[Sink, None], sink: Sink) -> None:
         members.pop(sink, None)
@@ -265,7 +293,10 @@ class Hub:
         if self.redis_url:
             import redis.asyncio as aioredis
 
-            self._client = aioredis.Redis.from_url(self.redis_url)
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_TIMEOUT
+            )
+            self._client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
             self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             self._tasks.append(self.loop.create_task(self._read()))
         self._tasks.append(self.loop.create_task(self._count_viewers()))
@@ -297,6 +328,7 @@ class Hub:
         with contextlib.suppress(Exception):
             if self.topics:
                 await self._pubsub.subscribe(*(self.prefix + t for t in self.topics))
+            self._peaks.clear()  # a stream_state message may have been missed too
             # Messages may have been missed while disconnected: every socket starts over.
             for members in list(self.topics.values()):
                 for sink in tuple(members):
@@ -314,11 +346,27 @@ class Hub:
         for topic in [t for t in self.topics if t.startswith("event-")]:
             event_id = int(topic.removeprefix("event-"))
             total = await self._total_viewers(event_id, self.local_count(topic))
+            if total > self._peaks.get(event_id, 0):
+                await self._record_peak(event_id, total)
             if self._counts_sent.get(event_id) != total:
                 self._counts_sent[event_id] = total
                 text = encode("viewer.count", {"count": total})
                 await self.deliver(topic, text)
                 await self.deliver(studio_group_name(event_id), text)
+
+    async def _record_peak(self, event_id: int, total: int) -> None:
+        """Keep the live session's peak_viewers: one UPDATE each time this process sees a new
+        high, not one per connect (every process does it; the UPDATE keeps the highest)."""
+        from channels.db import database_sync_to_async
+
+        from events.stream_state import record_peak_viewers
+
+        try:
+            await database_sync_to_async(record_peak_viewers)(event_id=event_id, count=total)
+        except Exception:
+            logger.warning("Could not record the peak viewer count", exc_info=True)
+            return
+        self._peaks[event_id] = total
 
     async def _total_viewers(self, event_id: int, local: int) -> int:
         if self._client is None:

@@ -18,8 +18,8 @@ from catalog.models import Product
 from events import cues
 from events.exceptions import ChannelUnavailable, EventNotEditable, ProductNotInBrand, ProductNotInLineup
 from events.models import EventProduct, Highlight, LiveEvent, StreamSession
-from events.payloads import highlight_payload
-from events.realtime import broadcast_to_event_on_commit
+from events.payloads import highlight_payload, studio_highlight_payload
+from events.realtime import broadcast_to_event_on_commit, broadcast_to_studio_on_commit
 from liveshop import secrets
 from liveshop.video import VideoBackendError, get_video_backend
 from liveshop.video.base import LATENCY_LOW
@@ -342,8 +342,10 @@ def _highlight(*, event: LiveEvent, product: Product | None, by, now) -> Highlig
         offset_ms=max(0, int((now - session.started_at).total_seconds() * 1000)) if live else None,
         cue_state=Highlight.CueState.PENDING if live else Highlight.CueState.NOT_LIVE,
     )
-    if live:
-        cues.send_cue_on_commit(highlight.pk)
     message = "product.cleared" if product is None else "product.featured"
     broadcast_to_event_on_commit(event.pk, message, highlight_payload(highlight))
+    # Consoles get it with its cue state, before any cue.state frame about it.
+    broadcast_to_studio_on_commit(event.pk, message, studio_highlight_payload(highlight))
+    if live:
+        cues.send_cue_on_commit(highlight.pk)
     return highlight

@@ -14,7 +14,8 @@ from django.utils.dateparse import parse_datetime
 
 from events.exceptions import MalformedStreamEvent
 from events.models import LiveEvent, StreamSession
-from events.realtime import broadcast_to_event_on_commit
+from events.realtime import broadcast_to_event_on_commit, broadcast_to_studio
+from liveshop.video import VideoBackendError, get_video_backend
 from liveshop.video import events as ivs_events
 from recordings.services import handle_recording_event
 
@@ -24,6 +25,10 @@ Status = LiveEvent.Status
 
 STARTS = {ivs_events.STREAM_START}
 ENDS = {ivs_events.STREAM_END, ivs_events.STREAM_FAILURE}
+# IVS's "IVS Stream Health Change" events: a live stream starves (too little data reaches IVS)
+# and recovers. The local media server sends none; its consoles ask nginx (``stream_health``).
+STREAM_HEALTH_CHANGE = "IVS Stream Health Change"
+HEALTH_AFTER = {"Starvation Start": "starving", "Starvation End": "healthy"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ def handle_event(payload: object) -> str:
     event = parse_event(payload)
     if event.detail_type == ivs_events.RECORDING_STATE_CHANGE:
         return handle_recording_event(payload)
+    if event.detail_type == STREAM_HEALTH_CHANGE:
+        return apply_health_event(event)
     if event.detail_type != ivs_events.STREAM_STATE_CHANGE:
         return "ignored"
     if not event.stream_id:
@@ -123,3 +130,58 @@ def _status_after(live_event: LiveEvent, session: StreamSession, event: StreamEv
     if event.event_name in ENDS and live_event.status == Status.LIVE:
         return Status.ENDED
     return None
+
+
+def apply_health_event(event: StreamEvent) -> str:
+    """Tell the event's host consoles that its live stream starves or is healthy again (a
+    ``stream.state`` frame with ``health`` and the news's time, so a console keeps the newest).
+    Stores nothing: a console asks the video service on connect. News about anything but the
+    live stream is "unchanged"."""
+    health = HEALTH_AFTER.get(event.event_name)
+    if health is None:
+        return "ignored"
+    live_event = LiveEvent.objects.filter(channel_id=event.channel_id).first()
+    if live_event is None:
+        return "unknown channel"
+    session = (
+        live_event.sessions.filter(ended_at=None, started_at__isnull=False).order_by("-started_at").first()
+    )
+    if live_event.status != Status.LIVE or session is None or event.stream_id not in ("", session.stream_id):
+        return "unchanged"
+    payload = {
+        "status": Status.LIVE,
+        "streamId": session.stream_id,
+        "health": health,
+        "healthAt": event.at.isoformat(),
+    }
+    broadcast_to_studio(live_event.pk, "stream.state", payload)
+    return "applied"
+
+
+def stream_health(event: LiveEvent) -> str:
+    """The live stream's health as the video service reports it now ("healthy", "starving" or
+    "unknown"; "offline" when the event is not live). One gateway call: for consoles' snapshots,
+    never for viewers."""
+    if event.status != Status.LIVE or not event.channel_id:
+        return "offline"
+    try:
+        stream = get_video_backend().get_stream(event.channel_id)
+    except VideoBackendError:
+        return "unknown"
+    return stream.health if stream is not None and stream.live else "unknown"
+
+
+def record_peak_viewers(*, event_id: int, count: int) -> bool:
+    """Raise the live stream session's ``peak_viewers`` to ``count`` if it is higher; True when
+    it was. One conditional UPDATE, no lock: processes reporting different totals at once leave
+    the highest (PostgreSQL re-checks the condition after waiting for the row)."""
+    session = (
+        StreamSession.objects.filter(
+            event_id=event_id, event__status=Status.LIVE, ended_at=None, started_at__isnull=False
+        )
+        .order_by("-started_at")
+        .values_list("pk", flat=True)[:1]
+    )
+    return bool(
+        StreamSession.objects.filter(pk__in=session, peak_viewers__lt=count).update(peak_viewers=count)
+    )

@@ -133,7 +133,10 @@ def test_clear_answers_a_highlight_without_a_product(
     assert body["product"] is None
     assert body["cueState"] == "not_live"
     assert Highlight.objects.first().is_clear
-    assert [m["type"] for m in broadcasts] == ["product.featured", "product.cleared"]
+    viewers = [m["type"] for m in broadcasts if "audience" not in m]
+    consoles = [(m["type"], m["payload"]["cueState"]) for m in broadcasts if "audience" in m]
+    assert viewers == ["product.featured", "product.cleared"]
+    assert consoles == [("product.featured", "not_live"), ("product.cleared", "not_live")]
 
 
 def test_x_requested_with_alone_gets_json(client, host, event, lineup):

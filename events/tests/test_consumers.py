@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import uuid
 
 import pytest
 from channels.db import database_sync_to_async
@@ -11,10 +12,11 @@ from django.contrib.auth.models import AnonymousUser
 from accounts.models import Membership
 from accounts.tests.factories import member
 from catalog.tests.factories import ProductFactory
-from events import realtime, services
-from events.models import EventProduct, LiveEvent
-from events.tests.factories import LiveEventFactory
+from events import realtime, services, stream_state
+from events.models import EventProduct, LiveEvent, StreamSession
+from events.tests.factories import LiveEventFactory, StreamSessionFactory
 from liveshop.asgi import application
+from liveshop.video import events as ivs_events
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -239,6 +241,174 @@ async def test_host_console_gets_history_and_cue_states():
     await console.disconnect()
 
 
+async def frames_until(communicator, done, timeout=TIMEOUT):
+    """Every frame received until ``done(frames)`` holds."""
+    frames = []
+    async with asyncio.timeout(timeout):
+        while not done(frames):
+            frames.append(json.loads(await communicator.receive_from(timeout=timeout)))
+    return frames
+
+
+@database_sync_to_async
+def make_live_show(video, **stream):
+    """A live event on the fake backend, with an open stream session and a one-product lineup."""
+    session = StreamSessionFactory(event__channel_id=video.create_channel("show").id)
+    video.go_live(session.event.channel_id, stream_id=session.stream_id, **stream)
+    product = ProductFactory(organization=session.event.organization, name="Trail Runner 2")
+    EventProduct.objects.create(event=session.event, product=product)
+    return session.event, product, member(session.event.organization, role=Membership.Role.HOST)
+
+
+async def test_host_console_frames_carry_the_cue_state_viewer_frames_do_not(video, settings):
+    settings.LIVESHOP_CUES_INLINE = True
+    event, product, host = await make_live_show(video)
+    console, _ = await connect_studio(event.pk, host)
+    viewer, _ = await connect(event.pk)
+    await next_of_type(console, "studio_snapshot")
+    await next_of_type(viewer, "snapshot")
+
+    highlight = await feature(event, product, host)
+
+    # The console's own frame says where the cue stands, before the cue's news.
+    frames = await frames_until(console, lambda f: any(m["type"] == "cue_state" for m in f))
+    featured = [m for m in frames if m["type"] == "product_featured" and "cueState" in m]
+    assert len(featured) == 1
+    assert (featured[0]["highlightId"], featured[0]["cueState"], featured[0]["cueError"]) == (
+        highlight.pk,
+        "pending",
+        "",
+    )
+    assert featured[0]["product"]["name"] == "Trail Runner 2"
+    assert frames.index(featured[0]) < [m["type"] for m in frames].index("cue_state")
+    assert frames[-1] == {
+        "type": "cue_state",
+        "highlightId": highlight.pk,
+        "cueState": "sent",
+        "cueError": "",
+    }
+    # Viewers get the card, never a cue's state or error.
+    seen = await frames_until(viewer, lambda f: any(m["type"] == "product_featured" for m in f))
+    assert all("cueState" not in m and "cueError" not in m for m in seen)
+    await console.disconnect()
+    await viewer.disconnect()
+
+
+async def test_host_console_frames_say_not_live_before_going_live():
+    event, product, host = await make_show()
+    console, _ = await connect_studio(event.pk, host)
+    await next_of_type(console, "studio_snapshot")
+
+    highlight = await feature(event, product, host)
+    frames = await frames_until(console, lambda f: any("cueState" in m for m in f))
+
+    assert (frames[-1]["type"], frames[-1]["highlightId"], frames[-1]["cueState"]) == (
+        "product_featured",
+        highlight.pk,
+        "not_live",
+    )
+    await console.disconnect()
+
+
+@pytest.mark.parametrize(("health", "expected"), [("healthy", "healthy"), ("starving", "starving")])
+async def test_host_console_snapshot_carries_the_streams_health(video, health, expected):
+    event, _, host = await make_live_show(video, health=health)
+    console, _ = await connect_studio(event.pk, host)
+
+    snapshot = await next_of_type(console, "studio_snapshot")
+
+    assert snapshot["streamHealth"] == expected
+    await console.disconnect()
+
+
+async def test_host_console_snapshot_says_offline_before_going_live():
+    event, _, host = await make_show()
+    console, _ = await connect_studio(event.pk, host)
+
+    assert (await next_of_type(console, "studio_snapshot"))["streamHealth"] == "offline"
+    await console.disconnect()
+
+
+def health_change(event, name, stream_id, at):
+    payload = ivs_events.stream_state_change(event.channel_id, name, stream_id, at=at)
+    payload["detail-type"] = stream_state.STREAM_HEALTH_CHANGE
+    return payload
+
+
+async def test_starvation_news_reaches_host_consoles_with_its_health_not_viewers(video):
+    event, _, host = await make_live_show(video)
+    session = await database_sync_to_async(StreamSession.objects.get)(event=event)
+    console, _ = await connect_studio(event.pk, host)
+    viewer, _ = await connect(event.pk)
+    await next_of_type(console, "studio_snapshot")
+    await next_of_type(viewer, "snapshot")
+    handle = database_sync_to_async(stream_state.handle_event)
+
+    assert (
+        await handle(health_change(event, "Starvation Start", session.stream_id, session.started_at))
+        == "applied"
+    )
+    frame = await next_of_type(console, "stream_state")
+    assert (frame["status"], frame["health"], frame["streamId"]) == ("live", "starving", session.stream_id)
+    assert frame["healthAt"] == session.started_at.isoformat()
+
+    assert (
+        await handle(health_change(event, "Starvation End", session.stream_id, session.started_at))
+        == "applied"
+    )
+    assert (await next_of_type(console, "stream_state"))["health"] == "healthy"
+    # News about another (older) stream of the channel changes nothing.
+    assert await handle(health_change(event, "Starvation Start", "st-old", session.started_at)) == "unchanged"
+
+    received = []
+    while not await viewer.receive_nothing(timeout=1):
+        received.append(json.loads(await viewer.receive_from())["type"])
+    assert "stream_state" not in received
+    await console.disconnect()
+    await viewer.disconnect()
+
+
+async def test_the_live_sessions_peak_viewers_is_the_highest_count_seen(monkeypatch):
+    session = await database_sync_to_async(StreamSessionFactory)()
+    topic = realtime.event_group_name(session.event_id)
+    writes = []
+    record = stream_state.record_peak_viewers
+    monkeypatch.setattr(stream_state, "record_peak_viewers", lambda **kw: writes.append(kw) or record(**kw))
+    hub = realtime.Hub("")
+    sinks = [Sink() for _ in range(5)]
+
+    async def peak(pk=session.pk):
+        return (await database_sync_to_async(StreamSession.objects.get)(pk=pk)).peak_viewers
+
+    for sink in sinks[:3]:
+        await hub.join(topic, sink)
+    await hub.push_viewer_counts()
+    assert await peak() == 3
+    for sink in sinks[:2]:
+        await hub.leave(topic, sink)
+    await hub.push_viewer_counts()
+    await hub.push_viewer_counts()
+    assert await peak() == 3  # the peak, not the current count
+    for sink in sinks:
+        await hub.join(topic, sink)
+    await hub.push_viewer_counts()
+    assert await peak() == 5
+    assert len(writes) == 2  # one UPDATE per new high, none for a lower or unchanged count
+
+    # The stream ends and a new one starts: its peak starts from the viewers there now.
+    await database_sync_to_async(StreamSession.objects.filter(pk=session.pk).update)(
+        ended_at=session.started_at
+    )
+    second = await database_sync_to_async(StreamSessionFactory)(
+        event_id=session.event_id, stream_id="st-next"
+    )
+    await hub.deliver(topic, realtime.encode("stream.state", {"status": "live", "streamId": "st-next"}))
+    await hub.push_viewer_counts()
+    assert (await peak(second.pk), await peak()) == (5, 5)
+    for task in hub._tasks:
+        task.cancel()
+
+
 async def test_host_console_is_refused_to_viewers_and_other_brands():
     event, _, _ = await make_show()
     outsider = await database_sync_to_async(member)((await make_show())[0].organization)
@@ -264,3 +434,23 @@ async def test_host_consoles_are_not_counted_as_viewers():
 async def test_pubsub_channels_name_the_redis_database():
     assert realtime.channel_prefix("redis://cache:6379/3") != realtime.channel_prefix("redis://cache:6379/4")
     assert realtime.channel_prefix("redis://cache:6379") == realtime.channel_prefix("redis://cache:6379/0")
+
+
+async def test_a_burst_of_connects_waits_for_the_hubs_bounded_redis_pool(settings, monkeypatch):
+    from redis.asyncio import BlockingConnectionPool
+
+    monkeypatch.setattr(realtime, "REDIS_MAX_CONNECTIONS", 3)
+    hub = realtime.Hub(settings.REDIS_URL)
+    await hub.join("event-434343", Sink())  # the pub/sub connection holds one of the three
+
+    # 300 connects at once, from 300 addresses: every one is checked against Redis and let in.
+    run = uuid.uuid4().hex  # addresses of this run only (the counters live in Redis for a while)
+    allowed = await asyncio.gather(*(hub.allow_connection(f"{run}-{i}", 5, 60) for i in range(300)))
+
+    assert all(allowed)
+    pool = hub._client.connection_pool
+    assert isinstance(pool, BlockingConnectionPool)
+    assert len(pool._available_connections) + len(pool._in_use_connections) <= 3
+    for task in hub._tasks:
+        task.cancel()
+    await hub._client.aclose()

@@ -197,10 +197,17 @@ def test_malformed_body_is_400_with_a_reason(post, body, reason):
 
 def test_other_detail_types_are_acknowledged_and_ignored(post):
     event = LiveEventFactory()
-    body = state(event, "Starvation Start")
-    body["detail-type"] = "IVS Stream Health Change"
+    body = state(event, "Ingest Bitrate")
+    body["detail-type"] = "IVS Limit Breach"
 
     assert post(body).json() == {"result": "ignored"}
+
+
+def test_starvation_news_is_applied_only_to_the_live_stream(post):
+    body = state(LiveEventFactory(), "Starvation Start")  # the event is not live
+    body["detail-type"] = "IVS Stream Health Change"
+
+    assert post(body).json() == {"result": "unchanged"}
 
 
 def test_get_is_not_allowed(client):

@@ -28,7 +28,8 @@
     status: config.status,
     history: config.history.map(withoutServerFields),
     viewers: null,
-    streamHealth: null, // from stream_state frames, when the server sends one
+    streamHealth: null, // the video service's word: the studio snapshot, stream_state frames
+    healthAt: null, // when the newest health news happened (ISO 8601)
     preview: "idle",
   };
   const cueUpdates = new Map(); // cue_state frames for highlights the page has not seen yet
@@ -161,8 +162,9 @@
     for (const el of $$("[data-viewer-count]")) el.textContent = text;
   }
 
-  // Stream health: the media service's word when a stream_state frame carries one, otherwise
-  // what the preview player sees (the encoder's own health is not sent to the console yet).
+  // Stream health: the video service's word (the studio snapshot asks it; IVS's starvation
+  // events come as stream_state frames with a health) when it has one, otherwise what the
+  // preview player sees.
   function renderHealth() {
     if (!els.statHealth) return;
     let key;
@@ -261,6 +263,8 @@
   function setStatus(status) {
     if (!status || status === state.status) return;
     state.status = status;
+    state.streamHealth = null; // the last stream's health says nothing about the next one
+    state.healthAt = null;
     const banner = $("#status-changed");
     if (banner) {
       // The console follows by itself; the event actions and sessions below were drawn for the old status.
@@ -340,14 +344,22 @@
         attempts = 0;
         setConnection("live", "Live updates on");
         setStatus(frame.event && frame.event.status);
+        state.streamHealth = frame.streamHealth || null;
+        state.healthAt = null;
         state.history = frame.history || [];
         state.viewers = frame.viewerCount ?? state.viewers;
         cueUpdates.clear();
         break;
       case "product_featured":
       case "product_cleared":
-        // These frames are the viewers' shape (no cue state): keep what the page knows, guess
-        // otherwise, and ask for a snapshot if no answer or cue_state frame settles the guess.
+        if (frame.cueState !== undefined) {
+          // The consoles' own frame: the highlight with its cue's state, the server's word.
+          const { type, ...entry } = frame;
+          upsert({ ...entry, product: frame.product || null, cueError: frame.cueError || "", guessed: false });
+          break;
+        }
+        // The viewers' frame (the console follows their topic too; no cue state): keep what the
+        // page knows, guess otherwise, and ask for a snapshot if nothing settles the guess.
         upsert({ ...frame, product: frame.product || null, guessed: true, cueState: undefined });
         settleGuesses();
         break;
@@ -356,7 +368,12 @@
         break;
       case "stream_state":
         setStatus(frame.status);
-        state.streamHealth = frame.health || null;
+        // Viewers' frames carry no health; the consoles' own ones (IVS starvation news) do.
+        // EventBridge may deliver them out of order: the newest news wins.
+        if ("health" in frame && !(frame.healthAt && state.healthAt && frame.healthAt < state.healthAt)) {
+          state.streamHealth = frame.health || null;
+          state.healthAt = frame.healthAt || null;
+        }
         break;
       case "viewer_count":
         state.viewers = frame.count;
