@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -21,6 +22,7 @@ from events.models import LiveEvent
 from liveshop import secrets
 from liveshop.video import events as ivs_events
 from liveshop.video import local
+from recordings.tasks import ingest_local_recording_task
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +76,8 @@ def on_publish_done(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def on_record_done(request: HttpRequest) -> HttpResponse:
-    """A recording is complete: rename it off the key (``rec/<channel id>-<unix time>.flv``), or
-    delete it when the event is not recorded."""
+    """A recording is complete: rename it off the key (``rec/<channel id>-<unix time>.flv``) and
+    queue its conversion and ingestion, or delete it when the event is not recorded."""
     if not _authorized(request):
         return _forbidden("Missing or wrong callback secret.")
     publisher = _publisher(request.POST) if request.POST.get("app") == local.LIVE_APP else None
@@ -95,7 +97,16 @@ def on_record_done(request: HttpRequest) -> HttpResponse:
         logger.info("Recording discarded: the event is not recorded", extra=extra)
         return HttpResponse("discarded")
     logger.info("Recording saved", extra={**extra, "path": str(path)})
+    # Converted (ffmpeg) and ingested like an IVS recording, off the callback's request.
+    transaction.on_commit(lambda: _queue_ingestion(str(path), publisher.stream_id, extra))
     return HttpResponse("ok")
+
+
+def _queue_ingestion(path: str, stream_id: str, extra: dict) -> None:
+    try:
+        ingest_local_recording_task.delay(path, stream_id)
+    except Exception:  # the broker is down: the file stays; `ingest_recording --local-file` takes it
+        logger.exception("Recording ingestion not queued", extra={**extra, "path": path})
 
 
 def _authorized(request: HttpRequest) -> bool:

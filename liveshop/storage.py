@@ -4,23 +4,35 @@ server-side copying of many objects at once (CopyObject; the bytes never pass th
 Every SDK error leaves this module as a ``StorageError`` subclass that says what was being done,
 so callers can tell a denied request (permanent) from an unavailable service (retry later).
 The boto3 client is thread-safe once built; ``copy_objects`` shares one across its threads.
+
+Ingestion reads and copies through a small ``ObjectStore`` interface (list with size and ETag,
+read, open, copy in) with two implementations: ``S3Store`` (a bucket; S3 to S3 copies stay
+server-side CopyObject) and ``DirectoryStore`` (a folder on disk: the local media server's
+recordings, and the "recordings" storage when it is a FileSystemStorage), so one ingestion code
+path serves IVS and the local media server.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import mimetypes
+import os
 import posixpath
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from django.conf import settings
-from django.core.files.storage import storages
+from django.core.files.storage import FileSystemStorage, storages
 
 logger = logging.getLogger(__name__)
 
@@ -226,10 +238,6 @@ def copy_objects(
     """Server-side copy of every item (CopyObject), ``concurrency`` requests at a time. Returns
     (objects, bytes) copied. Stops at the first failure: nothing more starts, requests already
     running finish (their objects are complete), and that failure is raised as a StorageError."""
-    items = list(items)
-    total, bytes_total = len(items), sum(item.source.size for item in items)
-    done = bytes_done = 0
-    started = time.monotonic()
 
     def copy(item: CopyItem) -> int:
         _call(
@@ -242,6 +250,24 @@ def copy_objects(
         )
         return item.source.size
 
+    return run_copies(items, copy, concurrency=concurrency, progress=progress)
+
+
+def run_copies(
+    items: Iterable[CopyItem],
+    copy: Callable[[CopyItem], int],
+    *,
+    concurrency: int,
+    progress: Callable[[CopyProgress], None] | None = None,
+) -> tuple[int, int]:
+    """``copy(item)`` (which returns the bytes copied) for every item, ``concurrency`` at a time.
+    Returns (objects, bytes) copied. Stops at the first failure: nothing more starts, copies
+    already running finish, and that failure is raised."""
+    items = list(items)
+    total, bytes_total = len(items), sum(item.source.size for item in items)
+    done = bytes_done = 0
+    started = time.monotonic()
+
     def report() -> None:
         if progress is not None:
             progress(CopyProgress(done, total, bytes_done, bytes_total, time.monotonic() - started))
@@ -250,7 +276,7 @@ def copy_objects(
     # A bounded window of submitted copies rather than all of them: a failure then leaves at
     # most ``concurrency`` queued requests to cancel, and memory stays flat for 30,000 objects.
     pending: set[Future] = set()
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="s3-copy") as pool:
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="object-copy") as pool:
         try:
             for item in items:
                 if len(pending) >= 2 * concurrency:
@@ -271,3 +297,187 @@ def copy_objects(
                 future.cancel()
             raise
     return done, bytes_done
+
+
+# Object stores ----------------------------------------------------------------------------------
+
+
+class ObjectStore(Protocol):
+    """Objects by key (``/``-separated), as ingestion needs them from a source and a destination."""
+
+    def url(self, key: str) -> str:
+        """Where ``key`` is, for messages (``s3://bucket/key``, a file path)."""
+
+    def list(self, prefix: str) -> Iterator[S3Object]:
+        """Every object whose key starts with ``prefix``, with its size and ETag (MD5)."""
+
+    def read(self, key: str, max_bytes: int = MAX_READ_BYTES) -> bytes:
+        """A small object's body; ObjectNotFound when it is missing."""
+
+    def open(self, key: str) -> BinaryIO:
+        """A readable stream of the object (the caller closes it)."""
+
+    def copy_in(
+        self,
+        source: ObjectStore,
+        items: Iterable[CopyItem],
+        *,
+        concurrency: int,
+        progress: Callable[[CopyProgress], None] | None = None,
+    ) -> tuple[int, int]:
+        """Copy each item from ``source`` into this store; (objects, bytes) as copy_objects."""
+
+
+class S3Store:
+    """A bucket. Copies from another bucket are server-side (CopyObject); from anywhere else
+    they are uploads (PutObject) with the same Content-Type and Cache-Control."""
+
+    def __init__(self, client, bucket: str):
+        self.client, self.bucket = client, bucket
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def list(self, prefix: str) -> Iterator[S3Object]:
+        return list_objects(self.client, bucket=self.bucket, prefix=prefix)
+
+    def read(self, key: str, max_bytes: int = MAX_READ_BYTES) -> bytes:
+        return read_object(self.client, bucket=self.bucket, key=key, max_bytes=max_bytes)
+
+    def open(self, key: str) -> BinaryIO:
+        return _call(f"Reading {self.url(key)}", self.client.get_object, Bucket=self.bucket, Key=key)["Body"]
+
+    def copy_in(self, source, items, *, concurrency, progress=None) -> tuple[int, int]:
+        if isinstance(source, S3Store):
+            return copy_objects(
+                self.client,
+                source_bucket=source.bucket,
+                bucket=self.bucket,
+                items=items,
+                concurrency=concurrency,
+                progress=progress,
+            )
+
+        def upload(item: CopyItem) -> int:
+            params = {k: v for k, v in item.params.items() if k != "MetadataDirective"}
+            with source.open(item.source.key) as body:
+                action = f"Uploading {source.url(item.source.key)} to {self.url(item.key)}"
+                _call(action, self.client.put_object, Bucket=self.bucket, Key=item.key, Body=body, **params)
+            return item.source.size
+
+        return run_copies(items, upload, concurrency=concurrency, progress=progress)
+
+
+class DirectoryStore:
+    """A folder on disk; keys are paths relative to it. An object is written under a temporary
+    name and renamed into place, so a key never holds half a file. ETags are MD5s, as S3's for
+    objects uploaded in one part."""
+
+    PARTIAL = ".partial"
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+
+    def url(self, key: str) -> str:
+        return str(self.root / key) if key else f"{self.root}/"
+
+    def path(self, key: str) -> Path:
+        parts = key.split("/")
+        if key.startswith("/") or ".." in parts:
+            raise StorageError(f"{key!r} is not a key inside {self.root}", code="InvalidKey")
+        return self.root.joinpath(*[p for p in parts if p])
+
+    def list(self, prefix: str) -> Iterator[S3Object]:
+        """As S3 lists: nothing (not an error) when the folder or the root is missing."""
+        folder = prefix.rpartition("/")[0]
+        try:
+            yield from self._walk(self.path(folder) if folder else self.root, folder, prefix)
+        except OSError as exc:
+            raise _os_error(exc, f"Listing {self.url(prefix)}") from exc
+
+    def _walk(self, directory: Path, relative: str, prefix: str) -> Iterator[S3Object]:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            key = f"{relative}/{entry.name}" if relative else entry.name
+            if entry.name.startswith(".") or entry.name.endswith(self.PARTIAL):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if key.startswith(prefix) or prefix.startswith(f"{key}/"):
+                    yield from self._walk(Path(entry.path), key, prefix)
+            elif entry.is_file() and key.startswith(prefix):
+                yield S3Object(key=key, size=entry.stat().st_size, etag=_md5(entry.path))
+
+    def read(self, key: str, max_bytes: int = MAX_READ_BYTES) -> bytes:
+        with self.open(key) as f:
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise StorageError(f"Reading {self.url(key)}: more than {max_bytes} bytes, more than expected")
+        return data
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return self.path(key).open("rb")
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError) and not self.root.is_dir():
+                raise ObjectNotFound(f"{self.root} does not exist", code="NoSuchBucket") from exc
+            raise _os_error(exc, f"Reading {self.url(key)}") from exc
+
+    def copy_in(self, source, items, *, concurrency, progress=None) -> tuple[int, int]:
+        def copy(item: CopyItem) -> int:
+            target = self.path(item.key)
+            action = f"Copying {source.url(item.source.key)} to {target}"
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with (
+                    source.open(item.source.key) as body,
+                    tempfile.NamedTemporaryFile(
+                        dir=target.parent, prefix=f".{target.name}.", suffix=self.PARTIAL, delete=False
+                    ) as out,
+                ):
+                    try:
+                        shutil.copyfileobj(body, out, 1024 * 1024)
+                    except BaseException:
+                        os.unlink(out.name)
+                        raise
+                os.chmod(out.name, 0o644)  # served as media files: readable like any upload
+                os.replace(out.name, target)
+            except OSError as exc:
+                raise _os_error(exc, action) from exc
+            return item.source.size
+
+        # Disk, not network: a few threads keep it busy.
+        return run_copies(items, copy, concurrency=min(concurrency, 4), progress=progress)
+
+
+def _md5(path: str) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while chunk := f.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _os_error(exc: OSError, action: str) -> StorageError:
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, FileNotFoundError):
+        return ObjectNotFound(f"{action}: {reason}", code="NoSuchKey")
+    if isinstance(exc, PermissionError):
+        return AccessDenied(f"{action}: {reason}", code="PermissionDenied")
+    return StorageError(f"{action}: {reason}", code=type(exc).__name__)
+
+
+def destination_store(alias: str, s3_client: Callable[[], object]) -> tuple[ObjectStore | None, str]:
+    """The store and key prefix behind ``storages[alias]``, so that objects copied to
+    ``<prefix>/<name>`` are served by ``storages[alias].url(name)``: its bucket for an S3Storage,
+    its folder for a FileSystemStorage; any other storage (the in-memory one of tests),
+    AWS_RECORDINGS_BUCKET_NAME; None when there is none. ``s3_client()`` is called only for S3."""
+    storage = storages[alias]
+    if isinstance(storage, FileSystemStorage) and not getattr(storage, "bucket_name", None):
+        return DirectoryStore(storage.location), ""
+    bucket, prefix = storage_location(alias)
+    if not bucket:
+        return None, ""
+    return S3Store(s3_client(), bucket), prefix

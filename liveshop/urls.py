@@ -13,6 +13,8 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("events.urls")),
     path("", include("events.viewer_urls")),
+    path("", include("recordings.urls")),
+    path("studio/videos/", include("recordings.studio_urls")),
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
 ]

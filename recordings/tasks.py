@@ -27,3 +27,30 @@ def ingest_recording_task(self, bucket: str, prefix: str) -> str:
         )
         return "failed"
     return recording.status
+
+
+@shared_task(ignore_result=True)
+def transcode_upload_task(recording_id: int) -> str:
+    """Transcode an uploaded video to HLS; returns its status (ready, or failed with the reason
+    stored on the video; ffmpeg errors are not retried)."""
+    from recordings.services.transcode import transcode_upload
+
+    return transcode_upload(recording_id=recording_id).status
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=MAX_RETRIES)
+def ingest_local_recording_task(self, path: str, stream_id: str = "") -> str:
+    """Convert and ingest a local media server recording (on_record_done); returns its status.
+    Retried like ingest_recording_task; a file ffmpeg cannot convert is recorded as failed."""
+    from recordings.services.local import ingest_local_recording
+
+    try:
+        recording = ingest_local_recording(flv=path, stream_id=stream_id)
+    except IngestionInProgress:
+        return "busy"
+    except RecordingError as exc:
+        if exc.transient and self.request.retries < MAX_RETRIES:
+            raise self.retry(exc=exc, countdown=min(600, 30 * 2**self.request.retries)) from exc
+        logger.warning("Local recording ingestion failed", extra={"path": path, "reason": str(exc)})
+        return "failed"
+    return recording.status

@@ -150,3 +150,18 @@ def publish(url: str, *, seconds: float = 30, extra: tuple[str, ...] = ()) -> su
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )  # fmt: skip
+
+
+def media_test_video(
+    path: Path, *, seconds: float, size: str = "320x180", rate: int = 30, tone: bool = True
+) -> Path:
+    """Write a test pattern (with a sine tone unless ``tone`` is False) of ``seconds`` to ``path``
+    (H.264/AAC, not yet encoded for streaming: see ``manage.py preencode``); returns ``path``."""
+    audio = ["-f", "lavfi", "-i", "sine=frequency=440"] if tone else []
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+         "-f", "lavfi", "-i", f"testsrc=size={size}:rate={rate}", *audio, "-t", str(seconds),
+         "-c:v", "libx264", "-preset", "ultrafast", *(["-c:a", "aac"] if tone else []), str(path)],
+        check=True,
+    )  # fmt: skip
+    return path

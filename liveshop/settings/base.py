@@ -205,6 +205,16 @@ MEDIA_SERVER_DIR = Path(env("MEDIA_SERVER_DIR", default=str(BASE_DIR / "var" / "
 # <location>/<RECORDINGS_CDN_PREFIX>/<event id>/<recording id>/, this many CopyObject calls at once.
 RECORDINGS_COPY_CONCURRENCY = env.int("RECORDINGS_COPY_CONCURRENCY", default=32)
 RECORDINGS_CDN_PREFIX = env("RECORDINGS_CDN_PREFIX", default="replays")
+# Private events' replays: CloudFront signed cookies (a custom policy over the recording's prefix,
+# so segments are covered too). The public key's id in the distribution's trusted key group and
+# its RSA private key (PEM; "\n" escapes accepted). Empty: media URLs are not signed.
+AWS_CLOUDFRONT_KEY_ID = env("AWS_CLOUDFRONT_KEY_ID", default="")
+AWS_CLOUDFRONT_KEY = env("AWS_CLOUDFRONT_KEY", default="")
+# The cookies' Domain, shared by the site and the CDN (".example.com" for www. and cdn.example.com).
+AWS_CLOUDFRONT_COOKIE_DOMAIN = env("AWS_CLOUDFRONT_COOKIE_DOMAIN", default="")
+AWS_CLOUDFRONT_COOKIE_TTL = env.int("AWS_CLOUDFRONT_COOKIE_TTL", default=6 * 3600)  # seconds
+# Largest video a brand may upload from the studio (bytes; the S3 presigned POST enforces it too).
+LIVESHOP_MAX_UPLOAD_BYTES = env.int("LIVESHOP_MAX_UPLOAD_BYTES", default=2 * 1024**3)
 # Only to point boto3 and django-storages at another S3 endpoint (moto in benchmarks).
 AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default="") or None
 

@@ -1,21 +1,30 @@
-"""Ingesting an IVS recording: the one code path behind the Celery task, the ECS command and
-``--pending``. Read the metadata IVS wrote, check the playlists, copy the prefix server-side to the
-CDN bucket, then store everything (and the product cues) in one transaction.
+"""Ingesting a recording in IVS's layout: the one code path behind the Celery tasks, the ECS
+command and ``--pending``. Read the metadata IVS wrote, check the playlists, copy the prefix to
+the "recordings" storage (server-side between buckets), then store everything (and the product
+cues) in one transaction.
 
-The copy state lives in S3, not in the database: each run lists the destination once and copies
-only what is missing there (same size and ETag = done), so a run killed halfway and started again
-copies only the rest. A ready recording is returned at once without touching S3.
+The source is an S3 bucket (IVS), or ``LOCAL_SOURCE``: the folder where recordings.services.local
+converts the local media server's recordings into the same layout. The destination is the
+"recordings" storage's bucket, or its folder when it is a FileSystemStorage (local mode). Both go
+through liveshop.storage's ObjectStore, so everything below is the same for both.
+
+The copy state lives in the destination, not in the database: each run lists the destination
+once and copies only what is missing there (same size and ETag = done), so a run killed halfway
+and started again copies only the rest. A ready recording is returned at once without touching
+the source or the destination.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import posixpath
 import re
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -24,7 +33,7 @@ from django.utils import timezone
 
 from events.models import LiveEvent, StreamSession
 from liveshop import storage
-from liveshop.storage import CopyItem, CopyProgress, S3Object
+from liveshop.storage import CopyItem, CopyProgress, ObjectStore, S3Object
 from recordings import exceptions
 from recordings.models import Recording
 from recordings.playlists import MediaPlaylist, PlaylistError, Timeline, parse_master, parse_media
@@ -49,6 +58,9 @@ PLAYLIST_CACHE = "public, max-age=300"  # playlists, the latest thumbnail
 THUMBNAIL = re.compile(r"thumb(\d+)\.jpe?g$")
 # pg_try_advisory_lock(namespace, recording id): one ingestion of a recording at a time.
 LOCK_NAMESPACE = zlib.crc32(b"recordings.ingest") & 0x7FFFFFFF
+# The "bucket" of recordings from the local media server: the folder local_recordings_root().
+# (Not a bucket IVS could record into: Liveshop's is named by IVS_RECORDINGS_BUCKET_NAME.)
+LOCAL_SOURCE = "local"
 
 
 @dataclass
@@ -81,7 +93,8 @@ def ingest_recording(
     force: bool = False,
     progress: Callable[[CopyProgress], None] | None = None,
 ) -> Recording:
-    """Make the IVS recording at s3://``bucket``/``prefix`` a ready replay, or record why not.
+    """Make the recording at s3://``bucket``/``prefix`` (or, with ``bucket`` LOCAL_SOURCE, in the
+    local recordings folder) a ready replay, or record why not.
 
     Idempotent and resumable (see the module docstring); ``force`` copies what is missing and
     redoes the cues of a ready recording. Raises a RecordingError for bad input or S3 failures:
@@ -92,9 +105,13 @@ def ingest_recording(
     existing = Recording.objects.filter(source_bucket=bucket, source_prefix=location.prefix).first()
     if existing is not None and existing.is_ready and not force:
         return existing
-    client = storage.s3_client(max_pool_connections=settings.RECORDINGS_COPY_CONCURRENCY + 4)
+    # One S3 client for both sides, made only when a side is S3 (and never for a ready replay).
+    s3 = functools.cache(
+        lambda: storage.s3_client(max_pool_connections=settings.RECORDINGS_COPY_CONCURRENCY + 4)
+    )
+    source = source_store(bucket, s3)
     with _failures_recorded(existing):
-        manifest = read_manifest(client, bucket=bucket, location=location)
+        manifest = read_manifest(source, location=location)
     recording = _get_or_create(event, bucket, location, stream_ids, session_id)
     with _exclusive(recording), _failures_recorded(recording):
         recording.refresh_from_db()
@@ -103,11 +120,10 @@ def ingest_recording(
         _begin(recording, manifest)
         if manifest.failed:
             return _mark_failed(recording, manifest.failure_reason)
-        media = read_media(client, bucket=bucket, location=location, manifest=manifest)
+        media = read_media(source, location=location, manifest=manifest)
         copy = copy_recording(
-            client,
-            bucket=bucket,
-            location=location,
+            source,
+            s3=s3,
             media=media,
             cdn_prefix=recording.cdn_prefix,
             progress=progress,
@@ -125,6 +141,19 @@ def ingest_recording(
     return recording
 
 
+def local_recordings_root() -> Path:
+    """Where local recordings are converted to (and ingested from): in IVS's layout, below
+    ``MEDIA_SERVER_DIR/recordings/``."""
+    return Path(settings.MEDIA_SERVER_DIR) / "recordings"
+
+
+def source_store(bucket: str, s3: Callable[[], object]) -> ObjectStore:
+    """The store to ingest from: the local recordings folder for LOCAL_SOURCE, else the bucket."""
+    if bucket == LOCAL_SOURCE:
+        return storage.DirectoryStore(local_recordings_root())
+    return storage.S3Store(s3(), bucket)
+
+
 def get_event_for_channel(channel_id: str) -> LiveEvent:
     """The live event whose channel ARN ends with ``channel_id``; UnknownChannel otherwise."""
     events = list(
@@ -136,59 +165,63 @@ def get_event_for_channel(channel_id: str) -> LiveEvent:
     return events[0]
 
 
-def read_manifest(client, *, bucket: str, location: RecordingPrefix) -> RecordingManifest:
+def read_manifest(source: ObjectStore, *, location: RecordingPrefix) -> RecordingManifest:
     """recording-ended.json, else recording-failed.json, parsed and checked against the prefix."""
     for name in (ENDED, FAILED):
         try:
-            data = storage.read_object(client, bucket=bucket, key=location.key(name))
+            data = source.read(location.key(name))
         except storage.ObjectNotFound as exc:
             if exc.code == "NoSuchBucket":
-                raise exceptions.RecordingNotFound(f"The bucket {bucket} does not exist") from None
+                raise exceptions.RecordingNotFound(_missing_root(source)) from None
             continue
         except storage.StorageError as exc:
             raise _translated(exc) from None
-        manifest = parse_manifest(data, where=f"s3://{bucket}/{location.key(name)}")
+        manifest = parse_manifest(data, where=source.url(location.key(name)))
         if channel_id_of(manifest.channel_arn) not in (location.channel_id, None):
             raise exceptions.MalformedRecording(
-                f"s3://{bucket}/{location.key(name)} belongs to {manifest.channel_arn}, "
+                f"{source.url(location.key(name))} belongs to {manifest.channel_arn}, "
                 f"not to channel {location.channel_id} of its prefix"
             )
         return manifest
-    if _exists(client, bucket, location.key(STARTED)):
-        raise exceptions.RecordingNotEnded(
-            f"s3://{bucket}/{location.prefix}/ has started but not ended (no {ENDED} yet)"
-        )
-    raise exceptions.RecordingNotFound(f"No recording under s3://{bucket}/{location.prefix}/ (no {ENDED})")
+    where = source.url(location.key(""))
+    if _exists(source, location.key(STARTED)):
+        raise exceptions.RecordingNotEnded(f"{where} has started but not ended (no {ENDED} yet)")
+    raise exceptions.RecordingNotFound(f"No recording under {where} (no {ENDED})")
 
 
-def _exists(client, bucket: str, key: str) -> bool:
+def _missing_root(source: ObjectStore) -> str:
+    if isinstance(source, storage.S3Store):
+        return f"The bucket {source.bucket} does not exist"
+    return f"The folder {source.url('')} does not exist"
+
+
+def _exists(source: ObjectStore, key: str) -> bool:
     try:
-        return any(o.key == key for o in storage.list_objects(client, bucket=bucket, prefix=key))
+        return any(o.key == key for o in source.list(key))
     except storage.StorageError as exc:
         raise _translated(exc) from None
 
 
-def read_media(client, *, bucket: str, location: RecordingPrefix, manifest: RecordingManifest) -> Media:
+def read_media(source: ObjectStore, *, location: RecordingPrefix, manifest: RecordingManifest) -> Media:
     """List the prefix (every object but events/) and read the playlists the metadata names:
     each must exist and parse, and each segment a playlist lists must be there."""
     with storage_errors():
-        listed = storage.list_objects(client, bucket=bucket, prefix=location.key(""))
+        listed = source.list(location.key(""))
         objects = {o.key[len(location.prefix) + 1 :]: o for o in listed}
     objects = {path: o for path, o in objects.items() if not path.startswith(EVENTS_FOLDER)}
     variants = {
         posixpath.normpath(posixpath.join(manifest.hls_path, v.uri)): v
-        for v in _read_playlist(client, bucket, location, objects, manifest.master_key, parse_master)
+        for v in _read_playlist(source, location, objects, manifest.master_key, parse_master)
     }
     renditions, first = [], None
     for rendition in manifest.renditions:
         key = manifest.rendition_key(rendition)
-        playlist = _read_playlist(client, bucket, location, objects, key, parse_media)
+        playlist = _read_playlist(source, location, objects, key, parse_media)
         folder = posixpath.dirname(key)
         missing = [s.uri for s in playlist.segments if posixpath.join(folder, s.uri) not in objects]
         if missing:
             raise exceptions.RecordingIncomplete(
-                f"{len(missing)} segment(s) of s3://{bucket}/{location.key(key)} are missing, "
-                f"e.g. {missing[0]}"
+                f"{len(missing)} segment(s) of {source.url(location.key(key))} are missing, e.g. {missing[0]}"
             )
         first = first or playlist
         renditions.append(_rendition(rendition, variants.get(key), playlist, key))
@@ -204,17 +237,18 @@ def read_media(client, *, bucket: str, location: RecordingPrefix, manifest: Reco
 
 
 def _read_playlist(
-    client, bucket: str, location: RecordingPrefix, objects: dict[str, S3Object], path: str, parse: Callable
+    source: ObjectStore, location: RecordingPrefix, objects: dict[str, S3Object], path: str, parse: Callable
 ):
     """Read and parse the playlist at ``path`` (relative to the prefix); clear errors otherwise."""
+    where = source.url(location.key(path))
     if path not in objects:
-        raise exceptions.RecordingIncomplete(f"The playlist s3://{bucket}/{location.key(path)} is missing")
+        raise exceptions.RecordingIncomplete(f"The playlist {where} is missing")
     with storage_errors():
-        text = storage.read_object(client, bucket=bucket, key=location.key(path))
+        text = source.read(location.key(path))
     try:
         return parse(text.decode("utf-8"))
     except (PlaylistError, UnicodeDecodeError) as exc:
-        raise exceptions.MalformedRecording(f"s3://{bucket}/{location.key(path)}: {exc}") from None
+        raise exceptions.MalformedRecording(f"{where}: {exc}") from None
 
 
 def _rendition(rendition, variant, playlist: MediaPlaylist, key: str) -> dict:
@@ -258,18 +292,18 @@ def object_params(path: str) -> dict:
 
 
 def copy_recording(
-    client,
+    source: ObjectStore,
     *,
-    bucket: str,
-    location: RecordingPrefix,
+    s3: Callable[[], object],
     media: Media,
     cdn_prefix: str,
     progress: Callable[[CopyProgress], None] | None = None,
 ) -> CopyResult:
-    """Copy every object of ``media`` missing at the destination (one listing of it), playlists
-    last. Returns the numbers; a failure stops the copy and raises (what was copied stays)."""
-    destination_bucket, location_prefix = storage.storage_location("recordings")
-    if not destination_bucket:
+    """Copy every object of ``media`` missing in the "recordings" storage (one listing of it),
+    playlists last. Returns the numbers; a failure stops the copy and raises (what was copied
+    stays). ``s3()`` gives the S3 client when the destination is a bucket."""
+    target, location_prefix = storage.destination_store("recordings", s3)
+    if target is None:
         raise exceptions.RecordingsNotConfigured(
             "No bucket to copy recordings to: set AWS_RECORDINGS_BUCKET_NAME (and AWS_STORAGE_BUCKET_NAME)"
         )
@@ -277,23 +311,15 @@ def copy_recording(
         raise exceptions.RecordingError("The recording has no CDN prefix to copy to")
     destination = storage.join_key(location_prefix, cdn_prefix)
     with storage_errors():
-        there = {
-            o.key: o
-            for o in storage.list_objects(client, bucket=destination_bucket, prefix=f"{destination}/")
-        }
+        there = {o.key: o for o in target.list(f"{destination}/")}
     items = [
         CopyItem(source=obj, key=f"{destination}/{path}", params=object_params(path))
         for path, obj in sorted(media.objects.items(), key=lambda item: (item[0].endswith(".m3u8"), item[0]))
         if not storage.same_object(obj, there.get(f"{destination}/{path}"))
     ]
     with storage_errors():
-        copied, bytes_copied = storage.copy_objects(
-            client,
-            source_bucket=bucket,
-            bucket=destination_bucket,
-            items=items,
-            concurrency=settings.RECORDINGS_COPY_CONCURRENCY,
-            progress=progress,
+        copied, bytes_copied = target.copy_in(
+            source, items, concurrency=settings.RECORDINGS_COPY_CONCURRENCY, progress=progress
         )
     return CopyResult(
         objects=len(media.objects),
@@ -301,8 +327,18 @@ def copy_recording(
         copied=copied,
         bytes_copied=bytes_copied,
         skipped=len(media.objects) - len(items),
-        destination=f"s3://{destination_bucket}/{destination}/",
+        destination=target.url(f"{destination}/"),
     )
+
+
+def record_failure(
+    *, event: LiveEvent, bucket: str, prefix: str, reason: str, stream_ids: Sequence[str] = ()
+) -> Recording:
+    """The recording of ``bucket``/``prefix`` (created if need be) marked failed with ``reason``,
+    unless it is ready: for what fails before ingestion can start (a local recording ffmpeg
+    cannot convert). A later successful ingestion of the same prefix makes it ready."""
+    recording = _get_or_create(event, bucket, parse_prefix(prefix), stream_ids, "")
+    return _mark_failed(recording, reason)
 
 
 @transaction.atomic
@@ -315,7 +351,7 @@ def _get_or_create(
         defaults={
             "event": event,
             "organization_id": event.organization_id,
-            "backend": Recording.Backend.IVS,
+            "backend": Recording.Backend.LOCAL if bucket == LOCAL_SOURCE else Recording.Backend.IVS,
             "status": Status.PENDING,
         },
     )

@@ -29,7 +29,10 @@ def recordings():
     )
     ProductCue.objects.create(recording=mine, product=product, start_ms=1000, end_ms=5000)
     other = Recording.objects.create(
-        event=theirs, organization=theirs.organization, source_bucket="b", source_prefix="ivs/v1/1/c/2024/1/1/1/1/other"
+        event=theirs,
+        organization=theirs.organization,
+        source_bucket="b",
+        source_prefix="ivs/v1/1/c/2024/1/1/1/1/other",
     )
     return mine, other
 

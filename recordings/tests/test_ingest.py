@@ -418,3 +418,41 @@ def test_a_second_ingestion_at_the_same_time_is_refused(s3, spec, recording_tree
         holder.join()
     assert Recording.objects.get().status == Recording.Status.PENDING
     assert ingest_recording(bucket=SOURCE, prefix=spec.prefix).status == Recording.Status.READY
+
+
+def test_an_ivs_recording_into_a_filesystem_storage_is_downloaded_once(
+    s3, spec, recording_tree, show, highlights, settings, tmp_path, s3_client_factory
+):
+    """The "recordings" storage on disk (local mode with IVS): the same service downloads the
+    objects (the destination side of liveshop.storage's DirectoryStore), and a forced rerun
+    finds them there (size and MD5) and copies only what differs."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "recordings": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "replays", "base_url": "/media/recordings/"},
+        },
+    }
+    event, (a, b) = show
+
+    recording = ingest_recording(bucket=SOURCE, prefix=spec.prefix)
+
+    media = {k: v for k, v in recording_tree.items() if not k.startswith("events/")}
+    folder = tmp_path / "replays" / replay_prefix(event)
+    on_disk = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert on_disk == media
+    assert recording.status == Recording.Status.READY and recording.backend == "ivs"
+    assert recording.master_url == f"/media/recordings/{replay_prefix(event)}/media/hls/master.m3u8"
+    assert cue_rows(recording) == [(a.pk, 30_000, 95_500), (b.pk, 95_500, 150_000), (a.pk, 200_000, None)]
+    assert not listed(s3, CDN, "")
+    assert not s3_client_factory["copies"]  # no CopyObject: the bytes came down with GetObject
+
+    written = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+    (folder / "media/hls/720p30/3.ts").write_bytes(b"half a segm")  # a run killed mid-write
+
+    again = ingest_recording(bucket=SOURCE, prefix=spec.prefix, force=True)
+
+    assert again.status == Recording.Status.READY and again.objects_copied == len(media)
+    rewritten = [p for p in folder.rglob("*") if p.is_file() and p.stat().st_mtime_ns != written[p]]
+    assert [str(p.relative_to(folder)) for p in rewritten] == ["media/hls/720p30/3.ts"]
+    assert (folder / "media/hls/720p30/3.ts").read_bytes() == media["media/hls/720p30/3.ts"]

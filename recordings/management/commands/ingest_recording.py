@@ -1,10 +1,15 @@
-"""Ingest IVS recordings: copy each to the CDN bucket and make it a shoppable replay.
+"""Ingest recordings: copy each to the "recordings" storage and make it a shoppable replay.
 
     manage.py ingest_recording event.json           the EventBridge event in a file ("-": stdin)
     manage.py ingest_recording                      ... in $LIVESHOP_EVENT (--event-env NAME), as an
                                                     ECS container override passes it
     manage.py ingest_recording --bucket B --prefix P
     manage.py ingest_recording --pending [--bucket B]   every ended recording not ready yet
+    manage.py ingest_recording --local-file rec/<channel id>-<unix time>.flv [--stream-id ST]
+                                                    a local media server recording: converted
+                                                    (ffmpeg) into IVS's layout, then ingested
+    manage.py ingest_recording --bucket local --prefix P   a local recording already converted
+                                                    (P below MEDIA_SERVER_DIR/recordings/)
 
 Runs the same idempotent service as the Celery task, in this process. Exits non-zero with the
 reason when a recording cannot be ingested or IVS reports it failed.
@@ -12,6 +17,7 @@ reason when a recording cannot be ingested or IVS reports it failed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -25,6 +31,8 @@ from recordings import services
 from recordings.exceptions import RecordingError
 from recordings.models import Recording
 from recordings.services.events import END, END_FAILURE, START_FAILURE
+from recordings.services.ingest import LOCAL_SOURCE
+from recordings.services.local import ingest_local_recording
 
 DEFAULT_EVENT_ENV = "LIVESHOP_EVENT"
 
@@ -62,7 +70,10 @@ class ProgressBar:
 
 
 class Command(BaseCommand):
-    help = "Ingest IVS recordings (from an EventBridge event, a bucket and prefix, or all pending ones)."
+    help = (
+        "Ingest IVS recordings (from an EventBridge event, a bucket and prefix, or all pending ones), "
+        "or a recording of the local media server (--local-file)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("event", nargs="?", help='EventBridge event JSON file ("-" reads stdin)')
@@ -72,21 +83,39 @@ class Command(BaseCommand):
             metavar="NAME",
             help=f"Variable holding the event when no other source is given (default {DEFAULT_EVENT_ENV})",
         )
-        parser.add_argument("--bucket", help="Source bucket (--pending: default IVS_RECORDINGS_BUCKET_NAME)")
+        parser.add_argument(
+            "--bucket",
+            help=f"Source bucket (--pending: default IVS_RECORDINGS_BUCKET_NAME); {LOCAL_SOURCE!r} for "
+            "local recordings already converted below MEDIA_SERVER_DIR/recordings/",
+        )
         parser.add_argument(
             "--prefix", help="Recording prefix: ivs/v1/<account>/<channel>/.../<recording id>"
         )
         parser.add_argument(
             "--pending", action="store_true", help="Ingest every ended recording not ready yet"
         )
+        parser.add_argument(
+            "--local-file",
+            metavar="FLV",
+            help="A local media server recording (rec/<channel id>-<unix time>.flv): convert it to HLS "
+            "with ffmpeg in IVS's layout, then ingest it",
+        )
+        parser.add_argument(
+            "--stream-id",
+            default="",
+            help="With --local-file: the stream it recorded (default: the session that started then)",
+        )
         parser.add_argument("--force", action="store_true", help="Re-check the copy and redo cues when ready")
 
     def handle(self, *args, event=None, event_env=DEFAULT_EVENT_ENV, bucket=None, prefix=None, **options):
         self.force = options["force"]
         self.verbosity = options["verbosity"]
-        if sum(bool(x) for x in (event, prefix, options["pending"])) > 1:
-            raise CommandError("Pass one of: an event file (or -), --prefix, --pending.")
-        if options["pending"]:
+        local_file = options["local_file"]
+        if sum(bool(x) for x in (event, prefix, options["pending"], local_file)) > 1:
+            raise CommandError("Pass one of: an event file (or -), --prefix, --pending, --local-file.")
+        if local_file:
+            self.ingest(local_file=local_file, stream_id=options["stream_id"])
+        elif options["pending"]:
             self.ingest_pending(bucket or settings.IVS_RECORDINGS_BUCKET_NAME)
         elif prefix or bucket:
             if not (prefix and bucket):
@@ -136,15 +165,28 @@ class Command(BaseCommand):
     def ingest(self, **target) -> Recording:
         bar = ProgressBar(self.stderr, tty=self.stderr.isatty()) if self.verbosity > 0 else None
         started = time.monotonic()
+        if "local_file" in target:
+            where = target["local_file"]
+            ingest = functools.partial(
+                ingest_local_recording, flv=target["local_file"], stream_id=target["stream_id"]
+            )
+        else:
+            local = target["bucket"] == LOCAL_SOURCE
+            where = (
+                f"{LOCAL_SOURCE}:{target['prefix']}"
+                if local
+                else f"s3://{target['bucket']}/{target['prefix']}"
+            )
+            ingest = functools.partial(services.ingest_recording, **target)
         try:
-            recording = services.ingest_recording(**target, force=self.force, progress=bar)
+            recording = ingest(force=self.force, progress=bar)
         except RecordingError as exc:
-            raise CommandError(f"s3://{target['bucket']}/{target['prefix']}: {exc}") from None
+            raise CommandError(f"{where}: {exc}") from None
         finally:
             if bar is not None:
                 bar.close()
         if recording.status != Recording.Status.READY:
-            raise CommandError(f"s3://{target['bucket']}/{target['prefix']}: {recording.failure_reason}")
+            raise CommandError(f"{where}: {recording.failure_reason}")
         self.summarize(recording, bar.last if bar else None, time.monotonic() - started)
         return recording
 
