@@ -21,7 +21,7 @@ FFMPEG_TEST_SOURCE = [
     "-re",
     "-f", "lavfi", "-i", "testsrc=size=640x360:rate=30",
     "-f", "lavfi", "-i", "sine",
-    "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "30",
+    "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p",
     "-c:a", "aac",
 ]  # fmt: skip
 
