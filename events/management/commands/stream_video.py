@@ -1,0 +1,128 @@
+"""``manage.py stream_video --event SLUG --video FILE [--srt FILE] [--loop] [--user NAME]``:
+stream a pre-recorded video into an event as a live show, featuring each product cue (from
+--srt, else the video's own subtitle track) when its moment plays. See events/streaming.py.
+
+The products are featured as ``--user`` (default: the event's creator), who must be a host or
+owner of the event's brand, like a host clicking Feature in the console. Ctrl-C or SIGTERM
+clears the product card, stops ffmpeg and exits 0; the event is not ended (its stream key keeps
+working, so the show can be streamed again; end it from the console when it is over).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from events import streaming
+from events.models import LiveEvent
+
+
+class Command(BaseCommand):
+    help = "Stream a video into an event as a live show, featuring its product cues at their moments."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--event", required=True, metavar="SLUG", help="the event to stream into")
+        parser.add_argument("--video", required=True, type=Path, help="H.264/AAC video (see preencode)")
+        parser.add_argument("--srt", type=Path, help="product cues (default: the video's subtitle track)")
+        parser.add_argument("--loop", action="store_true", help="play the video (and its cues) forever")
+        parser.add_argument("--user", help="feature the products as this host (default: the event's creator)")
+
+    def handle(self, *args, event, video, srt, loop, user, verbosity, **options):
+        stop = threading.Event()
+        try:
+            event = LiveEvent.objects.select_related("organization", "created_by").get(slug=event)
+        except LiveEvent.DoesNotExist:
+            raise CommandError(f"No event with the slug “{event}”.") from None
+        by = self._user(user) if user else streaming.default_host(event)
+        try:
+            info = streaming.probe(video)
+            cues = streaming.read_cues(organization=event.organization, video=info, srt=srt)
+            with _stopping_on_signals(stop):
+                result = streaming.stream_video(
+                    event=event,
+                    video=info,
+                    cues=cues,
+                    loop=loop,
+                    by=by,
+                    stop=stop,
+                    on_start=lambda command: self._started(event, info, cues, loop, command, verbosity),
+                    on_cue=self._cue,
+                    on_progress=self._progress,
+                )
+        except streaming.StreamingError as exc:
+            raise CommandError(str(exc)) from None
+        how = "Stopped" if result.stopped else "The video ended"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{how} after {_clock(result.media_time)} ({result.cues_fired} cues featured)"
+                + ("; the product card was cleared." if result.card_cleared else ".")
+            )
+        )
+
+    def _user(self, username: str):
+        try:
+            return get_user_model().objects.get(username=username)
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"No user “{username}”.") from None
+
+    def _started(self, event, info, cues, loop, command, verbosity) -> None:
+        target = command.rsplit(" ", 1)[-1]
+        looping = ", looping" if loop else ""
+        self.stdout.write(
+            f"Streaming {info.path} ({info.duration:.1f} s, {len(cues)} cues{looping}) into "
+            f"“{event.slug}” at {target}. Ctrl-C stops."
+        )
+        if verbosity >= 2:
+            self.stdout.write(command)
+
+    def _cue(self, fired: streaming.CueFired) -> None:
+        cue = fired.scheduled.cue
+        late = (fired.media_time - fired.scheduled.at) * 1000
+        what = (
+            f"featured {cue.product.name}"
+            if fired.highlight
+            else f"skipped {cue.product.name}: {fired.error}"
+        )
+        loop = f" loop {fired.scheduled.loop + 1}" if fired.scheduled.loop else ""
+        self.stdout.write(
+            f"{_clock(fired.media_time, ms=True)}{loop}  {what} "
+            f"(SRT line {cue.line}, +{late:.0f} ms, took {1000 * fired.took:.0f} ms)"
+        )
+
+    def _progress(self, progress: streaming.StreamProgress) -> None:
+        if not sys.stderr.isatty():
+            return  # logs get the cue lines only
+        upcoming = f"next cue at {_clock(progress.next_cue.at)}" if progress.next_cue else "no more cues"
+        self.stderr.write(
+            f"\r\x1b[K▶ {_clock(progress.media_time)}  loop {progress.loop + 1}  "
+            f"{progress.cues_fired} cues featured  {upcoming}",
+            ending="",
+        )
+
+
+class _stopping_on_signals:
+    """SIGINT and SIGTERM set ``stop`` (the stream then ends cleanly) instead of raising."""
+
+    def __init__(self, stop: threading.Event):
+        self.stop = stop
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self):
+        for number in (signal.SIGINT, signal.SIGTERM):
+            self.previous[number] = signal.signal(number, lambda *_: self.stop.set())
+        return self
+
+    def __exit__(self, *exc):
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
+def _clock(seconds: float, *, ms: bool = False) -> str:
+    whole = int(seconds)
+    text = f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+    return f"{text}.{int(seconds * 1000) % 1000:03d}" if ms else text
