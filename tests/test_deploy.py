@@ -10,6 +10,7 @@ import pytest
 import yaml
 from django.urls import reverse
 
+from events import stream_state
 from events.webhooks import SECRET_HEADER
 from liveshop.video import events as ivs_events
 
@@ -216,11 +217,12 @@ def test_stream_state_rule_matches_exactly_the_ivs_stream_events_the_webhook_han
         ivs_events.STREAM_FAILURE,
         ivs_events.SESSION_CREATED,
         ivs_events.SESSION_ENDED,
+        *stream_state.HEALTH_AFTER,  # Starvation Start/End: the console's stream health
     }
 
     assert set(pattern) == {"source", "detail-type", "detail"}
     assert pattern["source"] == ["aws.ivs"]
-    assert pattern["detail-type"] == [ivs_events.STREAM_STATE_CHANGE]
+    assert pattern["detail-type"] == [ivs_events.STREAM_STATE_CHANGE, stream_state.STREAM_HEALTH_CHANGE]
     assert set(pattern["detail"]) == {"event_name"}
     assert sorted(pattern["detail"]["event_name"]) == sorted(forwarded)
 
