@@ -63,9 +63,14 @@ def _new_viewer(browser, url: str, errors: list[str], **context_options):
     return context, page
 
 
+ESTIMATE_SLACK_S = 0.6  # the latency estimate's error (bench/sync.py measured up to ~0.4 s)
+
+
 def _applied_in_step(viewer, highlight_id: int) -> dict:
     """The card's record, checked to have been applied when the video reached the highlight's
-    moment: its arrival's media time plus the live latency (not as soon as the frame came)."""
+    moment, not as soon as the message came: about its arrival's media time plus the live latency.
+    The page places the moment by the stream's own timestamps, which the latency estimate (off by
+    up to half a 1 s segment, by where hls.js is in its playlist reloads) only approximates."""
     arrival = viewer.evaluate(f"window.__arrivals.find(a => a.highlightId === {highlight_id})")
     card = viewer.evaluate("window.liveshop.card")
     assert arrival is not None and arrival["playing"], arrival
@@ -73,7 +78,7 @@ def _applied_in_step(viewer, highlight_id: int) -> dict:
     assert card["source"] == "socket-synced", card
     assert arrival["latency"] > 0.5, arrival  # hls.js plays a few 1 s segments behind the edge
     target = arrival["mediaTime"] + arrival["latency"]
-    assert card["mediaTime"] >= target - 0.1, (arrival, card)
+    assert card["mediaTime"] >= target - ESTIMATE_SLACK_S, (arrival, card)
     # ... and not much later than that moment.
     waited = (card["shownAt"] - arrival["at"]) / 1000
     assert 0.5 * arrival["latency"] <= waited <= arrival["latency"] + 5, (arrival, card, waited)

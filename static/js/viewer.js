@@ -31,6 +31,14 @@
   // burned-in wall clock): hls.latency was short by 0.2 to 1.0 s, depending on the session's
   // reload phase. IVS's getLiveLatency() needs no correction.
   const HLS_EDGE_SLACK_S = 0.1;
+  // Local HLS can do better than that: a highlight's offsetMs is its moment in the stream (ms
+  // since the publish began, when the encoder's timestamps start at 0), and nginx-rtmp writes each
+  // frame's MPEG-TS timestamp as the encoder's plus 0.7 s (NGX_RTMP_HLS_DELAY, 63000 at 90 kHz);
+  // hls.js maps timestamps to currentTime by its initPTS. The timestamps are used only while they
+  // agree with the latency estimate within MAX_TIMESTAMP_DISAGREEMENT_S (an encoder whose clock
+  // does not start at 0 falls back to the estimate). Measured by bench/sync.py.
+  const NGINX_RTMP_TS_DELAY_S = 0.7;
+  const MAX_TIMESTAMP_DISAGREEMENT_S = 2.5;
   const STALL_MS = 4000; // a stall this long counts as a dropped stream
   const SOCKET_BACKOFF_MS = { first: 500, max: 30000 };
   const PLAYER_BACKOFF_MS = { first: 1000, max: 10000 };
@@ -230,11 +238,19 @@
     const extra = player.hasCues ? CUE_GRACE_S : 0;
     pending.set(highlight.highlightId, {
       highlight,
-      mediaTarget: player.mediaTime() + latency + extra,
+      mediaTarget: momentOf(player, message.offsetMs, latency) + extra,
       deadline: performance.now() + (latency + extra + MAX_WAIT_S) * 1000,
       source: player.hasCues ? "socket-no-cue" : "socket-synced",
     });
     tick();
+  }
+
+  /** The media time of a highlight's moment: from the stream's timestamps when the player can
+   * map them (see NGINX_RTMP_TS_DELAY_S), else the playhead plus the live latency. */
+  function momentOf(player, offsetMs, latency) {
+    const estimate = player.mediaTime() + latency;
+    const exact = player.mediaTimeAt(offsetMs);
+    return exact !== null && Math.abs(exact - estimate) < MAX_TIMESTAMP_DISAGREEMENT_S ? exact : estimate;
   }
 
   /** An IVS in-band cue: the playhead is at the moment the host featured (or cleared). */
@@ -453,6 +469,7 @@
     if (!useHlsJs && !video.canPlayType("application/vnd.apple.mpegurl")) return null;
     let hls = null;
     let unwatch = null;
+    let streamOffset = null; // the encoder's stream time minus currentTime, from hls.js's initPTS
     const player = {
       kind: "hls",
       hasCues: false,
@@ -464,6 +481,12 @@
         video.muted = !state.unmuted; // muted autoplay is allowed everywhere; the button unmutes
         if (useHlsJs) {
           hls = new Hls(HLS_CONFIG);
+          streamOffset = null;
+          hls.on(Hls.Events.INIT_PTS_FOUND, (_event, data) => {
+            if (data.id === "main" && data.timescale > 0) {
+              streamOffset = data.initPTS / data.timescale - NGINX_RTMP_TS_DELAY_S;
+            }
+          });
           hls.on(Hls.Events.ERROR, (_event, data) => {
             if (data.fatal) onPlayerTrouble(player, `${data.type}: ${data.details}`);
           });
@@ -487,6 +510,9 @@
         video.load();
       },
       mediaTime: () => video.currentTime,
+      /** The currentTime showing the frame `offsetMs` into the stream, or null when unknown. */
+      mediaTimeAt: (offsetMs) =>
+        hls && streamOffset !== null && Number.isFinite(offsetMs) ? offsetMs / 1000 - streamOffset : null,
       /** Seconds from the live edge (what is being filmed now) to the frame on screen. */
       latency() {
         if (hls) {
@@ -533,6 +559,7 @@
         ivs.delete();
       },
       mediaTime: () => ivs.getPosition(),
+      mediaTimeAt: () => null, // the in-band cues place the cards
       latency() {
         const latency = ivs.getLiveLatency();
         return Number.isFinite(latency) && latency > 0 ? latency : null;
