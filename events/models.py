@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -152,3 +154,11 @@ class Highlight(models.Model):
     @property
     def is_clear(self) -> bool:
         return self.product_id is None
+
+    @property
+    def moment(self):
+        """When the highlight happened in the stream: its session's start plus its offset (exact
+        for a pre-recorded show's cues), else when it was written. Needs ``session`` loaded."""
+        if self.session_id is not None and self.offset_ms is not None and self.session.started_at:
+            return self.session.started_at + timedelta(milliseconds=self.offset_ms)
+        return self.created_at

@@ -294,11 +294,15 @@ DOUBLE_CLICK_SECONDS = 2
 
 
 @transaction.atomic
-def feature_product(*, event: LiveEvent, product: Product, by) -> Highlight:
+def feature_product(
+    *, event: LiveEvent, product: Product, by, stream_offset_ms: int | None = None
+) -> Highlight:
     """Show ``product`` to the event's viewers. Locks the event; writes a Highlight with its
-    offset into the live stream session; after commit sends the in-band cue (when live) and
-    broadcasts the card. Featuring before going live shows the card and records no cue.
-    A repeat of the newest highlight within DOUBLE_CLICK_SECONDS returns it unchanged."""
+    offset into the live stream session (``stream_offset_ms`` when the caller knows the moment
+    exactly, as a pre-recorded show's media clock does; else now minus the session's start);
+    after commit sends the in-band cue (when live) and broadcasts the card. Featuring before
+    going live shows the card and records no cue. A repeat of the newest highlight within
+    DOUBLE_CLICK_SECONDS returns it unchanged."""
     permissions.require(by, Action.HOST_EVENT, event)
     event = LiveEvent.objects.select_for_update().get(pk=event.pk)
     if event.status in (Status.ENDED, Status.CANCELLED):
@@ -315,7 +319,7 @@ def feature_product(*, event: LiveEvent, product: Product, by) -> Highlight:
         and (now - latest.created_at).total_seconds() < DOUBLE_CLICK_SECONDS
     ):
         return latest
-    return _highlight(event=event, product=product, by=by, now=now)
+    return _highlight(event=event, product=product, by=by, now=now, stream_offset_ms=stream_offset_ms)
 
 
 @transaction.atomic
@@ -331,15 +335,19 @@ def clear_highlight(*, event: LiveEvent, by) -> Highlight:
     return _highlight(event=event, product=None, by=by, now=timezone.now())
 
 
-def _highlight(*, event: LiveEvent, product: Product | None, by, now) -> Highlight:
+def _highlight(
+    *, event: LiveEvent, product: Product | None, by, now, stream_offset_ms: int | None = None
+) -> Highlight:
     session = event.sessions.filter(ended_at=None, started_at__isnull=False).order_by("-started_at").first()
     live = event.is_live and session is not None
+    if live and stream_offset_ms is None:
+        stream_offset_ms = int((now - session.started_at).total_seconds() * 1000)
     highlight = Highlight.objects.create(
         event=event,
         product=product,
         session=session if live else None,
         featured_by=by,
-        offset_ms=max(0, int((now - session.started_at).total_seconds() * 1000)) if live else None,
+        offset_ms=max(0, stream_offset_ms) if live else None,
         cue_state=Highlight.CueState.PENDING if live else Highlight.CueState.NOT_LIVE,
     )
     message = "product.cleared" if product is None else "product.featured"

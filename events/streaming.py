@@ -458,7 +458,11 @@ def _feature(event: LiveEvent, by, scheduled: ScheduledCue, now: float) -> CueFi
     close_old_connections()  # an hour-long show outlives the database connection
     started = time.monotonic()
     try:
-        highlight = services.feature_product(event=event, product=scheduled.cue.product, by=by)
+        # The media clock knows the cue's moment in the stream exactly: the highlight (the live
+        # page's timing and the replay's cue) takes it rather than the time of this call.
+        highlight = services.feature_product(
+            event=event, product=scheduled.cue.product, by=by, stream_offset_ms=round(scheduled.at * 1000)
+        )
     except EventNotEditable as exc:
         raise StreamingError(f"Streaming stopped: {exc}") from None
     except (EventError, PermissionDenied) as exc:  # the lineup changed during the show: skip the cue

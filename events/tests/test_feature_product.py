@@ -68,6 +68,15 @@ def metadata(video, event):
     return [json.loads(m) for m in video.channels[event.channel_id].metadata]
 
 
+def test_a_caller_that_knows_the_moment_in_the_stream_stamps_the_highlight_with_it(show, video, clock):
+    event, (product, *_), host = show
+
+    highlight = services.feature_product(event=event, product=product, by=host, stream_offset_ms=4_000)
+
+    assert highlight.offset_ms == 4_000  # a pre-recorded show's media clock, not the call's time
+    assert highlight.moment == highlight.session.started_at + timedelta(seconds=4)
+
+
 def test_feature_sends_a_versioned_cue_and_broadcasts_the_card(
     show, video, broadcasts, clock, django_capture_on_commit_callbacks
 ):

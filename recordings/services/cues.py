@@ -23,7 +23,7 @@ def build_cues(recording: Recording, highlights: Iterable[Highlight], timeline: 
     (it was never on screen). The last feature stays open (``end_ms`` None: until the end)."""
     cues: list[ProductCue] = []
     for highlight in highlights:
-        position = timeline.position_ms(highlight.created_at)
+        position = timeline.position_ms(highlight.moment)
         if cues and cues[-1].end_ms is None:
             if position > cues[-1].start_ms:
                 cues[-1].end_ms = position
@@ -46,11 +46,15 @@ def sync_product_cues(*, recording: Recording, timeline: Timeline) -> list[Produ
     """Make the recording's highlight cues match the event's highlights made between its start
     and end. Idempotent: upserts by (recording, highlight) and deletes cues of highlights no
     longer in the window; cues without a highlight (imported, edited) are left alone."""
-    highlights = Highlight.objects.filter(
-        event_id=recording.event_id,
-        created_at__gte=recording.started_at,
-        created_at__lte=recording.ended_at,
-    ).order_by("created_at", "id")
+    highlights = (
+        Highlight.objects.filter(
+            event_id=recording.event_id,
+            created_at__gte=recording.started_at,
+            created_at__lte=recording.ended_at,
+        )
+        .select_related("session")
+        .order_by("created_at", "id")
+    )
     cues = build_cues(recording, highlights, timeline)
     ProductCue.objects.filter(recording=recording, highlight__isnull=False).exclude(
         highlight_id__in=[cue.highlight_id for cue in cues]
