@@ -105,7 +105,8 @@ def chapter(cue: ProductCue, card: dict) -> dict:
 
 
 def duration_text(recording: Recording) -> str:
-    return media_time(recording.duration_ms) if recording.duration_ms else ""
+    """The length as players show it: to the nearest second (9.9 s is 0:10), not floored."""
+    return media_time(round(recording.duration_ms, -3)) if recording.duration_ms else ""
 
 
 def poster_url(recording: Recording, event: LiveEvent | None) -> str:
