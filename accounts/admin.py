@@ -65,6 +65,25 @@ class BrandScopedAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class BrandScopedInline(admin.TabularInline):
+    """An inline of a brand-owned child: rows scoped to the user's brands, and permissions from
+    the parent's brand (with no parent, as when Django filters the inline's queryset, from the
+    user's brands)."""
+
+    def get_queryset(self, request):
+        return permissions.scope(super().get_queryset(request), request.user, Action.VIEW)
+
+    def _may(self, request, action, obj) -> bool:
+        if not request.user.is_staff:
+            return False
+        if obj is None:
+            return permissions.can_in_any(request.user, action)
+        return permissions.can(request.user, action, obj)
+
+    def has_view_permission(self, request, obj=None):
+        return self._may(request, Action.VIEW, obj)
+
+
 class ReadOnlyInlineMixin:
     """An inline that only shows rows (written by services, never through the admin)."""
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts import permissions
-from accounts.admin import BrandScopedAdmin, ReadOnlyInlineMixin
+from accounts.admin import BrandScopedAdmin, BrandScopedInline, ReadOnlyInlineMixin
 from accounts.permissions import Action
 from catalog.models import Product
 from events import services
@@ -42,24 +42,10 @@ class LineupFormSet(BaseInlineFormSet):
             field.queryset = field.queryset.filter(organization_id=self.instance.organization_id)
 
 
-class ScopedInline(admin.TabularInline):
-    """An inline of a brand-owned child: permissions come from the parent event's brand (with no
-    parent, as when Django filters the inline's queryset, from the user's brands)."""
+class ScopedInline(BrandScopedInline):
+    """An event's editable inline: editable by event managers while the event is open."""
 
     edit_action = Action.MANAGE_EVENTS
-
-    def get_queryset(self, request):
-        return permissions.scope(super().get_queryset(request), request.user, Action.VIEW)
-
-    def _may(self, request, action, obj) -> bool:
-        if not request.user.is_staff:
-            return False
-        if obj is None:
-            return permissions.can_in_any(request.user, action)
-        return permissions.can(request.user, action, obj)
-
-    def has_view_permission(self, request, obj=None):
-        return self._may(request, Action.VIEW, obj)
 
     def has_add_permission(self, request, obj=None):
         return self._may(request, self.edit_action, obj) and not (obj is not None and obj.status in CLOSED)

@@ -1,35 +1,25 @@
-"""Recordings in the admin, read-only and scoped to the user's brands: rows are written only by
-the ingestion service (``manage.py ingest_recording``, the Celery task)."""
+"""Recordings and uploaded videos in the admin, read-only and scoped to the user's brands: rows
+are written only by services (ingestion, uploads, the studio's timeline editor)."""
 
 from django.contrib import admin
 from django.utils.html import format_html
 
-from accounts import permissions
-from accounts.admin import BrandScopedAdmin, ReadOnlyInlineMixin
-from accounts.permissions import Action
+from accounts.admin import BrandScopedAdmin, BrandScopedInline, ReadOnlyInlineMixin
 from recordings.models import ProductCue, Recording
 
 
-class ProductCueInline(ReadOnlyInlineMixin, admin.TabularInline):
+class ProductCueInline(ReadOnlyInlineMixin, BrandScopedInline):
     model = ProductCue
     fields = ["start_ms", "end_ms", "product", "highlight"]
     readonly_fields = fields
 
-    def get_queryset(self, request):
-        return permissions.scope(super().get_queryset(request), request.user, Action.VIEW)
-
-    def has_view_permission(self, request, obj=None):
-        if obj is None:
-            return request.user.is_staff and permissions.can_in_any(request.user, Action.VIEW)
-        return request.user.is_staff and permissions.can(request.user, Action.VIEW, obj)
-
 
 @admin.register(Recording)
 class RecordingAdmin(BrandScopedAdmin):
-    list_display = ["event", "status", "started_at", "duration", "objects_copied", "replay"]
+    list_display = ["__str__", "backend", "status", "duration", "replay_views", "replay"]
     list_filter = ["status", "backend"]
     list_select_related = ["event"]
-    search_fields = ["event__title", "source_prefix", "session_id"]
+    search_fields = ["event__title", "title", "source_prefix", "session_id"]
     date_hierarchy = "created_at"
     inlines = [ProductCueInline]
 
