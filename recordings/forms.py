@@ -1,0 +1,120 @@
+"""Studio forms for uploaded videos: the upload (file on disk, or the two steps of a direct S3
+upload) and a cue list sent by the timeline editor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.utils import ErrorDict
+
+from catalog.models import Product
+from recordings.exceptions import InvalidUpload
+from recordings.services import uploads
+
+
+class VideoUploadForm(forms.Form):
+    title = forms.CharField(max_length=200, help_text="Shown on the video's page.")
+    file = forms.FileField(
+        label="Video file",
+        widget=forms.ClearableFileInput(attrs={"accept": ",".join(sorted(uploads.ALLOWED_EXTENSIONS))}),
+        error_messages={"required": "Choose a video file to upload."},
+    )
+
+    def __init__(self, *args, too_large: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if too_large is not None:  # the upload handler dropped the file as it grew past the limit
+            self.fields["file"].error_messages["required"] = (
+                f"This file is larger than {uploads.human_size(too_large)}, the most allowed."
+            )
+
+    @classmethod
+    def refused(cls, message: str) -> VideoUploadForm:
+        """A form showing only ``message``, for a request whose body was never read."""
+        form = cls()
+        form.cleaned_data, form._errors = {}, ErrorDict()
+        form.add_error(None, message)
+        return form
+
+    def clean_file(self):
+        file = self.cleaned_data["file"]
+        try:
+            uploads.check_file_meta(name=file.name, size=file.size, content_type=file.content_type)
+        except InvalidUpload as exc:
+            raise ValidationError(str(exc)) from None
+        return file
+
+
+class DirectUploadStartForm(forms.Form):
+    """Step 1 of an S3 upload: what the browser is about to send."""
+
+    title = forms.CharField(max_length=200)
+    filename = forms.CharField(max_length=200)
+    size = forms.IntegerField(min_value=0)
+    content_type = forms.CharField(max_length=100, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if {"filename", "size"} <= data.keys():
+            try:
+                uploads.check_file_meta(
+                    name=data["filename"], size=data["size"], content_type=data.get("content_type", "")
+                )
+            except InvalidUpload as exc:
+                self.add_error(None, str(exc))
+        return data
+
+
+class DirectUploadConfirmForm(forms.Form):
+    """Step 2: the file is in S3 under the key the token names."""
+
+    title = forms.CharField(max_length=200)
+    token = forms.CharField(max_length=2000)
+
+
+@dataclass(frozen=True)
+class CueRow:
+    product: Product
+    start_ms: int
+    end_ms: int | None
+
+
+def _ms(value, label: str, *, optional: bool = False) -> int | None:
+    if value is None or value == "":
+        if optional:
+            return None
+        raise ValidationError(f"{label} is required.")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"{label} must be a number of milliseconds.")
+    if value < 0:
+        raise ValidationError(f"{label} cannot be before the start of the video.")
+    return round(value)
+
+
+def clean_cue_rows(rows, *, products: dict[int, Product]) -> tuple[list[CueRow], dict[int, list[str]]]:
+    """The editor's cue list (``[{"productId", "startMs", "endMs"}]``) checked row by row (types,
+    the brand's products; replace_cues checks overlaps and the duration): the cues, and the
+    errors by row index (empty when all are good)."""
+    if not isinstance(rows, list):
+        return [], {-1: ["Expected a list of cues."]}
+    cues, errors = [], {}
+    for index, row in enumerate(rows):
+        try:
+            cues.append(_clean_row(row, products=products))
+        except ValidationError as exc:
+            errors[index] = exc.messages
+    return cues, errors
+
+
+def _clean_row(row, *, products: dict[int, Product]) -> CueRow:
+    if not isinstance(row, dict):
+        raise ValidationError("Not a cue.")
+    product = products.get(row.get("productId")) if isinstance(row.get("productId"), int) else None
+    if product is None:
+        raise ValidationError("Choose one of the brand's products.")
+    start = _ms(row.get("startMs"), "The start")
+    end = _ms(row.get("endMs"), "The end", optional=True)
+    if end is not None and end <= start:
+        raise ValidationError("The end must come after the start.")
+    return CueRow(product=product, start_ms=start, end_ms=end)

@@ -1,0 +1,305 @@
+"""Uploaded video -> HLS with ffmpeg: two H.264/AAC renditions (720p and 360p, never above the
+source), a multivariant playlist and a thumbnail, stored in the "recordings" storage under
+``<RECORDINGS_CDN_PREFIX>/uploads/<recording id>/`` with the rendition shape IVS ingestion stores.
+
+ffmpeg works in a temporary folder; files reach the storage only once it has succeeded (segments,
+then playlists, the master last), and a failure part way deletes what was stored, so the storage
+never holds a half-written replay. Progress comes from ffmpeg's ``-progress`` reports."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import storages
+from django.db import transaction
+
+from liveshop.storage import join_key
+from recordings.exceptions import InvalidUpload, TranscodeFailed
+from recordings.models import Recording
+from recordings.playlists import PlaylistError, parse_master, parse_media
+from recordings.services.uploads import VideoInfo, local_copy, probe_video
+
+logger = logging.getLogger(__name__)
+
+Status = Recording.Status
+LADDER = (720, 360)  # rendition heights, best first
+AUDIO_BITRATE = "128k"
+SEGMENT_SECONDS = 4
+TRANSCODE_SHARE = 90  # percent of the bar for ffmpeg; storing the files takes the rest
+PROGRESS_STEP = 5  # write progress to the database at most every 5 %
+THUMBNAIL = "thumbnail.jpg"
+
+
+@dataclass(frozen=True)
+class Rendition:
+    name: str
+    height: int
+    video_kbps: int
+
+
+def output_prefix(recording: Recording) -> str:
+    """The stable folder of an upload's HLS in the "recordings" storage."""
+    return join_key(settings.RECORDINGS_CDN_PREFIX, "uploads", str(recording.pk))
+
+
+def rendition_plan(info: VideoInfo) -> list[Rendition]:
+    """Two renditions no taller than the source (a small source gets it and half of it)."""
+    top = _even(min(LADDER[0], info.height))
+    second = _even(min(LADDER[1], top // 2 if top <= LADDER[1] else LADDER[1]))
+    return [Rendition(f"{h}p", h, _kbps(h)) for h in (top, max(second, 2))]
+
+
+def _even(n: int) -> int:
+    return max(2, n - n % 2)
+
+
+def _kbps(height: int) -> int:
+    return max(200, round(2800 * (height / 720) ** 1.5))
+
+
+def transcode_upload(*, recording_id: int) -> Recording:
+    """Transcode an uploaded video (status processing, progress 0..100) to ready with renditions,
+    master playlist, thumbnail and duration, or to failed with ffmpeg's reason and nothing stored.
+    Idempotent: a ready video is returned as it is."""
+    recording = _begin(recording_id)
+    if recording.status != Status.PROCESSING:
+        return recording
+    prefix, stored = output_prefix(recording), []
+    try:
+        with tempfile.TemporaryDirectory(prefix="liveshop-hls-") as work, _source(recording) as source:
+            info = probe_video(source)
+            plan = rendition_plan(info)
+            run_ffmpeg(source, Path(work), plan, info, on_progress=_progress_writer(recording_id))
+            make_thumbnail(source, Path(work) / THUMBNAIL, info)
+            stored = store_tree(
+                Path(work), prefix, on_progress=_progress_writer(recording_id, start=TRANSCODE_SHARE)
+            )
+            result = describe(Path(work), prefix)
+    except (TranscodeFailed, InvalidUpload, PlaylistError, OSError) as exc:
+        _delete(stored)
+        return _fail(recording_id, str(exc) or exc.__class__.__name__)
+    except BaseException:
+        _delete(stored)
+        raise
+    return _complete(recording_id, result)
+
+
+@transaction.atomic
+def _begin(recording_id: int) -> Recording:
+    recording = Recording.objects.select_for_update().get(pk=recording_id)
+    if recording.backend != Recording.Backend.UPLOAD or recording.status == Status.READY:
+        return recording
+    recording.status, recording.progress, recording.failure_reason = Status.PROCESSING, 0, ""
+    recording.save(update_fields=["status", "progress", "failure_reason", "updated_at"])
+    return recording
+
+
+@contextmanager
+def _source(recording: Recording) -> Iterator[Path]:
+    """The upload as a local file: its own path on disk, or a temporary copy (S3, memory)."""
+    if not recording.upload:
+        raise TranscodeFailed("The video has no uploaded file.")
+    try:
+        on_disk = Path(recording.upload.path)
+    except NotImplementedError:
+        on_disk = None
+    if on_disk is not None:
+        yield on_disk
+        return
+    with recording.upload.open("rb") as stored, local_copy(stored) as path:
+        yield path
+
+
+def _progress_writer(recording_id: int, *, start: int = 0) -> Callable[[float], None]:
+    """A callback taking 0..1 of a step, writing ``start`` + its share when it grows >= 5 %."""
+    share = TRANSCODE_SHARE if start == 0 else 100 - start
+    last = [start]
+
+    def report(fraction: float) -> None:
+        percent = min(99, start + int(share * max(0.0, min(1.0, fraction))))
+        if percent >= last[0] + PROGRESS_STEP:
+            last[0] = percent
+            Recording.objects.filter(pk=recording_id, status=Status.PROCESSING).update(progress=percent)
+
+    return report
+
+
+def ffmpeg_command(source: Path, work: Path, plan: list[Rendition], info: VideoInfo) -> list[str]:
+    scale = ";".join(f"[s{i}]scale=-2:{r.height}[v{i}]" for i, r in enumerate(plan))
+    command = [
+        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats",
+        "-i", str(source),
+        "-filter_complex", f"[0:v:0]split={len(plan)}{''.join(f'[s{i}]' for i in range(len(plan)))};{scale}",
+    ]  # fmt: skip
+    for i in range(len(plan)):
+        command += ["-map", f"[v{i}]"]
+    if info.has_audio:
+        for _ in plan:
+            command += ["-map", "0:a:0"]
+    command += ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-profile:v", "high"]
+    for i, r in enumerate(plan):
+        command += [f"-b:v:{i}", f"{r.video_kbps}k", f"-maxrate:v:{i}", f"{round(r.video_kbps * 1.07)}k"]
+        command += [f"-bufsize:v:{i}", f"{r.video_kbps * 2}k"]
+    # Keyframes every 2 s on every rendition, so segments line up and players switch cleanly.
+    command += ["-force_key_frames", "expr:gte(t,n_forced*2)", "-sc_threshold", "0"]
+    if info.has_audio:
+        command += ["-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ac", "2"]
+    streams = " ".join(
+        f"v:{i}{f',a:{i}' if info.has_audio else ''},name:{r.name}" for i, r in enumerate(plan)
+    )
+    command += [
+        "-f", "hls", "-hls_time", str(SEGMENT_SECONDS), "-hls_playlist_type", "vod",
+        "-hls_flags", "independent_segments",
+        "-hls_segment_filename", str(work / "%v" / "segment_%04d.ts"),
+        "-master_pl_name", "master.m3u8", "-var_stream_map", streams,
+        str(work / "%v" / "index.m3u8"),
+    ]  # fmt: skip
+    return command
+
+
+def run_ffmpeg(
+    source: Path, work: Path, plan: list[Rendition], info: VideoInfo, *, on_progress: Callable[[float], None]
+) -> None:
+    """Run ffmpeg, reporting the share of the duration done; TranscodeFailed with its error."""
+    duration_us = info.duration_ms * 1000
+    with tempfile.TemporaryFile() as errors:
+        try:
+            process = subprocess.Popen(
+                ffmpeg_command(source, work, plan, info), stdout=subprocess.PIPE, stderr=errors, text=True
+            )
+        except FileNotFoundError:
+            raise TranscodeFailed("ffmpeg is not installed on the server.") from None
+        with process:
+            for line in process.stdout:
+                key, _, value = line.strip().partition("=")
+                if key == "out_time_us" and value.isdigit():
+                    on_progress(int(value) / duration_us)
+        if process.returncode != 0:
+            errors.seek(0)
+            reason = _tail(errors.read()).replace(str(work), "<output>").replace(str(source), "<upload>")
+            raise TranscodeFailed(f"ffmpeg failed (exit {process.returncode}): {reason}")
+
+
+def make_thumbnail(source: Path, target: Path, info: VideoInfo) -> None:
+    """One JPEG, 360 px high, a tenth of the way in (past a black first frame, at most 5 s)."""
+    at = min(5.0, info.duration_ms / 10000)
+    command = [
+        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+        "-ss", f"{at:.3f}", "-i", str(source), "-frames:v", "1",
+        "-vf", "scale=-2:360", "-q:v", "4", str(target),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, timeout=120, check=False)
+    if done.returncode != 0 or not target.exists():
+        raise TranscodeFailed(f"ffmpeg could not make a thumbnail: {_tail(done.stderr)}")
+
+
+def _tail(stderr: bytes, limit: int = 1000) -> str:
+    text = stderr.decode("utf-8", "replace").strip() if isinstance(stderr, bytes) else str(stderr).strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[-5:])[-limit:] or "no error message"
+
+
+def store_tree(work: Path, prefix: str, *, on_progress: Callable[[float], None]) -> list[str]:
+    """Copy ``work``'s files under ``prefix`` in the "recordings" storage: segments and the
+    thumbnail first, media playlists next, the master last. Returns the names stored, in order;
+    on an error the caller deletes them."""
+    storage = storages["recordings"]
+    files = sorted((p for p in work.rglob("*") if p.is_file()), key=_store_order)
+    stored: list[str] = []
+    try:
+        for done, path in enumerate(files, 1):
+            name = f"{prefix}/{path.relative_to(work).as_posix()}"
+            storage.delete(name)  # a re-run replaces a failed run's leftovers
+            with path.open("rb") as content:
+                saved = storage.save(name, File(content, name=path.name))
+            stored.append(saved)
+            if saved != name:
+                raise TranscodeFailed(f"The storage saved {name} as {saved}; playlists would not find it.")
+            on_progress(done / len(files))
+    except Exception:
+        _delete(stored)
+        raise
+    return stored
+
+
+def _store_order(path: Path) -> tuple[int, str]:
+    rank = 2 if path.name == "master.m3u8" else 1 if path.suffix == ".m3u8" else 0
+    return rank, path.as_posix()
+
+
+@dataclass(frozen=True)
+class Result:
+    renditions: list[dict]
+    master_path: str
+    thumbnails: list[str]
+    duration_ms: int
+
+
+def describe(work: Path, prefix: str) -> Result:
+    """Renditions as IVS ingestion stores them (best first), from the playlists ffmpeg wrote."""
+    renditions = []
+    for variant in parse_master((work / "master.m3u8").read_text()):
+        playlist = parse_media((work / variant.uri).read_text())
+        width, _, height = variant.resolution.partition("x")
+        renditions.append(
+            {
+                "name": variant.uri.split("/")[0],
+                "resolution": variant.resolution,
+                "width": int(width) if width else None,
+                "height": int(height) if height else None,
+                "bandwidth": variant.bandwidth,
+                "codecs": variant.codecs,
+                "frame_rate": variant.frame_rate,
+                "duration_ms": playlist.duration_ms,
+                "playlist": f"{prefix}/{variant.uri}",
+            }
+        )
+    renditions.sort(key=lambda r: (r["height"] or 0, r["bandwidth"] or 0), reverse=True)
+    return Result(
+        renditions=renditions,
+        master_path=f"{prefix}/master.m3u8",
+        thumbnails=[f"{prefix}/{THUMBNAIL}"],
+        duration_ms=max(r["duration_ms"] for r in renditions),
+    )
+
+
+def _delete(names: list[str]) -> None:
+    storage = storages["recordings"]
+    for name in reversed(names):
+        try:
+            storage.delete(name)
+        except Exception:
+            logger.exception("Could not delete a partial transcode output", extra={"name": name})
+
+
+@transaction.atomic
+def _complete(recording_id: int, result: Result) -> Recording:
+    recording = Recording.objects.select_for_update().get(pk=recording_id)
+    recording.status, recording.progress, recording.failure_reason = Status.READY, 100, ""
+    recording.renditions, recording.master_path = result.renditions, result.master_path
+    recording.thumbnails, recording.duration_ms = result.thumbnails, result.duration_ms
+    recording.save(
+        update_fields=[
+            "status", "progress", "failure_reason", "renditions", "master_path", "thumbnails",
+            "duration_ms", "updated_at",
+        ]
+    )  # fmt: skip
+    logger.info("Video transcoded", extra={"recording": recording_id, "duration_ms": result.duration_ms})
+    return recording
+
+
+@transaction.atomic
+def _fail(recording_id: int, reason: str) -> Recording:
+    recording = Recording.objects.select_for_update().get(pk=recording_id)
+    recording.status, recording.failure_reason = Status.FAILED, reason[:2000]
+    recording.save(update_fields=["status", "failure_reason", "updated_at"])
+    logger.warning("Video transcode failed", extra={"recording": recording_id, "reason": reason})
+    return recording

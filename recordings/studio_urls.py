@@ -1,0 +1,20 @@
+"""The studio's uploaded videos (recordings.studio_views), mounted at /studio/videos/."""
+
+from django.urls import path
+
+from recordings import studio_views as views
+
+app_name = "videos"
+
+urlpatterns = [
+    path("", views.VideoListView.as_view(), name="list"),
+    path("new/", views.VideoCreateView.as_view(), name="create"),
+    path("new/direct/", views.DirectUploadStartView.as_view(), name="direct-start"),
+    path("new/direct/done/", views.DirectUploadConfirmView.as_view(), name="direct-confirm"),
+    path("<int:pk>/", views.VideoDetailView.as_view(), name="detail"),
+    path("<int:pk>/progress/", views.VideoProgressView.as_view(), name="progress"),
+    path("<int:pk>/cues/", views.CueSaveView.as_view(), name="cues"),
+    path("<int:pk>/cues/import/", views.SrtImportView.as_view(), name="import-srt"),
+    path("<int:pk>/cues.srt", views.SrtExportView.as_view(), name="export-srt"),
+    path("<int:pk>/publish/", views.VideoPublishView.as_view(), name="publish"),
+]

@@ -1,0 +1,442 @@
+"""Uploading a video in the studio: streamed to disk (or straight to S3 with a presigned POST),
+checked (type, size, ffprobe), transcoded by the Celery task (eager in tests) with real ffmpeg to
+two HLS renditions, a master playlist and a thumbnail; bad files leave no row and no file."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import subprocess
+import tempfile
+from pathlib import Path
+
+import boto3
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from moto import mock_aws
+
+from accounts.models import Membership
+from accounts.tests.factories import OrganizationFactory, member
+from recordings.models import Recording
+from recordings.services import transcode
+
+pytestmark = pytest.mark.django_db
+
+REGION = "us-east-1"
+BUCKET = "liveshop-media"
+GARBAGE = random.Random(7).randbytes(200_000)  # the same bytes every run: what ffprobe says stays put
+
+
+@pytest.fixture(scope="session")
+def sample_video(tmp_path_factory) -> Path:
+    """A 4-second 640x480 test pattern with a tone (H.264/AAC in MP4)."""
+    path = tmp_path_factory.mktemp("video") / "sample.mp4"
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", "testsrc=size=640x480:rate=25:duration=4",
+         "-f", "lavfi", "-i", "sine=frequency=440:duration=4",
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-shortest", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+@pytest.fixture
+def on_disk(settings, tmp_path):
+    """Uploads and HLS output in folders on disk (the tests' default is in memory)."""
+    uploads, hls = tmp_path / "media", tmp_path / "recordings"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": uploads},
+        },
+        "recordings": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": hls},
+        },
+    }
+    return uploads, hls
+
+
+@pytest.fixture
+def brand():
+    return OrganizationFactory(slug="acme")
+
+
+@pytest.fixture
+def host_client(client, brand):
+    client.force_login(member(brand, role=Membership.Role.HOST))
+    return client
+
+
+def files_in(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def upload(
+    client, brand, *, name: str, content: bytes, content_type: str = "video/mp4", title="Spring looks"
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    file = SimpleUploadedFile(name, content, content_type=content_type)
+    return client.post(f"{reverse('videos:create')}?brand={brand.slug}", {"title": title, "file": file})
+
+
+def test_upload_is_transcoded_to_two_hls_renditions_with_thumbnail(
+    host_client, brand, on_disk, sample_video, django_capture_on_commit_callbacks
+):
+    uploads_dir, hls_dir = on_disk
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+        response = upload(host_client, brand, name="spring.mp4", content=sample_video.read_bytes())
+
+    video = Recording.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("videos:detail", args=[video.pk])
+    assert (video.status, video.progress, video.failure_reason) == ("ready", 100, "")
+    assert (video.backend, video.title, video.slug, video.organization) == (
+        "upload",
+        "Spring looks",
+        "spring-looks",
+        brand,
+    )
+    assert video.upload_size == sample_video.stat().st_size
+    assert (uploads_dir / video.upload.name).read_bytes() == sample_video.read_bytes()
+    assert abs(video.duration_ms - 4000) <= 100
+    prefix = f"replays/uploads/{video.pk}"
+    assert video.master_path == f"{prefix}/master.m3u8"
+    assert [(r["name"], r["width"], r["height"]) for r in video.renditions] == [
+        ("480p", 640, 480),
+        ("360p", 480, 360),
+    ]
+    for rendition in video.renditions:
+        assert rendition.keys() >= {
+            "resolution",
+            "bandwidth",
+            "codecs",
+            "frame_rate",
+            "duration_ms",
+            "playlist",
+        }
+        assert rendition["playlist"].startswith(prefix) and (hls_dir / rendition["playlist"]).is_file()
+        assert rendition["codecs"].startswith("avc1.") and rendition["bandwidth"] > 0
+    assert video.thumbnails == [f"{prefix}/thumbnail.jpg"]
+    assert (hls_dir / video.thumbnails[0]).read_bytes()[:2] == b"\xff\xd8"  # a JPEG
+
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type,height",
+         "-of", "json", str(hls_dir / video.master_path)],
+        capture_output=True, check=True, text=True,
+    )  # fmt: skip
+    data = json.loads(probe.stdout)
+    assert abs(float(data["format"]["duration"]) - 4) < 0.2
+    assert {s["codec_type"] for s in data["streams"]} == {"video", "audio"}
+
+    # Progress was written as ffmpeg reported it, in steps, and never went backwards.
+    progress = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith('UPDATE "recordings_recording" SET "progress"')
+    ]
+    assert len(progress) >= 2
+
+
+def test_progress_endpoint_reports_status_and_percent(host_client, brand):
+    video = Recording.objects.create(
+        organization=brand, backend="upload", title="Clip", slug="clip", status="processing", progress=35
+    )
+    response = host_client.get(reverse("videos:progress", args=[video.pk]))
+
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    body = response.json()
+    assert (body["status"], body["statusLabel"], body["progress"], body["ready"]) == (
+        "processing", "Transcoding", 35, False,
+    )  # fmt: skip
+
+
+def test_the_processing_page_polls_progress_and_the_list_shows_bars(host_client, brand):
+    video = Recording.objects.create(
+        organization=brand, backend="upload", title="Clip", slug="clip", status="processing", progress=35
+    )
+    page = host_client.get(reverse("videos:detail", args=[video.pk])).content.decode()
+    listing = host_client.get(reverse("videos:list")).content.decode()
+
+    progress_url = reverse("videos:progress", args=[video.pk])
+    assert f'data-progress-url="{progress_url}"' in page and "js/upload.js" in page
+    assert 'aria-valuenow="35"' in listing and f'data-progress-url="{progress_url}"' in listing
+
+
+def test_failed_transcode_keeps_ffmpegs_reason_and_stores_nothing(
+    host_client, brand, on_disk, sample_video, monkeypatch, django_capture_on_commit_callbacks
+):
+    real = transcode.ffmpeg_command
+    monkeypatch.setattr(
+        transcode, "ffmpeg_command", lambda *a: [*real(*a)[:-1], "-hls_time", "x", real(*a)[-1]]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(host_client, brand, name="spring.mp4", content=sample_video.read_bytes())
+
+    video = Recording.objects.get()
+    assert video.status == "failed"
+    assert "ffmpeg failed" in video.failure_reason and "hls_time" in video.failure_reason
+    assert files_in(on_disk[1]) == []
+    assert (video.renditions, video.master_path, video.thumbnails) == ([], "", [])
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "make", "message"),
+    [
+        ("garbage.mp4", "video/mp4", lambda video: GARBAGE, "not a readable video"),
+        (
+            "cut.mp4",
+            "video/mp4",
+            lambda video: video.read_bytes()[: video.stat().st_size // 2],
+            "not a readable video",
+        ),
+        ("notes.txt", "text/plain", lambda video: b"hello", "not a video file Liveshop accepts"),
+        ("spring.mp4", "text/plain", lambda video: video.read_bytes(), "not as a video"),
+        ("empty.mp4", "video/mp4", lambda video: b"", "empty"),
+    ],
+    ids=["garbage", "truncated", "wrong-extension", "wrong-content-type", "empty"],
+)
+def test_bad_files_are_refused_with_a_form_error_and_nothing_stored(
+    host_client, brand, on_disk, sample_video, name, content_type, make, message
+):
+    response = upload(host_client, brand, name=name, content=make(sample_video), content_type=content_type)
+
+    assert response.status_code == 400
+    errors = " ".join(
+        response.context["form"].errors.get("file", []) + response.context["form"].non_field_errors()
+    )
+    assert message in errors
+    assert tempfile.gettempdir() not in errors  # no server paths in messages
+    assert Recording.objects.count() == 0
+    assert files_in(on_disk[0]) == [] and files_in(on_disk[1]) == []
+
+
+def test_too_large_files_are_refused_before_and_while_streaming(
+    host_client, brand, on_disk, sample_video, settings
+):
+    content = sample_video.read_bytes()
+    settings.LIVESHOP_MAX_UPLOAD_BYTES = 1000  # the request is far larger: not even read
+    first = upload(host_client, brand, name="big.mp4", content=content)
+    settings.LIVESHOP_MAX_UPLOAD_BYTES = len(content) - 10  # only the streamed bytes tell
+    second = upload(host_client, brand, name="big.mp4", content=content)
+
+    for response in (first, second):
+        assert response.status_code == 400
+        assert "larger than" in str(response.context["form"].errors)
+    assert Recording.objects.count() == 0
+    assert files_in(on_disk[0]) == []
+
+
+def test_xhr_upload_gets_json_errors(host_client, brand, on_disk):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    file = SimpleUploadedFile("garbage.mp4", os.urandom(5000), content_type="video/mp4")
+    response = host_client.post(
+        f"{reverse('videos:create')}?brand={brand.slug}",
+        {"title": "x", "file": file},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "not a readable video" in response.json()["errors"]["file"][0]["message"]
+
+
+# Permissions ----------------------------------------------------------------------------------
+
+
+def test_another_brands_member_gets_404(client, brand):
+    video = Recording.objects.create(organization=brand, backend="upload", title="Clip", slug="clip")
+    client.force_login(member(OrganizationFactory(), role=Membership.Role.OWNER))
+
+    for name in ("detail", "progress", "export-srt"):
+        assert client.get(reverse(f"videos:{name}", args=[video.pk])).status_code == 404
+    assert client.post(reverse("videos:cues", args=[video.pk]), "{}", "application/json").status_code == 404
+    assert client.get(f"{reverse('videos:create')}?brand={brand.slug}").status_code == 404
+    assert video.pk not in [row[0].pk for row in client.get(reverse("videos:list")).context["rows"]]
+
+
+def test_a_moderator_sees_videos_but_cannot_upload(client, brand, on_disk, sample_video):
+    video = Recording.objects.create(organization=brand, backend="upload", title="Clip", slug="clip")
+    client.force_login(member(brand, role=Membership.Role.MODERATOR))
+
+    assert client.get(reverse("videos:list")).status_code == 200
+    assert client.get(reverse("videos:detail", args=[video.pk])).status_code == 200
+    assert client.get(f"{reverse('videos:create')}?brand={brand.slug}").status_code == 403
+    assert client.get(reverse("videos:create")).status_code == 403
+    assert upload(client, brand, name="a.mp4", content=sample_video.read_bytes()).status_code == 403
+    assert Recording.objects.count() == 1 and files_in(on_disk[0]) == []
+
+
+def test_anonymous_users_are_sent_to_log_in(client):
+    response = client.get(reverse("videos:list"))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_upload_page_asks_which_brand_when_there_are_several(client, brand):
+    user = member(brand, role=Membership.Role.OWNER)
+    Membership.objects.create(
+        user=user, organization=OrganizationFactory(name="Zed"), role=Membership.Role.HOST
+    )
+    client.force_login(user)
+    page = client.get(reverse("videos:create")).content.decode()
+    assert f"?brand={brand.slug}" in page and "Which brand" in page
+
+
+# Direct upload to S3 (presigned POST) ---------------------------------------------------------
+
+
+@pytest.fixture
+def s3(settings, monkeypatch, tmp_path):
+    """The default storage on a moto S3 bucket; HLS output on disk."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings.AWS_STORAGE_BUCKET_NAME = BUCKET
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": BUCKET,
+                "location": "media",
+                "region_name": REGION,
+                "file_overwrite": False,
+            },
+        },
+        "recordings": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path},
+        },
+    }
+    with mock_aws():
+        client = boto3.client("s3", region_name=REGION)
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def start_direct(client, brand, *, size: int, filename="spring.mp4", content_type="video/mp4"):
+    return client.post(
+        f"{reverse('videos:direct-start')}?brand={brand.slug}",
+        {"title": "Spring looks", "filename": filename, "size": size, "content_type": content_type},
+    )
+
+
+def confirm_direct(client, brand, token: str):
+    return client.post(
+        f"{reverse('videos:direct-confirm')}?brand={brand.slug}", {"title": "Spring looks", "token": token}
+    )
+
+
+def test_upload_page_uses_the_direct_s3_upload_when_storage_is_s3(host_client, brand, s3):
+    page = host_client.get(f"{reverse('videos:create')}?brand={brand.slug}").content.decode()
+    assert 'data-upload="direct"' in page
+
+
+def test_presigned_post_limits_size_type_and_key(host_client, brand, s3, settings):
+    settings.LIVESHOP_MAX_UPLOAD_BYTES = 50_000_000
+    response = start_direct(host_client, brand, size=1234)
+
+    assert response.status_code == 200
+    body = response.json()
+    fields = body["fields"]
+    assert body["url"].startswith("https://") and BUCKET in body["url"]
+    assert fields["key"].startswith(f"media/uploads/{brand.pk}/") and fields["key"].endswith("/spring.mp4")
+    assert fields["Content-Type"] == "video/mp4"
+    policy = json.loads(base64.b64decode(fields["policy"]))
+    assert ["content-length-range", 1, 50_000_000] in policy["conditions"]
+    assert {"Content-Type": "video/mp4"} in policy["conditions"]
+    assert {"key": fields["key"]} in policy["conditions"] and {"bucket": BUCKET} in policy["conditions"]
+    assert Recording.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("size", "filename", "content_type", "message"),
+    [
+        (10**12, "big.mp4", "video/mp4", "at most"),
+        (100, "notes.txt", "text/plain", "not a video file"),
+        (100, "clip.mp4", "application/pdf", "not as a video"),
+    ],
+)
+def test_presigned_post_is_refused_for_bad_files(
+    host_client, brand, s3, size, filename, content_type, message
+):
+    response = start_direct(host_client, brand, size=size, filename=filename, content_type=content_type)
+    assert response.status_code == 400
+    assert message in response.json()["errors"]["__all__"][0]["message"]
+
+
+def test_confirmed_s3_upload_is_checked_and_transcoded(
+    host_client, brand, s3, sample_video, django_capture_on_commit_callbacks
+):
+    body = start_direct(host_client, brand, size=sample_video.stat().st_size).json()
+    # What the browser's POST to S3 leaves: the object under the signed key, with its type.
+    s3.put_object(
+        Bucket=BUCKET, Key=body["fields"]["key"], Body=sample_video.read_bytes(), ContentType="video/mp4"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = confirm_direct(host_client, brand, body["token"])
+
+    video = Recording.objects.get()
+    assert response.status_code == 200
+    assert response.json() == {"id": video.pk, "redirect": reverse("videos:detail", args=[video.pk])}
+    assert "media/" + video.upload.name == body["fields"]["key"]
+    assert video.upload_size == sample_video.stat().st_size
+    assert video.status == "ready" and len(video.renditions) == 2
+    # Confirming twice does not make a second video.
+    assert confirm_direct(host_client, brand, body["token"]).status_code == 400
+    assert Recording.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "message"),
+    [
+        (b"not a video at all" * 100, "video/mp4", "not a readable video"),
+        (None, "video/mp4", "did not reach storage"),
+    ],
+    ids=["garbage", "missing"],
+)
+def test_bad_s3_upload_is_deleted_and_no_row_made(host_client, brand, s3, content, content_type, message):
+    body = start_direct(host_client, brand, size=len(content or b"x")).json()
+    key = body["fields"]["key"]
+    if content is not None:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=content, ContentType=content_type)
+    response = confirm_direct(host_client, brand, body["token"])
+
+    assert response.status_code == 400
+    assert message in response.json()["errors"]["file"][0]["message"]
+    assert Recording.objects.count() == 0
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+
+
+def test_s3_upload_stored_with_another_type_is_refused(host_client, brand, s3, sample_video):
+    body = start_direct(host_client, brand, size=100).json()
+    s3.put_object(
+        Bucket=BUCKET, Key=body["fields"]["key"], Body=sample_video.read_bytes(), ContentType="text/html"
+    )
+    response = confirm_direct(host_client, brand, body["token"])
+    assert response.status_code == 400 and Recording.objects.count() == 0
+    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+
+
+def test_a_token_is_only_good_for_its_brand(client, brand, s3):
+    other = OrganizationFactory(slug="other")
+    user = member(brand, role=Membership.Role.OWNER)
+    Membership.objects.create(user=user, organization=other, role=Membership.Role.OWNER)
+    client.force_login(user)
+    token = start_direct(client, brand, size=100).json()["token"]
+
+    response = confirm_direct(client, other, token)
+    assert response.status_code == 400 and "another brand" in response.json()["errors"]["file"][0]["message"]
+    assert confirm_direct(client, brand, token + "x").status_code == 400
