@@ -9,16 +9,22 @@ from catalog.models import Product
 from events.models import Highlight, LiveEvent
 
 
-def buy_url(product: Product, event: LiveEvent) -> str:
-    """The product page with the event for attribution."""
+def tagged_buy_url(product: Product, *, medium: str, campaign: str) -> str:
+    """The product page tagged for attribution ("live" or "replay", and the event or video)."""
     if not product.external_url:
         return ""
     separator = "&" if "?" in product.external_url else "?"
-    query = urlencode({"utm_source": "liveshop", "utm_medium": "live", "utm_campaign": event.slug})
+    query = urlencode({"utm_source": "liveshop", "utm_medium": medium, "utm_campaign": campaign})
     return f"{product.external_url}{separator}{query}"
 
 
-def product_card(product: Product, event: LiveEvent) -> dict:
+def buy_url(product: Product, event: LiveEvent) -> str:
+    """The product page with the event for attribution."""
+    return tagged_buy_url(product, medium="live", campaign=event.slug)
+
+
+def card(product: Product, *, buy_url: str) -> dict:
+    """A product card as every viewer page shows it (live, replay, video)."""
     image = product.thumbnail or product.image
     return {
         "id": product.pk,
@@ -28,9 +34,13 @@ def product_card(product: Product, event: LiveEvent) -> dict:
         "price": str(product.price),
         "currency": product.currency,
         "image": image.url if image else "",
-        "buyUrl": buy_url(product, event),
+        "buyUrl": buy_url,
         "inStock": product.stock > 0,
     }
+
+
+def product_card(product: Product, event: LiveEvent) -> dict:
+    return card(product, buy_url=buy_url(product, event))
 
 
 def highlight_payload(highlight: Highlight) -> dict:

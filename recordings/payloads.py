@@ -3,11 +3,10 @@ prefix, IVS session or stream id, failure reason or upload path ever goes in her
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django.core.files.storage import storages
 
 from catalog.models import Product
+from events.payloads import card, tagged_buy_url
 from recordings.models import ProductCue, Recording
 
 # Buy links from replays and videos are told apart from live ones in the shop's analytics.
@@ -23,27 +22,12 @@ def media_time(ms: int) -> str:
 
 def replay_buy_url(product: Product, *, campaign: str) -> str:
     """The product page tagged for attribution, like the live card's (events.payloads.buy_url)."""
-    if not product.external_url:
-        return ""
-    separator = "&" if "?" in product.external_url else "?"
-    query = urlencode({"utm_source": "liveshop", "utm_medium": UTM_MEDIUM, "utm_campaign": campaign})
-    return f"{product.external_url}{separator}{query}"
+    return tagged_buy_url(product, medium=UTM_MEDIUM, campaign=campaign)
 
 
 def replay_card(product: Product, *, campaign: str) -> dict:
-    """The live card's shape (events.payloads.product_card) with the replay's Buy link."""
-    image = product.thumbnail or product.image
-    return {
-        "id": product.pk,
-        "sku": product.sku,
-        "name": product.name,
-        "description": product.description,
-        "price": str(product.price),
-        "currency": product.currency,
-        "image": image.url if image else "",
-        "buyUrl": replay_buy_url(product, campaign=campaign),
-        "inStock": product.stock > 0,
-    }
+    """The live card's shape (events.payloads.card) with the replay's Buy link."""
+    return card(product, buy_url=replay_buy_url(product, campaign=campaign))
 
 
 def cue_payload(cue: ProductCue) -> dict:
