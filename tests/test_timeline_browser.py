@@ -1,6 +1,7 @@
 """The timeline editor in Chromium: a real uploaded video (ffmpeg test pattern, transcoded to HLS
 by the service), played with hls.js from the live server; the host seeks, places two cues with
-"Add cue here", saves, and finds them in the database and again after a reload."""
+"Add cue here", saves, finds them in the database and again after a reload, publishes, and the
+video's public page shows each card at its time."""
 
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -120,6 +121,42 @@ def test_the_editor_places_two_cues_and_saves_them(live_server, video, page, art
     assert starts == [f"0:{cues[0][1] / 1000:04.1f}", f"0:{cues[1][1] / 1000:04.1f}"]
     names = page.locator("#cue-rows select").evaluate_all("selects => selects.map((s) => s.value)")
     assert names == [str(jacket.pk), str(daypack.pk)]
+
+    # Published, the video's public page shows each card at its time, whichever way one seeks.
+    page.get_by_role("button", name="Publish").click()
+    page.wait_for_selector(".chip-published", timeout=DEADLINE_MS)
+    viewer_context = page.context.browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        viewer = viewer_context.new_page()
+        viewer.goto(f"{live_server.url}/v/northwind/trail-gear/")  # the fixture's brand and video
+        loaded = "() => (v => v.readyState >= 1 && v.duration > 7)(document.getElementById('video'))"
+        viewer.wait_for_function(loaded, timeout=DEADLINE_MS)
+        card = viewer.locator("#product-card")
+        for at, expected in ((6.0, daypack), (2.5, jacket), (0.5, None), (5.5, daypack)):
+            seek_viewer(viewer, at)
+            if expected is None:
+                hidden = "document.getElementById('product-card').hidden"
+                viewer.wait_for_function(hidden, timeout=DEADLINE_MS)
+            else:
+                viewer.wait_for_function(
+                    f"document.getElementById('product-card').dataset.productId === '{expected.pk}'",
+                    timeout=DEADLINE_MS,
+                )
+                assert card.is_visible()
+        viewer.screenshot(path=str(artifacts_dir / "video-page-published.png"), full_page=True)
+    finally:
+        viewer_context.close()
+
+
+def seek_viewer(page, seconds: float) -> None:
+    """Seek the public video page's player and wait until the frame there is decoded."""
+    page.evaluate("t => { document.getElementById('video').currentTime = t; }", seconds)
+    page.wait_for_function(
+        """t => { const v = document.getElementById('video');
+                  return !v.seeking && v.readyState >= 2 && Math.abs(v.currentTime - t) < 0.05; }""",
+        arg=seconds,
+        timeout=DEADLINE_MS,
+    )
 
 
 @pytest.mark.browser
