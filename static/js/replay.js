@@ -10,6 +10,7 @@
 (() => {
   "use strict";
 
+  const Card = window.LiveshopCard; // card.js: price formatting, filling and showing the card
   const config = JSON.parse(document.getElementById("replay-config").textContent);
   const $ = (id) => document.getElementById(id);
   const video = $("video");
@@ -45,53 +46,7 @@
     get screen() { return playerBox.dataset.screen; },
   });
 
-  // Formatting ------------------------------------------------------------------------------
-
-  const formatters = new Map();
-  function formatPrice(price, currency) {
-    try {
-      if (!formatters.has(currency)) {
-        formatters.set(currency, new Intl.NumberFormat(undefined, { style: "currency", currency }));
-      }
-      return formatters.get(currency).format(Number(price));
-    } catch {
-      return `${price} ${currency}`;
-    }
-  }
-
-  function localisePrices() {
-    for (const el of document.querySelectorAll("[data-price][data-currency]")) {
-      if (el.dataset.price && el.dataset.currency) {
-        el.textContent = formatPrice(el.dataset.price, el.dataset.currency);
-      }
-    }
-  }
-
   // The card ---------------------------------------------------------------------------------
-
-  function fill(el, card) {
-    const field = (name) => el.querySelector(`[data-field="${name}"]`);
-    field("name").textContent = card.name;
-    const price = field("price");
-    price.dataset.price = card.price;
-    price.dataset.currency = card.currency;
-    price.textContent = formatPrice(card.price, card.currency);
-    const image = field("image");
-    if (card.image) image.src = card.image;
-    else image.removeAttribute("src");
-    image.hidden = !card.image;
-    const buy = field("buy");
-    if (card.buyUrl) buy.href = card.buyUrl;
-    else buy.removeAttribute("href");
-    buy.hidden = !card.buyUrl;
-    field("stock").hidden = card.inStock !== false;
-    field("description").textContent = card.description || "";
-    const qr = field("qr");
-    const qrImage = qr.querySelector("img");
-    qr.hidden = !card.buyUrl;
-    if (card.buyUrl) qrImage.src = config.qrUrl.replace("{id}", card.id);
-    else qrImage.removeAttribute("src");
-  }
 
   let shownCueId; // undefined until the first update, so the first one always renders
 
@@ -103,20 +58,7 @@
     if (cueId === shownCueId) return;
     shownCueId = cueId;
     cardEl.dataset.cueId = cueId ?? "";
-    cardEl.dataset.productId = card ? String(card.id) : "";
-    $("slot-empty").hidden = Boolean(card);
-    if (card) {
-      fill(cardEl, card);
-      cardEl.hidden = false;
-      cardEl.classList.remove("is-new");
-      void cardEl.offsetWidth; // restart the entrance animation
-      cardEl.classList.add("is-new");
-    } else {
-      cardEl.hidden = true;
-    }
-    for (const item of document.querySelectorAll("#lineup .lineup-item")) {
-      item.classList.toggle("is-featured", Boolean(card) && item.dataset.productId === String(card.id));
-    }
+    Card.show(cardEl, card, { qrUrl: config.qrUrl });
     for (const button of chapterButtons) {
       const current = button.dataset.cueId === String(cueId);
       button.classList.toggle("is-current", current);
@@ -211,7 +153,7 @@
     }
   }
 
-  localisePrices();
+  Card.localisePrices();
   update();
   start();
 })();

@@ -55,6 +55,7 @@
     backBufferLength: 10,
   };
 
+  const Card = window.LiveshopCard; // card.js: price formatting, filling and showing the card
   const config = JSON.parse(document.getElementById("watch-config").textContent);
   const $ = (id) => document.getElementById(id);
   const root = $("watch");
@@ -95,17 +96,6 @@
 
   // Formatting ------------------------------------------------------------------------------
 
-  const formatters = new Map();
-  function formatPrice(price, currency) {
-    try {
-      if (!formatters.has(currency)) {
-        formatters.set(currency, new Intl.NumberFormat(undefined, { style: "currency", currency }));
-      }
-      return formatters.get(currency).format(Number(price));
-    } catch {
-      return `${price} ${currency}`;
-    }
-  }
   const countFormat = new Intl.NumberFormat(undefined, { notation: "compact" });
 
   // Cards and lineup ------------------------------------------------------------------------
@@ -114,61 +104,9 @@
     if (card && card.id != null) products.set(card.id, card);
   }
 
-  function fill(el, card) {
-    const field = (name) => el.querySelector(`[data-field="${name}"]`);
-    const name = field("name");
-    if (name) name.textContent = card.name;
-    const price = field("price");
-    if (price) {
-      price.dataset.price = card.price;
-      price.dataset.currency = card.currency;
-      price.textContent = formatPrice(card.price, card.currency);
-    }
-    const image = field("image");
-    if (image) {
-      if (card.image) image.src = card.image;
-      else image.removeAttribute("src");
-      image.hidden = !card.image;
-    }
-    const buy = field("buy");
-    if (buy) {
-      if (card.buyUrl) buy.href = card.buyUrl;
-      else buy.removeAttribute("href");
-      if (buy.classList.contains("buy")) buy.hidden = !card.buyUrl;
-    }
-    const stock = field("stock");
-    if (stock) stock.hidden = card.inStock !== false;
-    const description = field("description");
-    if (description) description.textContent = card.description || "";
-    const qr = field("qr");
-    if (qr) {
-      qr.hidden = !card.buyUrl;
-      const img = qr.querySelector("img");
-      if (card.buyUrl) img.src = config.qrUrl.replace("{id}", card.id);
-      else img.removeAttribute("src");
-    }
-  }
-
   function renderCard(card, highlightId) {
     cardEl.dataset.highlightId = highlightId ?? "";
-    cardEl.dataset.productId = card ? String(card.id) : "";
-    $("slot-empty").hidden = Boolean(card);
-    if (card) {
-      fill(cardEl, card);
-      cardEl.hidden = false;
-      cardEl.classList.remove("is-new");
-      void cardEl.offsetWidth; // restart the entrance animation
-      cardEl.classList.add("is-new");
-    } else {
-      cardEl.hidden = true;
-    }
-    markFeatured(card ? card.id : null);
-  }
-
-  function markFeatured(productId) {
-    for (const item of document.querySelectorAll("#lineup .lineup-item")) {
-      item.classList.toggle("is-featured", item.dataset.productId === String(productId));
-    }
+    Card.show(cardEl, card, { qrUrl: config.qrUrl });
   }
 
   function renderLineup(lineup) {
@@ -178,12 +116,12 @@
       ...lineup.map((card) => {
         const item = template.content.firstElementChild.cloneNode(true);
         item.dataset.productId = String(card.id);
-        fill(item, card);
+        Card.fill(item, card, { qrUrl: config.qrUrl });
         return item;
       }),
     );
     $("lineup-empty").hidden = lineup.length > 0;
-    markFeatured(state.shownProductId);
+    Card.markFeatured(state.shownProductId);
   }
 
   // Highlights: when to show which card ----------------------------------------------------
@@ -721,9 +659,7 @@
 
   config.lineup.forEach(remember);
   if (config.currentHighlight) remember(config.currentHighlight.product);
-  for (const el of document.querySelectorAll("[data-price]")) {
-    if (el.dataset.price) el.textContent = formatPrice(el.dataset.price, el.dataset.currency);
-  }
+  Card.localisePrices();
   const start = $("start-time");
   start.textContent = new Intl.DateTimeFormat(undefined, {
     weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
