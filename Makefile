@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The demo's private Redis (docker/start-redis-demo), when redis-server is installed.
+DEMO_REDIS_PORT ?= 6389
 # Debian packages the tests and the demo use (installed by `make system-deps`, run as root);
 # also Debian's nodejs and npm when no npm is on the PATH (the viewer page's players come from npm).
 DEBIAN_PACKAGES := postgresql redis-server nginx libnginx-mod-rtmp ffmpeg chromium fonts-dejavu-core
@@ -58,7 +60,9 @@ demo: install
 	@echo "  studio:  http://$(HOST):$(PORT)/studio/   (events, go-live panel, stream keys)"
 	@echo "  admin:   http://$(HOST):$(PORT)/admin/"
 	@echo
-	HOST=$(HOST) PORT=$(PORT) LIVESHOP_SITE_URL=http://$(HOST):$(PORT) $(BIN)/honcho -f Procfile.demo start
+	HOST=$(HOST) PORT=$(PORT) LIVESHOP_SITE_URL=http://$(HOST):$(PORT) \
+		REDIS_URL=$${REDIS_URL:-$$(command -v redis-server >/dev/null && echo redis://127.0.0.1:$(DEMO_REDIS_PORT)/0)} \
+		$(BIN)/honcho -f Procfile.demo start
 
 clean:
 	rm -rf $(VENV) node_modules db.sqlite3 media staticfiles var test-artifacts

@@ -144,8 +144,15 @@ def _redis():
 
 
 def publish(topic: str, text: str) -> None:
+    """Hand ``text`` to every process's hub. Best effort, after the change is committed: with
+    Redis unreachable the change stands, is logged, and sockets catch up from their snapshot."""
     if settings.REDIS_URL:
-        _redis().publish(channel_prefix(settings.REDIS_URL) + topic, text)
+        import redis
+
+        try:
+            _redis().publish(channel_prefix(settings.REDIS_URL) + topic, text)
+        except redis.RedisError as exc:
+            logger.error("Broadcast not sent: Redis is unreachable (%s)", exc, extra={"topic": topic})
     else:
         get_hub().deliver_threadsafe(topic, text)
 

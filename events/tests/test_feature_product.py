@@ -273,3 +273,16 @@ def test_redis_rate_limiter_is_shared_between_instances(settings):
     assert 0.9 < results[5] <= 1.0 and results[6] > 0
     assert (a.acquire(key, now + 1.0)) == 0
     redis.Redis.from_url(settings.REDIS_URL).delete(f"liveshop:cue-rate:{key}")
+
+
+def test_with_redis_unreachable_the_feature_stands_and_the_failed_broadcast_is_logged(
+    show, video, clock, settings, caplog, django_capture_on_commit_callbacks
+):
+    event, (product, *_), host = show
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # the discard port: nothing listens there
+
+    with django_capture_on_commit_callbacks(execute=True):
+        highlight = services.feature_product(event=event, product=product, by=host)
+
+    assert event.highlights.get() == highlight
+    assert "Broadcast not sent: Redis is unreachable" in caplog.text

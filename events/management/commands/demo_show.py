@@ -130,13 +130,23 @@ class Command(BaseCommand):
         return event, host, [entry.product for entry in selectors.lineup_of(event)]
 
     def wait_for_servers(self, event: LiveEvent, stop: threading.Event) -> None:
-        """Until the ingest port takes connections and the web server (nginx's callbacks) answers."""
+        """Until Redis and the ingest port take connections and the web server (nginx's callbacks)
+        answers."""
         ingest = urlsplit(event.ingest_url)
         health = settings.SITE_URL.rstrip("/") + "/healthz/"
         checks = [
             (f"the media server at {ingest.netloc}", lambda: _accepts(ingest.hostname, ingest.port)),
             (f"the web server at {settings.SITE_URL}", lambda: _answers(health)),
         ]
+        if settings.REDIS_URL:  # carries the cards from this process to the web server's viewers
+            redis = urlsplit(settings.REDIS_URL)
+            redis_up = lambda: _accepts(redis.hostname, redis.port or 6379)  # noqa: E731
+            checks.insert(0, (f"Redis at {redis.netloc}", redis_up))
+        else:
+            self.stderr.write(
+                "No REDIS_URL: the cards this process features cannot reach the web server's viewers "
+                "(`make demo` starts a Redis when redis-server is installed)."
+            )
         for what, ready in checks:
             if ready():
                 continue
