@@ -63,25 +63,29 @@ def _new_viewer(browser, url: str, errors: list[str], **context_options):
     return context, page
 
 
-ESTIMATE_SLACK_S = 0.6  # the latency estimate's error (bench/sync.py measured up to ~0.4 s)
+ESTIMATE_SLACK_S = 1.5  # the latency estimate's error: up to ~0.9 s seen just after playback starts
 
 
 def _applied_in_step(viewer, highlight_id: int) -> dict:
     """The card's record, checked to have been applied when the video reached the highlight's
-    moment, not as soon as the message came: about its arrival's media time plus the live latency.
-    The page places the moment by the stream's own timestamps, which the latency estimate (off by
-    up to half a 1 s segment, by where hls.js is in its playlist reloads) only approximates."""
+    moment, not as soon as the message came. The page places the moment by the stream's own
+    timestamps (or, without them, the live latency estimate, which is off by up to a second
+    early in playback); either way it lies ahead of the playhead when the message arrives, about
+    one live latency ahead."""
     arrival = viewer.evaluate(f"window.__arrivals.find(a => a.highlightId === {highlight_id})")
     card = viewer.evaluate("window.liveshop.card")
     assert arrival is not None and arrival["playing"], arrival
     assert card["highlightId"] == highlight_id
     assert card["source"] == "socket-synced", card
     assert arrival["latency"] > 0.5, arrival  # hls.js plays a few 1 s segments behind the edge
-    target = arrival["mediaTime"] + arrival["latency"]
-    assert card["mediaTime"] >= target - ESTIMATE_SLACK_S, (arrival, card)
-    # ... and not much later than that moment.
+    moment = card["mediaTarget"]
+    assert moment is not None, card
+    ahead = moment - arrival["mediaTime"]
+    assert ahead == pytest.approx(arrival["latency"], abs=ESTIMATE_SLACK_S), (arrival, card)
+    # Shown when the video got there: not before, and not much after.
+    assert moment - 0.05 <= card["mediaTime"] <= moment + 1.0, (arrival, card)
     waited = (card["shownAt"] - arrival["at"]) / 1000
-    assert 0.5 * arrival["latency"] <= waited <= arrival["latency"] + 5, (arrival, card, waited)
+    assert waited >= 0.5 * ahead, (arrival, card, waited)
     return {"latency": arrival["latency"], "waited": waited}
 
 

@@ -127,21 +127,21 @@
   // Highlights: when to show which card ----------------------------------------------------
 
   /** Show a highlight now, unless a newer one is already shown. Returns whether it was. */
-  function apply(highlight, source) {
+  function apply(highlight, source, mediaTarget = null) {
     if (highlight.highlightId <= state.shownId) return false;
     for (const id of pending.keys()) if (id <= highlight.highlightId) pending.delete(id);
     const card = highlight.productId == null ? null : products.get(highlight.productId);
     if (highlight.productId != null && !card) {
       // An in-band cue for a product this page has not seen yet (added to the lineup meanwhile).
-      refreshDetails().then(() => products.has(highlight.productId) && apply(highlight, source));
+      refreshDetails().then(() => products.has(highlight.productId) && apply(highlight, source, mediaTarget));
       return false;
     }
     state.shownId = highlight.highlightId;
-    showCard(card, highlight.highlightId, source);
+    showCard(card, highlight.highlightId, source, mediaTarget);
     return true;
   }
 
-  function showCard(card, highlightId, source) {
+  function showCard(card, highlightId, source, mediaTarget = null) {
     state.shownProductId = card ? card.id : null;
     renderCard(card, highlightId);
     debug.card = {
@@ -149,6 +149,7 @@
       productId: state.shownProductId,
       shownAt: Date.now(),
       mediaTime: state.player ? state.player.mediaTime() : null,
+      mediaTarget, // the media time of the highlight's moment, when it waited for it
       source,
     };
     debug.history.push(debug.card);
@@ -220,7 +221,7 @@
       if (!entry) continue; // a newer one applied just now removed it
       if (!active || media >= entry.mediaTarget - 0.03 || now >= entry.deadline) {
         pending.delete(id);
-        apply(entry.highlight, entry.source);
+        apply(entry.highlight, entry.source, entry.mediaTarget);
       } else {
         const rate = player.rate() || 1;
         wait = Math.min(wait, ((entry.mediaTarget - media) / rate) * 1000, entry.deadline - now);
