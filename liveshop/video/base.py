@@ -59,13 +59,23 @@ class PayloadTooLarge(VideoBackendError):
     pass
 
 
+class InvalidMetadata(VideoBackendError):
+    """The payload cannot be sent at all (not encodable as UTF-8, e.g. a lone surrogate)."""
+
+
 class BackendUnavailable(VideoBackendError):
     """The backend could not be reached or refused us (credentials, network, quota)."""
 
 
 def check_metadata(payload: str) -> bytes:
-    """The payload as UTF-8, or PayloadTooLarge / VideoBackendError when IVS would refuse it."""
-    data = payload.encode("utf-8")
+    """The payload as UTF-8, or PayloadTooLarge / InvalidMetadata / VideoBackendError when IVS
+    would refuse it (or boto3 would fail to encode it)."""
+    try:
+        data = payload.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidMetadata(
+            f"Timed metadata must be valid UTF-8 text; character {exc.start} cannot be encoded."
+        ) from None
     if not data:
         raise VideoBackendError("Timed metadata cannot be empty.")
     if len(data) > MAX_METADATA_BYTES:
@@ -101,7 +111,7 @@ class VideoBackend(Protocol):
 
     def put_metadata(self, channel_id: str, payload: str) -> None:
         """Insert timed metadata (<= MAX_METADATA_BYTES of UTF-8) into the live stream.
-        Raises PayloadTooLarge before calling, ChannelNotLive, Throttled."""
+        Raises PayloadTooLarge or InvalidMetadata before calling, ChannelNotLive, Throttled."""
 
     def stop_stream(self, channel_id: str) -> None:
         """Disconnect the current publisher. Idempotent: an offline channel is not an error."""

@@ -7,6 +7,7 @@ from liveshop.video.base import (
     MAX_METADATA_BYTES,
     ChannelNotFound,
     ChannelNotLive,
+    InvalidMetadata,
     PayloadTooLarge,
     StreamState,
     Throttled,
@@ -98,6 +99,14 @@ def test_put_metadata_checks_utf8_bytes_like_ivs(fake, channel):
         fake.put_metadata(channel.id, "é" * (MAX_METADATA_BYTES // 2) + "x")
     with pytest.raises(VideoBackendError):
         fake.put_metadata(channel.id, "")
+
+
+def test_put_metadata_refuses_text_that_is_not_utf8_with_a_gateway_error(fake, channel):
+    fake.go_live(channel.id)
+
+    with pytest.raises(InvalidMetadata, match="UTF-8"):
+        fake.put_metadata(channel.id, '{"v":1,"note":"\ud800"}')
+    assert fake.channels[channel.id].metadata == []
 
 
 def test_unknown_channels_raise_channel_not_found(fake):

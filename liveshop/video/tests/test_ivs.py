@@ -26,6 +26,7 @@ from liveshop.video.base import (
     Channel,
     ChannelNotFound,
     ChannelNotLive,
+    InvalidMetadata,
     PayloadTooLarge,
     StreamState,
     Throttled,
@@ -440,6 +441,16 @@ def test_put_metadata_of_1001_utf8_bytes_raises_before_any_request(backend, stub
         backend.put_metadata(CHANNEL_ARN, payload)
     assert requests_made == []
     assert not stubber._queue  # nothing queued, nothing consumed
+
+
+def test_put_metadata_with_a_lone_surrogate_raises_a_gateway_error_before_any_request(
+    backend, stubber, requests_made
+):
+    with pytest.raises(InvalidMetadata, match="UTF-8") as caught:
+        backend.put_metadata(CHANNEL_ARN, '{"v":1,"name":"\udcff"}')
+    assert isinstance(caught.value, VideoBackendError)
+    assert requests_made == []
+    assert not stubber._queue
 
 
 def test_put_metadata_of_an_empty_payload_raises_before_any_request(backend, requests_made):
