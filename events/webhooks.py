@@ -5,19 +5,34 @@ The destination's connection sends the shared secret in the X-Liveshop-Webhook-S
 
 import json
 import logging
+from datetime import UTC
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from events import stream_state
 from events.exceptions import MalformedStreamEvent
+from events.models import StreamSession
 from liveshop import secrets
+from recordings.models import Recording
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Liveshop-Webhook-Secret"
+# An EventBridge event nests four levels deep; anything far deeper is not one (and deep enough
+# nesting makes the JSON parser, or any later walk, hit Python's recursion limit).
+MAX_DEPTH = 16
+# The detail fields the handlers store, with their columns' lengths: a longer value is not what
+# IVS sends and would fail at the database (PostgreSQL refuses over-long values and NUL).
+DETAIL_LIMITS = {
+    "stream_id": StreamSession._meta.get_field("stream_id").max_length,
+    "recording_session_id": Recording._meta.get_field("session_id").max_length,
+    "recording_s3_bucket_name": Recording._meta.get_field("source_bucket").max_length,
+    "recording_s3_key_prefix": Recording._meta.get_field("source_prefix").max_length,
+}
 
 
 def _authorized(request: HttpRequest) -> bool:
@@ -36,8 +51,64 @@ def ivs_webhook(request: HttpRequest) -> JsonResponse:
         payload = json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
         return JsonResponse({"error": "The body is not valid JSON."}, status=400)
+    except RecursionError:
+        return JsonResponse(
+            {"error": "The body is nested too deeply to be an EventBridge event."}, status=400
+        )
     try:
+        check_event_input(payload)
         outcome = stream_state.handle_event(payload)
     except MalformedStreamEvent as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse({"result": outcome})
+
+
+def check_event_input(payload: object) -> None:
+    """Refuse, with MalformedStreamEvent, values no IVS event carries and the handlers cannot
+    store: nesting deeper than MAX_DEPTH, NUL characters, an impossible or unstorable ``time``,
+    detail ids longer than their columns. The envelope's shape is the handlers' business."""
+    _check_values(payload, depth=0)
+    if not isinstance(payload, dict):
+        return
+    if isinstance(payload.get("time"), str):
+        _check_time(payload["time"])
+    detail = payload.get("detail")
+    if not isinstance(detail, dict):
+        return
+    for name, limit in DETAIL_LIMITS.items():
+        _check_id(f"detail.{name}", detail.get(name), limit)
+    stream_ids = detail.get("recording_session_stream_ids")
+    if isinstance(stream_ids, list):
+        for stream_id in stream_ids:
+            _check_id("detail.recording_session_stream_ids", stream_id, DETAIL_LIMITS["stream_id"])
+
+
+def _check_values(value: object, *, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise MalformedStreamEvent(f"The body is nested more than {MAX_DEPTH} levels deep.")
+    if isinstance(value, str) and "\x00" in value:
+        raise MalformedStreamEvent("The body contains a NUL character.")
+    if isinstance(value, dict):
+        children = [*value.keys(), *value.values()]
+    else:
+        children = value if isinstance(value, list) else []
+    for child in children:
+        _check_values(child, depth=depth + 1)
+
+
+def _check_time(text: str) -> None:
+    try:
+        at = parse_datetime(text)
+        if at is not None and at.tzinfo is not None:
+            at.astimezone(UTC)  # stored in UTC: an offset past year 9999 cannot be
+    except (ValueError, OverflowError):
+        raise MalformedStreamEvent(f"Invalid 'time' {text[:40]!r}: not a real date and time.") from None
+
+
+def _check_id(name: str, value: object, limit: int) -> None:
+    if value is None or value == "":
+        return
+    if not isinstance(value, str):
+        raise MalformedStreamEvent(f"{name} must be a string.")
+    if len(value) > limit:
+        raise MalformedStreamEvent(f"{name} is {len(value)} characters long; at most {limit} are allowed.")
