@@ -66,6 +66,12 @@ class Recording(models.Model):
     bytes_copied = models.PositiveBigIntegerField(default=0)
     # Percent done while copying or transcoding, for the dashboard's progress bar.
     progress = models.PositiveSmallIntegerField(default=0)
+    # The worker attempt that owns a transcode (host:pid:uuid) and when its lease runs out: its
+    # progress extends the lease; one that ran out means the worker died, and the periodic check
+    # runs the job again (``attempts`` counts every start) or fails it (recordings.services.jobs).
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_owner = models.CharField(max_length=120, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     # Replay page views, counted apart from live viewers.
     replay_views = models.PositiveIntegerField(default=0)
     ingested_at = models.DateTimeField(null=True, blank=True)
@@ -91,6 +97,7 @@ class Recording(models.Model):
             ),
             models.CheckConstraint(condition=Q(progress__lte=100), name="recording_progress_is_a_percent"),
         ]
+        indexes = [models.Index(fields=["status", "lease_expires_at"], name="recording_job_lease")]
 
     def __str__(self):
         if self.event_id is None:

@@ -32,10 +32,20 @@ def ingest_recording_task(self, bucket: str, prefix: str) -> str:
 @shared_task(ignore_result=True)
 def transcode_upload_task(recording_id: int) -> str:
     """Transcode an uploaded video to HLS; returns its status (ready, or failed with the reason
-    stored on the video; ffmpeg errors are not retried)."""
+    stored on the video; ffmpeg errors are not retried). A repeated delivery (a killed worker's
+    message) while another attempt holds the job returns "processing" without working."""
     from recordings.services.transcode import transcode_upload
 
     return transcode_upload(recording_id=recording_id).status
+
+
+@shared_task(ignore_result=True)
+def check_stale_jobs_task() -> dict:
+    """Celery beat, every RECORDINGS_STALE_CHECK_SECONDS: requeue or fail stuck recording jobs."""
+    from recordings.services.jobs import check_stale_jobs
+
+    result = check_stale_jobs()
+    return {"requeued": result.requeued, "failed": result.failed, "folders_removed": result.folders_removed}
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=MAX_RETRIES)

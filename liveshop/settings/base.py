@@ -5,7 +5,9 @@ the local-memory cache, eager Celery, local media files and the local video back
 Production differs only in its environment (see README, "Settings").
 """
 
+import ssl
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -129,6 +131,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # ------------------------------------------------------------------------------
 # No REDIS_URL: the local-memory cache, the in-memory channel layer and eager Celery
 # (everything in one process, for the demo). With one: Redis for all three.
+# rediss:// (TLS, as ElastiCache's in-transit encryption needs) works for all of them: redis-py
+# verifies the server against the system's CAs (Amazon's included) unless the URL says otherwise
+# (?ssl_ca_certs=/path/ca.pem for a private CA; ?ssl_cert_reqs=none only for a test server).
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -139,14 +144,54 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+
+def _redis_ssl_options(url: str) -> dict | None:
+    """kombu's ssl options for a rediss:// URL (None for redis://). kombu, unlike redis-py, skips
+    certificate checks for a bare rediss:// URL (with a warning), so ask for them explicitly."""
+    if not url.startswith("rediss://"):
+        return None
+    query = dict(parse_qsl(urlsplit(url).query))
+    reqs = query.get("ssl_cert_reqs", "required").lower().removeprefix("cert_")
+    options = {
+        "ssl_cert_reqs": {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL}.get(reqs, ssl.CERT_REQUIRED)
+    }
+    if query.get("ssl_ca_certs"):
+        options["ssl_ca_certs"] = query["ssl_ca_certs"]
+    return options
+
+
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_BROKER_USE_SSL = _redis_ssl_options(CELERY_BROKER_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_TASK_ACKS_LATE = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = 60 * 60
 CELERY_TIMEZONE = TIME_ZONE
+# A task runs at most an hour (a 2 GB upload's transcode); a minute before, SoftTimeLimitExceeded
+# lets it stop ffmpeg, delete its temporary folder and record why the video failed.
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=60 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+# A task's message is acknowledged when the task ends, not when it starts: a worker that dies
+# part way (SIGKILL, OOM, a stopped container) leaves it to run again. A pool child killed under
+# a live worker is requeued at once (reject on worker lost; the jobs are idempotent and claim a
+# lease, see recordings.services.jobs). A whole worker that dies leaves the message unacknowledged
+# in Redis, which hands it out again after the visibility timeout: longer than the longest task
+# (or a running task would be delivered twice), so the periodic check of stale jobs
+# (RECORDINGS_STALE_CHECK_SECONDS) is what restarts such a job within minutes.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 15 * 60}
+# Recording jobs (transcodes, ingestions) refresh a lease as they progress; one whose lease has
+# run out is stuck (its worker died): the periodic check runs it again, up to this many attempts
+# in all, then marks it failed with a reason the brand sees (and a Retry button).
+RECORDINGS_JOB_LEASE_SECONDS = env.int("RECORDINGS_JOB_LEASE_SECONDS", default=5 * 60)
+RECORDINGS_JOB_MAX_ATTEMPTS = env.int("RECORDINGS_JOB_MAX_ATTEMPTS", default=3)
+CELERY_BEAT_SCHEDULE = {
+    "recordings-check-stale-jobs": {
+        "task": "recordings.tasks.check_stale_jobs_task",
+        "schedule": float(env.int("RECORDINGS_STALE_CHECK_SECONDS", default=60)),
+    },
+}
 
 # VIDEO
 # ------------------------------------------------------------------------------

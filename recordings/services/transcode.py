@@ -2,30 +2,37 @@
 source), a multivariant playlist and a thumbnail, stored in the "recordings" storage under
 ``<RECORDINGS_CDN_PREFIX>/uploads/<recording id>/`` with the rendition shape IVS ingestion stores.
 
-ffmpeg works in a temporary folder; files reach the storage only once it has succeeded (segments,
-then playlists, the master last), and a failure part way deletes what was stored, so the storage
-never holds a half-written replay. Progress comes from ffmpeg's ``-progress`` reports."""
+ffmpeg works in the attempt's temporary folder (recordings.services.jobs.work_folder); files reach
+the storage only once it has succeeded (segments, then playlists, the master last), and a failure
+part way deletes what was stored, so the storage never holds a half-written replay. Progress comes
+from ffmpeg's ``-progress`` reports and extends the attempt's lease; ffmpeg dies with its worker.
+
+A transcode may be delivered more than once (a killed worker's task runs again): the job's lease
+(recordings.services.jobs) lets one attempt at a time work and only the lease holder store the
+outcome, so it finishes once."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import storages
-from django.db import transaction
 
+from liveshop.processes import die_with_parent_hook, stop
 from liveshop.storage import join_key
 from recordings.exceptions import InvalidUpload, TranscodeFailed
 from recordings.models import Recording
 from recordings.playlists import PlaylistError, parse_master, parse_media
-from recordings.services.uploads import VideoInfo, local_copy, probe_video
+from recordings.services import jobs
+from recordings.services.uploads import VideoInfo, probe_video
 
 logger = logging.getLogger(__name__)
 
@@ -68,58 +75,57 @@ def _kbps(height: int) -> int:
 def transcode_upload(*, recording_id: int) -> Recording:
     """Transcode an uploaded video (status processing, progress 0..100) to ready with renditions,
     master playlist, thumbnail and duration, or to failed with ffmpeg's reason and nothing stored.
-    Idempotent: a ready video is returned as it is."""
-    recording = _begin(recording_id)
-    if recording.status != Status.PROCESSING:
-        return recording
+    Idempotent: a video that is ready, failed, or being transcoded by a live attempt is returned
+    as it is (see recordings.services.jobs)."""
+    lease = jobs.claim(recording_id=recording_id)
+    if lease is None:
+        return Recording.objects.get(pk=recording_id)
+    recording = Recording.objects.get(pk=recording_id)
     prefix, stored = output_prefix(recording), []
     try:
-        with tempfile.TemporaryDirectory(prefix="liveshop-hls-") as work, _source(recording) as source:
+        with jobs.work_folder(lease) as folder:
+            source = _source(recording, folder)
             info = probe_video(source)
-            plan = rendition_plan(info)
-            run_ffmpeg(source, Path(work), plan, info, on_progress=_progress_writer(recording_id))
-            make_thumbnail(source, Path(work) / THUMBNAIL, info)
-            stored = store_tree(
-                Path(work), prefix, on_progress=_progress_writer(recording_id, start=TRANSCODE_SHARE)
-            )
-            result = describe(Path(work), prefix)
+            work = folder / "hls"
+            work.mkdir()
+            run_ffmpeg(source, work, rendition_plan(info), info, on_progress=_progress_writer(lease))
+            make_thumbnail(source, work / THUMBNAIL, info)
+            lease.beat(force=True)
+            stored = store_tree(work, prefix, on_progress=_progress_writer(lease, start=TRANSCODE_SHARE))
+            result = describe(work, prefix)
+            return _complete(lease, result)
+    except jobs.LeaseLost:
+        # Another attempt owns the job and writes the same names: leave what is stored to it.
+        logger.warning("Transcode taken over by another attempt", extra={"recording": recording_id})
+        return Recording.objects.get(pk=recording_id)
+    except SoftTimeLimitExceeded:
+        _delete(stored)
+        return _fail(lease, "Processing took longer than the server allows; try a shorter or smaller video.")
     except (TranscodeFailed, InvalidUpload, PlaylistError, OSError) as exc:
         _delete(stored)
-        return _fail(recording_id, str(exc) or exc.__class__.__name__)
+        return _fail(lease, str(exc) or exc.__class__.__name__)
     except BaseException:
         _delete(stored)
         raise
-    return _complete(recording_id, result)
 
 
-@transaction.atomic
-def _begin(recording_id: int) -> Recording:
-    recording = Recording.objects.select_for_update().get(pk=recording_id)
-    if recording.backend != Recording.Backend.UPLOAD or recording.status == Status.READY:
-        return recording
-    recording.status, recording.progress, recording.failure_reason = Status.PROCESSING, 0, ""
-    recording.save(update_fields=["status", "progress", "failure_reason", "updated_at"])
-    return recording
-
-
-@contextmanager
-def _source(recording: Recording) -> Iterator[Path]:
-    """The upload as a local file: its own path on disk, or a temporary copy (S3, memory)."""
+def _source(recording: Recording, folder: Path) -> Path:
+    """The upload as a local file: its own path on disk, or a copy (S3, memory) in ``folder``."""
     if not recording.upload:
         raise TranscodeFailed("The video has no uploaded file.")
     try:
-        on_disk = Path(recording.upload.path)
+        return Path(recording.upload.path)
     except NotImplementedError:
-        on_disk = None
-    if on_disk is not None:
-        yield on_disk
-        return
-    with recording.upload.open("rb") as stored, local_copy(stored) as path:
-        yield path
+        pass
+    copy = folder / f"upload{Path(recording.upload.name).suffix.lower()}"
+    with recording.upload.open("rb") as stored, copy.open("wb") as out:
+        shutil.copyfileobj(stored, out, 4 * 1024 * 1024)
+    return copy
 
 
-def _progress_writer(recording_id: int, *, start: int = 0) -> Callable[[float], None]:
-    """A callback taking 0..1 of a step, writing ``start`` + its share when it grows >= 5 %."""
+def _progress_writer(lease: jobs.Lease, *, start: int = 0) -> Callable[[float], None]:
+    """A callback taking 0..1 of a step, writing ``start`` + its share when it grows >= 5 %, and
+    extending the lease meanwhile; raises LeaseLost when another attempt took the job over."""
     share = TRANSCODE_SHARE if start == 0 else 100 - start
     last = [start]
 
@@ -127,7 +133,9 @@ def _progress_writer(recording_id: int, *, start: int = 0) -> Callable[[float], 
         percent = min(99, start + int(share * max(0.0, min(1.0, fraction))))
         if percent >= last[0] + PROGRESS_STEP:
             last[0] = percent
-            Recording.objects.filter(pk=recording_id, status=Status.PROCESSING).update(progress=percent)
+            lease.beat(progress=percent)
+        else:
+            lease.beat()
 
     return report
 
@@ -173,15 +181,23 @@ def run_ffmpeg(
     with tempfile.TemporaryFile() as errors:
         try:
             process = subprocess.Popen(
-                ffmpeg_command(source, work, plan, info), stdout=subprocess.PIPE, stderr=errors, text=True
+                ffmpeg_command(source, work, plan, info),
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+                preexec_fn=die_with_parent_hook(),
             )
         except FileNotFoundError:
             raise TranscodeFailed("ffmpeg is not installed on the server.") from None
         with process:
-            for line in process.stdout:
-                key, _, value = line.strip().partition("=")
-                if key == "out_time_us" and value.isdigit():
-                    on_progress(int(value) / duration_us)
+            try:
+                for line in process.stdout:
+                    key, _, value = line.strip().partition("=")
+                    if key == "out_time_us" and value.isdigit():
+                        on_progress(int(value) / duration_us)
+            except BaseException:
+                stop(process)  # a lost lease, a time limit, a database error: ffmpeg stops too
+                raise
         if process.returncode != 0:
             errors.seek(0)
             reason = _tail(errors.read()).replace(str(work), "<output>").replace(str(source), "<upload>")
@@ -196,7 +212,9 @@ def make_thumbnail(source: Path, target: Path, info: VideoInfo) -> None:
         "-ss", f"{at:.3f}", "-i", str(source), "-frames:v", "1",
         "-vf", "scale=-2:360", "-q:v", "4", str(target),
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, timeout=120, check=False)
+    done = subprocess.run(
+        command, capture_output=True, timeout=120, check=False, preexec_fn=die_with_parent_hook()
+    )
     if done.returncode != 0 or not target.exists():
         raise TranscodeFailed(f"ffmpeg could not make a thumbnail: {_tail(done.stderr)}")
 
@@ -224,6 +242,8 @@ def store_tree(work: Path, prefix: str, *, on_progress: Callable[[float], None])
             if saved != name:
                 raise TranscodeFailed(f"The storage saved {name} as {saved}; playlists would not find it.")
             on_progress(done / len(files))
+    except jobs.LeaseLost:
+        raise  # the attempt that took over stores the same names: its files, not ours to delete
     except Exception:
         _delete(stored)
         raise
@@ -280,26 +300,25 @@ def _delete(names: list[str]) -> None:
             logger.exception("Could not delete a partial transcode output", extra={"name": name})
 
 
-@transaction.atomic
-def _complete(recording_id: int, result: Result) -> Recording:
-    recording = Recording.objects.select_for_update().get(pk=recording_id)
-    recording.status, recording.progress, recording.failure_reason = Status.READY, 100, ""
-    recording.renditions, recording.master_path = result.renditions, result.master_path
-    recording.thumbnails, recording.duration_ms = result.thumbnails, result.duration_ms
-    recording.save(
-        update_fields=[
-            "status", "progress", "failure_reason", "renditions", "master_path", "thumbnails",
-            "duration_ms", "updated_at",
-        ]
-    )  # fmt: skip
-    logger.info("Video transcoded", extra={"recording": recording_id, "duration_ms": result.duration_ms})
+def _complete(lease: jobs.Lease, result: Result) -> Recording:
+    recording = jobs.finish(
+        lease,
+        status=Status.READY,
+        progress=100,
+        failure_reason="",
+        renditions=result.renditions,
+        master_path=result.master_path,
+        thumbnails=result.thumbnails,
+        duration_ms=result.duration_ms,
+    )
+    logger.info(
+        "Video transcoded",
+        extra={"recording": lease.recording_id, "duration_ms": result.duration_ms, "attempt": lease.attempt},
+    )
     return recording
 
 
-@transaction.atomic
-def _fail(recording_id: int, reason: str) -> Recording:
-    recording = Recording.objects.select_for_update().get(pk=recording_id)
-    recording.status, recording.failure_reason = Status.FAILED, reason[:2000]
-    recording.save(update_fields=["status", "failure_reason", "updated_at"])
-    logger.warning("Video transcode failed", extra={"recording": recording_id, "reason": reason})
+def _fail(lease: jobs.Lease, reason: str) -> Recording:
+    recording = jobs.finish(lease, status=Status.FAILED, failure_reason=reason[:2000])
+    logger.warning("Video transcode failed", extra={"recording": lease.recording_id, "reason": reason})
     return recording

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename, slugify
 
 from accounts.models import Organization
+from liveshop.processes import die_with_parent_hook
 from recordings.exceptions import InvalidUpload
 from recordings.models import Recording, upload_path
 
@@ -102,7 +103,13 @@ def probe_video(path: str | Path) -> VideoInfo:
         str(path),
     ]  # fmt: skip
     try:
-        done = subprocess.run(command, capture_output=True, timeout=PROBE_TIMEOUT, check=False)
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            timeout=PROBE_TIMEOUT,
+            check=False,
+            preexec_fn=die_with_parent_hook(),
+        )
     except FileNotFoundError:
         raise InvalidUpload(
             "ffprobe is not installed on the server, so the video cannot be checked."
