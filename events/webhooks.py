@@ -3,7 +3,6 @@
 The destination's connection sends the shared secret in the X-Liveshop-Webhook-Secret header
 (API-key authorization); the body is one EventBridge event."""
 
-import json
 import logging
 from datetime import UTC
 
@@ -16,15 +15,14 @@ from django.views.decorators.http import require_POST
 from events import stream_state
 from events.exceptions import MalformedStreamEvent
 from events.models import StreamSession
-from liveshop import secrets
+from liveshop import jsoninput, secrets
 from recordings.models import Recording
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Liveshop-Webhook-Secret"
-# An EventBridge event nests four levels deep; anything far deeper is not one (and deep enough
-# nesting makes the JSON parser, or any later walk, hit Python's recursion limit).
-MAX_DEPTH = 16
+# An EventBridge event nests four levels deep; anything far deeper is not one.
+MAX_DEPTH = jsoninput.MAX_DEPTH
 # The detail fields the handlers store, with their columns' lengths: a longer value is not what
 # IVS sends and would fail at the database (PostgreSQL refuses over-long values and NUL).
 DETAIL_LIMITS = {
@@ -48,13 +46,11 @@ def ivs_webhook(request: HttpRequest) -> JsonResponse:
         logger.warning("Rejected IVS webhook call: missing or wrong secret")
         return JsonResponse({"error": f"Missing or wrong {SECRET_HEADER} header."}, status=401)
     try:
-        payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        payload = jsoninput.loads(request.body, max_depth=MAX_DEPTH)
+    except jsoninput.JSONInputError as exc:
+        return JsonResponse({"error": f"The body is not an EventBridge event: {exc}."}, status=400)
+    except ValueError:
         return JsonResponse({"error": "The body is not valid JSON."}, status=400)
-    except RecursionError:
-        return JsonResponse(
-            {"error": "The body is nested too deeply to be an EventBridge event."}, status=400
-        )
     try:
         check_event_input(payload)
         outcome = stream_state.handle_event(payload)
@@ -65,8 +61,8 @@ def ivs_webhook(request: HttpRequest) -> JsonResponse:
 
 def check_event_input(payload: object) -> None:
     """Refuse, with MalformedStreamEvent, values no IVS event carries and the handlers cannot
-    store: nesting deeper than MAX_DEPTH, NUL characters, an impossible or unstorable ``time``,
-    detail ids longer than their columns. The envelope's shape is the handlers' business."""
+    store: NUL characters, an impossible or unstorable ``time``, detail ids longer than their
+    columns (jsoninput.loads has limited the nesting). The shape is the handlers' business."""
     _check_values(payload, depth=0)
     if not isinstance(payload, dict):
         return
@@ -84,7 +80,7 @@ def check_event_input(payload: object) -> None:
 
 
 def _check_values(value: object, *, depth: int) -> None:
-    if depth > MAX_DEPTH:
+    if depth > MAX_DEPTH:  # jsoninput.loads refused deeper bodies; this keeps the walk bounded
         raise MalformedStreamEvent(f"The body is nested more than {MAX_DEPTH} levels deep.")
     if isinstance(value, str) and "\x00" in value:
         raise MalformedStreamEvent("The body contains a NUL character.")

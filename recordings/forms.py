@@ -3,6 +3,7 @@ upload) and a cue list sent by the timeline editor."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from django import forms
@@ -12,6 +13,7 @@ from django.forms.utils import ErrorDict
 from catalog.models import Product
 from recordings.exceptions import InvalidUpload
 from recordings.services import uploads
+from recordings.services.srt_cues import OPEN_END_MS
 
 
 class VideoUploadForm(forms.Form):
@@ -85,10 +87,12 @@ def _ms(value, label: str, *, optional: bool = False) -> int | None:
         if optional:
             return None
         raise ValidationError(f"{label} is required.")
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValidationError(f"{label} must be a number of milliseconds.")
     if value < 0:
         raise ValidationError(f"{label} cannot be before the start of the video.")
+    if value > OPEN_END_MS:  # 99:59:59.999, the longest time SRT (and so export) can write
+        raise ValidationError(f"{label} is past the end of any video (at most {OPEN_END_MS} ms).")
     return round(value)
 
 

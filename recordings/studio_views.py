@@ -6,7 +6,6 @@ the role may not edit), validates with a form and calls one recordings service."
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from itertools import pairwise
 
@@ -28,10 +27,11 @@ from accounts import permissions
 from accounts.models import Organization
 from accounts.permissions import Action
 from catalog.models import Product
+from liveshop import jsoninput
 from recordings.exceptions import InvalidCues, InvalidUpload, SrtImportError
 from recordings.forms import DirectUploadConfirmForm, DirectUploadStartForm, VideoUploadForm, clean_cue_rows
 from recordings.models import Recording
-from recordings.services import uploads
+from recordings.services import jobs, uploads
 from recordings.services.cues import replace_cues
 from recordings.services.srt_cues import CueSpec, export_srt, parse_srt
 
@@ -292,7 +292,9 @@ class CueSaveView(LoginRequiredMixin, View):
     def post(self, request, pk):
         recording = _recording_or_404(request, pk, Action.EDIT_RECORDING)
         try:
-            rows = json.loads(request.body or b"{}").get("cues")
+            rows = jsoninput.loads(request.body or b"{}").get("cues")
+        except jsoninput.JSONInputError as exc:
+            return _json_error(f'Send JSON: {{"cues": [...]}} ({exc}).', 400)
         except (ValueError, AttributeError):
             return _json_error('Send JSON: {"cues": [...]}.', 400)
         products = {p.pk: p for p in Product.objects.filter(organization=recording.organization)}
@@ -369,4 +371,18 @@ class VideoPublishView(LoginRequiredMixin, View):
             messages.error(request, str(exc))
         else:
             messages.success(request, "Published: the video's page is live." if publish else "Unpublished.")
+        return redirect("videos:detail", pk=pk)
+
+
+class VideoRetryView(LoginRequiredMixin, View):
+    """POST: run a failed video's processing (or a recording's copy) again."""
+
+    def post(self, request, pk):
+        recording = _recording_or_404(request, pk, Action.EDIT_RECORDING)
+        try:
+            jobs.retry_job(recording=recording, by=request.user)
+        except jobs.NotRetryable as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Processing again: this page updates by itself.")
         return redirect("videos:detail", pk=pk)

@@ -26,6 +26,7 @@ from django.db.models import Q
 
 from accounts.models import Organization
 from catalog.models import Product
+from liveshop import jsoninput
 from recordings.exceptions import SrtImportError, SrtProblem
 from recordings.models import ProductCue
 
@@ -41,6 +42,7 @@ __all__ = [
 ]
 
 KEYS = ("productId", "sku")
+MAX_PRODUCT_ID = 2**63 - 1  # the largest primary key a column (bigint) holds
 OPEN_END_MS = ((99 * 60 + 59) * 60 + 59) * 1000 + 999  # 99:59:59,999, the largest SRT time
 EXAMPLE = 'cue text like {"productId": 12} or {"sku": "TEE-01"}'
 TIMING_LINE = re.compile(r"^\s*(\S+)\s*-->\s*(\S+)(?:\s.*)?$")
@@ -248,9 +250,12 @@ def _read_text(line: int, content: str, problems: list[SrtProblem]) -> dict[str,
         problems.append(SrtProblem(line - 1, f"the cue has no text (expected {EXAMPLE})"))
         return None
     try:
-        data = json.loads(content)
+        data = jsoninput.loads(content)
     except json.JSONDecodeError as exc:
         problems.append(SrtProblem(line + exc.lineno - 1, f"bad JSON: {exc.msg} (expected {EXAMPLE})"))
+        return None
+    except ValueError as exc:  # NaN/Infinity, deep nesting
+        problems.append(SrtProblem(line, f"bad JSON: {exc} (expected {EXAMPLE})"))
         return None
     if not isinstance(data, dict):
         problems.append(SrtProblem(line, f"the cue text is not a JSON object (expected {EXAMPLE})"))
@@ -327,9 +332,9 @@ def _product_id(value: Any) -> int | None:
     """A product id from JSON: a whole number (``12`` or ``"12"``; product ids are integers)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int) and value > 0:
+    if isinstance(value, int) and 0 < value <= MAX_PRODUCT_ID:
         return value
-    if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > 0:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and 0 < int(value) <= MAX_PRODUCT_ID:
         return int(value)
     return None
 

@@ -186,6 +186,26 @@ GOOD = cue_block(1, "00:00:01,000 --> 00:00:02,000", '{"sku": "TEE-01"}')
         ),
         ('2\n00:00:03,000 --> 00:00:04,000\n{"productId": 1.5}\n', 7, "productId must be a whole number"),
         ('2\n00:00:03,000 --> 00:00:04,000\n{"productId": true}\n', 7, "productId must be a whole number"),
+        ('2\n00:00:03,000 --> 00:00:04,000\n{"productId": 1e26}\n', 7, "productId must be a whole number"),
+        (
+            '2\n00:00:03,000 --> 00:00:04,000\n{"productId": 100000000000000000000000000}\n',
+            7,
+            "productId must be a whole number",
+        ),
+        ('2\n00:00:03,000 --> 00:00:04,000\n{"productId": NaN}\n', 7, "bad JSON: NaN is not a JSON number"),
+        (
+            '2\n00:00:03,000 --> 00:00:04,000\n{"sku": "TEE-01", "x": ' + "[" * 50 + "]" * 50 + "}\n",
+            7,
+            "bad JSON: nested more than",
+        ),
+        (
+            '2\n00:00:03,000 --> 00:00:04,000\n{"sku": "TEE-01", "x": '
+            + "[" * 100_000
+            + "]" * 100_000
+            + "}\n",
+            7,
+            "bad JSON: nested more than",
+        ),
         ('2\n00:00:03,000 --> 00:00:04,000\n{"sku": ""}\n', 7, "sku must be a non-empty string"),
         ('2\n00:00:03,000 --> 00:00:04,000\n{"sku": "NOPE"}\n', 7, 'no product with SKU "NOPE" in Acme'),
         (

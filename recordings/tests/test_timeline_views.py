@@ -226,3 +226,34 @@ def test_an_event_replay_opens_in_the_editor_without_publish(host, brand, produc
     page = host.get(reverse("videos:detail", args=[replay.pk]))
     assert page.status_code == 200 and "Publish" not in page.content.decode()
     assert save(host, replay, [{"productId": products[0].pk, "startMs": 0}]).status_code == 200
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_save_refuses_nan_and_infinity_with_a_reason(host, video, products, constant):
+    body = f'{{"cues": [{{"productId": {products[0].pk}, "startMs": 0, "endMs": {constant}}}]}}'
+
+    response = host.post(reverse("videos:cues", args=[video.pk]), body, "application/json")
+
+    assert response.status_code == 400
+    assert constant in response.json()["error"]
+    assert saved(video) == []
+
+
+@pytest.mark.parametrize("depth", [50, 100_000])
+def test_save_refuses_deeply_nested_json_with_a_reason(host, video, products, depth):
+    body = '{"cues": [{"productId": 1, "startMs": 0, "x": ' + "[" * depth + "]" * depth + "}]}"
+
+    response = host.post(reverse("videos:cues", args=[video.pk]), body, "application/json")
+
+    assert response.status_code == 400
+    assert "nested" in response.json()["error"]
+    assert saved(video) == []
+
+
+@pytest.mark.parametrize("value", [1e26, 10**26, 1e308])
+def test_save_refuses_times_past_any_video_by_row(host, video, products, value):
+    response = save(host, video, [{"productId": products[0].pk, "startMs": 0, "endMs": value}])
+
+    assert response.status_code == 400
+    assert "past the end" in " ".join(response.json()["errors"]["0"])
+    assert saved(video) == []
