@@ -9,20 +9,19 @@ the local server and IVS move events through one code path."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from events import stream_state
+from events import local_streams, stream_state
 from events.models import LiveEvent
 from liveshop import secrets
 from liveshop.video import events as ivs_events
 from liveshop.video import local
-from recordings.tasks import ingest_local_recording_task
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ def on_publish(request: HttpRequest) -> HttpResponse:
     if request.POST.get("app") != local.LIVE_APP:
         logger.warning("Publish refused: not the ingest app", extra={"app": request.POST.get("app")})
         return _forbidden(f"Publish to the {local.LIVE_APP!r} application.")
-    event = _event_for_key(request.POST.get("name", ""))
+    event = local_streams.event_for_key(request.POST.get("name", ""))
     if event is None or not _may_go_live(event):
         reason = "unknown stream key" if event is None else f"event is {event.status}"
         extra = {"event_id": event.pk if event else None, "addr": request.POST.get("addr", "")}
@@ -84,29 +83,25 @@ def on_record_done(request: HttpRequest) -> HttpResponse:
     if publisher is None:
         logger.warning("Recording of an unknown stream left as it is")
         return HttpResponse("unknown stream")
-    event = LiveEvent.objects.filter(channel_id=publisher.channel_id).first()
-    extra = {"event_id": event.pk if event else None, "stream_id": publisher.stream_id}
-    try:
-        path = local.rename_recording(request.POST.get("path", ""), request.POST.get("name", ""), publisher)
-    except (OSError, ValueError) as exc:
-        # An OSError's str() holds the file name, which holds the key: log its reason alone.
-        logger.error("Recording not renamed: %s", getattr(exc, "strerror", None) or exc, extra=extra)
-        return HttpResponse("not renamed")
-    if event is None or not event.is_recorded:
-        path.unlink()
-        logger.info("Recording discarded: the event is not recorded", extra=extra)
-        return HttpResponse("discarded")
-    logger.info("Recording saved", extra={**extra, "path": str(path)})
-    # Converted (ffmpeg) and ingested like an IVS recording, off the callback's request.
-    transaction.on_commit(lambda: _queue_ingestion(str(path), publisher.stream_id, extra))
-    return HttpResponse("ok")
+    path = local_streams.save_recording(
+        path=request.POST.get("path", ""), key=request.POST.get("name", ""), publisher=publisher
+    )
+    return HttpResponse("not renamed" if path is None else "ok")
 
 
-def _queue_ingestion(path: str, stream_id: str, extra: dict) -> None:
+@csrf_exempt
+@require_POST
+def on_server_reset(request: HttpRequest) -> HttpResponse:
+    """``manage.py media_server`` started nginx, or saw it stop (nginx itself then sends no
+    publish_done): the streams it had end at ``at`` (unix time) and their recordings are saved."""
+    if not _authorized(request):
+        return _forbidden("Missing or wrong callback secret.")
     try:
-        ingest_local_recording_task.delay(path, stream_id)
-    except Exception:  # the broker is down: the file stays; `ingest_recording --local-file` takes it
-        logger.exception("Recording ingestion not queued", extra={**extra, "path": path})
+        at = datetime.fromtimestamp(float(request.POST.get("at", "")), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return HttpResponse("Missing or invalid 'at' (unix time).", status=400, content_type="text/plain")
+    result = local_streams.reset_media_server(at=at)
+    return HttpResponse(f"ended {len(result.ended)}, saved {len(result.recordings)}")
 
 
 def _authorized(request: HttpRequest) -> bool:
@@ -122,23 +117,6 @@ def _rtmp_port(request: HttpRequest) -> int:
     return int(port) if port.isdigit() else settings.MEDIA_SERVER_RTMP_PORT
 
 
-def _event_for_key(key: str) -> LiveEvent | None:
-    """The event whose stored stream key is ``key``: found by its digest, then compared with the
-    decrypted key in constant time."""
-    if not key:
-        return None
-    event = LiveEvent.objects.filter(stream_key_digest=secrets.digest(key)).exclude(stream_key_encrypted="")
-    event = event.first()
-    if event is None:
-        return None
-    try:
-        stored = secrets.decrypt(event.stream_key_encrypted)
-    except ValueError:
-        logger.error("Stream key cannot be decrypted", extra={"event_id": event.pk})
-        return None
-    return event if secrets.same(stored, key) else None
-
-
 def _may_go_live(event: LiveEvent) -> bool:
     """Cancelled events never go live, nor events their host ended. An event that ended because
     its stream dropped may: the encoder is reconnecting (IVS accepts it too)."""
@@ -152,7 +130,7 @@ def _publisher(form: QueryDict) -> local.Publisher | None:
     publisher = local.recall_publisher(form.get("clientid", ""), key_digest=secrets.digest(key))
     if publisher is not None:
         return publisher
-    event = _event_for_key(key)
+    event = local_streams.event_for_key(key)
     session = event.sessions.order_by("-created_at").first() if event else None
     if session is None:
         return None

@@ -11,6 +11,7 @@ urlpatterns = [
     path("hooks/media/on_publish", media_hooks.on_publish, name="media-on-publish"),
     path("hooks/media/on_publish_done", media_hooks.on_publish_done, name="media-on-publish-done"),
     path("hooks/media/on_record_done", media_hooks.on_record_done, name="media-on-record-done"),
+    path("hooks/media/on_server_reset", media_hooks.on_server_reset, name="media-on-server-reset"),
     # Seller dashboard ("studio").
     path("studio/", views.EventListView.as_view(), name="list"),
     path("studio/events/new/", views.EventCreateView.as_view(), name="create"),

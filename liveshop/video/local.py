@@ -54,6 +54,19 @@ HTTP_TIMEOUT = 3  # seconds; nginx on loopback answers in milliseconds
 # until it restarts, and every on_publish overwrites (or on refusal deletes) its id's record.
 PUBLISHER_TTL = 48 * 3600
 _ALNUM = string.ascii_letters + string.digits
+# IVS's recordingReconnectWindowSeconds (ivs_setup configures 60): an encoder that comes back
+# within this many seconds of its stream dropping is recorded into the same recording session
+# (one replay, both parts). Setting MEDIA_SERVER_RECORDING_RECONNECT_WINDOW overrides it.
+RECORDING_RECONNECT_WINDOW = 60
+# IVS merges at most 20 streams into one recording, and starts a new one after 48 hours.
+RECORDING_MAX_STREAMS = 20
+RECORDING_MAX_SPAN = timedelta(hours=48)
+
+
+def recording_reconnect_window() -> timedelta:
+    """How long after a stream drops a reconnect still joins its recording (0: never)."""
+    seconds = getattr(settings, "MEDIA_SERVER_RECORDING_RECONNECT_WINDOW", RECORDING_RECONNECT_WINDOW)
+    return timedelta(seconds=max(0, min(int(seconds), 300)))  # IVS allows 0-300
 
 
 def callback_secret() -> str:

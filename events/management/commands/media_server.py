@@ -1,8 +1,11 @@
 """``manage.py media_server``: run the local media server (nginx-rtmp) in the foreground.
 
-Renders liveshop/video/nginx.conf.template into MEDIA_SERVER_DIR (or --dir) and replaces this
-process with nginx, so Ctrl-C and SIGTERM reach nginx itself (a fast shutdown) and no orphan is
-left behind. ``--check`` renders and validates the config with ``nginx -t`` instead.
+Renders liveshop/video/nginx.conf.template into MEDIA_SERVER_DIR (or --dir) and runs nginx under
+a small supervisor (events.media_supervisor): nginx stopping, killed or crashed is restarted with
+backoff, and every start and stop is reported to Django (``on_server_reset``), because nginx-rtmp
+sends no publish_done when it stops and the shows it carried would otherwise stay "live".
+Ctrl-C and SIGTERM stop nginx (a fast shutdown), SIGHUP reloads its config. ``--check`` renders
+and validates the config with ``nginx -t`` instead.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import shutil
 import socket
 import subprocess
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
+from events import media_supervisor
 from liveshop.video import local
 
 PACKAGES = "apt-get install nginx libnginx-mod-rtmp"
@@ -76,7 +80,11 @@ class Command(BaseCommand):
         _check_port_free(rtmp_listen, rtmp_port, "RTMP", "--rtmp-port / MEDIA_SERVER_RTMP_PORT")
         _check_port_free(http_listen, http_port, "HTTP", "--http-port / MEDIA_SERVER_HTTP_PORT")
         self._print_banner(directory, rtmp_port, http_port)
-        os.execv(nginx, [*command, "-g", "daemon off;"])  # noqa: S606 (fixed argv, no shell)
+        media_supervisor.kill_leftover_nginx(directory)
+        supervisor = media_supervisor.Supervisor(
+            [*command, "-g", "daemon off;"], reset_url=_reset_url(), log=self.stderr.write
+        )
+        supervisor.run()
 
     def _print_banner(self, directory: Path, rtmp_port: int, http_port: int) -> None:
         public_url = settings.MEDIA_SERVER_PUBLIC_URL.rstrip("/")
@@ -139,6 +147,11 @@ def _callback_urls() -> dict[str, str]:
             f"not {base!r}."
         )
     return {name: base + reverse(f"events:media-{name.replace('_', '-')}") for name in local.CALLBACKS}
+
+
+def _reset_url() -> str:
+    base = settings.MEDIA_SERVER_CALLBACK_URL.rstrip("/") + reverse("events:media-on-server-reset")
+    return f"{base}?{urlencode({'secret': local.callback_secret()})}"
 
 
 def _worker_user() -> str:

@@ -1,0 +1,136 @@
+"""What the local media server's callbacks do (events.media_hooks stays a thin view module).
+
+nginx-rtmp sends no on_publish_done and no on_record_done when it stops, whether it is killed,
+crashes or shuts down on SIGTERM (checked: reference/local-media-server.md's setup, nginx 1.22 +
+libnginx-mod-rtmp 1.2.2). ``manage.py media_server`` supervises nginx and posts
+``on_server_reset`` when nginx starts and whenever it stops: ``reset_media_server`` then ends the
+streams nginx dropped, as IVS reports a dropped stream (Stream End, Session Ended, through
+events.stream_state), and saves the recordings nginx left under the stream key. An encoder that
+reconnects is a new stream (a new session, as on IVS); recordings.services.local merges its
+recording with the one before when it came back within the recording reconnect window."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from events import stream_state
+from events.models import LiveEvent, StreamSession
+from liveshop import secrets
+from liveshop.video import events as ivs_events
+from liveshop.video import local
+
+logger = logging.getLogger(__name__)
+
+SERVER_STOPPED = "media server stopped"  # the end reason of the streams a reset ends
+# nginx-rtmp's "<record_path>/<name>-<unix time>.flv"; a key may hold "-" and "_".
+RECORDED = re.compile(r"(?P<name>.+)-(?P<time>\d{9,11})\.flv")
+
+
+@dataclass(frozen=True)
+class ResetResult:
+    ended: list[str]  # stream ids
+    recordings: list[Path]  # saved (renamed off the key) and queued or discarded
+
+
+def reset_media_server(*, at: datetime) -> ResetResult:
+    """The media server had no publisher at ``at`` (it had just stopped, or was starting): end
+    every open stream session of a local event that began before ``at`` (Stream End and Session
+    Ended at ``at``, through the one stream-state handler), then save the recordings nginx left
+    named by a stream key from before ``at``. Idempotent; a late reset never ends a stream that
+    started after it."""
+    sessions = StreamSession.objects.filter(event__backend="local", ended_at=None).filter(
+        Q(started_at__lt=at) | Q(started_at=None, created_at__lt=at)
+    )
+    ended = []
+    for channel_id, stream_id in sessions.values_list("event__channel_id", "stream_id"):
+        for name in (ivs_events.STREAM_END, ivs_events.SESSION_ENDED):
+            stream_state.handle_event(
+                ivs_events.stream_state_change(channel_id, name, stream_id, at=at, reason=SERVER_STOPPED)
+            )
+        ended.append(stream_id)
+    if ended:
+        logger.info("Streams ended: the media server stopped", extra={"stream_ids": ended})
+    return ResetResult(ended=ended, recordings=save_left_recordings(before=at))
+
+
+def save_left_recordings(*, before: datetime) -> list[Path]:
+    """Save each recording in ``rec/`` still named by a stream key and opened before ``before``
+    (nginx died with it open, so no on_record_done came): see save_recording."""
+    saved = []
+    folder = Path(settings.MEDIA_SERVER_DIR) / "rec"
+    for path in sorted(folder.glob("*.flv")) if folder.is_dir() else ():
+        match = RECORDED.fullmatch(path.name)
+        if match is None or int(match["time"]) >= before.timestamp():
+            continue
+        if LiveEvent.objects.filter(channel_id=match["name"]).exists():
+            continue  # renamed already: on_record_done came
+        event = event_for_key(match["name"])
+        session = _session_recorded(event, at=int(match["time"])) if event else None
+        if session is None:
+            continue  # a key rotated since, or no session: left for an operator
+        publisher = local.Publisher(event.channel_id, session.stream_id, event.stream_key_digest)
+        if save_recording(path=str(path), key=match["name"], publisher=publisher) is not None:
+            saved.append(path)
+    return saved
+
+
+def _session_recorded(event: LiveEvent, *, at: int) -> StreamSession | None:
+    """The event's session that was publishing when nginx opened a file at unix time ``at``."""
+    sessions = event.sessions.exclude(started_at=None).order_by("-started_at")
+    return next((s for s in sessions if s.started_at.timestamp() <= at + 1), None)
+
+
+def save_recording(*, path: str, key: str, publisher: local.Publisher) -> Path | None:
+    """Rename a finished recording off the key (``rec/<channel id>-<unix time>.flv``) and queue
+    its conversion and ingestion after commit, or delete it when the event is not recorded.
+    Returns the new path, or None when the file is not one of this stream's recordings."""
+    event = LiveEvent.objects.filter(channel_id=publisher.channel_id).first()
+    extra = {"event_id": event.pk if event else None, "stream_id": publisher.stream_id}
+    try:
+        renamed = local.rename_recording(path, key, publisher)
+    except (OSError, ValueError) as exc:
+        # An OSError's str() holds the file name, which holds the key: log its reason alone.
+        logger.error("Recording not renamed: %s", getattr(exc, "strerror", None) or exc, extra=extra)
+        return None
+    if event is None or not event.is_recorded:
+        renamed.unlink()
+        logger.info("Recording discarded: the event is not recorded", extra=extra)
+        return renamed
+    logger.info("Recording saved", extra={**extra, "path": str(renamed)})
+    # Converted (ffmpeg) and ingested like an IVS recording, off the callback's request.
+    transaction.on_commit(lambda: _queue_ingestion(str(renamed), publisher.stream_id, extra))
+    return renamed
+
+
+def _queue_ingestion(path: str, stream_id: str, extra: dict) -> None:
+    from recordings.tasks import ingest_local_recording_task
+
+    try:
+        ingest_local_recording_task.delay(path, stream_id)
+    except Exception:  # the broker is down: the file stays; `ingest_recording --local-file` takes it
+        logger.exception("Recording ingestion not queued", extra={**extra, "path": path})
+
+
+def event_for_key(key: str) -> LiveEvent | None:
+    """The event whose stored stream key is ``key``: found by its digest, then compared with the
+    decrypted key in constant time."""
+    if not key:
+        return None
+    event = LiveEvent.objects.filter(stream_key_digest=secrets.digest(key)).exclude(stream_key_encrypted="")
+    event = event.first()
+    if event is None:
+        return None
+    try:
+        stored = secrets.decrypt(event.stream_key_encrypted)
+    except ValueError:
+        logger.error("Stream key cannot be decrypted", extra={"event_id": event.pk})
+        return None
+    return event if secrets.same(stored, key) else None

@@ -1,0 +1,178 @@
+"""Run nginx (the local media server) as a supervised child: restart it when it stops on its own,
+and tell Django each time it had no publisher (``on_server_reset``), since nginx-rtmp posts no
+on_publish_done when nginx stops, is killed or crashes (so a show would stay "live" forever).
+
+One thread, no Django: the loop waits for nginx, delivers resets (retried with backoff while
+Django is down; each carries the moment nginx stopped, so a late one never ends a stream that
+started after it) and sleeps between restarts. Signals set flags and are forwarded to nginx:
+SIGTERM/SIGINT stop it (fast shutdown), SIGQUIT gracefully, SIGHUP reloads its config.
+
+nginx runs in its own process group: its workers outlive a killed master (still holding the ports
+and the publishers' connections), so the supervisor kills the whole group once the master is
+gone. nginx's master dies with the supervisor (PR_SET_PDEATHSIG); workers left by a supervisor
+that was itself killed are found through nginx.pid at the next start (``kill_leftover_nginx``)."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+RESTART_DELAYS = (0.2, 1, 2, 5, 10)  # seconds before restarts 1, 2, 3... after nginx stops
+STABLE_AFTER = 30  # seconds up after which the next stop starts the delays over
+RESET_TIMEOUT = 3  # seconds for Django to answer one reset
+RESET_RETRY_MAX = 60  # seconds between attempts at most while Django does not answer
+RESET_GIVE_UP = 3600  # seconds after which an undelivered reset is dropped (logged)
+TICK = 0.1  # seconds between checks of nginx, signals and pending resets
+PR_SET_PDEATHSIG = 1
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+
+
+@dataclass
+class _Reset:
+    at: float  # unix time: nothing published to nginx then
+    next_try: float = 0.0
+    attempts: int = 0
+
+
+class Supervisor:
+    def __init__(self, command: list[str], *, reset_url: str, log: Callable[[str], object] = print):
+        self.command = command
+        self.reset_url = reset_url
+        self.log = log
+        self.nginx: subprocess.Popen | None = None
+        self.stopping = False
+        self.pending: list[_Reset] = []
+        self.restarts = 0
+
+    def run(self) -> int:
+        """Run nginx until a stop signal; returns nginx's last exit code."""
+        for sig in (*STOP_SIGNALS, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        self._report(time.time())  # nginx is not running: nothing can be publishing
+        failures, code = 0, 0
+        while not self.stopping:
+            started = time.monotonic()
+            self.nginx = subprocess.Popen(self.command, start_new_session=True, preexec_fn=_die_with_parent)
+            code = self._wait_for_nginx()
+            at = time.time()
+            kill_group(self.nginx.pid)  # orphaned workers would keep the ports and the publishers
+            self._report(at)
+            if self.stopping:
+                break
+            failures = 1 if time.monotonic() - started > STABLE_AFTER else failures + 1
+            delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS)) - 1]
+            self.log(f"nginx stopped ({_exit_reason(code)}); restarting it in {delay:g} s.\n")
+            self._idle(until=time.monotonic() + delay)
+            self.restarts += 1
+        self._deliver(final=True)
+        return code
+
+    def _wait_for_nginx(self) -> int:
+        while True:
+            try:
+                return self.nginx.wait(timeout=TICK)
+            except subprocess.TimeoutExpired:
+                self._deliver()
+
+    def _idle(self, *, until: float) -> None:
+        while not self.stopping and time.monotonic() < until:
+            self._deliver()
+            time.sleep(TICK)
+
+    def _on_signal(self, signum, frame) -> None:
+        if signum in STOP_SIGNALS:
+            self.stopping = True
+        if self.nginx is not None and self.nginx.poll() is None:
+            os.kill(self.nginx.pid, signal.SIGTERM if signum == signal.SIGINT else signum)
+
+    def _report(self, at: float) -> None:
+        self.pending.append(_Reset(at=at))
+        self._deliver()
+
+    def _deliver(self, *, final: bool = False) -> None:
+        """Post each due reset; on failure retry later (doubling the wait), or once more if
+        ``final``."""
+        now = time.time()
+        for reset in list(self.pending):
+            if reset.next_try > now and not final:
+                continue
+            if self._post(reset):
+                self.pending.remove(reset)
+                continue
+            reset.attempts += 1
+            reset.next_try = now + min(RESET_RETRY_MAX, 0.5 * 2**reset.attempts)
+            if final or now - reset.at > RESET_GIVE_UP:
+                self.pending.remove(reset)
+                self.log("Django was not told that nginx stopped: live shows on it may stay live.\n")
+
+    def _post(self, reset: _Reset) -> bool:
+        body = urlencode({"call": "server_reset", "at": f"{reset.at:.6f}"}).encode()
+        request = urllib.request.Request(self.reset_url, data=body, method="POST")  # noqa: S310 (our URL)
+        try:
+            with urllib.request.urlopen(request, timeout=RESET_TIMEOUT) as response:  # noqa: S310
+                return 200 <= response.status < 300
+        except (urllib.error.URLError, OSError) as exc:
+            if reset.attempts == 0:
+                self.log(f"Could not tell Django that nginx had no publisher ({exc}); retrying.\n")
+            return False
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL what is left of the process group ``pgid`` (nginx's workers after its master)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def kill_leftover_nginx(directory: Path) -> None:
+    """Kill the nginx processes a killed supervisor left in ``directory`` (found by the group of
+    the master in ``nginx.pid``; only processes named nginx): they hold the ports."""
+    try:
+        pgid = int((directory / "nginx.pid").read_text().strip())
+    except (OSError, ValueError):
+        return
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            name = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        if name == "nginx" and int(fields[2]) == pgid:  # fields: state, ppid, pgrp, ...
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(stat.parent.name), signal.SIGKILL)
+
+
+_prctl = None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: nginx's master gets SIGKILL when the supervisor dies."""
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _load_prctl():
+    library = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(library).prctl if library else None
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_prctl = _load_prctl()
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit code {code}"
