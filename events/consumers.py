@@ -7,6 +7,8 @@ layer. On connect and on every hub reconnect a socket gets a fresh snapshot firs
 from __future__ import annotations
 
 import json
+import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -17,6 +19,10 @@ from events.payloads import event_state_snapshot, studio_snapshot
 
 CLOSE_NOT_FOUND = 4404
 CLOSE_RATE_LIMITED = 4429
+CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later": the page reconnects with backoff
+RESYNCS_PER_MINUTE = 6  # a client's own "resync" requests; more is abuse, not a lost frame
+
+logger = logging.getLogger(__name__)
 
 
 def client_ip(scope) -> str:
@@ -60,7 +66,18 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None):
         if text_data == "resync":  # a client that suspects it missed something
-            await self.resync()
+            if self._resync_allowed():
+                await self.resync()
+            else:
+                await self.close(code=CLOSE_RATE_LIMITED)
+
+    def _resync_allowed(self) -> bool:
+        """At most RESYNCS_PER_MINUTE client resyncs per socket: each costs database reads."""
+        now = time.monotonic()
+        recent = [t for t in getattr(self, "_resyncs", ()) if now - t < 60]
+        recent.append(now)
+        self._resyncs = recent
+        return len(recent) <= RESYNCS_PER_MINUTE
 
     async def send_snapshot(self, snapshot: dict) -> None:
         snapshot["viewerCount"] = realtime.get_hub().viewer_count(self.event_id)
@@ -78,10 +95,18 @@ class HubConsumer(AsyncWebsocketConsumer):
         else:
             await self.base_send({"type": "websocket.send", "text": text})
 
-    async def resync(self) -> None:
+    async def resync(self, shared: dict | None = None) -> None:
+        """A fresh snapshot, then the frames that arrived meanwhile. ``shared`` lets a wave of
+        resyncs (the hub's reconnect) build each event's snapshot once. If the database cannot
+        answer, the socket is closed "try again later" and the page reconnects with backoff."""
         self.write_frame = None  # frames wait in _pending again, behind the new snapshot
         self._pending = []
-        snapshot = await self.snapshot()
+        try:
+            snapshot = await self.snapshot(shared)
+        except Exception:
+            logger.warning("No snapshot for a resync; the socket reconnects", exc_info=True)
+            await self.close(code=CLOSE_TRY_AGAIN)
+            return
         if snapshot is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
@@ -95,7 +120,7 @@ class HubConsumer(AsyncWebsocketConsumer):
     def topic_for(self, event_id: int) -> str:
         raise NotImplementedError
 
-    async def snapshot(self) -> dict | None:
+    async def snapshot(self, shared: dict | None = None) -> dict | None:
         raise NotImplementedError
 
 
@@ -105,9 +130,9 @@ class ViewerConsumer(HubConsumer):
     def topic_for(self, event_id: int) -> str:
         return realtime.event_group_name(event_id)
 
-    async def snapshot(self) -> dict | None:
+    async def snapshot(self, shared: dict | None = None) -> dict | None:
         return await database_sync_to_async(event_state_snapshot)(
-            event_id=self.event_id, user=self.scope["user"]
+            event_id=self.event_id, user=self.scope["user"], shared=shared
         )
 
 
@@ -129,5 +154,5 @@ class StudioConsumer(HubConsumer):
         await realtime.get_hub().leave(realtime.event_group_name(self.event_id), self)
         await super().disconnect(code)
 
-    async def snapshot(self) -> dict | None:
+    async def snapshot(self, shared: dict | None = None) -> dict | None:
         return await database_sync_to_async(studio_snapshot)(event_id=self.event_id, user=self.scope["user"])

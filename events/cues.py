@@ -68,7 +68,14 @@ class LocalRateLimiter:
 class RedisRateLimiter:
     """The same window shared by every process through Redis (one atomic script per call).
     A sliding window rather than a token bucket refilled at 5/s: a full bucket plus a second of
-    refill would allow 10 calls within one second, which IVS throttles."""
+    refill would allow 10 calls within one second, which IVS throttles.
+
+    With Redis unreachable, cues still go out, through a local window of FALLBACK_LIMIT calls per
+    second in each process: the processes cannot see each other's calls then, so each takes a
+    share that keeps up to CALLS_PER_SECOND // FALLBACK_LIMIT of them under the channel's limit
+    (and a Throttled answer is retried anyway)."""
+
+    FALLBACK_LIMIT = 1
 
     SCRIPT = """
     local key, now, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -86,16 +93,27 @@ class RedisRateLimiter:
         import redis
 
         self.limit = limit
-        self._redis = redis.Redis.from_url(url)
+        self._redis = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
         self._script = self._redis.register_script(self.SCRIPT)
         self._seq = 0
         self._lock = threading.Lock()
+        self._fallback = LocalRateLimiter(self.FALLBACK_LIMIT)
 
     def acquire(self, key: str, now: float) -> float:
+        import redis
+
         with self._lock:
             self._seq += 1
             member = f"{now:.6f}-{threading.get_ident()}-{self._seq}"
-        wait_ms = self._script(keys=[f"liveshop:cue-rate:{key}"], args=[int(now * 1000), self.limit, member])
+        try:
+            wait_ms = self._script(
+                keys=[f"liveshop:cue-rate:{key}"], args=[int(now * 1000), self.limit, member]
+            )
+        except redis.RedisError as exc:
+            logger.warning(
+                "Cue rate limit without Redis (%s): %d call/s in this process", exc, self.FALLBACK_LIMIT
+            )
+            return self._fallback.acquire(key, now)
         return max(0.0, int(wait_ms) / 1000)
 
 
@@ -201,9 +219,14 @@ def _set_state(highlight: Highlight, state: str, error: str = "", *, sent: bool 
 def _retry_later(highlight_id: int, delay: float) -> None:
     from events.tasks import send_highlight_cue_task
 
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        # No worker (demo, tests): wait here, on the cue thread, then try again.
-        clock.sleep(delay)
-        send_highlight_cue(highlight_id)
-    else:
-        send_highlight_cue_task.apply_async((highlight_id,), countdown=delay)
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        try:
+            send_highlight_cue_task.apply_async((highlight_id,), countdown=delay)
+            return
+        except Exception as exc:  # the broker (Redis) is unreachable: retry on this thread instead
+            logger.warning(
+                "Cue retry not queued (%s); retrying here", exc, extra={"highlight_id": highlight_id}
+            )
+    # No worker (demo, tests) or no broker: wait here, on the cue thread, then try again.
+    clock.sleep(delay)
+    send_highlight_cue(highlight_id)

@@ -71,12 +71,23 @@ def may_watch(user, event: LiveEvent) -> bool:
     return not event.is_private or permissions.can(user, permissions.Action.VIEW, event)
 
 
-def event_state_snapshot(*, event_id: int, user) -> dict | None:
+def event_state_snapshot(*, event_id: int, user, shared: dict | None = None) -> dict | None:
     """What a viewer's socket gets on (re)connect, or None when the event does not exist or the
-    user may not watch it."""
-    event = LiveEvent.objects.select_related("organization").filter(pk=event_id).first()
+    user may not watch it. With ``shared`` (a dict kept for one wave of resyncs) the event and its
+    snapshot are read once per event and only the permission is checked per user."""
+    cached = shared.get(("viewer", event_id)) if shared is not None else None
+    if cached is None:
+        event = LiveEvent.objects.select_related("organization").filter(pk=event_id).first()
+        cached = (event, _event_state(event) if event is not None else None)
+        if shared is not None:
+            shared[("viewer", event_id)] = cached
+    event, snapshot = cached
     if event is None or not may_watch(user, event):
         return None
+    return {**snapshot}  # a copy: the consumer adds the viewer count
+
+
+def _event_state(event: LiveEvent) -> dict:
     highlight = current_highlight(event)
     return {
         "type": "snapshot",

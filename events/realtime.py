@@ -26,6 +26,8 @@ import functools
 import json
 import logging
 import os
+import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -51,6 +53,22 @@ COUNT_INTERVAL = 1.0  # viewer counts go out at most once a second
 REDIS_MAX_CONNECTIONS = 20
 REDIS_POOL_TIMEOUT = 5.0
 STREAM_STATE_PREFIX = '{"type":"stream_state"'  # how encode() starts a stream.state message
+# The Redis feed: reconnect attempts back off from FEED_RETRY_FIRST to FEED_RETRY_MAX seconds
+# (jittered), so every socket holds the current state within ~1 s of Redis answering again. A PING
+# goes down the subscription every FEED_PING_INTERVAL; a feed that has heard nothing (not even a
+# pong) for FEED_SILENCE_LIMIT is treated as lost: a failover can leave a half-open TCP connection
+# that never errors by itself.
+FEED_RETRY_FIRST = 0.1
+FEED_RETRY_MAX = 1.0
+FEED_PING_INTERVAL = 5.0
+FEED_SILENCE_LIMIT = 3 * FEED_PING_INTERVAL
+HUB_CHANNEL = "_hub"  # always subscribed, so the feed connection exists with no topic at all
+# A published text that asks every hub to give the topic's sockets a fresh snapshot (sent when a
+# publisher could not reach Redis for a while: what it published meanwhile is in the database).
+RESYNC = '{"type":"resync"}'
+# How long a publisher keeps trying to tell the hubs about broadcasts Redis did not take.
+PUBLISH_RETRY_FIRST = 0.2
+PUBLISH_RETRY_MAX = 2.0
 
 
 def channel_prefix(redis_url: str) -> str:
@@ -139,13 +157,24 @@ def _server_protocol(send):
 @functools.cache
 def _redis():
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    return redis.Redis.from_url(settings.REDIS_URL)
+    # One immediate retry: the first command after a Redis restart finds its pooled connection
+    # closed, and a fresh one succeeds. Short timeouts: this runs after commit, in the request.
+    return redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_connect_timeout=1,
+        socket_timeout=2,
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[redis.ConnectionError],
+    )
 
 
 def publish(topic: str, text: str) -> None:
     """Hand ``text`` to every process's hub. Best effort, after the change is committed: with
-    Redis unreachable the change stands, is logged, and sockets catch up from their snapshot."""
+    Redis unreachable the change stands, is logged, and the topic is remembered so that, as soon
+    as Redis answers again, every hub resyncs its sockets from the database (``_undelivered``)."""
     if settings.REDIS_URL:
         import redis
 
@@ -153,8 +182,77 @@ def publish(topic: str, text: str) -> None:
             _redis().publish(channel_prefix(settings.REDIS_URL) + topic, text)
         except redis.RedisError as exc:
             logger.error("Broadcast not sent: Redis is unreachable (%s)", exc, extra={"topic": topic})
+            _undelivered.add(topic, text)
     else:
         get_hub().deliver_threadsafe(topic, text)
+
+
+class Undelivered:
+    """Topics whose broadcasts Redis did not take, in this (publishing) process. A daemon thread
+    retries with backoff; once Redis answers it publishes RESYNC to each topic, so the hubs send
+    their sockets a snapshot (which holds the committed change), and tells the event's host
+    consoles what was late (``delivery.restored``)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._topics: dict[str, list[str]] = {}  # topic -> the message types that missed
+        self._since: float | None = None
+        self._thread: threading.Thread | None = None
+
+    def add(self, topic: str, text: str) -> None:
+        message_type = text[9 : text.find('"', 9)] if text.startswith('{"type":"') else ""
+        with self._lock:
+            self._topics.setdefault(topic, []).append(message_type)
+            if self._since is None:
+                self._since = time.time()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._retry, name="liveshop-republish", daemon=True)
+                self._thread.start()
+
+    def pending(self) -> dict[str, list[str]]:
+        with self._lock:
+            return {topic: list(types) for topic, types in self._topics.items()}
+
+    def _retry(self) -> None:
+        delay = PUBLISH_RETRY_FIRST
+        while True:
+            time.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, PUBLISH_RETRY_MAX)
+            if self.flush():
+                return
+
+    def flush(self) -> bool:
+        """Publish RESYNC for every waiting topic; True once none is left (or Redis is gone from
+        the settings), False while Redis still refuses."""
+        import redis
+
+        with self._lock:
+            topics = {topic: list(types) for topic, types in self._topics.items()}
+            since = self._since
+        if not topics or not settings.REDIS_URL:
+            return True
+        prefix = channel_prefix(settings.REDIS_URL)
+        try:
+            client = _redis()
+            for topic, types in topics.items():
+                client.publish(prefix + topic, RESYNC)
+                if topic.startswith("event-"):
+                    notice = {"since": since, "until": time.time(), "missed": types}
+                    studio = studio_group_name(int(topic.removeprefix("event-")))
+                    client.publish(prefix + studio, encode("delivery.restored", notice))
+        except redis.RedisError:
+            return False
+        with self._lock:
+            for topic, types in topics.items():
+                if self._topics.get(topic) == types:
+                    del self._topics[topic]
+            if not self._topics:
+                self._since = None
+                return True
+        return False
+
+
+_undelivered = Undelivered()
 
 
 def broadcast_to_event(event_id: int, message_type: str, payload: dict) -> None:
@@ -186,7 +284,7 @@ class Sink(Protocol):
 
     async def deliver(self, text: str) -> None: ...
 
-    async def resync(self) -> None: ...
+    async def resync(self, shared: dict | None = None) -> None: ...
 
     async def drop(self) -> None: ...
 
@@ -200,6 +298,9 @@ class Hub:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._client = None
         self._pubsub = None
+        self._feed_lock: asyncio.Lock | None = None  # one subscribe/reconnect at a time
+        self._heard = 0.0  # monotonic time the feed last heard from Redis
+        self.feed_down_since: float | None = None  # wall time the Redis feed was lost, if it is
         self._tasks: list[asyncio.Task] = []
         self._counts_sent: dict[int, int] = {}
         # event id -> the highest viewer total this process has recorded for the live session
@@ -213,8 +314,7 @@ class Hub:
         members = self.topics.get(topic)
         if members is None:
             members = self.topics[topic] = {}
-            if self._pubsub is not None:
-                await self._pubsub.subscribe(self.prefix + topic)
+            await self._subscribe(topic)
         members[sink] = None
 
     async def leave(self, topic: str, sink: Sink) -> None:
@@ -224,9 +324,21 @@ class Hub:
         del members[sink]
         if not members:
             del self.topics[topic]
-            if self._pubsub is not None:
+            if self._pubsub is not None and self.feed_down_since is None:
                 with contextlib.suppress(Exception):
                     await self._pubsub.unsubscribe(self.prefix + topic)
+
+    async def _subscribe(self, topic: str) -> None:
+        """Subscribe the live feed to a new topic. With the feed down this does nothing: the
+        reconnect subscribes every topic and resyncs every socket, this one's included."""
+        if self._pubsub is None or self.feed_down_since is not None:
+            return
+        try:
+            async with self._feed_lock:
+                await self._pubsub.subscribe(self.prefix + topic)
+        except Exception:
+            logger.warning("Could not subscribe to %s; the feed reconnects", topic, exc_info=True)
+            await self._lose_feed()
 
     def local_count(self, topic: str) -> int:
         """Viewers on ``topic`` here (host consoles follow the event's topic but are not viewers)."""
@@ -249,6 +361,8 @@ class Hub:
         members = self.topics.get(topic)
         if not members:
             return 0
+        if text == RESYNC:
+            return await self.resync_topics([topic])
         delivered = 0
         frame = None
         backlogged: list[Sink] = []
@@ -291,7 +405,7 @@ class Hub:
             return
         loop.call_soon_threadsafe(lambda: loop.create_task(self.deliver(topic, text)))
 
-    # Background work: the Redis reader and the viewer-count ticker
+    # Background work: the Redis feed, the viewer-count ticker and the heartbeat
 
     def _start(self) -> None:
         if self.loop is not None:
@@ -301,51 +415,126 @@ class Hub:
             import redis.asyncio as aioredis
 
             pool = aioredis.BlockingConnectionPool.from_url(
-                self.redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_TIMEOUT
+                self.redis_url,
+                max_connections=REDIS_MAX_CONNECTIONS,
+                timeout=REDIS_POOL_TIMEOUT,
+                socket_connect_timeout=2,
+                socket_timeout=5,  # a hung server must not hold a reconnect (or a count) forever
+                socket_keepalive=True,
             )
             self._client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
-            self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-            self._tasks.append(self.loop.create_task(self._read()))
+            self._feed_lock = asyncio.Lock()
+            self._tasks.append(self.loop.create_task(self._feed()))
         self._tasks.append(self.loop.create_task(self._count_viewers()))
+        self._tasks.append(self.loop.create_task(self._heartbeat()))
 
-    async def _read(self) -> None:
-        backoff = 0.1
+    async def _feed(self) -> None:
+        """Keep the Redis subscription up for as long as the process runs: (re)connect with
+        jittered backoff, subscribe every topic that has sockets here, then read. After any loss
+        every socket gets a fresh snapshot, since messages published meanwhile were missed."""
+        delay = FEED_RETRY_FIRST
         while True:
             try:
-                if not self._pubsub.subscribed:
-                    await asyncio.sleep(0.05)
-                    continue
-                message = await self._pubsub.get_message(timeout=1.0)
-                backoff = 0.1
-                if message and message["type"] == "message":
-                    topic = message["channel"].decode()[len(self.prefix) :]
-                    await self.deliver(topic, message["data"].decode())
+                await self._connect_feed()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.warning("Lost the Redis subscription; reconnecting", exc_info=True)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5)
-                await self._resubscribe()
+            except Exception as exc:
+                await self._lose_feed(exc)
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, FEED_RETRY_MAX)
+                continue
+            delay = FEED_RETRY_FIRST
+            if self.feed_down_since is not None:
+                await self._restore_feed()
+            try:
+                await self._pump()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._lose_feed(exc)
 
-    async def _resubscribe(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._pubsub.aclose()
-        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-        with contextlib.suppress(Exception):
-            if self.topics:
-                await self._pubsub.subscribe(*(self.prefix + t for t in self.topics))
-            self._peaks.clear()  # a stream_state message may have been missed too
-            # Messages may have been missed while disconnected: every socket starts over.
-            for members in list(self.topics.values()):
-                for sink in tuple(members):
-                    await sink.resync()
+    async def _connect_feed(self) -> None:
+        async with self._feed_lock:
+            if self._pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await self._pubsub.aclose()
+            self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            channels = [self.prefix + HUB_CHANNEL, *(self.prefix + topic for topic in self.topics)]
+            await self._pubsub.subscribe(*channels)
+            self._heard = time.monotonic()
+
+    async def _pump(self) -> None:
+        """Read the feed until it fails or falls silent; PING it so silence means a dead link."""
+        pinged = time.monotonic()
+        while True:
+            message = await self._pubsub.get_message(timeout=1.0)
+            now = time.monotonic()
+            if message is not None:
+                self._heard = now
+                if message["type"] == "message":
+                    topic = message["channel"].decode()[len(self.prefix) :]
+                    await self.deliver(topic, message["data"].decode())
+            if now - self._heard > FEED_SILENCE_LIMIT:
+                raise ConnectionError(f"Redis sent nothing for {FEED_SILENCE_LIMIT:.0f} s")
+            if now - pinged >= FEED_PING_INTERVAL:
+                pinged = now
+                async with self._feed_lock:
+                    await self._pubsub.ping()
+
+    async def _lose_feed(self, exc: BaseException | None = None) -> None:
+        """Mark the feed down (once per outage): log it and tell every socket it is reconnecting."""
+        if self.feed_down_since is not None:
+            return
+        self.feed_down_since = time.time()
+        logger.warning("Lost the Redis subscription; reconnecting (%s)", exc or "subscribe failed")
+        text = encode("feed.status", {"status": "reconnecting"})
+        for topic in list(self.topics):
+            await self.deliver(topic, text)
+
+    async def _restore_feed(self) -> None:
+        """Back after an outage: every socket gets a fresh snapshot (it holds whatever was
+        committed meanwhile), then host consoles hear how long viewers' updates were held up."""
+        since, until = self.feed_down_since, time.time()
+        logger.warning("Redis subscription restored after %.1f s", until - since)
+        self.feed_down_since = None
+        self._peaks.clear()  # a stream_state message may have been missed too
+        await self.resync_topics(list(self.topics))
+        notice = encode("delivery.restored", {"since": since, "until": until})
+        for topic in [t for t in self.topics if t.startswith("studio-")]:
+            await self.deliver(topic, notice)
+
+    async def resync_topics(self, topics: list[str]) -> int:
+        """Give every socket of ``topics`` a fresh snapshot; snapshots are built once per event
+        and audience for the whole wave (``shared``), not once per socket. Returns how many."""
+        shared: dict = {}
+        done = 0
+        for topic in topics:
+            for sink in tuple(self.topics.get(topic, ())):
+                try:
+                    await sink.resync(shared)
+                    done += 1
+                except Exception:
+                    logger.warning("A socket could not be resynced; it is dropped", exc_info=True)
+                    self._drop(self.topics.get(topic, {}), sink)
+        return done
 
     async def _count_viewers(self) -> None:
         while True:
             await asyncio.sleep(COUNT_INTERVAL)
             with contextlib.suppress(Exception):
                 await self.push_viewer_counts()
+
+    async def _heartbeat(self) -> None:
+        """A small frame to every socket every LIVESHOP_WS_HEARTBEAT_SECONDS, saying whether the
+        feed is up: a page that hears nothing for a few intervals knows its connection is dead
+        (a frozen process, a half-open socket) and reconnects (viewer.js, console.js)."""
+        while True:
+            await asyncio.sleep(settings.LIVESHOP_WS_HEARTBEAT_SECONDS)
+            status = "reconnecting" if self.feed_down_since is not None else "ok"
+            text = encode("heartbeat", {"feed": status})
+            for topic in list(self.topics):
+                with contextlib.suppress(Exception):
+                    await self.deliver(topic, text)
 
     async def push_viewer_counts(self) -> None:
         """Share this process's viewer counts through Redis, add up every process's, and send

@@ -100,6 +100,7 @@ def page_config(event: LiveEvent, details: dict) -> dict:
         "latestHighlightId": event.highlights.values_list("pk", flat=True).first(),
         "player": "ivs" if settings.VIDEO_BACKEND == "ivs" else "hls",
         "socketPath": f"/ws/events/{event.pk}/",
+        "heartbeatMs": int(settings.LIVESHOP_WS_HEARTBEAT_SECONDS * 1000),
         "detailsUrl": reverse("viewer:stream-details", kwargs={"pk": event.pk}),
         "qrUrl": reverse("viewer:qr", kwargs=kwargs).replace("/0.svg", "/{id}.svg"),
     }

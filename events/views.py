@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -73,6 +74,7 @@ def _console_context(event: LiveEvent, *, can_feature: bool) -> dict:
         "eventId": event.pk,
         "status": event.status,
         "socketPath": f"/ws/studio/events/{event.pk}/",
+        "heartbeatMs": int(settings.LIVESHOP_WS_HEARTBEAT_SECONDS * 1000),
         "canFeature": can_feature,
         "preview": {"mode": preview_mode if preview_url else "none", "url": preview_url},
         "cueLabels": labels,

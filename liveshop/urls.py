@@ -25,3 +25,5 @@ if settings.SERVE_MEDIA:
             rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}
         )
     ]
+
+handler500 = "liveshop.views.server_error"

@@ -1,5 +1,13 @@
-from django.db import connection
-from django.http import JsonResponse
+import sys
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.http import HttpResponse, JsonResponse
+from django.template import loader
+from django.views.defaults import server_error as django_server_error
+
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE = "Liveshop cannot reach its database right now. Nothing was changed: try again in a few seconds."
+JSON_PATHS = ("/api/", "/hooks/")
 
 
 def healthz(request):
@@ -7,3 +15,30 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    """A connection that failed or broke (a restart, a failover, a pool timeout), as opposed to a
+    query's own error: OperationalError/InterfaceError, or a DatabaseError raised from one."""
+    while exc is not None:
+        if isinstance(exc, OperationalError | InterfaceError):
+            return True
+        if not isinstance(exc, DatabaseError):
+            return False
+        exc = exc.__cause__
+    return False
+
+
+def server_error(request):
+    """handler500: an unreachable database is a 503 with Retry-After and a reason (JSON for the
+    console's fetch() calls and the API, a small page without database-backed context otherwise);
+    anything else is Django's own 500."""
+    if not is_database_unavailable(sys.exc_info()[1]):
+        return django_server_error(request)
+    if "application/json" in request.headers.get("Accept", "") or request.path.startswith(JSON_PATHS):
+        response = JsonResponse({"error": UNAVAILABLE}, status=503)
+    else:
+        response = HttpResponse(loader.render_to_string("503.html", {"reason": UNAVAILABLE}), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response

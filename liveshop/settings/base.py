@@ -118,10 +118,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Under ASGI every request may run on another thread, so Django's persistent connections
     # (CONN_MAX_AGE) do not pool well; psycopg's pool does.
     if env.bool("DJANGO_DB_POOL", default=True):
+        from psycopg_pool import ConnectionPool
+
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DJANGO_DB_POOL_MIN_SIZE", default=2),
             "max_size": env.int("DJANGO_DB_POOL_MAX_SIZE", default=10),
+            # A pooled connection is checked before use: after a PostgreSQL restart or failover
+            # the pool drops the dead ones and connects afresh, with no process restart.
+            "check": ConnectionPool.check_connection,
+            # How long a request waits for a connection before it gets a 503 "try again"
+            # (liveshop.views.server_error) rather than hanging through an outage.
+            "timeout": env.float("DJANGO_DB_POOL_TIMEOUT", default=5.0),
         }
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
@@ -227,6 +235,9 @@ LIVESHOP_WEBHOOK_SECRET = env("LIVESHOP_WEBHOOK_SECRET", default="")
 # Websocket connection attempts allowed per client IP in each window (seconds).
 LIVESHOP_WS_CONNECT_LIMIT = env.int("LIVESHOP_WS_CONNECT_LIMIT", default=30)
 LIVESHOP_WS_CONNECT_WINDOW = env.int("LIVESHOP_WS_CONNECT_WINDOW", default=10)
+# Every socket gets a heartbeat this often; a page that hears nothing for 2.5 of them reconnects.
+# Keep it under the load balancer's idle timeout (60 s on an AWS ALB by default).
+LIVESHOP_WS_HEARTBEAT_SECONDS = env.float("LIVESHOP_WS_HEARTBEAT_SECONDS", default=15.0)
 # Send in-band cues on the request's thread after commit instead of a small thread pool
 # (tests; the pool keeps the host's click fast).
 LIVESHOP_CUES_INLINE = env.bool("LIVESHOP_CUES_INLINE", default=False)

@@ -289,6 +289,16 @@
   let attempts = 0;
   let retryTimer = null;
   let resyncTimer = null;
+  let silenceTimer = null;
+
+  /** Any frame proves the socket alive; silence for 2.5 heartbeats means it is dead: replace it. */
+  function heardFrom(ws) {
+    clearTimeout(silenceTimer);
+    silenceTimer = setTimeout(() => {
+      if (socket !== ws) return;
+      ws.close(); // its close handler schedules the reconnect
+    }, config.heartbeatMs * 2.5);
+  }
 
   function setConnection(name, text) {
     if (!els.connection) return;
@@ -302,8 +312,10 @@
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}${config.socketPath}`);
     socket = ws;
+    heardFrom(ws);
     setConnection("connecting", attempts ? "Reconnecting…" : "Connecting…");
     ws.addEventListener("message", (message) => {
+      if (socket === ws) heardFrom(ws);
       let frame;
       try {
         frame = JSON.parse(message.data);
@@ -378,6 +390,17 @@
       case "viewer_count":
         state.viewers = frame.count;
         break;
+      case "feed_status":
+      case "heartbeat":
+        if ((frame.status || frame.feed) === "reconnecting") {
+          setConnection("retry", "Live updates to viewers are paused: reconnecting to Redis…");
+        } else {
+          setConnection("live", "Live updates on");
+        }
+        return;
+      case "delivery_restored":
+        showAlert(deliveryNotice(frame));
+        return;
       case "lineup_changed":
         if (els.lineupChanged) els.lineupChanged.hidden = false;
         return;
@@ -398,6 +421,21 @@
     resyncTimer = setTimeout(() => {
       if (state.history.some((entry) => entry.guessed)) resync();
     }, 1500);
+  }
+
+  /** What viewers missed while the server could not reach Redis, and that they have it now. */
+  function deliveryNotice(frame) {
+    const since = new Date(frame.since * 1000);
+    const until = new Date(frame.until * 1000);
+    const late = state.history.filter((entry) => {
+      const at = Date.parse(entry.at);
+      return at >= since.getTime() && at <= until.getTime();
+    }).length;
+    const time = (date) => date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    const seconds = Math.max(1, Math.round((until - since) / 1000));
+    const what = late === 1 ? "1 highlight featured then" : `${late} highlights featured then`;
+    return `Live updates to viewers were interrupted for ${seconds} s (${time(since)}–${time(until)}). ` +
+      (late ? `${what} reached viewers when the connection came back.` : "Viewers are up to date again.");
   }
 
   // Feature and clear ----------------------------------------------------------------------------

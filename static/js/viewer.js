@@ -41,6 +41,9 @@
   const MAX_TIMESTAMP_DISAGREEMENT_S = 2.5;
   const STALL_MS = 4000; // a stall this long counts as a dropped stream
   const SOCKET_BACKOFF_MS = { first: 500, max: 30000 };
+  // The server sends a heartbeat every config.heartbeatMs (15 s): a socket that hears nothing for
+  // this many intervals is dead (a frozen server, a half-open connection) and is replaced.
+  const SILENT_HEARTBEATS = 2.5;
   const PLAYER_BACKOFF_MS = { first: 1000, max: 10000 };
   const CLOSE_NOT_FOUND = 4404;
   const CLOSE_RATE_LIMITED = 4429;
@@ -580,10 +583,22 @@
   let socket = null;
   let socketAttempt = 0;
   let reconnectTimer = 0;
+  let silenceTimer = 0;
 
   function setSocketState(value) {
     state.socket = value;
     $("socket-note").hidden = value !== "reconnecting";
+  }
+
+  /** Any frame proves the connection alive; silence for a few heartbeats means it is not. */
+  function heardFrom(ws) {
+    clearTimeout(silenceTimer);
+    silenceTimer = setTimeout(() => {
+      if (ws !== socket) return;
+      socket = null;
+      ws.close();
+      scheduleReconnect(false);
+    }, config.heartbeatMs * SILENT_HEARTBEATS);
   }
 
   function connect() {
@@ -593,12 +608,16 @@
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(url);
     socket = ws;
+    heardFrom(ws); // a connect that never completes counts as silence too
     ws.addEventListener("message", (event) => {
-      if (ws === socket) onSocketMessage(event.data);
+      if (ws !== socket) return;
+      heardFrom(ws);
+      onSocketMessage(event.data);
     });
     ws.addEventListener("close", (event) => {
       if (ws !== socket) return;
       socket = null;
+      clearTimeout(silenceTimer);
       if (event.code === CLOSE_NOT_FOUND) {
         setSocketState("closed");
         stopPlayback();
@@ -615,6 +634,7 @@
     const { first, max } = SOCKET_BACKOFF_MS;
     const ceiling = Math.min(max, first * 2 ** socketAttempt) * (slow ? 4 : 1);
     socketAttempt += 1;
+    clearTimeout(reconnectTimer);
     reconnectTimer = setTimeout(connect, ceiling / 2 + Math.random() * (ceiling / 2));
   }
 
@@ -640,6 +660,10 @@
         break;
       case "viewer_count":
         setViewerCount(message.count);
+        break;
+      case "feed_status": // the server lost its feed (Redis): a fresh snapshot follows its return
+      case "heartbeat":
+        setSocketState((message.status || message.feed) === "reconnecting" ? "reconnecting" : "open");
         break;
       case "lineup_changed":
         refreshDetails();
