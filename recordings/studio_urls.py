@@ -17,4 +17,5 @@ urlpatterns = [
     path("<int:pk>/cues/import/", views.SrtImportView.as_view(), name="import-srt"),
     path("<int:pk>/cues.srt", views.SrtExportView.as_view(), name="export-srt"),
     path("<int:pk>/publish/", views.VideoPublishView.as_view(), name="publish"),
+    path("<int:pk>/retry/", views.VideoRetryView.as_view(), name="retry"),
 ]

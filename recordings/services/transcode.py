@@ -114,9 +114,11 @@ def _source(recording: Recording, folder: Path) -> Path:
     if not recording.upload:
         raise TranscodeFailed("The video has no uploaded file.")
     try:
-        return Path(recording.upload.path)
+        on_disk = Path(recording.upload.path)
     except NotImplementedError:
-        pass
+        on_disk = None
+    if on_disk is not None and on_disk.is_file():  # InMemoryStorage names a path it never writes
+        return on_disk
     copy = folder / f"upload{Path(recording.upload.name).suffix.lower()}"
     with recording.upload.open("rb") as stored, copy.open("wb") as out:
         shutil.copyfileobj(stored, out, 4 * 1024 * 1024)
