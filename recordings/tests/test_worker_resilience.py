@@ -1,0 +1,205 @@
+"""A transcode survives its worker being SIGKILLed, against a real ``celery -A liveshop worker``
+(with its embedded beat), the run's throwaway Redis as broker, this test's database and real
+ffmpeg: killed once in its pool child (requeued at once, reject on worker lost) and once as a whole
+process group (a crashed container: the periodic check requeues it), the video ends ready exactly
+once, with one set of outputs, no ffmpeg left running and no temporary folder left behind.
+
+It runs a worker for about a minute; the lease and the check are unit-tested in test_jobs.py."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psutil
+import pytest
+import redis
+from celery import Celery
+from django.conf import settings
+from django.db import connection
+
+from accounts.tests.factories import OrganizationFactory
+from recordings.models import Recording
+from recordings.playlists import parse_master, parse_media
+from recordings.services import jobs
+from tests.asgi_server import database_url
+from tests.media import ROOT, wait_for
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not shutil.which("ffmpeg"), reason="ffmpeg is not installed"),
+]
+
+VIDEO_SECONDS = 30
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill_group(self) -> None:
+        """SIGKILL the worker, its pool children and its beat at once, as a crashed container."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+
+def start_worker(directory: Path, name: str, env: dict[str, str]) -> Worker:
+    log = directory / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "liveshop", "worker", "-B", "-n", f"{name}@%h",
+             "--concurrency", "2", "-l", "info", "-s", str(directory / f"{name}-beat"),
+             "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    return Worker(process, log)
+
+
+def broker_url() -> str:
+    """The run's Redis, in a database of its own (nothing else in the run queues there)."""
+    parts = urlsplit(settings.REDIS_URL)
+    return urlunsplit(parts._replace(path="/15"))
+
+
+def make_video(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=25:duration={VIDEO_SECONDS}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:duration={VIDEO_SECONDS}",
+         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path)],
+        check=True,
+    )  # fmt: skip
+
+
+def job(pk: int) -> Recording:
+    return Recording.objects.get(pk=pk)
+
+
+def ffmpeg_of(pk: int, attempt: int) -> tuple[int, psutil.Process]:
+    """The pool child that holds the job's lease for ``attempt`` and its ffmpeg, once running."""
+
+    def found():
+        video = job(pk)
+        if video.attempts != attempt or video.progress < 10 or not video.lease_owner:
+            return None
+        pid = int(video.lease_owner.split(":")[1])
+        try:
+            children = [c for c in psutil.Process(pid).children() if c.name() == "ffmpeg"]
+        except psutil.NoSuchProcess:
+            return None
+        return (pid, children[0]) if children else None
+
+    return wait_for(found, timeout=180, interval=0.2, what=f"attempt {attempt} to transcode past 10 %")
+
+
+def gone(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_a_transcode_killed_with_its_worker_finishes_exactly_once(tmp_path):
+    media, scratch = tmp_path / "media", tmp_path / "tmp"
+    scratch.mkdir()
+    brand = OrganizationFactory()
+    name = f"uploads/{brand.pk}/show.mp4"
+    make_video(media / name)
+    video = Recording.objects.create(
+        organization=brand, backend="upload", title="Show", slug="show", upload=name, status="pending"
+    )
+    broker = broker_url()
+    redis.Redis.from_url(broker).flushdb()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "liveshop.settings.base",
+        "DJANGO_DEBUG": "true",
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "DJANGO_DB_POOL": "false",
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_BROKER_URL": broker,
+        "VIDEO_BACKEND": "fake",
+        "DJANGO_MEDIA_ROOT": str(media),
+        "TMPDIR": str(scratch),
+        "RECORDINGS_JOB_LEASE_SECONDS": "20",
+        "RECORDINGS_STALE_CHECK_SECONDS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    workers = [start_worker(tmp_path, "first", env)]
+    try:
+        sender = Celery("sender", broker=broker)
+        sender.send_task("recordings.tasks.transcode_upload_task", args=[video.pk])
+        sender.close()
+
+        # 1. The pool child running the transcode is killed: ffmpeg dies with it, and the worker
+        #    requeues the message at once; the new child takes over the dead child's lease.
+        child, ffmpeg = ffmpeg_of(video.pk, attempt=1)
+        os.kill(child, signal.SIGKILL)
+        wait_for(lambda: gone(ffmpeg), timeout=10, what="the killed child's ffmpeg to die")
+        started = time.monotonic()
+        _, ffmpeg = ffmpeg_of(video.pk, attempt=2)
+        requeued_in = time.monotonic() - started
+        assert not (scratch / f"{jobs.FOLDER_PREFIX}{video.pk}-1").exists()
+
+        # 2. The whole worker dies (a crashed container): the message stays unacknowledged in
+        #    Redis; a new worker's periodic check finds the stale job and runs it again.
+        workers[0].kill_group()
+        killed = time.monotonic()
+        wait_for(lambda: gone(ffmpeg), timeout=10, what="the killed worker's ffmpeg to die")
+        assert (scratch / f"{jobs.FOLDER_PREFIX}{video.pk}-2").exists()  # what the kill left
+        workers.append(start_worker(tmp_path, "second", env))
+        wait_for(lambda: job(video.pk).attempts == 3, timeout=120, what="the check to run the job again")
+        restarted_in = time.monotonic() - killed
+        wait_for(
+            lambda: job(video.pk).status in ("ready", "failed"),
+            timeout=300,
+            interval=0.25,
+            what="the video to be ready",
+        )
+        recovered_in = time.monotonic() - killed
+    finally:
+        for worker in workers:
+            worker.kill_group()
+
+    video = job(video.pk)
+    logs = "".join(w.output() for w in workers)
+    assert (video.status, video.progress, video.failure_reason) == ("ready", 100, ""), logs[-3000:]
+    assert (video.attempts, video.lease_owner) == (3, "")
+    assert len(re.findall(r"Video transcoded", logs)) == 1
+    assert "WorkerLostError" in workers[0].output()
+    assert_one_set_of_outputs(media / "recordings", video)
+    assert list(scratch.glob(f"{jobs.FOLDER_PREFIX}*")) == []
+    assert not [
+        p for p in psutil.process_iter(["name", "cmdline"]) if str(media) in " ".join(p.info["cmdline"] or [])
+    ]
+    print(
+        f"\nchild killed -> attempt 2 past 10 %: {requeued_in:.1f} s; worker killed -> attempt 3 "
+        f"started: {restarted_in:.1f} s, ready: {recovered_in:.1f} s"
+    )
+
+
+def assert_one_set_of_outputs(root: Path, video: Recording) -> None:
+    folder = root / "replays" / "uploads" / str(video.pk)
+    stored = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    expected = {"master.m3u8", "thumbnail.jpg"}
+    for variant in parse_master((folder / "master.m3u8").read_text()):
+        expected.add(variant.uri)
+        base = variant.uri.rsplit("/", 1)[0]
+        playlist = parse_media((folder / variant.uri).read_text())
+        expected |= {f"{base}/{segment.uri}" for segment in playlist.segments}
+    assert stored == expected
+    assert video.master_path == f"replays/uploads/{video.pk}/master.m3u8"
