@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 
 RESTART_DELAYS = (0.2, 1, 2, 5, 10)  # seconds before restarts 1, 2, 3... after nginx stops
 STABLE_AFTER = 30  # seconds up after which the next stop starts the delays over
-RESET_TIMEOUT = 3  # seconds for Django to answer one reset
+RESET_TIMEOUT = 10  # seconds for Django to answer one reset (eager Celery converts in it)
 RESET_RETRY_MAX = 60  # seconds between attempts at most while Django does not answer
 RESET_GIVE_UP = 3600  # seconds after which an undelivered reset is dropped (logged)
 TICK = 0.1  # seconds between checks of nginx, signals and pending resets

@@ -14,25 +14,41 @@ The playlist carries EXT-X-PROGRAM-DATE-TIME from the stream session's real star
 become cues at the right moments, and the metadata names the channel in an ARN-shaped
 ``arn:aws:ivs:local:local:channel/<channel id>``. ``ingest_local_recording`` then runs the one
 ingestion service (recordings.services.ingest) on it, with the LOCAL_SOURCE "bucket".
+
+Reconnects are merged as IVS merges them (shared/reference/ivs.md, 4.4): each publish is its own
+stream session and FLV, and a stream that starts within the recording reconnect window
+(liveshop.video.local.recording_reconnect_window) of the previous one's end joins its recording
+session. Its parts are then one recording, under the prefix of its first part: one playlist with
+a discontinuity before each later part and each part's own program date-times (so the gap takes
+no replay time and highlights land in the right part), the stream ids of every part, and an
+``rs-`` recording session id. Each part's FLV triggers a conversion of every finished part so
+far, so the replay of part 1 is ready at once and grows when part 2 ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from django.db import connection
+
 from events.models import LiveEvent, StreamSession
+from liveshop.video.local import RECORDING_MAX_SPAN, RECORDING_MAX_STREAMS, recording_reconnect_window
 from recordings.exceptions import RecordingError
 from recordings.models import Recording
-from recordings.playlists import PlaylistError, parse_media
+from recordings.playlists import MediaPlaylist, PlaylistError, parse_media
 from recordings.services.ingest import (
     LOCAL_SOURCE,
     get_event_for_channel,
@@ -52,6 +68,10 @@ THUMBNAIL_HEIGHT = 480
 FLV_NAME = re.compile(r"(?P<channel>[A-Za-z0-9_]+)-(?P<time>\d{9,11})\.flv")
 # A session whose start is this close to the file's is the stream it recorded.
 SESSION_MATCH = timedelta(minutes=2)
+# The merged parts' FLV names, in recording-ended.json: another part makes it stale.
+PARTS_FIELD = "liveshop_parts"
+# pg_advisory_lock(namespace, crc32(channel id)): one conversion of a channel's parts at a time.
+LOCK_NAMESPACE = zlib.crc32(b"recordings.local") & 0x7FFFFFFF
 H264_PROFILES = {"Constrained Baseline": "42E0", "Baseline": "4200", "Main": "4D40", "High": "6400"}
 AAC_PROFILES = {"LC": "mp4a.40.2", "HE-AAC": "mp4a.40.5", "HE-AACv2": "mp4a.40.29"}
 
@@ -93,27 +113,96 @@ def parse_local_recording(flv: Path | str) -> LocalRecording:
     return LocalRecording(flv=flv, channel_id=match["channel"], recorded_at=recorded_at)
 
 
+@dataclass(frozen=True)
+class Part:
+    """One publish of a recording session: its FLV and its stream (when known)."""
+
+    recording: LocalRecording
+    started_at: datetime  # the stream session's start, else the file's
+    stream_id: str
+
+
 def ingest_local_recording(
     *, flv: Path | str, stream_id: str = "", force: bool = False, progress=None
 ) -> Recording:
-    """Convert the media server's recording ``flv`` (unless done before) and ingest it: a ready
-    Recording (backend "local") with its cues. Idempotent like ingest_recording. A conversion
-    failure marks the recording failed with the reason, writes nothing, and raises."""
+    """Convert the media server's recording ``flv`` together with the other finished parts of
+    its recording session (unless done before) and ingest them: one ready Recording (backend
+    "local") with its cues. Idempotent like ingest_recording. A conversion failure marks the
+    recording failed with the reason, writes nothing, and raises."""
     local = parse_local_recording(flv)
     if not local.flv.is_file() and not (local_recordings_root() / local.prefix / ENDED).is_file():
         raise ConversionFailed(f"The recording {local.flv} does not exist")
     event = get_event_for_channel(local.channel_id)
-    session = find_session(event, stream_id=stream_id, near=local.recorded_at)
-    stream_ids = [session.stream_id] if session else [stream_id] if stream_id else []
-    started_at = session.started_at if session and session.started_at else local.recorded_at
-    try:
-        prefix = convert_local_recording(recording=local, started_at=started_at, force=force)
-    except ConversionFailed as exc:
-        record_failure(event=event, bucket=LOCAL_SOURCE, prefix=local.prefix, reason=str(exc))
-        raise
-    return ingest_recording(
-        bucket=LOCAL_SOURCE, prefix=prefix, stream_ids=stream_ids, force=force, progress=progress
+    with _one_conversion_at_a_time(local.channel_id):
+        parts = recording_parts(event, local, stream_id=stream_id)
+        prefix = parts[0].recording.prefix
+        try:
+            changed = convert_local_recording(parts=parts, force=force)
+        except ConversionFailed as exc:
+            record_failure(event=event, bucket=LOCAL_SOURCE, prefix=prefix, reason=str(exc))
+            raise
+        return ingest_recording(
+            bucket=LOCAL_SOURCE,
+            prefix=prefix,
+            stream_ids=[part.stream_id for part in parts if part.stream_id],
+            session_id=recording_session_id(parts),
+            force=force or changed,
+            progress=progress,
+        )
+
+
+def recording_parts(event: LiveEvent, local: LocalRecording, *, stream_id: str = "") -> list[Part]:
+    """The finished parts of ``local``'s recording session, in time order, ``local`` included:
+    the channel's FLVs whose stream sessions IVS's merge rule puts in one recording with
+    ``local``'s (recording_sessions). A part still being recorded (its session open) waits."""
+    sessions = list(StreamSession.objects.filter(event=event, started_at__isnull=False))
+    own = find_session(event, stream_id=stream_id, near=local.recorded_at)
+    if own is None:
+        return [Part(local, local.recorded_at, stream_id)]
+    group = next(g for g in recording_sessions(sessions) if own in g)
+    parts = {own.pk: Part(local, own.started_at, own.stream_id)}
+    for path in sorted(local.flv.parent.glob(f"{local.channel_id}-*.flv")):
+        try:
+            other = parse_local_recording(path)
+        except ConversionFailed:
+            continue
+        session = session_recorded(group, other.recorded_at)
+        if session is not None and session.pk not in parts and session.ended_at is not None:
+            parts[session.pk] = Part(other, session.started_at, session.stream_id)
+    return sorted(parts.values(), key=lambda part: part.started_at)
+
+
+def recording_sessions(sessions: Sequence[StreamSession]) -> list[list[StreamSession]]:
+    """Stream sessions (started ones) grouped into recording sessions as IVS merges reconnects:
+    a stream that starts within the reconnect window of the previous one's end (or while it is
+    still open) joins its recording, up to RECORDING_MAX_STREAMS streams and RECORDING_MAX_SPAN
+    after the first start. A window of 0 merges nothing."""
+    window = recording_reconnect_window()
+    groups: list[list[StreamSession]] = []
+    for session in sorted(sessions, key=lambda s: (s.started_at, s.pk or 0)):
+        group = groups[-1] if groups else None
+        if group is not None and window and _joins(group, session, window):
+            group.append(session)
+        else:
+            groups.append([session])
+    return groups
+
+
+def _joins(group: list[StreamSession], session: StreamSession, window: timedelta) -> bool:
+    previous = group[-1]
+    gap = session.started_at - (previous.ended_at or session.started_at)
+    return (
+        gap <= window
+        and len(group) < RECORDING_MAX_STREAMS
+        and session.started_at - group[0].started_at < RECORDING_MAX_SPAN
     )
+
+
+def recording_session_id(parts: Sequence[Part]) -> str:
+    """The recording session's id, from its first stream's ("rs-" instead of "st-"); "" when
+    no part's stream is known."""
+    first = next((part.stream_id for part in parts if part.stream_id), "")
+    return f"rs-{first.removeprefix('st-')}"[:64] if first else ""
 
 
 def find_session(event: LiveEvent, *, stream_id: str, near: datetime) -> StreamSession | None:
@@ -128,31 +217,76 @@ def find_session(event: LiveEvent, *, stream_id: str, near: datetime) -> StreamS
     return min(candidates, key=lambda s: abs(s.started_at - near), default=None)
 
 
-def convert_local_recording(*, recording: LocalRecording, started_at: datetime, force: bool = False) -> str:
-    """Write ``recording`` in IVS's layout below local_recordings_root() and return its prefix.
-    Built in a hidden folder and renamed into place once complete, so the prefix holds either
-    nothing or a whole recording. Idempotent: a prefix with recording-ended.json is kept (unless
-    ``force``). ConversionFailed for a file ffprobe or ffmpeg cannot read."""
-    target = local_recordings_root() / recording.prefix
-    if (target / ENDED).is_file() and not force:
-        return recording.prefix
-    parse_prefix(recording.prefix)  # a channel id the ingestion would refuse fails here, first
-    if not recording.flv.is_file():
-        raise ConversionFailed(f"The recording {recording.flv} does not exist")
-    source = probe(recording.flv)
+def session_recorded(sessions: Sequence[StreamSession], recorded_at: datetime) -> StreamSession | None:
+    """Of ``sessions``, the one publishing when nginx opened a file at ``recorded_at`` (whole
+    seconds, just after on_publish): the latest to start by then, within SESSION_MATCH."""
+    started = [
+        s
+        for s in sessions
+        if recorded_at - SESSION_MATCH <= s.started_at < recorded_at + timedelta(seconds=1)
+    ]
+    return max(started, key=lambda s: s.started_at, default=None)
+
+
+@contextlib.contextmanager
+def _one_conversion_at_a_time(channel_id: str) -> Iterator[None]:
+    """Conversions of one channel's parts wait for each other (PostgreSQL advisory lock): two
+    parts ending close together must not write the prefix at once, nor skip each other."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    key = zlib.crc32(channel_id.encode()) & 0x7FFFFFFF
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, key])
+
+
+def convert_local_recording(*, parts: Sequence[Part], force: bool = False) -> bool:
+    """Write the ``parts`` (in time order) as one recording in IVS's layout below
+    local_recordings_root(), under the first part's prefix; True when written, False when
+    already there. Built in a hidden folder and renamed into place once complete, so the prefix
+    holds either nothing or a whole recording. Idempotent: a prefix whose recording-ended.json
+    lists the same parts is kept (unless ``force``). ConversionFailed for a file ffprobe or
+    ffmpeg cannot read."""
+    first = parts[0].recording
+    target = local_recordings_root() / first.prefix
+    names = [part.recording.flv.name for part in parts]
+    done = _parts_of(target) if (target / ENDED).is_file() else []
+    if not force and (done == names or (done is None and len(names) == 1)):
+        return False
+    parse_prefix(first.prefix)  # a channel id the ingestion would refuse fails here, first
+    for part in parts:
+        if not part.recording.flv.is_file():
+            raise ConversionFailed(f"The recording {part.recording.flv} does not exist")
+    sources = [probe(part.recording.flv) for part in parts]
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as scratch:
         work = Path(scratch) / target.name
-        _write_recording(work, recording=recording, source=source, started_at=started_at)
-        if target.exists():  # forced, or a folder left without recording-ended.json
+        _write_recording(work, parts=parts, sources=sources)
+        if target.exists():  # forced, another part, or a folder left without recording-ended.json
             shutil.rmtree(target)
         try:
             os.replace(work, target)
         except OSError:
             if not (target / ENDED).is_file():  # not another process finishing first
                 raise
-    logger.info("Local recording converted", extra={"channel_id": recording.channel_id, "to": str(target)})
-    return recording.prefix
+    logger.info(
+        "Local recording converted",
+        extra={"channel_id": first.channel_id, "to": str(target), "parts": len(parts)},
+    )
+    return True
+
+
+def _parts_of(target: Path) -> list[str] | None:
+    """The parts a converted recording holds (None when it does not say: one, made before)."""
+    try:
+        return json.loads((target / ENDED).read_text()).get(PARTS_FIELD)
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -182,38 +316,73 @@ def probe(path: Path) -> Probe:
     return Probe(duration=duration, video=video, audio=audio)
 
 
-def _write_recording(work: Path, *, recording: LocalRecording, source: Probe, started_at: datetime) -> None:
-    rendition = rendition_name(source.video)
+def _write_recording(work: Path, *, parts: Sequence[Part], sources: Sequence[Probe]) -> None:
+    rendition = rendition_name(sources[0].video)
     hls = work / "media" / "hls" / rendition
     thumbnails = work / "media" / "thumbnails" / rendition
     hls.mkdir(parents=True)
     thumbnails.mkdir(parents=True)
-    _run(
-        ffmpeg_command(recording.flv, source, hls=hls, thumbnails=thumbnails),
-        what=f"ffmpeg could not convert {recording.flv.name}",
-        timeout=120 + 4 * (source.duration or 3600),
-    )
-    playlist_path = hls / "playlist.m3u8"
-    try:
-        playlist = parse_media(playlist_path.read_text())
-    except (OSError, PlaylistError) as exc:
-        raise ConversionFailed(f"ffmpeg made no playable HLS from {recording.flv.name} ({exc})") from None
-    playlist_path.write_text(with_program_date_times(playlist_path.read_text(), started_at))
-    output = probe(hls / playlist.segments[0].uri)
+    playlists = []
+    for index, (part, source) in enumerate(zip(parts, sources, strict=True)):
+        flv = part.recording.flv
+        # Later parts' segments get their own names: part 1's stay as they were (cached a year).
+        stem = "" if index == 0 else f"{int(part.recording.recorded_at.timestamp())}_"
+        _run(
+            ffmpeg_command(
+                flv, source, hls=hls, thumbnails=thumbnails, stem=stem,
+                first_thumbnail=len(list(thumbnails.iterdir())),
+            ),
+            what=f"ffmpeg could not convert {flv.name}",
+            timeout=120 + 4 * (source.duration or 3600),
+        )  # fmt: skip
+        playlist_path = hls / f"{stem}playlist.m3u8"
+        try:
+            playlists.append((parse_media(playlist_path.read_text()), part.started_at))
+        except (OSError, PlaylistError) as exc:
+            raise ConversionFailed(f"ffmpeg made no playable HLS from {flv.name} ({exc})") from None
+        if stem:
+            playlist_path.unlink()
+    (hls / "playlist.m3u8").write_text(joined_playlist(playlists))
+    output = probe(hls / playlists[0][0].segments[0].uri)
     width, height = output.video.get("width"), output.video.get("height")
-    peak = max((hls / s.uri).stat().st_size * 8 * 1000 // max(s.duration_ms, 1) for s in playlist.segments)
+    segments = [segment for playlist, _ in playlists for segment in playlist.segments]
+    peak = max((hls / s.uri).stat().st_size * 8 * 1000 // max(s.duration_ms, 1) for s in segments)
     (work / "media" / "hls" / "master.m3u8").write_text(master_playlist(rendition, output, peak))
+    last, last_start = playlists[-1]
     documents = recording_documents(
-        recording,
+        parts[0].recording,
         rendition=rendition,
         width=width,
         height=height,
-        started_at=started_at,
-        duration_ms=playlist.duration_ms,
+        started_at=parts[0].started_at,
+        duration_ms=sum(playlist.duration_ms for playlist, _ in playlists),
+        ended_at=last_start + timedelta(milliseconds=last.duration_ms),
     )
+    documents[ENDED][PARTS_FIELD] = [part.recording.flv.name for part in parts]
     (work / "events").mkdir()
     for name, document in documents.items():  # recording-ended.json last: it marks "complete"
         (work / name).write_text(json.dumps(document, indent=2))
+
+
+def joined_playlist(parts: Sequence[tuple[MediaPlaylist, datetime]]) -> str:
+    """One VOD media playlist of ``parts`` (each a playlist and when its stream started): a
+    discontinuity before each part after the first, and an EXT-X-PROGRAM-DATE-TIME before each
+    segment (its stream's start plus its position in it), which is how ingestion places
+    highlights and how the gap between two parts costs no replay time."""
+    target = max(math.ceil(s.duration_ms / 1000) for playlist, _ in parts for s in playlist.segments)
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{max(target, 1)}",
+             "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD"]  # fmt: skip
+    for index, (playlist, started_at) in enumerate(parts):
+        for number, segment in enumerate(playlist.segments):
+            if index and not number:
+                lines.append("#EXT-X-DISCONTINUITY")
+            moment = started_at + timedelta(milliseconds=segment.position_ms)
+            lines += [
+                f"#EXT-X-PROGRAM-DATE-TIME:{_pdt(moment)}",
+                f"#EXTINF:{segment.duration_ms / 1000:.3f},",
+                segment.uri,
+            ]
+    return "\n".join([*lines, "#EXT-X-ENDLIST", ""])
 
 
 def rendition_name(video: dict) -> str:
@@ -222,7 +391,9 @@ def rendition_name(video: dict) -> str:
     return f"{video.get('height') or 0}p{round(rate)}"
 
 
-def ffmpeg_command(flv: Path, source: Probe, *, hls: Path, thumbnails: Path) -> list[str]:
+def ffmpeg_command(
+    flv: Path, source: Probe, *, hls: Path, thumbnails: Path, stem: str = "", first_thumbnail: int = 0
+) -> list[str]:
     """One ffmpeg run: HLS of the source (copied when browsers can play it as it is) and a
     thumbnail at the start and every THUMBNAIL_SECONDS after."""
     copy_video = source.video.get("codec_name") == "h264" and source.video.get("pix_fmt") in (
@@ -242,24 +413,10 @@ def ffmpeg_command(flv: Path, source: Probe, *, hls: Path, thumbnails: Path) -> 
         FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(flv),
         "-map", "0:v:0", "-map", "0:a:0?", *video, *audio,
         "-f", "hls", "-hls_time", str(SEGMENT_SECONDS), "-hls_playlist_type", "vod",
-        "-hls_segment_filename", str(hls / "%d.ts"), str(hls / "playlist.m3u8"),
+        "-hls_segment_filename", str(hls / f"{stem}%d.ts"), str(hls / f"{stem}playlist.m3u8"),
         "-map", "0:v:0", "-vf", f"{select},scale=-2:'min({THUMBNAIL_HEIGHT},ih)'", "-fps_mode", "vfr",
-        "-q:v", "4", "-start_number", "0", str(thumbnails / "thumb%d.jpg"),
+        "-q:v", "4", "-start_number", str(first_thumbnail), str(thumbnails / "thumb%d.jpg"),
     ]  # fmt: skip
-
-
-def with_program_date_times(text: str, started_at: datetime) -> str:
-    """``text`` (a media playlist) with an EXT-X-PROGRAM-DATE-TIME before each segment: the
-    session's start plus the segment's position, which is how ingestion places highlights."""
-    lines, position_ms = [], 0
-    for line in text.splitlines():
-        if line.startswith("#EXT-X-PROGRAM-DATE-TIME"):
-            continue
-        if line.startswith("#EXTINF:"):
-            lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_pdt(started_at + timedelta(milliseconds=position_ms))}")
-            position_ms += round(float(line[len("#EXTINF:") :].partition(",")[0]) * 1000)
-        lines.append(line)
-    return "\n".join(lines) + "\n"
 
 
 def master_playlist(rendition: str, output: Probe, bandwidth: int) -> str:
@@ -304,8 +461,10 @@ def recording_documents(
     height: int | None,
     started_at: datetime,
     duration_ms: int,
+    ended_at: datetime | None = None,
 ) -> dict[str, dict]:
-    """events/recording-started.json and recording-ended.json, as IVS writes them (4.3)."""
+    """events/recording-started.json and recording-ended.json, as IVS writes them (4.3); the
+    end is the last part's (``ended_at``), else ``started_at`` plus the duration."""
     size = {"resolution_height": height, "resolution_width": width} if width and height else {}
     media = {
         "hls": {
@@ -324,7 +483,7 @@ def recording_documents(
     }
     ended = {
         **started,
-        "recording_ended_at": _rfc3339(started_at + timedelta(milliseconds=duration_ms)),
+        "recording_ended_at": _rfc3339(ended_at or started_at + timedelta(milliseconds=duration_ms)),
         "recording_status": "RECORDING_ENDED",
         "recording_status_message": "",
         "media": {**media, "hls": {**media["hls"], "duration_ms": duration_ms}},
