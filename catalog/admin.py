@@ -15,6 +15,7 @@ class ProductAdmin(BrandScopedAdmin):
         "thumbnail_preview",
         "name",
         "sku",
+        "external_id",
         "organization",
         "price_with_currency",
         "stock",
@@ -24,10 +25,11 @@ class ProductAdmin(BrandScopedAdmin):
     list_select_related = ["organization"]
     # The changelist's queryset is scoped to the user's brands, so "related only" offers only those.
     list_filter = ["is_active", ("organization", admin.RelatedOnlyFieldListFilter), "currency"]
-    search_fields = ["sku", "name"]
+    search_fields = ["sku", "external_id", "name"]
     fields = [
         "organization",
         "sku",
+        "external_id",
         "name",
         "description",
         ("price", "currency"),

@@ -19,6 +19,7 @@ IMPORT_COLUMNS = {
     "stock": "stock",
     "external_url": "external_url",
     "active": "is_active",
+    "external_id": "external_id",  # another system's id (e.g. the retail demo's UUIDs)
 }
 REQUIRED_IMPORT_COLUMNS = ("sku", "name", "price")
 # Columns where an empty cell means "keep the current value" (or the default for a new product):

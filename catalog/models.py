@@ -22,6 +22,14 @@ class Product(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="products")
     sku = models.CharField("SKU", max_length=64)
+    # Another system's id for the product (the AWS retail demo's UUIDs): cue files may name
+    # products by it ({"productId": "<external id>"}). Optional; unique within the brand.
+    external_id = models.CharField(
+        "external id",
+        max_length=100,
+        blank=True,
+        help_text="The product's id in another system (e.g. a UUID); SRT cues may name it.",
+    )
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
@@ -42,6 +50,12 @@ class Product(models.Model):
         ordering = ["organization", "name"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "sku"], name="product_sku_unique_per_brand"),
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="product_external_id_unique_per_brand",
+                violation_error_message="Another product of this brand has this external id.",
+            ),
             models.CheckConstraint(condition=models.Q(stock__gte=0), name="product_stock_not_negative"),
             models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative"),
         ]

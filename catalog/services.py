@@ -54,6 +54,7 @@ def import_products(
         for product in Product.objects.select_for_update().filter(organization=organization, sku__in=skus)
     }
     errors += _duplicate_sku_errors(parsed)
+    errors += _external_id_errors(parsed, organization)
     forms = []
     for line, row in parsed:
         product = existing.get(_cell(row, "sku")) or Product(organization=organization)
@@ -117,6 +118,39 @@ def _duplicate_sku_errors(parsed: list[Row]) -> list[RowError]:
             errors.append(RowError(line, f"sku: “{sku}” is on line {first_line[sku]} and line {line}."))
         elif sku:
             first_line[sku] = line
+    return errors
+
+
+def _external_id_errors(parsed: list[Row], organization: Organization) -> list[RowError]:
+    """An external id given to two rows, or held by another product of the brand (the unique
+    constraint: clear it on that product first)."""
+    wanted = [(line, _cell(row, "external_id"), _cell(row, "sku")) for line, row in parsed]
+    held = dict(
+        Product.objects.filter(
+            organization=organization, external_id__in=[ext for _, ext, _ in wanted if ext]
+        ).values_list("external_id", "sku")
+    )
+    first_line: dict[str, int] = {}
+    errors = []
+    for line, external_id, sku in wanted:
+        if not external_id:
+            continue
+        if external_id in first_line:
+            errors.append(
+                RowError(
+                    line,
+                    f"external_id: “{external_id}” is on line {first_line[external_id]} and line {line}.",
+                )
+            )
+            continue
+        first_line[external_id] = line
+        if held.get(external_id, sku) != sku:
+            errors.append(
+                RowError(
+                    line,
+                    f"external_id: “{external_id}” belongs to the product with SKU “{held[external_id]}”.",
+                )
+            )
     return errors
 
 

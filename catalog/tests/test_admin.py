@@ -250,3 +250,19 @@ def test_clearing_the_image_in_the_admin_removes_the_thumbnail(client, brands, p
     assert response.status_code == 302
     ours.refresh_from_db()
     assert (ours.image.name, ours.thumbnail.name, ours.image_width) == ("", "", None)
+
+
+def test_host_sets_an_external_id_unique_within_the_brand(client, brands, products):
+    client.force_login(member(brands[0]))
+    ProductFactory(organization=brands[1], external_id="ext-1")  # another brand may use it too
+
+    response = client.post(ADD, form_data(organization=brands[0].pk, external_id="ext-1"))
+    assert response.status_code == 302
+    assert Product.objects.get(sku="NEW-1").external_id == "ext-1"
+
+    response = client.post(ADD, form_data(organization=brands[0].pk, sku="NEW-2", external_id="ext-1"))
+    assert response.status_code == 200
+    assert "Another product of this brand has this external id." in str(
+        response.context["adminform"].form.errors
+    )
+    assert not Product.objects.filter(sku="NEW-2").exists()

@@ -163,7 +163,7 @@ def test_import_products_rejects_unknown_and_missing_columns_on_line_1():
 
     assert errors == [
         "line 1: unknown column “colour” (the columns are: sku, name, description, price, currency, "
-        "stock, external_url, active).",
+        "stock, external_url, active, external_id).",
         "line 1: missing column “price”.",
     ]
 
@@ -208,7 +208,7 @@ def test_import_products_accepts_dicts_numbering_them_from_line_2():
         RowError(
             4,
             "unknown column “colour” (the columns are: sku, name, description, price, currency, "
-            "stock, external_url, active).",
+            "stock, external_url, active, external_id).",
         ),
     ]
     assert import_products(organization=brand, rows=rows[:1]) == ImportResult(created=1)
@@ -307,3 +307,47 @@ def test_remove_product_image_clears_image_size_and_thumbnail(make_image, django
     assert (product.image.name, product.thumbnail.name) == ("", "")
     assert (product.image_width, product.image_height) == (None, None)
     assert not product.image.storage.exists(image_name)
+
+
+def test_import_products_sets_and_keeps_external_ids():
+    brand = OrganizationFactory()
+    uuid = "6579c22f-be2b-444c-a52b-0116dd82df6c"
+    import_products(
+        organization=brand, rows=csv_file(f"sku,name,price,external_id\nA,Apron,10,{uuid}\nB,Bag,5,\n")
+    )
+
+    assert dict(Product.objects.values_list("sku", "external_id")) == {"A": uuid, "B": ""}
+    import_products(organization=brand, rows=csv_file("sku,name,price\nA,Apron,11\n"))  # column left out
+    assert Product.objects.get(sku="A").external_id == uuid
+
+
+def test_import_products_allows_the_same_external_id_in_two_brands():
+    uuid = "6579c22f-be2b-444c-a52b-0116dd82df6c"
+    for brand in (OrganizationFactory(), OrganizationFactory()):
+        import_products(organization=brand, rows=csv_file(f"sku,name,price,external_id\nA,Apron,10,{uuid}\n"))
+
+    assert Product.objects.filter(external_id=uuid).count() == 2
+
+
+def test_import_products_reports_external_ids_used_twice_or_held_by_another_product():
+    brand = OrganizationFactory()
+    ProductFactory(organization=brand, sku="OLD", external_id="ext-9")
+    text = "sku,name,price,external_id\nA,Apron,10,ext-1\nB,Bag,10,ext-1\nC,Cap,10,ext-9\n"
+
+    errors = import_failure(brand, text)
+
+    assert errors == [
+        "line 3: external_id: “ext-1” is on line 2 and line 3.",
+        "line 4: external_id: “ext-9” belongs to the product with SKU “OLD”.",
+    ]
+    assert list(Product.objects.values_list("sku", flat=True)) == ["OLD"]
+
+
+def test_external_id_is_unique_per_brand_but_may_be_empty_on_many():
+    brand = OrganizationFactory()
+    ProductFactory(organization=brand, sku="A", external_id="")
+    ProductFactory(organization=brand, sku="B", external_id="")
+    ProductFactory(organization=brand, sku="C", external_id="ext-1")
+
+    with pytest.raises(ValidationError, match="external id"):
+        Product(organization=brand, sku="D", name="D", price=1, external_id="ext-1").full_clean()

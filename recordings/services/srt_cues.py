@@ -1,8 +1,12 @@
 """Product cues as SRT subtitles, the AWS retail demo's format: one cue per product moment whose
-text is ``{"productId": 12}`` (our Product id in the brand) or ``{"sku": "..."}``.
+text is ``{"productId": 12}`` (a JSON number: our Product id in the brand), ``{"productId":
+"6579c22f-..."}`` (a JSON string: the product's external id, as the retail demo's own UUIDs; a
+numeric-looking string is still an external id, never a primary key) or ``{"sku": "..."}``.
+Each cue's text is sent as one PutMetadata call, so it may be at most MAX_METADATA_BYTES.
 
 Reading checks the whole file and reports every problem with its line (a bad timestamp or
-block, bad JSON, a cue naming no product or two, an unknown product, overlapping or
+block, a timestamp with "." before its milliseconds, bad JSON, cue text over 1000 bytes, a
+cue naming no product or two, an unknown product, overlapping or
 out-of-order cues, an empty file) by raising SrtImportError; it never returns part of a file.
 A cue's ``line`` is the line of its timing line (``00:00:04,000 --> 00:00:08,000``).
 
@@ -27,6 +31,7 @@ from django.db.models import Q
 from accounts.models import Organization
 from catalog.models import Product
 from liveshop import jsoninput
+from liveshop.video.base import MAX_METADATA_BYTES
 from recordings.exceptions import SrtImportError, SrtProblem
 from recordings.models import ProductCue
 
@@ -42,10 +47,15 @@ __all__ = [
 ]
 
 KEYS = ("productId", "sku")
+EXTERNAL_ID = "externalId"  # the lookup key of a productId given as a string
+EXTERNAL_ID_LENGTH = Product._meta.get_field("external_id").max_length
 MAX_PRODUCT_ID = 2**63 - 1  # the largest primary key a column (bigint) holds
 OPEN_END_MS = ((99 * 60 + 59) * 60 + 59) * 1000 + 999  # 99:59:59,999, the largest SRT time
-EXAMPLE = 'cue text like {"productId": 12} or {"sku": "TEE-01"}'
+EXAMPLE = 'cue text like {"productId": 12}, {"productId": "<external id>"} or {"sku": "TEE-01"}'
 TIMING_LINE = re.compile(r"^\s*(\S+)\s*-->\s*(\S+)(?:\s.*)?$")
+# SRT's own timestamp, HH:MM:SS,mmm; the srt library also takes ".", full-width colons and
+# missing parts.
+TIMESTAMP = re.compile(r"^[0-9]+:[0-9]{1,2}:[0-9]{1,2},[0-9]{1,3}$")
 BLANK = re.compile(r"^\s*$")
 INDEX = re.compile(rf"^\s*{srt.RGX_INDEX}\s*$")
 
@@ -241,6 +251,8 @@ def _check_timestamps(line: str) -> str | None:
         _, minutes, seconds, millis = parts.groups()
         if int(minutes) > 59 or int(seconds) > 59 or len(millis) > 3:
             return f"bad timestamp “{stamp}” (expected HH:MM:SS,mmm with minutes and seconds under 60)"
+        if not TIMESTAMP.match(stamp):
+            return f"bad timestamp “{stamp}” (SRT writes HH:MM:SS,mmm with a comma before the milliseconds)"
     return None
 
 
@@ -248,6 +260,15 @@ def _read_text(line: int, content: str, problems: list[SrtProblem]) -> dict[str,
     """The cue text's JSON object if it names exactly one product, else None after a problem."""
     if not content.strip():
         problems.append(SrtProblem(line - 1, f"the cue has no text (expected {EXAMPLE})"))
+        return None
+    if (size := len(content.encode("utf-8", "surrogatepass"))) > MAX_METADATA_BYTES:
+        problems.append(
+            SrtProblem(
+                line,
+                f"the cue text is {size} bytes; a cue is sent as one timed-metadata call of at "
+                f"most {MAX_METADATA_BYTES} bytes",
+            )
+        )
         return None
     try:
         data = jsoninput.loads(content)
@@ -266,8 +287,11 @@ def _read_text(line: int, content: str, problems: list[SrtProblem]) -> dict[str,
         reason = f"the cue names no product (expected {EXAMPLE})"
     elif len(present) == 2:
         reason = "the cue has both productId and sku: give one of them"
-    elif present == ["productId"] and _product_id(data["productId"]) is None:
-        reason = f"productId must be a whole number, not {json.dumps(data['productId'])}"
+    elif present == ["productId"] and _product_lookup(data["productId"]) is None:
+        reason = (
+            "productId must be a whole number (a product id) or a non-empty string of at most "
+            f"{EXTERNAL_ID_LENGTH} characters (an external id), not {json.dumps(data['productId'])}"
+        )
     elif present == ["sku"] and not (isinstance(data["sku"], str) and data["sku"].strip()):
         reason = f"sku must be a non-empty string, not {json.dumps(data['sku'])}"
     if reason:
@@ -302,40 +326,42 @@ def _resolve(
     cues: list[_Cue], organization: Organization
 ) -> tuple[dict[tuple[str, Any], Product], list[SrtProblem]]:
     """The brand's products the cues name, by (key, value), and a problem per unknown one."""
-    ids = {_product_id(cue.data["productId"]) for cue in cues if "productId" in cue.data}
-    skus = {cue.data["sku"] for cue in cues if "sku" in cue.data}
+    keys = {_key(cue.data) for cue in cues}
+    wanted = {kind: {value for k, value in keys if k == kind} for kind in ("productId", EXTERNAL_ID, "sku")}
     products: dict[tuple[str, Any], Product] = {}
-    if ids or skus:
+    if keys:
         for product in Product.objects.filter(organization=organization).filter(
-            Q(pk__in=ids) | Q(sku__in=skus)
+            Q(pk__in=wanted["productId"]) | Q(external_id__in=wanted[EXTERNAL_ID]) | Q(sku__in=wanted["sku"])
         ):
             products["productId", product.pk] = product
             products["sku", product.sku] = product
+            if product.external_id:
+                products[EXTERNAL_ID, product.external_id] = product
     problems = []
     for cue in cues:
-        key = _key(cue.data)
+        kind, value = key = _key(cue.data)
         if key not in products:
-            name = "productId" if key[0] == "productId" else "SKU"
+            name = {"productId": "productId", EXTERNAL_ID: "external id (productId)", "sku": "SKU"}[kind]
             problems.append(
-                SrtProblem(cue.text_line, f"no product with {name} {json.dumps(key[1])} in {organization}")
+                SrtProblem(cue.text_line, f"no product with {name} {json.dumps(value)} in {organization}")
             )
     return products, problems
 
 
 def _key(data: dict[str, Any]) -> tuple[str, Any]:
+    """(lookup, value): ("productId", pk), (EXTERNAL_ID, external id) or ("sku", SKU)."""
     if "productId" in data:
-        return "productId", _product_id(data["productId"])
+        return _product_lookup(data["productId"])
     return "sku", data["sku"]
 
 
-def _product_id(value: Any) -> int | None:
-    """A product id from JSON: a whole number (``12`` or ``"12"``; product ids are integers)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int) and 0 < value <= MAX_PRODUCT_ID:
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit() and 0 < int(value) <= MAX_PRODUCT_ID:
-        return int(value)
+def _product_lookup(value: Any) -> tuple[str, Any] | None:
+    """How a JSON ``productId`` names a product: a whole number is its primary key, a string its
+    external id, compared as is (``"12"`` is the external id "12", never product 12)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_PRODUCT_ID:
+        return "productId", value
+    if isinstance(value, str) and value.strip() and len(value) <= EXTERNAL_ID_LENGTH:
+        return EXTERNAL_ID, value
     return None
 
 

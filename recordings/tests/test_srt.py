@@ -204,7 +204,33 @@ GOOD = cue_block(1, "00:00:01,000 --> 00:00:02,000", '{"sku": "TEE-01"}')
             + "]" * 100_000
             + "}\n",
             7,
+            "the cue text is 200024 bytes; a cue is sent as one timed-metadata call of at most 1000 bytes",
+        ),
+        (
+            '2\n00:00:03,000 --> 00:00:04,000\n{"sku": "TEE-01", "x": ' + "[" * 400 + "]" * 400 + "}\n",
+            7,
             "bad JSON: nested more than",
+        ),
+        (
+            '2\n00:00:03,000 --> 00:00:04,000\n{"sku": "TEE-01", "note": "' + "é" * 490 + '"}\n',
+            7,
+            "the cue text is 1009 bytes",
+        ),
+        (
+            "2\n00:00:03.000 --> 00:00:04,000\n{}\n",
+            6,
+            "bad timestamp “00:00:03.000” (SRT writes HH:MM:SS,mmm",
+        ),
+        (
+            "2\n00:00:03,000 --> 00:00:04.000\n{}\n",
+            6,
+            "bad timestamp “00:00:04.000” (SRT writes HH:MM:SS,mmm",
+        ),
+        ('2\n00:00:03,000 --> 00:00:04,000\n{"productId": ""}\n', 7, "productId must be a whole number"),
+        (
+            '2\n00:00:03,000 --> 00:00:04,000\n{"productId": "' + "u" * 101 + '"}\n',
+            7,
+            "productId must be a whole number",
         ),
         ('2\n00:00:03,000 --> 00:00:04,000\n{"sku": ""}\n', 7, "sku must be a non-empty string"),
         ('2\n00:00:03,000 --> 00:00:04,000\n{"sku": "NOPE"}\n', 7, 'no product with SKU "NOPE" in Acme'),
@@ -242,8 +268,62 @@ def test_unknown_and_other_brands_product_ids_are_reported_alike(brand, products
 
     assert problems_of(text, brand) == [
         SrtProblem(3, f"no product with productId {other.pk} in Acme"),
-        SrtProblem(7, f"no product with productId {missing} in Acme"),
+        SrtProblem(7, f'no product with external id (productId) "{missing}" in Acme'),
     ]
+
+
+# Cue text as one PutMetadata call ---------------------------------------------------------------
+
+
+def test_a_cue_of_exactly_1000_utf8_bytes_is_accepted(brand, products):
+    text = '{"sku": "TEE-01", "note": "' + "x" * (1000 - 29) + '"}'
+    assert len(text.encode()) == 1000
+
+    assert as_tuples(parse_srt(cue_block(1, "00:00:01,000 --> 00:00:02,000", text), organization=brand)) == [
+        (products[0].pk, 1000, 2000)
+    ]
+
+
+# String productIds are external ids (the retail demo's UUIDs) ----------------------------------
+
+UUIDS = [
+    "89728417-5269-403d-baa3-04b59cdffd0a",
+    "03685e08-6d30-4e4e-a85e-9e525894c9ea",
+]
+
+
+def test_string_product_ids_match_external_ids(brand):
+    first = ProductFactory(organization=brand, external_id=UUIDS[0])
+    second = ProductFactory(organization=brand, external_id=UUIDS[1])
+    ProductFactory(organization=OrganizationFactory(), external_id=UUIDS[0])  # another brand's
+    text = cue_block(1, "00:00:01,000 --> 00:00:02,000", f'{{"productId": "{UUIDS[1]}"}}') + cue_block(
+        2, "00:00:03,000 --> 00:00:04,000", f'{{"productId": "{UUIDS[0]}"}}'
+    )
+
+    assert as_tuples(parse_srt(text, organization=brand)) == [(second.pk, 1000, 2000), (first.pk, 3000, 4000)]
+
+
+def test_a_numeric_looking_string_is_an_external_id_never_a_primary_key(brand):
+    by_pk = ProductFactory(organization=brand)
+    by_external = ProductFactory(organization=brand, external_id=str(by_pk.pk + 1000))
+    numeric = cue_block(1, "00:00:01,000 --> 00:00:02,000", f'{{"productId": {by_pk.pk}}}')
+    as_string = cue_block(2, "00:00:03,000 --> 00:00:04,000", f'{{"productId": "{by_pk.pk + 1000}"}}')
+
+    assert as_tuples(parse_srt(numeric + as_string, organization=brand)) == [
+        (by_pk.pk, 1000, 2000),
+        (by_external.pk, 3000, 4000),
+    ]
+    only_string = cue_block(1, "00:00:01,000 --> 00:00:02,000", f'{{"productId": "{by_pk.pk}"}}')
+    assert problems_of(only_string, brand) == [
+        SrtProblem(3, f'no product with external id (productId) "{by_pk.pk}" in Acme')
+    ]
+
+
+def test_a_json_number_does_not_match_an_external_id(brand):
+    ProductFactory(organization=brand, external_id="999999")
+    text = cue_block(1, "00:00:01,000 --> 00:00:02,000", '{"productId": 999999}')
+
+    assert problems_of(text, brand) == [SrtProblem(3, "no product with productId 999999 in Acme")]
 
 
 @pytest.mark.parametrize("text", ["", "\n\n  \n", "\ufeff", b"\xef\xbb\xbf\r\n"])
@@ -425,7 +505,8 @@ def test_import_cues_lists_every_problem_and_keeps_the_cues(recording, products,
 
     message = str(caught.value)
     assert message.startswith("bad.srt: The SRT file has problems; nothing was imported (2 problems):")
-    assert "\nline 7: productId must be a whole number, not 0" in message
+    assert "\nline 7: productId must be a whole number (a product id) or " in message
+    assert "(an external id), not 0\n" in message
     assert "\nline 10: the cue ends (00:00:04,000) before it starts (00:00:05,000)" in message
     assert saved(recording) == [(products[5].pk, 500, 700)]
 
