@@ -118,15 +118,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Under ASGI every request may run on another thread, so Django's persistent connections
     # (CONN_MAX_AGE) do not pool well; psycopg's pool does.
     if env.bool("DJANGO_DB_POOL", default=True):
-        from psycopg_pool import ConnectionPool
-
         DATABASES["default"]["CONN_MAX_AGE"] = 0
+        # Django then has the pool check each connection before handing it out: after a
+        # PostgreSQL restart or failover the dead ones are dropped and fresh ones made, with no
+        # process restart.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DJANGO_DB_POOL_MIN_SIZE", default=2),
             "max_size": env.int("DJANGO_DB_POOL_MAX_SIZE", default=10),
-            # A pooled connection is checked before use: after a PostgreSQL restart or failover
-            # the pool drops the dead ones and connects afresh, with no process restart.
-            "check": ConnectionPool.check_connection,
             # How long a request waits for a connection before it gets a 503 "try again"
             # (liveshop.views.server_error) rather than hanging through an outage.
             "timeout": env.float("DJANGO_DB_POOL_TIMEOUT", default=5.0),
@@ -143,6 +142,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # verifies the server against the system's CAs (Amazon's included) unless the URL says otherwise
 # (?ssl_ca_certs=/path/ca.pem for a private CA; ?ssl_cert_reqs=none only for a test server).
 REDIS_URL = env("REDIS_URL", default="")
+# "required" (the CloudFormation stack's default): refuse to start with a Redis URL that is not
+# rediss://, so a secret pasted without the "s" cannot send traffic in clear text.
+REDIS_TLS = env("LIVESHOP_REDIS_TLS", default="optional")
+if REDIS_TLS not in ("optional", "required"):
+    raise ImproperlyConfigured("LIVESHOP_REDIS_TLS must be 'optional' or 'required'.")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CHANNEL_LAYERS = {
@@ -170,6 +174,9 @@ def _redis_ssl_options(url: str) -> dict | None:
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_BROKER_USE_SSL = _redis_ssl_options(CELERY_BROKER_URL)
+for _name, _url in (("REDIS_URL", REDIS_URL), ("CELERY_BROKER_URL", CELERY_BROKER_URL)):
+    if REDIS_TLS == "required" and _url.startswith("redis://"):
+        raise ImproperlyConfigured(f"LIVESHOP_REDIS_TLS is 'required': {_name} must start with rediss://.")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
