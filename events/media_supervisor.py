@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 RESTART_DELAYS = (0.2, 1, 2, 5, 10)  # seconds before restarts 1, 2, 3... after nginx stops
 STABLE_AFTER = 30  # seconds up after which the next stop starts the delays over
 RESET_TIMEOUT = 10  # seconds for Django to answer one reset (eager Celery converts in it)
+FINAL_TIMEOUT = 3  # seconds for the last attempt, when stopping
 RESET_RETRY_MAX = 60  # seconds between attempts at most while Django does not answer
 RESET_GIVE_UP = 3600  # seconds after which an undelivered reset is dropped (logged)
 TICK = 0.1  # seconds between checks of nginx, signals and pending resets
@@ -107,7 +108,7 @@ class Supervisor:
         for reset in list(self.pending):
             if reset.next_try > now and not final:
                 continue
-            if self._post(reset):
+            if self._post(reset, timeout=FINAL_TIMEOUT if final else RESET_TIMEOUT):
                 self.pending.remove(reset)
                 continue
             reset.attempts += 1
@@ -116,11 +117,11 @@ class Supervisor:
                 self.pending.remove(reset)
                 self.log("Django was not told that nginx stopped: live shows on it may stay live.\n")
 
-    def _post(self, reset: _Reset) -> bool:
+    def _post(self, reset: _Reset, *, timeout: float) -> bool:
         body = urlencode({"call": "server_reset", "at": f"{reset.at:.6f}"}).encode()
         request = urllib.request.Request(self.reset_url, data=body, method="POST")  # noqa: S310 (our URL)
         try:
-            with urllib.request.urlopen(request, timeout=RESET_TIMEOUT) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
                 return 200 <= response.status < 300
         except (urllib.error.URLError, OSError) as exc:
             if reset.attempts == 0:
