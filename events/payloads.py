@@ -29,6 +29,7 @@ def card(product: Product, *, buy_url: str) -> dict:
     return {
         "id": product.pk,
         "sku": product.sku,
+        "externalId": product.external_id,  # the id in another system (SRT cues may use it), or ""
         "name": product.name,
         "description": product.description,
         "price": str(product.price),

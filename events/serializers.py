@@ -15,6 +15,9 @@ from liveshop.video import get_video_backend
 class ProductCardSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sku = serializers.CharField()
+    externalId = serializers.CharField(
+        allow_blank=True, help_text="The product's id in another system (e.g. a UUID); empty when none."
+    )
     name = serializers.CharField()
     description = serializers.CharField(allow_blank=True)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, help_text="A decimal string.")

@@ -58,6 +58,7 @@ def test_stream_details_of_a_public_event(client):
         {
             "id": product.pk,
             "sku": product.sku,
+            "externalId": "",
             "name": product.name,
             "description": "",
             "price": "79.00",
@@ -81,6 +82,18 @@ def test_stream_details_carries_the_current_highlight(client):
     assert current["offsetMs"] is None  # featured before going live
     assert current["product"]["id"] == product.pk
     assert current["at"] == highlight.created_at.isoformat()
+
+
+def test_cards_carry_the_products_external_id(client):
+    event, product = make_show()
+    product.external_id = "89728417-5269-403d-baa3-04b59cdffd0a"
+    product.save()
+
+    lineup = client.get(details_url(event)).json()["lineup"]
+
+    assert lineup[0]["externalId"] == "89728417-5269-403d-baa3-04b59cdffd0a"
+    schema = client.get(reverse("viewer:schema"), {"format": "json"}).json()
+    assert "externalId" in property_names(schema["components"]["schemas"])
 
 
 def test_inactive_products_are_left_out_of_the_lineup(client):
