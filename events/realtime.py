@@ -297,6 +297,7 @@ class Hub:
         self.topics: dict[str, dict[Sink, None]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._client = None
+        self._feed_client = None
         self._pubsub = None
         self._feed_lock: asyncio.Lock | None = None  # one subscribe/reconnect at a time
         self._heard = 0.0  # monotonic time the feed last heard from Redis
@@ -306,6 +307,8 @@ class Hub:
         # event id -> the highest viewer total this process has recorded for the live session
         # (forgotten at each stream_state message: a new session starts from zero).
         self._peaks: dict[int, int] = {}
+        self._local_bucket = -1  # the connect limiter's window when counted in this process
+        self._local_rate: dict[str, int] = {}
 
     # Membership
 
@@ -412,17 +415,26 @@ class Hub:
             return
         self.loop = asyncio.get_running_loop()
         if self.redis_url:
+            import redis
             import redis.asyncio as aioredis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
 
+            timeouts = {"socket_connect_timeout": 2, "socket_timeout": 5, "socket_keepalive": True}
+            # Commands (counts, the connect limit) retry once on a fresh connection: after a Redis
+            # restart every pooled connection is dead, and each would otherwise fail one caller.
             pool = aioredis.BlockingConnectionPool.from_url(
                 self.redis_url,
                 max_connections=REDIS_MAX_CONNECTIONS,
                 timeout=REDIS_POOL_TIMEOUT,
-                socket_connect_timeout=2,
-                socket_timeout=5,  # a hung server must not hold a reconnect (or a count) forever
-                socket_keepalive=True,
+                retry=Retry(NoBackoff(), 1),
+                retry_on_error=[redis.ConnectionError],
+                **timeouts,
             )
             self._client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
+            # The subscription has a connection of its own and never retries by itself: a silent
+            # reconnect would resubscribe without the resync that the messages missed call for.
+            self._feed_client = aioredis.Redis.from_url(self.redis_url, **timeouts)
             self._feed_lock = asyncio.Lock()
             self._tasks.append(self.loop.create_task(self._feed()))
         self._tasks.append(self.loop.create_task(self._count_viewers()))
@@ -458,7 +470,7 @@ class Hub:
             if self._pubsub is not None:
                 with contextlib.suppress(Exception):
                     await self._pubsub.aclose()
-            self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            self._pubsub = self._feed_client.pubsub(ignore_subscribe_messages=True)
             channels = [self.prefix + HUB_CHANNEL, *(self.prefix + topic for topic in self.topics)]
             await self._pubsub.subscribe(*channels)
             self._heard = time.monotonic()
@@ -582,20 +594,25 @@ class Hub:
         return total
 
     async def allow_connection(self, ip: str, limit: int, window: int) -> bool:
-        """At most ``limit`` websocket connections per IP per ``window`` seconds."""
+        """At most ``limit`` websocket connections per IP per ``window`` seconds: counted in Redis
+        across processes, or in this process when there is no Redis or it cannot answer (a
+        viewer is never refused because Redis is down)."""
         self._start()
         bucket = int(time.time() // window)
-        if self._client is None:
-            key = (ip, bucket)
-            counts = self.__dict__.setdefault("_local_rate", {})
-            counts[key] = counts.get(key, 0) + 1
-            return counts[key] <= limit
-        key = f"liveshop:ws-rate:{ip}:{bucket}"
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, window * 2)
-            count, _ = await pipe.execute()
-        return count <= limit
+        if self._client is not None:
+            key = f"liveshop:ws-rate:{ip}:{bucket}"
+            try:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    pipe.incr(key)
+                    pipe.expire(key, window * 2)
+                    count, _ = await pipe.execute()
+                return count <= limit
+            except Exception as exc:
+                logger.warning("Connection limit counted locally: Redis did not answer (%s)", exc)
+        if bucket != self._local_bucket:  # only the current window is kept: the table stays small
+            self._local_bucket, self._local_rate = bucket, {}
+        self._local_rate[ip] = self._local_rate.get(ip, 0) + 1
+        return self._local_rate[ip] <= limit
 
 
 _hubs: dict[int, Hub] = {}

@@ -4,12 +4,18 @@ Never the machine's shared servers: each is a throwaway one in its own temporary
 
 from __future__ import annotations
 
+import asyncio
+import http.client
+import json
 import os
+import random
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 from tests.services import _as_postgres_user, _free_port, _postgres_bindir, _wait_for_port
 
@@ -99,9 +105,13 @@ class PostgresServer:
         return self
 
     def stop(self) -> None:
-        """Immediate shutdown (SIGQUIT): every connection is cut, as in a crash or a failover."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)
+        """Immediate shutdown: every connection is cut, as in a crash or a failover. (pg_ctl,
+        since as root the child is ``runuser``, which would not pass a signal on.)"""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            pg_ctl = [str(self.bindir / "pg_ctl"), "-D", self.datadir, "-m", "immediate", "-w", "stop"]
+            subprocess.run([*self.prefix, *pg_ctl], capture_output=True, timeout=60)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -118,3 +128,184 @@ class PostgresServer:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+# A whole deployment to break: PostgreSQL, Redis and N uvicorn processes with production settings,
+# one live show seeded, viewers that reconnect as the page does, and a host's console. -----------
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+
+SEED = """
+import json, sys
+sys.path.insert(0, {bench!r})
+import _common
+_common.setup_django({{}})
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+event, products, host = _common.seed_show()
+session = SessionStore()
+session[SESSION_KEY] = str(host.pk)
+session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[HASH_SESSION_KEY] = host.get_session_auth_hash()
+session.create()
+print(json.dumps({{"event": event.pk, "slug": event.slug, "products": [p.pk for p in products],
+                  "session": session.session_key}}))
+"""
+
+
+def _bench_common():
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    import _common
+
+    return _common
+
+
+class Stack:
+    """PostgreSQL + Redis (both owned, restartable) + ``web`` uvicorn processes (docker/start-web's
+    command, DJANGO_DEBUG=false) sharing them, with the bench's live show seeded."""
+
+    def __init__(self, directory: Path, *, web: int = 2, **env: str):
+        common = _bench_common()
+        self.directory = directory
+        self.postgres = PostgresServer().start()
+        self.redis = RedisServer().start()
+        database = self.postgres.url("liveshop_chaos")
+        common.ensure_database(database)
+        self.env = common.server_env(database, self.redis.url, **env)
+        common.migrate(self.env)
+        seeded = subprocess.run(
+            [common.PYTHON, "-c", SEED.format(bench=str(BENCH))],
+            cwd=ROOT, env=self.env, check=True, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        self.show = json.loads(seeded.stdout.strip().splitlines()[-1])
+        self.ports = [_free_port() for _ in range(web)]
+        self.web: list[subprocess.Popen | None] = [None] * web
+        for index in range(web):
+            self.start_web(index)
+
+    def start_web(self, index: int) -> None:
+        log = self.directory / f"web-{index}.log"
+        self.web[index] = _bench_common().start_uvicorn(self.ports[index], self.env, None, log)
+
+    def kill_web(self, index: int) -> None:
+        """SIGKILL, as the kernel's OOM killer or a lost host does: no shutdown, no goodbyes."""
+        process = self.web[index]
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=20)
+        self.web[index] = None
+
+    def log(self, index: int) -> str:
+        path = self.directory / f"web-{index}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def feature(self, port: int, product_id: int, timeout: float = 30) -> tuple[int, dict]:
+        """The host's Feature click (the console's fetch): status and JSON body."""
+        boundary = "----liveshopchaos"
+        field = f'Content-Disposition: form-data; name="product_id"\r\n\r\n{product_id}'
+        body = f"--{boundary}\r\n{field}\r\n--{boundary}--\r\n"
+        path = f"/studio/events/{self.show['slug']}/feature/"
+        origin = f"https://127.0.0.1:{port}"
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        try:
+            connection.request(
+                "POST",
+                path,
+                body=body.encode(),
+                headers={
+                    "Content-Type": f"multipart/form-data; boundary={boundary}",
+                    "Accept": "application/json",
+                    "X-CSRFToken": "chaoscsrftokenchaoscsrftoken0123",
+                    "Cookie": f"sessionid={self.show['session']}; csrftoken=chaoscsrftokenchaoscsrftoken0123",
+                    "Origin": origin,
+                    "Referer": origin + path,
+                    "X-Forwarded-Proto": "https",
+                },
+            )
+            response = connection.getresponse()
+            data = response.read()
+        except OSError as exc:
+            return 0, {"error": str(exc)}
+        finally:
+            connection.close()
+        try:
+            return response.status, json.loads(data)
+        except ValueError:
+            return response.status, {"raw": data[:300].decode(errors="replace")}
+
+    def close(self) -> None:
+        for index, process in enumerate(self.web):
+            if process is not None:
+                _bench_common().stop(process)
+                self.web[index] = None
+        self.redis.stop()
+        self.postgres.remove()
+
+
+class Viewer:
+    """A viewer's page reduced to its socket: connects to one of ``ports`` (a load balancer's
+    choice), reconnects with jittered backoff as viewer.js does, and keeps what the page shows."""
+
+    BACKOFF = (0.5, 30.0)
+
+    def __init__(self, ports: list[int], event_id: int, home: int):
+        self.ports, self.event_id, self.home = ports, event_id, home
+        self.highlight: int | None = None
+        self.count: int | None = None
+        self.feed = "ok"
+        self.connected = False
+        self.connects = 0
+        self.closes = 0
+        self.frames = 0
+        self.last_error = ""
+        self._stop = False
+
+    async def run(self) -> None:
+        from websockets.asyncio.client import connect
+
+        attempt = 0
+        while not self._stop:
+            port = self.ports[(self.home + attempt) % len(self.ports)]
+            try:
+                async with connect(
+                    f"ws://127.0.0.1:{port}/ws/events/{self.event_id}/", origin=f"http://127.0.0.1:{port}",
+                    open_timeout=20, ping_interval=None,
+                ) as socket:  # fmt: skip
+                    async for text in socket:
+                        self.frames += 1
+                        if self._on(json.loads(text)):
+                            attempt = 0
+            except Exception as exc:  # any loss (refused, reset, closed): reconnect, as the page does
+                self.last_error = repr(exc)
+            if self.connected:
+                self.closes += 1
+            self.connected = False
+            if self._stop:
+                return
+            first, most = self.BACKOFF
+            ceiling = min(most, first * 2**attempt)
+            attempt += 1
+            await asyncio.sleep(ceiling / 2 + random.random() * ceiling / 2)
+
+    def _on(self, frame: dict) -> bool:
+        kind = frame.get("type")
+        if kind == "snapshot":
+            self.connected = True
+            self.connects += 1
+            self.feed = "ok"
+            self.highlight = (frame.get("highlight") or {}).get("highlightId")
+            self.count = frame.get("viewerCount")
+            return True
+        if kind == "product_featured":
+            self.highlight = frame.get("highlightId")
+        elif kind == "product_cleared":
+            self.highlight = None
+        elif kind == "viewer_count":
+            self.count = frame["count"]
+        elif kind in ("feed_status", "heartbeat"):
+            self.feed = frame.get("status") or frame.get("feed")
+        return False
+
+    def stop(self) -> None:
+        self._stop = True
