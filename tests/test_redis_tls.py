@@ -187,3 +187,15 @@ def test_the_broker_refuses_a_server_whose_certificate_it_cannot_verify(tls_redi
 
     assert result.returncode != 0
     assert "CERTIFICATE_VERIFY_FAILED" in result.stderr or "certificate verify failed" in result.stderr
+
+
+def test_the_stack_asks_for_redis_tls_and_passes_it_to_its_task():
+    import yaml
+
+    from tests.test_deploy import TEMPLATE, CloudFormationLoader
+
+    template = yaml.load(TEMPLATE.read_text(), Loader=CloudFormationLoader)  # noqa: S506 (safe loader + tags)
+    parameter = template["Parameters"]["RedisTls"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("required", ["required", "optional"])
+    container = template["Resources"]["IngestTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    assert {"Name": "LIVESHOP_REDIS_TLS", "Value": {"Ref": "RedisTls"}} in container["Environment"]
