@@ -284,6 +284,7 @@ class StreamResult:
     cues_fired: int = 0
     stopped: bool = False  # ended by ``stop`` (Ctrl-C, SIGTERM), not by the video's end
     card_cleared: bool = False
+    event_ended: bool = False  # ended for good afterwards (``end_event``)
     fired: list[CueFired] = field(default_factory=list)
 
 
@@ -364,13 +365,18 @@ def stream_video(
     on_progress: Callable[[StreamProgress], None] | None = None,
     on_start: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
+    end_event: bool = False,
 ) -> StreamResult:
     """Stream ``video`` into ``event`` in real time and feature each cue's product as ``by``
     (default: the event's creator; a host of its brand) when its moment plays; with ``loop``,
     forever. Returns when the video ends or ``stop`` is set: then the card is cleared (while the
-    stream is still up) and ffmpeg stopped; the event itself is not ended (its key keeps working,
-    so the show can be streamed again). StreamingError before ffmpeg starts for anything that
-    cannot work, and with ffmpeg's last lines (key masked) when the encoder fails."""
+    stream is still up) and ffmpeg stopped. The stream's end then reaches the event as any
+    encoder's does (the video service reports it: status Ended, the recording becomes the
+    replay), but the event stays open: its key keeps working and streaming again makes it live
+    again. With ``end_event`` it is then ended for good, as the console's End button does
+    (services.end_event: key revoked). StreamingError before ffmpeg starts for anything that
+    cannot work, and with ffmpeg's last lines (key masked) when the encoder fails (the event is
+    then never ended)."""
     video = video if isinstance(video, MediaInfo) else probe(video)
     by = by if by is not None else default_host(event)
     check_ready(event=event, by=by, video=video, cues=cues)
@@ -400,7 +406,20 @@ def stream_video(
     if not result.stopped and encoder.returncode != 0:
         raise StreamingError(_failure(event, encoder))
     logger.info("Streaming ended", extra={"event_id": event.pk, "stopped": result.stopped})
+    if end_event:
+        result.event_ended = _end_event(event, by)
     return result
+
+
+def _end_event(event: LiveEvent, by) -> bool:
+    """End the event for good after its stream (``--end-event``); False when it cannot be."""
+    close_old_connections()
+    try:
+        services.end_event(event=event, by=by)
+    except (EventError, PermissionDenied) as exc:
+        logger.warning("Event not ended", extra={"event_id": event.pk, "error": str(exc)})
+        return False
+    return True
 
 
 def _time_to_clear(pending, end, now, result: StreamResult) -> bool:

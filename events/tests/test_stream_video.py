@@ -321,6 +321,51 @@ def test_stream_video_refuses_bad_input_before_starting_ffmpeg(
     assert not Highlight.objects.exists()
 
 
+# stream_video: what happens to the event afterwards (an encoder that finishes at once) -----------
+
+
+class FinishedEncoder:
+    """Stands in for ffmpeg: the whole video was sent (progress=end) and it exited 0."""
+
+    def __init__(self, command, *, secret):
+        self.finished = threading.Event()
+        self.finished.set()
+        self.clock = streaming.MediaClock()
+        self.returncode = 0
+        self.errors: list[str] = []
+
+    def close(self, *, wait_first: bool) -> None:
+        pass
+
+
+def test_stream_video_help_says_what_happens_to_the_event():
+    from events.management.commands.stream_video import Command
+
+    text = " ".join(Command().create_parser("manage.py", "stream_video").format_help().split())
+
+    assert "stays open: streaming again makes it live again" in text
+    assert "--end-event" in text and "end the event for good" in text
+
+
+@pytest.mark.django_db(transaction=True)  # the command closes stale connections after a show
+@pytest.mark.parametrize("end_event", [False, True])
+def test_stream_video_ends_the_event_for_good_only_with_end_event(brand_show, videos, monkeypatch, end_event):
+    event, _, _ = brand_show
+    monkeypatch.setattr(streaming, "_Encoder", FinishedEncoder)
+    out = io.StringIO()
+
+    args = ["--end-event"] if end_event else []
+    call_command("stream_video", "--event", event.slug, "--video", str(videos.short), *args, stdout=out)
+
+    event.refresh_from_db()
+    if end_event:
+        assert event.ended_by_host_at is not None and event.status == LiveEvent.Status.ENDED
+        assert "is ended for good" in out.getvalue()
+    else:
+        assert event.ended_by_host_at is None and event.status == LiveEvent.Status.SCHEDULED
+        assert "stays open: stream again to go live again" in out.getvalue()
+
+
 # stream_video end to end: nginx-rtmp, ffmpeg, uvicorn and a websocket viewer -------------------
 
 

@@ -1,11 +1,14 @@
-"""``manage.py stream_video --event SLUG --video FILE [--srt FILE] [--loop] [--user NAME]``:
-stream a pre-recorded video into an event as a live show, featuring each product cue (from
---srt, else the video's own subtitle track) when its moment plays. See events/streaming.py.
+"""``manage.py stream_video --event SLUG --video FILE [--srt FILE] [--loop] [--end-event]
+[--user NAME]``: stream a pre-recorded video into an event as a live show, featuring each
+product cue (from --srt, else the video's own subtitle track) when its moment plays. See
+events/streaming.py.
 
 The products are featured as ``--user`` (default: the event's creator), who must be a host or
-owner of the event's brand, like a host clicking Feature in the console. Ctrl-C or SIGTERM
-clears the product card, stops ffmpeg and exits 0; the event is not ended (its stream key keeps
-working, so the show can be streamed again; end it from the console when it is over).
+owner of the event's brand, like a host clicking Feature in the console. When the video ends
+(or on Ctrl-C or SIGTERM) the product card is cleared, ffmpeg stops and the command exits 0.
+The stream has ended, so the event shows as ended, as when any encoder stops, but it stays open:
+its stream key keeps working and streaming again makes it live again. ``--end-event`` ends it
+for good instead, as the console's End button does (the key is revoked).
 """
 
 from __future__ import annotations
@@ -23,16 +26,29 @@ from events.models import LiveEvent
 
 
 class Command(BaseCommand):
-    help = "Stream a video into an event as a live show, featuring its product cues at their moments."
+    help = (
+        "Stream a video into an event as a live show, featuring its product cues at their moments. "
+        "When the video ends (or on Ctrl-C) the stream stops, so the event shows as ended, but it "
+        "stays open: streaming again makes it live again. With --end-event it is ended for good."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--event", required=True, metavar="SLUG", help="the event to stream into")
         parser.add_argument("--video", required=True, type=Path, help="H.264/AAC video (see preencode)")
         parser.add_argument("--srt", type=Path, help="product cues (default: the video's subtitle track)")
         parser.add_argument("--loop", action="store_true", help="play the video (and its cues) forever")
+        parser.add_argument(
+            "--end-event",
+            action="store_true",
+            help=(
+                "when streaming stops (the video ended, Ctrl-C or SIGTERM), end the event for good, "
+                "as the console's End button does (stream key revoked). Default: the event stays "
+                "open and a new stream makes it live again"
+            ),
+        )
         parser.add_argument("--user", help="feature the products as this host (default: the event's creator)")
 
-    def handle(self, *args, event, video, srt, loop, user, verbosity, **options):
+    def handle(self, *args, event, video, srt, loop, end_event, user, verbosity, **options):
         stop = threading.Event()
         try:
             event = LiveEvent.objects.select_related("organization", "created_by").get(slug=event)
@@ -50,6 +66,7 @@ class Command(BaseCommand):
                     loop=loop,
                     by=by,
                     stop=stop,
+                    end_event=end_event,
                     on_start=lambda command: self._started(event, info, cues, loop, command, verbosity),
                     on_cue=self._cue,
                     on_progress=self._progress,
@@ -63,6 +80,15 @@ class Command(BaseCommand):
                 + ("; the product card was cleared." if result.card_cleared else ".")
             )
         )
+        if result.event_ended:
+            self.stdout.write(f"“{event.slug}” is ended for good (its stream key is revoked).")
+        elif end_event:
+            self.stderr.write(f"“{event.slug}” could not be ended; end it from the console.")
+        else:
+            self.stdout.write(
+                f"“{event.slug}” stays open: stream again to go live again, or end it from the console "
+                "(or pass --end-event next time)."
+            )
 
     def _user(self, username: str):
         try:
