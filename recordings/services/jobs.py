@@ -131,9 +131,16 @@ def is_stale(recording: Recording, *, now: datetime | None = None) -> bool:
 def claim(*, recording_id: int) -> Lease | None:
     """Take an upload's transcode for this attempt (row locked): processing, progress 0, a new
     owner and lease, ``attempts`` + 1. None (nothing written) when it is not waiting or another
-    attempt holds it."""
+    attempt holds it; None and failed when it has been started RECORDINGS_JOB_MAX_ATTEMPTS
+    times already (a video that kills its worker every time, e.g. out of memory, must not be
+    redelivered for ever)."""
     recording = Recording.objects.select_for_update().get(pk=recording_id)
-    if recording.status not in WAITING or (recording.status == Status.PROCESSING and not is_stale(recording)):
+    if not recording.is_upload or recording.status not in WAITING:
+        return None
+    if recording.status == Status.PROCESSING and not is_stale(recording):
+        return None
+    if recording.attempts >= max_attempts():
+        _give_up(recording)
         return None
     if recording.status == Status.PROCESSING:
         logger.warning(
@@ -266,28 +273,24 @@ def requeue_or_fail(*, recording_id: int) -> str:
     if not recording.is_upload:
         recording.attempts += 1  # an ingestion's starts are counted here, not by a claim
     if recording.attempts >= max_attempts():
-        template = STUCK_UPLOAD if recording.is_upload else STUCK_INGESTION
-        recording.status, recording.failure_reason = (
-            Status.FAILED,
-            template.format(attempts=recording.attempts),
-        )
-        outcome = "failed"
-    else:
-        recording.status = Status.PENDING if recording.is_upload else Status.COPYING
-        _queue_after_commit(recording)
-        outcome = "requeued"
+        _give_up(recording)
+        return "failed"
+    recording.status = Status.PENDING if recording.is_upload else Status.COPYING
     recording.lease_owner, recording.lease_expires_at = "", None
-    recording.save(
-        update_fields=[
-            "status",
-            "failure_reason",
-            "attempts",
-            "lease_owner",
-            "lease_expires_at",
-            "updated_at",
-        ]
+    recording.save(update_fields=["status", "attempts", "lease_owner", "lease_expires_at", "updated_at"])
+    _queue_after_commit(recording)
+    return "requeued"
+
+
+def _give_up(recording: Recording) -> None:
+    template = STUCK_UPLOAD if recording.is_upload else STUCK_INGESTION
+    recording.status, recording.failure_reason = Status.FAILED, template.format(attempts=recording.attempts)
+    recording.lease_owner, recording.lease_expires_at = "", None
+    fields = ["status", "failure_reason", "attempts", "lease_owner", "lease_expires_at"]
+    recording.save(update_fields=[*fields, "updated_at"])
+    logger.warning(
+        "Recording job given up", extra={"recording": recording.pk, "attempts": recording.attempts}
     )
-    return outcome
 
 
 class NotRetryable(RecordingError):

@@ -321,6 +321,9 @@ def _complete(lease: jobs.Lease, result: Result) -> Recording:
 
 
 def _fail(lease: jobs.Lease, reason: str) -> Recording:
-    recording = jobs.finish(lease, status=Status.FAILED, failure_reason=reason[:2000])
+    try:
+        recording = jobs.finish(lease, status=Status.FAILED, failure_reason=reason[:2000])
+    except jobs.LeaseLost:  # another attempt owns the job now: its outcome, not this one's
+        return Recording.objects.get(pk=lease.recording_id)
     logger.warning("Video transcode failed", extra={"recording": lease.recording_id, "reason": reason})
     return recording

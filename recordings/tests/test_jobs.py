@@ -176,6 +176,32 @@ def test_the_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(brand):
     assert jobs.claim(recording_id=elsewhere.pk) is None
 
 
+def test_a_video_that_keeps_killing_its_worker_fails_instead_of_being_redelivered_for_ever(brand, settings):
+    settings.RECORDINGS_JOB_MAX_ATTEMPTS = 3
+    video = make_upload(
+        brand, status=Status.PROCESSING, attempts=3, lease_owner=f"{socket.gethostname()}:{dead_pid()}:abc"
+    )
+
+    assert tasks.transcode_upload_task.apply(args=(video.pk,)).get() == "failed"
+
+    video.refresh_from_db()
+    assert (video.attempts, video.lease_owner) == (3, "")
+    assert "stopped unexpectedly 3 times" in video.failure_reason
+
+
+def test_only_uploads_are_transcoded(brand):
+    from events.tests.factories import LiveEventFactory
+
+    event = LiveEventFactory(organization=brand)
+    recording = Recording.objects.create(
+        organization=brand, event=event, backend="ivs", status=Status.PENDING
+    )
+
+    assert jobs.claim(recording_id=recording.pk) is None
+    recording.refresh_from_db()
+    assert (recording.status, recording.attempts) == ("pending", 0)
+
+
 def test_progress_extends_the_lease(brand, settings):
     settings.RECORDINGS_JOB_LEASE_SECONDS = 60
     video = make_upload(brand)
