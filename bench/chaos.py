@@ -70,6 +70,9 @@ class Host:
         self._stop = True
 
 
+SETTLED = 3.0  # seconds the viewer count must stay right to count as settled
+
+
 def current(viewers: list[Viewer], target: int | None) -> bool:
     return target is not None and all(v.connected and (v.highlight or 0) >= target for v in viewers)
 
@@ -94,6 +97,7 @@ async def run_fault(name: str, stack: Stack, viewers: list[Viewer], host: Host, 
     # committed by then (featured during the fault, when there was one), the count settled.
     target = host.newest
     marks: dict[str, float | None] = {"console": None, "current": None, "count": None}
+    counted_since = None  # the count must read N everywhere, and hold for SETTLED seconds
     deadline = fault_end + 120
     while None in marks.values() and time.monotonic() < deadline:
         now = time.monotonic()
@@ -101,8 +105,12 @@ async def run_fault(name: str, stack: Stack, viewers: list[Viewer], host: Host, 
             marks["console"] = now - fault_end
         if marks["current"] is None and current(viewers, target):
             marks["current"] = now - fault_end
-        if marks["count"] is None and all(v.count == len(viewers) for v in viewers):
-            marks["count"] = now - fault_end
+        if marks["current"] is not None and all(v.count == len(viewers) for v in viewers):
+            counted_since = counted_since or now
+            if now - counted_since >= SETTLED:
+                marks["count"] = counted_since - fault_end
+        else:
+            counted_since = None
         await asyncio.sleep(0.02)
     if name == "web":
         await asyncio.to_thread(stack.start_web, 1)
