@@ -62,8 +62,9 @@ def reset_media_server(*, at: datetime) -> ResetResult:
 
 
 def save_left_recordings(*, before: datetime) -> list[Path]:
-    """Save each recording in ``rec/`` still named by a stream key and opened before ``before``
-    (nginx died with it open, so no on_record_done came): see save_recording."""
+    """Save each recording in ``rec/`` still named by a stream key, opened before ``before``, of
+    a stream that has ended (nginx died with it open, so no on_record_done came): see
+    save_recording."""
     saved = []
     folder = Path(settings.MEDIA_SERVER_DIR) / "rec"
     for path in sorted(folder.glob("*.flv")) if folder.is_dir() else ():
@@ -74,8 +75,10 @@ def save_left_recordings(*, before: datetime) -> list[Path]:
             continue  # renamed already: on_record_done came
         event = event_for_key(match["name"])
         session = _session_recorded(event, at=int(match["time"])) if event else None
-        if session is None:
-            continue  # a key rotated since, or no session: left for an operator
+        if session is None or session.ended_at is None:
+            # A key rotated since, or no session: left for an operator. An open session is a
+            # publish after ``before`` (file names have whole seconds): nginx is writing it.
+            continue
         publisher = local.Publisher(event.channel_id, session.stream_id, event.stream_key_digest)
         if save_recording(path=str(path), key=match["name"], publisher=publisher) is not None:
             saved.append(path)

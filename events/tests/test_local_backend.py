@@ -256,7 +256,7 @@ def test_media_server_names_the_packages_when_the_rtmp_module_is_missing(monkeyp
 
 @needs_nginx
 def test_media_server_refuses_a_busy_port(monkeypatch, tmp_path):
-    monkeypatch.setattr(media_server.os, "execv", pytest.fail)  # never start nginx here
+    monkeypatch.setattr(media_server.media_supervisor.Supervisor, "run", pytest.fail)  # never nginx here
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

@@ -145,6 +145,18 @@ def test_a_reset_discards_the_left_recording_of_an_unrecorded_event(client, even
     assert list(rec.iterdir()) == [] and queued == []
 
 
+def test_a_late_reset_leaves_the_recording_of_a_stream_that_started_after_it(client, event, rec, queued):
+    reset_at = timezone.now()
+    publish = reset_at + timedelta(milliseconds=300)  # within the same second, or not
+    StreamSessionFactory(event=event, started_at=publish)
+    recording = rec / f"{KEY}-{int(publish.timestamp())}.flv"
+    recording.write_bytes(b"FLV")
+
+    reset(client, reset_at)
+
+    assert list(rec.iterdir()) == [recording] and queued == []
+
+
 def test_a_reset_leaves_recordings_of_unknown_keys_and_renamed_ones(client, event, live, rec, queued):
     opened = int(live.started_at.timestamp())
     files = {rec / f"sk_some-other-key-{opened}.flv", rec / f"{event.channel_id}-{opened}.flv"}
