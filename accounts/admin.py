@@ -1,8 +1,13 @@
 from django.contrib import admin
 
-from accounts import permissions
+from accounts import permissions, throttle
+from accounts.forms import AdminLoginForm
 from accounts.models import Membership, Organization
 from accounts.permissions import Action
+
+# The admin's login says when logins are paused (accounts.throttle) and answers 429 then.
+admin.site.login_form = AdminLoginForm
+admin.site.login = throttle.too_many_requests(admin.site.login)
 
 
 def _is_brand_owned(model) -> bool:

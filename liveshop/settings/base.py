@@ -110,6 +110,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Logins (the site's and the admin's) go through accounts.backends, which pauses logins for an
+# account or an address after too many failures (counted in the cache; see accounts/throttle.py).
+AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
+LIVESHOP_LOGIN_FAILURES_PER_ACCOUNT = env.int("LIVESHOP_LOGIN_FAILURES_PER_ACCOUNT", default=5)
+LIVESHOP_LOGIN_FAILURES_PER_ADDRESS = env.int("LIVESHOP_LOGIN_FAILURES_PER_ADDRESS", default=20)
+LIVESHOP_LOGIN_COOLDOWN = env.int("LIVESHOP_LOGIN_COOLDOWN", default=900)  # seconds
+
 # DATABASES
 # ------------------------------------------------------------------------------
 # No DATABASE_URL: a SQLite file for the demo. With one: PostgreSQL through psycopg 3.
