@@ -65,8 +65,16 @@ class LiveEvent(models.Model):
         return self.status == self.Status.LIVE
 
     @property
+    def is_watchable(self) -> bool:
+        """Has a viewer page, socket and API: not cancelled, not still waiting for a channel."""
+        return self.status in WATCHABLE_STATUSES
+
+    @property
     def has_channel(self) -> bool:
         return bool(self.channel_id)
+
+
+WATCHABLE_STATUSES = (LiveEvent.Status.SCHEDULED, LiveEvent.Status.LIVE, LiveEvent.Status.ENDED)
 
 
 class EventProduct(models.Model):

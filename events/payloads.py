@@ -66,9 +66,13 @@ def current_highlight(event: LiveEvent) -> Highlight | None:
 
 
 def may_watch(user, event: LiveEvent) -> bool:
-    """Public events are open to anyone; private ones to the brand's people."""
+    """The one watchability rule of the page, the API and the socket: the event has a viewer page
+    (not cancelled, not waiting for a channel), and it is public or the user is one of the
+    brand's people."""
     from accounts import permissions
 
+    if not event.is_watchable:
+        return False
     return not event.is_private or permissions.can(user, permissions.Action.VIEW, event)
 
 
@@ -119,7 +123,7 @@ def studio_snapshot(*, event_id: int, user) -> dict | None:
         return None
     from events.stream_state import stream_health
 
-    snapshot = event_state_snapshot(event_id=event_id, user=user)
+    snapshot = _event_state(event)  # the brand's people follow even a cancelled event
     snapshot["type"] = "studio_snapshot"
     snapshot["history"] = highlight_history(event)
     snapshot["streamHealth"] = stream_health(event)

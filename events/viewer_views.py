@@ -20,14 +20,12 @@ from django.utils.cache import patch_cache_control
 from django.views import View
 
 from catalog.models import Product
-from events.models import LiveEvent
+from events.models import WATCHABLE_STATUSES, LiveEvent
 from events.payloads import buy_url, may_watch
 from events.serializers import stream_details
 from recordings.selectors import event_replay_url
 
 Status = LiveEvent.Status
-# Events with a viewer page; cancelled ones and ones still waiting for a channel have none.
-WATCHABLE = (Status.SCHEDULED, Status.LIVE, Status.ENDED)
 STATUS_LABELS = {Status.SCHEDULED: "Upcoming", Status.LIVE: "Live", Status.ENDED: "Ended"}
 QR_MAX_AGE = 300  # seconds: a Buy link changes only with the product page or the event slug
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "INR": "₹"}
@@ -37,7 +35,7 @@ ZERO_DECIMAL_CURRENCIES = {"JPY", "KRW", "VND", "CLP", "ISK", "HUF", "TWD", "UGX
 def get_watchable_event(user, **lookup) -> LiveEvent:
     """The event matching ``lookup`` if ``user`` may watch it; Http404 otherwise (a private event
     looks the same as a missing one to people outside its brand)."""
-    queryset = LiveEvent.objects.select_related("organization").filter(status__in=WATCHABLE)
+    queryset = LiveEvent.objects.select_related("organization").filter(status__in=WATCHABLE_STATUSES)
     event = get_object_or_404(queryset, **lookup)
     if not may_watch(user, event):
         raise Http404("No such event.")

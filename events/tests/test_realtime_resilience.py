@@ -282,3 +282,16 @@ async def test_a_client_asking_to_resync_too_often_is_closed():
     while closed["type"] != "websocket.close":
         closed = await viewer.receive_output(timeout=TIMEOUT)
     assert closed["code"] == 4429
+
+
+@pytest.mark.parametrize("status", ["cancelled", "needs_channel"])
+async def test_the_viewer_socket_refuses_events_the_page_refuses(status):
+    event, _, _ = await make_show(status=status, title="Secret spring drop")
+    communicator = WebsocketCommunicator(
+        application, f"/ws/events/{event.pk}/", headers=[(b"origin", b"http://localhost")]
+    )
+    communicator.scope["client"] = ("203.0.113.9", 5000)
+    communicator.scope["user"] = AnonymousUser()
+    connected, code = await communicator.connect(timeout=TIMEOUT)
+
+    assert not connected and code == 4404
