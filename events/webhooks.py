@@ -29,7 +29,9 @@ DETAIL_LIMITS = {
     "stream_id": StreamSession._meta.get_field("stream_id").max_length,
     "recording_session_id": Recording._meta.get_field("session_id").max_length,
     "recording_s3_bucket_name": Recording._meta.get_field("source_bucket").max_length,
-    "recording_s3_key_prefix": Recording._meta.get_field("source_prefix").max_length,
+    # IVS's are ~60 characters (ivs/v1/<account>/<channel>/<y>/<m>/<d>/<h>/<min>/<id>); the
+    # replay's cdn_prefix (300) is built from its recording id, so far less than the column's 512.
+    "recording_s3_key_prefix": 200,
 }
 
 

@@ -101,6 +101,7 @@ def test_a_stream_id_that_is_not_a_string_is_400(post, event):
     [
         ("recording_session_id", "s" * 65),
         ("recording_session_stream_ids", ["st-" + "y" * 70]),
+        ("recording_s3_key_prefix", "ivs/v1/123456789012/AsXego4U6tnj/2026/11/23/18/0/" + "r" * 400),
     ],
 )
 def test_recording_event_ids_longer_than_their_columns_are_400(post, event, field, value):
