@@ -140,6 +140,9 @@ async def main_async(args) -> None:
         try:
             joined = await until(lambda: all(v.connected for v in viewers), 300)
             print(f"{args.viewers} viewers joined in {joined:.1f} s", flush=True)
+            status = await host.click()
+            if status != 200:
+                raise SystemExit(f"The host's first click was answered {status}: see {directory}/web-0.log")
             host_task = loop.create_task(host.run())
             for fault in args.faults.split(","):
                 result = await run_fault(fault, stack, viewers, host, args.down)

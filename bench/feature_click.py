@@ -97,6 +97,7 @@ class ConsoleClient:
     """A logged-in host's browser tab, reduced to the feature button (keep-alive HTTP/1.1)."""
 
     def __init__(self, port: int, host_user, slug: str):
+        from django.conf import settings
         from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
         from django.contrib.sessions.backends.db import SessionStore
         from django.urls import reverse
@@ -104,7 +105,7 @@ class ConsoleClient:
 
         session = SessionStore()
         session[SESSION_KEY] = str(host_user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
         session[HASH_SESSION_KEY] = host_user.get_session_auth_hash()
         session.create()
         self.csrf = get_random_string(32)

@@ -141,12 +141,13 @@ import json, sys
 sys.path.insert(0, {bench!r})
 import _common
 _common.setup_django({{}})
+from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 event, products, host = _common.seed_show()
 session = SessionStore()
 session[SESSION_KEY] = str(host.pk)
-session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
 session[HASH_SESSION_KEY] = host.get_session_auth_hash()
 session.create()
 print(json.dumps({{"event": event.pk, "slug": event.slug, "products": [p.pk for p in products],
