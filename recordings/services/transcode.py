@@ -14,7 +14,6 @@ outcome, so it finishes once."""
 from __future__ import annotations
 
 import logging
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -84,7 +83,7 @@ def transcode_upload(*, recording_id: int) -> Recording:
     prefix, stored = output_prefix(recording), []
     try:
         with jobs.work_folder(lease) as folder:
-            source = _source(recording, folder)
+            source = _source(recording, folder, lease)
             info = probe_video(source)
             work = folder / "hls"
             work.mkdir()
@@ -109,8 +108,9 @@ def transcode_upload(*, recording_id: int) -> Recording:
         raise
 
 
-def _source(recording: Recording, folder: Path) -> Path:
-    """The upload as a local file: its own path on disk, or a copy (S3, memory) in ``folder``."""
+def _source(recording: Recording, folder: Path, lease: jobs.Lease) -> Path:
+    """The upload as a local file: its own path on disk, or a copy (S3, memory) in ``folder``,
+    extending the lease while a large one downloads."""
     if not recording.upload:
         raise TranscodeFailed("The video has no uploaded file.")
     try:
@@ -121,7 +121,9 @@ def _source(recording: Recording, folder: Path) -> Path:
         return on_disk
     copy = folder / f"upload{Path(recording.upload.name).suffix.lower()}"
     with recording.upload.open("rb") as stored, copy.open("wb") as out:
-        shutil.copyfileobj(stored, out, 4 * 1024 * 1024)
+        while chunk := stored.read(4 * 1024 * 1024):
+            out.write(chunk)
+            lease.beat()
     return copy
 
 
