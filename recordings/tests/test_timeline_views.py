@@ -257,3 +257,25 @@ def test_save_refuses_times_past_any_video_by_row(host, video, products, value):
     assert response.status_code == 400
     assert "past the end" in " ".join(response.json()["errors"]["0"])
     assert saved(video) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('{"productId": 1e26}', "line 3: productId must be a whole number"),
+        ('{"productId": 1, "x": ' + "[" * 400 + "]" * 400 + "}", "line 3: bad JSON: nested more than"),
+        ('{"productId": 1, "x": ' + "[" * 100_000 + "]" * 100_000 + "}", "line 3: the cue text is"),
+        ('{"productId": NaN}', "line 3: bad JSON: NaN is not a JSON number"),
+    ],
+)
+def test_srt_import_of_hostile_cue_text_is_a_400_by_line(host, video, products, text, problem):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    srt = f"1\n00:00:01,000 --> 00:00:02,000\n{text}\n".encode()
+
+    response = host.post(
+        reverse("videos:import-srt", args=[video.pk]), {"file": SimpleUploadedFile("cues.srt", srt)}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["problems"][0].startswith(problem)
