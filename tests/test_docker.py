@@ -112,7 +112,8 @@ def test_start_web_runs_uvicorn_behind_a_proxy_and_migrates_only_when_asked():
     assert re.search(r'if \[ "\$\{DJANGO_MIGRATE_ON_START:-false\}" = "true" \]', text)
     assert re.search(
         r"exec uvicorn liveshop.asgi:application\s+--host 0.0.0.0\s+--port \"\$\{PORT:-8000\}\"\s+"
-        r"--proxy-headers\s+--forwarded-allow-ips='\*'\s+--ws websockets",
+        r"--proxy-headers\s+--forwarded-allow-ips=\"\$\{LIVESHOP_TRUSTED_PROXIES:-127.0.0.1\}\"\s+"
+        r"--ws websockets",
         text,
     )
 
