@@ -18,7 +18,8 @@ once:
   while they copy, released when their process dies: a "copying" recording nobody holds is stuck.
 
 Each attempt works in its own temporary folder (``work_folder``); it is removed when the attempt
-ends, and leftovers of killed attempts of the same job are removed when the next one starts.
+ends, and the folders of killed attempts (their process is gone) when the job's next attempt
+starts or the check runs.
 """
 
 from __future__ import annotations
@@ -109,13 +110,7 @@ def _owner_is_dead(owner: str) -> bool:
     pid = rest.partition(":")[0]
     if host != socket.gethostname() or not pid.isdigit():
         return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return not _alive(int(pid))
 
 
 def is_stale(recording: Recording, *, now: datetime | None = None) -> bool:
@@ -172,10 +167,12 @@ def finish(lease: Lease, *, status: str, **values) -> Recording:
 
 @contextmanager
 def work_folder(lease: Lease) -> Iterator[Path]:
-    """This attempt's temporary folder: leftovers of the job's earlier (killed) attempts on this
-    machine are removed first, and the folder itself when the attempt ends, however it ends."""
+    """This attempt's temporary folder, named by job, attempt and process: leftovers of the job's
+    killed attempts on this machine are removed first, and the folder itself when the attempt
+    ends, however it ends."""
     remove_leftovers(lease.recording_id)
-    folder = Path(tempfile.gettempdir()) / f"{FOLDER_PREFIX}{lease.recording_id}-{lease.attempt}"
+    name = f"{FOLDER_PREFIX}{lease.recording_id}-{lease.attempt}-{os.getpid()}"
+    folder = Path(tempfile.gettempdir()) / name
     folder.mkdir(parents=True, exist_ok=True)
     try:
         yield folder
@@ -184,27 +181,31 @@ def work_folder(lease: Lease) -> Iterator[Path]:
 
 
 def remove_leftovers(recording_id: int | None = None) -> list[Path]:
-    """Remove the temporary folders of the job (or of every job) that no live attempt on this
-    machine works in; returns them. An attempt's folder is kept while its lease is live."""
+    """Remove the temporary folders of the job (or of every job) whose process is gone; returns
+    them. A live process removes its own (several workers, or test runs, may share the folder)."""
     pattern = f"{FOLDER_PREFIX}{recording_id}-*" if recording_id is not None else f"{FOLDER_PREFIX}*"
     removed = []
     for folder in Path(tempfile.gettempdir()).glob(pattern):
-        job_id, _, attempt = folder.name.removeprefix(FOLDER_PREFIX).partition("-")
-        if recording_id is None and _in_use(job_id, attempt):
+        pid = folder.name.rpartition("-")[2]
+        if pid.isdigit() and _alive(int(pid)):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed
 
 
-def _in_use(job_id: str, attempt: str) -> bool:
-    if not (job_id.isdigit() and attempt.isdigit()):
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
-    recording = Recording.objects.filter(pk=int(job_id)).first()
-    return bool(
-        recording and recording.attempts == int(attempt) and recording.status == Status.PROCESSING
-        and not is_stale(recording)
-    )  # fmt: skip
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 # The periodic check ---------------------------------------------------------------------------

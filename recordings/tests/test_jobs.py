@@ -50,6 +50,15 @@ def brand():
     return OrganizationFactory(slug="acme")
 
 
+@pytest.fixture(autouse=True)
+def scratch(tmp_path, monkeypatch):
+    """Job folders in this test's own temporary folder (other runs may share the machine's)."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
 @pytest.fixture
 def queued(monkeypatch):
     """The transcode and ingestion tasks queued (after commit), instead of run."""
@@ -304,7 +313,7 @@ def test_a_failed_transcode_removes_its_folder(brand, sample_video, monkeypatch)
 
 def test_a_killed_attempts_folder_is_removed_when_the_job_runs_again(brand, sample_video):
     video = make_upload(brand, sample_video, status=Status.PROCESSING, attempts=1)
-    leftover = Path(tempfile.gettempdir()) / f"{jobs.FOLDER_PREFIX}{video.pk}-1"
+    leftover = Path(tempfile.gettempdir()) / f"{jobs.FOLDER_PREFIX}{video.pk}-1-{dead_pid()}"
     (leftover / "hls").mkdir(parents=True)
     (leftover / "hls" / "segment_0000.ts").write_bytes(b"x" * 1000)
 
@@ -401,8 +410,8 @@ def test_the_check_removes_leftover_folders_but_not_a_live_attempts(brand):
     dead = make_upload(brand, status=Status.FAILED, attempts=1)
     live = make_upload(brand)
     lease = jobs.claim(recording_id=live.pk)
-    leftover = Path(tempfile.gettempdir()) / f"{jobs.FOLDER_PREFIX}{dead.pk}-1"
-    working = Path(tempfile.gettempdir()) / f"{jobs.FOLDER_PREFIX}{live.pk}-{lease.attempt}"
+    leftover = Path(tempfile.gettempdir()) / f"{jobs.FOLDER_PREFIX}{dead.pk}-1-{dead_pid()}"
+    working = Path(tempfile.gettempdir()) / f"{jobs.FOLDER_PREFIX}{live.pk}-{lease.attempt}-{os.getpid()}"
     for folder in (leftover, working):
         folder.mkdir(exist_ok=True)
     try:
