@@ -135,22 +135,37 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def kill_leftover_nginx(directory: Path) -> None:
+def kill_leftover_nginx(directory: Path, *, timeout: float = 5) -> list[int]:
     """Kill the nginx processes a killed supervisor left in ``directory`` (found by the group of
-    the master in ``nginx.pid``; only processes named nginx): they hold the ports."""
+    the master in ``nginx.pid``; only processes named nginx), and wait until they are gone: they
+    hold the ports. Returns their pids."""
     try:
-        pgid = int((directory / "nginx.pid").read_text().strip())
+        group = int((directory / "nginx.pid").read_text().strip())
     except (OSError, ValueError):
-        return
+        return []
+    leftover = [pid for pid, name, _ in _processes(group) if name == "nginx"]
+    for pid in leftover:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while any(pid in leftover for pid, _, _ in _processes(group)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return leftover
+
+
+def _processes(group: int) -> list[tuple[int, str, str]]:
+    """(pid, name, state) of the live (not zombie) processes in process group ``group``."""
+    found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            name = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
-        except (OSError, IndexError):
+            text = stat.read_text()
+        except OSError:
             continue
-        if name == "nginx" and int(fields[2]) == pgid:  # fields: state, ppid, pgrp, ...
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(stat.parent.name), signal.SIGKILL)
+        name, _, rest = text.partition("(")[2].rpartition(")")
+        fields = rest.split()  # state, ppid, pgrp, ...
+        if len(fields) > 2 and fields[2] == str(group) and fields[0] != "Z":
+            found.append((int(stat.parent.name), name, fields[0]))
+    return found
 
 
 _prctl = None

@@ -9,9 +9,11 @@ its recording reconnect window. Timings are printed (``pytest -s``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -85,6 +87,61 @@ def media_server(live_server, tmp_path):
     )
     yield server
     server.stop()
+    kill_group(server)
+
+
+def start_again(server: media.MediaServer, live_server) -> None:
+    """``manage.py media_server`` once more in ``server``'s folder and on its ports (as the demo's
+    or a container's restart does); ``server`` then stands for it."""
+    old_master = nginx_master(server)
+    with server.log.open("ab") as out:
+        server.process = subprocess.Popen(
+            [sys.executable, "manage.py", "media_server"],
+            cwd=media.ROOT,
+            env={
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "liveshop.settings.test"),
+                "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
+                "MEDIA_SERVER_HOST": "127.0.0.1",
+                "MEDIA_SERVER_RTMP_PORT": str(server.rtmp_port),
+                "MEDIA_SERVER_HTTP_PORT": str(server.http_port),
+                "MEDIA_SERVER_PUBLIC_URL": server.public_url,
+                "MEDIA_SERVER_CALLBACK_URL": live_server.url.replace("localhost", "127.0.0.1"),
+                "MEDIA_SERVER_DIR": str(server.directory),
+            },
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    media.wait_for(
+        lambda: (
+            server.process.poll() is not None
+            or (nginx_master(server) != old_master and media.http_get(server.http_port, "/stat")[0] == 200)
+        ),
+        what="the new nginx's /stat",
+    )
+    assert server.process.poll() is None, server.output()
+
+
+def nginx_processes(server) -> set[int]:
+    """The pids of nginx's master and workers (its process group, the master's pid)."""
+    group = nginx_master(server)
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            pids.add(int(stat.parent.name))
+    return pids
+
+
+def kill_group(server) -> None:
+    """Whatever a failed test left of nginx (after a clean stop: nothing)."""
+    master = nginx_master(server)
+    if master is not None:
+        with contextlib.suppress(OSError):
+            os.killpg(master, signal.SIGKILL)
 
 
 @pytest.fixture(autouse=True)
@@ -111,36 +168,53 @@ def local_mode(settings, media_server, tmp_path):
     get_video_backend.cache_clear()
 
 
-def nginx_master(server) -> int:
-    return int((server.directory / "nginx.pid").read_text())
+def nginx_master(server) -> int | None:
+    try:
+        return int((server.directory / "nginx.pid").read_text())
+    except (OSError, ValueError):  # being written
+        return None
 
 
 def status(event) -> str:
     return LiveEvent.objects.values_list("status", flat=True).get(pk=event.pk)
 
 
-def test_nginx_killed_mid_show_goes_offline_then_live_and_the_replay_has_both_parts(media_server):
+def new_show():
     host = member(OrganizationFactory())
     organization = host.memberships.get().organization
-    jacket, fleece = ProductFactory.create_batch(2, organization=organization)
+    products = ProductFactory.create_batch(2, organization=organization)
     event = services.create_event(
         organization=organization,
         title="Spring drop",
         scheduled_start=timezone.now(),
         by=host,
-        products=[jacket, fleece],
+        products=products,
     )
+    return host, event, products
+
+
+def streamed(session, seconds: float):
+    media.wait_for(
+        lambda: timezone.now() - session.started_at >= timedelta(seconds=seconds),
+        what=f"{seconds} s of stream",
+    )
+
+
+def live_session(event, what: str):
+    return media.wait_for(
+        lambda: status(event) == Status.LIVE and event.sessions.filter(ended_at=None).first(),
+        timeout=60,
+        what=what,
+    )
+
+
+def test_nginx_killed_mid_show_goes_offline_then_live_and_the_replay_has_both_parts(media_server):
+    host, event, (jacket, fleece) = new_show()
     key = secrets.decrypt(event.stream_key_encrypted)
     encoder = ReconnectingEncoder(media_server.ingest(key), seconds=PART_2_SECONDS)
 
     def diagnostics() -> str:
         return f"\nencoder runs: {encoder.runs}\n--- media server ---\n{media_server.output()}"
-
-    def streamed(session, seconds: float):
-        media.wait_for(
-            lambda: timezone.now() - session.started_at >= timedelta(seconds=seconds),
-            what=f"{seconds} s of stream",
-        )
 
     encoder.start()
     try:
@@ -211,3 +285,49 @@ def _merged_recording(event) -> Recording | None:
     in the transaction that completes an ingestion)."""
     recording = Recording.objects.filter(event=event, status=Recording.Status.READY).first()
     return recording if recording is not None and recording.sessions.count() == 2 else None
+
+
+def test_media_server_killed_and_started_again_ends_the_show_then_takes_the_reconnect(
+    media_server, live_server
+):
+    _, event, _ = new_show()
+    key = secrets.decrypt(event.stream_key_encrypted)
+    encoder = ReconnectingEncoder(media_server.ingest(key), seconds=PART_2_SECONDS)
+
+    def diagnostics() -> str:
+        return f"\nencoder runs: {encoder.runs}\n--- media server ---\n{media_server.output()}"
+
+    encoder.start()
+    try:
+        first = live_session(event, f"the event to go live{diagnostics()}")
+        streamed(first, PART_1_SECONDS)
+        old_nginx = nginx_processes(media_server)
+
+        media_server.process.kill()  # the supervisor: nginx's master dies with it, not its workers
+        media_server.process.wait()
+        media.wait_for(lambda: nginx_master(media_server) not in nginx_processes(media_server))
+        assert status(event) == Status.LIVE  # the encoder still publishes into nginx's worker
+
+        restarted = time.monotonic()
+        start_again(media_server, live_server)
+
+        media.wait_for(lambda: status(event) == Status.ENDED, timeout=30, what=f"offline{diagnostics()}")
+        offline_after = time.monotonic() - restarted
+        second = live_session(event, f"the encoder's reconnect to go live{diagnostics()}")
+        live_after = time.monotonic() - restarted
+        assert not old_nginx & nginx_processes(media_server)
+        media.wait_for(
+            lambda: not encoder.is_alive(), timeout=60, what=f"the encoder to finish{diagnostics()}"
+        )
+    finally:
+        encoder.stop()
+    print(
+        f"\nmedia_server run again -> event offline: {offline_after:.2f} s; -> live again: "
+        f"{live_after:.2f} s; encoder runs {encoder.runs}"
+    )
+    recording = media.wait_for(
+        lambda: _merged_recording(event), timeout=90, what=f"one ready recording of both parts{diagnostics()}"
+    )
+    first.refresh_from_db()
+    assert first.end_reason == SERVER_STOPPED
+    assert recording.stream_ids == [first.stream_id, second.stream_id]

@@ -77,10 +77,10 @@ class Command(BaseCommand):
                 raise CommandError(f"nginx rejected {config}:\n{result.stderr.strip()}")
             self.stdout.write(self.style.SUCCESS(f"{config} is valid."))
             return
+        media_supervisor.kill_leftover_nginx(directory)  # a killed supervisor's, holding the ports
         _check_port_free(rtmp_listen, rtmp_port, "RTMP", "--rtmp-port / MEDIA_SERVER_RTMP_PORT")
         _check_port_free(http_listen, http_port, "HTTP", "--http-port / MEDIA_SERVER_HTTP_PORT")
         self._print_banner(directory, rtmp_port, http_port)
-        media_supervisor.kill_leftover_nginx(directory)
         supervisor = media_supervisor.Supervisor(
             [*command, "-g", "daemon off;"], reset_url=_reset_url(), log=self.stderr.write
         )
