@@ -16,6 +16,7 @@ from django.views import View
 
 from events.models import LiveEvent
 from events.viewer_views import QR_MAX_AGE, format_price, get_watchable_event, no_store_if_private, qr_svg
+from liveshop.viewer_id import remember_viewer, viewer_keys
 from recordings import cdn, selectors
 from recordings.models import ProductCue, Recording
 from recordings.payloads import media_time, replay_buy_url, replay_card, replay_payload
@@ -60,7 +61,7 @@ def render_replay(
     request, recording: Recording, *, event: LiveEvent | None, campaign: str, qr: str, others=()
 ) -> HttpResponse:
     """Count the view and render the page (the QR URL pattern ``qr`` ends in ``/0.svg``)."""
-    count_replay_view(recording=recording, viewer=request.user, session=request.session)
+    count_replay_view(recording=recording, viewer=request.user, viewer_keys=viewer_keys(request))
     cues = selectors.list_cues(recording)
     qr_pattern = qr.replace("/0.svg", "/{id}.svg")
     config = {
@@ -92,7 +93,7 @@ def render_replay(
         "card_kicker": "In the video now",
         "config": config,
     }
-    return render(request, "recordings/replay.html", context)
+    return remember_viewer(request, render(request, "recordings/replay.html", context))
 
 
 def with_display(card: dict, qr_pattern: str) -> dict:

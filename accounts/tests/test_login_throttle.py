@@ -129,3 +129,18 @@ def test_authenticate_without_a_request_is_throttled_per_account(user):
     assert authenticate(username=user.username, password=PASSWORD) is None
     throttle.reset(username=user.username)
     assert authenticate(username=user.username, password=PASSWORD) == user
+
+
+def test_sessions_made_before_the_throttle_stay_logged_in_through_a_deploy(client, user):
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+
+    response = client.get(reverse("admin:index"))
+
+    assert response.status_code == 200
+
+
+def test_a_throttled_account_is_refused_by_every_listed_backend(user):
+    for _ in range(5):
+        assert authenticate(username=user.username, password="wrong") is None
+
+    assert authenticate(username=user.username, password=PASSWORD) is None

@@ -112,7 +112,13 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Logins (the site's and the admin's) go through accounts.backends, which pauses logins for an
 # account or an address after too many failures (counted in the cache; see accounts/throttle.py).
-AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
+# ModelBackend stays listed after the throttled one so that sessions made before the throttle
+# existed (they name ModelBackend) stay logged in through a deploy, hosts mid-show included. It
+# cannot bypass the throttle: the throttled backend raises PermissionDenied, which stops the chain.
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.ThrottledModelBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LIVESHOP_LOGIN_FAILURES_PER_ACCOUNT = env.int("LIVESHOP_LOGIN_FAILURES_PER_ACCOUNT", default=5)
 LIVESHOP_LOGIN_FAILURES_PER_ADDRESS = env.int("LIVESHOP_LOGIN_FAILURES_PER_ADDRESS", default=20)
 LIVESHOP_LOGIN_COOLDOWN = env.int("LIVESHOP_LOGIN_COOLDOWN", default=900)  # seconds

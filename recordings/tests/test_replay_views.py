@@ -293,15 +293,28 @@ def views_of(recording) -> int:
     return recording.replay_views
 
 
-def test_a_replay_view_counts_once_per_browser_session(client, ended_show):
+def test_a_replay_view_counts_once_per_viewer_and_creates_no_session(client, ended_show):
+    from django.contrib.sessions.models import Session
+
     event, recording, _ = ended_show
     client.get(replay_url(event))
     client.get(replay_url(event))
     assert views_of(recording) == 1
+    assert "liveshop_vid" in client.cookies
 
     client.cookies.clear()  # another browser
-    client.get(replay_url(event))
+    client.get(replay_url(event), REMOTE_ADDR="198.51.100.7")
     assert views_of(recording) == 2
+    assert Session.objects.count() == 0
+
+
+def test_cookieless_requests_from_one_address_count_once(ended_show):
+    from django.test import Client
+
+    event, recording, _ = ended_show
+    for _ in range(20):  # a client that keeps no cookie: a new one each time
+        assert Client().get(replay_url(event), REMOTE_ADDR="198.51.100.9").status_code == 200
+    assert views_of(recording) == 1
 
 
 def test_brand_members_previewing_do_not_count(client, ended_show, video):
@@ -318,14 +331,13 @@ def test_brand_members_previewing_do_not_count(client, ended_show, video):
 
 def test_count_replay_view_is_per_recording(ended_show, rf):
     from django.contrib.auth.models import AnonymousUser
-    from django.contrib.sessions.backends.db import SessionStore
 
     event, recording, _ = ended_show
     other = ready_recording(event)
-    session = SessionStore()
-    assert count_replay_view(recording=recording, viewer=AnonymousUser(), session=session)
-    assert not count_replay_view(recording=recording, viewer=AnonymousUser(), session=session)
-    assert count_replay_view(recording=other, viewer=AnonymousUser(), session=session)
+    viewer = [f"id:{event.pk}-{recording.pk}"]
+    assert count_replay_view(recording=recording, viewer=AnonymousUser(), viewer_keys=viewer)
+    assert not count_replay_view(recording=recording, viewer=AnonymousUser(), viewer_keys=viewer)
+    assert count_replay_view(recording=other, viewer=AnonymousUser(), viewer_keys=viewer)
     assert (views_of(recording), views_of(other)) == (1, 1)
 
 
