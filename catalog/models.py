@@ -1,5 +1,6 @@
+from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 
 from accounts.models import Organization
@@ -9,6 +10,38 @@ from catalog.currencies import ISO_4217
 def validate_currency(value: str) -> None:
     if value not in ISO_4217:
         raise ValidationError(f"“{value}” is not an ISO 4217 currency code (e.g. USD, EUR).")
+
+
+# The only schemes a Buy link may have: anything else (javascript:, data:, ftp:, ...) is refused
+# at input and never rendered as a link (is_web_url).
+WEB_URL_SCHEMES = ("http", "https")
+validate_web_url = URLValidator(
+    schemes=list(WEB_URL_SCHEMES), message="Enter a web address starting with http:// or https://."
+)
+
+
+def is_web_url(value: str) -> bool:
+    """Whether ``value`` may be rendered as a link: an absolute http(s) URL with a host and no
+    whitespace or control characters (browsers strip those, so they could hide another scheme)."""
+    try:
+        validate_web_url(value)
+    except ValidationError:
+        return False
+    return not any(ord(char) <= 0x20 or ord(char) == 0x7F for char in value)
+
+
+class WebURLFormField(forms.URLField):
+    default_error_messages = {"invalid": validate_web_url.message}
+    default_validators = [validate_web_url]
+
+
+class WebURLField(models.URLField):
+    """A URL field that takes only http(s) URLs, in forms and in model validation, with one message."""
+
+    default_validators = [validate_web_url]
+
+    def formfield(self, **kwargs):
+        return super().formfield(**{"form_class": WebURLFormField, **kwargs})
 
 
 def product_image_path(product: "Product", filename: str) -> str:
@@ -40,7 +73,12 @@ class Product(models.Model):
     image_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
     image_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
     thumbnail = models.ImageField(upload_to=product_image_path, blank=True, editable=False)
-    external_url = models.URLField("product page", max_length=500, blank=True)
+    external_url = WebURLField(
+        "product page",
+        max_length=500,
+        blank=True,
+        help_text="The product's page on your shop (http:// or https://).",
+    )
     stock = models.IntegerField(default=0, validators=[MinValueValidator(0)])
     is_active = models.BooleanField("active", default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from catalog.models import Product
+from catalog.models import Product, is_web_url
 from events.models import Highlight, LiveEvent
 
 
 def tagged_buy_url(product: Product, *, medium: str, campaign: str) -> str:
-    """The product page tagged for attribution ("live" or "replay", and the event or video)."""
-    if not product.external_url:
+    """The product page tagged for attribution ("live" or "replay", and the event or video). Empty
+    unless the page is an http(s) URL: a row saved without validation (an old row, a raw query)
+    never becomes a javascript: or data: link, in a page, a payload or a QR code."""
+    if not is_web_url(product.external_url):
         return ""
     separator = "&" if "?" in product.external_url else "?"
     query = urlencode({"utm_source": "liveshop", "utm_medium": medium, "utm_campaign": campaign})

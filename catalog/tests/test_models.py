@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.tests.factories import OrganizationFactory
-from catalog.models import Product
+from catalog.models import Product, is_web_url
 from catalog.tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +56,45 @@ def test_full_clean_rejects_a_currency_that_is_not_iso_4217():
         product.full_clean()
 
     assert "currency" in error.value.message_dict
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "ftp://shop.example.com/p",
+        "//shop.example.com/p",
+    ],
+)
+def test_a_product_page_must_be_an_http_or_https_url(url):
+    product = ProductFactory.build(organization=OrganizationFactory(), external_url=url)
+
+    with pytest.raises(ValidationError) as raised:
+        product.full_clean()
+
+    assert raised.value.message_dict["external_url"] == [
+        "Enter a web address starting with http:// or https://."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "is_link"),
+    [
+        ("https://shop.example.com/p?c=red", True),
+        ("HTTP://shop.example.com/p", True),
+        ("", False),
+        ("javascript:alert(1)", False),
+        ("JaVaScRiPt:alert(1)", False),
+        (" javascript:alert(1)", False),
+        ("\tjavascript:alert(1)", False),
+        ("java\nscript:alert(1)", False),
+        ("data:text/html;base64,PHNjcmlwdD4=", False),
+        ("vbscript:msgbox(1)", False),
+        ("ftp://shop.example.com/p", False),
+        ("https://shop.example.com/a b", False),
+        ("https:///nohost", False),
+    ],
+)
+def test_is_web_url(url, is_link):
+    assert is_web_url(url) is is_link

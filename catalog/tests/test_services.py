@@ -137,13 +137,31 @@ def test_import_products_reports_every_bad_row_with_its_line_and_writes_nothing(
         "line 8: sku: Ensure this value has at most 64 characters (it has 65).",
         "line 9: name: This field is required.",
         "line 9: price: Ensure this value is greater than or equal to 0.",
-        "line 9: external_url: Enter a valid URL.",
+        "line 9: external_url: Enter a web address starting with http:// or https://.",
         "line 9: active: Enter yes or no (or true/false, 1/0).",
         "line 10: expected 8 cells, found 3.",
     ]
     assert Product.objects.count() == 1
     existing.refresh_from_db()
     assert existing.name == "Old name"
+
+
+def test_import_products_refuses_a_product_page_that_is_not_http_or_https_by_line():
+    brand = OrganizationFactory()
+    text = (
+        HEADER
+        + "OK,Apron,,10,USD,1,https://shop.example.com/apron,yes\n"
+        + "JS,Bag,,10,USD,1,javascript:alert(1),yes\n"
+        + "FTP,Cap,,10,USD,1,ftp://shop.example.com/cap,yes\n"
+    )
+
+    errors = import_failure(brand, text)
+
+    assert errors == [
+        "line 3: external_url: Enter a web address starting with http:// or https://.",
+        "line 4: external_url: Enter a web address starting with http:// or https://.",
+    ]
+    assert not Product.objects.exists()
 
 
 def test_import_products_reports_a_duplicate_sku_with_both_line_numbers():

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from accounts.tests.factories import OrganizationFactory, member
+from catalog.models import Product
 from catalog.tests.factories import ProductFactory
 from events import services
 from events.models import EventProduct, LiveEvent
@@ -205,6 +206,32 @@ def test_qr_code_only_for_products_of_the_event_with_a_buy_link(client):
 
     assert client.get(qr_url(event, beanie)).status_code == 404
     assert client.get(qr_url(event, elsewhere)).status_code == 404
+
+
+NOT_WEB_URLS = [
+    "javascript:alert(document.cookie)",
+    " javascript:alert(1)",
+    "data:text/html,x",
+    "ftp://example.com/p",
+]
+
+
+@pytest.mark.parametrize("url", NOT_WEB_URLS)
+def test_a_product_page_saved_without_validation_is_never_a_link(client, url):
+    """A Buy link is only ever an http(s) URL: a row written past validation (an old row, a raw
+    update) gets no link in the page, its JSON config, the API or a QR code."""
+    event, jacket, _ = make_show()
+    Product.objects.filter(pk=jacket.pk).update(external_url=url)
+    services.feature_product(event=event, product=jacket, by=member(event.organization))
+
+    page = client.get(watch_url(event))
+    details = client.get(reverse("viewer:stream-details", kwargs={"pk": event.pk}))
+
+    assert page.status_code == 200 and details.status_code == 200
+    for body in (page.content.decode(), details.content.decode()):
+        assert url.strip() not in body
+    assert page_config(page)["currentHighlight"]["product"]["buyUrl"] == ""
+    assert client.get(qr_url(event, jacket)).status_code == 404
 
 
 def test_qr_code_of_a_private_event_is_for_its_brand_only(client, video):

@@ -23,6 +23,17 @@
     }
   }
 
+  /** Whether `url` may be a link: an absolute http(s) URL (never javascript:, data: and the like). */
+  function isWebUrl(url) {
+    if (typeof url !== "string" || /[\u0000-\u0020\u007f]/.test(url)) return false;
+    try {
+      const parsed = new URL(url);
+      return (parsed.protocol === "http:" || parsed.protocol === "https:") && Boolean(parsed.host);
+    } catch {
+      return false;
+    }
+  }
+
   /** Reformat the server-rendered prices (the elements with data-price and data-currency). */
   function localisePrices(root = document) {
     for (const el of root.querySelectorAll("[data-price][data-currency]")) {
@@ -50,12 +61,14 @@
       else image.removeAttribute("src");
       image.hidden = !card.image;
     }
+    // Only an http(s) link is ever rendered (the server sends nothing else; this holds even if it did).
+    const buyUrl = isWebUrl(card.buyUrl) ? card.buyUrl : "";
     const buy = field("buy");
     if (buy) {
-      if (card.buyUrl) buy.href = card.buyUrl;
+      if (buyUrl) buy.href = buyUrl;
       else buy.removeAttribute("href");
       // The card's Buy button hides without a link; a lineup item's link wraps the whole item.
-      if (buy.classList.contains("buy")) buy.hidden = !card.buyUrl;
+      if (buy.classList.contains("buy")) buy.hidden = !buyUrl;
     }
     const stock = field("stock");
     if (stock) stock.hidden = card.inStock !== false;
@@ -63,9 +76,9 @@
     if (description) description.textContent = card.description || "";
     const qr = field("qr");
     if (qr) {
-      qr.hidden = !card.buyUrl;
+      qr.hidden = !buyUrl;
       const img = qr.querySelector("img");
-      if (card.buyUrl) img.src = qrUrl.replace("{id}", card.id);
+      if (buyUrl) img.src = qrUrl.replace("{id}", card.id);
       else img.removeAttribute("src");
     }
   }
@@ -94,5 +107,5 @@
     markFeatured(card ? card.id : null);
   }
 
-  window.LiveshopCard = Object.freeze({ formatPrice, localisePrices, fill, markFeatured, show });
+  window.LiveshopCard = Object.freeze({ formatPrice, isWebUrl, localisePrices, fill, markFeatured, show });
 })();
