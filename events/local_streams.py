@@ -7,12 +7,17 @@ libnginx-mod-rtmp 1.2.2). ``manage.py media_server`` supervises nginx and posts
 streams nginx dropped, as IVS reports a dropped stream (Stream End, Session Ended, through
 events.stream_state), and saves the recordings nginx left under the stream key. An encoder that
 reconnects is a new stream (a new session, as on IVS); recordings.services.local merges its
-recording with the one before when it came back within the recording reconnect window."""
+recording with the one before when it came back within the recording reconnect window.
+
+While nginx runs, the supervisor also watches its /stat: when a stream disappears from it (a
+worker crashed, or Django missed the publish_done) it posts a check naming the channels gone,
+whose streams end the same way (end_gone_streams)."""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +35,7 @@ from liveshop.video import local
 logger = logging.getLogger(__name__)
 
 SERVER_STOPPED = "media server stopped"  # the end reason of the streams a reset ends
+PUBLISHER_GONE = "publisher gone"  # ... and of those a check of nginx's /stat no longer finds
 # nginx-rtmp's "<record_path>/<name>-<unix time>.flv"; a key may hold "-" and "_".
 RECORDED = re.compile(r"(?P<name>.+)-(?P<time>\d{9,11})\.flv")
 
@@ -44,27 +50,43 @@ def reset_media_server(*, at: datetime) -> ResetResult:
     """The media server had no publisher at ``at`` (it had just stopped, or was starting): end
     every open stream session of a local event that began before ``at`` (Stream End and Session
     Ended at ``at``, through the one stream-state handler), then save the recordings nginx left
-    named by a stream key from before ``at``. Idempotent; a late reset never ends a stream that
-    started after it."""
+    named by their keys. Idempotent; a late reset never ends a stream that started after it."""
     sessions = StreamSession.objects.filter(event__backend="local", ended_at=None).filter(
         Q(started_at__lt=at) | Q(started_at=None, created_at__lt=at)
     )
+    return _end_streams(sessions, at=at, reason=SERVER_STOPPED)
+
+
+def end_gone_streams(*, at: datetime, gone: Collection[str], seen_at: datetime) -> ResetResult:
+    """The streams of the channels ``gone`` that nginx's /stat listed at ``seen_at`` were no
+    longer there at ``at`` (or a newer stream was), yet no publish_done ended them (a worker
+    crashed, or the callback was lost): end their open sessions that began before ``seen_at``,
+    as reset_media_server does. They end at ``seen_at``, the last moment known: before any
+    stream their encoder started since, which stays live. Idempotent."""
+    sessions = StreamSession.objects.filter(
+        event__backend="local", event__channel_id__in=list(gone), ended_at=None, started_at__lt=seen_at
+    )
+    return _end_streams(sessions, at=seen_at, reason=PUBLISHER_GONE, files_before=at)
+
+
+def _end_streams(sessions, *, at: datetime, reason: str, files_before: datetime | None = None) -> ResetResult:
     ended = []
     for channel_id, stream_id in sessions.values_list("event__channel_id", "stream_id"):
         for name in (ivs_events.STREAM_END, ivs_events.SESSION_ENDED):
             stream_state.handle_event(
-                ivs_events.stream_state_change(channel_id, name, stream_id, at=at, reason=SERVER_STOPPED)
+                ivs_events.stream_state_change(channel_id, name, stream_id, at=at, reason=reason)
             )
         ended.append(stream_id)
     if ended:
-        logger.info("Streams ended: the media server stopped", extra={"stream_ids": ended})
-    return ResetResult(ended=ended, recordings=save_left_recordings(before=at))
+        logger.info("Streams ended: %s", reason, extra={"stream_ids": ended})
+    saved = save_left_recordings(before=files_before or at, stream_ids=ended)
+    return ResetResult(ended=ended, recordings=saved)
 
 
-def save_left_recordings(*, before: datetime) -> list[Path]:
+def save_left_recordings(*, before: datetime, stream_ids: Collection[str]) -> list[Path]:
     """Save each recording in ``rec/`` still named by a stream key, opened before ``before``, of
-    a stream that has ended (nginx died with it open, so no on_record_done came): see
-    save_recording."""
+    one of the streams ``stream_ids`` that just ended without nginx's callbacks (so no
+    on_record_done will come): see save_recording."""
     saved = []
     folder = Path(settings.MEDIA_SERVER_DIR) / "rec"
     for path in sorted(folder.glob("*.flv")) if folder.is_dir() else ():
@@ -75,9 +97,10 @@ def save_left_recordings(*, before: datetime) -> list[Path]:
             continue  # renamed already: on_record_done came
         event = event_for_key(match["name"])
         session = _session_recorded(event, at=int(match["time"])) if event else None
-        if session is None or session.ended_at is None:
-            # A key rotated since, or no session: left for an operator. An open session is a
-            # publish after ``before`` (file names have whole seconds): nginx is writing it.
+        if session is None or session.stream_id not in stream_ids:
+            # A key rotated since, or no session: left for an operator. Another session is a
+            # publish after ``before`` (file names have whole seconds) that nginx is writing,
+            # or one whose on_record_done comes.
             continue
         publisher = local.Publisher(event.channel_id, session.stream_id, event.stream_key_digest)
         if save_recording(path=str(path), key=match["name"], publisher=publisher) is not None:

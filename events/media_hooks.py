@@ -93,15 +93,30 @@ def on_record_done(request: HttpRequest) -> HttpResponse:
 @require_POST
 def on_server_reset(request: HttpRequest) -> HttpResponse:
     """``manage.py media_server`` started nginx, or saw it stop (nginx itself then sends no
-    publish_done): the streams it had end at ``at`` (unix time) and their recordings are saved."""
+    publish_done): the streams it had end at ``at`` (unix time) and their recordings are saved.
+    With ``call=server_check``: the streams of the channels ``gone`` from nginx's /stat since
+    ``seen_at`` end."""
     if not _authorized(request):
         return _forbidden("Missing or wrong callback secret.")
-    try:
-        at = datetime.fromtimestamp(float(request.POST.get("at", "")), tz=UTC)
-    except (ValueError, OverflowError, OSError):
+    at = _unix_time(request.POST.get("at", ""))
+    if at is None:
         return HttpResponse("Missing or invalid 'at' (unix time).", status=400, content_type="text/plain")
-    result = local_streams.reset_media_server(at=at)
+    if request.POST.get("call") == "server_check":  # the supervisor read nginx's /stat
+        gone = [channel for channel in request.POST.get("gone", "").split(",") if channel]
+        seen_at = _unix_time(request.POST.get("seen_at", ""))
+        if seen_at is None:
+            return HttpResponse("Missing or invalid 'seen_at'.", status=400, content_type="text/plain")
+        result = local_streams.end_gone_streams(at=at, gone=gone, seen_at=seen_at)
+    else:
+        result = local_streams.reset_media_server(at=at)
     return HttpResponse(f"ended {len(result.ended)}, saved {len(result.recordings)}")
+
+
+def _unix_time(value: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _authorized(request: HttpRequest) -> bool:

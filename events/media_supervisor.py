@@ -2,9 +2,11 @@
 and tell Django each time it had no publisher (``on_server_reset``), since nginx-rtmp posts no
 on_publish_done when nginx stops, is killed or crashes (so a show would stay "live" forever).
 
-One thread, no Django: the loop waits for nginx, delivers resets (retried with backoff while
-Django is down; each carries the moment nginx stopped, so a late one never ends a stream that
-started after it) and sleeps between restarts. Signals set flags and are forwarded to nginx:
+One thread, no Django: the loop waits for nginx, reads its /stat every CHECK_INTERVAL (a stream
+that disappears from it is reported as a check: a crashed worker or a lost publish_done leaves
+no callback either), delivers resets (retried with backoff while Django is down; each carries
+the moment it describes, so a late one never ends a stream that started after it) and sleeps
+between restarts. Signals set flags and are forwarded to nginx:
 SIGTERM/SIGINT stop it (fast shutdown), SIGQUIT gracefully, SIGHUP reloads its config.
 
 nginx runs in its own process group: its workers outlive a killed master (still holding the ports
@@ -23,6 +25,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,22 +38,38 @@ FINAL_TIMEOUT = 3  # seconds for the last attempt, when stopping
 RESET_RETRY_MAX = 60  # seconds between attempts at most while Django does not answer
 RESET_GIVE_UP = 3600  # seconds after which an undelivered reset is dropped (logged)
 TICK = 0.1  # seconds between checks of nginx, signals and pending resets
+CHECK_INTERVAL = 2  # seconds between reads of nginx's /stat
+STAT_TIMEOUT = 2
+SHOW_APP = "show"  # liveshop.video.local.SHOW_APP (this module imports no Django)
 PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
 
 @dataclass
 class _Reset:
-    at: float  # unix time: nothing published to nginx then
+    at: float  # unix time: nothing published to nginx then (or, for a check, not ``gone``)
+    gone: tuple[str, ...] | None = None  # a check: channels in /stat at ``seen_at``, not at ``at``
+    seen_at: float = 0.0
     next_try: float = 0.0
     attempts: int = 0
 
 
 class Supervisor:
-    def __init__(self, command: list[str], *, reset_url: str, log: Callable[[str], object] = print):
+    def __init__(
+        self,
+        command: list[str],
+        *,
+        reset_url: str,
+        stat_url: str = "",
+        log: Callable[[str], object] = print,
+    ):
         self.command = command
         self.reset_url = reset_url
+        self.stat_url = stat_url
         self.log = log
+        self.publishing: dict[str, int] = {}  # channel id: stream age (ms) in the last /stat
+        self.checked_at = 0.0
+        self.next_check = 0.0
         self.nginx: subprocess.Popen | None = None
         self.stopping = False
         self.pending: list[_Reset] = []
@@ -80,11 +99,29 @@ class Supervisor:
         return code
 
     def _wait_for_nginx(self) -> int:
+        self.publishing = {}
         while True:
             try:
                 return self.nginx.wait(timeout=TICK)
             except subprocess.TimeoutExpired:
+                self._check_stat()
                 self._deliver()
+
+    def _check_stat(self) -> None:
+        """Every CHECK_INTERVAL, read which channels nginx publishes; when one is gone, or is
+        younger than it was (its encoder came back in between), without Django being told for
+        sure (a worker crashed, a publish_done was lost), report a check."""
+        if not self.stat_url or time.monotonic() < self.next_check:
+            return
+        self.next_check = time.monotonic() + CHECK_INTERVAL
+        at = time.time()
+        publishing = read_publishing(self.stat_url)
+        if publishing is None:
+            return  # nginx starting, or too busy to answer: next time
+        gone = {channel for channel, age in self.publishing.items() if publishing.get(channel, -1) < age}
+        if gone:
+            self.pending.append(_Reset(at=at, gone=tuple(sorted(gone)), seen_at=self.checked_at))
+        self.publishing, self.checked_at = publishing, at
 
     def _idle(self, *, until: float) -> None:
         while not self.stopping and time.monotonic() < until:
@@ -118,7 +155,10 @@ class Supervisor:
                 self.log("Django was not told that nginx stopped: live shows on it may stay live.\n")
 
     def _post(self, reset: _Reset, *, timeout: float) -> bool:
-        body = urlencode({"call": "server_reset", "at": f"{reset.at:.6f}"}).encode()
+        fields = {"call": "server_reset", "at": f"{reset.at:.6f}"}
+        if reset.gone is not None:
+            fields.update(call="server_check", gone=",".join(reset.gone), seen_at=f"{reset.seen_at:.6f}")
+        body = urlencode(fields).encode()
         request = urllib.request.Request(self.reset_url, data=body, method="POST")  # noqa: S310 (our URL)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
@@ -127,6 +167,22 @@ class Supervisor:
             if reset.attempts == 0:
                 self.log(f"Could not tell Django that nginx had no publisher ({exc}); retrying.\n")
             return False
+
+
+def read_publishing(stat_url: str) -> dict[str, int] | None:
+    """The streams publishing in nginx's public application, from its /stat XML: their names
+    (channel ids) and ages (ms); None when nginx does not answer."""
+    try:
+        with urllib.request.urlopen(stat_url, timeout=STAT_TIMEOUT) as response:  # noqa: S310 (loopback)
+            stat = ET.fromstring(response.read())  # noqa: S314 (our own nginx, on loopback)
+    except (urllib.error.URLError, OSError, ET.ParseError):
+        return None
+    streams = stat.iterfind(f"server/application[name='{SHOW_APP}']/live/stream")
+    return {
+        stream.findtext("name"): int(stream.findtext("time") or 0)
+        for stream in streams
+        if stream.findtext("name") and stream.find("publishing") is not None
+    }
 
 
 def kill_group(pgid: int) -> None:

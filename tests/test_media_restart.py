@@ -27,7 +27,7 @@ from django.utils import timezone
 from accounts.tests.factories import OrganizationFactory, member
 from catalog.tests.factories import ProductFactory
 from events import services
-from events.local_streams import SERVER_STOPPED
+from events.local_streams import PUBLISHER_GONE, SERVER_STOPPED
 from events.models import LiveEvent
 from liveshop import secrets
 from liveshop.video import get_video_backend
@@ -330,4 +330,51 @@ def test_media_server_killed_and_started_again_ends_the_show_then_takes_the_reco
     )
     first.refresh_from_db()
     assert first.end_reason == SERVER_STOPPED
+    assert recording.stream_ids == [first.stream_id, second.stream_id]
+
+
+def nginx_worker(server) -> int:
+    for pid in nginx_processes(server):
+        with contextlib.suppress(OSError):
+            if b"worker process" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+    raise AssertionError(f"No nginx worker:\n{server.output()}")
+
+
+def test_a_crashed_nginx_worker_drops_the_stream_and_the_reconnect_goes_live(media_server):
+    """nginx's master replaces a worker that died, but the publishers it carried are gone with no
+    publish_done: the supervisor sees their streams leave nginx's /stat (or come back younger)."""
+    _, event, _ = new_show()
+    key = secrets.decrypt(event.stream_key_encrypted)
+    encoder = ReconnectingEncoder(media_server.ingest(key), seconds=PART_2_SECONDS)
+
+    def diagnostics() -> str:
+        return f"\nencoder runs: {encoder.runs}\n--- media server ---\n{media_server.output()}"
+
+    encoder.start()
+    try:
+        first = live_session(event, f"the event to go live{diagnostics()}")
+        streamed(first, PART_1_SECONDS)
+        master = nginx_master(media_server)
+
+        os.kill(nginx_worker(media_server), signal.SIGKILL)
+        killed = time.monotonic()
+
+        media.wait_for(
+            lambda: event.sessions.get(pk=first.pk).ended_at, timeout=30, what=f"the end{diagnostics()}"
+        )
+        ended_after = time.monotonic() - killed
+        second = live_session(event, f"the encoder's reconnect to go live{diagnostics()}")
+        assert second.pk != first.pk and nginx_master(media_server) == master
+        media.wait_for(
+            lambda: not encoder.is_alive(), timeout=60, what=f"the encoder to finish{diagnostics()}"
+        )
+    finally:
+        encoder.stop()
+    print(f"\nnginx worker killed -> first stream ended: {ended_after:.2f} s; encoder runs {encoder.runs}")
+    first.refresh_from_db()
+    assert first.end_reason == PUBLISHER_GONE
+    recording = media.wait_for(
+        lambda: _merged_recording(event), timeout=90, what=f"one ready recording of both parts{diagnostics()}"
+    )
     assert recording.stream_ids == [first.stream_id, second.stream_id]

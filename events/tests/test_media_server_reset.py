@@ -205,3 +205,63 @@ def test_the_supervisor_gives_up_a_reset_when_it_stops(monkeypatch):
     supervisor._deliver(final=True)
 
     assert supervisor.pending == [] and "may stay live" in logged[-1]
+
+
+def check(client, *, at: datetime, seen_at: datetime, gone: str):
+    query = urlencode({"secret": local.callback_secret()})
+    fields = {"call": "server_check", "at": f"{at.timestamp():.6f}", "seen_at": f"{seen_at.timestamp():.6f}"}
+    return client.post(
+        f"{reverse('events:media-on-server-reset')}?{query}",
+        data=urlencode({**fields, "gone": gone}),
+        content_type="application/x-www-form-urlencoded",
+    )
+
+
+def test_a_check_ends_the_stream_of_a_channel_gone_from_nginx(client, event, live, rec):
+    seen_at = timezone.now() - timedelta(seconds=2)
+
+    assert check(client, at=timezone.now(), seen_at=seen_at, gone=event.channel_id).status_code == 200
+
+    event.refresh_from_db()
+    live.refresh_from_db()
+    assert event.status == Status.ENDED
+    assert (live.ended_at, live.end_reason) == (seen_at, local_streams.PUBLISHER_GONE)
+
+
+def test_a_check_keeps_the_reconnected_stream_live_and_ends_the_one_before(client, event, live, rec):
+    seen_at = timezone.now() - timedelta(seconds=2)
+    reconnected = StreamSessionFactory(event=event, started_at=seen_at + timedelta(seconds=1))
+    event.status_changed_at = reconnected.started_at
+    event.save()
+
+    check(client, at=timezone.now(), seen_at=seen_at, gone=event.channel_id)
+
+    live.refresh_from_db()
+    reconnected.refresh_from_db()
+    event.refresh_from_db()
+    assert live.ended_at == seen_at and reconnected.ended_at is None
+    assert event.status == Status.LIVE
+
+
+def test_a_check_leaves_the_channels_still_publishing(client, event, live, rec):
+    now = timezone.now()
+
+    check(client, at=now, seen_at=now - timedelta(seconds=2), gone="ch_another")
+
+    live.refresh_from_db()
+    assert live.ended_at is None
+
+
+def test_the_supervisor_reports_streams_gone_from_stat_or_younger_than_before(monkeypatch):
+    supervisor = media_supervisor.Supervisor(["true"], reset_url="", stat_url="http://stat", log=print)
+    reads = iter([{"ch_a": 4_000, "ch_b": 4_000}, {"ch_a": 6_000, "ch_b": 500}, {"ch_b": 2_500}, {}])
+    monkeypatch.setattr(media_supervisor, "read_publishing", lambda url: next(reads))
+    seen = []
+    for _ in range(4):
+        supervisor.next_check = 0
+        supervisor._check_stat()
+        seen.append(supervisor.checked_at)
+
+    assert [(r.gone, r.seen_at) for r in supervisor.pending] == [
+        (("ch_b",), seen[0]), (("ch_a",), seen[1]), (("ch_b",), seen[2])
+    ]  # fmt: skip

@@ -82,7 +82,10 @@ class Command(BaseCommand):
         _check_port_free(http_listen, http_port, "HTTP", "--http-port / MEDIA_SERVER_HTTP_PORT")
         self._print_banner(directory, rtmp_port, http_port)
         supervisor = media_supervisor.Supervisor(
-            [*command, "-g", "daemon off;"], reset_url=_reset_url(), log=self.stderr.write
+            [*command, "-g", "daemon off;"],
+            reset_url=_reset_url(),
+            stat_url=f"http://{local.STAT_HOST}:{http_port}/stat",
+            log=self.stderr.write,
         )
         supervisor.run()
 
