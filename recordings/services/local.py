@@ -154,7 +154,8 @@ def ingest_local_recording(
 def recording_parts(event: LiveEvent, local: LocalRecording, *, stream_id: str = "") -> list[Part]:
     """The finished parts of ``local``'s recording session, in time order, ``local`` included:
     the channel's FLVs whose stream sessions IVS's merge rule puts in one recording with
-    ``local``'s (recording_sessions). A part still being recorded (its session open) waits."""
+    ``local``'s (recording_sessions) and whose video is alike. A part still being recorded (its
+    session open) waits."""
     sessions = list(StreamSession.objects.filter(event=event, started_at__isnull=False))
     own = find_session(event, stream_id=stream_id, near=local.recorded_at)
     if own is None:
@@ -169,7 +170,29 @@ def recording_parts(event: LiveEvent, local: LocalRecording, *, stream_id: str =
         session = session_recorded(group, other.recorded_at)
         if session is not None and session.pk not in parts and session.ended_at is not None:
             parts[session.pk] = Part(other, session.started_at, session.stream_id)
-    return sorted(parts.values(), key=lambda part: part.started_at)
+    return _alike(sorted(parts.values(), key=lambda part: part.started_at), own=local)
+
+
+def _alike(parts: list[Part], *, own: LocalRecording) -> list[Part]:
+    """IVS merges a reconnect only when its video is like the stream before (same size, frame
+    rate and codecs: ivs.md 4.4): of ``parts``, the run around ``own`` that ffprobe describes
+    alike. A part ffprobe cannot read stands alone (its conversion then says why)."""
+    if len(parts) == 1:
+        return parts
+    runs: list[list[Part]] = []
+    previous = object()
+    for part in parts:
+        try:
+            source = probe(part.recording.flv)
+            kind = (source.video.get("width"), rendition_name(source.video), source.video.get("codec_name"),
+                    (source.audio or {}).get("codec_name"))  # fmt: skip
+        except ConversionFailed:
+            kind = object()
+        if kind != previous:
+            runs.append([])
+        runs[-1].append(part)
+        previous = kind
+    return next(run for run in runs if any(part.recording == own for part in run))
 
 
 def recording_sessions(sessions: Sequence[StreamSession]) -> list[list[StreamSession]]:

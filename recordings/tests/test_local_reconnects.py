@@ -4,6 +4,7 @@ into the same recording session, so its FLV and the one before become one replay
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -167,3 +168,32 @@ def test_a_part_still_being_recorded_waits(local_mode, flv_source, reconnected):
     parts = recording_parts(event, parse_local_recording(flv), stream_id=first.stream_id)
 
     assert [part.stream_id for part in parts] == ["st-First"]
+
+
+@pytest.fixture(scope="module")
+def smaller_flv(flv_source, tmp_path_factory) -> Path:  # noqa: F811
+    """The test pattern at half the size: an encoder that came back with other settings."""
+    path = tmp_path_factory.mktemp("smaller") / "smaller.flv"
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(flv_source),
+         "-vf", "scale=320:180", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "30",
+         "-c:a", "copy", "-f", "flv", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def test_a_stream_back_with_another_picture_size_is_a_recording_of_its_own(
+    local_mode,  # noqa: F811
+    flv_source,  # noqa: F811
+    smaller_flv,
+    reconnected,
+):
+    _, first, second, _ = reconnected
+    ingest_local_recording(flv=part_file(local_mode, flv_source, first), stream_id=first.stream_id)
+    changed = part_file(local_mode, smaller_flv, second)
+
+    recording = ingest_local_recording(flv=changed, stream_id=second.stream_id)
+
+    assert recording.stream_ids == ["st-Second"] and recording.renditions[0]["resolution"] == "320x180"
+    assert sorted(r.stream_ids for r in Recording.objects.all()) == [["st-First"], ["st-Second"]]
