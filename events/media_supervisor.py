@@ -7,7 +7,9 @@ that disappears from it is reported as a check: a crashed worker or a lost publi
 no callback either), delivers resets (retried with backoff while Django is down; each carries
 the moment it describes, so a late one never ends a stream that started after it) and sleeps
 between restarts. Signals set flags and are forwarded to nginx:
-SIGTERM/SIGINT stop it (fast shutdown), SIGQUIT gracefully, SIGHUP reloads its config.
+SIGTERM, SIGINT and SIGHUP stop it (fast shutdown), SIGQUIT gracefully. (Not nginx's reload on
+SIGHUP: the config is rendered once, and during a reload /stat, which is per worker, would
+miss the streams of the old worker.)
 
 nginx runs in its own process group: its workers outlive a killed master (still holding the ports
 and the publishers' connections), so the supervisor kills the whole group once the master is
@@ -42,7 +44,7 @@ CHECK_INTERVAL = 2  # seconds between reads of nginx's /stat
 STAT_TIMEOUT = 2
 SHOW_APP = "show"  # liveshop.video.local.SHOW_APP (this module imports no Django)
 PR_SET_PDEATHSIG = 1
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
 @dataclass
@@ -77,7 +79,7 @@ class Supervisor:
 
     def run(self) -> int:
         """Run nginx until a stop signal; returns nginx's last exit code."""
-        for sig in (*STOP_SIGNALS, signal.SIGHUP):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, self._on_signal)
         self._report(time.time())  # nginx is not running: nothing can be publishing
         failures, code = 0, 0
@@ -132,7 +134,7 @@ class Supervisor:
         if signum in STOP_SIGNALS:
             self.stopping = True
         if self.nginx is not None and self.nginx.poll() is None:
-            os.kill(self.nginx.pid, signal.SIGTERM if signum == signal.SIGINT else signum)
+            os.kill(self.nginx.pid, signal.SIGQUIT if signum == signal.SIGQUIT else signal.SIGTERM)
 
     def _report(self, at: float) -> None:
         self.pending.append(_Reset(at=at))

@@ -378,3 +378,22 @@ def test_a_crashed_nginx_worker_drops_the_stream_and_the_reconnect_goes_live(med
         lambda: _merged_recording(event), timeout=90, what=f"one ready recording of both parts{diagnostics()}"
     )
     assert recording.stream_ids == [first.stream_id, second.stream_id]
+
+
+def test_stopping_the_media_server_ends_the_show_it_carried(media_server):
+    """nginx sends no publish_done when it shuts down (SIGTERM, as Ctrl-C or a deploy does):
+    the supervisor's last reset ends the stream."""
+    _, event, _ = new_show()
+    encoder = media.publish(media_server.ingest(secrets.decrypt(event.stream_key_encrypted)), seconds=60)
+    try:
+        session = live_session(event, f"the event to go live\n{media_server.output()}")
+        streamed(session, 1)
+
+        media_server.stop()
+
+        assert encoder.wait(timeout=15) != 0
+        session.refresh_from_db()
+        assert status(event) == Status.ENDED and session.end_reason == SERVER_STOPPED
+        assert media_server.process.returncode == 0 and not nginx_processes(media_server)
+    finally:
+        media.stop(encoder)

@@ -4,7 +4,7 @@ Renders liveshop/video/nginx.conf.template into MEDIA_SERVER_DIR (or --dir) and 
 a small supervisor (events.media_supervisor): nginx stopping, killed or crashed is restarted with
 backoff, and every start and stop is reported to Django (``on_server_reset``), because nginx-rtmp
 sends no publish_done when it stops and the shows it carried would otherwise stay "live".
-Ctrl-C and SIGTERM stop nginx (a fast shutdown), SIGHUP reloads its config. ``--check`` renders
+Ctrl-C, SIGTERM and SIGHUP stop nginx (a fast shutdown). ``--check`` renders
 and validates the config with ``nginx -t`` instead.
 """
 
