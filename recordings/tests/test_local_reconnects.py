@@ -139,6 +139,17 @@ def test_both_parts_of_a_reconnect_become_one_replay_that_grows(local_mode, flv_
     assert abs(cues[product.pk].start_ms - 2_000) <= 100
     assert abs(cues[other.pk].start_ms - (part_1_ms + 3_000)) <= 100
     assert len(both.thumbnails) == 2
+    assert decoded_frames(Path(storages["recordings"].path(both.master_path))) == 2 * SECONDS * 30
+
+
+def decoded_frames(playlist: Path) -> int:
+    """How many video frames ffmpeg decodes playing ``playlist`` through (both parts)."""
+    output = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+         "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(playlist)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return int(output.strip().splitlines()[0])
 
 
 def test_a_stream_back_after_the_window_is_a_recording_of_its_own(
