@@ -8,6 +8,10 @@ How a stream flows (facts checked in reference/local-media-server.md):
   event's stored one and answers ``302 rtmp://127.0.0.1:PORT/show/<channel id>``. nginx then
   relay-pushes the stream into app ``show`` under the public channel id; only ``show`` writes HLS.
 - ``on_publish_done`` ends the session; ``on_record_done`` renames the recording off the key.
+- nginx sends neither when it stops, is killed or a worker crashes: ``manage.py media_server``
+  supervises it (events.media_supervisor), restarts it, and posts ``on_server_reset`` so the
+  streams it dropped end (events.local_streams). An encoder that reconnects is a new stream, as
+  on IVS; within RECORDING_RECONNECT_WINDOW its recording joins the one before (one replay).
 
 Liveshop stores the stream keys (encrypted) and the media server keeps no state of its own, so
 this module reads what it needs from nginx's ``/stat`` XML and drops publishers through the
