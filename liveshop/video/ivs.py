@@ -8,10 +8,8 @@ checked here before any request is made. Field names and limits: shared/referenc
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
-import json
 import logging
 import re
 import threading
@@ -20,6 +18,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 import boto3
+import jwt
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -30,9 +29,8 @@ from botocore.exceptions import (
     StubResponseError,
 )
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from django.conf import settings
 
 from liveshop.video.base import (
@@ -61,8 +59,6 @@ ARN_MAX_LENGTH = 128
 # A token with an aws:viewer-id claim is refused when it expires more than 10 minutes ahead.
 VIEWER_ID_MAX_TTL = 600
 VIEWER_ID_MAX_LENGTH = 40
-# P-384 coordinates are 48 bytes; a JWS ES384 signature is r || s, 96 bytes.
-ES384_COORDINATE_BYTES = 48
 
 NOT_BROADCASTING = "ChannelNotBroadcasting"
 NOT_FOUND = "ResourceNotFoundException"
@@ -373,17 +369,9 @@ def playback_token(arn: str, *, viewer_id: str | None = None, now: float | None 
 
 
 def sign_es384(claims: Mapping[str, Any], key: ec.EllipticCurvePrivateKey) -> str:
-    """A compact JWS (JWT) of ``claims`` signed ES384: the signature is raw r || s, not DER."""
-    header = _b64url(json.dumps({"alg": "ES384", "typ": "JWT"}, separators=(",", ":")).encode())
-    payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
-    signing_input = f"{header}.{payload}".encode("ascii")
-    r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA384())))
-    signature = r.to_bytes(ES384_COORDINATE_BYTES, "big") + s.to_bytes(ES384_COORDINATE_BYTES, "big")
-    return f"{header}.{payload}.{_b64url(signature)}"
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    """A compact JWS (JWT) of ``claims`` signed ES384 by PyJWT, whose signature is the raw 96-byte
+    r || s that JWS and IVS expect (not DER)."""
+    return jwt.encode(dict(claims), key, algorithm="ES384", headers={"typ": "JWT"})
 
 
 @functools.lru_cache(maxsize=4)

@@ -757,6 +757,23 @@ def test_a_pem_with_escaped_newlines_from_the_environment_is_accepted(backend, p
     decode_and_verify(url.split("?token=")[1], playback_key.public_key())
 
 
+def test_the_playback_token_is_signed_by_pyjwt_and_verifies_with_it(backend, playback_key, monkeypatch):
+    import jwt
+
+    signed = []
+    real_encode = jwt.encode
+    monkeypatch.setattr(
+        jwt, "encode", lambda *a, **kw: signed.append(kw["algorithm"]) or real_encode(*a, **kw)
+    )
+
+    url = backend.playback_url_for(channel_id=CHANNEL_ARN, playback_url=PLAYBACK_URL, private=True)
+
+    token = url.split("?token=")[1]
+    assert signed == ["ES384"]  # the library signs, not a hand-written JWS
+    claims = jwt.decode(token, playback_key.public_key(), algorithms=["ES384"])
+    assert claims["aws:channel-arn"] == CHANNEL_ARN
+
+
 def test_private_playback_without_a_key_says_which_setting_is_missing(backend, settings):
     settings.IVS_PLAYBACK_PRIVATE_KEY = ""
 
