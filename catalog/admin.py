@@ -47,7 +47,7 @@ class ProductAdmin(BrandScopedAdmin):
         if not product.thumbnail:
             return "—"
         return format_html(
-            '<img src="{}" alt="" style="width: 48px; height: 48px; object-fit: contain">',
+            '<img class="liveshop-thumbnail" src="{}" alt="" width="48" height="48">',
             product.thumbnail.url,
         )
 
@@ -60,7 +60,7 @@ class ProductAdmin(BrandScopedAdmin):
         if not product.image:
             return "No image yet."
         return format_html(
-            '<img src="{}" alt="" style="max-width: 320px; max-height: 320px"><br>{} x {} px',
+            '<img class="liveshop-preview" src="{}" alt=""><br>{} x {} px',
             product.image.url,
             product.image_width or "?",
             product.image_height or "?",

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "liveshop.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -122,6 +123,12 @@ AUTHENTICATION_BACKENDS = [
 LIVESHOP_LOGIN_FAILURES_PER_ACCOUNT = env.int("LIVESHOP_LOGIN_FAILURES_PER_ACCOUNT", default=5)
 LIVESHOP_LOGIN_FAILURES_PER_ADDRESS = env.int("LIVESHOP_LOGIN_FAILURES_PER_ADDRESS", default=20)
 LIVESHOP_LOGIN_COOLDOWN = env.int("LIVESHOP_LOGIN_COOLDOWN", default=900)  # seconds
+
+# E-mail: invitations to private events and one-time sign-in links. DJANGO_EMAIL_URL is
+# django-environ's form, e.g. smtp+tls://user:password@smtp.example.com:587 ; the default prints
+# messages to the console (development only: a printed sign-in link is a secret in a log).
+vars().update(env.email_url("DJANGO_EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="Liveshop <noreply@localhost>")
 
 # DATABASES
 # ------------------------------------------------------------------------------
@@ -369,6 +376,14 @@ SPECTACULAR_SETTINGS = {
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every page (liveshop/csp.py): scripts and styles from our origin only,
+# media from the media origins the settings name (media server, S3/CloudFront, IVS) plus these
+# (comma-separated origins, e.g. https://images.example.com). Report-only sends the policy as
+# Content-Security-Policy-Report-Only (try a change without breaking pages); violations go to the
+# report URI when one is set.
+LIVESHOP_CSP_EXTRA_ORIGINS = env.list("LIVESHOP_CSP_EXTRA_ORIGINS", default=[])
+LIVESHOP_CSP_REPORT_ONLY = env.bool("LIVESHOP_CSP_REPORT_ONLY", default=False)
+LIVESHOP_CSP_REPORT_URI = env("LIVESHOP_CSP_REPORT_URI", default="")
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

@@ -56,6 +56,11 @@
     setTimeout(tick, 1500);
   }
 
+  // The bars' widths come from their aria-valuenow (no style attribute: the Content-Security-Policy
+  // allows no inline styles).
+  document.querySelectorAll("[role=progressbar] > .progress-fill").forEach((fill) => {
+    fill.style.width = `${Number(fill.parentElement.getAttribute("aria-valuenow")) || 0}%`;
+  });
   document.querySelectorAll("[data-progress-url]").forEach(watchProgress);
 
   // --- Upload form ---------------------------------------------------------------------------

@@ -1,0 +1,104 @@
+"""The Content-Security-Policy of every page (django-csp's middleware, our directives).
+
+Scripts and styles come from our origin only: no inline <script>, no event-handler attributes,
+no <style> elements or style attributes (page data travels as ``json_script`` JSON, which is not
+executed). The players are our own static files; the IVS player compiles WebAssembly in a worker
+('wasm-unsafe-eval', worker-src 'self' blob:) and both players feed the <video> through Media
+Source Extensions (media-src blob:). Video and images may also come from the media origins the
+settings name: the local media server, the S3 bucket or its CloudFront domain, IVS playback
+(``*.live-video.net``) and ``LIVESHOP_CSP_EXTRA_ORIGINS``.
+
+The directives are built per request from the current settings (cached), so a test or a process
+that changes the media server's URL gets a policy that names it, and the socket's ws:/wss: origin
+is the request's own host (older Safari does not let 'self' cover websockets).
+"""
+
+from __future__ import annotations
+
+import functools
+from urllib.parse import urlsplit
+
+from csp.constants import NONE, SELF, WASM_UNSAFE_EVAL
+from csp.middleware import CSPMiddleware, PolicyParts
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+
+IVS_PLAYBACK_ORIGIN = "https://*.live-video.net"
+BLOB, DATA = "blob:", "data:"
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of an absolute URL, or "" for a relative or empty one."""
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def s3_origins(bucket: str, region: str | None) -> list[str]:
+    """Where a bucket's objects and presigned POSTs are reached without a custom domain."""
+    if not bucket:
+        return []
+    origins = [f"https://{bucket}.s3.amazonaws.com"]
+    if region:
+        origins.append(f"https://{bucket}.s3.{region}.amazonaws.com")
+    return origins
+
+
+def media_origins() -> list[str]:
+    """The origins video, thumbnails, product images and uploads may come from besides our own."""
+    found = [origin(settings.MEDIA_URL), origin(settings.STATIC_URL)]
+    if settings.VIDEO_BACKEND == "ivs":
+        found.append(IVS_PLAYBACK_ORIGIN)
+    elif settings.VIDEO_BACKEND == "local":
+        found.append(origin(settings.MEDIA_SERVER_PUBLIC_URL))
+    if settings.AWS_STORAGE_BUCKET_NAME:
+        if settings.AWS_CLOUDFRONT_DOMAIN:
+            found.append(f"https://{settings.AWS_CLOUDFRONT_DOMAIN}")
+        found.append(origin(settings.AWS_S3_ENDPOINT_URL or ""))
+        # Uploads go straight to the bucket (a presigned POST), whatever serves the media.
+        for bucket in {settings.AWS_STORAGE_BUCKET_NAME, settings.AWS_RECORDINGS_BUCKET_NAME}:
+            found += s3_origins(bucket, settings.AWS_S3_REGION_NAME)
+    found += settings.LIVESHOP_CSP_EXTRA_ORIGINS
+    return list(dict.fromkeys(o for o in found if o))
+
+
+@functools.cache
+def _directives(media: tuple[str, ...], socket_origins: tuple[str, ...], report_uri: str) -> dict:
+    directives = {
+        "default-src": [SELF],
+        "script-src": [SELF, WASM_UNSAFE_EVAL],
+        "style-src": [SELF],
+        "img-src": [SELF, DATA, BLOB, *media],
+        "media-src": [SELF, BLOB, *media],
+        "connect-src": [SELF, *socket_origins, *media],
+        "worker-src": [SELF, BLOB],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+    if report_uri:
+        directives["report-uri"] = [report_uri]
+    return directives
+
+
+def directives(request) -> dict:
+    """The policy's directives for ``request`` (django-csp's DIRECTIVES shape)."""
+    try:
+        host = request.get_host()
+    except DisallowedHost:  # the 400 answering a bad Host header: no socket either
+        socket_origins = ()
+    else:
+        socket_origins = (f"wss://{host}",) if request.is_secure() else (f"ws://{host}", f"wss://{host}")
+    return _directives(tuple(media_origins()), socket_origins, settings.LIVESHOP_CSP_REPORT_URI)
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware with our directives, enforced, or only reported when
+    ``LIVESHOP_CSP_REPORT_ONLY`` is on. A view may still adjust them with django-csp's decorators."""
+
+    def get_policy_parts(self, request, response, report_only: bool = False) -> PolicyParts:
+        parts = super().get_policy_parts(request, response, report_only=report_only)
+        if parts.config is None and report_only == settings.LIVESHOP_CSP_REPORT_ONLY:
+            parts.config = directives(request)
+        return parts
