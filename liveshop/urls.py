@@ -1,9 +1,17 @@
+import posixpath
+
 from django.conf import settings
 from django.contrib import admin
+from django.http import Http404
 from django.urls import include, path, re_path
 from django.views.static import serve
 
 from liveshop.views import healthz
+from recordings.views import RecordingMediaView
+
+# Folders of MEDIA_ROOT the generic media view never serves: uploaded videos' originals (never
+# served at all) and the "recordings" storage (only through RecordingMediaView's permission check).
+UNSERVED_MEDIA = {"uploads", "recordings"}
 
 admin.site.site_header = "Liveshop"
 admin.site.site_title = "Liveshop admin"
@@ -18,12 +26,29 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
 ]
+
+
+def serve_public_media(request, path: str):
+    """MEDIA_ROOT's public files (product images, event thumbnails), not UNSERVED_MEDIA's, by
+    the name serve() resolves (so "a/../uploads/x" is refused too)."""
+    name = posixpath.normpath(path).lstrip("/")
+    if name.split("/", 1)[0] in UNSERVED_MEDIA | {".."}:
+        raise Http404("No such file.")
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
+def media_urlpatterns() -> list:
+    """MEDIA_URL served by Django: the "recordings" storage's files through the permission check,
+    the rest through serve_public_media."""
+    media = settings.MEDIA_URL.strip("/")
+    return [
+        re_path(rf"^{media}/recordings/(?P<path>.*)$", RecordingMediaView.as_view(), name="recording-media"),
+        re_path(rf"^{media}/(?P<path>.*)$", serve_public_media),
+    ]
+
+
 if settings.SERVE_MEDIA:
     # Uploads from local disk (development, single-machine compose); production uses S3.
-    urlpatterns += [
-        re_path(
-            rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}
-        )
-    ]
+    urlpatterns += media_urlpatterns()
 
 handler500 = "liveshop.views.server_error"

@@ -1,10 +1,17 @@
-"""CloudFront signed cookies for private replays.
+"""CloudFront signed cookies and URLs for private media (Recording.has_private_media: uploaded
+videos, private events' replays).
 
 A replay is a master playlist, rendition playlists and hundreds of segments: a signed URL covers
 one object, so private replays use a *custom-policy* signed cookie set whose resource is a
 wildcard over the recording's prefix instead. CloudFront requires RSA with SHA-1 for these
 signatures (trusted key groups); the policy, signature and key id travel in three cookies
-(docs: "Setting signed cookies using a custom policy")."""
+(docs: "Setting signed cookies using a custom policy"). The cookies' Path is the recording's
+folder, so several private videos (two tabs, a studio preview) each keep their own set. A single
+file shown outside the player (a poster, a studio thumbnail) gets a signed URL instead.
+
+The distribution checks them only on the behaviors that trust the key group
+(deploy/cloudformation.yaml: ``recordings/private/*`` and the older ``recordings/replays/uploads/*``).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ import posixpath
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from urllib.parse import urlsplit
 
 from botocore.signers import CloudFrontSigner
 from cryptography.hazmat.primitives import hashes, serialization
@@ -77,14 +85,27 @@ def recording_resource(recording: Recording) -> str:
     return f"{url.rstrip('/')}/*"
 
 
+def media_url(recording: Recording, name: str) -> str:
+    """The URL of one of ``recording``'s files (``name`` in the "recordings" storage): signed
+    (canned policy, AWS_CLOUDFRONT_COOKIE_TTL) for private media when signing is configured."""
+    url = storages["recordings"].url(name)
+    if not (recording.has_private_media and is_configured() and urlsplit(url).scheme):
+        return url
+    signer = CloudFrontSigner(settings.AWS_CLOUDFRONT_KEY_ID, rsa_sha1_signer(settings.AWS_CLOUDFRONT_KEY))
+    expires = datetime.now(UTC) + timedelta(seconds=settings.AWS_CLOUDFRONT_COOKIE_TTL)
+    return signer.generate_presigned_url(url, date_less_than=expires)
+
+
 def sign_replay_response(response: HttpResponse, recording: Recording) -> HttpResponse:
     """Set the recording's signed cookies on ``response`` when CloudFront signing is configured
-    (AWS_CLOUDFRONT_KEY_ID / AWS_CLOUDFRONT_KEY); a no-op otherwise."""
+    (AWS_CLOUDFRONT_KEY_ID / AWS_CLOUDFRONT_KEY), with the recording's folder as their Path; a
+    no-op otherwise (locally, recordings.views.RecordingMediaView checks each request)."""
     if not is_configured() or not recording.master_path:
         return response
     ttl = timedelta(seconds=settings.AWS_CLOUDFRONT_COOKIE_TTL)
+    resource = recording_resource(recording)
     cookies = signed_cookies(
-        resource=recording_resource(recording),
+        resource=resource,
         expires=datetime.now(UTC) + ttl,
         key_id=settings.AWS_CLOUDFRONT_KEY_ID,
         private_key=settings.AWS_CLOUDFRONT_KEY,
@@ -94,6 +115,7 @@ def sign_replay_response(response: HttpResponse, recording: Recording) -> HttpRe
             name,
             value,
             max_age=int(ttl.total_seconds()),
+            path=urlsplit(resource).path.removesuffix("*") or "/",
             domain=settings.AWS_CLOUDFRONT_COOKIE_DOMAIN or None,
             secure=True,
             httponly=True,

@@ -1,5 +1,7 @@
+import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.files.storage import storages
 from django.db import models
 from django.db.models import F, Q
@@ -8,10 +10,30 @@ from accounts.models import Organization
 from catalog.models import Product
 from events.models import Highlight, LiveEvent, StreamSession
 
+# Media that only signed-in or signed viewers may fetch lives under this folder of the
+# "recordings" storage: the CDN serves it only with CloudFront signed cookies (the distribution's
+# "recordings/private/*" behavior in deploy/cloudformation.yaml), and Django (DJANGO_SERVE_MEDIA)
+# only through recordings.views.RecordingMediaView. Public events' replays go under
+# RECORDINGS_CDN_PREFIX instead, publicly cacheable.
+PRIVATE_MEDIA_PREFIX = "private"
+
+
+def new_storage_key() -> str:
+    """A random folder name for a recording's files: 128 bits, never a sequential id."""
+    return secrets.token_hex(16)
+
+
+def new_media_prefix(*, private: bool) -> str:
+    """A new folder for a recording's files in the "recordings" storage: ``private/<key>``, or
+    ``<RECORDINGS_CDN_PREFIX>/<key>`` for public media, with a random key."""
+    top = PRIVATE_MEDIA_PREFIX if private else settings.RECORDINGS_CDN_PREFIX.strip("/")
+    return "/".join(part for part in (top, new_storage_key()) if part)
+
 
 def upload_path(recording: "Recording", filename: str) -> str:
-    """Where an uploaded video's original file lives in the default storage (kept for re-runs)."""
-    return f"uploads/{recording.organization_id}/{filename}"
+    """Where an uploaded video's original file lives in the default storage (kept for re-runs),
+    in a random folder. Originals are never served: not by Django, not by the CDN."""
+    return f"uploads/{recording.organization_id}/{new_storage_key()}/{filename}"
 
 
 class Recording(models.Model):
@@ -59,6 +81,9 @@ class Recording(models.Model):
     duration_ms = models.PositiveBigIntegerField(null=True, blank=True)
     # [{"name", "resolution", "width", "height", "bandwidth", "codecs", "playlist"}], best first.
     renditions = models.JSONField(default=list, blank=True)
+    # The folder of the replay's files in the "recordings" storage, set once: "private/<random
+    # key>" (uploads, private events) or "<RECORDINGS_CDN_PREFIX>/<random key>" (public events).
+    # Rows from before random keys keep "<prefix>/<event id>/<recording id>" or "<prefix>/uploads/<id>".
     cdn_prefix = models.CharField(max_length=300, blank=True)
     master_path = models.CharField(max_length=500, blank=True)
     thumbnails = models.JSONField(default=list, blank=True)
@@ -96,6 +121,10 @@ class Recording(models.Model):
                 condition=Q(event__isnull=False) | Q(backend="upload"), name="recording_of_an_event_or_upload"
             ),
             models.CheckConstraint(condition=Q(progress__lte=100), name="recording_progress_is_a_percent"),
+            # Media requests find their recording by this folder (recordings.selectors).
+            models.UniqueConstraint(
+                fields=["cdn_prefix"], condition=~Q(cdn_prefix=""), name="recording_cdn_prefix_unique"
+            ),
         ]
         indexes = [models.Index(fields=["status", "lease_expires_at"], name="recording_job_lease")]
 
@@ -116,6 +145,15 @@ class Recording(models.Model):
     @property
     def is_ready(self) -> bool:
         return self.status == self.Status.READY
+
+    @property
+    def has_private_media(self) -> bool:
+        """Are the files only for viewers the app lets in (signed cookies on the CDN, a permission
+        check locally)? Uploaded videos (published ones too: unpublishing must take effect) and
+        private events' replays; a public event's replay is public."""
+        if self.is_upload or self.cdn_prefix.startswith(f"{PRIVATE_MEDIA_PREFIX}/"):
+            return True
+        return self.event is not None and self.event.is_private
 
     @property
     def duration(self) -> timedelta | None:

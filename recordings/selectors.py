@@ -8,6 +8,7 @@ from django.urls import reverse
 from accounts import permissions
 from catalog.models import Product
 from events.models import LiveEvent
+from events.payloads import may_watch
 from recordings.models import ProductCue, Recording
 
 Status = Recording.Status
@@ -59,13 +60,36 @@ def get_video_for_viewer(*, user, brand: str, slug: str) -> Recording:
         .exclude(slug="")
         .first()
     )
-    if video is None:
+    if video is None or not may_watch_recording(user, video):
         raise Recording.DoesNotExist("No such video.")
-    if video.is_published and video.is_ready and video.master_path:
-        return video
-    if permissions.can(user, permissions.Action.VIEW, video):
-        return video
-    raise Recording.DoesNotExist("No such video.")
+    return video
+
+
+def may_watch_recording(user, recording: Recording) -> bool:
+    """The one rule for a recording's page and its media files: an uploaded video is for
+    everyone once published and ready, and for the brand's people before (a preview); an
+    event's recording follows the event (events.payloads.may_watch)."""
+    if recording.is_upload:
+        if recording.is_published and recording.is_ready and recording.master_path:
+            return True
+        return permissions.can(user, permissions.Action.VIEW, recording)
+    return recording.event is not None and may_watch(user, recording.event)
+
+
+def get_recording_for_media(name: str) -> Recording:
+    """The recording whose files include ``name`` (a name in the "recordings" storage), by its
+    folder: ``<top>/<key>/...``, or ``<top>/<a>/<b>/...`` for rows older than random keys.
+    Raises Recording.DoesNotExist for a name no recording owns."""
+    parts = name.split("/")
+    candidates = ["/".join(parts[:n]) for n in (1, 2, 3) if len(parts) > n and all(parts[:n])]
+    recording = (
+        Recording.objects.select_related("organization", "event", "event__organization")
+        .filter(cdn_prefix__in=candidates)
+        .first()
+    )
+    if recording is None:
+        raise Recording.DoesNotExist("No recording owns this file.")
+    return recording
 
 
 def list_cues(recording: Recording) -> list[ProductCue]:

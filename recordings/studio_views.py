@@ -13,12 +13,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.core.files.storage import storages
 from django.core.files.uploadhandler import SkipFile, TemporaryFileUploadHandler
 from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.cache import patch_cache_control
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -28,6 +28,7 @@ from accounts.models import Organization
 from accounts.permissions import Action
 from catalog.models import Product
 from liveshop import jsoninput
+from recordings import cdn
 from recordings.exceptions import InvalidCues, InvalidUpload, SrtImportError
 from recordings.forms import DirectUploadConfirmForm, DirectUploadStartForm, VideoUploadForm, clean_cue_rows
 from recordings.models import Recording
@@ -53,7 +54,8 @@ def _wants_json(request) -> bool:
 
 
 def _thumbnail_url(recording: Recording) -> str:
-    return storages["recordings"].url(recording.thumbnails[0]) if recording.thumbnails else ""
+    """Signed where the CDN requires it: a preview of an unpublished video shows its thumbnail."""
+    return cdn.media_url(recording, recording.thumbnails[0]) if recording.thumbnails else ""
 
 
 def progress_payload(recording: Recording) -> dict:
@@ -262,6 +264,7 @@ class VideoDetailView(LoginRequiredMixin, View):
         editor = {
             "canEdit": can_edit,
             "playbackUrl": recording.master_url,
+            "withCredentials": recording.has_private_media and cdn.is_configured(),
             "durationMs": recording.duration_ms,
             "products": [_product_json(p) for p in products],
             "cues": [_cue_json(cue) for cue in recording.cues.all()],
@@ -278,7 +281,10 @@ class VideoDetailView(LoginRequiredMixin, View):
             "public_url": public_url(recording),
             "thumbnail": _thumbnail_url(recording),
         }
-        return render(request, "recordings/studio/video_detail.html", context)
+        # The editor's player previews the video (published or not): its files need the cookies.
+        response = render(request, "recordings/studio/video_detail.html", context)
+        patch_cache_control(response, private=True, no_store=True)
+        return cdn.sign_replay_response(response, recording)
 
 
 def _json_error(message: str, status: int, **extra) -> JsonResponse:

@@ -7,12 +7,15 @@ Public fields only (recordings.payloads); private events follow the live page's 
 
 from __future__ import annotations
 
-from django.core.files.storage import storages
+import posixpath
+
+from django.core.files.storage import FileSystemStorage, storages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views import View
+from django.views.static import serve
 
 from events.models import LiveEvent
 from events.viewer_views import QR_MAX_AGE, format_price, get_watchable_event, no_store_if_private, qr_svg
@@ -37,7 +40,7 @@ class EventReplayView(View):
         others = [r for r in selectors.list_event_replays(event) if r.pk != recording.pk]
         qr = reverse("replays:event-qr", kwargs={"brand": brand, "slug": slug, "product_id": 0})
         response = render_replay(request, recording, event=event, campaign=event.slug, qr=qr, others=others)
-        if event.is_private:
+        if recording.has_private_media:
             cdn.sign_replay_response(response, recording)
         return no_store_if_private(response, event)
 
@@ -52,8 +55,9 @@ class VideoView(View):
             raise Http404("No such video.") from None
         qr = reverse("replays:video-qr", kwargs={"brand": brand, "slug": slug, "product_id": 0})
         response = render_replay(request, video, event=None, campaign=video.slug, qr=qr)
-        if not video.is_published:
-            patch_cache_control(response, private=True, no_store=True)
+        # Its files are private media (published or not): the page carries their signed cookies.
+        cdn.sign_replay_response(response, video)
+        patch_cache_control(response, private=True, no_store=True)
         return response
 
 
@@ -67,7 +71,7 @@ def render_replay(
     config = {
         **replay_payload(recording, cues, campaign=campaign),
         "qrUrl": qr_pattern,
-        "withCredentials": bool(event and event.is_private and cdn.is_configured()),
+        "withCredentials": recording.has_private_media and cdn.is_configured(),
     }
     cards = {card["id"]: card for card in config["products"]}
     lineup = [
@@ -113,7 +117,7 @@ def duration_text(recording: Recording) -> str:
 def poster_url(recording: Recording, event: LiveEvent | None) -> str:
     """A frame a third of the way in (IVS's first thumbnail is often black), else the event's image."""
     if recording.thumbnails:
-        return storages["recordings"].url(recording.thumbnails[len(recording.thumbnails) // 3])
+        return cdn.media_url(recording, recording.thumbnails[len(recording.thumbnails) // 3])
     return event.thumbnail.url if event and event.thumbnail else ""
 
 
@@ -145,5 +149,28 @@ class ReplayQrCodeView(View):
         private = event.is_private if event else not recording.is_published
         patch_cache_control(response, max_age=QR_MAX_AGE, public=not private)
         if private:
+            patch_cache_control(response, private=True, no_store=True)
+        return response
+
+
+class RecordingMediaView(View):
+    """A file of the "recordings" storage when Django serves media (DJANGO_SERVE_MEDIA): only to
+    someone who may watch the recording that owns it (selectors.may_watch_recording), 404 for
+    anyone else and for a name no recording owns, the same answer as a missing file. Private
+    files are never stored by a shared cache. Production serves them from CloudFront, behind
+    signed cookies (recordings.cdn)."""
+
+    def get(self, request, path: str):
+        storage = storages["recordings"]
+        if not isinstance(storage, FileSystemStorage) or posixpath.normpath(path) != path or "\\" in path:
+            raise Http404("No such file.")
+        try:
+            recording = selectors.get_recording_for_media(path)
+        except Recording.DoesNotExist:
+            raise Http404("No such file.") from None
+        if not selectors.may_watch_recording(request.user, recording):
+            raise Http404("No such file.")
+        response = serve(request, path, document_root=storage.location)
+        if recording.has_private_media:
             patch_cache_control(response, private=True, no_store=True)
         return response

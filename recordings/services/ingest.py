@@ -35,7 +35,7 @@ from events.models import LiveEvent, StreamSession
 from liveshop import storage
 from liveshop.storage import CopyItem, CopyProgress, ObjectStore, S3Object
 from recordings import exceptions
-from recordings.models import Recording
+from recordings.models import Recording, new_media_prefix
 from recordings.playlists import MediaPlaylist, PlaylistError, Timeline, parse_master, parse_media
 from recordings.services.cues import sync_product_cues
 from recordings.services.manifest import (
@@ -365,8 +365,10 @@ def _get_or_create(
 
 
 def cdn_prefix_for(event: LiveEvent, location: RecordingPrefix) -> str:
-    """Where a recording's replay lives in the "recordings" storage: stable for a prefix."""
-    return storage.join_key(settings.RECORDINGS_CDN_PREFIX, str(event.pk), location.recording_id)
+    """Where a new recording's replay goes in the "recordings" storage: a random key (never the
+    event's id nor the recording's, which can be guessed), under the private prefix for a private
+    event (the CDN asks for signed cookies there). Stored once on the row, so stable for it."""
+    return new_media_prefix(private=event.is_private)
 
 
 def merge_event_details(recording: Recording, *, stream_ids: Sequence[str], session_id: str) -> list[str]:

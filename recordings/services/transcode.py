@@ -21,14 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import storages
 
 from liveshop.processes import die_with_parent_hook, stop
-from liveshop.storage import join_key
 from recordings.exceptions import InvalidUpload, TranscodeFailed
-from recordings.models import Recording
+from recordings.models import Recording, new_media_prefix
 from recordings.playlists import PlaylistError, parse_master, parse_media
 from recordings.services import jobs
 from recordings.services.uploads import VideoInfo, probe_video
@@ -52,8 +50,13 @@ class Rendition:
 
 
 def output_prefix(recording: Recording) -> str:
-    """The stable folder of an upload's HLS in the "recordings" storage."""
-    return join_key(settings.RECORDINGS_CDN_PREFIX, "uploads", str(recording.pk))
+    """The stable folder of an upload's HLS in the "recordings" storage: its ``cdn_prefix``, set
+    at upload (a random key under the private prefix); one is given here to a row without it."""
+    if not recording.cdn_prefix:
+        prefix = new_media_prefix(private=True)
+        Recording.objects.filter(pk=recording.pk, cdn_prefix="").update(cdn_prefix=prefix)
+        recording.refresh_from_db(fields=["cdn_prefix"])
+    return recording.cdn_prefix
 
 
 def rendition_plan(info: VideoInfo) -> list[Rendition]:

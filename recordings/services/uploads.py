@@ -29,7 +29,7 @@ from django.utils.text import get_valid_filename, slugify
 from accounts.models import Organization
 from liveshop.processes import die_with_parent_hook
 from recordings.exceptions import InvalidUpload
-from recordings.models import Recording, upload_path
+from recordings.models import Recording, new_media_prefix, upload_path
 
 logger = logging.getLogger(__name__)
 
@@ -191,6 +191,7 @@ def _save_pending(recording: Recording, *, upload_size: int, by) -> Recording:
 
     recording.upload_size = upload_size
     recording.status = Recording.Status.PENDING
+    recording.cdn_prefix = recording.cdn_prefix or new_media_prefix(private=True)  # see transcode
     recording.slug = unique_slug(recording.organization, recording.title)
     recording.full_clean(exclude=["upload"], validate_constraints=False)
     try:
@@ -230,9 +231,7 @@ def start_direct_upload(
     at most LIVESHOP_MAX_UPLOAD_BYTES. Writes nothing; the token ties the key to the brand."""
     check_file_meta(name=filename, size=size, content_type=content_type)
     storage = storages["default"]
-    name = upload_path(
-        Recording(organization=organization), f"{uuid.uuid4().hex}/{get_valid_filename(filename)}"
-    )
+    name = upload_path(Recording(organization=organization), get_valid_filename(filename))
     key = _key(storage, name)
     post = storage.bucket.meta.client.generate_presigned_post(
         Bucket=storage.bucket_name,
