@@ -281,6 +281,9 @@ MEDIA_SERVER_PUBLIC_URL = env(
 # Where nginx reaches Django for its on_publish/on_publish_done/on_record_done callbacks.
 MEDIA_SERVER_CALLBACK_URL = env("MEDIA_SERVER_CALLBACK_URL", default=SITE_URL)
 MEDIA_SERVER_DIR = Path(env("MEDIA_SERVER_DIR", default=str(BASE_DIR / "var" / "media-server")))
+# A stream that starts within this many seconds of the previous one's end joins its recording
+# (one replay of both parts), as IVS's recordingReconnectWindowSeconds does (0-300; ivs_setup: 60).
+MEDIA_SERVER_RECORDING_RECONNECT_WINDOW = env.int("MEDIA_SERVER_RECORDING_RECONNECT_WINDOW", default=60)
 
 # RECORDINGS
 # ------------------------------------------------------------------------------

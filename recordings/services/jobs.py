@@ -41,6 +41,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from liveshop import processes
 from recordings.exceptions import RecordingError
 from recordings.models import Recording
 
@@ -110,7 +111,7 @@ def _owner_is_dead(owner: str) -> bool:
     pid = rest.partition(":")[0]
     if host != socket.gethostname() or not pid.isdigit():
         return False
-    return not _alive(int(pid))
+    return not processes.is_alive(int(pid))
 
 
 def is_stale(recording: Recording, *, now: datetime | None = None) -> bool:
@@ -187,25 +188,11 @@ def remove_leftovers(recording_id: int | None = None) -> list[Path]:
     removed = []
     for folder in Path(tempfile.gettempdir()).glob(pattern):
         pid = folder.name.rpartition("-")[2]
-        if pid.isdigit() and _alive(int(pid)):
+        if pid.isdigit() and processes.is_alive(int(pid)):
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` of this machine runs (a zombie, killed but not yet reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 # The periodic check ---------------------------------------------------------------------------

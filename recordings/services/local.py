@@ -45,6 +45,7 @@ from pathlib import Path
 from django.db import connection
 
 from events.models import LiveEvent, StreamSession
+from liveshop import processes
 from liveshop.video.local import RECORDING_MAX_SPAN, RECORDING_MAX_STREAMS, recording_reconnect_window
 from recordings.exceptions import RecordingError
 from recordings.models import Recording
@@ -287,7 +288,9 @@ def convert_local_recording(*, parts: Sequence[Part], force: bool = False) -> bo
             raise ConversionFailed(f"The recording {part.recording.flv} does not exist")
     sources = [probe(part.recording.flv) for part in parts]
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as scratch:
+    _remove_leftovers(target)
+    # The pid in the name tells a live conversion's folder from one a killed worker left behind.
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.") as scratch:
         work = Path(scratch) / target.name
         _write_recording(work, parts=parts, sources=sources)
         if target.exists():  # forced, another part, or a folder left without recording-ended.json
@@ -514,10 +517,26 @@ def recording_documents(
     return {STARTED: started, ENDED: ended}
 
 
+def _remove_leftovers(target: Path) -> None:
+    """Remove the scratch folders of ``target`` whose converting process is gone (killed)."""
+    for folder in target.parent.glob(f".{target.name}.*"):
+        pid = folder.name.removeprefix(f".{target.name}.").partition(".")[0]
+        if folder.is_dir() and not (pid.isdigit() and processes.is_alive(int(pid))):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def _run(command: list[str], *, what: str, timeout: float) -> str:
-    """``command``'s standard output; ConversionFailed with its last error lines otherwise."""
+    """``command``'s standard output; ConversionFailed with its last error lines otherwise. ffmpeg
+    dies with this process (a worker killed mid-conversion leaves no orphan behind)."""
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            preexec_fn=processes.die_with_parent_hook(),
+        )
     except FileNotFoundError:
         raise ConversionFailed(f"{command[0]} is not installed (apt-get install ffmpeg): {what}") from None
     except subprocess.TimeoutExpired:
