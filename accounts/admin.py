@@ -1,4 +1,8 @@
 from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.contenttypes.views import shortcut
+from django.http import Http404
+from django.urls import path
 
 from accounts import permissions, throttle
 from accounts.forms import AdminLoginForm
@@ -8,6 +12,39 @@ from accounts.permissions import Action
 # The admin's login says when logins are paused (accounts.throttle) and answers 429 then.
 admin.site.login_form = AdminLoginForm
 admin.site.login = throttle.too_many_requests(admin.site.login)
+
+
+def view_on_site(request, content_type_id: int, object_id: str):
+    """The admin's "View on site" redirect (``/admin/r/<ct>/<id>/``), only for an object the user
+    sees in that model's admin (brand-scoped): anything else is the same 404 as a missing object,
+    so the redirect never reveals another brand's object or its address (an event's slug)."""
+    try:
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+    except ContentType.DoesNotExist:
+        model = None
+    model_admin = admin.site._registry.get(model)
+    obj = model_admin.get_object(request, object_id) if model_admin else None
+    if obj is None or not model_admin.has_view_or_change_permission(request, obj):
+        raise Http404("No such object.")
+    return shortcut(request, content_type_id, object_id)
+
+
+def _scoped_admin_urls(get_urls):
+    """admin.site's URLs with its "view on site" shortcut replaced by view_on_site."""
+
+    def urls():
+        patterns = get_urls()
+        scoped = path("r/<int:content_type_id>/<path:object_id>/", admin.site.admin_view(view_on_site))
+        for index, pattern in enumerate(patterns):
+            if getattr(pattern, "name", None) == "view_on_site":
+                scoped.name = pattern.name
+                patterns[index] = scoped
+        return patterns
+
+    return urls
+
+
+admin.site.get_urls = _scoped_admin_urls(admin.site.get_urls)
 
 
 def _is_brand_owned(model) -> bool:

@@ -263,3 +263,39 @@ def test_bulk_delete_is_not_offered(client, host, event):
     client.force_login(host)
 
     assert "delete_selected" not in client.get(CHANGELIST).text
+
+
+def view_on_site_url(obj):
+    from django.contrib.contenttypes.models import ContentType
+
+    return reverse("admin:view_on_site", args=[ContentType.objects.get_for_model(obj).pk, obj.pk])
+
+
+def test_view_on_site_redirects_to_the_users_own_brands_event(client, event, host):
+    client.force_login(host)
+
+    response = client.get(view_on_site_url(event))
+
+    assert response.status_code == 302
+    assert response["Location"].endswith(event.get_absolute_url())
+
+
+def test_view_on_site_never_reveals_another_brands_event(client, event, other_brand, video):
+    """The admin's shortcut used to redirect any staff user to any event's address (its slug)."""
+    outsider = member(other_brand, role=Role.OWNER)
+    client.force_login(outsider)
+
+    response = client.get(view_on_site_url(event))
+    missing = client.get(reverse("admin:view_on_site", args=[view_on_site_url(event).split("/")[3], 999999]))
+    unknown_type = client.get(reverse("admin:view_on_site", args=[999999, event.pk]))
+
+    assert response.status_code == missing.status_code == unknown_type.status_code == 404
+    assert event.slug not in response.content.decode()
+    assert "Location" not in response
+
+
+def test_view_on_site_needs_a_staff_login(client, event):
+    response = client.get(view_on_site_url(event))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
