@@ -29,3 +29,12 @@ class LoginForm(ThrottleMessageMixin, AuthenticationForm):
 
 class AdminLoginForm(ThrottleMessageMixin, AdminAuthenticationForm):
     pass
+
+
+class SignInLinkForm(forms.Form):
+    """The secret of a one-time sign-in link (moved here from the URL's fragment by the page)."""
+
+    token = forms.CharField(
+        max_length=100,
+        error_messages={"required": "This page needs the link from your e-mail: open it again."},
+    )

@@ -43,3 +43,22 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} ({self.get_role_display()} of {self.organization})"
+
+
+class SignInLink(models.Model):
+    """A one-time link that signs its e-mail address in (creating a viewer account on first use).
+    Only a keyed hash of its secret is stored; it works once, before ``expires_at``."""
+
+    email = models.EmailField()
+    token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    next_url = models.CharField(max_length=500, blank=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["email", "-created_at"])]
+
+    def __str__(self):
+        return f"Sign-in link for {self.email}"

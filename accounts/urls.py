@@ -14,4 +14,5 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("signin/", views.SignInLinkView.as_view(), name="sign-in-link"),
 ]

@@ -23,3 +23,11 @@ class EventNotEditable(EventError):
 
 class MalformedStreamEvent(EventError):
     """A stream-state event without the fields EventBridge always sends."""
+
+
+class EventNotPrivate(EventError):
+    """Invitations are for private events only (a public one is open to everyone)."""
+
+
+class InviteLinkInvalid(EventError):
+    """The invite link is unknown, revoked, expired or used up; the message says which."""

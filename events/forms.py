@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -150,3 +151,60 @@ def _initial_for(event: LiveEvent) -> dict:
     initial["products"] = [row.product_id for row in lineup]
     initial.update({f"position_{row.product_id}": i for i, row in enumerate(lineup, 1)})
     return initial
+
+
+# Invitations to private events ------------------------------------------------------------------
+
+EMAIL_SEPARATORS = (",", ";", "\n", "\r", "\t", " ")
+
+
+class InviteEmailsForm(forms.Form):
+    """Addresses to invite: one per line, or separated by commas, semicolons or spaces."""
+
+    emails = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=20_000)
+
+    def clean_emails(self) -> list[str]:
+        from events.invitations import MAX_EMAILS_PER_REQUEST
+
+        text = self.cleaned_data["emails"]
+        for separator in EMAIL_SEPARATORS:
+            text = text.replace(separator, "\n")
+        emails = [line.strip() for line in text.split("\n") if line.strip()]
+        if not emails:
+            raise ValidationError("Enter at least one e-mail address.")
+        if len(emails) > MAX_EMAILS_PER_REQUEST:
+            raise ValidationError(f"At most {MAX_EMAILS_PER_REQUEST} addresses at a time.")
+        field = forms.EmailField()
+        bad = []
+        for email in emails:
+            try:
+                field.clean(email)
+            except ValidationError:
+                bad.append(email)
+        if bad:
+            shown = ", ".join(f"“{e[:80]}”" for e in bad[:5])
+            raise ValidationError(f"Not e-mail addresses: {shown}{' …' if len(bad) > 5 else ''}")
+        return emails
+
+
+class InviteLinkForm(forms.Form):
+    """A shareable invite link: how long it works and how many people may use it."""
+
+    label = forms.CharField(max_length=100, required=False, help_text="For you, e.g. “Newsletter VIPs”.")
+    valid_days = forms.IntegerField(min_value=1, max_value=90, initial=7, label="Works for (days)")
+    max_uses = forms.IntegerField(min_value=1, max_value=10_000, initial=50, label="Number of uses")
+
+    def expires_at(self):
+        return timezone.now() + timedelta(days=self.cleaned_data["valid_days"])
+
+
+class InviteTokenForm(forms.Form):
+    """An invite link's secret (moved here from the URL's fragment by the page)."""
+
+    token = forms.CharField(
+        max_length=100, error_messages={"required": "Open the invite link you were sent (all of it)."}
+    )
+
+
+class InviteEmailForm(forms.Form):
+    email = forms.EmailField(max_length=254, label="Your e-mail address")

@@ -170,3 +170,80 @@ class Highlight(models.Model):
         if self.session_id is not None and self.offset_ms is not None and self.session.started_at:
             return self.session.started_at + timedelta(milliseconds=self.offset_ms)
         return self.created_at
+
+
+class InviteLink(models.Model):
+    """A shareable link to a private event: anyone who follows it and signs in is invited, until
+    it expires, is revoked or has been used ``max_uses`` times. Only a keyed hash of its secret is
+    stored (the studio shows the link once, when it is made). Revoking it also takes access away
+    from everyone who joined through it."""
+
+    organization_field = "event__organization"
+
+    event = models.ForeignKey(LiveEvent, on_delete=models.CASCADE, related_name="invite_links")
+    label = models.CharField(max_length=100, blank=True)
+    token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    expires_at = models.DateTimeField()
+    max_uses = models.PositiveIntegerField()
+    use_count = models.PositiveIntegerField(default=0, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(use_count__lte=models.F("max_uses")), name="invite_link_within_use_limit"
+            ),
+            models.CheckConstraint(condition=models.Q(max_uses__gte=1), name="invite_link_usable"),
+        ]
+
+    def __str__(self):
+        return self.label or f"Invite link {self.pk}"
+
+    @property
+    def uses_left(self) -> int:
+        return max(self.max_uses - self.use_count, 0)
+
+
+class Invitation(models.Model):
+    """One invited viewer of a private event: an e-mail address the brand invited (``user`` is set
+    once that person signs in and watches), or a user who joined through an invite link."""
+
+    organization_field = "event__organization"
+
+    event = models.ForeignKey(LiveEvent, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(blank=True)  # lower-cased; blank for those who came by a link
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="invitations"
+    )
+    link = models.ForeignKey(
+        InviteLink, on_delete=models.CASCADE, null=True, blank=True, related_name="invitations"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    joined_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "email"], condition=~models.Q(email=""), name="email_invited_once_per_event"
+            ),
+            models.UniqueConstraint(
+                fields=["event", "user"],
+                condition=models.Q(user__isnull=False),
+                name="user_invited_once_per_event",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(email="") | models.Q(user__isnull=False), name="invitation_names_someone"
+            ),
+        ]
+
+    def __str__(self):
+        return self.email or str(self.user)

@@ -68,14 +68,17 @@ def current_highlight(event: LiveEvent) -> Highlight | None:
 
 
 def may_watch(user, event: LiveEvent) -> bool:
-    """The one watchability rule of the page, the API and the socket: the event has a viewer page
-    (not cancelled, not waiting for a channel), and it is public or the user is one of the
-    brand's people."""
+    """The one watchability rule of the page, the API, the socket and the replay: the event has a
+    viewer page (not cancelled, not waiting for a channel), and it is public, or the user is one
+    of the brand's people or invited (events.invitations)."""
     from accounts import permissions
+    from events.invitations import is_invited
 
     if not event.is_watchable:
         return False
-    return not event.is_private or permissions.can(user, permissions.Action.VIEW, event)
+    if not event.is_private or permissions.can(user, permissions.Action.VIEW, event):
+        return True
+    return is_invited(user, event)
 
 
 def event_state_snapshot(*, event_id: int, user, shared: dict | None = None) -> dict | None:

@@ -8,7 +8,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from events.models import LiveEvent
-from events.payloads import current_highlight, highlight_payload, product_card
+from events.payloads import current_highlight, highlight_payload, may_watch, product_card
 from liveshop.video import get_video_backend
 
 
@@ -58,8 +58,9 @@ def viewer_id(user) -> str | None:
 
 
 def playback_url(event: LiveEvent, user) -> str:
-    """The URL this viewer plays (signed by the video backend when the event is private)."""
-    if not event.playback_url:
+    """The URL this viewer plays (signed by the video backend when the event is private). Empty
+    for a user who may not watch: a private channel's token is signed only for those who may."""
+    if not event.playback_url or not may_watch(user, event):
         return ""
     return get_video_backend().playback_url_for(
         channel_id=event.channel_id,

@@ -23,6 +23,23 @@ urlpatterns = [
     path("studio/events/<slug:slug>/end/", views.EventEndView.as_view(), name="end"),
     path("studio/events/<slug:slug>/cancel/", views.EventCancelView.as_view(), name="cancel"),
     path("studio/events/<slug:slug>/delete/", views.EventDeleteView.as_view(), name="delete"),
+    # Invitations to a private event (owners and hosts).
+    path("studio/events/<slug:slug>/invitations/", views.InvitationsAddView.as_view(), name="invite-emails"),
+    path(
+        "studio/events/<slug:slug>/invitations/<int:pk>/remove/",
+        views.InvitationRemoveView.as_view(),
+        name="remove-invitation",
+    ),
+    path(
+        "studio/events/<slug:slug>/invite-links/",
+        views.InviteLinkCreateView.as_view(),
+        name="create-invite-link",
+    ),
+    path(
+        "studio/events/<slug:slug>/invite-links/<int:pk>/revoke/",
+        views.InviteLinkRevokeView.as_view(),
+        name="revoke-invite-link",
+    ),
     # Host console: fetch() (JSON) or a plain form post.
     path("studio/events/<slug:slug>/feature/", views.ProductFeatureView.as_view(), name="feature"),
     path("studio/events/<slug:slug>/clear/", views.HighlightClearView.as_view(), name="clear"),

@@ -20,6 +20,7 @@ from django.utils.cache import patch_cache_control
 from django.views import View
 
 from catalog.models import Product
+from events import invitations
 from events.models import WATCHABLE_STATUSES, LiveEvent
 from events.payloads import buy_url, may_watch
 from events.serializers import stream_details
@@ -62,6 +63,8 @@ class EventWatchView(View):
 
     def get(self, request, brand: str, slug: str):
         event = get_watchable_event(request.user, organization__slug=brand, slug=slug)
+        if event.is_private:
+            invitations.record_visit(event=event, user=request.user)  # the studio's "who joined"
         details = stream_details(event, request=request)
         highlight = details["currentHighlight"]
         card = with_display(highlight["product"], event) if highlight else None

@@ -14,8 +14,9 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views import View
 
@@ -23,10 +24,10 @@ from accounts import permissions
 from accounts.models import Organization
 from accounts.permissions import Action
 from catalog.models import Product
-from events import payloads, selectors, services
+from events import invitations, payloads, selectors, services
 from events.exceptions import EventError
-from events.forms import EventForm
-from events.models import Highlight, LiveEvent
+from events.forms import EventForm, InviteEmailsForm, InviteLinkForm
+from events.models import Highlight, Invitation, InviteLink, LiveEvent
 from recordings.selectors import list_event_recordings
 
 Status = LiveEvent.Status
@@ -38,23 +39,44 @@ def _event_or_404(request, slug: str, action: Action) -> LiveEvent:
     return permissions.get_for_user_or_404(events, request.user, action, slug=slug)
 
 
-def _render_detail(request, event: LiveEvent, *, stream_key: str = "") -> HttpResponse:
+def _render_detail(
+    request, event: LiveEvent, *, stream_key: str = "", status: int = 200, **invitation_forms
+) -> HttpResponse:
     user = request.user
     can_host = permissions.can(user, Action.HOST_EVENT, event)
+    can_manage = permissions.can(user, Action.MANAGE_EVENTS, event)
     context = {
         "event": event,
         "can_host": can_host,
-        "can_manage": permissions.can(user, Action.MANAGE_EVENTS, event),
+        "can_manage": can_manage,
         "lineup": selectors.lineup_of(event),
         "sessions": selectors.sessions_of(event),
         "recordings": list_event_recordings(event),
         "panel": selectors.go_live_panel(event) if event.has_channel else None,
         "stream_key": stream_key,
         **_console_context(event, can_feature=can_host and event.status not in CLOSED),
+        "invitations": _invitations_context(event, **invitation_forms)
+        if can_manage and event.is_private
+        else None,
     }
-    response = render(request, "events/event_detail.html", context)
+    response = render(request, "events/event_detail.html", context, status=status)
     add_never_cache_headers(response)  # a revealed key must not linger in a cache
     return response
+
+
+def _invitations_context(
+    event: LiveEvent, *, emails_form=None, link_form=None, new_link_url: str = ""
+) -> dict:
+    """The Invitations panel of a private event: who is invited (and who joined), the invite
+    links, and a just-made link's URL (shown once: only its hash is stored)."""
+    return {
+        "people": invitations.list_invitations(event),
+        "links": invitations.list_invite_links(event),
+        "emails_form": emails_form or InviteEmailsForm(),
+        "link_form": link_form or InviteLinkForm(),
+        "new_link_url": new_link_url,
+        "now": timezone.now(),
+    }
 
 
 def _console_context(event: LiveEvent, *, can_feature: bool) -> dict:
@@ -281,6 +303,79 @@ class EventDeleteView(EventActionView):
         services.delete_event(event=event, by=request.user)
         messages.success(request, f"Deleted “{event.title}”.")
         return redirect(reverse("events:list"))
+
+
+INVITATIONS_ANCHOR = "#invitations"
+
+
+class InvitationsAddView(LoginRequiredMixin, View):
+    """Invite e-mail addresses to a private event (owners and hosts); each gets a sign-in link."""
+
+    def post(self, request, slug):
+        event = _event_or_404(request, slug, Action.MANAGE_EVENTS)
+        form = InviteEmailsForm(request.POST)
+        if not form.is_valid():
+            return _render_detail(request, event, status=400, emails_form=form)
+        try:
+            created = invitations.invite_emails(
+                event=event, emails=form.cleaned_data["emails"], by=request.user
+            )
+        except EventError as exc:
+            form.add_error(None, str(exc))
+            return _render_detail(request, event, status=400, emails_form=form)
+        skipped = len(set(form.cleaned_data["emails"])) - len(created)
+        messages.success(
+            request,
+            f"Invited {len(created)} {'person' if len(created) == 1 else 'people'}"
+            + (f" ({skipped} already invited)." if skipped else "."),
+        )
+        return redirect(f"{event.get_absolute_url()}{INVITATIONS_ANCHOR}")
+
+
+class InvitationRemoveView(LoginRequiredMixin, View):
+    """Take one invited viewer's access away."""
+
+    def post(self, request, slug, pk):
+        event = _event_or_404(request, slug, Action.MANAGE_EVENTS)
+        invitation = get_object_or_404(Invitation, event=event, pk=pk)
+        invitations.remove_invitation(invitation=invitation, by=request.user)
+        messages.success(request, f"{invitation} is no longer invited.")
+        return redirect(f"{event.get_absolute_url()}{INVITATIONS_ANCHOR}")
+
+
+class InviteLinkCreateView(LoginRequiredMixin, View):
+    """A new shareable invite link, shown once on the page this POST answers (never cached)."""
+
+    def post(self, request, slug):
+        event = _event_or_404(request, slug, Action.MANAGE_EVENTS)
+        form = InviteLinkForm(request.POST)
+        if not form.is_valid():
+            return _render_detail(request, event, status=400, link_form=form)
+        try:
+            _, token = invitations.create_invite_link(
+                event=event,
+                by=request.user,
+                expires_at=form.expires_at(),
+                max_uses=form.cleaned_data["max_uses"],
+                label=form.cleaned_data["label"],
+            )
+        except EventError as exc:
+            form.add_error(None, str(exc))
+            return _render_detail(request, event, status=400, link_form=form)
+        return _render_detail(request, event, new_link_url=invitations.invite_url(token))
+
+
+class InviteLinkRevokeView(LoginRequiredMixin, View):
+    """Withdraw an invite link: nobody more can use it, and those who joined by it lose access."""
+
+    def post(self, request, slug, pk):
+        event = _event_or_404(request, slug, Action.MANAGE_EVENTS)
+        link = get_object_or_404(InviteLink, event=event, pk=pk)
+        invitations.revoke_invite_link(link=link, by=request.user)
+        messages.success(
+            request, f"“{link}” withdrawn: it no longer works, and those who joined by it lost access."
+        )
+        return redirect(f"{event.get_absolute_url()}{INVITATIONS_ANCHOR}")
 
 
 class FeatureForm(forms.Form):

@@ -1,0 +1,111 @@
+"""Writes for accounts: one-time sign-in links (e-mailed to viewers invited to private events).
+
+A link's secret is random, e-mailed once and stored only as a keyed hash (liveshop.secrets.digest);
+it works once (a conditional UPDATE claims it, so two clicks cannot both sign in) and only before
+it expires. It signs in viewer accounts only: an address belonging to a brand's people, staff or a
+superuser must log in with its password (and the login throttle), so a mailbox never becomes a
+way around them."""
+
+from __future__ import annotations
+
+import secrets as random
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from accounts.models import Membership, SignInLink
+from liveshop import secrets
+
+SIGN_IN_LINK_TTL = timedelta(minutes=30)
+MAX_OPEN_LINKS_PER_EMAIL = 5  # unused, unexpired links at once: more is someone flooding a mailbox
+
+
+class SignInLinkRefused(Exception):
+    """No link may be made for this address now (a staff account, or too many open links)."""
+
+
+class SignInLinkInvalid(Exception):
+    """The link is unknown, used or expired; the message is safe to show."""
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def may_sign_in_by_link(email: str) -> bool:
+    """Whether a one-time link may sign ``email`` in: no account yet, or exactly one active viewer
+    account (not staff, not a superuser, in no brand)."""
+    users = list(get_user_model().objects.filter(email__iexact=normalise_email(email))[:2])
+    if not users:
+        return True
+    if len(users) > 1:
+        return False
+    user = users[0]
+    return (
+        user.is_active
+        and not user.is_staff
+        and not user.is_superuser
+        and not Membership.objects.filter(user=user).exists()
+    )
+
+
+@transaction.atomic
+def create_sign_in_link(
+    *, email: str, next_url: str, ttl: timedelta = SIGN_IN_LINK_TTL
+) -> tuple[SignInLink, str]:
+    """A new one-time link for ``email`` that leads to ``next_url`` (a local path) once used.
+    Returns the row and the secret, which only goes into the e-mail. Raises SignInLinkRefused."""
+    email = normalise_email(email)
+    if not may_sign_in_by_link(email):
+        raise SignInLinkRefused("This address signs in with its password.")
+    now = timezone.now()
+    if SignInLink.objects.filter(email=email, used_at__isnull=True, expires_at__gt=now).count() >= (
+        MAX_OPEN_LINKS_PER_EMAIL
+    ):
+        raise SignInLinkRefused("Too many sign-in links were sent to this address; use one of them.")
+    token = random.token_urlsafe(32)
+    link = SignInLink(
+        email=email, token_digest=secrets.digest(token), next_url=next_url, expires_at=now + ttl
+    )
+    link.full_clean()
+    link.save()
+    return link, token
+
+
+@transaction.atomic
+def use_sign_in_link(*, token: str):
+    """Claim the link (once: a conditional UPDATE) and return ``(user, next_url)``; the address's
+    viewer account is created on first use. Raises SignInLinkInvalid."""
+    digest = secrets.digest(token)
+    now = timezone.now()
+    claimed = SignInLink.objects.filter(token_digest=digest, used_at__isnull=True, expires_at__gt=now).update(
+        used_at=now
+    )
+    if not claimed:
+        raise SignInLinkInvalid("This sign-in link has expired or was already used. Ask for a new one.")
+    link = SignInLink.objects.get(token_digest=digest)
+    if not may_sign_in_by_link(link.email):
+        raise SignInLinkInvalid("This address signs in with its password: use the login page.")
+    return _viewer_account(link.email), link.next_url
+
+
+def _viewer_account(email: str):
+    User = get_user_model()
+    user = User.objects.filter(email__iexact=email).first()
+    if user is not None:
+        return user
+    base = slugify(email.split("@")[0])[:100] or "viewer"
+    for _ in range(5):
+        username = f"{base}-{random.token_hex(3)}"
+        try:
+            with transaction.atomic():
+                user = User(username=username, email=email)
+                user.set_unusable_password()
+                user.save()
+                return user
+        except IntegrityError:
+            continue  # the random suffix was taken: try another
+    raise SignInLinkInvalid("Could not create your account; try again.")

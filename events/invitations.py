@@ -1,0 +1,302 @@
+"""Invitations to private events: the brand invites e-mail addresses or shares invite links (with
+an expiry and a use limit, revocable); invited viewers watch like the brand's own people.
+
+``is_invited`` is the invitation half of the one watchability rule (events.payloads.may_watch),
+which the viewer page, the stream_details API, the viewer socket and the replay all call. A
+revoked link or a removed invitation takes access away at the next request or socket connect.
+
+Secrets (invite link tokens, sign-in links) are random, shown or e-mailed once, and stored only as
+keyed hashes; they never go into a log record, a message or another viewer's payload."""
+
+from __future__ import annotations
+
+import logging
+import secrets as random
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, QuerySet
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import permissions
+from accounts import services as accounts
+from accounts.permissions import Action
+from events.exceptions import EventNotPrivate, InviteLinkInvalid
+from events.models import Invitation, InviteLink, LiveEvent
+from liveshop import secrets
+
+logger = logging.getLogger(__name__)
+
+MAX_EMAILS_PER_REQUEST = 200
+MAX_LINK_DAYS = 90
+MAX_LINK_USES = 10_000
+INVITATION_SIGN_IN_TTL = timedelta(days=7)  # the link in an invitation e-mail
+CONTINUE_SALT = "events.invitations.continue"
+CONTINUE_MAX_AGE = 24 * 3600
+
+
+# Reads ------------------------------------------------------------------------------------------
+
+
+def active_invitations(event: LiveEvent) -> QuerySet[Invitation]:
+    """The event's invitations that grant access (not through a revoked link)."""
+    return Invitation.objects.filter(event=event).filter(
+        Q(link__isnull=True) | Q(link__revoked_at__isnull=True)
+    )
+
+
+def is_invited(user, event: LiveEvent) -> bool:
+    """Whether ``user`` holds an invitation to ``event``: one naming them, or one for their e-mail
+    address that nobody has claimed yet (accounts are made by the brand or by a one-time link to
+    that address, so an account's address is its owner's)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    who = Q(user=user)
+    email = accounts.normalise_email(user.email or "")
+    if email:
+        who |= Q(user__isnull=True, email=email)
+    return active_invitations(event).filter(who).exists()
+
+
+def list_invitations(event: LiveEvent) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(event=event).select_related("user", "link")
+
+
+def list_invite_links(event: LiveEvent) -> QuerySet[InviteLink]:
+    return InviteLink.objects.filter(event=event)
+
+
+def watch_path(event: LiveEvent) -> str:
+    return reverse("viewer:watch", kwargs={"brand": event.organization.slug, "slug": event.slug})
+
+
+def invite_url(token: str) -> str:
+    """The shareable link: the secret after "#", so no server log or Referer ever holds it."""
+    return f"{settings.SITE_URL.rstrip('/')}{reverse('viewer:invite')}#{token}"
+
+
+def sign_in_url(token: str) -> str:
+    return f"{settings.SITE_URL.rstrip('/')}{reverse('sign-in-link')}#{token}"
+
+
+# Writes: the studio -----------------------------------------------------------------------------
+
+
+def _check_private(event: LiveEvent) -> None:
+    if not event.is_private:
+        raise EventNotPrivate("Only private events take invitations: a public event is open to everyone.")
+
+
+@transaction.atomic
+def invite_emails(*, event: LiveEvent, emails: Iterable[str], by) -> list[Invitation]:
+    """Invite each address (already-invited ones are skipped) and, after commit, e-mail each new
+    one a one-time sign-in link to the event. Returns the new invitations."""
+    permissions.require(by, Action.MANAGE_EVENTS, event)
+    _check_private(event)
+    wanted = list(dict.fromkeys(accounts.normalise_email(e) for e in emails if e.strip()))
+    known = set(Invitation.objects.filter(event=event, email__in=wanted).values_list("email", flat=True))
+    created = []
+    for email in wanted:
+        if email in known:
+            continue
+        invitation = Invitation(event=event, email=email, created_by=by)
+        invitation.full_clean()
+        invitation.save()
+        created.append(invitation)
+    letters = [_invitation_letter(event, invitation.email) for invitation in created]
+    transaction.on_commit(lambda: _send_all(letters))
+    return created
+
+
+@transaction.atomic
+def remove_invitation(*, invitation: Invitation, by) -> None:
+    """Take one invited viewer's access away (at their next request or socket connect)."""
+    permissions.require(by, Action.MANAGE_EVENTS, invitation.event)
+    Invitation.objects.filter(pk=invitation.pk).delete()
+
+
+@transaction.atomic
+def create_invite_link(
+    *, event: LiveEvent, by, expires_at: datetime, max_uses: int, label: str = ""
+) -> tuple[InviteLink, str]:
+    """A new invite link; returns it and its secret (shown to the host once, stored hashed)."""
+    permissions.require(by, Action.MANAGE_EVENTS, event)
+    _check_private(event)
+    now = timezone.now()
+    if not now < expires_at <= now + timedelta(days=MAX_LINK_DAYS):
+        raise InviteLinkInvalid(f"An invite link expires in the future, within {MAX_LINK_DAYS} days.")
+    if not 1 <= max_uses <= MAX_LINK_USES:
+        raise InviteLinkInvalid(f"An invite link may be used 1 to {MAX_LINK_USES:,} times.")
+    token = random.token_urlsafe(24)
+    link = InviteLink(
+        event=event,
+        label=label,
+        token_digest=secrets.digest(token),
+        expires_at=expires_at,
+        max_uses=max_uses,
+        created_by=by,
+    )
+    link.full_clean()
+    link.save()
+    return link, token
+
+
+@transaction.atomic
+def revoke_invite_link(*, link: InviteLink, by) -> InviteLink:
+    """Stop the link and take access away from everyone who joined through it. Idempotent."""
+    permissions.require(by, Action.MANAGE_EVENTS, link.event)
+    InviteLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    link.refresh_from_db(fields=["revoked_at"])
+    return link
+
+
+# Writes: invited viewers ------------------------------------------------------------------------
+
+
+def find_invite_link(token: str) -> InviteLink:
+    """The usable link with this secret, or InviteLinkInvalid saying why it is not."""
+    link = (
+        InviteLink.objects.select_related("event__organization")
+        .filter(token_digest=secrets.digest(token))
+        .first()
+    )
+    return _usable(link)
+
+
+def get_usable_link(link_id: int) -> InviteLink:
+    """The link with this id if it may still be used; InviteLinkInvalid otherwise."""
+    return _usable(InviteLink.objects.select_related("event__organization").filter(pk=link_id).first())
+
+
+def _usable(link: InviteLink | None) -> InviteLink:
+    if link is None or not link.event.is_private or not link.event.is_watchable:
+        raise InviteLinkInvalid("This invite link is not valid. Check that you copied all of it.")
+    if link.revoked_at is not None:
+        raise InviteLinkInvalid("This invite link was withdrawn by the brand.")
+    if link.expires_at <= timezone.now():
+        raise InviteLinkInvalid("This invite link has expired. Ask the brand for a new one.")
+    if link.use_count >= link.max_uses:
+        raise InviteLinkInvalid("This invite link has been used as many times as the brand allowed.")
+    return link
+
+
+@transaction.atomic
+def accept_invite_link(*, link_id: int, user) -> LiveEvent:
+    """Invite ``user`` through the link and return its event. Someone who may already watch uses
+    nothing; otherwise one use is taken with a conditional UPDATE, so concurrent visitors can
+    never take more uses than the limit. Raises InviteLinkInvalid."""
+    from events.payloads import may_watch
+
+    event = get_usable_link(link_id).event
+    if may_watch(user, event):
+        return event
+    try:
+        with transaction.atomic():
+            Invitation.objects.create(event=event, user=user, link_id=link_id, joined_at=timezone.now())
+    except IntegrityError:
+        return event  # the same user's concurrent request invited them: no second use
+    taken = InviteLink.objects.filter(
+        pk=link_id, revoked_at__isnull=True, expires_at__gt=timezone.now(), use_count__lt=F("max_uses")
+    ).update(use_count=F("use_count") + 1)
+    if not taken:  # someone else took the last use meanwhile: the invitation is rolled back
+        raise InviteLinkInvalid("This invite link has been used as many times as the brand allowed.")
+    return event
+
+
+def record_visit(*, event: LiveEvent, user) -> None:
+    """Mark the user's e-mail invitation as joined (the studio's "who joined"). Idempotent: one
+    conditional UPDATE, nothing when there is no unclaimed invitation for their address."""
+    email = accounts.normalise_email(getattr(user, "email", "") or "")
+    if not email or not getattr(user, "is_authenticated", False):
+        return
+    if Invitation.objects.filter(event=event, user=user).exists():
+        return
+    try:
+        with transaction.atomic():
+            Invitation.objects.filter(event=event, user__isnull=True, email=email).update(
+                user=user, joined_at=timezone.now()
+            )
+    except IntegrityError:
+        pass  # a concurrent request claimed it first
+
+
+def continue_token(*, link_id: int, email: str) -> str:
+    """A signed note "this address may use invite link N", carried by the sign-in link's next URL
+    (bound to the address: useless to anyone signed in as someone else)."""
+    return signing.dumps({"l": link_id, "e": accounts.normalise_email(email)}, salt=CONTINUE_SALT)
+
+
+def link_id_from_continue(value: str, *, user) -> int | None:
+    try:
+        data = signing.loads(value, salt=CONTINUE_SALT, max_age=CONTINUE_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    email = accounts.normalise_email(getattr(user, "email", "") or "")
+    return data["l"] if email and data.get("e") == email else None
+
+
+def send_invite_sign_in_link(*, link: InviteLink, email: str) -> None:
+    """E-mail ``email`` a one-time sign-in link that ends by accepting ``link``. Quietly does
+    nothing when the address must use its password or has too many open links (the page says
+    the same either way, so it tells nobody which addresses have accounts)."""
+    path = f"{reverse('viewer:invite-continue')}?c={continue_token(link_id=link.pk, email=email)}"
+    _send_sign_in(email=email, event=link.event, next_url=path, ttl=accounts.SIGN_IN_LINK_TTL)
+
+
+def send_invited_sign_in_link(*, email: str) -> None:
+    """E-mail a fresh one-time link to an invited address (its invitation's link has expired).
+    Quietly nothing for an address without an invitation to a watchable private event."""
+    email = accounts.normalise_email(email)
+    invitation = (
+        Invitation.objects.filter(email=email, event__is_private=True)
+        .filter(Q(user__isnull=True) | Q(user__email__iexact=email))
+        .select_related("event__organization")
+        .order_by("-created_at")
+        .first()
+    )
+    if invitation is None or not invitation.event.is_watchable:
+        return
+    event = invitation.event
+    _send_sign_in(email=email, event=event, next_url=watch_path(event), ttl=accounts.SIGN_IN_LINK_TTL)
+
+
+def _send_sign_in(*, email: str, event: LiveEvent, next_url: str, ttl: timedelta) -> None:
+    try:
+        _, token = accounts.create_sign_in_link(email=email, next_url=next_url, ttl=ttl)
+    except accounts.SignInLinkRefused:
+        logger.info("No sign-in link sent", extra={"event_id": event.pk})
+        return
+    context = {"event": event, "sign_in_url": sign_in_url(token), "minutes": int(ttl.total_seconds() // 60)}
+    subject = f"Your sign-in link for {event.title}"
+    transaction.on_commit(lambda: _send_all([(subject, "emails/sign_in_link.txt", context, email)]))
+
+
+def _invitation_letter(event: LiveEvent, email: str) -> tuple[str, str, dict, str]:
+    context = {
+        "event": event,
+        "watch_url": f"{settings.SITE_URL.rstrip('/')}{watch_path(event)}",
+        "new_link_url": f"{settings.SITE_URL.rstrip('/')}{reverse('viewer:invite-sign-in')}",
+    }
+    try:
+        _, token = accounts.create_sign_in_link(
+            email=email, next_url=watch_path(event), ttl=INVITATION_SIGN_IN_TTL
+        )
+    except accounts.SignInLinkRefused:
+        pass  # the brand's own people, or a flooded mailbox: the e-mail says to log in
+    else:
+        context["sign_in_url"] = sign_in_url(token)
+    return f"You're invited: {event.title} ({event.organization})", "emails/invitation.txt", context, email
+
+
+def _send_all(letters: list[tuple[str, str, dict, str]]) -> None:
+    for subject, template, context, email in letters:
+        try:
+            send_mail(subject, render_to_string(template, context), None, [email])
+        except Exception:  # one bad address must not stop the others; the log names no secret
+            logger.warning("Invitation e-mail not sent", extra={"event_id": context["event"].pk})
