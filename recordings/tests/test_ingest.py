@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from botocore.exceptions import ClientError
@@ -13,7 +14,10 @@ pytestmark = pytest.mark.django_db
 
 
 def replay_prefix(event) -> str:
-    return f"replays/{event.pk}/j8Z9O91ndcVs"
+    """Where the event's recording was copied: a random key under RECORDINGS_CDN_PREFIX."""
+    prefix = Recording.objects.get(event=event).cdn_prefix
+    assert re.fullmatch(r"replays/[0-9a-f]{32}", prefix)
+    return prefix
 
 
 def listed(s3, bucket, prefix) -> dict[str, dict]:

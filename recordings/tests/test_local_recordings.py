@@ -136,8 +136,7 @@ def test_a_local_recording_becomes_a_ready_replay_with_its_cue(local_mode, flv_s
         "codecs": "avc1.64001E,mp4a.40.2",
         "frame_rate": 30.0,
         "duration_ms": None,
-        "playlist": f"replays/{event.pk}/{parse_prefix(recording.source_prefix).recording_id}"
-        "/media/hls/360p30/playlist.m3u8",
+        "playlist": f"{recording.cdn_prefix}/media/hls/360p30/playlist.m3u8",
     }
     assert rendition["bandwidth"] > 0
     replays = storages["recordings"]

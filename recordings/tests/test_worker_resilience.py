@@ -193,7 +193,8 @@ def test_a_transcode_killed_with_its_worker_finishes_exactly_once(tmp_path):
 
 
 def assert_one_set_of_outputs(root: Path, video: Recording) -> None:
-    folder = root / "replays" / "uploads" / str(video.pk)
+    assert video.cdn_prefix.startswith("private/")  # uploaded videos are private media
+    folder = root / video.cdn_prefix
     stored = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     expected = {"master.m3u8", "thumbnail.jpg"}
     for variant in parse_master((folder / "master.m3u8").read_text()):
@@ -202,4 +203,4 @@ def assert_one_set_of_outputs(root: Path, video: Recording) -> None:
         playlist = parse_media((folder / variant.uri).read_text())
         expected |= {f"{base}/{segment.uri}" for segment in playlist.segments}
     assert stored == expected
-    assert video.master_path == f"replays/uploads/{video.pk}/master.m3u8"
+    assert video.master_path == f"{video.cdn_prefix}/master.m3u8"
