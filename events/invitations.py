@@ -45,8 +45,8 @@ CONTINUE_MAX_AGE = 24 * 3600
 
 
 def active_invitations(event: LiveEvent) -> QuerySet[Invitation]:
-    """The event's invitations that grant access (not through a revoked link)."""
-    return Invitation.objects.filter(event=event).filter(
+    """The event's invitations that grant access: not removed, not through a withdrawn link."""
+    return Invitation.objects.filter(event=event, revoked_at__isnull=True).filter(
         Q(link__isnull=True) | Q(link__revoked_at__isnull=True)
     )
 
@@ -65,7 +65,8 @@ def is_invited(user, event: LiveEvent) -> bool:
 
 
 def list_invitations(event: LiveEvent) -> QuerySet[Invitation]:
-    return Invitation.objects.filter(event=event).select_related("user", "link")
+    """The studio's list: everyone invited and not removed (those of withdrawn links included)."""
+    return Invitation.objects.filter(event=event, revoked_at__isnull=True).select_related("user", "link")
 
 
 def list_invite_links(event: LiveEvent) -> QuerySet[InviteLink]:
@@ -100,7 +101,9 @@ def invite_emails(*, event: LiveEvent, emails: Iterable[str], by) -> list[Invita
     permissions.require(by, Action.MANAGE_EVENTS, event)
     _check_private(event)
     wanted = list(dict.fromkeys(accounts.normalise_email(e) for e in emails if e.strip()))
-    known = set(Invitation.objects.filter(event=event, email__in=wanted).values_list("email", flat=True))
+    rows = Invitation.objects.filter(event=event, email__in=wanted)
+    rows.filter(revoked_at__isnull=False).update(revoked_at=None)  # invited again: welcome back
+    known = set(rows.values_list("email", flat=True))
     created = []
     for email in wanted:
         if email in known:
@@ -116,9 +119,10 @@ def invite_emails(*, event: LiveEvent, emails: Iterable[str], by) -> list[Invita
 
 @transaction.atomic
 def remove_invitation(*, invitation: Invitation, by) -> None:
-    """Take one invited viewer's access away (at their next request or socket connect)."""
+    """Take one invited viewer's access away (at their next request or socket connect); an invite
+    link they still hold does not bring them back. Idempotent."""
     permissions.require(by, Action.MANAGE_EVENTS, invitation.event)
-    Invitation.objects.filter(pk=invitation.pk).delete()
+    Invitation.objects.filter(pk=invitation.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 @transaction.atomic
@@ -196,6 +200,8 @@ def accept_invite_link(*, link_id: int, user) -> LiveEvent:
     event = get_usable_link(link_id).event
     if may_watch(user, event):
         return event
+    if _removed(event, user):
+        raise InviteLinkInvalid("The brand has withdrawn your invitation to this show.")
     try:
         with transaction.atomic():
             Invitation.objects.create(event=event, user=user, link_id=link_id, joined_at=timezone.now())
@@ -207,6 +213,15 @@ def accept_invite_link(*, link_id: int, user) -> LiveEvent:
     if not taken:  # someone else took the last use meanwhile: the invitation is rolled back
         raise InviteLinkInvalid("This invite link has been used as many times as the brand allowed.")
     return event
+
+
+def _removed(event: LiveEvent, user) -> bool:
+    """Whether the brand removed this person's invitation (by account or by address)."""
+    who = Q(user=user)
+    email = accounts.normalise_email(user.email or "")
+    if email:
+        who |= Q(email=email)
+    return Invitation.objects.filter(who, event=event, revoked_at__isnull=False).exists()
 
 
 def record_visit(*, event: LiveEvent, user) -> None:

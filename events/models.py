@@ -211,7 +211,8 @@ class InviteLink(models.Model):
 
 class Invitation(models.Model):
     """One invited viewer of a private event: an e-mail address the brand invited (``user`` is set
-    once that person signs in and watches), or a user who joined through an invite link."""
+    once that person signs in and watches), or a user who joined through an invite link. It grants
+    access unless removed (``revoked_at``) or its invite link was withdrawn."""
 
     organization_field = "event__organization"
 
@@ -228,6 +229,9 @@ class Invitation(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     joined_at = models.DateTimeField(null=True, blank=True)
+    # Set when the brand removes the person: kept (not deleted) so they cannot come back through
+    # an invite link they still hold; inviting the address again clears it.
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

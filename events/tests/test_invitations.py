@@ -156,6 +156,38 @@ def test_removing_an_invitation_takes_access_away_at_once(client, video):
     assert client.get(watch_url(event)).status_code == 404
 
 
+@pytest.mark.parametrize("invited_by", ["email", "link"])
+def test_a_removed_viewer_cannot_come_back_through_an_invite_link(client, video, invited_by):
+    event, host = private_show()
+    _, token = new_link(event, host)
+    ana = viewer()
+    client.force_login(ana)
+    if invited_by == "email":
+        [invitation] = invitations.invite_emails(event=event, emails=[ana.email], by=host)
+    else:
+        client.post(reverse("viewer:invite"), {"token": token})
+        invitation = Invitation.objects.get(event=event, user=ana)
+
+    invitations.remove_invitation(invitation=invitation, by=host)
+    response = client.post(reverse("viewer:invite"), {"token": token})
+
+    assert response.status_code == 400 and "withdrawn your invitation" in response.content.decode()
+    assert client.get(watch_url(event)).status_code == 404
+
+
+def test_inviting_a_removed_address_again_gives_access_back(client, video):
+    event, host = private_show()
+    ana = viewer()
+    [invitation] = invitations.invite_emails(event=event, emails=[ana.email], by=host)
+    invitations.remove_invitation(invitation=invitation, by=host)
+    client.force_login(ana)
+    assert client.get(watch_url(event)).status_code == 404
+
+    invitations.invite_emails(event=event, emails=[ana.email], by=host)
+
+    assert client.get(watch_url(event)).status_code == 200
+
+
 # E-mail invitations ----------------------------------------------------------------------------
 
 
