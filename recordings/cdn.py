@@ -29,7 +29,7 @@ from django.conf import settings
 from django.core.files.storage import storages
 from django.http import HttpResponse
 
-from recordings.models import Recording
+from recordings.models import PRIVATE_MEDIA_PREFIX, Recording
 
 POLICY_COOKIE = "CloudFront-Policy"
 SIGNATURE_COOKIE = "CloudFront-Signature"
@@ -77,11 +77,23 @@ def is_configured() -> bool:
     return bool(settings.AWS_CLOUDFRONT_KEY_ID and settings.AWS_CLOUDFRONT_KEY)
 
 
+def _folder(recording: Recording) -> str:
+    return (recording.cdn_prefix or posixpath.dirname(recording.master_path)).strip("/")
+
+
+def requires_cookies(recording: Recording) -> bool:
+    """Does the CDN serve ``recording``'s folder only with signed cookies (the distribution's
+    behaviors that trust the key group)? Then the player must send them (``withCredentials``);
+    elsewhere a credentialed request would meet the public behavior's ``*`` CORS answer."""
+    folder = f"{_folder(recording)}/"
+    legacy_uploads = f"{settings.RECORDINGS_CDN_PREFIX.strip('/')}/uploads/"
+    return folder.startswith((f"{PRIVATE_MEDIA_PREFIX}/", legacy_uploads))
+
+
 def recording_resource(recording: Recording) -> str:
     """The wildcard URL covering every object of ``recording`` on the CDN (master, renditions,
     segments, thumbnails)."""
-    prefix = recording.cdn_prefix or posixpath.dirname(recording.master_path)
-    url = storages["recordings"].url(f"{prefix.strip('/')}/").split("?", 1)[0]
+    url = storages["recordings"].url(f"{_folder(recording)}/").split("?", 1)[0]
     return f"{url.rstrip('/')}/*"
 
 

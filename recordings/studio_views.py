@@ -264,7 +264,7 @@ class VideoDetailView(LoginRequiredMixin, View):
         editor = {
             "canEdit": can_edit,
             "playbackUrl": recording.master_url,
-            "withCredentials": recording.has_private_media and cdn.is_configured(),
+            "withCredentials": cdn.requires_cookies(recording) and cdn.is_configured(),
             "durationMs": recording.duration_ms,
             "products": [_product_json(p) for p in products],
             "cues": [_cue_json(cue) for cue in recording.cues.all()],

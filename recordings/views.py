@@ -71,7 +71,7 @@ def render_replay(
     config = {
         **replay_payload(recording, cues, campaign=campaign),
         "qrUrl": qr_pattern,
-        "withCredentials": recording.has_private_media and cdn.is_configured(),
+        "withCredentials": cdn.requires_cookies(recording) and cdn.is_configured(),
     }
     cards = {card["id"]: card for card in config["products"]}
     lineup = [

@@ -209,6 +209,14 @@ def test_private_replay_sets_cloudfront_cookies_when_signing_is_configured(clien
     client.force_login(member(event.organization))
     response = client.get(replay_url(event))
     assert {"CloudFront-Policy", "CloudFront-Signature", "CloudFront-Key-Pair-Id"} <= response.cookies.keys()
+    # Stored before private folders: the CDN serves that folder without cookies, so none are sent.
+    assert page_config(response)["withCredentials"] is False
+
+    Recording.objects.filter(event=event).update(
+        cdn_prefix="private/k", master_path="private/k/hls/master.m3u8"
+    )
+    response = client.get(replay_url(event))
+    assert response.cookies["CloudFront-Policy"]["path"].endswith("/private/k/")  # its folder only
     assert page_config(response)["withCredentials"] is True
 
 
