@@ -413,8 +413,12 @@ def test_cdn_bucket_policy_allows_only_this_distribution_through_oac(resources):
     assert allow["Resource"] == {"Fn::Sub": "${CdnBucket.Arn}/*"}
     distribution = "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${CdnDistribution}"
     assert allow["Condition"] == {"StringEquals": {"AWS:SourceArn": {"Fn::Sub": distribution}}}
-    for deny in denies:  # only the TLS-only guard
-        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    for deny in denies:  # the TLS-only guard, and the originals kept from CloudFront
+        if deny["Sid"] == "DenyCloudFrontTheOriginals":
+            assert deny["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+            assert deny["Resource"] == {"Fn::Sub": "${CdnBucket.Arn}/media/uploads/*"}
+        else:
+            assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_cloudfront_reads_the_cdn_bucket_with_origin_access_control(resources):
@@ -430,6 +434,65 @@ def test_cloudfront_reads_the_cdn_bucket_with_origin_access_control(resources):
     assert oac["SigningProtocol"] == "sigv4"
     assert config["DefaultCacheBehavior"]["TargetOriginId"] == origin["Id"]
     assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+
+
+# Where the app's storages put private media (recordings.models.PRIVATE_MEDIA_PREFIX in the
+# "recordings" storage, whose S3 location is "recordings"; uploads' originals in the default
+# storage's "media"): each needs a behavior that demands the key group's signed cookies.
+SIGNED_PATHS = ["recordings/private/*", "recordings/replays/uploads/*", "media/uploads/*"]
+
+
+def behaviors(resources) -> dict[str, dict]:
+    config = props(resources, "CdnDistribution")["DistributionConfig"]
+    return {b["PathPattern"]: b for b in config.get("CacheBehaviors", [])}
+
+
+def test_private_media_paths_match_where_the_app_stores_them(settings):
+    from recordings.models import PRIVATE_MEDIA_PREFIX, Recording, new_media_prefix, upload_path
+
+    media, recordings = "media", "recordings"  # the S3 storages' locations (liveshop/settings/base.py)
+    assert new_media_prefix(private=True).startswith(f"{PRIVATE_MEDIA_PREFIX}/")
+    assert f"{recordings}/{PRIVATE_MEDIA_PREFIX}/*" in SIGNED_PATHS
+    assert f"{recordings}/{settings.RECORDINGS_CDN_PREFIX}/uploads/*" in SIGNED_PATHS
+    assert f"{media}/{upload_path(Recording(), 'a.mp4')}".startswith("media/uploads/")
+
+
+@pytest.mark.parametrize("path", SIGNED_PATHS)
+def test_private_media_behaviors_require_the_key_groups_signed_cookies(resources, path):
+    behavior = behaviors(resources)[path]
+    assert behavior["TrustedKeyGroups"] == [{"Ref": "MediaKeyGroup"}]
+    assert behavior["TargetOriginId"] == "cdn-bucket"
+    assert behavior["ViewerProtocolPolicy"] in ("https-only", "redirect-to-https")
+    assert "TrustedSigners" not in behavior  # the legacy account-key signers
+    assert set(behavior["AllowedMethods"]) <= {"GET", "HEAD", "OPTIONS"}
+
+
+def test_the_key_group_holds_the_public_key_given_as_a_parameter(template, resources):
+    group = props(resources, "MediaKeyGroup")["KeyGroupConfig"]
+    key = props(resources, "MediaPublicKey")["PublicKeyConfig"]
+    parameter = template["Parameters"]["MediaSigningPublicKey"]
+
+    assert group["Items"] == [{"Ref": "MediaPublicKey"}]
+    assert key["EncodedKey"] == {"Ref": "MediaSigningPublicKey"}
+    assert "Default" not in parameter  # no stack without it: private media would be unplayable
+    pem = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A+/=\n-----END PUBLIC KEY-----\n"
+    assert re.fullmatch(parameter["AllowedPattern"], pem)
+    assert not re.fullmatch(parameter["AllowedPattern"], "-----BEGIN RSA PRIVATE KEY-----\nMII\n")
+    assert template["Outputs"]["MediaSigningKeyId"]["Value"] == {"Ref": "MediaPublicKey"}
+
+
+def test_private_media_answers_cors_with_credentials_for_the_site_only(resources):
+    cors = props(resources, "PrivateMediaCorsPolicy")["ResponseHeadersPolicyConfig"]["CorsConfig"]
+    assert cors["AccessControlAllowCredentials"] is True
+    assert cors["AccessControlAllowOrigins"] == {"Items": [{"Ref": "AppUrl"}]}  # never "*"
+    for path in ("recordings/private/*", "recordings/replays/uploads/*"):
+        assert behaviors(resources)[path]["ResponseHeadersPolicyId"] == {"Ref": "PrivateMediaCorsPolicy"}
+
+
+def test_public_media_stays_on_the_default_behavior_without_signing(resources):
+    config = props(resources, "CdnDistribution")["DistributionConfig"]
+    assert "TrustedKeyGroups" not in config["DefaultCacheBehavior"]
+    assert not [p for p in behaviors(resources) if p.startswith("recordings/replays/") and "uploads" not in p]
 
 
 # --- IAM -----------------------------------------------------------------------------------------
