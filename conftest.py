@@ -16,6 +16,16 @@ def _media_in_memory(settings):
     default_storage._wrapped = empty
 
 
+@pytest.fixture(autouse=True)
+def _fresh_snapshot_cache():
+    """Each test starts with no shared event snapshot (events.snapshot_cache)."""
+    from events import snapshot_cache
+
+    snapshot_cache.clear()
+    yield
+    snapshot_cache.clear()
+
+
 @pytest.fixture
 def video(settings):
     """A fresh in-memory video backend (it records every call in ``video.calls``)."""

@@ -14,8 +14,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from events import realtime
-from events.payloads import event_state_snapshot, studio_snapshot
+from events import realtime, snapshot_cache
+from events.payloads import event_state_snapshot, may_watch, studio_snapshot
 
 CLOSE_NOT_FOUND = 4404
 CLOSE_RATE_LIMITED = 4429
@@ -131,6 +131,11 @@ class ViewerConsumer(HubConsumer):
         return realtime.event_group_name(event_id)
 
     async def snapshot(self, shared: dict | None = None) -> dict | None:
+        entry = snapshot_cache.get(self.event_id)
+        if entry is not None and not entry.event.is_private:
+            # A public event's shared snapshot: no thread hop, no query (may_watch asks nothing
+            # of the database for a public event).
+            return {**entry.snapshot} if may_watch(self.scope["user"], entry.event) else None
         return await database_sync_to_async(event_state_snapshot)(
             event_id=self.event_id, user=self.scope["user"], shared=shared
         )

@@ -84,11 +84,21 @@ def may_watch(user, event: LiveEvent) -> bool:
 def event_state_snapshot(*, event_id: int, user, shared: dict | None = None) -> dict | None:
     """What a viewer's socket gets on (re)connect, or None when the event does not exist or the
     user may not watch it. With ``shared`` (a dict kept for one wave of resyncs) the event and its
-    snapshot are read once per event and only the permission is checked per user."""
+    snapshot are read once per event and only the permission is checked per user; across connects
+    they come from events.snapshot_cache for up to a second, until the event's next change."""
+    from events import snapshot_cache
+
     cached = shared.get(("viewer", event_id)) if shared is not None else None
     if cached is None:
-        event = LiveEvent.objects.select_related("organization").filter(pk=event_id).first()
-        cached = (event, _event_state(event) if event is not None else None)
+        entry = snapshot_cache.get(event_id)
+        if entry is not None:
+            cached = (entry.event, entry.snapshot)
+        else:
+            generation = snapshot_cache.generation(event_id)
+            event = LiveEvent.objects.select_related("organization").filter(pk=event_id).first()
+            cached = (event, _event_state(event) if event is not None else None)
+            if event is not None:
+                snapshot_cache.put(event_id, generation, event, cached[1])
         if shared is not None:
             shared[("viewer", event_id)] = cached
     event, snapshot = cached

@@ -37,6 +37,8 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.db import transaction
 
+from events import snapshot_cache
+
 logger = logging.getLogger(__name__)
 
 SEND_DEADLINE = 1.0  # seconds a socket may take to accept a frame before it is dropped
@@ -403,6 +405,7 @@ class Hub:
 
     def deliver_threadsafe(self, topic: str, text: str) -> None:
         """Deliver from another thread (the in-memory demo: services run in worker threads)."""
+        snapshot_cache.invalidate_topic(topic)
         loop = self.loop
         if loop is None or loop.is_closed():
             return
@@ -485,6 +488,7 @@ class Hub:
                 self._heard = now
                 if message["type"] == "message":
                     topic = message["channel"].decode()[len(self.prefix) :]
+                    snapshot_cache.invalidate_topic(topic)  # a change: the next snapshot is read anew
                     await self.deliver(topic, message["data"].decode())
             if now - self._heard > FEED_SILENCE_LIMIT:
                 raise ConnectionError(f"Redis sent nothing for {FEED_SILENCE_LIMIT:.0f} s")
@@ -510,6 +514,7 @@ class Hub:
         logger.warning("Redis subscription restored after %.1f s", until - since)
         self.feed_down_since = None
         self._peaks.clear()  # a stream_state message may have been missed too
+        snapshot_cache.clear()  # so may any change: every snapshot is read anew
         await self.resync_topics(list(self.topics))
         notice = encode("delivery.restored", {"since": since, "until": until})
         for topic in [t for t in self.topics if t.startswith("studio-")]:

@@ -295,3 +295,51 @@ async def test_the_viewer_socket_refuses_events_the_page_refuses(status):
     connected, code = await communicator.connect(timeout=TIMEOUT)
 
     assert not connected and code == 4404
+
+
+# The shared snapshot (events.snapshot_cache) ------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=False)
+async def test_connects_share_one_snapshot_read_until_the_event_changes(django_assert_num_queries):
+    from events import snapshot_cache
+    from events.payloads import event_state_snapshot
+
+    event, product, host = await make_show(status="live")
+    read = database_sync_to_async(event_state_snapshot)
+    first = await read(event_id=event.pk, user=AnonymousUser())
+
+    def again():
+        with django_assert_num_queries(0):
+            return event_state_snapshot(event_id=event.pk, user=AnonymousUser())
+
+    assert await database_sync_to_async(again)() == first
+
+    snapshot_cache.invalidate_topic(realtime.event_group_name(event.pk))  # the hub heard a change
+    highlight = await feature(event, product, host)
+    assert (await read(event_id=event.pk, user=AnonymousUser()))["highlight"]["highlightId"] == highlight.pk
+
+
+@pytest.mark.django_db(transaction=False)
+async def test_a_snapshot_read_before_a_change_is_not_kept_after_it():
+    from events import snapshot_cache
+
+    generation = snapshot_cache.generation(99)
+    snapshot_cache.invalidate(99)  # the change lands while the old state was being read
+    snapshot_cache.put(99, generation, object(), {"stale": True})
+
+    assert snapshot_cache.get(99) is None
+
+
+async def test_a_late_joiner_after_a_published_change_gets_the_new_state_at_once():
+    event, product, host = await make_show(status="live")
+    early = await connect_viewer(event.pk)
+    await next_of_type(early, "snapshot")  # the event's snapshot is now shared
+
+    highlight = await feature(event, product, host)
+    assert (await next_of_type(early, "product_featured"))["highlightId"] == highlight.pk
+    late = await connect_viewer(event.pk)
+
+    assert (await next_of_type(late, "snapshot"))["highlight"]["highlightId"] == highlight.pk
+    await early.disconnect()
+    await late.disconnect()
