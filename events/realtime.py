@@ -319,6 +319,8 @@ class Hub:
         members = self.topics.get(topic)
         if members is None:
             members = self.topics[topic] = {}
+            # Changes published while nobody here listened never reached this process's cache.
+            snapshot_cache.invalidate_topic(topic)
             await self._subscribe(topic)
         members[sink] = None
 

@@ -343,3 +343,15 @@ async def test_a_late_joiner_after_a_published_change_gets_the_new_state_at_once
     assert (await next_of_type(late, "snapshot"))["highlight"]["highlightId"] == highlight.pk
     await early.disconnect()
     await late.disconnect()
+
+
+@pytest.mark.django_db(transaction=False)
+async def test_a_process_that_was_not_listening_reads_the_snapshot_anew(hubs):
+    from events import snapshot_cache
+
+    snapshot_cache.put(77, snapshot_cache.generation(77), object(), {"stale": True})
+    hub = hubs("")
+
+    await hub.join("event-77", Sink())  # first socket of the event here: it heard no change before
+
+    assert snapshot_cache.get(77) is None
