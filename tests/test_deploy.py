@@ -489,6 +489,21 @@ def test_private_media_answers_cors_with_credentials_for_the_site_only(resources
         assert behaviors(resources)[path]["ResponseHeadersPolicyId"] == {"Ref": "PrivateMediaCorsPolicy"}
 
 
+def test_the_distribution_can_answer_on_a_domain_the_sites_cookies_reach(template, resources):
+    config = props(resources, "CdnDistribution")["DistributionConfig"]
+    domain = {"Ref": "MediaDomainName"}
+    assert config["Aliases"] == {"Fn::If": ["HasMediaDomain", [domain], {"Ref": "AWS::NoValue"}]}
+    condition, with_domain, without = config["ViewerCertificate"]["Fn::If"]
+    assert condition == "HasMediaDomain"
+    assert with_domain["AcmCertificateArn"] == {"Ref": "MediaCertificateArn"}
+    assert with_domain["SslSupportMethod"] == "sni-only"
+    assert without == {"CloudFrontDefaultCertificate": True}
+    rule = template["Rules"]["MediaDomainNeedsItsCertificate"]  # a domain without one fails early
+    assert rule["Assertions"][0]["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "MediaCertificateArn"}, ""]}]
+    }
+
+
 def test_public_media_stays_on_the_default_behavior_without_signing(resources):
     config = props(resources, "CdnDistribution")["DistributionConfig"]
     assert "TrustedKeyGroups" not in config["DefaultCacheBehavior"]
