@@ -10,7 +10,10 @@ other process when its own is gone). The host clicks Feature through the console
 
   redis     Redis killed, down for --down seconds, started again (a restart or failover);
   postgres  PostgreSQL stopped (immediate), down for --down seconds, started again;
-  web       one uvicorn process SIGKILLed (its viewers move to the other), then started again.
+  web       one uvicorn process SIGKILLed (its viewers move to the other), then started again;
+  worker    a Celery worker (with beat) SIGKILLed, whole process group, while it transcodes an
+            uploaded video (--video-seconds of 720p), then a new worker started: when the job
+            restarted, when it was ready, how many times it completed (goal: once), ffmpeg left.
 
 Printed per fault: the clicks made during it and how each was answered (200 / 503 / other; the
 goal is 503s only while the fault lasts), the time from the fault's end until the console answers
@@ -77,7 +80,52 @@ def current(viewers: list[Viewer], target: int | None) -> bool:
     return target is not None and all(v.connected and (v.highlight or 0) >= target for v in viewers)
 
 
-async def run_fault(name: str, stack: Stack, viewers: list[Viewer], host: Host, down: float) -> dict:
+async def run_worker_fault(stack: Stack, video_seconds: int) -> dict:
+    import os
+    import signal
+
+    import psutil
+
+    first = stack.start_worker("first")
+    video = await asyncio.to_thread(stack.upload_video, video_seconds)
+
+    async def job(**wanted):
+        while True:
+            state = await asyncio.to_thread(stack.job, video)
+            if all(check(state[key]) for key, check in wanted.items()):
+                return state
+            await asyncio.sleep(0.2)
+
+    await asyncio.wait_for(job(attempts=lambda n: n >= 1, progress=lambda p: p >= 10), 300)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(timeout=30)
+    killed = time.monotonic()
+    second = stack.start_worker("second")
+    try:
+        await asyncio.wait_for(job(attempts=lambda n: n >= 2), 300)
+        restarted = time.monotonic() - killed
+        state = await asyncio.wait_for(job(status=lambda s: s in ("ready", "failed")), 600)
+        ready = time.monotonic() - killed
+    finally:
+        os.killpg(second.pid, signal.SIGKILL)
+        second.wait(timeout=30)
+    media = str(stack.directory / "media")
+    left = [p for p in psutil.process_iter(["cmdline"]) if media in " ".join(p.info["cmdline"] or [])]
+    return {
+        "fault": "worker",
+        "status": state["status"],
+        "attempts": state["attempts"],
+        "restarted_s": restarted,
+        "ready_s": ready,
+        "completed": stack.worker_log().count("Video transcoded"),
+        "ffmpeg_left": len(left),
+        "scratch_left": sorted(p.name for p in stack.scratch.glob("liveshop-job-*")),  # ours, not pymp-*
+    }
+
+
+async def run_fault(
+    name: str, stack: Stack, viewers: list[Viewer], host: Host, down: float, video_seconds: int = 60
+) -> dict:
     await until(lambda: current(viewers, host.newest), 60)
     closes_before = sum(v.closes for v in viewers)
     first_answer = len(host.answers)
@@ -92,6 +140,8 @@ async def run_fault(name: str, stack: Stack, viewers: list[Viewer], host: Host, 
         await asyncio.to_thread(stack.postgres.start)
     elif name == "web":
         await asyncio.to_thread(stack.kill_web, 1)
+    elif name == "worker":
+        return await run_worker_fault(stack, video_seconds)
     fault_end = time.monotonic()
     # From the fault's end: the console's first 200, every viewer holding the newest highlight
     # committed by then (featured during the fault, when there was one), the count settled.
@@ -145,7 +195,7 @@ async def main_async(args) -> None:
                 raise SystemExit(f"The host's first click was answered {status}: see {directory}/web-0.log")
             host_task = loop.create_task(host.run())
             for fault in args.faults.split(","):
-                result = await run_fault(fault, stack, viewers, host, args.down)
+                result = await run_fault(fault, stack, viewers, host, args.down, args.video_seconds)
                 print(format_result(result), flush=True)
         finally:
             host.stop()
@@ -161,6 +211,14 @@ def format_result(r: dict) -> str:
     def s(value):
         return "never" if value is None else f"{value:.2f} s"
 
+    if r["fault"] == "worker":
+        return (
+            f"  worker: killed mid-transcode | new attempt started after {s(r['restarted_s'])} | "
+            f"{r['status']} after {s(r['ready_s'])} (attempts {r['attempts']}) | completed "
+            f"{r['completed']} time(s) | ffmpeg left {r['ffmpeg_left']} | "
+            f"temp folders left {r['scratch_left']}"
+        )
+
     clicks = ", ".join(f"{status or 'no answer'}: {n}" for status, n in sorted(r["clicks"].items()))
     return (
         f"{r['fault']:>8}: fault {r['fault_s']:.1f} s | clicks during it {clicks or 'none'} | "
@@ -175,7 +233,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--viewers", type=int, default=1000)
-    parser.add_argument("--faults", default="redis,postgres,web")
+    parser.add_argument("--faults", default="redis,postgres,web,worker")
+    parser.add_argument("--video-seconds", type=int, default=60, help="the worker fault's upload length")
     parser.add_argument("--down", type=float, default=2.0, help="seconds Redis/PostgreSQL stay down")
     parser.add_argument("--click-every", type=float, default=0.5, help="seconds between the host's clicks")
     args = parser.parse_args()

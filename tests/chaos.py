@@ -155,6 +155,24 @@ print(json.dumps({{"event": event.pk, "slug": event.slug, "products": [p.pk for 
 """
 
 
+UPLOAD = """
+import sys
+sys.path.insert(0, {bench!r})
+import _common
+_common.setup_django({{}})
+from accounts.models import Organization
+from recordings.models import Recording
+from recordings.tasks import transcode_upload_task
+brand = Organization.objects.get(slug="bench-brand")
+video = Recording.objects.create(
+    organization=brand, backend="upload", title="Chaos upload",
+    slug="chaos-upload-" + str(Recording.objects.count()), upload={name!r}, status="pending",
+)
+transcode_upload_task.delay(video.pk)
+print(video.pk)
+"""
+
+
 def _bench_common():
     if str(BENCH) not in sys.path:
         sys.path.insert(0, str(BENCH))
@@ -172,7 +190,9 @@ class Stack:
         self.directory = directory
         self.postgres = PostgresServer().start()
         self.redis = RedisServer().start()
-        database = self.postgres.url("liveshop_chaos")
+        database = self.database = self.postgres.url("liveshop_chaos")
+        self.scratch = directory / "tmp"
+        self.scratch.mkdir(exist_ok=True)
         common.ensure_database(database)
         self.env = common.server_env(database, self.redis.url, **env)
         common.migrate(self.env)
@@ -185,6 +205,62 @@ class Stack:
         self.web: list[subprocess.Popen | None] = [None] * web
         for index in range(web):
             self.start_web(index)
+
+    def start_worker(self, name: str) -> subprocess.Popen:
+        """A Celery worker with its embedded beat (the stale-job check every second, 20 s leases),
+        in a process group of its own, on this stack's Redis, database and media folder."""
+        env = {
+            **self.env,
+            "DJANGO_MEDIA_ROOT": str(self.directory / "media"),
+            "TMPDIR": str(self.scratch),
+            "RECORDINGS_JOB_LEASE_SECONDS": "20",
+            "RECORDINGS_STALE_CHECK_SECONDS": "1",
+        }
+        log = (self.directory / f"worker-{name}.log").open("ab")
+        try:
+            return subprocess.Popen(
+                [_bench_common().PYTHON, "-m", "celery", "-A", "liveshop", "worker", "-B", "-n", f"{name}@%h",
+                 "--concurrency", "2", "-l", "info", "-s", str(self.directory / f"beat-{name}"),
+                 "--without-gossip", "--without-mingle"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        finally:
+            log.close()
+
+    def worker_log(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in sorted(self.directory.glob("worker-*.log")))
+
+    def upload_video(self, seconds: int) -> int:
+        """A video uploaded to the stack's brand (generated with ffmpeg), its transcode queued;
+        returns the recording's id."""
+        media = self.directory / "media"
+        name = f"uploads/chaos-{int(time.time())}.mp4"
+        (media / name).parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+             "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=25:duration={seconds}",
+             "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+             str(media / name)],
+            check=True,
+        )  # fmt: skip
+        created = subprocess.run(
+            [_bench_common().PYTHON, "-c", UPLOAD.format(bench=str(BENCH), name=name)],
+            cwd=ROOT, env={**self.env, "DJANGO_MEDIA_ROOT": str(media)}, check=True, capture_output=True,
+            text=True, timeout=120,
+        )  # fmt: skip
+        return int(created.stdout.strip().splitlines()[-1])
+
+    def job(self, recording_id: int) -> dict:
+        """The recording's job columns, read straight from the database."""
+        import psycopg
+
+        with psycopg.connect(self.database) as connection:
+            row = connection.execute(
+                "SELECT status, progress, attempts, lease_owner FROM recordings_recording WHERE id = %s",
+                [recording_id],
+            ).fetchone()
+        return dict(zip(("status", "progress", "attempts", "lease_owner"), row, strict=True))
 
     def start_web(self, index: int) -> None:
         log = self.directory / f"web-{index}.log"
