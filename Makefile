@@ -10,7 +10,7 @@ DEMO_REDIS_PORT ?= 6389
 # also Debian's nodejs and npm when no npm is on the PATH (the viewer page's players come from npm).
 DEBIAN_PACKAGES := postgresql redis-server nginx libnginx-mod-rtmp ffmpeg chromium fonts-dejavu-core
 
-.PHONY: demo test install lint format system-deps clean
+.PHONY: demo test install lint format system-deps clean audit audit-refresh
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,16 @@ test: system-deps install lint
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Known vulnerabilities in requirements.txt (pip-audit) and package-lock.json (npm audit); where
+# a service cannot be reached, against deploy/audit/osv.json instead (that is a warning, not a
+# failure; AUDIT_ARGS=--strict makes it one). A known vulnerability fails.
+audit: install
+	$(BIN)/python deploy/audit/audit.py $(AUDIT_ARGS)
+
+# Rebuild deploy/audit/osv.json from osv.dev (needs the network), then commit it.
+audit-refresh: install
+	$(BIN)/python deploy/audit/audit.py refresh
 
 demo: install
 	$(BIN)/python manage.py migrate --noinput
