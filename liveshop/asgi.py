@@ -12,6 +12,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from liveshop.routing import websocket_urlpatterns  # noqa: E402
+from liveshop.video import warm_up  # noqa: E402
+
+warm_up()  # the video service's client is built before the first click needs it
 
 application = ProtocolTypeRouter(
     {

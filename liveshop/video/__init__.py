@@ -36,6 +36,7 @@ __all__ = [
     "VideoBackend",
     "VideoBackendError",
     "get_video_backend",
+    "warm_up",
 ]
 
 
@@ -45,3 +46,11 @@ def get_video_backend() -> VideoBackend:
     ``get_video_backend.cache_clear()`` after changing the setting."""
     name = settings.VIDEO_BACKEND
     return import_string(BACKENDS.get(name, name))()
+
+
+def warm_up() -> None:
+    """Build the backend and its cloud client now (ASGI start-up), not on the host's first click:
+    loading boto3's IVS service model costs ~0.6 s, which the first Feature of a show would pay."""
+    warm = getattr(get_video_backend(), "warm", None)
+    if warm is not None:
+        warm()

@@ -230,6 +230,10 @@ class IVSBackend:
         self._client = client
         self._lock = threading.Lock()
 
+    def warm(self) -> None:
+        """Build the boto3 client (and load its service model) ahead of the first call."""
+        _ = self.client
+
     @property
     def client(self):
         if self._client is None:

@@ -836,3 +836,18 @@ def test_call_is_the_one_error_mapper_for_other_modules(client, stubber):
 
     with pytest.raises(ChannelNotFound, match="GetRecordingConfiguration"):
         ivs.call(client, "get_recording_configuration", arn=RECORDING_ARN)
+
+
+def test_warm_up_builds_the_ivs_client_before_the_first_call(settings):
+    from liveshop.video import get_video_backend, warm_up
+
+    settings.VIDEO_BACKEND = "ivs"
+    settings.IVS_REGION = "us-west-2"
+    get_video_backend.cache_clear()
+    try:
+        warm_up()
+        backend = get_video_backend()
+        assert backend._client is not None
+        assert backend._client.meta.service_model.service_name == "ivs"
+    finally:
+        get_video_backend.cache_clear()
