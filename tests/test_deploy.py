@@ -567,6 +567,7 @@ def test_execution_role_reads_exactly_the_named_secrets(resources):
         {"Ref": "RedisUrlSecretArn"},
         {"Ref": "EncryptionKeysSecretArn"},
         {"Ref": "PlaybackPrivateKeySecretArn"},
+        {"Ref": "MediaSigningKeySecretArn"},
     ]
     assert allowed["logs:PutLogEvents"] == [{"Fn::GetAtt": ["LogGroup", "Arn"]}]
 
