@@ -309,11 +309,11 @@ AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default="") or None
 MEDIA_ROOT = Path(env("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "media")))
 MEDIA_URL = "/media/"
 # Serve MEDIA_ROOT from Django (development, the single-machine compose file); off with S3.
+# Recordings' files go only to who may watch them, originals never (liveshop/urls.py).
 SERVE_MEDIA = env.bool("DJANGO_SERVE_MEDIA", default=DEBUG)
 STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Recordings' files go only to who may watch them, originals never (liveshop/urls.py).
 # The viewer page's players, from npm: `make install` runs `npm ci`, whose postinstall puts only
 # the files we serve in node_modules/.liveshop/ (hls.js; the IVS player bundled beside its worker
 # and .wasm). Without the npm step (a Python-only checkout) the folder is left out, not warned about.
