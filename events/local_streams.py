@@ -74,7 +74,8 @@ def _end_streams(sessions, *, at: datetime, reason: str, files_before: datetime 
     for channel_id, stream_id in sessions.values_list("event__channel_id", "stream_id"):
         for name in (ivs_events.STREAM_END, ivs_events.SESSION_ENDED):
             stream_state.handle_event(
-                ivs_events.stream_state_change(channel_id, name, stream_id, at=at, reason=reason)
+                ivs_events.stream_state_change(channel_id, name, stream_id, at=at, reason=reason),
+                local_allowed=True,
             )
         ended.append(stream_id)
     if ended:

@@ -156,5 +156,6 @@ def _emit(publisher: local.Publisher, *event_names: str) -> None:
     at = timezone.now()
     for name in event_names:
         stream_state.handle_event(
-            ivs_events.stream_state_change(publisher.channel_id, name, publisher.stream_id, at=at)
+            ivs_events.stream_state_change(publisher.channel_id, name, publisher.stream_id, at=at),
+            local_allowed=True,
         )

@@ -27,7 +27,7 @@ STARTS = {ivs_events.STREAM_START}
 ENDS = {ivs_events.STREAM_END, ivs_events.STREAM_FAILURE}
 # IVS's "IVS Stream Health Change" events: a live stream starves (too little data reaches IVS)
 # and recovers. The local media server sends none; its consoles ask nginx (``stream_health``).
-STREAM_HEALTH_CHANGE = "IVS Stream Health Change"
+STREAM_HEALTH_CHANGE = ivs_events.STREAM_HEALTH_CHANGE
 HEALTH_AFTER = {"Starvation Start": "starving", "Starvation End": "healthy"}
 
 
@@ -54,6 +54,8 @@ def parse_event(payload: object) -> StreamEvent:
         raise MalformedStreamEvent("Missing or invalid 'time' (ISO 8601 with a time zone).")
     if not isinstance(resources, list) or not resources or not isinstance(resources[0], str):
         raise MalformedStreamEvent("Missing 'resources' (the channel ARN).")
+    if payload["detail-type"] == ivs_events.STREAM_STATE_CHANGE and not detail.get("stream_id"):
+        raise MalformedStreamEvent("A stream state change needs 'detail.stream_id'.")
     return StreamEvent(
         detail_type=payload["detail-type"],
         channel_id=resources[0],
@@ -64,19 +66,48 @@ def parse_event(payload: object) -> StreamEvent:
     )
 
 
-def handle_event(payload: object) -> str:
+def handle_event(payload: object, *, local_allowed: bool = False) -> str:
     """Apply one EventBridge-shaped event; returns what happened ("applied", "unchanged",
-    "unknown channel", "ignored") for the caller's log and response."""
+    "unknown channel", "ignored": an event name IVS does not document) for the caller's log and
+    response. MalformedStreamEvent for a body that is not an event of ours (check_origin);
+    ``local_allowed`` for the local media server's own events."""
     event = parse_event(payload)
+    check_origin(payload, local_allowed=local_allowed)
     if event.detail_type == ivs_events.RECORDING_STATE_CHANGE:
         return handle_recording_event(payload)
     if event.detail_type == STREAM_HEALTH_CHANGE:
         return apply_health_event(event)
-    if event.detail_type != ivs_events.STREAM_STATE_CHANGE:
+    if event.event_name not in ivs_events.STREAM_EVENT_NAMES:
+        logger.info("Stream event ignored", extra={"event_name": event.event_name[:40]})
         return "ignored"
-    if not event.stream_id:
-        raise MalformedStreamEvent("A stream state change needs 'detail.stream_id'.")
     return apply_stream_event(event)
+
+
+def check_origin(payload: object, *, local_allowed: bool = False) -> ivs_events.Origin:
+    """Refuse, with MalformedStreamEvent, an event that is not from IVS in Liveshop's AWS account
+    (another source or detail type, an account or region the channel ARN disagrees with, a
+    channel of another account) or, with ``local_allowed``, from the local media server.
+    Liveshop's account is ivs_events.configured_account(), else any account one of its stored
+    channel ARNs is in."""
+    if not isinstance(payload, dict):
+        raise MalformedStreamEvent("The body must be a JSON object (one EventBridge event).")
+    try:
+        origin = ivs_events.parse_origin(payload, local_allowed=local_allowed)
+    except ivs_events.UntrustedEvent as exc:
+        raise MalformedStreamEvent(str(exc)) from None
+    if not origin.local and not _is_our_account(origin):
+        raise MalformedStreamEvent(
+            f"The channel {origin.channel[:160]} is not in Liveshop's AWS account (IVS_ACCOUNT_ID)."
+        )
+    return origin
+
+
+def _is_our_account(origin: ivs_events.Origin) -> bool:
+    account = ivs_events.configured_account()
+    if account:
+        return origin.account == account
+    arns = f"arn:aws:ivs:{origin.region}:{origin.account}:channel/"
+    return LiveEvent.objects.filter(channel_id__startswith=arns).exists()
 
 
 @transaction.atomic

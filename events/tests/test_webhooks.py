@@ -19,6 +19,8 @@ T0 = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def _secret(settings):
     settings.LIVESHOP_WEBHOOK_SECRET = SECRET
+    settings.IVS_ACCOUNT_ID = "123456789012"
+    settings.IVS_RECORDINGS_BUCKET_NAME = "liveshop-ivs-recordings"
 
 
 @pytest.fixture
@@ -195,12 +197,15 @@ def test_malformed_body_is_400_with_a_reason(post, body, reason):
     assert reason in response.json()["error"]
 
 
-def test_other_detail_types_are_acknowledged_and_ignored(post):
+def test_detail_types_no_rule_routes_here_are_refused(post):
     event = LiveEventFactory()
     body = state(event, "Ingest Bitrate")
     body["detail-type"] = "IVS Limit Breach"
 
-    assert post(body).json() == {"result": "ignored"}
+    response = post(body)
+
+    assert response.status_code == 400
+    assert "'detail-type' 'IVS Limit Breach' is not one Liveshop subscribes to" in response.json()["error"]
 
 
 def test_starvation_news_is_applied_only_to_the_live_stream(post):

@@ -242,7 +242,11 @@ IVS_CHANNEL_TYPE = env("IVS_CHANNEL_TYPE", default="STANDARD")  # BASIC, STANDAR
 IVS_RECORDING_CONFIGURATION_ARN = env("IVS_RECORDING_CONFIGURATION_ARN", default="")
 IVS_RECORDING_CONFIGURATION_NAME = env("IVS_RECORDING_CONFIGURATION_NAME", default="liveshop")
 # The bucket IVS records into (the source of ingestion; the CDN bucket is AWS_RECORDINGS_BUCKET_NAME).
+# Recording events naming another bucket are refused (webhook 400, ingest task error).
 IVS_RECORDINGS_BUCKET_NAME = env("IVS_RECORDINGS_BUCKET_NAME", default="")
+# The AWS account of Liveshop's IVS channels: EventBridge events of another account are refused.
+# Empty: the account of IVS_RECORDING_CONFIGURATION_ARN, else the accounts of the stored channels.
+IVS_ACCOUNT_ID = env("IVS_ACCOUNT_ID", default="")
 # Private playback: the P-384 key pair whose public half was imported (ImportPlaybackKeyPair);
 # the private PEM signs viewers' ES384 tokens ("\n" escapes are accepted in the variable).
 IVS_PLAYBACK_KEY_PAIR_ARN = env("IVS_PLAYBACK_KEY_PAIR_ARN", default="")

@@ -9,14 +9,16 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from events.exceptions import MalformedStreamEvent
 from liveshop.video import events as ivs_events
 from recordings import exceptions
 from recordings.models import Recording
 from recordings.services.ingest import cdn_prefix_for, get_event_for_channel, merge_event_details
-from recordings.services.manifest import channel_id_of, parse_prefix
+from recordings.services.manifest import parse_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -41,44 +43,78 @@ class RecordingEvent:
     reason: str
 
 
+class UnknownRecordingStatus(exceptions.MalformedRecordingEvent):
+    """A recording_status IVS does not document, in an event otherwise ours: the webhook
+    ignores it (no row), the ingest task refuses it."""
+
+
 def parse_recording_event(payload: object) -> RecordingEvent:
-    """Check an "IVS Recording State Change" event; MalformedRecordingEvent says what is wrong."""
+    """Check an "IVS Recording State Change" event, and that it is ours: from IVS in Liveshop's
+    account (events.stream_state.check_origin), its prefix in the channel's account and folder,
+    its bucket IVS_RECORDINGS_BUCKET_NAME. MalformedRecordingEvent says what is wrong; nothing
+    is read or written before these checks pass."""
     if not isinstance(payload, dict) or not isinstance(payload.get("detail"), dict):
         raise exceptions.MalformedRecordingEvent(
             "Not an EventBridge event (an object with a 'detail' object)."
         )
     if payload.get("detail-type") != ivs_events.RECORDING_STATE_CHANGE:
         raise exceptions.MalformedRecordingEvent(f"Not an '{ivs_events.RECORDING_STATE_CHANGE}' event.")
-    detail, resources = payload["detail"], payload.get("resources")
+    resources = payload.get("resources")
+    if not isinstance(resources, list) or not resources or not isinstance(resources[0], str):
+        raise exceptions.MalformedRecordingEvent("Missing 'resources' (the channel ARN).")
+    origin = _origin(payload)
+    detail = payload["detail"]
     status = detail.get("recording_status")
     if status not in STATUSES:
-        raise exceptions.MalformedRecordingEvent(f"Unknown detail.recording_status {status!r}.")
-    arn = resources[0] if isinstance(resources, list) and resources and isinstance(resources[0], str) else ""
-    channel_id = channel_id_of(arn) or arn.rpartition("/")[2]
-    if not channel_id:
-        raise exceptions.MalformedRecordingEvent("Missing 'resources' (the channel ARN).")
+        raise UnknownRecordingStatus(f"Unknown detail.recording_status {status!r}.")
     bucket, prefix = detail.get("recording_s3_bucket_name"), detail.get("recording_s3_key_prefix") or ""
     if not isinstance(bucket, str) or not bucket or not isinstance(prefix, str):
         raise exceptions.MalformedRecordingEvent("Missing detail.recording_s3_bucket_name or key prefix.")
+    _check_bucket(bucket)
     return RecordingEvent(
         status=status,
-        channel_arn=arn,
-        channel_id=channel_id,
+        channel_arn=origin.channel,
+        channel_id=origin.channel_id,
         bucket=bucket,
-        prefix="" if status == START_FAILURE else _checked_prefix(prefix, channel_id, arn),
+        prefix="" if status == START_FAILURE else _checked_prefix(prefix, origin),
         session_id=str(detail.get("recording_session_id") or ""),
         stream_ids=_stream_ids(detail),
         reason=str(detail.get("recording_status_reason") or ""),
     )
 
 
-def _checked_prefix(prefix: str, channel_id: str, arn: str) -> str:
+def _origin(payload: dict) -> ivs_events.Origin:
+    # events.stream_state imports this module (its handler passes recording events on).
+    from events.stream_state import check_origin
+
+    try:
+        return check_origin(payload)
+    except MalformedStreamEvent as exc:
+        raise exceptions.MalformedRecordingEvent(str(exc)) from None
+
+
+def _check_bucket(bucket: str) -> None:
+    """IVS records only into IVS_RECORDINGS_BUCKET_NAME: ingestion reads no other bucket."""
+    expected = settings.IVS_RECORDINGS_BUCKET_NAME
+    if not expected:
+        raise exceptions.MalformedRecordingEvent(
+            "IVS_RECORDINGS_BUCKET_NAME is not set: recording events cannot be checked, so none is accepted."
+        )
+    if bucket != expected:
+        raise exceptions.MalformedRecordingEvent(
+            f"detail.recording_s3_bucket_name {bucket[:63]!r} is not Liveshop's recordings bucket."
+        )
+
+
+def _checked_prefix(prefix: str, origin: ivs_events.Origin) -> str:
     try:
         location = parse_prefix(prefix)
     except exceptions.InvalidRecordingPrefix as exc:
         raise exceptions.MalformedRecordingEvent(f"detail.recording_s3_key_prefix: {exc}") from None
-    if location.channel_id != channel_id:
-        raise exceptions.MalformedRecordingEvent(f"The prefix {prefix!r} is not of channel {arn}.")
+    if (location.account, location.channel_id) != (origin.account, origin.channel_id):
+        raise exceptions.MalformedRecordingEvent(
+            f"The prefix {prefix!r} is not of channel {origin.channel} (its account and channel id)."
+        )
     return location.prefix
 
 
@@ -94,8 +130,13 @@ def _stream_ids(detail: dict) -> tuple[str, ...]:
 def handle_recording_event(payload: dict) -> str:
     """Apply one recording event and say what happened: "queued" (Recording End, End Failure:
     the ingestion task runs after commit), "recording" (Start: a pending row), "failed" (Start
-    Failure), "unchanged" (already known, ready or being copied), "unknown channel"."""
-    event = parse_recording_event(payload)
+    Failure), "unchanged" (already known, ready or being copied), "unknown channel", "ignored" (a
+    status IVS does not document)."""
+    try:
+        event = parse_recording_event(payload)
+    except UnknownRecordingStatus:
+        logger.info("Recording event ignored: unknown status")
+        return "ignored"
     try:
         live_event = get_event_for_channel(event.channel_id)
     except exceptions.UnknownChannel:

@@ -23,6 +23,13 @@ CHANNEL_ARN = "arn:aws:ivs:us-west-2:123456789012:channel/AsXego4U6tnj"
 STARTED_AT = datetime(2024, 6, 23, 20, 12, 3, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _ivs_account(settings):
+    """Liveshop's IVS account and recordings bucket: recording events of others are refused."""
+    settings.IVS_ACCOUNT_ID = "123456789012"
+    settings.IVS_RECORDINGS_BUCKET_NAME = SOURCE
+
+
 @pytest.fixture
 def s3(monkeypatch, settings):
     """A moto S3 with the IVS recordings bucket and the CDN bucket; settings point at them."""
