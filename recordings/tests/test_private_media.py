@@ -336,3 +336,75 @@ def test_a_public_events_replay_is_not_signed(cloudfront):
         cdn.media_url(recording, "replays/abc/t.jpg")
         == "https://cdn.example.com/recordings/replays/abc/t.jpg"
     )
+
+
+# Moving older private media -------------------------------------------------------------------
+
+
+def test_older_private_media_moves_to_a_private_folder_and_keeps_playing(client, media_root):
+    from django.core.management import call_command
+
+    event = LiveEventFactory(status=LiveEvent.Status.ENDED, is_private=True)
+    replay = ready(
+        event.organization, f"replays/{event.pk}/j8Z9O91ndcVs", media_root, event=event, backend="ivs"
+    )
+    Recording.objects.filter(pk=replay.pk).update(
+        renditions=[{"name": "720p", "playlist": f"{replay.cdn_prefix}/720p/index.m3u8"}]
+    )
+    upload = uploaded_video(media_root, published=True, prefix="replays/uploads/7")
+    public = event_recording(media_root, private=False)
+    old = {r.pk: r.cdn_prefix for r in (replay, upload, public)}
+
+    call_command("move_private_media")
+
+    for recording in (replay, upload):
+        recording.refresh_from_db()
+        assert re.fullmatch(r"private/[0-9a-f]{32}", recording.cdn_prefix)
+        assert recording.master_path == f"{recording.cdn_prefix}/master.m3u8"
+        assert recording.thumbnails == [f"{recording.cdn_prefix}/thumbnail.jpg"]
+        assert not [p for p in (media_root / "recordings" / old[recording.pk]).rglob("*") if p.is_file()]
+        for name in HLS_FILES:
+            assert (media_root / "recordings" / recording.cdn_prefix / name).is_file()
+    assert replay.renditions == [{"name": "720p", "playlist": f"{replay.cdn_prefix}/720p/index.m3u8"}]
+    public.refresh_from_db()
+    assert public.cdn_prefix == old[public.pk]  # public media stays where it is
+
+    assert statuses(client, media_urls(upload)) == {200}  # published: still playing
+    assert statuses(client, media_urls(replay)) == {404}
+    client.force_login(member(event.organization))
+    assert statuses(client, media_urls(replay)) == {200}
+
+    call_command("move_private_media")  # again: nothing left to move
+    replay.refresh_from_db()
+    assert statuses(client, media_urls(replay)) == {200}
+
+
+def test_moving_in_s3_copies_server_side_with_the_types_and_deletes_the_old_keys(s3, settings):
+    from recordings.services.private_media import move_to_private_folder
+    from recordings.tests.conftest import CDN
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "recordings": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {"bucket_name": CDN, "location": "recordings", "region_name": "us-west-2"},
+        },
+    }
+    event = LiveEventFactory(status=LiveEvent.Status.ENDED, is_private=True)
+    old = f"replays/{event.pk}/j8Z9O91ndcVs"
+    for name in HLS_FILES:
+        s3.put_object(Bucket=CDN, Key=f"recordings/{old}/{name}", Body=b"x")
+    recording = Recording.objects.create(
+        organization=event.organization,
+        event=event,
+        status=Recording.Status.READY,
+        cdn_prefix=old,
+        master_path=f"{old}/master.m3u8",
+    )
+
+    recording = move_to_private_folder(recording=recording)
+
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=CDN)["Contents"]}
+    assert keys == {f"recordings/{recording.cdn_prefix}/{name}" for name in HLS_FILES}
+    head = s3.head_object(Bucket=CDN, Key=f"recordings/{recording.master_path}")
+    assert head["ContentType"] == "application/vnd.apple.mpegurl"
