@@ -75,3 +75,37 @@ def test_an_invited_customer_follows_the_link_signs_in_by_email_and_watches(
     assert requested and not any(token in url or link.group(2) in url for url in requested)
     assert in_a_thread(lambda: Invitation.objects.get(event=event).user.email) == "vip@example.com"
     assert in_a_thread(lambda: InviteLink.objects.get(event=event).use_count) == 1
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_host_invites_by_email_and_makes_an_invite_link_in_the_studio(
+    live_server, private_show, client, page, artifacts_dir
+):
+    from playwright.sync_api import expect
+
+    event, _ = private_show
+    host = in_a_thread(lambda: event.organization.memberships.get().user)
+    in_a_thread(lambda: client.force_login(host))
+    cookie = client.cookies["sessionid"]
+    page.context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": live_server.url}])
+
+    page.goto(f"{live_server.url}{event.get_absolute_url()}")
+    panel = page.locator("#invitations")
+    panel.get_by_label("E-mail addresses").fill("ana@example.com, nope")
+    panel.get_by_role("button", name="Invite", exact=True).click()
+    expect(page.locator("#invitations")).to_contain_text("Not e-mail addresses: “nope”")
+    page.locator("#invitations").get_by_label("E-mail addresses").fill("ana@example.com\nli@example.com")
+    page.locator("#invitations").get_by_role("button", name="Invite", exact=True).click()
+    expect(page.get_by_text("Invited 2 people.")).to_be_visible()
+
+    panel = page.locator("#invitations")
+    panel.get_by_label("Label").fill("Newsletter VIPs")
+    panel.get_by_label("Number of uses").fill("25")
+    panel.get_by_role("button", name="Create invite link").click()
+    new_link = page.locator("#new-invite-link")
+    expect(new_link).to_contain_text(f"{live_server.url}/i/#")
+    expect(page.locator("#invitations")).to_contain_text("Newsletter VIPs")
+    expect(page.locator("#invitations")).to_contain_text("0 / 25")
+    page.locator("#invitations").screenshot(path=artifacts_dir / "invitations-panel.png")
+    assert len(mail.outbox) == 2

@@ -495,3 +495,18 @@ def test_no_secret_reaches_the_log(client, caplog, django_capture_on_commit_call
 
     logged = caplog.text + "".join(repr(vars(record)) for record in caplog.records)
     assert token not in logged and sign_in not in logged
+
+
+def test_the_studio_lists_who_is_invited_and_who_joined(client, video):
+    event, host = private_show()
+    link, token = new_link(event, host)
+    invitations.invite_emails(event=event, emails=["li@example.com"], by=host)
+    ana = viewer("ana@example.com")
+    client.force_login(ana)
+    client.post(reverse("viewer:invite"), {"token": token})
+    client.force_login(host)
+
+    page = client.get(event.get_absolute_url()).content.decode()
+
+    assert "ana@example.com" in page and "li@example.com" in page
+    assert f"Link “{link}”" in page and "Not yet" in page
