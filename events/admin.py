@@ -16,7 +16,7 @@ from accounts.permissions import Action
 from catalog.models import Product
 from events import services
 from events.exceptions import EventError
-from events.models import EventProduct, LiveEvent, StreamSession
+from events.models import EventProduct, Invitation, InviteLink, LiveEvent, StreamSession
 
 Status = LiveEvent.Status
 CLOSED = (Status.ENDED, Status.CANCELLED)
@@ -76,6 +76,23 @@ class StreamSessionInline(ReadOnlyInlineMixin, ScopedInline):
     readonly_fields = fields
 
 
+class InviteLinkInline(ReadOnlyInlineMixin, ScopedInline):
+    """A private event's invite links (made and withdrawn on its studio page; the secret is never
+    stored, only its hash, which is not shown either)."""
+
+    model = InviteLink
+    fields = ["label", "expires_at", "use_count", "max_uses", "revoked_at", "created_by", "created_at"]
+    readonly_fields = fields
+
+
+class InvitationInline(ReadOnlyInlineMixin, ScopedInline):
+    """Who is invited to a private event and who joined (managed on its studio page)."""
+
+    model = Invitation
+    fields = ["email", "user", "link", "joined_at", "revoked_at", "created_at"]
+    readonly_fields = fields
+
+
 @admin.register(LiveEvent)
 class LiveEventAdmin(BrandScopedAdmin):
     change_action = Action.MANAGE_EVENTS
@@ -126,7 +143,7 @@ class LiveEventAdmin(BrandScopedAdmin):
         "created_at",
         "updated_at",
     ]
-    inlines = [EventProductInline, StreamSessionInline]
+    inlines = [EventProductInline, StreamSessionInline, InviteLinkInline, InvitationInline]
     actions = ["rotate_stream_key", "end_event"]
 
     @admin.display(description="Stream key")

@@ -510,3 +510,15 @@ def test_the_studio_lists_who_is_invited_and_who_joined(client, video):
 
     assert "ana@example.com" in page and "li@example.com" in page
     assert f"Link “{link}”" in page and "Not yet" in page
+
+
+def test_the_admin_shows_invitations_and_links_but_never_a_secret(client):
+    event, host = private_show()
+    link, token = new_link(event, host)
+    invitations.invite_emails(event=event, emails=["ana@example.com"], by=host)
+    client.force_login(host)
+
+    page = client.get(reverse("admin:events_liveevent_change", args=[event.pk])).content.decode()
+
+    assert "ana@example.com" in page and str(link) in page
+    assert token not in page and link.token_digest not in page
