@@ -1,6 +1,7 @@
 """The viewer websocket, fed by the per-process hub over real Redis pub/sub."""
 
 import asyncio
+import functools
 import json
 import uuid
 
@@ -342,7 +343,8 @@ async def test_starvation_news_reaches_host_consoles_with_its_health_not_viewers
     viewer, _ = await connect(event.pk)
     await next_of_type(console, "studio_snapshot")
     await next_of_type(viewer, "snapshot")
-    handle = database_sync_to_async(stream_state.handle_event)
+    # The fake backend's channel ids are no ARNs: like the local media server's, not IVS's.
+    handle = database_sync_to_async(functools.partial(stream_state.handle_event, local_allowed=True))
 
     assert (
         await handle(health_change(event, "Starvation Start", session.stream_id, session.started_at))
