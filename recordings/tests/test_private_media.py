@@ -408,3 +408,12 @@ def test_moving_in_s3_copies_server_side_with_the_types_and_deletes_the_old_keys
     assert keys == {f"recordings/{recording.cdn_prefix}/{name}" for name in HLS_FILES}
     head = s3.head_object(Bucket=CDN, Key=f"recordings/{recording.master_path}")
     assert head["ContentType"] == "application/vnd.apple.mpegurl"
+
+
+def test_an_upload_from_before_random_keys_is_transcoded_into_a_private_folder():
+    from recordings.services.transcode import output_prefix
+
+    video = Recording.objects.create(organization=OrganizationFactory(), backend=Recording.Backend.UPLOAD)
+    prefix = output_prefix(video)
+    assert re.fullmatch(r"private/[0-9a-f]{32}", prefix)
+    assert output_prefix(Recording.objects.get(pk=video.pk)) == prefix  # stable for the row
