@@ -1,7 +1,8 @@
 """The one handler for stream-state events, whichever backend sent them (IVS through EventBridge,
 the local media server through its callbacks). EventBridge delivers at least once and out of
-order, so every change is keyed by the event's own time: an older event never overwrites newer
-state, and the same event twice changes nothing."""
+order, so every change is keyed by the event's own time, never its arrival: a session keeps its
+earliest start and end, and the event's status is computed from all its sessions; the same events
+in any order, or twice, leave the same state."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from events.models import LiveEvent, StreamSession
 from events.realtime import broadcast_to_event_on_commit, broadcast_to_studio
 from liveshop.video import VideoBackendError, get_video_backend
 from liveshop.video import events as ivs_events
+from recordings.models import Recording
 from recordings.services import handle_recording_event
 
 logger = logging.getLogger(__name__)
@@ -112,33 +114,44 @@ def _is_our_account(origin: ivs_events.Origin) -> bool:
 
 @transaction.atomic
 def apply_stream_event(event: StreamEvent) -> str:
-    """Record the event on the stream session and move the live event's status if this is the
-    newest news about it. Locks the event row so concurrent deliveries apply one at a time."""
+    """Record the event on its stream session, then set the live event's status from all its
+    sessions (status_after_sessions), so any delivery order ends where the events' times say.
+    Locks the event row so concurrent deliveries apply one at a time. A session created late
+    (its Stream Start came after the recording was ingested) joins the recordings naming it."""
     live_event = LiveEvent.objects.select_for_update().filter(channel_id=event.channel_id).first()
     if live_event is None:
         logger.info("Stream event for an unknown channel", extra={"channel_id": event.channel_id})
         return "unknown channel"
     session, created = StreamSession.objects.get_or_create(event=live_event, stream_id=event.stream_id)
     changed = _update_session(session, event) or created
-    if _is_newer(live_event, event) and event.event_name in STARTS | ENDS:
-        new_status = _status_after(live_event, session, event)
+    if created:
+        _join_ingested_recordings(session)
+    if event.event_name not in STARTS | ENDS:
+        return "applied" if changed else "unchanged"
+    fields = []
+    if live_event.status_changed_at is None or event.at > live_event.status_changed_at:
         live_event.status_changed_at = event.at  # the newest stream news, even without a change
-        live_event.status = new_status or live_event.status
-        live_event.save(update_fields=["status", "status_changed_at"])
-        if new_status:
-            broadcast_to_event_on_commit(
-                live_event.pk, "stream.state", {"status": new_status, "streamId": event.stream_id}
-            )
-            changed = True
+        fields.append("status_changed_at")
+    new_status, stream_id = status_after_sessions(live_event)
+    if new_status and new_status != live_event.status:
+        live_event.status = new_status
+        fields.append("status")
+        broadcast_to_event_on_commit(
+            live_event.pk, "stream.state", {"status": new_status, "streamId": stream_id}
+        )
+        changed = True
+    if fields:
+        live_event.save(update_fields=fields)
     return "applied" if changed else "unchanged"
 
 
 def _update_session(session: StreamSession, event: StreamEvent) -> bool:
+    """The earliest start and the earliest end win, whichever arrives first."""
     fields = []
     if event.event_name in STARTS and (session.started_at is None or event.at < session.started_at):
         session.started_at = event.at
         fields.append("started_at")
-    if event.event_name in ENDS and session.ended_at is None:
+    if event.event_name in ENDS and (session.ended_at is None or event.at < session.ended_at):
         session.ended_at = event.at
         session.end_reason = str(event.detail.get("reason") or event.event_name.lower())[:200]
         fields += ["ended_at", "end_reason"]
@@ -147,20 +160,33 @@ def _update_session(session: StreamSession, event: StreamEvent) -> bool:
     return bool(fields)
 
 
-def _is_newer(live_event: LiveEvent, event: StreamEvent) -> bool:
-    return live_event.status_changed_at is None or event.at > live_event.status_changed_at
-
-
-def _status_after(live_event: LiveEvent, session: StreamSession, event: StreamEvent) -> str | None:
-    """The status this event leads to, or None when it does not move the status. A start that
-    arrives after its own stream's end (out of order) does not make the event live."""
+def status_after_sessions(live_event: LiveEvent) -> tuple[str | None, str]:
+    """The status the event's stream sessions give, and the stream that decides it; None when
+    they do not move it (cancelled, no channel, ended by its host, or no stream started yet).
+    Live when the newest stream to start has not ended and no stream whose start is still on
+    its way ended after it; ended otherwise. A function of the sessions alone, so the status
+    after a set of events does not depend on the order they came in."""
     if live_event.status in (Status.CANCELLED, Status.NEEDS_CHANNEL) or live_event.ended_by_host_at:
-        return None
-    if event.event_name in STARTS and live_event.status != Status.LIVE and session.ended_at is None:
-        return Status.LIVE
-    if event.event_name in ENDS and live_event.status == Status.LIVE:
-        return Status.ENDED
-    return None
+        return None, ""
+    sessions = list(live_event.sessions.exclude(started_at=None, ended_at=None))
+    started = [s for s in sessions if s.started_at is not None]
+    if not started:
+        ended = live_event.status == Status.LIVE and any(s.ended_at for s in sessions)
+        return (Status.ENDED, sessions[0].stream_id) if ended else (None, "")
+    newest = max(started, key=lambda s: (s.started_at, s.stream_id))
+    start_unknown = [s for s in sessions if s.started_at is None]
+    if newest.ended_at is None and not any(s.ended_at > newest.started_at for s in start_unknown):
+        return Status.LIVE, newest.stream_id
+    return Status.ENDED, newest.stream_id
+
+
+def _join_ingested_recordings(session: StreamSession) -> None:
+    """Ingestion links a recording to the sessions it names when it completes; a session made
+    afterwards (its events were delivered late) is linked here, as it would have been."""
+    ready = Recording.objects.filter(event_id=session.event_id, status=Recording.Status.READY)
+    naming = [r for r in ready.only("pk", "stream_ids") if session.stream_id in (r.stream_ids or [])]
+    if naming:
+        session.recordings.add(*naming)
 
 
 def apply_health_event(event: StreamEvent) -> str:
