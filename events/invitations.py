@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -30,6 +31,13 @@ from accounts.permissions import Action
 from events.exceptions import EventNotPrivate, InviteLinkInvalid
 from events.models import Invitation, InviteLink, LiveEvent
 from liveshop import secrets
+from liveshop.video import (
+    BackendUnavailable,
+    RevokesViewerSessions,
+    Throttled,
+    VideoBackendError,
+    get_video_backend,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +131,9 @@ def remove_invitation(*, invitation: Invitation, by) -> None:
     link they still hold does not bring them back. Idempotent."""
     permissions.require(by, Action.MANAGE_EVENTS, invitation.event)
     Invitation.objects.filter(pk=invitation.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    holders = get_user_model().objects.filter(email__iexact=invitation.email) if invitation.email else []
+    user_ids = {invitation.user_id} | {user.pk for user in holders}
+    _cut_off_playback_on_commit(invitation.event, user_ids - {None})
 
 
 @transaction.atomic
@@ -157,7 +168,45 @@ def revoke_invite_link(*, link: InviteLink, by) -> InviteLink:
     permissions.require(by, Action.MANAGE_EVENTS, link.event)
     InviteLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     link.refresh_from_db(fields=["revoked_at"])
+    _cut_off_playback_on_commit(link.event, set(link.invitations.values_list("user_id", flat=True)) - {None})
     return link
+
+
+def _cut_off_playback_on_commit(event: LiveEvent, user_ids: set[int]) -> None:
+    """After commit, a task asks the video service to end these users' private playback (their
+    tokens would otherwise play until they expire, up to 10 minutes)."""
+    if not user_ids or not event.is_private or not event.has_channel:
+        return
+    from events.tasks import revoke_playback_task
+
+    ids = sorted(user_ids)
+    transaction.on_commit(lambda: revoke_playback_task.delay(event.pk, ids))
+
+
+def revoke_playback(*, event_id: int, user_ids: list[int]) -> int:
+    """End the private playback of each of these users who may no longer watch the event (IVS:
+    StartViewerSessionRevocation; nothing on backends that sign nothing). Idempotent; returns how
+    many were revoked. Throttled and BackendUnavailable propagate for the task to retry."""
+    from events.payloads import may_watch
+    from events.serializers import viewer_id
+
+    backend = get_video_backend()
+    event = LiveEvent.objects.select_related("organization").filter(pk=event_id).first()
+    if event is None or not event.has_channel or not isinstance(backend, RevokesViewerSessions):
+        return 0
+    revoked = 0
+    for user in get_user_model().objects.filter(pk__in=user_ids).order_by("pk"):
+        if may_watch(user, event):
+            continue
+        try:
+            backend.revoke_viewer_sessions(event.channel_id, viewer_id(user))
+        except (Throttled, BackendUnavailable):
+            raise
+        except VideoBackendError:  # e.g. the channel is gone: nothing plays on it any more
+            logger.warning("Viewer playback not revoked", extra={"event_id": event.pk}, exc_info=True)
+            continue
+        revoked += 1
+    return revoked
 
 
 # Writes: invited viewers ------------------------------------------------------------------------

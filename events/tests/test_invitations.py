@@ -522,3 +522,66 @@ def test_the_admin_shows_invitations_and_links_but_never_a_secret(client):
 
     assert "ana@example.com" in page and str(link) in page
     assert token not in page and link.token_digest not in page
+
+
+# Cutting off playback that already started ---------------------------------------------------
+
+
+def on_a_fake_channel(event, video):
+    event.channel_id = video.create_channel(event.slug, private=True).id
+    event.save(update_fields=["channel_id"])
+    return event
+
+
+def test_removing_an_invitation_ends_the_viewers_private_playback(video, django_capture_on_commit_callbacks):
+    event, host = private_show()
+    on_a_fake_channel(event, video)
+    ana = viewer()
+    [invitation] = invitations.invite_emails(event=event, emails=[ana.email], by=host)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        invitations.remove_invitation(invitation=invitation, by=host)
+
+    assert video.revoked == [(event.channel_id, f"user-{ana.pk}")]
+
+
+def test_withdrawing_a_link_ends_the_playback_of_those_who_joined_by_it_only(
+    video, django_capture_on_commit_callbacks
+):
+    event, host = private_show()
+    on_a_fake_channel(event, video)
+    link, _ = new_link(event, host)
+    ana, li = viewer("ana@example.com", username="ana"), viewer("li@example.com", username="li")
+    for user in (ana, li):
+        invitations.accept_invite_link(link_id=link.pk, user=user)
+    invitations.invite_emails(event=event, emails=[li.email], by=host)  # li is also invited by e-mail
+
+    with django_capture_on_commit_callbacks(execute=True):
+        invitations.revoke_invite_link(link=link, by=host)
+
+    assert video.revoked == [(event.channel_id, f"user-{ana.pk}")]
+
+
+def test_backends_that_sign_nothing_have_nothing_to_revoke(settings):
+    from liveshop.video import get_video_backend
+
+    event, _ = private_show()
+    ana = viewer()
+    settings.VIDEO_BACKEND = "local"
+    get_video_backend.cache_clear()
+    try:
+        assert invitations.revoke_playback(event_id=event.pk, user_ids=[ana.pk]) == 0
+    finally:
+        get_video_backend.cache_clear()
+
+
+def test_a_failed_revocation_never_fails_the_hosts_request(video, caplog, django_capture_on_commit_callbacks):
+    event, host = private_show()  # its channel is unknown to the video service
+    ana = viewer()
+    [invitation] = invitations.invite_emails(event=event, emails=[ana.email], by=host)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        invitations.remove_invitation(invitation=invitation, by=host)
+
+    assert video.revoked == [] and "not revoked" in caplog.text
+    assert Invitation.objects.get(pk=invitation.pk).revoked_at is not None

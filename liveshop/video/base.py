@@ -121,3 +121,14 @@ class VideoBackend(Protocol):
     ) -> str:
         """The URL a viewer plays: ``playback_url`` itself, or signed with a playback token when
         the channel is private."""
+
+
+@runtime_checkable
+class RevokesViewerSessions(Protocol):
+    """A backend whose private playback can be cut off per viewer (IVS: a token names the viewer
+    in ``aws:viewer-id``, and StartViewerSessionRevocation ends that viewer's sessions). The local
+    media server signs nothing, so it has nothing to revoke and does not implement this."""
+
+    def revoke_viewer_sessions(self, channel_id: str, viewer_id: str) -> None:
+        """End the viewer's current playback of the private channel: every token issued to them
+        until now stops working (tokens issued later work). Idempotent."""

@@ -67,6 +67,7 @@ class FakeVideoBackend:
         self.fail_with: dict[str, VideoBackendError] = {}
         self._fail_next: defaultdict[str, deque[VideoBackendError]] = defaultdict(deque)
         self._counter = itertools.count(1)
+        self.revoked: list[tuple[str, str]] = []  # revoke_viewer_sessions calls that succeeded
 
     # Test helpers ---------------------------------------------------------------------------
 
@@ -186,6 +187,12 @@ class FakeVideoBackend:
         if not private:
             return playback_url
         return f"{playback_url}?token=fake-token.{channel_id}.{viewer_id or 'anonymous'}"
+
+    def revoke_viewer_sessions(self, channel_id: str, viewer_id: str) -> None:
+        """Records the revocation (``video.revoked`` lists (channel id, viewer id) pairs)."""
+        self._record("revoke_viewer_sessions", channel_id=channel_id, viewer_id=viewer_id)
+        self._channel(channel_id)
+        self.revoked.append((channel_id, viewer_id))
 
     # Internals ------------------------------------------------------------------------------
 

@@ -341,6 +341,17 @@ class IVSBackend:
         except ChannelNotLive:
             return
 
+    def revoke_viewer_sessions(self, channel_id: str, viewer_id: str) -> None:
+        """StartViewerSessionRevocation for every token issued to ``viewer_id`` until now: tokens
+        carry their issue time as ``aws:viewer-session-version``, so later ones still play."""
+        _check_viewer_id(viewer_id)
+        self._call(
+            "start_viewer_session_revocation",
+            channelArn=channel_arn(channel_id),
+            viewerId=viewer_id,
+            viewerSessionVersionsLessThanOrEqualTo=int(time.time()),
+        )
+
     def playback_url_for(
         self, *, channel_id: str, playback_url: str, private: bool, viewer_id: str | None = None
     ) -> str:
@@ -363,13 +374,20 @@ def playback_token(arn: str, *, viewer_id: str | None = None, now: float | None 
     claims: dict[str, Any] = {"aws:channel-arn": arn}
     if settings.IVS_PLAYBACK_ALLOWED_ORIGIN:
         claims["aws:access-control-allow-origin"] = settings.IVS_PLAYBACK_ALLOWED_ORIGIN
+    issued = int(time.time() if now is None else now)
     if viewer_id is not None:
-        if not 1 <= len(viewer_id) <= VIEWER_ID_MAX_LENGTH:
-            raise VideoBackendError(f"An IVS viewer id has 1 to {VIEWER_ID_MAX_LENGTH} characters.")
+        _check_viewer_id(viewer_id)
         claims["aws:viewer-id"] = viewer_id
+        # The issue time: revoke_viewer_sessions revokes versions up to "now", not later tokens.
+        claims["aws:viewer-session-version"] = issued
         ttl = min(ttl, VIEWER_ID_MAX_TTL)
-    claims["exp"] = int(time.time() if now is None else now) + ttl
+    claims["exp"] = issued + ttl
     return sign_es384(claims, key)
+
+
+def _check_viewer_id(viewer_id: str) -> None:
+    if not 1 <= len(viewer_id) <= VIEWER_ID_MAX_LENGTH:
+        raise VideoBackendError(f"An IVS viewer id has 1 to {VIEWER_ID_MAX_LENGTH} characters.")
 
 
 def sign_es384(claims: Mapping[str, Any], key: ec.EllipticCurvePrivateKey) -> str:

@@ -28,6 +28,7 @@ from liveshop.video.base import (
     ChannelNotLive,
     InvalidMetadata,
     PayloadTooLarge,
+    RevokesViewerSessions,
     StreamState,
     Throttled,
     VideoBackend,
@@ -772,6 +773,44 @@ def test_the_playback_token_is_signed_by_pyjwt_and_verifies_with_it(backend, pla
     assert signed == ["ES384"]  # the library signs, not a hand-written JWS
     claims = jwt.decode(token, playback_key.public_key(), algorithms=["ES384"])
     assert claims["aws:channel-arn"] == CHANNEL_ARN
+
+
+def test_a_viewer_token_carries_its_issue_time_as_the_session_version(backend, playback_key):
+    before = int(time.time())
+
+    url = backend.playback_url_for(
+        channel_id=CHANNEL_ARN, playback_url=PLAYBACK_URL, private=True, viewer_id="user-7"
+    )
+
+    _, claims = decode_and_verify(url.split("?token=")[1], playback_key.public_key())
+    assert before <= claims["aws:viewer-session-version"] <= int(time.time())
+
+
+def test_revoking_a_viewer_ends_the_sessions_of_tokens_issued_until_now(backend, stubber, monkeypatch):
+    monkeypatch.setattr(ivs.time, "time", lambda: 1_800_000_000.7)
+    stubber.add_response(
+        "start_viewer_session_revocation",
+        {},
+        {
+            "channelArn": CHANNEL_ARN,
+            "viewerId": "user-7",
+            "viewerSessionVersionsLessThanOrEqualTo": 1_800_000_000,
+        },
+    )
+
+    backend.revoke_viewer_sessions(CHANNEL_ARN, "user-7")
+
+    stubber.assert_no_pending_responses()
+    assert isinstance(backend, RevokesViewerSessions)
+
+
+def test_revoking_a_viewer_maps_errors_and_checks_the_viewer_id(backend, stubber):
+    stubber.add_client_error("start_viewer_session_revocation", "ThrottlingException", http_status_code=429)
+
+    with pytest.raises(Throttled):
+        backend.revoke_viewer_sessions(CHANNEL_ARN, "user-7")
+    with pytest.raises(VideoBackendError, match="viewer id"):
+        backend.revoke_viewer_sessions(CHANNEL_ARN, "x" * 41)
 
 
 def test_private_playback_without_a_key_says_which_setting_is_missing(backend, settings):
