@@ -14,16 +14,19 @@ path serves IVS and the local media server.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import mimetypes
 import os
 import posixpath
+import queue
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -71,6 +74,10 @@ HLS_TYPES = {
 }
 # A playlist or a metadata file is a few MB at most; anything larger is not what was expected.
 MAX_READ_BYTES = 32 * 1024 * 1024
+# A cancelled copy waits this long for the requests already running (their objects then count
+# as copied) before it returns; how often the waiting thread looks at the cancellation.
+CANCEL_GRACE = 2.0
+POLL_SECONDS = 0.1
 
 
 class StorageError(Exception):
@@ -91,6 +98,25 @@ class AccessDenied(StorageError):
 
 class StorageUnavailable(StorageError):
     """Throttling, a 5xx or a network error: worth retrying later."""
+
+
+class CopyCancelled(StorageError):
+    """The copy stopped because its Cancellation was set: ``done`` of ``total`` objects were
+    copied, ``running`` copies were still under way when it gave up waiting for them."""
+
+    def __init__(self, message: str, *, done: int, total: int, running: int = 0):
+        super().__init__(message, code="Cancelled")
+        self.done, self.total, self.running = done, total, running
+
+
+class Cancellation(threading.Event):
+    """Asks copies (``run_copies``) to stop: ``set()`` it from a signal handler or another
+    thread. ``watchers`` counts the copies checking it now: when none is, setting it stops
+    nothing by itself, and a signal handler must interrupt the main thread another way."""
+
+    def __init__(self):
+        super().__init__()
+        self.watchers = 0
 
 
 @dataclass(frozen=True)
@@ -234,10 +260,12 @@ def copy_objects(
     items: Iterable[CopyItem],
     concurrency: int,
     progress: Callable[[CopyProgress], None] | None = None,
+    cancel: Cancellation | None = None,
 ) -> tuple[int, int]:
     """Server-side copy of every item (CopyObject), ``concurrency`` requests at a time. Returns
     (objects, bytes) copied. Stops at the first failure: nothing more starts, requests already
-    running finish (their objects are complete), and that failure is raised as a StorageError."""
+    running finish (their objects are complete), and that failure is raised as a StorageError.
+    Stops soon after ``cancel`` is set, raising CopyCancelled (see run_copies)."""
 
     def copy(item: CopyItem) -> int:
         _call(
@@ -250,7 +278,7 @@ def copy_objects(
         )
         return item.source.size
 
-    return run_copies(items, copy, concurrency=concurrency, progress=progress)
+    return run_copies(items, copy, concurrency=concurrency, progress=progress, cancel=cancel)
 
 
 def run_copies(
@@ -259,43 +287,98 @@ def run_copies(
     *,
     concurrency: int,
     progress: Callable[[CopyProgress], None] | None = None,
+    cancel: Cancellation | None = None,
 ) -> tuple[int, int]:
     """``copy(item)`` (which returns the bytes copied) for every item, ``concurrency`` at a time.
     Returns (objects, bytes) copied. Stops at the first failure: nothing more starts, copies
-    already running finish, and that failure is raised."""
+    already running finish, and that failure is raised.
+
+    Stops soon after ``cancel`` is set (workers check it between objects), and on an exception
+    that is not an error (KeyboardInterrupt) raised in this thread: nothing more starts, copies
+    already running get CANCEL_GRACE seconds to finish (those that do are counted), then
+    CopyCancelled (or that exception) is raised; a copy still running is left to finish on its
+    own. The waiting thread only ever blocks on a SimpleQueue, never on a lock an exception from
+    a signal handler could leave held."""
     items = list(items)
     total, bytes_total = len(items), sum(item.source.size for item in items)
     done = bytes_done = 0
     started = time.monotonic()
+    stop = threading.Event()  # set: workers start nothing more
+    results: queue.SimpleQueue = queue.SimpleQueue()  # (number, bytes or None if skipped, error)
+    running: dict[int, Future] = {}
+
+    def work(number: int, item: CopyItem) -> None:
+        if stop.is_set() or (cancel is not None and cancel.is_set()):
+            results.put((number, None, None))
+            return
+        try:
+            results.put((number, copy(item), None))
+        except BaseException as exc:  # handed to the waiting thread, raised there
+            results.put((number, None, exc))
+
+    def collect(timeout: float | None) -> bool:
+        """Count one finished copy (raising its error); False when none finished in time."""
+        nonlocal done, bytes_done
+        try:
+            number, size, error = results.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        running.pop(number, None)
+        if error is not None:
+            raise error
+        if size is not None:
+            done, bytes_done = done + 1, bytes_done + size
+            report()
+        return True
 
     def report() -> None:
         if progress is not None:
             progress(CopyProgress(done, total, bytes_done, bytes_total, time.monotonic() - started))
 
-    report()
-    # A bounded window of submitted copies rather than all of them: a failure then leaves at
-    # most ``concurrency`` queued requests to cancel, and memory stays flat for 30,000 objects.
-    pending: set[Future] = set()
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="object-copy") as pool:
-        try:
-            for item in items:
-                if len(pending) >= 2 * concurrency:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        bytes_done += future.result()
-                        done += 1
-                    report()
-                pending.add(pool.submit(copy, item))
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    bytes_done += future.result()
-                    done += 1
-                report()
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+    def check() -> None:
+        if cancel is not None and cancel.is_set():
+            raise CopyCancelled(
+                f"Cancelled with {total - done} of {total} objects not copied", done=done, total=total
+            )
+
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="object-copy")
+    if cancel is not None:
+        cancel.watchers += 1
+    try:
+        report()
+        # A bounded window of submitted copies rather than all of them: a failure then leaves at
+        # most ``2 * concurrency`` queued requests to cancel, and memory stays flat for 30,000.
+        for number, item in enumerate(items):
+            while len(running) >= 2 * concurrency:
+                collect(POLL_SECONDS)
+                check()
+            check()
+            running[number] = pool.submit(work, number, item)
+        while running:
+            collect(POLL_SECONDS)
+            check()
+    except BaseException as exc:
+        stop.set()
+        for number, future in list(running.items()):
+            if future.cancel():
+                del running[number]
+        pool.shutdown(wait=False, cancel_futures=True)
+        # An error: the copies already running finish. A cancellation: they get a short grace.
+        grace = None if isinstance(exc, Exception) and not isinstance(exc, CopyCancelled) else CANCEL_GRACE
+        deadline = None if grace is None else time.monotonic() + grace
+        while running:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            with contextlib.suppress(Exception):  # the first exception is the one raised
+                collect(left)
+        if isinstance(exc, CopyCancelled):
+            exc.done, exc.running = done, len(running)
+        raise
+    finally:
+        if cancel is not None:
+            cancel.watchers -= 1
+    pool.shutdown(wait=True)
     return done, bytes_done
 
 
@@ -324,8 +407,10 @@ class ObjectStore(Protocol):
         *,
         concurrency: int,
         progress: Callable[[CopyProgress], None] | None = None,
+        cancel: Cancellation | None = None,
     ) -> tuple[int, int]:
-        """Copy each item from ``source`` into this store; (objects, bytes) as copy_objects."""
+        """Copy each item from ``source`` into this store; (objects, bytes) as copy_objects, which
+        also says how a failure or ``cancel`` stops it."""
 
 
 class S3Store:
@@ -347,7 +432,7 @@ class S3Store:
     def open(self, key: str) -> BinaryIO:
         return _call(f"Reading {self.url(key)}", self.client.get_object, Bucket=self.bucket, Key=key)["Body"]
 
-    def copy_in(self, source, items, *, concurrency, progress=None) -> tuple[int, int]:
+    def copy_in(self, source, items, *, concurrency, progress=None, cancel=None) -> tuple[int, int]:
         if isinstance(source, S3Store):
             return copy_objects(
                 self.client,
@@ -356,6 +441,7 @@ class S3Store:
                 items=items,
                 concurrency=concurrency,
                 progress=progress,
+                cancel=cancel,
             )
 
         def upload(item: CopyItem) -> int:
@@ -365,7 +451,7 @@ class S3Store:
                 _call(action, self.client.put_object, Bucket=self.bucket, Key=item.key, Body=body, **params)
             return item.source.size
 
-        return run_copies(items, upload, concurrency=concurrency, progress=progress)
+        return run_copies(items, upload, concurrency=concurrency, progress=progress, cancel=cancel)
 
 
 class DirectoryStore:
@@ -425,7 +511,7 @@ class DirectoryStore:
                 raise ObjectNotFound(f"{self.root} does not exist", code="NoSuchBucket") from exc
             raise _os_error(exc, f"Reading {self.url(key)}") from exc
 
-    def copy_in(self, source, items, *, concurrency, progress=None) -> tuple[int, int]:
+    def copy_in(self, source, items, *, concurrency, progress=None, cancel=None) -> tuple[int, int]:
         def copy(item: CopyItem) -> int:
             target = self.path(item.key)
             action = f"Copying {source.url(item.source.key)} to {target}"
@@ -449,7 +535,7 @@ class DirectoryStore:
             return item.source.size
 
         # Disk, not network: a few threads keep it busy.
-        return run_copies(items, copy, concurrency=min(concurrency, 4), progress=progress)
+        return run_copies(items, copy, concurrency=min(concurrency, 4), progress=progress, cancel=cancel)
 
 
 def _md5(path: str) -> str:

@@ -63,6 +63,11 @@ LOCK_NAMESPACE = zlib.crc32(b"recordings.ingest") & 0x7FFFFFFF
 LOCAL_SOURCE = "local"
 
 
+class IngestionInterrupted(exceptions.RecordingError):
+    """The ingestion was cancelled (Ctrl-C, SIGTERM): nothing is wrong with the recording, and
+    running it again resumes the copy."""
+
+
 @dataclass
 class Media:
     """The recording's objects (by path relative to the prefix) and what its playlists say."""
@@ -92,9 +97,12 @@ def ingest_recording(
     session_id: str = "",
     force: bool = False,
     progress: Callable[[CopyProgress], None] | None = None,
+    cancel: storage.Cancellation | None = None,
 ) -> Recording:
     """Make the recording at s3://``bucket``/``prefix`` (or, with ``bucket`` LOCAL_SOURCE, in the
-    local recordings folder) a ready replay, or record why not.
+    local recordings folder) a ready replay, or record why not. Setting ``cancel`` stops the copy
+    within seconds: IngestionInterrupted, the recording failed with a reason saying so, and the
+    lock released; running it again copies only what is missing.
 
     Idempotent and resumable (see the module docstring); ``force`` copies what is missing and
     redoes the cues of a ready recording. Raises a RecordingError for bad input or S3 failures:
@@ -127,6 +135,7 @@ def ingest_recording(
             media=media,
             cdn_prefix=recording.cdn_prefix,
             progress=progress,
+            cancel=cancel,
         )
         recording = _complete(recording, manifest=manifest, media=media, copy=copy)
     logger.info(
@@ -298,10 +307,12 @@ def copy_recording(
     media: Media,
     cdn_prefix: str,
     progress: Callable[[CopyProgress], None] | None = None,
+    cancel: storage.Cancellation | None = None,
 ) -> CopyResult:
     """Copy every object of ``media`` missing in the "recordings" storage (one listing of it),
     playlists last. Returns the numbers; a failure stops the copy and raises (what was copied
-    stays). ``s3()`` gives the S3 client when the destination is a bucket."""
+    stays), and so does ``cancel`` (IngestionInterrupted). ``s3()`` gives the S3 client when the
+    destination is a bucket."""
     target, location_prefix = storage.destination_store("recordings", s3)
     if target is None:
         raise exceptions.RecordingsNotConfigured(
@@ -318,9 +329,19 @@ def copy_recording(
         if not storage.same_object(obj, there.get(f"{destination}/{path}"))
     ]
     with storage_errors():
-        copied, bytes_copied = target.copy_in(
-            source, items, concurrency=settings.RECORDINGS_COPY_CONCURRENCY, progress=progress
-        )
+        try:
+            copied, bytes_copied = target.copy_in(
+                source,
+                items,
+                concurrency=settings.RECORDINGS_COPY_CONCURRENCY,
+                progress=progress,
+                cancel=cancel,
+            )
+        except storage.CopyCancelled as exc:
+            raise IngestionInterrupted(
+                f"Interrupted with {len(items) - exc.done} of {len(media.objects)} objects left to "
+                "copy; ingesting it again copies only those"
+            ) from None
     return CopyResult(
         objects=len(media.objects),
         bytes=sum(o.size for o in media.objects.values()),
@@ -329,6 +350,22 @@ def copy_recording(
         skipped=len(media.objects) - len(items),
         destination=target.url(f"{destination}/"),
     )
+
+
+def record_interruption(*, bucket: str, prefix: str, reason: str) -> Recording | None:
+    """After an ingestion of ``bucket``/``prefix`` was interrupted outside its copy (the copy
+    records its own interruption): its recording, if it has a row, marked failed with ``reason``
+    so that the next run or --pending resumes it; left alone when ready or when another process
+    is ingesting it (holds its lock)."""
+    location = parse_prefix(prefix)
+    recording = Recording.objects.filter(source_bucket=bucket, source_prefix=location.prefix).first()
+    if recording is None:
+        return None
+    try:
+        with _exclusive(recording):
+            return _mark_failed(recording, reason)
+    except exceptions.IngestionInProgress:
+        return recording
 
 
 def record_failure(

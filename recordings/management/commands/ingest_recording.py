@@ -13,25 +13,34 @@
 
 Runs the same idempotent service as the Celery task, in this process. Exits non-zero with the
 reason when a recording cannot be ingested or IVS reports it failed.
+
+Ctrl-C (SIGINT) or SIGTERM stops it within seconds with one line: the copy under way stops
+between objects, the recording is marked failed with a reason saying it was interrupted, and its
+lock is released, so running the command again (or --pending) copies only what is missing. A
+second signal exits at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import signal
 import sys
+import threading
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, connections
 
-from liveshop.storage import CopyProgress
+from liveshop.storage import Cancellation, CopyProgress
 from recordings import services
 from recordings.exceptions import RecordingError
 from recordings.models import Recording
 from recordings.services.events import END, END_FAILURE, START_FAILURE
-from recordings.services.ingest import LOCAL_SOURCE
+from recordings.services.ingest import LOCAL_SOURCE, record_interruption
 from recordings.services.local import ingest_local_recording
 
 DEFAULT_EVENT_ENV = "LIVESHOP_EVENT"
@@ -67,6 +76,61 @@ class ProgressBar:
     def close(self) -> None:
         if self.tty and self.last is not None:
             self.stream.write("")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived while no copy was watching the cancellation."""
+
+
+class StopOnSignals:
+    """While entered (in the main thread), the first SIGINT or SIGTERM sets ``cancel``: a copy
+    under way checks it between objects and stops within seconds, raising IngestionInterrupted
+    once its objects and its lock are in order. When no copy is watching ``cancel`` there are no
+    copy threads, so it raises Interrupted in the main thread at once, as Python's own Ctrl-C
+    does. A second signal exits at once (the database releases the lock of a dead connection)."""
+
+    def __init__(self):
+        self.cancel = Cancellation()
+        self.signal: signal.Signals | None = None
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopOnSignals:
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self.previous[number] = signal.signal(number, self.received)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+    def received(self, number: int, frame) -> None:
+        if self.signal is not None:
+            os.write(2, f"Stopped at once ({signal.Signals(number).name} again).\n".encode())
+            os._exit(128 + number)
+        self.signal = signal.Signals(number)
+        self.cancel.set()
+        if not self.cancel.watchers:
+            raise Interrupted(self.signal.name)
+
+    def exit(self, message: str) -> None:
+        """Print ``message`` and exit with 128 + the signal's number. Copies the cancelled copy
+        gave up waiting for keep the interpreter from exiting, so then leave without them."""
+        code = 128 + self.signal
+        sys.stderr.write(f"{message} ({self.signal.name})\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        deadline = time.monotonic() + 0.5
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and not thread.daemon:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        if any(
+            t.is_alive() and not t.daemon and t is not threading.current_thread()
+            for t in threading.enumerate()
+        ):
+            connections.close_all()
+            os._exit(code)
+        sys.exit(code)
 
 
 class Command(BaseCommand):
@@ -107,7 +171,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--force", action="store_true", help="Re-check the copy and redo cues when ready")
 
-    def handle(self, *args, event=None, event_env=DEFAULT_EVENT_ENV, bucket=None, prefix=None, **options):
+    def handle(self, *args, **options):
+        with StopOnSignals() as self.signals:
+            try:
+                self.run(*args, **options)
+            except (Exception, Interrupted) as exc:
+                if self.signals.signal is None:
+                    raise
+                self.signals.exit(str(exc) if isinstance(exc, CommandError) else "Interrupted")
+
+    def run(self, *args, event=None, event_env=DEFAULT_EVENT_ENV, bucket=None, prefix=None, **options):
         self.force = options["force"]
         self.verbosity = options["verbosity"]
         local_file = options["local_file"]
@@ -177,11 +250,13 @@ class Command(BaseCommand):
                 if local
                 else f"s3://{target['bucket']}/{target['prefix']}"
             )
-            ingest = functools.partial(services.ingest_recording, **target)
+            ingest = functools.partial(services.ingest_recording, **target, cancel=self.signals.cancel)
         try:
             recording = ingest(force=self.force, progress=bar)
         except RecordingError as exc:
             raise CommandError(f"{where}: {exc}") from None
+        except Interrupted:
+            raise CommandError(f"{where}: {self.record_interruption(target)}") from None
         finally:
             if bar is not None:
                 bar.close()
@@ -189,6 +264,17 @@ class Command(BaseCommand):
             raise CommandError(f"{where}: {recording.failure_reason}")
         self.summarize(recording, bar.last if bar else None, time.monotonic() - started)
         return recording
+
+    def record_interruption(self, target: dict) -> str:
+        """The reason an ingestion interrupted outside its copy (which records its own), stored
+        on its recording when there is one (see services.ingest.record_interruption)."""
+        reason = "Interrupted before the replay was ready; ingesting it again resumes it"
+        if "prefix" in target:
+            with contextlib.suppress(Exception):  # best effort: the line is printed regardless
+                if connection.connection is not None and not connection.is_usable():
+                    connection.close()
+                record_interruption(bucket=target["bucket"], prefix=target["prefix"], reason=reason)
+        return reason
 
     def summarize(self, recording: Recording, last: CopyProgress | None, seconds: float) -> None:
         if last is None:
@@ -220,6 +306,8 @@ class Command(BaseCommand):
             try:
                 self.ingest(bucket=bucket, prefix=prefix)
             except CommandError as exc:
+                if self.signals.signal is not None:
+                    raise
                 self.stderr.write(str(exc))
                 failures.append(prefix)
         if failures:
