@@ -1,7 +1,9 @@
 """POST /hooks/media/*: nginx-rtmp's callbacks from the local media server.
 
 nginx posts form-encoded fields (app, name, clientid, addr, call; record_done adds path) to the
-URLs ``manage.py media_server`` renders, each with ``?secret=<callback secret>&rtmp_port=N``.
+URLs ``manage.py media_server`` renders (``?rtmp_port=N``), through a loopback location of its own
+http server that adds the callback secret in the X-Liveshop-Media-Secret header (never in a URL,
+which access logs keep); a call without that header is refused (403).
 In app "live" the stream's name is the secret stream key: it is only hashed and compared, never
 logged. Stream state goes through events.stream_state.handle_event as the events IVS sends, so
 the local server and IVS move events through one code path."""
@@ -120,7 +122,7 @@ def _unix_time(value: str) -> datetime | None:
 
 
 def _authorized(request: HttpRequest) -> bool:
-    return secrets.same(request.GET.get("secret", ""), local.callback_secret())
+    return secrets.same(request.headers.get(local.CALLBACK_HEADER, ""), local.callback_secret())
 
 
 def _forbidden(message: str) -> HttpResponse:

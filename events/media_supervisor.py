@@ -62,11 +62,13 @@ class Supervisor:
         command: list[str],
         *,
         reset_url: str,
+        reset_headers: dict[str, str] | None = None,
         stat_url: str = "",
         log: Callable[[str], object] = print,
     ):
         self.command = command
         self.reset_url = reset_url
+        self.reset_headers = reset_headers or {}  # the callback secret: in a header, never the URL
         self.stat_url = stat_url
         self.log = log
         self.publishing: dict[str, int] = {}  # channel id: stream age (ms) in the last /stat
@@ -161,7 +163,9 @@ class Supervisor:
         if reset.gone is not None:
             fields.update(call="server_check", gone=",".join(reset.gone), seen_at=f"{reset.seen_at:.6f}")
         body = urlencode(fields).encode()
-        request = urllib.request.Request(self.reset_url, data=body, method="POST")  # noqa: S310 (our URL)
+        request = urllib.request.Request(  # noqa: S310 (our URL)
+            self.reset_url, data=body, headers=self.reset_headers, method="POST"
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
                 return 200 <= response.status < 300

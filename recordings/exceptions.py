@@ -18,6 +18,11 @@ class MalformedRecordingEvent(RecordingError, MalformedStreamEvent):
     answers 400 for it as for any MalformedStreamEvent)."""
 
 
+class IngestionInterrupted(RecordingError):
+    """The ingestion was cancelled (Ctrl-C, SIGTERM): nothing is wrong with the recording, and
+    running it again resumes the copy."""
+
+
 class InvalidRecordingPrefix(RecordingError):
     """Not an IVS recording prefix (ivs/v1/<account>/<channel id>/<y>/<m>/<d>/<h>/<min>/<id>)."""
 

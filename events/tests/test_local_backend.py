@@ -209,7 +209,8 @@ def test_only_the_public_app_writes_hls_and_only_the_ingest_app_calls_back(tmp_p
     assert "hls on;" in show and "on_publish" not in show
     assert "allow publish 127.0.0.1;\n            deny publish all;" in show
     assert f'hls_path "{tmp_path.resolve()}/hls_public";' in show
-    assert f"?secret={local.callback_secret()}&rtmp_port=19350;" in live
+    assert "on_publish http://127.0.0.1:18090/liveshop-callbacks/on_publish?rtmp_port=19350;" in live
+    assert local.callback_secret() not in live  # only in the loopback proxy's header
     assert "worker_processes 1;" in config and "user " not in config
     assert "$name" not in config  # nginx's access log would hold the key
 

@@ -39,13 +39,15 @@ def event():
 
 
 def call(client, hook, *, secret=None, **fields):
-    """POST what nginx-rtmp posts: form-encoded fields, the secret in the query string."""
-    query = {"secret": local.callback_secret() if secret is None else secret, "rtmp_port": RTMP_PORT}
+    """POST what nginx-rtmp posts (form-encoded fields) as its proxy location passes it on: the
+    secret in the X-Liveshop-Media-Secret header."""
+    query = {"rtmp_port": RTMP_PORT}
     body = {"app": "live", "flashver": "FMLE/3.0", "addr": "192.0.2.7", "clientid": "7", **fields}
     return client.post(
         f"{reverse(f'events:media-{hook}')}?{urlencode(query)}",
         data=urlencode(body),
         content_type="application/x-www-form-urlencoded",
+        headers={local.CALLBACK_HEADER: local.callback_secret() if secret is None else secret},
     )
 
 
@@ -117,9 +119,9 @@ def test_missing_or_wrong_callback_secret_is_refused(client, event, hook, secret
 
 
 def test_hooks_accept_post_only(client):
-    url = f"{reverse('events:media-on-publish')}?secret={local.callback_secret()}"
+    url = reverse("events:media-on-publish")
 
-    assert client.get(url).status_code == 405
+    assert client.get(url, headers={local.CALLBACK_HEADER: local.callback_secret()}).status_code == 405
 
 
 def test_a_cancelled_event_cannot_go_live(client, event):

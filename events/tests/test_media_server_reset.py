@@ -61,12 +61,12 @@ def queued(monkeypatch):
 
 
 def reset(client, at: datetime | str, *, secret=None):
-    query = urlencode({"secret": local.callback_secret() if secret is None else secret})
     at = f"{at.timestamp():.6f}" if isinstance(at, datetime) else at
     return client.post(
-        f"{reverse('events:media-on-server-reset')}?{query}",
+        reverse("events:media-on-server-reset"),
         data=urlencode({"call": "server_reset", "at": at}),
         content_type="application/x-www-form-urlencoded",
+        headers={local.CALLBACK_HEADER: local.callback_secret() if secret is None else secret},
     )
 
 
@@ -208,12 +208,12 @@ def test_the_supervisor_gives_up_a_reset_when_it_stops(monkeypatch):
 
 
 def check(client, *, at: datetime, seen_at: datetime, gone: str):
-    query = urlencode({"secret": local.callback_secret()})
     fields = {"call": "server_check", "at": f"{at.timestamp():.6f}", "seen_at": f"{seen_at.timestamp():.6f}"}
     return client.post(
-        f"{reverse('events:media-on-server-reset')}?{query}",
+        reverse("events:media-on-server-reset"),
         data=urlencode({**fields, "gone": gone}),
         content_type="application/x-www-form-urlencoded",
+        headers={local.CALLBACK_HEADER: local.callback_secret()},
     )
 
 

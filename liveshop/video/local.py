@@ -4,7 +4,10 @@ How a stream flows (facts checked in reference/local-media-server.md):
 
 - The encoder publishes to ``rtmp://HOST:RTMP_PORT/live/<stream key>``. App ``live`` ingests and
   records (``rec/``) but writes no HLS, because HLS would be named after the secret key.
-- nginx POSTs ``on_publish`` to Django (events.media_hooks), which checks the key against the
+- nginx-rtmp POSTs ``on_publish`` to a loopback-only location of nginx's own http server, which
+  proxies it to Django (events.media_hooks) adding the callback secret in the
+  ``X-Liveshop-Media-Secret`` header: nginx-rtmp cannot add headers, and a secret in its URLs
+  would be written to access logs (nginx's, Django's). Django checks the key against the
   event's stored one and answers ``302 rtmp://127.0.0.1:PORT/show/<channel id>``. nginx then
   relay-pushes the stream into app ``show`` under the public channel id; only ``show`` writes HLS.
 - ``on_publish_done`` ends the session; ``on_record_done`` renames the recording off the key.
@@ -53,6 +56,10 @@ SHOW_APP = "show"  # public, named by the channel id: HLS
 CALLBACKS = ("on_publish", "on_publish_done", "on_record_done")
 CONFIG_TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 STAT_HOST = "127.0.0.1"  # /stat and /control answer loopback only
+# nginx-rtmp's callbacks go to <http server>/liveshop-callbacks/<name> (loopback only), which
+# proxies them to Django with the callback secret in this header.
+CALLBACK_HEADER = "X-Liveshop-Media-Secret"
+CALLBACK_PROXY = "/liveshop-callbacks/"
 HTTP_TIMEOUT = 3  # seconds; nginx on loopback answers in milliseconds
 # A publisher record outlives any show (IVS caps a stream at 48 h); nginx's client ids only grow
 # until it restarts, and every on_publish overwrites (or on refusal deletes) its id's record.
@@ -74,8 +81,8 @@ def recording_reconnect_window() -> timedelta:
 
 
 def callback_secret() -> str:
-    """The ``?secret=`` nginx sends with every callback: derived from SECRET_KEY, so the media
-    server and Django agree without another setting."""
+    """The secret every callback carries in CALLBACK_HEADER (never in a URL: URLs are logged):
+    derived from SECRET_KEY, so the media server and Django agree without another setting."""
     return secrets.digest("media-server-callbacks")
 
 
@@ -152,10 +159,13 @@ def render_config(
     module_path: str = "/usr/lib/nginx/modules/ngx_rtmp_module.so",
 ) -> str:
     """nginx.conf for the media server in ``directory`` (absolute paths throughout).
-    ``callbacks`` maps on_publish, on_publish_done and on_record_done to http:// URLs (each gets
-    the callback secret and the RTMP port as query arguments); an empty listen address means
-    every interface; ``user`` is the worker account when nginx starts as root."""
-    query = urlencode({"secret": callback_secret(), "rtmp_port": rtmp_port})
+    ``callbacks`` maps on_publish, on_publish_done and on_record_done to Django's http:// URLs:
+    nginx-rtmp calls CALLBACK_PROXY/<name>?rtmp_port=N on nginx's own http server (loopback),
+    which proxies to them adding CALLBACK_HEADER (the secret lives in the 0600 config only); an
+    empty listen address means every interface; ``user`` is the worker account when nginx
+    starts as root."""
+    query = urlencode({"rtmp_port": rtmp_port})
+    proxy = f"http://{STAT_HOST}:{http_port}{CALLBACK_PROXY}"
     context = {
         "dir": str(directory.resolve()),
         "module_path": module_path,
@@ -165,7 +175,11 @@ def render_config(
         "stat_host": STAT_HOST,
         "live_app": LIVE_APP,
         "show_app": SHOW_APP,
-        **{name: f"{callbacks[name]}?{query}" for name in CALLBACKS},
+        **{name: f"{proxy}{name}?{query}" for name in CALLBACKS},
+        "callback_proxy": CALLBACK_PROXY,
+        "callback_targets": [(name, callbacks[name]) for name in CALLBACKS],
+        "callback_header": CALLBACK_HEADER,
+        "callback_secret": callback_secret(),
     }
     # Django's template language: nginx's own "$variables" and single braces pass through.
     template = Engine().from_string(CONFIG_TEMPLATE.read_text(encoding="utf-8"))

@@ -63,11 +63,6 @@ LOCK_NAMESPACE = zlib.crc32(b"recordings.ingest") & 0x7FFFFFFF
 LOCAL_SOURCE = "local"
 
 
-class IngestionInterrupted(exceptions.RecordingError):
-    """The ingestion was cancelled (Ctrl-C, SIGTERM): nothing is wrong with the recording, and
-    running it again resumes the copy."""
-
-
 @dataclass
 class Media:
     """The recording's objects (by path relative to the prefix) and what its playlists say."""
@@ -338,7 +333,7 @@ def copy_recording(
                 cancel=cancel,
             )
         except storage.CopyCancelled as exc:
-            raise IngestionInterrupted(
+            raise exceptions.IngestionInterrupted(
                 f"Interrupted with {len(items) - exc.done} of {len(media.objects)} objects left to "
                 "copy; ingesting it again copies only those"
             ) from None

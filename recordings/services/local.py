@@ -124,7 +124,7 @@ class Part:
 
 
 def ingest_local_recording(
-    *, flv: Path | str, stream_id: str = "", force: bool = False, progress=None
+    *, flv: Path | str, stream_id: str = "", force: bool = False, progress=None, cancel=None
 ) -> Recording:
     """Convert the media server's recording ``flv`` together with the other finished parts of
     its recording session (unless done before) and ingest them: one ready Recording (backend
@@ -149,6 +149,7 @@ def ingest_local_recording(
             session_id=recording_session_id(parts),
             force=force or changed,
             progress=progress,
+            cancel=cancel,
         )
 
 

@@ -292,7 +292,7 @@ def test_on_record_done_converts_and_ingests_the_recording(
     highlight(event, product, SESSION_START + timedelta(seconds=4))
     nginx_file = local_mode / "rec" / f"{KEY}-{int(RECORDED_AT.timestamp())}.flv"
     shutil.copyfile(flv_source, nginx_file)
-    query = urlencode({"secret": local_video.callback_secret(), "rtmp_port": 1935})
+    query = urlencode({"rtmp_port": 1935})
     body = {"app": "live", "name": KEY, "clientid": "7", "call": "record_done", "path": str(nginx_file)}
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -300,6 +300,7 @@ def test_on_record_done_converts_and_ingests_the_recording(
             f"{reverse('events:media-on-record-done')}?{query}",
             data=urlencode(body),
             content_type="application/x-www-form-urlencoded",
+            headers={local_video.CALLBACK_HEADER: local_video.callback_secret()},
         )
 
     assert response.status_code == 200

@@ -19,7 +19,7 @@ import shutil
 import socket
 import subprocess
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -84,6 +84,7 @@ class Command(BaseCommand):
         supervisor = media_supervisor.Supervisor(
             [*command, "-g", "daemon off;"],
             reset_url=_reset_url(),
+            reset_headers={local.CALLBACK_HEADER: local.callback_secret()},
             stat_url=f"http://{local.STAT_HOST}:{http_port}/stat",
             log=self.stderr.write,
         )
@@ -153,8 +154,7 @@ def _callback_urls() -> dict[str, str]:
 
 
 def _reset_url() -> str:
-    base = settings.MEDIA_SERVER_CALLBACK_URL.rstrip("/") + reverse("events:media-on-server-reset")
-    return f"{base}?{urlencode({'secret': local.callback_secret()})}"
+    return settings.MEDIA_SERVER_CALLBACK_URL.rstrip("/") + reverse("events:media-on-server-reset")
 
 
 def _worker_user() -> str:

@@ -241,7 +241,10 @@ class Command(BaseCommand):
         if "local_file" in target:
             where = target["local_file"]
             ingest = functools.partial(
-                ingest_local_recording, flv=target["local_file"], stream_id=target["stream_id"]
+                ingest_local_recording,
+                flv=target["local_file"],
+                stream_id=target["stream_id"],
+                cancel=self.signals.cancel,
             )
         else:
             local = target["bucket"] == LOCAL_SOURCE
