@@ -30,7 +30,7 @@ DETAIL_LIMITS = {
     "recording_session_id": Recording._meta.get_field("session_id").max_length,
     "recording_s3_bucket_name": Recording._meta.get_field("source_bucket").max_length,
     # IVS's are ~60 characters (ivs/v1/<account>/<channel>/<y>/<m>/<d>/<h>/<min>/<id>); the
-    # replay's cdn_prefix (300) is built from its recording id, so far less than the column's 512.
+    # 200 leaves room for any IVS prefix and stays far under source_prefix's 512 characters.
     "recording_s3_key_prefix": 200,
 }
 

@@ -291,8 +291,9 @@ MEDIA_SERVER_RECORDING_RECONNECT_WINDOW = env.int("MEDIA_SERVER_RECORDING_RECONN
 
 # RECORDINGS
 # ------------------------------------------------------------------------------
-# Ingestion copies each IVS recording server-side into the "recordings" storage's bucket, under
-# <location>/<RECORDINGS_CDN_PREFIX>/<event id>/<recording id>/, this many CopyObject calls at once.
+# Ingestion copies each IVS recording server-side into the "recordings" storage's bucket, this many
+# CopyObject calls at once, under a folder named by a random key: <location>/<RECORDINGS_CDN_PREFIX>/
+# <key>/ for public events, <location>/private/<key>/ for private events and uploaded videos.
 RECORDINGS_COPY_CONCURRENCY = env.int("RECORDINGS_COPY_CONCURRENCY", default=32)
 RECORDINGS_CDN_PREFIX = env("RECORDINGS_CDN_PREFIX", default="replays")
 # Private events' replays: CloudFront signed cookies (a custom policy over the recording's prefix,
