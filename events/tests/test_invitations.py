@@ -585,3 +585,12 @@ def test_a_failed_revocation_never_fails_the_hosts_request(video, caplog, django
 
     assert video.revoked == [] and "not revoked" in caplog.text
     assert Invitation.objects.get(pk=invitation.pk).revoked_at is not None
+
+
+def test_the_link_pages_take_their_secret_from_the_fragment_with_a_static_script(client):
+    for name in ("viewer:invite", "sign-in-link"):
+        page = client.get(reverse(name))
+        html = page.content.decode()
+        assert page.status_code == 200 and "data-token-form" in html
+        assert "js/token_link.js" in html and "<script>" not in html  # no inline script (CSP)
+    assert client.get(reverse("viewer:invite-sign-in")).status_code == 200
