@@ -1,7 +1,9 @@
 """POST /hooks/ivs/: IVS events delivered by an EventBridge API destination.
 
 The destination's connection sends the shared secret in the X-Liveshop-Webhook-Secret header
-(API-key authorization); the body is one EventBridge event."""
+(API-key authorization); the body is one EventBridge event. The secret is not enough: the event
+must be IVS's, in Liveshop's account, about its channels and recordings bucket
+(events.stream_state.check_origin, recordings.services.events), else a 400 says why."""
 
 import logging
 from datetime import UTC
