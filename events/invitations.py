@@ -173,9 +173,17 @@ def revoke_invite_link(*, link: InviteLink, by) -> InviteLink:
 
 
 def _cut_off_playback_on_commit(event: LiveEvent, user_ids: set[int]) -> None:
-    """After commit, a task asks the video service to end these users' private playback (their
-    tokens would otherwise play until they expire, up to 10 minutes)."""
-    if not user_ids or not event.is_private or not event.has_channel:
+    """After commit: every socket of the event is asked to resync, so a removed viewer's open
+    socket gets no snapshot and is closed at once (the others just get theirs again); and a task
+    asks the video service to end these users' private playback (their tokens would otherwise
+    play until they expire, up to 10 minutes)."""
+    if not user_ids or not event.is_private:
+        return
+    from events import realtime
+
+    topic = realtime.event_group_name(event.pk)
+    transaction.on_commit(lambda: realtime.publish(topic, realtime.RESYNC))
+    if not event.has_channel:
         return
     from events.tasks import revoke_playback_task
 

@@ -1,16 +1,18 @@
 """The viewer socket of a private event follows the invitation rule (events.payloads.may_watch):
 invited viewers connect; a removed invitation or a withdrawn link refuses the next connect."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
+import redis.asyncio
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
 from accounts.models import Membership
 from accounts.tests.factories import UserFactory, member
-from events import invitations
+from events import invitations, realtime
 from events.tests.factories import LiveNowEventFactory
 from liveshop.asgi import application
 
@@ -61,3 +63,43 @@ async def test_a_removed_invitation_or_a_withdrawn_link_refuses_the_next_connect
 
     assert not await connect(event.pk, invited)
     assert not await connect(event.pk, by_link)
+
+
+async def subscribed(topic):
+    """Wait until this process's hub listens to ``topic`` on Redis."""
+    from django.conf import settings
+
+    client = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+    channel = realtime.channel_prefix(settings.REDIS_URL) + topic
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            while not (await client.pubsub_numsub(channel))[0][1]:
+                await asyncio.sleep(0.02)
+    finally:
+        await client.aclose()
+
+
+async def test_a_removed_viewers_open_socket_is_closed_at_once():
+    event, host, invitation, _, invited, by_link, _ = await private_show_with_guests()
+    sockets = {}
+    for name, user in (("removed", invited), ("kept", by_link)):
+        communicator = WebsocketCommunicator(
+            application, f"/ws/events/{event.pk}/", headers=[(b"origin", b"http://localhost")]
+        )
+        communicator.scope["client"] = ("203.0.113.20", 5000)
+        communicator.scope["user"] = user
+        assert (await communicator.connect(timeout=TIMEOUT))[0]
+        assert '"type":"snapshot"' in await communicator.receive_from(timeout=TIMEOUT)
+        sockets[name] = communicator
+    await subscribed(realtime.event_group_name(event.pk))  # pub/sub keeps nothing for latecomers
+
+    await database_sync_to_async(invitations.remove_invitation)(invitation=invitation, by=host)
+
+    closed = await sockets["removed"].receive_output(timeout=TIMEOUT)
+    while closed["type"] != "websocket.close":
+        closed = await sockets["removed"].receive_output(timeout=TIMEOUT)
+    assert closed["code"] == 4404
+    kept = await sockets["kept"].receive_from(timeout=TIMEOUT)
+    while '"type":"snapshot"' not in kept:
+        kept = await sockets["kept"].receive_from(timeout=TIMEOUT)
+    await sockets["kept"].disconnect()
