@@ -59,7 +59,11 @@
     const url = config.playbackUrl;
     if (!url) return;
     if (window.Hls && window.Hls.isSupported()) {
-      const hls = new window.Hls({ capLevelToPlayerSize: true });
+      const hls = new window.Hls({
+        capLevelToPlayerSize: true,
+        // A private video on the CDN: its signed cookies must go with every playlist and segment.
+        xhrSetup: config.withCredentials ? (xhr) => { xhr.withCredentials = true; } : undefined,
+      });
       hls.loadSource(url);
       hls.attachMedia(video);
     } else {
