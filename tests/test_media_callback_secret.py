@@ -20,8 +20,6 @@ from tests.test_media_e2e import (  # noqa: F401 (fixtures)
     publishers,
 )
 
-pytestmark = [pytest.mark.media, pytest.mark.django_db(transaction=True)]
-
 
 @pytest.fixture
 def seen(monkeypatch):
@@ -37,6 +35,8 @@ def seen(monkeypatch):
     return calls
 
 
+@pytest.mark.media
+@pytest.mark.django_db(transaction=True)
 def test_callbacks_carry_the_secret_in_a_header_and_no_log_holds_it(
     media_server,  # noqa: F811
     local_backend,  # noqa: F811
@@ -68,6 +68,7 @@ def test_callbacks_carry_the_secret_in_a_header_and_no_log_holds_it(
     )
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize("hook", ["on_publish", "on_publish_done", "on_record_done", "on_server_reset"])
 def test_a_callback_with_the_secret_in_the_url_only_is_refused(client, hook):
     """What the old nginx config sent: ``?secret=`` (which access logs keep) and no header."""
