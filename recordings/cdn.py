@@ -11,6 +11,14 @@ file shown outside the player (a poster, a studio thumbnail) gets a signed URL i
 
 The distribution checks them only on the behaviors that trust the key group
 (deploy/cloudformation.yaml: ``recordings/private/*`` and the older ``recordings/replays/uploads/*``).
+
+Zero-copy replays (Recording.is_referenced, RECORDINGS_INGEST_MODE=reference) are the IVS
+recordings bucket's own objects, served by the distribution's second origin under ``ivs/*``. Their
+path says nothing about the event (IVS chooses it), so one behavior trusts the key group for all
+of ``ivs/*`` and *every* viewer the app lets in gets cookies scoped to that one recording's IVS
+prefix, public events' viewers too. A private event's recording is then never reachable without
+the app's signature, however its path leaks, and a public one is reachable with any viewer's
+cookies only within their TTL.
 """
 
 from __future__ import annotations
@@ -26,8 +34,8 @@ from botocore.signers import CloudFrontSigner
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from django.conf import settings
-from django.core.files.storage import storages
 from django.http import HttpResponse
+from django.utils.cache import patch_cache_control
 
 from recordings.models import PRIVATE_MEDIA_PREFIX, Recording
 
@@ -78,13 +86,23 @@ def is_configured() -> bool:
 
 
 def _folder(recording: Recording) -> str:
+    if recording.is_referenced:
+        return recording.source_prefix.strip("/")
     return (recording.cdn_prefix or posixpath.dirname(recording.master_path)).strip("/")
+
+
+def signs_replay(recording: Recording) -> bool:
+    """Does the replay page set signed cookies (and media URLs get signed)? Private media, and
+    every zero-copy replay (its ``ivs/*`` behavior trusts the key group for all recordings)."""
+    return recording.has_private_media or recording.is_referenced
 
 
 def requires_cookies(recording: Recording) -> bool:
     """Does the CDN serve ``recording``'s folder only with signed cookies (the distribution's
     behaviors that trust the key group)? Then the player must send them (``withCredentials``);
     elsewhere a credentialed request would meet the public behavior's ``*`` CORS answer."""
+    if recording.is_referenced:
+        return True
     folder = f"{_folder(recording)}/"
     legacy_uploads = f"{settings.RECORDINGS_CDN_PREFIX.strip('/')}/uploads/"
     return folder.startswith((f"{PRIVATE_MEDIA_PREFIX}/", legacy_uploads))
@@ -93,15 +111,16 @@ def requires_cookies(recording: Recording) -> bool:
 def recording_resource(recording: Recording) -> str:
     """The wildcard URL covering every object of ``recording`` on the CDN (master, renditions,
     segments, thumbnails)."""
-    url = storages["recordings"].url(f"{_folder(recording)}/").split("?", 1)[0]
+    url = recording.file_url(f"{_folder(recording)}/").split("?", 1)[0]
     return f"{url.rstrip('/')}/*"
 
 
 def media_url(recording: Recording, name: str) -> str:
     """The URL of one of ``recording``'s files (``name`` in the "recordings" storage): signed
-    (canned policy, AWS_CLOUDFRONT_COOKIE_TTL) for private media when signing is configured."""
-    url = storages["recordings"].url(name)
-    if not (recording.has_private_media and is_configured() and urlsplit(url).scheme):
+    (canned policy, AWS_CLOUDFRONT_COOKIE_TTL) for private media and zero-copy replays when
+    signing is configured."""
+    url = recording.file_url(name)
+    if not (signs_replay(recording) and is_configured() and urlsplit(url).scheme):
         return url
     signer = CloudFrontSigner(settings.AWS_CLOUDFRONT_KEY_ID, rsa_sha1_signer(settings.AWS_CLOUDFRONT_KEY))
     expires = datetime.now(UTC) + timedelta(seconds=settings.AWS_CLOUDFRONT_COOKIE_TTL)
@@ -133,4 +152,6 @@ def sign_replay_response(response: HttpResponse, recording: Recording) -> HttpRe
             httponly=True,
             samesite="Lax",
         )
+    # Cookies for one viewer (and with an expiry): never kept by a shared cache.
+    patch_cache_control(response, private=True)
     return response

@@ -1,5 +1,6 @@
 import secrets
 from datetime import timedelta
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core.files.storage import storages
@@ -55,6 +56,12 @@ class Recording(models.Model):
         LOCAL = "local", "Local media server"
         UPLOAD = "upload", "Uploaded video"
 
+    class Files(models.TextChoices):
+        """Where the replay's files are (RECORDINGS_INGEST_MODE at its last ingestion)."""
+
+        COPIED = "copied", "Copied to the CDN bucket"
+        REFERENCED = "referenced", "In the IVS recordings bucket (zero-copy)"
+
     organization_field = "organization"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="recordings")
@@ -85,6 +92,10 @@ class Recording(models.Model):
     # key>" (uploads, private events) or "<RECORDINGS_CDN_PREFIX>/<random key>" (public events).
     # Rows from before random keys keep "<prefix>/<event id>/<recording id>" or "<prefix>/uploads/<id>".
     cdn_prefix = models.CharField(max_length=300, blank=True)
+    # COPIED: master_path, the renditions' playlists and thumbnails are names in the "recordings"
+    # storage. REFERENCED: keys in the IVS recordings bucket (source_prefix/...), which CloudFront
+    # serves at /<key> through its second origin, always behind signed cookies (recordings.cdn).
+    files = models.CharField(max_length=20, choices=Files.choices, default=Files.COPIED)
     master_path = models.CharField(max_length=500, blank=True)
     thumbnails = models.JSONField(default=list, blank=True)
     objects_copied = models.PositiveIntegerField(default=0)
@@ -160,9 +171,23 @@ class Recording(models.Model):
         return timedelta(milliseconds=self.duration_ms) if self.duration_ms is not None else None
 
     @property
+    def is_referenced(self) -> bool:
+        """Are its files the IVS recording itself (zero-copy), not a copy in the CDN bucket?"""
+        return self.files == self.Files.REFERENCED
+
+    @property
     def master_url(self) -> str:
-        """The replay's multivariant playlist, through the "recordings" storage (CloudFront)."""
-        return storages["recordings"].url(self.master_path) if self.master_path else ""
+        """The replay's multivariant playlist on the CDN (or Django's media URL locally)."""
+        return self.file_url(self.master_path) if self.master_path else ""
+
+    def file_url(self, name: str) -> str:
+        """The unsigned URL of one of its files (``name`` as stored in master_path, renditions,
+        thumbnails): the "recordings" storage's, or for a referenced recording the distribution's
+        path of the IVS bucket's key (its second origin serves ``/ivs/*``)."""
+        if not self.is_referenced:
+            return storages["recordings"].url(name)
+        domain = settings.AWS_CLOUDFRONT_DOMAIN
+        return f"https://{domain}/{quote(name)}" if domain else f"/{quote(name)}"
 
 
 class ProductCue(models.Model):

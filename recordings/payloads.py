@@ -3,8 +3,6 @@ prefix, IVS session or stream id, failure reason or upload path ever goes in her
 
 from __future__ import annotations
 
-from django.core.files.storage import storages
-
 from catalog.models import Product
 from events.payloads import card, tagged_buy_url
 from recordings.models import ProductCue, Recording
@@ -34,7 +32,7 @@ def cue_payload(cue: ProductCue) -> dict:
     return {"id": cue.pk, "startMs": cue.start_ms, "endMs": cue.end_ms, "productId": cue.product_id}
 
 
-def rendition_payload(rendition: dict) -> dict:
+def rendition_payload(recording: Recording, rendition: dict) -> dict:
     playlist = rendition.get("playlist")
     return {
         "name": rendition.get("name", ""),
@@ -42,7 +40,7 @@ def rendition_payload(rendition: dict) -> dict:
         "width": rendition.get("width"),
         "height": rendition.get("height"),
         "bandwidth": rendition.get("bandwidth"),
-        "url": storages["recordings"].url(playlist) if playlist else "",
+        "url": recording.file_url(playlist) if playlist else "",
     }
 
 
@@ -56,7 +54,7 @@ def replay_payload(recording: Recording, cues: list[ProductCue], *, campaign: st
         "title": recording.title or (recording.event.title if recording.event_id else ""),
         "durationMs": recording.duration_ms,
         "masterUrl": recording.master_url,
-        "renditions": [rendition_payload(r) for r in recording.renditions],
+        "renditions": [rendition_payload(recording, r) for r in recording.renditions],
         "cues": [cue_payload(cue) for cue in cues],
         "products": list(cards.values()),
     }

@@ -40,7 +40,7 @@ class EventReplayView(View):
         others = [r for r in selectors.list_event_replays(event) if r.pk != recording.pk]
         qr = reverse("replays:event-qr", kwargs={"brand": brand, "slug": slug, "product_id": 0})
         response = render_replay(request, recording, event=event, campaign=event.slug, qr=qr, others=others)
-        if recording.has_private_media:
+        if cdn.signs_replay(recording):
             cdn.sign_replay_response(response, recording)
         return no_store_if_private(response, event)
 

@@ -296,6 +296,13 @@ MEDIA_SERVER_RECORDING_RECONNECT_WINDOW = env.int("MEDIA_SERVER_RECORDING_RECONN
 # <key>/ for public events, <location>/private/<key>/ for private events and uploaded videos.
 RECORDINGS_COPY_CONCURRENCY = env.int("RECORDINGS_COPY_CONCURRENCY", default=32)
 RECORDINGS_CDN_PREFIX = env("RECORDINGS_CDN_PREFIX", default="replays")
+# copy: ingestion copies each IVS recording into the CDN bucket (above), which then owns the files.
+# reference: zero-copy, it only reads the metadata and playlists and stores their keys: CloudFront
+# serves the IVS recordings bucket itself under /ivs/* (a second origin, deploy/cloudformation.yaml),
+# every replay there behind signed cookies for its own prefix (AWS_CLOUDFRONT_KEY_ID/KEY and a
+# media domain needed), and the raw recordings must then never expire. The local media server's
+# recordings are always copied.
+RECORDINGS_INGEST_MODE = env.str("RECORDINGS_INGEST_MODE", default="copy")
 # Private events' replays: CloudFront signed cookies (a custom policy over the recording's prefix,
 # so segments are covered too). The public key's id in the distribution's trusted key group and
 # its RSA private key (PEM; "\n" escapes accepted). Empty: media URLs are not signed.

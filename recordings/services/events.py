@@ -17,7 +17,13 @@ from events.exceptions import MalformedStreamEvent
 from liveshop.video import events as ivs_events
 from recordings import exceptions
 from recordings.models import Recording
-from recordings.services.ingest import cdn_prefix_for, get_event_for_channel, merge_event_details
+from recordings.services.ingest import (
+    COPY,
+    cdn_prefix_for,
+    get_event_for_channel,
+    ingest_mode,
+    merge_event_details,
+)
 from recordings.services.manifest import parse_prefix
 
 logger = logging.getLogger(__name__)
@@ -158,7 +164,10 @@ def note_recording(*, live_event, event: RecordingEvent) -> str:
             "event": live_event,
             "organization_id": live_event.organization_id,
             "status": Recording.Status.PENDING,
-            "cdn_prefix": cdn_prefix_for(live_event, parse_prefix(event.prefix)),
+            # A zero-copy replay (RECORDINGS_INGEST_MODE=reference) has no folder in the CDN bucket.
+            "cdn_prefix": cdn_prefix_for(live_event, parse_prefix(event.prefix))
+            if ingest_mode(event.bucket) == COPY
+            else "",
         },
     )
     busy = recording.status == Recording.Status.COPYING and recording.updated_at > timezone.now() - BUSY_FOR

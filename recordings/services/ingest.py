@@ -8,6 +8,14 @@ converts the local media server's recordings into the same layout. The destinati
 "recordings" storage's bucket, or its folder when it is a FileSystemStorage (local mode). Both go
 through liveshop.storage's ObjectStore, so everything below is the same for both.
 
+Zero-copy (RECORDINGS_INGEST_MODE=reference): nothing is copied and nothing is listed but the
+thumbnails' folder. Ingestion reads the metadata and the playlists, checks each rendition's last
+segment, and stores the IVS keys themselves: CloudFront serves the IVS recordings bucket under
+``/ivs/*`` (its second origin), so the replay is ready as soon as the database is written, however
+long the recording. IVS writes Recording End only once every file is written (reference/ivs.md
+3.2), which is what lets it skip the listing of every segment. The local media server's recordings
+are always copied (LOCAL_SOURCE has no CDN origin).
+
 The copy state lives in the destination, not in the database: each run lists the destination
 once and copies only what is missing there (same size and ETag = done), so a run killed halfway
 and started again copies only the rest. A ready recording is returned at once without touching
@@ -61,6 +69,8 @@ LOCK_NAMESPACE = zlib.crc32(b"recordings.ingest") & 0x7FFFFFFF
 # The "bucket" of recordings from the local media server: the folder local_recordings_root().
 # (Not a bucket IVS could record into: Liveshop's is named by IVS_RECORDINGS_BUCKET_NAME.)
 LOCAL_SOURCE = "local"
+# RECORDINGS_INGEST_MODE's values.
+COPY, REFERENCE = "copy", "reference"
 
 
 @dataclass
@@ -104,6 +114,7 @@ def ingest_recording(
     no row is created then, and an existing one is marked failed with the reason (never a ready
     one). IVS's own failure (recording-failed.json) returns the recording, status failed."""
     location = parse_prefix(prefix)
+    referenced = ingest_mode(bucket) == REFERENCE
     event = get_event_for_channel(location.channel_id)
     existing = Recording.objects.filter(source_bucket=bucket, source_prefix=location.prefix).first()
     if existing is not None and existing.is_ready and not force:
@@ -115,7 +126,7 @@ def ingest_recording(
     source = source_store(bucket, s3)
     with _failures_recorded(existing):
         manifest = read_manifest(source, location=location)
-    recording = _get_or_create(event, bucket, location, stream_ids, session_id)
+    recording = _get_or_create(event, bucket, location, stream_ids, session_id, copy=not referenced)
     with _exclusive(recording), _failures_recorded(recording):
         recording.refresh_from_db()
         if recording.is_ready and not force:
@@ -123,16 +134,20 @@ def ingest_recording(
         _begin(recording, manifest)
         if manifest.failed:
             return _mark_failed(recording, manifest.failure_reason)
-        media = read_media(source, location=location, manifest=manifest)
-        copy = copy_recording(
-            source,
-            s3=s3,
-            media=media,
-            cdn_prefix=recording.cdn_prefix,
-            progress=progress,
-            cancel=cancel,
-        )
-        recording = _complete(recording, manifest=manifest, media=media, copy=copy)
+        if referenced:
+            media = read_referenced_media(source, location=location, manifest=manifest)
+            copy = CopyResult(destination=source.url(location.key("")))
+        else:
+            media = read_media(source, location=location, manifest=manifest)
+            copy = copy_recording(
+                source,
+                s3=s3,
+                media=media,
+                cdn_prefix=recording.cdn_prefix,
+                progress=progress,
+                cancel=cancel,
+            )
+        recording = _complete(recording, manifest=manifest, media=media, copy=copy, referenced=referenced)
     logger.info(
         "Recording ingested",
         extra={
@@ -140,9 +155,22 @@ def ingest_recording(
             "copied": copy.copied,
             "skipped": copy.skipped,
             "to": copy.destination,
+            "referenced": referenced,
         },
     )
     return recording
+
+
+def ingest_mode(bucket: str) -> str:
+    """COPY or REFERENCE for a recording in ``bucket``: RECORDINGS_INGEST_MODE, but the local
+    media server's recordings (LOCAL_SOURCE) are always copied. RecordingsNotConfigured for an
+    unknown mode (before any row or S3 request)."""
+    mode = (settings.RECORDINGS_INGEST_MODE or COPY).strip().lower()
+    if mode not in (COPY, REFERENCE):
+        raise exceptions.RecordingsNotConfigured(
+            f"RECORDINGS_INGEST_MODE must be {COPY} or {REFERENCE}, not {settings.RECORDINGS_INGEST_MODE!r}"
+        )
+    return COPY if bucket == LOCAL_SOURCE else mode
 
 
 def local_recordings_root() -> Path:
@@ -238,6 +266,60 @@ def read_media(source: ObjectStore, *, location: RecordingPrefix, manifest: Reco
         timeline=Timeline(first, started_at=manifest.started_at, duration_ms=duration_ms),
         duration_ms=duration_ms,
     )
+
+
+def read_referenced_media(
+    source: ObjectStore, *, location: RecordingPrefix, manifest: RecordingManifest
+) -> Media:
+    """What a referenced (zero-copy) replay needs without listing its segments: the playlists
+    the metadata names, read and parsed, each rendition's last segment present, the thumbnails'
+    folder listed (one page for hours of IVS's thumbnails). ``objects`` holds only those."""
+    objects = _listed(source, location, manifest.thumbnails_path) if manifest.thumbnails_path else {}
+    if manifest.latest_thumbnail and not manifest.thumbnails_path:
+        objects.update(_listed(source, location, manifest.latest_thumbnail))
+    master = _read_referenced(source, location, manifest.master_key, parse_master)
+    variants = {posixpath.normpath(posixpath.join(manifest.hls_path, v.uri)): v for v in master}
+    renditions, first = [], None
+    for rendition in manifest.renditions:
+        key = manifest.rendition_key(rendition)
+        playlist = _read_referenced(source, location, key, parse_media)
+        last = posixpath.join(posixpath.dirname(key), playlist.segments[-1].uri) if playlist.segments else ""
+        if last and not _exists(source, location.key(last)):
+            where = source.url(location.key(last))
+            raise exceptions.RecordingIncomplete(f"The last segment of a playlist, {where}, is missing")
+        first = first or playlist
+        renditions.append(_rendition(rendition, variants.get(key), playlist, key))
+    renditions.sort(key=lambda r: (r["height"] or 0, r["bandwidth"] or 0), reverse=True)
+    duration_ms = manifest.duration_ms or first.duration_ms
+    return Media(
+        objects=objects,
+        renditions=renditions,
+        thumbnails=_thumbnails(objects, manifest),
+        timeline=Timeline(first, started_at=manifest.started_at, duration_ms=duration_ms),
+        duration_ms=duration_ms,
+    )
+
+
+def _listed(source: ObjectStore, location: RecordingPrefix, path: str) -> dict[str, S3Object]:
+    """The objects under ``path`` (relative to the prefix), by their path relative to it."""
+    with storage_errors():
+        return {o.key[len(location.prefix) + 1 :]: o for o in source.list(location.key(path))}
+
+
+def _read_referenced(source: ObjectStore, location: RecordingPrefix, path: str, parse: Callable):
+    """Read and parse the playlist at ``path`` without a listing: a missing one is
+    RecordingIncomplete, like read_media's."""
+    where = source.url(location.key(path))
+    try:
+        text = source.read(location.key(path))
+    except storage.ObjectNotFound:
+        raise exceptions.RecordingIncomplete(f"The playlist {where} is missing") from None
+    except storage.StorageError as exc:
+        raise _translated(exc) from None
+    try:
+        return parse(text.decode("utf-8"))
+    except (PlaylistError, UnicodeDecodeError) as exc:
+        raise exceptions.MalformedRecording(f"{where}: {exc}") from None
 
 
 def _read_playlist(
@@ -369,13 +451,19 @@ def record_failure(
     """The recording of ``bucket``/``prefix`` (created if need be) marked failed with ``reason``,
     unless it is ready: for what fails before ingestion can start (a local recording ffmpeg
     cannot convert). A later successful ingestion of the same prefix makes it ready."""
-    recording = _get_or_create(event, bucket, parse_prefix(prefix), stream_ids, "")
+    recording = _get_or_create(event, bucket, parse_prefix(prefix), stream_ids, "", copy=True)
     return _mark_failed(recording, reason)
 
 
 @transaction.atomic
 def _get_or_create(
-    event: LiveEvent, bucket: str, location: RecordingPrefix, stream_ids: Sequence[str], session_id: str
+    event: LiveEvent,
+    bucket: str,
+    location: RecordingPrefix,
+    stream_ids: Sequence[str],
+    session_id: str,
+    *,
+    copy: bool = True,
 ) -> Recording:
     recording, _ = Recording.objects.select_for_update().get_or_create(
         source_bucket=bucket,
@@ -388,7 +476,9 @@ def _get_or_create(
         },
     )
     fields = merge_event_details(recording, stream_ids=stream_ids, session_id=session_id)
-    if not recording.cdn_prefix:  # set once: a resumed copy must find what the last run copied
+    # Set once, when copying: a resumed copy must find what the last run copied. A referenced
+    # recording has none (nothing of it is in the CDN bucket).
+    if copy and not recording.cdn_prefix:
         recording.cdn_prefix = cdn_prefix_for(event, location)
         fields.append("cdn_prefix")
     if fields:
@@ -429,12 +519,14 @@ def _begin(recording: Recording, manifest: RecordingManifest) -> None:
 
 @transaction.atomic
 def _complete(
-    recording: Recording, *, manifest: RecordingManifest, media: Media, copy: CopyResult
+    recording: Recording, *, manifest: RecordingManifest, media: Media, copy: CopyResult, referenced: bool
 ) -> Recording:
     """Everything the replay needs, in one transaction: the recording's fields, its stream
-    sessions and its product cues."""
+    sessions and its product cues. Paths are names in the "recordings" storage, or for a
+    ``referenced`` recording the IVS bucket's keys (its source prefix)."""
     recording = Recording.objects.select_for_update().get(pk=recording.pk)
-    base = storage.join_key(recording.cdn_prefix)
+    base = recording.source_prefix if referenced else storage.join_key(recording.cdn_prefix)
+    recording.files = Recording.Files.REFERENCED if referenced else Recording.Files.COPIED
     recording.status = Status.READY
     recording.failure_reason = ""
     recording.started_at, recording.ended_at = manifest.started_at, manifest.ended_at
