@@ -7,7 +7,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
-from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts import permissions
@@ -250,4 +249,4 @@ class LiveEventAdmin(BrandScopedAdmin):
                 self.message_user(request, success.format(event), messages.SUCCESS)
 
     def get_view_on_site_url(self, obj=None):
-        return None if obj is None else reverse("events:detail", kwargs={"slug": obj.slug})
+        return None if obj is None else obj.get_absolute_url()

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Organization
 from catalog.models import Product
 from events import selectors
-from events.models import LiveEvent
+from events.models import SLUG_TAKEN, LiveEvent
 
 DATETIME_LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 EVENT_FIELDS = ("title", "slug", "description", "scheduled_start", "is_private", "is_recorded")
@@ -93,13 +93,13 @@ class EventForm(forms.Form):
         slug = self.cleaned_data["slug"]
         if not slug and self.event is not None:
             return self.event.slug
-        taken = LiveEvent.objects.filter(slug=slug)
+        # Only this brand's events count: another brand's slugs are theirs, and this form must not
+        # reveal which ones exist.
+        taken = LiveEvent.objects.filter(organization=self.organization, slug=slug)
         if self.event is not None:
             taken = taken.exclude(pk=self.event.pk)
         if slug and taken.exists():
-            raise ValidationError(
-                "Another event already uses this address. Choose another, or leave it blank.", code="unique"
-            )
+            raise ValidationError(SLUG_TAKEN, code="unique")
         return slug
 
     def clean(self):

@@ -1,4 +1,5 @@
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import models
@@ -6,6 +7,14 @@ from django.urls import reverse
 
 from accounts.models import Organization
 from catalog.models import Product
+
+SLUG_TAKEN = "Another event of this brand already uses this address. Choose another, or leave it blank."
+
+
+def studio_url(name: str, event: "LiveEvent", **kwargs) -> str:
+    """A studio URL of ``event`` (``events:<name>``), with its brand in ``?brand=``."""
+    path = reverse(name, kwargs={"slug": event.slug, **kwargs})
+    return f"{path}?{urlencode({'brand': event.organization.slug})}"
 
 
 class LiveEvent(models.Model):
@@ -23,8 +32,9 @@ class LiveEvent(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
     title = models.CharField(max_length=200)
-    # Unique site-wide so dashboard and viewer URLs name an event by slug alone.
-    slug = models.SlugField(max_length=80, unique=True)
+    # Unique within the brand: viewer URLs carry the brand (/e/<brand>/<event>/), and studio URLs
+    # name it in ?brand= (get_absolute_url; events.views.event_or_404 resolves both).
+    slug = models.SlugField(max_length=80)
     description = models.TextField(blank=True)
     scheduled_start = models.DateTimeField()
     thumbnail = models.ImageField(upload_to="events/", blank=True)
@@ -53,12 +63,21 @@ class LiveEvent(models.Model):
 
     class Meta:
         ordering = ["-scheduled_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "slug"],
+                name="event_slug_unique_per_brand",
+                violation_error_message=SLUG_TAKEN,
+            )
+        ]
 
     def __str__(self):
         return self.title
 
     def get_absolute_url(self):
-        return reverse("events:detail", kwargs={"slug": self.slug})
+        """The event's studio page; ``?brand=`` keeps it unambiguous for a member of several brands
+        whose events share the slug."""
+        return studio_url("events:detail", self)
 
     @property
     def is_live(self) -> bool:

@@ -17,7 +17,7 @@ from accounts.permissions import Action
 from catalog.models import Product
 from events import cues
 from events.exceptions import ChannelUnavailable, EventNotEditable, ProductNotInBrand, ProductNotInLineup
-from events.models import EventProduct, Highlight, LiveEvent, StreamSession
+from events.models import SLUG_TAKEN, EventProduct, Highlight, LiveEvent, StreamSession
 from events.payloads import highlight_payload, studio_highlight_payload
 from events.realtime import broadcast_to_event_on_commit, broadcast_to_studio_on_commit
 from liveshop import secrets
@@ -29,10 +29,11 @@ logger = logging.getLogger(__name__)
 Status = LiveEvent.Status
 
 
-def _unique_slug(title: str) -> str:
+def _unique_slug(title: str, organization) -> str:
+    """A free address for a new event of ``organization`` (slugs are unique within a brand)."""
     base = slugify(title)[:70] or "event"
     slug, n = base, 2
-    while LiveEvent.objects.filter(slug=slug).exists():
+    while LiveEvent.objects.filter(organization=organization, slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
     return slug
 
@@ -77,7 +78,7 @@ def create_event(
         event = LiveEvent(
             organization=organization,
             title=title,
-            slug=slug or _unique_slug(title),
+            slug=slug or _unique_slug(title, organization),
             description=description,
             scheduled_start=scheduled_start,
             is_private=is_private,
@@ -168,7 +169,7 @@ def _save_unique(event: LiveEvent, **kwargs) -> None:
         with transaction.atomic():
             event.save(**kwargs)
     except IntegrityError as exc:
-        raise ValidationError({"slug": "An event with this slug already exists."}) from exc
+        raise ValidationError({"slug": SLUG_TAKEN}) from exc
 
 
 def reveal_stream_key(*, event: LiveEvent, by) -> str:

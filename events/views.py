@@ -35,8 +35,17 @@ CLOSED = (Status.ENDED, Status.CANCELLED)
 
 
 def _event_or_404(request, slug: str, action: Action) -> LiveEvent:
-    events = LiveEvent.objects.select_related("organization")
-    return permissions.get_for_user_or_404(events, request.user, action, slug=slug)
+    """The user's event at ``slug``. Slugs are unique within a brand: ``?brand=`` (on every studio
+    link and form, see LiveEvent.get_absolute_url) names it; without it, a slug that two of the
+    user's brands use resolves to the older event, never to another brand's."""
+    events = LiveEvent.objects.select_related("organization").filter(slug=slug).order_by("pk")
+    if brand := request.GET.get("brand"):
+        events = events.filter(organization__slug=brand)
+    event = permissions.scope(events, request.user, Action.VIEW).first()
+    if event is None:
+        raise Http404("No such event.")
+    permissions.require(request.user, action, event)
+    return event
 
 
 def _render_detail(

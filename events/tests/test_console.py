@@ -12,7 +12,7 @@ from accounts.models import Membership
 from accounts.tests.factories import OrganizationFactory, member
 from catalog.tests.factories import ProductFactory
 from events import cues, services
-from events.models import Highlight, LiveEvent
+from events.models import Highlight, LiveEvent, studio_url
 from events.tests.factories import StreamSessionFactory
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +67,7 @@ def live_event(event, video, monkeypatch):
 
 
 def url(name, event):
-    return reverse(f"events:{name}", kwargs={"slug": event.slug})
+    return studio_url(f"events:{name}", event)
 
 
 def feature(client, event, product_id, **headers):

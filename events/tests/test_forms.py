@@ -74,13 +74,20 @@ def test_a_non_numeric_product_id_is_a_form_error(brand):
     assert form.errors["products"] == ["“lipstick” is not a valid product id."]
 
 
-def test_a_taken_slug_is_a_form_error(brand):
-    LiveEventFactory(slug="spring-drop")
+def test_a_slug_taken_in_the_brand_is_a_form_error(brand):
+    LiveEventFactory(organization=brand, slug="spring-drop")
 
     form = EventForm(data(slug="spring-drop"), organization=brand)
 
     assert not form.is_valid()
-    assert "Another event already uses this address" in form.errors["slug"][0]
+    assert "Another event of this brand already uses this address" in form.errors["slug"][0]
+
+
+def test_another_brands_slug_is_not_taken(brand):
+    """Slugs are unique per brand, so the form reveals nothing about other brands' events."""
+    LiveEventFactory(slug="spring-drop")
+
+    assert EventForm(data(slug="spring-drop"), organization=brand).is_valid()
 
 
 def test_a_missing_start_time_is_a_form_error(brand):

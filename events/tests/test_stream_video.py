@@ -588,3 +588,19 @@ def test_a_refused_ingest_is_a_command_error_with_ffmpegs_words_and_no_key(stack
     assert "Input/output error" in message and streaming.MASK in message
     assert wrong_key not in message
     assert not Highlight.objects.filter(event=event).exists()
+
+
+@pytest.mark.django_db
+def test_stream_video_names_an_event_by_brand_when_two_brands_share_its_slug():
+    from events.management.commands.stream_video import Command
+    from events.tests.factories import LiveEventFactory
+
+    acme = LiveEventFactory(organization=OrganizationFactory(slug="acme"), slug="drop")
+    globex = LiveEventFactory(organization=OrganizationFactory(slug="globex"), slug="drop")
+
+    with pytest.raises(CommandError, match=r"Several brands .*\(acme/drop, globex/drop\)"):
+        Command._event("drop")
+    assert Command._event("globex/drop") == globex
+    assert Command._event("acme/drop") == acme
+    with pytest.raises(CommandError, match="No event with the slug “initech/drop”"):
+        Command._event("initech/drop")

@@ -7,10 +7,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership
-from accounts.tests.factories import OrganizationFactory, member
+from accounts.tests.factories import MembershipFactory, OrganizationFactory, member
 from catalog.tests.factories import ProductFactory
 from events import services
-from events.models import EventProduct, LiveEvent
+from events.models import EventProduct, LiveEvent, studio_url
 from events.tests.factories import LiveEventFactory, StreamSessionFactory
 from liveshop.video import BackendUnavailable
 
@@ -55,7 +55,7 @@ def event(brand, host, video):
 
 
 def url(name, event=None):
-    return reverse(f"events:{name}", kwargs={"slug": event.slug} if event else None)
+    return studio_url(f"events:{name}", event) if event else reverse(f"events:{name}")
 
 
 def key_of(video, event):
@@ -287,16 +287,71 @@ def test_a_forged_product_of_another_brand_writes_nothing(client, host, other_br
     assert video.calls == []
 
 
-def test_a_duplicate_slug_is_a_form_error_not_a_crash(client, host, other_brand, video):
-    LiveEventFactory(organization=other_brand, slug="summer-live")
+def test_a_duplicate_slug_in_the_brand_is_a_form_error_not_a_crash(client, host, brand, video):
+    LiveEventFactory(organization=brand, slug="summer-live")
     client.force_login(host)
 
     response = client.post(url("create"), form_data(slug="summer-live"))
 
     assert response.status_code == 200
-    assert "Another event already uses this address" in response.text
+    assert "Another event of this brand already uses this address" in response.text
     assert LiveEvent.objects.count() == 1
     assert video.calls == []
+
+
+def test_another_brands_slug_is_free_and_not_revealed(client, host, brand, other_brand, video):
+    """Slugs are unique per brand: the form no longer tells anyone which addresses other brands use."""
+    theirs = LiveEventFactory(organization=other_brand, slug="summer-live")
+    client.force_login(host)
+
+    response = client.post(url("create"), form_data(slug="summer-live"))
+
+    ours = LiveEvent.objects.get(organization=brand)
+    assert response.status_code == 302 and response.url == url("detail", ours)
+    assert ours.slug == theirs.slug == "summer-live"
+    viewer = reverse("viewer:watch", kwargs={"brand": "acme", "slug": "summer-live"})
+    assert client.get(viewer).context["event"] == ours
+
+
+def test_a_title_makes_a_slug_free_in_the_brand(host, brand, other_brand, video):
+    LiveEventFactory(organization=other_brand, slug="spring-drop")
+    start = timezone.now() + timedelta(days=1)
+
+    first = services.create_event(organization=brand, title="Spring drop", scheduled_start=start, by=host)
+    second = services.create_event(organization=brand, title="Spring drop", scheduled_start=start, by=host)
+
+    assert (first.slug, second.slug) == ("spring-drop", "spring-drop-2")
+
+
+def test_studio_urls_of_a_slug_two_of_the_users_brands_share(client, host, brand, other_brand, video):
+    """A member of both brands reaches each event by ?brand= (every studio link and form carries
+    it); the bare URL picks the older event, deterministically; nobody reaches another brand's."""
+    MembershipFactory(organization=other_brand, user=host, role=Role.HOST)
+    start = timezone.now() + timedelta(days=1)
+    ours = services.create_event(
+        organization=brand, title="Drop", slug="drop", scheduled_start=start, by=host
+    )
+    theirs = services.create_event(
+        organization=other_brand, title="Drop", slug="drop", scheduled_start=start, by=host
+    )
+    client.force_login(host)
+
+    assert client.get(url("detail", ours)).context["event"] == ours
+    page = client.get(url("detail", theirs))
+    assert page.context["event"] == theirs
+    assert f'action="{url("cancel", theirs)}"' in page.text.replace("&amp;", "&")
+    assert client.get(reverse("events:detail", kwargs={"slug": "drop"})).context["event"] == ours
+
+    response = client.post(url("cancel", theirs))
+
+    assert response.status_code == 302
+    ours.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (ours.status, theirs.status) == (Status.SCHEDULED, Status.CANCELLED)
+    outsider = member(OrganizationFactory(slug="initech"))
+    client.force_login(outsider)
+    assert client.get(reverse("events:detail", kwargs={"slug": "drop"})).status_code == 404
+    assert client.get(url("detail", theirs)).status_code == 404
 
 
 def test_the_create_form_lists_only_the_brands_active_products(client, host, brand, other_brand):

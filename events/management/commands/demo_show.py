@@ -106,7 +106,7 @@ class Command(BaseCommand):
         products = list(Product.objects.filter(organization=brand).order_by("sku"))
         if not products:
             raise CommandError("The demo brand has no products: run `manage.py seed_demo` first.")
-        event = LiveEvent.objects.filter(slug=EVENT_SLUG).first()
+        event = LiveEvent.objects.filter(organization=brand, slug=EVENT_SLUG).first()
         if event is None:
             owner = Membership.objects.filter(organization=brand, role=Membership.Role.OWNER).first()
             event = services.create_event(

@@ -33,7 +33,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--event", required=True, metavar="SLUG", help="the event to stream into")
+        parser.add_argument(
+            "--event",
+            required=True,
+            metavar="[BRAND/]SLUG",
+            help="the event to stream into (BRAND/SLUG when several brands have an event at SLUG)",
+        )
         parser.add_argument("--video", required=True, type=Path, help="H.264/AAC video (see preencode)")
         parser.add_argument("--srt", type=Path, help="product cues (default: the video's subtitle track)")
         parser.add_argument("--loop", action="store_true", help="play the video (and its cues) forever")
@@ -48,12 +53,24 @@ class Command(BaseCommand):
         )
         parser.add_argument("--user", help="feature the products as this host (default: the event's creator)")
 
+    @staticmethod
+    def _event(name: str) -> LiveEvent:
+        """The event named by ``SLUG`` or ``BRAND/SLUG`` (slugs are unique within a brand)."""
+        brand, _, slug = name.rpartition("/")
+        events = LiveEvent.objects.select_related("organization", "created_by").filter(slug=slug)
+        if brand:
+            events = events.filter(organization__slug=brand)
+        found = list(events[:10])
+        if not found:
+            raise CommandError(f"No event with the slug “{name}”.")
+        if len(found) > 1:
+            brands = ", ".join(sorted(f"{event.organization.slug}/{slug}" for event in found))
+            raise CommandError(f"Several brands have an event “{slug}”: name one as BRAND/SLUG ({brands}).")
+        return found[0]
+
     def handle(self, *args, event, video, srt, loop, end_event, user, verbosity, **options):
         stop = threading.Event()
-        try:
-            event = LiveEvent.objects.select_related("organization", "created_by").get(slug=event)
-        except LiveEvent.DoesNotExist:
-            raise CommandError(f"No event with the slug “{event}”.") from None
+        event = self._event(event)
         by = self._user(user) if user else streaming.default_host(event)
         try:
             info = streaming.probe(video)
