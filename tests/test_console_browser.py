@@ -130,6 +130,7 @@ def _make_show(settings) -> dict:
         products=products,
         description="Our spring collection, live.",
     )
+    event.organization = brand  # get_absolute_url names the brand; no query once Playwright runs
     client = Client()
     client.force_login(host)
     return {"event": event, "products": products, "session": client.cookies["sessionid"].value}
