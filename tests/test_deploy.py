@@ -424,7 +424,8 @@ def test_cdn_bucket_policy_allows_only_this_distribution_through_oac(resources):
 def test_cloudfront_reads_the_cdn_bucket_with_origin_access_control(resources):
     config = props(resources, "CdnDistribution")["DistributionConfig"]
     oac = props(resources, "CdnOriginAccessControl")["OriginAccessControlConfig"]
-    (origin,) = config["Origins"]
+    origin = origins(resources)["cdn-bucket"]
+    assert config["Origins"][0] == origin  # always there; the recordings bucket's only in reference mode
 
     assert origin["DomainName"] == {"Fn::GetAtt": ["CdnBucket", "RegionalDomainName"]}
     assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["CdnOriginAccessControl", "Id"]}
@@ -443,8 +444,14 @@ SIGNED_PATHS = ["recordings/private/*", "recordings/replays/uploads/*", "media/u
 
 
 def behaviors(resources) -> dict[str, dict]:
+    """The distribution's cache behaviors by path, those of either branch of an Fn::If included."""
     config = props(resources, "CdnDistribution")["DistributionConfig"]
-    return {b["PathPattern"]: b for b in config.get("CacheBehaviors", [])}
+    return {b["PathPattern"]: b for b in branches(config.get("CacheBehaviors", []))}
+
+
+def origins(resources) -> dict[str, dict]:
+    config = props(resources, "CdnDistribution")["DistributionConfig"]
+    return {o["Id"]: o for o in branches(config["Origins"])}
 
 
 def test_private_media_paths_match_where_the_app_stores_them(settings):
@@ -529,7 +536,7 @@ def test_iam_policies_use_no_wildcard_action_and_star_resource_only_where_aws_re
 def test_resource_policies_grant_no_wildcard_action(resources):
     for name, resource in resources.items():
         if resource["Type"] in ("AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy"):
-            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            for statement in branches(resource["Properties"]["PolicyDocument"]["Statement"]):
                 if statement["Effect"] == "Allow":
                     assert "*" not in str(statement["Action"]), name
                     assert statement["Principal"] != "*", name
@@ -608,3 +615,108 @@ def test_outputs_give_the_app_its_settings(template):
 def test_make_lint_runs_cfn_lint_pinned_in_the_dev_requirements():
     assert "$(BIN)/cfn-lint deploy/*.yaml" in (ROOT / "Makefile").read_text()
     assert "cfn-lint==1.58.0" in (ROOT / "requirements-dev.txt").read_text().splitlines()
+
+
+# --- Zero-copy replays (RECORDINGS_INGEST_MODE=reference) ----------------------------------------
+
+
+def only_in_reference_mode(value) -> dict:
+    """The value of an ``Fn::If [ReferenceRecordings, value, AWS::NoValue]``."""
+    condition, value, otherwise = value["Fn::If"]
+    assert (condition, otherwise) == ("ReferenceRecordings", {"Ref": "AWS::NoValue"})
+    return value
+
+
+def test_the_ingest_mode_is_a_parameter_the_ingest_task_gets(template, resources, settings):
+    from recordings.services.ingest import COPY, REFERENCE
+
+    parameter = template["Parameters"]["RecordingsIngestMode"]
+    assert parameter["AllowedValues"] == [COPY, REFERENCE]
+    assert parameter["Default"] == COPY == settings.RECORDINGS_INGEST_MODE  # copy stays the default
+    assert template["Conditions"]["ReferenceRecordings"] == {
+        "Fn::Equals": [{"Ref": "RecordingsIngestMode"}, REFERENCE]
+    }
+    (container,) = props(resources, "IngestTaskDefinition")["ContainerDefinitions"]
+    environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert environment["RECORDINGS_INGEST_MODE"] == {"Ref": "RecordingsIngestMode"}
+    assert template["Outputs"]["RecordingsIngestMode"]["Value"] == {"Ref": "RecordingsIngestMode"}
+
+
+def test_reference_mode_adds_the_recordings_bucket_as_a_second_origin_with_its_own_oac(resources):
+    config = props(resources, "CdnDistribution")["DistributionConfig"]
+    origin = only_in_reference_mode(config["Origins"][1])
+    oac = resources["RecordingsOriginAccessControl"]
+
+    assert origin["Id"] == "ivs-recordings"
+    assert origin["DomainName"] == {"Fn::GetAtt": ["RecordingsBucket", "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["RecordingsOriginAccessControl", "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy OAI
+    assert "OriginPath" not in origin  # the request path is the IVS key itself
+    assert oac["Condition"] == "ReferenceRecordings"
+    config = oac["Properties"]["OriginAccessControlConfig"]
+    assert (config["OriginAccessControlOriginType"], config["SigningBehavior"]) == ("s3", "always")
+    assert config["SigningProtocol"] == "sigv4"
+
+
+def test_the_recordings_bucket_lets_only_this_distribution_read_the_recordings(resources):
+    policy = props(resources, "RecordingsBucketPolicy")
+    statements = policy["PolicyDocument"]["Statement"]
+    allow = only_in_reference_mode(statements[0])
+    denies = {s["Sid"]: s for s in statements[1:]}
+
+    assert policy["Bucket"] == {"Ref": "RecordingsBucket"}
+    assert allow["Effect"] == "Allow"
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allow["Action"] == "s3:GetObject"
+    assert allow["Resource"] == {"Fn::Sub": "${RecordingsBucket.Arn}/ivs/*"}
+    distribution = "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${CdnDistribution}"
+    assert allow["Condition"] == {"StringEquals": {"AWS:SourceArn": {"Fn::Sub": distribution}}}
+    metadata = denies["DenyCloudFrontTheMetadata"]  # events/*.json is ingestion's, never served
+    assert (metadata["Effect"], metadata["Action"]) == ("Deny", "s3:GetObject")
+    assert metadata["Resource"] == {"Fn::Sub": "${RecordingsBucket.Arn}/ivs/*/events/*"}
+    assert denies["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_every_zero_copy_replay_is_behind_the_key_group(resources):
+    config = props(resources, "CdnDistribution")["DistributionConfig"]
+    behavior = only_in_reference_mode(config["CacheBehaviors"][0])
+
+    assert behavior["PathPattern"] == "ivs/*"
+    assert behavior["TargetOriginId"] == "ivs-recordings"
+    assert behavior["TrustedKeyGroups"] == [{"Ref": "MediaKeyGroup"}]  # public events' replays too
+    assert behavior["ViewerProtocolPolicy"] == "https-only"
+    assert set(behavior["AllowedMethods"]) <= {"GET", "HEAD", "OPTIONS"}
+    assert behavior["ResponseHeadersPolicyId"] == {"Ref": "PrivateMediaCorsPolicy"}  # credentials
+
+
+@pytest.mark.django_db
+def test_the_apps_zero_copy_urls_and_cookies_fall_under_the_ivs_behavior(settings):
+    from fnmatch import fnmatch
+    from urllib.parse import urlsplit
+
+    from recordings import cdn
+    from recordings.models import Recording
+
+    settings.AWS_CLOUDFRONT_DOMAIN = "media.example.com"
+    prefix = "ivs/v1/123456789012/AsXego4U6tnj/2024/6/23/20/12/j8Z9O91ndcVs"
+    recording = Recording(
+        files=Recording.Files.REFERENCED, source_prefix=prefix, master_path=f"{prefix}/media/hls/master.m3u8"
+    )
+    path = urlsplit(recording.master_url).path.lstrip("/")
+
+    assert fnmatch(path, "ivs/*") and path == recording.master_path  # the key itself, no OriginPath
+    assert not fnmatch(path, "*/events/*")
+    assert cdn.requires_cookies(recording) and cdn.signs_replay(recording)
+    assert cdn.recording_resource(recording) == f"https://media.example.com/{prefix}/*"
+
+
+def test_zero_copy_replays_are_never_expired_and_need_the_media_domain(template, resources):
+    assert template["Conditions"]["ExpireRecordings"]["Fn::And"][1] == {
+        "Fn::Not": [{"Condition": "ReferenceRecordings"}]
+    }
+    rules = props(resources, "RecordingsBucket")["LifecycleConfiguration"]["Rules"]
+    expiring = [r for r in rules if isinstance(r, dict) and "Fn::If" in r]
+    assert [r["Fn::If"][0] for r in expiring] == ["ExpireRecordings"]
+    rule = template["Rules"]["ZeroCopyReplaysNeedTheMediaDomain"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "RecordingsIngestMode"}, "reference"]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "MediaDomainName"}, ""]}]}
