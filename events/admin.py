@@ -3,8 +3,9 @@ adding an event opens the dashboard form (create_event provisions the channel an
 lineup there); a change calls update_event, the lineup inline set_lineup, and deleting
 delete_event (which deletes the video channel too). Stream keys are never shown here."""
 
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.utils.html import format_html
@@ -15,7 +16,7 @@ from accounts.permissions import Action
 from catalog.models import Product
 from events import services
 from events.exceptions import EventError
-from events.models import EventProduct, Invitation, InviteLink, LiveEvent, StreamSession
+from events.models import SLUG_TAKEN, EventProduct, Invitation, InviteLink, LiveEvent, StreamSession
 
 Status = LiveEvent.Status
 CLOSED = (Status.ENDED, Status.CANCELLED)
@@ -92,8 +93,21 @@ class InvitationInline(ReadOnlyInlineMixin, ScopedInline):
     readonly_fields = fields
 
 
+class LiveEventAdminForm(forms.ModelForm):
+    """The admin's event form. The brand is read-only here, so Django's own check of the
+    (organization, slug) constraint skips it: check the slug within the event's brand instead."""
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"]
+        taken = LiveEvent.objects.filter(organization_id=self.instance.organization_id, slug=slug)
+        if self.instance.organization_id and taken.exclude(pk=self.instance.pk).exists():
+            raise ValidationError(SLUG_TAKEN, code="unique")
+        return slug
+
+
 @admin.register(LiveEvent)
 class LiveEventAdmin(BrandScopedAdmin):
+    form = LiveEventAdminForm
     change_action = Action.MANAGE_EVENTS
     delete_action = Action.MANAGE_EVENTS
     list_display = [
@@ -195,6 +209,8 @@ class LiveEventAdmin(BrandScopedAdmin):
             services.update_event(event=current, by=request.user, **fields)
         except EventError as exc:
             self.message_user(request, str(exc), messages.ERROR)
+        except ValidationError as exc:  # a slug taken by a concurrent change since the form's check
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not EventProduct:

@@ -67,6 +67,10 @@ def change_data(event, **overrides):
         "lineup-MAX_NUM_FORMS": "1000",
         "sessions-TOTAL_FORMS": "0",
         "sessions-INITIAL_FORMS": "0",
+        "invite_links-TOTAL_FORMS": "0",
+        "invite_links-INITIAL_FORMS": "0",
+        "invitations-TOTAL_FORMS": "0",
+        "invitations-INITIAL_FORMS": "0",
     }
     for i, row in enumerate(lineup):
         data.update(
@@ -299,3 +303,22 @@ def test_view_on_site_needs_a_staff_login(client, event):
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_a_slug_taken_in_the_brand_is_a_form_error_and_another_brands_is_free(
+    client, host, brand, other_brand, event
+):
+    LiveEventFactory(organization=brand, slug="taken-here")
+    LiveEventFactory(organization=other_brand, slug="taken-there")
+    client.force_login(host)
+
+    refused = client.post(change_url(event), change_data(event, slug="taken-here"))
+    accepted = client.post(change_url(event), change_data(event, slug="taken-there"))
+
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["slug"] == [
+        "Another event of this brand already uses this address. Choose another, or leave it blank."
+    ]
+    assert accepted.status_code == 302
+    event.refresh_from_db()
+    assert event.slug == "taken-there"
