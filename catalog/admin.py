@@ -47,7 +47,7 @@ class ProductAdmin(BrandScopedAdmin):
         if not product.thumbnail:
             return "—"
         return format_html(
-            '<img class="liveshop-thumbnail" src="{}" alt="" width="48" height="48">',
+            '<img src="{}" class="liveshop-thumbnail" alt="" width="48" height="48">',
             product.thumbnail.url,
         )
 
@@ -60,7 +60,7 @@ class ProductAdmin(BrandScopedAdmin):
         if not product.image:
             return "No image yet."
         return format_html(
-            '<img class="liveshop-preview" src="{}" alt=""><br>{} x {} px',
+            '<img src="{}" class="liveshop-preview" alt=""><br>{} x {} px',
             product.image.url,
             product.image_width or "?",
             product.image_height or "?",
