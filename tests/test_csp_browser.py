@@ -6,6 +6,7 @@ are proven by their own browser tests, under the same fixture."""
 import io
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -18,6 +19,7 @@ from events import services
 from events.models import LiveEvent
 
 OWNER_PASSWORD = "csp-browser-owner-password"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -97,3 +99,43 @@ def test_studio_and_admin_pages_work_under_the_content_security_policy(
     for url, policy in policies.items():
         assert policy and "script-src 'self' 'wasm-unsafe-eval'" in policy, url
         assert "unsafe-inline" not in policy, url
+
+
+@pytest.fixture
+def live_ivs_event(video) -> str:
+    """A live event whose playback URL is an IVS one; its viewer page's path."""
+    from events.tests.factories import LiveEventFactory
+
+    event = LiveEventFactory(
+        status=LiveEvent.Status.LIVE,
+        channel_id="fake-channel",
+        playback_url="https://0123abcd.us-west-2.playback.live-video.net/api/video/v1/liveshop.m3u8",
+    )
+    return f"/e/{event.organization.slug}/{event.slug}/"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_ivs_player_starts_under_the_policy(live_server, settings, live_ivs_event, page):
+    """With VIDEO_BACKEND=ivs the viewer page runs the IVS web player from our static files: its
+    script, its same-origin WebAssembly worker and its MediaSource (blob:) video, with playback
+    from *.live-video.net (unreachable here: the player reports a network error, not a policy
+    violation). The fake backend stays in place (cached) behind the IVS page."""
+    if not (ROOT / "node_modules" / ".liveshop" / "ivs" / "amazon-ivs-player.min.js").exists():
+        pytest.skip("the IVS player is not installed (npm ci)")
+    url = f"{live_server.url}{live_ivs_event}"
+    settings.VIDEO_BACKEND = "ivs"  # the page and the policy; get_video_backend() stays the fake
+    workers, requests = [], []
+    page.on("worker", lambda worker: workers.append(worker.url))
+    page.on("request", lambda request: requests.append(request.url))
+
+    response = page.goto(url)
+
+    assert "https://*.live-video.net" in response.headers["content-security-policy"]
+    for _ in range(150):  # the player starts its worker once the page's scripts have run
+        if workers:
+            break
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(2000)  # the worker loads its .wasm and tries the playlist
+    assert any(u.endswith("/static/vendor/ivs/amazon-ivs-wasmworker.min.js") for u in workers), workers
+    assert any(u.endswith("/static/vendor/ivs/amazon-ivs-player.min.js") for u in requests), requests
