@@ -253,7 +253,6 @@ async def test_a_product_featured_while_redis_is_down_reaches_viewers_and_its_cu
     await viewer.disconnect()
 
 
-@pytest.mark.django_db(transaction=False)
 async def test_cue_rate_limit_falls_back_to_a_safe_local_window_without_redis():
     limiter = cues.RedisRateLimiter("redis://127.0.0.1:1/0")  # nothing listens there
 
@@ -289,7 +288,6 @@ async def test_the_viewer_socket_refuses_events_the_page_refuses(status):
 # The shared snapshot (events.snapshot_cache) ------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=False)
 async def test_connects_share_one_snapshot_read_until_the_event_changes(django_assert_num_queries):
     from events import snapshot_cache
     from events.payloads import event_state_snapshot
@@ -309,7 +307,6 @@ async def test_connects_share_one_snapshot_read_until_the_event_changes(django_a
     assert (await read(event_id=event.pk, user=AnonymousUser()))["highlight"]["highlightId"] == highlight.pk
 
 
-@pytest.mark.django_db(transaction=False)
 async def test_a_snapshot_read_before_a_change_is_not_kept_after_it():
     from events import snapshot_cache
 
@@ -334,7 +331,6 @@ async def test_a_late_joiner_after_a_published_change_gets_the_new_state_at_once
     await late.disconnect()
 
 
-@pytest.mark.django_db(transaction=False)
 async def test_a_process_that_was_not_listening_reads_the_snapshot_anew(hubs):
     from events import snapshot_cache
 
