@@ -585,7 +585,10 @@ def test_app_task_role_covers_every_ivs_call_the_gateway_and_ivs_setup_check_mak
     stream_keys = {"Fn::Sub": "arn:${AWS::Partition}:ivs:${AWS::Region}:${AWS::AccountId}:stream-key/*"}
     recording_configuration = {"Fn::GetAtt": ["RecordingConfiguration", "Arn"]}
 
-    for action in ["DeleteChannel", "GetChannel", "GetStream", "StopStream", "PutMetadata", "ListStreamKeys"]:
+    for action in [
+        *("DeleteChannel", "GetChannel", "GetStream", "StopStream", "PutMetadata", "ListStreamKeys"),
+        "StartViewerSessionRevocation",
+    ]:
         assert channels in allowed[f"ivs:{action}"], action
     for action in ["GetStreamKey", "CreateStreamKey", "DeleteStreamKey"]:
         assert stream_keys in allowed[f"ivs:{action}"], action
