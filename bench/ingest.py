@@ -1,6 +1,8 @@
-"""Recording ingestion vs ``aws s3 sync``: the same IVS recording copied on the same S3 (prints a table).
+"""Recording ingestion vs ``aws s3 sync``: the same IVS recording copied on the same S3 (prints a table),
+and the time from Recording End to a ready replay in both RECORDINGS_INGEST_MODEs.
 
     .venv/bin/python bench/ingest.py [--quick] [--segments 10,1] [--hours 2] [--concurrency 32]
+                                     [--modes copy,reference] [--no-sync] [--ready-only]
 
 A moto S3 server (ThreadedMotoServer, in a child process of its own so that its CPU is not
 counted) listens on a free loopback port. For each segment length, a recording is written there in
@@ -18,6 +20,14 @@ Then, against that server, in this one run:
   again (force)      force=True: one listing of each side, nothing to copy, cues redone;
   interrupted+resume a fresh destination, CopyObject made to fail after 40% of the objects, then
                      the same call again: it must copy exactly the missing ones;
+  Recording End      (both modes) the webhook's path without HTTP: recordings.services.
+  -> ready           handle_recording_event with IVS's "IVS Recording State Change" event; the
+                     ingestion task runs eagerly after its commit, so the call returns once the
+                     replay is ready (or failed); the S3 requests it made are counted by operation
+                     (a botocore before-call hook). Wall time and this process's CPU.
+  zero-copy          (--modes reference) RECORDINGS_INGEST_MODE=reference: the metadata, master
+                     and rendition playlists read, each rendition's last segment checked, the
+                     thumbnails listed; no CopyObject. Run twice (the second on a fresh row too).
   aws s3 sync        awscli (``aws`` on PATH; install it with ``pip install awscli`` in an
                      environment of its own, since it pins botocore) copying the same objects
                      (events/ excluded, as ingestion does) to another destination, with its
@@ -199,6 +209,69 @@ def counted_copies(fail_after: int | None = None):
         storage.s3_client = real
 
 
+@contextlib.contextmanager
+def counted_requests():
+    """Count the S3 operations of every client the service makes: yields a Counter."""
+    from collections import Counter
+
+    from liveshop import storage
+
+    real, operations = storage.s3_client, Counter()
+
+    def factory(**kwargs):
+        client = real(**kwargs)
+        client.meta.events.register("before-call.s3", lambda model, **_: operations.update([model.name]))
+        return client
+
+    storage.s3_client = factory
+    try:
+        yield operations
+    finally:
+        storage.s3_client = real
+
+
+def recording_end(spec) -> dict:
+    """IVS's Recording End event for ``spec``, as EventBridge delivers it."""
+    from liveshop.video.events import recording_state_change
+
+    detail = {
+        "recording_s3_bucket_name": SOURCE,
+        "recording_s3_key_prefix": spec.prefix,
+        "recording_duration_ms": spec.duration_ms,
+        "recording_session_id": spec.session_id,
+        "recording_status_reason": "",
+        "recording_session_stream_ids": spec.stream_ids,
+    }
+    return recording_state_change(CHANNEL_ARN, "Recording End", spec.stream_ids[-1], **detail)
+
+
+def requests_note(operations) -> str:
+    names = {"ListObjectsV2": "List", "GetObject": "Get", "CopyObject": "Copy", "HeadObject": "Head"}
+    parts = [f"{count} {names.get(name, name)}" for name, count in sorted(operations.items())]
+    return f"{sum(operations.values())} S3 requests ({', '.join(parts)})"
+
+
+def time_to_ready(spec, mode: str):
+    """Recording End -> ready replay in ``mode`` on a fresh row: (recording, wall, cpu, operations)."""
+    from django.conf import settings
+
+    from recordings.models import Recording
+    from recordings.services import handle_recording_event
+
+    settings.RECORDINGS_INGEST_MODE = mode
+    Recording.objects.filter(source_prefix=spec.prefix).delete()
+    payload = recording_end(spec)
+    with counted_requests() as operations:
+        outcome, wall, cpu = timed(lambda: handle_recording_event(payload))
+    recording = Recording.objects.get(source_prefix=spec.prefix)
+    assert (outcome, recording.status) == ("queued", Recording.Status.READY), (
+        outcome,
+        recording.failure_reason,
+    )
+    assert recording.is_referenced == (mode == "reference")
+    return recording, wall, cpu, operations
+
+
 def empty(client, bucket: str, prefix: str) -> None:
     from liveshop.storage import list_objects
 
@@ -230,7 +303,16 @@ def aws_sync(endpoint: str, source: str, destination: str, concurrency: int | No
     return time.perf_counter() - wall, cpu_seconds(resource.RUSAGE_CHILDREN) - cpu
 
 
-def run_scenario(endpoint: str, client, segment_seconds: float, hours: float, concurrency: int, sync: bool):
+def run_scenario(
+    endpoint: str,
+    client,
+    segment_seconds: float,
+    hours: float,
+    concurrency: int,
+    sync: bool,
+    modes: tuple[str, ...] = ("copy", "reference"),
+    ready_only: bool = False,
+):
     from django.conf import settings
 
     from recordings.models import Recording
@@ -238,6 +320,8 @@ def run_scenario(endpoint: str, client, segment_seconds: float, hours: float, co
     from recordings.tests.recording_tree import RecordingSpec, client_put, write_recording
 
     settings.RECORDINGS_COPY_CONCURRENCY = concurrency
+    settings.RECORDINGS_INGEST_MODE = "copy"
+    settings.IVS_RECORDINGS_BUCKET_NAME, settings.IVS_ACCOUNT_ID = SOURCE, CHANNEL_ARN.split(":")[4]
     started_at = datetime(2024, 6, 23, 20, 12, 3, tzinfo=UTC)
     event = seed_event(started_at, hours)
     spec = RecordingSpec(
@@ -261,6 +345,18 @@ def run_scenario(endpoint: str, client, segment_seconds: float, hours: float, co
     def reset():
         Recording.objects.filter(source_prefix=spec.prefix).delete()
         empty(client, CDN, destination)
+
+    for mode in modes:  # Recording End -> ready, as the webhook runs it (a fresh row each time)
+        for run in (1, 2) if mode == "reference" else (1,):
+            if mode == "copy":
+                reset()
+            recording, wall, cpu, operations = time_to_ready(spec, mode)
+            copies = operations["CopyObject"]
+            label = f"End -> ready, {mode}" + (f" #{run}" if mode == "reference" else "")
+            rows.append((label, n, copies, wall, cpu, requests_note(operations)))
+    if "copy" not in modes or ready_only:
+        return rows
+    settings.RECORDINGS_INGEST_MODE = "copy"
 
     reset()
     with counted_copies() as clients:
@@ -331,9 +427,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1-second segments for 15 minutes, not 2 hours")
     parser.add_argument("--concurrency", type=int, default=32, help="RECORDINGS_COPY_CONCURRENCY")
     parser.add_argument("--no-sync", action="store_true", help="skip aws s3 sync")
+    parser.add_argument(
+        "--ready-only", action="store_true", help="only the Recording End -> ready rows (no resume, no sync)"
+    )
+    parser.add_argument(
+        "--modes", default="copy,reference", help="RECORDINGS_INGEST_MODEs to time from Recording End"
+    )
     parser.add_argument("--db-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB_URL))
     args = parser.parse_args()
-    sync = not args.no_sync
+    sync = not (args.no_sync or args.ready_only)
     if sync and shutil.which("aws") is None:
         sys.exit(
             "aws s3 sync needs the AWS CLI: pip install awscli (in its own environment), or pass --no-sync."
@@ -349,7 +451,10 @@ def main() -> None:
         tables = []
         for seconds in (float(s) for s in args.segments.split(",")):
             hours = 0.25 if args.quick and seconds < 10 else args.hours
-            rows = run_scenario(endpoint, client, seconds, hours, args.concurrency, sync)
+            modes = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+            rows = run_scenario(
+                endpoint, client, seconds, hours, args.concurrency, sync, modes, args.ready_only
+            )
             tables.append((f"{hours:g} h, {seconds:g}-second segments, 4 renditions", rows))
             print_table(*tables[-1])
     print("\n=== Summary ===")

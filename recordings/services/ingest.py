@@ -31,6 +31,7 @@ import posixpath
 import re
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -273,22 +274,21 @@ def read_referenced_media(
 ) -> Media:
     """What a referenced (zero-copy) replay needs without listing its segments: the playlists
     the metadata names, read and parsed, each rendition's last segment present, the thumbnails'
-    folder listed (one page for hours of IVS's thumbnails). ``objects`` holds only those."""
-    objects = _listed(source, location, manifest.thumbnails_path) if manifest.thumbnails_path else {}
-    if manifest.latest_thumbnail and not manifest.thumbnails_path:
-        objects.update(_listed(source, location, manifest.latest_thumbnail))
-    master = _read_referenced(source, location, manifest.master_key, parse_master)
-    variants = {posixpath.normpath(posixpath.join(manifest.hls_path, v.uri)): v for v in master}
-    renditions, first = [], None
-    for rendition in manifest.renditions:
-        key = manifest.rendition_key(rendition)
-        playlist = _read_referenced(source, location, key, parse_media)
-        last = posixpath.join(posixpath.dirname(key), playlist.segments[-1].uri) if playlist.segments else ""
-        if last and not _exists(source, location.key(last)):
-            where = source.url(location.key(last))
-            raise exceptions.RecordingIncomplete(f"The last segment of a playlist, {where}, is missing")
-        first = first or playlist
-        renditions.append(_rendition(rendition, variants.get(key), playlist, key))
+    folder listed (one page for hours of IVS's thumbnails). ``objects`` holds only those. The
+    requests run side by side (two round trips after the metadata, whatever the renditions)."""
+    thumbnails = manifest.thumbnails_path or manifest.latest_thumbnail
+    keys = [manifest.rendition_key(rendition) for rendition in manifest.renditions]
+    with ThreadPoolExecutor(max_workers=len(keys) + 2) as pool:
+        listing = pool.submit(_listed, source, location, thumbnails) if thumbnails else None
+        master = pool.submit(_read_referenced, source, location, manifest.master_key, parse_master)
+        playlists = [pool.submit(_read_rendition, source, location, key) for key in keys]
+        variants = {posixpath.normpath(posixpath.join(manifest.hls_path, v.uri)): v for v in master.result()}
+        renditions = [
+            _rendition(rendition, variants.get(key), future.result(), key)
+            for rendition, key, future in zip(manifest.renditions, keys, playlists, strict=True)
+        ]
+        objects = listing.result() if listing else {}
+    first = playlists[0].result()
     renditions.sort(key=lambda r: (r["height"] or 0, r["bandwidth"] or 0), reverse=True)
     duration_ms = manifest.duration_ms or first.duration_ms
     return Media(
@@ -298,6 +298,17 @@ def read_referenced_media(
         timeline=Timeline(first, started_at=manifest.started_at, duration_ms=duration_ms),
         duration_ms=duration_ms,
     )
+
+
+def _read_rendition(source: ObjectStore, location: RecordingPrefix, key: str) -> MediaPlaylist:
+    """A rendition's playlist, parsed, once its last segment is known to be there."""
+    playlist = _read_referenced(source, location, key, parse_media)
+    if playlist.segments:
+        last = posixpath.join(posixpath.dirname(key), playlist.segments[-1].uri)
+        if not _exists(source, location.key(last)):
+            where = source.url(location.key(last))
+            raise exceptions.RecordingIncomplete(f"The last segment of a playlist, {where}, is missing")
+    return playlist
 
 
 def _listed(source: ObjectStore, location: RecordingPrefix, path: str) -> dict[str, S3Object]:
