@@ -35,6 +35,7 @@ def list_misplaced_private_media() -> QuerySet[Recording]:
         Recording.objects.filter(private)
         .exclude(cdn_prefix="")
         .exclude(cdn_prefix__startswith=f"{PRIVATE_MEDIA_PREFIX}/")
+        .exclude(files=Recording.Files.REFERENCED)  # served from the IVS bucket, behind the key group
         .order_by("pk")
     )
 

@@ -280,7 +280,9 @@ class Command(BaseCommand):
         return reason
 
     def summarize(self, recording: Recording, last: CopyProgress | None, seconds: float) -> None:
-        if last is None:
+        if recording.is_referenced:
+            copy = "zero-copy: served from the recordings bucket, nothing copied"
+        elif last is None:
             copy = "already ingested"
         else:
             copy = f"{last.done} copied now, {recording.objects_copied - last.total} already there"
