@@ -198,13 +198,16 @@ class Undelivered:
     def __init__(self):
         self._lock = threading.Lock()
         self._topics: dict[str, list[str]] = {}  # topic -> the message types that missed
+        self._highlights: dict[str, list[int]] = {}  # topic -> the highlights among them
         self._since: float | None = None
         self._thread: threading.Thread | None = None
 
     def add(self, topic: str, text: str) -> None:
-        message_type = text[9 : text.find('"', 9)] if text.startswith('{"type":"') else ""
+        message = json.loads(text)
         with self._lock:
-            self._topics.setdefault(topic, []).append(message_type)
+            self._topics.setdefault(topic, []).append(message.get("type", ""))
+            if isinstance(message.get("highlightId"), int):
+                self._highlights.setdefault(topic, []).append(message["highlightId"])
             if self._since is None:
                 self._since = time.time()
             if self._thread is None or not self._thread.is_alive():
@@ -230,6 +233,7 @@ class Undelivered:
 
         with self._lock:
             topics = {topic: list(types) for topic, types in self._topics.items()}
+            highlights = {topic: list(ids) for topic, ids in self._highlights.items()}
             since = self._since
         if not topics or not settings.REDIS_URL:
             return True
@@ -239,7 +243,8 @@ class Undelivered:
             for topic, types in topics.items():
                 client.publish(prefix + topic, RESYNC)
                 if topic.startswith("event-"):
-                    notice = {"since": since, "until": time.time(), "missed": types}
+                    missed = highlights.get(topic, [])
+                    notice = {"since": since, "until": time.time(), "missed": types, "highlightIds": missed}
                     studio = studio_group_name(int(topic.removeprefix("event-")))
                     client.publish(prefix + studio, encode("delivery.restored", notice))
         except redis.RedisError:
@@ -248,6 +253,7 @@ class Undelivered:
             for topic, types in topics.items():
                 if self._topics.get(topic) == types:
                     del self._topics[topic]
+                    self._highlights.pop(topic, None)
             if not self._topics:
                 self._since = None
                 return True

@@ -191,6 +191,7 @@ def check_undelivered_flush(settings):
     listener.subscribe(prefix + "event-14", prefix + "studio-14")
     undelivered = realtime.Undelivered()
     undelivered.add("event-14", realtime.encode("product.featured", {"highlightId": 1}))
+    undelivered.add("event-14", realtime.encode("stream.state", {"status": "live"}))
 
     assert undelivered.flush()
 
@@ -203,7 +204,8 @@ def check_undelivered_flush(settings):
     listener.close()
     assert received["event-14"] == {"type": "resync"}
     assert received["studio-14"]["type"] == "delivery_restored"
-    assert received["studio-14"]["missed"] == ["product_featured"]
+    assert received["studio-14"]["missed"] == ["product_featured", "stream_state"]
+    assert received["studio-14"]["highlightIds"] == [1]
     assert undelivered.pending() == {}
 
 

@@ -423,14 +423,28 @@
     }, 1500);
   }
 
-  /** What viewers missed while the server could not reach Redis, and that they have it now. */
+  /**
+   * What viewers missed while Redis could not be reached, and that they have it now. One outage
+   * may bring two notices (the server's feed, and the process that published meanwhile): within a
+   * minute they add up to one message about one outage.
+   */
+  let outage = null;
   function deliveryNotice(frame) {
-    const since = new Date(frame.since * 1000);
-    const until = new Date(frame.until * 1000);
-    const late = state.history.filter((entry) => {
-      const at = Date.parse(entry.at);
-      return at >= since.getTime() && at <= until.getTime();
-    }).length;
+    const now = Date.now();
+    if (!outage || now - outage.heard > 60000) {
+      outage = { since: frame.since, until: frame.until, late: new Set() };
+    }
+    outage.heard = now;
+    outage.since = Math.min(outage.since, frame.since);
+    outage.until = Math.max(outage.until, frame.until);
+    (frame.highlightIds || []).forEach((id) => outage.late.add(id));
+    for (const entry of state.history) {
+      const at = Date.parse(entry.at) / 1000;
+      if (at >= frame.since && at <= frame.until) outage.late.add(entry.highlightId);
+    }
+    const since = new Date(outage.since * 1000);
+    const until = new Date(outage.until * 1000);
+    const late = outage.late.size;
     const time = (date) => date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
     const seconds = Math.max(1, Math.round((until - since) / 1000));
     const what = late === 1 ? "1 highlight featured then" : `${late} highlights featured then`;
