@@ -258,15 +258,7 @@ def read_media(source: ObjectStore, *, location: RecordingPrefix, manifest: Reco
             )
         first = first or playlist
         renditions.append(_rendition(rendition, variants.get(key), playlist, key))
-    renditions.sort(key=lambda r: (r["height"] or 0, r["bandwidth"] or 0), reverse=True)
-    duration_ms = manifest.duration_ms or first.duration_ms
-    return Media(
-        objects=objects,
-        renditions=renditions,
-        thumbnails=_thumbnails(objects, manifest),
-        timeline=Timeline(first, started_at=manifest.started_at, duration_ms=duration_ms),
-        duration_ms=duration_ms,
-    )
+    return _media(objects, renditions, first, manifest)
 
 
 def read_referenced_media(
@@ -288,7 +280,14 @@ def read_referenced_media(
             for rendition, key, future in zip(manifest.renditions, keys, playlists, strict=True)
         ]
         objects = listing.result() if listing else {}
-    first = playlists[0].result()
+    return _media(objects, renditions, playlists[0].result(), manifest)
+
+
+def _media(
+    objects: dict[str, S3Object], renditions: list[dict], first: MediaPlaylist, manifest: RecordingManifest
+) -> Media:
+    """The Media of a recording whose playlists were read: renditions best first, the duration
+    from the metadata (else the first rendition's playlist), the cue timeline."""
     renditions.sort(key=lambda r: (r["height"] or 0, r["bandwidth"] or 0), reverse=True)
     duration_ms = manifest.duration_ms or first.duration_ms
     return Media(
