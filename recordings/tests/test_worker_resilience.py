@@ -153,6 +153,13 @@ def test_a_transcode_killed_with_its_worker_finishes_exactly_once(tmp_path):
         started = time.monotonic()
         _, ffmpeg = ffmpeg_of(video.pk, attempt=2)
         requeued_in = time.monotonic() - started
+        # The worker notices its lost child on its own schedule: wait for it before the group dies
+        # (the periodic check may have started attempt 2 first; a CI run killed it before it wrote).
+        wait_for(
+            lambda: "WorkerLostError" in workers[0].output(),
+            timeout=60,
+            what="the worker to report its child",
+        )
         assert not list(scratch.glob(f"{jobs.FOLDER_PREFIX}{video.pk}-1-*"))
 
         # 2. The whole worker dies (a crashed container): the message stays unacknowledged in
