@@ -59,3 +59,77 @@ def broadcasts(monkeypatch):
     monkeypatch.setattr(realtime, "broadcast_to_event", capture("viewers"))
     monkeypatch.setattr(realtime, "broadcast_to_studio", capture("studio"))
     return sent
+
+
+# The people and things most tests start from. A test module may define its own fixture of the
+# same name when it needs something else (pytest takes the nearest).
+
+
+@pytest.fixture
+def brand():
+    """The brand most tests act for: Acme (slug ``acme``)."""
+    from accounts.tests.factories import OrganizationFactory
+
+    return OrganizationFactory(name="Acme", slug="acme")
+
+
+@pytest.fixture
+def other_brand():
+    """A second brand, whose people must not reach Acme's things (and the reverse)."""
+    from accounts.tests.factories import OrganizationFactory
+
+    return OrganizationFactory(name="Globex", slug="globex")
+
+
+@pytest.fixture
+def host(brand):
+    """A host of ``brand``: runs shows, features products."""
+    from accounts.models import Membership
+    from accounts.tests.factories import member
+
+    return member(brand, role=Membership.Role.HOST)
+
+
+@pytest.fixture
+def moderator(brand):
+    """A moderator of ``brand``: may watch the brand's private shows, may not run them."""
+    from accounts.models import Membership
+    from accounts.tests.factories import member
+
+    return member(brand, role=Membership.Role.MODERATOR)
+
+
+@pytest.fixture
+def owner(brand):
+    """An owner of ``brand``: everything a host may do, and the brand's people too."""
+    from accounts.models import Membership
+    from accounts.tests.factories import member
+
+    return member(brand, role=Membership.Role.OWNER)
+
+
+@pytest.fixture
+def host_client(client, host):
+    """The test client, logged in as ``host``."""
+    client.force_login(host)
+    return client
+
+
+@pytest.fixture
+def event(brand, host, video):
+    """A scheduled event of ``brand`` for tomorrow, its channel on the fake video backend, with one
+    product (Rose lipstick) in its lineup; made through the service, as the studio makes one."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from catalog.tests.factories import ProductFactory
+    from events import services
+
+    return services.create_event(
+        organization=brand,
+        title="Spring drop",
+        scheduled_start=timezone.now() + timedelta(days=1),
+        by=host,
+        products=[ProductFactory(organization=brand, name="Rose lipstick")],
+    )

@@ -2,7 +2,6 @@
 
 import pytest
 
-from accounts.tests.factories import OrganizationFactory
 from catalog.models import Product
 from catalog.tests.factories import ProductFactory
 from events.forms import EventForm
@@ -10,11 +9,6 @@ from events.models import EventProduct
 from events.tests.factories import LiveEventFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def brand():
-    return OrganizationFactory()
 
 
 def data(**overrides):
