@@ -18,8 +18,6 @@ from events import services
 from events.exceptions import EventError
 from events.models import SLUG_TAKEN, EventProduct, Invitation, InviteLink, LiveEvent, StreamSession
 
-Status = LiveEvent.Status
-CLOSED = (Status.ENDED, Status.CANCELLED)
 EDITABLE_FIELDS = (
     "title",
     "slug",
@@ -48,7 +46,7 @@ class ScopedInline(BrandScopedInline):
     edit_action = Action.MANAGE_EVENTS
 
     def has_add_permission(self, request, obj=None):
-        return self._may(request, self.edit_action, obj) and not (obj is not None and obj.status in CLOSED)
+        return self._may(request, self.edit_action, obj) and not (obj is not None and obj.is_closed)
 
     def has_change_permission(self, request, obj=None):
         return self.has_add_permission(request, obj)
@@ -180,7 +178,7 @@ class LiveEventAdmin(BrandScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         # An ended or cancelled event can no longer change (update_event refuses): view only.
-        if obj is not None and obj.status in CLOSED:
+        if obj is not None and obj.is_closed:
             return False
         return super().has_change_permission(request, obj)
 

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from events import local_streams, stream_state
 from events.models import LiveEvent
-from liveshop import secrets
+from liveshop import crypto
 from liveshop.video import events as ivs_events
 from liveshop.video import local
 
@@ -44,7 +44,7 @@ def on_publish(request: HttpRequest) -> HttpResponse:
         logger.warning("Publish refused: not the ingest app", extra={"app": request.POST.get("app")})
         return _forbidden(f"Publish to the {local.LIVE_APP!r} application.")
     event = local_streams.event_for_key(request.POST.get("name", ""))
-    if event is None or not _may_go_live(event):
+    if event is None or not event.may_go_live:
         reason = "unknown stream key" if event is None else f"event is {event.status}"
         extra = {"event_id": event.pk if event else None, "addr": request.POST.get("addr", "")}
         logger.warning("Publish refused: %s", reason, extra=extra)
@@ -122,7 +122,7 @@ def _unix_time(value: str) -> datetime | None:
 
 
 def _authorized(request: HttpRequest) -> bool:
-    return secrets.same(request.headers.get(local.CALLBACK_HEADER, ""), local.callback_secret())
+    return crypto.same(request.headers.get(local.CALLBACK_HEADER, ""), local.callback_secret())
 
 
 def _forbidden(message: str) -> HttpResponse:
@@ -134,17 +134,11 @@ def _rtmp_port(request: HttpRequest) -> int:
     return int(port) if port.isdigit() else settings.MEDIA_SERVER_RTMP_PORT
 
 
-def _may_go_live(event: LiveEvent) -> bool:
-    """Cancelled events never go live, nor events their host ended. An event that ended because
-    its stream dropped may: the encoder is reconnecting (IVS accepts it too)."""
-    return event.status != Status.CANCELLED and event.ended_by_host_at is None
-
-
 def _publisher(form: QueryDict) -> local.Publisher | None:
     """Which channel and stream a callback is about: the record on_publish made for this client
     (it survives a key rotation), else the event that still has this key and its latest session."""
     key = form.get("name", "")
-    publisher = local.recall_publisher(form.get("clientid", ""), key_digest=secrets.digest(key))
+    publisher = local.recall_publisher(form.get("clientid", ""), key_digest=crypto.digest(key))
     if publisher is not None:
         return publisher
     event = local_streams.event_for_key(key)

@@ -28,6 +28,9 @@ class LiveEvent(models.Model):
         ENDED = "ended", "Ended"
         CANCELLED = "cancelled", "Cancelled"
 
+    # Over: no more edits, channel, cards or hosting. See is_closed; filter with status__in.
+    CLOSED_STATUSES = (Status.ENDED, Status.CANCELLED)
+
     organization_field = "organization"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
@@ -82,6 +85,19 @@ class LiveEvent(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status == self.Status.LIVE
+
+    @property
+    def is_closed(self) -> bool:
+        """Ended or cancelled: the event no longer changes (no edits, channel or product cards).
+        An event whose stream dropped is closed too, yet may go live again (may_go_live)."""
+        return self.status in self.CLOSED_STATUSES
+
+    @property
+    def may_go_live(self) -> bool:
+        """Whether a stream may (re)start: never for a cancelled event or one its host ended. An
+        event that ended because its stream dropped may: the encoder is reconnecting (IVS
+        accepts it too)."""
+        return self.status != self.Status.CANCELLED and self.ended_by_host_at is None
 
     @property
     def is_watchable(self) -> bool:

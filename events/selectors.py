@@ -18,7 +18,7 @@ Status = LiveEvent.Status
 EVENT_GROUPS = (
     ("live", "Live now", (Status.LIVE,)),
     ("upcoming", "Upcoming", (Status.SCHEDULED, Status.NEEDS_CHANNEL)),
-    ("past", "Past", (Status.ENDED, Status.CANCELLED)),
+    ("past", "Past", LiveEvent.CLOSED_STATUSES),
 )
 
 # Suggested encoder settings for a STANDARD IVS channel (and the local media server): IVS wants

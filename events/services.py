@@ -20,7 +20,7 @@ from events.exceptions import ChannelUnavailable, EventNotEditable, ProductNotIn
 from events.models import SLUG_TAKEN, EventProduct, Highlight, LiveEvent, StreamSession
 from events.payloads import highlight_payload, studio_highlight_payload
 from events.realtime import broadcast_to_event_on_commit, broadcast_to_studio_on_commit
-from liveshop import secrets
+from liveshop import crypto
 from liveshop.video import VideoBackendError, get_video_backend
 from liveshop.video.base import LATENCY_LOW
 
@@ -99,7 +99,7 @@ def provision_channel(*, event: LiveEvent, by) -> LiveEvent:
     permissions.require(by, Action.MANAGE_EVENTS, event)
     if event.has_channel:
         return event
-    if event.status in (Status.ENDED, Status.CANCELLED):
+    if event.is_closed:
         raise EventNotEditable(f"A {event.get_status_display().lower()} event gets no channel.")
     backend = get_video_backend()
     try:
@@ -136,8 +136,8 @@ def _store_stream_key(event: LiveEvent, backend, stream_key: str) -> None:
     if backend.stores_stream_keys:
         event.stream_key_encrypted = event.stream_key_digest = ""
     else:
-        event.stream_key_encrypted = secrets.encrypt(stream_key)
-        event.stream_key_digest = secrets.digest(stream_key)
+        event.stream_key_encrypted = crypto.encrypt(stream_key)
+        event.stream_key_digest = crypto.digest(stream_key)
 
 
 @transaction.atomic
@@ -146,7 +146,7 @@ def update_event(*, event: LiveEvent, by, products: Sequence[Product] | None = N
     is given, together or not at all. Privacy and recording are fixed once the channel exists
     (IVS cannot update a live channel; a new event is clearer)."""
     permissions.require(by, Action.MANAGE_EVENTS, event)
-    if event.status in (Status.ENDED, Status.CANCELLED):
+    if event.is_closed:
         raise EventNotEditable(
             f"This event is {event.get_status_display().lower()}; it can no longer change."
         )
@@ -181,7 +181,7 @@ def reveal_stream_key(*, event: LiveEvent, by) -> str:
     logger.info("Stream key revealed", extra={"event_id": event.pk, "user_id": by.pk})
     if event.stream_key_encrypted:
         try:
-            return secrets.decrypt(event.stream_key_encrypted)
+            return crypto.decrypt(event.stream_key_encrypted)
         except ValueError as exc:
             raise ChannelUnavailable(
                 "The stored stream key cannot be read (LIVESHOP_ENCRYPTION_KEYS changed); rotate the key."
@@ -306,7 +306,7 @@ def feature_product(
     DOUBLE_CLICK_SECONDS returns it unchanged."""
     permissions.require(by, Action.HOST_EVENT, event)
     event = LiveEvent.objects.select_for_update().get(pk=event.pk)
-    if event.status in (Status.ENDED, Status.CANCELLED):
+    if event.is_closed:
         raise EventNotEditable(f"This event is {event.get_status_display().lower()}.")
     if product.organization_id != event.organization_id:
         raise ProductNotInBrand(f"{product.sku} is not in {event.organization}'s catalogue.")
@@ -328,7 +328,7 @@ def clear_highlight(*, event: LiveEvent, by) -> Highlight:
     """Take the product card down (a highlight without a product, cued like the others)."""
     permissions.require(by, Action.HOST_EVENT, event)
     event = LiveEvent.objects.select_for_update().get(pk=event.pk)
-    if event.status in (Status.ENDED, Status.CANCELLED):
+    if event.is_closed:
         raise EventNotEditable(f"This event is {event.get_status_display().lower()}.")
     latest = event.highlights.first()
     if latest is None or latest.is_clear:

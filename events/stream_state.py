@@ -166,7 +166,7 @@ def status_after_sessions(live_event: LiveEvent) -> tuple[str | None, str]:
     Live when the newest stream to start has not ended and no stream whose start is still on
     its way ended after it; ended otherwise. A function of the sessions alone, so the status
     after a set of events does not depend on the order they came in."""
-    if live_event.status in (Status.CANCELLED, Status.NEEDS_CHANNEL) or live_event.ended_by_host_at:
+    if live_event.status == Status.NEEDS_CHANNEL or not live_event.may_go_live:
         return None, ""
     sessions = list(live_event.sessions.exclude(started_at=None, ended_at=None))
     started = [s for s in sessions if s.started_at is not None]

@@ -301,7 +301,7 @@ def check_ready(*, event: LiveEvent, by, video: MediaInfo, cues: Sequence[CueSpe
         raise StreamingError(
             f"“{event.slug}” has no video channel yet{reason}; provision it from the dashboard first."
         )
-    if event.status == LiveEvent.Status.CANCELLED or event.ended_by_host_at is not None:
+    if not event.may_go_live:
         raise StreamingError(f"“{event.slug}” is {event.get_status_display().lower()}; it cannot go live.")
     if by is None:
         raise StreamingError(f"“{event.slug}” has no creator to feature the products as; name a host.")

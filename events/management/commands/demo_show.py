@@ -122,7 +122,7 @@ class Command(BaseCommand):
             event = services.provision_channel(event=event, by=host)
         if not event.has_channel:
             raise CommandError(f"The demo event has no video channel: {event.provisioning_error}")
-        if event.status == LiveEvent.Status.CANCELLED or event.ended_by_host_at is not None:
+        if not event.may_go_live:
             raise CommandError(
                 f"The demo event “{EVENT_SLUG}” was {event.get_status_display().lower()} by its host; "
                 "delete it in the studio and run this again for a new one."
