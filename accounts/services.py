@@ -1,6 +1,6 @@
 """Writes for accounts: one-time sign-in links (e-mailed to viewers invited to private events).
 
-A link's secret is random, e-mailed once and stored only as a keyed hash (liveshop.secrets.digest);
+A link's secret is random, e-mailed once and stored only as a keyed hash (liveshop.crypto.digest);
 it works once (a conditional UPDATE claims it, so two clicks cannot both sign in) and only before
 it expires. It signs in viewer accounts only: an address belonging to a brand's people, staff or a
 superuser must log in with its password (and the login throttle), so a mailbox never becomes a
@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Membership, SignInLink
-from liveshop import secrets
+from liveshop import crypto
 
 SIGN_IN_LINK_TTL = timedelta(minutes=30)
 MAX_OPEN_LINKS_PER_EMAIL = 5  # unused, unexpired links at once: more is someone flooding a mailbox
@@ -68,7 +68,7 @@ def create_sign_in_link(
         raise SignInLinkRefused("Too many sign-in links were sent to this address; use one of them.")
     token = random.token_urlsafe(32)
     link = SignInLink(
-        email=email, token_digest=secrets.digest(token), next_url=next_url, expires_at=now + ttl
+        email=email, token_digest=crypto.digest(token), next_url=next_url, expires_at=now + ttl
     )
     link.full_clean()
     link.save()
@@ -79,7 +79,7 @@ def create_sign_in_link(
 def use_sign_in_link(*, token: str):
     """Claim the link (once: a conditional UPDATE) and return ``(user, next_url)``; the address's
     viewer account is created on first use. Raises SignInLinkInvalid."""
-    digest = secrets.digest(token)
+    digest = crypto.digest(token)
     now = timezone.now()
     claimed = SignInLink.objects.filter(token_digest=digest, used_at__isnull=True, expires_at__gt=now).update(
         used_at=now

@@ -30,7 +30,7 @@ from accounts import services as accounts
 from accounts.permissions import Action
 from events.exceptions import EventNotPrivate, InviteLinkInvalid
 from events.models import Invitation, InviteLink, LiveEvent
-from liveshop import secrets
+from liveshop import crypto
 from liveshop.video import (
     BackendUnavailable,
     RevokesViewerSessions,
@@ -152,7 +152,7 @@ def create_invite_link(
     link = InviteLink(
         event=event,
         label=label,
-        token_digest=secrets.digest(token),
+        token_digest=crypto.digest(token),
         expires_at=expires_at,
         max_uses=max_uses,
         created_by=by,
@@ -224,7 +224,7 @@ def find_invite_link(token: str) -> InviteLink:
     """The usable link with this secret, or InviteLinkInvalid saying why it is not."""
     link = (
         InviteLink.objects.select_related("event__organization")
-        .filter(token_digest=secrets.digest(token))
+        .filter(token_digest=crypto.digest(token))
         .first()
     )
     return _usable(link)

@@ -28,7 +28,7 @@ from django.db.models import Q
 
 from events import stream_state
 from events.models import LiveEvent, StreamSession
-from liveshop import secrets
+from liveshop import crypto
 from liveshop.video import events as ivs_events
 from liveshop.video import local
 
@@ -151,13 +151,13 @@ def event_for_key(key: str) -> LiveEvent | None:
     decrypted key in constant time."""
     if not key:
         return None
-    event = LiveEvent.objects.filter(stream_key_digest=secrets.digest(key)).exclude(stream_key_encrypted="")
+    event = LiveEvent.objects.filter(stream_key_digest=crypto.digest(key)).exclude(stream_key_encrypted="")
     event = event.first()
     if event is None:
         return None
     try:
-        stored = secrets.decrypt(event.stream_key_encrypted)
+        stored = crypto.decrypt(event.stream_key_encrypted)
     except ValueError:
         logger.error("Stream key cannot be decrypted", extra={"event_id": event.pk})
         return None
-    return event if secrets.same(stored, key) else None
+    return event if crypto.same(stored, key) else None

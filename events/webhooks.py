@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from events import stream_state
 from events.exceptions import MalformedStreamEvent
 from events.models import StreamSession
-from liveshop import jsoninput, secrets
+from liveshop import crypto, jsoninput
 from recordings.models import Recording
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ DETAIL_LIMITS = {
 def _authorized(request: HttpRequest) -> bool:
     expected = settings.LIVESHOP_WEBHOOK_SECRET
     given = request.headers.get(SECRET_HEADER, "")
-    return bool(expected) and secrets.same(given, expected)
+    return bool(expected) and crypto.same(given, expected)
 
 
 @csrf_exempt

@@ -23,7 +23,7 @@ from accounts.tests.factories import OrganizationFactory, member
 from catalog.tests.factories import ProductFactory
 from events import services
 from events.models import Highlight
-from liveshop import secrets
+from liveshop import crypto
 from liveshop.video import get_video_backend
 from tests import media
 
@@ -287,7 +287,7 @@ def test_the_console_follows_the_stream_live_with_a_playing_preview(
     badge = page.locator("#event-status .status")
     expect(badge).to_have_text("Scheduled")
 
-    encoder = media.publish(server.ingest(secrets.decrypt(event.stream_key_encrypted)), seconds=120)
+    encoder = media.publish(server.ingest(crypto.decrypt(event.stream_key_encrypted)), seconds=120)
     try:
         # Nobody reloads: the stream_state frame turns the page live and starts the preview.
         expect(badge).to_have_text("Live", timeout=30_000)

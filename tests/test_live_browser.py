@@ -8,7 +8,7 @@ opens the page afterwards sees the card at once; Clear takes it down on both."""
 
 import pytest
 
-from liveshop import secrets
+from liveshop import crypto
 from tests import media
 from tests import test_console_browser as console
 from tests.test_console_browser import DEADLINE_MS, _log_in
@@ -115,7 +115,7 @@ def test_viewers_see_the_featured_product_in_step_with_the_live_video(
 
     viewer_context, viewer = _new_viewer(browser, watch_url, errors)
     late_context = None
-    encoder = media.publish(server.ingest(secrets.decrypt(event.stream_key_encrypted)), seconds=240)
+    encoder = media.publish(server.ingest(crypto.decrypt(event.stream_key_encrypted)), seconds=240)
     try:
         expect(viewer.locator("#product-card")).to_be_hidden()
         viewer.wait_for_function("window.liveshop && window.liveshop.socket === 'open'")

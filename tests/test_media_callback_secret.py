@@ -7,7 +7,7 @@ secret in its URL (which uvicorn's access log would print), and no nginx log hol
 import pytest
 
 from events import media_hooks
-from liveshop import secrets
+from liveshop import crypto
 from liveshop.video import local
 from tests import media
 from tests.test_media_e2e import (  # noqa: F401 (fixtures)
@@ -47,7 +47,7 @@ def test_callbacks_carry_the_secret_in_a_header_and_no_log_holds_it(
     event = new_event(host)
     secret = local.callback_secret()
 
-    ffmpeg = publish(media_server, publishers, secrets.decrypt(event.stream_key_encrypted), seconds=20)
+    ffmpeg = publish(media_server, publishers, crypto.decrypt(event.stream_key_encrypted), seconds=20)
     media.wait_for(lambda: is_live(event), what=f"the event to go live\n{media_server.output()}")
     ffmpeg.terminate()
     media.wait_for(lambda: event.sessions.get().ended_at, what="the session to end")

@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.tests.factories import OrganizationFactory, member
 from events import services
 from events.models import LiveEvent, StreamSession
-from liveshop import secrets
+from liveshop import crypto
 from liveshop.video import get_video_backend
 from tests import media
 
@@ -106,7 +106,7 @@ def test_publishing_the_key_takes_the_event_live_with_hls_under_the_channel_id(
     media_server, local_backend, publishers, host
 ):
     event = new_event(host)
-    key = secrets.decrypt(event.stream_key_encrypted)
+    key = crypto.decrypt(event.stream_key_encrypted)
     assert event.playback_url == f"{media_server.public_url}/hls/{event.channel_id}/index.m3u8"
 
     ffmpeg = publish(media_server, publishers, key)
@@ -149,7 +149,7 @@ def test_ending_the_event_cuts_the_encoder_off_and_keeps_it_off(
     media_server, local_backend, publishers, host
 ):
     event = new_event(host)
-    old_key = secrets.decrypt(event.stream_key_encrypted)
+    old_key = crypto.decrypt(event.stream_key_encrypted)
     ffmpeg = publish(media_server, publishers, old_key)
     media.wait_for(lambda: is_live(event), what=f"the event to go live\n{media_server.output()}")
 

@@ -29,7 +29,7 @@ from catalog.tests.factories import ProductFactory
 from events import services
 from events.local_streams import PUBLISHER_GONE, SERVER_STOPPED
 from events.models import LiveEvent
-from liveshop import secrets
+from liveshop import crypto
 from liveshop.video import get_video_backend
 from recordings.models import Recording
 from recordings.playlists import parse_media
@@ -210,7 +210,7 @@ def live_session(event, what: str):
 
 def test_nginx_killed_mid_show_goes_offline_then_live_and_the_replay_has_both_parts(media_server):
     host, event, (jacket, fleece) = new_show()
-    key = secrets.decrypt(event.stream_key_encrypted)
+    key = crypto.decrypt(event.stream_key_encrypted)
     encoder = ReconnectingEncoder(media_server.ingest(key), seconds=PART_2_SECONDS)
 
     def diagnostics() -> str:
@@ -291,7 +291,7 @@ def test_media_server_killed_and_started_again_ends_the_show_then_takes_the_reco
     media_server, live_server
 ):
     _, event, _ = new_show()
-    key = secrets.decrypt(event.stream_key_encrypted)
+    key = crypto.decrypt(event.stream_key_encrypted)
     encoder = ReconnectingEncoder(media_server.ingest(key), seconds=PART_2_SECONDS)
 
     def diagnostics() -> str:
@@ -345,7 +345,7 @@ def test_a_crashed_nginx_worker_drops_the_stream_and_the_reconnect_goes_live(med
     """nginx's master replaces a worker that died, but the publishers it carried are gone with no
     publish_done: the supervisor sees their streams leave nginx's /stat (or come back younger)."""
     _, event, _ = new_show()
-    key = secrets.decrypt(event.stream_key_encrypted)
+    key = crypto.decrypt(event.stream_key_encrypted)
     encoder = ReconnectingEncoder(media_server.ingest(key), seconds=PART_2_SECONDS)
 
     def diagnostics() -> str:
@@ -384,7 +384,7 @@ def test_stopping_the_media_server_ends_the_show_it_carried(media_server):
     """nginx sends no publish_done when it shuts down (SIGTERM, as Ctrl-C or a deploy does):
     the supervisor's last reset ends the stream."""
     _, event, _ = new_show()
-    encoder = media.publish(media_server.ingest(secrets.decrypt(event.stream_key_encrypted)), seconds=60)
+    encoder = media.publish(media_server.ingest(crypto.decrypt(event.stream_key_encrypted)), seconds=60)
     try:
         session = live_session(event, f"the event to go live\n{media_server.output()}")
         streamed(session, 1)

@@ -31,7 +31,7 @@ from catalog.models import Product
 from catalog.services import attach_product_image
 from events import services
 from events.models import LiveEvent
-from liveshop import secrets as liveshop_secrets
+from liveshop import crypto
 from liveshop.video import get_video_backend
 from recordings.models import Recording
 from tests import media
@@ -182,7 +182,7 @@ def recorded_show(stack, media_on_disk):
 
     timings = {}
     began = time.monotonic()
-    key = liveshop_secrets.decrypt(event.stream_key_encrypted)
+    key = crypto.decrypt(event.stream_key_encrypted)
     encoder = media.publish(server.ingest(key), seconds=STREAM_SECONDS)
     try:
         session = media.wait_for(

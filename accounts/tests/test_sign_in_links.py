@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts import services
 from accounts.models import SignInLink
 from accounts.tests.factories import OrganizationFactory, UserFactory, member
-from liveshop import secrets
+from liveshop import crypto
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def test_a_link_signs_in_a_new_viewer_once_and_creates_their_account(client):
     assert user.is_authenticated and user.email == "new@example.com"
     assert not user.is_staff and not user.has_usable_password()
     assert again.status_code == 400 and "already used" in again.content.decode()
-    assert SignInLink.objects.get(pk=link.pk).token_digest == secrets.digest(token)
+    assert SignInLink.objects.get(pk=link.pk).token_digest == crypto.digest(token)
 
 
 def test_an_existing_viewer_account_is_signed_in_not_duplicated(client):

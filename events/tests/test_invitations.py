@@ -20,7 +20,7 @@ from events.exceptions import EventNotPrivate, InviteLinkInvalid
 from events.models import Invitation, InviteLink, LiveEvent
 from events.payloads import may_watch
 from events.tests.factories import LiveEventFactory, LiveNowEventFactory
-from liveshop import secrets
+from liveshop import crypto
 
 pytestmark = pytest.mark.django_db
 
@@ -205,7 +205,7 @@ def test_inviting_emails_sends_each_new_address_a_one_time_sign_in_link(django_c
     assert letter.to == ["li@example.com"] and event.title in letter.subject
     secret = fragment_secret(letter.body, reverse("sign-in-link"))
     link = SignInLink.objects.get(email="li@example.com")
-    assert link.token_digest == secrets.digest(secret) and secret not in link.token_digest
+    assert link.token_digest == crypto.digest(secret) and secret not in link.token_digest
     assert link.next_url == watch_url(event)
 
 
@@ -245,7 +245,7 @@ def test_an_invite_link_is_stored_hashed_and_refuses_bad_limits():
 
     link, token = new_link(event, host)
 
-    assert InviteLink.objects.get(pk=link.pk).token_digest == secrets.digest(token)
+    assert InviteLink.objects.get(pk=link.pk).token_digest == crypto.digest(token)
     assert token not in repr(InviteLink.objects.filter(pk=link.pk).values())
     with pytest.raises(InviteLinkInvalid):
         new_link(event, host, max_uses=0)
@@ -443,7 +443,7 @@ def test_the_studio_shows_a_new_invite_link_once_and_can_withdraw_it(client):
     assert made.status_code == 200 and "no-store" in made["Cache-Control"]
     token = fragment_secret(made.content.decode(), reverse("viewer:invite"))
     link = InviteLink.objects.get(event=event)
-    assert link.token_digest == secrets.digest(token) and link.max_uses == 10
+    assert link.token_digest == crypto.digest(token) and link.max_uses == 10
     assert token not in client.get(event.get_absolute_url()).content.decode()  # shown once
     revoke = reverse("events:revoke-invite-link", kwargs={"slug": event.slug, "pk": link.pk})
     assert client.post(revoke).status_code == 302

@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.core.management import CommandError, call_command
 
 from events.management.commands import media_server
-from liveshop import secrets
+from liveshop import crypto
 from liveshop.video import local
 from liveshop.video.base import BackendUnavailable, ChannelNotLive, PayloadTooLarge, VideoBackendError
 from liveshop.video.local import LocalBackend
@@ -104,7 +104,7 @@ def test_keys_are_kept_by_liveshop_not_by_the_media_server():
 
 
 def test_get_stream_reports_the_public_stream_with_the_stream_id_on_publish_recorded(nginx_http):
-    local.remember_publisher("1", local.Publisher(CHANNEL, "st-abc", secrets.digest(KEY)))
+    local.remember_publisher("1", local.Publisher(CHANNEL, "st-abc", crypto.digest(KEY)))
 
     state = LocalBackend().get_stream(CHANNEL)
 
@@ -172,7 +172,7 @@ def test_rename_recording_only_renames_this_streams_recording(tmp_path):
     rec = tmp_path / "rec"
     rec.mkdir()
     (rec / f"{KEY}-1700000000.flv").write_bytes(b"FLV")
-    publisher = local.Publisher(CHANNEL, "st-abc", secrets.digest(KEY))
+    publisher = local.Publisher(CHANNEL, "st-abc", crypto.digest(KEY))
 
     for path, key in [
         (rec / "other-1.flv", KEY),

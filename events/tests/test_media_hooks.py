@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from events.models import LiveEvent, StreamSession
 from events.tests.factories import LiveEventFactory, StreamSessionFactory
-from liveshop import secrets
+from liveshop import crypto
 from liveshop.video import local
 
 pytestmark = pytest.mark.django_db
@@ -33,8 +33,8 @@ def event():
     return LiveEventFactory(
         backend="local",
         channel_id="ch_0123456789abcdef0123",
-        stream_key_encrypted=secrets.encrypt(KEY),
-        stream_key_digest=secrets.digest(KEY),
+        stream_key_encrypted=crypto.encrypt(KEY),
+        stream_key_digest=crypto.digest(KEY),
     )
 
 
@@ -98,7 +98,7 @@ def test_wrong_key_is_refused_and_starts_nothing(client, event, name):
 
 
 def test_digest_match_with_a_different_stored_key_is_refused(client, event):
-    event.stream_key_encrypted = secrets.encrypt("sk_another-key")
+    event.stream_key_encrypted = crypto.encrypt("sk_another-key")
     event.save()
 
     assert publish(client).status_code == 403
@@ -183,8 +183,8 @@ def test_publish_done_ends_the_session(client, event):
 
 def test_publish_done_after_a_key_rotation_ends_the_right_session(client, event):
     publish(client)
-    event.stream_key_encrypted = secrets.encrypt("sk_rotated")
-    event.stream_key_digest = secrets.digest("sk_rotated")
+    event.stream_key_encrypted = crypto.encrypt("sk_rotated")
+    event.stream_key_digest = crypto.digest("sk_rotated")
     event.save()
 
     publish_done(client)
@@ -203,7 +203,7 @@ def test_publish_done_without_the_publisher_record_finds_the_event_by_key(client
 
 def test_publish_done_ignores_a_record_made_for_another_key(client, event):
     publish(client)
-    local.remember_publisher("7", local.Publisher("ch_other", "st-x", secrets.digest("sk_other")))
+    local.remember_publisher("7", local.Publisher("ch_other", "st-x", crypto.digest("sk_other")))
 
     publish_done(client)
 

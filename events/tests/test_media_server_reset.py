@@ -14,7 +14,7 @@ from django.utils import timezone
 from events import local_streams, media_supervisor
 from events.models import LiveEvent
 from events.tests.factories import LiveEventFactory, StreamSessionFactory
-from liveshop import secrets
+from liveshop import crypto
 from liveshop.video import local
 
 pytestmark = pytest.mark.django_db
@@ -28,8 +28,8 @@ def event():
     return LiveEventFactory(
         backend="local",
         channel_id="ch_0123456789abcdef0123",
-        stream_key_encrypted=secrets.encrypt(KEY),
-        stream_key_digest=secrets.digest(KEY),
+        stream_key_encrypted=crypto.encrypt(KEY),
+        stream_key_digest=crypto.digest(KEY),
     )
 
 

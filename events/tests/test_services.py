@@ -13,7 +13,7 @@ from events import services
 from events.exceptions import ChannelUnavailable, EventNotEditable, ProductNotInBrand
 from events.models import EventProduct, LiveEvent, StreamSession
 from events.tests.factories import StreamSessionFactory
-from liveshop import secrets
+from liveshop import crypto
 from liveshop.video import BackendUnavailable
 
 pytestmark = pytest.mark.django_db
@@ -77,8 +77,8 @@ def test_create_event_stores_a_self_kept_key_only_encrypted(brand, host, video):
     event.refresh_from_db()
     stored = {f.attname: str(getattr(event, f.attname)) for f in LiveEvent._meta.concrete_fields}
     assert not [name for name, value in stored.items() if key in value]
-    assert secrets.decrypt(event.stream_key_encrypted) == key
-    assert event.stream_key_digest == secrets.digest(key)
+    assert crypto.decrypt(event.stream_key_encrypted) == key
+    assert event.stream_key_digest == crypto.digest(key)
 
 
 def test_backend_failure_leaves_needs_channel_with_the_reason_and_retry_succeeds(brand, host, video):
@@ -176,8 +176,8 @@ def test_rotate_updates_a_self_kept_key(brand, host, video):
     new = services.rotate_stream_key(event=event, by=host)
 
     event.refresh_from_db()
-    assert event.stream_key_digest == secrets.digest(new) != old_digest
-    assert secrets.decrypt(event.stream_key_encrypted) == new
+    assert event.stream_key_digest == crypto.digest(new) != old_digest
+    assert crypto.decrypt(event.stream_key_encrypted) == new
 
 
 def test_end_event_rotates_the_key_stops_the_stream_and_closes_sessions(

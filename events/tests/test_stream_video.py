@@ -29,7 +29,7 @@ from catalog.tests.factories import ProductFactory
 from events import services, streaming
 from events.models import Highlight, LiveEvent
 from events.tests.factories import LiveEventFactory
-from liveshop import secrets
+from liveshop import crypto
 from liveshop.video import get_video_backend
 from recordings.services.srt_cues import CueSpec
 from tests import media
@@ -520,7 +520,7 @@ def test_stream_video_features_each_cue_when_its_media_time_plays(stack_show, vi
     media.wait_for(lambda: viewer.products()[-1][1] is None, timeout=DEADLINE, what="product_cleared")
     assert "the product card was cleared" in output
     # The key is never printed: the shown ingest URL masks it.
-    key = secrets.decrypt(LiveEvent.objects.get(pk=event.pk).stream_key_encrypted)
+    key = crypto.decrypt(LiveEvent.objects.get(pk=event.pk).stream_key_encrypted)
     assert key not in output and f"/live/{streaming.MASK}" in output
 
 
@@ -576,7 +576,7 @@ def test_a_refused_ingest_is_a_command_error_with_ffmpegs_words_and_no_key(stack
     settings.MEDIA_SERVER_RTMP_PORT, settings.MEDIA_SERVER_HTTP_PORT = server.rtmp_port, server.http_port
     # A key the media server does not know (as after a rotation elsewhere): nginx refuses it.
     wrong_key = "sk_not-this-events-key"
-    LiveEvent.objects.filter(pk=event.pk).update(stream_key_encrypted=secrets.encrypt(wrong_key))
+    LiveEvent.objects.filter(pk=event.pk).update(stream_key_encrypted=crypto.encrypt(wrong_key))
 
     with pytest.raises(CommandError) as error:
         call_command(

@@ -38,7 +38,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.template import Context, Engine
 
-from liveshop import secrets
+from liveshop import crypto
 from liveshop.video.base import (
     LATENCY_LOW,
     BackendUnavailable,
@@ -83,7 +83,7 @@ def recording_reconnect_window() -> timedelta:
 def callback_secret() -> str:
     """The secret every callback carries in CALLBACK_HEADER (never in a URL: URLs are logged):
     derived from SECRET_KEY, so the media server and Django agree without another setting."""
-    return secrets.digest("media-server-callbacks")
+    return crypto.digest("media-server-callbacks")
 
 
 def new_stream_id() -> str:
@@ -123,7 +123,7 @@ def recall_publisher(client_id: str, *, key_digest: str | None = None) -> Publis
     if not data:
         return None
     publisher = Publisher(**data)
-    if key_digest is not None and not secrets.same(publisher.key_digest, key_digest):
+    if key_digest is not None and not crypto.same(publisher.key_digest, key_digest):
         return None
     return publisher
 

@@ -281,14 +281,14 @@ def test_on_record_done_converts_and_ingests_the_recording(
 
     from django.urls import reverse
 
-    from liveshop import secrets
+    from liveshop import crypto
     from liveshop.video import local as local_video
 
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     event, product, _ = show
-    event.stream_key_encrypted, event.stream_key_digest = secrets.encrypt(KEY), secrets.digest(KEY)
+    event.stream_key_encrypted, event.stream_key_digest = crypto.encrypt(KEY), crypto.digest(KEY)
     event.save()
-    local_video.remember_publisher("7", local_video.Publisher(CHANNEL, STREAM_ID, secrets.digest(KEY)))
+    local_video.remember_publisher("7", local_video.Publisher(CHANNEL, STREAM_ID, crypto.digest(KEY)))
     highlight(event, product, SESSION_START + timedelta(seconds=4))
     nginx_file = local_mode / "rec" / f"{KEY}-{int(RECORDED_AT.timestamp())}.flv"
     shutil.copyfile(flv_source, nginx_file)
@@ -337,7 +337,7 @@ def test_a_show_streamed_to_the_media_server_becomes_a_ready_replay(media_server
 
     from accounts.tests.factories import OrganizationFactory, member
     from events import services as event_services
-    from liveshop import secrets
+    from liveshop import crypto
     from liveshop.video import get_video_backend
 
     settings.VIDEO_BACKEND = "local"
@@ -363,7 +363,7 @@ def test_a_show_streamed_to_the_media_server_becomes_a_ready_replay(media_server
         by=host,
         products=[product],
     )
-    ffmpeg = media.publish(media_server.ingest(secrets.decrypt(event.stream_key_encrypted)), seconds=8,
+    ffmpeg = media.publish(media_server.ingest(crypto.decrypt(event.stream_key_encrypted)), seconds=8,
                            extra=("-pix_fmt", "yuv420p"))  # fmt: skip
     try:
         session = media.wait_for(
