@@ -45,7 +45,8 @@ import functools, os, threading, time
 
 from liveshop.asgi import application  # sets Django up
 
-from events import cues, services, views
+from events import cues, services
+from events.views import studio as views
 from liveshop.video import ivs
 
 _log = open(os.environ["BENCH_TRACE_FILE"], "a", buffering=1)

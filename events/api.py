@@ -6,8 +6,9 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from events.http_cache import no_store_if_private
+from events.selectors import get_watchable_event
 from events.serializers import StreamDetailsSerializer, stream_details
-from events.viewer_views import get_watchable_event, no_store_if_private
 
 
 class StreamDetailsView(APIView):

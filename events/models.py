@@ -36,7 +36,7 @@ class LiveEvent(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="events")
     title = models.CharField(max_length=200)
     # Unique within the brand: viewer URLs carry the brand (/e/<brand>/<event>/), and studio URLs
-    # name it in ?brand= (get_absolute_url; events.views.event_or_404 resolves both).
+    # name it in ?brand= (get_absolute_url; events.views.studio._event_or_404 resolves both).
     slug = models.SlugField(max_length=80)
     description = models.TextField(blank=True)
     scheduled_start = models.DateTimeField()

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 
 from accounts import permissions
 from accounts.models import Organization
 from accounts.permissions import Action
 from catalog.models import Product
-from events.models import EventProduct, LiveEvent, StreamSession
+from events.models import WATCHABLE_STATUSES, EventProduct, LiveEvent, StreamSession
+from events.payloads import may_watch
 
 Status = LiveEvent.Status
 
@@ -31,6 +34,17 @@ ENCODER_SETTINGS = (
     ("Audio", "AAC-LC, 160 kbps, 48 kHz, stereo"),
 )
 STREAM_KEY_PLACEHOLDER = "<stream key>"
+
+
+def get_watchable_event(user, **lookup) -> LiveEvent:
+    """The event matching ``lookup`` if ``user`` may watch it; Http404 otherwise (a private event
+    looks the same as a missing one to people outside its brand). The viewer page, its QR codes,
+    stream_details and the replay pages all find their event here."""
+    queryset = LiveEvent.objects.select_related("organization").filter(status__in=WATCHABLE_STATUSES)
+    event = get_object_or_404(queryset, **lookup)
+    if not may_watch(user, event):
+        raise Http404("No such event.")
+    return event
 
 
 def list_events(user, *, status: str = "", organization_id: int | None = None) -> QuerySet[LiveEvent]:

@@ -72,7 +72,7 @@ def playback_url(event: LiveEvent, user) -> str:
 
 def stream_details(event: LiveEvent, *, request) -> dict:
     """What a viewer needs to watch ``event``: status, playback URL, lineup, the current card.
-    Reads only; call it for events the requester may watch (viewer_views.get_watchable_event)."""
+    Reads only; call it for events the requester may watch (selectors.get_watchable_event)."""
     highlight = current_highlight(event)
     lineup = event.lineup.select_related("product").filter(product__is_active=True)
     page = reverse("viewer:watch", kwargs={"brand": event.organization.slug, "slug": event.slug})

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from events import media_hooks, views, webhooks
+from events import media_hooks, webhooks
+from events.views import studio as views
 
 app_name = "events"
 

@@ -7,7 +7,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 
 from liveshop.views import healthz
-from recordings.views import RecordingMediaView
+from recordings.views.replay import RecordingMediaView
 
 # Folders of MEDIA_ROOT the generic media view never serves: uploaded videos' originals (never
 # served at all) and the "recordings" storage (only through RecordingMediaView's permission check).
@@ -21,7 +21,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("events.urls")),
     path("", include("events.viewer_urls")),
-    path("", include("recordings.urls")),
+    path("", include("recordings.replay_urls")),
     path("studio/videos/", include("recordings.studio_urls")),
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),

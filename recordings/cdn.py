@@ -130,7 +130,7 @@ def media_url(recording: Recording, name: str) -> str:
 def sign_replay_response(response: HttpResponse, recording: Recording) -> HttpResponse:
     """Set the recording's signed cookies on ``response`` when CloudFront signing is configured
     (AWS_CLOUDFRONT_KEY_ID / AWS_CLOUDFRONT_KEY), with the recording's folder as their Path; a
-    no-op otherwise (locally, recordings.views.RecordingMediaView checks each request)."""
+    no-op otherwise (locally, recordings.views.replay.RecordingMediaView checks each request)."""
     if not is_configured() or not recording.master_path:
         return response
     ttl = timedelta(seconds=settings.AWS_CLOUDFRONT_COOKIE_TTL)

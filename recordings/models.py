@@ -14,7 +14,7 @@ from events.models import Highlight, LiveEvent, StreamSession
 # Media that only signed-in or signed viewers may fetch lives under this folder of the
 # "recordings" storage: the CDN serves it only with CloudFront signed cookies (the distribution's
 # "recordings/private/*" behavior in deploy/cloudformation.yaml), and Django (DJANGO_SERVE_MEDIA)
-# only through recordings.views.RecordingMediaView. Public events' replays go under
+# only through recordings.views.replay.RecordingMediaView. Public events' replays go under
 # RECORDINGS_CDN_PREFIX instead, publicly cacheable.
 PRIVATE_MEDIA_PREFIX = "private"
 

@@ -1,8 +1,8 @@
-"""The studio's uploaded videos (recordings.studio_views), mounted at /studio/videos/."""
+"""The studio's uploaded videos (recordings.views.studio), mounted at /studio/videos/."""
 
 from django.urls import path
 
-from recordings import studio_views as views
+from recordings.views import studio as views
 
 app_name = "videos"
 

@@ -16,7 +16,7 @@ from events import services
 from events.models import EventProduct, LiveEvent
 from events.payloads import buy_url
 from events.tests.factories import LiveEventFactory
-from events.viewer_views import format_price, qr_svg
+from liveshop.display import format_price, qr_svg
 
 pytestmark = pytest.mark.django_db
 

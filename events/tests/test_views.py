@@ -183,7 +183,7 @@ def test_new_event_button_picks_the_brand_when_the_user_manages_several(client, 
     for slug in ("acme", "globex"):
         assert f"{url('create')}?brand={slug}" in listing
         assert f"{url('create')}?brand={slug}" in picker.text
-    assert picker.templates[0].name == "events/brand_picker.html"
+    assert picker.templates[0].name == "studio/brand_picker.html"
 
 
 def test_create_for_a_brand_the_user_does_not_belong_to_is_not_found(client, host, other_brand):

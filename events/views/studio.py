@@ -31,7 +31,6 @@ from events.models import Highlight, Invitation, InviteLink, LiveEvent
 from recordings.selectors import list_event_recordings
 
 Status = LiveEvent.Status
-CLOSED = (Status.ENDED, Status.CANCELLED)
 
 
 def _event_or_404(request, slug: str, action: Action) -> LiveEvent:
@@ -63,7 +62,7 @@ def _render_detail(
         "recordings": list_event_recordings(event),
         "panel": selectors.go_live_panel(event) if event.has_channel else None,
         "stream_key": stream_key,
-        **_console_context(event, can_feature=can_host and event.status not in CLOSED),
+        **_console_context(event, can_feature=can_host and not event.is_closed),
         "invitations": _invitations_context(event, **invitation_forms)
         if can_manage and event.is_private
         else None,
@@ -149,6 +148,16 @@ class EventListView(LoginRequiredMixin, View):
         return render(request, "events/event_list.html", context)
 
 
+BRAND_PICKER = {
+    "title": "New event",
+    "intro": "Which brand is this show for? Its lineup comes from that brand's catalogue.",
+    "crumb": "Studio",
+    "step": "New event",
+    "list_url": "events:list",
+    "create_url": "events:create",
+}
+
+
 class EventCreateView(LoginRequiredMixin, View):
     """New event for one brand (``?brand=<slug>``; a picker first when the user manages several)."""
 
@@ -158,7 +167,7 @@ class EventCreateView(LoginRequiredMixin, View):
         brand = self._brand(request)
         if brand is None:
             brands = selectors.list_brands(request.user, Action.MANAGE_EVENTS)
-            return render(request, "events/brand_picker.html", {"brands": brands})
+            return render(request, "studio/brand_picker.html", {"brands": brands, "picker": BRAND_PICKER})
         return render(request, self.template_name, {"form": EventForm(organization=brand), "brand": brand})
 
     def post(self, request):

@@ -17,8 +17,10 @@ from django.utils.cache import patch_cache_control
 from django.views import View
 from django.views.static import serve
 
+from events.http_cache import QR_MAX_AGE, no_store_if_private
 from events.models import LiveEvent
-from events.viewer_views import QR_MAX_AGE, format_price, get_watchable_event, no_store_if_private, qr_svg
+from events.selectors import get_watchable_event
+from liveshop.display import format_price, qr_svg
 from liveshop.viewer_id import remember_viewer, viewer_keys
 from recordings import cdn, selectors
 from recordings.models import ProductCue, Recording

@@ -1,8 +1,8 @@
-"""Public replay URLs: ended events' replays and brands' published videos (recordings.views)."""
+"""Public replay URLs: ended events' replays and brands' published videos (recordings.views.replay)."""
 
 from django.urls import path
 
-from recordings import views
+from recordings.views import replay as views
 
 app_name = "replays"
 

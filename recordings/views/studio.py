@@ -82,7 +82,7 @@ def clock(ms: int | None) -> str:
 
 
 def public_url(recording: Recording) -> str:
-    """The published video's page (recordings.urls), or "" before it is published."""
+    """The published video's page (recordings.replay_urls), or "" before it is published."""
     if not (recording.is_upload and recording.is_published and recording.slug):
         return ""
     try:
@@ -137,6 +137,16 @@ def _brand_for_upload(request) -> Organization | None:
     return brands[0] if len(brands) == 1 else None
 
 
+BRAND_PICKER = {
+    "title": "Upload a video",
+    "intro": "Which brand is this video for? Its product cues come from that brand's catalogue.",
+    "crumb": "Videos",
+    "step": "Upload",
+    "list_url": "videos:list",
+    "create_url": "videos:create",
+}
+
+
 @method_decorator(csrf_exempt, name="dispatch")  # upload handlers must be set before CSRF reads POST
 class VideoCreateView(LoginRequiredMixin, View):
     """The upload form. Without S3 the file streams to a temporary file and is checked there."""
@@ -146,7 +156,8 @@ class VideoCreateView(LoginRequiredMixin, View):
     def get(self, request):
         brand = _brand_for_upload(request)
         if brand is None:
-            return render(request, "recordings/studio/brand_picker.html", {"brands": _brands(request.user)})
+            context = {"brands": _brands(request.user), "picker": BRAND_PICKER}
+            return render(request, "studio/brand_picker.html", context)
         return self._render(request, brand, VideoUploadForm())
 
     def post(self, request):
