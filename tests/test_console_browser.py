@@ -2,18 +2,10 @@
 on the test database, driven by Chromium with the keyboard and the mouse."""
 
 import concurrent.futures
-import contextlib
-import http.client
-import os
-import subprocess
-import sys
-import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -26,81 +18,23 @@ from events.models import Highlight
 from liveshop import crypto
 from liveshop.video import get_video_backend
 from tests import media
+from tests.asgi_server import running_asgi_server
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE_MS = 20_000
-# uvicorn with runserver's static files handler in front (the ASGI app alone serves no static).
-SERVE = """
-import sys
-
-import uvicorn
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-
-from liveshop.asgi import application
-
-uvicorn.run(ASGIStaticFilesHandler(application), host="127.0.0.1", port=int(sys.argv[1]),
-            log_level="warning", lifespan="off")
-"""
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def _wait_until_up(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"The ASGI server exited with {proc.returncode}:\n{log.read_text()}")
-        server = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-        try:
-            server.request("GET", "/healthz/")
-            if server.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.1)
-        finally:
-            server.close()
-    pytest.fail(f"The ASGI server did not answer on port {port} within {timeout} s:\n{log.read_text()}")
-
-
-@contextlib.contextmanager
-def run_asgi_server(port: int, **env: str):
-    """uvicorn serving liveshop.asgi on ``port`` against the test database and the tests' Redis;
-    stopped (and its log shown on failure) when the block exits."""
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "liveshop.settings.test",
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "VIDEO_BACKEND": "local",  # the fake backend lives in one process's memory
-        "PYTHONUNBUFFERED": "1",
-        **env,
-    }
-    with tempfile.NamedTemporaryFile("w+", prefix="console-server-", suffix=".log", delete=False) as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", SERVE, str(port)],
-            cwd=ROOT,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    log_path = Path(log.name)
-    try:
-        _wait_until_up(port, proc, log_path)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        media.stop(proc)
-        log_path.unlink(missing_ok=True)
+def run_asgi_server(directory: Path, port: int, **env: str):
+    """The tests' ASGI server (tests.asgi_server) on ``port`` with the local video backend (the
+    fake one lives in one process's memory); yields its URL while the block runs."""
+    return running_asgi_server(directory, port=port, env={"VIDEO_BACKEND": "local", **env})
 
 
 @pytest.fixture
-def asgi_server(transactional_db):
+def asgi_server(transactional_db, tmp_path):
     """An ASGI server subprocess; yields its URL."""
-    with run_asgi_server(media.free_port()) as url:
-        yield url
+    with run_asgi_server(tmp_path, media.free_port()) as server:
+        yield server.url
 
 
 # Keeps the page's websockets reachable from the test, to drop one.
@@ -163,8 +97,8 @@ def live_stack(transactional_db, settings, tmp_path):
     settings.MEDIA_SERVER_RTMP_PORT, settings.MEDIA_SERVER_HTTP_PORT = server.rtmp_port, server.http_port
     settings.MEDIA_SERVER_PUBLIC_URL, settings.MEDIA_SERVER_DIR = server.public_url, server.directory
     try:
-        with run_asgi_server(port, DJANGO_SECRET_KEY=settings.SECRET_KEY, **media_env) as url:
-            yield url, server
+        with run_asgi_server(tmp_path, port, DJANGO_SECRET_KEY=settings.SECRET_KEY, **media_env) as web:
+            yield web.url, server
     finally:
         server.stop()
         get_video_backend.cache_clear()

@@ -10,12 +10,7 @@ featured, in both seek directions."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -35,7 +30,7 @@ from liveshop import crypto
 from liveshop.video import get_video_backend
 from recordings.models import Recording
 from tests import media
-from tests.test_console_browser import _database_url, _wait_until_up
+from tests.asgi_server import running_asgi_server
 from tests.test_replay_browser import in_a_thread, seek
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
@@ -46,65 +41,6 @@ STREAM_SECONDS = 10
 FEATURE_A_AT = 4.0  # seconds into the stream
 FEATURE_B_AT = 7.0
 CUE_TOLERANCE_MS = 1_000
-
-# uvicorn (the production server) with runserver's static files handler in front, on the test
-# settings with both storages on disk under MEDIA_ROOT: "recordings" where the server writes the
-# replays it ingests and serves them from (MEDIA_URL/recordings/, as in local mode), "default"
-# for the product images the test writes there. The test settings keep Celery eager, so the
-# on_record_done callback converts and ingests in this process, after its commit.
-SERVE = """
-import sys
-from pathlib import Path
-
-import liveshop.settings.test as test_settings
-
-root = Path(test_settings.MEDIA_ROOT)
-test_settings.STORAGES = {
-    **test_settings.STORAGES,
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": root}},
-    "recordings": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": root / "recordings", "base_url": f"{test_settings.MEDIA_URL}recordings/"},
-    },
-}
-
-import uvicorn
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-
-from liveshop.asgi import application
-
-uvicorn.run(ASGIStaticFilesHandler(application), host="127.0.0.1", port=int(sys.argv[1]),
-            log_level="warning", lifespan="off")
-"""
-
-
-@contextlib.contextmanager
-def recording_server(port: int, **env: str):
-    """The server above on ``port`` against the test database and Redis; yields (URL, log)."""
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "liveshop.settings.test",
-        "DATABASE_URL": _database_url(),
-        "VIDEO_BACKEND": "local",
-        "DJANGO_SERVE_MEDIA": "true",
-        "PYTHONUNBUFFERED": "1",
-        **env,
-    }
-    with tempfile.NamedTemporaryFile("w+", prefix="recording-server-", suffix=".log", delete=False) as log:
-        process = subprocess.Popen(
-            [sys.executable, "-c", SERVE, str(port)],
-            cwd=ROOT,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    log_path = Path(log.name)
-    try:
-        _wait_until_up(port, process, log_path)
-        yield f"http://127.0.0.1:{port}", log_path
-    finally:
-        media.stop(process)
-        log_path.unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -125,18 +61,27 @@ def stack(transactional_db, settings, media_on_disk, tmp_path_factory):
     settings.MEDIA_SERVER_PUBLIC_URL, settings.MEDIA_SERVER_DIR = server.public_url, server.directory
     get_video_backend.cache_clear()
     try:
-        with recording_server(
-            port,
-            DJANGO_SECRET_KEY=settings.SECRET_KEY,
-            REDIS_URL=settings.REDIS_URL,
-            DJANGO_MEDIA_ROOT=str(media_on_disk),
-            MEDIA_SERVER_HOST="127.0.0.1",
-            MEDIA_SERVER_RTMP_PORT=str(server.rtmp_port),
-            MEDIA_SERVER_HTTP_PORT=str(server.http_port),
-            MEDIA_SERVER_PUBLIC_URL=server.public_url,
-            MEDIA_SERVER_DIR=str(server.directory),
-        ) as (url, log):
-            yield url, server, log
+        # Both storages on disk under MEDIA_ROOT: "recordings" where the server writes the replays
+        # it ingests and serves them from, "default" for the product images the test writes. The
+        # test settings keep Celery eager, so on_record_done converts and ingests in the server.
+        with running_asgi_server(
+            tmp_path_factory.mktemp("web"),
+            port=port,
+            disk_storages=True,
+            env={
+                "DJANGO_DEBUG": "false",
+                "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+                "DJANGO_MEDIA_ROOT": str(media_on_disk),
+                "DJANGO_SERVE_MEDIA": "true",
+                "VIDEO_BACKEND": "local",
+                "MEDIA_SERVER_HOST": "127.0.0.1",
+                "MEDIA_SERVER_RTMP_PORT": str(server.rtmp_port),
+                "MEDIA_SERVER_HTTP_PORT": str(server.http_port),
+                "MEDIA_SERVER_PUBLIC_URL": server.public_url,
+                "MEDIA_SERVER_DIR": str(server.directory),
+            },
+        ) as web:
+            yield web.url, server, web.log
     finally:
         server.stop()
         get_video_backend.cache_clear()
