@@ -21,6 +21,10 @@ class EventNotEditable(EventError):
     pass
 
 
+class PublishRefused(EventError):
+    """The local media server may not take this publish (wrong app, unknown key, event over)."""
+
+
 class MalformedStreamEvent(EventError):
     """A stream-state event without the fields EventBridge always sends."""
 

@@ -1,4 +1,10 @@
-"""What the local media server's callbacks do (events.media_hooks stays a thin view module).
+"""What the local media server's callbacks do (events.media_hooks stays a thin view module):
+accept_publish, end_publish, keep_recording, reset_media_server and end_gone_streams own the
+stream key's lookup and decryption, the recordings' files and the work after commit.
+
+In app "live" the stream's name is the secret stream key: it is only hashed and compared, never
+logged. Stream state goes through events.stream_state.handle_event as the events IVS sends, so
+the local server and IVS move events through one code path.
 
 nginx-rtmp sends no on_publish_done and no on_record_done when it stops, whether it is killed,
 crashes or shuts down on SIGTERM (checked: reference/local-media-server.md's setup, nginx 1.22 +
@@ -25,8 +31,10 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
-from events import stream_state
+from events import extensions, stream_state
+from events.exceptions import PublishRefused
 from events.models import LiveEvent, StreamSession
 from liveshop import crypto
 from liveshop.video import events as ivs_events
@@ -38,6 +46,74 @@ SERVER_STOPPED = "media server stopped"  # the end reason of the streams a reset
 PUBLISHER_GONE = "publisher gone"  # ... and of those a check of nginx's /stat no longer finds
 # nginx-rtmp's "<record_path>/<name>-<unix time>.flv"; a key may hold "-" and "_".
 RECORDED = re.compile(r"(?P<name>.+)-(?P<time>\d{9,11})\.flv")
+
+
+def accept_publish(*, client_id: str, app: str, key: str, addr: str = "") -> local.Publisher:
+    """Start a stream for a publish whose key belongs to an event that may go live (a new
+    session: Session Created and Stream Start) and remember its publisher for the callbacks
+    after it. PublishRefused otherwise; a refused publish leaves no record behind."""
+    local.remember_publisher(client_id, None)
+    if app != local.LIVE_APP:
+        logger.warning("Publish refused: not the ingest app", extra={"app": app})
+        raise PublishRefused(f"Publish to the {local.LIVE_APP!r} application.")
+    event = event_for_key(key)
+    if event is None or not event.may_go_live:
+        reason = "unknown stream key" if event is None else f"event is {event.status}"
+        logger.warning(
+            "Publish refused: %s", reason, extra={"event_id": event.pk if event else None, "addr": addr}
+        )
+        raise PublishRefused("Unknown stream key, or the event is over.")
+    publisher = local.Publisher(event.channel_id, local.new_stream_id(), event.stream_key_digest)
+    local.remember_publisher(client_id, publisher)
+    _emit(publisher, ivs_events.SESSION_CREATED, ivs_events.STREAM_START)
+    logger.info("Publish accepted", extra={"event_id": event.pk, "stream_id": publisher.stream_id})
+    return publisher
+
+
+def end_publish(*, client_id: str, app: str, key: str) -> str:
+    """The publisher left: its stream (and session) ends (Stream End, Session Ended). Idempotent.
+    Returns what happened: "ok", "ignored" (not the ingest app) or "unknown stream"."""
+    if app != local.LIVE_APP:
+        return "ignored"
+    publisher = publisher_of(client_id=client_id, key=key)
+    if publisher is None:
+        logger.info("Publish done for an unknown stream")
+        return "unknown stream"
+    _emit(publisher, ivs_events.STREAM_END, ivs_events.SESSION_ENDED)
+    return "ok"
+
+
+def keep_recording(*, client_id: str, app: str, key: str, path: str) -> str:
+    """A recording is complete: save it (save_recording). Returns "ok", "not renamed" or
+    "unknown stream" (the file is left as it is)."""
+    publisher = publisher_of(client_id=client_id, key=key) if app == local.LIVE_APP else None
+    if publisher is None:
+        logger.warning("Recording of an unknown stream left as it is")
+        return "unknown stream"
+    return "not renamed" if save_recording(path=path, key=key, publisher=publisher) is None else "ok"
+
+
+def publisher_of(*, client_id: str, key: str) -> local.Publisher | None:
+    """Which channel and stream a callback is about: the record accept_publish made for this
+    client (it survives a key rotation), else the event that still has this key and its latest
+    session."""
+    publisher = local.recall_publisher(client_id, key_digest=crypto.digest(key))
+    if publisher is not None:
+        return publisher
+    event = event_for_key(key)
+    session = event.sessions.order_by("-created_at").first() if event else None
+    if session is None:
+        return None
+    return local.Publisher(event.channel_id, session.stream_id, event.stream_key_digest)
+
+
+def _emit(publisher: local.Publisher, *event_names: str) -> None:
+    at = timezone.now()
+    for name in event_names:
+        stream_state.handle_event(
+            ivs_events.stream_state_change(publisher.channel_id, name, publisher.stream_id, at=at),
+            local_allowed=True,
+        )
 
 
 @dataclass(frozen=True)
@@ -138,10 +214,8 @@ def save_recording(*, path: str, key: str, publisher: local.Publisher) -> Path |
 
 
 def _queue_ingestion(path: str, stream_id: str, extra: dict) -> None:
-    from recordings.tasks import ingest_local_recording_task
-
     try:
-        ingest_local_recording_task.delay(path, stream_id)
+        extensions.local_recording_saved(path=path, stream_id=stream_id)
     except Exception:  # the broker is down: the file stays; `ingest_recording --local-file` takes it
         logger.exception("Recording ingestion not queued", extra={**extra, "path": path})
 

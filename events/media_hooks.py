@@ -1,116 +1,104 @@
-"""POST /hooks/media/*: nginx-rtmp's callbacks from the local media server.
+"""POST /hooks/media/*: nginx-rtmp's callbacks from the local media server, thin views over
+events.local_streams (which owns the key's lookup, the files and the work after commit).
 
 nginx posts form-encoded fields (app, name, clientid, addr, call; record_done adds path) to the
 URLs ``manage.py media_server`` renders (``?rtmp_port=N``), through a loopback location of its own
 http server that adds the callback secret in the X-Liveshop-Media-Secret header (never in a URL,
-which access logs keep); a call without that header is refused (403).
-In app "live" the stream's name is the secret stream key: it is only hashed and compared, never
-logged. Stream state goes through events.stream_state.handle_event as the events IVS sends, so
-the local server and IVS move events through one code path."""
+which access logs keep); a call without that header is refused (403). In app "live" the stream's
+name is the secret stream key: it is only hashed and compared, never logged."""
 
 from __future__ import annotations
 
-import logging
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, QueryDict
-from django.utils import timezone
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from events import local_streams, stream_state
-from events.models import LiveEvent
+from events import local_streams
+from events.exceptions import PublishRefused
 from liveshop import crypto
-from liveshop.video import events as ivs_events
 from liveshop.video import local
 
-logger = logging.getLogger(__name__)
 
-Status = LiveEvent.Status
-# events.services.end_event closes the sessions with this reason; the host's "end" is final.
+def media_server_callback(
+    view: Callable[[HttpRequest], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """A POST from the media server (CSRF-exempt): 403 without the right callback secret."""
+
+    @csrf_exempt
+    @require_POST
+    @functools.wraps(view)
+    def checked(request: HttpRequest) -> HttpResponse:
+        if not _authorized(request):
+            return _text("Missing or wrong callback secret.", status=403)
+        return view(request)
+
+    return checked
 
 
-@csrf_exempt
-@require_POST
+@media_server_callback
 def on_publish(request: HttpRequest) -> HttpResponse:
     """Accept a publish whose key belongs to an event that may go live: the session starts and
     nginx is redirected to relay the stream under the channel id. Anything else: 403."""
-    if not _authorized(request):
-        return _forbidden("Missing or wrong callback secret.")
-    client_id = request.POST.get("clientid", "")
-    local.remember_publisher(client_id, None)  # a refused publish leaves no record behind
-    if request.POST.get("app") != local.LIVE_APP:
-        logger.warning("Publish refused: not the ingest app", extra={"app": request.POST.get("app")})
-        return _forbidden(f"Publish to the {local.LIVE_APP!r} application.")
-    event = local_streams.event_for_key(request.POST.get("name", ""))
-    if event is None or not event.may_go_live:
-        reason = "unknown stream key" if event is None else f"event is {event.status}"
-        extra = {"event_id": event.pk if event else None, "addr": request.POST.get("addr", "")}
-        logger.warning("Publish refused: %s", reason, extra=extra)
-        return _forbidden("Unknown stream key, or the event is over.")
-    publisher = local.Publisher(event.channel_id, local.new_stream_id(), event.stream_key_digest)
-    local.remember_publisher(client_id, publisher)
-    _emit(publisher, ivs_events.SESSION_CREATED, ivs_events.STREAM_START)
-    logger.info("Publish accepted", extra={"event_id": event.pk, "stream_id": publisher.stream_id})
+    try:
+        publisher = local_streams.accept_publish(
+            client_id=request.POST.get("clientid", ""),
+            app=request.POST.get("app", ""),
+            key=request.POST.get("name", ""),
+            addr=request.POST.get("addr", ""),
+        )
+    except PublishRefused as exc:
+        return _text(str(exc), status=403)
     response = HttpResponse(status=302)  # not HttpResponseRedirect: it refuses rtmp:// URLs
-    response["Location"] = f"rtmp://127.0.0.1:{_rtmp_port(request)}/{local.SHOW_APP}/{event.channel_id}"
+    response["Location"] = f"rtmp://127.0.0.1:{_rtmp_port(request)}/{local.SHOW_APP}/{publisher.channel_id}"
     return response
 
 
-@csrf_exempt
-@require_POST
+@media_server_callback
 def on_publish_done(request: HttpRequest) -> HttpResponse:
     """The publisher left: its stream (and session) ends. Idempotent."""
-    if not _authorized(request):
-        return _forbidden("Missing or wrong callback secret.")
-    if request.POST.get("app") != local.LIVE_APP:
-        return HttpResponse("ignored")
-    publisher = _publisher(request.POST)
-    if publisher is None:
-        logger.info("Publish done for an unknown stream")
-        return HttpResponse("unknown stream")
-    _emit(publisher, ivs_events.STREAM_END, ivs_events.SESSION_ENDED)
-    return HttpResponse("ok")
+    form = request.POST
+    return HttpResponse(
+        local_streams.end_publish(
+            client_id=form.get("clientid", ""), app=form.get("app", ""), key=form.get("name", "")
+        )
+    )
 
 
-@csrf_exempt
-@require_POST
+@media_server_callback
 def on_record_done(request: HttpRequest) -> HttpResponse:
     """A recording is complete: rename it off the key (``rec/<channel id>-<unix time>.flv``) and
     queue its conversion and ingestion, or delete it when the event is not recorded."""
-    if not _authorized(request):
-        return _forbidden("Missing or wrong callback secret.")
-    publisher = _publisher(request.POST) if request.POST.get("app") == local.LIVE_APP else None
-    if publisher is None:
-        logger.warning("Recording of an unknown stream left as it is")
-        return HttpResponse("unknown stream")
-    path = local_streams.save_recording(
-        path=request.POST.get("path", ""), key=request.POST.get("name", ""), publisher=publisher
+    form = request.POST
+    outcome = local_streams.keep_recording(
+        client_id=form.get("clientid", ""),
+        app=form.get("app", ""),
+        key=form.get("name", ""),
+        path=form.get("path", ""),
     )
-    return HttpResponse("not renamed" if path is None else "ok")
+    return HttpResponse(outcome)
 
 
-@csrf_exempt
-@require_POST
+@media_server_callback
 def on_server_reset(request: HttpRequest) -> HttpResponse:
     """``manage.py media_server`` started nginx, or saw it stop (nginx itself then sends no
     publish_done): the streams it had end at ``at`` (unix time) and their recordings are saved.
     With ``call=server_check``: the streams of the channels ``gone`` from nginx's /stat since
     ``seen_at`` end."""
-    if not _authorized(request):
-        return _forbidden("Missing or wrong callback secret.")
-    at = _unix_time(request.POST.get("at", ""))
+    at, seen_at = _unix_time(request.POST.get("at", "")), _unix_time(request.POST.get("seen_at", ""))
     if at is None:
-        return HttpResponse("Missing or invalid 'at' (unix time).", status=400, content_type="text/plain")
-    if request.POST.get("call") == "server_check":  # the supervisor read nginx's /stat
-        gone = [channel for channel in request.POST.get("gone", "").split(",") if channel]
-        seen_at = _unix_time(request.POST.get("seen_at", ""))
-        if seen_at is None:
-            return HttpResponse("Missing or invalid 'seen_at'.", status=400, content_type="text/plain")
-        result = local_streams.end_gone_streams(at=at, gone=gone, seen_at=seen_at)
-    else:
+        return _text("Missing or invalid 'at' (unix time).", status=400)
+    if request.POST.get("call") != "server_check":
         result = local_streams.reset_media_server(at=at)
+    elif seen_at is None:
+        return _text("Missing or invalid 'seen_at'.", status=400)
+    else:  # the supervisor read nginx's /stat
+        gone = [channel for channel in request.POST.get("gone", "").split(",") if channel]
+        result = local_streams.end_gone_streams(at=at, gone=gone, seen_at=seen_at)
     return HttpResponse(f"ended {len(result.ended)}, saved {len(result.recordings)}")
 
 
@@ -125,33 +113,10 @@ def _authorized(request: HttpRequest) -> bool:
     return crypto.same(request.headers.get(local.CALLBACK_HEADER, ""), local.callback_secret())
 
 
-def _forbidden(message: str) -> HttpResponse:
-    return HttpResponse(message, status=403, content_type="text/plain")
+def _text(message: str, *, status: int) -> HttpResponse:
+    return HttpResponse(message, status=status, content_type="text/plain")
 
 
 def _rtmp_port(request: HttpRequest) -> int:
     port = request.GET.get("rtmp_port", "")
     return int(port) if port.isdigit() else settings.MEDIA_SERVER_RTMP_PORT
-
-
-def _publisher(form: QueryDict) -> local.Publisher | None:
-    """Which channel and stream a callback is about: the record on_publish made for this client
-    (it survives a key rotation), else the event that still has this key and its latest session."""
-    key = form.get("name", "")
-    publisher = local.recall_publisher(form.get("clientid", ""), key_digest=crypto.digest(key))
-    if publisher is not None:
-        return publisher
-    event = local_streams.event_for_key(key)
-    session = event.sessions.order_by("-created_at").first() if event else None
-    if session is None:
-        return None
-    return local.Publisher(event.channel_id, session.stream_id, event.stream_key_digest)
-
-
-def _emit(publisher: local.Publisher, *event_names: str) -> None:
-    at = timezone.now()
-    for name in event_names:
-        stream_state.handle_event(
-            ivs_events.stream_state_change(publisher.channel_id, name, publisher.stream_id, at=at),
-            local_allowed=True,
-        )

@@ -13,13 +13,12 @@ from datetime import datetime
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
+from events import extensions
 from events.exceptions import MalformedStreamEvent
 from events.models import LiveEvent, StreamSession
 from events.realtime import broadcast_to_event_on_commit, broadcast_to_studio
 from liveshop.video import VideoBackendError, get_video_backend
 from liveshop.video import events as ivs_events
-from recordings.models import Recording
-from recordings.services import handle_recording_event
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +75,7 @@ def handle_event(payload: object, *, local_allowed: bool = False) -> str:
     event = parse_event(payload)
     check_origin(payload, local_allowed=local_allowed)
     if event.detail_type == ivs_events.RECORDING_STATE_CHANGE:
-        return handle_recording_event(payload)
+        return extensions.recording_event(payload)
     if event.detail_type == STREAM_HEALTH_CHANGE:
         return apply_health_event(event)
     if event.event_name not in ivs_events.STREAM_EVENT_NAMES:
@@ -117,7 +116,8 @@ def apply_stream_event(event: StreamEvent) -> str:
     """Record the event on its stream session, then set the live event's status from all its
     sessions (status_after_sessions), so any delivery order ends where the events' times say.
     Locks the event row so concurrent deliveries apply one at a time. A session created late
-    (its Stream Start came after the recording was ingested) joins the recordings naming it."""
+    (its Stream Start came after the recording was ingested) joins the recordings naming it
+    (extensions.stream_session_created)."""
     live_event = LiveEvent.objects.select_for_update().filter(channel_id=event.channel_id).first()
     if live_event is None:
         logger.info("Stream event for an unknown channel", extra={"channel_id": event.channel_id})
@@ -125,7 +125,7 @@ def apply_stream_event(event: StreamEvent) -> str:
     session, created = StreamSession.objects.get_or_create(event=live_event, stream_id=event.stream_id)
     changed = _update_session(session, event) or created
     if created:
-        _join_ingested_recordings(session)
+        extensions.stream_session_created(session)
     if event.event_name not in STARTS | ENDS:
         return "applied" if changed else "unchanged"
     fields = []
@@ -178,15 +178,6 @@ def status_after_sessions(live_event: LiveEvent) -> tuple[str | None, str]:
     if newest.ended_at is None and not any(s.ended_at > newest.started_at for s in start_unknown):
         return Status.LIVE, newest.stream_id
     return Status.ENDED, newest.stream_id
-
-
-def _join_ingested_recordings(session: StreamSession) -> None:
-    """Ingestion links a recording to the sessions it names when it completes; a session made
-    afterwards (its events were delivered late) is linked here, as it would have been."""
-    ready = Recording.objects.filter(event_id=session.event_id, status=Recording.Status.READY)
-    naming = [r for r in ready.only("pk", "stream_ids") if session.stream_id in (r.stream_ids or [])]
-    if naming:
-        session.recordings.add(*naming)
 
 
 def apply_health_event(event: StreamEvent) -> str:

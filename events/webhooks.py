@@ -14,27 +14,24 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from events import stream_state
+from events import extensions, stream_state
 from events.exceptions import MalformedStreamEvent
 from events.models import StreamSession
 from liveshop import crypto, jsoninput
-from recordings.models import Recording
 
 logger = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Liveshop-Webhook-Secret"
 # An EventBridge event nests four levels deep; anything far deeper is not one.
 MAX_DEPTH = jsoninput.MAX_DEPTH
-# The detail fields the handlers store, with their columns' lengths: a longer value is not what
-# IVS sends and would fail at the database (PostgreSQL refuses over-long values and NUL).
-DETAIL_LIMITS = {
-    "stream_id": StreamSession._meta.get_field("stream_id").max_length,
-    "recording_session_id": Recording._meta.get_field("session_id").max_length,
-    "recording_s3_bucket_name": Recording._meta.get_field("source_bucket").max_length,
-    # IVS's are ~60 characters (ivs/v1/<account>/<channel>/<y>/<m>/<d>/<h>/<min>/<id>); the
-    # 200 leaves room for any IVS prefix and stays far under source_prefix's 512 characters.
-    "recording_s3_key_prefix": 200,
-}
+STREAM_ID_LIMIT = StreamSession._meta.get_field("stream_id").max_length
+
+
+def detail_limits() -> dict[str, int]:
+    """The detail fields the handlers store, with their columns' lengths: a longer value is not
+    what IVS sends and would fail at the database (PostgreSQL refuses over-long values and NUL).
+    The recording fields' limits come from recordings (extensions.recording_detail_limits)."""
+    return {"stream_id": STREAM_ID_LIMIT, **extensions.recording_detail_limits()}
 
 
 def _authorized(request: HttpRequest) -> bool:
@@ -75,12 +72,12 @@ def check_event_input(payload: object) -> None:
     detail = payload.get("detail")
     if not isinstance(detail, dict):
         return
-    for name, limit in DETAIL_LIMITS.items():
+    for name, limit in detail_limits().items():
         _check_id(f"detail.{name}", detail.get(name), limit)
     stream_ids = detail.get("recording_session_stream_ids")
     if isinstance(stream_ids, list):
         for stream_id in stream_ids:
-            _check_id("detail.recording_session_stream_ids", stream_id, DETAIL_LIMITS["stream_id"])
+            _check_id("detail.recording_session_stream_ids", stream_id, STREAM_ID_LIMIT)
 
 
 def _check_values(value: object, *, depth: int) -> None:

@@ -14,6 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from events.exceptions import MalformedStreamEvent
+from events.models import StreamSession
+from events.stream_state import check_origin
+from liveshop.tasks import enqueue, enqueue_on_commit
 from liveshop.video import events as ivs_events
 from recordings import exceptions
 from recordings.models import Recording
@@ -90,9 +93,6 @@ def parse_recording_event(payload: object) -> RecordingEvent:
 
 
 def _origin(payload: dict) -> ivs_events.Origin:
-    # events.stream_state imports this module (its handler passes recording events on).
-    from events.stream_state import check_origin
-
     try:
         return check_origin(payload)
     except MalformedStreamEvent as exc:
@@ -178,10 +178,36 @@ def note_recording(*, live_event, event: RecordingEvent) -> str:
         return "recording" if created else "unchanged"
     if recording.is_ready or busy:
         return "unchanged"
-    from recordings.tasks import ingest_recording_task
-
-    transaction.on_commit(lambda: ingest_recording_task.delay(event.bucket, event.prefix))
+    enqueue_on_commit("recordings.tasks.ingest_recording_task", event.bucket, event.prefix)
     return "queued"
+
+
+def link_late_session(session: StreamSession) -> None:
+    """Ingestion links a recording to the sessions it names when it completes; a session made
+    afterwards (its events were delivered late) is linked here, as it would have been
+    (events.extensions.stream_session_created)."""
+    ready = Recording.objects.filter(event_id=session.event_id, status=Recording.Status.READY)
+    naming = [r for r in ready.only("pk", "stream_ids") if session.stream_id in (r.stream_ids or [])]
+    if naming:
+        session.recordings.add(*naming)
+
+
+def queue_local_ingestion(*, path: str, stream_id: str) -> None:
+    """The local media server saved a recording (events.extensions.local_recording_saved, after
+    commit): convert and ingest it off the callback's request."""
+    enqueue("recordings.tasks.ingest_local_recording_task", path, stream_id)
+
+
+def detail_limits() -> dict[str, int]:
+    """The recording detail fields the webhook refuses beyond their columns' lengths
+    (events.webhooks.check_event_input, through events.extensions.recording_detail_limits)."""
+    return {
+        "recording_session_id": Recording._meta.get_field("session_id").max_length,
+        "recording_s3_bucket_name": Recording._meta.get_field("source_bucket").max_length,
+        # IVS's are ~60 characters (ivs/v1/<account>/<channel>/<y>/<m>/<d>/<h>/<min>/<id>); the
+        # 200 leaves room for any IVS prefix and stays far under source_prefix's 512 characters.
+        "recording_s3_key_prefix": 200,
+    }
 
 
 @transaction.atomic

@@ -1,5 +1,7 @@
 import pytest
+from django.utils.module_loading import import_string
 
+from events import extensions
 from events.exceptions import MalformedStreamEvent
 from liveshop.video.events import recording_state_change
 from recordings.exceptions import MalformedRecordingEvent
@@ -177,3 +179,14 @@ def test_malformed_events_are_refused_like_malformed_stream_events(spec, change,
     with pytest.raises(MalformedRecordingEvent, match=message) as caught:
         parse_recording_event(payload)
     assert isinstance(caught.value, MalformedStreamEvent)  # the webhook answers 400
+
+
+def test_recordings_fills_every_extension_slot_of_events_with_a_function_that_exists():
+    """events reaches recordings only through events.extensions (RecordingsConfig.ready)."""
+    slots = [value for value in vars(extensions).values() if isinstance(value, extensions.Slot)]
+
+    assert len(slots) >= 6
+    for slot in slots:
+        assert slot.implementation is not None, slot.name
+        target = slot.implementation
+        assert callable(import_string(target) if isinstance(target, str) else target), slot.name
