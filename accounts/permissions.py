@@ -4,10 +4,16 @@ Views, admin classes, consumers and services call these functions; nothing else 
 A brand-owned model names the path to its organization in ``organization_field``
 (``"organization"`` by default, ``"event__organization"`` for a model one hop away), so the same
 helpers scope any of them.
+
+Most actions follow the user's role in the brand. An action whose answer also depends on the
+object (``WATCH``: anyone may watch a public event) has an object rule, registered by the app that
+owns the model in its ``AppConfig.ready()`` (events registers the watch rule), so this module
+imports no app above it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied
@@ -28,6 +34,7 @@ class Action(StrEnum):
     EDIT_RECORDING = "edit_recording"  # place, import and export a recording's or video's product cues
     MODERATE = "moderate"
     MANAGE_MEMBERS = "manage_members"
+    WATCH = "watch"  # watch an event (page, stream_details, socket, replay): an object rule decides
 
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
@@ -46,6 +53,15 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
 }
 
 _CACHE_ATTR = "_liveshop_roles"
+
+ObjectRule = Callable[[object, Model], bool]
+_object_rules: dict[tuple[Action, type], ObjectRule] = {}
+
+
+def register_rule(action: Action, model: type[Model], rule: ObjectRule) -> None:
+    """Let ``rule(user, obj)`` decide ``action`` on ``model``'s objects (called from the owning
+    app's AppConfig.ready(); registering again replaces it)."""
+    _object_rules[(action, model)] = rule
 
 
 def roles_of(user) -> dict[int, str]:
@@ -82,12 +98,22 @@ def organization_id_of(obj: Model) -> int | None:
 
 
 def can(user, action: Action, obj: Model | Organization) -> bool:
-    """May ``user`` perform ``action`` on ``obj`` (a brand-owned object or a brand)?"""
+    """May ``user`` perform ``action`` on ``obj`` (a brand-owned object or a brand)? The object's
+    rule decides where one is registered (register_rule); the role does otherwise."""
+    rule = _object_rules.get((action, type(obj)))
+    if rule is not None:
+        return rule(user, obj)
     if is_superuser(user):
         return True
     org_id = organization_id_of(obj)
     role = roles_of(user).get(org_id)
     return role is not None and action in ROLE_ACTIONS[role]
+
+
+def may_watch(user, event: Model) -> bool:
+    """``can(user, Action.WATCH, event)``: the one watchability rule of the viewer page,
+    stream_details, the viewer socket and the replay (events.selectors.watch_rule)."""
+    return can(user, Action.WATCH, event)
 
 
 def can_in_any(user, action: Action) -> bool:

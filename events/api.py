@@ -6,9 +6,11 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from events import selectors
 from events.http_cache import no_store_if_private
 from events.selectors import get_watchable_event
-from events.serializers import StreamDetailsSerializer, stream_details
+from events.serializers import StreamDetailsSerializer
+from events.views.viewer import viewer_page
 
 
 class StreamDetailsView(APIView):
@@ -27,5 +29,6 @@ class StreamDetailsView(APIView):
     )
     def get(self, request, pk: int):
         event = get_watchable_event(request.user, pk=pk)
-        data = StreamDetailsSerializer(stream_details(event, request=request)).data
+        details = selectors.stream_details(event, user=request.user, viewer_page=viewer_page(request, event))
+        data = StreamDetailsSerializer(details).data
         return no_store_if_private(Response(data), event)

@@ -14,8 +14,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from accounts.permissions import may_watch
 from events import realtime, snapshot_cache
-from events.payloads import event_state_snapshot, may_watch, studio_snapshot
+from events.selectors import event_state_snapshot, studio_snapshot
 
 CLOSE_NOT_FOUND = 4404
 CLOSE_RATE_LIMITED = 4429

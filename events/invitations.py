@@ -1,7 +1,7 @@
 """Invitations to private events: the brand invites e-mail addresses or shares invite links (with
 an expiry and a use limit, revocable); invited viewers watch like the brand's own people.
 
-``is_invited`` is the invitation half of the one watchability rule (events.payloads.may_watch),
+``is_invited`` is the invitation half of the one watchability rule (accounts.permissions.may_watch),
 which the viewer page, the stream_details API, the viewer socket and the replay all call. A
 revoked link or a removed invitation takes access away at the next request or socket connect.
 
@@ -195,8 +195,8 @@ def revoke_playback(*, event_id: int, user_ids: list[int]) -> int:
     """End the private playback of each of these users who may no longer watch the event (IVS:
     StartViewerSessionRevocation; nothing on backends that sign nothing). Idempotent; returns how
     many were revoked. Throttled and BackendUnavailable propagate for the task to retry."""
-    from events.payloads import may_watch
-    from events.serializers import viewer_id
+    from accounts.permissions import may_watch
+    from events.playback import viewer_id
 
     backend = get_video_backend()
     event = LiveEvent.objects.select_related("organization").filter(pk=event_id).first()
@@ -252,7 +252,7 @@ def accept_invite_link(*, link_id: int, user) -> LiveEvent:
     """Invite ``user`` through the link and return its event. Someone who may already watch uses
     nothing; otherwise one use is taken with a conditional UPDATE, so concurrent visitors can
     never take more uses than the limit. Raises InviteLinkInvalid."""
-    from events.payloads import may_watch
+    from accounts.permissions import may_watch
 
     event = get_usable_link(link_id).event
     if may_watch(user, event):

@@ -1,4 +1,5 @@
-"""Reads for live events: the seller dashboard's lists and the go-live panel."""
+"""Reads for live events: who may watch, what viewers and host consoles get on (re)connect, the
+stream details, the seller dashboard's lists and the go-live panel."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from django.shortcuts import get_object_or_404
 
 from accounts import permissions
 from accounts.models import Organization
-from accounts.permissions import Action
+from accounts.permissions import Action, may_watch
 from catalog.models import Product
-from events.models import WATCHABLE_STATUSES, EventProduct, LiveEvent, StreamSession
-from events.payloads import may_watch
+from events import payloads, playback, snapshot_cache
+from events.invitations import is_invited
+from events.models import WATCHABLE_STATUSES, EventProduct, Highlight, LiveEvent, StreamSession
 
 Status = LiveEvent.Status
 
@@ -34,6 +36,17 @@ ENCODER_SETTINGS = (
     ("Audio", "AAC-LC, 160 kbps, 48 kHz, stereo"),
 )
 STREAM_KEY_PLACEHOLDER = "<stream key>"
+
+
+def watch_rule(user, event: LiveEvent) -> bool:
+    """Action.WATCH on an event (registered in EventsConfig.ready): the event has a viewer page
+    (not cancelled, not waiting for a channel), and it is public, or the user is one of the
+    brand's people or invited (events.invitations). A public event's answer needs no query."""
+    if not event.is_watchable:
+        return False
+    if not event.is_private or permissions.can(user, Action.VIEW, event):
+        return True
+    return is_invited(user, event)
 
 
 def get_watchable_event(user, **lookup) -> LiveEvent:
@@ -113,19 +126,82 @@ class GoLivePanel:
 def go_live_panel(event: LiveEvent) -> GoLivePanel:
     """The ingest URL, suggested settings and a ready-made ffmpeg command with a key placeholder."""
     ingest = event.ingest_url if event.ingest_url.endswith("/") else f"{event.ingest_url}/"
-    command = " \\\n  ".join(
-        [
-            "ffmpeg -re -stream_loop -1 -i input.mp4",
-            "-c:v libx264 -preset veryfast -profile:v main -pix_fmt yuv420p",
-            "-s 1280x720 -r 30 -g 60 -keyint_min 60 -sc_threshold 0 -bf 0",
-            "-b:v 3500k -minrate 3500k -maxrate 3500k -bufsize 7000k",
-            "-c:a aac -b:a 160k -ar 48000 -ac 2",
-            f'-f flv "{ingest}{STREAM_KEY_PLACEHOLDER}"',
-        ]
-    )
+    command = SUGGESTED.command(f'"{ingest}{STREAM_KEY_PLACEHOLDER}"')
     return GoLivePanel(
         ingest_url=event.ingest_url,
         playback_url=event.playback_url,
         settings=ENCODER_SETTINGS,
         ffmpeg_command=command,
     )
+
+
+def current_highlight(event: LiveEvent) -> Highlight | None:
+    """The highlight on screen now: the newest one, unless it cleared the card."""
+    latest = event.highlights.select_related("product", "event").first()
+    return None if latest is None or latest.is_clear else latest
+
+
+def viewer_lineup(event: LiveEvent) -> list[Product]:
+    """The lineup viewers see: its active products, in order."""
+    lineup = event.lineup.select_related("product").filter(product__is_active=True)
+    return [entry.product for entry in lineup]
+
+
+def stream_details(event: LiveEvent, *, user, viewer_page: str) -> dict:
+    """What a viewer needs to watch ``event``: status, playback URL (signed for ``user`` when the
+    event is private: one gateway call), lineup, the current card. Call it for events the user
+    may watch (get_watchable_event)."""
+    return payloads.stream_details_payload(
+        event,
+        highlight=current_highlight(event),
+        lineup=viewer_lineup(event),
+        playback_url=playback.playback_url(event, user),
+        viewer_page=viewer_page,
+    )
+
+
+def event_state_snapshot(*, event_id: int, user, shared: dict | None = None) -> dict | None:
+    """What a viewer's socket gets on (re)connect, or None when the event does not exist or the
+    user may not watch it. With ``shared`` (a dict kept for one wave of resyncs) the event and its
+    snapshot are read once per event and only the permission is checked per user; across connects
+    they come from events.snapshot_cache for up to a second, until the event's next change."""
+    cached = shared.get(("viewer", event_id)) if shared is not None else None
+    if cached is None:
+        entry = snapshot_cache.get(event_id)
+        if entry is not None:
+            cached = (entry.event, entry.snapshot)
+        else:
+            generation = snapshot_cache.generation(event_id)
+            event = LiveEvent.objects.select_related("organization").filter(pk=event_id).first()
+            snapshot = payloads.event_state_payload(event, current_highlight(event)) if event else None
+            cached = (event, snapshot)
+            if event is not None:
+                snapshot_cache.put(event_id, generation, event, snapshot)
+        if shared is not None:
+            shared[("viewer", event_id)] = cached
+    event, snapshot = cached
+    if event is None or not may_watch(user, event):
+        return None
+    return {**snapshot}  # a copy: the consumer adds the viewer count
+
+
+def highlight_history(event: LiveEvent, limit: int = 50) -> list[dict]:
+    """The console's history: newest first, with each cue's state."""
+    rows = event.highlights.select_related("product", "event")[:limit]
+    return [payloads.studio_highlight_payload(h) for h in rows]
+
+
+def studio_snapshot(*, event_id: int, user) -> dict | None:
+    """A host console's (re)connect state: the viewers' snapshot plus the highlight history and
+    the stream's health (asked of the video service). None unless the user is one of the brand's
+    people (who follow even a cancelled event)."""
+    from events.stream_state import stream_health  # stream_state publishes through realtime
+
+    event = LiveEvent.objects.filter(pk=event_id).first()
+    if event is None or not permissions.can(user, Action.VIEW, event):
+        return None
+    snapshot = payloads.event_state_payload(event, current_highlight(event))
+    snapshot["type"] = "studio_snapshot"
+    snapshot["history"] = highlight_history(event)
+    snapshot["streamHealth"] = stream_health(event)
+    return snapshot

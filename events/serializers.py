@@ -1,15 +1,12 @@
-"""The viewer API's JSON: ``stream_details`` builds it from public fields only (the same card and
-highlight shapes the websocket sends, events.payloads); the serializers document it for the
-OpenAPI schema and, by declaring every field, keep anything undeclared out of the response."""
+"""The viewer API's JSON, documented for the OpenAPI schema. events.selectors.stream_details reads
+it and events.payloads builds it from public fields only (the card and highlight shapes the
+websocket sends); declaring every field here keeps anything undeclared out of the response."""
 
 from __future__ import annotations
 
-from django.urls import reverse
 from rest_framework import serializers
 
 from events.models import LiveEvent
-from events.payloads import current_highlight, highlight_payload, may_watch, product_card
-from liveshop.video import get_video_backend
 
 
 class ProductCardSerializer(serializers.Serializer):
@@ -50,39 +47,3 @@ class StreamDetailsSerializer(serializers.Serializer):
     lineup = ProductCardSerializer(many=True)
     currentHighlight = HighlightSerializer(allow_null=True, help_text="The product on screen now, or null.")
     viewerPage = serializers.URLField()
-
-
-def viewer_id(user) -> str | None:
-    """An id for IVS viewer-session revocation: no personal data, only the user's primary key."""
-    return f"user-{user.pk}" if getattr(user, "is_authenticated", False) else None
-
-
-def playback_url(event: LiveEvent, user) -> str:
-    """The URL this viewer plays (signed by the video backend when the event is private). Empty
-    for a user who may not watch: a private channel's token is signed only for those who may."""
-    if not event.playback_url or not may_watch(user, event):
-        return ""
-    return get_video_backend().playback_url_for(
-        channel_id=event.channel_id,
-        playback_url=event.playback_url,
-        private=event.is_private,
-        viewer_id=viewer_id(user) if event.is_private else None,
-    )
-
-
-def stream_details(event: LiveEvent, *, request) -> dict:
-    """What a viewer needs to watch ``event``: status, playback URL, lineup, the current card.
-    Reads only; call it for events the requester may watch (selectors.get_watchable_event)."""
-    highlight = current_highlight(event)
-    lineup = event.lineup.select_related("product").filter(product__is_active=True)
-    page = reverse("viewer:watch", kwargs={"brand": event.organization.slug, "slug": event.slug})
-    return {
-        "id": event.pk,
-        "title": event.title,
-        "status": event.status,
-        "scheduledStart": event.scheduled_start.isoformat(),
-        "playbackUrl": playback_url(event, request.user),
-        "lineup": [product_card(entry.product, event) for entry in lineup],
-        "currentHighlight": highlight_payload(highlight) if highlight else None,
-        "viewerPage": request.build_absolute_uri(page),
-    }

@@ -6,9 +6,9 @@ from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 
 from accounts import permissions
+from accounts.permissions import may_watch
 from catalog.models import Product
 from events.models import LiveEvent
-from events.payloads import may_watch
 from recordings.models import ProductCue, Recording
 
 Status = Recording.Status
@@ -68,7 +68,7 @@ def get_video_for_viewer(*, user, brand: str, slug: str) -> Recording:
 def may_watch_recording(user, recording: Recording) -> bool:
     """The one rule for a recording's page and its media files: an uploaded video is for
     everyone once published and ready, and for the brand's people before (a preview); an
-    event's recording follows the event (events.payloads.may_watch)."""
+    event's recording follows the event (accounts.permissions.may_watch)."""
     if recording.is_upload:
         if recording.is_published and recording.is_ready and recording.master_path:
             return True

@@ -1,4 +1,4 @@
-"""The viewer socket of a private event follows the invitation rule (events.payloads.may_watch):
+"""The viewer socket of a private event follows the invitation rule (accounts.permissions.may_watch):
 invited viewers connect; a removed invitation or a withdrawn link refuses the next connect."""
 
 import asyncio

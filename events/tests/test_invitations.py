@@ -14,11 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership, SignInLink
+from accounts.permissions import may_watch
 from accounts.tests.factories import OrganizationFactory, UserFactory, member
 from events import invitations
 from events.exceptions import EventNotPrivate, InviteLinkInvalid
 from events.models import Invitation, InviteLink, LiveEvent
-from events.payloads import may_watch
 from events.tests.factories import LiveEventFactory, LiveNowEventFactory
 from liveshop import crypto
 
@@ -121,7 +121,7 @@ def test_the_private_event_stays_hidden_from_the_uninvited(client, video):
 def test_no_playback_token_is_signed_for_someone_who_may_not_watch(rf, video):
     from django.contrib.auth.models import AnonymousUser
 
-    from events.serializers import playback_url
+    from events.playback import playback_url
 
     event, _ = private_show()
 

@@ -292,7 +292,7 @@ async def test_the_viewer_socket_refuses_events_the_page_refuses(status):
 
 async def test_connects_share_one_snapshot_read_until_the_event_changes(django_assert_num_queries):
     from events import snapshot_cache
-    from events.payloads import event_state_snapshot
+    from events.selectors import event_state_snapshot
 
     event, product, host = await make_show(status="live")
     read = database_sync_to_async(event_state_snapshot)

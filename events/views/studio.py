@@ -24,11 +24,10 @@ from accounts import permissions
 from accounts.models import Organization
 from accounts.permissions import Action
 from catalog.models import Product
-from events import invitations, payloads, selectors, services
+from events import extensions, invitations, payloads, selectors, services
 from events.exceptions import EventError
 from events.forms import EventForm, InviteEmailsForm, InviteLinkForm
 from events.models import Highlight, Invitation, InviteLink, LiveEvent
-from recordings.selectors import list_event_recordings
 
 Status = LiveEvent.Status
 
@@ -59,7 +58,7 @@ def _render_detail(
         "can_manage": can_manage,
         "lineup": selectors.lineup_of(event),
         "sessions": selectors.sessions_of(event),
-        "recordings": list_event_recordings(event),
+        "recordings": extensions.event_recordings(event),
         "panel": selectors.go_live_panel(event) if event.has_channel else None,
         "stream_key": stream_key,
         **_console_context(event, can_feature=can_host and not event.is_closed),
@@ -93,7 +92,7 @@ def _console_context(event: LiveEvent, *, can_feature: bool) -> dict:
     labels = dict(Highlight.CueState.choices)
     history = [
         {**row, "cueLabel": labels.get(row["cueState"], row["cueState"])}
-        for row in payloads.highlight_history(event)
+        for row in selectors.highlight_history(event)
     ]
     on_screen = history[0]["product"] if history and history[0]["product"] else None
     preview_url = event.playback_url if event.status in (Status.SCHEDULED, Status.LIVE) else ""
@@ -475,11 +474,7 @@ def _console_highlight(highlight: Highlight) -> dict:
     """A highlight as the console's history holds it (the studio socket's history shape)."""
     # The cue may already have gone out after commit: answer its current state.
     highlight.refresh_from_db(fields=["cue_state", "cue_error"])
-    return {
-        **payloads.highlight_payload(highlight),
-        "cueState": highlight.cue_state,
-        "cueError": highlight.cue_error,
-    }
+    return payloads.studio_highlight_payload(highlight)
 
 
 def _report_channel(request, event: LiveEvent, *, created: bool = False) -> None:

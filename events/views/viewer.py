@@ -19,16 +19,14 @@ from django.utils.cache import patch_cache_control
 from django.views import View
 
 from catalog.models import Product
-from events import invitations
+from events import extensions, invitations, selectors
 from events.exceptions import InviteLinkInvalid
 from events.forms import InviteEmailForm, InviteTokenForm
 from events.http_cache import QR_MAX_AGE, no_store_if_private
 from events.models import LiveEvent
 from events.payloads import buy_url
 from events.selectors import get_watchable_event
-from events.serializers import stream_details
 from liveshop.display import format_price, qr_svg
-from recordings.selectors import event_replay_url
 
 Status = LiveEvent.Status
 STATUS_LABELS = {Status.SCHEDULED: "Upcoming", Status.LIVE: "Live", Status.ENDED: "Ended"}
@@ -41,7 +39,7 @@ class EventWatchView(View):
         event = get_watchable_event(request.user, organization__slug=brand, slug=slug)
         if event.is_private:
             invitations.record_visit(event=event, user=request.user)  # the studio's "who joined"
-        details = stream_details(event, request=request)
+        details = selectors.stream_details(event, user=request.user, viewer_page=viewer_page(request, event))
         highlight = details["currentHighlight"]
         card = with_display(highlight["product"], event) if highlight else None
         context = {
@@ -53,9 +51,15 @@ class EventWatchView(View):
             "featured_id": card["id"] if card else None,
             "highlight": highlight,
             "config": page_config(event, details),
-            "replay_url": event_replay_url(event),
+            "replay_url": extensions.replay_url(event),
         }
         return no_store_if_private(render(request, "events/watch.html", context), event)
+
+
+def viewer_page(request, event: LiveEvent) -> str:
+    """The event page's absolute URL (stream_details names it for sharing)."""
+    page = reverse("viewer:watch", kwargs={"brand": event.organization.slug, "slug": event.slug})
+    return request.build_absolute_uri(page)
 
 
 def first_screen(event: LiveEvent) -> str:

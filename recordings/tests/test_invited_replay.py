@@ -1,4 +1,4 @@
-"""A private event's replay and its media follow the invitation rule (events.payloads.may_watch):
+"""A private event's replay and its media follow the invitation rule (accounts.permissions.may_watch):
 invited viewers get the replay page and its files; the uninvited, and those whose invitation was
 removed, get 404s."""
 

@@ -3,7 +3,7 @@ published uploaded video (``/v/<brand>/<slug>/``). One template and script (repl
 the VOD through hls.js, the product card at its cue times, chapters, lineup, Buy link and QR.
 
 Public fields only (recordings.payloads); private events follow the live page's rule
-(events.payloads.may_watch) and get CloudFront signed cookies where signing is configured."""
+(accounts.permissions.may_watch) and get CloudFront signed cookies where signing is configured."""
 
 from __future__ import annotations
 
