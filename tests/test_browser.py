@@ -5,7 +5,7 @@ import io
 import pytest
 from django.core.management import call_command
 
-from accounts.management.commands.seed_demo import DEMO_PRODUCTS
+from demo.brand import DEMO_PRODUCTS
 
 HOST_PASSWORD = "browser-test-host-password"
 

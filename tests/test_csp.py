@@ -110,7 +110,7 @@ JAVASCRIPT_URL = re.compile(r"javascript:", re.I)
 
 def our_html() -> list[Path]:
     templates = sorted((ROOT / "templates").rglob("*.html"))
-    apps = ("accounts", "catalog", "events", "recordings", "liveshop")
+    apps = ("accounts", "catalog", "events", "recordings", "demo", "liveshop")
     python = [path for app in apps for path in (ROOT / app).rglob("*.py") if "tests" not in path.parts]
     return templates + [path for path in python if path.name != "csp.py"]
 

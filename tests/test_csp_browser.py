@@ -12,9 +12,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts.management.commands.seed_demo import BRAND_SLUG
 from accounts.models import Organization
 from catalog.models import Product
+from demo.brand import BRAND_SLUG
 from events import services
 from events.models import LiveEvent
 

@@ -20,10 +20,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.management.commands.seed_demo import product_card_png
 from accounts.tests.factories import OrganizationFactory, member
 from catalog.models import Product
 from catalog.services import attach_product_image
+from demo.brand import product_card_png
 from events import services
 from events.models import LiveEvent
 from liveshop import crypto

@@ -16,10 +16,10 @@ from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.management.commands.seed_demo import product_card_png
 from accounts.tests.factories import OrganizationFactory
 from catalog.models import Product
 from catalog.services import attach_product_image
+from demo.brand import product_card_png
 from events.models import EventProduct, LiveEvent
 from events.tests.factories import LiveEventFactory
 from recordings.models import ProductCue, Recording

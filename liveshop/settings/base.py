@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "catalog",
     "events",
     "recordings",
+    "demo",  # make demo: seed_demo, demo_show
 ]
 
 MIDDLEWARE = [

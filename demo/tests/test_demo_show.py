@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from catalog.models import Product
-from events.demo_show import INTRO_MS, demo_video_path, write_demo_video
-from events.management.commands.demo_show import EVENT_SLUG, Command
+from demo.management.commands.demo_show import EVENT_SLUG, Command
+from demo.show import INTRO_MS, demo_video_path, write_demo_video
 from events.models import LiveEvent
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 """``manage.py demo_show``: the live show of ``make demo``.
 
 Makes sure the demo brand (``seed_demo``) has its live event with the demo products in the
-lineup, draws the demo video and its SRT of product cues (events/demo_show.py; reused while the
+lineup, draws the demo video and its SRT of product cues (demo/show.py; reused while the
 products are unchanged), waits for the media server and the web server, then streams the video
 into the event in a loop with ``stream_video`` (the host console's feature_product at each cue's
 moment). Ctrl-C or SIGTERM stops it cleanly; if the stream drops (a server restarting), it
@@ -23,13 +23,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.management.commands.seed_demo import BRAND_SLUG
 from accounts.models import Membership, Organization
 from catalog.models import Product
-from events import selectors, services, streaming
-from events.demo_show import DemoVideoError, demo_video_path, write_demo_video
+from demo.brand import BRAND_SLUG
+from demo.show import DemoVideoError, demo_video_path, write_demo_video
+from events import prerecorded, selectors, services
 from events.models import LiveEvent
-from recordings.services.srt_cues import CueSpec, export_srt
+from events.srt_cues import CueSpec, export_srt
 
 EVENT_SLUG = "northwind-live"
 EVENT_TITLE = "Northwind Live: Trail Gear Show"
@@ -67,7 +67,7 @@ class Command(BaseCommand):
         while not stop.is_set():
             self.stdout.write(self.style.SUCCESS(f"The demo show is live: {viewer_url}"))
             try:
-                streaming.stream_video(
+                prerecorded.stream_video(
                     event=event,
                     video=video,
                     cues=specs,
@@ -79,7 +79,7 @@ class Command(BaseCommand):
                         + (f" (failed: {fired.error})" if fired.error else "")
                     ),
                 )
-            except streaming.StreamingError as exc:
+            except prerecorded.StreamingError as exc:
                 if once:
                     raise CommandError(str(exc)) from None
                 self.stderr.write(f"The stream stopped: {exc}\nStarting again in {RETRY_SECONDS} s.")

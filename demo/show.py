@@ -1,6 +1,6 @@
 """The demo's live show: a generated video that presents the demo products one after another,
 with an SRT of product cues at the moments each product appears, streamed in a loop into the
-demo event by ``manage.py demo_show`` (``make demo``).
+demo event by ``manage.py demo_show`` (``make demo``, demo/management/commands/demo_show.py).
 
 The video is drawn by ffmpeg alone (a test pattern, each product's name and price written on it
 while its cue is on, a running clock, a tone whose pitch changes with the product) and encoded
