@@ -70,6 +70,8 @@ class ProductAdmin(BrandScopedAdmin):
         super().save_model(request, obj, form, change)
         # The form keeps image changes off the instance: the service stores them with a thumbnail.
         if form.image_change:
-            attach_product_image(product=obj, content=form.image_change, filename=form.image_change.name)
+            attach_product_image(
+                product=obj, content=form.image_change, filename=form.image_change.name, by=request.user
+            )
         elif form.image_change is False:
-            remove_product_image(product=obj)
+            remove_product_image(product=obj, by=request.user)

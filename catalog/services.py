@@ -1,4 +1,6 @@
-"""Writes to the catalogue: one function per use case."""
+"""Writes to the catalogue: one function per use case. A service that takes ``by`` checks it
+(accounts.permissions.require); import_products_as_operator is for manage.py and the demo seed
+alone (whoever runs them may change any brand)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from django.core.files.storage import Storage
 from django.db import transaction
 from django.forms.models import model_to_dict
 
+from accounts import permissions
 from accounts.models import Organization
+from accounts.permissions import Action
 from catalog import images
 from catalog.exceptions import ImportFailed, ImportFileNotUtf8, RowError
 from catalog.forms import (
@@ -40,7 +44,7 @@ class ImportResult:
 
 
 @transaction.atomic
-def import_products(
+def import_products_as_operator(
     *, organization: Organization, rows: Iterable[Mapping[str, Any]] | IO[str] | IO[bytes]
 ) -> ImportResult:
     """Create or update the brand's products by SKU from a CSV file (text or UTF-8 bytes) or from
@@ -220,10 +224,12 @@ def _decode(data: bytes) -> str:
 
 
 @transaction.atomic
-def attach_product_image(*, product: Product, content: bytes | File, filename: str) -> Product:
+def attach_product_image(*, product: Product, content: bytes | File, filename: str, by) -> Product:
     """Store ``content`` as the product's image (the model records its size) and a WebP thumbnail
-    of at most 320x320. ValidationError unless it is a PNG, JPEG, WebP or GIF image. Locks the
-    product row; the image and thumbnail it replaces are deleted from storage after commit."""
+    of at most 320x320, if ``by`` may edit the brand's catalogue. ValidationError unless it is a
+    PNG, JPEG, WebP or GIF image. Locks the product row; the image and thumbnail it replaces are
+    deleted from storage after commit."""
+    permissions.require(by, Action.EDIT_CATALOG, product)
     image = images.check_image(content, filename=filename)
     thumbnail = images.make_thumbnail(image)
     old_names = Product.objects.select_for_update().values_list("image", "thumbnail").get(pk=product.pk)
@@ -236,9 +242,10 @@ def attach_product_image(*, product: Product, content: bytes | File, filename: s
 
 
 @transaction.atomic
-def remove_product_image(*, product: Product) -> Product:
-    """Clear the product's image, its size and its thumbnail; the files are deleted from storage
-    after commit. Locks the product row. Idempotent."""
+def remove_product_image(*, product: Product, by) -> Product:
+    """Clear the product's image, its size and its thumbnail, if ``by`` may edit the brand's
+    catalogue; the files are deleted from storage after commit. Locks the product row. Idempotent."""
+    permissions.require(by, Action.EDIT_CATALOG, product)
     old_names = Product.objects.select_for_update().values_list("image", "thumbnail").get(pk=product.pk)
     product.image = ""
     product.thumbnail = ""

@@ -36,7 +36,7 @@ class DemoProduct:
     colors: tuple[str, str]  # the image's gradient, top-left to bottom-right
 
     def as_row(self) -> dict[str, str]:
-        """The product as a row for catalog.services.import_products."""
+        """The product as a row for catalog.services.import_products_as_operator."""
         return {
             "sku": self.sku,
             "name": self.name,

@@ -1,5 +1,11 @@
 """Writes for live events: one function per use case, called by every entry point (dashboard,
-admin, commands, webhooks). Network calls to the video backend run outside transactions."""
+admin, commands, webhooks). Network calls to the video backend run outside transactions.
+
+Permissions: a service that takes ``by`` (the user acting) checks it first with
+accounts.permissions.require, whoever calls it; there is no unchecked twin. A service for the
+system alone (webhooks, tasks, the media server, manage.py) takes no ``by`` and its name says so
+(``..._as_operator``, or the system event it handles); tests/test_permission_convention.py holds
+every services module to this."""
 
 from __future__ import annotations
 
@@ -229,18 +235,16 @@ def end_event(*, event: LiveEvent, by) -> LiveEvent:
     if event.status not in (Status.LIVE, Status.SCHEDULED, Status.ENDED):
         raise EventNotEditable(f"A {event.get_status_display().lower()} event cannot be ended.")
     if event.has_channel:
-        _revoke_key(event)
-    return _mark_ended(event=event, reason=END_REASON_HOST)
-
-
-@transaction.atomic
-def _mark_ended(*, event: LiveEvent, reason: str) -> LiveEvent:
-    now = timezone.now()
-    StreamSession.objects.filter(event=event, ended_at=None).update(ended_at=now, end_reason=reason)
-    event.status = Status.ENDED
-    event.status_changed_at = event.ended_by_host_at = now
-    event.save(update_fields=["status", "status_changed_at", "ended_by_host_at", "updated_at"])
-    broadcast_to_event_on_commit(event.pk, "stream.state", {"status": event.status})
+        _revoke_key(event)  # a network call: outside the transaction
+    with transaction.atomic():
+        now = timezone.now()
+        StreamSession.objects.filter(event=event, ended_at=None).update(
+            ended_at=now, end_reason=END_REASON_HOST
+        )
+        event.status = Status.ENDED
+        event.status_changed_at = event.ended_by_host_at = now
+        event.save(update_fields=["status", "status_changed_at", "ended_by_host_at", "updated_at"])
+        broadcast_to_event_on_commit(event.pk, "stream.state", {"status": event.status})
     return event
 
 

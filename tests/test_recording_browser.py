@@ -110,7 +110,9 @@ def recorded_show(stack, media_on_disk):
             description="Waterproof, breathable and packs into its own pocket.",
             external_url=f"https://shop.example.com/{sku.lower()}",
         )
-        attach_product_image(product=product, content=product_card_png(name, colors), filename=f"{sku}.png")
+        attach_product_image(
+            product=product, content=product_card_png(name, colors), filename=f"{sku}.png", by=host
+        )
         products.append(product)
     event = services.create_event(
         organization=brand,

@@ -16,7 +16,7 @@ from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.tests.factories import OrganizationFactory
+from accounts.tests.factories import OrganizationFactory, member
 from catalog.models import Product
 from catalog.services import attach_product_image
 from demo.brand import product_card_png
@@ -62,6 +62,7 @@ def recordings_on_disk(settings, media_on_disk):
 @pytest.fixture
 def replay(recordings_on_disk, media_on_disk):
     brand = OrganizationFactory(name="Northwind Outfitters", slug=f"northwind-{secrets.token_hex(3)}")
+    editor = member(brand)
     products = []
     rows = [
         ("NW-JKT-001", "Ridgeline Waterproof Shell Jacket", "189.00", ("#1f4e5f", "#3fa7a3")),
@@ -78,7 +79,9 @@ def replay(recordings_on_disk, media_on_disk):
             description="Waterproof, breathable and packs into its own pocket.",
             external_url=f"https://shop.example.com/{sku.lower()}",
         )
-        attach_product_image(product=product, content=product_card_png(name, colors), filename=f"{sku}.png")
+        attach_product_image(
+            product=product, content=product_card_png(name, colors), filename=f"{sku}.png", by=editor
+        )
         products.append(product)
     event = LiveEventFactory(
         organization=brand,

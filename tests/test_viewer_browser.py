@@ -62,7 +62,9 @@ def show(media_on_disk):
             description="Waterproof, breathable and packs into its own pocket.",
             external_url=f"https://shop.example.com/{sku.lower()}",
         )
-        attach_product_image(product=product, content=product_card_png(name, colors), filename=f"{sku}.png")
+        attach_product_image(
+            product=product, content=product_card_png(name, colors), filename=f"{sku}.png", by=host
+        )
         products.append(product)
     # A random id: Redis pub/sub channels are shared by everything using the server (every
     # database number), so a concurrent test run's event 1 must not be this one.

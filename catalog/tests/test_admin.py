@@ -187,7 +187,7 @@ def test_organization_filter_lists_only_the_users_brands(client, brands, product
 
 def test_changelist_shows_the_thumbnail(client, brands, products, make_image):
     ours = products[0]
-    attach_product_image(product=ours, content=make_image(), filename="hoodie.png")
+    attach_product_image(product=ours, content=make_image(), filename="hoodie.png", by=member(brands[0]))
     client.force_login(member(brands[0]))
 
     response = client.get(CHANGELIST)
@@ -242,7 +242,7 @@ def test_admin_rejects_an_upload_that_is_not_a_supported_image(client, brands, p
 
 def test_clearing_the_image_in_the_admin_removes_the_thumbnail(client, brands, products, make_image):
     ours = products[0]
-    attach_product_image(product=ours, content=make_image(), filename="hoodie.png")
+    attach_product_image(product=ours, content=make_image(), filename="hoodie.png", by=member(brands[0]))
     client.force_login(member(brands[0]))
 
     response = client.post(change_url(ours), form_data(ours, **{"image-clear": "on"}))

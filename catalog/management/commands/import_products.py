@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import Organization
 from catalog.exceptions import ImportFailed, ImportFileNotUtf8
 from catalog.forms import IMPORT_COLUMNS, REQUIRED_IMPORT_COLUMNS
-from catalog.services import import_products
+from catalog.services import import_products_as_operator
 
 
 class Command(BaseCommand):
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}.") from exc
         try:
-            result = import_products(organization=organization, rows=io.BytesIO(content))
+            result = import_products_as_operator(organization=organization, rows=io.BytesIO(content))
         except ImportFileNotUtf8 as exc:
             raise CommandError(f"{file.name}: {exc}") from exc
         except ImportFailed as exc:

@@ -18,7 +18,7 @@ from django.db import transaction
 from accounts.models import Membership, Organization
 from catalog.exceptions import ImportFailed
 from catalog.models import Product
-from catalog.services import attach_product_image, import_products
+from catalog.services import attach_product_image, import_products_as_operator
 from demo.brand import BRAND_NAME, BRAND_SLUG, DEMO_PRODUCTS, DEMO_USERS, DemoUser, product_card_png
 
 
@@ -64,7 +64,7 @@ class Command(BaseCommand):
 
     def seed_products(self, brand: Organization) -> list[Product]:
         """Import the demo products the brand lacks (edits made in the demo are kept), then draw an
-        image for each product without one."""
+        image for each product without one (as the brand's owner)."""
         demo_by_sku = {demo_product.sku: demo_product for demo_product in DEMO_PRODUCTS}
         existing = set(
             Product.objects.filter(organization=brand, sku__in=demo_by_sku).values_list("sku", flat=True)
@@ -72,14 +72,17 @@ class Command(BaseCommand):
         missing = [demo_product.as_row() for sku, demo_product in demo_by_sku.items() if sku not in existing]
         if missing:
             try:
-                import_products(organization=brand, rows=missing)
+                import_products_as_operator(organization=brand, rows=missing)
             except ImportFailed as exc:
                 raise CommandError(f"{exc} {'; '.join(map(str, exc.errors))}") from exc
         products = list(Product.objects.filter(organization=brand, sku__in=demo_by_sku))
+        owner = Membership.objects.filter(organization=brand, role=Membership.Role.OWNER).first()
         for product in products:
             if not product.image:
                 png = product_card_png(product.name, demo_by_sku[product.sku].colors)
-                attach_product_image(product=product, content=png, filename=f"{product.sku}.png")
+                attach_product_image(
+                    product=product, content=png, filename=f"{product.sku}.png", by=owner.user
+                )
         return products
 
     def print_summary(self, brand: Organization, logins, products) -> None:
