@@ -367,7 +367,7 @@ else:
 STORAGES["staticfiles"] = {
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
     if DEBUG
-    else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    else "liveshop.staticfiles.StaticFilesStorage"
 }
 
 # API (Django REST framework, drf-spectacular)

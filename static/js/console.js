@@ -10,634 +10,558 @@
 //   Lost connections come back with exponential backoff and jitter.
 // - A muted hls.js preview of the playback URL while the event is live (Safari/iPadOS play HLS
 //   natively).
-(() => {
-  "use strict";
+import { Backoff } from "./lib/backoff.js";
+import { jsonBody, post } from "./lib/http.js";
+import { playHls, resetVideo, tryPlay } from "./lib/player.js";
+import { CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, liveSocket } from "./lib/socket.js";
+import { streamClock, timeOfDay } from "./lib/time.js";
 
-  const root = document.getElementById("console");
-  const configElement = document.getElementById("console-config");
-  if (!root || !configElement) return;
-  const config = JSON.parse(configElement.textContent);
+const root = document.getElementById("console");
+const config = JSON.parse(document.getElementById("console-config").textContent);
 
-  const CLOSED = ["ended", "cancelled"];
-  // A cue only moves forward: pending -> waiting -> a final state. A late answer (the fetch
-  // response after a cue_state frame, say) never takes it back.
-  const CUE_RANK = { pending: 0, waiting: 1 };
-  const cueRank = (state) => CUE_RANK[state] ?? 2;
+const CLOSED = ["ended", "cancelled"];
+// A cue only moves forward: pending -> waiting -> a final state. A late answer (the fetch
+// response after a cue_state frame, say) never takes it back.
+const CUE_RANK = { pending: 0, waiting: 1 };
+const cueRank = (state) => CUE_RANK[state] ?? 2;
 
-  const state = {
-    status: config.status,
-    history: config.history.map(withoutServerFields),
-    viewers: null,
-    streamHealth: null, // the video service's word: the studio snapshot, stream_state frames
-    healthAt: null, // when the newest health news happened (ISO 8601)
-    preview: "idle",
-  };
-  const cueUpdates = new Map(); // cue_state frames for highlights the page has not seen yet
+const state = {
+  status: config.status,
+  history: config.history.map(withoutServerFields),
+  viewers: null,
+  streamHealth: null, // the video service's word: the studio snapshot, stream_state frames
+  healthAt: null, // when the newest health news happened (ISO 8601)
+  preview: "idle",
+};
+const cueUpdates = new Map(); // cue_state frames for highlights the page has not seen yet
 
-  const $ = (selector, scope = document) => scope.querySelector(selector);
-  const $$ = (selector, scope = document) => Array.from(scope.querySelectorAll(selector));
-  const els = {
-    history: $("#history-list"),
-    historyEmpty: $("#history-empty"),
-    onScreen: $("#on-screen-body"),
-    alert: $("#console-alert"),
-    lineupChanged: $("#lineup-changed"),
-    connection: $("#console-connection"),
-    player: $("#preview-player"),
-    video: $("#preview-video"),
-    previewMessage: $("#preview-message"),
-    statHealth: $("#stat-health"),
-    statStatus: $("#stat-status"),
-  };
+const $ = (selector, scope = document) => scope.querySelector(selector);
+const $$ = (selector, scope = document) => Array.from(scope.querySelectorAll(selector));
+const els = {
+  history: $("#history-list"),
+  historyEmpty: $("#history-empty"),
+  onScreen: $("#on-screen-body"),
+  alert: $("#console-alert"),
+  lineupChanged: $("#lineup-changed"),
+  connection: $("#console-connection"),
+  player: $("#preview-player"),
+  video: $("#preview-video"),
+  previewMessage: $("#preview-message"),
+  statHealth: $("#stat-health"),
+  statStatus: $("#stat-status"),
+};
 
-  function withoutServerFields(row) {
-    const { cueLabel, time, offset, ...rest } = row;
-    return rest;
-  }
+function withoutServerFields(row) {
+  const { cueLabel, time, offset, ...rest } = row;
+  return rest;
+}
 
-  // Rendering ------------------------------------------------------------------------------------
+// Rendering ------------------------------------------------------------------------------------
 
-  function render() {
-    renderStatus();
-    renderHistory();
-    renderCards();
-    renderViewers();
-    renderHealth();
-  }
+function render() {
+  renderStatus();
+  renderHistory();
+  renderCards();
+  renderViewers();
+  renderHealth();
+}
 
-  function renderStatus() {
-    const label = config.statusLabels[state.status] || state.status;
-    for (const holder of $$("#event-status, #player-badge")) {
-      const badge = document.createElement("span");
-      badge.className = `status status-${state.status}`;
-      if (state.status === "live") {
-        const dot = document.createElement("span");
-        dot.className = "status-dot";
-        dot.setAttribute("aria-hidden", "true");
-        badge.append(dot);
-      }
-      badge.append(label);
-      holder.replaceChildren(badge);
+function renderStatus() {
+  const label = config.statusLabels[state.status] || state.status;
+  for (const holder of $$("#event-status, #player-badge")) {
+    const badge = document.createElement("span");
+    badge.className = `status status-${state.status}`;
+    if (state.status === "live") {
+      const dot = document.createElement("span");
+      dot.className = "status-dot";
+      dot.setAttribute("aria-hidden", "true");
+      badge.append(dot);
     }
-    if (els.statStatus) els.statStatus.textContent = label;
-    root.toggleAttribute("data-closed", CLOSED.includes(state.status));
+    badge.append(label);
+    holder.replaceChildren(badge);
   }
+  if (els.statStatus) els.statStatus.textContent = label;
+  root.toggleAttribute("data-closed", CLOSED.includes(state.status));
+}
 
-  function currentProduct() {
-    const latest = state.history[0];
-    return latest && latest.product ? latest.product : null;
-  }
+function currentProduct() {
+  const latest = state.history[0];
+  return latest && latest.product ? latest.product : null;
+}
 
-  function renderCards() {
-    const current = currentProduct();
-    for (const card of $$(".product-card", root)) {
-      const isCurrent = current !== null && String(current.id) === card.dataset.productId;
-      card.classList.toggle("is-current", isCurrent);
-      const label = $(".feature-button .button-label", card);
-      if (label && !card.classList.contains("is-pending")) {
-        label.textContent = isCurrent ? "Feature again" : "Feature";
-      }
-    }
-    if (!els.onScreen) return;
-    if (!current) {
-      const none = document.createElement("span");
-      none.className = "muted";
-      none.textContent = "Nothing: viewers see no product card.";
-      els.onScreen.replaceChildren(none);
-      return;
-    }
-    const text = document.createElement("span");
-    text.className = "pick-text";
-    text.append(span("pick-name", current.name), span("muted small", `${current.price} ${current.currency}`));
-    els.onScreen.replaceChildren(thumbnail(current, "thumb"), text);
-  }
-
-  function renderHistory() {
-    if (!els.history) return;
-    const seen = new Set($$(".history-row", els.history).map((row) => row.dataset.highlightId));
-    els.history.replaceChildren(...state.history.map((entry) => historyRow(entry, !seen.has(String(entry.highlightId)))));
-    if (els.historyEmpty) els.historyEmpty.hidden = state.history.length > 0;
-  }
-
-  function historyRow(entry, isNew) {
-    const row = document.createElement("li");
-    row.className = "history-row";
-    row.classList.toggle("is-clear", !entry.product);
-    row.classList.toggle("is-new", isNew && rendered);
-    row.dataset.highlightId = entry.highlightId;
-
-    const thumb = document.createElement("span");
-    thumb.className = "history-thumb";
-    thumb.setAttribute("aria-hidden", "true");
-    if (entry.product && entry.product.image) {
-      const img = document.createElement("img");
-      img.src = entry.product.image;
-      img.alt = "";
-      thumb.append(img);
-    } else {
-      thumb.textContent = entry.product ? initial(entry.product.name) : "×";
-    }
-
-    const main = document.createElement("span");
-    main.className = "history-main";
-    main.append(span("history-name", entry.product ? entry.product.name : "Card cleared"));
-    const meta = span("history-meta", "");
-    const time = document.createElement("time");
-    time.dateTime = entry.at;
-    time.textContent = new Date(entry.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-    meta.append(time);
-    if (entry.offsetMs !== null && entry.offsetMs !== undefined) {
-      meta.append(` · ${streamClock(entry.offsetMs)} into the stream`);
-    }
-    main.append(meta);
-    if (entry.cueError) main.append(span("history-error", entry.cueError));
-
-    const cue = span(`cue cue-${entry.cueState}`, config.cueLabels[entry.cueState] || entry.cueState);
-    row.append(thumb, main, cue);
-    return row;
-  }
-
-  function renderViewers() {
-    const text = state.viewers === null ? "—" : state.viewers.toLocaleString();
-    for (const el of $$("[data-viewer-count]")) el.textContent = text;
-  }
-
-  // Stream health: the video service's word (the studio snapshot asks it; IVS's starvation
-  // events come as stream_state frames with a health) when it has one, otherwise what the
-  // preview player sees.
-  function renderHealth() {
-    if (!els.statHealth) return;
-    let key;
-    let text;
-    if (state.status !== "live") {
-      [key, text] = ["offline", "Offline"];
-    } else if (state.streamHealth === "healthy" || state.streamHealth === "starving") {
-      key = state.streamHealth;
-      text = key === "healthy" ? "Healthy" : "Starving: too little data";
-    } else {
-      [key, text] = {
-        playing: ["healthy", "Video arriving"],
-        buffering: ["buffering", "Buffering…"],
-        waiting: ["down", "No video yet"],
-        unsupported: ["unknown", "Live"],
-      }[state.preview] || ["unknown", "Checking…"];
-    }
-    els.statHealth.dataset.health = key;
-    els.statHealth.textContent = text;
-  }
-
-  function span(className, text) {
-    const el = document.createElement("span");
-    el.className = className;
-    el.textContent = text;
-    return el;
-  }
-
-  function thumbnail(product, className) {
-    if (product.image) {
-      const img = document.createElement("img");
-      img.src = product.image;
-      img.alt = "";
-      img.className = className;
-      return img;
-    }
-    const el = span(`${className} thumb-empty`, initial(product.name));
-    el.setAttribute("aria-hidden", "true");
-    return el;
-  }
-
-  function initial(name) {
-    return (name || "?").trim().charAt(0).toUpperCase();
-  }
-
-  function streamClock(ms) {
-    const total = Math.floor(ms / 1000);
-    const [h, m, s] = [Math.floor(total / 3600), Math.floor(total / 60) % 60, total % 60];
-    const pad = (n) => String(n).padStart(2, "0");
-    return h ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
-  }
-
-  // State changes --------------------------------------------------------------------------------
-
-  function upsert(entry) {
-    const update = cueUpdates.get(entry.highlightId);
-    if (update) {
-      cueUpdates.delete(entry.highlightId);
-      entry = mergeCue(entry, update);
-    }
-    const index = state.history.findIndex((row) => row.highlightId === entry.highlightId);
-    if (index >= 0) {
-      const old = state.history[index];
-      const merged = { ...old, ...entry };
-      // A guess gives way to the server's word; the server's word only moves forward.
-      const keep = entry.guessed || (!old.guessed && cueRank(entry.cueState) < cueRank(old.cueState));
-      if (entry.cueState === undefined || keep) {
-        merged.cueState = old.cueState;
-        merged.cueError = old.cueError;
-        merged.guessed = old.guessed && entry.guessed;
-      }
-      state.history[index] = merged;
-    } else {
-      state.history.push(entry);
-      state.history.sort((a, b) => b.at.localeCompare(a.at) || b.highlightId - a.highlightId);
-      state.history.length = Math.min(state.history.length, 50);
+function renderCards() {
+  const current = currentProduct();
+  for (const card of $$(".product-card", root)) {
+    const isCurrent = current !== null && String(current.id) === card.dataset.productId;
+    card.classList.toggle("is-current", isCurrent);
+    const label = $(".feature-button .button-label", card);
+    if (label && !card.classList.contains("is-pending")) {
+      label.textContent = isCurrent ? "Feature again" : "Feature";
     }
   }
+  if (!els.onScreen) return;
+  if (!current) {
+    const none = document.createElement("span");
+    none.className = "muted";
+    none.textContent = "Nothing: viewers see no product card.";
+    els.onScreen.replaceChildren(none);
+    return;
+  }
+  const text = document.createElement("span");
+  text.className = "pick-text";
+  text.append(span("pick-name", current.name), span("muted small", `${current.price} ${current.currency}`));
+  els.onScreen.replaceChildren(thumbnail(current, "thumb"), text);
+}
 
-  function mergeCue(entry, update) {
-    if (!entry.guessed && entry.cueState !== undefined && cueRank(update.cueState) < cueRank(entry.cueState)) {
-      return entry;
+function renderHistory() {
+  if (!els.history) return;
+  const seen = new Set($$(".history-row", els.history).map((row) => row.dataset.highlightId));
+  els.history.replaceChildren(...state.history.map((entry) => historyRow(entry, !seen.has(String(entry.highlightId)))));
+  if (els.historyEmpty) els.historyEmpty.hidden = state.history.length > 0;
+}
+
+function historyRow(entry, isNew) {
+  const row = document.createElement("li");
+  row.className = "history-row";
+  row.classList.toggle("is-clear", !entry.product);
+  row.classList.toggle("is-new", isNew && rendered);
+  row.dataset.highlightId = entry.highlightId;
+
+  const thumb = document.createElement("span");
+  thumb.className = "history-thumb";
+  thumb.setAttribute("aria-hidden", "true");
+  if (entry.product && entry.product.image) {
+    const img = document.createElement("img");
+    img.src = entry.product.image;
+    img.alt = "";
+    thumb.append(img);
+  } else {
+    thumb.textContent = entry.product ? initial(entry.product.name) : "×";
+  }
+
+  const main = document.createElement("span");
+  main.className = "history-main";
+  main.append(span("history-name", entry.product ? entry.product.name : "Card cleared"));
+  const meta = span("history-meta", "");
+  const time = document.createElement("time");
+  time.dateTime = entry.at;
+  time.textContent = timeOfDay(entry.at);
+  meta.append(time);
+  if (entry.offsetMs !== null && entry.offsetMs !== undefined) {
+    meta.append(` · ${streamClock(entry.offsetMs)} into the stream`);
+  }
+  main.append(meta);
+  if (entry.cueError) main.append(span("history-error", entry.cueError));
+
+  const cue = span(`cue cue-${entry.cueState}`, config.cueLabels[entry.cueState] || entry.cueState);
+  row.append(thumb, main, cue);
+  return row;
+}
+
+function renderViewers() {
+  const text = state.viewers === null ? "—" : state.viewers.toLocaleString();
+  for (const el of $$("[data-viewer-count]")) el.textContent = text;
+}
+
+// Stream health: the video service's word (the studio snapshot asks it; IVS's starvation
+// events come as stream_state frames with a health) when it has one, otherwise what the
+// preview player sees.
+function renderHealth() {
+  if (!els.statHealth) return;
+  let key;
+  let text;
+  if (state.status !== "live") {
+    [key, text] = ["offline", "Offline"];
+  } else if (state.streamHealth === "healthy" || state.streamHealth === "starving") {
+    key = state.streamHealth;
+    text = key === "healthy" ? "Healthy" : "Starving: too little data";
+  } else {
+    [key, text] = {
+      playing: ["healthy", "Video arriving"],
+      buffering: ["buffering", "Buffering…"],
+      waiting: ["down", "No video yet"],
+      unsupported: ["unknown", "Live"],
+    }[state.preview] || ["unknown", "Checking…"];
+  }
+  els.statHealth.dataset.health = key;
+  els.statHealth.textContent = text;
+}
+
+function span(className, text) {
+  const el = document.createElement("span");
+  el.className = className;
+  el.textContent = text;
+  return el;
+}
+
+function thumbnail(product, className) {
+  if (product.image) {
+    const img = document.createElement("img");
+    img.src = product.image;
+    img.alt = "";
+    img.className = className;
+    return img;
+  }
+  const el = span(`${className} thumb-empty`, initial(product.name));
+  el.setAttribute("aria-hidden", "true");
+  return el;
+}
+
+function initial(name) {
+  return (name || "?").trim().charAt(0).toUpperCase();
+}
+
+// State changes --------------------------------------------------------------------------------
+
+function upsert(entry) {
+  const update = cueUpdates.get(entry.highlightId);
+  if (update) {
+    cueUpdates.delete(entry.highlightId);
+    entry = mergeCue(entry, update);
+  }
+  const index = state.history.findIndex((row) => row.highlightId === entry.highlightId);
+  if (index >= 0) {
+    const old = state.history[index];
+    const merged = { ...old, ...entry };
+    // A guess gives way to the server's word; the server's word only moves forward.
+    const keep = entry.guessed || (!old.guessed && cueRank(entry.cueState) < cueRank(old.cueState));
+    if (entry.cueState === undefined || keep) {
+      merged.cueState = old.cueState;
+      merged.cueError = old.cueError;
+      merged.guessed = old.guessed && entry.guessed;
     }
-    return { ...entry, cueState: update.cueState, cueError: update.cueError || "", guessed: false };
+    state.history[index] = merged;
+  } else {
+    state.history.push(entry);
+    state.history.sort((a, b) => b.at.localeCompare(a.at) || b.highlightId - a.highlightId);
+    state.history.length = Math.min(state.history.length, 50);
   }
+}
 
-  function applyCueState(frame) {
-    const index = state.history.findIndex((row) => row.highlightId === frame.highlightId);
-    if (index < 0) {
-      cueUpdates.set(frame.highlightId, frame);
-      return;
-    }
-    state.history[index] = mergeCue(state.history[index], frame);
+function mergeCue(entry, update) {
+  if (!entry.guessed && entry.cueState !== undefined && cueRank(update.cueState) < cueRank(entry.cueState)) {
+    return entry;
   }
+  return { ...entry, cueState: update.cueState, cueError: update.cueError || "", guessed: false };
+}
 
-  function setStatus(status) {
-    if (!status || status === state.status) return;
-    state.status = status;
-    state.streamHealth = null; // the last stream's health says nothing about the next one
-    state.healthAt = null;
-    const banner = $("#status-changed");
-    if (banner) {
-      // The console follows by itself; the event actions and sessions below were drawn for the old status.
-      banner.hidden = status === config.status;
-      banner.replaceChildren(
-        `The event is ${(config.statusLabels[status] || status).toLowerCase()} now. `,
-        Object.assign(document.createElement("a"), { href: location.pathname, textContent: "Reload" }),
-        " to update the event actions and stream sessions.",
-      );
-    }
-    if (status === "live") startPreview();
-    if (CLOSED.includes(status)) {
-      stopPreview(status === "ended" ? "The stream has ended." : "This event was cancelled.");
-    } else if (status !== "live") {
-      stopPreview("Offline. The preview starts when your encoder goes live.");
-    }
+function applyCueState(frame) {
+  const index = state.history.findIndex((row) => row.highlightId === frame.highlightId);
+  if (index < 0) {
+    cueUpdates.set(frame.highlightId, frame);
+    return;
   }
+  state.history[index] = mergeCue(state.history[index], frame);
+}
 
-  // The studio websocket ---------------------------------------------------------------------------
-
-  let socket = null;
-  let attempts = 0;
-  let retryTimer = null;
-  let resyncTimer = null;
-  let silenceTimer = null;
-
-  /** Any frame proves the socket alive; silence for 2.5 heartbeats means it is dead: replace it. */
-  function heardFrom(ws) {
-    clearTimeout(silenceTimer);
-    silenceTimer = setTimeout(() => {
-      if (socket !== ws) return;
-      ws.close(); // its close handler schedules the reconnect
-    }, config.heartbeatMs * 2.5);
-  }
-
-  function setConnection(name, text) {
-    if (!els.connection) return;
-    els.connection.dataset.state = name;
-    $(".connection-text", els.connection).textContent = text;
-  }
-
-  function connect() {
-    clearTimeout(retryTimer);
-    if (socket) return;
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${scheme}://${location.host}${config.socketPath}`);
-    socket = ws;
-    heardFrom(ws);
-    setConnection("connecting", attempts ? "Reconnecting…" : "Connecting…");
-    ws.addEventListener("message", (message) => {
-      if (socket === ws) heardFrom(ws);
-      let frame;
-      try {
-        frame = JSON.parse(message.data);
-      } catch {
-        return;
-      }
-      onFrame(frame);
-    });
-    ws.addEventListener("close", (event) => {
-      if (socket !== ws) return;
-      socket = null;
-      if (event.code === 4404 || event.code === 4403) {
-        setConnection("denied", "Live updates unavailable: reload the page");
-        return;
-      }
-      // 1 s, 2 s, 4 s … up to 30 s, jittered so consoles do not all come back at once.
-      const base = Math.min(30000, 1000 * 2 ** attempts);
-      const delay = Math.round(Math.max(event.code === 4429 ? 10000 : 0, base / 2 + (Math.random() * base) / 2));
-      attempts += 1;
-      setConnection("retry", `Offline: retrying in ${Math.ceil(delay / 1000)} s`);
-      retryTimer = setTimeout(connect, delay);
-    });
-  }
-
-  function reconnectNow() {
-    if (socket || CLOSED.includes(state.status)) return;
-    attempts = 0;
-    connect();
-  }
-
-  function resync() {
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send("resync");
-  }
-
-  function onFrame(frame) {
-    switch (frame.type) {
-      case "studio_snapshot":
-        attempts = 0;
-        setConnection("live", "Live updates on");
-        setStatus(frame.event && frame.event.status);
-        state.streamHealth = frame.streamHealth || null;
-        state.healthAt = null;
-        state.history = frame.history || [];
-        state.viewers = frame.viewerCount ?? state.viewers;
-        cueUpdates.clear();
-        break;
-      case "product_featured":
-      case "product_cleared":
-        if (frame.cueState !== undefined) {
-          // The consoles' own frame: the highlight with its cue's state, the server's word.
-          const { type, ...entry } = frame;
-          upsert({ ...entry, product: frame.product || null, cueError: frame.cueError || "", guessed: false });
-          break;
-        }
-        // The viewers' frame (the console follows their topic too; no cue state): keep what the
-        // page knows, guess otherwise, and ask for a snapshot if nothing settles the guess.
-        upsert({ ...frame, product: frame.product || null, guessed: true, cueState: undefined });
-        settleGuesses();
-        break;
-      case "cue_state":
-        applyCueState(frame);
-        break;
-      case "stream_state":
-        setStatus(frame.status);
-        // Viewers' frames carry no health; the consoles' own ones (IVS starvation news) do.
-        // EventBridge may deliver them out of order: the newest news wins.
-        if ("health" in frame && !(frame.healthAt && state.healthAt && frame.healthAt < state.healthAt)) {
-          state.streamHealth = frame.health || null;
-          state.healthAt = frame.healthAt || null;
-        }
-        break;
-      case "viewer_count":
-        state.viewers = frame.count;
-        break;
-      case "feed_status":
-      case "heartbeat":
-        if ((frame.status || frame.feed) === "reconnecting") {
-          setConnection("retry", "Live updates to viewers are paused: reconnecting to Redis…");
-        } else {
-          setConnection("live", "Live updates on");
-        }
-        return;
-      case "delivery_restored":
-        showAlert(deliveryNotice(frame));
-        return;
-      case "lineup_changed":
-        if (els.lineupChanged) els.lineupChanged.hidden = false;
-        return;
-      default:
-        return;
-    }
-    render();
-  }
-
-  function settleGuesses() {
-    for (const entry of state.history) {
-      if (entry.cueState === undefined) {
-        entry.cueState = state.status === "live" ? "pending" : "not_live";
-        entry.cueError = "";
-      }
-    }
-    clearTimeout(resyncTimer);
-    resyncTimer = setTimeout(() => {
-      if (state.history.some((entry) => entry.guessed)) resync();
-    }, 1500);
-  }
-
-  /**
-   * What viewers missed while Redis could not be reached, and that they have it now. One outage
-   * may bring two notices (the server's feed, and the process that published meanwhile): within a
-   * minute they add up to one message about one outage.
-   */
-  let outage = null;
-  function deliveryNotice(frame) {
-    const now = Date.now();
-    if (!outage || now - outage.heard > 60000) {
-      outage = { since: frame.since, until: frame.until, late: new Set() };
-    }
-    outage.heard = now;
-    outage.since = Math.min(outage.since, frame.since);
-    outage.until = Math.max(outage.until, frame.until);
-    (frame.highlightIds || []).forEach((id) => outage.late.add(id));
-    for (const entry of state.history) {
-      const at = Date.parse(entry.at) / 1000;
-      if (at >= frame.since && at <= frame.until) outage.late.add(entry.highlightId);
-    }
-    const since = new Date(outage.since * 1000);
-    const until = new Date(outage.until * 1000);
-    const late = outage.late.size;
-    const time = (date) => date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-    const seconds = Math.max(1, Math.round((until - since) / 1000));
-    const what = late === 1 ? "1 highlight featured then" : `${late} highlights featured then`;
-    return `Live updates to viewers were interrupted for ${seconds} s (${time(since)}–${time(until)}). ` +
-      (late ? `${what} reached viewers when the connection came back.` : "Viewers are up to date again.");
-  }
-
-  // Feature and clear ----------------------------------------------------------------------------
-
-  function showAlert(message) {
-    if (!els.alert) return;
-    els.alert.textContent = message;
-    els.alert.hidden = !message;
-  }
-
-  async function readError(response) {
-    try {
-      const body = await response.json();
-      if (body && body.error) return body.error;
-    } catch {
-      // not JSON: a login page after the session expired, a CSRF failure page, a proxy error …
-    }
-    if (response.status === 403) return "Not allowed: your session or role may have changed. Reload the page.";
-    if (response.redirected || response.status === 401) return "Your session has expired. Reload the page and log in.";
-    return `The server could not do that (error ${response.status}). Try again.`;
-  }
-
-  async function submit(form) {
-    const button = $("button", form);
-    if (!button || button.disabled) return; // in flight: a double click features once
-    const card = form.closest(".product-card");
-    const label = $(".button-label", button);
-    const before = label ? label.textContent : "";
-    button.disabled = true;
-    button.setAttribute("aria-busy", "true");
-    if (card) card.classList.add("is-pending");
-    if (label) label.textContent = form.dataset.console === "feature" ? "Featuring…" : "Clearing…";
-    showAlert("");
-    try {
-      const response = await fetch(form.action, {
-        method: "POST",
-        body: new FormData(form),
-        credentials: "same-origin",
-        headers: {
-          Accept: "application/json",
-          "X-Requested-With": "fetch",
-          "X-CSRFToken": form.elements.csrfmiddlewaretoken.value,
-        },
-      });
-      const isJson = (response.headers.get("Content-Type") || "").includes("application/json");
-      if (response.ok && isJson) {
-        const body = await response.json();
-        upsert({ ...body.highlight, guessed: false });
-      } else {
-        showAlert(await readError(response));
-      }
-    } catch {
-      showAlert("Could not reach Liveshop. Check your connection and try again.");
-    } finally {
-      button.disabled = false;
-      button.removeAttribute("aria-busy");
-      if (card) card.classList.remove("is-pending");
-      if (label) label.textContent = before;
-      render();
-    }
-  }
-
-  root.addEventListener("submit", (event) => {
-    const form = event.target.closest("form[data-console]");
-    if (!form) return;
-    event.preventDefault();
-    submit(form);
-  });
-
-  function isTyping(target) {
-    return Boolean(
-      target && (target.isContentEditable || target.closest("input, textarea, select, [contenteditable]")),
+function setStatus(status) {
+  if (!status || status === state.status) return;
+  state.status = status;
+  state.streamHealth = null; // the last stream's health says nothing about the next one
+  state.healthAt = null;
+  const banner = $("#status-changed");
+  if (banner) {
+    // The console follows by itself; the event actions and sessions below were drawn for the old status.
+    banner.hidden = status === config.status;
+    banner.replaceChildren(
+      `The event is ${(config.statusLabels[status] || status).toLowerCase()} now. `,
+      Object.assign(document.createElement("a"), { href: location.pathname, textContent: "Reload" }),
+      " to update the event actions and stream sessions.",
     );
   }
-
-  // The digit from the key, or from the key's position (so AZERTY's unshifted row works too).
-  function digitOf(event) {
-    if (/^[0-9]$/.test(event.key)) return Number(event.key);
-    const match = /^(?:Digit|Numpad)([0-9])$/.exec(event.code || "");
-    return match ? Number(match[1]) : null;
+  if (status === "live") startPreview();
+  if (CLOSED.includes(status)) {
+    stopPreview(status === "ended" ? "The stream has ended." : "This event was cancelled.");
+  } else if (status !== "live") {
+    stopPreview("Offline. The preview starts when your encoder goes live.");
   }
+}
 
-  document.addEventListener("keydown", (event) => {
-    if (!config.canFeature || CLOSED.includes(state.status) || event.defaultPrevented || event.repeat) return;
-    if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
-    const digit = event.key === "Escape" ? 0 : digitOf(event);
-    if (digit === null) return;
-    const form =
-      digit === 0
-        ? $("form[data-console='clear']", root)
-        : $$(".product-card form[data-console='feature']", root)[digit - 1];
-    if (!form) return;
-    event.preventDefault();
-    const card = form.closest(".product-card");
-    if (card) {
-      card.classList.add("is-pressed");
-      setTimeout(() => card.classList.remove("is-pressed"), 120);
-    }
-    submit(form);
+// The studio websocket ---------------------------------------------------------------------------
+
+let socket = null; // liveSocket(), started below unless the event is closed
+let resyncTimer = null;
+
+function setConnection(name, text) {
+  if (!els.connection) return;
+  els.connection.dataset.state = name;
+  $(".connection-text", els.connection).textContent = text;
+}
+
+function connect() {
+  socket = liveSocket(config.socketPath, {
+    heartbeatMs: config.heartbeatMs,
+    // 1 s, 2 s, 4 s … up to 30 s, jittered so consoles do not all come back at once.
+    backoff: { firstMs: 1000, maxMs: 30000 },
+    rateLimited: (delay) => Math.max(10000, delay),
+    fatal: [CLOSE_NOT_FOUND, CLOSE_FORBIDDEN],
+    onFrame,
+    onConnecting: (attempt) => setConnection("connecting", attempt ? "Reconnecting…" : "Connecting…"),
+    onRetry: (delay) => setConnection("retry", `Offline: retrying in ${Math.ceil(delay / 1000)} s`),
+    onFatal: () => setConnection("denied", "Live updates unavailable: reload the page"),
+    onVisible: resync, // timers sleep in background tabs: catch up
   });
+}
 
-  // The preview player ---------------------------------------------------------------------------
+function resync() {
+  socket?.send("resync");
+}
 
-  let hls = null;
-  let previewTimer = null;
-  let previewAttempts = 0;
-
-  function setPreview(name, message) {
-    state.preview = name;
-    if (els.player) els.player.dataset.state = name;
-    if (message !== undefined && els.previewMessage) els.previewMessage.textContent = message;
-    renderHealth();
-  }
-
-  function startPreview() {
-    const { mode, url } = config.preview;
-    if (mode !== "hls" || !url || !els.video || state.status !== "live") return;
-    clearTimeout(previewTimer);
-    if (hls || els.video.getAttribute("src")) return;
-    setPreview("connecting", "Connecting to the stream…");
-    if (window.Hls && window.Hls.isSupported()) {
-      hls = new window.Hls({ lowLatencyMode: true, liveDurationInfinity: true, backBufferLength: 30 });
-      hls.on(window.Hls.Events.ERROR, (_event, data) => {
-        if (data.fatal) retryPreview();
-      });
-      hls.loadSource(url);
-      hls.attachMedia(els.video);
-    } else if (els.video.canPlayType("application/vnd.apple.mpegurl")) {
-      els.video.src = url; // Safari, iPadOS
-    } else {
-      setPreview("unsupported", "This browser cannot play the preview.");
+function onFrame(frame) {
+  switch (frame.type) {
+    case "studio_snapshot":
+      socket?.resetBackoff();
+      setConnection("live", "Live updates on");
+      setStatus(frame.event && frame.event.status);
+      state.streamHealth = frame.streamHealth || null;
+      state.healthAt = null;
+      state.history = frame.history || [];
+      state.viewers = frame.viewerCount ?? state.viewers;
+      cueUpdates.clear();
+      break;
+    case "product_featured":
+    case "product_cleared":
+      if (frame.cueState !== undefined) {
+        // The consoles' own frame: the highlight with its cue's state, the server's word.
+        const { type, ...entry } = frame;
+        upsert({ ...entry, product: frame.product || null, cueError: frame.cueError || "", guessed: false });
+        break;
+      }
+      // The viewers' frame (the console follows their topic too; no cue state): keep what the
+      // page knows, guess otherwise, and ask for a snapshot if nothing settles the guess.
+      upsert({ ...frame, product: frame.product || null, guessed: true, cueState: undefined });
+      settleGuesses();
+      break;
+    case "cue_state":
+      applyCueState(frame);
+      break;
+    case "stream_state":
+      setStatus(frame.status);
+      // Viewers' frames carry no health; the consoles' own ones (IVS starvation news) do.
+      // EventBridge may deliver them out of order: the newest news wins.
+      if ("health" in frame && !(frame.healthAt && state.healthAt && frame.healthAt < state.healthAt)) {
+        state.streamHealth = frame.health || null;
+        state.healthAt = frame.healthAt || null;
+      }
+      break;
+    case "viewer_count":
+      state.viewers = frame.count;
+      break;
+    case "feed_status":
+    case "heartbeat":
+      if ((frame.status || frame.feed) === "reconnecting") {
+        setConnection("retry", "Live updates to viewers are paused: reconnecting to Redis…");
+      } else {
+        setConnection("live", "Live updates on");
+      }
       return;
-    }
-    els.video.play().catch(() => {}); // muted autoplay; "playing" updates the state
+    case "delivery_restored":
+      showAlert(deliveryNotice(frame));
+      return;
+    case "lineup_changed":
+      if (els.lineupChanged) els.lineupChanged.hidden = false;
+      return;
+    default:
+      return;
   }
-
-  function teardownPreview() {
-    clearTimeout(previewTimer);
-    if (hls) {
-      hls.destroy();
-      hls = null;
-    }
-    if (els.video && els.video.getAttribute("src")) {
-      els.video.removeAttribute("src");
-      els.video.load();
-    }
-  }
-
-  // The HLS playlist appears a few seconds after the encoder connects: keep trying, backing off.
-  function retryPreview() {
-    teardownPreview();
-    if (state.status !== "live") return;
-    const delay = Math.min(10000, 1500 * 2 ** previewAttempts);
-    previewAttempts += 1;
-    setPreview("waiting", "Waiting for video from your encoder…");
-    previewTimer = setTimeout(startPreview, delay);
-  }
-
-  function stopPreview(message) {
-    teardownPreview();
-    previewAttempts = 0;
-    setPreview("idle", message);
-  }
-
-  if (els.video) {
-    els.video.addEventListener("playing", () => {
-      previewAttempts = 0;
-      setPreview("playing");
-    });
-    els.video.addEventListener("waiting", () => setPreview("buffering", "Buffering…"));
-    els.video.addEventListener("error", () => {
-      if (!hls) retryPreview();
-    });
-  }
-
-  // Start ----------------------------------------------------------------------------------------
-
-  let rendered = false;
   render();
-  rendered = true;
-  if (state.status === "live") startPreview();
-  if (!CLOSED.includes(state.status)) {
-    connect();
-    window.addEventListener("online", reconnectNow);
-    document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState !== "visible") return;
-      if (socket) resync(); // timers sleep in background tabs: catch up
-      else reconnectNow();
-    });
+}
+
+function settleGuesses() {
+  for (const entry of state.history) {
+    if (entry.cueState === undefined) {
+      entry.cueState = state.status === "live" ? "pending" : "not_live";
+      entry.cueError = "";
+    }
   }
-})();
+  clearTimeout(resyncTimer);
+  resyncTimer = setTimeout(() => {
+    if (state.history.some((entry) => entry.guessed)) resync();
+  }, 1500);
+}
+
+/**
+ * What viewers missed while Redis could not be reached, and that they have it now. One outage
+ * may bring two notices (the server's feed, and the process that published meanwhile): within a
+ * minute they add up to one message about one outage.
+ */
+let outage = null;
+function deliveryNotice(frame) {
+  const now = Date.now();
+  if (!outage || now - outage.heard > 60000) {
+    outage = { since: frame.since, until: frame.until, late: new Set() };
+  }
+  outage.heard = now;
+  outage.since = Math.min(outage.since, frame.since);
+  outage.until = Math.max(outage.until, frame.until);
+  (frame.highlightIds || []).forEach((id) => outage.late.add(id));
+  for (const entry of state.history) {
+    const at = Date.parse(entry.at) / 1000;
+    if (at >= frame.since && at <= frame.until) outage.late.add(entry.highlightId);
+  }
+  const since = new Date(outage.since * 1000);
+  const until = new Date(outage.until * 1000);
+  const late = outage.late.size;
+  const seconds = Math.max(1, Math.round((until - since) / 1000));
+  const what = late === 1 ? "1 highlight featured then" : `${late} highlights featured then`;
+  return `Live updates to viewers were interrupted for ${seconds} s (${timeOfDay(since)}–${timeOfDay(until)}). ` +
+    (late ? `${what} reached viewers when the connection came back.` : "Viewers are up to date again.");
+}
+
+// Feature and clear ----------------------------------------------------------------------------
+
+function showAlert(message) {
+  if (!els.alert) return;
+  els.alert.textContent = message;
+  els.alert.hidden = !message;
+}
+
+async function readError(response) {
+  // Not JSON: a login page after the session expired, a CSRF failure page, a proxy error …
+  const body = await jsonBody(response);
+  if (body && body.error) return body.error;
+  if (response.status === 403) return "Not allowed: your session or role may have changed. Reload the page.";
+  if (response.redirected || response.status === 401) return "Your session has expired. Reload the page and log in.";
+  return `The server could not do that (error ${response.status}). Try again.`;
+}
+
+async function submit(form) {
+  const button = $("button", form);
+  if (!button || button.disabled) return; // in flight: a double click features once
+  const card = form.closest(".product-card");
+  const label = $(".button-label", button);
+  const before = label ? label.textContent : "";
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  if (card) card.classList.add("is-pending");
+  if (label) label.textContent = form.dataset.console === "feature" ? "Featuring…" : "Clearing…";
+  showAlert("");
+  try {
+    const response = await post(form.action, new FormData(form), { form, headers: { "X-Requested-With": "fetch" } });
+    const isJson = (response.headers.get("Content-Type") || "").includes("application/json");
+    if (response.ok && isJson) {
+      const body = await response.json();
+      upsert({ ...body.highlight, guessed: false });
+    } else {
+      showAlert(await readError(response));
+    }
+  } catch {
+    showAlert("Could not reach Liveshop. Check your connection and try again.");
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+    if (card) card.classList.remove("is-pending");
+    if (label) label.textContent = before;
+    render();
+  }
+}
+
+root.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-console]");
+  if (!form) return;
+  event.preventDefault();
+  submit(form);
+});
+
+function isTyping(target) {
+  return Boolean(
+    target && (target.isContentEditable || target.closest("input, textarea, select, [contenteditable]")),
+  );
+}
+
+// The digit from the key, or from the key's position (so AZERTY's unshifted row works too).
+function digitOf(event) {
+  if (/^[0-9]$/.test(event.key)) return Number(event.key);
+  const match = /^(?:Digit|Numpad)([0-9])$/.exec(event.code || "");
+  return match ? Number(match[1]) : null;
+}
+
+document.addEventListener("keydown", (event) => {
+  if (!config.canFeature || CLOSED.includes(state.status) || event.defaultPrevented || event.repeat) return;
+  if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+  const digit = event.key === "Escape" ? 0 : digitOf(event);
+  if (digit === null) return;
+  const form =
+    digit === 0
+      ? $("form[data-console='clear']", root)
+      : $$(".product-card form[data-console='feature']", root)[digit - 1];
+  if (!form) return;
+  event.preventDefault();
+  const card = form.closest(".product-card");
+  if (card) {
+    card.classList.add("is-pressed");
+    setTimeout(() => card.classList.remove("is-pressed"), 120);
+  }
+  submit(form);
+});
+
+// The preview player ---------------------------------------------------------------------------
+
+let preview = null; // playHls()'s handle while the preview plays
+let previewTimer = null;
+const previewRetries = new Backoff({ firstMs: 1500, maxMs: 10000 });
+
+function setPreview(name, message) {
+  state.preview = name;
+  if (els.player) els.player.dataset.state = name;
+  if (message !== undefined && els.previewMessage) els.previewMessage.textContent = message;
+  renderHealth();
+}
+
+function startPreview() {
+  const { mode, url } = config.preview;
+  if (mode !== "hls" || !url || !els.video || state.status !== "live") return;
+  clearTimeout(previewTimer);
+  if (preview || els.video.getAttribute("src")) return;
+  setPreview("connecting", "Connecting to the stream…");
+  preview = playHls(els.video, url, {
+    config: { lowLatencyMode: true, liveDurationInfinity: true, backBufferLength: 30 },
+    on: { ERROR: (data) => data.fatal && retryPreview() },
+  });
+  if (!preview) {
+    setPreview("unsupported", "This browser cannot play the preview.");
+    return;
+  }
+  tryPlay(els.video); // muted autoplay; "playing" updates the state
+}
+
+function teardownPreview() {
+  clearTimeout(previewTimer);
+  preview?.destroy();
+  preview = null;
+  if (els.video && els.video.getAttribute("src")) resetVideo(els.video);
+}
+
+// The HLS playlist appears a few seconds after the encoder connects: keep trying, backing off.
+function retryPreview() {
+  teardownPreview();
+  if (state.status !== "live") return;
+  const delay = previewRetries.next();
+  setPreview("waiting", "Waiting for video from your encoder…");
+  previewTimer = setTimeout(startPreview, delay);
+}
+
+function stopPreview(message) {
+  teardownPreview();
+  previewRetries.reset();
+  setPreview("idle", message);
+}
+
+if (els.video) {
+  els.video.addEventListener("playing", () => {
+    previewRetries.reset();
+    setPreview("playing");
+  });
+  els.video.addEventListener("waiting", () => setPreview("buffering", "Buffering…"));
+  els.video.addEventListener("error", () => {
+    if (!preview?.hls) retryPreview();
+  });
+}
+
+// Start ----------------------------------------------------------------------------------------
+
+let rendered = false;
+render();
+rendered = true;
+if (state.status === "live") startPreview();
+if (!CLOSED.includes(state.status)) connect();

@@ -7,153 +7,149 @@
  * timeupdate and on every animation frame while playing: seeking back before a cue hides the
  * card, seeking forward shows the right one, whatever came before.
  */
-(() => {
-  "use strict";
+import * as Card from "./lib/card.js";
+import { hlsErrorTypes, playHls, tryPlay } from "./lib/player.js";
 
-  const Card = window.LiveshopCard; // card.js: price formatting, filling and showing the card
-  const config = JSON.parse(document.getElementById("replay-config").textContent);
-  const $ = (id) => document.getElementById(id);
-  const video = $("video");
-  const playerBox = $("player");
-  const cardEl = $("product-card");
-  const chapterButtons = [...document.querySelectorAll("#chapters .chapter")];
-  const MAX_NETWORK_RETRIES = 4;
+const config = JSON.parse(document.getElementById("replay-config").textContent);
+const $ = (id) => document.getElementById(id);
+const video = $("video");
+const playerBox = $("player");
+const cardEl = $("product-card");
+const chapterButtons = [...document.querySelectorAll("#chapters .chapter")];
+const MAX_NETWORK_RETRIES = 4;
 
-  const products = new Map(config.products.map((card) => [card.id, card]));
-  const cues = [...config.cues].sort((a, b) => a.startMs - b.startMs || a.id - b.id);
+const products = new Map(config.products.map((card) => [card.id, card]));
+const cues = [...config.cues].sort((a, b) => a.startMs - b.startMs || a.id - b.id);
 
-  /**
-   * The cue on screen at media time `ms`, or null. A cue covers [startMs, endMs), or without an
-   * end until the next cue starts; where cues overlap, the one that started last wins.
-   * Pure: depends on its arguments only. `cueList` is sorted by startMs.
-   */
-  function activeCue(cueList, ms) {
-    let active = null;
-    for (let i = 0; i < cueList.length && cueList[i].startMs <= ms; i++) {
-      const cue = cueList[i];
-      const end = cue.endMs ?? cueList[i + 1]?.startMs ?? Infinity;
-      if (ms < end) active = cue;
-    }
-    return active;
+/**
+ * The cue on screen at media time `ms`, or null. A cue covers [startMs, endMs), or without an
+ * end until the next cue starts; where cues overlap, the one that started last wins.
+ * Pure: depends on its arguments only. `cueList` is sorted by startMs.
+ */
+function activeCue(cueList, ms) {
+  let active = null;
+  for (let i = 0; i < cueList.length && cueList[i].startMs <= ms; i++) {
+    const cue = cueList[i];
+    const end = cue.endMs ?? cueList[i + 1]?.startMs ?? Infinity;
+    if (ms < end) active = cue;
   }
+  return active;
+}
 
-  // The test and debugging hook: what the card shows and when it changed.
-  const debug = (window.liveshop = {
-    card: { cueId: null, productId: null, mediaTime: null, shownAt: null },
-    history: [],
-    activeCue: (ms) => activeCue(cues, ms),
-    mediaTime: () => video.currentTime,
-    get screen() { return playerBox.dataset.screen; },
-  });
+// The test and debugging hook: what the card shows and when it changed.
+const debug = (window.liveshop = {
+  card: { cueId: null, productId: null, mediaTime: null, shownAt: null },
+  history: [],
+  activeCue: (ms) => activeCue(cues, ms),
+  mediaTime: () => video.currentTime,
+  get screen() { return playerBox.dataset.screen; },
+});
 
-  // The card ---------------------------------------------------------------------------------
+// The card ---------------------------------------------------------------------------------
 
-  let shownCueId; // undefined until the first update, so the first one always renders
+let shownCueId; // undefined until the first update, so the first one always renders
 
-  function update() {
-    const mediaMs = Math.round(video.currentTime * 1000);
-    const cue = activeCue(cues, mediaMs);
-    const card = cue ? products.get(cue.productId) ?? null : null;
-    const cueId = card ? cue.id : null;
-    if (cueId === shownCueId) return;
-    shownCueId = cueId;
-    cardEl.dataset.cueId = cueId ?? "";
-    Card.show(cardEl, card, { qrUrl: config.qrUrl });
-    for (const button of chapterButtons) {
-      const current = button.dataset.cueId === String(cueId);
-      button.classList.toggle("is-current", current);
-      if (current) button.setAttribute("aria-current", "true");
-      else button.removeAttribute("aria-current");
-    }
-    debug.card = { cueId, productId: card ? card.id : null, mediaTime: mediaMs / 1000, shownAt: Date.now() };
-    debug.history.push(debug.card);
-  }
-
-  // While playing, check every frame: timeupdate alone fires only every ~250 ms.
-  let frame = 0;
-  function tick() {
-    update();
-    frame = video.paused || video.ended ? 0 : requestAnimationFrame(tick);
-  }
-  video.addEventListener("play", () => {
-    if (!frame) frame = requestAnimationFrame(tick);
-  });
-  for (const type of ["seeking", "seeked", "timeupdate", "loadedmetadata", "pause", "ended", "emptied"]) {
-    video.addEventListener(type, update);
-  }
-
-  // Chapters: a click seeks to the cue and plays from there.
-  function seekTo(ms) {
-    video.currentTime = ms / 1000;
-    update();
-    const playing = video.play();
-    if (playing) playing.catch(() => {}); // autoplay refused: the viewer presses play
-  }
+function update() {
+  const mediaMs = Math.round(video.currentTime * 1000);
+  const cue = activeCue(cues, mediaMs);
+  const card = cue ? products.get(cue.productId) ?? null : null;
+  const cueId = card ? cue.id : null;
+  if (cueId === shownCueId) return;
+  shownCueId = cueId;
+  cardEl.dataset.cueId = cueId ?? "";
+  Card.show(cardEl, card, { qrUrl: config.qrUrl });
   for (const button of chapterButtons) {
-    button.addEventListener("click", () => {
-      seekTo(Number(button.dataset.startMs));
-      if (window.matchMedia("(max-width: 959px)").matches) {
-        playerBox.scrollIntoView({ behavior: "smooth", block: "nearest" });
-      }
-    });
+    const current = button.dataset.cueId === String(cueId);
+    button.classList.toggle("is-current", current);
+    if (current) button.setAttribute("aria-current", "true");
+    else button.removeAttribute("aria-current");
   }
+  debug.card = { cueId, productId: card ? card.id : null, mediaTime: mediaMs / 1000, shownAt: Date.now() };
+  debug.history.push(debug.card);
+}
 
-  // The player -------------------------------------------------------------------------------
+// While playing, check every frame: timeupdate alone fires only every ~250 ms.
+let frame = 0;
+function tick() {
+  update();
+  frame = video.paused || video.ended ? 0 : requestAnimationFrame(tick);
+}
+video.addEventListener("play", () => {
+  if (!frame) frame = requestAnimationFrame(tick);
+});
+for (const type of ["seeking", "seeked", "timeupdate", "loadedmetadata", "pause", "ended", "emptied"]) {
+  video.addEventListener(type, update);
+}
 
-  function setScreen(screen, note) {
-    playerBox.dataset.screen = screen;
-    if (note) $("error-note").textContent = note;
-  }
+// Chapters: a click seeks to the cue and plays from there.
+function seekTo(ms) {
+  video.currentTime = ms / 1000;
+  update();
+  tryPlay(video); // autoplay refused: the viewer presses play
+}
+for (const button of chapterButtons) {
+  button.addEventListener("click", () => {
+    seekTo(Number(button.dataset.startMs));
+    if (window.matchMedia("(max-width: 959px)").matches) {
+      playerBox.scrollIntoView({ behavior: "smooth", block: "nearest" });
+    }
+  });
+}
 
-  /** ?t=90 (seconds) starts the video there, for shared links. */
-  function startPosition() {
-    const t = Number(new URLSearchParams(window.location.search).get("t"));
-    return Number.isFinite(t) && t > 0 ? t : -1;
-  }
+// The player -------------------------------------------------------------------------------
 
-  function startHls(Hls, start) {
-    let retries = 0;
-    const hls = new Hls({
-      startPosition: start,
-      // Private replays: CloudFront's signed cookies must go with every playlist and segment.
-      xhrSetup: config.withCredentials ? (xhr) => { xhr.withCredentials = true; } : undefined,
-    });
-    hls.on(Hls.Events.FRAG_LOADED, () => { retries = 0; });
-    hls.on(Hls.Events.ERROR, (_event, data) => {
+function setScreen(screen, note) {
+  playerBox.dataset.screen = screen;
+  if (note) $("error-note").textContent = note;
+}
+
+/** ?t=90 (seconds) starts the video there, for shared links. */
+function startPosition() {
+  const t = Number(new URLSearchParams(window.location.search).get("t"));
+  return Number.isFinite(t) && t > 0 ? t : -1;
+}
+
+/** hls.js's fatal errors: network errors retried, media errors recovered, a few times each. */
+function recovery() {
+  let retries = 0;
+  return {
+    FRAG_LOADED: () => { retries = 0; },
+    ERROR: (data, hls) => {
       if (!data.fatal) return;
-      if (data.type === Hls.ErrorTypes.NETWORK_ERROR && retries < MAX_NETWORK_RETRIES) {
+      const { NETWORK_ERROR, MEDIA_ERROR } = hlsErrorTypes();
+      if (data.type === NETWORK_ERROR && retries < MAX_NETWORK_RETRIES) {
         retries += 1;
         setTimeout(() => hls.startLoad(), 1000 * retries);
-      } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR && retries < MAX_NETWORK_RETRIES) {
+      } else if (data.type === MEDIA_ERROR && retries < MAX_NETWORK_RETRIES) {
         retries += 1;
         hls.recoverMediaError();
       } else {
         hls.destroy();
         setScreen("error");
       }
-    });
-    hls.loadSource(config.masterUrl);
-    hls.attachMedia(video);
-    debug.hls = hls;
-  }
+    },
+  };
+}
 
-  function start() {
-    if (playerBox.dataset.screen !== "replay") return;
-    if (!config.masterUrl) return setScreen("error", "This video has no playable stream.");
-    const start = startPosition();
-    const Hls = window.Hls;
-    if (Hls && Hls.isSupported()) {
-      startHls(Hls, start);
-    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = config.masterUrl; // Safari and iOS play HLS themselves
-      if (start > 0) video.addEventListener("loadedmetadata", () => { video.currentTime = start; }, { once: true });
-      video.addEventListener("error", () => setScreen("error"));
-    } else {
-      setScreen("unsupported");
-    }
+function start() {
+  if (playerBox.dataset.screen !== "replay") return;
+  if (!config.masterUrl) return setScreen("error", "This video has no playable stream.");
+  const start = startPosition();
+  const player = playHls(video, config.masterUrl, {
+    config: { startPosition: start },
+    withCredentials: config.withCredentials, // private replays: CloudFront's signed cookies
+    on: recovery(),
+  });
+  if (!player) {
+    setScreen("unsupported");
+  } else if (player.hls) {
+    debug.hls = player.hls;
+  } else { // Safari and iOS play HLS themselves
+    if (start > 0) video.addEventListener("loadedmetadata", () => { video.currentTime = start; }, { once: true });
+    video.addEventListener("error", () => setScreen("error"));
   }
+}
 
-  Card.localisePrices();
-  update();
-  start();
-})();
+Card.localisePrices();
+update();
+start();

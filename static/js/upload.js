@@ -1,72 +1,69 @@
 // Studio videos: the upload form (a progress bar while the file goes to the server, or straight
 // to S3 with a presigned POST) and live processing progress on the list and video pages.
 // Without JavaScript the form posts normally and the pages show the progress at load time.
-(() => {
-  "use strict";
+import { getJson, jsonHeaders } from "./lib/http.js";
 
-  const csrfToken = () => document.querySelector("input[name=csrfmiddlewaretoken]")?.value || "";
+function humanSize(bytes) {
+  const units = ["bytes", "KB", "MB", "GB"];
+  let size = bytes, unit = 0;
+  while (size >= 1024 && unit < units.length - 1) { size /= 1024; unit += 1; }
+  return unit ? `${size.toFixed(1).replace(/\.0$/, "")} ${units[unit]}` : `${size} bytes`;
+}
 
-  function humanSize(bytes) {
-    const units = ["bytes", "KB", "MB", "GB"];
-    let size = bytes, unit = 0;
-    while (size >= 1024 && unit < units.length - 1) { size /= 1024; unit += 1; }
-    return unit ? `${size.toFixed(1).replace(/\.0$/, "")} ${units[unit]}` : `${size} bytes`;
+// --- Processing progress -------------------------------------------------------------------
+
+function showProgress(root, data) {
+  root.dataset.status = data.status;
+  const status = root.querySelector("[data-role=status]");
+  if (status) {
+    status.textContent = data.statusLabel;
+    status.className = `status status-video-${data.status}`;
   }
-
-  // --- Processing progress -------------------------------------------------------------------
-
-  function showProgress(root, data) {
-    root.dataset.status = data.status;
-    const status = root.querySelector("[data-role=status]");
-    if (status) {
-      status.textContent = data.statusLabel;
-      status.className = `status status-video-${data.status}`;
-    }
-    const fill = root.querySelector("[data-role=fill]");
-    if (fill) {
-      fill.style.width = `${data.progress}%`;
-      fill.parentElement.setAttribute("aria-valuenow", String(data.progress));
-    }
-    const percent = root.querySelector("[data-role=percent]");
-    if (percent) percent.textContent = `${data.progress}%`;
-    const reason = root.querySelector("[data-role=reason]");
-    if (reason && data.failureReason) { reason.textContent = data.failureReason; reason.hidden = false; }
+  const fill = root.querySelector("[data-role=fill]");
+  if (fill) {
+    fill.style.width = `${data.progress}%`;
+    fill.parentElement.setAttribute("aria-valuenow", String(data.progress));
   }
+  const percent = root.querySelector("[data-role=percent]");
+  if (percent) percent.textContent = `${data.progress}%`;
+  const reason = root.querySelector("[data-role=reason]");
+  if (reason && data.failureReason) { reason.textContent = data.failureReason; reason.hidden = false; }
+}
 
-  function watchProgress(element) {
-    const url = element.dataset.progressUrl;
-    let failures = 0;
-    const tick = async () => {
-      try {
-        const response = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
-        if (!response.ok) throw new Error(String(response.status));
-        const data = await response.json();
-        failures = 0;
-        showProgress(element, data);
-        if (data.status === "ready" || data.status === "failed") {
-          // The editor, the thumbnail or the failure notice come with the page itself.
-          window.location.reload();
-          return;
-        }
-      } catch {
-        failures += 1;
+function watchProgress(element) {
+  const url = element.dataset.progressUrl;
+  let failures = 0;
+  const tick = async () => {
+    try {
+      const response = await getJson(url);
+      if (!response.ok) throw new Error(String(response.status));
+      const data = await response.json();
+      failures = 0;
+      showProgress(element, data);
+      if (data.status === "ready" || data.status === "failed") {
+        // The editor, the thumbnail or the failure notice come with the page itself.
+        window.location.reload();
+        return;
       }
-      setTimeout(tick, Math.min(10000, 1500 * (1 + failures)));
-    };
-    setTimeout(tick, 1500);
-  }
+    } catch {
+      failures += 1;
+    }
+    setTimeout(tick, Math.min(10000, 1500 * (1 + failures)));
+  };
+  setTimeout(tick, 1500);
+}
 
-  // The bars' widths come from their aria-valuenow (no style attribute: the Content-Security-Policy
-  // allows no inline styles).
-  document.querySelectorAll("[role=progressbar] > .progress-fill").forEach((fill) => {
-    fill.style.width = `${Number(fill.parentElement.getAttribute("aria-valuenow")) || 0}%`;
-  });
-  document.querySelectorAll("[data-progress-url]").forEach(watchProgress);
+// The bars' widths come from their aria-valuenow (no style attribute: the Content-Security-Policy
+// allows no inline styles).
+document.querySelectorAll("[role=progressbar] > .progress-fill").forEach((fill) => {
+  fill.style.width = `${Number(fill.parentElement.getAttribute("aria-valuenow")) || 0}%`;
+});
+document.querySelectorAll("[data-progress-url]").forEach(watchProgress);
 
-  // --- Upload form ---------------------------------------------------------------------------
+// --- Upload form ---------------------------------------------------------------------------
 
-  const form = document.querySelector("form.upload-form");
-  if (!form) return;
+/** The upload form: its file picker and drop zone, and the upload with its progress bar. */
+function setUpUploadForm(form) {
   const input = form.querySelector("input[type=file]");
   const errors = form.querySelector("[data-role=errors]");
   const statusBox = form.querySelector("[data-role=upload-status]");
@@ -141,11 +138,9 @@
     statusText.textContent = label || `Uploading… ${percent}%`;
   }
 
-  const jsonHeaders = () => ({ Accept: "application/json", "X-CSRFToken": csrfToken() });
-
   async function uploadToServer(file) {
     const response = await send(form.action, new FormData(form), {
-      headers: jsonHeaders(),
+      headers: jsonHeaders(form),
       onProgress: (fraction) => progress(fraction, fraction >= 1 ? "Checking the video…" : null),
     });
     return { ok: response.status < 300, body: parse(response) };
@@ -158,7 +153,7 @@
     start.append("filename", file.name);
     start.append("size", String(file.size));
     start.append("content_type", file.type);
-    const started = await send(form.dataset.startUrl, start, { headers: jsonHeaders() });
+    const started = await send(form.dataset.startUrl, start, { headers: jsonHeaders(form) });
     const post = parse(started);
     if (started.status >= 300) return { ok: false, body: post };
     const s3Form = new FormData();
@@ -173,7 +168,7 @@
     const confirm = new FormData();
     confirm.append("title", title);
     confirm.append("token", post.token);
-    const confirmed = await send(form.dataset.confirmUrl, confirm, { headers: jsonHeaders() });
+    const confirmed = await send(form.dataset.confirmUrl, confirm, { headers: jsonHeaders(form) });
     return { ok: confirmed.status < 300, body: parse(confirmed) };
   }
 
@@ -199,4 +194,7 @@
     statusBox.hidden = true;
     submit.disabled = false;
   });
-})();
+}
+
+const form = document.querySelector("form.upload-form");
+if (form) setUpUploadForm(form);

@@ -17,680 +17,603 @@
  *   joiner, a reconnect) is shown at once too.
  * Highlight ids only grow: a card is never replaced by an older one, whichever path it came by.
  */
-(() => {
-  "use strict";
+import { Backoff } from "./lib/backoff.js";
+import * as Card from "./lib/card.js";
+import { getJson } from "./lib/http.js";
+import { canPlayHls, playHls, resetVideo, tryPlay } from "./lib/player.js";
+import { liveSocket } from "./lib/socket.js";
+import { countdown, dateTime } from "./lib/time.js";
 
-  const CUE_GRACE_S = 2; // IVS: how long past its moment a websocket highlight waits for its cue
-  const MAX_WAIT_S = 20; // a pending highlight is shown at the latest this long after its moment
-  const DEFAULT_LATENCY_S = 3; // until the player reports its own
-  // hls.js counts latency from the playlist's edge as of the moment it *loaded* the playlist, but
-  // the playlist advanced (a segment was listed) at some unknown moment during the reload interval
-  // (one target duration) before that, and the encoder took a little time before the media server
-  // listed it. So hls.latency is short by 0 to 1 segment + ~0.15 s: we add the middle of that.
-  // Measured with 1 s segments (ffmpeg x264 zerolatency -> nginx-rtmp -> hls.js in Chromium,
-  // burned-in wall clock): hls.latency was short by 0.2 to 1.0 s, depending on the session's
-  // reload phase. IVS's getLiveLatency() needs no correction.
-  const HLS_EDGE_SLACK_S = 0.1;
-  // Local HLS can do better than that: a highlight's offsetMs is its moment in the stream (ms
-  // since the publish began, when the encoder's timestamps start at 0), and nginx-rtmp writes each
-  // frame's MPEG-TS timestamp as the encoder's plus 0.7 s (NGX_RTMP_HLS_DELAY, 63000 at 90 kHz);
-  // hls.js maps timestamps to currentTime by its initPTS. The timestamps are used only while they
-  // agree with the latency estimate within MAX_TIMESTAMP_DISAGREEMENT_S (an encoder whose clock
-  // does not start at 0 falls back to the estimate). Measured by bench/sync.py.
-  const NGINX_RTMP_TS_DELAY_S = 0.7;
-  const MAX_TIMESTAMP_DISAGREEMENT_S = 2.5;
-  const STALL_MS = 4000; // a stall this long counts as a dropped stream
-  const SOCKET_BACKOFF_MS = { first: 500, max: 30000 };
-  // The server sends a heartbeat every config.heartbeatMs (15 s): a socket that hears nothing for
-  // this many intervals is dead (a frozen server, a half-open connection) and is replaced.
-  const SILENT_HEARTBEATS = 2.5;
-  const PLAYER_BACKOFF_MS = { first: 1000, max: 10000 };
-  const CLOSE_NOT_FOUND = 4404;
-  const CLOSE_RATE_LIMITED = 4429;
-  // hls.js for 1 s segments (nginx-rtmp: hls_fragment 1s, 6 s playlist): start and stay 2
-  // segments behind the live edge (hls.js's default is 3); catch up by playing up to 10 %
-  // faster rather than seeking; seek only when more than 5 segments behind.
-  const HLS_CONFIG = {
-    lowLatencyMode: true,
-    liveSyncDurationCount: 2,
-    liveMaxLatencyDurationCount: 5,
-    maxLiveSyncPlaybackRate: 1.1,
-    backBufferLength: 10,
+const CUE_GRACE_S = 2; // IVS: how long past its moment a websocket highlight waits for its cue
+const MAX_WAIT_S = 20; // a pending highlight is shown at the latest this long after its moment
+const DEFAULT_LATENCY_S = 3; // until the player reports its own
+// hls.js counts latency from the playlist's edge as of the moment it *loaded* the playlist, but
+// the playlist advanced (a segment was listed) at some unknown moment during the reload interval
+// (one target duration) before that, and the encoder took a little time before the media server
+// listed it. So hls.latency is short by 0 to 1 segment + ~0.15 s: we add the middle of that.
+// Measured with 1 s segments (ffmpeg x264 zerolatency -> nginx-rtmp -> hls.js in Chromium,
+// burned-in wall clock): hls.latency was short by 0.2 to 1.0 s, depending on the session's
+// reload phase. IVS's getLiveLatency() needs no correction.
+const HLS_EDGE_SLACK_S = 0.1;
+// Local HLS can do better than that: a highlight's offsetMs is its moment in the stream (ms
+// since the publish began, when the encoder's timestamps start at 0), and nginx-rtmp writes each
+// frame's MPEG-TS timestamp as the encoder's plus 0.7 s (NGX_RTMP_HLS_DELAY, 63000 at 90 kHz);
+// hls.js maps timestamps to currentTime by its initPTS. The timestamps are used only while they
+// agree with the latency estimate within MAX_TIMESTAMP_DISAGREEMENT_S (an encoder whose clock
+// does not start at 0 falls back to the estimate). Measured by bench/sync.py.
+const NGINX_RTMP_TS_DELAY_S = 0.7;
+const MAX_TIMESTAMP_DISAGREEMENT_S = 2.5;
+const STALL_MS = 4000; // a stall this long counts as a dropped stream
+const SOCKET_BACKOFF_MS = { firstMs: 500, maxMs: 30000 };
+const PLAYER_BACKOFF_MS = { firstMs: 1000, maxMs: 10000 };
+// hls.js for 1 s segments (nginx-rtmp: hls_fragment 1s, 6 s playlist): start and stay 2
+// segments behind the live edge (hls.js's default is 3); catch up by playing up to 10 %
+// faster rather than seeking; seek only when more than 5 segments behind.
+const HLS_CONFIG = {
+  lowLatencyMode: true,
+  liveSyncDurationCount: 2,
+  liveMaxLatencyDurationCount: 5,
+  maxLiveSyncPlaybackRate: 1.1,
+  backBufferLength: 10,
+};
+
+const config = JSON.parse(document.getElementById("watch-config").textContent);
+const $ = (id) => document.getElementById(id);
+const root = $("watch");
+const video = $("video");
+const playerBox = $("player");
+const cardEl = $("product-card");
+const unmuteButton = $("unmute");
+
+const products = new Map(); // product id -> card, from the page, the API and the socket
+const pending = new Map(); // highlight id -> {highlight, mediaTarget, deadline, source}
+const state = {
+  status: config.status,
+  shownId: config.latestHighlightId || 0, // newest highlight applied (a clear included)
+  shownProductId: config.currentHighlight?.product?.id ?? null,
+  socket: "connecting",
+  player: null, // the adapter below, while live
+  unmuted: false, // the viewer asked for sound (kept across reloads of the stream)
+  screen: playerBox.dataset.screen,
+};
+
+// The test and debugging hook: what the card shows and when it changed.
+const debug = (window.liveshop = {
+  card: {
+    highlightId: config.currentHighlight?.highlightId ?? null,
+    productId: state.shownProductId,
+    shownAt: Date.now(),
+    mediaTime: null,
+    source: "page",
+  },
+  history: [],
+  get status() { return state.status; },
+  get socket() { return state.socket; },
+  get pending() { return [...pending.keys()]; },
+  latency: () => state.player?.latency() ?? null,
+  mediaTime: () => state.player?.mediaTime() ?? null,
+  cue: (text) => onCue(text), // feed an in-band cue's text, as the IVS player would
+});
+
+// Formatting ------------------------------------------------------------------------------
+
+const countFormat = new Intl.NumberFormat(undefined, { notation: "compact" });
+
+// Cards and lineup ------------------------------------------------------------------------
+
+function remember(card) {
+  if (card && card.id != null) products.set(card.id, card);
+}
+
+function renderCard(card, highlightId) {
+  cardEl.dataset.highlightId = highlightId ?? "";
+  Card.show(cardEl, card, { qrUrl: config.qrUrl });
+}
+
+function renderLineup(lineup) {
+  const list = $("lineup");
+  const template = $("lineup-item-template");
+  list.replaceChildren(
+    ...lineup.map((card) => {
+      const item = template.content.firstElementChild.cloneNode(true);
+      item.dataset.productId = String(card.id);
+      Card.fill(item, card, { qrUrl: config.qrUrl });
+      return item;
+    }),
+  );
+  $("lineup-empty").hidden = lineup.length > 0;
+  Card.markFeatured(state.shownProductId);
+}
+
+// Highlights: when to show which card ----------------------------------------------------
+
+/** Show a highlight now, unless a newer one is already shown. Returns whether it was. */
+function apply(highlight, source, mediaTarget = null) {
+  if (highlight.highlightId <= state.shownId) return false;
+  for (const id of pending.keys()) if (id <= highlight.highlightId) pending.delete(id);
+  const card = highlight.productId == null ? null : products.get(highlight.productId);
+  if (highlight.productId != null && !card) {
+    // An in-band cue for a product this page has not seen yet (added to the lineup meanwhile).
+    refreshDetails().then(() => products.has(highlight.productId) && apply(highlight, source, mediaTarget));
+    return false;
+  }
+  state.shownId = highlight.highlightId;
+  showCard(card, highlight.highlightId, source, mediaTarget);
+  return true;
+}
+
+function showCard(card, highlightId, source, mediaTarget = null) {
+  state.shownProductId = card ? card.id : null;
+  renderCard(card, highlightId);
+  debug.card = {
+    highlightId,
+    productId: state.shownProductId,
+    shownAt: Date.now(),
+    mediaTime: state.player ? state.player.mediaTime() : null,
+    mediaTarget, // the media time of the highlight's moment, when it waited for it
+    source,
   };
+  debug.history.push(debug.card);
+  if (debug.history.length > 50) debug.history.shift();
+}
 
-  const Card = window.LiveshopCard; // card.js: price formatting, filling and showing the card
-  const config = JSON.parse(document.getElementById("watch-config").textContent);
-  const $ = (id) => document.getElementById(id);
-  const root = $("watch");
-  const video = $("video");
-  const playerBox = $("player");
-  const cardEl = $("product-card");
-  const unmuteButton = $("unmute");
-
-  const products = new Map(); // product id -> card, from the page, the API and the socket
-  const pending = new Map(); // highlight id -> {highlight, mediaTarget, deadline, source}
-  const state = {
-    status: config.status,
-    shownId: config.latestHighlightId || 0, // newest highlight applied (a clear included)
-    shownProductId: config.currentHighlight?.product?.id ?? null,
-    socket: "connecting",
-    player: null, // the adapter below, while live
-    unmuted: false, // the viewer asked for sound (kept across reloads of the stream)
-    screen: playerBox.dataset.screen,
+function fromMessage(message) {
+  return {
+    highlightId: message.highlightId,
+    productId: message.product ? message.product.id : null,
   };
+}
 
-  // The test and debugging hook: what the card shows and when it changed.
-  const debug = (window.liveshop = {
-    card: {
-      highlightId: config.currentHighlight?.highlightId ?? null,
-      productId: state.shownProductId,
-      shownAt: Date.now(),
-      mediaTime: null,
-      source: "page",
-    },
-    history: [],
-    get status() { return state.status; },
-    get socket() { return state.socket; },
-    get pending() { return [...pending.keys()]; },
-    latency: () => state.player?.latency() ?? null,
-    mediaTime: () => state.player?.mediaTime() ?? null,
-    cue: (text) => onCue(text), // feed an in-band cue's text, as the IVS player would
+/** product_featured / product_cleared from the socket, received now. */
+function onHighlightMessage(message) {
+  remember(message.product);
+  const highlight = fromMessage(message);
+  if (highlight.highlightId <= state.shownId || pending.has(highlight.highlightId)) return;
+  const player = state.player;
+  if (state.status !== "live" || !player || !player.active()) {
+    apply(highlight, "socket");
+    return;
+  }
+  const latency = player.latency() ?? DEFAULT_LATENCY_S;
+  const extra = player.hasCues ? CUE_GRACE_S : 0;
+  pending.set(highlight.highlightId, {
+    highlight,
+    mediaTarget: momentOf(player, message.offsetMs, latency) + extra,
+    deadline: performance.now() + (latency + extra + MAX_WAIT_S) * 1000,
+    source: player.hasCues ? "socket-no-cue" : "socket-synced",
   });
+  tick();
+}
 
-  // Formatting ------------------------------------------------------------------------------
+/** The media time of a highlight's moment: from the stream's timestamps when the player can
+ * map them (see NGINX_RTMP_TS_DELAY_S), else the playhead plus the live latency. */
+function momentOf(player, offsetMs, latency) {
+  const estimate = player.mediaTime() + latency;
+  const exact = player.mediaTimeAt(offsetMs);
+  return exact !== null && Math.abs(exact - estimate) < MAX_TIMESTAMP_DISAGREEMENT_S ? exact : estimate;
+}
 
-  const countFormat = new Intl.NumberFormat(undefined, { notation: "compact" });
-
-  // Cards and lineup ------------------------------------------------------------------------
-
-  function remember(card) {
-    if (card && card.id != null) products.set(card.id, card);
+/** An IVS in-band cue: the playhead is at the moment the host featured (or cleared). */
+function onCue(text) {
+  let cue;
+  try {
+    cue = JSON.parse(text);
+  } catch {
+    return; // someone else's metadata
   }
+  if (cue.v !== 1 || cue.eventId !== config.id || !Number.isInteger(cue.highlightId)) return;
+  const productId = cue.type === "product" ? cue.productId : null;
+  apply({ highlightId: cue.highlightId, productId }, "cue");
+}
 
-  function renderCard(card, highlightId) {
-    cardEl.dataset.highlightId = highlightId ?? "";
-    Card.show(cardEl, card, { qrUrl: config.qrUrl });
-  }
-
-  function renderLineup(lineup) {
-    const list = $("lineup");
-    const template = $("lineup-item-template");
-    list.replaceChildren(
-      ...lineup.map((card) => {
-        const item = template.content.firstElementChild.cloneNode(true);
-        item.dataset.productId = String(card.id);
-        Card.fill(item, card, { qrUrl: config.qrUrl });
-        return item;
-      }),
-    );
-    $("lineup-empty").hidden = lineup.length > 0;
-    Card.markFeatured(state.shownProductId);
-  }
-
-  // Highlights: when to show which card ----------------------------------------------------
-
-  /** Show a highlight now, unless a newer one is already shown. Returns whether it was. */
-  function apply(highlight, source, mediaTarget = null) {
-    if (highlight.highlightId <= state.shownId) return false;
-    for (const id of pending.keys()) if (id <= highlight.highlightId) pending.delete(id);
-    const card = highlight.productId == null ? null : products.get(highlight.productId);
-    if (highlight.productId != null && !card) {
-      // An in-band cue for a product this page has not seen yet (added to the lineup meanwhile).
-      refreshDetails().then(() => products.has(highlight.productId) && apply(highlight, source, mediaTarget));
-      return false;
-    }
-    state.shownId = highlight.highlightId;
-    showCard(card, highlight.highlightId, source, mediaTarget);
-    return true;
-  }
-
-  function showCard(card, highlightId, source, mediaTarget = null) {
-    state.shownProductId = card ? card.id : null;
-    renderCard(card, highlightId);
-    debug.card = {
-      highlightId,
-      productId: state.shownProductId,
-      shownAt: Date.now(),
-      mediaTime: state.player ? state.player.mediaTime() : null,
-      mediaTarget, // the media time of the highlight's moment, when it waited for it
-      source,
-    };
-    debug.history.push(debug.card);
-    if (debug.history.length > 50) debug.history.shift();
-  }
-
-  function fromMessage(message) {
-    return {
-      highlightId: message.highlightId,
-      productId: message.product ? message.product.id : null,
-    };
-  }
-
-  /** product_featured / product_cleared from the socket, received now. */
-  function onHighlightMessage(message) {
-    remember(message.product);
-    const highlight = fromMessage(message);
-    if (highlight.highlightId <= state.shownId || pending.has(highlight.highlightId)) return;
-    const player = state.player;
-    if (state.status !== "live" || !player || !player.active()) {
-      apply(highlight, "socket");
-      return;
-    }
-    const latency = player.latency() ?? DEFAULT_LATENCY_S;
-    const extra = player.hasCues ? CUE_GRACE_S : 0;
-    pending.set(highlight.highlightId, {
-      highlight,
-      mediaTarget: momentOf(player, message.offsetMs, latency) + extra,
-      deadline: performance.now() + (latency + extra + MAX_WAIT_S) * 1000,
-      source: player.hasCues ? "socket-no-cue" : "socket-synced",
-    });
-    tick();
-  }
-
-  /** The media time of a highlight's moment: from the stream's timestamps when the player can
-   * map them (see NGINX_RTMP_TS_DELAY_S), else the playhead plus the live latency. */
-  function momentOf(player, offsetMs, latency) {
-    const estimate = player.mediaTime() + latency;
-    const exact = player.mediaTimeAt(offsetMs);
-    return exact !== null && Math.abs(exact - estimate) < MAX_TIMESTAMP_DISAGREEMENT_S ? exact : estimate;
-  }
-
-  /** An IVS in-band cue: the playhead is at the moment the host featured (or cleared). */
-  function onCue(text) {
-    let cue;
-    try {
-      cue = JSON.parse(text);
-    } catch {
-      return; // someone else's metadata
-    }
-    if (cue.v !== 1 || cue.eventId !== config.id || !Number.isInteger(cue.highlightId)) return;
-    const productId = cue.type === "product" ? cue.productId : null;
-    apply({ highlightId: cue.highlightId, productId }, "cue");
-  }
-
-  let tickTimer = 0;
-  /** Show the pending highlights whose moment the playback has reached. */
-  function tick() {
-    clearTimeout(tickTimer);
-    tickTimer = 0;
-    if (!pending.size) return;
-    const player = state.player;
-    const active = Boolean(player && player.active());
-    const media = active ? player.mediaTime() : 0;
-    const now = performance.now();
-    let wait = Infinity;
-    for (const id of [...pending.keys()].sort((a, b) => a - b)) {
-      const entry = pending.get(id);
-      if (!entry) continue; // a newer one applied just now removed it
-      if (!active || media >= entry.mediaTarget - 0.03 || now >= entry.deadline) {
-        pending.delete(id);
-        apply(entry.highlight, entry.source, entry.mediaTarget);
-      } else {
-        const rate = player.rate() || 1;
-        wait = Math.min(wait, ((entry.mediaTarget - media) / rate) * 1000, entry.deadline - now);
-      }
-    }
-    if (pending.size) tickTimer = setTimeout(tick, Math.max(10, Math.min(wait, 250)));
-  }
-
-  function onSnapshot(snapshot) {
-    setStatus(snapshot.event.status);
-    setViewerCount(snapshot.viewerCount);
-    const highlight = snapshot.highlight;
-    if (highlight) {
-      remember(highlight.product);
-      if (pending.has(highlight.highlightId)) {
-        // Already waiting for its moment in the video: keep that, drop anything older.
-        for (const id of pending.keys()) if (id < highlight.highlightId) pending.delete(id);
-        tick();
-      } else {
-        pending.clear();
-        apply(fromMessage(highlight), "snapshot");
-      }
-      return;
-    }
-    // The newest highlight cleared the card (or there is none): it may be waiting for its moment.
-    const newest = Math.max(0, ...pending.keys());
-    if (newest && pending.get(newest).highlight.productId == null) {
-      for (const id of pending.keys()) if (id !== newest) pending.delete(id);
-      tick();
-      return;
-    }
-    pending.clear();
-    if (state.shownProductId != null) showCard(null, state.shownId, "snapshot");
-  }
-
-  // Event status and the player area ---------------------------------------------------------
-
-  const STATUS_LABELS = { scheduled: "Upcoming", live: "Live", ended: "Ended", cancelled: "Cancelled" };
-
-  function setStatus(status) {
-    state.status = status;
-    root.dataset.status = status;
-    if (status === "live") {
-      startPlayback();
+let tickTimer = 0;
+/** Show the pending highlights whose moment the playback has reached. */
+function tick() {
+  clearTimeout(tickTimer);
+  tickTimer = 0;
+  if (!pending.size) return;
+  const player = state.player;
+  const active = Boolean(player && player.active());
+  const media = active ? player.mediaTime() : 0;
+  const now = performance.now();
+  let wait = Infinity;
+  for (const id of [...pending.keys()].sort((a, b) => a - b)) {
+    const entry = pending.get(id);
+    if (!entry) continue; // a newer one applied just now removed it
+    if (!active || media >= entry.mediaTarget - 0.03 || now >= entry.deadline) {
+      pending.delete(id);
+      apply(entry.highlight, entry.source, entry.mediaTarget);
     } else {
-      stopPlayback();
-      tick(); // nothing to sync to any more: pending cards show now
+      const rate = player.rate() || 1;
+      wait = Math.min(wait, ((entry.mediaTarget - media) / rate) * 1000, entry.deadline - now);
     }
-    updateScreen();
   }
+  if (pending.size) tickTimer = setTimeout(tick, Math.max(10, Math.min(wait, 250)));
+}
 
-  function setScreen(screen) {
-    state.screen = screen;
-    playerBox.dataset.screen = screen;
-  }
-
-  function updateScreen() {
-    const pill = $("status-pill");
-    let label = STATUS_LABELS[state.status] || state.status;
-    let pillStatus = state.status;
-    if (state.status === "live") {
-      const player = state.player;
-      if (!player || player.trouble) {
-        setScreen(player && player.played ? "offline" : "connecting");
-        if (player && player.played) [label, pillStatus] = ["Reconnecting", "reconnecting"];
-      } else {
-        setScreen(player.played || autoplayBlocked(player) ? "none" : "connecting");
-      }
-    } else if (state.status === "ended") {
-      setScreen("ended");
-    } else if (state.status === "cancelled") {
-      setScreen("unavailable");
-    } else if (state.screen !== "unavailable") {
-      setScreen(Date.parse(config.scheduledStart) > Date.now() ? "scheduled" : "waiting");
+function onSnapshot(snapshot) {
+  setStatus(snapshot.event.status);
+  setViewerCount(snapshot.viewerCount);
+  const highlight = snapshot.highlight;
+  if (highlight) {
+    remember(highlight.product);
+    if (pending.has(highlight.highlightId)) {
+      // Already waiting for its moment in the video: keep that, drop anything older.
+      for (const id of pending.keys()) if (id < highlight.highlightId) pending.delete(id);
+      tick();
+    } else {
+      pending.clear();
+      apply(fromMessage(highlight), "snapshot");
     }
-    pill.dataset.status = pillStatus;
-    pill.querySelector('[data-field="label"]').textContent = label;
-    updateUnmute();
+    return;
   }
-
-  function tickCountdown() {
-    const left = Math.max(0, Date.parse(config.scheduledStart) - Date.now());
-    const total = Math.floor(left / 1000);
-    const pad = (n) => String(n).padStart(2, "0");
-    const days = Math.floor(total / 86400);
-    const clock = `${pad(Math.floor((total % 86400) / 3600))}:${pad(Math.floor((total % 3600) / 60))}:${pad(total % 60)}`;
-    $("countdown").textContent = days ? `${days} d ${clock}` : clock;
-    if (!left && state.screen === "scheduled") updateScreen();
-  }
-
-  function setViewerCount(count) {
-    if (typeof count !== "number") return;
-    const el = $("viewer-count");
-    el.querySelector('[data-field="count"]').textContent = `${countFormat.format(count)} watching`;
-    el.hidden = false;
-  }
-
-  // Players ----------------------------------------------------------------------------------
-
-  let playerRetry = { timer: 0, attempt: 0 };
-
-  function startPlayback() {
-    if (state.player || !config.playbackUrl) return;
-    const player = config.player === "ivs" ? createIvsPlayer() : createHlsPlayer();
-    if (!player) {
-      setScreen("unsupported");
-      return;
-    }
-    state.player = player;
-    player.load(config.playbackUrl);
-  }
-
-  function stopPlayback() {
-    clearTimeout(playerRetry.timer);
-    playerRetry = { timer: 0, attempt: 0 };
-    if (state.player) state.player.destroy();
-    state.player = null;
-  }
-
-  /** The stream failed or stalled: say so, and load it again after a backoff. */
-  function onPlayerTrouble(player, reason) {
-    if (player !== state.player || player.trouble) return;
-    player.trouble = reason;
+  // The newest highlight cleared the card (or there is none): it may be waiting for its moment.
+  const newest = Math.max(0, ...pending.keys());
+  if (newest && pending.get(newest).highlight.productId == null) {
+    for (const id of pending.keys()) if (id !== newest) pending.delete(id);
     tick();
-    updateScreen();
-    const { first, max } = PLAYER_BACKOFF_MS;
-    const delay = Math.min(max, first * 2 ** playerRetry.attempt) * (0.75 + Math.random() / 2);
-    playerRetry.attempt += 1;
-    playerRetry.timer = setTimeout(async () => {
-      if (state.player !== player || state.status !== "live") return;
-      // A private event's signed URL (?token=) may have expired: IVS checks it at each load.
-      if (/[?&]token=/.test(config.playbackUrl)) await refreshDetails();
-      player.trouble = null;
-      player.load(config.playbackUrl);
-      updateScreen();
-    }, delay);
+    return;
   }
+  pending.clear();
+  if (state.shownProductId != null) showCard(null, state.shownId, "snapshot");
+}
 
-  function onPlayerPlaying(player) {
-    if (player !== state.player) return;
-    player.played = true;
+// Event status and the player area ---------------------------------------------------------
+
+const STATUS_LABELS = { scheduled: "Upcoming", live: "Live", ended: "Ended", cancelled: "Cancelled" };
+
+function setStatus(status) {
+  state.status = status;
+  root.dataset.status = status;
+  if (status === "live") {
+    startPlayback();
+  } else {
+    stopPlayback();
+    tick(); // nothing to sync to any more: pending cards show now
+  }
+  updateScreen();
+}
+
+function setScreen(screen) {
+  state.screen = screen;
+  playerBox.dataset.screen = screen;
+}
+
+function updateScreen() {
+  const pill = $("status-pill");
+  let label = STATUS_LABELS[state.status] || state.status;
+  let pillStatus = state.status;
+  if (state.status === "live") {
+    const player = state.player;
+    if (!player || player.trouble) {
+      setScreen(player && player.played ? "offline" : "connecting");
+      if (player && player.played) [label, pillStatus] = ["Reconnecting", "reconnecting"];
+    } else {
+      setScreen(player.played || autoplayBlocked(player) ? "none" : "connecting");
+    }
+  } else if (state.status === "ended") {
+    setScreen("ended");
+  } else if (state.status === "cancelled") {
+    setScreen("unavailable");
+  } else if (state.screen !== "unavailable") {
+    setScreen(Date.parse(config.scheduledStart) > Date.now() ? "scheduled" : "waiting");
+  }
+  pill.dataset.status = pillStatus;
+  pill.querySelector('[data-field="label"]').textContent = label;
+  updateUnmute();
+}
+
+function tickCountdown() {
+  const left = Math.max(0, Date.parse(config.scheduledStart) - Date.now());
+  $("countdown").textContent = countdown(left);
+  if (!left && state.screen === "scheduled") updateScreen();
+}
+
+function setViewerCount(count) {
+  if (typeof count !== "number") return;
+  const el = $("viewer-count");
+  el.querySelector('[data-field="count"]').textContent = `${countFormat.format(count)} watching`;
+  el.hidden = false;
+}
+
+// Players ----------------------------------------------------------------------------------
+
+const playerRetries = new Backoff(PLAYER_BACKOFF_MS);
+let playerRetryTimer = 0;
+
+function startPlayback() {
+  if (state.player || !config.playbackUrl) return;
+  const player = config.player === "ivs" ? createIvsPlayer() : createHlsPlayer();
+  if (!player) {
+    setScreen("unsupported");
+    return;
+  }
+  state.player = player;
+  player.load(config.playbackUrl);
+}
+
+function stopPlayback() {
+  clearTimeout(playerRetryTimer);
+  playerRetries.reset();
+  if (state.player) state.player.destroy();
+  state.player = null;
+}
+
+/** The stream failed or stalled: say so, and load it again after a backoff. */
+function onPlayerTrouble(player, reason) {
+  if (player !== state.player || player.trouble) return;
+  player.trouble = reason;
+  tick();
+  updateScreen();
+  playerRetryTimer = setTimeout(async () => {
+    if (state.player !== player || state.status !== "live") return;
+    // A private event's signed URL (?token=) may have expired: IVS checks it at each load.
+    if (/[?&]token=/.test(config.playbackUrl)) await refreshDetails();
     player.trouble = null;
-    playerRetry.attempt = 0;
+    player.load(config.playbackUrl);
     updateScreen();
-    tick();
-  }
+  }, playerRetries.next());
+}
 
-  /** Watch the <video> element: playing, stalls, the autoplay outcome. */
-  function watchVideo(player) {
-    let stallTimer = 0;
-    const clearStall = () => {
-      clearTimeout(stallTimer);
-      stallTimer = 0;
-    };
-    const listeners = {
-      playing: () => {
-        clearStall();
-        onPlayerPlaying(player);
-      },
-      waiting: () => {
-        clearStall();
-        stallTimer = setTimeout(() => onPlayerTrouble(player, "stalled"), STALL_MS);
-      },
-      timeupdate: () => pending.size && tick(),
-      seeked: () => tick(),
-      volumechange: () => updateUnmute(),
-      pause: () => updateUnmute(),
-    };
-    for (const [name, fn] of Object.entries(listeners)) video.addEventListener(name, fn);
-    return () => {
+function onPlayerPlaying(player) {
+  if (player !== state.player) return;
+  player.played = true;
+  player.trouble = null;
+  playerRetries.reset();
+  updateScreen();
+  tick();
+}
+
+/** Watch the <video> element: playing, stalls, the autoplay outcome. */
+function watchVideo(player) {
+  let stallTimer = 0;
+  const clearStall = () => {
+    clearTimeout(stallTimer);
+    stallTimer = 0;
+  };
+  const listeners = {
+    playing: () => {
       clearStall();
-      for (const [name, fn] of Object.entries(listeners)) video.removeEventListener(name, fn);
-    };
-  }
+      onPlayerPlaying(player);
+    },
+    waiting: () => {
+      clearStall();
+      stallTimer = setTimeout(() => onPlayerTrouble(player, "stalled"), STALL_MS);
+    },
+    timeupdate: () => pending.size && tick(),
+    seeked: () => tick(),
+    volumechange: () => updateUnmute(),
+    pause: () => updateUnmute(),
+  };
+  for (const [name, fn] of Object.entries(listeners)) video.addEventListener(name, fn);
+  return () => {
+    clearStall();
+    for (const [name, fn] of Object.entries(listeners)) video.removeEventListener(name, fn);
+  };
+}
 
-  function tryPlay() {
-    const attempt = video.play();
-    if (attempt && attempt.catch) attempt.catch(() => updateScreen());
-  }
-
-  function createHlsPlayer() {
-    const Hls = window.Hls;
-    const useHlsJs = Boolean(Hls && Hls.isSupported());
-    if (!useHlsJs && !video.canPlayType("application/vnd.apple.mpegurl")) return null;
-    let hls = null;
-    let unwatch = null;
-    let streamOffset = null; // the encoder's stream time minus currentTime, from hls.js's initPTS
-    const player = {
-      kind: "hls",
-      hasCues: false,
-      played: false,
-      trouble: null,
-      load(url) {
-        this.detach();
-        unwatch = watchVideo(player);
-        video.muted = !state.unmuted; // muted autoplay is allowed everywhere; the button unmutes
-        if (useHlsJs) {
-          hls = new Hls(HLS_CONFIG);
-          streamOffset = null;
-          hls.on(Hls.Events.INIT_PTS_FOUND, (_event, data) => {
+function createHlsPlayer() {
+  if (!canPlayHls(video)) return null;
+  let hls = null;
+  let unwatch = null;
+  let streamOffset = null; // the encoder's stream time minus currentTime, from hls.js's initPTS
+  const player = {
+    kind: "hls",
+    hasCues: false,
+    played: false,
+    trouble: null,
+    load(url) {
+      this.detach();
+      unwatch = watchVideo(player);
+      video.muted = !state.unmuted; // muted autoplay is allowed everywhere; the button unmutes
+      streamOffset = null;
+      hls = playHls(video, url, {
+        config: HLS_CONFIG,
+        on: {
+          INIT_PTS_FOUND: (data) => {
             if (data.id === "main" && data.timescale > 0) {
               streamOffset = data.initPTS / data.timescale - NGINX_RTMP_TS_DELAY_S;
             }
-          });
-          hls.on(Hls.Events.ERROR, (_event, data) => {
-            if (data.fatal) onPlayerTrouble(player, `${data.type}: ${data.details}`);
-          });
-          hls.loadSource(url);
-          hls.attachMedia(video);
-        } else {
-          video.src = url; // Safari plays HLS itself
-          video.addEventListener("error", () => onPlayerTrouble(player, "media error"), { once: true });
-        }
-        tryPlay();
-      },
-      detach() {
-        if (unwatch) unwatch();
-        unwatch = null;
-        if (hls) hls.destroy();
-        hls = null;
-      },
-      destroy() {
-        this.detach();
-        video.removeAttribute("src");
-        video.load();
-      },
-      mediaTime: () => video.currentTime,
-      /** The currentTime showing the frame `offsetMs` into the stream, or null when unknown. */
-      mediaTimeAt: (offsetMs) =>
-        hls && streamOffset !== null && Number.isFinite(offsetMs) ? offsetMs / 1000 - streamOffset : null,
-      /** Seconds from the live edge (what is being filmed now) to the frame on screen. */
-      latency() {
-        if (hls) {
-          const segment = hls.latestLevelDetails?.targetduration || 1;
-          return hls.latency > 0 ? hls.latency + segment / 2 + HLS_EDGE_SLACK_S : null;
-        }
-        const ranges = video.seekable;
-        return ranges.length ? Math.max(0, ranges.end(ranges.length - 1) - video.currentTime) : null;
-      },
-      rate: () => video.playbackRate,
-      active: () => player.played && !player.trouble && !video.paused && !video.ended,
-      get muted() { return video.muted; },
-      unmute() {
-        video.muted = false;
-        if (video.paused) tryPlay();
-      },
-    };
-    return player;
-  }
+          },
+          ERROR: (data) => data.fatal && onPlayerTrouble(player, `${data.type}: ${data.details}`),
+        },
+      }).hls;
+      if (!hls) video.addEventListener("error", () => onPlayerTrouble(player, "media error"), { once: true }); // Safari
+      tryPlay(video, () => updateScreen());
+    },
+    detach() {
+      if (unwatch) unwatch();
+      unwatch = null;
+      if (hls) hls.destroy();
+      hls = null;
+    },
+    destroy() {
+      this.detach();
+      resetVideo(video);
+    },
+    mediaTime: () => video.currentTime,
+    /** The currentTime showing the frame `offsetMs` into the stream, or null when unknown. */
+    mediaTimeAt: (offsetMs) =>
+      hls && streamOffset !== null && Number.isFinite(offsetMs) ? offsetMs / 1000 - streamOffset : null,
+    /** Seconds from the live edge (what is being filmed now) to the frame on screen. */
+    latency() {
+      if (hls) {
+        const segment = hls.latestLevelDetails?.targetduration || 1;
+        return hls.latency > 0 ? hls.latency + segment / 2 + HLS_EDGE_SLACK_S : null;
+      }
+      const ranges = video.seekable;
+      return ranges.length ? Math.max(0, ranges.end(ranges.length - 1) - video.currentTime) : null;
+    },
+    rate: () => video.playbackRate,
+    active: () => player.played && !player.trouble && !video.paused && !video.ended,
+    get muted() { return video.muted; },
+    unmute() {
+      video.muted = false;
+      if (video.paused) tryPlay(video, () => updateScreen());
+    },
+  };
+  return player;
+}
 
-  function createIvsPlayer() {
-    const IVS = window.IVSPlayer;
-    if (!IVS || !IVS.isPlayerSupported) return null;
-    const absolute = (path) => new URL(path, document.baseURI).href;
-    const ivs = IVS.create({ wasmWorker: absolute(config.ivsWorker), wasmBinary: absolute(config.ivsWasm) });
-    ivs.attachHTMLVideoElement(video);
-    const { PlayerEventType: Events, PlayerState: States } = IVS;
-    let unwatch = null;
-    const player = {
-      kind: "ivs",
-      hasCues: true,
-      played: false,
-      trouble: null,
-      load(url) {
-        if (unwatch) unwatch();
-        unwatch = watchVideo(player);
-        ivs.setAutoplay(true);
-        ivs.setMuted(!state.unmuted);
-        ivs.load(url);
-        ivs.play();
-      },
-      destroy() {
-        if (unwatch) unwatch();
-        ivs.delete();
-      },
-      mediaTime: () => ivs.getPosition(),
-      mediaTimeAt: () => null, // the in-band cues place the cards
-      latency() {
-        const latency = ivs.getLiveLatency();
-        return Number.isFinite(latency) && latency > 0 ? latency : null;
-      },
-      rate: () => ivs.getPlaybackRate?.() || 1,
-      active: () => player.played && !player.trouble && ivs.getState() !== States.IDLE && !ivs.isPaused(),
-      get muted() { return ivs.isMuted(); },
-      unmute() {
-        ivs.setMuted(false);
-        if (ivs.isPaused()) ivs.play();
-        updateUnmute();
-      },
-    };
-    ivs.addEventListener(Events.TEXT_METADATA_CUE, (cue) => onCue(cue.text));
-    ivs.addEventListener(States.PLAYING, () => onPlayerPlaying(player));
-    ivs.addEventListener(States.ENDED, () => onPlayerTrouble(player, "ended"));
-    ivs.addEventListener(Events.ERROR, (error) => onPlayerTrouble(player, `${error.type} ${error.code}`));
-    ivs.addEventListener(Events.MUTED_CHANGED, updateUnmute);
-    ivs.addEventListener(Events.AUDIO_BLOCKED, updateUnmute);
-    ivs.addEventListener(Events.PLAYBACK_BLOCKED, updateUnmute);
-    return player;
-  }
+function createIvsPlayer() {
+  const IVS = window.IVSPlayer;
+  if (!IVS || !IVS.isPlayerSupported) return null;
+  const absolute = (path) => new URL(path, document.baseURI).href;
+  const ivs = IVS.create({ wasmWorker: absolute(config.ivsWorker), wasmBinary: absolute(config.ivsWasm) });
+  ivs.attachHTMLVideoElement(video);
+  const { PlayerEventType: Events, PlayerState: States } = IVS;
+  let unwatch = null;
+  const player = {
+    kind: "ivs",
+    hasCues: true,
+    played: false,
+    trouble: null,
+    load(url) {
+      if (unwatch) unwatch();
+      unwatch = watchVideo(player);
+      ivs.setAutoplay(true);
+      ivs.setMuted(!state.unmuted);
+      ivs.load(url);
+      ivs.play();
+    },
+    destroy() {
+      if (unwatch) unwatch();
+      ivs.delete();
+    },
+    mediaTime: () => ivs.getPosition(),
+    mediaTimeAt: () => null, // the in-band cues place the cards
+    latency() {
+      const latency = ivs.getLiveLatency();
+      return Number.isFinite(latency) && latency > 0 ? latency : null;
+    },
+    rate: () => ivs.getPlaybackRate?.() || 1,
+    active: () => player.played && !player.trouble && ivs.getState() !== States.IDLE && !ivs.isPaused(),
+    get muted() { return ivs.isMuted(); },
+    unmute() {
+      ivs.setMuted(false);
+      if (ivs.isPaused()) ivs.play();
+      updateUnmute();
+    },
+  };
+  ivs.addEventListener(Events.TEXT_METADATA_CUE, (cue) => onCue(cue.text));
+  ivs.addEventListener(States.PLAYING, () => onPlayerPlaying(player));
+  ivs.addEventListener(States.ENDED, () => onPlayerTrouble(player, "ended"));
+  ivs.addEventListener(Events.ERROR, (error) => onPlayerTrouble(player, `${error.type} ${error.code}`));
+  ivs.addEventListener(Events.MUTED_CHANGED, updateUnmute);
+  ivs.addEventListener(Events.AUDIO_BLOCKED, updateUnmute);
+  ivs.addEventListener(Events.PLAYBACK_BLOCKED, updateUnmute);
+  return player;
+}
 
-  /** The browser refused even muted autoplay (e.g. iOS Low Power Mode): the viewer must tap. */
-  function autoplayBlocked(player) {
-    return Boolean(player && !player.played && video.paused && video.readyState >= 2);
-  }
+/** The browser refused even muted autoplay (e.g. iOS Low Power Mode): the viewer must tap. */
+function autoplayBlocked(player) {
+  return Boolean(player && !player.played && video.paused && video.readyState >= 2);
+}
 
-  function updateUnmute() {
-    const player = state.player;
-    const blocked = autoplayBlocked(player);
-    const show = Boolean(player && !player.trouble && (player.muted || blocked));
-    unmuteButton.hidden = !show;
-    unmuteButton.querySelector('[data-field="label"]').textContent = blocked ? "Tap to play" : "Tap to unmute";
-  }
+function updateUnmute() {
+  const player = state.player;
+  const blocked = autoplayBlocked(player);
+  const show = Boolean(player && !player.trouble && (player.muted || blocked));
+  unmuteButton.hidden = !show;
+  unmuteButton.querySelector('[data-field="label"]').textContent = blocked ? "Tap to play" : "Tap to unmute";
+}
 
-  unmuteButton.addEventListener("click", () => {
-    state.unmuted = true;
-    if (state.player) state.player.unmute();
-    updateUnmute();
-  });
+unmuteButton.addEventListener("click", () => {
+  state.unmuted = true;
+  if (state.player) state.player.unmute();
+  updateUnmute();
+});
 
-  // Stream details (the API) ----------------------------------------------------------------
+// Stream details (the API) ----------------------------------------------------------------
 
-  let detailsRequest = null;
-  /** Fetch the stream details again (lineup changed, a cue named an unknown product, a private
-   * playback token to renew). Concurrent callers share one request. */
-  function refreshDetails() {
-    if (detailsRequest) return detailsRequest;
-    detailsRequest = fetch(config.detailsUrl, {
-      credentials: "same-origin",
-      cache: "no-store",
-      headers: { Accept: "application/json" },
-    })
-      .then((response) => {
-        if (response.status === 404) {
-          stopPlayback();
-          setScreen("unavailable");
-          return null;
-        }
-        return response.ok ? response.json() : null;
-      })
-      .then((details) => {
-        if (!details) return;
-        config.playbackUrl = details.playbackUrl;
-        details.lineup.forEach(remember);
-        if (details.currentHighlight) remember(details.currentHighlight.product);
-        renderLineup(details.lineup);
-      })
-      .catch(() => {})
-      .finally(() => {
-        detailsRequest = null;
-      });
-    return detailsRequest;
-  }
-
-  // The websocket ----------------------------------------------------------------------------
-
-  let socket = null;
-  let socketAttempt = 0;
-  let reconnectTimer = 0;
-  let silenceTimer = 0;
-
-  function setSocketState(value) {
-    state.socket = value;
-    $("socket-note").hidden = value !== "reconnecting";
-  }
-
-  /** Any frame proves the connection alive; silence for a few heartbeats means it is not. */
-  function heardFrom(ws) {
-    clearTimeout(silenceTimer);
-    silenceTimer = setTimeout(() => {
-      if (ws !== socket) return;
-      socket = null;
-      ws.close();
-      scheduleReconnect(false);
-    }, config.heartbeatMs * SILENT_HEARTBEATS);
-  }
-
-  function connect() {
-    clearTimeout(reconnectTimer);
-    reconnectTimer = 0;
-    const url = new URL(config.socketPath, window.location.href);
-    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(url);
-    socket = ws;
-    heardFrom(ws); // a connect that never completes counts as silence too
-    ws.addEventListener("message", (event) => {
-      if (ws !== socket) return;
-      heardFrom(ws);
-      onSocketMessage(event.data);
-    });
-    ws.addEventListener("close", (event) => {
-      if (ws !== socket) return;
-      socket = null;
-      clearTimeout(silenceTimer);
-      if (event.code === CLOSE_NOT_FOUND) {
-        setSocketState("closed");
+let detailsRequest = null;
+/** Fetch the stream details again (lineup changed, a cue named an unknown product, a private
+ * playback token to renew). Concurrent callers share one request. */
+function refreshDetails() {
+  if (detailsRequest) return detailsRequest;
+  detailsRequest = getJson(config.detailsUrl)
+    .then((response) => {
+      if (response.status === 404) {
         stopPlayback();
         setScreen("unavailable");
-        return;
+        return null;
       }
-      scheduleReconnect(event.code === CLOSE_RATE_LIMITED);
+      return response.ok ? response.json() : null;
+    })
+    .then((details) => {
+      if (!details) return;
+      config.playbackUrl = details.playbackUrl;
+      details.lineup.forEach(remember);
+      if (details.currentHighlight) remember(details.currentHighlight.product);
+      renderLineup(details.lineup);
+    })
+    .catch(() => {})
+    .finally(() => {
+      detailsRequest = null;
     });
+  return detailsRequest;
+}
+
+// The websocket ----------------------------------------------------------------------------
+
+let socket = null; // liveSocket(), started below
+
+function setSocketState(value) {
+  state.socket = value;
+  $("socket-note").hidden = value !== "reconnecting";
+}
+
+function connect() {
+  socket = liveSocket(config.socketPath, {
+    heartbeatMs: config.heartbeatMs,
+    backoff: SOCKET_BACKOFF_MS,
+    rateLimited: (delay) => delay * 4,
+    onFrame,
+    onRetry: () => setSocketState("reconnecting"),
+    onFatal: () => { // CLOSE_NOT_FOUND: the event is gone, or this viewer may no longer watch it
+      setSocketState("closed");
+      stopPlayback();
+      setScreen("unavailable");
+    },
+  });
+}
+
+function onFrame(message) {
+  switch (message.type) {
+    case "snapshot":
+      socket.resetBackoff();
+      setSocketState("open");
+      onSnapshot(message);
+      break;
+    case "product_featured":
+    case "product_cleared":
+      if (message.eventId === undefined || message.eventId === config.id) onHighlightMessage(message);
+      break;
+    case "stream_state":
+      setStatus(message.status);
+      break;
+    case "viewer_count":
+      setViewerCount(message.count);
+      break;
+    case "feed_status": // the server lost its feed (Redis): a fresh snapshot follows its return
+    case "heartbeat":
+      setSocketState((message.status || message.feed) === "reconnecting" ? "reconnecting" : "open");
+      break;
+    case "lineup_changed":
+      refreshDetails();
+      break;
+    default:
+      break;
   }
+}
 
-  /** Exponential backoff with jitter, so a server restart is not met by every viewer at once. */
-  function scheduleReconnect(slow) {
-    setSocketState("reconnecting");
-    const { first, max } = SOCKET_BACKOFF_MS;
-    const ceiling = Math.min(max, first * 2 ** socketAttempt) * (slow ? 4 : 1);
-    socketAttempt += 1;
-    clearTimeout(reconnectTimer);
-    reconnectTimer = setTimeout(connect, ceiling / 2 + Math.random() * (ceiling / 2));
-  }
+// Start ------------------------------------------------------------------------------------
 
-  function onSocketMessage(text) {
-    let message;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      return;
-    }
-    switch (message.type) {
-      case "snapshot":
-        socketAttempt = 0;
-        setSocketState("open");
-        onSnapshot(message);
-        break;
-      case "product_featured":
-      case "product_cleared":
-        if (message.eventId === undefined || message.eventId === config.id) onHighlightMessage(message);
-        break;
-      case "stream_state":
-        setStatus(message.status);
-        break;
-      case "viewer_count":
-        setViewerCount(message.count);
-        break;
-      case "feed_status": // the server lost its feed (Redis): a fresh snapshot follows its return
-      case "heartbeat":
-        setSocketState((message.status || message.feed) === "reconnecting" ? "reconnecting" : "open");
-        break;
-      case "lineup_changed":
-        refreshDetails();
-        break;
-      default:
-        break;
-    }
-  }
-
-  // Coming back online or to the tab: reconnect now rather than at the end of a long backoff.
-  const reconnectNow = () => {
-    if (!socket && reconnectTimer) connect();
-  };
-  window.addEventListener("online", reconnectNow);
-  document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && reconnectNow());
-
-  // Start ------------------------------------------------------------------------------------
-
-  config.lineup.forEach(remember);
-  if (config.currentHighlight) remember(config.currentHighlight.product);
-  Card.localisePrices();
-  const start = $("start-time");
-  start.textContent = new Intl.DateTimeFormat(undefined, {
-    weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
-  }).format(new Date(config.scheduledStart));
-  tickCountdown();
-  setInterval(tickCountdown, 1000);
-  setStatus(state.status);
-  connect();
-})();
+config.lineup.forEach(remember);
+if (config.currentHighlight) remember(config.currentHighlight.product);
+Card.localisePrices();
+$("start-time").textContent = dateTime(config.scheduledStart);
+tickCountdown();
+setInterval(tickCountdown, 1000);
+setStatus(state.status);
+connect();

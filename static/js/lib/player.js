@@ -1,0 +1,48 @@
+/* Video players for HLS: hls.js (our static file, loaded as a classic script before the page's
+ * module: window.Hls) where the browser has Media Source Extensions, the browser's own HLS where it
+ * plays it natively (Safari, iOS). */
+
+const hlsJs = () => (window.Hls && window.Hls.isSupported() ? window.Hls : null);
+
+/** Whether this browser can play HLS in `video`, with hls.js or by itself. */
+export function canPlayHls(video) {
+  return Boolean(hlsJs() || video.canPlayType("application/vnd.apple.mpegurl"));
+}
+
+/** Play the HLS stream at `url` in `video`. `config` goes to hls.js; `withCredentials` sends the
+ * cookies with every playlist and segment (a private video behind CloudFront's signed cookies);
+ * `on` maps hls.js event names (ERROR, INIT_PTS_FOUND…) to handlers called with (data, hls).
+ * Returns {hls (null when native), destroy()}, or null when the browser can play neither way. */
+export function playHls(video, url, { config = {}, withCredentials = false, on = {} } = {}) {
+  const Hls = hlsJs();
+  if (Hls) {
+    const hls = new Hls({
+      ...config,
+      ...(withCredentials ? { xhrSetup: (xhr) => { xhr.withCredentials = true; } } : {}),
+    });
+    for (const [name, handler] of Object.entries(on)) hls.on(Hls.Events[name], (_event, data) => handler(data, hls));
+    hls.loadSource(url);
+    hls.attachMedia(video);
+    return { hls, destroy: () => hls.destroy() };
+  }
+  if (video.canPlayType("application/vnd.apple.mpegurl")) {
+    video.src = url;
+    return { hls: null, destroy: () => resetVideo(video) };
+  }
+  return null;
+}
+
+/** hls.js's error types (NETWORK_ERROR, MEDIA_ERROR…), for the handlers of its ERROR event. */
+export const hlsErrorTypes = () => window.Hls?.ErrorTypes ?? {};
+
+/** Start playing; a refused autoplay calls `onRefused` (the viewer has to press play). */
+export function tryPlay(video, onRefused = () => {}) {
+  const attempt = video.play();
+  if (attempt && attempt.catch) attempt.catch(onRefused);
+}
+
+/** Unload whatever `video` was playing. */
+export function resetVideo(video) {
+  video.removeAttribute("src");
+  video.load();
+}
