@@ -194,19 +194,19 @@ class FailingClient:
 @contextlib.contextmanager
 def counted_copies(fail_after: int | None = None):
     """Wrap the service's S3 client: yields a list that receives each client (with .calls)."""
-    from liveshop import storage
+    from liveshop import objectstore
 
-    real, clients = storage.s3_client, []
+    real, clients = objectstore.s3_client, []
 
     def factory(**kwargs):
         clients.append(FailingClient(real(**kwargs), fail_after))
         return clients[-1]
 
-    storage.s3_client = factory
+    objectstore.s3_client = factory
     try:
         yield clients
     finally:
-        storage.s3_client = real
+        objectstore.s3_client = real
 
 
 @contextlib.contextmanager
@@ -214,20 +214,20 @@ def counted_requests():
     """Count the S3 operations of every client the service makes: yields a Counter."""
     from collections import Counter
 
-    from liveshop import storage
+    from liveshop import objectstore
 
-    real, operations = storage.s3_client, Counter()
+    real, operations = objectstore.s3_client, Counter()
 
     def factory(**kwargs):
         client = real(**kwargs)
         client.meta.events.register("before-call.s3", lambda model, **_: operations.update([model.name]))
         return client
 
-    storage.s3_client = factory
+    objectstore.s3_client = factory
     try:
         yield operations
     finally:
-        storage.s3_client = real
+        objectstore.s3_client = real
 
 
 def recording_end(spec) -> dict:
@@ -273,7 +273,7 @@ def time_to_ready(spec, mode: str):
 
 
 def empty(client, bucket: str, prefix: str) -> None:
-    from liveshop.storage import list_objects
+    from liveshop.objectstore import list_objects
 
     keys = [o.key for o in list_objects(client, bucket=bucket, prefix=prefix)]
     for i in range(0, len(keys), 1000):
@@ -442,7 +442,7 @@ def main() -> None:
         )
     with moto_server() as endpoint:
         setup_django(endpoint, args.db_url)
-        from liveshop.storage import s3_client
+        from liveshop.objectstore import s3_client
 
         client = s3_client(max_pool_connections=40)
         for bucket in (SOURCE, CDN, MEDIA):

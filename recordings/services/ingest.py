@@ -6,7 +6,7 @@ cues) in one transaction.
 The source is an S3 bucket (IVS), or ``LOCAL_SOURCE``: the folder where recordings.services.local
 converts the local media server's recordings into the same layout. The destination is the
 "recordings" storage's bucket, or its folder when it is a FileSystemStorage (local mode). Both go
-through liveshop.storage's ObjectStore, so everything below is the same for both.
+through liveshop.objectstore's ObjectStore, so everything below is the same for both.
 
 Zero-copy (RECORDINGS_INGEST_MODE=reference): nothing is copied and nothing is listed but the
 thumbnails' folder. Ingestion reads the metadata and the playlists, checks each rendition's last
@@ -41,8 +41,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from events.models import LiveEvent, StreamSession
-from liveshop import storage
-from liveshop.storage import CopyItem, CopyProgress, ObjectStore, S3Object
+from liveshop import objectstore
+from liveshop.objectstore import CopyItem, CopyProgress, ObjectStore, StoredObject
 from recordings import exceptions
 from recordings.models import Recording, new_media_prefix
 from recordings.playlists import MediaPlaylist, PlaylistError, Timeline, parse_master, parse_media
@@ -78,7 +78,7 @@ COPY, REFERENCE = "copy", "reference"
 class Media:
     """The recording's objects (by path relative to the prefix) and what its playlists say."""
 
-    objects: dict[str, S3Object]
+    objects: dict[str, StoredObject]
     renditions: list[dict]
     thumbnails: list[str]
     timeline: Timeline
@@ -103,7 +103,7 @@ def ingest_recording(
     session_id: str = "",
     force: bool = False,
     progress: Callable[[CopyProgress], None] | None = None,
-    cancel: storage.Cancellation | None = None,
+    cancel: objectstore.Cancellation | None = None,
 ) -> Recording:
     """Make the recording at s3://``bucket``/``prefix`` (or, with ``bucket`` LOCAL_SOURCE, in the
     local recordings folder) a ready replay, or record why not. Setting ``cancel`` stops the copy
@@ -122,7 +122,7 @@ def ingest_recording(
         return existing
     # One S3 client for both sides, made only when a side is S3 (and never for a ready replay).
     s3 = functools.cache(
-        lambda: storage.s3_client(max_pool_connections=settings.RECORDINGS_COPY_CONCURRENCY + 4)
+        lambda: objectstore.s3_client(max_pool_connections=settings.RECORDINGS_COPY_CONCURRENCY + 4)
     )
     source = source_store(bucket, s3)
     with _failures_recorded(existing):
@@ -183,8 +183,8 @@ def local_recordings_root() -> Path:
 def source_store(bucket: str, s3: Callable[[], object]) -> ObjectStore:
     """The store to ingest from: the local recordings folder for LOCAL_SOURCE, else the bucket."""
     if bucket == LOCAL_SOURCE:
-        return storage.DirectoryStore(local_recordings_root())
-    return storage.S3Store(s3(), bucket)
+        return objectstore.DirectoryStore(local_recordings_root())
+    return objectstore.S3Store(s3(), bucket)
 
 
 def get_event_for_channel(channel_id: str) -> LiveEvent:
@@ -203,11 +203,11 @@ def read_manifest(source: ObjectStore, *, location: RecordingPrefix) -> Recordin
     for name in (ENDED, FAILED):
         try:
             data = source.read(location.key(name))
-        except storage.ObjectNotFound as exc:
+        except objectstore.ObjectNotFound as exc:
             if exc.code == "NoSuchBucket":
                 raise exceptions.RecordingNotFound(_missing_root(source)) from None
             continue
-        except storage.StorageError as exc:
+        except objectstore.StorageError as exc:
             raise _translated(exc) from None
         manifest = parse_manifest(data, where=source.url(location.key(name)))
         if channel_id_of(manifest.channel_arn) not in (location.channel_id, None):
@@ -223,7 +223,7 @@ def read_manifest(source: ObjectStore, *, location: RecordingPrefix) -> Recordin
 
 
 def _missing_root(source: ObjectStore) -> str:
-    if isinstance(source, storage.S3Store):
+    if isinstance(source, objectstore.S3Store):
         return f"The bucket {source.bucket} does not exist"
     return f"The folder {source.url('')} does not exist"
 
@@ -231,7 +231,7 @@ def _missing_root(source: ObjectStore) -> str:
 def _exists(source: ObjectStore, key: str) -> bool:
     try:
         return any(o.key == key for o in source.list(key))
-    except storage.StorageError as exc:
+    except objectstore.StorageError as exc:
         raise _translated(exc) from None
 
 
@@ -284,7 +284,10 @@ def read_referenced_media(
 
 
 def _media(
-    objects: dict[str, S3Object], renditions: list[dict], first: MediaPlaylist, manifest: RecordingManifest
+    objects: dict[str, StoredObject],
+    renditions: list[dict],
+    first: MediaPlaylist,
+    manifest: RecordingManifest,
 ) -> Media:
     """The Media of a recording whose playlists were read: renditions best first, the duration
     from the metadata (else the first rendition's playlist), the cue timeline."""
@@ -310,7 +313,7 @@ def _read_rendition(source: ObjectStore, location: RecordingPrefix, key: str) ->
     return playlist
 
 
-def _listed(source: ObjectStore, location: RecordingPrefix, path: str) -> dict[str, S3Object]:
+def _listed(source: ObjectStore, location: RecordingPrefix, path: str) -> dict[str, StoredObject]:
     """The objects under ``path`` (relative to the prefix), by their path relative to it."""
     with storage_errors():
         return {o.key[len(location.prefix) + 1 :]: o for o in source.list(location.key(path))}
@@ -322,9 +325,9 @@ def _read_referenced(source: ObjectStore, location: RecordingPrefix, path: str, 
     where = source.url(location.key(path))
     try:
         text = source.read(location.key(path))
-    except storage.ObjectNotFound:
+    except objectstore.ObjectNotFound:
         raise exceptions.RecordingIncomplete(f"The playlist {where} is missing") from None
-    except storage.StorageError as exc:
+    except objectstore.StorageError as exc:
         raise _translated(exc) from None
     try:
         return parse(text.decode("utf-8"))
@@ -333,7 +336,11 @@ def _read_referenced(source: ObjectStore, location: RecordingPrefix, path: str, 
 
 
 def _read_playlist(
-    source: ObjectStore, location: RecordingPrefix, objects: dict[str, S3Object], path: str, parse: Callable
+    source: ObjectStore,
+    location: RecordingPrefix,
+    objects: dict[str, StoredObject],
+    path: str,
+    parse: Callable,
 ):
     """Read and parse the playlist at ``path`` (relative to the prefix); clear errors otherwise."""
     where = source.url(location.key(path))
@@ -364,7 +371,7 @@ def _rendition(rendition, variant, playlist: MediaPlaylist, key: str) -> dict:
     }
 
 
-def _thumbnails(objects: dict[str, S3Object], manifest: RecordingManifest) -> list[str]:
+def _thumbnails(objects: dict[str, StoredObject], manifest: RecordingManifest) -> list[str]:
     folder = manifest.thumbnails_path.rstrip("/") + "/" if manifest.thumbnails_path else None
     numbered = []
     for path in objects:
@@ -381,7 +388,7 @@ def object_params(path: str) -> dict:
     """CopyObject's metadata for an object of a replay: its type, and how long caches keep it."""
     mutable = path.endswith(".m3u8") or path.endswith(".json") or "latest_thumbnail/" in path
     return {
-        "ContentType": storage.content_type(path),
+        "ContentType": objectstore.content_type(path),
         "CacheControl": PLAYLIST_CACHE if mutable else SEGMENT_CACHE,
         "MetadataDirective": "REPLACE",
     }
@@ -394,26 +401,26 @@ def copy_recording(
     media: Media,
     cdn_prefix: str,
     progress: Callable[[CopyProgress], None] | None = None,
-    cancel: storage.Cancellation | None = None,
+    cancel: objectstore.Cancellation | None = None,
 ) -> CopyResult:
     """Copy every object of ``media`` missing in the "recordings" storage (one listing of it),
     playlists last. Returns the numbers; a failure stops the copy and raises (what was copied
     stays), and so does ``cancel`` (IngestionInterrupted). ``s3()`` gives the S3 client when the
     destination is a bucket."""
-    target, location_prefix = storage.destination_store("recordings", s3)
+    target, location_prefix = objectstore.destination_store("recordings", s3)
     if target is None:
         raise exceptions.RecordingsNotConfigured(
             "No bucket to copy recordings to: set AWS_RECORDINGS_BUCKET_NAME (and AWS_STORAGE_BUCKET_NAME)"
         )
     if not cdn_prefix:  # never copy into the bucket's root
         raise exceptions.RecordingError("The recording has no CDN prefix to copy to")
-    destination = storage.join_key(location_prefix, cdn_prefix)
+    destination = objectstore.join_key(location_prefix, cdn_prefix)
     with storage_errors():
         there = {o.key: o for o in target.list(f"{destination}/")}
     items = [
         CopyItem(source=obj, key=f"{destination}/{path}", params=object_params(path))
         for path, obj in sorted(media.objects.items(), key=lambda item: (item[0].endswith(".m3u8"), item[0]))
-        if not storage.same_object(obj, there.get(f"{destination}/{path}"))
+        if not objectstore.same_object(obj, there.get(f"{destination}/{path}"))
     ]
     with storage_errors():
         try:
@@ -424,7 +431,7 @@ def copy_recording(
                 progress=progress,
                 cancel=cancel,
             )
-        except storage.CopyCancelled as exc:
+        except objectstore.CopyCancelled as exc:
             raise exceptions.IngestionInterrupted(
                 f"Interrupted with {len(items) - exc.done} of {len(media.objects)} objects left to "
                 "copy; ingesting it again copies only those"
@@ -535,7 +542,7 @@ def _complete(
     sessions and its product cues. Paths are names in the "recordings" storage, or for a
     ``referenced`` recording the IVS bucket's keys (its source prefix)."""
     recording = Recording.objects.select_for_update().get(pk=recording.pk)
-    base = recording.source_prefix if referenced else storage.join_key(recording.cdn_prefix)
+    base = recording.source_prefix if referenced else objectstore.join_key(recording.cdn_prefix)
     recording.files = Recording.Files.REFERENCED if referenced else Recording.Files.COPIED
     recording.status = Status.READY
     recording.failure_reason = ""
@@ -597,16 +604,16 @@ def _failures_recorded(recording: Recording | None) -> Iterator[None]:
 def storage_errors() -> Iterator[None]:
     try:
         yield
-    except storage.StorageError as exc:
+    except objectstore.StorageError as exc:
         raise _translated(exc) from None
 
 
-def _translated(exc: storage.StorageError) -> exceptions.RecordingError:
-    if isinstance(exc, storage.AccessDenied):
+def _translated(exc: objectstore.StorageError) -> exceptions.RecordingError:
+    if isinstance(exc, objectstore.AccessDenied):
         return exceptions.StorageAccessDenied(f"{exc} (check the IAM and bucket policies)")
-    if isinstance(exc, storage.StorageUnavailable):
+    if isinstance(exc, objectstore.StorageUnavailable):
         return exceptions.StorageUnavailable(str(exc))
-    if isinstance(exc, storage.ObjectNotFound):
+    if isinstance(exc, objectstore.ObjectNotFound):
         return exceptions.RecordingIncomplete(str(exc))
     return exceptions.RecordingError(str(exc))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from events.models import LiveEvent
-from liveshop import storage
+from liveshop import objectstore
 from recordings.models import Recording
 from recordings.services.ingest import storage_errors
 from recordings.services.manifest import CHANNEL_ARN, ENDED
@@ -26,7 +26,7 @@ def find_pending_recordings(*, bucket: str) -> PendingScan:
     """Walk ``bucket``'s recordings of the channels Liveshop's events use (folder by folder,
     never listing segments) and return the prefixes that have events/recording-ended.json but
     no ready Recording. Read-only."""
-    client = storage.s3_client()
+    client = objectstore.s3_client()
     ready = set(
         Recording.objects.filter(source_bucket=bucket, status=Recording.Status.READY).values_list(
             "source_prefix", flat=True
@@ -39,7 +39,7 @@ def find_pending_recordings(*, bucket: str) -> PendingScan:
                 prefix = folder.rstrip("/")
                 if prefix in ready:
                     scan.ready += 1
-                elif any(storage.list_objects(client, bucket=bucket, prefix=f"{prefix}/{ENDED}")):
+                elif any(objectstore.list_objects(client, bucket=bucket, prefix=f"{prefix}/{ENDED}")):
                     scan.prefixes.append(prefix)
                 else:
                     scan.not_ended.append(prefix)
@@ -56,5 +56,5 @@ def _walk(client, bucket: str, prefix: str, depth: int):
     if depth == 0:
         yield prefix
         return
-    for folder in storage.list_folders(client, bucket=bucket, prefix=prefix):
+    for folder in objectstore.list_folders(client, bucket=bucket, prefix=prefix):
         yield from _walk(client, bucket, folder, depth - 1)

@@ -4,7 +4,7 @@ id>/``, which the CDN serves to anyone) and an uploaded video under ``<prefix>/u
 (an id in its name). Each moves to ``private/<random key>/``, which the CDN serves only with
 signed cookies (recordings.cdn); ``manage.py move_private_media`` runs it for every such row.
 
-Copy first (server-side between S3 keys, through liveshop.storage's ObjectStore), then point the
+Copy first (server-side between S3 keys, through liveshop.objectstore's ObjectStore), then point the
 row at the copy in one transaction, then delete the old objects: a replay plays throughout. A run
 that dies before the row moved leaves an unowned copy under ``private/`` (never served: no
 recording owns it, and the CDN wants cookies no one is given) and the next run copies again."""
@@ -19,8 +19,8 @@ from django.core.files.storage import storages
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
-from liveshop import storage
-from liveshop.storage import CopyItem
+from liveshop import objectstore
+from liveshop.objectstore import CopyItem
 from recordings import exceptions
 from recordings.models import PRIVATE_MEDIA_PREFIX, Recording, new_media_prefix
 from recordings.services.ingest import object_params, storage_errors
@@ -59,12 +59,12 @@ def move_to_private_folder(*, recording: Recording) -> Recording:
 def _copy_folder(old: str, new: str) -> list[str]:
     """Copy every object under ``old`` to ``new``; returns their names relative to the folder."""
     s3 = functools.cache(
-        lambda: storage.s3_client(max_pool_connections=settings.RECORDINGS_COPY_CONCURRENCY + 4)
+        lambda: objectstore.s3_client(max_pool_connections=settings.RECORDINGS_COPY_CONCURRENCY + 4)
     )
-    target, location = storage.destination_store("recordings", s3)
+    target, location = objectstore.destination_store("recordings", s3)
     if target is None:
         raise exceptions.RecordingsNotConfigured("No recordings storage to move files in")
-    source_folder, target_folder = storage.join_key(location, old), storage.join_key(location, new)
+    source_folder, target_folder = objectstore.join_key(location, old), objectstore.join_key(location, new)
     with storage_errors():
         objects = list(target.list(f"{source_folder}/"))
         names = [o.key[len(source_folder) + 1 :] for o in objects]

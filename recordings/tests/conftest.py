@@ -140,10 +140,10 @@ class CountingClient:
 
 @pytest.fixture
 def s3_client_factory(monkeypatch):
-    """Replace liveshop.storage.s3_client with a factory of CountingClients (shared counts)."""
-    from liveshop import storage
+    """Replace liveshop.objectstore.s3_client with a factory of CountingClients (shared counts)."""
+    from liveshop import objectstore
 
-    real = storage.s3_client
+    real = objectstore.s3_client
     state = {"fail_after": None, "copies": {}, "clients": []}
 
     def factory(**kwargs):
@@ -151,5 +151,5 @@ def s3_client_factory(monkeypatch):
         state["clients"].append(client)
         return client
 
-    monkeypatch.setattr(storage, "s3_client", factory)
+    monkeypatch.setattr(objectstore, "s3_client", factory)
     return state

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from liveshop.storage import content_type
+from liveshop.objectstore import content_type
 
 # (folder, width, height, bandwidth): IVS's rendition folders are not fixed; read the JSON.
 RENDITIONS = (

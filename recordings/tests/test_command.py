@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError, OutputWrapper
 
 from events.tests.factories import LiveEventFactory
-from liveshop.storage import CopyProgress
+from liveshop.objectstore import CopyProgress
 from recordings.management.commands.ingest_recording import Command, ProgressBar
 from recordings.models import Recording
 from recordings.tests.conftest import CHANNEL_ARN, SOURCE, STARTED_AT

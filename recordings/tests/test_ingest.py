@@ -428,7 +428,7 @@ def test_an_ivs_recording_into_a_filesystem_storage_is_downloaded_once(
     s3, spec, recording_tree, show, highlights, settings, tmp_path, s3_client_factory
 ):
     """The "recordings" storage on disk (local mode with IVS): the same service downloads the
-    objects (the destination side of liveshop.storage's DirectoryStore), and a forced rerun
+    objects (the destination side of liveshop.objectstore's DirectoryStore), and a forced rerun
     finds them there (size and MD5) and copies only what differs."""
     settings.STORAGES = {
         **settings.STORAGES,

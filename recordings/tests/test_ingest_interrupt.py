@@ -23,7 +23,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import S3Backend, s3_backends
 
 from events.tests.factories import LiveEventFactory
-from liveshop import storage
+from liveshop import objectstore
 from recordings.models import Recording
 from recordings.services import ingest
 from recordings.services.ingest import LOCK_NAMESPACE
@@ -40,14 +40,15 @@ CREDENTIALS = {
 }
 
 
-def items(n: int) -> list[storage.CopyItem]:
+def items(n: int) -> list[objectstore.CopyItem]:
     return [
-        storage.CopyItem(source=storage.S3Object(f"s/{i}", 10, ""), key=f"d/{i}", params={}) for i in range(n)
+        objectstore.CopyItem(source=objectstore.StoredObject(f"s/{i}", 10, ""), key=f"d/{i}", params={})
+        for i in range(n)
     ]
 
 
 def test_a_cancelled_copy_stops_between_objects_and_counts_what_finished():
-    cancel = storage.Cancellation()
+    cancel = objectstore.Cancellation()
     copied = []
 
     def copy(item):
@@ -57,16 +58,16 @@ def test_a_cancelled_copy_stops_between_objects_and_counts_what_finished():
         return item.source.size
 
     started = time.monotonic()
-    with pytest.raises(storage.CopyCancelled) as raised:
-        storage.run_copies(items(10_000), copy, concurrency=8, cancel=cancel)
+    with pytest.raises(objectstore.CopyCancelled) as raised:
+        objectstore.run_copies(items(10_000), copy, concurrency=8, cancel=cancel)
 
-    assert time.monotonic() - started < storage.CANCEL_GRACE + 1
+    assert time.monotonic() - started < objectstore.CANCEL_GRACE + 1
     assert 50 <= raised.value.done == len(copied) < 100  # the copies started, at most the window
     assert (raised.value.total, raised.value.running, cancel.watchers) == (10_000, 0, 0)
 
 
 def test_a_cancelled_copy_does_not_wait_long_for_a_stuck_request():
-    cancel, release = storage.Cancellation(), threading.Event()
+    cancel, release = objectstore.Cancellation(), threading.Event()
 
     def copy(item):
         if item.key == "d/3":
@@ -75,12 +76,12 @@ def test_a_cancelled_copy_does_not_wait_long_for_a_stuck_request():
         return item.source.size
 
     started = time.monotonic()
-    with pytest.raises(storage.CopyCancelled) as raised:
-        storage.run_copies(items(100), copy, concurrency=4, cancel=cancel)
+    with pytest.raises(objectstore.CopyCancelled) as raised:
+        objectstore.run_copies(items(100), copy, concurrency=4, cancel=cancel)
     waited = time.monotonic() - started
     release.set()
 
-    assert storage.CANCEL_GRACE - 0.1 < waited < storage.CANCEL_GRACE + 1
+    assert objectstore.CANCEL_GRACE - 0.1 < waited < objectstore.CANCEL_GRACE + 1
     assert raised.value.running == 1
 
 
@@ -94,9 +95,9 @@ def test_keyboard_interrupt_in_the_waiting_thread_stops_the_copy_too():
 
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
-        storage.run_copies(items(5_000), lambda item: item.source.size, concurrency=8, progress=progress)
+        objectstore.run_copies(items(5_000), lambda item: item.source.size, concurrency=8, progress=progress)
 
-    assert time.monotonic() - started < storage.CANCEL_GRACE + 1
+    assert time.monotonic() - started < objectstore.CANCEL_GRACE + 1
     assert calls[-1].done < 100
 
 

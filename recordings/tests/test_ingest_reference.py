@@ -12,7 +12,7 @@ from django.urls import reverse
 from accounts.models import Membership
 from accounts.tests.factories import member
 from events.models import LiveEvent
-from liveshop import storage
+from liveshop import objectstore
 from recordings import exceptions
 from recordings.models import Recording
 from recordings.services import ingest_recording
@@ -35,14 +35,14 @@ def reference(settings):
 @pytest.fixture
 def s3_operations(monkeypatch):
     """Every S3 operation ingestion makes, by name, in order."""
-    real, operations = storage.s3_client, []
+    real, operations = objectstore.s3_client, []
 
     def factory(**kwargs):
         client = real(**kwargs)
         client.meta.events.register("before-call.s3", lambda model, **_: operations.append(model.name))
         return client
 
-    monkeypatch.setattr(storage, "s3_client", factory)
+    monkeypatch.setattr(objectstore, "s3_client", factory)
     return operations
 
 

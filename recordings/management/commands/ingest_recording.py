@@ -35,7 +35,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections
 
-from liveshop.storage import Cancellation, CopyProgress
+from liveshop.objectstore import Cancellation, CopyProgress
 from recordings import services
 from recordings.exceptions import RecordingError
 from recordings.models import Recording
