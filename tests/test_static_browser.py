@@ -1,0 +1,97 @@
+"""Our ES modules as production serves them: ``collectstatic`` with the production storage (hashed
+names, liveshop/staticfiles.py) rewrites every relative import of static/js to a hashed file, and
+WhiteNoise serves them with a JavaScript MIME type (a browser runs no module without one). The
+browser test opens the viewer page from a WSGI server with DEBUG off and WhiteNoise in front, as
+in production, and checks that its module and every import load under the page's policy."""
+
+import json
+import re
+import threading
+from pathlib import Path
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.management import call_command
+from django.urls import reverse
+
+from events.tests.factories import LiveEventFactory
+
+# The static imports and re-exports we write (Django's rewriting handles the same shapes).
+IMPORT = re.compile(r"""^(?:import|export)\b[^;]*?\bfrom\s*["'](?P<url>\.[^"']+)["'];""", re.M)
+HASHED = re.compile(r"\.[0-9a-f]{12}\.js$")
+
+
+@pytest.fixture
+def collected(settings, tmp_path) -> tuple[Path, dict[str, str]]:
+    """STATIC_ROOT filled by collectstatic with the production storage; its manifest's paths."""
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "liveshop.staticfiles.StaticFilesStorage"},
+    }
+    call_command("collectstatic", interactive=False, verbosity=0)
+    manifest = json.loads((settings.STATIC_ROOT / "staticfiles.json").read_text())["paths"]
+    return settings.STATIC_ROOT, manifest
+
+
+def test_collected_modules_import_hashed_files(collected):
+    root, manifest = collected
+    modules = {
+        name: hashed for name, hashed in manifest.items() if name.startswith("js/") and name.endswith(".js")
+    }
+    assert {"js/viewer.js", "js/lib/socket.js", "js/lib/card.js"} <= modules.keys()
+    imports = 0
+    for hashed in modules.values():
+        source = root / hashed
+        for url in IMPORT.findall(source.read_text()):
+            target = (source.parent / url).resolve().relative_to(root.resolve()).as_posix()
+            assert HASHED.search(target) and target in manifest.values(), f"{hashed} imports {url}"
+            imports += 1
+    assert imports >= 10
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def production_server(collected, settings, transactional_db):
+    """Django over WSGI with DEBUG off and WhiteNoise serving the collected files (a thread)."""
+    settings.DEBUG = False
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE]
+    settings.MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    server = make_server("127.0.0.1", 0, WSGIHandler(), server_class=WSGIServer, handler_class=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def scheduled_event(transactional_db):
+    return LiveEventFactory()  # scheduled: no video to load
+
+
+def test_viewer_page_runs_its_hashed_modules_from_whitenoise(production_server, scheduled_event, page):
+    event = scheduled_event
+    url = production_server + reverse(
+        "viewer:watch", kwargs={"brand": event.organization.slug, "slug": event.slug}
+    )
+    scripts = {}
+    page.on("response", lambda r: scripts.update({r.url: r}) if r.request.resource_type == "script" else None)
+
+    page.goto(url)
+    page.wait_for_function("window.liveshop && window.liveshop.status === 'scheduled'")
+
+    modules = {u: r for u, r in scripts.items() if "/static/js/" in u}
+    assert any("/static/js/lib/socket." in u for u in modules) and any(
+        "/static/js/lib/card." in u for u in modules
+    )
+    for script_url, response in modules.items():
+        assert response.status == 200 and HASHED.search(script_url), script_url
+        assert response.headers["content-type"].startswith("text/javascript"), response.headers
