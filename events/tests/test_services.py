@@ -317,3 +317,26 @@ def test_reveal_of_a_key_stored_under_an_old_encryption_key_is_a_clear_error(bra
     with pytest.raises(ChannelUnavailable, match="rotate the key"):
         services.reveal_stream_key(event=event, by=host)
     get_video_backend.cache_clear()
+
+
+# The event's two state rules (LiveEvent.is_closed, LiveEvent.may_go_live)
+
+
+@pytest.mark.parametrize(
+    ("status", "ended_by_host", "closed", "may_go_live"),
+    [
+        (LiveEvent.Status.NEEDS_CHANNEL, False, False, True),
+        (LiveEvent.Status.SCHEDULED, False, False, True),
+        (LiveEvent.Status.LIVE, False, False, True),
+        (LiveEvent.Status.ENDED, False, True, True),  # the stream dropped: the encoder may return
+        (LiveEvent.Status.ENDED, True, True, False),  # the host ended it: final
+        (LiveEvent.Status.CANCELLED, False, True, False),
+    ],
+)
+def test_an_event_is_closed_once_over_and_may_go_live_unless_cancelled_or_ended_by_its_host(
+    status, ended_by_host, closed, may_go_live
+):
+    event = LiveEvent(status=status, ended_by_host_at=timezone.now() if ended_by_host else None)
+
+    assert (event.is_closed, event.may_go_live) == (closed, may_go_live)
+    assert (status in LiveEvent.CLOSED_STATUSES) == closed
