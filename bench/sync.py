@@ -13,7 +13,7 @@ a missed cue shows as a wrong product rather than as nothing). Everything real r
                      collectstatic into a scratch folder for whitenoise, media served from disk)
   worker             a Celery worker (docker/start-worker): on_record_done queues the recording's
                      conversion and ingestion there
-  stream             ``events.streaming.stream_video`` in this process: ffmpeg -re stream copy to the
+  stream             ``events.prerecorded.stream_video`` in this process: ffmpeg -re stream copy to the
                      event's RTMP ingest, each cue featured (the console's service) at its media time
   viewers            headless Chromium (Debian's /usr/bin/chromium): viewer A opens the live page
                      before the stream starts, viewer B (a late joiner) halfway through; after the
@@ -293,7 +293,7 @@ def seed(cues: list[Cue]):
     from catalog.models import Product
     from events import services
     from events.models import LiveEvent
-    from recordings.services.srt_cues import CueSpec
+    from events.srt_cues import CueSpec
 
     org, _ = Organization.objects.get_or_create(slug=BRAND_SLUG, defaults={"name": "Bench Sync"})
     host, _ = get_user_model().objects.get_or_create(
@@ -622,7 +622,7 @@ class Results:
 def measure(args, cues, sku_of, specs, event, host, watch_url, base, db, tmp) -> Results:
     from playwright.sync_api import sync_playwright
 
-    from events.streaming import stream_video
+    from events.prerecorded import stream_video
 
     results = Results()
     progress = {"media": 0.0, "samples": []}

@@ -1,5 +1,8 @@
 """Errors the events services raise; each message is safe to show a host."""
 
+from collections.abc import Iterable
+from typing import NamedTuple
+
 
 class EventError(Exception):
     pass
@@ -35,3 +38,34 @@ class EventNotPrivate(EventError):
 
 class InviteLinkInvalid(EventError):
     """The invite link is unknown, revoked, expired or used up; the message says which."""
+
+
+class SrtProblem(NamedTuple):
+    """One problem with product cues: ``line`` in the SRT file (0: not from a file)."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+class InvalidCues(EventError):
+    """Product cues that cannot be saved; ``problems`` lists every one. Nothing was written."""
+
+    summary = "The product cues have problems; nothing was saved"
+
+    def __init__(self, problems: Iterable[SrtProblem]):
+        self.problems: list[SrtProblem] = sorted(problems, key=lambda problem: problem.line)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        listed = "\n".join(str(problem) for problem in self.problems)
+        return f"{self.summary} ({count} problem{'s' if count != 1 else ''}):\n{listed}"
+
+
+class SrtImportError(InvalidCues, ValueError):
+    """An SRT file of product cues is malformed or names products the brand does not have."""
+
+    summary = "The SRT file has problems; nothing was imported"

@@ -14,6 +14,7 @@ from accounts.models import Organization
 from accounts.permissions import Action, may_watch
 from catalog.models import Product
 from events import payloads, playback, snapshot_cache
+from events.encoder import SUGGESTED
 from events.invitations import is_invited
 from events.models import WATCHABLE_STATUSES, EventProduct, Highlight, LiveEvent, StreamSession
 
@@ -28,13 +29,7 @@ EVENT_GROUPS = (
 
 # Suggested encoder settings for a STANDARD IVS channel (and the local media server): IVS wants
 # a 2 s keyframe interval, constant bitrate, H.264 and AAC-LC of at most 160 kbps.
-ENCODER_SETTINGS = (
-    ("Video", "H.264 (x264), Main profile, constant bitrate (CBR)"),
-    ("Resolution", "1280x720 at 30 fps"),
-    ("Video bitrate", "3,500 kbps"),
-    ("Keyframe interval", "2 s (60 frames at 30 fps); B-frames off"),
-    ("Audio", "AAC-LC, 160 kbps, 48 kHz, stereo"),
-)
+ENCODER_SETTINGS = SUGGESTED.summary()  # what preencode makes, at 1280x720 and 30 fps
 STREAM_KEY_PLACEHOLDER = "<stream key>"
 
 

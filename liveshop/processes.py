@@ -23,14 +23,14 @@ PR_SET_PDEATHSIG = 1
 _prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None) if sys.platform == "linux" else None
 
 
-def die_with_parent_hook():
-    """A ``preexec_fn`` for Popen: the child gets SIGKILL when this process dies (Linux; else None)."""
+def die_with_parent_hook(sig: int = signal.SIGKILL):
+    """A ``preexec_fn`` for Popen: the child gets ``sig`` when this process dies (Linux; else None)."""
     if _prctl is None:
         return None
     parent = os.getpid()
 
     def hook() -> None:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)
 

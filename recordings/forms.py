@@ -11,9 +11,9 @@ from django.core.exceptions import ValidationError
 from django.forms.utils import ErrorDict
 
 from catalog.models import Product
+from events.srt_cues import OPEN_END_MS
 from recordings.exceptions import InvalidUpload
 from recordings.services import uploads
-from recordings.services.srt_cues import OPEN_END_MS
 
 
 class VideoUploadForm(forms.Form):

@@ -10,12 +10,14 @@ import io
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -26,12 +28,14 @@ from django.utils import timezone
 from accounts.models import Membership
 from accounts.tests.factories import OrganizationFactory, member
 from catalog.tests.factories import ProductFactory
-from events import services, streaming
+from events import prerecorded, services
 from events.models import Highlight, LiveEvent
+from events.prerecorded import clock, show
+from events.srt_cues import CueSpec
 from events.tests.factories import LiveEventFactory
 from liveshop import crypto
+from liveshop.media import MASK
 from liveshop.video import get_video_backend
-from recordings.services.srt_cues import CueSpec
 from tests import media
 from tests.asgi_server import database_url
 from tests.test_console_browser import ROOT, live_stack  # noqa: F401 (a fixture)
@@ -173,12 +177,28 @@ def test_preencode_and_stream_video_say_when_ffmpeg_is_missing(videos, tmp_path,
         call_command("stream_video", "--event", event.slug, "--video", videos.show)
 
 
+def test_the_go_live_panel_suggests_what_preencode_encodes(videos, db):
+    from events.encoder import STREAMING, SUGGESTED
+    from events.prerecorded.preencode import CONTAINERS, encode_command
+    from events.selectors import go_live_panel
+
+    panel = go_live_panel(LiveEventFactory(ingest_url="rtmp://127.0.0.1:1935/live/"))
+    info = prerecorded.probe(videos.plain)
+    command = encode_command(info, videos.folder / "x.mp4", CONTAINERS[".mp4"], STREAMING, Fraction(30), None)
+
+    assert replace(STREAMING, size=(1280, 720), fps=Fraction(30)) == SUGGESTED
+    assert panel.settings == SUGGESTED.summary()
+    for args in (STREAMING.video_args(Fraction(30)), STREAMING.audio_args()):
+        assert shlex.join(args) in shlex.join(command)
+        assert all(arg in shlex.split(panel.ffmpeg_command.replace("\\\n", "")) for arg in args)
+
+
 # The media clock and the schedule (no ffmpeg) --------------------------------------------------
 
 
 def test_the_media_clock_follows_reports_and_stops_when_they_stop():
     now = [100.0]
-    clock = streaming.MediaClock(monotonic=lambda: now[0])
+    clock = prerecorded.MediaClock(monotonic=lambda: now[0])
     assert clock.now() is None
     clock.report(5.0)
     now[0] += 0.08
@@ -186,27 +206,27 @@ def test_the_media_clock_follows_reports_and_stops_when_they_stop():
     clock.report(5.1)  # a new report re-anchors: no drift accumulates
     assert clock.now() == pytest.approx(5.1)
     now[0] += 30  # ffmpeg stalled: the clock does not run ahead of the video
-    assert clock.now() == pytest.approx(5.1 + streaming.MAX_EXTRAPOLATION)
+    assert clock.now() == pytest.approx(5.1 + prerecorded.MAX_EXTRAPOLATION)
 
 
 def test_looping_schedules_each_cue_once_per_measured_period():
     a, b = CueSpec(product=None, start_ms=500, end_ms=None, line=2), CueSpec(None, 1500, None, 6)
-    cues = streaming.schedule([b, a], period=3.0186, start_time=0.0)
+    cues = prerecorded.schedule([b, a], period=3.0186, start_time=0.0)
     first = [next(cues) for _ in range(5)]
     assert [(round(c.at, 4), c.loop, c.cue.line) for c in first] == [
         (0.5, 0, 2), (1.5, 0, 6), (3.5186, 1, 2), (4.5186, 1, 6), (6.5372, 2, 2)
     ]  # fmt: skip
-    once = list(streaming.schedule([a, b], period=None))
+    once = list(prerecorded.schedule([a, b], period=None))
     assert [c.at for c in once] == [0.5, 1.5]
 
 
 def test_the_loop_period_is_what_ffmpeg_adds_per_loop_not_the_container_duration(videos):
-    info = streaming.probe(videos.short)
-    period = streaming.loop_period(info)
+    info = prerecorded.probe(videos.short)
+    period = prerecorded.loop_period(info)
     assert period == pytest.approx(3.0, abs=0.05)
     # Ten loops end exactly where the measured period says they do.
-    ten = streaming._copy_duration(info, loops=9)
-    assert ten == pytest.approx(9 * period + streaming._copy_duration(info, loops=0), abs=0.001)
+    ten = clock._copy_duration(info, loops=9)
+    assert ten == pytest.approx(9 * period + clock._copy_duration(info, loops=0), abs=0.001)
 
 
 # stream_video: cues and bad input (no media server) --------------------------------------------
@@ -234,7 +254,7 @@ def no_encoder(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("ffmpeg was started")
 
-    monkeypatch.setattr(streaming, "_Encoder", refuse)
+    monkeypatch.setattr(show, "_Encoder", refuse)
 
 
 def test_stream_video_reads_the_cues_embedded_in_the_retail_demo_sample(db):
@@ -243,8 +263,8 @@ def test_stream_video_reads_the_cues_embedded_in_the_retail_demo_sample(db):
     brand = OrganizationFactory()
     products = [ProductFactory(organization=brand, pk=pk) for pk in (1, 2, 3, 4)]
 
-    info = streaming.probe(SAMPLE / "sample.mkv")
-    cues = streaming.read_cues(organization=brand, video=info)
+    info = prerecorded.probe(SAMPLE / "sample.mkv")
+    cues = prerecorded.read_cues(organization=brand, video=info)
 
     assert [(cue.product, cue.start_ms, cue.line) for cue in cues] == [
         (products[0], 4000, 2), (products[1], 8000, 6), (products[2], 12000, 10), (products[3], 16000, 14)
@@ -330,7 +350,7 @@ class FinishedEncoder:
     def __init__(self, command, *, secret):
         self.finished = threading.Event()
         self.finished.set()
-        self.clock = streaming.MediaClock()
+        self.clock = prerecorded.MediaClock()
         self.returncode = 0
         self.errors: list[str] = []
 
@@ -351,7 +371,7 @@ def test_stream_video_help_says_what_happens_to_the_event():
 @pytest.mark.parametrize("end_event", [False, True])
 def test_stream_video_ends_the_event_for_good_only_with_end_event(brand_show, videos, monkeypatch, end_event):
     event, _, _ = brand_show
-    monkeypatch.setattr(streaming, "_Encoder", FinishedEncoder)
+    monkeypatch.setattr(show, "_Encoder", FinishedEncoder)
     out = io.StringIO()
 
     args = ["--end-event"] if end_event else []
@@ -521,7 +541,7 @@ def test_stream_video_features_each_cue_when_its_media_time_plays(stack_show, vi
     assert "the product card was cleared" in output
     # The key is never printed: the shown ingest URL masks it.
     key = crypto.decrypt(LiveEvent.objects.get(pk=event.pk).stream_key_encrypted)
-    assert key not in output and f"/live/{streaming.MASK}" in output
+    assert key not in output and f"/live/{MASK}" in output
 
 
 @pytest.mark.media
@@ -555,7 +575,7 @@ def test_stream_video_loop_repeats_the_cues_and_sigterm_stops_it_cleanly(stack_s
     by_sku = {p.pk: p.sku for p in products}
     skus = [by_sku[product_id] for _, product_id in featured]
     assert skus[:5] == ["SV-JACKET", "SV-FLEECE", "SV-JACKET", "SV-FLEECE", "SV-JACKET"]
-    period = streaming.loop_period(streaming.probe(videos.short))
+    period = prerecorded.loop_period(prerecorded.probe(videos.short))
     starts = [start for start, _ in LOOP_CUES]
     expected = [start - starts[0] + loop * period for loop in range(3) for start in starts][:5]
     print(f"looped cue spacing {spacing([at for at, _ in featured[:5]])}, expected {expected}\n{output}")
@@ -585,7 +605,7 @@ def test_a_refused_ingest_is_a_command_error_with_ffmpegs_words_and_no_key(stack
 
     message = str(error.value)
     assert "ffmpeg failed (exit code 1)" in message
-    assert "Input/output error" in message and streaming.MASK in message
+    assert "Input/output error" in message and MASK in message
     assert wrong_key not in message
     assert not Highlight.objects.filter(event=event).exists()
 

@@ -10,11 +10,11 @@ from django.db import transaction
 
 from accounts import permissions
 from accounts.permissions import Action
+from events.exceptions import InvalidCues, SrtProblem
 from events.models import Highlight
-from recordings.exceptions import InvalidCues, SrtProblem
+from events.srt_cues import CueSpec, format_ms
 from recordings.models import ProductCue, Recording
 from recordings.playlists import Timeline
-from recordings.services.srt_cues import CueSpec, format_ms
 
 
 def build_cues(recording: Recording, highlights: Iterable[Highlight], timeline: Timeline) -> list[ProductCue]:

@@ -34,7 +34,6 @@ import math
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
@@ -45,7 +44,8 @@ from pathlib import Path
 from django.db import connection
 
 from events.models import LiveEvent, StreamSession
-from liveshop import processes
+from liveshop import media, processes
+from liveshop.media import MediaInfo
 from liveshop.video.local import RECORDING_MAX_SPAN, RECORDING_MAX_STREAMS, recording_reconnect_window
 from recordings.exceptions import RecordingError
 from recordings.models import Recording
@@ -61,7 +61,6 @@ from recordings.services.manifest import ENDED, STARTED, parse_prefix
 
 logger = logging.getLogger(__name__)
 
-FFMPEG, FFPROBE = "ffmpeg", "ffprobe"  # looked up on PATH
 ACCOUNT = "local"  # the <account> part of the prefix
 SEGMENT_SECONDS = 4  # cut at the next keyframe after this
 THUMBNAIL_SECONDS = 60  # one thumbnail at the start, then one a minute, as IVS's default
@@ -186,8 +185,7 @@ def _alike(parts: list[Part], *, own: LocalRecording) -> list[Part]:
     for part in parts:
         try:
             source = probe(part.recording.flv)
-            kind = (source.video.get("width"), rendition_name(source.video), source.video.get("codec_name"),
-                    (source.audio or {}).get("codec_name"))  # fmt: skip
+            kind = (source.width, rendition_name(source), source.video_codec, source.audio_codec)
         except ConversionFailed:
             kind = object()
         if kind != previous:
@@ -316,35 +314,19 @@ def _parts_of(target: Path) -> list[str] | None:
         return None
 
 
-@dataclass(frozen=True)
-class Probe:
-    duration: float | None
-    video: dict
-    audio: dict | None
-
-
-def probe(path: Path) -> Probe:
-    """ffprobe's view of ``path``: ConversionFailed unless it is a video ffprobe can read."""
-    output = _run(
-        [FFPROBE, "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-        what=f"ffprobe could not read {path.name}",
-        timeout=60,
-    )
+def probe(path: Path) -> MediaInfo:
+    """ffprobe's view of ``path``: ConversionFailed unless it is a video ffprobe can read (its
+    duration may be unknown)."""
     try:
-        info = json.loads(output)
-    except ValueError:
-        raise ConversionFailed(f"ffprobe could not read {path.name}: its output is not JSON") from None
-    streams = info.get("streams") or []
-    video = next((s for s in streams if s.get("codec_type") == "video"), None)
-    if video is None:
-        raise ConversionFailed(f"{path.name} has no video stream")
-    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
-    duration = _number((info.get("format") or {}).get("duration"))
-    return Probe(duration=duration, video=video, audio=audio)
+        return media.probe(path, need_duration=False)
+    except media.NoVideoStream:
+        raise ConversionFailed(f"{path.name} has no video stream") from None
+    except media.MediaError as exc:
+        raise _failed(exc, f"ffprobe could not read {path.name}") from None
 
 
-def _write_recording(work: Path, *, parts: Sequence[Part], sources: Sequence[Probe]) -> None:
-    rendition = rendition_name(sources[0].video)
+def _write_recording(work: Path, *, parts: Sequence[Part], sources: Sequence[MediaInfo]) -> None:
+    rendition = rendition_name(sources[0])
     hls = work / "media" / "hls" / rendition
     thumbnails = work / "media" / "thumbnails" / rendition
     hls.mkdir(parents=True)
@@ -354,14 +336,18 @@ def _write_recording(work: Path, *, parts: Sequence[Part], sources: Sequence[Pro
         flv = part.recording.flv
         # Later parts' segments get their own names: part 1's stay as they were (cached a year).
         stem = "" if index == 0 else f"{int(part.recording.recorded_at.timestamp())}_"
-        _run(
-            ffmpeg_command(
-                flv, source, hls=hls, thumbnails=thumbnails, stem=stem,
-                first_thumbnail=len(list(thumbnails.iterdir())),
-            ),
-            what=f"ffmpeg could not convert {flv.name}",
-            timeout=120 + 4 * (source.duration or 3600),
-        )  # fmt: skip
+        command = ffmpeg_command(
+            flv,
+            source,
+            hls=hls,
+            thumbnails=thumbnails,
+            stem=stem,
+            first_thumbnail=len(list(thumbnails.iterdir())),
+        )
+        try:
+            media.run(command, timeout=120 + 4 * (source.duration or 3600))
+        except media.MediaError as exc:
+            raise _failed(exc, f"ffmpeg could not convert {flv.name}") from None
         playlist_path = hls / f"{stem}playlist.m3u8"
         try:
             playlists.append((parse_media(playlist_path.read_text()), part.started_at))
@@ -371,7 +357,7 @@ def _write_recording(work: Path, *, parts: Sequence[Part], sources: Sequence[Pro
             playlist_path.unlink()
     (hls / "playlist.m3u8").write_text(joined_playlist(playlists))
     output = probe(hls / playlists[0][0].segments[0].uri)
-    width, height = output.video.get("width"), output.video.get("height")
+    width, height = output.width, output.height
     segments = [segment for playlist, _ in playlists for segment in playlist.segments]
     peak = max((hls / s.uri).stat().st_size * 8 * 1000 // max(s.duration_ms, 1) for s in segments)
     (work / "media" / "hls" / "master.m3u8").write_text(master_playlist(rendition, output, peak))
@@ -412,32 +398,26 @@ def joined_playlist(parts: Sequence[tuple[MediaPlaylist, datetime]]) -> str:
     return "\n".join([*lines, "#EXT-X-ENDLIST", ""])
 
 
-def rendition_name(video: dict) -> str:
+def rendition_name(video: MediaInfo) -> str:
     """IVS-style folder name: "<height>p<frame rate>", e.g. "720p30"."""
-    rate = _frame_rate(video) or 30
-    return f"{video.get('height') or 0}p{round(rate)}"
+    return f"{video.height}p{round(video.frame_rate or 30)}"
 
 
 def ffmpeg_command(
-    flv: Path, source: Probe, *, hls: Path, thumbnails: Path, stem: str = "", first_thumbnail: int = 0
+    flv: Path, source: MediaInfo, *, hls: Path, thumbnails: Path, stem: str = "", first_thumbnail: int = 0
 ) -> list[str]:
     """One ffmpeg run: HLS of the source (copied when browsers can play it as it is) and a
     thumbnail at the start and every THUMBNAIL_SECONDS after."""
-    copy_video = source.video.get("codec_name") == "h264" and source.video.get("pix_fmt") in (
-        "yuv420p",
-        "yuvj420p",
-    )
+    copy_video = source.video_codec == "h264" and source.pix_fmt in ("yuv420p", "yuvj420p")
     video = ["-c:v", "copy"] if copy_video else [
         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "60",
     ]  # fmt: skip
     audio = []
-    if source.audio is not None:
-        audio = (
-            ["-c:a", "copy"] if source.audio.get("codec_name") == "aac" else ["-c:a", "aac", "-b:a", "128k"]
-        )
+    if source.has_audio:
+        audio = ["-c:a", "copy"] if source.audio_codec == "aac" else ["-c:a", "aac", "-b:a", "128k"]
     select = f"select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,{THUMBNAIL_SECONDS})'"
     return [
-        FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(flv),
+        media.ffmpeg.FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(flv),
         "-map", "0:v:0", "-map", "0:a:0?", *video, *audio,
         "-f", "hls", "-hls_time", str(SEGMENT_SECONDS), "-hls_playlist_type", "vod",
         "-hls_segment_filename", str(hls / f"{stem}%d.ts"), str(hls / f"{stem}playlist.m3u8"),
@@ -446,12 +426,10 @@ def ffmpeg_command(
     ]  # fmt: skip
 
 
-def master_playlist(rendition: str, output: Probe, bandwidth: int) -> str:
-    attributes = [f"BANDWIDTH={max(bandwidth, 1)}"]
-    if output.video.get("width") and output.video.get("height"):
-        attributes.append(f"RESOLUTION={output.video['width']}x{output.video['height']}")
-    if rate := _frame_rate(output.video):
-        attributes.append(f"FRAME-RATE={rate:.3f}")
+def master_playlist(rendition: str, output: MediaInfo, bandwidth: int) -> str:
+    attributes = [f"BANDWIDTH={max(bandwidth, 1)}", f"RESOLUTION={output.width}x{output.height}"]
+    if output.frame_rate:
+        attributes.append(f"FRAME-RATE={float(output.frame_rate):.3f}")
     if codecs := codecs_of(output):
         attributes.append(f'CODECS="{codecs}"')
     return "\n".join(
@@ -460,20 +438,16 @@ def master_playlist(rendition: str, output: Probe, bandwidth: int) -> str:
     )  # fmt: skip
 
 
-def codecs_of(output: Probe) -> str:
+def codecs_of(output: MediaInfo) -> str:
     """RFC 6381 codecs of an H.264 (+ AAC) output, or "" when one is not known (players then
     find out themselves)."""
-    profile = H264_PROFILES.get(output.video.get("profile", ""))
-    level = output.video.get("level")
-    if output.video.get("codec_name") != "h264" or profile is None or not isinstance(level, int):
+    profile = H264_PROFILES.get(output.video_profile)
+    level = output.video_level
+    if output.video_codec != "h264" or profile is None or level is None:
         return ""
     codecs = [f"avc1.{profile}{level:02X}"]
-    if output.audio is not None:
-        audio = (
-            AAC_PROFILES.get(output.audio.get("profile", ""))
-            if output.audio.get("codec_name") == "aac"
-            else None
-        )
+    if output.has_audio:
+        audio = AAC_PROFILES.get(output.audio_profile) if output.audio_codec == "aac" else None
         if audio is None:
             return ""
         codecs.append(audio)
@@ -526,43 +500,15 @@ def _remove_leftovers(target: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _run(command: list[str], *, what: str, timeout: float) -> str:
-    """``command``'s standard output; ConversionFailed with its last error lines otherwise. ffmpeg
-    dies with this process (a worker killed mid-conversion leaves no orphan behind)."""
-    try:
-        result = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            preexec_fn=processes.die_with_parent_hook(),
-        )
-    except FileNotFoundError:
-        raise ConversionFailed(f"{command[0]} is not installed (apt-get install ffmpeg): {what}") from None
-    except subprocess.TimeoutExpired:
-        raise ConversionFailed(f"{what}: it did not finish in {timeout:.0f} s") from None
-    if result.returncode != 0:
-        error = " ".join(result.stderr.strip().splitlines()[-3:])[-500:] or f"exit code {result.returncode}"
-        raise ConversionFailed(f"{what}: {error}")
-    return result.stdout
-
-
-def _frame_rate(video: dict) -> float | None:
-    rate = str(video.get("avg_frame_rate") or video.get("r_frame_rate") or "")
-    numerator, _, denominator = rate.partition("/")
-    try:
-        rate = float(numerator) / float(denominator or 1)
-    except (ValueError, ZeroDivisionError):
-        return None
-    return rate if rate > 0 else None
-
-
-def _number(value) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+def _failed(exc: media.MediaError, what: str) -> ConversionFailed:
+    """The ConversionFailed for ffmpeg or ffprobe failing to do ``what``, with its last lines."""
+    if isinstance(exc, media.ToolMissing):
+        return ConversionFailed(f"{exc.tool} is not installed ({media.ffmpeg.INSTALL}): {what}")
+    if isinstance(exc, media.TimedOut):
+        return ConversionFailed(f"{what}: it did not finish in {exc.timeout:.0f} s")
+    if isinstance(exc, media.ToolFailed):
+        return ConversionFailed(f"{what}: {' '.join(exc.lines[-3:])[-500:] or f'exit code {exc.returncode}'}")
+    return ConversionFailed(f"{what}: {exc}")
 
 
 def _rfc3339(moment: datetime) -> str:

@@ -14,8 +14,6 @@ outcome, so it finishes once."""
 from __future__ import annotations
 
 import logging
-import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +22,13 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files import File
 from django.core.files.storage import storages
 
-from liveshop.processes import die_with_parent_hook, stop
+from liveshop import media
+from liveshop.media import MediaInfo
 from recordings.exceptions import InvalidUpload, TranscodeFailed
 from recordings.models import Recording, new_media_prefix
 from recordings.playlists import PlaylistError, parse_master, parse_media
 from recordings.services import jobs
-from recordings.services.uploads import VideoInfo, probe_video
+from recordings.services.uploads import probe_video
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ def output_prefix(recording: Recording) -> str:
     return recording.cdn_prefix
 
 
-def rendition_plan(info: VideoInfo) -> list[Rendition]:
+def rendition_plan(info: MediaInfo) -> list[Rendition]:
     """Two renditions no taller than the source (a small source gets it and half of it)."""
     top = _even(min(LADDER[0], info.height))
     second = _even(min(LADDER[1], top // 2 if top <= LADDER[1] else LADDER[1]))
@@ -147,11 +146,11 @@ def _progress_writer(lease: jobs.Lease, *, start: int = 0) -> Callable[[float], 
     return report
 
 
-def ffmpeg_command(source: Path, work: Path, plan: list[Rendition], info: VideoInfo) -> list[str]:
+def ffmpeg_command(source: Path, work: Path, plan: list[Rendition], info: MediaInfo) -> list[str]:
     scale = ";".join(f"[s{i}]scale=-2:{r.height}[v{i}]" for i, r in enumerate(plan))
     command = [
-        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats",
-        "-i", str(source),
+        media.ffmpeg.FFMPEG, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+        "-progress", "pipe:1", "-nostats", "-i", str(source),
         "-filter_complex", f"[0:v:0]split={len(plan)}{''.join(f'[s{i}]' for i in range(len(plan)))};{scale}",
     ]  # fmt: skip
     for i in range(len(plan)):
@@ -181,55 +180,44 @@ def ffmpeg_command(source: Path, work: Path, plan: list[Rendition], info: VideoI
 
 
 def run_ffmpeg(
-    source: Path, work: Path, plan: list[Rendition], info: VideoInfo, *, on_progress: Callable[[float], None]
+    source: Path, work: Path, plan: list[Rendition], info: MediaInfo, *, on_progress: Callable[[float], None]
 ) -> None:
-    """Run ffmpeg, reporting the share of the duration done; TranscodeFailed with its error."""
-    duration_us = info.duration_ms * 1000
-    with tempfile.TemporaryFile() as errors:
-        try:
-            process = subprocess.Popen(
-                ffmpeg_command(source, work, plan, info),
-                stdout=subprocess.PIPE,
-                stderr=errors,
-                text=True,
-                preexec_fn=die_with_parent_hook(),
-            )
-        except FileNotFoundError:
-            raise TranscodeFailed("ffmpeg is not installed on the server.") from None
-        with process:
-            try:
-                for line in process.stdout:
-                    key, _, value = line.strip().partition("=")
-                    if key == "out_time_us" and value.isdigit():
-                        on_progress(int(value) / duration_us)
-            except BaseException:
-                stop(process)  # a lost lease, a time limit, a database error: ffmpeg stops too
-                raise
-        if process.returncode != 0:
-            errors.seek(0)
-            reason = _tail(errors.read()).replace(str(work), "<output>").replace(str(source), "<upload>")
-            raise TranscodeFailed(f"ffmpeg failed (exit {process.returncode}): {reason}")
+    """Run ffmpeg, reporting the share of the duration done; TranscodeFailed with its error. An
+    exception from ``on_progress`` (a lost lease, a time limit) stops ffmpeg and propagates."""
+    try:
+        media.run_with_progress(
+            ffmpeg_command(source, work, plan, info),
+            on_progress=lambda seconds: on_progress(seconds / info.duration),
+        )
+    except media.MediaError as exc:
+        raise _failed(exc, "ffmpeg failed", source=source, work=work) from None
 
 
-def make_thumbnail(source: Path, target: Path, info: VideoInfo) -> None:
+def make_thumbnail(source: Path, target: Path, info: MediaInfo) -> None:
     """One JPEG, 360 px high, a tenth of the way in (past a black first frame, at most 5 s)."""
-    at = min(5.0, info.duration_ms / 10000)
+    at = min(5.0, info.duration / 10)
     command = [
-        "ffmpeg", "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+        media.ffmpeg.FFMPEG, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
         "-ss", f"{at:.3f}", "-i", str(source), "-frames:v", "1",
         "-vf", "scale=-2:360", "-q:v", "4", str(target),
     ]  # fmt: skip
-    done = subprocess.run(
-        command, capture_output=True, timeout=120, check=False, preexec_fn=die_with_parent_hook()
-    )
-    if done.returncode != 0 or not target.exists():
-        raise TranscodeFailed(f"ffmpeg could not make a thumbnail: {_tail(done.stderr)}")
+    try:
+        media.run(command, timeout=120)
+    except media.MediaError as exc:
+        raise _failed(exc, "ffmpeg could not make a thumbnail", source=source, work=target.parent) from None
+    if not target.exists():
+        raise TranscodeFailed("ffmpeg could not make a thumbnail: no error message")
 
 
-def _tail(stderr: bytes, limit: int = 1000) -> str:
-    text = stderr.decode("utf-8", "replace").strip() if isinstance(stderr, bytes) else str(stderr).strip()
-    lines = [line for line in text.splitlines() if line.strip()]
-    return "\n".join(lines[-5:])[-limit:] or "no error message"
+def _failed(exc: media.MediaError, what: str, *, source: Path, work: Path) -> TranscodeFailed:
+    """TranscodeFailed with ffmpeg's last lines, the server's paths replaced by their role."""
+    if isinstance(exc, media.ToolMissing):
+        return TranscodeFailed("ffmpeg is not installed on the server.")
+    if not isinstance(exc, media.ToolFailed):
+        return TranscodeFailed(f"{what}: {exc}")
+    reason = "\n".join(exc.lines[-5:])[-1000:] or "no error message"
+    reason = reason.replace(str(work), "<output>").replace(str(source), "<upload>")
+    return TranscodeFailed(f"{what} (exit {exc.returncode}): {reason}")
 
 
 def store_tree(work: Path, prefix: str, *, on_progress: Callable[[float], None]) -> list[str]:

@@ -7,10 +7,8 @@ commit, so it never looks for a row that is not there yet."""
 
 from __future__ import annotations
 
-import json
 import logging
 import posixpath
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -27,7 +25,9 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename, slugify
 
 from accounts.models import Organization
-from liveshop.processes import die_with_parent_hook
+from liveshop import media
+from liveshop.media import MediaInfo
+from liveshop.tasks import enqueue_on_commit
 from recordings.exceptions import InvalidUpload
 from recordings.models import Recording, new_media_prefix, upload_path
 
@@ -35,18 +35,10 @@ logger = logging.getLogger(__name__)
 
 ALLOWED_EXTENSIONS = {".mp4", ".m4v", ".mov", ".webm", ".mkv"}
 ALLOWED_CONTENT_TYPES = {"video/mp4", "video/x-m4v", "video/quicktime", "video/webm", "video/x-matroska"}
-PROBE_TIMEOUT = 60  # seconds; ffprobe reads headers (and an mp4's index), not the whole file
+NO_FFPROBE = "ffprobe is not installed on the server, so the video cannot be checked."
 PRESIGN_EXPIRES = 3600  # the browser has an hour to send the file to S3
 TOKEN_MAX_AGE = 24 * 3600
 _SIGNER_SALT = "recordings.s3-upload"
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    duration_ms: int
-    width: int
-    height: int
-    has_audio: bool
 
 
 @dataclass(frozen=True)
@@ -94,63 +86,26 @@ def check_file_meta(*, name: str, size: int | None, content_type: str) -> None:
         raise InvalidUpload(f"“{name}” is empty.")
 
 
-def probe_video(path: str | Path) -> VideoInfo:
+def probe_video(path: str | Path) -> MediaInfo:
     """ffprobe ``path``: a video stream and a duration, or InvalidUpload (garbage, truncated, audio
     only). Raises InvalidUpload too when ffprobe is missing, saying so."""
-    command = [
-        "ffprobe", "-v", "error", "-print_format", "json",
-        "-show_entries", "format=duration:stream=codec_type,width,height,duration:stream_side_data=rotation",
-        str(path),
-    ]  # fmt: skip
     try:
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            timeout=PROBE_TIMEOUT,
-            check=False,
-            preexec_fn=die_with_parent_hook(),
-        )
-    except FileNotFoundError:
-        raise InvalidUpload(
-            "ffprobe is not installed on the server, so the video cannot be checked."
-        ) from None
-    except subprocess.TimeoutExpired:
+        return media.probe(path)
+    except media.ToolMissing:
+        raise InvalidUpload(NO_FFPROBE) from None
+    except media.CannotStart as exc:
+        raise InvalidUpload(f"ffprobe could not start ({exc.reason}); the video cannot be checked.") from None
+    except media.TimedOut:
         raise InvalidUpload("Reading the video took too long; it may be damaged.") from None
-    if done.returncode != 0:
+    except media.ToolFailed as exc:
         # ffprobe names the file: a temporary path on the server, nothing the seller needs.
-        reason = _first_line(done.stderr).replace(f"{path}: ", "").replace(str(path), "the file")
+        reason = exc.last_line[:300].replace(f"{path}: ", "").replace(str(path), "the file")
         reason = reason or "ffprobe could not read it"
-        raise InvalidUpload(f"This file is not a readable video ({reason}).")
-    return _video_info(json.loads(done.stdout or b"{}"))
-
-
-def _video_info(data: dict) -> VideoInfo:
-    streams = data.get("streams", [])
-    video = next((s for s in streams if s.get("codec_type") == "video" and s.get("width")), None)
-    if video is None:
-        raise InvalidUpload("This file has no video stream.")
-    duration = _seconds(data.get("format", {}).get("duration")) or _seconds(video.get("duration"))
-    if not duration:
-        raise InvalidUpload("This video has no duration; it may be truncated or damaged.")
-    width, height = int(video["width"]), int(video["height"])
-    rotation = next((s.get("rotation") for s in video.get("side_data_list", []) if "rotation" in s), 0)
-    if abs(int(rotation or 0)) % 180 == 90:  # ffmpeg autorotates: the output is portrait
-        width, height = height, width
-    has_audio = any(s.get("codec_type") == "audio" for s in streams)
-    return VideoInfo(duration_ms=round(duration * 1000), width=width, height=height, has_audio=has_audio)
-
-
-def _seconds(value) -> float | None:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return None
-    return seconds if seconds > 0 else None
-
-
-def _first_line(stderr: bytes) -> str:
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
-    return lines[-1][:300] if lines else ""
+        raise InvalidUpload(f"This file is not a readable video ({reason}).") from None
+    except media.NoVideoStream:
+        raise InvalidUpload("This file has no video stream.") from None
+    except media.NoDuration:
+        raise InvalidUpload("This video has no duration; it may be truncated or damaged.") from None
 
 
 @contextmanager
@@ -187,8 +142,6 @@ def create_upload(*, organization: Organization, title: str, file, by) -> Record
 
 @transaction.atomic
 def _save_pending(recording: Recording, *, upload_size: int, by) -> Recording:
-    from recordings.tasks import transcode_upload_task
-
     recording.upload_size = upload_size
     recording.status = Recording.Status.PENDING
     recording.cdn_prefix = recording.cdn_prefix or new_media_prefix(private=True)  # see transcode
@@ -204,7 +157,7 @@ def _save_pending(recording: Recording, *, upload_size: int, by) -> Recording:
         "Video uploaded",
         extra={"recording": recording.pk, "organization": recording.organization_id, "by": by.pk},
     )
-    transaction.on_commit(lambda: transcode_upload_task.delay(recording.pk))
+    enqueue_on_commit("recordings.tasks.transcode_upload_task", recording.pk)
     return recording
 
 

@@ -288,7 +288,7 @@ def test_ffmpeg_is_stopped_and_the_folder_removed_when_the_task_fails_mid_transc
     def lost(*args, **kwargs):
         raise jobs.LeaseLost("taken over")
 
-    monkeypatch.setattr(transcode.subprocess, "Popen", Recorded)
+    monkeypatch.setattr(subprocess, "Popen", Recorded)  # liveshop.media starts ffmpeg
     monkeypatch.setattr(transcode, "_progress_writer", lambda lease, **k: lost)
 
     transcode.transcode_upload(recording_id=video.pk)

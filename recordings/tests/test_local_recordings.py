@@ -17,9 +17,9 @@ from django.core.management import CommandError, call_command
 
 from catalog.tests.factories import ProductFactory
 from events.tests.factories import LiveEventFactory, StreamSessionFactory
+from liveshop.media import ffmpeg
 from recordings.models import ProductCue, Recording
 from recordings.playlists import parse_master, parse_media
-from recordings.services import local
 from recordings.services.ingest import LOCAL_SOURCE, local_recordings_root
 from recordings.services.local import ConversionFailed, ingest_local_recording
 from recordings.services.manifest import parse_manifest, parse_prefix
@@ -214,7 +214,7 @@ def test_a_truncated_flv_gives_the_replay_of_what_was_recorded(local_mode, flv_s
 
 
 def test_without_ffmpeg_the_recording_fails_with_the_reason(local_mode, flv_source, show, monkeypatch):
-    monkeypatch.setattr(local, "FFPROBE", "ffprobe-not-installed-here")
+    monkeypatch.setattr(ffmpeg, "FFPROBE", "ffprobe-not-installed-here")
 
     with pytest.raises(ConversionFailed, match="is not installed"):
         ingest_local_recording(flv=recorded(local_mode, flv_source), stream_id=STREAM_ID)

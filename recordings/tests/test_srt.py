@@ -21,10 +21,10 @@ from accounts.models import Membership
 from accounts.tests.factories import OrganizationFactory, member
 from catalog.models import Product
 from catalog.tests.factories import ProductFactory
-from recordings.exceptions import InvalidCues, RecordingError, SrtImportError, SrtProblem
+from events.exceptions import EventError, InvalidCues, SrtImportError, SrtProblem
+from events.srt_cues import OPEN_END_MS, CueSpec, export_srt, parse_srt, parse_srt_timing
 from recordings.models import ProductCue, Recording
 from recordings.services.cues import replace_cues, replace_cues_as_operator
-from recordings.services.srt_cues import OPEN_END_MS, CueSpec, export_srt, parse_srt, parse_srt_timing
 
 pytestmark = pytest.mark.django_db
 
@@ -353,7 +353,7 @@ def test_every_problem_is_collected_and_readable(brand, products):
 
     error = caught.value
     assert [p.line for p in error.problems] == [6, 11, 14, 19]
-    assert isinstance(error, RecordingError) and isinstance(error, ValueError)
+    assert isinstance(error, EventError) and isinstance(error, ValueError)
     message = str(error)
     assert message.startswith("The SRT file has problems; nothing was imported (4 problems):\n")
     assert "\nline 6: bad timestamp" in message and "\nline 11: bad JSON" in message

@@ -27,14 +27,15 @@ from accounts import permissions
 from accounts.models import Organization
 from accounts.permissions import Action
 from catalog.models import Product
+from events.exceptions import InvalidCues, SrtImportError
+from events.srt_cues import CueSpec, export_srt, parse_srt
 from liveshop import jsoninput
 from recordings import cdn
-from recordings.exceptions import InvalidCues, InvalidUpload, SrtImportError
+from recordings.exceptions import InvalidUpload
 from recordings.forms import DirectUploadConfirmForm, DirectUploadStartForm, VideoUploadForm, clean_cue_rows
 from recordings.models import Recording
 from recordings.services import jobs, uploads
 from recordings.services.cues import replace_cues
-from recordings.services.srt_cues import CueSpec, export_srt, parse_srt
 
 Status = Recording.Status
 MAX_SRT_BYTES = 1024 * 1024

@@ -1,5 +1,6 @@
 """``manage.py preencode IN OUT``: re-encode a video for ``stream_video`` (H.264 CBR with fixed
-keyframes, AAC, the product cues kept or added as a subtitle track), with a progress bar."""
+keyframes, AAC, the product cues kept or added as a subtitle track), with a progress bar. Its
+defaults are events.encoder.STREAMING, the settings the go-live panel suggests."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from events import streaming
+from events import prerecorded
+from events.encoder import STREAMING, EncodeSettings, kbps, parse_bitrate, parse_size
 
 
 class ProgressBar:
@@ -59,25 +61,33 @@ class Command(BaseCommand):
         parser.add_argument("target", type=Path, metavar="OUT", help="the result: .mp4, .mov or .mkv")
         parser.add_argument("--size", help="WIDTHxHEIGHT, letterboxed (default: the input's)")
         parser.add_argument("--fps", help="frame rate, e.g. 30 or 30000/1001 (default: the input's)")
-        parser.add_argument("--video-bitrate", default="3500k", help="constant video bitrate (default 3500k)")
-        parser.add_argument("--audio-bitrate", default="160k", help="AAC bitrate (default 160k)")
+        video, audio = kbps(STREAMING.video_bitrate), kbps(STREAMING.audio_bitrate)
+        parser.add_argument(
+            "--video-bitrate", default=video, help=f"constant video bitrate (default {video})"
+        )
+        parser.add_argument("--audio-bitrate", default=audio, help=f"AAC bitrate (default {audio})")
         parser.add_argument(
             "--keyframe-interval",
             type=float,
-            default=2.0,
-            help="seconds between keyframes (default 2, as IVS wants; 1 for 1 s local HLS segments)",
+            default=STREAMING.keyframe_interval,
+            help=(
+                f"seconds between keyframes (default {STREAMING.keyframe_interval:g}, as IVS wants; "
+                "1 for 1 s local HLS segments)"
+            ),
         )
-        parser.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
+        parser.add_argument(
+            "--preset", default=STREAMING.preset, help=f"x264 preset (default {STREAMING.preset})"
+        )
         parser.add_argument("--srt", type=Path, help="product cues to add as the subtitle track")
 
     def handle(self, *args, source, target, srt, **options):
         settings = self._settings(options)
         bar = ProgressBar(self.stderr, tty=sys.stderr.isatty())
         try:
-            info = streaming.preencode(
+            info = prerecorded.preencode(
                 source=source, target=target, settings=settings, srt=srt, on_progress=bar
             )
-        except streaming.StreamingError as exc:
+        except prerecorded.StreamingError as exc:
             raise CommandError(str(exc)) from None
         finally:
             bar.close()
@@ -90,16 +100,16 @@ class Command(BaseCommand):
         )
 
     @staticmethod
-    def _settings(options) -> streaming.EncodeSettings:
+    def _settings(options) -> EncodeSettings:
         try:
             fps = Fraction(options["fps"]) if options["fps"] else None
             if fps is not None and not 1 <= fps <= 120:
                 raise ValueError(f"frame rate out of range: {options['fps']}")
-            return streaming.EncodeSettings(
-                size=streaming.parse_size(options["size"]) if options["size"] else None,
+            return EncodeSettings(
+                size=parse_size(options["size"]) if options["size"] else None,
                 fps=fps,
-                video_bitrate=streaming.parse_bitrate(options["video_bitrate"]),
-                audio_bitrate=streaming.parse_bitrate(options["audio_bitrate"]),
+                video_bitrate=parse_bitrate(options["video_bitrate"]),
+                audio_bitrate=parse_bitrate(options["audio_bitrate"]),
                 keyframe_interval=_interval(options["keyframe_interval"]),
                 preset=options["preset"],
             )

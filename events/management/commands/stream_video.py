@@ -1,7 +1,7 @@
 """``manage.py stream_video --event SLUG --video FILE [--srt FILE] [--loop] [--end-event]
 [--user NAME]``: stream a pre-recorded video into an event as a live show, featuring each
 product cue (from --srt, else the video's own subtitle track) when its moment plays. See
-events/streaming.py.
+events/prerecorded/.
 
 The products are featured as ``--user`` (default: the event's creator), who must be a host or
 owner of the event's brand, like a host clicking Feature in the console. When the video ends
@@ -21,7 +21,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from events import streaming
+from events import prerecorded
 from events.models import LiveEvent
 
 
@@ -71,12 +71,12 @@ class Command(BaseCommand):
     def handle(self, *args, event, video, srt, loop, end_event, user, verbosity, **options):
         stop = threading.Event()
         event = self._event(event)
-        by = self._user(user) if user else streaming.default_host(event)
+        by = self._user(user) if user else prerecorded.default_host(event)
         try:
-            info = streaming.probe(video)
-            cues = streaming.read_cues(organization=event.organization, video=info, srt=srt)
+            info = prerecorded.probe(video)
+            cues = prerecorded.read_cues(organization=event.organization, video=info, srt=srt)
             with _stopping_on_signals(stop):
-                result = streaming.stream_video(
+                result = prerecorded.stream_video(
                     event=event,
                     video=info,
                     cues=cues,
@@ -88,7 +88,7 @@ class Command(BaseCommand):
                     on_cue=self._cue,
                     on_progress=self._progress,
                 )
-        except streaming.StreamingError as exc:
+        except prerecorded.StreamingError as exc:
             raise CommandError(str(exc)) from None
         how = "Stopped" if result.stopped else "The video ended"
         self.stdout.write(
@@ -123,7 +123,7 @@ class Command(BaseCommand):
         if verbosity >= 2:
             self.stdout.write(command)
 
-    def _cue(self, fired: streaming.CueFired) -> None:
+    def _cue(self, fired: prerecorded.CueFired) -> None:
         cue = fired.scheduled.cue
         late = (fired.media_time - fired.scheduled.at) * 1000
         what = (
@@ -137,7 +137,7 @@ class Command(BaseCommand):
             f"(SRT line {cue.line}, +{late:.0f} ms, took {1000 * fired.took:.0f} ms)"
         )
 
-    def _progress(self, progress: streaming.StreamProgress) -> None:
+    def _progress(self, progress: prerecorded.StreamProgress) -> None:
         if not sys.stderr.isatty():
             return  # logs get the cue lines only
         upcoming = f"next cue at {_clock(progress.next_cue.at)}" if progress.next_cue else "no more cues"

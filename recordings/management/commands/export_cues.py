@@ -7,8 +7,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from events.srt_cues import KEYS, export_srt
 from recordings.models import ProductCue, Recording
-from recordings.services.srt_cues import KEYS, export_srt
 
 
 class Command(BaseCommand):

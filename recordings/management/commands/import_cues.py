@@ -14,10 +14,10 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
-from recordings.exceptions import InvalidCues
+from events.exceptions import InvalidCues
+from events.srt_cues import format_ms, parse_srt
 from recordings.models import Recording
 from recordings.services.cues import replace_cues, replace_cues_as_operator
-from recordings.services.srt_cues import format_ms, parse_srt
 
 
 class Command(BaseCommand):

@@ -23,17 +23,16 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import srt
 from django.db.models import Q
 
 from accounts.models import Organization
 from catalog.models import Product
+from events.exceptions import SrtImportError, SrtProblem
 from liveshop import jsoninput
 from liveshop.video.base import MAX_METADATA_BYTES
-from recordings.exceptions import SrtImportError, SrtProblem
-from recordings.models import ProductCue
 
 __all__ = [
     "KEYS",
@@ -71,6 +70,14 @@ class CueSpec:
     line: int = 0
 
 
+class TimedCue(Protocol):
+    """A cue to export: a CueSpec, or a saved cue (recordings' ProductCue) with its product."""
+
+    product: Product
+    start_ms: int
+    end_ms: int | None
+
+
 @dataclass(frozen=True)
 class _Cue:
     start_ms: int
@@ -105,10 +112,10 @@ def parse_srt_timing(text: str | bytes) -> list[tuple[int, int | None, dict, int
     return [(cue.start_ms, cue.end_ms, cue.data, cue.line) for cue in cues]
 
 
-def export_srt(cues: Iterable[ProductCue | CueSpec], *, key: str = "productId") -> str:
+def export_srt(cues: Iterable[TimedCue], *, key: str = "productId") -> str:
     """An SRT file of ``cues`` in time order, each cue's text ``{"productId": N}`` or
     ``{"sku": "..."}`` (``key``). Open ends are written as described in the module docstring.
-    Select ProductCue's products along (``select_related("product")``) for ``key="sku"``."""
+    Select saved cues' products along (``select_related("product")``) for ``key="sku"``."""
     if key not in KEYS:
         raise ValueError(f"key must be one of {', '.join(KEYS)}, not {key!r}")
     ordered = sorted(cues, key=lambda cue: cue.start_ms)
@@ -129,8 +136,8 @@ def export_srt(cues: Iterable[ProductCue | CueSpec], *, key: str = "productId") 
     return srt.compose(subtitles, reindex=False)
 
 
-def _product_key(cue: ProductCue | CueSpec) -> int:
-    """The cue's product id; a ProductCue's ``product_id`` needs no query."""
+def _product_key(cue: TimedCue) -> int:
+    """The cue's product id; a saved cue's ``product_id`` needs no query."""
     return getattr(cue, "product_id", None) or cue.product.pk
 
 

@@ -1,0 +1,334 @@
+"""The one ffmpeg/ffprobe toolkit: ``probe`` a file into a ``MediaInfo``, ``run`` a short command
+for its output, and run a long one with its progress (``Process``, ``run_with_progress``).
+
+Every child dies with the process that started it (liveshop.processes) and is reaped, whatever
+happens to the caller (an exception in a progress callback stops ffmpeg too). Failures are
+MediaError subclasses carrying what a caller needs to word its own message (the tool, its exit
+code, its last stderr lines): each app maps them to its own error (an upload's InvalidUpload, a
+conversion's ConversionFailed, the streamer's StreamingError). Nothing here logs: a command may
+hold a secret (a stream key), which ``secret`` masks in the lines kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import signal
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from urllib.parse import quote
+
+from liveshop import processes
+
+FFMPEG, FFPROBE = "ffmpeg", "ffprobe"  # looked up on PATH when run
+INSTALL = "apt-get install ffmpeg"
+PROBE_TIMEOUT = 60  # seconds; ffprobe reads headers (and an mp4's index), not the whole file
+STDERR_TAIL = 12  # stderr lines kept for an error message
+MASK = "****"
+
+
+# Errors -----------------------------------------------------------------------------------------
+
+
+class MediaError(Exception):
+    """ffmpeg or ffprobe could not do it. ``tool`` is the program's name (as run)."""
+
+    def __init__(self, message: str, *, tool: str):
+        super().__init__(message)
+        self.tool = tool
+
+
+class CannotStart(MediaError):
+    """The program could not be started (``reason``: the OS's words)."""
+
+    def __init__(self, tool: str, reason: str):
+        super().__init__(f"Cannot start {tool}: {reason}.", tool=tool)
+        self.reason = reason
+
+
+class ToolMissing(CannotStart):
+    """The program is not installed (not on PATH)."""
+
+    def __init__(self, tool: str):
+        MediaError.__init__(self, f"{tool} is not installed ({INSTALL}).", tool=tool)
+        self.reason = "not installed"
+
+
+class TimedOut(MediaError):
+    def __init__(self, tool: str, timeout: float):
+        super().__init__(f"{tool} did not finish in {timeout:.0f} s.", tool=tool)
+        self.timeout = timeout
+
+
+class ToolFailed(MediaError):
+    """The program exited with an error; ``lines`` are its last non-blank stderr lines."""
+
+    def __init__(self, tool: str, returncode: int | None, lines: Sequence[str]):
+        self.returncode, self.lines = returncode, list(lines)
+        super().__init__(f"{tool} failed (exit code {returncode}): {self.last_line}", tool=tool)
+
+    @property
+    def last_line(self) -> str:
+        return self.lines[-1] if self.lines else ""
+
+
+class NotAVideo(MediaError):
+    """ffprobe read the file but it is no video (``NoVideoStream``) or has no length (``NoDuration``)."""
+
+
+class NoVideoStream(NotAVideo):
+    pass
+
+
+class NoDuration(NotAVideo):
+    pass
+
+
+def installed() -> bool:
+    """Whether both ffmpeg and ffprobe are on PATH."""
+    return bool(shutil.which(FFMPEG) and shutil.which(FFPROBE))
+
+
+def mask(text: str, secret: str) -> str:
+    """``text`` with ``secret`` (as is and URL-encoded) replaced by ****."""
+    if not secret:
+        return text
+    return text.replace(secret, MASK).replace(quote(secret, safe=""), MASK)
+
+
+def stderr_lines(stderr: bytes | str, *, secret: str = "") -> list[str]:
+    """The non-blank lines of a program's stderr, stripped and masked."""
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    return [mask(line.strip(), secret) for line in text.splitlines() if line.strip()]
+
+
+# Probing ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What ffprobe says about a file: its first picture stream (cover art is not one), its first
+    audio stream and its subtitle tracks. Sizes are as displayed (ffmpeg autorotates)."""
+
+    path: Path
+    duration: float | None  # seconds; None only from probe(..., need_duration=False)
+    start_time: float  # the container's first timestamp: ffmpeg's output time starts there at 0
+    video_codec: str
+    width: int
+    height: int
+    frame_rate: Fraction | None
+    pix_fmt: str = ""
+    video_profile: str = ""  # e.g. "High"
+    video_level: int | None = None  # e.g. 31
+    rotation: int = 0
+    audio_codec: str | None = None
+    audio_profile: str = ""  # e.g. "LC"
+    subtitle_codecs: tuple[str, ...] = ()
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio_codec is not None
+
+    @property
+    def duration_ms(self) -> int:
+        return round((self.duration or 0) * 1000)
+
+
+def probe(path: str | Path, *, need_duration: bool = True, timeout: float = PROBE_TIMEOUT) -> MediaInfo:
+    """ffprobe ``path``. ToolMissing, TimedOut, ToolFailed (not a file ffprobe can read: its
+    output that is not JSON counts too), NoVideoStream, NoDuration (unless not ``need_duration``)."""
+    path = Path(path)
+    command = [FFPROBE, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
+    output = run(command, timeout=timeout)
+    try:
+        data = json.loads(output or b"{}")
+    except ValueError:
+        raise ToolFailed(FFPROBE, 0, ["its output is not JSON"]) from None
+    return media_info(path, data, need_duration=need_duration)
+
+
+def media_info(path: Path, data: dict, *, need_duration: bool = True) -> MediaInfo:
+    """A MediaInfo from ffprobe's JSON (``-show_format -show_streams``)."""
+    streams, container = data.get("streams") or [], data.get("format") or {}
+    video = next((s for s in streams if _is_picture(s)), None)
+    if video is None or container.get("format_name") == "tty":  # a text file "is" an ANSI video
+        raise NoVideoStream(f"{path.name} has no video stream", tool=FFPROBE)
+    duration = _positive(container.get("duration")) or _positive(video.get("duration"))
+    if need_duration and not duration:
+        raise NoDuration(f"{path.name} has no duration", tool=FFPROBE)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    rotation = next((s.get("rotation") for s in video.get("side_data_list", []) if "rotation" in s), 0)
+    rotation = int(rotation or 0)
+    width, height = int(video["width"]), int(video["height"])
+    if abs(rotation) % 180 == 90:  # ffmpeg autorotates: the output is the other way round
+        width, height = height, width
+    level = video.get("level")
+    return MediaInfo(
+        path=path,
+        duration=duration,
+        start_time=float(container.get("start_time") or 0),
+        video_codec=video.get("codec_name", "unknown"),
+        width=width,
+        height=height,
+        frame_rate=_rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate")),
+        pix_fmt=video.get("pix_fmt", ""),
+        video_profile=video.get("profile", ""),
+        video_level=level if isinstance(level, int) else None,
+        rotation=rotation,
+        audio_codec=audio.get("codec_name", "unknown") if audio else None,
+        audio_profile=(audio or {}).get("profile", ""),
+        subtitle_codecs=tuple(s.get("codec_name", "") for s in streams if s.get("codec_type") == "subtitle"),
+    )
+
+
+def _is_picture(stream: dict) -> bool:
+    return (
+        stream.get("codec_type") == "video"
+        and bool(stream.get("width"))
+        and not (stream.get("disposition") or {}).get("attached_pic")
+    )
+
+
+def _positive(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _rate(value: str | None) -> Fraction | None:
+    try:
+        rate = Fraction(value or "")
+    except (ValueError, ZeroDivisionError):
+        return None
+    return rate if rate > 0 else None
+
+
+# Running ----------------------------------------------------------------------------------------
+
+
+def run(command: Sequence[str], *, timeout: float | None = None) -> bytes:
+    """Run a short command to its end and return its standard output. ToolMissing, CannotStart,
+    TimedOut, or ToolFailed with its last stderr lines."""
+    tool = command[0]
+    try:
+        done = subprocess.run(
+            list(command),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            preexec_fn=processes.die_with_parent_hook(),
+        )
+    except FileNotFoundError:
+        raise ToolMissing(tool) from None
+    except OSError as exc:
+        raise CannotStart(tool, exc.strerror or str(exc)) from None
+    except subprocess.TimeoutExpired:
+        raise TimedOut(tool, timeout or 0) from None
+    if done.returncode != 0:
+        raise ToolFailed(tool, done.returncode, stderr_lines(done.stderr)[-STDERR_TAIL:])
+    return done.stdout
+
+
+def run_with_progress(
+    command: Sequence[str], *, on_progress: Callable[[float], None] | None = None, secret: str = ""
+) -> None:
+    """Run ffmpeg with ``-progress pipe:1`` in ``command`` to its end, calling ``on_progress``
+    with its output time (seconds) on this thread as it reports it. An exception from
+    ``on_progress`` (or Ctrl-C) kills ffmpeg and propagates; a failure is ToolFailed."""
+    with Process(command, secret=secret) as process:
+        for seconds in process.progress():
+            if on_progress is not None:
+                on_progress(seconds)
+        process.wait()
+    process.check()
+
+
+class Process:
+    """A running ffmpeg whose ``-progress pipe:1`` reports (stdout) ``progress()`` yields and whose
+    last stderr lines ``errors`` keeps (``secret`` masked), read by a thread. As a context manager,
+    it is stopped (killed) and reaped on the way out if it still runs.
+
+    ``own_group``: its own process group, so a terminal's Ctrl-C reaches only the caller (which
+    may then end the stream cleanly). ``parent_death``: the signal it gets if the caller dies
+    (SIGTERM lets ffmpeg close a live stream properly)."""
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        secret: str = "",
+        own_group: bool = False,
+        parent_death: signal.Signals = signal.SIGKILL,
+    ):
+        self.tool, self.secret = command[0], secret
+        self.errors: deque[str] = deque(maxlen=STDERR_TAIL)
+        self.ended = threading.Event()  # "progress=end" reported, or ffmpeg closed its stdout
+        try:
+            self.popen = subprocess.Popen(
+                list(command),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                process_group=0 if own_group else None,
+                preexec_fn=processes.die_with_parent_hook(parent_death),
+            )
+        except FileNotFoundError:
+            raise ToolMissing(self.tool) from None
+        except OSError as exc:
+            raise CannotStart(self.tool, exc.strerror or str(exc)) from None
+        self._stderr = threading.Thread(target=self._read_errors, daemon=True, name=f"{self.tool}-stderr")
+        self._stderr.start()
+
+    def __enter__(self) -> Process:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def returncode(self) -> int | None:
+        return self.popen.returncode
+
+    def progress(self) -> Iterator[float]:
+        """Each reported output time (seconds), until ffmpeg closes its standard output."""
+        for raw in self.popen.stdout:
+            key, _, value = raw.decode(errors="replace").strip().partition("=")
+            if key == "out_time_us" and value.isdigit():
+                yield int(value) / 1_000_000
+            elif key == "progress" and value == "end":
+                self.ended.set()
+        self.ended.set()
+
+    def _read_errors(self) -> None:
+        for raw in self.popen.stderr:
+            self.errors.extend(stderr_lines(raw, secret=self.secret))
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Its exit code once it has exited (subprocess.TimeoutExpired after ``timeout``)."""
+        code = self.popen.wait(timeout=timeout)
+        self._stderr.join(timeout=5)
+        return code
+
+    def stop(self, *, grace: float = 0) -> None:
+        """End it if it still runs and reap it: SIGTERM first when ``grace`` (seconds it then
+        gets to finish, e.g. to close a stream), SIGKILL after."""
+        if self.popen.poll() is None and grace:
+            self.popen.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=grace)
+        processes.stop(self.popen)
+        self._stderr.join(timeout=5)
+
+    def check(self) -> None:
+        """ToolFailed unless it exited 0."""
+        if self.popen.returncode != 0:
+            raise ToolFailed(self.tool, self.popen.returncode, list(self.errors))
