@@ -31,6 +31,7 @@ from accounts.permissions import Action
 from events.exceptions import EventNotPrivate, InviteLinkInvalid
 from events.models import Invitation, InviteLink, LiveEvent
 from liveshop import crypto
+from liveshop.tasks import enqueue_on_commit
 from liveshop.video import (
     BackendUnavailable,
     RevokesViewerSessions,
@@ -185,10 +186,7 @@ def _cut_off_playback_on_commit(event: LiveEvent, user_ids: set[int]) -> None:
     transaction.on_commit(lambda: realtime.publish(topic, realtime.RESYNC))
     if not event.has_channel:
         return
-    from events.tasks import revoke_playback_task
-
-    ids = sorted(user_ids)
-    transaction.on_commit(lambda: revoke_playback_task.delay(event.pk, ids))
+    enqueue_on_commit("events.tasks.revoke_playback_task", event.pk, sorted(user_ids))
 
 
 def revoke_playback(*, event_id: int, user_ids: list[int]) -> int:
