@@ -42,6 +42,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from liveshop import processes
+from liveshop.tasks import enqueue_on_commit
 from recordings.exceptions import RecordingError
 from recordings.models import Recording
 
@@ -303,11 +304,8 @@ def retry_job(*, recording: Recording, by) -> Recording:
 
 
 def _queue_after_commit(recording: Recording) -> None:
-    from recordings.tasks import ingest_recording_task, transcode_upload_task
-
     if recording.is_upload:
-        pk = recording.pk
-        transaction.on_commit(lambda: transcode_upload_task.delay(pk))
+        enqueue_on_commit("recordings.tasks.transcode_upload_task", recording.pk)
     else:
         bucket, prefix = recording.source_bucket, recording.source_prefix
-        transaction.on_commit(lambda: ingest_recording_task.delay(bucket, prefix))
+        enqueue_on_commit("recordings.tasks.ingest_recording_task", bucket, prefix)
