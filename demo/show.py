@@ -10,14 +10,13 @@ keyframes) and AAC."""
 from __future__ import annotations
 
 import hashlib
-import shutil
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from catalog.models import Product
+from liveshop import media
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 INTRO_MS = 4_000
@@ -58,8 +57,8 @@ def write_demo_video(
     cues = demo_cues(products, per_product_ms=per_product_ms)
     if path.exists():
         return cues
-    if not shutil.which("ffmpeg"):
-        raise DemoVideoError("ffmpeg is not installed (apt-get install ffmpeg).")
+    if not media.installed():
+        raise DemoVideoError(f"ffmpeg is not installed ({media.ffmpeg.INSTALL}).")
     path.parent.mkdir(parents=True, exist_ok=True)
     duration = (cues[-1].end_ms if cues else INTRO_MS) / 1000
     with tempfile.TemporaryDirectory() as scratch:
@@ -91,10 +90,12 @@ def write_demo_video(
             "-movflags", "+faststart",
             str(path.with_suffix(".part.mp4")),
         ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        path.with_suffix(".part.mp4").unlink(missing_ok=True)
-        raise DemoVideoError(f"ffmpeg could not draw the demo video: {result.stderr.strip()[-500:]}")
+        try:
+            media.run(command)
+        except media.MediaError as exc:
+            path.with_suffix(".part.mp4").unlink(missing_ok=True)
+            reason = "\n".join(exc.lines) if isinstance(exc, media.ToolFailed) else str(exc)
+            raise DemoVideoError(f"ffmpeg could not draw the demo video: {reason[-500:]}") from None
     path.with_suffix(".part.mp4").rename(path)
     return cues
 
