@@ -246,7 +246,7 @@ def start_uvicorn(
     env: dict[str, str],
     cpu: int | None,
     log_path: Path,
-    ws: str = "websockets",
+    ws: str = "websockets-sansio",
     app: str = "liveshop.asgi:application",
 ) -> subprocess.Popen:
     """The production ASGI command (docker/start-web) on loopback, pinned to ``cpu``."""

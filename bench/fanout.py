@@ -35,6 +35,7 @@ import base64
 import contextlib
 import json
 import os
+import random
 import select
 import signal
 import subprocess
@@ -63,19 +64,50 @@ class Stats:
         self.first: dict[int, float] = {}
         self.last: dict[int, float] = {}
         self.ready = 0
+        self.to_snapshot: list[float] = []  # seconds from opening the TCP connection to the snapshot
         self.lost_after_ready = 0
         self.accepting = True  # after the connect phase, late snapshots do not make a viewer count
         self.waiting: tuple[int, int, asyncio.Future] | None = None  # (highlight id, target, done)
+        self.storm: Storm | None = None
+
+
+class Storm:
+    """--reconnect-storm: every viewer whose socket closes reconnects as viewer.js does (backoff
+    from 0.5 s doubling up to 30 s, each wait drawn from [ceiling/2, ceiling]; reset by a
+    snapshot), and notes when it first holds the ``target`` highlight (in a snapshot or a
+    product_featured frame)."""
+
+    FIRST, MAX = 0.5, 30.0  # viewer.js SOCKET_BACKOFF_MS
+
+    def __init__(self, viewers: int):
+        self.viewers = viewers
+        self.target: int | None = None
+        self.held: list[float] = []
+        self.attempts = 0
+        self.snapshots = 0
+        self.done = asyncio.get_running_loop().create_future()
+
+    def hold(self, viewer: Viewer, hid: int) -> None:
+        if hid != self.target or viewer.held is not None:
+            return
+        viewer.held = time.monotonic()
+        self.held.append(viewer.held)
+        if len(self.held) >= self.viewers and not self.done.done():
+            self.done.set_result(None)
 
 
 class Viewer(asyncio.Protocol):
     """A websocket client reduced to what the benchmark needs: handshake, unmasked server frames,
     pong. It counts each product_featured frame once per highlightId."""
 
-    def __init__(self, stats: Stats, request: bytes, ready: asyncio.Future):
+    def __init__(self, stats: Stats, target: list, ready: asyncio.Future):
         self.stats = stats
-        self.request = request
+        self.target = target  # [host, port, path]
+        self.request = handshake(*target)
         self.ready = ready
+        self.started = time.monotonic()
+        self.attempt = 0  # reconnects since the last snapshot (--reconnect-storm)
+        self.held: float | None = None  # when it first held the storm's target highlight
         self.buffer = b""
         self.upgraded = False
         self.last_id = -1
@@ -87,7 +119,9 @@ class Viewer(asyncio.Protocol):
         transport.write(self.request)
 
     def connection_lost(self, exc):
-        if self.live:
+        if self.live and self.stats.storm is not None:
+            self.reconnect_later()
+        elif self.live:
             self.stats.lost_after_ready += 1
         elif not self.ready.done():
             self.ready.set_exception(ConnectionError(f"closed before the snapshot ({exc})"))
@@ -102,7 +136,8 @@ class Viewer(asyncio.Protocol):
                 self.buffer = data
                 return
             if not data.startswith(b"HTTP/1.1 101"):
-                self.ready.set_exception(ConnectionError(data[: data.find(b"\r\n")].decode()))
+                if not self.ready.done():
+                    self.ready.set_exception(ConnectionError(data[: data.find(b"\r\n")].decode()))
                 self.transport.abort()
                 return
             self.upgraded = True
@@ -152,10 +187,23 @@ class Viewer(asyncio.Protocol):
                 waiting = stats.waiting
                 if waiting and waiting[0] == hid and count >= waiting[1] and not waiting[2].done():
                     waiting[2].set_result(None)
+                if stats.storm is not None:
+                    stats.storm.hold(self, hid)
+            elif payload.startswith(SNAPSHOT_PREFIX) and self.live and self.stats.storm is not None:
+                self.attempt = 0
+                self.stats.storm.snapshots += 1
+                i = payload.find(HIGHLIGHT_KEY)
+                if i >= 0:
+                    i += len(HIGHLIGHT_KEY)
+                    j = i
+                    while 48 <= payload[j] <= 57:
+                        j += 1
+                    self.stats.storm.hold(self, int(payload[i:j]))
             elif payload.startswith(SNAPSHOT_PREFIX) and not self.ready.done():
                 if self.stats.accepting:
                     self.live = True
                     self.stats.ready += 1
+                    self.stats.to_snapshot.append(time.monotonic() - self.started)
                     self.ready.set_result(None)
                 else:
                     self.transport.abort()
@@ -166,6 +214,22 @@ class Viewer(asyncio.Protocol):
         elif opcode == 8:
             self.transport.write(b"\x88\x80" + os.urandom(4))
             self.transport.close()
+
+    def reconnect_later(self) -> None:
+        ceiling = min(Storm.MAX, Storm.FIRST * 2**self.attempt)
+        self.attempt += 1
+        delay = ceiling / 2 + random.random() * ceiling / 2
+        asyncio.get_running_loop().call_later(delay, lambda: asyncio.ensure_future(self.reopen()))
+
+    async def reopen(self) -> None:
+        self.buffer, self.upgraded, self.transport = b"", False, None
+        self.request = handshake(*self.target)
+        self.stats.storm.attempts += 1
+        host, port, _ = self.target
+        try:
+            await asyncio.get_running_loop().create_connection(lambda: self, host, port)
+        except OSError:  # nothing listens yet: the server is still restarting
+            self.reconnect_later()
 
 
 def handshake(host: str, port: int, path: str) -> bytes:
@@ -193,7 +257,7 @@ class LoadClient:
                 ready = loop.create_future()
                 try:
                     _, viewer = await loop.create_connection(
-                        lambda: Viewer(self.stats, handshake(host, port, path), ready), host, port
+                        lambda: Viewer(self.stats, [host, port, path], ready), host, port
                     )
                     self.viewers.append(viewer)
                     await asyncio.wait_for(asyncio.shield(ready), 30)
@@ -211,11 +275,39 @@ class LoadClient:
         for viewer in self.viewers:
             if not viewer.live and viewer.transport is not None:
                 viewer.transport.abort()
+        times = self.stats.to_snapshot
+        seconds = time.monotonic() - started
         return {
             "ready": self.stats.ready,
             "errors": errors,
             "timed_out": len(pending),
-            "seconds": round(time.monotonic() - started, 2),
+            "seconds": round(seconds, 2),
+            "handshakes_per_s": round(self.stats.ready / seconds, 1) if seconds else 0,
+            "to_snapshot_p50_ms": round(_common.percentile(times, 50) * 1000, 1),
+            "to_snapshot_p99_ms": round(_common.percentile(times, 99) * 1000, 1),
+        }
+
+    async def storm_arm(self) -> dict:
+        """From now on every viewer that loses its socket reconnects (--reconnect-storm)."""
+        self.stats.storm = Storm(self.stats.ready - self.stats.lost_after_ready)
+        return {"viewers": self.stats.storm.viewers}
+
+    async def storm_target(self, hid: int) -> dict:
+        self.stats.storm.target = hid
+        return {}
+
+    async def storm_wait(self, timeout: float) -> dict:
+        """Until every viewer holds the target (or ``timeout``): the monotonic times they did."""
+        storm = self.stats.storm
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(storm.done), timeout)
+        held = sorted(storm.held)
+        return {
+            "viewers": storm.viewers,
+            "held": len(held),
+            "attempts": storm.attempts,
+            "snapshots": storm.snapshots,
+            "t_held": [held[int(q * (len(held) - 1))] for q in (0, 0.5, 0.99, 1)] if held else [],
         }
 
     async def wait(self, hid: int, timeout: float) -> dict:
@@ -263,6 +355,8 @@ async def client_main() -> None:
             result = await client.wait(**command)
         elif cmd == "summary":
             result = client.summary()
+        elif cmd.startswith("storm_"):
+            result = await getattr(client, cmd)(**command)
         else:
             break
         sys.stdout.write(json.dumps(result) + "\n")
@@ -327,7 +421,13 @@ def _gc_event(phase, info):
         _log.write("%.4f %.4f %d %d\\n" % (_started[0], now, info["generation"], info["collected"]))
 gc.callbacks.append(_gc_event)
 signal.signal(signal.SIGUSR1, lambda *_: gc.freeze())
-signal.signal(signal.SIGUSR2, lambda *_: _log.write("objects %d\\n" % len(gc.get_objects())))
+def _count(*_):
+    import collections
+    objects = gc.get_objects()
+    _log.write("objects %d\\n" % len(objects))
+    top = collections.Counter(type(o).__qualname__ for o in objects).most_common(40)
+    _log.write("# types " + " ".join("%s=%d" % pair for pair in top) + "\\n")
+signal.signal(signal.SIGUSR2, _count)
 """
 
 
@@ -373,6 +473,36 @@ class Bench:
         highlight.created_at = timezone.now()
         return encode("product.featured", highlight_payload(highlight))
 
+    # Servers
+
+    def path(self, kind: str) -> str:
+        return "/viewer" if kind.startswith("reference") else f"/ws/events/{self.event.pk}/"
+
+    def start_servers(
+        self, kind: str, ports: list[int], n: int, current: str = "null"
+    ) -> list[subprocess.Popen]:
+        """One server per port, started side by side (as a deploy restarts them), each pinned to
+        --server-cpu. ``current``: the reference server's highlight until its first broadcast."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        args = self.args
+
+        def start(port: int) -> subprocess.Popen:
+            if kind.startswith("reference"):
+                script = str(Path(__file__).resolve().parent / "reference_server.py")
+                cmd = [*_common.taskset(args.server_cpu), _common.PYTHON, script, "--port", str(port)]
+                cmd += ["--loop", args.reference_loop, "--current", current]
+                env = {**os.environ, **self.server_extra}
+                proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+                _common.wait_for_port(port, proc)
+                return proc
+            log = self.logdir / f"uvicorn-{kind}-{n}-{port}.log"
+            env = {**self.env, **self.server_extra}
+            return _common.start_uvicorn(port, env, args.server_cpu, log, ws=args.ws)
+
+        with ThreadPoolExecutor(len(ports)) as pool:
+            return list(pool.map(start, ports))
+
     # One run: servers up, N viewers, K messages, servers down
 
     def run(self, kind: str, n: int) -> dict:
@@ -383,29 +513,9 @@ class Bench:
         client = None
         stack = contextlib.ExitStack()
         try:
-            targets = []
-            if kind == "reference":
-                port = _common.free_port()
-                cmd = [
-                    *_common.taskset(args.server_cpu),
-                    _common.PYTHON,
-                    str(Path(__file__).resolve().parent / "reference_server.py"),
-                    "--port",
-                    str(port),
-                    "--loop",
-                    args.reference_loop,
-                ]
-                env = {**os.environ, **self.server_extra}
-                servers.append(subprocess.Popen(cmd, env=env, start_new_session=True))
-                _common.wait_for_port(port, servers[-1])
-                targets.append(["127.0.0.1", port, "/viewer"])
-            else:
-                for _ in range(2 if kind == "two-process" else 1):
-                    port = _common.free_port()
-                    log = self.logdir / f"uvicorn-{kind}-{n}-{port}.log"
-                    env = {**self.env, **self.server_extra}
-                    servers.append(_common.start_uvicorn(port, env, args.server_cpu, log, ws=args.ws))
-                    targets.append(["127.0.0.1", port, f"/ws/events/{self.event.pk}/"])
+            ports = [_common.free_port() for _ in range(2 if kind == "two-process" else 1)]
+            servers.extend(self.start_servers(kind, ports, n))
+            targets = [["127.0.0.1", port, self.path(kind)] for port in ports]
             procs = [psutil.Process(s.pid) for s in servers]
 
             client = ClientProcess(args.client_cpu)
@@ -485,6 +595,9 @@ class Bench:
                 "viewers": n,
                 "ready": connected["ready"],
                 "connect_s": connected["seconds"],
+                "handshakes_per_s": connected["handshakes_per_s"],
+                "to_snapshot_p50_ms": connected["to_snapshot_p50_ms"],
+                "to_snapshot_p99_ms": connected["to_snapshot_p99_ms"],
                 "connect_errors": connected["errors"],
                 "messages": len(latencies),
                 "warmup_ms": warm,
@@ -511,6 +624,76 @@ class Bench:
             for server in servers:
                 _common.stop(server)
 
+    def run_storm(self, kind: str, n: int) -> dict:
+        """--reconnect-storm: N viewers on two processes; every viewer holds highlight A; both
+        servers are stopped (SIGTERM, as a deploy does), B is featured while they are down (the
+        reference: started with B as its current frame), they are started again on the same
+        ports, and every viewer reconnects as viewer.js does. Measured from the stop: when each
+        viewer holds B again."""
+        args = self.args
+        ports = [_common.free_port() for _ in range(2)]
+        targets = [["127.0.0.1", port, self.path(kind)] for port in ports]
+        servers: list[subprocess.Popen] = []
+        client = ClientProcess(args.client_cpu)
+        try:
+            servers = self.start_servers(kind, ports, n)
+            connected = client.call(
+                "connect", targets=targets, n=n, concurrency=args.concurrency, timeout=max(90.0, n / 25)
+            )
+            time.sleep(args.settle)
+            first = self.storm_feature(kind, ports[0], 0)
+            before = client.call("wait", hid=first, timeout=args.message_timeout)
+            client.call("storm_arm")
+            t_stop = time.monotonic()
+            for server in servers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(server.pid, signal.SIGTERM)
+            for server in servers:
+                _common.stop(server)
+            t_down = time.monotonic()
+            current = "null"
+            if kind.startswith("reference"):
+                self.reference_id += 1
+                target, current = self.reference_id, self.reference_frame(self.reference_id)
+            else:
+                target = self.feature(1)
+            client.call("storm_target", hid=target)
+            servers = self.start_servers(kind, ports, n, current=current)
+            t_up = time.monotonic()
+            storm = client.call("storm_wait", timeout=args.storm_timeout)
+            held = storm["t_held"]
+            return {
+                "kind": f"{kind} storm",
+                "viewers": n,
+                "ready": connected["ready"],
+                "connect": connected,
+                "before_count": before["count"],
+                "stop_s": round(t_down - t_stop, 2),
+                "restart_s": round(t_up - t_down, 2),
+                "held": storm["held"],
+                "expected": storm["viewers"],
+                "attempts": storm["attempts"],
+                "all_held_s": round(held[-1] - t_stop, 2) if storm["held"] == storm["viewers"] else None,
+                "held_p50_s": round(held[1] - t_stop, 2) if held else None,
+                "held_p99_s": round(held[2] - t_stop, 2) if held else None,
+                "last_after_up_s": round(held[-1] - t_up, 2) if held else None,
+            }
+        finally:
+            client.close()
+            for server in servers:
+                _common.stop(server)
+
+    def storm_feature(self, kind: str, port: int, i: int) -> int:
+        """Feature a product (Liveshop) or send a frame on /trigger (reference); its id."""
+        if not kind.startswith("reference"):
+            return self.feature(i)
+        from websockets.sync.client import connect as ws_connect
+
+        self.reference_id += 1
+        with ws_connect(f"ws://127.0.0.1:{port}/trigger", compression=None) as trigger:
+            trigger.send(self.reference_frame(self.reference_id))
+        return self.reference_id
+
     def gc_pauses(self, servers: list[subprocess.Popen], timeline: list[dict]) -> dict | None:
         """The servers' garbage collections (>= 5 ms) while messages were measured, in ms."""
         if self.gc_dir is None:
@@ -522,6 +705,8 @@ class Bench:
             for line in path.read_text().splitlines() if path.exists() else []:
                 if line.startswith("objects"):
                     objects += int(line.split()[1])
+                    continue
+                if line.startswith("#"):
                     continue
                 start, stop, generation, _ = line.split()
                 start, stop = float(start), float(stop)
@@ -559,7 +744,27 @@ def fmt(v: float, digits: int = 1) -> str:
     return "-" if v != v else f"{v:,.{digits}f}"
 
 
+def report_storm(results: list[dict]) -> None:
+    print("\nreconnect storm: seconds from stopping both servers to viewers holding the new card")
+    print("| run | viewers | held | all held s | p50 s | p99 s | last after up s | restart s | reconnects |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r['kind']} | {r['viewers']:,} | {r['held']:,}/{r['expected']:,} | {r['all_held_s'] or '-'} "
+            f"| {r['held_p50_s']} | {r['held_p99_s']} | {r['last_after_up_s']} | {r['restart_s']} "
+            f"| {r['attempts']:,} |"
+        )
+
+
 def report(results: list[dict]) -> None:
+    print("\nconnect phase (handshakes in flight: --concurrency)")
+    print("| run | viewers | handshakes/s | to snapshot p50 ms | p99 ms |")
+    print("|---|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r['kind']} | {r['viewers']:,} | {r['handshakes_per_s']:,} | {r['to_snapshot_p50_ms']} "
+            f"| {r['to_snapshot_p99_ms']} |"
+        )
     print("\nclick-to-last-viewer, ms (messages measured after warm-up)")
     header = (
         "| run | viewers | p50 | p99 | max | lost | late | dropped sockets | server µs/delivery | connect s |"
@@ -580,12 +785,13 @@ def report(results: list[dict]) -> None:
     ]
     if rows:
         print("\nratio Liveshop / reference (same run)")
-        print("| viewers | p50 ratio | p99 ratio | CPU ratio |")
-        print("|---:|---:|---:|---:|")
+        print("| viewers | p50 ratio | p99 ratio | CPU ratio | handshakes/s ratio |")
+        print("|---:|---:|---:|---:|---:|")
         for n, live, ref in rows:
             print(
                 f"| {n:,} | {fmt(live['p50'] / ref['p50'], 2)} | {fmt(live['p99'] / ref['p99'], 2)} "
-                f"| {fmt(live['cpu_us_per_delivery'] / ref['cpu_us_per_delivery'], 2)} |"
+                f"| {fmt(live['cpu_us_per_delivery'] / ref['cpu_us_per_delivery'], 2)} "
+                f"| {fmt(live['handshakes_per_s'] / ref['handshakes_per_s'], 2)} |"
             )
 
 
@@ -599,12 +805,20 @@ def main() -> None:
     parser.add_argument("--two-process-viewers", type=int, default=10_000)
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
-    parser.add_argument("--ws", default="websockets", help="uvicorn --ws (docker/start-web uses websockets)")
+    parser.add_argument("--ws", default="websockets-sansio", help="uvicorn --ws (as docker/start-web)")
     parser.add_argument("--reference-loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument(
         "--min-interval", type=float, default=0.3, help="seconds between clicks, at least (cues < 5/s)"
     )
     parser.add_argument("--message-timeout", type=float, default=15.0)
+    parser.add_argument(
+        "--reconnect-storm",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead: N viewers on two processes, both restarted under them (--runs liveshop,reference)",
+    )
+    parser.add_argument("--storm-timeout", type=float, default=60.0, help="seconds to wait for every viewer")
     parser.add_argument("--settle", type=float, default=2.5)
     parser.add_argument(
         "--concurrency",
@@ -635,12 +849,20 @@ def main() -> None:
     ]
     if "two-process" in runs:
         plan.append(("two-process", args.two_process_viewers))
+    if args.reconnect_storm:
+        plan = [(kind, args.reconnect_storm) for kind in ("liveshop", "reference") if kind in runs]
     bench = Bench(args)
     results = []
     try:
         print(f"logs: {bench.logdir}", flush=True)
         for kind, n in plan:
-            print(f"-- {kind}, {n:,} viewers", flush=True)
+            print(
+                f"-- {kind}, {n:,} viewers{' (reconnect storm)' if args.reconnect_storm else ''}", flush=True
+            )
+            if args.reconnect_storm:
+                results.append(bench.run_storm(kind, n))
+                print(f"   {results[-1]}", flush=True)
+                continue
             result = bench.run(kind, n)
             results.append(result)
             print(
@@ -648,7 +870,9 @@ def main() -> None:
                 f"lost {result['lost']}, {fmt(result['cpu_us_per_delivery'])} µs/delivery; "
                 f"trigger call p50 {fmt(result['trigger_p50'])} ms, "
                 f"first viewer p50 {fmt(result['first_p50'])} ms "
-                f"(connected {result['ready']:,} in {result['connect_s']} s)",
+                f"(connected {result['ready']:,} in {result['connect_s']} s: "
+                f"{result['handshakes_per_s']:,} handshakes/s, "
+                f"snapshot p99 {result['to_snapshot_p99_ms']} ms)",
                 flush=True,
             )
             if result["gc"]:
@@ -658,7 +882,10 @@ def main() -> None:
         (bench.logdir / "results.json").write_text(json.dumps(results, indent=1))
         if args.json:
             args.json.write_text(json.dumps(results, indent=1))
-    report(results)
+    if args.reconnect_storm:
+        report_storm(results)
+    else:
+        report(results)
 
 
 if __name__ == "__main__":

@@ -1,27 +1,42 @@
 """Websockets: viewers (``/ws/events/<id>/``) and host consoles (``/ws/studio/events/<id>/``).
 
-Consumers only join and leave this process's hub (events/realtime.py), which writes each
+Consumers only join and leave this process's hub (events.realtime.hub), which writes each
 already-encoded message to their socket; they handle no per-message dispatch and use no channel
-layer. On connect and on every hub reconnect a socket gets a fresh snapshot first."""
+layer. On connect and on every hub reconnect a socket gets a fresh snapshot first.
+
+A viewer of a public event joins with no database, session or Redis work at all: the connect
+limit is counted in the process (liveshop.ratelimit), the snapshot is the event's shared one
+(events.snapshot_cache) and the watch rule asks nothing of the user. The user is read from the
+session cookie only when something needs it (a private event, a host console), in a database
+thread, once per socket."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
+from importlib import import_module
+from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.http.cookie import parse_cookie
 
 from accounts.permissions import may_watch
-from events import realtime, snapshot_cache
+from events import snapshot_cache
+from events.realtime import event_group_name, studio_group_name
+from events.realtime.hub import get_hub
+from events.realtime.uvicorn_fast_path import FrameWriter, frame_writer
 from events.selectors import event_state_snapshot, studio_snapshot
 
 CLOSE_NOT_FOUND = 4404
 CLOSE_RATE_LIMITED = 4429
 CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later": the page reconnects with backoff
 RESYNCS_PER_MINUTE = 6  # a client's own "resync" requests; more is abuse, not a lost frame
+ANONYMOUS = AnonymousUser()
 
 logger = logging.getLogger(__name__)
 
@@ -31,19 +46,55 @@ def client_ip(scope) -> str:
     return client[0]
 
 
+def session_user(scope):
+    """The user of the socket's session cookie (AnonymousUser without one), as Django's
+    AuthenticationMiddleware finds it: the session's user id, backend and auth hash. Sync:
+    call it in a database thread."""
+    from django.contrib.auth import get_user
+
+    headers = dict(scope.get("headers") or ())
+    cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
+    key = cookies.get(settings.SESSION_COOKIE_NAME)
+    if not key:
+        return ANONYMOUS
+    session = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    return get_user(SimpleNamespace(session=session))
+
+
 class HubConsumer(AsyncWebsocketConsumer):
     """A socket fed by the hub. Frames arriving before the snapshot is sent wait behind it,
     so a client never applies a snapshot older than a message it already has."""
 
-    channel_layer_alias = None  # delivery is the hub's, not a channel-layer group
+    channel_layer = None  # delivery is the hub's, not a channel-layer group
+    groups = ()
     topic = ""
-    write_frame: realtime.FrameWriter | None = None  # the hub's fast path, set once frames go out
-    _frame_writer: realtime.FrameWriter | None = None
+    write_frame: FrameWriter | None = None  # the hub's fast path, set once frames go out
+    _frame_writer: FrameWriter | None = None
+
+    async def __call__(self, scope, receive, send):
+        """Channels' consumer loop for a consumer without a channel layer: each message is
+        received and handled in place, with no task per socket waiting on ``receive``."""
+        self.scope = scope
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
+    async def dispatch(self, message):
+        # Channels closes stale database connections before every handler, a thread hop per
+        # frame; every database read here runs in database_sync_to_async, which does it anyway.
+        await getattr(self, message["type"].replace(".", "_"))(message)
+
+    async def websocket_disconnect(self, message):
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def connect(self):
         self.event_id = int(self.scope["url_route"]["kwargs"]["event_id"])
         self._pending: list[str] | None = []
-        hub = realtime.get_hub()
+        hub = get_hub()
         limit, window = settings.LIVESHOP_WS_CONNECT_LIMIT, settings.LIVESHOP_WS_CONNECT_WINDOW
         if not await hub.allow_connection(client_ip(self.scope), limit, window):
             await self.close(code=CLOSE_RATE_LIMITED)
@@ -58,12 +109,12 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         await self.accept()
-        self._frame_writer = realtime.frame_writer(self.base_send)
+        self._frame_writer = frame_writer(self.base_send)
         await self.send_snapshot(snapshot)
 
     async def disconnect(self, code):
         if self.topic:
-            await realtime.get_hub().leave(self.topic, self)
+            await get_hub().leave(self.topic, self)
 
     async def receive(self, text_data=None, bytes_data=None):
         if text_data == "resync":  # a client that suspects it missed something
@@ -80,15 +131,22 @@ class HubConsumer(AsyncWebsocketConsumer):
         self._resyncs = recent
         return len(recent) <= RESYNCS_PER_MINUTE
 
+    def user(self):
+        """The socket's user: the scope's, else its session's (read once). Sync: database threads only."""
+        user = self.scope.get("user")
+        if user is None:
+            user = self.scope["user"] = session_user(self.scope)
+        return user
+
     async def send_snapshot(self, snapshot: dict) -> None:
-        snapshot["viewerCount"] = realtime.get_hub().viewer_count(self.event_id)
+        snapshot["viewerCount"] = get_hub().viewer_count(self.event_id)
         await self.base_send({"type": "websocket.send", "text": json.dumps(snapshot, separators=(",", ":"))})
         pending, self._pending = self._pending or [], None
         for text in pending:
             await self.base_send({"type": "websocket.send", "text": text})
         self.write_frame = self._frame_writer
 
-    # The hub's side (events.realtime.Sink)
+    # The hub's side (events.realtime.hub.Sink)
 
     async def deliver(self, text: str) -> None:
         if self._pending is not None:
@@ -129,17 +187,19 @@ class ViewerConsumer(HubConsumer):
     """A viewer of an event page: anonymous for public events. Sends nothing private."""
 
     def topic_for(self, event_id: int) -> str:
-        return realtime.event_group_name(event_id)
+        return event_group_name(event_id)
 
     async def snapshot(self, shared: dict | None = None) -> dict | None:
         entry = snapshot_cache.get(self.event_id)
         if entry is not None and not entry.event.is_private:
-            # A public event's shared snapshot: no thread hop, no query (may_watch asks nothing
-            # of the database for a public event).
-            return {**entry.snapshot} if may_watch(self.scope["user"], entry.event) else None
-        return await database_sync_to_async(event_state_snapshot)(
-            event_id=self.event_id, user=self.scope["user"], shared=shared
-        )
+            # A public event's shared snapshot: the watch rule asks nothing of the user or the
+            # database for a public event, so no session read, no thread hop, no query.
+            return {**entry.snapshot} if may_watch(ANONYMOUS, entry.event) else None
+        # A private event checks this user at every connect (invitations can be withdrawn).
+        return await database_sync_to_async(self._snapshot_for_user)(shared)
+
+    def _snapshot_for_user(self, shared: dict | None) -> dict | None:
+        return event_state_snapshot(event_id=self.event_id, user=self.user(), shared=shared)
 
 
 class StudioConsumer(HubConsumer):
@@ -149,16 +209,19 @@ class StudioConsumer(HubConsumer):
     counts_as_viewer = False  # it follows the event's topic too, but is nobody's audience
 
     def topic_for(self, event_id: int) -> str:
-        return realtime.studio_group_name(event_id)
+        return studio_group_name(event_id)
 
     async def connect(self):
         await super().connect()
         if self.topic:  # also follow what viewers see (status, highlights)
-            await realtime.get_hub().join(realtime.event_group_name(self.event_id), self)
+            await get_hub().join(event_group_name(self.event_id), self)
 
     async def disconnect(self, code):
-        await realtime.get_hub().leave(realtime.event_group_name(self.event_id), self)
+        await get_hub().leave(event_group_name(self.event_id), self)
         await super().disconnect(code)
 
     async def snapshot(self, shared: dict | None = None) -> dict | None:
-        return await database_sync_to_async(studio_snapshot)(event_id=self.event_id, user=self.scope["user"])
+        return await database_sync_to_async(self._studio_snapshot)()
+
+    def _studio_snapshot(self) -> dict | None:
+        return studio_snapshot(event_id=self.event_id, user=self.user())

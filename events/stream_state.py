@@ -217,19 +217,3 @@ def stream_health(event: LiveEvent) -> str:
     except VideoBackendError:
         return "unknown"
     return stream.health if stream is not None and stream.live else "unknown"
-
-
-def record_peak_viewers(*, event_id: int, count: int) -> bool:
-    """Raise the live stream session's ``peak_viewers`` to ``count`` if it is higher; True when
-    it was. One conditional UPDATE, no lock: processes reporting different totals at once leave
-    the highest (PostgreSQL re-checks the condition after waiting for the row)."""
-    session = (
-        StreamSession.objects.filter(
-            event_id=event_id, event__status=Status.LIVE, ended_at=None, started_at__isnull=False
-        )
-        .order_by("-started_at")
-        .values_list("pk", flat=True)[:1]
-    )
-    return bool(
-        StreamSession.objects.filter(pk__in=session, peak_viewers__lt=count).update(peak_viewers=count)
-    )

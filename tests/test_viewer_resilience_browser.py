@@ -27,10 +27,10 @@ def own_redis(settings):
     """A Redis of this test's own, for the server and for this process's publishing."""
     server = RedisServer().start()
     settings.REDIS_URL = server.url
-    realtime._redis.cache_clear()
+    realtime.publishing._redis.cache_clear()
     yield server
     server.stop()
-    realtime._redis.cache_clear()
+    realtime.publishing._redis.cache_clear()
 
 
 @pytest.fixture

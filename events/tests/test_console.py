@@ -14,6 +14,7 @@ from catalog.tests.factories import ProductFactory
 from events import cues, services
 from events.models import Highlight, LiveEvent, studio_url
 from events.tests.factories import StreamSessionFactory
+from liveshop import ratelimit
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,7 @@ def event(brand, host, lineup, video):
 @pytest.fixture
 def live_event(event, video, monkeypatch):
     """``event`` on air: the fake channel is live and a stream session is open."""
-    monkeypatch.setattr(cues, "get_rate_limiter", lambda: cues.LocalRateLimiter())
+    monkeypatch.setattr(cues, "get_rate_limiter", lambda: ratelimit.LocalRateLimiter(cues.CALLS_PER_SECOND))
     video.go_live(event.channel_id, stream_id="st-console")
     StreamSessionFactory(
         event=event, stream_id="st-console", started_at=timezone.now() - timedelta(seconds=65)

@@ -15,6 +15,8 @@ from accounts.tests.factories import member
 from catalog.tests.factories import ProductFactory
 from events import realtime, services, stream_state
 from events.models import EventProduct, LiveEvent, StreamSession
+from events.realtime import hub as realtime_hub
+from events.realtime import presence
 from events.tests.factories import LiveEventFactory, StreamSessionFactory
 from liveshop.asgi import application
 from liveshop.video import events as ivs_events
@@ -168,7 +170,7 @@ class Sink:
 
 
 async def test_two_processes_sharing_redis_both_deliver_every_message(settings):
-    first, second = realtime.Hub(settings.REDIS_URL), realtime.Hub(settings.REDIS_URL)
+    first, second = realtime_hub.Hub(settings.REDIS_URL), realtime_hub.Hub(settings.REDIS_URL)
     a, b = Sink(), Sink()
     await first.join("event-424242", a)
     await second.join("event-424242", b)
@@ -190,8 +192,8 @@ async def test_two_processes_sharing_redis_both_deliver_every_message(settings):
 
 
 async def test_a_stalled_socket_is_dropped_without_delaying_the_others(monkeypatch):
-    monkeypatch.setattr(realtime, "SEND_DEADLINE", 0.2)
-    hub = realtime.Hub("")
+    monkeypatch.setattr(realtime_hub, "SEND_DEADLINE", 0.2)
+    hub = realtime_hub.Hub("")
     fast = Sink()
 
     class Stalled(Sink):
@@ -374,9 +376,9 @@ async def test_the_live_sessions_peak_viewers_is_the_highest_count_seen(monkeypa
     session = await database_sync_to_async(StreamSessionFactory)()
     topic = realtime.event_group_name(session.event_id)
     writes = []
-    record = stream_state.record_peak_viewers
-    monkeypatch.setattr(stream_state, "record_peak_viewers", lambda **kw: writes.append(kw) or record(**kw))
-    hub = realtime.Hub("")
+    record = presence.record_peak_viewers
+    monkeypatch.setattr(presence, "record_peak_viewers", lambda **kw: writes.append(kw) or record(**kw))
+    hub = realtime_hub.Hub("")
     sinks = [Sink() for _ in range(5)]
 
     async def peak(pk=session.pk):
@@ -422,7 +424,7 @@ async def test_host_console_is_refused_to_viewers_and_other_brands():
 
 
 async def test_host_consoles_are_not_counted_as_viewers():
-    hub = realtime.Hub("")
+    hub = realtime_hub.Hub("")
     viewer, console = Sink(), Sink()
     console.counts_as_viewer = False
     await hub.join("event-7", viewer)
@@ -441,13 +443,15 @@ async def test_pubsub_channels_name_the_redis_database():
 async def test_a_burst_of_connects_waits_for_the_hubs_bounded_redis_pool(settings, monkeypatch):
     from redis.asyncio import BlockingConnectionPool
 
-    monkeypatch.setattr(realtime, "REDIS_MAX_CONNECTIONS", 3)
-    hub = realtime.Hub(settings.REDIS_URL)
+    monkeypatch.setattr(realtime_hub, "REDIS_MAX_CONNECTIONS", 3)
+    hub = realtime_hub.Hub(settings.REDIS_URL)
     await hub.join("event-434343", Sink())  # the pub/sub connection holds one of the three
 
-    # 300 connects at once, from 300 addresses: every one is checked against Redis and let in.
+    # 300 connects at once from 30 busy addresses (10 each, limit 12): each address's connects
+    # past its local share (6) are counted in Redis, all through the pool, and all let in.
     run = uuid.uuid4().hex  # addresses of this run only (the counters live in Redis for a while)
-    allowed = await asyncio.gather(*(hub.allow_connection(f"{run}-{i}", 5, 60) for i in range(300)))
+    addresses = [f"{run}-{i % 30}" for i in range(300)]
+    allowed = await asyncio.gather(*(hub.allow_connection(address, 12, 60) for address in addresses))
 
     assert all(allowed)
     pool = hub._client.connection_pool
@@ -456,3 +460,57 @@ async def test_a_burst_of_connects_waits_for_the_hubs_bounded_redis_pool(setting
     for task in hub._tasks:
         task.cancel()
     await hub._client.aclose()
+
+
+async def test_an_ordinary_viewers_connect_sends_nothing_to_redis(settings):
+    hub = realtime_hub.Hub(settings.REDIS_URL)
+    address = uuid.uuid4().hex
+
+    allowed = [await hub.allow_connection(address, 30, 60) for _ in range(15)]  # its local share
+
+    assert all(allowed)
+    assert not await hub._client.keys(f"liveshop:ws-rate:{address}:*")
+    for task in hub._tasks:
+        task.cancel()
+    await hub._client.aclose()
+
+
+async def test_a_client_spread_over_processes_is_refused_once_the_shared_count_passes_the_limit(settings):
+    first, second = realtime_hub.Hub(settings.REDIS_URL), realtime_hub.Hub(settings.REDIS_URL)
+    address = uuid.uuid4().hex
+
+    on_first = [await first.allow_connection(address, 6, 60) for _ in range(4)]
+    on_second = [await second.allow_connection(address, 6, 60) for _ in range(4)]
+
+    # Three each on the house; the fourth in each process is counted in Redis with the three
+    # before it: 4 (let in), then 8 (over 6: refused).
+    assert on_first == [True] * 4 and on_second == [True, True, True, False]
+    assert not await first.allow_connection(address, 6, 60)
+    for hub in (first, second):
+        for task in hub._tasks:
+            task.cancel()
+        await hub._client.aclose()
+
+
+async def test_host_console_is_recognised_by_its_session_cookie(settings):
+    """Through the whole websocket stack, as a browser connects: no user in the scope, only the
+    session cookie of the host's login."""
+    from django.test import Client
+
+    event, _, host = await make_show()
+    browser = Client()
+    await database_sync_to_async(browser.force_login)(host)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
+    headers = [(b"origin", b"http://localhost"), (b"cookie", cookie.encode())]
+
+    console = WebsocketCommunicator(application, f"/ws/studio/events/{event.pk}/", headers=headers)
+    console.scope["client"] = ("203.0.113.21", 1)
+    connected, _ = await console.connect(timeout=TIMEOUT)
+    stranger = WebsocketCommunicator(application, f"/ws/studio/events/{event.pk}/", headers=headers[:1])
+    stranger.scope["client"] = ("203.0.113.22", 1)
+    stranger_connected, _ = await stranger.connect(timeout=TIMEOUT)
+
+    assert connected and not stranger_connected
+    assert (await next_of_type(console, "studio_snapshot"))["event"]["id"] == event.pk
+    await console.disconnect()
+    await stranger.disconnect()

@@ -15,6 +15,7 @@ from events import cues, services
 from events.exceptions import EventNotEditable, ProductNotInBrand, ProductNotInLineup
 from events.models import EventProduct, Highlight, LiveEvent
 from events.tests.factories import LiveEventFactory, StreamSessionFactory
+from liveshop import ratelimit
 from liveshop.video import ChannelNotLive, Throttled
 from liveshop.video.base import MAX_METADATA_BYTES
 
@@ -42,7 +43,7 @@ def clock(monkeypatch):
     fake = FakeClock()
     monkeypatch.setattr(cues, "clock", fake)
     monkeypatch.setattr(cues, "get_rate_limiter", lambda: limiter)
-    limiter = cues.LocalRateLimiter()
+    limiter = ratelimit.LocalRateLimiter(cues.CALLS_PER_SECOND)
     return fake
 
 
@@ -265,7 +266,7 @@ def test_redis_rate_limiter_is_shared_between_instances(settings):
     import redis
 
     key = f"test-{timezone.now().timestamp()}"
-    a, b = cues.RedisRateLimiter(settings.REDIS_URL), cues.RedisRateLimiter(settings.REDIS_URL)
+    a, b = (ratelimit.RedisRateLimiter(settings.REDIS_URL, cues.CALLS_PER_SECOND, "cue-rate") for _ in "ab")
     now = 1_800_000_000.0
     results = [(a if i % 2 else b).acquire(key, now + i * 0.01) for i in range(7)]
 
@@ -282,11 +283,12 @@ def test_with_redis_unreachable_the_feature_stands_and_the_failed_broadcast_is_l
 
     event, (product, *_), host = show
     settings.REDIS_URL = "redis://127.0.0.1:9/0"  # the discard port: nothing listens there
-    realtime._redis.cache_clear()  # the process's client is made once, for the configured URL
-    request.addfinalizer(realtime._redis.cache_clear)
+    realtime.publishing._redis.cache_clear()  # the process's client is made once, for the configured URL
+    request.addfinalizer(realtime.publishing._redis.cache_clear)
     # Recorded from the logger itself: other tests' logging setup may leave caplog's handler out.
     errors = []
-    monkeypatch.setattr(realtime.logger, "error", lambda message, *args, **_: errors.append(message % args))
+    record = lambda message, *args, **_: errors.append(message % args)  # noqa: E731
+    monkeypatch.setattr(realtime.publishing.logger, "error", record)
 
     with django_capture_on_commit_callbacks(execute=True):
         highlight = services.feature_product(event=event, product=product, by=host)

@@ -12,8 +12,11 @@ from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
 
 from events import cues, realtime
+from events.realtime import hub as realtime_hub
+from events.realtime import publishing
 from events.tests.factories import StreamSessionFactory
 from events.tests.test_consumers import connect, feature, make_show, next_of_type
+from liveshop import ratelimit
 from tests.chaos import RedisServer
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -63,7 +66,7 @@ def hubs():
     made = []
 
     def make(url):
-        hub = realtime.Hub(url)
+        hub = realtime_hub.Hub(url)
         made.append(hub)
         return hub
 
@@ -112,8 +115,8 @@ async def test_the_hub_resubscribes_when_redis_comes_back_and_resyncs_every_sock
 
 
 async def test_a_hung_redis_is_noticed_by_the_silence_check(own_redis, hubs, monkeypatch):
-    monkeypatch.setattr(realtime, "FEED_PING_INTERVAL", 0.2)
-    monkeypatch.setattr(realtime, "FEED_SILENCE_LIMIT", 1.0)
+    monkeypatch.setattr(realtime_hub, "FEED_PING_INTERVAL", 0.2)
+    monkeypatch.setattr(realtime_hub, "FEED_SILENCE_LIMIT", 1.0)
     hub = hubs(own_redis.url)
     sink = Sink()
     await hub.join("event-8", sink)
@@ -215,12 +218,12 @@ def app_on(settings, video):
 
     def use(server):
         settings.REDIS_URL = server.url
-        realtime._redis.cache_clear()
-        cues.get_rate_limiter.cache_clear()
+        publishing._redis.cache_clear()
+        ratelimit.get_rate_limiter.cache_clear()
 
     yield use
-    realtime._redis.cache_clear()
-    cues.get_rate_limiter.cache_clear()
+    publishing._redis.cache_clear()
+    ratelimit.get_rate_limiter.cache_clear()
 
 
 async def connect_viewer(event_id):
@@ -256,7 +259,8 @@ async def test_a_product_featured_while_redis_is_down_reaches_viewers_and_its_cu
 
 
 async def test_cue_rate_limit_falls_back_to_a_safe_local_window_without_redis():
-    limiter = cues.RedisRateLimiter("redis://127.0.0.1:1/0")  # nothing listens there
+    nowhere = "redis://127.0.0.1:1/0"  # nothing listens there
+    limiter = ratelimit.RedisRateLimiter(nowhere, cues.CALLS_PER_SECOND)
 
     assert limiter.acquire("channel", 100.0) == 0
     assert limiter.acquire("channel", 100.1) > 0  # a share of the channel's 5/s: one per process

@@ -1,5 +1,5 @@
-"""The hub's fast path under a real uvicorn (``--ws websockets`` as docker/start-web runs it, and
-``websockets-sansio``):
+"""The hub's fast path under a real uvicorn (``--ws websockets-sansio`` as docker/start-web runs
+it, and the legacy ``websockets``):
 one pre-built frame written to each socket's transport. Real websocket clients check the bytes
 on the wire: every size class of RFC 6455 length (7-bit, 16-bit, 64-bit), multi-byte text, and a
 client that stops reading is served through the ASGI send without holding up anyone else."""
@@ -17,6 +17,8 @@ from websockets.asyncio.client import connect
 
 from events import realtime
 from events.consumers import HubConsumer
+from events.realtime import hub as realtime_hub
+from events.realtime.uvicorn_fast_path import _server_protocol
 from events.tests.factories import LiveEventFactory
 from liveshop.asgi import application
 from tests.media import free_port
@@ -29,7 +31,7 @@ TIMEOUT = 10
 @pytest.fixture(autouse=True)
 def no_viewer_counts(monkeypatch):
     """No viewer_count frames in between: the test follows each message through the hub."""
-    monkeypatch.setattr(realtime, "COUNT_INTERVAL", 3600)
+    monkeypatch.setattr(realtime_hub, "COUNT_INTERVAL", 3600)
 
 
 @pytest_asyncio.fixture(params=["websockets", "websockets-sansio"])
@@ -66,7 +68,7 @@ async def open_viewer(port, event_id):
 
 async def fast_sinks(topic, count):
     """The topic's sockets once ``count`` of them take frames straight to the transport."""
-    hub = realtime.get_hub()
+    hub = realtime_hub.get_hub()
     async with asyncio.timeout(TIMEOUT):
         while len([s for s in hub.topics.get(topic, ()) if s.write_frame is not None]) < count:
             await asyncio.sleep(0.02)
@@ -114,7 +116,7 @@ async def test_one_broadcast_reaches_every_client_as_correct_frames(server, even
 
 
 async def test_a_client_that_stops_reading_holds_up_nobody(server, event, asgi_sends, monkeypatch):
-    monkeypatch.setattr(realtime, "SEND_DEADLINE", 3.0)
+    monkeypatch.setattr(realtime_hub, "SEND_DEADLINE", 3.0)
     topic = realtime.event_group_name(event.pk)
     # The stalled client connects first, so it comes first in the hub's delivery order.
     stalled = socket.create_connection(("127.0.0.1", server))
@@ -131,7 +133,7 @@ async def test_a_client_that_stops_reading_holds_up_nobody(server, event, asgi_s
     # the transport (where the fast path sees it) after tens of kilobytes, not megabytes.
     port = stalled.getsockname()[1]
     (slow,) = [s for s in sinks if s.scope["client"][1] == port]
-    raw = realtime._server_protocol(slow.base_send).transport.get_extra_info("socket")
+    raw = _server_protocol(slow.base_send).transport.get_extra_info("socket")
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
 
     try:
@@ -139,7 +141,7 @@ async def test_a_client_that_stops_reading_holds_up_nobody(server, event, asgi_s
         first = await publish(event.pk, {"n": 1, "text": "x" * 200_000})
         for viewer in viewers:
             assert await next_featured(viewer) == first
-        assert realtime.get_hub().topics[topic][slow] is None  # still there
+        assert realtime_hub.get_hub().topics[topic][slow] is None  # still there
         assert asgi_sends == []
 
         # Backlogged now: it waits for its ASGI send (and is dropped at the deadline), the
@@ -153,7 +155,7 @@ async def test_a_client_that_stops_reading_holds_up_nobody(server, event, asgi_s
         assert asgi_sends == [second]
 
         async with asyncio.timeout(TIMEOUT):
-            while slow in realtime.get_hub().topics.get(topic, ()):
+            while slow in realtime_hub.get_hub().topics.get(topic, ()):
                 await asyncio.sleep(0.05)
         third = await publish(event.pk, {"n": 3})
         for viewer in viewers:
