@@ -1,15 +1,21 @@
 """HLS playlists as IVS records them (RFC 8216): the multivariant ("master") playlist's variants,
 and a media playlist's segments with their EXT-X-PROGRAM-DATE-TIME tags, which map a wall-clock
-moment (a highlight) to a position in the replay, gaps between merged reconnects included."""
+moment (a highlight) to a position in the replay, gaps between merged reconnects included.
+
+The ``m3u8`` library reads the playlists; this module maps what it reads to the few frozen
+dataclasses Liveshop uses, and says what is wrong with a playlist that is not what it should be
+(m3u8 passes over much of that silently). A segment's program date-time is its own tag or,
+without a discontinuity in between, carried on from the segment before (positions in whole ms).
+"""
 
 from __future__ import annotations
 
 import bisect
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)')
+import m3u8
 
 
 class PlaylistError(ValueError):
@@ -46,44 +52,23 @@ class MediaPlaylist:
         return last.position_ms + last.duration_ms
 
 
-def parse_attributes(text: str) -> dict[str, str]:
-    """An attribute list (``BANDWIDTH=1,CODECS="a,b"``) as a dict, quotes removed."""
-    return {name: value.strip('"') for name, value in ATTRIBUTE.findall(text)}
-
-
-def _lines(text: str, kind: str) -> list[str]:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if not lines or lines[0] != "#EXTM3U":
-        raise PlaylistError(f"not an HLS {kind} playlist (no #EXTM3U header)")
-    return lines
-
-
 def parse_master(text: str) -> list[Variant]:
     """The variants of a multivariant playlist, in its order."""
-    variants, attributes = [], None
-    for line in _lines(text, "multivariant"):
-        if line.startswith("#EXT-X-STREAM-INF:"):
-            attributes = parse_attributes(line.partition(":")[2])
-        elif not line.startswith("#") and attributes is not None:
-            variants.append(_variant(line, attributes))
-            attributes = None
+    data = _parse(text, "multivariant")
+    variants = [_variant(playlist) for playlist in data["playlists"]]
     if not variants:
         raise PlaylistError("the multivariant playlist lists no variant (#EXT-X-STREAM-INF)")
     return variants
 
 
-def _variant(uri: str, attributes: dict[str, str]) -> Variant:
-    try:
-        bandwidth = int(attributes["BANDWIDTH"]) if "BANDWIDTH" in attributes else None
-        frame_rate = float(attributes["FRAME-RATE"]) if "FRAME-RATE" in attributes else None
-    except ValueError as exc:
-        raise PlaylistError(f"bad attribute for variant {uri}: {exc}") from None
+def _variant(playlist: dict) -> Variant:
+    info = playlist["stream_info"]
     return Variant(
-        uri=uri,
-        bandwidth=bandwidth,
-        resolution=attributes.get("RESOLUTION", ""),
-        codecs=attributes.get("CODECS", ""),
-        frame_rate=frame_rate,
+        uri=playlist["uri"],
+        bandwidth=info.get("bandwidth"),
+        resolution=info.get("resolution", ""),
+        codecs=info.get("codecs", ""),
+        frame_rate=info.get("frame_rate"),
     )
 
 
@@ -97,35 +82,69 @@ def parse_program_date_time(value: str) -> datetime:
 
 def parse_media(text: str) -> MediaPlaylist:
     """The segments of a media playlist with their positions and program date-times."""
+    data = _parse(text, "media")
+    # m3u8 keeps a trailing #EXTINF that no URI followed as a segment without one: nothing to play.
+    items = [item for item in data["segments"] if "uri" in item]
+    _check_every_uri_is_a_segment(text, items)
     segments: list[Segment] = []
-    target_duration, ended = None, False
-    duration_ms = pdt = None
-    discontinuity = False
     position = 0
-    for line in _lines(text, "media"):
-        tag, _, value = line.partition(":")
-        if tag == "#EXTINF":
-            duration_ms = _extinf_ms(value)
-        elif tag == "#EXT-X-PROGRAM-DATE-TIME":
-            pdt = parse_program_date_time(value)
-        elif tag == "#EXT-X-DISCONTINUITY":
-            discontinuity = True
-        elif tag == "#EXT-X-TARGETDURATION":
-            target_duration = int(value) if value.isdigit() else None
-        elif tag == "#EXT-X-ENDLIST":
-            ended = True
-        elif not line.startswith("#"):
-            if duration_ms is None:
-                raise PlaylistError(f"segment {line} has no #EXTINF")
-            if pdt is None and segments and segments[-1].program_date_time and not discontinuity:
-                pdt = _after(segments[-1])
-            segments.append(Segment(line, position, duration_ms, pdt, discontinuity))
-            position += duration_ms
-            duration_ms = pdt = None
-            discontinuity = False
+    for item in items:
+        segment = _segment(item, position, segments[-1] if segments else None)
+        segments.append(segment)
+        position += segment.duration_ms
     if not segments:
         raise PlaylistError("the media playlist has no segments")
-    return MediaPlaylist(segments=tuple(segments), target_duration=target_duration, ended=ended)
+    return MediaPlaylist(
+        segments=tuple(segments), target_duration=data.get("targetduration"), ended=data["is_endlist"]
+    )
+
+
+def _segment(item: dict, position: int, before: Segment | None) -> Segment:
+    discontinuity = item.get("discontinuity", False)
+    pdt = item.get("program_date_time")
+    if pdt is not None and pdt.tzinfo is None:
+        pdt = pdt.replace(tzinfo=UTC)
+    if pdt is None and before is not None and before.program_date_time and not discontinuity:
+        pdt = _after(before)
+    return Segment(item["uri"], position, round(item["duration"] * 1000), pdt, discontinuity)
+
+
+def _check_every_uri_is_a_segment(text: str, segments: list[dict]) -> None:
+    """m3u8 passes over a URI line that no #EXTINF announced; that is a broken playlist here."""
+    parsed = iter(segments)
+    for line in text.splitlines():
+        uri = line.strip()
+        if uri and not uri.startswith("#"):
+            item = next(parsed, None)
+            if item is None or item["uri"] != uri or "duration" not in item:
+                raise PlaylistError(f"segment {uri} has no #EXTINF")
+
+
+def _parse(text: str, kind: str) -> dict:
+    """m3u8's reading of ``text``, after checking the header and the tags Liveshop relies on;
+    any other tag m3u8 cannot read becomes a PlaylistError naming its line."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if first != "#EXTM3U":
+        raise PlaylistError(f"not an HLS {kind} playlist (no #EXTM3U header)")
+    last_tag = [""]
+
+    def check(line: str, lineno: int, data: dict, state: dict) -> bool:
+        last_tag[0] = line
+        tag, _, value = line.partition(":")
+        if tag == "#EXT-X-TARGETDURATION" and not value.isdigit():
+            return True  # not whole seconds: unknown rather than an error (m3u8 would raise)
+        checker = CHECKS.get(tag)
+        if checker is not None:
+            checker(value)
+        return False  # m3u8 reads the tag too
+
+    try:
+        return m3u8.parse(text, custom_tags_parser=check)
+    except (ValueError, KeyError, TypeError) as exc:
+        if isinstance(exc, PlaylistError):
+            raise
+        where = "attribute" if last_tag[0].startswith("#EXT-X-STREAM-INF") else "tag"
+        raise PlaylistError(f"bad {where} in {last_tag[0][:200]!r}: {exc}") from None
 
 
 def _extinf_ms(value: str) -> int:
@@ -136,6 +155,12 @@ def _extinf_ms(value: str) -> int:
     if seconds < 0:
         raise PlaylistError(f"negative #EXTINF duration {value!r}")
     return round(seconds * 1000)
+
+
+CHECKS: dict[str, Callable[[str], object]] = {
+    "#EXTINF": _extinf_ms,
+    "#EXT-X-PROGRAM-DATE-TIME": parse_program_date_time,
+}
 
 
 def _after(segment: Segment) -> datetime:

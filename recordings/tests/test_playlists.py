@@ -5,7 +5,6 @@ import pytest
 from recordings.playlists import (
     PlaylistError,
     Timeline,
-    parse_attributes,
     parse_master,
     parse_media,
 )
@@ -38,14 +37,6 @@ MEDIA = """#EXTM3U
 3.ts
 #EXT-X-ENDLIST
 """
-
-
-def test_attribute_lists_keep_quoted_commas():
-    assert parse_attributes('BANDWIDTH=1,CODECS="a,b",RESOLUTION=2x2') == {
-        "BANDWIDTH": "1",
-        "CODECS": "a,b",
-        "RESOLUTION": "2x2",
-    }
 
 
 def test_parse_master_lists_the_variants_in_order():
