@@ -2,8 +2,10 @@
 
 Scripts and styles come from our origin only: no inline <script>, no event-handler attributes,
 no <style> elements or style attributes (page data travels as ``json_script`` JSON, which is not
-executed). The players are our own static files; the IVS player compiles WebAssembly in a worker
-('wasm-unsafe-eval', worker-src 'self' blob:) and both players feed the <video> through Media
+executed; our scripts are ES modules, static/js). The players are our own static files; the IVS
+player compiles WebAssembly in a worker ('wasm-unsafe-eval'), hls.js transmuxes in one, both
+started from our static files (worker-src 'self'; blob: only when the static files are on another
+origin, where the players build their workers from blobs), and both feed the <video> through Media
 Source Extensions (media-src blob:). Video and images may also come from the media origins the
 settings name: the local media server, the S3 bucket or its CloudFront domain, IVS playback
 (``*.live-video.net``) and ``LIVESHOP_CSP_EXTRA_ORIGINS``.
@@ -61,8 +63,16 @@ def media_origins() -> list[str]:
     return list(dict.fromkeys(o for o in found if o))
 
 
+def worker_sources() -> list[str]:
+    """Where workers may come from: our origin, and blobs when STATIC_URL names another origin (a
+    worker script must be same-origin, so the IVS player and hls.js then start theirs from a blob)."""
+    return [SELF, BLOB] if origin(settings.STATIC_URL) else [SELF]
+
+
 @functools.cache
-def _directives(media: tuple[str, ...], socket_origins: tuple[str, ...], report_uri: str) -> dict:
+def _directives(
+    media: tuple[str, ...], workers: tuple[str, ...], socket_origins: tuple[str, ...], report_uri: str
+) -> dict:
     directives = {
         "default-src": [SELF],
         "script-src": [SELF, WASM_UNSAFE_EVAL],
@@ -70,7 +80,7 @@ def _directives(media: tuple[str, ...], socket_origins: tuple[str, ...], report_
         "img-src": [SELF, DATA, BLOB, *media],
         "media-src": [SELF, BLOB, *media],
         "connect-src": [SELF, *socket_origins, *media],
-        "worker-src": [SELF, BLOB],
+        "worker-src": list(workers),
         "font-src": [SELF],
         "object-src": [NONE],
         "base-uri": [SELF],
@@ -90,7 +100,9 @@ def directives(request) -> dict:
         socket_origins = ()
     else:
         socket_origins = (f"wss://{host}",) if request.is_secure() else (f"ws://{host}", f"wss://{host}")
-    return _directives(tuple(media_origins()), socket_origins, settings.LIVESHOP_CSP_REPORT_URI)
+    return _directives(
+        tuple(media_origins()), tuple(worker_sources()), socket_origins, settings.LIVESHOP_CSP_REPORT_URI
+    )
 
 
 class ContentSecurityPolicyMiddleware(CSPMiddleware):

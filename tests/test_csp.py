@@ -43,7 +43,7 @@ def test_every_page_carries_the_policy(client, event, page, admin_user):
     assert policy["style-src"] == ["'self'"]
     assert policy["object-src"] == ["'none'"]
     assert policy["frame-ancestors"] == ["'none'"]
-    assert policy["worker-src"] == ["'self'", "blob:"]
+    assert policy["worker-src"] == ["'self'"]  # hls.js and the IVS player start theirs from our files
     assert {"'self'", "blob:"} <= set(policy["media-src"])
     assert "ws://testserver" in policy["connect-src"]
     assert "unsafe-inline" not in response["Content-Security-Policy"]
@@ -72,6 +72,16 @@ def test_media_origins_follow_the_settings(client, event, settings):
         assert {"https://cdn.example.com", "https://images.example.com"} <= set(policy[directive])
     # Uploads go straight to the bucket (presigned POST).
     assert "https://shop-media.s3.eu-west-1.amazonaws.com" in policy["connect-src"]
+
+
+def test_workers_from_blobs_only_when_static_files_are_on_another_origin(client, event, settings):
+    url = reverse("viewer:watch", kwargs={"brand": event.organization.slug, "slug": event.slug})
+
+    settings.STATIC_URL = "https://static.example.com/static/"
+    policy = directives(client.get(url))
+    # A worker script must be same-origin: the players then build theirs from a blob.
+    assert policy["worker-src"] == ["'self'", "blob:"]
+    assert "https://static.example.com" in policy["media-src"]
 
 
 def test_report_only_mode_and_report_uri(client, event, settings):

@@ -4,6 +4,14 @@
 
 const hlsJs = () => (window.Hls && window.Hls.isSupported() ? window.Hls : null);
 
+/** hls.js's worker as our static file (its script tag's data-worker), so the Content-Security-Policy
+ * needs no blob: workers. Workers must be same-origin: with the static files on another origin,
+ * hls.js builds its worker from a blob (liveshop/csp.py then allows blob: workers). */
+function workerConfig() {
+  const url = document.querySelector("script[data-worker]")?.dataset.worker;
+  return url && new URL(url, window.location.href).origin === window.location.origin ? { workerPath: url } : {};
+}
+
 /** Whether this browser can play HLS in `video`, with hls.js or by itself. */
 export function canPlayHls(video) {
   return Boolean(hlsJs() || video.canPlayType("application/vnd.apple.mpegurl"));
@@ -17,6 +25,7 @@ export function playHls(video, url, { config = {}, withCredentials = false, on =
   const Hls = hlsJs();
   if (Hls) {
     const hls = new Hls({
+      ...workerConfig(),
       ...config,
       ...(withCredentials ? { xhrSetup: (xhr) => { xhr.withCredentials = true; } } : {}),
     });
