@@ -18,12 +18,15 @@ def _media_in_memory(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_snapshot_cache():
-    """Each test starts with no shared event snapshot (events.snapshot_cache)."""
-    from events import snapshot_cache
+    """Each test starts with no shared event snapshot (events.snapshot_cache) and no shared
+    viewer page (events.page_cache: its entries are checked against the snapshot generations)."""
+    from events import page_cache, snapshot_cache
 
     snapshot_cache.clear()
+    page_cache.clear()
     yield
     snapshot_cache.clear()
+    page_cache.clear()
 
 
 @pytest.fixture

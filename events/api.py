@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.response import Response
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from events import selectors
-from events.http_cache import no_store_if_private
+from events import page_cache, selectors
 from events.selectors import get_watchable_event
 from events.serializers import StreamDetailsSerializer
 from events.views.viewer import viewer_page
@@ -28,7 +28,14 @@ class StreamDetailsView(APIView):
         },
     )
     def get(self, request, pk: int):
-        event = get_watchable_event(request.user, pk=pk)
+        return page_cache.serve(
+            request,
+            page_cache.key_of("stream_details", request, pk),
+            find_event=lambda: get_watchable_event(request.user, pk=pk),
+            build=lambda event: self.render_details(request, event),
+        )
+
+    def render_details(self, request, event) -> HttpResponse:
         details = selectors.stream_details(event, user=request.user, viewer_page=viewer_page(request, event))
-        data = StreamDetailsSerializer(details).data
-        return no_store_if_private(Response(data), event)
+        body = JSONRenderer().render(StreamDetailsSerializer(details).data)
+        return HttpResponse(body, content_type="application/json")

@@ -11,6 +11,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from events.page_cache import SharedResponses  # noqa: E402
 from liveshop.routing import websocket_urlpatterns  # noqa: E402
 from liveshop.video import warm_up  # noqa: E402
 
@@ -18,7 +19,7 @@ warm_up()  # the video service's client is built before the first click needs it
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": SharedResponses(django_asgi_app),  # anonymous viewers' shared pages from memory
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

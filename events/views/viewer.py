@@ -19,7 +19,7 @@ from django.utils.cache import patch_cache_control
 from django.views import View
 
 from catalog.models import Product
-from events import extensions, invitations, selectors
+from events import extensions, invitations, page_cache, selectors
 from events.exceptions import InviteLinkInvalid
 from events.forms import InviteEmailForm, InviteTokenForm
 from events.http_cache import QR_MAX_AGE, no_store_if_private
@@ -33,10 +33,18 @@ STATUS_LABELS = {Status.SCHEDULED: "Upcoming", Status.LIVE: "Live", Status.ENDED
 
 
 class EventWatchView(View):
-    """The viewer page: player, product card, lineup; viewer.js keeps them live."""
+    """The viewer page: player, product card, lineup; viewer.js keeps them live. Anonymous
+    viewers of a public event share one page (events.page_cache)."""
 
     def get(self, request, brand: str, slug: str):
-        event = get_watchable_event(request.user, organization__slug=brand, slug=slug)
+        return page_cache.serve(
+            request,
+            page_cache.key_of("page", request, brand, slug),
+            find_event=lambda: get_watchable_event(request.user, organization__slug=brand, slug=slug),
+            build=lambda event: self.render_page(request, event),
+        )
+
+    def render_page(self, request, event: LiveEvent):
         if event.is_private:
             invitations.record_visit(event=event, user=request.user)  # the studio's "who joined"
         details = selectors.stream_details(event, user=request.user, viewer_page=viewer_page(request, event))
@@ -53,7 +61,7 @@ class EventWatchView(View):
             "config": page_config(event, details),
             "replay_url": extensions.replay_url(event),
         }
-        return no_store_if_private(render(request, "events/watch.html", context), event)
+        return render(request, "events/watch.html", context)
 
 
 def viewer_page(request, event: LiveEvent) -> str:
