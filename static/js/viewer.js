@@ -1,6 +1,7 @@
 /* Liveshop viewer page: the player, the product card in step with the video, the lineup.
  *
- * Plain modern JS, no build step. The page embeds its data (#watch-config: the stream details
+ * An ES module, no build step (lib/ holds what the pages share, viewer/players.js the players).
+ * The page embeds its data (#watch-config: the stream details
  * plus URLs); a websocket (/ws/events/<id>/) keeps it current: a snapshot on every (re)connect,
  * then product_featured / product_cleared / stream_state / viewer_count / lineup_changed.
  *
@@ -20,42 +21,19 @@
 import { Backoff } from "./lib/backoff.js";
 import * as Card from "./lib/card.js";
 import { getJson } from "./lib/http.js";
-import { canPlayHls, playHls, resetVideo, tryPlay } from "./lib/player.js";
 import { liveSocket } from "./lib/socket.js";
 import { countdown, dateTime } from "./lib/time.js";
+import { createLivePlayer } from "./viewer/players.js";
 
 const CUE_GRACE_S = 2; // IVS: how long past its moment a websocket highlight waits for its cue
 const MAX_WAIT_S = 20; // a pending highlight is shown at the latest this long after its moment
 const DEFAULT_LATENCY_S = 3; // until the player reports its own
-// hls.js counts latency from the playlist's edge as of the moment it *loaded* the playlist, but
-// the playlist advanced (a segment was listed) at some unknown moment during the reload interval
-// (one target duration) before that, and the encoder took a little time before the media server
-// listed it. So hls.latency is short by 0 to 1 segment + ~0.15 s: we add the middle of that.
-// Measured with 1 s segments (ffmpeg x264 zerolatency -> nginx-rtmp -> hls.js in Chromium,
-// burned-in wall clock): hls.latency was short by 0.2 to 1.0 s, depending on the session's
-// reload phase. IVS's getLiveLatency() needs no correction.
-const HLS_EDGE_SLACK_S = 0.1;
-// Local HLS can do better than that: a highlight's offsetMs is its moment in the stream (ms
-// since the publish began, when the encoder's timestamps start at 0), and nginx-rtmp writes each
-// frame's MPEG-TS timestamp as the encoder's plus 0.7 s (NGX_RTMP_HLS_DELAY, 63000 at 90 kHz);
-// hls.js maps timestamps to currentTime by its initPTS. The timestamps are used only while they
-// agree with the latency estimate within MAX_TIMESTAMP_DISAGREEMENT_S (an encoder whose clock
-// does not start at 0 falls back to the estimate). Measured by bench/sync.py.
-const NGINX_RTMP_TS_DELAY_S = 0.7;
+// With local HLS a highlight's moment comes from the stream's timestamps (players.js,
+// mediaTimeAt), used only while they agree with the latency estimate within this (an encoder whose
+// clock does not start at 0 falls back to the estimate). Measured by bench/sync.py.
 const MAX_TIMESTAMP_DISAGREEMENT_S = 2.5;
-const STALL_MS = 4000; // a stall this long counts as a dropped stream
 const SOCKET_BACKOFF_MS = { firstMs: 500, maxMs: 30000 };
 const PLAYER_BACKOFF_MS = { firstMs: 1000, maxMs: 10000 };
-// hls.js for 1 s segments (nginx-rtmp: hls_fragment 1s, 6 s playlist): start and stay 2
-// segments behind the live edge (hls.js's default is 3); catch up by playing up to 10 %
-// faster rather than seeking; seek only when more than 5 segments behind.
-const HLS_CONFIG = {
-  lowLatencyMode: true,
-  liveSyncDurationCount: 2,
-  liveMaxLatencyDurationCount: 5,
-  maxLiveSyncPlaybackRate: 1.1,
-  backBufferLength: 10,
-};
 
 const config = JSON.parse(document.getElementById("watch-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -186,7 +164,7 @@ function onHighlightMessage(message) {
 }
 
 /** The media time of a highlight's moment: from the stream's timestamps when the player can
- * map them (see NGINX_RTMP_TS_DELAY_S), else the playhead plus the live latency. */
+ * map them (players.js, mediaTimeAt), else the playhead plus the live latency. */
 function momentOf(player, offsetMs, latency) {
   const estimate = player.mediaTime() + latency;
   const exact = player.mediaTimeAt(offsetMs);
@@ -323,7 +301,7 @@ let playerRetryTimer = 0;
 
 function startPlayback() {
   if (state.player || !config.playbackUrl) return;
-  const player = config.player === "ivs" ? createIvsPlayer() : createHlsPlayer();
+  const player = createLivePlayer(config.player, video, config, playerHooks);
   if (!player) {
     setScreen("unsupported");
     return;
@@ -364,146 +342,15 @@ function onPlayerPlaying(player) {
   tick();
 }
 
-/** Watch the <video> element: playing, stalls, the autoplay outcome. */
-function watchVideo(player) {
-  let stallTimer = 0;
-  const clearStall = () => {
-    clearTimeout(stallTimer);
-    stallTimer = 0;
-  };
-  const listeners = {
-    playing: () => {
-      clearStall();
-      onPlayerPlaying(player);
-    },
-    waiting: () => {
-      clearStall();
-      stallTimer = setTimeout(() => onPlayerTrouble(player, "stalled"), STALL_MS);
-    },
-    timeupdate: () => pending.size && tick(),
-    seeked: () => tick(),
-    volumechange: () => updateUnmute(),
-    pause: () => updateUnmute(),
-  };
-  for (const [name, fn] of Object.entries(listeners)) video.addEventListener(name, fn);
-  return () => {
-    clearStall();
-    for (const [name, fn] of Object.entries(listeners)) video.removeEventListener(name, fn);
-  };
-}
-
-function createHlsPlayer() {
-  if (!canPlayHls(video)) return null;
-  let hls = null;
-  let unwatch = null;
-  let streamOffset = null; // the encoder's stream time minus currentTime, from hls.js's initPTS
-  const player = {
-    kind: "hls",
-    hasCues: false,
-    played: false,
-    trouble: null,
-    load(url) {
-      this.detach();
-      unwatch = watchVideo(player);
-      video.muted = !state.unmuted; // muted autoplay is allowed everywhere; the button unmutes
-      streamOffset = null;
-      hls = playHls(video, url, {
-        config: HLS_CONFIG,
-        on: {
-          INIT_PTS_FOUND: (data) => {
-            if (data.id === "main" && data.timescale > 0) {
-              streamOffset = data.initPTS / data.timescale - NGINX_RTMP_TS_DELAY_S;
-            }
-          },
-          ERROR: (data) => data.fatal && onPlayerTrouble(player, `${data.type}: ${data.details}`),
-        },
-      }).hls;
-      if (!hls) video.addEventListener("error", () => onPlayerTrouble(player, "media error"), { once: true }); // Safari
-      tryPlay(video, () => updateScreen());
-    },
-    detach() {
-      if (unwatch) unwatch();
-      unwatch = null;
-      if (hls) hls.destroy();
-      hls = null;
-    },
-    destroy() {
-      this.detach();
-      resetVideo(video);
-    },
-    mediaTime: () => video.currentTime,
-    /** The currentTime showing the frame `offsetMs` into the stream, or null when unknown. */
-    mediaTimeAt: (offsetMs) =>
-      hls && streamOffset !== null && Number.isFinite(offsetMs) ? offsetMs / 1000 - streamOffset : null,
-    /** Seconds from the live edge (what is being filmed now) to the frame on screen. */
-    latency() {
-      if (hls) {
-        const segment = hls.latestLevelDetails?.targetduration || 1;
-        return hls.latency > 0 ? hls.latency + segment / 2 + HLS_EDGE_SLACK_S : null;
-      }
-      const ranges = video.seekable;
-      return ranges.length ? Math.max(0, ranges.end(ranges.length - 1) - video.currentTime) : null;
-    },
-    rate: () => video.playbackRate,
-    active: () => player.played && !player.trouble && !video.paused && !video.ended,
-    get muted() { return video.muted; },
-    unmute() {
-      video.muted = false;
-      if (video.paused) tryPlay(video, () => updateScreen());
-    },
-  };
-  return player;
-}
-
-function createIvsPlayer() {
-  const IVS = window.IVSPlayer;
-  if (!IVS || !IVS.isPlayerSupported) return null;
-  const absolute = (path) => new URL(path, document.baseURI).href;
-  const ivs = IVS.create({ wasmWorker: absolute(config.ivsWorker), wasmBinary: absolute(config.ivsWasm) });
-  ivs.attachHTMLVideoElement(video);
-  const { PlayerEventType: Events, PlayerState: States } = IVS;
-  let unwatch = null;
-  const player = {
-    kind: "ivs",
-    hasCues: true,
-    played: false,
-    trouble: null,
-    load(url) {
-      if (unwatch) unwatch();
-      unwatch = watchVideo(player);
-      ivs.setAutoplay(true);
-      ivs.setMuted(!state.unmuted);
-      ivs.load(url);
-      ivs.play();
-    },
-    destroy() {
-      if (unwatch) unwatch();
-      ivs.delete();
-    },
-    mediaTime: () => ivs.getPosition(),
-    mediaTimeAt: () => null, // the in-band cues place the cards
-    latency() {
-      const latency = ivs.getLiveLatency();
-      return Number.isFinite(latency) && latency > 0 ? latency : null;
-    },
-    rate: () => ivs.getPlaybackRate?.() || 1,
-    active: () => player.played && !player.trouble && ivs.getState() !== States.IDLE && !ivs.isPaused(),
-    get muted() { return ivs.isMuted(); },
-    unmute() {
-      ivs.setMuted(false);
-      if (ivs.isPaused()) ivs.play();
-      updateUnmute();
-    },
-  };
-  ivs.addEventListener(Events.TEXT_METADATA_CUE, (cue) => onCue(cue.text));
-  ivs.addEventListener(States.PLAYING, () => onPlayerPlaying(player));
-  ivs.addEventListener(States.ENDED, () => onPlayerTrouble(player, "ended"));
-  ivs.addEventListener(Events.ERROR, (error) => onPlayerTrouble(player, `${error.type} ${error.code}`));
-  ivs.addEventListener(Events.MUTED_CHANGED, updateUnmute);
-  ivs.addEventListener(Events.AUDIO_BLOCKED, updateUnmute);
-  ivs.addEventListener(Events.PLAYBACK_BLOCKED, updateUnmute);
-  return player;
-}
+const playerHooks = {
+  playing: onPlayerPlaying,
+  trouble: onPlayerTrouble,
+  cue: (text) => onCue(text),
+  progress: () => tick(),
+  controls: () => updateUnmute(),
+  refused: () => updateScreen(),
+  unmuted: () => state.unmuted,
+};
 
 /** The browser refused even muted autoplay (e.g. iOS Low Power Mode): the viewer must tap. */
 function autoplayBlocked(player) {

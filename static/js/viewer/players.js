@@ -1,0 +1,180 @@
+/* The live page's players: one interface over hls.js (or the browser's own HLS) and the IVS
+ * player, for viewer.js. A player has load(url), destroy(), mediaTime(), mediaTimeAt(offsetMs),
+ * latency(), rate(), active(), muted and unmute(); viewer.js keeps its flags played and trouble
+ * and reads hasCues (IVS: in-band cues place the cards). `hooks` tell the page what happens:
+ * playing(player), trouble(player, reason), cue(text) (an IVS in-band cue), progress() (the
+ * playhead moved), controls() (muted, paused or autoplay changed), refused() (autoplay refused),
+ * and unmuted() asks whether the viewer asked for sound.
+ */
+import { canPlayHls, playHls, resetVideo, tryPlay } from "../lib/player.js";
+
+// hls.js counts latency from the playlist's edge as of the moment it *loaded* the playlist, but
+// the playlist advanced (a segment was listed) at some unknown moment during the reload interval
+// (one target duration) before that, and the encoder took a little time before the media server
+// listed it. So hls.latency is short by 0 to 1 segment + ~0.15 s: we add the middle of that.
+// Measured with 1 s segments (ffmpeg x264 zerolatency -> nginx-rtmp -> hls.js in Chromium,
+// burned-in wall clock): hls.latency was short by 0.2 to 1.0 s, depending on the session's
+// reload phase. IVS's getLiveLatency() needs no correction.
+const HLS_EDGE_SLACK_S = 0.1;
+// Local HLS can do better than an estimate: a highlight's offsetMs is its moment in the stream (ms
+// since the publish began, when the encoder's timestamps start at 0), and nginx-rtmp writes each
+// frame's MPEG-TS timestamp as the encoder's plus 0.7 s (NGX_RTMP_HLS_DELAY, 63000 at 90 kHz);
+// hls.js maps timestamps to currentTime by its initPTS (mediaTimeAt below).
+const NGINX_RTMP_TS_DELAY_S = 0.7;
+const STALL_MS = 4000; // a stall this long counts as a dropped stream
+// hls.js for 1 s segments (nginx-rtmp: hls_fragment 1s, 6 s playlist): start and stay 2
+// segments behind the live edge (hls.js's default is 3); catch up by playing up to 10 %
+// faster rather than seeking; seek only when more than 5 segments behind.
+const HLS_CONFIG = {
+  lowLatencyMode: true,
+  liveSyncDurationCount: 2,
+  liveMaxLatencyDurationCount: 5,
+  maxLiveSyncPlaybackRate: 1.1,
+  backBufferLength: 10,
+};
+
+/** A player of `kind` ("ivs" or "hls") for `video`, or null when this browser cannot play it. */
+export function createLivePlayer(kind, video, urls, hooks) {
+  return kind === "ivs" ? createIvsPlayer(video, urls, hooks) : createHlsPlayer(video, hooks);
+}
+
+/** Watch the <video> element: playing, stalls, the autoplay outcome. */
+function watchVideo(video, player, hooks) {
+  let stallTimer = 0;
+  const clearStall = () => {
+    clearTimeout(stallTimer);
+    stallTimer = 0;
+  };
+  const listeners = {
+    playing: () => {
+      clearStall();
+      hooks.playing(player);
+    },
+    waiting: () => {
+      clearStall();
+      stallTimer = setTimeout(() => hooks.trouble(player, "stalled"), STALL_MS);
+    },
+    timeupdate: () => hooks.progress(),
+    seeked: () => hooks.progress(),
+    volumechange: () => hooks.controls(),
+    pause: () => hooks.controls(),
+  };
+  for (const [name, fn] of Object.entries(listeners)) video.addEventListener(name, fn);
+  return () => {
+    clearStall();
+    for (const [name, fn] of Object.entries(listeners)) video.removeEventListener(name, fn);
+  };
+}
+
+function createHlsPlayer(video, hooks) {
+  if (!canPlayHls(video)) return null;
+  let hls = null;
+  let unwatch = null;
+  let streamOffset = null; // the encoder's stream time minus currentTime, from hls.js's initPTS
+  const player = {
+    kind: "hls",
+    hasCues: false,
+    played: false,
+    trouble: null,
+    load(url) {
+      this.detach();
+      unwatch = watchVideo(video, player, hooks);
+      video.muted = !hooks.unmuted(); // muted autoplay is allowed everywhere; the button unmutes
+      streamOffset = null;
+      hls = playHls(video, url, {
+        config: HLS_CONFIG,
+        on: {
+          INIT_PTS_FOUND: (data) => {
+            if (data.id === "main" && data.timescale > 0) {
+              streamOffset = data.initPTS / data.timescale - NGINX_RTMP_TS_DELAY_S;
+            }
+          },
+          ERROR: (data) => data.fatal && hooks.trouble(player, `${data.type}: ${data.details}`),
+        },
+      }).hls;
+      if (!hls) video.addEventListener("error", () => hooks.trouble(player, "media error"), { once: true }); // Safari
+      tryPlay(video, hooks.refused);
+    },
+    detach() {
+      if (unwatch) unwatch();
+      unwatch = null;
+      if (hls) hls.destroy();
+      hls = null;
+    },
+    destroy() {
+      this.detach();
+      resetVideo(video);
+    },
+    mediaTime: () => video.currentTime,
+    /** The currentTime showing the frame `offsetMs` into the stream, or null when unknown. */
+    mediaTimeAt: (offsetMs) =>
+      hls && streamOffset !== null && Number.isFinite(offsetMs) ? offsetMs / 1000 - streamOffset : null,
+    /** Seconds from the live edge (what is being filmed now) to the frame on screen. */
+    latency() {
+      if (hls) {
+        const segment = hls.latestLevelDetails?.targetduration || 1;
+        return hls.latency > 0 ? hls.latency + segment / 2 + HLS_EDGE_SLACK_S : null;
+      }
+      const ranges = video.seekable;
+      return ranges.length ? Math.max(0, ranges.end(ranges.length - 1) - video.currentTime) : null;
+    },
+    rate: () => video.playbackRate,
+    active: () => player.played && !player.trouble && !video.paused && !video.ended,
+    get muted() { return video.muted; },
+    unmute() {
+      video.muted = false;
+      if (video.paused) tryPlay(video, hooks.refused);
+    },
+  };
+  return player;
+}
+
+function createIvsPlayer(video, { ivsWorker, ivsWasm }, hooks) {
+  const IVS = window.IVSPlayer;
+  if (!IVS || !IVS.isPlayerSupported) return null;
+  const absolute = (path) => new URL(path, document.baseURI).href;
+  const ivs = IVS.create({ wasmWorker: absolute(ivsWorker), wasmBinary: absolute(ivsWasm) });
+  ivs.attachHTMLVideoElement(video);
+  const { PlayerEventType: Events, PlayerState: States } = IVS;
+  let unwatch = null;
+  const player = {
+    kind: "ivs",
+    hasCues: true,
+    played: false,
+    trouble: null,
+    load(url) {
+      if (unwatch) unwatch();
+      unwatch = watchVideo(video, player, hooks);
+      ivs.setAutoplay(true);
+      ivs.setMuted(!hooks.unmuted());
+      ivs.load(url);
+      ivs.play();
+    },
+    destroy() {
+      if (unwatch) unwatch();
+      ivs.delete();
+    },
+    mediaTime: () => ivs.getPosition(),
+    mediaTimeAt: () => null, // the in-band cues place the cards
+    latency() {
+      const latency = ivs.getLiveLatency();
+      return Number.isFinite(latency) && latency > 0 ? latency : null;
+    },
+    rate: () => ivs.getPlaybackRate?.() || 1,
+    active: () => player.played && !player.trouble && ivs.getState() !== States.IDLE && !ivs.isPaused(),
+    get muted() { return ivs.isMuted(); },
+    unmute() {
+      ivs.setMuted(false);
+      if (ivs.isPaused()) ivs.play();
+      hooks.controls();
+    },
+  };
+  ivs.addEventListener(Events.TEXT_METADATA_CUE, (cue) => hooks.cue(cue.text));
+  ivs.addEventListener(States.PLAYING, () => hooks.playing(player));
+  ivs.addEventListener(States.ENDED, () => hooks.trouble(player, "ended"));
+  ivs.addEventListener(Events.ERROR, (error) => hooks.trouble(player, `${error.type} ${error.code}`));
+  ivs.addEventListener(Events.MUTED_CHANGED, hooks.controls);
+  ivs.addEventListener(Events.AUDIO_BLOCKED, hooks.controls);
+  ivs.addEventListener(Events.PLAYBACK_BLOCKED, hooks.controls);
+  return player;
+}
