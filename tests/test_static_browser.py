@@ -17,8 +17,9 @@ from django.urls import reverse
 
 from events.tests.factories import LiveEventFactory
 
-# The static imports and re-exports we write (Django's rewriting handles the same shapes).
-IMPORT = re.compile(r"""^(?:import|export)\b[^;]*?\bfrom\s*["'](?P<url>\.[^"']+)["'];""", re.M)
+# Every static import or re-export of a relative path, its semicolon or not: Django rewrites only
+# those that end in one, so a missing semicolon shows here as an unhashed import.
+IMPORT = re.compile(r"""^(?:import|export)\b[^;]*?\bfrom\s*["'](?P<url>\.[^"']+)["']""", re.M)
 HASHED = re.compile(r"\.[0-9a-f]{12}\.js$")
 
 
