@@ -59,8 +59,11 @@ def broadcasts(monkeypatch):
 
         return _capture
 
-    monkeypatch.setattr(realtime, "broadcast_to_event", capture("viewers"))
-    monkeypatch.setattr(realtime, "broadcast_to_studio", capture("studio"))
+    # The package's names (callers using realtime.broadcast_to_*) and the module's own (its
+    # *_on_commit functions call them there).
+    for module in (realtime, realtime.publishing):
+        monkeypatch.setattr(module, "broadcast_to_event", capture("viewers"))
+        monkeypatch.setattr(module, "broadcast_to_studio", capture("studio"))
     return sent
 
 
