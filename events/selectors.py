@@ -136,6 +136,11 @@ def current_highlight(event: LiveEvent) -> Highlight | None:
     return None if latest is None or latest.is_clear else latest
 
 
+def latest_highlight_id(event: LiveEvent) -> int | None:
+    """The newest highlight's id, a cleared card's too (None before the first)."""
+    return event.highlights.values_list("pk", flat=True).first()
+
+
 def viewer_lineup(event: LiveEvent) -> list[Product]:
     """The lineup viewers see: its active products, in order."""
     lineup = event.lineup.select_related("product").filter(product__is_active=True)

@@ -18,6 +18,34 @@ def media_time(ms: int) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
+def duration_text(ms: int | None) -> str:
+    """A length as players show it: to the nearest second (9.9 s is 0:10, not floored); "" when
+    unknown."""
+    return "" if ms is None else media_time(round(ms, -3))
+
+
+def progress_payload(recording: Recording, *, thumbnail: str) -> dict:
+    """A video's processing state for the studio's progress bars (``thumbnail``: its URL, signed
+    where the CDN requires it)."""
+    return {
+        "id": recording.pk,
+        "status": recording.status,
+        "statusLabel": recording.get_status_display(),
+        "progress": recording.progress,
+        "failureReason": recording.failure_reason,
+        "ready": recording.is_ready,
+        "thumbnail": thumbnail,
+        "durationMs": recording.duration_ms,
+        "duration": duration_text(recording.duration_ms),
+    }
+
+
+def editor_product_payload(product: Product) -> dict:
+    """A product as the timeline editor lists it."""
+    image = product.thumbnail or product.image
+    return {"id": product.pk, "name": product.name, "sku": product.sku, "image": image.url if image else ""}
+
+
 def replay_buy_url(product: Product, *, campaign: str) -> str:
     """The product page tagged for attribution, like the live card's (events.payloads.buy_url)."""
     return tagged_buy_url(product, medium=UTM_MEDIUM, campaign=campaign)

@@ -86,7 +86,7 @@ def page_config(event: LiveEvent, details: dict) -> dict:
         **details,
         # Compared with incoming highlight ids, so no older highlight replaces a newer one even
         # when the newest one cleared the card (current_highlight is None then).
-        "latestHighlightId": event.highlights.values_list("pk", flat=True).first(),
+        "latestHighlightId": selectors.latest_highlight_id(event),
         "player": "ivs" if settings.VIDEO_BACKEND == "ivs" else "hls",
         "socketPath": f"/ws/events/{event.pk}/",
         "heartbeatMs": int(settings.LIVESHOP_WS_HEARTBEAT_SECONDS * 1000),

@@ -24,6 +24,7 @@ from liveshop.display import format_price, qr_svg
 from liveshop.viewer_id import remember_viewer, viewer_keys
 from recordings import cdn, selectors
 from recordings.models import ProductCue, Recording
+from recordings.payloads import duration_text as length_text
 from recordings.payloads import media_time, replay_buy_url, replay_card, replay_payload
 from recordings.services.replays import count_replay_view
 
@@ -113,7 +114,7 @@ def chapter(cue: ProductCue, card: dict) -> dict:
 
 def duration_text(recording: Recording) -> str:
     """The length as players show it: to the nearest second (9.9 s is 0:10), not floored."""
-    return media_time(round(recording.duration_ms, -3)) if recording.duration_ms else ""
+    return length_text(recording.duration_ms) if recording.duration_ms else ""
 
 
 def poster_url(recording: Recording, event: LiveEvent | None) -> str:

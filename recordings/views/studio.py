@@ -30,7 +30,7 @@ from catalog.models import Product
 from events.exceptions import InvalidCues, SrtImportError
 from events.srt_cues import CueSpec, export_srt, parse_srt
 from liveshop import jsoninput
-from recordings import cdn
+from recordings import cdn, payloads
 from recordings.exceptions import InvalidUpload
 from recordings.forms import DirectUploadConfirmForm, DirectUploadStartForm, VideoUploadForm, clean_cue_rows
 from recordings.models import Recording
@@ -59,27 +59,8 @@ def _thumbnail_url(recording: Recording) -> str:
     return cdn.media_url(recording, recording.thumbnails[0]) if recording.thumbnails else ""
 
 
-def progress_payload(recording: Recording) -> dict:
-    return {
-        "id": recording.pk,
-        "status": recording.status,
-        "statusLabel": recording.get_status_display(),
-        "progress": recording.progress,
-        "failureReason": recording.failure_reason,
-        "ready": recording.is_ready,
-        "thumbnail": _thumbnail_url(recording),
-        "durationMs": recording.duration_ms,
-        "duration": clock(recording.duration_ms),
-    }
-
-
-def clock(ms: int | None) -> str:
-    """4:05, or 1:04:05 past an hour; "" when unknown."""
-    if ms is None:
-        return ""
-    minutes, seconds = divmod(round(ms / 1000), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+def _progress(recording: Recording) -> dict:
+    return payloads.progress_payload(recording, thumbnail=_thumbnail_url(recording))
 
 
 def public_url(recording: Recording) -> str:
@@ -100,7 +81,7 @@ class VideoListView(LoginRequiredMixin, View):
             Recording.objects.filter(backend=Recording.Backend.UPLOAD).select_related("organization"),
             request.user,
         )
-        rows = [(video, progress_payload(video)) for video in videos[:200]]
+        rows = [(video, _progress(video)) for video in videos[:200]]
         context = {
             "rows": rows,
             "brands": _brands(request.user),
@@ -246,7 +227,7 @@ class VideoProgressView(LoginRequiredMixin, View):
     """JSON for the pages' progress bars: status, percent, failure reason."""
 
     def get(self, request, pk):
-        response = JsonResponse(progress_payload(_recording_or_404(request, pk)))
+        response = JsonResponse(_progress(_recording_or_404(request, pk)))
         response["Cache-Control"] = "no-store"
         return response
 
@@ -255,15 +236,6 @@ def _editor_products(recording: Recording) -> list[Product]:
     cued = recording.cues.values("product_id")
     products = Product.objects.filter(Q(is_active=True) | Q(pk__in=cued), organization=recording.organization)
     return list(products.order_by("name", "pk"))
-
-
-def _product_json(product: Product) -> dict:
-    image = product.thumbnail or product.image
-    return {"id": product.pk, "name": product.name, "sku": product.sku, "image": image.url if image else ""}
-
-
-def _cue_json(cue) -> dict:
-    return {"id": cue.pk, "productId": cue.product_id, "startMs": cue.start_ms, "endMs": cue.end_ms}
 
 
 class VideoDetailView(LoginRequiredMixin, View):
@@ -278,8 +250,8 @@ class VideoDetailView(LoginRequiredMixin, View):
             "playbackUrl": recording.master_url,
             "withCredentials": cdn.requires_cookies(recording) and cdn.is_configured(),
             "durationMs": recording.duration_ms,
-            "products": [_product_json(p) for p in products],
-            "cues": [_cue_json(cue) for cue in recording.cues.all()],
+            "products": [payloads.editor_product_payload(p) for p in products],
+            "cues": [payloads.cue_payload(cue) for cue in recording.cues.all()],
             "saveUrl": reverse("videos:cues", args=[pk]),
             "importUrl": reverse("videos:import-srt", args=[pk]),
             "progressUrl": reverse("videos:progress", args=[pk]),
@@ -288,7 +260,7 @@ class VideoDetailView(LoginRequiredMixin, View):
             "video": recording,
             "title": recording.title or str(recording.event or recording),
             "can_edit": can_edit,
-            "progress": progress_payload(recording),
+            "progress": _progress(recording),
             "editor": editor,
             "public_url": public_url(recording),
             "thumbnail": _thumbnail_url(recording),
@@ -329,7 +301,7 @@ class CueSaveView(LoginRequiredMixin, View):
             for problem in exc.problems:  # line: the row's number in the list sent
                 by_row.setdefault(problem.line - 1, []).append(problem.message)
             return _json_error("Some cues need fixing; nothing was saved.", 400, errors=by_row)
-        return JsonResponse({"cues": [_cue_json(cue) for cue in saved]})
+        return JsonResponse({"cues": [payloads.cue_payload(cue) for cue in saved]})
 
 
 def _close_open_ends(specs: list[CueSpec]) -> list[CueSpec]:
@@ -358,7 +330,9 @@ class SrtImportView(LoginRequiredMixin, View):
         except SrtImportError as exc:
             return _json_error(exc.summary + ".", 400, problems=[str(p) for p in exc.problems])
         rows = [{"productId": s.product.pk, "startMs": s.start_ms, "endMs": s.end_ms} for s in specs]
-        return JsonResponse({"cues": rows, "products": [_product_json(s.product) for s in specs]})
+        return JsonResponse(
+            {"cues": rows, "products": [payloads.editor_product_payload(s.product) for s in specs]}
+        )
 
 
 class SrtExportView(LoginRequiredMixin, View):
