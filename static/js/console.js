@@ -8,11 +8,9 @@
 // - The studio websocket keeps the status badge, viewer count and cue states current. It sends a
 //   studio_snapshot on every (re)connect, which replaces what the page holds; frames apply on top.
 //   Lost connections come back with exponential backoff and jitter.
-// - A muted hls.js preview of the playback URL while the event is live (Safari/iPadOS play HLS
-//   natively).
-import { Backoff } from "./lib/backoff.js";
+// - A muted hls.js preview of the playback URL while the event is live (console/preview.js).
+import { createPreview } from "./console/preview.js";
 import { jsonBody, post } from "./lib/http.js";
-import { playHls, resetVideo, tryPlay } from "./lib/player.js";
 import { CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, liveSocket } from "./lib/socket.js";
 import { streamClock, timeOfDay } from "./lib/time.js";
 
@@ -497,10 +495,6 @@ document.addEventListener("keydown", (event) => {
 
 // The preview player ---------------------------------------------------------------------------
 
-let preview = null; // playHls()'s handle while the preview plays
-let previewTimer = null;
-const previewRetries = new Backoff({ firstMs: 1500, maxMs: 10000 });
-
 function setPreview(name, message) {
   state.preview = name;
   if (els.player) els.player.dataset.state = name;
@@ -508,54 +502,18 @@ function setPreview(name, message) {
   renderHealth();
 }
 
+const { mode: previewMode, url: previewUrl } = config.preview;
+const preview = previewMode === "hls" && previewUrl && els.video
+  ? createPreview(els.video, previewUrl, { isLive: () => state.status === "live", onState: setPreview })
+  : null;
+
 function startPreview() {
-  const { mode, url } = config.preview;
-  if (mode !== "hls" || !url || !els.video || state.status !== "live") return;
-  clearTimeout(previewTimer);
-  if (preview || els.video.getAttribute("src")) return;
-  setPreview("connecting", "Connecting to the stream…");
-  preview = playHls(els.video, url, {
-    config: { lowLatencyMode: true, liveDurationInfinity: true, backBufferLength: 30 },
-    on: { ERROR: (data) => data.fatal && retryPreview() },
-  });
-  if (!preview) {
-    setPreview("unsupported", "This browser cannot play the preview.");
-    return;
-  }
-  tryPlay(els.video); // muted autoplay; "playing" updates the state
-}
-
-function teardownPreview() {
-  clearTimeout(previewTimer);
-  preview?.destroy();
-  preview = null;
-  if (els.video && els.video.getAttribute("src")) resetVideo(els.video);
-}
-
-// The HLS playlist appears a few seconds after the encoder connects: keep trying, backing off.
-function retryPreview() {
-  teardownPreview();
-  if (state.status !== "live") return;
-  const delay = previewRetries.next();
-  setPreview("waiting", "Waiting for video from your encoder…");
-  previewTimer = setTimeout(startPreview, delay);
+  preview?.start();
 }
 
 function stopPreview(message) {
-  teardownPreview();
-  previewRetries.reset();
+  preview?.stop();
   setPreview("idle", message);
-}
-
-if (els.video) {
-  els.video.addEventListener("playing", () => {
-    previewRetries.reset();
-    setPreview("playing");
-  });
-  els.video.addEventListener("waiting", () => setPreview("buffering", "Buffering…"));
-  els.video.addEventListener("error", () => {
-    if (!preview?.hls) retryPreview();
-  });
 }
 
 // Start ----------------------------------------------------------------------------------------
