@@ -17,13 +17,9 @@ from catalog.models import Product
 from catalog.tests.factories import ProductFactory
 from events.exceptions import EventError, SrtImportError, SrtProblem
 from events.srt_cues import CueSpec, export_srt, parse_srt, parse_srt_timing
+from events.tests.srt_helpers import GOOD, SKUS, as_tuples, cue_block
 
 pytestmark = pytest.mark.django_db
-
-# aws-samples/retail-demo-store's sample.srt (MIT-0), byte for byte.
-SAMPLE = Path(__file__).resolve().parent / "data" / "retail-demo-sample.srt"
-# Cue text that must survive JSON and SRT: quotes, backslashes, non-ASCII, spaces, "-->".
-SKUS = ["TEE-01", 'MUG "XL"', "back\\slash", "ünïcode-☕", "two words", "a-->b"]
 
 
 @pytest.fixture
@@ -36,18 +32,14 @@ def products(brand):
     return [ProductFactory(organization=brand, sku=sku) for sku in SKUS]
 
 
-def cue_block(number: int, timing: str, text: str) -> str:
-    return f"{number}\n{timing}\n{text}\n\n"
+# aws-samples/retail-demo-store's sample.srt (MIT-0), byte for byte.
+SAMPLE = Path(__file__).resolve().parent / "data" / "retail-demo-sample.srt"
 
 
 def problems_of(text: str | bytes, organization) -> list[SrtProblem]:
     with pytest.raises(SrtImportError) as caught:
         parse_srt(text, organization=organization)
     return caught.value.problems
-
-
-def as_tuples(cues) -> list[tuple[int, int, int | None]]:
-    return [(cue.product.pk, cue.start_ms, cue.end_ms) for cue in cues]
 
 
 # The retail demo's sample ---------------------------------------------------------------------
@@ -126,8 +118,6 @@ def test_export_rejects_an_unknown_key(products):
 
 
 # Every problem, with its line -----------------------------------------------------------------
-
-GOOD = cue_block(1, "00:00:01,000 --> 00:00:02,000", '{"sku": "TEE-01"}')
 
 
 @pytest.mark.parametrize(

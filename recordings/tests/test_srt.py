@@ -18,7 +18,7 @@ from accounts.tests.factories import OrganizationFactory, member
 from catalog.tests.factories import ProductFactory
 from events.exceptions import InvalidCues
 from events.srt_cues import OPEN_END_MS, CueSpec, export_srt, parse_srt
-from events.tests.test_srt_cues import GOOD, SKUS, as_tuples, cue_block
+from events.tests.srt_helpers import GOOD, SKUS, as_tuples, cue_block
 from recordings.models import ProductCue, Recording
 from recordings.services.cues import replace_cues, replace_cues_as_operator
 
