@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from liveshop.media import ffmpeg
+
 ROOT = Path(__file__).resolve().parent.parent
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 FFMPEG_TEST_SOURCE = [
@@ -32,8 +34,8 @@ def missing_tools() -> str | None:
         return "nginx is not installed (apt-get install nginx libnginx-mod-rtmp)"
     if not RTMP_MODULE.exists():
         return f"nginx-rtmp is not installed at {RTMP_MODULE} (apt-get install libnginx-mod-rtmp)"
-    if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
-        return "ffmpeg is not installed (apt-get install ffmpeg)"
+    if not ffmpeg.installed():
+        return f"ffmpeg is not installed ({ffmpeg.INSTALL})"
     return None
 
 
