@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from events import local_streams, media_supervisor
+from events import extensions, local_streams, media_supervisor
 from events.models import LiveEvent
 from events.tests.factories import LiveEventFactory, StreamSessionFactory
 from liveshop import crypto
@@ -52,11 +52,11 @@ def rec(settings, tmp_path):
 
 @pytest.fixture
 def queued(monkeypatch):
-    """The local recordings whose ingestion was queued: (path, stream id)."""
-    from recordings.tasks import ingest_local_recording_task
-
+    """The local recordings handed on for ingestion (events.extensions.local_recording_saved,
+    which recordings fills): (path, stream id)."""
     calls = []
-    monkeypatch.setattr(ingest_local_recording_task, "delay", lambda *args: calls.append(args))
+    saved = lambda *, path, stream_id: calls.append((path, stream_id))  # noqa: E731
+    monkeypatch.setattr(extensions.local_recording_saved, "implementation", saved)
     return calls
 
 

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from events.webhooks import SECRET_HEADER
+from liveshop.video import events as ivs_events
 from recordings.models import Recording
 from recordings.tests.conftest import CHANNEL_ARN, REGION, SOURCE, STARTED_AT
 from recordings.tests.recording_tree import RecordingSpec, write_recording
@@ -200,3 +201,30 @@ def test_our_own_event_is_still_queued(client, s3, spec, show, queued, django_ca
 
     assert response.json() == {"result": "queued"}
     assert queued == [(SOURCE, spec.prefix)]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("recording_session_id", "s" * 65),
+        ("recording_session_stream_ids", ["st-" + "y" * 70]),
+        ("recording_s3_key_prefix", "ivs/v1/123456789012/AsXego4U6tnj/2026/11/23/18/0/" + "r" * 400),
+    ],
+)
+def test_recording_event_ids_longer_than_their_columns_are_400(client, show, field, value):
+    """The webhook's limits for recording fields come from recordings' columns
+    (events.extensions.recording_detail_limits): a longer value is a 400 and no row."""
+    body = ivs_events.recording_state_change(
+        CHANNEL_ARN,
+        "Recording Start Failure",
+        "st-1A2b3c4D5e6F78ghij9Klmn",
+        at=STARTED_AT,
+        recording_s3_bucket_name="liveshop-ivs-recordings",
+        **{"recording_session_id": "abcd1234", field: value},
+    )
+
+    response = post(client, body)
+
+    assert response.status_code == 400, response.content
+    assert field in response.json()["error"]
+    assert not Recording.objects.exists()

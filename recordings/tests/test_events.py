@@ -190,3 +190,14 @@ def test_recordings_fills_every_extension_slot_of_events_with_a_function_that_ex
         assert slot.implementation is not None, slot.name
         target = slot.implementation
         assert callable(import_string(target) if isinstance(target, str) else target), slot.name
+
+
+def test_a_saved_local_recording_is_queued_for_conversion_and_ingestion(monkeypatch):
+    from recordings.tasks import ingest_local_recording_task
+
+    queued = []
+    monkeypatch.setattr(ingest_local_recording_task, "delay", lambda *args: queued.append(args))
+
+    extensions.local_recording_saved(path="/srv/rec/ch-1700000000.flv", stream_id="st-1")
+
+    assert queued == [("/srv/rec/ch-1700000000.flv", "st-1")]

@@ -2,7 +2,8 @@
 encoder dropped and came back (two streams, one recording, as IVS merges reconnects within its
 window) must end in the same state, sessions, event status and recording, whatever order its
 events arrive in. Every permutation of the sequence is delivered and compared with the
-in-order result."""
+in-order result. (Here, with recordings: events.stream_state hands recording events and late
+sessions to recordings through events.extensions.)"""
 
 import itertools
 from datetime import UTC, datetime, timedelta
