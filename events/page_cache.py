@@ -24,6 +24,8 @@ built for them and marked ``private``."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -44,6 +46,7 @@ LOCAL_TTL = 1.0  # seconds: how long another process's change can go unseen here
 VERSION_TTL = 7 * 24 * 3600  # seconds: an event's version outlives any kept copy by far
 SHARED_TTL = 10  # seconds: the longest a change that publishes nothing can go unseen
 S_MAXAGE = 5  # seconds a CDN may serve a shared response without asking again
+REFRESH_WAIT = 5.0  # seconds a request waits for another's refresh before asking Django itself
 MAX_ENTRIES = 10_000  # SharedResponses starts again rather than grow past this many (events x hosts)
 KEPT_HEADERS = ("Content-Type", "Content-Language")
 # Set by the view on a shareable response, read and removed by SharedResponses: "<event id>
@@ -254,14 +257,16 @@ class SharedResponses:
     """ASGI middleware in front of Django's HTTP app: a GET that names nobody, repeating one
     Django answered as shareable (the view marked it), gets that answer again from memory while
     it is fresh (Entry.fresh). The key is everything about the request that the answer may
-    depend on once cookies and credentials are ruled out: path, query string, host, scheme and
-    X-Forwarded-Proto. Anything else goes to Django untouched."""
+    depend on once cookies and credentials are ruled out: path, query string, scheme, Host,
+    X-Forwarded-Proto and Accept. Anything else goes to Django untouched."""
 
     NAMES_SOMEONE = (b"cookie", b"authorization")
+    KEYED = (b"host", b"x-forwarded-proto", b"accept")  # the API negotiates on Accept (406)
 
     def __init__(self, app):
         self.app = app
         self.entries = _responses
+        self.refreshing: dict[tuple, asyncio.Future] = {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -269,25 +274,43 @@ class SharedResponses:
         key = self._key(scope)
         if key is None:
             return await self.app(scope, receive, send)
-        kept = self.entries.get(key)
-        if kept is not None and kept[0].fresh(time.monotonic()):
-            entry, status, headers = kept
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": entry.body})
+        if await self._send_kept(key, send):
             return None
-        return await self.app(scope, receive, self._recorder(key, send))
+        if key not in self.entries or key in self.refreshing:
+            return await self.app(scope, receive, self._recorder(key, send))
+        # A kept answer went stale: one request asks Django again while the others wait for it
+        # (a change must not send every viewer of the moment through Django at once).
+        done = self.refreshing[key] = asyncio.get_running_loop().create_future()
+        try:
+            return await self.app(scope, receive, self._recorder(key, send))
+        finally:
+            del self.refreshing[key]
+            kept = self.entries.get(key)
+            if kept is not None and not kept[0].fresh(time.monotonic()):
+                del self.entries[key]  # no longer shareable (cancelled, private): no more waiting
+            done.set_result(None)
+
+    async def _send_kept(self, key: tuple, send) -> bool:
+        """Send the kept answer if it is fresh (after the refresh under way, if one is)."""
+        if (pending := self.refreshing.get(key)) is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(pending), REFRESH_WAIT)
+        kept = self.entries.get(key)
+        if kept is None or not kept[0].fresh(time.monotonic()):
+            return False
+        entry, status, headers = kept
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": entry.body})
+        return True
 
     def _key(self, scope) -> tuple | None:
-        forwarded = b""
-        host = b""
+        kept = dict.fromkeys(self.KEYED, b"")
         for name, value in scope["headers"]:
             if name in self.NAMES_SOMEONE:
                 return None
-            if name == b"host":
-                host = value
-            elif name == b"x-forwarded-proto":
-                forwarded = value
-        return (scope["path"], scope["query_string"], host, scope.get("scheme"), forwarded)
+            if name in kept:
+                kept[name] = value
+        return (scope["path"], scope["query_string"], scope.get("scheme"), *kept.values())
 
     def _recorder(self, key: tuple, send):
         """``send``, noting a marked response (and removing the mark) to keep it."""

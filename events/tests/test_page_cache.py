@@ -4,6 +4,7 @@ private events always get their own, never shared."""
 
 import asyncio
 import json
+from dataclasses import replace
 
 import pytest
 from channels.db import database_sync_to_async
@@ -201,10 +202,31 @@ async def test_shared_responses_answers_repeats_from_memory_until_a_change(event
     await asgi_get(app, url, (b"cookie", b"sessionid=someone"))
     await asgi_get(app, url, (b"authorization", b"Basic c29tZW9uZTpzZWNyZXQ="))
     assert django.calls == 3  # a request that may name someone always reaches Django
+    await asgi_get(app, url, (b"accept", b"text/html"))
+    assert django.calls == 4  # nor is a request answered as another was negotiated
 
     product = await database_sync_to_async(lambda: event.lineup.get().product)()
     await database_sync_to_async(services.feature_product)(event=event, product=product, by=host)
     status, _, body = await asgi_get(app, url)
 
-    assert django.calls == 4
+    assert django.calls == 5
     assert config_of(body)["currentHighlight"]["product"]["id"] == product.pk
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_stale_answer_is_refreshed_by_one_request_while_the_others_wait(event):
+    django = CountingApp()
+    app = page_cache.SharedResponses(django)
+    url = await database_sync_to_async(watch_url)(event)
+    first = await asgi_get(app, url)
+    for entries in (page_cache._entries, page_cache._responses):  # both copies past LOCAL_TTL
+        for key, kept in entries.items():
+            entry = kept[0] if isinstance(kept, tuple) else kept
+            aged = replace(entry, checked=entry.checked - 2 * page_cache.LOCAL_TTL)
+            entries[key] = (aged, *kept[1:]) if isinstance(kept, tuple) else aged
+
+    answers = await asyncio.gather(*(asgi_get(app, url) for _ in range(8)))
+
+    assert django.calls == 2  # the first load, then one refresh for all eight
+    assert all(answer == first for answer in answers)
