@@ -70,9 +70,11 @@ views.FeatureForm.is_valid = _traced("form", views.FeatureForm.is_valid)
 views._event_or_404 = _traced("event_lookup", views._event_or_404)
 views._console_highlight = _traced("response_payload", views._console_highlight)
 services.feature_product = _traced("service", services.feature_product)
-cues.send_highlight_cue = _traced("cue", cues.send_highlight_cue)
-cues._claim = _traced("claim", cues._claim)
-cues.RedisRateLimiter.acquire = _traced("rate_limit", cues.RedisRateLimiter.acquire)
+cues.dispatch = _traced("dispatch", cues.dispatch)
+cues.send_cue = _traced("cue", cues.send_cue)
+cues._record = _traced("record", cues._record)
+_limiter = type(cues.get_rate_limiter())
+_limiter.acquire = _traced("rate_limit", _limiter.acquire)
 ivs.IVSBackend.put_metadata = _traced("put_metadata", ivs.IVSBackend.put_metadata)
 """
 
@@ -83,13 +85,14 @@ TRACE_STEPS = [
     ("form (product query)", ("form", "start"), ("form", "end")),
     ("service (transaction, commit, on_commit hooks)", ("service", "start"), ("service", "end")),
     (
-        "cue thread starts, from the service's end (< 0: during its after-commit hooks)",
-        ("service", "end"),
-        ("cue", "start"),
+        "service start -> the cue's after-commit hook (lock, checks, insert, commit, earlier hooks)",
+        ("service", "start"),
+        ("dispatch", "start"),
     ),
-    ("cue: claim (locks the highlight)", ("claim", "start"), ("claim", "end")),
+    ("cue thread starts, from its hook", ("dispatch", "start"), ("cue", "start")),
     ("cue: rate limit (Redis script)", ("rate_limit", "start"), ("rate_limit", "end")),
     ("cue: boto3 PutMetadata -> request arrives", ("put_metadata", "start"), "sent"),
+    ("cue: outcome recorded (after the call)", ("record", "start"), ("record", "end")),
     ("view: response payload (refresh_from_db)", ("response_payload", "start"), ("response_payload", "end")),
 ]
 

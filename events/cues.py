@@ -5,20 +5,22 @@ newest product (an older cue still waiting when a newer highlight exists is mark
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import threading
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from events import realtime
 from events.models import Highlight
+from liveshop import ratelimit, tasks, video
 from liveshop.video import ChannelNotLive, Throttled, VideoBackendError, get_video_backend
 
 logger = logging.getLogger(__name__)
@@ -44,85 +46,14 @@ class Clock:
 clock = Clock()
 
 
-class LocalRateLimiter:
-    """At most ``limit`` calls per channel in any one-second window, within this process (the
-    demo without Redis)."""
-
-    def __init__(self, limit: int = CALLS_PER_SECOND):
-        self.limit = limit
-        self._calls: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def acquire(self, key: str, now: float) -> float:
-        """0 when a call may go now (and counts it), else the seconds to wait."""
-        with self._lock:
-            calls = self._calls[key]
-            while calls and calls[0] <= now - 1:
-                calls.popleft()
-            if len(calls) < self.limit:
-                calls.append(now)
-                return 0.0
-            return calls[0] + 1 - now
-
-
-class RedisRateLimiter:
-    """The same window shared by every process through Redis (one atomic script per call).
-    A sliding window rather than a token bucket refilled at 5/s: a full bucket plus a second of
-    refill would allow 10 calls within one second, which IVS throttles.
-
-    With Redis unreachable, cues still go out, through a local window of FALLBACK_LIMIT calls per
-    second in each process: the processes cannot see each other's calls then, so each takes a
-    share that keeps up to CALLS_PER_SECOND // FALLBACK_LIMIT of them under the channel's limit
-    (and a Throttled answer is retried anyway)."""
-
-    FALLBACK_LIMIT = 1
-
-    SCRIPT = """
-    local key, now, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 1000)
-    if redis.call('ZCARD', key) < limit then
-        redis.call('ZADD', key, now, ARGV[3])
-        redis.call('PEXPIRE', key, 2000)
-        return 0
-    end
-    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-    return tonumber(oldest[2]) + 1000 - now
-    """
-
-    def __init__(self, url: str, limit: int = CALLS_PER_SECOND):
-        import redis
-
-        self.limit = limit
-        self._redis = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
-        self._script = self._redis.register_script(self.SCRIPT)
-        self._seq = 0
-        self._lock = threading.Lock()
-        self._fallback = LocalRateLimiter(self.FALLBACK_LIMIT)
-
-    def acquire(self, key: str, now: float) -> float:
-        import redis
-
-        with self._lock:
-            self._seq += 1
-            member = f"{now:.6f}-{threading.get_ident()}-{self._seq}"
-        try:
-            wait_ms = self._script(
-                keys=[f"liveshop:cue-rate:{key}"], args=[int(now * 1000), self.limit, member]
-            )
-        except redis.RedisError as exc:
-            logger.warning(
-                "Cue rate limit without Redis (%s): %d call/s in this process", exc, self.FALLBACK_LIMIT
-            )
-            return self._fallback.acquire(key, now)
-        return max(0.0, int(wait_ms) / 1000)
-
-
-@functools.cache
 def get_rate_limiter():
-    return RedisRateLimiter(settings.REDIS_URL) if settings.REDIS_URL else LocalRateLimiter()
+    """The channels' PutMetadata limit, shared by every process (liveshop.ratelimit)."""
+    return ratelimit.get_rate_limiter("cue-rate", CALLS_PER_SECOND)
 
 
 _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="cues")
+RETRY_TASK = "events.tasks.send_highlight_cue_task"
+SUPERSEDED = "A newer highlight replaced it before it was sent."
 
 
 def cue_payload(highlight: Highlight) -> str:
@@ -138,49 +69,126 @@ def cue_payload(highlight: Highlight) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-def send_cue_on_commit(highlight_id: int) -> None:
-    """After commit, send the cue off the request thread (it is timing-critical: IVS stamps it
-    into the video when the call arrives, so no queue hop)."""
-    transaction.on_commit(lambda: dispatch(highlight_id))
+@dataclass(frozen=True)
+class Cue:
+    """What sending one highlight's cue needs, taken from the highlight (and its event) in memory."""
+
+    highlight_id: int
+    event_id: int
+    channel_id: str
+    payload: str
+
+    @classmethod
+    def of(cls, highlight: Highlight) -> Cue:
+        return cls(highlight.pk, highlight.event_id, highlight.event.channel_id, cue_payload(highlight))
 
 
-def dispatch(highlight_id: int) -> None:
+class _SendOrder:
+    """This process's newest highlight per event, and one lock per event held from the check
+    against it to PutMetadata's answer: this process never sends an older cue after a newer one,
+    without asking the database (processes race as before: a cue goes ~1 ms after its commit)."""
+
+    def __init__(self):
+        self._newest: dict[int, int] = {}
+        self._locks: dict[int, threading.Lock] = defaultdict(threading.Lock)
+        self._guard = threading.Lock()
+
+    def note(self, cue: Cue) -> None:
+        with self._guard:
+            self._newest[cue.event_id] = max(cue.highlight_id, self._newest.get(cue.event_id, 0))
+
+    def superseded(self, cue: Cue) -> bool:
+        return self._newest.get(cue.event_id, 0) > cue.highlight_id
+
+    def lock(self, event_id: int) -> threading.Lock:
+        with self._guard:
+            return self._locks[event_id]
+
+
+_order = _SendOrder()
+
+
+def send_cue_on_commit(highlight: Highlight) -> None:
+    """After commit, send ``highlight``'s cue off the request thread (it is timing-critical: IVS
+    stamps it into the video when the call arrives, so no queue hop). Call it in the transaction
+    that writes the highlight, with its event loaded: the cue is built now, so its first attempt
+    reads and locks nothing in the database."""
+    cue = Cue.of(highlight)
+    transaction.on_commit(lambda: dispatch(cue))
+
+
+def dispatch(cue: Cue) -> None:
+    _order.note(cue)
     if settings.LIVESHOP_CUES_INLINE:
-        send_highlight_cue(highlight_id)
+        send_cue(cue)
     else:
-        _executor.submit(_send_in_thread, highlight_id)
+        _executor.submit(_send_in_thread, cue)
 
 
-def _send_in_thread(highlight_id: int) -> None:
+def _send_in_thread(cue: Cue) -> None:
     try:
-        send_highlight_cue(highlight_id)
+        send_cue(cue)
     except Exception:
-        logger.exception("Sending a cue failed", extra={"highlight_id": highlight_id})
+        logger.exception("Sending a cue failed", extra={"highlight_id": cue.highlight_id})
     finally:
         close_old_connections()
 
 
+def send_cue(cue: Cue, attempts: int = 0) -> str:
+    """One attempt at a cue; returns its state, recorded on the highlight after the call. At most
+    once: a highlight's first attempt is dispatched once, after its commit, and each retry is
+    queued by the attempt before it (one at a time). Waits for the rate limit through a retry."""
+    state, error, retry_in = _attempt(cue, attempts)
+    if _record(cue, state, error) and state == CueState.WAITING:
+        _retry_later(cue.highlight_id, retry_in)
+    return state
+
+
+def _attempt(cue: Cue, attempts: int) -> tuple[str, str, float]:
+    """(state, error, seconds before a retry): skipped when superseded, else the channel's rate
+    limit (5 calls/s, shared by every process) and PutMetadata."""
+    with _order.lock(cue.event_id):
+        if _order.superseded(cue):
+            return CueState.SUPERSEDED, SUPERSEDED, 0
+        wait = get_rate_limiter().acquire(cue.channel_id, clock.now())
+        if wait > 0:
+            return CueState.WAITING, "", wait
+        try:
+            get_video_backend().put_metadata(cue.channel_id, cue.payload)
+        except Throttled:
+            return CueState.WAITING, "", 0.2 * (attempts + 1)
+        except ChannelNotLive:
+            return CueState.NOT_LIVE, "The channel was not live.", 0
+        except VideoBackendError as exc:
+            if attempts + 1 < MAX_ATTEMPTS:
+                return CueState.WAITING, str(exc), 0.5 * (attempts + 1)
+            return CueState.FAILED, str(exc), 0
+    return CueState.SENT, "", 0
+
+
+def _record(cue: Cue, state: str, error: str = "") -> bool:
+    """Write the attempt's outcome unless the cue is already final (then False), and tell the
+    event's consoles after commit. A wait counts an attempt."""
+    fields = {"cue_state": state, "cue_error": error[:300]}
+    if state == CueState.SENT:
+        fields["cue_sent_at"] = timezone.now()
+    if state == CueState.WAITING:
+        fields["cue_attempts"] = F("cue_attempts") + 1
+    open_states = (CueState.PENDING, CueState.WAITING)
+    if not Highlight.objects.filter(pk=cue.highlight_id, cue_state__in=open_states).update(**fields):
+        return False
+    payload = {"highlightId": cue.highlight_id, "cueState": state, "cueError": fields["cue_error"]}
+    transaction.on_commit(lambda: realtime.broadcast_to_studio(cue.event_id, "cue.state", payload))
+    return True
+
+
 def send_highlight_cue(highlight_id: int) -> str:
-    """Send one highlight's cue unless it is final or a newer highlight supersedes it; returns
-    the cue state. Waits for the channel's rate limit through a retry (task or, in eager mode,
-    a sleep). Idempotent: a sent cue is never sent again."""
+    """A retry of a waiting cue (send_highlight_cue_task): returns the cue state. Sends unless the
+    cue is final or a newer highlight of the event exists (then marks it superseded)."""
     highlight = _claim(highlight_id)
     if highlight.cue_state in _FINAL:
         return highlight.cue_state
-    wait = get_rate_limiter().acquire(highlight.event.channel_id, clock.now())
-    if wait > 0:
-        return _wait(highlight, wait)
-    try:
-        get_video_backend().put_metadata(highlight.event.channel_id, cue_payload(highlight))
-    except Throttled:
-        return _wait(highlight, 0.2 * (highlight.cue_attempts + 1))
-    except ChannelNotLive:
-        return _finish(highlight, CueState.NOT_LIVE, "The channel was not live.")
-    except VideoBackendError as exc:
-        if highlight.cue_attempts + 1 < MAX_ATTEMPTS:
-            return _wait(highlight, 0.5 * (highlight.cue_attempts + 1), str(exc))
-        return _finish(highlight, CueState.FAILED, str(exc))
-    return _finish(highlight, CueState.SENT)
+    return send_cue(Cue.of(highlight), highlight.cue_attempts)
 
 
 @transaction.atomic
@@ -189,39 +197,15 @@ def _claim(highlight_id: int) -> Highlight:
     if highlight.cue_state in _FINAL:
         return highlight
     if Highlight.objects.filter(event_id=highlight.event_id, pk__gt=highlight.pk).exists():
-        _set_state(highlight, CueState.SUPERSEDED, "A newer highlight replaced it before it was sent.")
+        _record(Cue.of(highlight), CueState.SUPERSEDED, SUPERSEDED)
+        highlight.cue_state = CueState.SUPERSEDED
     return highlight
 
 
-def _finish(highlight: Highlight, state: str, error: str = "") -> str:
-    with transaction.atomic():
-        _set_state(highlight, state, error, sent=state == CueState.SENT)
-    return state
-
-
-def _wait(highlight: Highlight, delay: float, error: str = "") -> str:
-    with transaction.atomic():
-        highlight.cue_attempts += 1
-        _set_state(highlight, CueState.WAITING, error)
-    _retry_later(highlight.pk, delay)
-    return CueState.WAITING
-
-
-def _set_state(highlight: Highlight, state: str, error: str = "", *, sent: bool = False) -> None:
-    highlight.cue_state = state
-    highlight.cue_error = error[:300]
-    highlight.cue_sent_at = timezone.now() if sent else highlight.cue_sent_at
-    highlight.save(update_fields=["cue_state", "cue_error", "cue_sent_at", "cue_attempts"])
-    payload = {"highlightId": highlight.pk, "cueState": state, "cueError": highlight.cue_error}
-    transaction.on_commit(lambda: realtime.broadcast_to_studio(highlight.event_id, "cue.state", payload))
-
-
 def _retry_later(highlight_id: int, delay: float) -> None:
-    from events.tasks import send_highlight_cue_task
-
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         try:
-            send_highlight_cue_task.apply_async((highlight_id,), countdown=delay)
+            tasks.enqueue(RETRY_TASK, highlight_id, countdown=delay)
             return
         except Exception as exc:  # the broker (Redis) is unreachable: retry on this thread instead
             logger.warning(
@@ -230,3 +214,12 @@ def _retry_later(highlight_id: int, delay: float) -> None:
     # No worker (demo, tests) or no broker: wait here, on the cue thread, then try again.
     clock.sleep(delay)
     send_highlight_cue(highlight_id)
+
+
+def warm_up() -> None:
+    """Build now what a process's first cue would otherwise build (call it at start-up: web,
+    worker, the pre-recorded streamer): the video backend and its cloud client (~0.6 s for
+    boto3's IVS model), the rate limiter (and its Redis connection) and the task registry."""
+    video.warm_up()
+    get_rate_limiter().acquire("warm-up", clock.now())
+    tasks.load_tasks()

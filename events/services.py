@@ -360,5 +360,5 @@ def _highlight(
     # Consoles get it with its cue state, before any cue.state frame about it.
     broadcast_to_studio_on_commit(event.pk, message, studio_highlight_payload(highlight))
     if live:
-        cues.send_cue_on_commit(highlight.pk)
+        cues.send_cue_on_commit(highlight)
     return highlight

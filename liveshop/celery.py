@@ -2,14 +2,39 @@
 one: it sends CELERY_BEAT_SCHEDULE's tasks, such as the check of stuck recording jobs).
 
 How a task survives a killed worker (late acknowledgement, reject on worker lost, a visibility
-timeout past the time limit) is set and explained in settings/base.py, section CELERY."""
+timeout past the time limit) is set and explained in settings/base.py, section CELERY.
+
+Every process that runs tasks builds its gateway clients as it starts (``events.cues.warm_up``),
+not in its first task: a cue retried there or a viewer's playback revoked would otherwise wait
+~0.6 s for boto3 to load IVS's service model."""
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liveshop.settings.base")
 
 app = Celery("liveshop")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_process_init.connect
+def warm_up_pool_process(**kwargs) -> None:
+    """A prefork pool's process (after the fork: clients and sockets are not shared across one),
+    or a solo worker."""
+    from events.cues import warm_up
+
+    warm_up()
+
+
+@signals.worker_ready.connect
+def warm_up_worker(sender=None, **kwargs) -> None:
+    """A worker whose pool runs tasks in its own process (threads), which sends no
+    worker_process_init. A prefork worker's main process runs none: its pool processes warm up."""
+    from celery.concurrency.prefork import TaskPool as PreforkPool
+
+    if not isinstance(getattr(sender, "pool", None), PreforkPool):
+        from events.cues import warm_up
+
+        warm_up()

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -14,8 +16,9 @@ from catalog.tests.factories import ProductFactory
 from events import cues, services
 from events.exceptions import EventNotEditable, ProductNotInBrand, ProductNotInLineup
 from events.models import EventProduct, Highlight, LiveEvent
+from events.tasks import send_highlight_cue_task
 from events.tests.factories import LiveEventFactory, StreamSessionFactory
-from liveshop import ratelimit
+from liveshop import ratelimit, tasks
 from liveshop.video import ChannelNotLive, Throttled
 from liveshop.video.base import MAX_METADATA_BYTES
 
@@ -233,6 +236,75 @@ def test_cue_for_a_channel_that_went_offline_is_recorded_not_retried(
     highlight.refresh_from_db()
     assert highlight.cue_state == CueState.NOT_LIVE
     assert "not live" in highlight.cue_error
+
+
+def test_the_first_attempt_reads_and_locks_nothing_before_putmetadata(
+    show, video, clock, broadcasts, django_capture_on_commit_callbacks
+):
+    """The cue's claim is out of the click's path: after the commit, the database hears of the cue
+    only when its outcome is written, after the call."""
+    event, (product, *_), host = show
+    statements_before_the_call = []
+    put_metadata = video.put_metadata
+
+    def timed_put(channel_id, payload):
+        statements_before_the_call.append(len(queries.captured_queries))
+        return put_metadata(channel_id, payload)
+
+    video.put_metadata = timed_put
+    with django_capture_on_commit_callbacks() as after_commit:
+        highlight = services.feature_product(event=event, product=product, by=host)
+    with CaptureQueriesContext(connection) as queries:
+        for callback in after_commit:
+            callback()
+
+    assert statements_before_the_call == [0]
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["UPDATE"]
+    highlight.refresh_from_db()
+    assert (highlight.cue_state, highlight.cue_attempts) == (CueState.SENT, 0)
+
+
+def test_a_cue_overtaken_in_this_process_is_superseded_without_a_call(
+    show, video, clock, broadcasts, django_capture_on_commit_callbacks
+):
+    event, (first, second, _), host = show
+    with django_capture_on_commit_callbacks() as older:
+        old = services.feature_product(event=event, product=first, by=host)
+    with django_capture_on_commit_callbacks() as newer:
+        new = services.feature_product(event=event, product=second, by=host)
+
+    with django_capture_on_commit_callbacks(execute=True):  # and the hooks these add
+        for callback in [*newer, *older]:  # the older commit's hooks run last (its thread was slow)
+            callback()
+
+    assert [m["highlightId"] for m in metadata(video, event)] == [new.pk]
+    assert dict(Highlight.objects.values_list("pk", "cue_state")) == {
+        old.pk: CueState.SUPERSEDED,
+        new.pk: CueState.SENT,
+    }
+    cue_states = [m["payload"]["cueState"] for m in broadcasts if m["type"] == "cue.state"]
+    assert cue_states == ["sent", "superseded"]
+
+
+def test_a_throttled_first_attempt_queues_its_retry_task_by_name(
+    show, video, clock, settings, monkeypatch, broadcasts, django_capture_on_commit_callbacks
+):
+    event, (product, *_), host = show
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # a worker retries it
+    queued = []
+    monkeypatch.setattr(tasks, "enqueue", lambda name, *a, countdown: queued.append((name, a, countdown)))
+    video.fail_next("put_metadata", Throttled("Rate exceeded"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        highlight = services.feature_product(event=event, product=product, by=host)
+
+    highlight.refresh_from_db()
+    assert (highlight.cue_state, highlight.cue_attempts) == (CueState.WAITING, 1)
+    assert queued == [("events.tasks.send_highlight_cue_task", (highlight.pk,), pytest.approx(0.2))]
+    assert send_highlight_cue_task(highlight.pk) == CueState.SENT  # the worker's run of it
+    assert [m["highlightId"] for m in metadata(video, event)] == [highlight.pk]
+    highlight.refresh_from_db()
+    assert (highlight.cue_state, highlight.cue_attempts) == (CueState.SENT, 1)
 
 
 def test_clear_sends_a_clear_cue_and_removes_the_card(
