@@ -16,11 +16,11 @@ django_asgi_app = get_asgi_application()  # set up Django before importing consu
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from events.cues import warm_up  # noqa: E402
 from events.page_cache import SharedResponses  # noqa: E402
 from liveshop.routing import websocket_urlpatterns  # noqa: E402
-from liveshop.video import warm_up  # noqa: E402
 
-warm_up()  # the video service's client is built before the first click needs it
+warm_up()  # the first click's cue finds the video service's client (and the rate limiter) built
 
 
 async def lifespan(scope, receive, send):
