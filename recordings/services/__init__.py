@@ -1,6 +1,5 @@
 """Recordings use cases (writes), re-exported: import them from ``recordings.services``."""
 
-from recordings.services.cues import build_cues, sync_product_cues
 from recordings.services.events import (
     RecordingEvent,
     handle_recording_event,
@@ -10,6 +9,7 @@ from recordings.services.events import (
 )
 from recordings.services.ingest import get_event_for_channel, ingest_recording
 from recordings.services.pending import PendingScan, find_pending_recordings
+from recordings.services.product_cues import build_cues, sync_product_cues
 
 __all__ = [
     "PendingScan",

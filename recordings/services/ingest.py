@@ -46,7 +46,6 @@ from liveshop.objectstore import CopyItem, CopyProgress, ObjectStore, StoredObje
 from recordings import exceptions
 from recordings.models import Recording, new_media_prefix
 from recordings.playlists import MediaPlaylist, PlaylistError, Timeline, parse_master, parse_media
-from recordings.services.cues import sync_product_cues
 from recordings.services.manifest import (
     ENDED,
     EVENTS_FOLDER,
@@ -58,6 +57,7 @@ from recordings.services.manifest import (
     parse_manifest,
     parse_prefix,
 )
+from recordings.services.product_cues import sync_product_cues
 
 logger = logging.getLogger(__name__)
 

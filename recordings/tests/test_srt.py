@@ -20,7 +20,7 @@ from events.exceptions import InvalidCues
 from events.srt_cues import OPEN_END_MS, CueSpec, export_srt, parse_srt
 from events.tests.srt_helpers import GOOD, SKUS, as_tuples, cue_block
 from recordings.models import ProductCue, Recording
-from recordings.services.cues import replace_cues, replace_cues_as_operator
+from recordings.services.product_cues import replace_cues, replace_cues_as_operator
 
 pytestmark = pytest.mark.django_db
 

@@ -35,7 +35,7 @@ from recordings.exceptions import InvalidUpload
 from recordings.forms import DirectUploadConfirmForm, DirectUploadStartForm, VideoUploadForm, clean_cue_rows
 from recordings.models import Recording
 from recordings.services import jobs, uploads
-from recordings.services.cues import replace_cues
+from recordings.services.product_cues import replace_cues
 
 Status = Recording.Status
 MAX_SRT_BYTES = 1024 * 1024

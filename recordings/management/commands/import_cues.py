@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from events.exceptions import InvalidCues
 from events.srt_cues import format_ms, parse_srt
 from recordings.models import Recording
-from recordings.services.cues import replace_cues, replace_cues_as_operator
+from recordings.services.product_cues import replace_cues, replace_cues_as_operator
 
 
 class Command(BaseCommand):
