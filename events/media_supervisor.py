@@ -19,8 +19,6 @@ that was itself killed are found through nginx.pid at the next start (``kill_lef
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import signal
 import subprocess
@@ -33,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
+from liveshop.processes import die_with_parent_hook
+
 RESTART_DELAYS = (0.2, 1, 2, 5, 10)  # seconds before restarts 1, 2, 3... after nginx stops
 STABLE_AFTER = 30  # seconds up after which the next stop starts the delays over
 RESET_TIMEOUT = 10  # seconds for Django to answer one reset (eager Celery converts in it)
@@ -43,7 +43,6 @@ TICK = 0.1  # seconds between checks of nginx, signals and pending resets
 CHECK_INTERVAL = 2  # seconds between reads of nginx's /stat
 STAT_TIMEOUT = 2
 SHOW_APP = "show"  # liveshop.video.local.SHOW_APP (this module imports no Django)
-PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
 
 
@@ -87,7 +86,8 @@ class Supervisor:
         failures, code = 0, 0
         while not self.stopping:
             started = time.monotonic()
-            self.nginx = subprocess.Popen(self.command, start_new_session=True, preexec_fn=_die_with_parent)
+            dies_with_us = die_with_parent_hook()  # nginx's master, not its workers: see above
+            self.nginx = subprocess.Popen(self.command, start_new_session=True, preexec_fn=dies_with_us)
             code = self._wait_for_nginx()
             at = time.time()
             kill_group(self.nginx.pid)  # orphaned workers would keep the ports and the publishers
@@ -228,26 +228,6 @@ def _processes(group: int) -> list[tuple[int, str, str]]:
         if len(fields) > 2 and fields[2] == str(group) and fields[0] != "Z":
             found.append((int(stat.parent.name), name, fields[0]))
     return found
-
-
-_prctl = None
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: nginx's master gets SIGKILL when the supervisor dies."""
-    if _prctl is not None:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _load_prctl():
-    library = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(library).prctl if library else None
-    except (OSError, AttributeError):  # not Linux
-        return None
-
-
-_prctl = _load_prctl()
 
 
 def _exit_reason(code: int) -> str:
