@@ -103,15 +103,29 @@ def serve(request: HttpRequest, key: tuple, *, find_event, build) -> HttpRespons
     """The response to ``request``: the shared one when the request is shareable and one is kept,
     else ``build(event)`` for ``find_event()``'s event, kept for the next anonymous viewer when it
     may be shared, and marked ``private`` (a private event's ``no-store``) when it may not."""
-    shareable = is_shareable(request)
-    if shareable and (hit := _get(key)) is not None:
-        return _response(hit)
-    event = find_event()
-    if not shareable or event.is_private:
+    if not is_shareable(request):
+        event = find_event()
         return private(no_store_if_private(build(event), event))
-    # Read before the event is: a change meanwhile leaves the response unkept, not kept as new.
-    marks = {"version": version(event.pk), "generation": snapshot_cache.generation(event.pk)}
+    if (hit := _get(key)) is not None:
+        return _response(hit)
+    # The version is read before the event: a change committed meanwhile leaves this response
+    # kept under the old version (replaced at the next check), never under the new one.
+    event, marks = _find_with_marks(key, find_event)
+    if event.is_private:
+        return private(no_store_if_private(build(event), event))
     return _put(key, event, build(event), **marks)
+
+
+def _find_with_marks(key: tuple, find_event):
+    """The event, with its version and generation as they were before it was read (the event
+    id is known from this process's last copy; the first build reads it twice)."""
+    known = _entries.get(key)
+    known_id = find_event().pk if known is None else known.event_id
+    marks = {"version": version(known_id), "generation": snapshot_cache.generation(known_id)}
+    event = find_event()
+    if event.pk != known_id:  # another event took the address: no marks of its own were read
+        marks["version"] = -1
+    return event, marks
 
 
 def private(response: HttpResponse) -> HttpResponse:
