@@ -40,6 +40,12 @@ class InviteLinkInvalid(EventError):
     """The invite link is unknown, revoked, expired or used up; the message says which."""
 
 
+class StreamingError(Exception):
+    """A pre-recorded show's video cannot be streamed or encoded (events.prerecorded); the message
+    says why, to be shown as is, and holds no secret. Not an EventError: the streamer catches
+    those from the services it calls."""
+
+
 class SrtProblem(NamedTuple):
     """One problem with product cues: ``line`` in the SRT file (0: not from a file)."""
 

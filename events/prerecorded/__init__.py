@@ -16,10 +16,11 @@ at ``n * period + c``. The period is what ffmpeg adds per loop (its longest stre
 stream copies to the null muxer, since a container duration ~20 ms off per loop would add up to
 seconds within an hour.
 
-Errors are StreamingError (videos.py), with a message to show as is. The stream key is only ever
+Errors are StreamingError (events.exceptions), with a message to show as is. The stream key is only ever
 in the ffmpeg argument list: it is masked in every message, log line and shown command.
 """
 
+from events.exceptions import StreamingError
 from events.prerecorded.clock import MAX_EXTRAPOLATION, MediaClock, ScheduledCue, loop_period, schedule
 from events.prerecorded.preencode import preencode
 from events.prerecorded.show import (
@@ -30,7 +31,7 @@ from events.prerecorded.show import (
     default_host,
     stream_video,
 )
-from events.prerecorded.videos import StreamingError, probe, read_cues
+from events.prerecorded.videos import probe, read_cues
 
 __all__ = [
     "MAX_EXTRAPOLATION",

@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from events.prerecorded.videos import StreamingError, failure
+from events.exceptions import StreamingError
+from events.prerecorded.videos import failure
 from events.srt_cues import CueSpec
 from liveshop import media
 from liveshop.media import MediaInfo

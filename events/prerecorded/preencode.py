@@ -9,7 +9,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from events.encoder import STREAMING, EncodeSettings
-from events.prerecorded.videos import StreamingError, check_srt, failure, probe
+from events.exceptions import StreamingError
+from events.prerecorded.videos import check_srt, failure, probe
 from liveshop import media
 from liveshop.media import MediaInfo
 

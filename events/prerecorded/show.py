@@ -22,10 +22,10 @@ from django.db import close_old_connections
 from accounts import permissions
 from accounts.permissions import Action
 from events import services
-from events.exceptions import EventError, EventNotEditable
+from events.exceptions import EventError, EventNotEditable, StreamingError
 from events.models import EventProduct, Highlight, LiveEvent
 from events.prerecorded.clock import PROGRESS_PERIOD, MediaClock, ScheduledCue, loop_period, maps, schedule
-from events.prerecorded.videos import StreamingError, failure, probe
+from events.prerecorded.videos import failure, probe
 from events.srt_cues import CueSpec, format_ms
 from liveshop import media
 from liveshop.media import MediaInfo, mask

@@ -1,20 +1,16 @@
-"""Reading a show's video and its product cues, with the streamer's error: StreamingError, whose
-message is shown as is (a command prints it) and never holds the stream key."""
+"""Reading a show's video and its product cues; ffmpeg's failures become StreamingError
+(events.exceptions), whose message is shown as is and never holds the stream key."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from events.exceptions import SrtImportError
+from events.exceptions import SrtImportError, StreamingError
 from events.srt_cues import CueSpec, parse_srt, parse_srt_timing
 from liveshop import media
 from liveshop.media import MediaInfo
 
 NOT_INSTALLED = f"ffmpeg and ffprobe are not installed ({media.ffmpeg.INSTALL})."
-
-
-class StreamingError(Exception):
-    """The video cannot be streamed or encoded; the message says why and holds no secret."""
 
 
 def require_ffmpeg() -> None:
