@@ -69,7 +69,6 @@ def stack(transactional_db, settings, media_on_disk, tmp_path_factory):
             port=port,
             disk_storages=True,
             env={
-                "DJANGO_DEBUG": "false",
                 "DJANGO_SECRET_KEY": settings.SECRET_KEY,
                 "DJANGO_MEDIA_ROOT": str(media_on_disk),
                 "DJANGO_SERVE_MEDIA": "true",
