@@ -168,6 +168,22 @@ def test_preencode_refuses_bad_input_and_writes_nothing(videos, tmp_path, args, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
+def test_preencodes_progress_writes_steady_lines_in_logs_and_always_the_last():
+    from django.core.management.base import OutputWrapper
+
+    from events.management.commands.preencode import ProgressBar
+
+    stream = io.StringIO()
+    bar = ProgressBar(OutputWrapper(stream), tty=False, interval=5)
+    for done in range(13):
+        bar(done, 12)
+    bar(12, 12)  # a report after the end writes nothing more
+    bar.close()
+
+    [line] = stream.getvalue().splitlines()
+    assert line.startswith(f"encoding [{'#' * 30}] 100%  00:00:12 / 00:00:12  ")
+
+
 def test_preencode_and_stream_video_say_when_ffmpeg_is_missing(videos, tmp_path, monkeypatch, db):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(CommandError, match="ffmpeg and ffprobe are not installed"):

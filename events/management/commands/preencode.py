@@ -13,39 +13,31 @@ from django.core.management.base import BaseCommand, CommandError
 
 from events import prerecorded
 from events.encoder import STREAMING, EncodeSettings, kbps, parse_bitrate, parse_size
+from liveshop.progress import ProgressLine
 
 
-class ProgressBar:
-    """``encoding [#######.....] 58%  00:00:07 / 00:00:12  3.1x`` on stderr: redrawn in place on
-    a terminal, a line every ``interval`` seconds otherwise (logs)."""
+class ProgressBar(ProgressLine):
+    """``encoding [#######.....] 58%  00:00:07 / 00:00:12  3.1x`` on stderr."""
 
     WIDTH = 30
 
     def __init__(self, stream, *, tty: bool, interval: float = 5.0):
-        self.stream, self.tty = stream, tty
-        self.interval = 0.1 if tty else interval
+        super().__init__(stream, tty=tty, interval=interval)
         self.started = self.shown_at = time.monotonic()
         self.finished = False
 
     def __call__(self, done: float, total: float) -> None:
-        now = time.monotonic()
-        if self.finished or (done < total and now - self.shown_at < self.interval):
+        if self.finished:
             return
-        self.finished = done >= total
-        self.shown_at = now
         fraction = done / total if total else 1.0
         filled = int(self.WIDTH * fraction)
-        speed = done / (now - self.started) if now > self.started else 0.0
+        elapsed = time.monotonic() - self.started
+        speed = done / elapsed if elapsed > 0 else 0.0
         line = (
             f"encoding [{'#' * filled}{'.' * (self.WIDTH - filled)}] {100 * fraction:3.0f}%  "
             f"{_clock(done)} / {_clock(total)}  {speed:.1f}x"
         )
-        self.stream.write(("\r\x1b[K" if self.tty else "") + line, ending="" if self.tty else "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            self.stream.write("")
+        self.finished = self.show(line, final=done >= total) and done >= total
 
 
 def _clock(seconds: float) -> str:

@@ -36,6 +36,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections
 
 from liveshop.objectstore import Cancellation, CopyProgress
+from liveshop.progress import ProgressLine
 from recordings import services
 from recordings.exceptions import RecordingError
 from recordings.models import Recording
@@ -46,36 +47,22 @@ from recordings.services.local import ingest_local_recording
 DEFAULT_EVENT_ENV = "LIVESHOP_EVENT"
 
 
-class ProgressBar:
-    """ "copying 1234/3000 objects (41%) 12.3 MB/s" on stderr: redrawn in place on a terminal
-    (at most 10 times a second), one line every ``interval`` seconds otherwise (logs)."""
+class ProgressBar(ProgressLine):
+    """ "copying 1234/3000 objects (41%) 12.3 MB/s" on stderr (liveshop.progress)."""
 
     def __init__(self, stream, *, tty: bool, interval: float = 5.0):
-        self.stream, self.tty = stream, tty
-        self.interval = 0.1 if tty else interval
-        self.shown_at = 0.0
+        super().__init__(stream, tty=tty, interval=interval)
         self.last: CopyProgress | None = None
 
     def __call__(self, progress: CopyProgress) -> None:
         self.last = progress
-        now = time.monotonic()
-        if progress.done < progress.total and now - self.shown_at < self.interval:
-            return
-        self.shown_at = now
-        self.stream.write(
-            ("\r\x1b[K" if self.tty else "") + self.line(progress), ending="" if self.tty else "\n"
-        )
-        self.stream.flush()
+        self.show(self.line(progress), final=progress.done >= progress.total)
 
     @staticmethod
     def line(progress: CopyProgress) -> str:
         percent = 100 * progress.done // progress.total if progress.total else 100
         rate = progress.bytes_done / progress.elapsed / 1e6 if progress.elapsed > 0 else 0.0
         return f"copying {progress.done}/{progress.total} objects ({percent}%) {rate:.1f} MB/s"
-
-    def close(self) -> None:
-        if self.tty and self.last is not None:
-            self.stream.write("")
 
 
 class Interrupted(KeyboardInterrupt):
