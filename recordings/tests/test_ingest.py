@@ -396,11 +396,11 @@ def test_a_second_ingestion_at_the_same_time_is_refused(s3, spec, recording_tree
 
     from django.db import connections
 
-    from recordings.services.ingest import LOCK_NAMESPACE, _get_or_create
+    from recordings.services.ingest import LOCK_NAMESPACE, get_or_create_recording
     from recordings.services.manifest import parse_prefix
 
     event, _ = show
-    recording = _get_or_create(event, SOURCE, parse_prefix(spec.prefix), (), "")
+    recording = get_or_create_recording(event, SOURCE, parse_prefix(spec.prefix), (), "")
     locked, release = threading.Event(), threading.Event()
 
     def hold():
