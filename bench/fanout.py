@@ -427,6 +427,10 @@ def _count(*_):
     _log.write("objects %d\\n" % len(objects))
     top = collections.Counter(type(o).__qualname__ for o in objects).most_common(40)
     _log.write("# types " + " ".join("%s=%d" % pair for pair in top) + "\\n")
+    del objects, top
+    started = time.monotonic()
+    gc.collect()  # what a full collection at this size stops the loop for
+    _log.write("# full collection %.1f ms\\n" % ((time.monotonic() - started) * 1000))
 signal.signal(signal.SIGUSR2, _count)
 """
 
@@ -479,18 +483,20 @@ class Bench:
         return "/viewer" if kind.startswith("reference") else f"/ws/events/{self.event.pk}/"
 
     def start_servers(
-        self, kind: str, ports: list[int], n: int, current: str = "null"
+        self, kind: str, ports: list[int], n: int, current: str = "null", cpus: list[int] | None = None
     ) -> list[subprocess.Popen]:
         """One server per port, started side by side (as a deploy restarts them), each pinned to
-        --server-cpu. ``current``: the reference server's highlight until its first broadcast."""
+        --server-cpu (or ``cpus[i]``). ``current``: the reference server's highlight until its
+        first broadcast."""
         from concurrent.futures import ThreadPoolExecutor
 
         args = self.args
 
-        def start(port: int) -> subprocess.Popen:
+        def start(i: int) -> subprocess.Popen:
+            port, cpu = ports[i], cpus[i] if cpus else args.server_cpu
             if kind.startswith("reference"):
                 script = str(Path(__file__).resolve().parent / "reference_server.py")
-                cmd = [*_common.taskset(args.server_cpu), _common.PYTHON, script, "--port", str(port)]
+                cmd = [*_common.taskset(cpu), _common.PYTHON, script, "--port", str(port)]
                 cmd += ["--loop", args.reference_loop, "--current", current]
                 env = {**os.environ, **self.server_extra}
                 proc = subprocess.Popen(cmd, env=env, start_new_session=True)
@@ -498,10 +504,10 @@ class Bench:
                 return proc
             log = self.logdir / f"uvicorn-{kind}-{n}-{port}.log"
             env = {**self.env, **self.server_extra}
-            return _common.start_uvicorn(port, env, args.server_cpu, log, ws=args.ws)
+            return _common.start_uvicorn(port, env, cpu, log, ws=args.ws)
 
         with ThreadPoolExecutor(len(ports)) as pool:
-            return list(pool.map(start, ports))
+            return list(pool.map(start, range(len(ports))))
 
     # One run: servers up, N viewers, K messages, servers down
 
@@ -625,31 +631,32 @@ class Bench:
                 _common.stop(server)
 
     def run_storm(self, kind: str, n: int) -> dict:
-        """--reconnect-storm: N viewers on two processes; every viewer holds highlight A; both
-        servers are stopped (SIGTERM, as a deploy does), B is featured while they are down (the
-        reference: started with B as its current frame), they are started again on the same
-        ports, and every viewer reconnects as viewer.js does. Measured from the stop: when each
-        viewer holds B again."""
+        """--reconnect-storm: N viewers on two processes (one per core of --storm-server-cpus);
+        every viewer holds highlight A; both servers are killed (SIGKILL: every socket reset at
+        once), B is featured while they are down (the reference: started with B as its current
+        frame), they are started again on the same ports, and every viewer reconnects as
+        viewer.js does. Measured from the kill: when each viewer holds B again."""
         args = self.args
         ports = [_common.free_port() for _ in range(2)]
         targets = [["127.0.0.1", port, self.path(kind)] for port in ports]
         servers: list[subprocess.Popen] = []
+        cpus = [int(c) for c in args.storm_server_cpus.split(",")]
         client = ClientProcess(args.client_cpu)
         try:
-            servers = self.start_servers(kind, ports, n)
+            servers = self.start_servers(kind, ports, n, cpus=cpus)
             connected = client.call(
                 "connect", targets=targets, n=n, concurrency=args.concurrency, timeout=max(90.0, n / 25)
             )
             time.sleep(args.settle)
-            first = self.storm_feature(kind, ports[0], 0)
+            first = self.storm_feature(kind, ports, 0)
             before = client.call("wait", hid=first, timeout=args.message_timeout)
             client.call("storm_arm")
             t_stop = time.monotonic()
-            for server in servers:
+            for server in servers:  # killed: every socket is reset at once, as in a crash
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(server.pid, signal.SIGTERM)
+                    os.killpg(server.pid, signal.SIGKILL)
             for server in servers:
-                _common.stop(server)
+                server.wait(10)
             t_down = time.monotonic()
             current = "null"
             if kind.startswith("reference"):
@@ -658,7 +665,7 @@ class Bench:
             else:
                 target = self.feature(1)
             client.call("storm_target", hid=target)
-            servers = self.start_servers(kind, ports, n, current=current)
+            servers = self.start_servers(kind, ports, n, current=current, cpus=cpus)
             t_up = time.monotonic()
             storm = client.call("storm_wait", timeout=args.storm_timeout)
             held = storm["t_held"]
@@ -683,15 +690,17 @@ class Bench:
             for server in servers:
                 _common.stop(server)
 
-    def storm_feature(self, kind: str, port: int, i: int) -> int:
-        """Feature a product (Liveshop) or send a frame on /trigger (reference); its id."""
+    def storm_feature(self, kind: str, ports: list[int], i: int) -> int:
+        """Feature a product (Liveshop) or send a frame on each server's /trigger (reference: the
+        servers share nothing); its id."""
         if not kind.startswith("reference"):
             return self.feature(i)
         from websockets.sync.client import connect as ws_connect
 
         self.reference_id += 1
-        with ws_connect(f"ws://127.0.0.1:{port}/trigger", compression=None) as trigger:
-            trigger.send(self.reference_frame(self.reference_id))
+        for port in ports:
+            with ws_connect(f"ws://127.0.0.1:{port}/trigger", compression=None) as trigger:
+                trigger.send(self.reference_frame(self.reference_id))
         return self.reference_id
 
     def gc_pauses(self, servers: list[subprocess.Popen], timeline: list[dict]) -> dict | None:
@@ -819,6 +828,9 @@ def main() -> None:
         help="instead: N viewers on two processes, both restarted under them (--runs liveshop,reference)",
     )
     parser.add_argument("--storm-timeout", type=float, default=60.0, help="seconds to wait for every viewer")
+    parser.add_argument(
+        "--storm-server-cpus", default="0,1", help="the storm's two servers' cores (a process per core)"
+    )
     parser.add_argument("--settle", type=float, default=2.5)
     parser.add_argument(
         "--concurrency",

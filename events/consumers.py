@@ -18,6 +18,7 @@ import time
 from importlib import import_module
 from types import SimpleNamespace
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -85,7 +86,10 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message):
         # Channels closes stale database connections before every handler, a thread hop per
         # frame; every database read here runs in database_sync_to_async, which does it anyway.
-        await getattr(self, message["type"].replace(".", "_"))(message)
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def websocket_disconnect(self, message):
         await self.disconnect(message["code"])

@@ -74,10 +74,11 @@ def _redis():
 def publish(topic: str, text: str) -> None:
     """Hand ``text`` to every process's hub. Best effort, after the change is committed: with
     Redis unreachable the change stands, is logged, and the topic is remembered so that, as soon
-    as Redis answers again, every hub resyncs its sockets from the database (``_undelivered``)."""
-    from events import page_cache  # viewers' shared pages of the event are built anew
+    as Redis answers again, every hub resyncs its sockets from the database (``_undelivered``).
+    Then viewers' shared pages of the event are built anew (events.page_cache): after the
+    message, which is the timing-critical part (the page versions cost Redis round trips)."""
+    from events import page_cache
 
-    page_cache.changed_topic(topic)
     if settings.REDIS_URL:
         import redis
 
@@ -90,6 +91,7 @@ def publish(topic: str, text: str) -> None:
         from events.realtime.hub import get_hub
 
         get_hub().deliver_threadsafe(topic, text)
+    page_cache.changed_topic(topic)
 
 
 class Undelivered:
