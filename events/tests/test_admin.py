@@ -1,14 +1,12 @@
 """LiveEventAdmin: brand-scoped, writes through the services, never shows a stream key."""
 
-from datetime import timedelta
-
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership
-from accounts.tests.factories import OrganizationFactory, member
+from accounts.tests.factories import member
 from catalog.tests.factories import ProductFactory
 from events import services
 from events.models import EventProduct, LiveEvent
@@ -23,32 +21,6 @@ CHANGELIST = reverse("admin:events_liveevent_changelist")
 
 def change_url(event):
     return reverse("admin:events_liveevent_change", args=[event.pk])
-
-
-@pytest.fixture
-def brand():
-    return OrganizationFactory(name="Acme")
-
-
-@pytest.fixture
-def other_brand():
-    return OrganizationFactory(name="Globex")
-
-
-@pytest.fixture
-def host(brand):
-    return member(brand, role=Role.HOST)
-
-
-@pytest.fixture
-def event(brand, host, video):
-    return services.create_event(
-        organization=brand,
-        title="Spring drop",
-        scheduled_start=timezone.now() + timedelta(days=1),
-        by=host,
-        products=[ProductFactory(organization=brand, name="Rose lipstick")],
-    )
 
 
 def change_data(event, **overrides):

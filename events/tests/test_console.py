@@ -24,16 +24,6 @@ JSON = {"HTTP_ACCEPT": "application/json"}
 
 
 @pytest.fixture
-def brand():
-    return OrganizationFactory(name="Acme", slug="acme")
-
-
-@pytest.fixture
-def host(brand):
-    return member(brand, role=Role.HOST)
-
-
-@pytest.fixture
 def lineup(brand):
     return [
         ProductFactory(organization=brand, name="Rose lipstick", sku="ROSE-1"),

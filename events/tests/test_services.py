@@ -6,8 +6,6 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from accounts.models import Membership
-from accounts.tests.factories import OrganizationFactory, member
 from catalog.tests.factories import ProductFactory
 from events import services
 from events.exceptions import ChannelUnavailable, EventNotEditable, ProductNotInBrand
@@ -19,21 +17,6 @@ from liveshop.video import BackendUnavailable
 pytestmark = pytest.mark.django_db
 
 Status = LiveEvent.Status
-
-
-@pytest.fixture
-def brand():
-    return OrganizationFactory(slug="acme")
-
-
-@pytest.fixture
-def host(brand):
-    return member(brand, role=Membership.Role.HOST)
-
-
-@pytest.fixture
-def moderator(brand):
-    return member(brand, role=Membership.Role.MODERATOR)
 
 
 def create(brand, host, **kwargs):

@@ -22,38 +22,6 @@ POST_URLS = ["reveal-key", "rotate-key", "retry-channel", "end", "cancel", "dele
 EVENT_URLS = ["detail", "edit", *POST_URLS]
 
 
-@pytest.fixture
-def brand():
-    return OrganizationFactory(name="Acme", slug="acme")
-
-
-@pytest.fixture
-def other_brand():
-    return OrganizationFactory(name="Globex", slug="globex")
-
-
-@pytest.fixture
-def host(brand):
-    return member(brand, role=Role.HOST)
-
-
-@pytest.fixture
-def moderator(brand):
-    return member(brand, role=Role.MODERATOR)
-
-
-@pytest.fixture
-def event(brand, host, video):
-    """An event of ``brand`` with a channel in the fake backend."""
-    return services.create_event(
-        organization=brand,
-        title="Spring drop",
-        scheduled_start=timezone.now() + timedelta(days=1),
-        by=host,
-        products=[ProductFactory(organization=brand, name="Rose lipstick")],
-    )
-
-
 def url(name, event=None):
     return studio_url(f"events:{name}", event) if event else reverse(f"events:{name}")
 

@@ -9,16 +9,11 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Membership
-from accounts.tests.factories import OrganizationFactory, member
+from accounts.tests.factories import member
 from catalog.tests.factories import ProductFactory
 from recordings.models import ProductCue, Recording
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def brand():
-    return OrganizationFactory(slug="acme")
 
 
 @pytest.fixture
