@@ -404,7 +404,9 @@ def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
 
 
 def open_page(browser, url: str, errors: list[str]):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    # Playwright polls wait_for_function's predicate with eval, which the pages' CSP (script-src
+    # 'self') refuses; the measurement itself runs in PAGE_PROBE, as the init script.
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
     context.set_default_timeout(60_000)
     page = context.new_page()
     page.on("pageerror", lambda error: errors.append(str(error)))
