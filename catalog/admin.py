@@ -1,16 +1,49 @@
+from django import forms
 from django.contrib import admin
 from django.db import models
 from django.utils.html import format_html
 
-from accounts.admin import BrandScopedAdmin
+from accounts.admin import BrandScopedAdmin, BrandScopedInline
+from accounts.permissions import Action
 from catalog.forms import ProductAdminForm
-from catalog.models import Product
+from catalog.models import Product, Variant
 from catalog.services import attach_product_image, remove_product_image
+from catalog.variants import ensure_default_variant
+
+
+class VariantInlineForm(forms.ModelForm):
+    def clean_sku(self):
+        sku = self.cleaned_data["sku"]
+        taken = Variant.objects.filter(organization_id=self.instance.product.organization_id, sku=sku)
+        if self.instance.product.organization_id and taken.exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("Another variant of this brand has this SKU.")
+        return sku
+
+
+class VariantInline(BrandScopedInline):
+    """The product's variants (sizes, colours), each with its SKU, price override and stock. The
+    default variant (the product's own SKU) is made when the product is saved."""
+
+    model = Variant
+    form = VariantInlineForm
+    fields = ["label", "sku", "price_override", "stock", "low_stock_threshold", "is_active", "is_default"]
+    readonly_fields = ["is_default"]
+    extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return self._may(request, Action.EDIT_CATALOG, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._may(request, Action.EDIT_CATALOG, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._may(request, Action.EDIT_CATALOG, obj)
 
 
 @admin.register(Product)
 class ProductAdmin(BrandScopedAdmin):
     form = ProductAdminForm
+    inlines = [VariantInline]
     list_display = [
         "thumbnail_preview",
         "name",
@@ -68,6 +101,7 @@ class ProductAdmin(BrandScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
+        ensure_default_variant(product=obj)
         # The form keeps image changes off the instance: the service stores them with a thumbnail.
         if form.image_change:
             attach_product_image(
@@ -75,3 +109,13 @@ class ProductAdmin(BrandScopedAdmin):
             )
         elif form.image_change is False:
             remove_product_image(product=obj, by=request.user)
+
+    def save_formset(self, request, form, formset, change):
+        # A new variant takes its product's brand (the SKU is unique per brand).
+        for variant in formset.save(commit=False):
+            variant.organization_id = variant.product.organization_id
+            variant.save()
+        for variant in formset.deleted_objects:
+            if not variant.is_default:
+                variant.delete()
+        formset.save_m2m()

@@ -101,3 +101,60 @@ class Product(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.sku})"
+
+
+class Variant(models.Model):
+    """What a buyer actually buys: one size/colour of a product, with its own SKU (unique within
+    the brand, across every product), stock and optional price. Every product has exactly one
+    default variant (``is_default``): the product itself when it has no options. Checkout reserves
+    a variant's ``stock`` (commerce), never ``Product.stock``."""
+
+    organization_field = "organization"
+
+    # The brand, copied from the product, so that SKUs can be unique per brand in the database.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="variants")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
+    sku = models.CharField("SKU", max_length=64)
+    label = models.CharField(max_length=100, blank=True, help_text="e.g. “Red / M”; empty for the default.")
+    options = models.JSONField(default=dict, blank=True, help_text='e.g. {"size": "M", "colour": "red"}')
+    price_override = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    stock = models.IntegerField(default=0, validators=[MinValueValidator(0)])
+    # "Only N left" below this many (the card's hint); empty: never.
+    low_stock_threshold = models.PositiveIntegerField(null=True, blank=True)
+    is_default = models.BooleanField(default=False)
+    is_active = models.BooleanField("active", default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["product", "-is_default", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "sku"],
+                name="variant_sku_unique_per_brand",
+                violation_error_message="Another variant of this brand has this SKU.",
+            ),
+            models.UniqueConstraint(
+                fields=["product"],
+                condition=models.Q(is_default=True),
+                name="one_default_variant_per_product",
+            ),
+            models.CheckConstraint(condition=models.Q(stock__gte=0), name="variant_stock_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(price_override__gte=0) | models.Q(price_override__isnull=True),
+                name="variant_price_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.product.name} {self.label}".strip() + f" ({self.sku})"
+
+    @property
+    def price(self):
+        """The price a buyer pays (the override, else the product's); reads ``product``."""
+        return self.product.price if self.price_override is None else self.price_override
+
+    @property
+    def is_low_on_stock(self) -> bool:
+        return self.low_stock_threshold is not None and 0 < self.stock <= self.low_stock_threshold

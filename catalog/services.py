@@ -19,7 +19,7 @@ from django.forms.models import model_to_dict
 from accounts import permissions
 from accounts.models import Organization
 from accounts.permissions import Action
-from catalog import images
+from catalog import images, variants
 from catalog.exceptions import ImportFailed, ImportFileNotUtf8, RowError
 from catalog.forms import (
     IMPORT_COLUMNS,
@@ -27,7 +27,7 @@ from catalog.forms import (
     REQUIRED_IMPORT_COLUMNS,
     ProductImportForm,
 )
-from catalog.models import Product
+from catalog.models import Product, Variant
 
 Row = tuple[int, Mapping[str, Any]]  # (line in the file, column -> cell)
 FIELD_COLUMNS = {field: column for column, field in IMPORT_COLUMNS.items()}
@@ -59,17 +59,89 @@ def import_products_as_operator(
     }
     errors += _duplicate_sku_errors(parsed)
     errors += _external_id_errors(parsed, organization)
-    forms = []
-    for line, row in parsed:
-        product = existing.get(_cell(row, "sku")) or Product(organization=organization)
+    forms, first_rows = [], {}
+    # A product's own row (no variant) first, so that its columns are the ones its variants match.
+    for line, row in sorted(parsed, key=lambda item: bool(variants.variant_label(item[1]))):
+        sku = _cell(row, "sku")
+        if sku in first_rows:  # another variant of a product already read: its columns must agree
+            errors += _disagreements(line, row, first_rows[sku])
+            continue
+        first_rows[sku] = (line, row)
+        product = existing.get(sku) or Product(organization=organization)
         before = model_to_dict(product, fields=ProductImportForm._meta.fields)
-        form = ProductImportForm(_form_data(row, product), instance=product)
+        form = ProductImportForm(_form_data(_product_cells(row), product), instance=product)
         if form.is_valid():
             forms.append((form.instance, before))
         errors += [RowError(line, reason) for reason in _reasons(form)]
+    variant_forms, variant_problems = _variant_forms(parsed, existing, organization)
+    errors += variant_problems
     if errors:
         raise ImportFailed(errors)
-    return _save(forms)
+    result = _save(forms)
+    _save_variants(forms, variant_forms, first_rows)
+    return result
+
+
+def _product_cells(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The row's product columns: a row with a variant gives its stock to the variant."""
+    cells = {column: value for column, value in row.items() if column not in variants.VARIANT_COLUMNS}
+    if variants.variant_label(row):
+        cells.pop("stock", None)
+    return cells
+
+
+def _disagreements(line: int, row: Mapping[str, Any], first: Row) -> list[RowError]:
+    first_line, first_row = first
+    if not variants.variant_label(row):
+        return []  # a duplicate product row: _duplicate_sku_errors reports it
+    return [
+        RowError(line, f"{column}: differs from line {first_line} (a product's variants share its columns).")
+        for column, cell in _product_cells(row).items()
+        if column != "stock" and _cell(row, column) and _cell(row, column) != _cell(first_row, column)
+    ]
+
+
+def _variant_forms(parsed: list[Row], existing: dict[str, Product], organization: Organization):
+    """A bound, valid form per row with a variant, and the problems of the others (variant SKUs
+    used twice in the file or held by another product of the brand)."""
+    rows = [(line, row) for line, row in parsed if variants.variant_label(row)]
+    wanted = [_cell(row, "variant_sku") for _, row in rows]
+    held = {
+        variant.sku: variant
+        for variant in Variant.objects.select_for_update()
+        .select_related("product")
+        .filter(organization=organization, sku__in=[*wanted, *existing])
+    }
+    product_skus = {_cell(row, "sku"): line for line, row in parsed}
+    forms, errors, first_line = [], [], {}
+    for (line, row), sku in zip(rows, wanted, strict=True):
+        if sku in first_line or (sku in product_skus and sku != _cell(row, "sku")):
+            other = first_line.get(sku, product_skus.get(sku))
+            errors.append(RowError(line, f"variant_sku: “{sku}” is also used on line {other}."))
+            continue
+        first_line[sku] = line
+        variant, problems = variants.find_variant(
+            line=line, row=row, product=existing.get(_cell(row, "sku")), held=held
+        )
+        errors += problems
+        if variant is not None:
+            form = variants.variant_form(row, variant)
+            errors += variants.variant_errors(line, form) if not form.is_valid() else []
+            forms.append((_cell(row, "sku"), form))
+    return forms, errors
+
+
+def _save_variants(products, variant_forms, first_rows) -> None:
+    """Each product's default variant (a plain row's stock is its stock), then the rows' variants."""
+    by_sku = {product.sku: product for product, _ in products}
+    for sku, product in by_sku.items():
+        row = first_rows[sku][1]
+        plain = not variants.variant_label(row) and _cell(row, "stock") != ""
+        variants.ensure_default_variant(product=product, stock=product.stock if plain else None)
+    for sku, form in variant_forms:
+        form.instance.product = by_sku[sku]
+        form.instance.organization_id = by_sku[sku].organization_id
+        form.save()
 
 
 def _save(validated: list[tuple[Product, dict[str, Any]]]) -> ImportResult:
@@ -118,6 +190,8 @@ def _duplicate_sku_errors(parsed: list[Row]) -> list[RowError]:
     errors = []
     for line, row in parsed:
         sku = _cell(row, "sku")
+        if variants.variant_label(row):
+            continue  # a product's variants share its SKU (their own SKUs are checked apart)
         if sku in first_line:
             errors.append(RowError(line, f"sku: “{sku}” is on line {first_line[sku]} and line {line}."))
         elif sku:
@@ -159,9 +233,11 @@ def _external_id_errors(parsed: list[Row], organization: Organization) -> list[R
 
 
 def _column_errors(columns: list[str]) -> list[str]:
-    known = ", ".join(IMPORT_COLUMNS)
+    known = ", ".join([*IMPORT_COLUMNS, *variants.VARIANT_COLUMNS])
     reasons = [
-        f"unknown column “{c}” (the columns are: {known})." for c in columns if c not in IMPORT_COLUMNS
+        f"unknown column “{c}” (the columns are: {known})."
+        for c in columns
+        if c not in IMPORT_COLUMNS and c not in variants.VARIANT_COLUMNS
     ]
     reasons += [
         f"column “{c}” appears more than once." for c in dict.fromkeys(columns) if columns.count(c) > 1

@@ -4,11 +4,13 @@ import factory
 
 from accounts.tests.factories import OrganizationFactory
 from catalog.models import Product
+from catalog.variants import ensure_default_variant
 
 
 class ProductFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Product
+        skip_postgeneration_save = True
 
     organization = factory.SubFactory(OrganizationFactory)
     sku = factory.Sequence(lambda n: f"SKU-{n:04d}")
@@ -16,3 +18,9 @@ class ProductFactory(factory.django.DjangoModelFactory):
     price = Decimal("19.99")
     currency = "USD"
     stock = 10
+
+    @factory.post_generation
+    def default_variant(product, create, extracted, **kwargs):
+        """Every product has its default variant, as the import and the admin make it."""
+        if create:
+            ensure_default_variant(product=product)

@@ -33,6 +33,9 @@ def form_data(product=None, **fields):
         "external_url": "",
         "is_active": "on",
         "_save": "Save",
+        # The variants inline's management form, with no rows (the default variant is made on save).
+        "variants-TOTAL_FORMS": "0",
+        "variants-INITIAL_FORMS": "0",
     }
     if product is not None:
         data.update(

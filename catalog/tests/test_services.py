@@ -194,7 +194,7 @@ def test_import_products_rejects_unknown_and_missing_columns_on_line_1():
 
     assert errors == [
         "line 1: unknown column “colour” (the columns are: sku, name, description, price, currency, "
-        "stock, external_url, active, external_id).",
+        "stock, external_url, active, external_id, variant, variant_sku, variant_price).",
         "line 1: missing column “price”.",
     ]
 
@@ -241,7 +241,7 @@ def test_import_products_accepts_dicts_numbering_them_from_line_2():
         RowError(
             4,
             "unknown column “colour” (the columns are: sku, name, description, price, currency, "
-            "stock, external_url, active, external_id).",
+            "stock, external_url, active, external_id, variant, variant_sku, variant_price).",
         ),
     ]
     assert import_products_as_operator(organization=brand, rows=rows[:1]) == ImportResult(created=1)
