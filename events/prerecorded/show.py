@@ -316,3 +316,4 @@ class _Encoder:
                 self.process.wait(timeout=STOP_TIMEOUT)
         self.process.stop(grace=STOP_TIMEOUT)
         self._reader.join(timeout=5)
+        self.process.close_pipes()

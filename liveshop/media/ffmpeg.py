@@ -293,6 +293,7 @@ class Process:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+        self.close_pipes()
 
     @property
     def returncode(self) -> int | None:
@@ -327,6 +328,12 @@ class Process:
                 self.popen.wait(timeout=grace)
         processes.stop(self.popen)
         self._stderr.join(timeout=5)
+
+    def close_pipes(self) -> None:
+        """Close its output pipes, once nothing reads them any more."""
+        for pipe in (self.popen.stdout, self.popen.stderr):
+            with contextlib.suppress(OSError):
+                pipe.close()
 
     def check(self) -> None:
         """ToolFailed unless it exited 0."""
