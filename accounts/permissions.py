@@ -34,6 +34,7 @@ class Action(StrEnum):
     EDIT_RECORDING = "edit_recording"  # place, import and export a recording's or video's product cues
     MODERATE = "moderate"
     MANAGE_MEMBERS = "manage_members"
+    MANAGE_ORDERS = "manage_orders"  # cancel and refund the brand's orders
     WATCH = "watch"  # watch an event (page, stream_details, socket, replay): an object rule decides
 
 
@@ -47,6 +48,7 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
             Action.HOST_EVENT,
             Action.EDIT_RECORDING,
             Action.MODERATE,
+            Action.MANAGE_ORDERS,
         }
     ),
     Role.MODERATOR: frozenset({Action.VIEW, Action.MODERATE}),

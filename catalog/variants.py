@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import forms
+from django.db import transaction
 
 from catalog.exceptions import RowError
 from catalog.models import Product, Variant
@@ -17,6 +18,7 @@ from catalog.models import Product, Variant
 VARIANT_COLUMNS = {"variant": "label", "variant_sku": "sku", "variant_price": "price_override"}
 
 
+@transaction.atomic
 def ensure_default_variant(*, product: Product, stock: int | None = None) -> Variant:
     """The product's default variant, created with the product's SKU and stock if missing; its SKU
     follows the product's, and ``stock`` (when given) becomes its stock. Locks the variant row."""

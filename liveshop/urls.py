@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("events.viewer_urls")),
     path("", include("recordings.replay_urls")),
     path("studio/videos/", include("recordings.studio_urls")),
+    path("", include("commerce.urls")),
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
 ]

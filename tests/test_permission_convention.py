@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("accounts", "catalog", "events", "recordings", "demo")
+APPS = ("accounts", "catalog", "events", "recordings", "commerce", "demo")
 # Services modules not called services: events' invitations.
 EXTRA_MODULES = ("events/invitations.py",)
 # Services that take ``by`` and do not check it yet (their views check instead): the recordings

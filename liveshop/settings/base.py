@@ -5,6 +5,7 @@ the local-memory cache, eager Celery, local media files and the local video back
 Production differs only in its environment (see README, "Settings").
 """
 
+import hashlib
 import ssl
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "catalog",
     "events",
     "recordings",
+    "commerce",  # carts, checkout, orders, stock reservations, payments gateway
     "demo",  # make demo: seed_demo, demo_show
 ]
 
@@ -227,7 +229,28 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recordings.tasks.check_stale_jobs_task",
         "schedule": float(env.int("RECORDINGS_STALE_CHECK_SECONDS", default=60)),
     },
+    # Stock held by checkouts nobody paid for goes back on sale (commerce).
+    "commerce-release-expired-reservations": {
+        "task": "commerce.tasks.release_expired_reservations_task",
+        "schedule": 60.0,
+    },
 }
+
+# COMMERCE
+# ------------------------------------------------------------------------------
+# "test" (a local provider with test cards: the demo, CI and browser tests; the default) or
+# "stripe" (STRIPE_SECRET_KEY and the webhook endpoint's STRIPE_WEBHOOK_SECRET, whsec_...).
+PAYMENT_BACKEND = env("PAYMENT_BACKEND", default="test")
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# The test provider signs its webhook events like Stripe; its secret defaults to one derived
+# from SECRET_KEY (it guards nothing real: the test provider takes no money).
+PAYMENTS_TEST_WEBHOOK_SECRET = (
+    env("PAYMENTS_TEST_WEBHOOK_SECRET", default="")
+    or hashlib.sha256(f"payments-test:{SECRET_KEY}".encode()).hexdigest()
+)
+# How long a checkout holds the stock it reserved before it goes back on sale.
+COMMERCE_RESERVATION_MINUTES = env.int("COMMERCE_RESERVATION_MINUTES", default=10)
 
 # VIDEO
 # ------------------------------------------------------------------------------

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class CommerceConfig(AppConfig):
+    name = "commerce"
+    verbose_name = "Orders and carts"
+
+    def ready(self):
+        """A viewer's session carts follow them when they sign in (commerce.carts)."""
+        from django.contrib.auth.signals import user_logged_in
+
+        from commerce.carts import adopt_session_carts_on_login
+
+        user_logged_in.connect(adopt_session_carts_on_login, dispatch_uid="commerce-adopt-carts")

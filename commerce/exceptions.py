@@ -1,0 +1,36 @@
+"""Errors the commerce services raise; each message is safe to show the buyer. Views map them to
+HTTP answers (commerce.views.ERROR_STATUS): SoldOut to 409, the others to 400 or 404."""
+
+from __future__ import annotations
+
+
+class CommerceError(Exception):
+    """Base class of commerce's expected failures."""
+
+
+class VariantUnavailable(CommerceError):
+    """The variant does not exist, is not for sale, or belongs to another brand."""
+
+
+class CurrencyMismatch(CommerceError):
+    """A cart (and so an order) holds one currency; the variant is priced in another."""
+
+
+class InvalidQuantity(CommerceError):
+    pass
+
+
+class EmptyCart(CommerceError):
+    pass
+
+
+class SoldOut(CommerceError):
+    """Not enough stock left for a line (another buyer took it first): HTTP 409."""
+
+    def __init__(self, sku: str, name: str):
+        self.sku = sku
+        super().__init__(f"Sold out: {name} has no stock left for this quantity.")
+
+
+class OrderNotCancelable(CommerceError):
+    pass

@@ -1,0 +1,198 @@
+"""Carts, orders and stock reservations. Money is Decimal in the product's currency; an order has
+one currency and its lines are snapshots (a later price or name change never alters it)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+
+from accounts.models import Organization
+from catalog.models import Variant
+from events.models import Highlight, LiveEvent
+from recordings.models import Recording
+
+
+class Source(models.TextChoices):
+    LIVE = "live", "Live show"
+    REPLAY = "replay", "Replay or video"
+
+
+class Attribution(models.Model):
+    """Where a line was added: the event or the video (recording), live or replay, and the
+    highlight on screen at that moment (empty between products)."""
+
+    event = models.ForeignKey(LiveEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    recording = models.ForeignKey(
+        Recording, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, blank=True)
+    highlight = models.ForeignKey(
+        Highlight, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Cart(models.Model):
+    """A buyer's cart at one brand: an anonymous viewer's (its id kept in their session) or a
+    signed-in user's (at most one per brand)."""
+
+    organization_field = "organization"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="carts")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="carts"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "user"],
+                condition=models.Q(user__isnull=False),
+                name="one_cart_per_user_and_brand",
+            )
+        ]
+
+    def __str__(self):
+        return f"Cart {self.pk} at {self.organization_id}"
+
+
+class CartLine(Attribution):
+    organization_field = "cart__organization"
+
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="+")
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["cart", "variant"], name="one_line_per_variant")]
+
+    def __str__(self):
+        return f"{self.quantity} x {self.variant_id}"
+
+
+class Order(models.Model):
+    """What a buyer pays for. ``token`` (random) names it to its buyer (order status without an
+    account); ``payment_id`` is the payment provider's (a PaymentIntent id on Stripe)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting payment"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Payment failed"
+        EXPIRED = "expired", "Expired (stock released)"
+        CANCELED = "canceled", "Canceled"
+        REFUNDED = "refunded", "Refunded"
+        # Paid after its reservation had been released, and the stock was gone by then.
+        NEEDS_REFUND = "needs_refund", "Paid but sold out: refund due"
+
+    organization_field = "organization"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="orders")
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    cart = models.ForeignKey(Cart, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders"
+    )
+    email = models.EmailField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    status_reason = models.CharField(max_length=300, blank=True)
+    currency = models.CharField(max_length=3)
+    total = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(0)])
+    payment_backend = models.CharField(max_length=20)
+    payment_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payment_backend", "payment_id"],
+                condition=~models.Q(payment_id=""),
+                name="order_payment_id_unique",
+            ),
+            models.CheckConstraint(condition=models.Q(total__gte=0), name="order_total_not_negative"),
+        ]
+        indexes = [models.Index(fields=["organization", "status", "-created_at"])]
+
+    def __str__(self):
+        return f"Order {self.pk} ({self.get_status_display()})"
+
+
+class OrderLine(Attribution):
+    """A snapshot of one line at checkout: the price the server held then, never the page's."""
+
+    organization_field = "order__organization"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    variant = models.ForeignKey(Variant, on_delete=models.SET_NULL, null=True, related_name="+")
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=300)
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.quantity} x {self.name} ({self.sku})"
+
+    @property
+    def subtotal(self):
+        return self.unit_price * self.quantity
+
+
+class StockReservation(models.Model):
+    """Stock taken from a variant for an order while it is paid for. Active until ``expires_at``;
+    committed when the payment succeeds; released (stock given back) when it fails or expires."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Reserved"
+        COMMITTED = "committed", "Sold"
+        RELEASED = "released", "Released"
+
+    organization_field = "order__organization"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="reservations")
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="reservations")
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["expires_at"], condition=models.Q(status="active"), name="active_reservation_expiry"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} x {self.variant_id} for order {self.order_id} ({self.status})"
+
+
+class PaymentEvent(models.Model):
+    """A payment provider's webhook event, stored once by its id: a redelivery finds it here and
+    changes nothing (Stripe redelivers for up to 3 days)."""
+
+    backend = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=255)
+    kind = models.CharField(max_length=40)
+    payment_id = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=100, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["backend", "event_id"], name="payment_event_once")]
+
+    def __str__(self):
+        return f"{self.backend} {self.event_id} ({self.kind})"

@@ -1,0 +1,53 @@
+"""The payments gateway: ``get_payment_backend()`` returns the backend named by PAYMENT_BACKEND
+(``test`` by default: the local provider of the demo and tests; ``stripe`` in production)."""
+
+import functools
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from commerce.payments.base import (
+    CANCELED,
+    FAILED,
+    IGNORED,
+    PROCESSING,
+    REQUIRES_ACTION,
+    SUCCEEDED,
+    InvalidWebhook,
+    Payment,
+    PaymentBackend,
+    PaymentBackendError,
+    PaymentEvent,
+    PaymentRequest,
+    minor_units,
+)
+
+BACKENDS = {
+    "test": "commerce.payments.test.TestPaymentBackend",
+    "stripe": "commerce.payments.stripe.StripeBackend",
+}
+
+__all__ = [
+    "CANCELED",
+    "FAILED",
+    "IGNORED",
+    "PROCESSING",
+    "REQUIRES_ACTION",
+    "SUCCEEDED",
+    "InvalidWebhook",
+    "Payment",
+    "PaymentBackend",
+    "PaymentBackendError",
+    "PaymentEvent",
+    "PaymentRequest",
+    "get_payment_backend",
+    "minor_units",
+]
+
+
+@functools.cache
+def get_payment_backend() -> PaymentBackend:
+    """The configured backend, built on first use; tests call ``cache_clear()`` after changing
+    the setting."""
+    name = settings.PAYMENT_BACKEND
+    return import_string(BACKENDS.get(name, name))()

@@ -1,0 +1,333 @@
+"""Writes of commerce: carts, checkout, payments' outcomes, cancel and refund. One function per
+use case; a service that takes ``by`` checks it (accounts.permissions.require); the others are
+the buyer's own (their cart, their order by its token) or the system's (webhooks, expiry)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import permissions
+from accounts.permissions import Action
+from catalog.models import Variant
+from commerce import payments, stock
+from commerce.exceptions import (
+    CurrencyMismatch,
+    EmptyCart,
+    InvalidQuantity,
+    OrderNotCancelable,
+    SoldOut,
+    VariantUnavailable,
+)
+from commerce.models import Cart, CartLine, Order, OrderLine, PaymentEvent, Source, StockReservation
+from events.selectors import current_highlight
+
+logger = logging.getLogger(__name__)
+
+MAX_QUANTITY = 99
+Status = Order.Status
+
+
+@transaction.atomic
+def add_to_cart(*, cart: Cart, variant_id: int, quantity: int = 1, event=None, recording=None) -> CartLine:
+    """Add ``quantity`` of the variant to the cart (to its line if it has one), attributed to the
+    event (live, with the highlight on screen now) or the recording (replay). Refuses a variant
+    of another brand, not for sale, or priced in another currency than the cart's. Locks the cart."""
+    cart = Cart.objects.select_for_update().get(pk=cart.pk)
+    variant = _variant_for_sale(cart, variant_id)
+    currency = _cart_currency(cart)
+    if currency and currency != variant.product.currency:
+        raise CurrencyMismatch(
+            f"Your cart is in {currency} and {variant.product.name} is priced in "
+            f"{variant.product.currency}: check out your cart first (one currency per order)."
+        )
+    line = CartLine.objects.filter(cart=cart, variant=variant).first()
+    total = quantity + (line.quantity if line else 0)
+    if not 1 <= quantity <= MAX_QUANTITY or total > MAX_QUANTITY:
+        raise InvalidQuantity(f"The quantity must be between 1 and {MAX_QUANTITY} per item.")
+    if line is not None:
+        line.quantity = total
+        line.save(update_fields=["quantity"])
+        return line
+    line = CartLine(cart=cart, variant=variant, quantity=quantity, **_attribution(event, recording))
+    line.full_clean(exclude=["cart", "variant", "event", "recording", "highlight"])
+    line.save()
+    return line
+
+
+def _variant_for_sale(cart: Cart, variant_id: int) -> Variant:
+    variant = (
+        Variant.objects.select_related("product")
+        .filter(pk=variant_id, organization_id=cart.organization_id, is_active=True, product__is_active=True)
+        .first()
+    )
+    if variant is None:
+        raise VariantUnavailable("This product is not for sale here.")
+    return variant
+
+
+def _cart_currency(cart: Cart) -> str:
+    return cart.lines.values_list("variant__product__currency", flat=True).first() or ""
+
+
+def _attribution(event, recording) -> dict:
+    if recording is not None:
+        return {"recording": recording, "event": recording.event, "source": Source.REPLAY}
+    if event is not None:
+        return {"event": event, "source": Source.LIVE, "highlight": current_highlight(event)}
+    return {}
+
+
+@transaction.atomic
+def adopt_cart(*, cart: Cart, user) -> Cart:
+    """Move an anonymous cart's lines into ``user``'s cart at the same brand (quantities of the
+    same variant add up, to MAX_QUANTITY); lines in another currency than the user's cart stay
+    behind. Returns the user's cart. Idempotent: an adopted cart is left empty."""
+    mine, _ = Cart.objects.get_or_create(organization_id=cart.organization_id, user=user)
+    if mine.pk == cart.pk:
+        return mine
+    list(Cart.objects.select_for_update().filter(pk__in=[mine.pk, cart.pk]).order_by("pk"))
+    currency = _cart_currency(mine)
+    for line in cart.lines.select_related("variant__product"):
+        if currency and line.variant.product.currency != currency:
+            continue
+        current = CartLine.objects.filter(cart=mine, variant_id=line.variant_id).first()
+        if current is None:
+            line.cart = mine
+            line.save(update_fields=["cart"])
+        else:
+            current.quantity = min(MAX_QUANTITY, current.quantity + line.quantity)
+            current.save(update_fields=["quantity"])
+            line.delete()
+    return mine
+
+
+def start_checkout(*, cart: Cart, email: str = "", user=None) -> tuple[Order, payments.Payment]:
+    """Reserve the cart's stock for a new order at the server's prices (SoldOut, nothing
+    reserved, when a line has too little left), then create its payment. A pending order of
+    the same cart is released first. The provider is called outside the reservation's
+    transaction, so a slow provider never holds the variants' row locks."""
+    order = _reserve_order(cart=cart, email=email, user=user)
+    backend = payments.get_payment_backend()
+    request = payments.PaymentRequest(
+        reference=str(order.token), amount=order.total, currency=order.currency, email=order.email
+    )
+    try:
+        payment = backend.create_payment(request, idempotency_key=f"order-{order.token}")
+    except payments.PaymentBackendError as exc:
+        _end_pending(order.pk, Status.FAILED, str(exc))
+        raise
+    order.payment_id = payment.id
+    order.save(update_fields=["payment_id"])
+    return order, payment
+
+
+@transaction.atomic
+def _reserve_order(*, cart: Cart, email: str, user) -> Order:
+    cart = Cart.objects.select_for_update().get(pk=cart.pk)
+    for pending in Order.objects.filter(cart_id=cart.pk, status=Status.PENDING).values_list("pk", flat=True):
+        _end_pending(pending, Status.CANCELED, "Replaced by a new checkout.")
+    lines = list(cart.lines.select_related("variant__product").order_by("variant_id"))
+    if not lines:
+        raise EmptyCart("Your cart is empty.")
+    for line in lines:
+        if not (line.variant.is_active and line.variant.product.is_active):
+            raise VariantUnavailable(f"{line.variant.product.name} is no longer for sale.")
+    currency = lines[0].variant.product.currency
+    if any(line.variant.product.currency != currency for line in lines):
+        raise CurrencyMismatch("One order holds one currency; remove the items priced in another.")
+    order = Order.objects.create(
+        organization_id=cart.organization_id,
+        cart_id=cart.pk,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        email=email,
+        currency=currency,
+        total=sum((line.variant.price * line.quantity for line in lines), start=0),
+        payment_backend=payments.get_payment_backend().name,
+    )
+    expires_at = timezone.now() + timedelta(minutes=settings.COMMERCE_RESERVATION_MINUTES)
+    for line in lines:  # in variant id order: concurrent checkouts lock variants in one order
+        if not stock.take(line.variant_id, line.quantity):
+            raise SoldOut(line.variant.sku, line.variant.product.name)
+        OrderLine.objects.create(order=order, **_snapshot(line))
+        StockReservation.objects.create(
+            order=order, variant_id=line.variant_id, quantity=line.quantity, expires_at=expires_at
+        )
+    return order
+
+
+def _snapshot(line: CartLine) -> dict:
+    variant = line.variant
+    name = f"{variant.product.name} - {variant.label}" if variant.label else variant.product.name
+    return {
+        "variant": variant,
+        "sku": variant.sku,
+        "name": name,
+        "unit_price": variant.price,
+        "quantity": line.quantity,
+        "currency": variant.product.currency,
+        "event_id": line.event_id,
+        "recording_id": line.recording_id,
+        "source": line.source,
+        "highlight_id": line.highlight_id,
+    }
+
+
+@transaction.atomic
+def _end_pending(order_id: int, status: str, reason: str) -> bool:
+    """Release a pending order's reservations and give it ``status``; False when it was no longer
+    pending (paid meanwhile). Locks the order."""
+    order = Order.objects.select_for_update().filter(pk=order_id, status=Status.PENDING).first()
+    if order is None:
+        return False
+    _release(order)
+    order.status, order.status_reason = status, reason[:300]
+    order.save(update_fields=["status", "status_reason"])
+    return True
+
+
+def _release(order: Order) -> None:
+    active = order.reservations.filter(status=StockReservation.Status.ACTIVE).order_by("variant_id")
+    for reservation in active:
+        stock.give_back(reservation.variant_id, reservation.quantity)
+    active.update(status=StockReservation.Status.RELEASED)
+
+
+def handle_payment_webhook(*, body: bytes, headers) -> str:
+    """Verify a payment provider's delivery and apply it to its order; returns what happened.
+    Raises payments.InvalidWebhook (nothing changed) for an unverifiable one. Idempotent: an event
+    seen before changes nothing; events in any order end in the same state (a failure after a
+    success leaves the order paid; a success after a failure takes the stock again)."""
+    backend = payments.get_payment_backend()
+    event = backend.parse_webhook(body, headers)
+    if event.kind not in (payments.SUCCEEDED, payments.FAILED, payments.CANCELED):
+        return "ignored"
+    try:
+        with transaction.atomic():
+            record = PaymentEvent.objects.create(
+                backend=backend.name, event_id=event.id, kind=event.kind, payment_id=event.payment_id
+            )
+            outcome = _apply_payment_event(backend.name, event)
+            record.outcome = outcome
+            record.save(update_fields=["outcome"])
+            return outcome
+    except IntegrityError:
+        return "duplicate"
+
+
+def _apply_payment_event(backend: str, event: payments.PaymentEvent) -> str:
+    order = _order_for_event(backend, event)
+    if order is None:
+        return "unknown order"
+    if event.kind != payments.SUCCEEDED:
+        if order.status != Status.PENDING:
+            return f"already {order.status}"
+        _release(order)
+        order.status, order.status_reason = Status.FAILED, (event.reason or "The payment failed.")[:300]
+        order.save(update_fields=["status", "status_reason"])
+        return "failed"
+    if (event.amount_minor, event.currency) != (
+        payments.minor_units(order.total, order.currency),
+        order.currency,
+    ):
+        logger.error("A payment's amount differs from its order", extra={"order": order.pk})
+        return "amount mismatch"
+    return _mark_paid(order)
+
+
+def _order_for_event(backend: str, event: payments.PaymentEvent) -> Order | None:
+    orders = Order.objects.select_for_update()
+    order = orders.filter(payment_backend=backend, payment_id=event.payment_id).first()
+    if order is None and event.reference:
+        # The event may come before the checkout stored the payment's id.
+        order = orders.filter(payment_backend=backend, token=event.reference, payment_id="").first()
+    return order
+
+
+def _mark_paid(order: Order) -> str:
+    if order.status in (Status.PAID, Status.REFUNDED, Status.NEEDS_REFUND):
+        return f"already {order.status}"
+    if order.status != Status.PENDING and not _take_again(order):
+        order.status = Status.NEEDS_REFUND
+        order.status_reason = "Paid after its reservation ended, and the stock was gone: refund it."
+        order.save(update_fields=["status", "status_reason"])
+        return "needs refund"
+    order.reservations.filter(status=StockReservation.Status.ACTIVE).update(
+        status=StockReservation.Status.COMMITTED
+    )
+    order.status, order.status_reason, order.paid_at = Status.PAID, "", timezone.now()
+    order.save(update_fields=["status", "status_reason", "paid_at"])
+    if order.cart_id:
+        CartLine.objects.filter(
+            cart_id=order.cart_id, variant_id__in=order.lines.values_list("variant_id", flat=True)
+        ).delete()
+    return "paid"
+
+
+def _take_again(order: Order) -> bool:
+    """Reserve a released order's lines again (a payment that succeeded after failing or
+    expiring); all or none."""
+    lines = list(order.lines.exclude(variant=None).order_by("variant_id"))
+    with transaction.atomic():
+        for index, line in enumerate(lines):
+            if not stock.take(line.variant_id, line.quantity):
+                for taken in lines[:index]:
+                    stock.give_back(taken.variant_id, taken.quantity)
+                return False
+    for line in lines:
+        StockReservation.objects.create(
+            order=order, variant_id=line.variant_id, quantity=line.quantity, expires_at=timezone.now()
+        )
+    return True
+
+
+def release_expired_reservations(*, now=None) -> int:
+    """Expire every pending order whose reservation has run out and put its stock back on sale;
+    returns how many. Skips orders another transaction holds (a payment arriving): they are
+    looked at again next run. Safe to run concurrently and repeatedly."""
+    now = now or timezone.now()
+    due = (
+        StockReservation.objects.filter(
+            status=StockReservation.Status.ACTIVE, expires_at__lte=now, order__status=Status.PENDING
+        )
+        .values_list("order_id", flat=True)
+        .distinct()
+    )
+    return sum(
+        _end_pending(order_id, Status.EXPIRED, "The reservation expired before payment.") for order_id in due
+    )
+
+
+@transaction.atomic
+def cancel_order(*, order: Order, by) -> Order:
+    """Cancel an order from the studio: a pending one's reservation is released, a paid one's
+    stock is put back (the provider's refund is separate). Locks the order."""
+    permissions.require(by, Action.MANAGE_ORDERS, order)
+    return _close(order, Status.CANCELED, allowed=(Status.PENDING, Status.PAID))
+
+
+@transaction.atomic
+def refund_order(*, order: Order, by) -> Order:
+    """Mark a paid order refunded and put its stock back. Locks the order."""
+    permissions.require(by, Action.MANAGE_ORDERS, order)
+    return _close(order, Status.REFUNDED, allowed=(Status.PAID, Status.NEEDS_REFUND))
+
+
+def _close(order: Order, status: str, *, allowed: tuple[str, ...]) -> Order:
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    if order.status not in allowed:
+        raise OrderNotCancelable(f"An order that is {order.get_status_display().lower()} cannot be {status}.")
+    if order.status == Status.PENDING:
+        _release(order)
+    else:
+        committed = order.reservations.filter(status=StockReservation.Status.COMMITTED).order_by("variant_id")
+        for reservation in committed:
+            stock.give_back(reservation.variant_id, reservation.quantity)
+        committed.update(status=StockReservation.Status.RELEASED)
+    order.status = status
+    order.save(update_fields=["status"])
+    return order

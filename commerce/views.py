@@ -1,0 +1,178 @@
+"""The viewer's JSON API (cart, checkout, order status) and the payment webhook. Each view reads
+its input strictly (liveshop.jsoninput), calls one service and answers JSON; every expected
+failure is a 4xx with a reason ({"error": ...}), never a 500. POSTs need Django's CSRF token
+(X-CSRFToken), except the webhook, which the provider signs instead."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import Organization
+from accounts.permissions import may_watch
+from commerce import payments, services
+from commerce.carts import cart_for_request
+from commerce.exceptions import CommerceError, EmptyCart, SoldOut, VariantUnavailable
+from commerce.models import Order
+from commerce.payloads import cart_payload, order_payload
+from commerce.payments.test import TestPaymentBackend
+from events.models import LiveEvent
+from liveshop import jsoninput
+from recordings.models import Recording
+
+ERROR_STATUS = {SoldOut: 409, VariantUnavailable: 404, EmptyCart: 409}
+
+
+class BadInput(ValueError):
+    pass
+
+
+def json_api(view):
+    """Answer the view's expected failures as JSON 4xx (payment provider trouble as 502)."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Http404 as exc:
+            return JsonResponse({"error": str(exc) or "Not found."}, status=404)
+        except (BadInput, ValueError) as exc:
+            return JsonResponse({"error": str(exc)}, status=400)
+        except CommerceError as exc:
+            status = next((code for kind, code in ERROR_STATUS.items() if isinstance(exc, kind)), 400)
+            return JsonResponse({"error": str(exc), "soldOut": isinstance(exc, SoldOut)}, status=status)
+        except payments.PaymentBackendError as exc:
+            return JsonResponse({"error": str(exc)}, status=502)
+
+    return wrapper
+
+
+def _body(request) -> dict[str, Any]:
+    try:
+        data = jsoninput.loads(request.body or b"{}")
+    except ValueError as exc:
+        raise BadInput(f"The body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadInput("The body must be a JSON object.")
+    return data
+
+
+def _int(data: dict, name: str, *, default: int | None = None) -> int | None:
+    value = data.get(name, default)
+    if value is None and default is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise BadInput(f"{name} must be a positive whole number.")
+    return value
+
+
+def _brand(slug: str) -> Organization:
+    return get_object_or_404(Organization, slug=slug)
+
+
+def _attribution(request, brand: Organization, data: dict) -> dict:
+    event_id, recording_id = _int(data, "event_id"), _int(data, "recording_id")
+    if recording_id is not None:
+        recording = (
+            Recording.objects.filter(pk=recording_id, organization=brand).select_related("event").first()
+        )
+        if recording is None or not (
+            recording.is_published or (recording.event and may_watch(request.user, recording.event))
+        ):
+            raise Http404("No such video.")
+        return {"recording": recording}
+    if event_id is not None:
+        event = LiveEvent.objects.filter(pk=event_id, organization=brand).first()
+        if event is None or not may_watch(request.user, event):
+            raise Http404("No such event.")
+        return {"event": event}
+    return {}
+
+
+@require_GET
+@json_api
+def cart_view(request, brand_slug: str):
+    return JsonResponse(cart_payload(cart_for_request(request, _brand(brand_slug), create=False)))
+
+
+@require_POST
+@json_api
+def cart_add_view(request, brand_slug: str):
+    brand, data = _brand(brand_slug), _body(request)
+    variant_id, quantity = _int(data, "variant_id"), _int(data, "quantity", default=1)
+    if variant_id is None:
+        raise BadInput("variant_id is required.")
+    attribution = _attribution(request, brand, data)
+    cart = cart_for_request(request, brand, create=True)
+    services.add_to_cart(cart=cart, variant_id=variant_id, quantity=quantity, **attribution)
+    return JsonResponse(cart_payload(cart), status=201)
+
+
+@require_POST
+@json_api
+def checkout_view(request, brand_slug: str):
+    brand, data = _brand(brand_slug), _body(request)
+    email = str(data.get("email") or (request.user.email if request.user.is_authenticated else ""))
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise BadInput("Enter a valid e-mail address.") from None
+    cart = cart_for_request(request, brand, create=False)
+    if cart is None:
+        raise EmptyCart("Your cart is empty.")
+    order, payment = services.start_checkout(cart=cart, email=email, user=request.user)
+    answer = order_payload(order)
+    answer["payment"] = {"backend": order.payment_backend, "clientSecret": payment.client_secret}
+    return JsonResponse(answer, status=201)
+
+
+@require_GET
+@json_api
+def order_view(request, token: str):
+    return JsonResponse(order_payload(_order(token)))
+
+
+@require_POST
+@json_api
+def test_payment_view(request, token: str):
+    """The test provider's card form: pay the order with a test card number, through the same
+    webhook handling as a real provider's delivery (PAYMENT_BACKEND=test only)."""
+    backend = payments.get_payment_backend()
+    if not isinstance(backend, TestPaymentBackend):
+        raise Http404("The test payment provider is not in use.")
+    order, data = _order(token), _body(request)
+    delivery = backend.confirm(
+        client_secret=str(data.get("client_secret", "")),
+        reference=str(order.token),
+        amount_minor=payments.minor_units(order.total, order.currency),
+        currency=order.currency,
+        card_number=str(data.get("card_number", "")),
+        authenticated=data.get("authenticated") is True,
+    )
+    if delivery.body:
+        services.handle_payment_webhook(body=delivery.body, headers=delivery.headers)
+    order.refresh_from_db()
+    return JsonResponse({**order_payload(order), "payment": {"status": delivery.status}})
+
+
+def _order(token: str) -> Order:
+    return get_object_or_404(Order.objects.prefetch_related("lines"), token=token)
+
+
+@csrf_exempt
+@require_POST
+def payment_webhook_view(request):
+    """The payment provider's deliveries: 400 with the reason when the signature (or body) does
+    not verify, else 200 with what it did (a redelivery answers "duplicate")."""
+    try:
+        outcome = services.handle_payment_webhook(body=request.body, headers=request.headers)
+    except payments.InvalidWebhook as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"outcome": outcome})
