@@ -206,17 +206,17 @@ def handle_payment_webhook(*, body: bytes, headers) -> str:
     event = backend.parse_webhook(body, headers)
     if event.kind not in (payments.SUCCEEDED, payments.FAILED, payments.CANCELED):
         return "ignored"
-    try:
-        with transaction.atomic():
-            record = PaymentEvent.objects.create(
-                backend=backend.name, event_id=event.id, kind=event.kind, payment_id=event.payment_id
-            )
-            outcome = _apply_payment_event(backend.name, event)
-            record.outcome = outcome
-            record.save(update_fields=["outcome"])
-            return outcome
-    except IntegrityError:
-        return "duplicate"
+    with transaction.atomic():
+        try:
+            with transaction.atomic():  # a concurrent redelivery waits here, then finds this one
+                record = PaymentEvent.objects.create(
+                    backend=backend.name, event_id=event.id, kind=event.kind, payment_id=event.payment_id
+                )
+        except IntegrityError:
+            return "duplicate"
+        record.outcome = _apply_payment_event(backend.name, event)
+        record.save(update_fields=["outcome"])
+        return record.outcome
 
 
 def _apply_payment_event(backend: str, event: payments.PaymentEvent) -> str:

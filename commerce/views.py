@@ -148,14 +148,17 @@ def test_payment_view(request, token: str):
     if not isinstance(backend, TestPaymentBackend):
         raise Http404("The test payment provider is not in use.")
     order, data = _order(token), _body(request)
-    delivery = backend.confirm(
-        client_secret=str(data.get("client_secret", "")),
-        reference=str(order.token),
-        amount_minor=payments.minor_units(order.total, order.currency),
-        currency=order.currency,
-        card_number=str(data.get("card_number", "")),
-        authenticated=data.get("authenticated") is True,
-    )
+    try:
+        delivery = backend.confirm(
+            client_secret=str(data.get("client_secret", "")),
+            reference=str(order.token),
+            amount_minor=payments.minor_units(order.total, order.currency),
+            currency=order.currency,
+            card_number=str(data.get("card_number", "")),
+            authenticated=data.get("authenticated") is True,
+        )
+    except payments.PaymentBackendError as exc:
+        raise BadInput(str(exc)) from None
     if delivery.body:
         services.handle_payment_webhook(body=delivery.body, headers=delivery.headers)
     order.refresh_from_db()

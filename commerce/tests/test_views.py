@@ -185,3 +185,32 @@ def test_stripe_deliveries_through_the_webhook_view_duplicated_and_reordered(
     assert outcomes == ["paid"] + ["duplicate"] * 9 + ["already paid"]
     order.refresh_from_db()
     assert order.status == Order.Status.PAID
+
+
+def test_the_test_provider_answers_400_for_a_number_that_is_not_a_test_card(
+    client, brand, make_variant, payment_backend
+):
+    add(client, brand, make_variant())
+    order = checkout(client, brand).json()
+
+    answer = post(
+        client,
+        reverse("commerce:test-payment", args=[order["token"]]),
+        {"client_secret": order["payment"]["clientSecret"], "card_number": "1234"},
+    )
+
+    assert answer.status_code == 400
+    assert "test card" in answer.json()["error"]
+
+
+def test_the_admin_lists_only_the_brands_own_orders(client, brand, other_brand, host):
+    mine = Order.objects.create(organization=brand, currency="USD", total="1.00", payment_backend="test")
+    theirs = Order.objects.create(
+        organization=other_brand, currency="USD", total="2.00", payment_backend="test"
+    )
+    client.force_login(host)
+
+    listed = client.get(reverse("admin:commerce_order_changelist")).context["cl"].result_list
+
+    assert list(listed) == [mine]
+    assert client.get(reverse("admin:commerce_order_change", args=[theirs.pk])).status_code == 302
