@@ -356,9 +356,11 @@ def _highlight(
         cue_state=Highlight.CueState.PENDING if live else Highlight.CueState.NOT_LIVE,
     )
     message = "product.cleared" if product is None else "product.featured"
-    broadcast_to_event_on_commit(event.pk, message, highlight_payload(highlight))
-    # Consoles get it with its cue state, before any cue.state frame about it.
+    # After commit, in this order: consoles get the highlight with its cue state (before any
+    # cue.state frame about it), the cue leaves (timing-critical), then the viewers' card (its
+    # publish also bumps the event's shared-page version: ~1 ms the cue does not wait for).
     broadcast_to_studio_on_commit(event.pk, message, studio_highlight_payload(highlight))
     if live:
         cues.send_cue_on_commit(highlight)
+    broadcast_to_event_on_commit(event.pk, message, highlight_payload(highlight))
     return highlight

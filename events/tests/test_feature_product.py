@@ -118,10 +118,10 @@ def test_featuring_before_going_live_shows_the_card_without_a_cue(
     assert (highlight.cue_state, highlight.offset_ms, highlight.session) == (CueState.NOT_LIVE, None, None)
     assert video.calls_to("put_metadata") == []
     assert [(m["type"], m.get("audience")) for m in broadcasts] == [
-        ("product.featured", None),
         ("product.featured", "studio"),
+        ("product.featured", None),
     ]
-    assert broadcasts[1]["payload"]["cueState"] == "not_live"
+    assert broadcasts[0]["payload"]["cueState"] == "not_live"
 
 
 def test_feature_requires_the_host_role_of_the_events_brand(show):
