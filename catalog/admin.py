@@ -1,6 +1,6 @@
-from django import forms
 from django.contrib import admin
 from django.db import models
+from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html
 
 from accounts.admin import BrandScopedAdmin, BrandScopedInline
@@ -11,13 +11,29 @@ from catalog.services import attach_product_image, remove_product_image
 from catalog.variants import ensure_default_variant
 
 
-class VariantInlineForm(forms.ModelForm):
-    def clean_sku(self):
-        sku = self.cleaned_data["sku"]
-        taken = Variant.objects.filter(organization_id=self.instance.product.organization_id, sku=sku)
-        if self.instance.product.organization_id and taken.exclude(pk=self.instance.pk).exists():
-            raise forms.ValidationError("Another variant of this brand has this SKU.")
-        return sku
+class VariantFormSet(BaseInlineFormSet):
+    """SKUs unique within the brand, checked here (the form knows no brand): against each other,
+    the product's own SKU (its default variant's) and the brand's other variants."""
+
+    def clean(self):
+        super().clean()
+        product = self.instance
+        rows = [
+            form
+            for form in self.forms
+            if getattr(form, "cleaned_data", None) and not form.cleaned_data.get("DELETE")
+        ]
+        seen: set[str] = set()
+        for form in rows:
+            sku, variant = form.cleaned_data.get("sku"), form.instance
+            taken = Variant.objects.filter(organization_id=product.organization_id, sku=sku).exclude(
+                pk__in=[row.instance.pk for row in rows if row.instance.pk]
+            )
+            if variant.is_default and sku != product.sku:
+                form.add_error("sku", "The default variant's SKU is the product's: change that instead.")
+            elif sku in seen or (sku == product.sku and not variant.is_default) or taken.exists():
+                form.add_error("sku", "Another variant of this brand has this SKU.")
+            seen.add(sku)
 
 
 class VariantInline(BrandScopedInline):
@@ -25,7 +41,7 @@ class VariantInline(BrandScopedInline):
     default variant (the product's own SKU) is made when the product is saved."""
 
     model = Variant
-    form = VariantInlineForm
+    formset = VariantFormSet
     fields = ["label", "sku", "price_override", "stock", "low_stock_threshold", "is_active", "is_default"]
     readonly_fields = ["is_default"]
     extra = 0
