@@ -214,3 +214,27 @@ def test_the_admin_lists_only_the_brands_own_orders(client, brand, other_brand, 
 
     assert list(listed) == [mine]
     assert client.get(reverse("admin:commerce_order_change", args=[theirs.pk])).status_code == 302
+
+
+def test_a_line_added_on_a_published_video_is_attributed_to_it_as_replay(client, brand, make_variant):
+    from django.utils import timezone
+
+    from commerce.models import CartLine
+    from recordings.models import Recording
+
+    video = Recording.objects.create(
+        organization=brand,
+        backend=Recording.Backend.UPLOAD,
+        title="Spring",
+        slug="spring",
+        status=Recording.Status.READY,
+        published_at=timezone.now(),
+    )
+    draft = Recording.objects.create(
+        organization=brand, backend=Recording.Backend.UPLOAD, title="Draft", slug="draft"
+    )
+
+    assert add(client, brand, make_variant(), recording_id=video.pk).status_code == 201
+    assert add(client, brand, make_variant(), recording_id=draft.pk).json()["error"] == "No such video."
+    line = CartLine.objects.get()
+    assert (line.recording, line.event, line.source) == (video, None, "replay")
