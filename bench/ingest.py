@@ -232,7 +232,7 @@ def counted_requests():
 
 def recording_end(spec) -> dict:
     """IVS's Recording End event for ``spec``, as EventBridge delivers it."""
-    from liveshop.video.events import recording_state_change
+    from liveshop.video.eventbridge import recording_state_change
 
     detail = {
         "recording_s3_bucket_name": SOURCE,

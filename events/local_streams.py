@@ -37,7 +37,7 @@ from events import extensions, stream_state
 from events.exceptions import PublishRefused
 from events.models import LiveEvent, StreamSession
 from liveshop import crypto
-from liveshop.video import events as ivs_events
+from liveshop.video import eventbridge as ivs_events
 from liveshop.video import local
 
 logger = logging.getLogger(__name__)

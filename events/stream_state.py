@@ -18,7 +18,7 @@ from events.exceptions import MalformedStreamEvent
 from events.models import LiveEvent, StreamSession
 from events.realtime import broadcast_to_event_on_commit, broadcast_to_studio
 from liveshop.video import VideoBackendError, get_video_backend
-from liveshop.video import events as ivs_events
+from liveshop.video import eventbridge as ivs_events
 
 logger = logging.getLogger(__name__)
 

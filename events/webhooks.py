@@ -3,7 +3,7 @@
 The destination's connection sends the shared secret in the X-Liveshop-Webhook-Secret header
 (API-key authorization); the body is one EventBridge event. The secret is not enough: the event
 must be IVS's, in Liveshop's account, about its channels and recordings bucket
-(events.stream_state.check_origin, recordings.services.events), else a 400 says why."""
+(events.stream_state.check_origin, recordings.services.recording_events), else a 400 says why."""
 
 import logging
 from datetime import UTC

@@ -10,7 +10,7 @@ class RecordingsConfig(AppConfig):
         recordings: the dependency runs one way). Dotted paths: imported on first use."""
         from events import extensions
 
-        services = "recordings.services.events"
+        services = "recordings.services.recording_events"
         extensions.recording_event.fill(f"{services}.handle_recording_event")
         extensions.stream_session_created.fill(f"{services}.link_late_session")
         extensions.local_recording_saved.fill(f"{services}.queue_local_ingestion")

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from events import stream_state
 from events.webhooks import SECRET_HEADER
-from liveshop.video import events as ivs_events
+from liveshop.video import eventbridge as ivs_events
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "cloudformation.yaml"

@@ -19,7 +19,7 @@ from events.realtime import hub as realtime_hub
 from events.realtime import presence
 from events.tests.factories import LiveEventFactory, StreamSessionFactory
 from liveshop.asgi import application
-from liveshop.video import events as ivs_events
+from liveshop.video import eventbridge as ivs_events
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 

@@ -13,7 +13,7 @@ from events.exceptions import MalformedStreamEvent
 from events.models import LiveEvent, StreamSession
 from events.tests.factories import LiveEventFactory
 from events.webhooks import SECRET_HEADER
-from liveshop.video import events as ivs_events
+from liveshop.video import eventbridge as ivs_events
 
 pytestmark = pytest.mark.django_db
 

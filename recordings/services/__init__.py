@@ -1,6 +1,6 @@
 """Recordings use cases (writes), re-exported: import them from ``recordings.services``."""
 
-from recordings.services.events import (
+from recordings.services.recording_events import (
     RecordingEvent,
     handle_recording_event,
     note_recording,

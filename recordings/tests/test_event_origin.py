@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from events.webhooks import SECRET_HEADER
-from liveshop.video import events as ivs_events
+from liveshop.video import eventbridge as ivs_events
 from recordings.models import Recording
 from recordings.tests.conftest import CHANNEL_ARN, REGION, SOURCE, STARTED_AT
 from recordings.tests.recording_tree import RecordingSpec, write_recording

@@ -3,7 +3,7 @@ from django.utils.module_loading import import_string
 
 from events import extensions
 from events.exceptions import MalformedStreamEvent
-from liveshop.video.events import recording_state_change
+from liveshop.video.eventbridge import recording_state_change
 from recordings.exceptions import MalformedRecordingEvent
 from recordings.models import ProductCue, Recording
 from recordings.services import handle_recording_event, parse_recording_event

@@ -14,7 +14,7 @@ from django.db import transaction
 from events import stream_state
 from events.models import LiveEvent
 from events.tests.factories import LiveEventFactory
-from liveshop.video import events as ivs_events
+from liveshop.video import eventbridge as ivs_events
 from recordings.models import Recording
 
 pytestmark = pytest.mark.django_db

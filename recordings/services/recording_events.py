@@ -17,7 +17,7 @@ from events.exceptions import MalformedStreamEvent
 from events.models import StreamSession
 from events.stream_state import check_origin
 from liveshop.tasks import enqueue, enqueue_on_commit
-from liveshop.video import events as ivs_events
+from liveshop.video import eventbridge as ivs_events
 from recordings import exceptions
 from recordings.models import Recording
 from recordings.services.ingest import (
