@@ -1,5 +1,8 @@
 """Recordings use cases (writes), re-exported: import them from ``recordings.services``."""
 
+from recordings.services.ingest import get_event_for_channel, ingest_recording
+from recordings.services.pending import PendingScan, find_pending_recordings
+from recordings.services.product_cues import build_cues, sync_product_cues
 from recordings.services.recording_events import (
     RecordingEvent,
     handle_recording_event,
@@ -7,9 +10,6 @@ from recordings.services.recording_events import (
     parse_recording_event,
     record_start_failure,
 )
-from recordings.services.ingest import get_event_for_channel, ingest_recording
-from recordings.services.pending import PendingScan, find_pending_recordings
-from recordings.services.product_cues import build_cues, sync_product_cues
 
 __all__ = [
     "PendingScan",

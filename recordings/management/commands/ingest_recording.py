@@ -40,9 +40,9 @@ from liveshop.progress import ProgressLine
 from recordings import services
 from recordings.exceptions import RecordingError
 from recordings.models import Recording
-from recordings.services.recording_events import END, END_FAILURE, START_FAILURE
 from recordings.services.ingest import LOCAL_SOURCE, record_interruption
 from recordings.services.local import ingest_local_recording
+from recordings.services.recording_events import END, END_FAILURE, START_FAILURE
 
 DEFAULT_EVENT_ENV = "LIVESHOP_EVENT"
 
