@@ -73,11 +73,11 @@ class Stats:
 
 class Storm:
     """--reconnect-storm: every viewer whose socket closes reconnects as viewer.js does (backoff
-    from 0.5 s doubling up to 30 s, each wait drawn from [ceiling/2, ceiling]; reset by a
+    from 0.5 s doubling up to 5 s, each wait drawn from [ceiling/2, ceiling]; reset by a
     snapshot), and notes when it first holds the ``target`` highlight (in a snapshot or a
     product_featured frame)."""
 
-    FIRST, MAX = 0.5, 30.0  # viewer.js SOCKET_BACKOFF_MS
+    FIRST, MAX = 0.5, 5.0  # viewer.js SOCKET_BACKOFF_MS
 
     def __init__(self, viewers: int):
         self.viewers = viewers

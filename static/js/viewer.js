@@ -32,7 +32,11 @@ const DEFAULT_LATENCY_S = 3; // until the player reports its own
 // mediaTimeAt), used only while they agree with the latency estimate within this (an encoder whose
 // clock does not start at 0 falls back to the estimate). Measured by bench/sync.py.
 const MAX_TIMESTAMP_DISAGREEMENT_S = 2.5;
-const SOCKET_BACKOFF_MS = { firstMs: 500, maxMs: 30000 };
+// A viewer retries a lost socket within 5 s at most (each wait drawn from 2.5-5 s once it is that
+// long): a show is live, and a restarted server must have its audience back within seconds, not
+// at the end of a 16 s wait that began while it was booting (bench/fanout.py --reconnect-storm).
+// A server that is busy says so (4429: four times the wait).
+const SOCKET_BACKOFF_MS = { firstMs: 500, maxMs: 5000 };
 const PLAYER_BACKOFF_MS = { firstMs: 1000, maxMs: 10000 };
 
 const config = JSON.parse(document.getElementById("watch-config").textContent);
