@@ -41,6 +41,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts import permissions
+from accounts.permissions import Action
 from liveshop import processes
 from liveshop.tasks import enqueue_on_commit
 from recordings.exceptions import RecordingError
@@ -289,7 +291,9 @@ class NotRetryable(RecordingError):
 @transaction.atomic
 def retry_job(*, recording: Recording, by) -> Recording:
     """The brand's Retry: a failed upload back to pending (attempts from 0) with its transcode
-    queued after commit, or a failed recording's ingestion queued again. NotRetryable otherwise."""
+    queued after commit, or a failed recording's ingestion queued again. NotRetryable otherwise;
+    PermissionDenied unless ``by`` may edit the brand's recordings."""
+    permissions.require(by, Action.EDIT_RECORDING, recording)
     recording = Recording.objects.select_for_update().get(pk=recording.pk)
     if recording.status != Status.FAILED:
         raise NotRetryable("Only a video whose processing failed can be retried.")

@@ -24,7 +24,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename, slugify
 
+from accounts import permissions
 from accounts.models import Organization
+from accounts.permissions import Action
 from liveshop import media
 from liveshop.media import MediaInfo
 from liveshop.tasks import enqueue_on_commit
@@ -126,7 +128,9 @@ def local_copy(file) -> Iterator[Path]:
 
 def create_upload(*, organization: Organization, title: str, file, by) -> Recording:
     """Check ``file`` (an UploadedFile) and store it with a new pending Recording; the transcode
-    task is queued after commit. Raises InvalidUpload and then stores nothing."""
+    task is queued after commit. Raises InvalidUpload and then stores nothing (PermissionDenied
+    unless ``by`` may edit the brand's recordings)."""
+    permissions.require(by, Action.EDIT_RECORDING, organization)
     check_file_meta(name=file.name, size=file.size, content_type=getattr(file, "content_type", ""))
     with local_copy(file) as path:
         probe_video(path)
@@ -204,6 +208,7 @@ def start_direct_upload(
 def confirm_direct_upload(*, organization: Organization, token: str, title: str, by) -> Recording:
     """The browser says the file is in S3: HEAD it (size, type), ffprobe a copy, then a pending
     Recording and the transcode task, as create_upload. A bad object is deleted (InvalidUpload)."""
+    permissions.require(by, Action.EDIT_RECORDING, organization)
     try:
         payload = signing.loads(token, salt=_SIGNER_SALT, max_age=TOKEN_MAX_AGE)
     except signing.BadSignature:
@@ -253,6 +258,7 @@ def _head(storage, name: str) -> tuple[int, str]:
 def set_published(*, recording: Recording, published: bool, by) -> Recording:
     """Publish (``published_at`` now) or unpublish a ready video. Idempotent: publishing a
     published video keeps its first date. Raises InvalidUpload for a video not ready yet."""
+    permissions.require(by, Action.EDIT_RECORDING, recording)
     recording = Recording.objects.select_for_update().get(pk=recording.pk)
     if published and not recording.is_ready:
         raise InvalidUpload("Only a video that has finished processing can be published.")
