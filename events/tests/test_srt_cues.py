@@ -23,11 +23,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def brand():
-    return OrganizationFactory(name="Acme")
-
-
-@pytest.fixture
 def products(brand):
     return [ProductFactory(organization=brand, sku=sku) for sku in SKUS]
 

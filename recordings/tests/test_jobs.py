@@ -45,11 +45,6 @@ def sample_video(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture
-def brand():
-    return OrganizationFactory(slug="acme")
-
-
 @pytest.fixture(autouse=True)
 def scratch(tmp_path, monkeypatch):
     """Job folders in this test's own temporary folder (other runs may share the machine's)."""

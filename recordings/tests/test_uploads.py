@@ -64,17 +64,6 @@ def on_disk(settings, tmp_path):
     return uploads, hls
 
 
-@pytest.fixture
-def brand():
-    return OrganizationFactory(slug="acme")
-
-
-@pytest.fixture
-def host_client(client, brand):
-    client.force_login(member(brand, role=Membership.Role.HOST))
-    return client
-
-
 def files_in(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
 
