@@ -10,7 +10,7 @@ from django.urls import reverse
 from events.tests.factories import LiveEventFactory
 from liveshop import csp
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
 
 
