@@ -216,10 +216,13 @@ def _retry_later(highlight_id: int, delay: float) -> None:
     send_highlight_cue(highlight_id)
 
 
-def warm_up() -> None:
+def warm_up(*, task_registry: bool = True) -> None:
     """Build now what a process's first cue would otherwise build (call it at start-up: web,
     worker, the pre-recorded streamer): the video backend and its cloud client (~0.6 s for
-    boto3's IVS model), the rate limiter (and its Redis connection) and the task registry."""
+    boto3's IVS model), the rate limiter (and its Redis connection) and the task registry. A
+    Celery worker has loaded its tasks already (``task_registry=False``): loading them again in a
+    pool process would set Django up a second time and replace the worker's log handlers."""
     video.warm_up()
     get_rate_limiter().acquire("warm-up", clock.now())
-    tasks.load_tasks()
+    if task_registry:
+        tasks.load_tasks()

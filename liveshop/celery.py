@@ -25,7 +25,7 @@ def warm_up_pool_process(**kwargs) -> None:
     or a solo worker."""
     from events.cues import warm_up
 
-    warm_up()
+    warm_up(task_registry=False)
 
 
 @signals.worker_ready.connect
@@ -37,4 +37,4 @@ def warm_up_worker(sender=None, **kwargs) -> None:
     if not isinstance(getattr(sender, "pool", None), PreforkPool):
         from events.cues import warm_up
 
-        warm_up()
+        warm_up(task_registry=False)
