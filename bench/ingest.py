@@ -25,7 +25,7 @@ Then, against that server, in this one run:
                      ingestion task runs eagerly after its commit, so the call returns once the
                      replay is ready (or failed); the S3 requests it made are counted by operation
                      (a botocore before-call hook). Wall time and this process's CPU.
-  zero-copy          (--modes reference) RECORDINGS_INGEST_MODE=reference: the metadata, master
+  zero-copy          (--modes reference) LIVESHOP_RECORDINGS_INGEST_MODE=reference: the metadata, master
                      and rendition playlists read, each rendition's last segment checked, the
                      thumbnails listed; no CopyObject. Run twice (the second on a fresh row too).
   aws s3 sync        awscli (``aws`` on PATH; install it with ``pip install awscli`` in an
@@ -425,7 +425,7 @@ def main() -> None:
     parser.add_argument("--segments", default="10,1", help="segment lengths in seconds, one run each")
     parser.add_argument("--hours", type=float, default=2.0, help="recording length")
     parser.add_argument("--quick", action="store_true", help="1-second segments for 15 minutes, not 2 hours")
-    parser.add_argument("--concurrency", type=int, default=32, help="RECORDINGS_COPY_CONCURRENCY")
+    parser.add_argument("--concurrency", type=int, default=32, help="LIVESHOP_RECORDINGS_COPY_CONCURRENCY")
     parser.add_argument("--no-sync", action="store_true", help="skip aws s3 sync")
     parser.add_argument(
         "--ready-only", action="store_true", help="only the Recording End -> ready rows (no resume, no sync)"

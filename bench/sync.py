@@ -568,21 +568,21 @@ def run(args, tmp: Path) -> int:
         DJANGO_STATIC_ROOT=str(tmp / "static"),
         DJANGO_MEDIA_ROOT=str(tmp / "media"),
         DJANGO_SERVE_MEDIA="true",  # the single-machine setup: replays served from disk
-        MEDIA_SERVER_HOST="127.0.0.1",
-        MEDIA_SERVER_DIR=str(tmp / "media-server"),
-        MEDIA_SERVER_CALLBACK_URL=f"http://127.0.0.1:{web_port}",
+        LIVESHOP_MEDIA_SERVER_HOST="127.0.0.1",
+        LIVESHOP_MEDIA_SERVER_DIR=str(tmp / "media-server"),
+        LIVESHOP_MEDIA_SERVER_CALLBACK_URL=f"http://127.0.0.1:{web_port}",
     )
     step("scratch database, migrations, collectstatic")
     _common.ensure_database(args.db_url)
     _common.migrate(env)
     collectstatic(env)
     server = media.start_media_server(
-        tmp / "media-server", callback_url=env["MEDIA_SERVER_CALLBACK_URL"], env=env
+        tmp / "media-server", callback_url=env["LIVESHOP_MEDIA_SERVER_CALLBACK_URL"], env=env
     )
     env.update(
-        MEDIA_SERVER_RTMP_PORT=str(server.rtmp_port),
-        MEDIA_SERVER_HTTP_PORT=str(server.http_port),
-        MEDIA_SERVER_PUBLIC_URL=server.public_url,
+        LIVESHOP_MEDIA_SERVER_RTMP_PORT=str(server.rtmp_port),
+        LIVESHOP_MEDIA_SERVER_HTTP_PORT=str(server.http_port),
+        LIVESHOP_MEDIA_SERVER_PUBLIC_URL=server.public_url,
     )
     web = worker = None
     db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="django")

@@ -213,8 +213,8 @@ class Stack:
             **self.env,
             "DJANGO_MEDIA_ROOT": str(self.directory / "media"),
             "TMPDIR": str(self.scratch),
-            "RECORDINGS_JOB_LEASE_SECONDS": "20",
-            "RECORDINGS_STALE_CHECK_SECONDS": "1",
+            "LIVESHOP_RECORDINGS_JOB_LEASE_SECONDS": "20",
+            "LIVESHOP_RECORDINGS_STALE_CHECK_SECONDS": "1",
         }
         log = (self.directory / f"worker-{name}.log").open("ab")
         try:

@@ -113,12 +113,12 @@ def start_media_server(
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "liveshop.settings.test"),
-        "MEDIA_SERVER_HOST": "127.0.0.1",
-        "MEDIA_SERVER_RTMP_PORT": str(rtmp_port),
-        "MEDIA_SERVER_HTTP_PORT": str(http_port),
-        "MEDIA_SERVER_PUBLIC_URL": f"http://127.0.0.1:{http_port}",
-        "MEDIA_SERVER_CALLBACK_URL": callback_url,
-        "MEDIA_SERVER_DIR": str(directory),
+        "LIVESHOP_MEDIA_SERVER_HOST": "127.0.0.1",
+        "LIVESHOP_MEDIA_SERVER_RTMP_PORT": str(rtmp_port),
+        "LIVESHOP_MEDIA_SERVER_HTTP_PORT": str(http_port),
+        "LIVESHOP_MEDIA_SERVER_PUBLIC_URL": f"http://127.0.0.1:{http_port}",
+        "LIVESHOP_MEDIA_SERVER_CALLBACK_URL": callback_url,
+        "LIVESHOP_MEDIA_SERVER_DIR": str(directory),
         **(env or {}),
     }
     with log.open("wb") as out:

@@ -88,11 +88,11 @@ def live_stack(transactional_db, settings, tmp_path):
         tmp_path, callback_url=f"http://127.0.0.1:{port}", env={"DJANGO_SECRET_KEY": settings.SECRET_KEY}
     )
     media_env = {
-        "MEDIA_SERVER_HOST": "127.0.0.1",
-        "MEDIA_SERVER_RTMP_PORT": str(server.rtmp_port),
-        "MEDIA_SERVER_HTTP_PORT": str(server.http_port),
-        "MEDIA_SERVER_PUBLIC_URL": server.public_url,
-        "MEDIA_SERVER_DIR": str(server.directory),
+        "LIVESHOP_MEDIA_SERVER_HOST": "127.0.0.1",
+        "LIVESHOP_MEDIA_SERVER_RTMP_PORT": str(server.rtmp_port),
+        "LIVESHOP_MEDIA_SERVER_HTTP_PORT": str(server.http_port),
+        "LIVESHOP_MEDIA_SERVER_PUBLIC_URL": server.public_url,
+        "LIVESHOP_MEDIA_SERVER_DIR": str(server.directory),
     }
     settings.MEDIA_SERVER_RTMP_PORT, settings.MEDIA_SERVER_HTTP_PORT = server.rtmp_port, server.http_port
     settings.MEDIA_SERVER_PUBLIC_URL, settings.MEDIA_SERVER_DIR = server.public_url, server.directory

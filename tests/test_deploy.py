@@ -641,7 +641,7 @@ def test_the_ingest_mode_is_a_parameter_the_ingest_task_gets(template, resources
     }
     (container,) = props(resources, "IngestTaskDefinition")["ContainerDefinitions"]
     environment = {e["Name"]: e["Value"] for e in container["Environment"]}
-    assert environment["RECORDINGS_INGEST_MODE"] == {"Ref": "RecordingsIngestMode"}
+    assert environment["LIVESHOP_RECORDINGS_INGEST_MODE"] == {"Ref": "RecordingsIngestMode"}
     assert template["Outputs"]["RecordingsIngestMode"]["Value"] == {"Ref": "RecordingsIngestMode"}
 
 

@@ -73,11 +73,11 @@ def stack(transactional_db, settings, media_on_disk, tmp_path_factory):
                 "DJANGO_MEDIA_ROOT": str(media_on_disk),
                 "DJANGO_SERVE_MEDIA": "true",
                 "VIDEO_BACKEND": "local",
-                "MEDIA_SERVER_HOST": "127.0.0.1",
-                "MEDIA_SERVER_RTMP_PORT": str(server.rtmp_port),
-                "MEDIA_SERVER_HTTP_PORT": str(server.http_port),
-                "MEDIA_SERVER_PUBLIC_URL": server.public_url,
-                "MEDIA_SERVER_DIR": str(server.directory),
+                "LIVESHOP_MEDIA_SERVER_HOST": "127.0.0.1",
+                "LIVESHOP_MEDIA_SERVER_RTMP_PORT": str(server.rtmp_port),
+                "LIVESHOP_MEDIA_SERVER_HTTP_PORT": str(server.http_port),
+                "LIVESHOP_MEDIA_SERVER_PUBLIC_URL": server.public_url,
+                "LIVESHOP_MEDIA_SERVER_DIR": str(server.directory),
             },
         ) as web:
             yield web.url, server, web.log

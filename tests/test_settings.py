@@ -3,6 +3,7 @@ half-configured, and the documented production environment passes ``check --depl
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,64 @@ def test_documented_production_environment_passes_check_deploy():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+# --- Names: every variable listed, Liveshop's own under LIVESHOP_, renamed ones still read ------
+
+SETTINGS_SOURCE = (ROOT / "liveshop" / "settings" / "base.py").read_text()
+READ = re.compile(
+    r'\benv(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]+)"|\benv_renamed\(\s*env(?:\.\w+)?,\s*"([A-Z][A-Z0-9_]+)"'
+)
+KEPT = {"DATABASE_URL", "REDIS_URL", "VIDEO_BACKEND", "PAYMENT_BACKEND"}  # as STYLE.md keeps VIDEO_BACKEND
+RENAMED = {
+    "MEDIA_SERVER_RTMP_PORT": "1999",
+    "RECORDINGS_INGEST_MODE": "reference",
+    "MEDIA_SERVER_DIR": "/srv/m",
+}
+
+
+def read_names() -> set[str]:
+    return {match.group(1) or match.group(2) for match in READ.finditer(SETTINGS_SOURCE)}
+
+
+def test_every_variable_the_settings_read_is_in_env_example_and_readme():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Settings") :]
+    section = section[: section.index("\n## ", 5)]
+    example = set(re.findall(r"\b([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text()))
+
+    assert len(read_names()) > 60
+    assert read_names() - example == set()
+    assert read_names() - set(re.findall(r"`([A-Z][A-Z0-9_]+)[`=]", section)) == set()
+
+
+def test_liveshop_variables_share_the_prefix():
+    vendors = ("LIVESHOP_", "DJANGO_", "AWS_", "IVS_", "CELERY_", "STRIPE_")
+    assert {name for name in read_names() if not name.startswith(vendors)} == KEPT
+
+
+RENAMED_PROBE = """
+import django, json
+from django.conf import settings
+django.setup()
+values = [settings.MEDIA_SERVER_RTMP_PORT, settings.RECORDINGS_INGEST_MODE, str(settings.MEDIA_SERVER_DIR)]
+print(json.dumps(values))
+"""
+
+
+def test_old_variable_names_still_work_with_a_deprecation_warning():
+    result = run_django(RENAMED_PROBE, RENAMED)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == [1999, "reference", "/srv/m"]
+    for old in RENAMED:
+        assert f"DeprecatedSettingName: {old} is deprecated: set LIVESHOP_{old} instead." in result.stderr
+
+
+def test_new_variable_names_win_over_old_ones_without_a_warning():
+    new = {f"LIVESHOP_{name}": value for name, value in RENAMED.items()}
+    result = run_django(RENAMED_PROBE, {**new, "MEDIA_SERVER_RTMP_PORT": "1"})
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == [1999, "reference", "/srv/m"]
+    assert "deprecated" not in result.stderr

@@ -466,11 +466,11 @@ def command_env(server) -> dict[str, str]:
         "REDIS_URL": settings.REDIS_URL,
         "DJANGO_SECRET_KEY": settings.SECRET_KEY,  # the stored stream key is encrypted with it
         "VIDEO_BACKEND": "local",
-        "MEDIA_SERVER_HOST": "127.0.0.1",
-        "MEDIA_SERVER_RTMP_PORT": str(server.rtmp_port),
-        "MEDIA_SERVER_HTTP_PORT": str(server.http_port),
-        "MEDIA_SERVER_PUBLIC_URL": server.public_url,
-        "MEDIA_SERVER_DIR": str(server.directory),
+        "LIVESHOP_MEDIA_SERVER_HOST": "127.0.0.1",
+        "LIVESHOP_MEDIA_SERVER_RTMP_PORT": str(server.rtmp_port),
+        "LIVESHOP_MEDIA_SERVER_HTTP_PORT": str(server.http_port),
+        "LIVESHOP_MEDIA_SERVER_PUBLIC_URL": server.public_url,
+        "LIVESHOP_MEDIA_SERVER_DIR": str(server.directory),
         "PYTHONUNBUFFERED": "1",
     }
 

@@ -6,7 +6,9 @@ Production differs only in its environment (see README, "Settings").
 """
 
 import hashlib
+import os
 import ssl
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -16,6 +18,24 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
+
+
+class DeprecatedSettingName(DeprecationWarning):
+    """An environment variable set under a name Liveshop has renamed; shown at startup."""
+
+
+warnings.simplefilter("default", DeprecatedSettingName)
+
+
+def env_renamed(read, name: str, *, old: str, **kwargs):
+    """``read(name, **kwargs)`` (``env``, ``env.int``, ...). While only ``old``, the name the
+    setting had before it moved under LIVESHOP_, is set, read that and warn; the new name wins."""
+    if name not in os.environ and old in os.environ:
+        warnings.warn(f"{old} is deprecated: set {name} instead.", DeprecatedSettingName, stacklevel=2)
+        name = old
+    return read(name, **kwargs)
+
+
 if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
     env.read_env(str(BASE_DIR / ".env"))
 
@@ -222,12 +242,23 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 # Recording jobs (transcodes, ingestions) refresh a lease as they progress; one whose lease has
 # run out is stuck (its worker died): the periodic check runs it again, up to this many attempts
 # in all, then marks it failed with a reason the brand sees (and a Retry button).
-RECORDINGS_JOB_LEASE_SECONDS = env.int("RECORDINGS_JOB_LEASE_SECONDS", default=5 * 60)
-RECORDINGS_JOB_MAX_ATTEMPTS = env.int("RECORDINGS_JOB_MAX_ATTEMPTS", default=3)
+RECORDINGS_JOB_LEASE_SECONDS = env_renamed(
+    env.int, "LIVESHOP_RECORDINGS_JOB_LEASE_SECONDS", old="RECORDINGS_JOB_LEASE_SECONDS", default=5 * 60
+)
+RECORDINGS_JOB_MAX_ATTEMPTS = env_renamed(
+    env.int, "LIVESHOP_RECORDINGS_JOB_MAX_ATTEMPTS", old="RECORDINGS_JOB_MAX_ATTEMPTS", default=3
+)
 CELERY_BEAT_SCHEDULE = {
     "recordings-check-stale-jobs": {
         "task": "recordings.tasks.check_stale_jobs_task",
-        "schedule": float(env.int("RECORDINGS_STALE_CHECK_SECONDS", default=60)),
+        "schedule": float(
+            env_renamed(
+                env.int,
+                "LIVESHOP_RECORDINGS_STALE_CHECK_SECONDS",
+                old="RECORDINGS_STALE_CHECK_SECONDS",
+                default=60,
+            )
+        ),
     },
     # Stock held by checkouts nobody paid for goes back on sale (commerce).
     "commerce-release-expired-reservations": {
@@ -246,11 +277,13 @@ STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 # The test provider signs its webhook events like Stripe; its secret defaults to one derived
 # from SECRET_KEY (it guards nothing real: the test provider takes no money).
 PAYMENTS_TEST_WEBHOOK_SECRET = (
-    env("PAYMENTS_TEST_WEBHOOK_SECRET", default="")
+    env_renamed(env, "LIVESHOP_PAYMENTS_TEST_WEBHOOK_SECRET", old="PAYMENTS_TEST_WEBHOOK_SECRET", default="")
     or hashlib.sha256(f"payments-test:{SECRET_KEY}".encode()).hexdigest()
 )
 # How long a checkout holds the stock it reserved before it goes back on sale.
-COMMERCE_RESERVATION_MINUTES = env.int("COMMERCE_RESERVATION_MINUTES", default=10)
+COMMERCE_RESERVATION_MINUTES = env_renamed(
+    env.int, "LIVESHOP_COMMERCE_RESERVATION_MINUTES", old="COMMERCE_RESERVATION_MINUTES", default=10
+)
 
 # VIDEO
 # ------------------------------------------------------------------------------
@@ -299,34 +332,63 @@ LIVESHOP_CUES_INLINE = env.bool("LIVESHOP_CUES_INLINE", default=False)
 
 # LOCAL MEDIA SERVER (VIDEO_BACKEND=local: nginx-rtmp run by `manage.py media_server`)
 # ------------------------------------------------------------------------------
-MEDIA_SERVER_HOST = env("MEDIA_SERVER_HOST", default="127.0.0.1")
-MEDIA_SERVER_RTMP_PORT = env.int("MEDIA_SERVER_RTMP_PORT", default=1935)
-MEDIA_SERVER_HTTP_PORT = env.int("MEDIA_SERVER_HTTP_PORT", default=8080)
+MEDIA_SERVER_HOST = env_renamed(
+    env, "LIVESHOP_MEDIA_SERVER_HOST", old="MEDIA_SERVER_HOST", default="127.0.0.1"
+)
+MEDIA_SERVER_RTMP_PORT = env_renamed(
+    env.int, "LIVESHOP_MEDIA_SERVER_RTMP_PORT", old="MEDIA_SERVER_RTMP_PORT", default=1935
+)
+MEDIA_SERVER_HTTP_PORT = env_renamed(
+    env.int, "LIVESHOP_MEDIA_SERVER_HTTP_PORT", old="MEDIA_SERVER_HTTP_PORT", default=8080
+)
 # Where viewers fetch HLS (the browser's view of the media server's HTTP port).
-MEDIA_SERVER_PUBLIC_URL = env(
-    "MEDIA_SERVER_PUBLIC_URL", default=f"http://{MEDIA_SERVER_HOST}:{MEDIA_SERVER_HTTP_PORT}"
+MEDIA_SERVER_PUBLIC_URL = env_renamed(
+    env,
+    "LIVESHOP_MEDIA_SERVER_PUBLIC_URL",
+    old="MEDIA_SERVER_PUBLIC_URL",
+    default=f"http://{MEDIA_SERVER_HOST}:{MEDIA_SERVER_HTTP_PORT}",
 )
 # Where nginx reaches Django for its on_publish/on_publish_done/on_record_done callbacks.
-MEDIA_SERVER_CALLBACK_URL = env("MEDIA_SERVER_CALLBACK_URL", default=SITE_URL)
-MEDIA_SERVER_DIR = Path(env("MEDIA_SERVER_DIR", default=str(BASE_DIR / "var" / "media-server")))
+MEDIA_SERVER_CALLBACK_URL = env_renamed(
+    env, "LIVESHOP_MEDIA_SERVER_CALLBACK_URL", old="MEDIA_SERVER_CALLBACK_URL", default=SITE_URL
+)
+MEDIA_SERVER_DIR = Path(
+    env_renamed(
+        env,
+        "LIVESHOP_MEDIA_SERVER_DIR",
+        old="MEDIA_SERVER_DIR",
+        default=str(BASE_DIR / "var" / "media-server"),
+    )
+)
 # A stream that starts within this many seconds of the previous one's end joins its recording
 # (one replay of both parts), as IVS's recordingReconnectWindowSeconds does (0-300; ivs_setup: 60).
-MEDIA_SERVER_RECORDING_RECONNECT_WINDOW = env.int("MEDIA_SERVER_RECORDING_RECONNECT_WINDOW", default=60)
+MEDIA_SERVER_RECORDING_RECONNECT_WINDOW = env_renamed(
+    env.int,
+    "LIVESHOP_MEDIA_SERVER_RECORDING_RECONNECT_WINDOW",
+    old="MEDIA_SERVER_RECORDING_RECONNECT_WINDOW",
+    default=60,
+)
 
 # RECORDINGS
 # ------------------------------------------------------------------------------
 # Ingestion copies each IVS recording server-side into the "recordings" storage's bucket, this many
 # CopyObject calls at once, under a folder named by a random key: <location>/<RECORDINGS_CDN_PREFIX>/
 # <key>/ for public events, <location>/private/<key>/ for private events and uploaded videos.
-RECORDINGS_COPY_CONCURRENCY = env.int("RECORDINGS_COPY_CONCURRENCY", default=32)
-RECORDINGS_CDN_PREFIX = env("RECORDINGS_CDN_PREFIX", default="replays")
+RECORDINGS_COPY_CONCURRENCY = env_renamed(
+    env.int, "LIVESHOP_RECORDINGS_COPY_CONCURRENCY", old="RECORDINGS_COPY_CONCURRENCY", default=32
+)
+RECORDINGS_CDN_PREFIX = env_renamed(
+    env, "LIVESHOP_RECORDINGS_CDN_PREFIX", old="RECORDINGS_CDN_PREFIX", default="replays"
+)
 # copy: ingestion copies each IVS recording into the CDN bucket (above), which then owns the files.
 # reference: zero-copy, it only reads the metadata and playlists and stores their keys: CloudFront
 # serves the IVS recordings bucket itself under /ivs/* (a second origin, deploy/cloudformation.yaml),
 # every replay there behind signed cookies for its own prefix (AWS_CLOUDFRONT_KEY_ID/KEY and a
 # media domain needed), and the raw recordings must then never expire. The local media server's
 # recordings are always copied.
-RECORDINGS_INGEST_MODE = env.str("RECORDINGS_INGEST_MODE", default="copy")
+RECORDINGS_INGEST_MODE = env_renamed(
+    env.str, "LIVESHOP_RECORDINGS_INGEST_MODE", old="RECORDINGS_INGEST_MODE", default="copy"
+)
 # Private events' replays: CloudFront signed cookies (a custom policy over the recording's prefix,
 # so segments are covered too). The public key's id in the distribution's trusted key group and
 # its RSA private key (PEM; "\n" escapes accepted). Empty: media URLs are not signed.

@@ -189,7 +189,7 @@ def start_ingestion(endpoint: str, prefix: str, log) -> subprocess.Popen:
         "AWS_S3_REGION_NAME": REGION,
         "AWS_RECORDINGS_BUCKET_NAME": CDN,
         "IVS_RECORDINGS_BUCKET_NAME": SOURCE,
-        "RECORDINGS_COPY_CONCURRENCY": "32",
+        "LIVESHOP_RECORDINGS_COPY_CONCURRENCY": "32",
         "PYTHONUNBUFFERED": "1",
     }
     command = [sys.executable, "manage.py", "ingest_recording", "--bucket", SOURCE, "--prefix", prefix]

@@ -135,8 +135,8 @@ def test_a_transcode_killed_with_its_worker_finishes_exactly_once(tmp_path):
         "VIDEO_BACKEND": "fake",
         "DJANGO_MEDIA_ROOT": str(media),
         "TMPDIR": str(scratch),
-        "RECORDINGS_JOB_LEASE_SECONDS": "20",
-        "RECORDINGS_STALE_CHECK_SECONDS": "1",
+        "LIVESHOP_RECORDINGS_JOB_LEASE_SECONDS": "20",
+        "LIVESHOP_RECORDINGS_STALE_CHECK_SECONDS": "1",
         "PYTHONUNBUFFERED": "1",
     }
     workers = [start_worker(tmp_path, "first", env)]

@@ -1,6 +1,6 @@
 """``manage.py media_server``: run the local media server (nginx-rtmp) in the foreground.
 
-Renders liveshop/video/nginx.conf.template into MEDIA_SERVER_DIR (or --dir) and runs nginx under
+Renders liveshop/video/nginx.conf.template into LIVESHOP_MEDIA_SERVER_DIR (or --dir) and runs nginx under
 a small supervisor (events.media_supervisor): nginx stopping, killed or crashed is restarted with
 backoff, and every start and stop is reported to Django (``on_server_reset``), because nginx-rtmp
 sends no publish_done when it stops and the shows it carried would otherwise stay "live".
@@ -37,10 +37,10 @@ class Command(BaseCommand):
     help = "Run the local media server (nginx-rtmp + HLS) in the foreground, or --check its config."
 
     def add_arguments(self, parser):
-        parser.add_argument("--rtmp-port", type=int, help="default: MEDIA_SERVER_RTMP_PORT")
-        parser.add_argument("--http-port", type=int, help="default: MEDIA_SERVER_HTTP_PORT")
+        parser.add_argument("--rtmp-port", type=int, help="default: LIVESHOP_MEDIA_SERVER_RTMP_PORT")
+        parser.add_argument("--http-port", type=int, help="default: LIVESHOP_MEDIA_SERVER_HTTP_PORT")
         parser.add_argument(
-            "--dir", dest="directory", type=Path, help="runtime folder; default: MEDIA_SERVER_DIR"
+            "--dir", dest="directory", type=Path, help="runtime folder; default: LIVESHOP_MEDIA_SERVER_DIR"
         )
         parser.add_argument("--check", action="store_true", help="validate the config (nginx -t) and exit")
 
@@ -78,8 +78,8 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"{config} is valid."))
             return
         media_supervisor.kill_leftover_nginx(directory)  # a killed supervisor's, holding the ports
-        _check_port_free(rtmp_listen, rtmp_port, "RTMP", "--rtmp-port / MEDIA_SERVER_RTMP_PORT")
-        _check_port_free(http_listen, http_port, "HTTP", "--http-port / MEDIA_SERVER_HTTP_PORT")
+        _check_port_free(rtmp_listen, rtmp_port, "RTMP", "--rtmp-port / LIVESHOP_MEDIA_SERVER_RTMP_PORT")
+        _check_port_free(http_listen, http_port, "HTTP", "--http-port / LIVESHOP_MEDIA_SERVER_HTTP_PORT")
         self._print_banner(directory, rtmp_port, http_port)
         supervisor = media_supervisor.Supervisor(
             [*command, "-g", "daemon off;"],
@@ -101,8 +101,9 @@ class Command(BaseCommand):
         if (rtmp_port, http_port) != (settings.MEDIA_SERVER_RTMP_PORT, settings.MEDIA_SERVER_HTTP_PORT):
             self.stdout.write(
                 self.style.WARNING(
-                    "  Django's video backend reads MEDIA_SERVER_RTMP_PORT / MEDIA_SERVER_HTTP_PORT"
-                    " (and MEDIA_SERVER_PUBLIC_URL): set them to match these ports."
+                    "  Django's video backend reads LIVESHOP_MEDIA_SERVER_RTMP_PORT /"
+                    " LIVESHOP_MEDIA_SERVER_HTTP_PORT (and LIVESHOP_MEDIA_SERVER_PUBLIC_URL): set them"
+                    " to match these ports."
                 )
             )
         self.stdout.write("Ctrl-C stops it.")
@@ -147,8 +148,8 @@ def _callback_urls() -> dict[str, str]:
     base = settings.MEDIA_SERVER_CALLBACK_URL.rstrip("/")
     if not base.startswith("http://"):
         raise CommandError(
-            "MEDIA_SERVER_CALLBACK_URL must be an http:// URL (nginx-rtmp's callbacks cannot use TLS), "
-            f"not {base!r}."
+            "LIVESHOP_MEDIA_SERVER_CALLBACK_URL must be an http:// URL (nginx-rtmp's callbacks cannot"
+            f" use TLS), not {base!r}."
         )
     return {name: base + reverse(f"events:media-{name.replace('_', '-')}") for name in local.CALLBACKS}
 

@@ -27,7 +27,8 @@ def ingest_mode(bucket: str) -> str:
     mode = (settings.RECORDINGS_INGEST_MODE or COPY).strip().lower()
     if mode not in (COPY, REFERENCE):
         raise exceptions.RecordingsNotConfigured(
-            f"RECORDINGS_INGEST_MODE must be {COPY} or {REFERENCE}, not {settings.RECORDINGS_INGEST_MODE!r}"
+            f"LIVESHOP_RECORDINGS_INGEST_MODE must be {COPY} or {REFERENCE}, "
+            f"not {settings.RECORDINGS_INGEST_MODE!r}"
         )
     return COPY if bucket == LOCAL_SOURCE else mode
 
