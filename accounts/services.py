@@ -8,7 +8,7 @@ way around them."""
 
 from __future__ import annotations
 
-import secrets as random
+import secrets
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -66,10 +66,8 @@ def create_sign_in_link(
         MAX_OPEN_LINKS_PER_EMAIL
     ):
         raise SignInLinkRefused("Too many sign-in links were sent to this address; use one of them.")
-    token = random.token_urlsafe(32)
-    link = SignInLink(
-        email=email, token_digest=crypto.digest(token), next_url=next_url, expires_at=now + ttl
-    )
+    token = secrets.token_urlsafe(32)
+    link = SignInLink(email=email, token_digest=crypto.digest(token), next_url=next_url, expires_at=now + ttl)
     link.full_clean()
     link.save()
     return link, token
@@ -99,7 +97,7 @@ def _viewer_account(email: str):
         return user
     base = slugify(email.split("@")[0])[:100] or "viewer"
     for _ in range(5):
-        username = f"{base}-{random.token_hex(3)}"
+        username = f"{base}-{secrets.token_hex(3)}"
         try:
             with transaction.atomic():
                 user = User(username=username, email=email)

@@ -11,7 +11,7 @@ keyed hashes; they never go into a log record, a message or another viewer's pay
 from __future__ import annotations
 
 import logging
-import secrets as random
+import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -149,7 +149,7 @@ def create_invite_link(
         raise InviteLinkInvalid(f"An invite link expires in the future, within {MAX_LINK_DAYS} days.")
     if not 1 <= max_uses <= MAX_LINK_USES:
         raise InviteLinkInvalid(f"An invite link may be used 1 to {MAX_LINK_USES:,} times.")
-    token = random.token_urlsafe(24)
+    token = secrets.token_urlsafe(24)
     link = InviteLink(
         event=event,
         label=label,

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import http.client
 import logging
-import secrets as random
+import secrets
 import string
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
@@ -88,7 +88,7 @@ def callback_secret() -> str:
 
 def new_stream_id() -> str:
     """A stream id shaped like IVS's ("st-" and 23 letters or digits), one per publish."""
-    return "st-" + "".join(random.choice(_ALNUM) for _ in range(23))
+    return "st-" + "".join(secrets.choice(_ALNUM) for _ in range(23))
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ class LocalBackend:
     ) -> Channel:
         """A new channel id and key. Nothing is provisioned: nginx accepts any key the
         on_publish callback approves, so the channel exists once Liveshop stores the key."""
-        channel_id = "ch_" + random.token_hex(10)
+        channel_id = "ch_" + secrets.token_hex(10)
         return Channel(
             id=channel_id,
             ingest_url=f"rtmp://{settings.MEDIA_SERVER_HOST}:{settings.MEDIA_SERVER_RTMP_PORT}/{LIVE_APP}/",
@@ -267,7 +267,7 @@ class LocalBackend:
 
     @staticmethod
     def _new_key() -> str:
-        return "sk_" + random.token_urlsafe(24)
+        return "sk_" + secrets.token_urlsafe(24)
 
 
 class _NotRunning(BackendUnavailable):
