@@ -78,11 +78,22 @@ cues._record = _traced("record", cues._record)
 _limiter = type(cues.get_rate_limiter())
 _limiter.acquire = _traced("rate_limit", _limiter.acquire)
 ivs.IVSBackend.put_metadata = _traced("put_metadata", ivs.IVSBackend.put_metadata)
+
+from django.contrib import auth
+from django.contrib.sessions.backends import db as session_db
+from django.core.handlers.base import BaseHandler
+
+BaseHandler.get_response = _traced("chain", BaseHandler.get_response)
+session_db.SessionStore.load = _traced("session", session_db.SessionStore.load)
+auth.get_user = _traced("user", auth.get_user)
 """
 
 TRACE_STEPS = [
     # (label, from, to): each a (step, "start"|"end") in the trace, or "click"/"sent"
     ("click -> view starts (HTTP, ASGI, middleware: session, user, CSRF)", "click", ("view", "start")),
+    ("click -> the middleware chain's thread starts (HTTP, ASGI)", "click", ("chain", "start")),
+    ("session load (query)", ("session", "start"), ("session", "end")),
+    ("user load (session, user query)", ("user", "start"), ("user", "end")),
     ("event lookup + permission", ("event_lookup", "start"), ("event_lookup", "end")),
     ("form (product query)", ("form", "start"), ("form", "end")),
     ("service (transaction, commit, on_commit hooks)", ("service", "start"), ("service", "end")),

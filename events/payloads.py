@@ -59,9 +59,11 @@ def highlight_payload(highlight: Highlight) -> dict:
     }
 
 
-def studio_highlight_payload(highlight: Highlight) -> dict:
-    """A highlight as host consoles see it: the viewers' shape plus its cue's state."""
-    return {**highlight_payload(highlight), "cueState": highlight.cue_state, "cueError": highlight.cue_error}
+def studio_highlight_payload(highlight: Highlight, *, card: dict | None = None) -> dict:
+    """A highlight as host consoles see it: the viewers' shape (``card`` when already built)
+    plus its cue's state."""
+    card = highlight_payload(highlight) if card is None else card
+    return {**card, "cueState": highlight.cue_state, "cueError": highlight.cue_error}
 
 
 def event_state_payload(event: LiveEvent, highlight: Highlight | None) -> dict:

@@ -8,10 +8,12 @@ neither, and the consumers read the user from the session cookie only when they 
 import gc
 import os
 
-from django.core.asgi import get_asgi_application
+from liveshop.handlers import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liveshop.settings.base")
-django_asgi_app = get_asgi_application()  # set up Django before importing consumers
+# Sets Django up before the consumers are imported. Its middleware chain and views run in one
+# thread hop per request (liveshop.handlers), not one per middleware method.
+django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
