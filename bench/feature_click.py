@@ -20,7 +20,7 @@ the stand-in (loopback: that is when it left the process). Clicks alternate two 
 --interval apart (>= 250 ms keeps IVS's 5 calls/s per channel from throttling). The first click
 after the server starts is reported on its own, not in the percentiles: it pays the process's
 first-request work (URL patterns, database and Redis connections; the boto3 client is built at
-start-up, events.cues.warm_up).
+start-up, events.timed_metadata.warm_up).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ import functools, os, threading, time
 
 from liveshop.asgi import application  # sets Django up
 
-from events import cues, services
+from events import timed_metadata, services
 from events.views import studio as views
 from liveshop.video import ivs
 
@@ -72,10 +72,10 @@ views.FeatureForm.is_valid = _traced("form", views.FeatureForm.is_valid)
 views._event_or_404 = _traced("event_lookup", views._event_or_404)
 views._console_highlight = _traced("response_payload", views._console_highlight)
 services.feature_product = _traced("service", services.feature_product)
-cues.dispatch = _traced("dispatch", cues.dispatch)
-cues.send_cue = _traced("cue", cues.send_cue)
-cues._record = _traced("record", cues._record)
-_limiter = type(cues.get_rate_limiter())
+timed_metadata.dispatch = _traced("dispatch", timed_metadata.dispatch)
+timed_metadata.send_cue = _traced("cue", timed_metadata.send_cue)
+timed_metadata._record = _traced("record", timed_metadata._record)
+_limiter = type(timed_metadata.get_rate_limiter())
 _limiter.acquire = _traced("rate_limit", _limiter.acquire)
 ivs.IVSBackend.put_metadata = _traced("put_metadata", ivs.IVSBackend.put_metadata)
 

@@ -22,7 +22,7 @@ from django.utils.text import slugify
 from accounts import permissions
 from accounts.permissions import Action
 from catalog.models import Product
-from events import cues
+from events import timed_metadata
 from events.exceptions import ChannelUnavailable, EventNotEditable, ProductNotInBrand, ProductNotInLineup
 from events.models import SLUG_TAKEN, EventProduct, Highlight, LiveEvent, StreamSession
 from events.payloads import highlight_payload, studio_highlight_payload
@@ -421,6 +421,6 @@ def _highlight(
     card = highlight_payload(highlight)  # built once: the consoles' frame is it plus the cue state
     broadcast_to_studio_on_commit(event.pk, message, studio_highlight_payload(highlight, card=card))
     if live:
-        cues.send_cue_on_commit(highlight)
+        timed_metadata.send_cue_on_commit(highlight)
     broadcast_to_event_on_commit(event.pk, message, card)
     return highlight

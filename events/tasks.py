@@ -1,13 +1,13 @@
 from celery import shared_task
 
-from events import cues, invitations
+from events import invitations, timed_metadata
 from liveshop.video import BackendUnavailable, Throttled
 
 
 @shared_task(ignore_result=True)
 def send_highlight_cue_task(highlight_id: int) -> str:
     """Retry a waiting cue (throttled, or the backend briefly unavailable)."""
-    return cues.send_highlight_cue(highlight_id)
+    return timed_metadata.send_highlight_cue(highlight_id)
 
 
 @shared_task(

@@ -18,8 +18,8 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from events.cues import warm_up  # noqa: E402
 from events.page_cache import SharedResponses  # noqa: E402
+from events.timed_metadata import warm_up  # noqa: E402
 from liveshop.routing import websocket_urlpatterns  # noqa: E402
 
 warm_up()  # the first click's cue finds the video service's client (and the rate limiter) built

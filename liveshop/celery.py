@@ -4,7 +4,7 @@ one: it sends CELERY_BEAT_SCHEDULE's tasks, such as the check of stuck recording
 How a task survives a killed worker (late acknowledgement, reject on worker lost, a visibility
 timeout past the time limit) is set and explained in settings/base.py, section CELERY.
 
-Every process that runs tasks builds its gateway clients as it starts (``events.cues.warm_up``),
+Every process that runs tasks builds its gateway clients as it starts (``events.timed_metadata.warm_up``),
 not in its first task: a cue retried there or a viewer's playback revoked would otherwise wait
 ~0.6 s for boto3 to load IVS's service model."""
 
@@ -23,7 +23,7 @@ app.autodiscover_tasks()
 def warm_up_pool_process(**kwargs) -> None:
     """A prefork pool's process (after the fork: clients and sockets are not shared across one),
     or a solo worker."""
-    from events.cues import warm_up
+    from events.timed_metadata import warm_up
 
     warm_up(task_registry=False)
 
@@ -35,6 +35,6 @@ def warm_up_worker(sender=None, **kwargs) -> None:
     from celery.concurrency.prefork import TaskPool as PreforkPool
 
     if not isinstance(getattr(sender, "pool", None), PreforkPool):
-        from events.cues import warm_up
+        from events.timed_metadata import warm_up
 
         warm_up(task_registry=False)

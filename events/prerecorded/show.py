@@ -205,8 +205,8 @@ def _time_to_clear(pending, end, now, result: StreamResult) -> bool:
 def _warm_up(event: LiveEvent, cues: Sequence[CueSpec]) -> None:
     """Do the one-time work of a first feature (URL resolver, storage, video backend, rate
     limiter) before the clock runs: a cold process took ~0.5 s longer over its first cue."""
-    from events.cues import warm_up
     from events.payloads import product_card
+    from events.timed_metadata import warm_up
 
     warm_up()  # the video backend's client (boto3 on IVS), the rate limiter
     for product in {cue.product.pk: cue.product for cue in cues}.values():

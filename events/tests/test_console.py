@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import Membership
 from accounts.tests.factories import OrganizationFactory, member
 from catalog.tests.factories import ProductFactory
-from events import cues, services
+from events import services, timed_metadata
 from events.models import Highlight, LiveEvent, studio_url
 from events.tests.factories import StreamSessionFactory
 from liveshop import ratelimit
@@ -47,7 +47,11 @@ def event(brand, host, lineup, video):
 @pytest.fixture
 def live_event(event, video, monkeypatch):
     """``event`` on air: the fake channel is live and a stream session is open."""
-    monkeypatch.setattr(cues, "get_rate_limiter", lambda: ratelimit.LocalRateLimiter(cues.CALLS_PER_SECOND))
+    monkeypatch.setattr(
+        timed_metadata,
+        "get_rate_limiter",
+        lambda: ratelimit.LocalRateLimiter(timed_metadata.CALLS_PER_SECOND),
+    )
     video.go_live(event.channel_id, stream_id="st-console")
     StreamSessionFactory(
         event=event, stream_id="st-console", started_at=timezone.now() - timedelta(seconds=65)

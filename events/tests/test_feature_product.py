@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Membership
 from accounts.tests.factories import OrganizationFactory, member
 from catalog.tests.factories import ProductFactory
-from events import cues, services
+from events import services, timed_metadata
 from events.exceptions import EventNotEditable, ProductNotInBrand, ProductNotInLineup
 from events.models import EventProduct, Highlight, LiveEvent
 from events.tasks import send_highlight_cue_task
@@ -44,9 +44,9 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch):
     fake = FakeClock()
-    monkeypatch.setattr(cues, "clock", fake)
-    monkeypatch.setattr(cues, "get_rate_limiter", lambda: limiter)
-    limiter = ratelimit.LocalRateLimiter(cues.CALLS_PER_SECOND)
+    monkeypatch.setattr(timed_metadata, "clock", fake)
+    monkeypatch.setattr(timed_metadata, "get_rate_limiter", lambda: limiter)
+    limiter = ratelimit.LocalRateLimiter(timed_metadata.CALLS_PER_SECOND)
     return fake
 
 
@@ -331,14 +331,17 @@ def test_cue_payload_stays_far_under_the_metadata_limit():
     product = ProductFactory(organization=event.organization, pk=2**62)
     highlight = Highlight.objects.create(event=event, product=product, pk=2**62)
 
-    assert len(cues.cue_payload(highlight).encode()) < MAX_METADATA_BYTES // 4
+    assert len(timed_metadata.cue_payload(highlight).encode()) < MAX_METADATA_BYTES // 4
 
 
 def test_redis_rate_limiter_is_shared_between_instances(settings):
     import redis
 
     key = f"test-{timezone.now().timestamp()}"
-    a, b = (ratelimit.RedisRateLimiter(settings.REDIS_URL, cues.CALLS_PER_SECOND, "cue-rate") for _ in "ab")
+    a, b = (
+        ratelimit.RedisRateLimiter(settings.REDIS_URL, timed_metadata.CALLS_PER_SECOND, "cue-rate")
+        for _ in "ab"
+    )
     now = 1_800_000_000.0
     results = [(a if i % 2 else b).acquire(key, now + i * 0.01) for i in range(7)]
 

@@ -11,7 +11,7 @@ import redis
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
 
-from events import cues, realtime
+from events import realtime, timed_metadata
 from events.realtime import hub as realtime_hub
 from events.realtime import publishing
 from events.tests.factories import StreamSessionFactory
@@ -260,7 +260,7 @@ async def test_a_product_featured_while_redis_is_down_reaches_viewers_and_its_cu
 
 async def test_cue_rate_limit_falls_back_to_a_safe_local_window_without_redis():
     nowhere = "redis://127.0.0.1:1/0"  # nothing listens there
-    limiter = ratelimit.RedisRateLimiter(nowhere, cues.CALLS_PER_SECOND)
+    limiter = ratelimit.RedisRateLimiter(nowhere, timed_metadata.CALLS_PER_SECOND)
 
     assert limiter.acquire("channel", 100.0) == 0
     assert limiter.acquire("channel", 100.1) > 0  # a share of the channel's 5/s: one per process

@@ -35,10 +35,12 @@ def test_a_misspelt_task_name_fails_in_the_callers_transaction():
 
 
 def test_eager_settings_run_a_queued_task_here(monkeypatch, settings):
-    from events import cues
+    from events import timed_metadata
 
     sent = []
-    monkeypatch.setattr(cues, "send_highlight_cue", lambda highlight_id: sent.append(highlight_id) or "sent")
+    monkeypatch.setattr(
+        timed_metadata, "send_highlight_cue", lambda highlight_id: sent.append(highlight_id) or "sent"
+    )
 
     tasks.enqueue(
         "events.tasks.send_highlight_cue_task", 7, countdown=0.5

@@ -1,5 +1,5 @@
 """Every process that sends cues or calls IVS builds its gateway clients as it starts, so the
-first click of a show does not wait ~0.6 s for boto3 (events.cues.warm_up)."""
+first click of a show does not wait ~0.6 s for boto3 (events.timed_metadata.warm_up)."""
 
 import json
 import os
@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import Membership
 from accounts.tests.factories import member
 from catalog.tests.factories import ProductFactory
-from events import cues, services
+from events import services, timed_metadata
 from events.models import EventProduct, Highlight, LiveEvent
 from events.tests.factories import LiveNowEventFactory, StreamSessionFactory
 from liveshop.video import get_video_backend, ivs
@@ -55,7 +55,7 @@ def test_after_warm_up_the_first_feature_of_a_show_builds_no_client(
     EventProduct.objects.create(event=event, product=product)
     host = member(event.organization, role=Membership.Role.HOST)
 
-    cues.warm_up()
+    timed_metadata.warm_up()
     assert ivs_backend == ["ivs"]
 
     with Stubber(get_video_backend().client) as stub:
@@ -82,7 +82,7 @@ def test_the_web_process_builds_the_ivs_client_as_it_starts(tmp_path):
         "from liveshop.video import get_video_backend\n"
         "print(json.dumps({'built': len(built), 'client': get_video_backend()._client is not None,\n"
         "    'retry task known': cues_task in current_app.tasks}))\n".replace(
-            "cues_task", repr(cues.RETRY_TASK)
+            "cues_task", repr(timed_metadata.RETRY_TASK)
         )
     )
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}

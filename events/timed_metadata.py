@@ -1,6 +1,8 @@
-"""In-band product cues: a highlight's PutMetadata call, sent right after commit, kept under the
-channel's rate limit by every process together, and coalesced so the video always carries the
-newest product (an older cue still waiting when a newer highlight exists is marked superseded).
+"""Timed metadata: each highlight travels inside the video as an in-band cue (IVS PutMetadata;
+the local media server's equivalent), sent right after commit, kept under the channel's rate
+limit by every process together, and coalesced so the video always carries the newest product
+(an older cue still waiting when a newer highlight exists is marked superseded). A highlight's
+``cue_state`` is this cue's. Product cues on a video's timeline are recordings' (product_cues).
 """
 
 from __future__ import annotations
