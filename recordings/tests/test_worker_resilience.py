@@ -178,6 +178,13 @@ def test_a_transcode_killed_with_its_worker_finishes_exactly_once(tmp_path):
             what="the video to be ready",
         )
         recovered_in = time.monotonic() - killed
+        # The pool child logs after its commit: wait for the line before the group dies (a CI
+        # run on a loaded machine killed it between the two).
+        wait_for(
+            lambda: "Video transcoded" in workers[-1].output(),
+            timeout=30,
+            what="the worker's line for the finished transcode",
+        )
     finally:
         for worker in workers:
             worker.kill_group()
