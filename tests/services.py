@@ -9,6 +9,7 @@ install. It runs before pytest-django reads the settings (a hook wrapper around
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import pwd
@@ -136,6 +137,11 @@ def pytest_load_initial_conftests(early_config, parser, args):
 
 
 def pytest_unconfigure(config):
+    _stop_all()
+
+
+@atexit.register  # also when the run ends before pytest_unconfigure (a conftest that fails to import)
+def _stop_all() -> None:
     for proc in _started:
         proc.terminate()
         try:
