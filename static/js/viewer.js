@@ -20,6 +20,7 @@
  */
 import { Backoff } from "./lib/backoff.js";
 import * as Card from "./lib/card.js";
+import * as Frames from "./lib/frames.js";
 import { getJson } from "./lib/http.js";
 import { liveSocket } from "./lib/socket.js";
 import { countdown, dateTime } from "./lib/time.js";
@@ -427,6 +428,7 @@ function connect() {
       setScreen("unavailable");
     },
   });
+  Frames.setSender(socket.send);
 }
 
 function onFrame(message) {
@@ -456,6 +458,7 @@ function onFrame(message) {
     default:
       break;
   }
+  Frames.dispatch(message); // the features plugged into the page (lib/frames.js)
 }
 
 // Start ------------------------------------------------------------------------------------
