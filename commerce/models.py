@@ -6,13 +6,15 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
 from accounts.models import Organization
 from catalog.models import Variant
+from commerce.countries import COUNTRIES
 from events.models import Highlight, LiveEvent
-from recordings.models import Recording
+from recordings.models import ProductCue, Recording
 
 
 class Source(models.TextChoices):
@@ -32,9 +34,36 @@ class Attribution(models.Model):
     highlight = models.ForeignKey(
         Highlight, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # On a replay or video: the product cue on screen at the viewer's position.
+    cue = models.ForeignKey(ProductCue, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:
         abstract = True
+
+
+def validate_country_codes(value) -> None:
+    if not isinstance(value, list) or any(code not in COUNTRIES for code in value):
+        raise ValidationError('Give a list of ISO 3166-1 alpha-2 country codes, e.g. ["GB", "FR"].')
+
+
+class ShopSettings(models.Model):
+    """A brand's shop: the countries it ships to (checkout refuses other addresses)."""
+
+    organization_field = "organization"
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="shop_settings")
+    shipping_countries = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_country_codes],
+        help_text="ISO codes of the countries the brand ships to; empty: the shop cannot take orders.",
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "shop settings"
+
+    def __str__(self):
+        return f"Shop settings of {self.organization}"
 
 
 class Cart(models.Model):
@@ -102,6 +131,14 @@ class Order(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders"
     )
     email = models.EmailField(blank=True)
+    # The shipping address the buyer gave at checkout (country: ISO 3166-1 alpha-2).
+    full_name = models.CharField(max_length=200, blank=True)
+    address_line1 = models.CharField("address", max_length=200, blank=True)
+    address_line2 = models.CharField("address (line 2)", max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    region = models.CharField("state or region", max_length=100, blank=True)
+    country = models.CharField(max_length=2, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     status_reason = models.CharField(max_length=300, blank=True)
     currency = models.CharField(max_length=3)
@@ -110,6 +147,8 @@ class Order(models.Model):
     payment_id = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # Set when the confirmation e-mail went out: a redelivered payment event never sends another.
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
