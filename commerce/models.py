@@ -149,6 +149,9 @@ class Order(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     # Set when the confirmation e-mail went out: a redelivered payment event never sends another.
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
+    # The provider's refund (a Stripe re_... id) once the studio refunded the order (commerce.refunds).
+    refund_id = models.CharField(max_length=100, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
