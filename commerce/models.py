@@ -11,7 +11,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from accounts.models import Organization
-from catalog.models import Variant
+from catalog.models import Product, Variant
 from commerce.countries import COUNTRIES
 from events.models import Highlight, LiveEvent
 from recordings.models import ProductCue, Recording
@@ -181,6 +181,11 @@ class OrderLine(Attribution):
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
     quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     currency = models.CharField(max_length=3)
+    # The flash deal the unit price came from (commerce.deals), and the price without it.
+    deal = models.ForeignKey(
+        "FlashDeal", on_delete=models.SET_NULL, null=True, blank=True, related_name="order_lines"
+    )
+    regular_unit_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -238,3 +243,41 @@ class PaymentEvent(models.Model):
 
     def __str__(self):
         return f"{self.backend} {self.event_id} ({self.kind})"
+
+
+class FlashDeal(models.Model):
+    """A host's show price for one product of a live event (each of its variants): a price or a
+    percentage off from ``starts_at`` until ``ends_at`` (moved to the moment it was ended early or
+    replaced), at most ``limit_per_customer`` units per buyer when set. See commerce.deals."""
+
+    organization_field = "event__organization"
+
+    event = models.ForeignKey(LiveEvent, on_delete=models.CASCADE, related_name="flash_deals")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="flash_deals")
+    price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    percent_off = models.PositiveSmallIntegerField(null=True, blank=True)
+    limit_per_customer = models.PositiveIntegerField(null=True, blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    ended_early = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(price__gt=0, percent_off=None)
+                | models.Q(price=None, percent_off__gte=1, percent_off__lte=90),
+                name="flash_deal_price_or_percent_off",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gte=models.F("starts_at")), name="flash_deal_ends_after_start"
+            ),
+        ]
+        indexes = [models.Index(fields=["event", "product", "-ends_at"], name="flash_deal_by_product")]
+
+    def __str__(self):
+        off = f"{self.percent_off}% off" if self.percent_off else f"at {self.price}"
+        return f"Deal {off} on {self.product_id} in event {self.event_id}"
