@@ -34,3 +34,11 @@ class SoldOut(CommerceError):
 
 class OrderNotCancelable(CommerceError):
     pass
+
+
+class DealRefused(CommerceError):
+    """A flash deal the console asked for breaks a rule (commerce.deals): the reason says which."""
+
+
+class DealLimitReached(CommerceError):
+    """A line would take a buyer past a flash deal's limit per customer: HTTP 409."""
