@@ -286,3 +286,26 @@ class Invitation(models.Model):
 
     def __str__(self):
         return self.email or str(self.user)
+
+
+class ShowReminder(models.Model):
+    """A signed-in viewer asked to be e-mailed when an upcoming show goes live (events.reminders).
+    ``sent_at`` is set when the e-mail is claimed for sending, so each viewer gets one per show
+    however often its stream starts."""
+
+    organization_field = "event__organization"
+
+    event = models.ForeignKey(LiveEvent, on_delete=models.CASCADE, related_name="reminders")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="show_reminders")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "user"], name="reminder_once_per_viewer_and_show"),
+        ]
+        indexes = [models.Index(fields=["event", "sent_at"], name="reminder_unsent_by_show")]
+
+    def __str__(self):
+        return f"{self.user} · {self.event}"
