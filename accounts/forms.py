@@ -1,12 +1,17 @@
-"""Login forms (the site's and the admin's) that say when logins are paused by the throttle."""
+"""Login forms (the site's and the admin's) that say when logins are paused by the throttle, and
+the viewers' sign-up form."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm
 
 from accounts import throttle
+from liveshop.text import clean_text
+
+DISPLAY_NAME_MAX = 40
 
 
 class ThrottleMessageMixin:
@@ -38,3 +43,29 @@ class SignInLinkForm(forms.Form):
         max_length=100,
         error_messages={"required": "This page needs the link from your e-mail: open it again."},
     )
+
+
+class SignUpForm(forms.Form):
+    """A viewer's account: e-mail (the login name), a display name others see in chat, and a
+    password checked by Django's validators (AUTH_PASSWORD_VALIDATORS)."""
+
+    email = forms.EmailField(max_length=150)  # the username too, whose column holds 150
+    display_name = forms.CharField(max_length=DISPLAY_NAME_MAX, help_text="Shown beside your chat messages.")
+    password = forms.CharField(widget=forms.PasswordInput(render_value=False), strip=False)
+
+    def clean_display_name(self):
+        name = clean_text(self.cleaned_data["display_name"])
+        if not name:
+            raise forms.ValidationError("Choose a name others will see.", code="empty")
+        return name
+
+    def clean(self):
+        cleaned = super().clean()
+        email, password = cleaned.get("email"), cleaned.get("password")
+        if email and password:
+            probe = get_user_model()(username=email, email=email, first_name=cleaned.get("display_name", ""))
+            try:
+                password_validation.validate_password(password, probe)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return cleaned

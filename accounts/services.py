@@ -1,4 +1,5 @@
-"""Writes for accounts: one-time sign-in links (e-mailed to viewers invited to private events).
+"""Writes for accounts: viewers' sign-ups, and one-time sign-in links (e-mailed to viewers invited
+to private events).
 
 A link's secret is random, e-mailed once and stored only as a keyed hash (liveshop.crypto.digest);
 it works once (a conditional UPDATE claims it, so two clicks cannot both sign in) and only before
@@ -13,6 +14,7 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -107,3 +109,26 @@ def _viewer_account(email: str):
         except IntegrityError:
             continue  # the random suffix was taken: try another
     raise SignInLinkInvalid("Could not create your account; try again.")
+
+
+class SignUpRefused(Exception):
+    """No account may be made for this address (it has one already); the message is safe to show."""
+
+
+@transaction.atomic
+def sign_up_viewer(*, email: str, display_name: str, password: str):
+    """A new viewer account (no brand, not staff): its e-mail is its login name too, its display
+    name goes in ``first_name`` (what chat shows). The caller validated the password (the form
+    runs Django's validators). Raises SignUpRefused for an address that has an account."""
+    User = get_user_model()
+    email = normalise_email(email)
+    if User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).exists():
+        raise SignUpRefused("An account with this e-mail address exists already: log in instead.")
+    user = User(username=email, email=email, first_name=display_name, is_staff=False)
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:  # the same address signing up twice at once
+        raise SignUpRefused("An account with this e-mail address exists already: log in instead.") from None
+    return user

@@ -15,4 +15,5 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signin/", views.SignInLinkView.as_view(), name="sign-in-link"),
+    path("signup/", views.SignUpView.as_view(), name="sign-up"),
 ]

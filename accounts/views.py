@@ -5,7 +5,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts import permissions, services
-from accounts.forms import SignInLinkForm
+from accounts.forms import SignInLinkForm, SignUpForm
 from accounts.models import Organization
 
 
@@ -43,8 +43,37 @@ class SignInLinkView(View):
                 form.add_error(None, str(exc))
             else:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                safe = url_has_allowed_host_and_scheme(
-                    next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-                )
-                return redirect(next_url if next_url and safe else "home")
+                return redirect(safe_next(request, next_url))
         return render(request, self.template_name, {"form": form}, status=400)
+
+
+def safe_next(request, next_url: str) -> str:
+    """``next_url`` when it is a path on this site, else the home page's name."""
+    safe = url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return next_url if next_url and safe else "home"
+
+
+class SignUpView(View):
+    """``/signup/``: a viewer creates an account (e-mail, display name, password) to chat, and is
+    signed in; ``?next=`` brings them back to the show they came from."""
+
+    template_name = "registration/sign_up.html"
+
+    def get(self, request):
+        context = {"form": SignUpForm(), "next": request.GET.get("next", "")}
+        return render(request, self.template_name, context)
+
+    def post(self, request):
+        form = SignUpForm(request.POST)
+        next_url = request.POST.get("next", "")
+        if form.is_valid():
+            try:
+                user = services.sign_up_viewer(**form.cleaned_data)
+            except services.SignUpRefused as exc:
+                form.add_error("email", str(exc))
+            else:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                return redirect(safe_next(request, next_url))
+        return render(request, self.template_name, {"form": form, "next": next_url}, status=400)
