@@ -1,7 +1,8 @@
-"""Rate limits, one module for the whole project: a sliding window of calls per second (the
-in-band cue's IVS PutMetadata limit, shared by every process through Redis) and a fixed window of
-connects per client address (the websocket connect limit, counted in each process and shared
-through Redis only for an address busy enough to need it).
+"""Rate limits, one module for the whole project: a sliding window of calls per key (the in-band
+cue's IVS PutMetadata limit per second, a chatter's messages per ten seconds, shared by every
+process through Redis) and a fixed window of connects per client address (the websocket connect
+limit, counted in each process and shared through Redis only for an address busy enough to need
+it).
 
 Both keep working without Redis: nobody is refused, and nothing is sent too fast, because Redis
 is down. Keys live under ``liveshop:<name>:`` in Redis.
@@ -21,10 +22,11 @@ logger = logging.getLogger(__name__)
 
 
 class LocalRateLimiter:
-    """At most ``limit`` calls per key in any one-second window, within this process."""
+    """At most ``limit`` calls per key in any ``window``-second window, within this process."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, window: float = 1.0):
         self.limit = limit
+        self.window = window
         self._calls: dict[str, deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
@@ -32,12 +34,12 @@ class LocalRateLimiter:
         """0 when a call may go now (and counts it), else the seconds to wait."""
         with self._lock:
             calls = self._calls[key]
-            while calls and calls[0] <= now - 1:
+            while calls and calls[0] <= now - self.window:
                 calls.popleft()
             if len(calls) < self.limit:
                 calls.append(now)
                 return 0.0
-            return calls[0] + 1 - now
+            return calls[0] + self.window - now
 
 
 class RedisRateLimiter:
@@ -52,27 +54,30 @@ class RedisRateLimiter:
     FALLBACK_LIMIT = 1
 
     SCRIPT = """
-    local key, now, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 1000)
+    local key, now, limit, window = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
     if redis.call('ZCARD', key) < limit then
         redis.call('ZADD', key, now, ARGV[3])
-        redis.call('PEXPIRE', key, 2000)
+        redis.call('PEXPIRE', key, 2 * window)
         return 0
     end
     local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-    return tonumber(oldest[2]) + 1000 - now
+    return tonumber(oldest[2]) + window - now
     """
 
-    def __init__(self, url: str, limit: int, name: str = "rate"):
+    def __init__(
+        self, url: str, limit: int, name: str = "rate", window: float = 1.0, fallback_limit: int = 0
+    ):
         import redis
 
         self.limit = limit
         self.name = name
+        self.window = window
         self._redis = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
         self._script = self._redis.register_script(self.SCRIPT)
         self._seq = 0
         self._lock = threading.Lock()
-        self._fallback = LocalRateLimiter(self.FALLBACK_LIMIT)
+        self._fallback = LocalRateLimiter(fallback_limit or self.FALLBACK_LIMIT, window)
 
     def acquire(self, key: str, now: float) -> float:
         import redis
@@ -82,26 +87,31 @@ class RedisRateLimiter:
             member = f"{now:.6f}-{threading.get_ident()}-{self._seq}"
         try:
             wait_ms = self._script(
-                keys=[f"liveshop:{self.name}:{key}"], args=[int(now * 1000), self.limit, member]
+                keys=[f"liveshop:{self.name}:{key}"],
+                args=[int(now * 1000), self.limit, member, int(self.window * 1000)],
             )
         except redis.RedisError as exc:
             logger.warning(
-                "Rate limit %s without Redis (%s): %d call/s in this process",
+                "Rate limit %s without Redis (%s): %d call(s) per %g s in this process",
                 self.name,
                 exc,
-                self.FALLBACK_LIMIT,
+                self._fallback.limit,
+                self.window,
             )
             return self._fallback.acquire(key, now)
         return max(0.0, int(wait_ms) / 1000)
 
 
 @functools.cache
-def get_rate_limiter(name: str, limit: int) -> LocalRateLimiter | RedisRateLimiter:
-    """This process's limiter ``name`` (``limit`` calls a second per key): shared through Redis
-    when there is one (``REDIS_URL``), else in this process (the one-process demo)."""
-    return (
-        RedisRateLimiter(settings.REDIS_URL, limit, name) if settings.REDIS_URL else LocalRateLimiter(limit)
-    )
+def get_rate_limiter(
+    name: str, limit: int, window: float = 1.0, fallback_limit: int = 0
+) -> LocalRateLimiter | RedisRateLimiter:
+    """This process's limiter ``name`` (``limit`` calls per key in any ``window`` seconds): shared
+    through Redis when there is one (``REDIS_URL``), else in this process (the one-process demo).
+    ``fallback_limit``: each process's share while Redis is unreachable (default FALLBACK_LIMIT)."""
+    if settings.REDIS_URL:
+        return RedisRateLimiter(settings.REDIS_URL, limit, name, window, fallback_limit)
+    return LocalRateLimiter(limit, window)
 
 
 class ConnectLimiter:
