@@ -82,12 +82,37 @@ class PaymentEvent:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class Refund:
+    """Money the provider gives back for a payment: ``status`` is "succeeded", or "pending" for a
+    refund that settles later (its outcome then arrives as a webhook event)."""
+
+    id: str
+    payment_id: str
+    amount_minor: int
+    currency: str
+    status: str = "succeeded"
+
+
 class PaymentBackendError(Exception):
     """The provider failed or refused; the message is safe to show (it holds no secret)."""
 
 
 class InvalidWebhook(PaymentBackendError):
     """A webhook that is not verifiably the provider's (signature, timestamp) or not readable."""
+
+
+class ProviderUnavailable(PaymentBackendError):
+    """The provider could not be reached or answered with its own error (network, rate limit,
+    5xx): the same call may succeed later."""
+
+
+class PaymentNotCancelable(PaymentBackendError):
+    """The payment has succeeded, so it cannot be canceled any more (refund it instead)."""
+
+
+class AlreadyRefunded(PaymentBackendError):
+    """The payment was refunded in full already (e.g. from the provider's dashboard)."""
 
 
 @runtime_checkable
@@ -101,4 +126,14 @@ class PaymentBackend(Protocol):
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:
         """The verified event in ``body``; InvalidWebhook with a reason otherwise."""
+        ...
+
+    def refund(self, payment_id: str, amount: Decimal, currency: str, *, idempotency_key: str) -> Refund:
+        """Give ``amount`` of a succeeded payment back to the buyer (the key makes a retry return
+        the same refund, never a second one). AlreadyRefunded when nothing is left to refund."""
+        ...
+
+    def cancel(self, payment_id: str) -> str:
+        """Call off a payment that has not succeeded, so the buyer can no longer pay it; returns
+        its status ("canceled"). Idempotent; PaymentNotCancelable once it has succeeded."""
         ...

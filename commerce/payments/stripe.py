@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from decimal import Decimal
 
 import stripe
 from django.conf import settings
@@ -16,11 +17,15 @@ from commerce.payments.base import (
     PROCESSING,
     REQUIRES_ACTION,
     SUCCEEDED,
+    AlreadyRefunded,
     InvalidWebhook,
     Payment,
     PaymentBackendError,
     PaymentEvent,
+    PaymentNotCancelable,
     PaymentRequest,
+    ProviderUnavailable,
+    Refund,
     minor_units,
 )
 
@@ -68,13 +73,56 @@ class StripeBackend:
                 params=params, options={"idempotency_key": idempotency_key}
             )
         except stripe.StripeError as exc:
-            logger.warning(
-                "Stripe refused a PaymentIntent", extra={"order": request.reference, "error": str(exc)}
-            )
-            raise PaymentBackendError(
-                exc.user_message or "The payment provider is unavailable; try again."
-            ) from exc
+            raise gateway_error(exc, "Stripe refused a PaymentIntent", order=request.reference) from exc
         return Payment(id=intent.id, client_secret=intent.client_secret, status=intent.status)
+
+    def refund(self, payment_id: str, amount: Decimal, currency: str, *, idempotency_key: str) -> Refund:
+        """A Refund of ``amount`` on the PaymentIntent (Stripe refunds in the payment's currency);
+        the idempotency key makes a retry return the same refund. AlreadyRefunded when Stripe
+        says the charge has been refunded already."""
+        params = {"payment_intent": payment_id, "amount": minor_units(amount, currency)}
+        try:
+            refund = self.client.v1.refunds.create(
+                params=params, options={"idempotency_key": idempotency_key}
+            )
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "charge_already_refunded":
+                raise AlreadyRefunded("This payment has been refunded already.") from exc
+            raise gateway_error(exc, "Stripe refused a refund", payment=payment_id) from exc
+        except stripe.StripeError as exc:
+            raise gateway_error(exc, "Stripe refused a refund", payment=payment_id) from exc
+        if refund.status in ("failed", "canceled"):
+            reason = (refund.to_dict().get("failure_reason") or refund.status).replace("_", " ")
+            raise PaymentBackendError(f"The refund failed at the payment provider: {reason}.")
+        return Refund(
+            id=refund.id,
+            payment_id=payment_id,
+            amount_minor=refund.amount,
+            currency=str(refund.currency).upper(),
+            status=refund.status,
+        )
+
+    def cancel(self, payment_id: str) -> str:
+        """Cancel the PaymentIntent ("abandoned"), so a buyer's late attempt is refused. An intent
+        already canceled counts as done; one that succeeded raises PaymentNotCancelable."""
+        try:
+            intent = self.client.v1.payment_intents.cancel(
+                payment_id,
+                params={"cancellation_reason": "abandoned"},
+                options={"idempotency_key": f"cancel-{payment_id}"},
+            )
+        except stripe.InvalidRequestError as exc:
+            body = exc.json_body if isinstance(exc.json_body, dict) else {}
+            state = str(((body.get("error") or {}).get("payment_intent") or {}).get("status", ""))
+            if exc.code != "payment_intent_unexpected_state":
+                raise gateway_error(exc, "Stripe refused to cancel", payment=payment_id) from exc
+            if state == CANCELED:
+                return CANCELED
+            state = state.replace("_", " ") or "past that"
+            raise PaymentNotCancelable(f"The payment cannot be canceled: it is {state}.") from exc
+        except stripe.StripeError as exc:
+            raise gateway_error(exc, "Stripe refused to cancel", payment=payment_id) from exc
+        return intent.status
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> PaymentEvent:
         """The event, verified with stripe.Webhook.construct_event (signature and 5-minute
@@ -98,3 +146,12 @@ class StripeBackend:
             currency=str(intent.get("currency", "")).upper(),
             reason=error.get("message", ""),
         )
+
+
+def gateway_error(exc: stripe.StripeError, message: str, **context: str) -> PaymentBackendError:
+    """The gateway's error for a Stripe error, logged: ProviderUnavailable for what may pass
+    (network, rate limit, Stripe's own errors), else PaymentBackendError with Stripe's message."""
+    logger.warning(message, extra={**context, "error": str(exc)})
+    if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError):
+        return ProviderUnavailable("The payment provider is unavailable; try again.")
+    return PaymentBackendError(exc.user_message or "The payment provider refused the request.")

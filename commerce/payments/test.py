@@ -8,6 +8,10 @@ and events signed like Stripe's and handled by the same webhook code.
     4000 0000 0000 0002  is declined ("Your card was declined.")
     4000 0000 0000 9995  is declined ("Your card has insufficient funds.")
     4000 0025 0000 3155  needs a second step (3-D Secure); confirm again with authenticated=True
+
+Like a real provider it remembers what happened to each payment (in Django's cache: Redis when
+REDIS_URL is set, so the web and worker processes share it): a canceled payment can no longer
+be paid, and a refund needs a payment that succeeded and is not refunded yet.
 """
 
 from __future__ import annotations
@@ -17,21 +21,27 @@ import hmac
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 
 from commerce.payments import signing
 from commerce.payments.base import (
+    CANCELED,
     FAILED,
     IGNORED,
     REQUIRES_ACTION,
     SUCCEEDED,
+    AlreadyRefunded,
     InvalidWebhook,
     Payment,
     PaymentBackendError,
     PaymentEvent,
+    PaymentNotCancelable,
     PaymentRequest,
+    Refund,
     minor_units,
 )
 from liveshop import jsoninput
@@ -45,6 +55,8 @@ DECLINES = {
     DECLINE_CARD: "Your card was declined.",
     INSUFFICIENT_FUNDS_CARD: "Your card has insufficient funds.",
 }
+STATE_KEY = "payments-test:{}"  # the provider's memory of a payment or a refund, in Django's cache
+STATE_SECONDS = 30 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -83,12 +95,16 @@ class TestPaymentBackend:
         status REQUIRES_ACTION and no body until the second step. PaymentBackendError for a
         number that is not a test card or a client secret this provider did not issue."""
         payment_id = self._payment_id(client_secret)
+        if self._state(payment_id).get("status") == CANCELED:
+            raise PaymentBackendError("This payment was canceled; check out again.")
         card = "".join(card_number.split())
         if card == SECOND_STEP_CARD and not authenticated:
             return Delivery(status=REQUIRES_ACTION, body=b"")
         if card not in (SUCCEED_CARD, SECOND_STEP_CARD, *DECLINES):
             raise PaymentBackendError("Use a test card number (4242 4242 4242 4242 succeeds).")
         kind = FAILED if card in DECLINES else SUCCEEDED
+        if kind == SUCCEEDED:
+            self._remember(payment_id, status=SUCCEEDED, amount=amount_minor, currency=currency.upper())
         body = json.dumps(
             {
                 "id": "tpevt_" + secrets.token_hex(12),
@@ -101,6 +117,51 @@ class TestPaymentBackend:
             }
         ).encode()
         return Delivery(status=kind, body=body, headers={SIGNATURE_HEADER: self.sign(body)})
+
+    def refund(self, payment_id: str, amount: Decimal, currency: str, *, idempotency_key: str) -> Refund:
+        """Refund part or all of a payment that succeeded here, at once; the same key returns the
+        same refund. PaymentBackendError for a payment not paid, in another currency, or for more
+        than is left of it; AlreadyRefunded when nothing is left."""
+        done = cache.get(STATE_KEY.format(f"refund:{idempotency_key}"))
+        if done is not None:
+            return Refund(**done)
+        state, minor = self._state(payment_id), minor_units(amount, currency)
+        if state.get("status") != SUCCEEDED:
+            raise PaymentBackendError("Only a payment that succeeded can be refunded.")
+        if state["currency"] != currency.upper():
+            raise PaymentBackendError(f"The payment was made in {state['currency']}, not {currency.upper()}.")
+        left = state["amount"] - state.get("refunded", 0)
+        if left <= 0:
+            raise AlreadyRefunded("This payment has been refunded already.")
+        if not 0 < minor <= left:
+            raise PaymentBackendError(
+                "A refund must be more than zero and at most what is left of the payment."
+            )
+        self._remember(payment_id, **{**state, "refunded": state.get("refunded", 0) + minor})
+        refund = Refund(
+            id="tpre_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24],
+            payment_id=payment_id,
+            amount_minor=minor,
+            currency=currency.upper(),
+        )
+        cache.set(STATE_KEY.format(f"refund:{idempotency_key}"), asdict(refund), STATE_SECONDS)
+        return refund
+
+    def cancel(self, payment_id: str) -> str:
+        """Call off a payment of this provider (confirm refuses it from now on); one that
+        succeeded raises PaymentNotCancelable. Idempotent."""
+        if not payment_id.startswith("tp_"):
+            raise PaymentBackendError("This payment was not created by the test provider.")
+        if self._state(payment_id).get("status") == SUCCEEDED:
+            raise PaymentNotCancelable("The payment cannot be canceled: it has succeeded.")
+        self._remember(payment_id, status=CANCELED)
+        return CANCELED
+
+    def _state(self, payment_id: str) -> dict:
+        return cache.get(STATE_KEY.format(payment_id)) or {}
+
+    def _remember(self, payment_id: str, **state) -> None:
+        cache.set(STATE_KEY.format(payment_id), state, STATE_SECONDS)
 
     def sign(self, body: bytes, *, timestamp: int | None = None) -> str:
         return signing.sign(body, self.webhook_secret, timestamp=timestamp)

@@ -9,7 +9,17 @@ from urllib.parse import parse_qs
 import pytest
 import stripe
 
-from commerce.payments import FAILED, IGNORED, SUCCEEDED, InvalidWebhook, PaymentBackendError, PaymentRequest
+from commerce.payments import (
+    FAILED,
+    IGNORED,
+    SUCCEEDED,
+    AlreadyRefunded,
+    InvalidWebhook,
+    PaymentBackendError,
+    PaymentNotCancelable,
+    PaymentRequest,
+    ProviderUnavailable,
+)
 from commerce.payments.base import minor_units
 from commerce.payments.stripe import StripeBackend
 from commerce.payments.test import DECLINE_CARD, SECOND_STEP_CARD, SUCCEED_CARD, TestPaymentBackend
@@ -172,3 +182,169 @@ def test_the_test_provider_succeeds_declines_and_asks_for_a_second_step(settings
         backend.parse_webhook(ok.body.replace(b"500", b"100"), ok.headers)
     with pytest.raises(PaymentBackendError):
         backend.confirm(**{**pay, "client_secret": "tp_x_secret_forged"}, card_number=SUCCEED_CARD)
+
+
+# A Refund and errors as Stripe answers them (docs.stripe.com/api/refunds/object, /error-codes).
+REFUND = {
+    "id": "re_123",
+    "object": "refund",
+    "amount": 2599,
+    "currency": "eur",
+    "payment_intent": "pi_123",
+    "status": "succeeded",
+}
+
+
+def stripe_error(code, message, status=400, **extra):
+    return status, {"error": {"type": "invalid_request_error", "code": code, "message": message, **extra}}
+
+
+def stripe_backend(*responses):
+    http = RecordingHTTPClient(*responses)
+    return StripeBackend(api_key="sk_test_x", webhook_secret=WEBHOOK_SECRET, http_client=http), http
+
+
+def test_stripe_refunds_the_payment_intent_with_the_amount_and_an_idempotency_key():
+    backend, http = stripe_backend((200, REFUND))
+
+    refund = backend.refund("pi_123", Decimal("25.99"), "EUR", idempotency_key="refund-token-1")
+
+    assert (refund.id, refund.amount_minor, refund.currency, refund.status) == (
+        "re_123",
+        2599,
+        "EUR",
+        "succeeded",
+    )
+    [sent] = http.requests
+    assert (sent["method"], sent["url"]) == ("post", "https://api.stripe.com/v1/refunds")
+    assert sent["headers"]["Idempotency-Key"] == "refund-token-1"
+    assert parse_qs(sent["data"]) == {"payment_intent": ["pi_123"], "amount": ["2599"]}
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "message"),
+    [
+        (
+            stripe_error("charge_already_refunded", "Charge ch_1 has already been refunded."),
+            AlreadyRefunded,
+            "refunded already",
+        ),
+        (
+            stripe_error("amount_too_large", "Refund amount (EUR 30.00) is greater than charge amount."),
+            PaymentBackendError,
+            "greater than charge amount",
+        ),
+        (
+            (429, {"error": {"type": "rate_limit_error", "message": "Too many requests"}}),
+            ProviderUnavailable,
+            "try again",
+        ),
+        (
+            (200, {**REFUND, "status": "failed", "failure_reason": "expired_or_canceled_card"}),
+            PaymentBackendError,
+            "expired or canceled card",
+        ),
+    ],
+    ids=["already refunded", "too much", "rate limited", "failed at once"],
+)
+def test_stripe_refund_errors_become_gateway_errors_with_a_reason(answer, error, message):
+    backend, _ = stripe_backend(answer)
+
+    with pytest.raises(error, match=message):
+        backend.refund("pi_123", Decimal("25.99"), "EUR", idempotency_key="refund-token-1")
+
+
+def test_stripe_cancels_the_payment_intent_as_abandoned():
+    backend, http = stripe_backend((200, {**INTENT, "status": "canceled"}))
+
+    assert backend.cancel("pi_123") == "canceled"
+
+    [sent] = http.requests
+    assert (sent["method"], sent["url"]) == (
+        "post",
+        "https://api.stripe.com/v1/payment_intents/pi_123/cancel",
+    )
+    assert sent["headers"]["Idempotency-Key"] == "cancel-pi_123"
+    assert parse_qs(sent["data"]) == {"cancellation_reason": ["abandoned"]}
+
+
+def test_stripe_cancel_of_a_canceled_intent_is_done_and_of_a_paid_one_is_refused():
+    unexpected = "You cannot cancel this PaymentIntent because it has a status of {}."
+
+    def answer(status):
+        return stripe_error(
+            "payment_intent_unexpected_state",
+            unexpected.format(status),
+            payment_intent={**INTENT, "status": status},
+        )
+
+    backend, _ = stripe_backend(
+        answer("canceled"),
+        answer("succeeded"),
+        stripe_error("resource_missing", "No such payment_intent: 'pi_x'"),
+    )
+
+    assert backend.cancel("pi_123") == "canceled"
+    with pytest.raises(PaymentNotCancelable, match="it is succeeded"):
+        backend.cancel("pi_123")
+    with pytest.raises(PaymentBackendError, match="No such payment_intent"):
+        backend.cancel("pi_x")
+
+
+def paid_test_payment(backend, reference, *, amount="25.99", currency="EUR"):
+    payment = backend.create_payment(
+        PaymentRequest(reference=reference, amount=Decimal(amount), currency=currency),
+        idempotency_key=f"order-{reference}",
+    )
+    minor = minor_units(Decimal(amount), currency)
+    backend.confirm(
+        client_secret=payment.client_secret,
+        reference=reference,
+        amount_minor=minor,
+        currency=currency,
+        card_number=SUCCEED_CARD,
+    )
+    return payment
+
+
+def test_the_test_provider_refunds_a_paid_payment_once_per_key_and_never_more_than_was_paid():
+    backend = TestPaymentBackend(webhook_secret="local")
+    unpaid = backend.create_payment(
+        PaymentRequest(reference=f"u{time.time_ns()}", amount=Decimal("5"), currency="EUR"),
+        idempotency_key=f"k{time.time_ns()}",
+    )
+    payment = paid_test_payment(backend, f"r{time.time_ns()}")
+
+    with pytest.raises(PaymentBackendError, match="succeeded"):
+        backend.refund(unpaid.id, Decimal("5"), "EUR", idempotency_key="refund-unpaid")
+    with pytest.raises(PaymentBackendError, match="made in EUR"):
+        backend.refund(payment.id, Decimal("1"), "USD", idempotency_key=f"refund-{payment.id}-usd")
+    with pytest.raises(PaymentBackendError, match="at most"):
+        backend.refund(payment.id, Decimal("30"), "EUR", idempotency_key=f"refund-{payment.id}-30")
+    refund = backend.refund(payment.id, Decimal("25.99"), "EUR", idempotency_key=f"refund-{payment.id}")
+    again = backend.refund(payment.id, Decimal("25.99"), "EUR", idempotency_key=f"refund-{payment.id}")
+    assert refund == again and (refund.amount_minor, refund.status) == (2599, "succeeded")
+    with pytest.raises(AlreadyRefunded):
+        backend.refund(payment.id, Decimal("1"), "EUR", idempotency_key=f"refund-{payment.id}-more")
+
+
+def test_the_test_provider_refuses_to_take_a_canceled_payment_and_to_cancel_a_paid_one():
+    backend = TestPaymentBackend(webhook_secret="local")
+    reference = f"c{time.time_ns()}"
+    payment = backend.create_payment(
+        PaymentRequest(reference=reference, amount=Decimal("5"), currency="USD"),
+        idempotency_key=f"order-{reference}",
+    )
+
+    assert backend.cancel(payment.id) == backend.cancel(payment.id) == "canceled"
+    with pytest.raises(PaymentBackendError, match="canceled"):
+        backend.confirm(
+            client_secret=payment.client_secret,
+            reference=reference,
+            amount_minor=500,
+            currency="USD",
+            card_number=SUCCEED_CARD,
+        )
+    paid = paid_test_payment(backend, f"p{time.time_ns()}")
+    with pytest.raises(PaymentNotCancelable):
+        backend.cancel(paid.id)
