@@ -32,7 +32,8 @@ class Action(StrEnum):
     MANAGE_EVENTS = "manage_events"  # create, edit, cancel events; set the lineup
     HOST_EVENT = "host_event"  # go live, see the stream key, feature products
     EDIT_RECORDING = "edit_recording"  # place, import and export a recording's or video's product cues
-    MODERATE = "moderate"
+    MODERATE_CHAT = "moderate_chat"  # hide messages, time out, ban and unban viewers, slow mode
+    READ_MODERATION_LOG = "read_moderation_log"  # who moderated what, when (owners only)
     MANAGE_MEMBERS = "manage_members"
     MANAGE_ORDERS = "manage_orders"  # cancel and refund the brand's orders
     WATCH = "watch"  # watch an event (page, stream_details, socket, replay): an object rule decides
@@ -47,11 +48,11 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
             Action.MANAGE_EVENTS,
             Action.HOST_EVENT,
             Action.EDIT_RECORDING,
-            Action.MODERATE,
+            Action.MODERATE_CHAT,
             Action.MANAGE_ORDERS,
         }
     ),
-    Role.MODERATOR: frozenset({Action.VIEW, Action.MODERATE}),
+    Role.MODERATOR: frozenset({Action.VIEW, Action.MODERATE_CHAT}),
 }
 
 _CACHE_ATTR = "_liveshop_roles"
