@@ -1,5 +1,6 @@
-"""Uploaded video -> HLS with ffmpeg: two H.264/AAC renditions (720p and 360p, never above the
-source), a multivariant playlist and a thumbnail, stored in the "recordings" storage under
+"""Uploaded video -> HLS with ffmpeg: H.264/AAC renditions chosen by the picture's shorter side
+(1080p, 720p and 360p, never above the source; portrait stays portrait), a multivariant playlist
+and a thumbnail, stored in the "recordings" storage under
 ``<RECORDINGS_CDN_PREFIX>/uploads/<recording id>/`` with the rendition shape IVS ingestion stores.
 
 ffmpeg works in the attempt's temporary folder (recordings.services.jobs.work_folder); files reach
@@ -33,7 +34,10 @@ from recordings.services.uploads import probe_video
 logger = logging.getLogger(__name__)
 
 Status = Recording.Status
-LADDER = (720, 360)  # rendition heights, best first
+LADDER = (1080, 720, 360)  # renditions by the picture's shorter side, best first
+STEP_DOWN = 0.8  # a lower rung only when at most 80 % of the top one: no 740p + 720p pair
+REFERENCE_PIXELS, REFERENCE_KBPS = 1280 * 720, 2800  # 720p's video bitrate; others by pixel count
+MIN_KBPS = 200
 AUDIO_BITRATE = "128k"
 SEGMENT_SECONDS = 4
 TRANSCODE_SHARE = 90  # percent of the bar for ffmpeg; storing the files takes the rest
@@ -44,8 +48,27 @@ THUMBNAIL = "thumbnail.jpg"
 @dataclass(frozen=True)
 class Rendition:
     name: str
+    width: int
     height: int
     video_kbps: int
+
+
+def rendition_plan(info: MediaInfo) -> list[Rendition]:
+    """The renditions of a ``width`` x ``height`` picture (as displayed, rotation applied), best
+    first, chosen by its shorter side so a phone's 1080x1920 gets 1080x1920, 720x1280 and
+    360x640: the top one at the source's own size (at most 1080 on the shorter side), then each
+    lower rung of LADDER that is clearly smaller. Never larger than the source: a tiny source
+    gets one rendition, its own size. Bitrates follow the pixel count, not the height."""
+    short, long = sorted((info.width, info.height))
+    top = min(short, LADDER[0])
+    rungs = [top] + [rung for rung in LADDER[1:] if rung <= top * STEP_DOWN]
+    return [_rendition(rung, short=short, long=long, portrait=info.height > info.width) for rung in rungs]
+
+
+def _rendition(rung: int, *, short: int, long: int, portrait: bool) -> Rendition:
+    small, large = _even(rung), _even(round(long * rung / short))
+    width, height = (small, large) if portrait else (large, small)
+    return Rendition(f"{small}p", width, height, _kbps(width * height))
 
 
 def output_prefix(recording: Recording) -> str:
@@ -58,19 +81,12 @@ def output_prefix(recording: Recording) -> str:
     return recording.cdn_prefix
 
 
-def rendition_plan(info: MediaInfo) -> list[Rendition]:
-    """Two renditions no taller than the source (a small source gets it and half of it)."""
-    top = _even(min(LADDER[0], info.height))
-    second = _even(min(LADDER[1], top // 2 if top <= LADDER[1] else LADDER[1]))
-    return [Rendition(f"{h}p", h, _kbps(h)) for h in (top, max(second, 2))]
-
-
 def _even(n: int) -> int:
     return max(2, n - n % 2)
 
 
-def _kbps(height: int) -> int:
-    return max(200, round(2800 * (height / 720) ** 1.5))
+def _kbps(pixels: int) -> int:
+    return max(MIN_KBPS, round(REFERENCE_KBPS * (pixels / REFERENCE_PIXELS) ** 0.75))
 
 
 def transcode_upload(*, recording_id: int) -> Recording:
@@ -147,7 +163,7 @@ def _progress_writer(lease: jobs.Lease, *, start: int = 0) -> Callable[[float], 
 
 
 def ffmpeg_command(source: Path, work: Path, plan: list[Rendition], info: MediaInfo) -> list[str]:
-    scale = ";".join(f"[s{i}]scale=-2:{r.height}[v{i}]" for i, r in enumerate(plan))
+    scale = ";".join(f"[s{i}]scale={r.width}:{r.height}[v{i}]" for i, r in enumerate(plan))
     command = [
         media.ffmpeg.FFMPEG, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
         "-progress", "pipe:1", "-nostats", "-i", str(source),

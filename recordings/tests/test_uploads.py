@@ -10,7 +10,6 @@ import os
 import random
 import subprocess
 import tempfile
-from pathlib import Path
 
 import boto3
 import pytest
@@ -23,58 +22,13 @@ from accounts.models import Membership
 from accounts.tests.factories import OrganizationFactory, member
 from recordings.models import Recording
 from recordings.services import transcode
+from recordings.tests.upload_media import files_in, upload
 
 pytestmark = pytest.mark.django_db
 
 REGION = "us-east-1"
 BUCKET = "liveshop-media"
 GARBAGE = random.Random(7).randbytes(200_000)  # the same bytes every run: what ffprobe says stays put
-
-
-@pytest.fixture(scope="session")
-def sample_video(tmp_path_factory) -> Path:
-    """A 4-second 640x480 test pattern with a tone (H.264/AAC in MP4)."""
-    path = tmp_path_factory.mktemp("video") / "sample.mp4"
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", "testsrc=size=640x480:rate=25:duration=4",
-         "-f", "lavfi", "-i", "sine=frequency=440:duration=4",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-         "-c:a", "aac", "-shortest", str(path)],
-        check=True,
-    )  # fmt: skip
-    return path
-
-
-@pytest.fixture
-def on_disk(settings, tmp_path):
-    """Uploads and HLS output in folders on disk (the tests' default is in memory)."""
-    uploads, hls = tmp_path / "media", tmp_path / "recordings"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": uploads},
-        },
-        "recordings": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": hls},
-        },
-    }
-    return uploads, hls
-
-
-def files_in(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
-
-
-def upload(
-    client, brand, *, name: str, content: bytes, content_type: str = "video/mp4", title="Spring looks"
-):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    file = SimpleUploadedFile(name, content, content_type=content_type)
-    return client.post(f"{reverse('videos:create')}?brand={brand.slug}", {"title": title, "file": file})
 
 
 def test_upload_is_transcoded_to_two_hls_renditions_with_thumbnail(

@@ -1,0 +1,87 @@
+"""The rendition ladder of an uploaded video: chosen by the picture's shorter side (portrait stays
+portrait), never above the source, bitrates by pixel count; proven with real ffmpeg on a phone
+video."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from liveshop.media import MediaInfo
+from recordings.models import Recording
+from recordings.playlists import parse_master
+from recordings.services.transcode import rendition_plan
+from recordings.tests.upload_media import upload
+
+
+def info(width: int, height: int, rotation: int = 0) -> MediaInfo:
+    return MediaInfo(
+        path=Path("x.mp4"), duration=10.0, start_time=0, video_codec="h264", width=width, height=height,
+        frame_rate=None, rotation=rotation,
+    )  # fmt: skip
+
+
+def shapes(width: int, height: int) -> list[tuple[str, int, int]]:
+    return [(r.name, r.width, r.height) for r in rendition_plan(info(width, height))]
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ((1920, 1080), [("1080p", 1920, 1080), ("720p", 1280, 720), ("360p", 640, 360)]),
+        ((1080, 1920), [("1080p", 1080, 1920), ("720p", 720, 1280), ("360p", 360, 640)]),
+        ((3840, 2160), [("1080p", 1920, 1080), ("720p", 1280, 720), ("360p", 640, 360)]),
+        ((1280, 720), [("720p", 1280, 720), ("360p", 640, 360)]),
+        ((720, 1280), [("720p", 720, 1280), ("360p", 360, 640)]),
+        ((640, 480), [("480p", 640, 480), ("360p", 480, 360)]),
+        ((1080, 1080), [("1080p", 1080, 1080), ("720p", 720, 720), ("360p", 360, 360)]),
+        ((320, 240), [("240p", 320, 240)]),
+        ((64, 36), [("36p", 64, 36)]),
+        ((750, 1334), [("750p", 750, 1334), ("360p", 360, 640)]),  # no 720p right under 750p
+    ],
+    ids=["1080p", "phone", "4k", "720p", "portrait-720", "vga", "square", "tiny", "tinier", "iphone-8"],
+)
+def test_the_ladder_follows_the_shorter_side_and_never_upscales(size, expected):
+    assert shapes(*size) == expected
+
+
+def test_bitrates_follow_the_pixel_count_so_portrait_and_landscape_match():
+    landscape, portrait = rendition_plan(info(1920, 1080)), rendition_plan(info(1080, 1920))
+    assert [r.video_kbps for r in landscape] == [r.video_kbps for r in portrait]
+    kbps = [r.video_kbps for r in landscape]
+    assert kbps == sorted(kbps, reverse=True) and kbps[1] == 2800
+    assert 4500 <= kbps[0] <= 6000 and 800 <= kbps[2] <= 1200
+
+
+@pytest.mark.django_db
+def test_a_phone_video_keeps_portrait_with_matching_bandwidths(
+    host_client, brand, on_disk, phone_video, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(host_client, brand, name="phone.mp4", content=phone_video.read_bytes())
+
+    video = Recording.objects.get()
+    assert video.status == "ready", video.failure_reason
+    assert [(r["name"], r["width"], r["height"]) for r in video.renditions] == [
+        ("1080p", 1080, 1920),
+        ("720p", 720, 1280),
+        ("360p", 360, 640),
+    ]
+    hls = on_disk[1]
+    master = parse_master((hls / video.master_path).read_text())
+    bandwidth = {variant.resolution: variant.bandwidth for variant in master}
+    # The playlist advertises what each rendition carries: about 5.1, 2.8 and 1 Mbit/s of video.
+    assert 5_000_000 <= bandwidth["1080x1920"] <= 6_500_000
+    assert 2_800_000 <= bandwidth["720x1280"] <= 3_500_000
+    assert 1_000_000 <= bandwidth["360x640"] <= 1_400_000
+    for rendition in video.renditions:
+        probe = subprocess.run(
+            ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
+             "-of", "json", str(hls / rendition["playlist"])],
+            capture_output=True, check=True, text=True,
+        )  # fmt: skip
+        stream = json.loads(probe.stdout)["streams"][0]
+        assert (stream["width"], stream["height"]) == (rendition["width"], rendition["height"])

@@ -1,0 +1,87 @@
+"""Small test videos made with ffmpeg's lavfi sources, once per test session, and the helpers the
+upload and transcode tests share (storages on disk, a studio upload)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+
+def make_video(
+    path: Path,
+    *,
+    size: str = "640x480",
+    seconds: float = 4,
+    rate: int = 25,
+    audio: bool = True,
+    video: bool = True,
+    extra: tuple[str, ...] = (),
+) -> Path:
+    """An H.264/AAC MP4 of a test pattern (and a tone) at ``size``; ``extra`` output options."""
+    inputs: list[str] = []
+    if video:
+        inputs += ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+    if audio:
+        inputs += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"]
+    codecs = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"] if video else []
+    codecs += ["-c:a", "aac"] if audio else []
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *inputs, *codecs, *extra, str(path)],
+        check=True,
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_video(tmp_path_factory) -> Path:
+    """A 4-second 640x480 test pattern with a tone (H.264/AAC in MP4)."""
+    return make_video(tmp_path_factory.mktemp("video") / "sample.mp4")
+
+
+@pytest.fixture(scope="session")
+def phone_video(tmp_path_factory) -> Path:
+    """A one-second 1080x1920 portrait video at 10 fps with a tone, as a phone films it."""
+    return make_video(tmp_path_factory.mktemp("video") / "phone.mp4", size="1080x1920", seconds=1, rate=10)
+
+
+@pytest.fixture
+def on_disk(settings, tmp_path):
+    """Uploads and HLS output in folders on disk (the tests' default is in memory)."""
+    uploads, hls = tmp_path / "media", tmp_path / "recordings"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": uploads},
+        },
+        "recordings": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": hls},
+        },
+    }
+    return uploads, hls
+
+
+def files_in(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def upload(
+    client,
+    brand,
+    *,
+    name: str,
+    content: bytes,
+    content_type: str = "video/mp4",
+    title="Spring looks",
+    **extra,
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    file = SimpleUploadedFile(name, content, content_type=content_type)
+    return client.post(
+        f"{reverse('videos:create')}?brand={brand.slug}", {"title": title, "file": file}, **extra
+    )
