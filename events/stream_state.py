@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from events import extensions
+from events import extensions, reminders
 from events.exceptions import MalformedStreamEvent
 from events.models import LiveEvent, StreamSession
 from events.realtime import broadcast_to_event_on_commit, broadcast_to_studio
@@ -139,6 +139,8 @@ def apply_stream_event(event: StreamEvent) -> str:
         broadcast_to_event_on_commit(
             live_event.pk, "stream.state", {"status": new_status, "streamId": stream_id}
         )
+        if new_status == Status.LIVE:
+            reminders.queue_reminders_on_commit(live_event.pk)  # e-mails, after the commit
         changed = True
     if fields:
         live_event.save(update_fields=fields)

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from events import invitations, timed_metadata
+from events import invitations, reminders, timed_metadata
 from liveshop.video import BackendUnavailable, Throttled
 
 
@@ -19,3 +19,9 @@ def send_highlight_cue_task(highlight_id: int) -> str:
 def revoke_playback_task(event_id: int, user_ids: list[int]) -> int:
     """End removed viewers' private playback (idempotent, so a retry redoes the whole list)."""
     return invitations.revoke_playback(event_id=event_id, user_ids=user_ids)
+
+
+@shared_task(ignore_result=True, autoretry_for=(reminders.RemindersNotSent,), retry_backoff=30, max_retries=4)
+def send_show_reminders_task(event_id: int) -> int:
+    """E-mail the viewers who asked to be reminded of a show that went live (each once)."""
+    return reminders.send_show_reminders(event_id)
