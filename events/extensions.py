@@ -15,8 +15,18 @@ Use these rather than importing recordings from events:
   renamed off its key (after commit); recordings queues its conversion and ingestion.
 - ``replay_url(event) -> str``: the ended event's replay page, "" while it has none (viewer page).
 - ``event_recordings(event) -> Sequence``: every recording of the event, newest first (studio).
+- ``public_replays(organization_id=None, limit=...) -> Sequence[dict]``: the newest replays anyone
+  may watch (public ended events' and published videos'), as cards for the show lists
+  (events.listings): title, brand, url, image, duration, when.
 - ``recording_detail_limits() -> dict[str, int]``: the webhook's longest storable value of each
   recording detail field (events.webhooks.check_event_input), from recordings' columns.
+
+The viewer socket's features (chat fills these in ``ChatConfig.ready()``):
+- ``viewer_topics(event_id) -> list[str]``: more hub topics a viewer's socket joins beside the
+  event's (a feature's own, so its traffic leaves the event's shared snapshot and page alone).
+- ``async viewer_state(event_id) -> list[str]``: encoded frames sent right after each snapshot to
+  a socket allowed to watch (a feature's state on join: the chat's recent messages).
+- ``async viewer_frame(consumer, frame: dict)``: a JSON object the page sent on its socket.
 """
 
 from __future__ import annotations
@@ -66,3 +76,17 @@ local_recording_saved: Slot[..., None] = Slot("local_recording_saved", _nothing)
 replay_url: Slot[[Any], str] = Slot("replay_url", lambda event: "")
 event_recordings: Slot[[Any], Any] = Slot("event_recordings", lambda event: ())
 recording_detail_limits: Slot[[], dict[str, int]] = Slot("recording_detail_limits", dict)
+public_replays: Slot[..., Any] = Slot("public_replays", lambda **kwargs: ())
+
+
+async def _no_frames(event_id: int) -> list[str]:
+    return []
+
+
+async def _ignore_frame(consumer: Any, frame: dict) -> None:
+    return None
+
+
+viewer_topics: Slot[[int], list[str]] = Slot("viewer_topics", lambda event_id: [])
+viewer_state: Slot[[int], Any] = Slot("viewer_state", _no_frames)
+viewer_frame: Slot[[Any, dict], Any] = Slot("viewer_frame", _ignore_frame)

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "events",
     "recordings",
     "commerce",  # carts, checkout, orders, stock reservations, payments gateway
+    "chat",  # live chat beside the video, its moderation
     "demo",  # make demo: seed_demo, demo_show
 ]
 

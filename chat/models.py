@@ -1,0 +1,148 @@
+"""Chat beside a live event: its messages, each event's room settings (slow mode), each brand's
+word list, the brand's restrictions on people (time-outs, bans) and its moderation log."""
+
+from django.conf import settings
+from django.db import models
+
+from accounts.models import Organization
+from events.models import LiveEvent, StreamSession
+
+BODY_MAX = 500  # characters (code points) after cleaning, as IVS Chat's maximumMessageLength
+
+
+class ChatRoom(models.Model):
+    """An event's chat settings, made on first change (an event without one has the defaults)."""
+
+    organization_field = "event__organization"
+
+    event = models.OneToOneField(LiveEvent, on_delete=models.CASCADE, related_name="chat_room")
+    slow_mode_seconds = models.PositiveSmallIntegerField(
+        default=0, help_text="One message per this many seconds per viewer (0: off). Staff are exempt."
+    )
+
+    def __str__(self):
+        return f"Chat of {self.event}"
+
+
+class BrandChatPolicy(models.Model):
+    """A brand's rules for all its chats: the words its messages may not contain."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="chat_policy")
+    blocked_words = models.TextField(
+        blank=True, help_text="One word or phrase a line; a message containing one is refused."
+    )
+
+    class Meta:
+        verbose_name_plural = "brand chat policies"
+
+    def __str__(self):
+        return f"Chat policy of {self.organization}"
+
+    @property
+    def word_list(self) -> list[str]:
+        return [line.strip().casefold() for line in self.blocked_words.splitlines() if line.strip()]
+
+
+class ChatMessage(models.Model):
+    """One message, as its author's name and badge were when it was sent; ``offset_ms`` into the
+    live stream session (None before going live) places it in the replay. Hiding keeps the row."""
+
+    organization_field = "event__organization"
+
+    event = models.ForeignKey(LiveEvent, on_delete=models.CASCADE, related_name="chat_messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages")
+    author_name = models.CharField(max_length=150)
+    author_role = models.CharField(max_length=20, blank=True)  # the brand role shown as a badge
+    body = models.CharField(max_length=BODY_MAX)
+    session = models.ForeignKey(
+        StreamSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="chat_messages"
+    )
+    offset_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["event", "-id"], name="chat_message_event_newest")]
+        constraints = [
+            # The column holds at most BODY_MAX characters; an empty one is never a message.
+            models.CheckConstraint(condition=~models.Q(body=""), name="chat_body_not_empty"),
+        ]
+
+    def __str__(self):
+        return f"{self.author_name}: {self.body[:40]}"
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
+
+
+class ChatRestriction(models.Model):
+    """A person kept out of a brand's chats: timed out until ``until``, or banned (no end) until
+    lifted. Checked at every post, in the database: every tab and process sees it at once."""
+
+    class Kind(models.TextChoices):
+        TIMEOUT = "timeout", "Timed out"
+        BAN = "ban", "Banned"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="chat_restrictions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_restrictions")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    until = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "user"], name="chat_restriction_person")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind="ban", until__isnull=True) | models.Q(kind="timeout", until__isnull=False),
+                name="chat_restriction_ban_open_timeout_ends",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.user} in {self.organization}"
+
+
+class ModerationAction(models.Model):
+    """The moderation log: who did what, to whom, when. Rows are never changed or deleted."""
+
+    class Kind(models.TextChoices):
+        HIDE = "hide", "Hid a message"
+        TIMEOUT = "timeout", "Timed out"
+        BAN = "ban", "Banned"
+        UNBAN = "unban", "Lifted a ban or time-out"
+        SLOW_MODE = "slow_mode", "Set slow mode"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="moderation_actions")
+    event = models.ForeignKey(
+        LiveEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="moderation_actions"
+    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    target = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.ForeignKey(
+        ChatMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="moderation_actions"
+    )
+    detail = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="moderation_log_newest")]
+
+    def __str__(self):
+        return f"{self.actor}: {self.get_kind_display()} {self.detail}".strip()
