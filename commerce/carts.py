@@ -4,9 +4,16 @@ change of a sign-in, so the signal receiver below finds those carts and hands th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.utils import timezone
+
 from accounts.models import Organization
-from commerce import services
-from commerce.models import Cart
+from commerce import deals, services
+from commerce.models import Cart, CartLine, FlashDeal, Source
 
 SESSION_KEY = "commerce_carts"
 
@@ -34,3 +41,33 @@ def adopt_session_carts_on_login(sender, request, user, **kwargs) -> None:
         return
     for cart in Cart.objects.filter(pk__in=request.session.pop(SESSION_KEY, {}).values(), user=None):
         services.adopt_cart(cart=cart, user=user)
+
+
+@dataclass(frozen=True)
+class LinePrice:
+    """What one unit of a cart line costs, and the flash deal it comes from (None: the normal price)."""
+
+    unit_price: Decimal
+    regular: Decimal
+    deal: FlashDeal | None
+
+
+def line_prices(lines: Iterable[CartLine], *, now: datetime | None = None) -> list[LinePrice]:
+    """The server's price of each line at ``now``: the running flash deal's price for a line added
+    on the live show (commerce.deals), the variant's price otherwise; never a price a page sent.
+    One query for the deals; the lines need ``variant__product`` loaded."""
+    lines = list(lines)
+    keys = [_deal_key(line) for line in lines]
+    running = deals.running_deals(filter(None, keys), now=now or timezone.now())
+    prices = []
+    for line, key in zip(lines, keys, strict=True):
+        regular = line.variant.price
+        deal = running.get(key)
+        prices.append(LinePrice(deals.deal_price(deal, regular) if deal else regular, regular, deal))
+    return prices
+
+
+def _deal_key(line: CartLine) -> tuple[int, int] | None:
+    if line.source != Source.LIVE or line.event_id is None:
+        return None
+    return (line.event_id, line.variant.product_id)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts import permissions
 from accounts.permissions import Action
 from catalog.models import Variant
-from commerce import payments, stock
+from commerce import carts, deals, payments, stock
 from commerce.exceptions import (
     CurrencyMismatch,
     EmptyCart,
@@ -49,6 +49,9 @@ def add_to_cart(*, cart: Cart, variant_id: int, quantity: int = 1, event=None, r
     total = quantity + (line.quantity if line else 0)
     if not 1 <= quantity <= MAX_QUANTITY or total > MAX_QUANTITY:
         raise InvalidQuantity(f"The quantity must be between 1 and {MAX_QUANTITY} per item.")
+    deals.check_cart_limit(
+        cart=cart, variant=variant, quantity=total, line=line, event=event, recording=recording
+    )
     if line is not None:
         line.quantity = total
         line.save(update_fields=["quantity"])
@@ -140,34 +143,41 @@ def _reserve_order(*, cart: Cart, email: str, user) -> Order:
     currency = lines[0].variant.product.currency
     if any(line.variant.product.currency != currency for line in lines):
         raise CurrencyMismatch("One order holds one currency; remove the items priced in another.")
+    prices = carts.line_prices(lines)  # the server's, flash deals included
+    deals.check_order_limits(lines, [price.deal for price in prices], user=user, email=email, cart=cart)
     order = Order.objects.create(
         organization_id=cart.organization_id,
         cart_id=cart.pk,
         user=user if getattr(user, "is_authenticated", False) else None,
         email=email,
         currency=currency,
-        total=sum((line.variant.price * line.quantity for line in lines), start=0),
+        total=sum(
+            (price.unit_price * line.quantity for line, price in zip(lines, prices, strict=True)), start=0
+        ),
         payment_backend=payments.get_payment_backend().name,
     )
     expires_at = timezone.now() + timedelta(minutes=settings.COMMERCE_RESERVATION_MINUTES)
-    for line in lines:  # in variant id order: concurrent checkouts lock variants in one order
+    # In variant id order: concurrent checkouts lock variants in one order.
+    for line, price in zip(lines, prices, strict=True):
         if not stock.take(line.variant_id, line.quantity):
             raise SoldOut(line.variant.sku, line.variant.product.name)
-        OrderLine.objects.create(order=order, **_snapshot(line))
+        OrderLine.objects.create(order=order, **_snapshot(line, price))
         StockReservation.objects.create(
             order=order, variant_id=line.variant_id, quantity=line.quantity, expires_at=expires_at
         )
     return order
 
 
-def _snapshot(line: CartLine) -> dict:
+def _snapshot(line: CartLine, price: carts.LinePrice) -> dict:
     variant = line.variant
     name = f"{variant.product.name} - {variant.label}" if variant.label else variant.product.name
     return {
         "variant": variant,
         "sku": variant.sku,
         "name": name,
-        "unit_price": variant.price,
+        "unit_price": price.unit_price,
+        "deal": price.deal,
+        "regular_unit_price": price.regular if price.deal else None,
         "quantity": line.quantity,
         "currency": variant.product.currency,
         "event_id": line.event_id,

@@ -1,0 +1,265 @@
+"""Flash deals: the host's show price for one product of a live event (commerce.deals), what the
+cart and checkout charge under it (commerce.carts.line_prices) and its limit per customer."""
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from accounts.models import Membership
+from accounts.tests.factories import UserFactory, member
+from catalog.models import Variant
+from catalog.tests.factories import ProductFactory
+from commerce import carts, deals, services
+from commerce.deals import DealTerms
+from commerce.exceptions import DealLimitReached, DealRefused
+from commerce.models import Cart, FlashDeal, Order
+from commerce.payments.test import SUCCEED_CARD
+from events.models import LiveEvent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def show(event):
+    """The ``event`` fixture, live now (its lineup: Rose lipstick at 20.00 USD)."""
+    LiveEvent.objects.filter(pk=event.pk).update(status=LiveEvent.Status.LIVE)
+    event.refresh_from_db()
+    return event
+
+
+@pytest.fixture
+def product(show):
+    product = show.lineup.get().product
+    product.price, product.currency = Decimal("20.00"), "USD"
+    product.save()
+    Variant.objects.filter(product=product).update(stock=50)
+    return product
+
+
+@pytest.fixture
+def variant(product):
+    return product.variants.get()
+
+
+def start(show, product, by, minutes=10, **terms):
+    return deals.start_deal(event=show, product=product, terms=DealTerms(minutes=minutes, **terms), by=by)
+
+
+def priced(cart, now=None):
+    lines = list(cart.lines.select_related("variant__product"))
+    return [(price.unit_price, price.deal) for price in carts.line_prices(lines, now=now)]
+
+
+def buy(cart, variant, quantity, event, email="buyer@example.com", user=None):
+    """Add to the cart on the live show and check out: the pending order (its payment in ``.payment``)."""
+    services.add_to_cart(cart=cart, variant_id=variant.pk, quantity=quantity, event=event)
+    order, order.payment = services.start_checkout(cart=cart, email=email, user=user)
+    return order
+
+
+def pay(backend, order):
+    delivery = backend.confirm(
+        client_secret=order.payment.client_secret,
+        reference=str(order.token),
+        amount_minor=int(order.total * 100),
+        currency=order.currency,
+        card_number=SUCCEED_CARD,
+    )
+    return services.handle_payment_webhook(body=delivery.body, headers=delivery.headers)
+
+
+def test_a_host_starts_a_deal_and_viewers_and_consoles_are_told_after_commit(
+    show, product, host, broadcasts, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        deal = start(show, product, host, minutes=5, price=Decimal("14.99"), limit_per_customer=2)
+
+    assert deal.ends_at - deal.starts_at == timedelta(minutes=5)
+    card = {"price": "14.99", "percentOff": None, "endsAt": deal.ends_at.isoformat(), "limitPerCustomer": 2}
+    viewers, studio = broadcasts
+    assert (viewers["type"], viewers["payload"]) == (
+        "deal",
+        {"eventId": show.pk, "productId": product.pk, "deal": card},
+    )
+    assert studio["audience"] == "studio" and studio["payload"]["deal"]["id"] == deal.pk
+    assert deals.card_deals(show.pk) == {product.pk: card}
+
+
+def test_the_deal_price_applies_to_lines_added_on_the_live_show_and_reverts_at_ends_at_exactly(
+    show, product, variant, host, brand
+):
+    deal = start(show, product, host, percent_off=25)
+    live, elsewhere = Cart.objects.create(organization=brand), Cart.objects.create(organization=brand)
+    services.add_to_cart(cart=live, variant_id=variant.pk, event=show)
+    services.add_to_cart(cart=elsewhere, variant_id=variant.pk)
+
+    assert priced(live, now=deal.ends_at - timedelta(microseconds=1)) == [(Decimal("15.00"), deal)]
+    assert priced(live, now=deal.ends_at) == [(Decimal("20.00"), None)]
+    assert priced(elsewhere) == [(Decimal("20.00"), None)]
+
+
+def test_percent_off_prices_each_variant_to_the_cent_and_a_deal_price_never_raises_one(
+    show, product, variant, host, brand
+):
+    cheap = Variant.objects.create(
+        organization=brand,
+        product=product,
+        sku="ROSE-S",
+        label="Small",
+        price_override=Decimal("9.99"),
+        stock=5,
+    )
+    cart = Cart.objects.create(organization=brand)
+    for each in (variant, cheap):
+        services.add_to_cart(cart=cart, variant_id=each.pk, event=show)
+
+    start(show, product, host, percent_off=33)
+    assert [price for price, _ in priced(cart)] == [Decimal("13.40"), Decimal("6.69")]
+    start(show, product, host, price=Decimal("12.00"))  # replaces the 33 % deal
+    assert [price for price, _ in priced(cart)] == [Decimal("12.00"), Decimal("9.99")]
+
+
+@pytest.mark.parametrize(
+    ("terms", "reason"),
+    [
+        ({"price": Decimal("0")}, "above 0 and below the normal price"),
+        ({"price": Decimal("20.00")}, "below the normal price (20.00 USD)"),
+        ({"price": Decimal("9.999")}, "in whole cents"),
+        ({"percent_off": 0}, "1 to 90"),
+        ({"percent_off": 91}, "1 to 90"),
+        ({"price": Decimal("9"), "percent_off": 10}, "either a deal price or a percentage"),
+        ({}, "either a deal price or a percentage"),
+        ({"percent_off": 10, "minutes": 0}, "1 to 120 minutes"),
+        ({"percent_off": 10, "minutes": 121}, "1 to 120 minutes"),
+        ({"percent_off": 10, "limit_per_customer": 0}, "limit per customer is 1 to 99"),
+    ],
+)
+def test_bad_terms_are_refused_with_the_reason(show, product, host, terms, reason):
+    with pytest.raises(DealRefused, match=re.escape(reason)):
+        start(show, product, host, **{"minutes": 10, **terms})
+    assert not FlashDeal.objects.exists()
+
+
+def test_a_deal_is_for_a_product_of_the_shows_lineup_while_it_is_live(event, show, product, host, brand):
+    outside = ProductFactory(organization=brand, price=Decimal("30.00"))
+    with pytest.raises(DealRefused, match="product of this show's lineup"):
+        start(show, outside, host, percent_off=10)
+
+    LiveEvent.objects.filter(pk=show.pk).update(status=LiveEvent.Status.SCHEDULED)
+    with pytest.raises(DealRefused, match="only while the show is live"):
+        start(show, product, host, percent_off=10)
+
+
+def test_only_the_brands_owners_and_hosts_set_and_end_deals(
+    show, product, host, owner, moderator, other_brand
+):
+    stranger = member(other_brand, role=Membership.Role.OWNER)
+    for person in (moderator, stranger):
+        with pytest.raises(PermissionDenied):
+            start(show, product, person, percent_off=10)
+
+    deal = start(show, product, owner, percent_off=10)
+    with pytest.raises(PermissionDenied):
+        deals.end_deal(deal=deal, by=moderator)
+    assert deals.end_deal(deal=deal, by=host).ended_early
+
+
+def test_a_new_deal_replaces_the_running_one_and_ending_early_restores_the_normal_price(
+    show, product, variant, host, brand
+):
+    cart = Cart.objects.create(organization=brand)
+    services.add_to_cart(cart=cart, variant_id=variant.pk, event=show)
+    first = start(show, product, host, percent_off=10)
+    second = start(show, product, host, price=Decimal("15.00"))
+
+    first.refresh_from_db()
+    assert first.ended_early and first.ends_at <= second.starts_at
+    assert priced(cart) == [(Decimal("15.00"), second)]
+    deals.end_deal(deal=second, by=host)
+    assert priced(cart) == [(Decimal("20.00"), None)]
+    assert deals.card_deals(show.pk) == {}
+
+
+def test_checkout_charges_the_servers_deal_price_and_the_order_line_records_the_deal(
+    show, product, variant, host, brand, payment_backend
+):
+    deal = start(show, product, host, price=Decimal("12.50"))
+    order = buy(Cart.objects.create(organization=brand), variant, 2, show)
+
+    line = order.lines.get()
+    assert (order.total, line.unit_price, line.deal, line.regular_unit_price) == (
+        Decimal("25.00"),
+        Decimal("12.50"),
+        deal,
+        Decimal("20.00"),
+    )
+
+
+def test_a_deal_that_ended_before_checkout_means_the_normal_price_and_one_ending_while_paying_changes_nothing(
+    show, product, variant, host, brand, payment_backend
+):
+    deal = start(show, product, host, price=Decimal("12.50"))
+    late = Cart.objects.create(organization=brand)
+    services.add_to_cart(cart=late, variant_id=variant.pk, event=show)
+    paying = buy(Cart.objects.create(organization=brand), variant, 1, show)
+    deals.end_deal(deal=deal, by=host)
+
+    order, _ = services.start_checkout(cart=late, email="late@example.com")
+    assert (order.total, order.lines.get().deal) == (Decimal("20.00"), None)
+    assert pay(payment_backend, paying) == "paid"
+    paying.refresh_from_db()
+    assert (paying.status, paying.total) == (Order.Status.PAID, Decimal("12.50"))
+
+
+def test_the_limit_counts_a_guests_paid_and_pending_orders_by_email(
+    show, product, variant, host, brand, payment_backend
+):
+    start(show, product, host, percent_off=20, limit_per_customer=3)
+    paid = buy(Cart.objects.create(organization=brand), variant, 2, show, email="Ada@example.com")
+    assert pay(payment_backend, paid) == "paid"
+    again = Cart.objects.create(organization=brand)
+
+    with pytest.raises(
+        DealLimitReached, match=re.escape("limited to 3 per customer. You have 2 at this price already")
+    ):
+        buy(again, variant, 2, show, email="ada@EXAMPLE.com")
+    assert Order.objects.count() == 1
+    order, _ = services.start_checkout(cart=again, email="someone.else@example.com")
+    assert order.lines.get().unit_price == Decimal("16.00")
+
+
+def test_the_limit_refuses_a_signed_in_buyers_cart_line_over_it(
+    show, product, variant, host, brand, payment_backend
+):
+    start(show, product, host, price=Decimal("10.00"), limit_per_customer=2)
+    buyer = UserFactory()
+    cart = Cart.objects.create(organization=brand, user=buyer)
+    pending = buy(cart, variant, 1, show, user=buyer)
+
+    with pytest.raises(DealLimitReached, match="Lower the quantity to 2"):
+        services.add_to_cart(cart=cart, variant_id=variant.pk, quantity=2, event=show)  # 3 in the cart
+    services.add_to_cart(
+        cart=cart, variant_id=variant.pk, quantity=1, event=show
+    )  # 2: its pending order is replaced
+    order, order.payment = services.start_checkout(cart=cart, email="x@example.com", user=buyer)
+    assert pay(payment_backend, order) == "paid"
+    pending.refresh_from_db()
+    assert pending.status == Order.Status.CANCELED
+    other_cart = Cart.objects.create(organization=brand)
+    with pytest.raises(DealLimitReached, match="You have 2 at this price already"):
+        buy(other_cart, variant, 1, show, email="x2@example.com", user=buyer)
+
+
+def test_ending_the_show_ends_its_deals_prices(show, product, variant, host, brand):
+    cart = Cart.objects.create(organization=brand)
+    services.add_to_cart(cart=cart, variant_id=variant.pk, event=show)
+    start(show, product, host, percent_off=50)
+    LiveEvent.objects.filter(pk=show.pk).update(
+        status=LiveEvent.Status.ENDED, ended_by_host_at=timezone.now()
+    )
+
+    assert priced(cart) == [(Decimal("20.00"), None)]
