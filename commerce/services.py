@@ -25,6 +25,7 @@ from commerce.exceptions import (
 )
 from commerce.models import Cart, CartLine, Order, OrderLine, PaymentEvent, Source, StockReservation
 from events.selectors import current_highlight
+from liveshop.tasks import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +198,8 @@ def _end_pending(order_id: int, status: str, reason: str) -> bool:
     _release(order)
     order.status, order.status_reason = status, reason[:300]
     order.save(update_fields=["status", "status_reason"])
+    if order.payment_id:  # the provider calls its payment off: a late payment is refused, not taken
+        enqueue_on_commit("commerce.tasks.cancel_payment_task", order.pk)
     return True
 
 

@@ -1,9 +1,22 @@
 from celery import shared_task
 
-from commerce import services
+from commerce import payments, refunds, services
+
+MAX_RETRIES = 8
 
 
 @shared_task
 def release_expired_reservations_task() -> int:
     """Celery beat, every minute (CELERY_BEAT_SCHEDULE)."""
     return services.release_expired_reservations()
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=MAX_RETRIES)
+def cancel_payment_task(self, order_id: int) -> str:
+    """Queued after an unpaid order ends (services._end_pending): the provider cancels its
+    payment. An unreachable provider is retried with backoff (30 s doubling, up to 10 minutes)."""
+    try:
+        return refunds.cancel_payment_as_operator(order_id=order_id)
+    except payments.ProviderUnavailable as exc:
+        raise self.retry(exc=exc, countdown=min(600, 30 * 2**self.request.retries)) from exc
+

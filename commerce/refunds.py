@@ -1,0 +1,106 @@
+"""The payment provider's side of ending an order: the studio's refund and cancel, and calling off
+the payment of an order whose reservation ended unpaid.
+
+The provider is called first and outside any transaction (never while the order's row is
+locked), then commerce.services closes the order (stock released or put back). Each provider
+call carries a key derived from the order, so a repeated click or a retried task never refunds
+or cancels twice."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import permissions
+from accounts.permissions import Action
+from commerce import payments, services
+from commerce.exceptions import OrderNotCancelable
+from commerce.models import Order
+
+logger = logging.getLogger(__name__)
+
+Status = Order.Status
+REFUNDABLE = (Status.PAID, Status.NEEDS_REFUND)
+# Orders that ended unpaid: their payment, if the buyer still tried it, must not succeed.
+ENDED_UNPAID = (Status.EXPIRED, Status.CANCELED, Status.FAILED)
+
+
+def refund_order_with_provider(*, order: Order, by) -> Order:
+    """Give a paid (or paid-but-sold-out) order's money back through its provider, then mark it
+    refunded with the provider's refund id and put its stock back (services.refund_order).
+    PaymentBackendError or OrderNotCancelable, nothing changed, when that cannot be done; a
+    payment already refunded at the provider (its dashboard) is recorded as refunded."""
+    permissions.require(by, Action.MANAGE_ORDERS, order)
+    if order.status not in REFUNDABLE:
+        raise OrderNotCancelable(f"Only a paid order can be refunded; this one is {_status(order)}.")
+    refund_id = ""
+    if order.payment_id:
+        backend = _backend_of(order)
+        try:
+            refund = backend.refund(
+                order.payment_id, order.total, order.currency, idempotency_key=f"refund-{order.token}"
+            )
+            refund_id = refund.id
+        except payments.AlreadyRefunded:
+            logger.info("Order refunded at the provider already", extra={"order": order.pk})
+    with transaction.atomic():
+        order = services.refund_order(order=order, by=by)
+        order.refund_id, order.refunded_at = refund_id, timezone.now()
+        order.save(update_fields=["refund_id", "refunded_at"])
+    return order
+
+
+def cancel_order_with_provider(*, order: Order, by) -> Order:
+    """Cancel an order awaiting payment: its provider payment first (so the buyer can no longer
+    pay it), then the order, whose reservation goes back on sale (services.cancel_order). A paid
+    order is refunded instead (OrderNotCancelable); PaymentNotCancelable when the buyer's payment
+    has just succeeded (the order is left alone: it turns paid when the provider's event arrives)."""
+    permissions.require(by, Action.MANAGE_ORDERS, order)
+    if order.status != Status.PENDING:
+        hint = " Refund it instead." if order.status in REFUNDABLE else ""
+        raise OrderNotCancelable(
+            f"Only an order awaiting payment can be canceled; this one is {_status(order)}.{hint}"
+        )
+    if order.payment_id:
+        _backend_of(order).cancel(order.payment_id)
+    return services.cancel_order(order=order, by=by)
+
+
+def cancel_payment_as_operator(*, order_id: int) -> str:
+    """Call off the provider's payment of an order that ended unpaid (its reservation expired, a
+    new checkout replaced it), so a late payment is refused rather than taken; returns what
+    happened. A payment that succeeded meanwhile is left to its webhook (paid again, or
+    needs_refund when the stock is gone). Raises ProviderUnavailable only (worth a retry)."""
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None or not order.payment_id or order.status not in ENDED_UNPAID:
+        return "nothing to cancel"
+    try:
+        return _backend_of(order).cancel(order.payment_id)
+    except payments.ProviderUnavailable:
+        raise
+    except payments.PaymentNotCancelable as exc:
+        logger.info(
+            "A payment succeeded after its order ended", extra={"order": order.pk, "reason": str(exc)}
+        )
+        return "succeeded meanwhile"
+    except payments.PaymentBackendError as exc:
+        logger.warning(
+            "The provider refused to cancel a payment", extra={"order": order.pk, "reason": str(exc)}
+        )
+        return f"refused: {exc}"
+
+
+def _backend_of(order: Order) -> payments.PaymentBackend:
+    backend = payments.get_payment_backend()
+    if backend.name != order.payment_backend:
+        raise payments.PaymentBackendError(
+            f"This order was paid through “{order.payment_backend}”, which this site no longer uses: "
+            "act on it in that provider's dashboard."
+        )
+    return backend
+
+
+def _status(order: Order) -> str:
+    return order.get_status_display().lower()

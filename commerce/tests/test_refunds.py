@@ -1,0 +1,172 @@
+"""The provider's side of the studio's refund and cancel, and of expiry (commerce.refunds and
+commerce.tasks.cancel_payment_task), against the test provider and real PostgreSQL."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from celery.exceptions import Retry
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from accounts.models import Membership
+from accounts.tests.factories import member
+from commerce import payments, refunds, services, tasks
+from commerce.exceptions import OrderNotCancelable
+from commerce.models import Order, StockReservation
+from commerce.payments.test import TestPaymentBackend
+from commerce.tests.orders import pay, place_order, start_order
+
+pytestmark = pytest.mark.django_db
+Status = Order.Status
+
+
+def expire(order):
+    StockReservation.objects.filter(order=order).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+
+def test_a_refund_gives_the_money_back_through_the_provider_and_restocks(payment_backend, make_variant, host):
+    variant = make_variant(stock=5, price="12.50")
+    order = place_order(variant, quantity=2)
+
+    refunded = refunds.refund_order_with_provider(order=order, by=host)
+
+    variant.refresh_from_db()
+    assert (refunded.status, variant.stock) == (Status.REFUNDED, 5)
+    assert refunded.refund_id.startswith("tpre_") and refunded.refunded_at is not None
+    with pytest.raises(payments.AlreadyRefunded):  # the provider gave back all of it
+        payment_backend.refund(order.payment_id, Decimal("0.01"), "USD", idempotency_key="more")
+    with pytest.raises(OrderNotCancelable, match="is refunded"):
+        refunds.refund_order_with_provider(order=refunded, by=host)
+
+
+def test_a_refund_the_provider_refuses_changes_nothing(payment_backend, make_variant, host):
+    variant = make_variant(stock=5)
+    order, _ = start_order(variant)
+    # Paid here but never at the provider: it refuses, and the order stays as it was.
+    Order.objects.filter(pk=order.pk).update(status=Status.PAID)
+    order.refresh_from_db()
+
+    with pytest.raises(payments.PaymentBackendError, match="succeeded"):
+        refunds.refund_order_with_provider(order=order, by=host)
+
+    order.refresh_from_db()
+    variant.refresh_from_db()
+    assert (order.status, order.refund_id, variant.stock) == (Status.PAID, "", 4)
+
+
+def test_an_order_refunded_from_the_providers_dashboard_is_recorded_as_refunded(
+    payment_backend, make_variant, host
+):
+    order = place_order(make_variant())
+    payment_backend.refund(order.payment_id, order.total, order.currency, idempotency_key="dashboard")
+
+    order = refunds.refund_order_with_provider(order=order, by=host)
+
+    assert (order.status, order.refund_id) == (Status.REFUNDED, "")
+
+
+def test_refund_and_cancel_are_refused_to_moderators_and_other_brands(
+    payment_backend, make_variant, moderator, other_brand
+):
+    paid, (pending, _) = place_order(make_variant()), start_order(make_variant())
+    stranger = member(other_brand, role=Membership.Role.OWNER)
+
+    for user in (moderator, stranger):
+        with pytest.raises(PermissionDenied):
+            refunds.refund_order_with_provider(order=paid, by=user)
+        with pytest.raises(PermissionDenied):
+            refunds.cancel_order_with_provider(order=pending, by=user)
+
+    assert payment_backend.refund(
+        paid.payment_id, paid.total, "USD", idempotency_key="still-paid"
+    ).amount_minor
+    assert Order.objects.get(pk=pending.pk).status == Status.PENDING
+
+
+def test_cancel_calls_off_the_payment_so_the_buyer_cannot_pay_it_late(payment_backend, make_variant, host):
+    variant = make_variant(stock=3)
+    order, payment = start_order(variant)
+
+    canceled = refunds.cancel_order_with_provider(order=order, by=host)
+
+    variant.refresh_from_db()
+    assert (canceled.status, variant.stock) == (Status.CANCELED, 3)
+    with pytest.raises(payments.PaymentBackendError, match="canceled"):
+        pay(order, payment)
+
+
+def test_a_paid_order_is_refunded_not_canceled(payment_backend, make_variant, host):
+    order = place_order(make_variant())
+
+    with pytest.raises(OrderNotCancelable, match="Refund it instead"):
+        refunds.cancel_order_with_provider(order=order, by=host)
+    assert Order.objects.get(pk=order.pk).status == Status.PAID
+
+
+def test_an_expired_reservation_cancels_the_payment_after_commit(
+    payment_backend, make_variant, django_capture_on_commit_callbacks
+):
+    variant = make_variant(stock=1)
+    order, payment = start_order(variant)
+    expire(order)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert services.release_expired_reservations() == 1
+
+    assert len(callbacks) == 1  # the task is queued after the release commits, not inside it
+    with pytest.raises(payments.PaymentBackendError, match="canceled"):
+        pay(order, payment)
+    variant.refresh_from_db()
+    assert (Order.objects.get(pk=order.pk).status, variant.stock) == (Status.EXPIRED, 1)
+
+
+def test_a_payment_that_won_the_race_with_expiry_still_ends_paid_or_needing_a_refund(
+    payment_backend, make_variant, django_capture_on_commit_callbacks
+):
+    variant = make_variant(stock=1)
+    order, payment = start_order(variant)
+    expire(order)
+    services.release_expired_reservations()  # the cancel task is not run yet
+    place_order(variant)  # another buyer takes the released unit
+
+    assert pay(order, payment) == "needs refund"  # the late payment landed before the cancel
+    assert tasks.cancel_payment_task.apply(args=[order.pk]).get() == "nothing to cancel"
+    assert Order.objects.get(pk=order.pk).status == Status.NEEDS_REFUND
+
+
+def test_cancel_task_leaves_a_payment_that_succeeded_meanwhile_to_its_webhook(payment_backend, make_variant):
+    order, payment = start_order(make_variant())
+    expire(order)
+    services.release_expired_reservations()
+    payment_backend.confirm(  # paid at the provider; its webhook has not arrived yet
+        client_secret=payment.client_secret,
+        reference=str(order.token),
+        amount_minor=2000,
+        currency="USD",
+        card_number="4242424242424242",
+    )
+
+    assert tasks.cancel_payment_task.apply(args=[order.pk]).get() == "succeeded meanwhile"
+
+
+class UnreachableProvider(TestPaymentBackend):
+    calls = 0
+
+    def cancel(self, payment_id):
+        type(self).calls += 1
+        raise payments.ProviderUnavailable("The payment provider is unavailable; try again.")
+
+
+def test_cancel_task_retries_while_the_provider_is_unreachable(payment_backend, make_variant, settings):
+    order, _ = start_order(make_variant())
+    expire(order)
+    services.release_expired_reservations()
+    settings.PAYMENT_BACKEND = f"{__name__}.UnreachableProvider"
+    payments.get_payment_backend.cache_clear()
+
+    with pytest.raises(Retry) as retry:
+        tasks.cancel_payment_task.apply(args=[order.pk]).get()
+
+    assert (retry.value.when, UnreachableProvider.calls) == (30, 1)
+    assert isinstance(retry.value.exc, payments.ProviderUnavailable)
