@@ -1,7 +1,8 @@
 from django.contrib import admin
 
 from accounts.admin import BrandScopedAdmin, BrandScopedInline, ReadOnlyInlineMixin
-from commerce.models import Order, OrderLine
+from commerce.forms import ShopSettingsForm
+from commerce.models import Order, OrderLine, ShopSettings
 
 
 class OrderLineInline(ReadOnlyInlineMixin, BrandScopedInline):
@@ -50,3 +51,16 @@ class OrderAdmin(BrandScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ShopSettings)
+class ShopSettingsAdmin(BrandScopedAdmin):
+    """Where a brand ships (the checkout refuses addresses elsewhere)."""
+
+    form = ShopSettingsForm
+    list_display = ["organization", "countries"]
+    list_select_related = ["organization"]
+
+    @admin.display(description="Ships to")
+    def countries(self, obj):
+        return ", ".join(obj.shipping_countries) or "every country"

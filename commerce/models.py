@@ -56,7 +56,7 @@ class ShopSettings(models.Model):
         default=list,
         blank=True,
         validators=[validate_country_codes],
-        help_text="ISO codes of the countries the brand ships to; empty: the shop cannot take orders.",
+        help_text="ISO codes of the countries the brand ships to; empty: every country.",
     )
 
     class Meta:

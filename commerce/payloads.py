@@ -1,8 +1,12 @@
-"""The JSON the viewer API answers with (pure builders: rows in, dicts out)."""
+"""The JSON the viewer API answers with, and what the order page and e-mail show (pure builders:
+rows in, dicts out). Money travels as Decimal strings in the order's or product's currency; the
+page formats it in the viewer's locale (Intl), the e-mail and the first paint with format_price."""
 
 from __future__ import annotations
 
+from commerce.countries import COUNTRIES
 from commerce.models import Cart, Order
+from liveshop.display import format_price
 
 
 def cart_payload(cart: Cart | None) -> dict:
@@ -10,9 +14,11 @@ def cart_payload(cart: Cart | None) -> dict:
     items = [
         {
             "variantId": line.variant_id,
+            "productId": line.variant.product_id,
             "sku": line.variant.sku,
             "name": line.variant.product.name,
             "variant": line.variant.label,
+            "image": _image(line.variant.product),
             "unitPrice": str(line.variant.price),
             "quantity": line.quantity,
             "subtotal": str(line.variant.price * line.quantity),
@@ -22,8 +28,14 @@ def cart_payload(cart: Cart | None) -> dict:
     return {
         "currency": lines[0].variant.product.currency if lines else "",
         "lines": items,
+        "count": sum(line.quantity for line in lines),
         "total": str(sum((line.variant.price * line.quantity for line in lines), start=0)),
     }
+
+
+def _image(product) -> str:
+    image = product.thumbnail or product.image
+    return image.url if image else ""
 
 
 def order_payload(order: Order) -> dict:
@@ -34,6 +46,11 @@ def order_payload(order: Order) -> dict:
         "reason": order.status_reason,
         "currency": order.currency,
         "total": str(order.total),
+        "email": order.email,
+        "shipping": {
+            "name": order.full_name,
+            "lines": address_lines(order),
+        },
         "lines": [
             {
                 "sku": line.sku,
@@ -44,4 +61,30 @@ def order_payload(order: Order) -> dict:
             }
             for line in order.lines.all()
         ],
+    }
+
+
+def address_lines(order: Order) -> list[str]:
+    """The shipping address as it is written on a parcel (empty parts left out)."""
+    town = " ".join(part for part in (order.postal_code, order.city) if part)
+    parts = [order.address_line1, order.address_line2, town, order.region, COUNTRIES.get(order.country, "")]
+    return [part for part in parts if part]
+
+
+def order_display(order: Order) -> dict:
+    """The order page's and the confirmation e-mail's context: prices formatted for reading."""
+    return {
+        "order": order,
+        "lines": [
+            {
+                "name": line.name,
+                "sku": line.sku,
+                "quantity": line.quantity,
+                "unit_price": format_price(line.unit_price, line.currency),
+                "subtotal": format_price(line.subtotal, line.currency),
+            }
+            for line in order.lines.all()
+        ],
+        "total": format_price(order.total, order.currency),
+        "address": address_lines(order),
     }

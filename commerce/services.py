@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts import permissions
 from accounts.permissions import Action
 from catalog.models import Variant
-from commerce import carts, deals, payments, stock
+from commerce import carts, deals, payments, selectors, stock
 from commerce.exceptions import (
     CurrencyMismatch,
     EmptyCart,
@@ -31,13 +31,25 @@ logger = logging.getLogger(__name__)
 
 MAX_QUANTITY = 99
 Status = Order.Status
+# The order's name and shipping address, as the checkout form cleans them.
+ADDRESS_FIELDS = ("full_name", "address_line1", "address_line2", "city", "postal_code", "region", "country")
+Address = dict[str, str]
 
 
 @transaction.atomic
-def add_to_cart(*, cart: Cart, variant_id: int, quantity: int = 1, event=None, recording=None) -> CartLine:
+def add_to_cart(
+    *,
+    cart: Cart,
+    variant_id: int,
+    quantity: int = 1,
+    event=None,
+    recording=None,
+    position_ms: int | None = None,
+) -> CartLine:
     """Add ``quantity`` of the variant to the cart (to its line if it has one), attributed to the
-    event (live, with the highlight on screen now) or the recording (replay). Refuses a variant
-    of another brand, not for sale, or priced in another currency than the cart's. Locks the cart."""
+    event (live, with the highlight on screen now) or the recording (replay, with the product cue
+    on screen at ``position_ms`` of the video). Refuses a variant of another brand, not for sale,
+    or priced in another currency than the cart's. Locks the cart."""
     cart = Cart.objects.select_for_update().get(pk=cart.pk)
     variant = _variant_for_sale(cart, variant_id)
     currency = _cart_currency(cart)
@@ -57,8 +69,9 @@ def add_to_cart(*, cart: Cart, variant_id: int, quantity: int = 1, event=None, r
         line.quantity = total
         line.save(update_fields=["quantity"])
         return line
-    line = CartLine(cart=cart, variant=variant, quantity=quantity, **_attribution(event, recording))
-    line.full_clean(exclude=["cart", "variant", "event", "recording", "highlight"])
+    attribution = _attribution(event, recording, position_ms)
+    line = CartLine(cart=cart, variant=variant, quantity=quantity, **attribution)
+    line.full_clean(exclude=["cart", "variant", "event", "recording", "highlight", "cue"])
     line.save()
     return line
 
@@ -78,12 +91,37 @@ def _cart_currency(cart: Cart) -> str:
     return cart.lines.values_list("variant__product__currency", flat=True).first() or ""
 
 
-def _attribution(event, recording) -> dict:
+def _attribution(event, recording, position_ms: int | None) -> dict:
     if recording is not None:
-        return {"recording": recording, "event": recording.event, "source": Source.REPLAY}
+        cue = selectors.cue_at(recording, position_ms) if position_ms is not None else None
+        return {
+            "recording": recording,
+            "event": recording.event,
+            "source": Source.REPLAY,
+            "cue": cue,
+            "highlight": cue.highlight if cue else None,
+        }
     if event is not None:
         return {"event": event, "source": Source.LIVE, "highlight": current_highlight(event)}
     return {}
+
+
+@transaction.atomic
+def set_cart_line_quantity(*, cart: Cart, variant_id: int, quantity: int) -> CartLine | None:
+    """Set the quantity of the cart's line of the variant; 0 removes the line (None). Locks the
+    cart. VariantUnavailable when the cart has no such line."""
+    cart = Cart.objects.select_for_update().get(pk=cart.pk)
+    line = CartLine.objects.filter(cart=cart, variant_id=variant_id).first()
+    if line is None:
+        raise VariantUnavailable("This item is not in your cart.")
+    if quantity == 0:
+        line.delete()
+        return None
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise InvalidQuantity(f"The quantity must be between 0 and {MAX_QUANTITY} per item.")
+    line.quantity = quantity
+    line.save(update_fields=["quantity"])
+    return line
 
 
 @transaction.atomic
@@ -110,12 +148,15 @@ def adopt_cart(*, cart: Cart, user) -> Cart:
     return mine
 
 
-def start_checkout(*, cart: Cart, email: str = "", user=None) -> tuple[Order, payments.Payment]:
+def start_checkout(
+    *, cart: Cart, email: str = "", user=None, address: Address | None = None
+) -> tuple[Order, payments.Payment]:
     """Reserve the cart's stock for a new order at the server's prices (SoldOut, nothing
     reserved, when a line has too little left), then create its payment. A pending order of
-    the same cart is released first. The provider is called outside the reservation's
-    transaction, so a slow provider never holds the variants' row locks."""
-    order = _reserve_order(cart=cart, email=email, user=user)
+    the same cart is released first. ``address`` (the buyer's name and shipping address, checked
+    by the caller: commerce.forms.CheckoutForm) is copied to the order. The provider is called
+    outside the reservation's transaction, so a slow provider never holds the variants' row locks."""
+    order = _reserve_order(cart=cart, email=email, user=user, address=address or {})
     backend = payments.get_payment_backend()
     request = payments.PaymentRequest(
         reference=str(order.token), amount=order.total, currency=order.currency, email=order.email
@@ -131,7 +172,7 @@ def start_checkout(*, cart: Cart, email: str = "", user=None) -> tuple[Order, pa
 
 
 @transaction.atomic
-def _reserve_order(*, cart: Cart, email: str, user) -> Order:
+def _reserve_order(*, cart: Cart, email: str, user, address: Address) -> Order:
     cart = Cart.objects.select_for_update().get(pk=cart.pk)
     for pending in Order.objects.filter(cart_id=cart.pk, status=Status.PENDING).values_list("pk", flat=True):
         _end_pending(pending, Status.CANCELED, "Replaced by a new checkout.")
@@ -151,6 +192,7 @@ def _reserve_order(*, cart: Cart, email: str, user) -> Order:
         cart_id=cart.pk,
         user=user if getattr(user, "is_authenticated", False) else None,
         email=email,
+        **{field: address.get(field, "") for field in ADDRESS_FIELDS},
         currency=currency,
         total=sum(
             (price.unit_price * line.quantity for line, price in zip(lines, prices, strict=True)), start=0
@@ -185,6 +227,7 @@ def _snapshot(line: CartLine, price: carts.LinePrice) -> dict:
         "recording_id": line.recording_id,
         "source": line.source,
         "highlight_id": line.highlight_id,
+        "cue_id": line.cue_id,
     }
 
 
@@ -274,6 +317,9 @@ def _mark_paid(order: Order) -> str:
     )
     order.status, order.status_reason, order.paid_at = Status.PAID, "", timezone.now()
     order.save(update_fields=["status", "status_reason", "paid_at"])
+    # Only this transition queues it, and the task sends once (commerce.emails): a redelivered
+    # or reordered success event never mails the buyer twice.
+    enqueue_on_commit("commerce.tasks.send_order_confirmation_task", order.pk)
     if order.cart_id:
         CartLine.objects.filter(
             cart_id=order.cart_id, variant_id__in=order.lines.values_list("variant_id", flat=True)

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from commerce import payments, refunds, services
+from commerce import emails, payments, refunds, services
 
 MAX_RETRIES = 8
 
@@ -20,3 +20,9 @@ def cancel_payment_task(self, order_id: int) -> str:
     except payments.ProviderUnavailable as exc:
         raise self.retry(exc=exc, countdown=min(600, 30 * 2**self.request.retries)) from exc
 
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=30, max_retries=MAX_RETRIES)
+def send_order_confirmation_task(order_id: int) -> bool:
+    """Queued when an order is paid (after commit); sends once (commerce.emails). An SMTP server
+    that cannot be reached (OSError) is retried with backoff."""
+    return emails.send_order_confirmation(order_id=order_id)

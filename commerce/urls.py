@@ -7,8 +7,10 @@ app_name = "commerce"
 urlpatterns = [
     path("api/shop/<slug:brand_slug>/cart/", views.cart_view, name="cart"),
     path("api/shop/<slug:brand_slug>/cart/lines/", views.cart_add_view, name="cart-add"),
+    path("api/shop/<slug:brand_slug>/cart/lines/<int:variant_id>/", views.cart_line_view, name="cart-line"),
     path("api/shop/<slug:brand_slug>/checkout/", views.checkout_view, name="checkout"),
     path("api/orders/<uuid:token>/", views.order_view, name="order"),
     path("api/orders/<uuid:token>/test-payment/", views.test_payment_view, name="test-payment"),
+    path("orders/<uuid:token>/", views.order_page_view, name="order-page"),
     path("payments/webhook/", views.payment_webhook_view, name="payment-webhook"),
 ]

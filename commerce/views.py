@@ -8,20 +8,21 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.middleware.csrf import get_token
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Organization
 from accounts.permissions import may_watch
-from commerce import payments, services
+from commerce import payments, selectors, services
 from commerce.carts import cart_for_request
 from commerce.exceptions import CommerceError, EmptyCart, SoldOut, VariantUnavailable
+from commerce.forms import CheckoutForm
 from commerce.models import Order
-from commerce.payloads import cart_payload, order_payload
+from commerce.payloads import cart_payload, order_display, order_payload
 from commerce.payments.test import TestPaymentBackend
 from events.models import LiveEvent
 from liveshop import jsoninput
@@ -31,19 +32,26 @@ ERROR_STATUS = {SoldOut: 409, VariantUnavailable: 404, EmptyCart: 409}
 
 
 class BadInput(ValueError):
-    pass
+    """Input the view refuses; ``fields`` names the reason of each invalid field, if any."""
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None):
+        super().__init__(message)
+        self.fields = fields or {}
 
 
 def json_api(view):
     """Answer the view's expected failures as JSON 4xx (payment provider trouble as 502)."""
 
     @functools.wraps(view)
+    @never_cache  # per viewer (their cart, their order): never from a shared cache
     def wrapper(request, *args, **kwargs):
         try:
             return view(request, *args, **kwargs)
         except Http404 as exc:
             return JsonResponse({"error": str(exc) or "Not found."}, status=404)
-        except (BadInput, ValueError) as exc:
+        except BadInput as exc:
+            return JsonResponse({"error": str(exc), "fields": exc.fields}, status=400)
+        except ValueError as exc:
             return JsonResponse({"error": str(exc)}, status=400)
         except CommerceError as exc:
             status = next((code for kind, code in ERROR_STATUS.items() if isinstance(exc, kind)), 400)
@@ -77,6 +85,15 @@ def _brand(slug: str) -> Organization:
     return get_object_or_404(Organization, slug=slug)
 
 
+def _position(data: dict) -> int | None:
+    value = data.get("position_ms")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise BadInput("position_ms must be a whole number of milliseconds from the video's start.")
+    return value
+
+
 def _attribution(request, brand: Organization, data: dict) -> dict:
     event_id, recording_id = _int(data, "event_id"), _int(data, "recording_id")
     if recording_id is not None:
@@ -87,7 +104,7 @@ def _attribution(request, brand: Organization, data: dict) -> dict:
             recording.is_published or (recording.event and may_watch(request.user, recording.event))
         ):
             raise Http404("No such video.")
-        return {"recording": recording}
+        return {"recording": recording, "position_ms": _position(data)}
     if event_id is not None:
         event = LiveEvent.objects.filter(pk=event_id, organization=brand).first()
         if event is None or not may_watch(request.user, event):
@@ -96,10 +113,22 @@ def _attribution(request, brand: Organization, data: dict) -> dict:
     return {}
 
 
+def _cart_answer(request, brand: Organization, cart, status: int = 200) -> JsonResponse:
+    """The cart, where the brand ships, and the CSRF token the shop's POSTs carry (the viewer
+    pages are shared cached pages: no token in them)."""
+    answer = {
+        **cart_payload(cart),
+        "shippingCountries": selectors.shipping_countries(brand),
+        "csrfToken": get_token(request),
+    }
+    return JsonResponse(answer, status=status)
+
+
 @require_GET
 @json_api
 def cart_view(request, brand_slug: str):
-    return JsonResponse(cart_payload(cart_for_request(request, _brand(brand_slug), create=False)))
+    brand = _brand(brand_slug)
+    return _cart_answer(request, brand, cart_for_request(request, brand, create=False))
 
 
 @require_POST
@@ -112,22 +141,43 @@ def cart_add_view(request, brand_slug: str):
     attribution = _attribution(request, brand, data)
     cart = cart_for_request(request, brand, create=True)
     services.add_to_cart(cart=cart, variant_id=variant_id, quantity=quantity, **attribution)
-    return JsonResponse(cart_payload(cart), status=201)
+    return _cart_answer(request, brand, cart, status=201)
+
+
+@require_POST
+@json_api
+def cart_line_view(request, brand_slug: str, variant_id: int):
+    """Set a line's quantity ({"quantity": n}; 0 removes it)."""
+    brand, data = _brand(brand_slug), _body(request)
+    quantity = data.get("quantity")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+        raise BadInput("quantity must be a whole number, 0 to remove the item.")
+    cart = cart_for_request(request, brand, create=False)
+    if cart is None:
+        raise VariantUnavailable("This item is not in your cart.")
+    services.set_cart_line_quantity(cart=cart, variant_id=variant_id, quantity=quantity)
+    return _cart_answer(request, brand, cart)
 
 
 @require_POST
 @json_api
 def checkout_view(request, brand_slug: str):
+    """Start paying for the cart: 400 with ``fields`` (a reason per invalid field) for bad
+    details, 409 for a sold-out line (nothing reserved), else the order and its payment."""
     brand, data = _brand(brand_slug), _body(request)
-    email = str(data.get("email") or (request.user.email if request.user.is_authenticated else ""))
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise BadInput("Enter a valid e-mail address.") from None
+    if not data.get("email") and request.user.is_authenticated:
+        data["email"] = request.user.email
+    form = CheckoutForm(data, countries=selectors.shipping_countries(brand))
+    if not form.is_valid():
+        raise BadInput("Check the highlighted details.", form.field_errors())
     cart = cart_for_request(request, brand, create=False)
     if cart is None:
         raise EmptyCart("Your cart is empty.")
-    order, payment = services.start_checkout(cart=cart, email=email, user=request.user)
+    details = form.cleaned_data
+    address = {field: details[field] for field in services.ADDRESS_FIELDS}
+    order, payment = services.start_checkout(
+        cart=cart, email=details["email"], user=request.user, address=address
+    )
     answer = order_payload(order)
     answer["payment"] = {"backend": order.payment_backend, "clientSecret": payment.client_secret}
     return JsonResponse(answer, status=201)
@@ -166,7 +216,22 @@ def test_payment_view(request, token: str):
 
 
 def _order(token: str) -> Order:
-    return get_object_or_404(Order.objects.prefetch_related("lines"), token=token)
+    try:
+        return selectors.get_order(token)
+    except Order.DoesNotExist:
+        raise Http404("No such order.") from None
+
+
+@require_GET
+@never_cache
+def order_page_view(request, token: str):
+    """The buyer's order page: its token (from the confirmation and the e-mail) is the secret, so
+    it is never cached, indexed or sent on as a referrer."""
+    order = _order(token)
+    response = render(request, "commerce/order.html", {**order_display(order), "shop": order.organization})
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @csrf_exempt

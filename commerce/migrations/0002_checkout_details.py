@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
             name='ShopSettings',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('shipping_countries', models.JSONField(blank=True, default=list, help_text='ISO codes of the countries the brand ships to; empty: the shop cannot take orders.', validators=[commerce.models.validate_country_codes])),
+                ('shipping_countries', models.JSONField(blank=True, default=list, help_text='ISO codes of the countries the brand ships to; empty: every country.', validators=[commerce.models.validate_country_codes])),
                 ('organization', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='shop_settings', to='accounts.organization')),
             ],
             options={

@@ -24,8 +24,17 @@ def add(client, brand, variant, **fields):
     return post(client, reverse("commerce:cart-add", args=[brand.slug]), {"variant_id": variant.pk, **fields})
 
 
-def checkout(client, brand, email="buyer@example.com"):
-    return post(client, reverse("commerce:checkout", args=[brand.slug]), {"email": email})
+ADDRESS = {
+    "full_name": "Ada Buyer",
+    "address_line1": "1 Market Street",
+    "city": "Lyon",
+    "postal_code": "69001",
+    "country": "FR",
+}
+
+
+def checkout(client, brand, email="buyer@example.com", **fields):
+    return post(client, reverse("commerce:checkout", args=[brand.slug]), {"email": email, **ADDRESS, **fields})
 
 
 def test_a_viewer_adds_to_cart_checks_out_and_pays_with_the_test_card(
@@ -118,7 +127,7 @@ def test_other_brands_variants_unknown_events_and_bad_quantities_are_4xx(
     assert add(client, brand, make_variant(organization=other_brand)).status_code == 404
     assert add(client, brand, make_variant(), event_id=10**9).json()["error"] == "No such event."
     assert add(client, brand, make_variant(), quantity=100).status_code == 400
-    assert checkout(client, brand, email="nope").status_code == 400
+    assert checkout(client, brand, email="nope").json()["fields"]["email"] == "Enter a valid email address."
     assert checkout(Client(), brand).status_code == 409  # empty cart
     assert client.get(reverse("commerce:order", args=[uuid.uuid4()])).status_code == 404
 
@@ -238,3 +247,98 @@ def test_a_line_added_on_a_published_video_is_attributed_to_it_as_replay(client,
     assert add(client, brand, make_variant(), recording_id=draft.pk).json()["error"] == "No such video."
     line = CartLine.objects.get()
     assert (line.recording, line.event, line.source) == (video, None, "replay")
+
+
+def test_checkout_refuses_bad_details_field_by_field_and_reserves_nothing(
+    client, brand, make_variant, payment_backend
+):
+    from commerce.models import ShopSettings
+
+    ShopSettings.objects.create(organization=brand, shipping_countries=["FR", "DE"])
+    variant = make_variant(stock=1)
+    add(client, brand, variant)
+
+    answer = checkout(client, brand, email="nope", full_name="", country="US", city=7)
+
+    assert answer.status_code == 400
+    assert answer.json()["fields"] == {
+        "email": "Enter a valid email address.",
+        "full_name": "Enter your name.",
+        "city": "Enter your town or city.",
+        "country": "This shop does not ship to that country (choose one from the list).",
+    }
+    variant.refresh_from_db()
+    assert (variant.stock, Order.objects.count()) == (1, 0)
+    cart = client.get(reverse("commerce:cart", args=[brand.slug])).json()
+    assert cart["shippingCountries"] == ["FR", "DE"]  # sorted by name: France, Germany
+
+
+def test_the_order_keeps_the_shipping_address_and_the_order_page_shows_it_uncached(
+    client, brand, make_variant, payment_backend
+):
+    add(client, brand, make_variant(price="12.50", currency="EUR"), quantity=2)
+    order = checkout(client, brand, address_line2="Flat 3", region="Rhône").json()
+
+    assert order["shipping"] == {
+        "name": "Ada Buyer",
+        "lines": ["1 Market Street", "Flat 3", "69001 Lyon", "Rhône", "France"],
+    }
+    page = Client().get(reverse("commerce:order-page", args=[order["token"]]))
+    assert page.status_code == 200
+    assert "no-store" in page["Cache-Control"] and page["X-Robots-Tag"] == "noindex, nofollow"
+    assert b"Ada Buyer" in page.content and "€25.00".encode() in page.content
+    assert Client().get(reverse("commerce:order-page", args=[uuid.uuid4()])).status_code == 404
+
+
+def test_cart_lines_change_quantity_and_are_removed_with_zero(client, brand, make_variant):
+    first, second = make_variant(price="3.00"), make_variant(price="4.00")
+    add(client, brand, first)
+    add(client, brand, second)
+    url = reverse("commerce:cart-line", args=[brand.slug, first.pk])
+
+    assert post(client, url, {"quantity": 5}).json()["total"] == "19.00"
+    cart = post(client, reverse("commerce:cart-line", args=[brand.slug, second.pk]), {"quantity": 0}).json()
+    assert [(line["variantId"], line["quantity"]) for line in cart["lines"]] == [(first.pk, 5)]
+    assert (cart["count"], cart["total"]) == (5, "15.00")
+    assert post(client, url, {"quantity": -1}).status_code == 400
+    assert post(client, url, {"quantity": 100}).status_code == 400
+    gone = post(client, reverse("commerce:cart-line", args=[brand.slug, second.pk]), {"quantity": 1})
+    assert gone.status_code == 404
+
+
+def test_the_cart_hands_out_the_csrf_token_the_shops_posts_carry(brand, make_variant):
+    client = Client(enforce_csrf_checks=True)
+
+    cart = client.get(reverse("commerce:cart", args=[brand.slug]))
+
+    assert "no-store" in cart["Cache-Control"]
+    token = cart.json()["csrfToken"]
+    url = reverse("commerce:cart-add", args=[brand.slug])
+    assert post(client, url, {"variant_id": make_variant().pk}, HTTP_X_CSRFTOKEN=token).status_code == 201
+
+
+def test_a_line_added_on_a_replay_is_attributed_to_the_cue_on_screen(client, brand, make_variant):
+    from django.utils import timezone
+
+    from commerce.models import CartLine
+    from recordings.models import ProductCue, Recording
+
+    video = Recording.objects.create(
+        organization=brand,
+        backend=Recording.Backend.UPLOAD,
+        title="Spring",
+        slug="spring",
+        status=Recording.Status.READY,
+        published_at=timezone.now(),
+    )
+    first, second = make_variant(), make_variant()
+    cues = [
+        ProductCue.objects.create(recording=video, product=first.product, start_ms=1000),
+        ProductCue.objects.create(recording=video, product=second.product, start_ms=5000, end_ms=8000),
+    ]
+
+    add(client, brand, first, recording_id=video.pk, position_ms=4999)
+    add(client, brand, second, recording_id=video.pk, position_ms=9000)
+
+    assert [line.cue for line in CartLine.objects.order_by("id")] == [cues[0], None]
+    assert add(client, brand, first, recording_id=video.pk, position_ms=-1).status_code == 400

@@ -1,0 +1,47 @@
+"""The checkout's details (JSON from the checkout sheet, checked field by field), and the brand's
+shop settings in the admin."""
+
+from __future__ import annotations
+
+from django import forms
+
+from commerce.countries import COUNTRIES
+from commerce.models import ShopSettings
+
+
+class CheckoutForm(forms.Form):
+    """The buyer's e-mail, name and shipping address; ``countries`` are the brand's (the ISO codes
+    it ships to: commerce.selectors.shipping_countries)."""
+
+    email = forms.EmailField(max_length=254, error_messages={"required": "Enter your e-mail address."})
+    full_name = forms.CharField(max_length=200, error_messages={"required": "Enter your name."})
+    address_line1 = forms.CharField(max_length=200, error_messages={"required": "Enter your street address."})
+    address_line2 = forms.CharField(max_length=200, required=False)
+    city = forms.CharField(max_length=100, error_messages={"required": "Enter your town or city."})
+    postal_code = forms.CharField(max_length=20, required=False)
+    region = forms.CharField(max_length=100, required=False)
+    country = forms.ChoiceField(error_messages={"required": "Choose your country."})
+
+    def __init__(self, data, *, countries: list[str]):
+        super().__init__({key: value for key, value in data.items() if isinstance(value, str)})
+        self.fields["country"].choices = [(code, COUNTRIES[code]) for code in countries]
+        self.fields["country"].error_messages["invalid_choice"] = (
+            "This shop does not ship to that country (choose one from the list)."
+        )
+
+    def field_errors(self) -> dict[str, str]:
+        """The first message of each invalid field, by field name."""
+        return {name: errors[0] for name, errors in self.errors.items()}
+
+
+class ShopSettingsForm(forms.ModelForm):
+    shipping_countries = forms.MultipleChoiceField(
+        choices=sorted(COUNTRIES.items(), key=lambda item: item[1]),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 12}),
+        help_text="The countries the brand ships to (hold Ctrl or ⌘ to choose several); none: every country.",
+    )
+
+    class Meta:
+        model = ShopSettings
+        fields = ["organization", "shipping_countries"]
