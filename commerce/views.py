@@ -19,7 +19,7 @@ from accounts.models import Organization
 from accounts.permissions import may_watch
 from commerce import payments, selectors, services
 from commerce.carts import cart_for_request
-from commerce.exceptions import CommerceError, EmptyCart, SoldOut, VariantUnavailable
+from commerce.exceptions import CommerceError, DealLimitReached, EmptyCart, SoldOut, VariantUnavailable
 from commerce.forms import CheckoutForm
 from commerce.models import Order
 from commerce.payloads import cart_payload, order_display, order_payload
@@ -28,7 +28,7 @@ from events.models import LiveEvent
 from liveshop import jsoninput
 from recordings.models import Recording
 
-ERROR_STATUS = {SoldOut: 409, VariantUnavailable: 404, EmptyCart: 409}
+ERROR_STATUS = {SoldOut: 409, VariantUnavailable: 404, EmptyCart: 409, DealLimitReached: 409}
 
 
 class BadInput(ValueError):
