@@ -1,6 +1,6 @@
 from django.urls import path
 
-from commerce import views
+from commerce import deal_views, views
 
 app_name = "commerce"
 
@@ -13,4 +13,7 @@ urlpatterns = [
     path("api/orders/<uuid:token>/test-payment/", views.test_payment_view, name="test-payment"),
     path("orders/<uuid:token>/", views.order_page_view, name="order-page"),
     path("payments/webhook/", views.payment_webhook_view, name="payment-webhook"),
+    # The host console's flash deals (JSON).
+    path("studio/events/<int:event_id>/deals/", deal_views.deals_view, name="deals"),
+    path("studio/events/<int:event_id>/deals/<int:deal_id>/end/", deal_views.end_deal_view, name="end-deal"),
 ]

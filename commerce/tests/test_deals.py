@@ -1,12 +1,14 @@
 """Flash deals: the host's show price for one product of a live event (commerce.deals), what the
 cart and checkout charge under it (commerce.carts.line_prices) and its limit per customer."""
 
+import json
 import re
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -263,3 +265,86 @@ def test_ending_the_show_ends_its_deals_prices(show, product, variant, host, bra
     )
 
     assert priced(cart) == [(Decimal("20.00"), None)]
+
+
+# The console's endpoints (commerce/deal_views.py) --------------------------------------------
+
+
+def deals_url(show):
+    return reverse("commerce:deals", args=[show.pk])
+
+
+def test_the_console_starts_lists_and_ends_a_deal(client, show, product, host, broadcasts):
+    client.force_login(host)
+    started = client.post(
+        deals_url(show),
+        {
+            "product_id": product.pk,
+            "kind": "percent",
+            "percent_off": "20",
+            "minutes": "15",
+            "limit_per_customer": "",
+        },
+    )
+
+    assert started.status_code == 201, started.content
+    deal = started.json()["deal"]
+    assert (deal["price"], deal["percentOff"], deal["limitPerCustomer"], deal["productName"]) == (
+        "16.00",
+        20,
+        None,
+        product.name,
+    )
+    assert [d["id"] for d in client.get(deals_url(show)).json()["deals"]] == [deal["id"]]
+    ended = client.post(reverse("commerce:end-deal", args=[show.pk, deal["id"]]))
+    assert ended.status_code == 200 and ended.json()["deal"]["ended"]
+    assert client.get(deals_url(show)).json()["deals"] == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"kind": "percent", "percent_off": "x", "minutes": "10"}, "Percent off: Enter a whole number."),
+        ({"kind": "price", "minutes": "10"}, "Give the deal price."),
+        ({"kind": "price", "price": "25", "minutes": "10"}, "below the normal price"),
+        ({"kind": "percent", "percent_off": "10"}, "Minutes: This field is required."),
+        ({"kind": "percent", "percent_off": "10", "minutes": "500"}, "1 to 120 minutes"),
+        ({"kind": "bogus", "minutes": "5"}, "Deal: Select a valid choice."),
+    ],
+)
+def test_bad_input_from_the_console_is_a_400_with_the_reason(client, show, product, host, fields, reason):
+    client.force_login(host)
+    answer = client.post(deals_url(show), {"product_id": product.pk, **fields})
+
+    assert answer.status_code == 400
+    assert reason in answer.json()["error"]
+    assert not FlashDeal.objects.exists()
+
+
+def test_the_console_refuses_moderators_other_brands_and_their_products(
+    client, show, product, moderator, other_brand
+):
+    fields = {"product_id": product.pk, "kind": "percent", "percent_off": "10", "minutes": "5"}
+    client.force_login(moderator)
+    assert client.post(deals_url(show), fields).status_code == 403
+    client.force_login(member(other_brand, role=Membership.Role.OWNER))
+    assert client.post(deals_url(show), fields).status_code == 404
+    client.force_login(member(show.organization, role=Membership.Role.HOST))
+    theirs = ProductFactory(organization=other_brand)
+    refused = client.post(deals_url(show), {**fields, "product_id": theirs.pk})
+    assert (refused.status_code, refused.json()["error"]) == (
+        400,
+        "A flash deal is for a product of this show's lineup.",
+    )
+    assert not FlashDeal.objects.exists()
+
+
+def test_adding_past_the_limit_on_the_page_is_a_409_with_the_reason(client, show, product, variant, host):
+    start(show, product, host, percent_off=10, limit_per_customer=1)
+    url = reverse("commerce:cart-add", args=[show.organization.slug])
+    body = {"variant_id": variant.pk, "quantity": 2, "event_id": show.pk}
+
+    answer = client.post(url, json.dumps(body), content_type="application/json")
+
+    assert answer.status_code == 409
+    assert "limited to 1 per customer" in answer.json()["error"]
