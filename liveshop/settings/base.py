@@ -275,6 +275,8 @@ CELERY_BEAT_SCHEDULE = {
 PAYMENT_BACKEND = env("PAYMENT_BACKEND", default="test")
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# The publishable key (pk_...) the checkout sheet gives Stripe.js for the Payment Element.
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 # The test provider signs its webhook events like Stripe; its secret defaults to one derived
 # from SECRET_KEY (it guards nothing real: the test provider takes no money).
 PAYMENTS_TEST_WEBHOOK_SECRET = (
