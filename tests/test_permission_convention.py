@@ -9,7 +9,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 APPS = ("accounts", "catalog", "events", "recordings", "commerce", "demo")
-# Services modules not called services: events' invitations, commerce's provider refunds and cancels.
+# Services modules not called services: events' invitations, commerce's provider refunds and cancels
+# and its flash deals.
 EXTRA_MODULES = ("events/invitations.py", "commerce/refunds.py", "commerce/deals.py")
 # Services that take ``by`` and do not check it yet (their views check instead): the recordings
 # services' owner moves each check into its service and deletes it here.
