@@ -10,6 +10,5 @@ class ChatConfig(AppConfig):
         chat). Dotted paths: imported on first use."""
         from events import extensions
 
-        extensions.viewer_topics.fill("chat.realtime.viewer_topics")
         extensions.viewer_state.fill("chat.realtime.viewer_state")
         extensions.viewer_frame.fill("chat.realtime.viewer_frame")

@@ -27,7 +27,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
 
 from accounts.permissions import may_watch
-from events import snapshot_cache
+from events import extensions, snapshot_cache
 from events.realtime import event_group_name, studio_group_name
 from events.realtime.hub import get_hub
 from events.realtime.uvicorn_fast_path import FrameWriter, frame_writer
@@ -70,6 +70,7 @@ class HubConsumer(AsyncWebsocketConsumer):
     groups = ()
     topic = ""
     write_frame: FrameWriter | None = None  # the hub's fast path, set once frames go out
+    after_snapshot: list[str] | tuple = ()  # frames sent right after each snapshot (chat's state)
     _frame_writer: FrameWriter | None = None
 
     async def __call__(self, scope, receive, send):
@@ -126,6 +127,11 @@ class HubConsumer(AsyncWebsocketConsumer):
                 await self.resync()
             else:
                 await self.close(code=CLOSE_RATE_LIMITED)
+        elif text_data and text_data.startswith("{"):
+            await self.receive_frame(text_data)
+
+    async def receive_frame(self, text: str) -> None:
+        """A JSON frame from the page (a feature's: chat); ignored unless a subclass handles it."""
 
     def _resync_allowed(self) -> bool:
         """At most RESYNCS_PER_MINUTE client resyncs per socket: each costs database reads."""
@@ -145,6 +151,8 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def send_snapshot(self, snapshot: dict) -> None:
         snapshot["viewerCount"] = get_hub().viewer_count(self.event_id)
         await self.base_send({"type": "websocket.send", "text": json.dumps(snapshot, separators=(",", ":"))})
+        for text in self.after_snapshot:
+            await self.base_send({"type": "websocket.send", "text": text})
         pending, self._pending = self._pending or [], None
         for text in pending:
             await self.base_send({"type": "websocket.send", "text": text})
@@ -194,6 +202,16 @@ class ViewerConsumer(HubConsumer):
         return event_group_name(event_id)
 
     async def snapshot(self, shared: dict | None = None) -> dict | None:
+        """The event's snapshot, and the page's features' state to follow it (chat's recent
+        messages: events.extensions.viewer_state), for a viewer allowed to watch."""
+        snapshot = await self._event_snapshot(shared)
+        self.after_snapshot = await extensions.viewer_state(self.event_id) if snapshot is not None else ()
+        return snapshot
+
+    async def receive_frame(self, text: str) -> None:
+        await extensions.viewer_frame(self, text)
+
+    async def _event_snapshot(self, shared: dict | None) -> dict | None:
         entry = snapshot_cache.get(self.event_id)
         if entry is not None and not entry.event.is_private:
             # A public event's shared snapshot: the watch rule asks nothing of the user or the

@@ -22,11 +22,10 @@ Use these rather than importing recordings from events:
   recording detail field (events.webhooks.check_event_input), from recordings' columns.
 
 The viewer socket's features (chat fills these in ``ChatConfig.ready()``):
-- ``viewer_topics(event_id) -> list[str]``: more hub topics a viewer's socket joins beside the
-  event's (a feature's own, so its traffic leaves the event's shared snapshot and page alone).
 - ``async viewer_state(event_id) -> list[str]``: encoded frames sent right after each snapshot to
   a socket allowed to watch (a feature's state on join: the chat's recent messages).
-- ``async viewer_frame(consumer, frame: dict)``: a JSON object the page sent on its socket.
+- ``async viewer_frame(consumer, text: str)``: a JSON object (its text) the page sent on its
+  socket; the feature answers on ``consumer`` (its ``send``, ``user()`` and ``event_id``).
 """
 
 from __future__ import annotations
@@ -83,10 +82,9 @@ async def _no_frames(event_id: int) -> list[str]:
     return []
 
 
-async def _ignore_frame(consumer: Any, frame: dict) -> None:
+async def _ignore_frame(consumer: Any, text: str) -> None:
     return None
 
 
-viewer_topics: Slot[[int], list[str]] = Slot("viewer_topics", lambda event_id: [])
 viewer_state: Slot[[int], Any] = Slot("viewer_state", _no_frames)
-viewer_frame: Slot[[Any, dict], Any] = Slot("viewer_frame", _ignore_frame)
+viewer_frame: Slot[[Any, str], Any] = Slot("viewer_frame", _ignore_frame)

@@ -1,0 +1,27 @@
+"""The JSON chat sends to viewers' pages (pure builders: no queries). Public fields only: the
+author's display name and badge, never their e-mail, username or user id."""
+
+from __future__ import annotations
+
+from chat.models import ChatMessage
+
+
+def message_payload(message: ChatMessage) -> dict:
+    return {
+        "id": message.pk,
+        "body": message.body,
+        "author": {"name": message.author_name, "role": message.author_role or None},
+        "sentAt": message.created_at.isoformat(),
+        "offsetMs": message.offset_ms,
+    }
+
+
+def hidden_payload(message: ChatMessage) -> dict:
+    return {"id": message.pk}
+
+
+def error_payload(reason: str, message: str, retry_after: float | None = None) -> dict:
+    payload = {"reason": reason, "message": message}
+    if retry_after is not None:
+        payload["retryAfter"] = round(retry_after, 1)
+    return payload

@@ -1,0 +1,233 @@
+"""Chat over the event's viewer socket, delivered the way the product card is (events.realtime).
+
+Messages are published on the chat's own topic (``chat-<event id>``), not the event's: every
+message on the event's topic drops the event's shared snapshot and viewer page, and 50 chat
+messages a second would leave joining viewers nothing shared. In each process one
+``RecentMessages`` sink (the only member of the chat topic there) keeps the event's newest
+messages, the state a joining socket gets right after its snapshot with no database or Redis
+work, and hands each frame on to the event's local sockets through the hub (one encoded frame,
+written to every socket, as for the card). A process's recent messages are read from the
+database once, when its first viewer of the event joins, and again after the hub lost frames
+(its Redis feed, or a publisher that could not reach Redis).
+
+Frames: ``chat_history`` {messages} after each snapshot (none while there are no messages),
+``chat_message`` {id, body, author {name, role}, sentAt, offsetMs}, ``chat_hidden`` {id}; to the
+one socket that sent a frame, ``chat_sent`` {id}, ``chat_moderated`` {action, id} and
+``chat_error`` {reason, message, retryAfter?}. The page sends
+``chat_post`` {body}; the brand's people ``chat_hide`` / ``chat_timeout`` {minutes} / ``chat_ban``,
+each naming a message {id} (the author is found from it: pages never see user ids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from django.db import transaction
+
+from events.realtime import RESYNC, encode, event_group_name, publish
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME = 8 * 1024  # characters: a 500-character message, JSON-escaped, fits with room to spare
+FRAMES_PER_WINDOW = 10  # frames a socket may send per FRAME_WINDOW seconds; more is answered
+FRAME_WINDOW = 10.0  # "too fast" without any database or Redis work (a flood costs nothing)
+SWEEP_INTERVAL = 30.0  # seconds between checks for events this process no longer has viewers of
+
+
+def chat_topic(event_id: int) -> str:
+    return f"chat-{event_id}"
+
+
+def broadcast_on_commit(event_id: int, message_type: str, payload: dict) -> None:
+    """Publish a chat frame to every process once the current transaction commits."""
+    transaction.on_commit(lambda: publish(chat_topic(event_id), encode(message_type, payload)))
+
+
+class RecentMessages:
+    """One event's newest messages in this process: a hub sink on the chat topic that forwards
+    every frame to the event's local sockets, in order."""
+
+    counts_as_viewer = False
+    write_frame = None  # frames come through deliver(), never the uvicorn fast path
+    LIMIT = 50
+
+    def __init__(self, hub, event_id: int):
+        self.hub = hub
+        self.event_id = event_id
+        self.messages: dict[int, dict] = {}
+        self._frame: str | None = None  # the encoded chat_history, until the messages change
+        self._loading: asyncio.Task | None = None  # the read from the database, shared
+        self._early: list[str] = []  # frames heard while the read runs, applied after it
+        self._feed_lost = False
+        self._outbox: asyncio.Queue[str] = asyncio.Queue()
+        self._forwarder = asyncio.get_running_loop().create_task(self._forward())
+
+    async def history(self) -> str:
+        """The chat_history frame (read from the database first if this process has none)."""
+        if self._loading is None:
+            self._loading = asyncio.get_running_loop().create_task(self._load())
+        await asyncio.shield(self._loading)
+        if self._frame is None:
+            ordered = [self.messages[key] for key in sorted(self.messages)]
+            self._frame = encode("chat.history", {"messages": ordered})
+        return self._frame
+
+    async def _load(self) -> None:
+        from chat.selectors import recent_messages
+
+        self._early = []
+        try:
+            rows = await database_sync_to_async(recent_messages)(self.event_id, self.LIMIT)
+        except BaseException:
+            self._loading = None  # the next viewer tries again
+            raise
+        self.messages = {row["id"]: row for row in rows}
+        early, self._early = self._early, []
+        for text in early:
+            self._apply(text)
+        self._frame = None
+
+    # The hub's side (events.realtime.hub.Sink)
+
+    async def deliver(self, text: str) -> None:
+        if text.startswith('{"type":"feed_status"'):  # the hub lost Redis: frames may be missed
+            self._feed_lost = True
+            self._loading = None
+            return
+        if not text.startswith('{"type":"chat_'):
+            return  # heartbeats: the event's sockets have their own
+        if self._loading is not None and not self._loading.done():
+            self._early.append(text)
+        else:
+            self._apply(text)
+        self._outbox.put_nowait(text)
+
+    async def resync(self, shared: dict | None = None) -> None:
+        """Read the messages again. After a lost feed the hub resyncs every socket by itself; a
+        publisher's RESYNC of the chat topic alone is passed on to the event's sockets."""
+        self._loading = None
+        await self.history()
+        if self._feed_lost:
+            self._feed_lost = False
+        else:
+            self._outbox.put_nowait(RESYNC)
+
+    async def drop(self) -> None:
+        forget(self)
+
+    def _apply(self, text: str) -> None:
+        frame = json.loads(text)
+        kind = frame.pop("type")
+        if kind == "chat_message":
+            self.messages[frame["id"]] = frame
+            while len(self.messages) > self.LIMIT:
+                del self.messages[min(self.messages)]
+        elif kind == "chat_hidden":
+            self.messages.pop(frame["id"], None)
+        else:
+            return
+        self._frame = None
+
+    async def _forward(self) -> None:
+        """Hand frames on to the event's sockets one after another (each reaches every socket in
+        the order sent); a delivery to thousands of sockets never holds up the hub's feed."""
+        topic = event_group_name(self.event_id)
+        while True:
+            text = await self._outbox.get()
+            try:
+                await self.hub.deliver(topic, text)
+            except Exception:
+                logger.warning("A chat frame was not handed on to the event's sockets", exc_info=True)
+
+    def close(self) -> None:
+        self._forwarder.cancel()
+
+
+_rooms: dict[tuple[int, int], RecentMessages] = {}  # (id of the hub, event id) -> its sink
+_sweepers: dict[int, asyncio.Task] = {}
+
+
+async def recent_messages_of(event_id: int) -> RecentMessages:
+    """This process's RecentMessages of the event, joined to the chat topic on first use."""
+    from events.realtime.hub import get_hub
+
+    hub = get_hub()
+    room = _rooms.get((id(hub), event_id))
+    if room is None:
+        room = _rooms[(id(hub), event_id)] = RecentMessages(hub, event_id)
+        await hub.join(chat_topic(event_id), room)
+        if id(hub) not in _sweepers:
+            _sweepers[id(hub)] = asyncio.get_running_loop().create_task(_sweep(hub))
+    return room
+
+
+def forget(room: RecentMessages) -> None:
+    if _rooms.get((id(room.hub), room.event_id)) is room:
+        del _rooms[(id(room.hub), room.event_id)]
+    room.close()
+
+
+async def _sweep(hub) -> None:
+    """Leave the chat topics of events this process has no viewers of any more."""
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL)
+        for (hub_id, event_id), room in list(_rooms.items()):
+            if hub_id == id(hub) and not hub.topics.get(event_group_name(event_id)):
+                forget(room)
+                with contextlib.suppress(Exception):
+                    await hub.leave(chat_topic(event_id), room)
+
+
+# The viewer socket's slots (events.extensions, filled in ChatConfig.ready)
+
+
+async def viewer_state(event_id: int) -> list[str]:
+    """Sent after each snapshot to a socket allowed to watch: the chat's recent messages."""
+    try:
+        room = await recent_messages_of(event_id)
+        history = await room.history()
+        return [history] if room.messages else []  # no frame for a chat nobody has written in
+    except Exception:  # the socket still gets the event; the chat's history comes at its resync
+        logger.warning("No chat history for event %s", event_id, exc_info=True)
+        return []
+
+
+async def viewer_frame(consumer, text: str) -> None:
+    """A frame the page sent: chat's are answered (on this socket only), others ignored."""
+    from chat import handlers
+
+    if not _frame_allowed(consumer):
+        await reply(consumer, "chat.error", handlers.too_fast())
+        return
+    if len(text) > MAX_FRAME:
+        await reply(consumer, "chat.error", handlers.too_long())
+        return
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return
+    if isinstance(frame, dict) and frame.get("type") in handlers.HANDLERS:
+        answer = await database_sync_to_async(handlers.handle)(consumer.user, consumer.event_id, frame)
+        if answer is not None:
+            await reply(consumer, *answer)
+
+
+async def reply(consumer, message_type: str, payload: dict) -> None:
+    await consumer.send(text_data=encode(message_type, payload))
+
+
+def _frame_allowed(consumer) -> bool:
+    """At most FRAMES_PER_WINDOW frames per socket per FRAME_WINDOW, counted on the socket."""
+    now = time.monotonic()
+    recent = [t for t in getattr(consumer, "_chat_frames", ()) if now - t < FRAME_WINDOW]
+    if len(recent) >= FRAMES_PER_WINDOW:
+        consumer._chat_frames = recent
+        return False
+    recent.append(now)
+    consumer._chat_frames = recent
+    return True

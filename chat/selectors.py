@@ -1,0 +1,53 @@
+"""Reads for chat: recent messages (a socket's state on join), who is restricted, display names."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts import permissions
+from chat import payloads
+from chat.models import BrandChatPolicy, ChatMessage, ChatRestriction, ChatRoom
+
+RECENT_MESSAGES = 50
+
+
+def recent_messages(event_id: int, limit: int = RECENT_MESSAGES) -> list[dict]:
+    """The newest ``limit`` visible messages of the event as payloads, oldest first."""
+    rows = ChatMessage.objects.filter(event_id=event_id, hidden_at=None).order_by("-id")[:limit]
+    return [payloads.message_payload(message) for message in reversed(rows)]
+
+
+def active_restriction(organization_id: int, user) -> ChatRestriction | None:
+    """The user's ban in the brand's chats, else their time-out that ends last, if any now."""
+    rows = list(
+        ChatRestriction.objects.filter(organization_id=organization_id, user=user, lifted_at=None).filter(
+            Q(until=None) | Q(until__gt=timezone.now())
+        )
+    )
+    bans = [row for row in rows if row.kind == ChatRestriction.Kind.BAN]
+    return bans[0] if bans else max(rows, key=lambda row: row.until, default=None)
+
+
+def slow_mode_seconds(event_id: int) -> int:
+    return ChatRoom.objects.filter(event_id=event_id).values_list("slow_mode_seconds", flat=True).first() or 0
+
+
+def blocked_words(organization_id: int) -> list[str]:
+    policy = BrandChatPolicy.objects.filter(organization_id=organization_id).first()
+    return policy.word_list if policy else []
+
+
+def author_role(user, organization_id: int) -> str:
+    """The badge a user's messages carry in the brand's chats: their role there, else none."""
+    return permissions.roles_of(user).get(organization_id, "")
+
+
+def display_name(user, role: str = "") -> str:
+    """What chat shows for ``user``: the display name chosen at sign-up; the brand's people
+    without one show their username; a viewer without one (invited by e-mail, whose username
+    comes from the address) shows "Viewer <id>", never anything from the e-mail."""
+    name = (user.first_name or "").strip()
+    if name:
+        return name
+    return user.get_username() if role else f"Viewer {user.pk}"

@@ -1,0 +1,230 @@
+"""Writes for chat. ``post_message`` is the one way a message is posted (the viewer socket, the
+admin, later an API and the IVS Chat review handler); the moderation services check their
+``by`` with accounts.permissions (MODERATE_CHAT) and log every step (ModerationAction).
+
+Every rule of a message is checked before anything is stored, cheapest first: the text, who may
+post (signed in, allowed to watch, the show not over), the brand's word list, a time-out or
+ban (in the database: every tab and process sees it at once), then slow mode and the per-person
+rate (Redis, shared by every process). Viewers hear of each message, and of each hidden one,
+after commit, through the chat's own topic (chat.realtime)."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import permissions
+from accounts.permissions import Action
+from chat import payloads, realtime, selectors
+from chat.exceptions import MessageRefused, ModerationRefused
+from chat.models import BODY_MAX, ChatMessage, ChatRestriction, ChatRoom, ModerationAction
+from events.models import LiveEvent, StreamSession
+from liveshop import ratelimit
+from liveshop.text import clean_text
+
+RATE_LIMIT = 5  # messages per person (every event, tab and process together) ...
+RATE_WINDOW = 10  # ... in any this many seconds
+TIMEOUT_MINUTES = (5, 60)  # the lengths moderators choose from
+SLOW_MODE_MAX = 600
+
+
+def clean_body(body) -> str:
+    """The message as it is stored and shown, or MessageRefused (empty, too long)."""
+    text = clean_text(body) if isinstance(body, str) else ""
+    if not text:
+        raise MessageRefused("Write a message first.", reason="empty")
+    if len(text) > BODY_MAX:
+        raise MessageRefused(
+            f"Messages are at most {BODY_MAX} characters; this one has {len(text)}.", reason="too_long"
+        )
+    return text
+
+
+def post_message(*, event: LiveEvent, user, body) -> ChatMessage:
+    """Post ``body`` by ``user`` in ``event``'s chat: checks every rule (MessageRefused names
+    the first one broken, and nothing is stored), stores the cleaned text with the author's name
+    and badge and the live stream offset, and sends it to the event's viewers after commit."""
+    text = clean_body(body)
+    _check_may_post(event, user)
+    _check_words(event, text)
+    role = selectors.author_role(user, event.organization_id)
+    _check_restriction(event, user)
+    _check_pace(event, user, staff=bool(role))
+    return _store(event, user, text, role)
+
+
+def _check_may_post(event: LiveEvent, user) -> None:
+    if not getattr(user, "is_authenticated", False):
+        raise MessageRefused("Sign in to chat.", reason="sign_in")
+    if not permissions.may_watch(user, event):
+        raise MessageRefused("This chat is not open to you.", reason="not_allowed")
+    if event.is_closed:
+        raise MessageRefused("This show is over: its chat is closed.", reason="closed")
+
+
+def _check_words(event: LiveEvent, text: str) -> None:
+    folded = text.casefold()
+    for word in selectors.blocked_words(event.organization_id):
+        if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", folded):
+            raise MessageRefused(
+                "Your message contains a word this chat does not allow.", reason="blocked_word"
+            )
+
+
+def _check_restriction(event: LiveEvent, user) -> None:
+    restriction = selectors.active_restriction(event.organization_id, user)
+    if restriction is None:
+        return
+    if restriction.kind == ChatRestriction.Kind.BAN:
+        raise MessageRefused("You are banned from this brand's chats.", reason="banned")
+    left = (restriction.until - timezone.now()).total_seconds()
+    minutes = max(1, round(left / 60))
+    raise MessageRefused(
+        f"You are timed out: you can chat again in {minutes} minute{'s' if minutes != 1 else ''}.",
+        reason="timed_out",
+        retry_after=left,
+    )
+
+
+def _check_pace(event: LiveEvent, user, *, staff: bool) -> None:
+    """Slow mode (the event's, staff exempt), then the person's rate across every process."""
+    now = time.time()
+    slow = selectors.slow_mode_seconds(event.pk)
+    if slow and not staff:
+        wait = ratelimit.get_rate_limiter("chat-slow", 1, slow, 1).acquire(f"{event.pk}:{user.pk}", now)
+        if wait:
+            raise MessageRefused(
+                f"Slow mode is on: one message every {slow} s. Wait {wait:.0f} s.",
+                reason="slow_mode",
+                retry_after=wait,
+            )
+    wait = ratelimit.get_rate_limiter("chat-rate", RATE_LIMIT, RATE_WINDOW, RATE_LIMIT).acquire(
+        str(user.pk), now
+    )
+    if wait:
+        raise MessageRefused(
+            f"You are sending messages too fast. Wait {wait:.0f} s.", reason="rate_limited", retry_after=wait
+        )
+
+
+@transaction.atomic
+def _store(event: LiveEvent, user, text: str, role: str) -> ChatMessage:
+    session_id, offset_ms = _stream_position(event)
+    message = ChatMessage(
+        event=event,
+        author=user,
+        author_name=selectors.display_name(user, role),
+        author_role=role,
+        body=text,
+        session_id=session_id,
+        offset_ms=offset_ms,
+    )
+    message.full_clean()
+    message.save()
+    realtime.broadcast_on_commit(event.pk, "chat.message", payloads.message_payload(message))
+    return message
+
+
+def _stream_position(event: LiveEvent) -> tuple[int | None, int | None]:
+    """The open stream session and the offset into it now (both None unless live)."""
+    if not event.is_live:
+        return None, None
+    session = (
+        StreamSession.objects.filter(event=event, ended_at=None, started_at__isnull=False)
+        .order_by("-started_at")
+        .values_list("pk", "started_at")
+        .first()
+    )
+    if session is None:
+        return None, None
+    return session[0], max(0, int((timezone.now() - session[1]).total_seconds() * 1000))
+
+
+# Moderation
+
+
+@transaction.atomic
+def hide_message(*, message: ChatMessage, by) -> ChatMessage:
+    """Hide ``message`` from every viewer (kept for the log); idempotent. Logged; after commit
+    every page removes it."""
+    permissions.require(by, Action.MODERATE_CHAT, message)
+    message = ChatMessage.objects.select_for_update().select_related("event").get(pk=message.pk)
+    if message.hidden_at is None:
+        message.hidden_at, message.hidden_by = timezone.now(), by
+        message.save(update_fields=["hidden_at", "hidden_by"])
+        _log(message.event, by, ModerationAction.Kind.HIDE, target=message.author, message=message)
+        realtime.broadcast_on_commit(message.event_id, "chat.hidden", payloads.hidden_payload(message))
+    return message
+
+
+@transaction.atomic
+def time_out(*, event: LiveEvent, user, minutes: int, by) -> ChatRestriction:
+    """Keep ``user`` out of the brand's chats for ``minutes`` (one of TIMEOUT_MINUTES). Logged."""
+    permissions.require(by, Action.MODERATE_CHAT, event)
+    if minutes not in TIMEOUT_MINUTES:
+        raise ModerationRefused(f"A time-out lasts {' or '.join(map(str, TIMEOUT_MINUTES))} minutes.")
+    until = timezone.now() + timedelta(minutes=minutes)
+    restriction = _restrict(event, user, ChatRestriction.Kind.TIMEOUT, until, by)
+    _log(event, by, ModerationAction.Kind.TIMEOUT, target=user, detail=f"{minutes} min")
+    return restriction
+
+
+@transaction.atomic
+def ban(*, event: LiveEvent, user, by) -> ChatRestriction:
+    """Keep ``user`` out of the brand's chats until unbanned. Logged."""
+    permissions.require(by, Action.MODERATE_CHAT, event)
+    restriction = _restrict(event, user, ChatRestriction.Kind.BAN, None, by)
+    _log(event, by, ModerationAction.Kind.BAN, target=user)
+    return restriction
+
+
+def _restrict(event: LiveEvent, user, kind: str, until, by) -> ChatRestriction:
+    if selectors.author_role(user, event.organization_id) or permissions.is_superuser(user):
+        raise ModerationRefused("The brand's own people cannot be timed out or banned here.")
+    restriction = ChatRestriction(
+        organization_id=event.organization_id, user=user, kind=kind, until=until, created_by=by
+    )
+    restriction.full_clean()
+    restriction.save()
+    return restriction
+
+
+@transaction.atomic
+def lift_restrictions(*, event: LiveEvent, user, by) -> int:
+    """End ``user``'s bans and time-outs in the brand's chats; returns how many. Logged."""
+    permissions.require(by, Action.MODERATE_CHAT, event)
+    lifted = ChatRestriction.objects.filter(
+        organization_id=event.organization_id, user=user, lifted_at=None
+    ).update(lifted_at=timezone.now(), lifted_by=by)
+    _log(event, by, ModerationAction.Kind.UNBAN, target=user, detail=f"{lifted} lifted")
+    return lifted
+
+
+@transaction.atomic
+def set_slow_mode(*, event: LiveEvent, seconds: int, by) -> ChatRoom:
+    """One message per ``seconds`` per viewer in ``event``'s chat (0: off). Logged."""
+    permissions.require(by, Action.MODERATE_CHAT, event)
+    if not 0 <= seconds <= SLOW_MODE_MAX:
+        raise ModerationRefused(f"Slow mode is 0 (off) to {SLOW_MODE_MAX} seconds.")
+    room, _ = ChatRoom.objects.select_for_update().get_or_create(event=event)
+    room.slow_mode_seconds = seconds
+    room.full_clean()
+    room.save(update_fields=["slow_mode_seconds"])
+    _log(event, by, ModerationAction.Kind.SLOW_MODE, detail=f"{seconds} s" if seconds else "off")
+    return room
+
+
+def _log(event: LiveEvent, by, kind: str, *, target=None, message=None, detail: str = "") -> None:
+    ModerationAction.objects.create(
+        organization_id=event.organization_id,
+        event=event,
+        actor=by,
+        kind=kind,
+        target=target,
+        message=message,
+        detail=detail,
+    )
