@@ -21,12 +21,15 @@ def _fresh_snapshot_cache():
     """Each test starts with no shared event snapshot (events.snapshot_cache) and no shared
     viewer page (events.page_cache: its entries are checked against the snapshot generations)."""
     from events import page_cache, snapshot_cache
+    from events.views.discover import forget_list_pages
 
     snapshot_cache.clear()
     page_cache.clear()
+    forget_list_pages()
     yield
     snapshot_cache.clear()
     page_cache.clear()
+    forget_list_pages()
 
 
 @pytest.fixture

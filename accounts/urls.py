@@ -5,7 +5,6 @@ from accounts import throttle, views
 from accounts.forms import LoginForm
 
 urlpatterns = [
-    path("", views.HomeView.as_view(), name="home"),
     path(
         "login/",
         throttle.too_many_requests(

@@ -2,26 +2,9 @@ from django.contrib.auth import login
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
-from django.views.generic import TemplateView
 
-from accounts import permissions, services
+from accounts import services
 from accounts.forms import SignInLinkForm, SignUpForm
-from accounts.models import Organization
-
-
-class HomeView(TemplateView):
-    """The landing page: for staff, the brands they belong to and where to go next."""
-
-    template_name = "home.html"
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        user = self.request.user
-        if user.is_authenticated:
-            roles = permissions.roles_of(user)
-            brands = permissions.scope(Organization.objects.all(), user)
-            context["brands"] = [(brand, roles.get(brand.pk, "superuser")) for brand in brands]
-        return context
 
 
 class SignInLinkView(View):

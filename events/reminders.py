@@ -81,10 +81,13 @@ def calendar_file(event: LiveEvent, *, page_url: str) -> bytes:
 # Sign-ups ---------------------------------------------------------------------------------------
 
 
+SIGN_IN_FIRST = "Sign in to get an e-mail when the show starts, or add it to your calendar instead."
+
+
 def reminder_refusal(event: LiveEvent, user) -> str:
     """Why ``user`` may not sign up for ``event``'s e-mail, or "" when they may."""
     if not getattr(user, "is_authenticated", False):
-        return "Sign in to get an e-mail when the show starts, or add it to your calendar instead."
+        return SIGN_IN_FIRST
     if event.status != LiveEvent.Status.SCHEDULED:
         return "This show is not upcoming any more: reminders are for shows that have not started."
     if not user.email:
@@ -110,6 +113,8 @@ def sign_up_for_reminder(*, event: LiveEvent, by) -> ShowReminder:
 
 def cancel_reminder(*, event: LiveEvent, user) -> None:
     """Forget ``user``'s unsent reminder of ``event`` (none: nothing to do)."""
+    if not getattr(user, "is_authenticated", False):
+        raise ReminderRefused(SIGN_IN_FIRST)
     ShowReminder.objects.filter(event=event, user=user, sent_at=None).delete()
 
 

@@ -6,6 +6,7 @@ from django.http import Http404
 from django.urls import include, path, re_path
 from django.views.static import serve
 
+from events.views.discover import HomeView
 from liveshop.views import healthz
 from recordings.views.replay import RecordingMediaView
 
@@ -18,11 +19,13 @@ admin.site.site_title = "Liveshop admin"
 admin.site.index_title = "Your brands"
 
 urlpatterns = [
+    path("", HomeView.as_view(), name="home"),  # the shows on now, soon and to replay
     path("", include("accounts.urls")),
     path("", include("events.urls")),
     path("", include("events.viewer_urls")),
     path("", include("recordings.replay_urls")),
     path("studio/videos/", include("recordings.studio_urls")),
+    path("studio/orders/", include("commerce.studio_urls")),
     path("", include("commerce.urls")),
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),

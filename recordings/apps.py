@@ -17,3 +17,4 @@ class RecordingsConfig(AppConfig):
         extensions.recording_detail_limits.fill(f"{services}.detail_limits")
         extensions.replay_url.fill("recordings.selectors.event_replay_url")
         extensions.event_recordings.fill("recordings.selectors.list_event_recordings")
+        extensions.public_replays.fill("recordings.listings.public_replays")
