@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import permissions
@@ -71,7 +72,7 @@ def deals_view(request, event: LiveEvent):
     """GET: the show's running deals. POST (form fields): start a deal; 201 with it."""
     if request.method == "GET":
         running = deals.event_deals(event.pk)
-        return JsonResponse({"deals": [deals.studio_deal(deal) for deal in running.values()]})
+        return _answer({"deals": [deals.studio_deal(deal) for deal in running.values()]})
     form = DealForm(request.POST)
     if not form.is_valid():
         reasons = [
@@ -84,7 +85,7 @@ def deals_view(request, event: LiveEvent):
     if product is None:
         raise CommerceError("A flash deal is for a product of this show's lineup.")
     deal = deals.start_deal(event=event, product=product, terms=form.terms(), by=request.user)
-    return JsonResponse({"deal": deals.studio_deal(deal)}, status=201)
+    return _answer({"deal": deals.studio_deal(deal)}, status=201)
 
 
 @require_POST
@@ -93,4 +94,9 @@ def end_deal_view(request, event: LiveEvent, deal_id: int):
     """End a deal of the show now; 200 with it (an ended one answers as it is)."""
     deal = get_object_or_404(FlashDeal.objects.select_related("product"), pk=deal_id, event=event)
     deal = deals.end_deal(deal=deal, by=request.user)
-    return JsonResponse({"deal": {**deals.studio_deal(deal), "ended": True}})
+    return _answer({"deal": {**deals.studio_deal(deal), "ended": True}})
+
+
+def _answer(body: dict, status: int = 200) -> JsonResponse:
+    """JSON with the server's clock (the console counts down to endsAt on it, not on the host's)."""
+    return JsonResponse({**body, "serverNow": timezone.now().isoformat()}, status=status)

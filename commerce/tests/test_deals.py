@@ -348,3 +348,13 @@ def test_adding_past_the_limit_on_the_page_is_a_409_with_the_reason(client, show
 
     assert answer.status_code == 409
     assert "limited to 1 per customer" in answer.json()["error"]
+
+
+def test_the_console_shows_the_deal_controls_to_hosts_only(client, show, product, host, moderator):
+    client.force_login(host)
+    page = client.get(show.get_absolute_url()).content.decode()
+    assert 'id="deal-form"' in page and reverse("commerce:deals", args=[show.pk]) in page
+    assert "js/console/deals.js" in page
+
+    client.force_login(moderator)
+    assert 'id="deal-form"' not in client.get(show.get_absolute_url()).content.decode()

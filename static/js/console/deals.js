@@ -1,0 +1,144 @@
+/* The host console's flash deals (templates/events/console/_deals.html): start a price or a
+ * percentage off on a lineup product for N minutes, watch the running deals count down, end one
+ * early. The server decides (commerce/deal_views.py): a refused deal comes back as a 400 with the
+ * reason, shown above the form; nothing here is trusted for a price.
+ *
+ * The list follows the studio socket: console.js passes each frame on as a "console:frame" event
+ * on #console; a "deal" frame (this host's deal or another's) or a reconnect's snapshot reloads it.
+ * A deal ends by itself at endsAt: its row goes when its countdown reaches zero. */
+import { getJson, jsonBody, post } from "../lib/http.js";
+import { streamClock } from "../lib/time.js";
+
+const panel = document.getElementById("deals");
+
+const state = {
+  deals: [], // the running deals, as the server answered (commerce.deals.studio_deal)
+  skewMs: 0, // the server's clock minus this page's, from the answers' serverNow
+};
+
+const $ = (selector) => panel.querySelector(selector);
+const els = panel && {
+  form: $("#deal-form"),
+  list: $("#deal-list"),
+  alert: $("#deals-alert"),
+  template: $("#deal-row-template"),
+  button: $(".deal-start"),
+};
+
+function showAlert(message) {
+  els.alert.textContent = message;
+  els.alert.hidden = !message;
+}
+
+function remember(answer) {
+  if (answer && answer.serverNow) state.skewMs = Date.parse(answer.serverNow) - Date.now();
+}
+
+function msLeft(deal) {
+  return Date.parse(deal.endsAt) - (Date.now() + state.skewMs);
+}
+
+function terms(deal) {
+  const price = `${deal.price} ${deal.currency}`;
+  const off = deal.percentOff ? `${deal.percentOff}% off: ${price}` : `${price} (was ${deal.regularPrice})`;
+  return deal.limitPerCustomer ? `${off} · limit ${deal.limitPerCustomer} per customer` : off;
+}
+
+function render() {
+  state.deals = state.deals.filter((deal) => msLeft(deal) > 0);
+  const rows = state.deals.map((deal) => {
+    const row = els.template.content.firstElementChild.cloneNode(true);
+    row.dataset.dealId = deal.id;
+    row.querySelector('[data-field="name"]').textContent = deal.productName;
+    row.querySelector('[data-field="terms"]').textContent = terms(deal);
+    row.querySelector(".deal-end").dataset.dealId = deal.id;
+    return row;
+  });
+  els.list.replaceChildren(...rows);
+  tick();
+}
+
+function tick() {
+  let expired = false;
+  for (const row of els.list.children) {
+    const deal = state.deals.find((d) => String(d.id) === row.dataset.dealId);
+    const left = deal ? msLeft(deal) : 0;
+    if (left <= 0) expired = true;
+    row.querySelector('[data-field="countdown"]').textContent = streamClock(Math.ceil(left / 1000) * 1000);
+  }
+  if (expired) render();
+}
+
+async function reload() {
+  try {
+    const response = await getJson(panel.dataset.dealsUrl);
+    const body = await jsonBody(response);
+    if (!response.ok || !body) return;
+    remember(body);
+    state.deals = body.deals;
+    render();
+  } catch {
+    // offline: the next frame or reconnect reloads
+  }
+}
+
+async function readError(response) {
+  const body = await jsonBody(response);
+  if (body && body.error) return body.error;
+  if (response.status === 403) return "Not allowed: your session or role may have changed. Reload the page.";
+  return `The server could not do that (error ${response.status}). Try again.`;
+}
+
+async function send(url, body, button) {
+  if (button.disabled) return; // in flight: a double click starts one deal
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  showAlert("");
+  try {
+    const response = await post(url, body, { form: els.form, headers: { "X-Requested-With": "fetch" } });
+    if (response.ok) {
+      remember(await jsonBody(response.clone()));
+      await reload();
+    } else {
+      showAlert(await readError(response));
+    }
+  } catch {
+    showAlert("Could not reach Liveshop. Check your connection and try again.");
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+}
+
+function showKind() {
+  const kind = els.form.querySelector("input[name=kind]:checked").value;
+  for (const field of els.form.querySelectorAll("[data-kind]")) {
+    field.hidden = field.dataset.kind !== kind;
+    field.querySelector("input").disabled = field.hidden; // a hidden field is not sent
+  }
+}
+
+function start() {
+  els.form.addEventListener("change", (event) => {
+    if (event.target.name === "kind") showKind();
+  });
+  els.form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send(els.form.action, new FormData(els.form), els.button);
+  });
+  els.list.addEventListener("click", (event) => {
+    const button = event.target.closest(".deal-end");
+    if (!button) return;
+    const url = panel.dataset.endUrl.replace(/\/0\/end\/$/, `/${button.dataset.dealId}/end/`);
+    send(url, new FormData(), button);
+  });
+  document.getElementById("console")?.addEventListener("console:frame", (event) => {
+    const type = event.detail && event.detail.type;
+    if (type === "deal" || type === "studio_snapshot") reload();
+  });
+  showKind();
+  setInterval(tick, 1000);
+  reload();
+}
+
+if (panel) start();
