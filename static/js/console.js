@@ -306,6 +306,7 @@ function resync() {
 }
 
 function onFrame(frame) {
+  root.dispatchEvent(new CustomEvent("console:frame", { detail: frame })); // features: console/deals.js
   switch (frame.type) {
     case "studio_snapshot":
       socket?.resetBackoff();
