@@ -68,4 +68,9 @@ class InvalidUpload(RecordingError):
 
 
 class TranscodeFailed(RecordingError):
-    """ffmpeg could not turn an uploaded video into HLS; the message is ffmpeg's error."""
+    """ffmpeg could not turn an uploaded video into HLS: the message is a sentence for the brand
+    (recordings.services.problems), ``detail`` ffmpeg's own words, for the log only."""
+
+    def __init__(self, message: str, *, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail

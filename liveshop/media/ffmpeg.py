@@ -5,13 +5,16 @@ Every child dies with the process that started it (liveshop.processes) and is re
 happens to the caller (an exception in a progress callback stops ffmpeg too). Failures are
 MediaError subclasses carrying what a caller needs to word its own message (the tool, its exit
 code, its last stderr lines): each app maps them to its own error (an upload's InvalidUpload, a
-conversion's ConversionFailed, the streamer's StreamingError). Nothing here logs: a command may
+conversion's ConversionFailed, the streamer's StreamingError). ``diagnose`` reads one as the
+kind of problem the file has (cut off, not a video, a codec ffmpeg lacks...), for an app to
+word for a person. Nothing here logs: a command may
 hold a secret (a stream key), which ``secret`` masks in the lines kept.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import shutil
 import signal
@@ -83,11 +86,71 @@ class NotAVideo(MediaError):
 
 
 class NoVideoStream(NotAVideo):
-    pass
+    """No picture stream; ``has_audio`` when there is sound (an audio file, a podcast)."""
+
+    def __init__(self, message: str, *, tool: str, has_audio: bool = False):
+        super().__init__(message, tool=tool)
+        self.has_audio = has_audio
 
 
 class NoDuration(NotAVideo):
     pass
+
+
+class Problem(enum.StrEnum):
+    """What is wrong, as far as ffmpeg's and ffprobe's words tell (``diagnose``)."""
+
+    TRUNCATED = "truncated"  # the file ends early (cut off while copying or uploading)
+    NOT_MEDIA = "not_media"  # not an audio or video file at all
+    NO_VIDEO = "no_video"  # a media file without a picture
+    NO_DURATION = "no_duration"  # no length: a live stream, or damaged
+    UNSUPPORTED_CODEC = "unsupported_codec"  # a format this ffmpeg cannot decode
+    CORRUPT = "corrupt"  # damaged data ffmpeg could not get past
+    TIMED_OUT = "timed_out"
+    NOT_INSTALLED = "not_installed"  # the server's problem, not the file's
+    UNKNOWN = "unknown"
+
+
+# Lower-case fragments of ffmpeg's and ffprobe's error lines, most telling first.
+_SIGNS = (
+    (Problem.UNSUPPORTED_CODEC, ("decoder (codec", "unsupported codec", "no decoder for", "unknown codec",
+                                 "is not supported", "not currently supported", "codec not found")),
+    (Problem.TRUNCATED, ("partial file", "end of file", "truncat", "unexpected eof", "ended prematurely")),
+    (Problem.CORRUPT, ("invalid nal", "error while decoding", "corrupt", "concealing",
+                       "error splitting the input", "non-existing pps", "invalid frame")),
+    (Problem.NOT_MEDIA, ("invalid data found when processing input", "could not find codec parameters",
+                         "format not recognized", "its output is not json", "ebml header parsing failed")),
+)  # fmt: skip
+ISO_BMFF_START = b"ftyp"  # bytes 4-8 of an MP4/MOV: the file type box comes first
+
+
+def diagnose(error: MediaError, *, path: str | Path | None = None) -> Problem:
+    """The kind of problem ``error`` (from ``probe``, ``run`` or a ``Process``) says ``path`` has.
+    An MP4 that starts as one but has no index ("moov atom not found") is cut off; without the
+    start it is not an MP4 at all."""
+    if isinstance(error, ToolMissing | CannotStart):
+        return Problem.NOT_INSTALLED
+    if isinstance(error, TimedOut):
+        return Problem.TIMED_OUT
+    if isinstance(error, NoVideoStream):
+        return Problem.NO_VIDEO
+    if isinstance(error, NoDuration):
+        return Problem.NO_DURATION
+    text = "\n".join(getattr(error, "lines", [])).lower()
+    if "moov atom not found" in text:
+        return Problem.TRUNCATED if path is not None and _starts_as_mp4(Path(path)) else Problem.NOT_MEDIA
+    for problem, signs in _SIGNS:
+        if any(sign in text for sign in signs):
+            return problem
+    return Problem.UNKNOWN
+
+
+def _starts_as_mp4(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            return file.read(8)[4:8] == ISO_BMFF_START
+    except OSError:
+        return False
 
 
 def installed() -> bool:
@@ -157,12 +220,12 @@ def media_info(path: Path, data: dict, *, need_duration: bool = True) -> MediaIn
     """A MediaInfo from ffprobe's JSON (``-show_format -show_streams``)."""
     streams, container = data.get("streams") or [], data.get("format") or {}
     video = next((s for s in streams if _is_picture(s)), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if video is None or container.get("format_name") == "tty":  # a text file "is" an ANSI video
-        raise NoVideoStream(f"{path.name} has no video stream", tool=FFPROBE)
+        raise NoVideoStream(f"{path.name} has no video stream", tool=FFPROBE, has_audio=audio is not None)
     duration = _positive(container.get("duration")) or _positive(video.get("duration"))
     if need_duration and not duration:
         raise NoDuration(f"{path.name} has no duration", tool=FFPROBE)
-    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     rotation = next((s.get("rotation") for s in video.get("side_data_list", []) if "rotation" in s), 0)
     rotation = int(rotation or 0)
     width, height = int(video["width"]), int(video["height"])

@@ -125,3 +125,45 @@ def test_installed_looks_for_both_programs(monkeypatch, tmp_path):
     assert media.installed() == bool(shutil.which("ffmpeg") and shutil.which("ffprobe"))
     monkeypatch.setenv("PATH", str(tmp_path))
     assert not media.installed()
+
+
+# diagnose: the kind of problem, from ffmpeg's own words (lines recorded from ffmpeg 5/6) -----
+
+
+@pytest.mark.parametrize(
+    ("lines", "problem"),
+    [
+        (["[h264 @ 0x55e9dd53c280] Invalid NAL unit size (-673935851 > 4117).",
+          "Error while decoding stream #0:0: Invalid data found when processing input"], "corrupt"),
+        (["Decoder (codec none) not found for input stream #0:0"], "unsupported_codec"),
+        (["[mov,mp4,m4a,3gp,3g2,mj2 @ 0x564d188afa00] stream 0, offset 0x180fe: partial file"], "truncated"),
+        (["clip.webm: Invalid data found when processing input"], "not_media"),
+        (["Unrecognized option 'hls_time x'."], "unknown"),
+    ],
+    ids=["corrupt", "unsupported", "partial", "invalid-data", "our-own-mistake"],
+)  # fmt: skip
+def test_diagnose_reads_ffmpegs_words_as_a_kind_of_problem(lines, problem):
+    assert media.diagnose(media.ToolFailed("ffmpeg", 1, lines)) == problem
+
+
+def test_diagnose_tells_a_cut_off_mp4_from_a_file_that_never_was_one(video, tmp_path):
+    cut, garbage = tmp_path / "cut.mp4", tmp_path / "garbage.mp4"
+    data = video.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])  # ffmpeg writes the index (moov) last
+    garbage.write_bytes(b"\x00not a video" * 5000)
+    problems = {}
+    for path in (cut, garbage):
+        with pytest.raises(media.ToolFailed) as failed:
+            media.probe(path)
+        problems[path.name] = media.diagnose(failed.value, path=path)
+    assert problems == {"cut.mp4": "truncated", "garbage.mp4": "not_media"}
+
+
+def test_diagnose_knows_sound_without_picture_and_the_servers_own_problems(tmp_path):
+    tone = tmp_path / "tone.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=1", str(tone)], check=True)
+    with pytest.raises(media.NoVideoStream) as no_video:
+        media.probe(tone)
+    assert no_video.value.has_audio and media.diagnose(no_video.value) == "no_video"
+    assert media.diagnose(media.ToolMissing("ffmpeg")) == "not_installed"
+    assert media.diagnose(media.TimedOut("ffprobe", 60)) == "timed_out"

@@ -24,11 +24,11 @@ from django.core.files import File
 from django.core.files.storage import storages
 
 from liveshop import media
-from liveshop.media import MediaInfo
+from liveshop.media import MediaInfo, Problem
 from recordings.exceptions import InvalidUpload, TranscodeFailed
 from recordings.models import Recording, new_media_prefix
 from recordings.playlists import PlaylistError, parse_master, parse_media
-from recordings.services import jobs
+from recordings.services import jobs, problems
 from recordings.services.uploads import probe_video
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ SEGMENT_SECONDS = 4
 TRANSCODE_SHARE = 90  # percent of the bar for ffmpeg; storing the files takes the rest
 PROGRESS_STEP = 5  # write progress to the database at most every 5 %
 THUMBNAIL = "thumbnail.jpg"
+COMPLETE_SHARE = 0.9  # renditions shorter than 90 % of the source's duration: the file was cut off
 
 
 @dataclass(frozen=True)
@@ -102,14 +103,15 @@ def transcode_upload(*, recording_id: int) -> Recording:
     try:
         with jobs.work_folder(lease) as folder:
             source = _source(recording, folder, lease)
-            info = probe_video(source)
+            info = probe_video(source, recording=recording_id)
             work = folder / "hls"
             work.mkdir()
             run_ffmpeg(source, work, rendition_plan(info), info, on_progress=_progress_writer(lease))
             make_thumbnail(source, work / THUMBNAIL, info)
+            result = describe(work, prefix)
+            check_complete(result, info)
             lease.beat(force=True)
             stored = store_tree(work, prefix, on_progress=_progress_writer(lease, start=TRANSCODE_SHARE))
-            result = describe(work, prefix)
             return _complete(lease, result)
     except jobs.LeaseLost:
         # Another attempt owns the job and writes the same names: leave what is stored to it.
@@ -117,10 +119,13 @@ def transcode_upload(*, recording_id: int) -> Recording:
         return Recording.objects.get(pk=recording_id)
     except SoftTimeLimitExceeded:
         _delete(stored)
-        return _fail(lease, "Processing took longer than the server allows; try a shorter or smaller video.")
-    except (TranscodeFailed, InvalidUpload, PlaylistError, OSError) as exc:
+        return _fail(lease, problems.explain(Problem.TIMED_OUT), detail="the task's soft time limit")
+    except (TranscodeFailed, InvalidUpload) as exc:  # InvalidUpload: probe_video logged the detail
         _delete(stored)
-        return _fail(lease, str(exc) or exc.__class__.__name__)
+        return _fail(lease, str(exc), detail=getattr(exc, "detail", ""))
+    except (PlaylistError, OSError) as exc:
+        _delete(stored)
+        return _fail(lease, problems.explain(Problem.UNKNOWN), detail=problems.technical_detail(exc))
     except BaseException:
         _delete(stored)
         raise
@@ -222,18 +227,25 @@ def make_thumbnail(source: Path, target: Path, info: MediaInfo) -> None:
     except media.MediaError as exc:
         raise _failed(exc, "ffmpeg could not make a thumbnail", source=source, work=target.parent) from None
     if not target.exists():
-        raise TranscodeFailed("ffmpeg could not make a thumbnail: no error message")
+        detail = "ffmpeg could not make a thumbnail: no error message"
+        raise TranscodeFailed(problems.explain(Problem.UNKNOWN), detail=detail)
 
 
 def _failed(exc: media.MediaError, what: str, *, source: Path, work: Path) -> TranscodeFailed:
-    """TranscodeFailed with ffmpeg's last lines, the server's paths replaced by their role."""
-    if isinstance(exc, media.ToolMissing):
-        return TranscodeFailed("ffmpeg is not installed on the server.")
-    if not isinstance(exc, media.ToolFailed):
-        return TranscodeFailed(f"{what}: {exc}")
-    reason = "\n".join(exc.lines[-5:])[-1000:] or "no error message"
-    reason = reason.replace(str(work), "<output>").replace(str(source), "<upload>")
-    return TranscodeFailed(f"{what} (exit {exc.returncode}): {reason}")
+    """TranscodeFailed with the sentence for the kind of problem ffmpeg reports, its own last
+    lines (the server's paths replaced by their role) as the detail for the log."""
+    detail = f"{what}: {problems.technical_detail(exc)}"
+    detail = detail.replace(str(work), "<output>").replace(str(source), "<upload>")
+    return TranscodeFailed(problems.explain(media.diagnose(exc, path=source)), detail=detail)
+
+
+def check_complete(result: Result, info: MediaInfo) -> None:
+    """TranscodeFailed (cut off) when the renditions are clearly shorter than the source says it
+    is: ffmpeg reads a file that ends early to its end, reports "partial file" and exits 0."""
+    expected = info.duration_ms
+    if result.duration_ms < expected * COMPLETE_SHARE and expected - result.duration_ms > 1000:
+        detail = f"renditions last {result.duration_ms} ms, the source says {expected} ms"
+        raise TranscodeFailed(problems.explain(Problem.TRUNCATED), detail=detail)
 
 
 def store_tree(work: Path, prefix: str, *, on_progress: Callable[[float], None]) -> list[str]:
@@ -251,7 +263,8 @@ def store_tree(work: Path, prefix: str, *, on_progress: Callable[[float], None])
                 saved = storage.save(name, File(content, name=path.name))
             stored.append(saved)
             if saved != name:
-                raise TranscodeFailed(f"The storage saved {name} as {saved}; playlists would not find it.")
+                detail = f"The storage saved {name} as {saved}; playlists would not find it."
+                raise TranscodeFailed(problems.explain(Problem.UNKNOWN), detail=detail)
             on_progress(done / len(files))
     except jobs.LeaseLost:
         raise  # the attempt that took over stores the same names: its files, not ours to delete
@@ -329,10 +342,14 @@ def _complete(lease: jobs.Lease, result: Result) -> Recording:
     return recording
 
 
-def _fail(lease: jobs.Lease, reason: str) -> Recording:
+def _fail(lease: jobs.Lease, reason: str, *, detail: str = "") -> Recording:
+    """Store ``reason`` (the brand's sentence) as the failure; ``detail`` goes to the log only."""
     try:
         recording = jobs.finish(lease, status=Status.FAILED, failure_reason=reason[:2000])
     except jobs.LeaseLost:  # another attempt owns the job now: its outcome, not this one's
         return Recording.objects.get(pk=lease.recording_id)
-    logger.warning("Video transcode failed", extra={"recording": lease.recording_id, "reason": reason})
+    logger.warning(
+        "Video transcode failed",
+        extra={"recording": lease.recording_id, "reason": reason, "detail": detail[:4000]},
+    )
     return recording

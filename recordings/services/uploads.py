@@ -28,16 +28,17 @@ from accounts import permissions
 from accounts.models import Organization
 from accounts.permissions import Action
 from liveshop import media
-from liveshop.media import MediaInfo
+from liveshop.media import MediaInfo, Problem
 from liveshop.tasks import enqueue_on_commit
 from recordings.exceptions import InvalidUpload
 from recordings.models import Recording, new_media_prefix, upload_path
+from recordings.services import problems
 
 logger = logging.getLogger(__name__)
 
 ALLOWED_EXTENSIONS = {".mp4", ".m4v", ".mov", ".webm", ".mkv"}
 ALLOWED_CONTENT_TYPES = {"video/mp4", "video/x-m4v", "video/quicktime", "video/webm", "video/x-matroska"}
-NO_FFPROBE = "ffprobe is not installed on the server, so the video cannot be checked."
+UNDECODABLE = {"unknown", "none"}  # ffprobe's name for a codec this ffmpeg does not know
 PRESIGN_EXPIRES = 3600  # the browser has an hour to send the file to S3
 TOKEN_MAX_AGE = 24 * 3600
 _SIGNER_SALT = "recordings.s3-upload"
@@ -88,26 +89,19 @@ def check_file_meta(*, name: str, size: int | None, content_type: str) -> None:
         raise InvalidUpload(f"“{name}” is empty.")
 
 
-def probe_video(path: str | Path) -> MediaInfo:
-    """ffprobe ``path``: a video stream and a duration, or InvalidUpload (garbage, truncated, audio
-    only). Raises InvalidUpload too when ffprobe is missing, saying so."""
+def probe_video(path: str | Path, **context) -> MediaInfo:
+    """ffprobe ``path``: a video stream with a duration, in a codec ffmpeg can decode, or
+    InvalidUpload with a sentence for the brand (recordings.services.problems); ffprobe's own
+    words go to the log with ``context`` (the video's id)."""
     try:
-        return media.probe(path)
-    except media.ToolMissing:
-        raise InvalidUpload(NO_FFPROBE) from None
-    except media.CannotStart as exc:
-        raise InvalidUpload(f"ffprobe could not start ({exc.reason}); the video cannot be checked.") from None
-    except media.TimedOut:
-        raise InvalidUpload("Reading the video took too long; it may be damaged.") from None
-    except media.ToolFailed as exc:
-        # ffprobe names the file: a temporary path on the server, nothing the seller needs.
-        reason = exc.last_line[:300].replace(f"{path}: ", "").replace(str(path), "the file")
-        reason = reason or "ffprobe could not read it"
-        raise InvalidUpload(f"This file is not a readable video ({reason}).") from None
-    except media.NoVideoStream:
-        raise InvalidUpload("This file has no video stream.") from None
-    except media.NoDuration:
-        raise InvalidUpload("This video has no duration; it may be truncated or damaged.") from None
+        info = media.probe(path)
+    except media.MediaError as exc:
+        raise InvalidUpload(problems.read_error(exc, path=path, what="Video refused", **context)) from None
+    if info.video_codec in UNDECODABLE:
+        detail = f"video codec {info.video_codec!r}"
+        problems.log_detail("Video refused", problem=Problem.UNSUPPORTED_CODEC, detail=detail, **context)
+        raise InvalidUpload(problems.explain(Problem.UNSUPPORTED_CODEC))
+    return info
 
 
 @contextmanager

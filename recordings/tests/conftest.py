@@ -15,7 +15,7 @@ from catalog.tests.factories import ProductFactory
 from events.models import Highlight
 from events.tests.factories import LiveEventFactory, StreamSessionFactory
 from recordings.tests.recording_tree import RecordingSpec, write_recording
-from recordings.tests.upload_media import on_disk, phone_video, sample_video  # noqa: F401 (fixtures)
+from recordings.tests.upload_media import broken_files, on_disk, phone_video, sample_video  # noqa: F401
 
 SOURCE = "liveshop-ivs-recordings"
 CDN = "liveshop-cdn"

@@ -3,6 +3,7 @@ upload and transcode tests share (storages on disk, a studio upload)."""
 
 from __future__ import annotations
 
+import random
 import subprocess
 from pathlib import Path
 
@@ -85,3 +86,22 @@ def upload(
     return client.post(
         f"{reverse('videos:create')}?brand={brand.slug}", {"title": title, "file": file}, **extra
     )
+
+
+@pytest.fixture(scope="session")
+def broken_files(tmp_path_factory, sample_video) -> dict[str, bytes]:
+    """Files a brand might upload that are no good, by what is wrong with them: an MP4 cut off
+    before its index, one cut off after it (ffprobe reads it; its second half is missing),
+    random bytes, sound only, and a Matroska video whose codec ffmpeg does not know."""
+    folder = tmp_path_factory.mktemp("broken")
+    fast = make_video(folder / "fast.mp4", size="320x240", seconds=4, extra=("-movflags", "+faststart"))
+    tone = make_video(folder / "tone.m4a", video=False, seconds=2)
+    mkv = make_video(folder / "clip.mkv", size="320x240", seconds=1, audio=False)
+    whole, faststart = sample_video.read_bytes(), fast.read_bytes()
+    return {
+        "cut-before-index": whole[: len(whole) // 2],
+        "cut-after-index": faststart[: len(faststart) // 3],
+        "random-bytes": random.Random(7).randbytes(200_000),
+        "sound-only": tone.read_bytes(),
+        "unknown-codec": mkv.read_bytes().replace(b"V_MPEG4/ISO/AVC", b"V_MPEG4/ISO/XYZ"),
+    }
