@@ -168,7 +168,13 @@ def _end_running(event: LiveEvent, product_id: int, now: datetime, *, only: int 
 
 
 def _announce(event_id: int, product: Product, deal: FlashDeal | None) -> None:
-    viewers = {"eventId": event_id, "productId": product.pk, "deal": deal_card(deal, product.price)}
+    # ``now``: the pages count down on the server's clock, not on a device's that may be off.
+    viewers = {
+        "eventId": event_id,
+        "productId": product.pk,
+        "deal": deal_card(deal, product.price),
+        "now": timezone.now().isoformat(),
+    }
     broadcast_to_event_on_commit(event_id, "deal", viewers)
     broadcast_to_studio_on_commit(event_id, "deal", {**viewers, "deal": studio_deal(deal) if deal else None})
 

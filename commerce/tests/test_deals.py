@@ -3,7 +3,7 @@ cart and checkout charge under it (commerce.carts.line_prices) and its limit per
 
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -83,10 +83,12 @@ def test_a_host_starts_a_deal_and_viewers_and_consoles_are_told_after_commit(
     assert deal.ends_at - deal.starts_at == timedelta(minutes=5)
     card = {"price": "14.99", "percentOff": None, "endsAt": deal.ends_at.isoformat(), "limitPerCustomer": 2}
     viewers, studio = broadcasts
+    sent_at = viewers["payload"].pop("now")
     assert (viewers["type"], viewers["payload"]) == (
         "deal",
         {"eventId": show.pk, "productId": product.pk, "deal": card},
     )
+    assert deal.starts_at <= datetime.fromisoformat(sent_at) <= timezone.now()
     assert studio["audience"] == "studio" and studio["payload"]["deal"]["id"] == deal.pk
     assert deals.card_deals(show.pk) == {product.pk: card}
 

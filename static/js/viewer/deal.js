@@ -1,0 +1,112 @@
+/* Flash deals on the viewer pages: the deal price, what it takes off and a countdown on the
+ * product card and on the lineup item of a product with a running deal (the [data-field="deal"]
+ * element each leaves for it; the normal price is struck through by CSS: .has-deal).
+ *
+ * A card's JSON carries its deal ({price, percentOff, endsAt, limitPerCustomer} or null:
+ * events.payloads.card), so the page's data, the snapshot and every card the page fills bring it;
+ * a "deal" frame on the event socket ({productId, deal, now}) starts, replaces or ends one at once
+ * and outranks a card built before it.
+ * The end needs no message: at endsAt the countdown reaches zero and the normal price is back, as
+ * it is at checkout, where the server prices every line (commerce.deals): nothing here is trusted.
+ * Times are counted on the server's clock when a frame told it (`now`), else on this device's. */
+import * as Card from "../lib/card.js";
+import * as Frames from "../lib/frames.js";
+import { streamClock } from "../lib/time.js";
+
+const state = { skewMs: 0 }; // the server's clock minus this device's
+// What "deal" frames (and snapshots) said, by product id: newer than a card the page built earlier
+// and shows only now (a highlight waiting for its moment in the video), so it wins over the card's.
+const told = new Map();
+
+function now() {
+  return Date.now() + state.skewMs;
+}
+
+/** The running deal of `productId` (the newest card or frame seen), or null. */
+export function dealOf(productId) {
+  const id = Number(productId);
+  const deal = told.has(id) ? told.get(id) : Card.known(id)?.deal;
+  return deal && Date.parse(deal.endsAt) > now() ? deal : null;
+}
+
+function timeLeft(deal) {
+  return streamClock(Math.ceil(Math.max(0, Date.parse(deal.endsAt) - now()) / 1000) * 1000);
+}
+
+function span(className, text) {
+  const el = document.createElement("span");
+  el.className = className;
+  el.textContent = text;
+  return el;
+}
+
+/** Fill the deal field of `el` (the card or a lineup item showing product `el.dataset.productId`). */
+function fillDeal(el) {
+  const field = el.querySelector('[data-field="deal"]');
+  if (!field) return;
+  const card = Card.known(el.dataset.productId);
+  const deal = card ? dealOf(card.id) : null;
+  el.classList.toggle("has-deal", Boolean(deal));
+  field.hidden = !deal;
+  if (!deal) {
+    if (field.childElementCount) field.replaceChildren();
+    return;
+  }
+  const timer = field.querySelector(".deal-timer");
+  if (timer && field.dataset.endsAt === deal.endsAt && field.dataset.price === deal.price) {
+    timer.textContent = timeLeft(deal); // the same deal: only the countdown moves
+    return;
+  }
+  field.dataset.endsAt = deal.endsAt;
+  field.dataset.price = deal.price;
+  const price = span("deal-price", Card.formatPrice(deal.price, card.currency));
+  const badge = span("deal-badge", deal.percentOff ? `−${deal.percentOff}%` : "Deal");
+  const parts = field.tagName === "DIV"
+    ? [badge, price, span("deal-timer", timeLeft(deal))]
+    : [price, span("deal-timer", timeLeft(deal))];
+  if (field.tagName === "DIV" && deal.limitPerCustomer) {
+    parts.push(span("deal-limit", `Limit ${deal.limitPerCustomer} per customer`));
+  }
+  field.setAttribute("aria-label", `Flash deal: ${price.textContent}`);
+  field.replaceChildren(...parts);
+}
+
+export function render() {
+  for (const el of document.querySelectorAll("#product-card, #lineup .lineup-item")) fillDeal(el);
+}
+
+/** A "deal" frame: the product's deal started, was replaced, or ended. */
+function onDeal(frame) {
+  if (typeof frame.now === "string") state.skewMs = Date.parse(frame.now) - Date.now();
+  if (frame.productId == null) return;
+  told.set(Number(frame.productId), frame.deal || null);
+  render();
+}
+
+/** A snapshot (every (re)connect): its card is the server's word now, whatever was missed. */
+function onSnapshot(snapshot) {
+  const product = snapshot.highlight?.product;
+  if (product && product.id != null) told.set(Number(product.id), product.deal || null);
+  render();
+}
+
+function start() {
+  const data = document.getElementById("watch-config") || document.getElementById("replay-config");
+  if (data) {
+    const config = JSON.parse(data.textContent);
+    for (const card of [...(config.lineup || []), ...(config.products || [])]) Card.remember(card);
+    if (config.currentHighlight?.product) Card.remember(config.currentHighlight.product);
+  }
+  Frames.on("deal", onDeal);
+  Frames.on("snapshot", onSnapshot);
+  // A card shown or a lineup refilled by the page: fill its deal at once, not at the next tick.
+  const observer = new MutationObserver(() => render());
+  const cardEl = document.getElementById("product-card");
+  if (cardEl) observer.observe(cardEl, { attributes: true, attributeFilter: ["data-product-id"] });
+  const lineup = document.getElementById("lineup");
+  if (lineup) observer.observe(lineup, { childList: true });
+  render();
+  setInterval(render, 1000);
+}
+
+start();
