@@ -9,6 +9,7 @@
  */
 import * as Card from "./lib/card.js";
 import { hlsErrorTypes, playHls, tryPlay } from "./lib/player.js";
+import "./viewer/deal.js"; // flash deals on the card and lineup
 
 const config = JSON.parse(document.getElementById("replay-config").textContent);
 const $ = (id) => document.getElementById(id);
