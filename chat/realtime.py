@@ -25,6 +25,7 @@ import contextlib
 import json
 import logging
 import time
+import weakref
 
 from channels.db import database_sync_to_async
 from django.db import transaction
@@ -148,8 +149,9 @@ class RecentMessages:
         self._forwarder.cancel()
 
 
-_rooms: dict[tuple[int, int], RecentMessages] = {}  # (id of the hub, event id) -> its sink
-_sweepers: dict[int, asyncio.Task] = {}
+# Each hub's (one per event loop: tests run several) RecentMessages by event id, and its sweeper.
+_rooms: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_sweepers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 async def recent_messages_of(event_id: int) -> RecentMessages:
@@ -157,18 +159,20 @@ async def recent_messages_of(event_id: int) -> RecentMessages:
     from events.realtime.hub import get_hub
 
     hub = get_hub()
-    room = _rooms.get((id(hub), event_id))
+    rooms = _rooms.setdefault(hub, {})
+    room = rooms.get(event_id)
     if room is None:
-        room = _rooms[(id(hub), event_id)] = RecentMessages(hub, event_id)
+        room = rooms[event_id] = RecentMessages(hub, event_id)
         await hub.join(chat_topic(event_id), room)
-        if id(hub) not in _sweepers:
-            _sweepers[id(hub)] = asyncio.get_running_loop().create_task(_sweep(hub))
+        if hub not in _sweepers:
+            _sweepers[hub] = asyncio.get_running_loop().create_task(_sweep(hub))
     return room
 
 
 def forget(room: RecentMessages) -> None:
-    if _rooms.get((id(room.hub), room.event_id)) is room:
-        del _rooms[(id(room.hub), room.event_id)]
+    rooms = _rooms.get(room.hub, {})
+    if rooms.get(room.event_id) is room:
+        del rooms[room.event_id]
     room.close()
 
 
@@ -176,8 +180,8 @@ async def _sweep(hub) -> None:
     """Leave the chat topics of events this process has no viewers of any more."""
     while True:
         await asyncio.sleep(SWEEP_INTERVAL)
-        for (hub_id, event_id), room in list(_rooms.items()):
-            if hub_id == id(hub) and not hub.topics.get(event_group_name(event_id)):
+        for event_id, room in list(_rooms.get(hub, {}).items()):
+            if not hub.topics.get(event_group_name(event_id)):
                 forget(room)
                 with contextlib.suppress(Exception):
                     await hub.leave(chat_topic(event_id), room)
