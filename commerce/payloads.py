@@ -4,13 +4,17 @@ page formats it in the viewer's locale (Intl), the e-mail and the first paint wi
 
 from __future__ import annotations
 
+from commerce.carts import LinePrice, line_prices
 from commerce.countries import COUNTRIES
 from commerce.models import Cart, Order
 from liveshop.display import format_price
 
 
 def cart_payload(cart: Cart | None) -> dict:
+    """The cart at the server's prices now (commerce.carts.line_prices): a line added on the live
+    show during a flash deal at the deal's price, with the deal's end and the normal price."""
     lines = list(cart.lines.select_related("variant__product")) if cart else []
+    prices = line_prices(lines)
     items = [
         {
             "variantId": line.variant_id,
@@ -19,17 +23,32 @@ def cart_payload(cart: Cart | None) -> dict:
             "name": line.variant.product.name,
             "variant": line.variant.label,
             "image": _image(line.variant.product),
-            "unitPrice": str(line.variant.price),
+            "unitPrice": str(price.unit_price),
             "quantity": line.quantity,
-            "subtotal": str(line.variant.price * line.quantity),
+            "subtotal": str(price.unit_price * line.quantity),
+            "deal": _line_deal(price),
         }
-        for line in lines
+        for line, price in zip(lines, prices, strict=True)
     ]
     return {
         "currency": lines[0].variant.product.currency if lines else "",
         "lines": items,
         "count": sum(line.quantity for line in lines),
-        "total": str(sum((line.variant.price * line.quantity for line in lines), start=0)),
+        "total": str(
+            sum((p.unit_price * line.quantity for line, p in zip(lines, prices, strict=True)), start=0)
+        ),
+    }
+
+
+def _line_deal(price: LinePrice) -> dict | None:
+    """A cart line's flash deal: its normal price and when the deal price ends (then the normal one)."""
+    if price.deal is None:
+        return None
+    return {
+        "regularPrice": str(price.regular),
+        "percentOff": price.deal.percent_off,
+        "endsAt": price.deal.ends_at.isoformat(),
+        "limitPerCustomer": price.deal.limit_per_customer,
     }
 
 
@@ -56,6 +75,8 @@ def order_payload(order: Order) -> dict:
                 "sku": line.sku,
                 "name": line.name,
                 "unitPrice": str(line.unit_price),
+                # The normal price of a line bought at a flash deal's (None otherwise).
+                "regularUnitPrice": str(line.regular_unit_price) if line.deal_id else None,
                 "quantity": line.quantity,
                 "subtotal": str(line.subtotal),
             }

@@ -360,3 +360,29 @@ def test_the_console_shows_the_deal_controls_to_hosts_only(client, show, product
 
     client.force_login(moderator)
     assert 'id="deal-form"' not in client.get(show.get_absolute_url()).content.decode()
+
+
+def test_the_cart_shows_the_deal_price_while_it_runs_and_the_normal_price_after(
+    client, show, product, variant, host
+):
+    deal = start(show, product, host, percent_off=50, limit_per_customer=3)
+    brand = show.organization.slug
+    body = {"variant_id": variant.pk, "quantity": 2, "event_id": show.pk, "unit_price": "0.01"}
+    client.post(reverse("commerce:cart-add", args=[brand]), json.dumps(body), content_type="application/json")
+
+    during = client.get(reverse("commerce:cart", args=[brand])).json()
+    line = during["lines"][0]
+    assert (line["unitPrice"], line["subtotal"], during["total"]) == ("10.00", "20.00", "20.00")
+    assert line["deal"] == {
+        "regularPrice": "20.00",
+        "percentOff": 50,
+        "endsAt": deal.ends_at.isoformat(),
+        "limitPerCustomer": 3,
+    }
+    deals.end_deal(deal=deal, by=host)
+    after = client.get(reverse("commerce:cart", args=[brand])).json()
+    assert (after["lines"][0]["unitPrice"], after["lines"][0]["deal"], after["total"]) == (
+        "20.00",
+        None,
+        "40.00",
+    )
