@@ -50,7 +50,9 @@ class ChatMessage(models.Model):
     organization_field = "event__organization"
 
     event = models.ForeignKey(LiveEvent, on_delete=models.CASCADE, related_name="chat_messages")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages"
+    )
     author_name = models.CharField(max_length=150)
     author_role = models.CharField(max_length=20, blank=True)  # the brand role shown as a badge
     body = models.CharField(max_length=BODY_MAX)
@@ -89,7 +91,9 @@ class ChatRestriction(models.Model):
         BAN = "ban", "Banned"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="chat_restrictions")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_restrictions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_restrictions"
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     until = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
@@ -106,7 +110,8 @@ class ChatRestriction(models.Model):
         indexes = [models.Index(fields=["organization", "user"], name="chat_restriction_person")]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(kind="ban", until__isnull=True) | models.Q(kind="timeout", until__isnull=False),
+                condition=models.Q(kind="ban", until__isnull=True)
+                | models.Q(kind="timeout", until__isnull=False),
                 name="chat_restriction_ban_open_timeout_ends",
             ),
         ]
@@ -124,12 +129,17 @@ class ModerationAction(models.Model):
         BAN = "ban", "Banned"
         UNBAN = "unban", "Lifted a ban or time-out"
         SLOW_MODE = "slow_mode", "Set slow mode"
+        WORD_LIST = "word_list", "Changed the word list"
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="moderation_actions")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="moderation_actions"
+    )
     event = models.ForeignKey(
         LiveEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="moderation_actions"
     )
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     target = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
