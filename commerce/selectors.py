@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from accounts.models import Organization
+from catalog.models import Variant
 from commerce.countries import COUNTRIES
 from commerce.models import Order, ShopSettings
 from recordings.models import ProductCue, Recording
@@ -47,3 +48,14 @@ def cue_at(recording: Recording, position_ms: int) -> ProductCue | None:
 def get_order(token) -> Order:
     """The order its token names, with its lines (Order.DoesNotExist otherwise)."""
     return Order.objects.select_related("organization").prefetch_related("lines").get(token=token)
+
+
+def only_variant_id(organization: Organization, product_id: int) -> int | None:
+    """The id of the product's one active variant (a product without options), or None when it
+    has several (the buyer must choose) or none."""
+    ids = list(
+        Variant.objects.filter(
+            organization=organization, product_id=product_id, is_active=True, product__is_active=True
+        ).values_list("pk", flat=True)[:2]
+    )
+    return ids[0] if len(ids) == 1 else None

@@ -136,8 +136,10 @@ def cart_view(request, brand_slug: str):
 def cart_add_view(request, brand_slug: str):
     brand, data = _brand(brand_slug), _body(request)
     variant_id, quantity = _int(data, "variant_id"), _int(data, "quantity", default=1)
+    if variant_id is None and _int(data, "product_id") is not None:
+        variant_id = selectors.only_variant_id(brand, data["product_id"])
     if variant_id is None:
-        raise BadInput("variant_id is required.")
+        raise BadInput("Choose an option of this product: variant_id is required.")
     attribution = _attribution(request, brand, data)
     cart = cart_for_request(request, brand, create=True)
     services.add_to_cart(cart=cart, variant_id=variant_id, quantity=quantity, **attribution)

@@ -34,7 +34,9 @@ ADDRESS = {
 
 
 def checkout(client, brand, email="buyer@example.com", **fields):
-    return post(client, reverse("commerce:checkout", args=[brand.slug]), {"email": email, **ADDRESS, **fields})
+    return post(
+        client, reverse("commerce:checkout", args=[brand.slug]), {"email": email, **ADDRESS, **fields}
+    )
 
 
 def test_a_viewer_adds_to_cart_checks_out_and_pays_with_the_test_card(
@@ -342,3 +344,19 @@ def test_a_line_added_on_a_replay_is_attributed_to_the_cue_on_screen(client, bra
 
     assert [line.cue for line in CartLine.objects.order_by("id")] == [cues[0], None]
     assert add(client, brand, first, recording_id=video.pk, position_ms=-1).status_code == 400
+
+
+def test_a_product_without_options_is_added_by_its_id_and_one_with_options_needs_a_choice(
+    client, brand, make_variant
+):
+    from catalog.models import Variant
+
+    plain = make_variant(price="5.00")
+    sized = make_variant()
+    Variant.objects.create(organization=brand, product=sized.product, sku="SIZED-L", label="L", stock=3)
+    url = reverse("commerce:cart-add", args=[brand.slug])
+
+    assert post(client, url, {"product_id": plain.product_id}).json()["lines"][0]["variantId"] == plain.pk
+    answer = post(client, url, {"product_id": sized.product_id})
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "Choose an option of this product: variant_id is required."

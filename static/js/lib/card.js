@@ -3,9 +3,81 @@
  * showing or hiding #product-card (with #slot-empty and the featured lineup item).
  *
  * A product card is the JSON the pages embed: {id, name, price, currency, image, buyUrl, inStock,
- * description}. `qrUrl` is the page's QR code URL pattern, with {id} for the product id.
+ * left, variants, deal, description}. `qrUrl` is the page's QR code URL pattern, with {id} for the
+ * product id. `left` is the units left when at or under the brand's low-stock threshold (else
+ * null); `variants` [{id, label, price, inStock, left}] are what a buyer picks from.
+ *
+ * Every card filled or remembered here is kept by id (known()), so the shop (viewer/shop.js) has
+ * the variants of whatever the card or the lineup shows, and stock pushes can update it
+ * (updateStock()), whichever page filled it.
  */
 const formatters = new Map();
+const cards = new Map(); // product id -> the newest card seen
+
+/** Keep `card` as the newest known state of its product (its stock kept when it has none). */
+export function remember(card) {
+  if (!card || card.id == null) return null;
+  const merged = { ...(cards.get(card.id) || {}), ...card };
+  cards.set(card.id, merged);
+  return merged;
+}
+
+/** The newest card of `productId`, or undefined. */
+export function known(productId) {
+  return cards.get(Number(productId));
+}
+
+/** Apply a stock push ({id, inStock, left, variants: [{id, inStock, left}]}) to the known card
+ * and to every card and lineup item showing it. */
+export function updateStock(update) {
+  const card = cards.get(update.id);
+  if (!card) return;
+  const variants = new Map((update.variants || []).map((variant) => [variant.id, variant]));
+  card.inStock = update.inStock;
+  card.left = update.left ?? null;
+  if (card.variants) card.variants = card.variants.map((variant) => ({ ...variant, ...(variants.get(variant.id) || {}) }));
+  for (const el of document.querySelectorAll(`[data-product-id="${card.id}"]`)) fillStock(el, card);
+}
+
+/** "Sold out" / "Only N left", the Add to cart button and the option picker of `el`. */
+export function fillStock(el, card) {
+  const field = (name) => el.querySelector(`[data-field="${name}"]`);
+  const soldOut = card.inStock === false;
+  const stock = field("stock");
+  if (stock) {
+    stock.hidden = !soldOut && !card.left;
+    stock.dataset.state = soldOut ? "sold-out" : "low";
+    stock.textContent = soldOut ? "Sold out" : card.left ? `Only ${card.left} left` : "";
+  }
+  const add = el.querySelector('[data-action="add-to-cart"]');
+  if (add) {
+    add.disabled = soldOut;
+    add.setAttribute("aria-label", soldOut ? `${card.name}: sold out` : `Add ${card.name} to cart`);
+    const label = add.querySelector('[data-field="add-label"]');
+    if (label) label.textContent = soldOut ? "Sold out" : "Add to cart";
+  }
+  const picker = field("variant");
+  if (picker) fillPicker(picker, card);
+}
+
+function fillPicker(select, card) {
+  const variants = card.variants || [];
+  select.closest('[data-field="variant-field"]').hidden = variants.length < 2;
+  if (variants.length < 2) return select.replaceChildren();
+  const chosen = select.value;
+  select.replaceChildren(
+    ...variants.map((variant) => {
+      const sold = variant.inStock === false;
+      const hint = sold ? " (sold out)" : variant.left ? ` (only ${variant.left} left)` : "";
+      const option = new Option(`${variant.label || variant.sku} · ${formatPrice(variant.price, card.currency)}${hint}`, variant.id);
+      option.disabled = sold;
+      return option;
+    }),
+  );
+  const first = variants.find((variant) => variant.inStock !== false);
+  select.value = variants.some((variant) => String(variant.id) === chosen && variant.inStock !== false)
+    ? chosen : String(first ? first.id : variants[0].id);
+}
 
 /** A price in the viewer's locale ("€12.50"), or "12.50 XYZ" for a currency Intl refuses. */
 export function formatPrice(price, currency) {
@@ -42,6 +114,7 @@ export function localisePrices(root = document) {
 /** Fill the [data-field] elements of `el` (the card, or a lineup item: fields it lacks are
  * skipped) from `card`. */
 export function fill(el, card, { qrUrl } = {}) {
+  card = remember(card);
   const field = (name) => el.querySelector(`[data-field="${name}"]`);
   const name = field("name");
   if (name) name.textContent = card.name;
@@ -66,8 +139,7 @@ export function fill(el, card, { qrUrl } = {}) {
     // The card's Buy button hides without a link; a lineup item's link wraps the whole item.
     if (buy.classList.contains("buy")) buy.hidden = !buyUrl;
   }
-  const stock = field("stock");
-  if (stock) stock.hidden = card.inStock !== false;
+  fillStock(el, card);
   const description = field("description");
   if (description) description.textContent = card.description || "";
   const qr = field("qr");

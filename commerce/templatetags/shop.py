@@ -1,0 +1,47 @@
+"""{% shop_config %}: the viewer shop's page data (templates/events/watch/_shop.html) as a
+json_script. The live page is a shared cached page (events.page_cache), so this holds nothing
+per viewer: the brand, where the API is, the page's event or video, which payment provider, and
+the products the page shows (their variants, stock and deals as the cards carry them). The cart
+and the CSRF token come from the cart API after load."""
+
+from __future__ import annotations
+
+from django import template
+from django.conf import settings
+from django.urls import reverse
+from django.utils.html import json_script
+
+from commerce import payments
+
+register = template.Library()
+
+CARD_FIELDS = ("id", "name", "price", "currency", "image", "inStock", "left", "variants", "deal")
+
+
+@register.simple_tag(takes_context=True)
+def shop_config(context) -> str:
+    recording, event = context.get("recording"), context.get("event")
+    brand = context.get("organization") or (event.organization if event else None)
+    if brand is None:
+        return ""
+    cards = [*context.get("lineup", ()), *([context["card"]] if context.get("card") else [])]
+    backend = payments.get_payment_backend().name
+    config = {
+        "brand": brand.slug,
+        "brandName": brand.name,
+        "cartUrl": reverse("commerce:cart", args=[brand.slug]),
+        "addUrl": reverse("commerce:cart-add", args=[brand.slug]),
+        "lineUrl": reverse("commerce:cart-line", args=[brand.slug, 0]).replace("/0/", "/{id}/"),
+        "checkoutUrl": reverse("commerce:checkout", args=[brand.slug]),
+        "orderUrl": reverse("commerce:order", args=["00000000-0000-0000-0000-000000000000"]),
+        "orderPageUrl": reverse("commerce:order-page", args=["00000000-0000-0000-0000-000000000000"]),
+        "testPaymentUrl": reverse("commerce:test-payment", args=["00000000-0000-0000-0000-000000000000"]),
+        "eventId": None if recording else getattr(event, "pk", None),
+        "recordingId": recording.pk if recording else None,
+        "payment": {
+            "backend": backend,
+            "publishableKey": settings.STRIPE_PUBLISHABLE_KEY if backend == "stripe" else "",
+        },
+        "products": [{key: card[key] for key in CARD_FIELDS if key in card} for card in cards],
+    }
+    return json_script(config, "shop-config")

@@ -1,0 +1,172 @@
+"""The viewer shop on a live show, end to end: real nginx-rtmp and ffmpeg, a real ASGI server
+(uvicorn) on the test database and Redis, the test payment provider (PAYMENT_BACKEND=test, through
+the same webhook handling as a real provider's), and Chromium.
+
+One show, one server, two viewers: a desktop viewer adds the featured product from the card,
+checks out in the panel over the player and pays with the success card, and sees the
+confirmation while the live video keeps playing (never reloaded: currentTime only grows); a phone
+viewer sees the stock drop on its card, then pays with a card that is declined, sees the reason,
+and nothing stays reserved. Screenshots of both go to test-artifacts/."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connections
+
+from catalog.models import Variant
+from commerce.models import Order, ShopSettings, StockReservation
+from events import services as events
+from liveshop import crypto
+from tests import media
+from tests import test_console_browser as console
+from tests.conftest import REPORT_CSP_VIOLATIONS, is_csp_violation
+from tests.test_live_browser import PLAYING
+from tests.test_viewer_browser import as_the_host
+
+live_stack = console.live_stack
+
+DEADLINE_MS = 45_000  # a busy 2-core machine runs nginx, ffmpeg, the server and two Chromium pages
+PHONE = {"width": 390, "height": 844}
+STOCK = 5
+CAMERA = "document.getElementById('video').currentTime"
+
+
+def in_a_thread(query):
+    """ORM reads from another thread (Playwright's loop runs in this one), connection closed."""
+    return as_the_host(query)
+
+
+@pytest.fixture
+def shop_show(live_stack, settings):
+    """The console's show (brand acme, three products) shipping to three countries, with its
+    first product featured and STOCK of it left (at or under the low-stock threshold)."""
+    show = console._make_show(settings)
+    event, products = show["event"], show["products"]
+    ShopSettings.objects.create(organization=event.organization, shipping_countries=["FR", "GB", "US"])
+    featured = products[0]
+    Variant.objects.filter(product=featured, is_default=True).update(stock=STOCK, low_stock_threshold=10)
+    events.feature_product(
+        event=event, product=featured, by=get_user_model().objects.get(username="console-host")
+    )
+    return {**show, "featured": featured, "url": f"{live_stack[0]}/e/{event.organization.slug}/{event.slug}/"}
+
+
+def checkout(page, *, name: str, country: str = "FR"):
+    """From the open cart to the payment step: the details form, as a buyer types it."""
+    panel = page.locator("#shop-panel")
+    panel.get_by_role("button", name="Checkout").click()
+    form = panel.locator(".checkout-form")
+    form.get_by_label("E-mail").fill("buyer@example.com")
+    form.get_by_label("Full name").fill(name)
+    form.get_by_label("Address", exact=True).fill("1 Market Street")
+    form.get_by_label("Postal code").fill("69001")
+    form.get_by_label("Town or city").fill("Lyon")
+    form.get_by_label("Country").select_option(country)
+    form.get_by_role("button", name="Continue to payment").click()
+    return panel.locator(".pay-form")
+
+
+def new_viewer(browser, url: str, errors: list[str], **options):
+    """A viewer in a context of its own (its own session and cart); its CSP violations count as
+    errors, as the page fixture's do."""
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
+    context.set_default_timeout(DEADLINE_MS)
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+    context.on("console", lambda message: is_csp_violation(message.text) and errors.append(message.text))
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    return context, page
+
+
+@pytest.mark.browser
+@pytest.mark.media
+@pytest.mark.django_db(transaction=True)
+def test_a_viewer_buys_the_featured_product_while_the_show_plays_and_a_decline_reserves_nothing(
+    live_stack, shop_show, page, artifacts_dir
+):
+    from playwright.sync_api import expect
+
+    _, server = live_stack
+    event, featured = shop_show["event"], shop_show["featured"]
+    key = crypto.decrypt(event.stream_key_encrypted)
+    errors: list[str] = []
+    browser = page.context.browser
+    buyer_context, buyer = new_viewer(browser, shop_show["url"], errors)
+    phone_context, phone = new_viewer(
+        browser, shop_show["url"], errors, viewport=PHONE, is_mobile=True, has_touch=True
+    )
+    encoder = media.publish(server.ingest(key), seconds=240)
+    try:
+        for viewer in (buyer, phone):
+            viewer.wait_for_function(PLAYING, timeout=60_000)
+        card = buyer.locator("#product-card")
+        expect(card.locator(".card-name")).to_have_text(featured.name)
+        expect(card.locator(".card-stock")).to_have_text(f"Only {STOCK} left")
+
+        # Add from the card: the cart button counts it; the video plays on.
+        started_at = buyer.evaluate(CAMERA)
+        card.get_by_role("button", name=f"Add {featured.name} to cart").click()
+        cart_button = buyer.locator("#cart-button")
+        expect(cart_button.locator(".cart-count")).to_have_text("1")
+        expect(buyer.locator("#shop-toast")).to_contain_text(f"{featured.name} is in your cart.")
+        cart_button.click()
+        panel = buyer.locator("#shop-panel")
+        expect(panel.locator(".cart-line")).to_have_count(1)
+        expect(panel.locator(".cart-name")).to_have_text(featured.name)
+        expect(panel.locator(".shop-total strong")).to_have_text("$24.00")
+        buyer.screenshot(path=artifacts_dir / "shop-desktop-cart.png")
+
+        pay = checkout(buyer, name="Ada Lovelace")
+        expect(pay.get_by_role("button", name="Pay $24.00")).to_be_visible()
+        pay.get_by_label("Card number").fill("4242 4242 4242 4242")
+        buyer.screenshot(path=artifacts_dir / "shop-desktop-payment.png")
+        pay.get_by_role("button", name="Pay $24.00").click()
+
+        done = panel.locator(".confirmation")
+        expect(done).to_be_visible()
+        expect(done.get_by_role("heading")).to_have_text("Thank you, Ada!")
+        expect(done).to_contain_text("A confirmation is on its way to buyer@example.com.")
+        buyer.screenshot(path=artifacts_dir / "shop-desktop-confirmation.png")
+        # The same page and video all along: the live video kept playing under the panel.
+        buyer.wait_for_function(f"{CAMERA} > {started_at + 1}")
+        assert buyer.evaluate("!document.getElementById('video').paused")
+        assert buyer.evaluate("performance.getEntriesByType('navigation').length") == 1
+        token = buyer.evaluate("window.liveshopShop.order.token")
+        order = in_a_thread(lambda: Order.objects.get(token=token))
+        assert (order.status, str(order.total), order.full_name, order.country) == (
+            "paid",
+            "24.00",
+            "Ada Lovelace",
+            "FR",
+        )
+        order_page = done.get_by_role("link", name="View your order")
+        assert order_page.get_attribute("href") == f"/orders/{token}/"
+
+        # The phone viewer's card says one fewer left, pushed over its socket.
+        phone_card = phone.locator("#product-card")
+        expect(phone_card.locator(".card-stock")).to_have_text(f"Only {STOCK - 1} left", timeout=DEADLINE_MS)
+
+        # The phone viewer pays with a card that is declined: the reason, and nothing reserved.
+        phone_card.get_by_role("button", name=f"Add {featured.name} to cart").click()
+        phone.locator("#cart-button").click()
+        pay = checkout(phone, name="Grace Hopper", country="GB")
+        pay.get_by_label("Card number").fill("4000 0000 0000 0002")
+        phone.screenshot(path=artifacts_dir / "shop-phone-payment.png")
+        pay.get_by_role("button", name="Pay $24.00").click()
+        expect(pay.locator(".shop-error")).to_contain_text("Your card was declined.")
+        phone.screenshot(path=artifacts_dir / "shop-phone-declined.png")
+        declined = phone.evaluate("window.liveshopShop.order.token")
+
+        def stock_and_reservations():
+            failed = Order.objects.get(token=declined)
+            active = StockReservation.objects.filter(order=failed, status=StockReservation.Status.ACTIVE)
+            variant = Variant.objects.get(product=featured, is_default=True)
+            return failed.status, active.count(), variant.stock
+
+        assert in_a_thread(stock_and_reservations) == ("failed", 0, STOCK - 1)
+        assert errors == []
+    finally:
+        media.stop(encoder)
+        buyer_context.close()
+        phone_context.close()
+        connections.close_all()
