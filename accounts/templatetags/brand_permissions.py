@@ -1,0 +1,15 @@
+"""``{% load brand_permissions %}``: ask accounts.permissions from a template, e.g. whether to show
+the studio's Orders link: ``{% if user|can_anywhere:"manage_orders" %}``."""
+
+from django import template
+
+from accounts import permissions
+from accounts.permissions import Action
+
+register = template.Library()
+
+
+@register.filter
+def can_anywhere(user, action: str) -> bool:
+    """May ``user`` perform ``action`` (an Action value) in at least one brand?"""
+    return permissions.can_in_any(user, Action(action))
