@@ -170,6 +170,7 @@ def seed_show():
 
     from accounts.models import Membership, Organization
     from catalog.models import Product
+    from catalog.variants import ensure_default_variant
     from events.models import EventProduct, Highlight, LiveEvent, StreamSession
 
     org, _ = Organization.objects.get_or_create(slug="bench-brand", defaults={"name": "Bench Brand"})
@@ -189,10 +190,10 @@ def seed_show():
                 "name": name,
                 "description": "A lightweight product used by the fan-out benchmark.",
                 "price": "129.00",
-                "stock": 25,
                 "external_url": "https://shop.example.com/products/" + sku.lower(),
             },
         )
+        ensure_default_variant(product=product, stock=25)
         products.append(product)
     now = timezone.now()
     event, _ = LiveEvent.objects.update_or_create(

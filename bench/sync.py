@@ -291,6 +291,7 @@ def seed(cues: list[Cue]):
 
     from accounts.models import Membership, Organization
     from catalog.models import Product
+    from catalog.variants import ensure_default_variant
     from events import services
     from events.models import LiveEvent
     from events.srt_cues import CueSpec
@@ -308,10 +309,10 @@ def seed(cues: list[Cue]):
             defaults={
                 "name": name,
                 "price": "49.00",
-                "stock": 100,
                 "external_url": f"https://shop.example.com/{sku}",
             },
         )
+        ensure_default_variant(product=products[sku], stock=100)
     LiveEvent.objects.filter(organization=org).delete()  # highlights, sessions, recordings with it
     event = LiveEvent.objects.create(
         pk=EVENT_ID,

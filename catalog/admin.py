@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.db import models
+from django.db.models import Q, Sum
 from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html
 
 from accounts.admin import BrandScopedAdmin, BrandScopedInline
 from accounts.permissions import Action
-from catalog.forms import ProductAdminForm
+from catalog.forms import NewProductAdminForm, ProductAdminForm
 from catalog.models import Product, Variant
 from catalog.services import attach_product_image, remove_product_image
 from catalog.variants import ensure_default_variant
@@ -67,7 +68,7 @@ class ProductAdmin(BrandScopedAdmin):
         "external_id",
         "organization",
         "price_with_currency",
-        "stock",
+        "stock_total",
         "is_active",
     ]
     list_display_links = ["thumbnail_preview", "name"]
@@ -82,7 +83,6 @@ class ProductAdmin(BrandScopedAdmin):
         "name",
         "description",
         ("price", "currency"),
-        "stock",
         "external_url",
         "is_active",
         "image",
@@ -90,6 +90,27 @@ class ProductAdmin(BrandScopedAdmin):
     ]
     readonly_fields = ["image_preview"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def get_queryset(self, request):
+        active = Q(variants__is_active=True)
+        return super().get_queryset(request).annotate(stock_total=Sum("variants__stock", filter=active))
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:  # a new product's stock is its default variant's, made on save
+            kwargs["form"] = NewProductAdminForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None:
+            return fields
+        price = fields.index(("price", "currency"))
+        return [*fields[: price + 1], "stock", *fields[price + 1 :]]
+
+    @admin.display(description="Stock", ordering="stock_total")
+    def stock_total(self, product):
+        """Units across the product's active variants."""
+        return product.stock_total or 0
 
     @admin.display(description="Image")
     def thumbnail_preview(self, product):
@@ -117,7 +138,7 @@ class ProductAdmin(BrandScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        ensure_default_variant(product=obj)
+        ensure_default_variant(product=obj, stock=form.cleaned_data.get("stock"))
         # The form keeps image changes off the instance: the service stores them with a thumbnail.
         if form.image_change:
             attach_product_image(

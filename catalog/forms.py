@@ -7,9 +7,12 @@ from django.db import models
 
 from catalog import images
 from catalog.models import Product
+from catalog.variants import variant_skus_taken
 
-# CSV column -> model field. The header must name the required columns; the others may be left
-# out (a new product then gets the default, an existing one keeps its value).
+# CSV column -> model field: the product's, except ``stock``, which is the stock of the row's
+# variant (the default variant on a row without one; catalog.variants). The header must name the
+# required columns; the others may be left out (a new product then gets the default, an existing
+# one keeps its value).
 IMPORT_COLUMNS = {
     "sku": "sku",
     "name": "name",
@@ -21,6 +24,8 @@ IMPORT_COLUMNS = {
     "active": "is_active",
     "external_id": "external_id",  # another system's id (e.g. the retail demo's UUIDs)
 }
+STOCK_COLUMN = "stock"
+PRODUCT_IMPORT_FIELDS = [field for column, field in IMPORT_COLUMNS.items() if column != STOCK_COLUMN]
 REQUIRED_IMPORT_COLUMNS = ("sku", "name", "price")
 # Columns where an empty cell means "keep the current value" (or the default for a new product):
 # an empty currency, stock or active flag is never meant literally.
@@ -54,14 +59,15 @@ class YesNoField(forms.Field):
 
 
 class ProductImportForm(forms.ModelForm):
-    """One row of a product import file. Bound with the product it updates (or a new one of the
-    brand), so model validation (ISO 4217 currency, stock and price >= 0, lengths) runs too."""
+    """One row of a product import file (its product's columns). Bound with the product it
+    updates (or a new one of the brand), so model validation (ISO 4217 currency, price >= 0,
+    lengths) runs too."""
 
     is_active = YesNoField(label="active")
 
     class Meta:
         model = Product
-        fields = list(IMPORT_COLUMNS.values())
+        fields = PRODUCT_IMPORT_FIELDS
         formfield_callback = https_by_default
 
     def clean_currency(self):
@@ -75,7 +81,7 @@ class ProductAdminForm(forms.ModelForm):
 
     class Meta:
         model = Product
-        fields = [*IMPORT_COLUMNS.values(), "organization", "image"]
+        fields = [*PRODUCT_IMPORT_FIELDS, "organization", "image"]
         formfield_callback = https_by_default
 
     def clean_image(self):
@@ -86,6 +92,18 @@ class ProductAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        organization = cleaned.get("organization") or getattr(self.instance, "organization", None)
+        sku = cleaned.get("sku")
+        variant = variant_skus_taken(organization.pk, [sku]).get(sku) if organization and sku else None
+        if variant is not None:
+            self.add_error("sku", f"“{sku}” is the SKU of a variant of {variant.product.name}.")
         image = cleaned.pop("image", None)
         self.image_change = image if "image" in self.changed_data else None
         return cleaned
+
+
+class NewProductAdminForm(ProductAdminForm):
+    """The admin's add form: a new product's stock too (its default variant's; afterwards the
+    variants inline edits every variant's stock)."""
+
+    stock = forms.IntegerField(min_value=0, initial=0, help_text="Units in stock (its default variant's).")

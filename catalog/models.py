@@ -44,12 +44,18 @@ class WebURLField(models.URLField):
         return super().formfield(**{"form_class": WebURLFormField, **kwargs})
 
 
+# Every brand's "only N left" threshold for a variant that sets none (Variant.low_stock_threshold).
+DEFAULT_LOW_STOCK_THRESHOLD = 10
+
+
 def product_image_path(product: "Product", filename: str) -> str:
     return f"products/{product.organization_id}/{filename}"
 
 
 class Product(models.Model):
-    """Something a brand sells. ``external_url`` is where "Buy" goes until checkout exists."""
+    """Something a brand sells. Its stock lives on its variants only (``Variant.stock``; every
+    product has a default variant). ``sku`` is the default variant's SKU too: every write of it
+    goes through catalog.variants.ensure_default_variant, which keeps the two equal."""
 
     organization_field = "organization"
 
@@ -79,7 +85,6 @@ class Product(models.Model):
         blank=True,
         help_text="The product's page on your shop (http:// or https://).",
     )
-    stock = models.IntegerField(default=0, validators=[MinValueValidator(0)])
     is_active = models.BooleanField("active", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -94,7 +99,6 @@ class Product(models.Model):
                 name="product_external_id_unique_per_brand",
                 violation_error_message="Another product of this brand has this external id.",
             ),
-            models.CheckConstraint(condition=models.Q(stock__gte=0), name="product_stock_not_negative"),
             models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative"),
         ]
         indexes = [models.Index(fields=["organization", "is_active"])]
@@ -106,8 +110,9 @@ class Product(models.Model):
 class Variant(models.Model):
     """What a buyer actually buys: one size/colour of a product, with its own SKU (unique within
     the brand, across every product), stock and optional price. Every product has exactly one
-    default variant (``is_default``): the product itself when it has no options. Checkout reserves
-    a variant's ``stock`` (commerce), never ``Product.stock``."""
+    default variant (``is_default``): the product itself when it has no options. ``stock`` is the
+    only stock there is: checkout takes and gives it back (commerce.stock), the admin and the
+    import set it, the cards and the console read it."""
 
     organization_field = "organization"
 
@@ -121,8 +126,16 @@ class Variant(models.Model):
         max_digits=10, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
     )
     stock = models.IntegerField(default=0, validators=[MinValueValidator(0)])
-    # "Only N left" below this many (the card's hint); empty: never.
-    low_stock_threshold = models.PositiveIntegerField(null=True, blank=True)
+    # The card says "only N left" at or under this many; empty: the brand default.
+    low_stock_threshold = models.PositiveIntegerField(
+        "low-stock threshold",
+        null=True,
+        blank=True,
+        help_text=(
+            f"“Only N left” on the card at or under this many; "
+            f"empty: {DEFAULT_LOW_STOCK_THRESHOLD}; 0: never."
+        ),
+    )
     is_default = models.BooleanField(default=False)
     is_active = models.BooleanField("active", default=True)
     position = models.PositiveSmallIntegerField(default=0)
@@ -156,5 +169,12 @@ class Variant(models.Model):
         return self.product.price if self.price_override is None else self.price_override
 
     @property
-    def is_low_on_stock(self) -> bool:
-        return self.low_stock_threshold is not None and 0 < self.stock <= self.low_stock_threshold
+    def threshold(self) -> int:
+        """The low-stock threshold in force: the variant's own, else the brand default."""
+        return DEFAULT_LOW_STOCK_THRESHOLD if self.low_stock_threshold is None else self.low_stock_threshold
+
+    @property
+    def left(self) -> int | None:
+        """How many the card may say are left ("only N left"): the stock when it is at or under
+        the threshold and not sold out; None otherwise. Public by design (viewers see it)."""
+        return self.stock if 0 < self.stock <= self.threshold else None

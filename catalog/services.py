@@ -25,6 +25,7 @@ from catalog.forms import (
     IMPORT_COLUMNS,
     KEEP_IF_EMPTY_COLUMNS,
     REQUIRED_IMPORT_COLUMNS,
+    STOCK_COLUMN,
     ProductImportForm,
 )
 from catalog.models import Product, Variant
@@ -58,8 +59,9 @@ def import_products_as_operator(
         for product in Product.objects.select_for_update().filter(organization=organization, sku__in=skus)
     }
     errors += _duplicate_sku_errors(parsed)
+    errors += _variant_sku_errors(parsed, organization)
     errors += _external_id_errors(parsed, organization)
-    forms, first_rows = [], {}
+    forms, first_rows, stocks = [], {}, {}
     # A product's own row (no variant) first, so that its columns are the ones its variants match.
     for line, row in sorted(parsed, key=lambda item: bool(variants.variant_label(item[1]))):
         sku = _cell(row, "sku")
@@ -73,21 +75,21 @@ def import_products_as_operator(
         if form.is_valid():
             forms.append((form.instance, before))
         errors += [RowError(line, reason) for reason in _reasons(form)]
+        stocks[sku], problems = variants.default_variant_stock(line, row)
+        errors += problems
     variant_forms, variant_problems = _variant_forms(parsed, existing, organization)
     errors += variant_problems
     if errors:
         raise ImportFailed(errors)
-    result = _save(forms)
-    _save_variants(forms, variant_forms, first_rows)
+    result = _save(forms, restocked=_restocked(existing, stocks))
+    _save_variants(forms, variant_forms, stocks)
     return result
 
 
 def _product_cells(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The row's product columns: a row with a variant gives its stock to the variant."""
-    cells = {column: value for column, value in row.items() if column not in variants.VARIANT_COLUMNS}
-    if variants.variant_label(row):
-        cells.pop("stock", None)
-    return cells
+    """The row's product columns: its stock is a variant's (the default one's on a plain row)."""
+    skipped = {*variants.VARIANT_COLUMNS, STOCK_COLUMN}
+    return {column: value for column, value in row.items() if column not in skipped}
 
 
 def _disagreements(line: int, row: Mapping[str, Any], first: Row) -> list[RowError]:
@@ -97,7 +99,7 @@ def _disagreements(line: int, row: Mapping[str, Any], first: Row) -> list[RowErr
     return [
         RowError(line, f"{column}: differs from line {first_line} (a product's variants share its columns).")
         for column, cell in _product_cells(row).items()
-        if column != "stock" and _cell(row, column) and _cell(row, column) != _cell(first_row, column)
+        if _cell(row, column) and _cell(row, column) != _cell(first_row, column)
     ]
 
 
@@ -131,27 +133,36 @@ def _variant_forms(parsed: list[Row], existing: dict[str, Product], organization
     return forms, errors
 
 
-def _save_variants(products, variant_forms, first_rows) -> None:
-    """Each product's default variant (a plain row's stock is its stock), then the rows' variants."""
+def _save_variants(products, variant_forms, stocks: dict[str, int | None]) -> None:
+    """Each product's default variant (with its plain row's stock, when it gives one), then the
+    rows' variants."""
     by_sku = {product.sku: product for product, _ in products}
     for sku, product in by_sku.items():
-        row = first_rows[sku][1]
-        plain = not variants.variant_label(row) and _cell(row, "stock") != ""
-        variants.ensure_default_variant(product=product, stock=product.stock if plain else None)
+        variants.ensure_default_variant(product=product, stock=stocks.get(sku))
     for sku, form in variant_forms:
         form.instance.product = by_sku[sku]
         form.instance.organization_id = by_sku[sku].organization_id
         form.save()
 
 
-def _save(validated: list[tuple[Product, dict[str, Any]]]) -> ImportResult:
+def _restocked(existing: dict[str, Product], stocks: dict[str, int | None]) -> set[str]:
+    """The SKUs of existing products whose default variant's stock the file changes."""
+    current = dict(
+        Variant.objects.filter(product__in=existing.values(), is_default=True).values_list(
+            "product__sku", "stock"
+        )
+    )
+    return {sku for sku, stock in stocks.items() if stock is not None and current.get(sku) != stock}
+
+
+def _save(validated: list[tuple[Product, dict[str, Any]]], *, restocked: set[str]) -> ImportResult:
     created = updated = unchanged = 0
     for product, before in validated:
         changed = [field for field, value in before.items() if getattr(product, field) != value]
         if product.pk is None:
             product.save()
             created += 1
-        elif changed:
+        elif changed or product.sku in restocked:
             product.save(update_fields=[*changed, "updated_at"])
             updated += 1
         else:
@@ -197,6 +208,16 @@ def _duplicate_sku_errors(parsed: list[Row]) -> list[RowError]:
         elif sku:
             first_line[sku] = line
     return errors
+
+
+def _variant_sku_errors(parsed: list[Row], organization: Organization) -> list[RowError]:
+    """A product SKU that one of the brand's variants holds (see variants.variant_skus_taken)."""
+    taken = variants.variant_skus_taken(organization.pk, {_cell(row, "sku") for _, row in parsed})
+    return [
+        RowError(line, f"sku: “{sku}” is the SKU of a variant of {taken[sku].product.name}.")
+        for line, row in parsed
+        if (sku := _cell(row, "sku")) in taken
+    ]
 
 
 def _external_id_errors(parsed: list[Row], organization: Organization) -> list[RowError]:

@@ -86,7 +86,7 @@ DEMO_PRODUCTS = [
         "Full-grain leather uppers, a waterproof membrane and grippy Vibram soles. Resoleable, "
         "built for years of trail miles.",
         Decimal("229.00"),
-        12,
+        6,  # under the default low-stock threshold (10): its card says "only 6 left"
         ("#5b3a29", "#c08552"),
     ),
     DemoProduct(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlencode
 
-from catalog.models import Product, is_web_url
+from catalog.models import DEFAULT_LOW_STOCK_THRESHOLD, Product, Variant, is_web_url
 from events.models import Highlight, LiveEvent
 
 
@@ -28,9 +28,57 @@ def buy_url(product: Product, event: LiveEvent) -> str:
     return tagged_buy_url(product, medium="live", campaign=event.slug)
 
 
+def _variants(product: Product) -> tuple[list[Variant], Variant | None]:
+    """The product's active variants (default first) and its default variant, from its
+    ``variants`` (prefetched by the selectors: ``prefetch_related("variants")``)."""
+    every = list(product.variants.all())
+    default = next((variant for variant in every if variant.is_default), None)
+    return [variant for variant in every if variant.is_active], default
+
+
+def stock_payload(product: Product, *, exact: bool = False) -> dict:
+    """A product's stock as every viewer may see it (the card's, and the ``stock`` frame's):
+    in stock when any active variant is; ``left`` is the units left across the active variants
+    when that is at or under the default variant's threshold (not when sold out), else null.
+    ``exact`` adds the counts themselves (``stock``), for the brand's host consoles only."""
+    active, default = _variants(product)
+    return _stock(product, active, default, exact=exact)
+
+
+def _stock(product: Product, active: list[Variant], default: Variant | None, *, exact: bool = False) -> dict:
+    total = sum(variant.stock for variant in active)
+    threshold = default.threshold if default is not None else DEFAULT_LOW_STOCK_THRESHOLD
+    payload = {"id": product.pk, "inStock": total > 0, "left": total if 0 < total <= threshold else None}
+    payload["variants"] = [
+        {"id": variant.pk, "inStock": variant.stock > 0, "left": variant.left} for variant in active
+    ]
+    if exact:
+        payload["stock"] = total
+        for entry, variant in zip(payload["variants"], active, strict=True):
+            entry["stock"] = variant.stock
+    return payload
+
+
+def variant_payload(product: Product, variant: Variant) -> dict:
+    price = product.price if variant.price_override is None else variant.price_override
+    return {
+        "id": variant.pk,
+        "label": variant.label,
+        "options": variant.options,
+        "sku": variant.sku,
+        "price": str(price),
+        "inStock": variant.stock > 0,
+        "left": variant.left,
+    }
+
+
 def card(product: Product, *, buy_url: str) -> dict:
-    """A product card as every viewer page shows it (live, replay, video)."""
+    """A product card as every viewer page shows it (live, replay, video), with its stock and
+    its active variants (default first) for the variant picker. ``deal`` is the flash deal on it
+    (null when none)."""
     image = product.thumbnail or product.image
+    active, default = _variants(product)
+    stock = _stock(product, active, default)
     return {
         "id": product.pk,
         "sku": product.sku,
@@ -41,7 +89,10 @@ def card(product: Product, *, buy_url: str) -> dict:
         "currency": product.currency,
         "image": image.url if image else "",
         "buyUrl": buy_url,
-        "inStock": product.stock > 0,
+        "inStock": stock["inStock"],
+        "left": stock["left"],
+        "variants": [variant_payload(product, variant) for variant in active],
+        "deal": None,
     }
 
 

@@ -31,6 +31,9 @@ EVENT_GROUPS = (
 # a 2 s keyframe interval, constant bitrate, H.264 and AAC-LC of at most 160 kbps.
 ENCODER_SETTINGS = SUGGESTED.summary()  # what preencode makes, at 1280x720 and 30 fps
 STREAM_KEY_PLACEHOLDER = "<stream key>"
+# A card shows its product's variants and stock (events.payloads.card): read them with the
+# product, in one query per list, never one per card.
+PRODUCT_VARIANTS = "product__variants"
 
 
 def watch_rule(user, event: LiveEvent) -> bool:
@@ -101,7 +104,9 @@ def lineup_choices(organization: Organization, event: LiveEvent | None = None) -
 
 
 def lineup_of(event: LiveEvent) -> QuerySet[EventProduct]:
-    return EventProduct.objects.filter(event=event).select_related("product")
+    """The event's lineup entries with their products and the products' variants (their stock)."""
+    lineup = EventProduct.objects.filter(event=event).select_related("product")
+    return lineup.prefetch_related(PRODUCT_VARIANTS)
 
 
 def sessions_of(event: LiveEvent) -> QuerySet[StreamSession]:
@@ -132,7 +137,7 @@ def go_live_panel(event: LiveEvent) -> GoLivePanel:
 
 def current_highlight(event: LiveEvent) -> Highlight | None:
     """The highlight on screen now: the newest one, unless it cleared the card."""
-    latest = event.highlights.select_related("product", "event").first()
+    latest = event.highlights.select_related("product", "event").prefetch_related(PRODUCT_VARIANTS).first()
     return None if latest is None or latest.is_clear else latest
 
 
@@ -143,8 +148,8 @@ def latest_highlight_id(event: LiveEvent) -> int | None:
 
 def viewer_lineup(event: LiveEvent) -> list[Product]:
     """The lineup viewers see: its active products, in order."""
-    lineup = event.lineup.select_related("product").filter(product__is_active=True)
-    return [entry.product for entry in lineup]
+    lineup = event.lineup.select_related("product").prefetch_related(PRODUCT_VARIANTS)
+    return [entry.product for entry in lineup.filter(product__is_active=True)]
 
 
 def stream_details(event: LiveEvent, *, user, viewer_page: str) -> dict:
@@ -185,9 +190,43 @@ def event_state_snapshot(*, event_id: int, user, shared: dict | None = None) -> 
     return {**snapshot}  # a copy: the consumer adds the viewer count
 
 
+@dataclass(frozen=True)
+class StockAudiences:
+    """Who sees which products' stock, with each product's payloads (``public`` for viewers,
+    ``exact`` for host consoles): per open event, and per brand (its replay and video pages)."""
+
+    events: dict[int, list[dict]]
+    brands: dict[int, list[dict]]
+
+
+def stock_audiences(product_ids: set[int]) -> StockAudiences:
+    """The products' stock now and where it is shown: scheduled and live events whose lineup
+    holds them or that featured them, and their brands. Four queries whatever the count."""
+    products = Product.objects.filter(pk__in=product_ids, is_active=True).prefetch_related("variants")
+    states = {
+        product.pk: (
+            product.organization_id,
+            {"public": payloads.stock_payload(product), "exact": payloads.stock_payload(product, exact=True)},
+        )
+        for product in products
+    }
+    open_events = LiveEvent.objects.filter(status__in=(Status.SCHEDULED, Status.LIVE))
+    in_lineup = EventProduct.objects.filter(product_id__in=states, event__in=open_events)
+    featured = Highlight.objects.filter(product_id__in=states, event__in=open_events)
+    pairs = set(in_lineup.values_list("event_id", "product_id"))
+    pairs |= set(featured.values_list("event_id", "product_id").distinct())
+    events: dict[int, list[dict]] = {}
+    for event_id, product_id in sorted(pairs):
+        events.setdefault(event_id, []).append(states[product_id][1])
+    brands: dict[int, list[dict]] = {}
+    for organization_id, state in states.values():
+        brands.setdefault(organization_id, []).append(state)
+    return StockAudiences(events=events, brands=brands)
+
+
 def highlight_history(event: LiveEvent, limit: int = 50) -> list[dict]:
     """The console's history: newest first, with each cue's state."""
-    rows = event.highlights.select_related("product", "event")[:limit]
+    rows = event.highlights.select_related("product", "event").prefetch_related(PRODUCT_VARIANTS)[:limit]
     return [payloads.studio_highlight_payload(h) for h in rows]
 
 
@@ -204,4 +243,5 @@ def studio_snapshot(*, event_id: int, user) -> dict | None:
     snapshot["type"] = "studio_snapshot"
     snapshot["history"] = highlight_history(event)
     snapshot["streamHealth"] = stream_health(event)
+    snapshot["stock"] = [payloads.stock_payload(entry.product, exact=True) for entry in lineup_of(event)]
     return snapshot

@@ -9,6 +9,22 @@ from rest_framework import serializers
 from events.models import LiveEvent
 
 
+class VariantSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="What the cart's lines name (variant_id).")
+    label = serializers.CharField(
+        allow_blank=True, help_text="e.g. “Red / M”; empty for a product without options."
+    )
+    options = serializers.DictField(child=serializers.CharField(), help_text='e.g. {"size": "M"}')
+    sku = serializers.CharField()
+    price = serializers.DecimalField(
+        max_digits=10, decimal_places=2, help_text="Its own price, else the product's."
+    )
+    inStock = serializers.BooleanField()
+    left = serializers.IntegerField(
+        allow_null=True, help_text="Units left when low (“only N left”); else null."
+    )
+
+
 class ProductCardSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sku = serializers.CharField()
@@ -23,7 +39,12 @@ class ProductCardSerializer(serializers.Serializer):
     buyUrl = serializers.CharField(
         allow_blank=True, help_text="The product page, tagged with the event for attribution."
     )
-    inStock = serializers.BooleanField()
+    inStock = serializers.BooleanField(help_text="Whether any of its variants is in stock.")
+    left = serializers.IntegerField(
+        allow_null=True, help_text="Units left across its variants when low (“only N left”); else null."
+    )
+    variants = VariantSerializer(many=True, help_text="Its variants on sale, the default one first.")
+    deal = serializers.JSONField(allow_null=True, help_text="The flash deal on it; null when none.")
 
 
 class HighlightSerializer(serializers.Serializer):

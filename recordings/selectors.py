@@ -97,6 +97,7 @@ def list_cues(recording: Recording) -> list[ProductCue]:
     return list(
         ProductCue.objects.filter(recording=recording, product__is_active=True)
         .select_related("product")
+        .prefetch_related("product__variants")  # the cards' variants and stock
         .order_by("start_ms", "id")
     )
 
@@ -106,7 +107,8 @@ def list_lineup_products(recording: Recording, cues: list[ProductCue]) -> list[P
     products in order of first appearance."""
     products: dict[int, Product] = {}
     if recording.event_id:
-        lineup = recording.event.lineup.select_related("product").filter(product__is_active=True)
+        lineup = recording.event.lineup.select_related("product").prefetch_related("product__variants")
+        lineup = lineup.filter(product__is_active=True)
         products = {entry.product_id: entry.product for entry in lineup}
     for cue in cues:
         products.setdefault(cue.product_id, cue.product)

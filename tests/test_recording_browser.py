@@ -21,8 +21,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import OrganizationFactory, member
-from catalog.models import Product
 from catalog.services import attach_product_image
+from catalog.tests.factories import ProductFactory
 from demo.brand import product_card_png
 from events import services
 from events.models import LiveEvent
@@ -100,7 +100,7 @@ def recorded_show(stack, media_on_disk):
         ("NW-FLC-002", "Alpine Grid Fleece Pullover", "79.00", ("#b6462f", "#f2a541")),
         ("NW-BPK-003", "Trailhead 28L Daypack", "119.00", ("#2d3a4a", "#6c8ead")),
     ]:
-        product = Product.objects.create(
+        product = ProductFactory(
             organization=brand,
             sku=sku,
             name=name,

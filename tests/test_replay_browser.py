@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import OrganizationFactory, member
-from catalog.models import Product
 from catalog.services import attach_product_image
+from catalog.tests.factories import ProductFactory
 from demo.brand import product_card_png
 from events.models import EventProduct, LiveEvent
 from events.tests.factories import LiveEventFactory
@@ -70,7 +70,7 @@ def replay(recordings_on_disk, media_on_disk):
         ("NW-BPK-003", "Trailhead 28L Daypack", "119.00", ("#2d3a4a", "#6c8ead")),
     ]
     for sku, name, price, colors in rows:
-        product = Product.objects.create(
+        product = ProductFactory(
             organization=brand,
             sku=sku,
             name=name,

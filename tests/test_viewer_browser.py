@@ -13,8 +13,8 @@ from django.db import connections
 from django.utils import timezone
 
 from accounts.tests.factories import OrganizationFactory, member
-from catalog.models import Product
 from catalog.services import attach_product_image
+from catalog.tests.factories import ProductFactory
 from demo.brand import product_card_png
 from events import services
 from events.models import EventProduct
@@ -53,7 +53,7 @@ def show(media_on_disk):
     ]
     products = []
     for sku, name, price, colors in rows:
-        product = Product.objects.create(
+        product = ProductFactory(
             organization=brand,
             sku=sku,
             name=name,

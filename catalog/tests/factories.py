@@ -17,10 +17,10 @@ class ProductFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Product {n}")
     price = Decimal("19.99")
     currency = "USD"
-    stock = 10
 
     @factory.post_generation
-    def default_variant(product, create, extracted, **kwargs):
-        """Every product has its default variant, as the import and the admin make it."""
+    def stock(product, create, extracted, **kwargs):
+        """Every product has its default variant, as the import and the admin make it, holding
+        the product's stock: ``ProductFactory(stock=3)`` (10 when not given)."""
         if create:
-            ensure_default_variant(product=product)
+            ensure_default_variant(product=product, stock=10 if extracted is None else extracted)

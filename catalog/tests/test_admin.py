@@ -44,8 +44,8 @@ def form_data(product=None, **fields):
             name=product.name,
             price=str(product.price),
             currency=product.currency,
-            stock=str(product.stock),
         )
+        del data["stock"]  # the change form has none: the variants inline edits every variant's
     return {**data, **fields}
 
 

@@ -34,7 +34,7 @@ def test_import_command_prints_what_it_created_updated_and_left_alone(tmp_path):
 
     assert out.strip() == "Imported products.csv into Glow Labs: 1 created, 1 updated, 1 unchanged."
     assert err.getvalue() == ""
-    assert Product.objects.get(organization=brand, sku="C").stock == 9
+    assert Product.objects.get(organization=brand, sku="C").variants.get().stock == 9
 
 
 def test_import_command_lists_bad_rows_on_stderr_and_imports_nothing(tmp_path):

@@ -5,28 +5,39 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.tests.factories import OrganizationFactory
-from catalog.models import Product, is_web_url
+from catalog.models import DEFAULT_LOW_STOCK_THRESHOLD, Product, Variant, is_web_url
 from catalog.tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_database_refuses_negative_stock_from_a_queryset_update():
-    product = ProductFactory(stock=2)
+    variant = ProductFactory(stock=2).variants.get()
 
-    with pytest.raises(IntegrityError, match="product_stock_not_negative"), transaction.atomic():
-        Product.objects.filter(pk=product.pk).update(stock=-1)
+    with pytest.raises(IntegrityError, match="variant_stock_not_negative"), transaction.atomic():
+        Variant.objects.filter(pk=variant.pk).update(stock=-1)
 
-    product.refresh_from_db()
-    assert product.stock == 2
+    variant.refresh_from_db()
+    assert variant.stock == 2
 
 
 def test_the_database_refuses_negative_stock_saved_without_validation():
-    product = ProductFactory(stock=2)
-    product.stock = -5
+    variant = ProductFactory(stock=2).variants.get()
+    variant.stock = -5
 
-    with pytest.raises(IntegrityError, match="product_stock_not_negative"), transaction.atomic():
-        product.save(update_fields=["stock"])
+    with pytest.raises(IntegrityError, match="variant_stock_not_negative"), transaction.atomic():
+        variant.save(update_fields=["stock"])
+
+
+@pytest.mark.parametrize(
+    ("stock", "threshold", "left"),
+    [(10, None, 10), (11, None, None), (0, None, None), (3, 2, None), (2, 2, 2), (1, 0, None)],
+)
+def test_a_variant_says_how_many_are_left_at_or_under_its_threshold_or_the_brand_default(
+    stock, threshold, left
+):
+    assert DEFAULT_LOW_STOCK_THRESHOLD == 10
+    assert Variant(stock=stock, low_stock_threshold=threshold).left == left
 
 
 def test_the_database_refuses_a_negative_price():

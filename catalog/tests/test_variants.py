@@ -108,3 +108,61 @@ def test_the_data_migration_gives_existing_products_a_default_variant_with_their
     assert (variant.sku, variant.stock, variant.is_default, variant.is_active) == ("OLD-1", 4, True, True)
     assert variant.organization_id == variant.product.organization_id
     assert variant.price == Decimal("5.00")
+
+
+def migrate(target):
+    """Migrate to ``target`` ([(app, name)]) and return that state's models."""
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(target)
+    return executor.loader.project_state(target).apps
+
+
+@pytest.mark.django_db(transaction=True)
+def test_product_stock_moves_to_the_default_variant_and_back():
+    before = [("catalog", "0005_default_variants")]
+    old_apps = migrate(before)
+    Organization = old_apps.get_model("accounts", "Organization")
+    OldProduct = old_apps.get_model("catalog", "Product")
+    OldVariant = old_apps.get_model("catalog", "Variant")
+    brand = Organization.objects.create(name="Old", slug="old")
+    sold = OldProduct.objects.create(organization=brand, sku="SOLD", name="Sold", price=1, stock=5)
+    # Checkout sold 2 from the default variant; Product.stock never knew.
+    OldVariant.objects.create(organization=brand, product=sold, sku="SOLD", stock=3, is_default=True)
+    OldVariant.objects.create(organization=brand, product=sold, sku="SOLD-XL", label="XL", stock=6)
+    OldProduct.objects.create(organization=brand, sku="BARE", name="Bare", price=1, stock=7)
+
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+    stocks = dict(Variant.objects.filter(organization_id=brand.pk).values_list("sku", "stock"))
+    assert stocks == {"SOLD": 3, "SOLD-XL": 6, "BARE": 7}
+    assert Variant.objects.get(sku="BARE").is_default
+    assert not any(field.name == "stock" for field in Product._meta.get_fields())
+
+    old_apps = migrate(before)
+    products = old_apps.get_model("catalog", "Product").objects.filter(organization_id=brand.pk)
+    assert dict(products.values_list("sku", "stock")) == {"SOLD": 3, "BARE": 7}
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db
+def test_a_stock_only_change_counts_as_an_update_and_lands_on_the_default_variant():
+    brand = OrganizationFactory()
+    ProductFactory(organization=brand, sku="MUG", name="Mug", price=Decimal("12.00"), stock=7)
+
+    result = run_import(brand, "sku,name,price,stock\nMUG,Mug,12.00,3\n")
+
+    assert (result.updated, result.unchanged) == (1, 0)
+    assert Product.objects.get(sku="MUG").variants.get().stock == 3
+    assert run_import(brand, "sku,name,price,stock\nMUG,Mug,12.00,3\n").unchanged == 1
+
+
+@pytest.mark.django_db
+def test_a_product_sku_that_a_variant_holds_is_refused_by_line():
+    brand = OrganizationFactory()
+    run_import(brand, HEADER + "TEE,Tee,20.00,,Red / M,TEE-RED-M,\n")
+
+    errors = import_errors(brand, "sku,name,price\nMUG,Mug,5.00\nTEE-RED-M,Other,5.00\n")
+
+    assert errors == ["line 3: sku: “TEE-RED-M” is the SKU of a variant of Tee."]
+    assert not Product.objects.filter(sku="MUG").exists()

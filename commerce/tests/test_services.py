@@ -1,9 +1,7 @@
-import importlib
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.apps import apps
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
@@ -210,17 +208,3 @@ def test_cancel_of_a_pending_order_releases_its_reservation(payment_backend, car
 
     variant.refresh_from_db()
     assert (variant.stock, order.reservations.get().status) == (2, StockReservation.Status.RELEASED)
-
-
-def test_products_the_data_migration_gave_a_default_variant_can_be_bought(payment_backend, cart, brand):
-    from catalog.tests.factories import ProductFactory
-
-    product = ProductFactory(organization=brand, stock=3, price=Decimal("7.00"))
-    Variant.objects.filter(product=product).delete()  # as before the migration
-    migration = importlib.import_module("catalog.migrations.0005_default_variants")
-    migration.add_default_variants(apps, None)
-
-    order, _ = checkout(cart, product.variants.get())
-
-    assert (order.total, order.lines.get().sku) == (Decimal("7.00"), product.sku)
-    assert product.variants.get().stock == 2

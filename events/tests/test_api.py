@@ -66,6 +66,19 @@ def test_stream_details_of_a_public_event(client):
             "image": "",
             "buyUrl": buy_url(product, event),
             "inStock": True,
+            "left": 10,  # ProductFactory's stock: at the default threshold
+            "variants": [
+                {
+                    "id": product.variants.get().pk,
+                    "label": "",
+                    "options": {},
+                    "sku": product.sku,
+                    "price": "79.00",
+                    "inStock": True,
+                    "left": 10,
+                }
+            ],
+            "deal": None,
         }
     ]
     assert data["lineup"][0]["buyUrl"].startswith("https://shop.example.com/fleece?c=red&utm_source=")

@@ -10,6 +10,7 @@
 //   Lost connections come back with exponential backoff and jitter.
 // - A muted hls.js preview of the playback URL while the event is live (console/preview.js).
 import { createPreview } from "./console/preview.js";
+import { applyStockLevels } from "./console/stock.js";
 import { jsonBody, post } from "./lib/http.js";
 import { CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, liveSocket } from "./lib/socket.js";
 import { streamClock, timeOfDay } from "./lib/time.js";
@@ -317,6 +318,7 @@ function onFrame(frame) {
       state.history = frame.history || [];
       state.viewers = frame.viewerCount ?? state.viewers;
       cueUpdates.clear();
+      applyStockLevels(frame.stock);
       break;
     case "product_featured":
     case "product_cleared":
@@ -359,6 +361,9 @@ function onFrame(frame) {
       return;
     case "lineup_changed":
       if (els.lineupChanged) els.lineupChanged.hidden = false;
+      return;
+    case "stock_levels": // the consoles' own stock frame: exact counts per variant
+      applyStockLevels(frame.products);
       return;
     default:
       return;
