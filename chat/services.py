@@ -18,10 +18,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import permissions
+from accounts.models import Organization
 from accounts.permissions import Action
 from chat import payloads, realtime, selectors
 from chat.exceptions import MessageRefused, ModerationRefused
-from chat.models import BODY_MAX, ChatMessage, ChatRestriction, ChatRoom, ModerationAction
+from chat.models import BODY_MAX, BrandChatPolicy, ChatMessage, ChatRestriction, ChatRoom, ModerationAction
 from events.models import LiveEvent, StreamSession
 from liveshop import ratelimit
 from liveshop.text import clean_text
@@ -194,14 +195,28 @@ def _restrict(event: LiveEvent, user, kind: str, until, by) -> ChatRestriction:
 
 
 @transaction.atomic
-def lift_restrictions(*, event: LiveEvent, user, by) -> int:
+def lift_restrictions(*, organization: Organization, user, by) -> int:
     """End ``user``'s bans and time-outs in the brand's chats; returns how many. Logged."""
-    permissions.require(by, Action.MODERATE_CHAT, event)
-    lifted = ChatRestriction.objects.filter(
-        organization_id=event.organization_id, user=user, lifted_at=None
-    ).update(lifted_at=timezone.now(), lifted_by=by)
-    _log(event, by, ModerationAction.Kind.UNBAN, target=user, detail=f"{lifted} lifted")
+    permissions.require(by, Action.MODERATE_CHAT, organization)
+    lifted = ChatRestriction.objects.filter(organization=organization, user=user, lifted_at=None).update(
+        lifted_at=timezone.now(), lifted_by=by
+    )
+    kind = ModerationAction.Kind.UNBAN
+    _log(None, by, kind, organization=organization, target=user, detail=f"{lifted} lifted")
     return lifted
+
+
+@transaction.atomic
+def set_blocked_words(*, organization: Organization, words: str, by) -> BrandChatPolicy:
+    """The brand's word list (one word or phrase a line) for all its chats. Logged."""
+    permissions.require(by, Action.MODERATE_CHAT, organization)
+    policy, _ = BrandChatPolicy.objects.select_for_update().get_or_create(organization=organization)
+    policy.blocked_words = "\n".join(clean_text(line) for line in words.splitlines() if clean_text(line))
+    policy.full_clean()
+    policy.save(update_fields=["blocked_words"])
+    count = len(policy.word_list)
+    _log(None, by, ModerationAction.Kind.WORD_LIST, organization=organization, detail=f"{count} words")
+    return policy
 
 
 @transaction.atomic
@@ -218,9 +233,11 @@ def set_slow_mode(*, event: LiveEvent, seconds: int, by) -> ChatRoom:
     return room
 
 
-def _log(event: LiveEvent, by, kind: str, *, target=None, message=None, detail: str = "") -> None:
+def _log(
+    event: LiveEvent | None, by, kind: str, *, organization=None, target=None, message=None, detail: str = ""
+) -> None:
     ModerationAction.objects.create(
-        organization_id=event.organization_id,
+        organization_id=event.organization_id if event else organization.pk,
         event=event,
         actor=by,
         kind=kind,

@@ -59,7 +59,7 @@ def test_viewers_and_another_brands_people_moderate_nothing(event, message, view
         with pytest.raises(PermissionDenied):
             services.ban(event=event, user=message.author, by=person)
         with pytest.raises(PermissionDenied):
-            services.lift_restrictions(event=event, user=message.author, by=person)
+            services.lift_restrictions(organization=event.organization, user=message.author, by=person)
         with pytest.raises(PermissionDenied):
             services.set_slow_mode(event=event, seconds=10, by=person)
 
@@ -92,7 +92,7 @@ def test_unban_lifts_every_restriction_and_is_logged(event, viewer, host):
     services.ban(event=event, user=viewer, by=host)
     services.time_out(event=event, user=viewer, minutes=5, by=host)
 
-    assert services.lift_restrictions(event=event, user=viewer, by=host) == 2
+    assert services.lift_restrictions(organization=event.organization, user=viewer, by=host) == 2
 
     assert not ChatRestriction.objects.filter(lifted_at=None).exists()
     assert list(ModerationAction.objects.order_by("id").values_list("kind", flat=True)) == [

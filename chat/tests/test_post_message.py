@@ -147,7 +147,7 @@ def test_a_ban_holds_in_every_chat_of_the_brand_until_lifted(event, viewer, host
 
     assert refused(event, viewer, "hi").reason == "banned"
     assert refused(other_show, viewer, "hi").reason == "banned"
-    services.lift_restrictions(event=event, user=viewer, by=host)
+    services.lift_restrictions(organization=event.organization, user=viewer, by=host)
     assert services.post_message(event=other_show, user=viewer, body="thanks").body == "thanks"
 
 
