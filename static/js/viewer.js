@@ -24,6 +24,7 @@ import * as Frames from "./lib/frames.js";
 import { getJson } from "./lib/http.js";
 import { liveSocket } from "./lib/socket.js";
 import { countdown, dateTime } from "./lib/time.js";
+import "./viewer/chat.js"; // the live chat beside the player
 import "./viewer/deal.js"; // flash deals on the card and lineup
 import { createLivePlayer } from "./viewer/players.js";
 
