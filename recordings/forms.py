@@ -16,8 +16,10 @@ from recordings.exceptions import InvalidUpload
 from recordings.services import uploads
 
 
-class VideoUploadForm(forms.Form):
-    title = forms.CharField(max_length=200, help_text="Shown on the video's page.")
+class VideoReplaceForm(forms.Form):
+    """A video file (type and size checked): a new video's, or a new source for a video (its
+    title, page and cues stay)."""
+
     file = forms.FileField(
         label="Video file",
         widget=forms.ClearableFileInput(attrs={"accept": ",".join(sorted(uploads.ALLOWED_EXTENSIONS))}),
@@ -32,7 +34,7 @@ class VideoUploadForm(forms.Form):
             )
 
     @classmethod
-    def refused(cls, message: str) -> VideoUploadForm:
+    def refused(cls, message: str) -> VideoReplaceForm:
         """A form showing only ``message``, for a request whose body was never read."""
         form = cls()
         form.cleaned_data, form._errors = {}, ErrorDict()
@@ -46,6 +48,11 @@ class VideoUploadForm(forms.Form):
         except InvalidUpload as exc:
             raise ValidationError(str(exc)) from None
         return file
+
+
+class VideoUploadForm(VideoReplaceForm):
+    title = forms.CharField(max_length=200, help_text="Shown on the video's page.")
+    field_order = ["title", "file"]
 
 
 class DirectUploadStartForm(forms.Form):

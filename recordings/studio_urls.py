@@ -18,4 +18,6 @@ urlpatterns = [
     path("<int:pk>/cues.srt", views.SrtExportView.as_view(), name="export-srt"),
     path("<int:pk>/publish/", views.VideoPublishView.as_view(), name="publish"),
     path("<int:pk>/retry/", views.VideoRetryView.as_view(), name="retry"),
+    path("<int:pk>/replace/", views.VideoReplaceView.as_view(), name="replace"),
+    path("<int:pk>/delete/", views.VideoDeleteView.as_view(), name="delete"),
 ]

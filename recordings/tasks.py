@@ -36,7 +36,16 @@ def transcode_upload_task(recording_id: int) -> str:
     message) while another attempt holds the job returns "processing" without working."""
     from recordings.services.transcode import transcode_upload
 
-    return transcode_upload(recording_id=recording_id).status
+    recording = transcode_upload(recording_id=recording_id)
+    return recording.status if recording is not None else "deleted"
+
+
+@shared_task(ignore_result=True)
+def delete_video_files_task(upload: str, folder: str) -> int:
+    """A deleted or replaced video's original upload and HLS folder; returns the objects deleted."""
+    from recordings.services.videos import delete_video_files
+
+    return delete_video_files(upload=upload, folder=folder)
 
 
 @shared_task(ignore_result=True)

@@ -133,9 +133,9 @@ def claim(*, recording_id: int) -> Lease | None:
     attempt holds it; None and failed when it has been started RECORDINGS_JOB_MAX_ATTEMPTS
     times already (a video that kills its worker every time, e.g. out of memory, must not be
     redelivered for ever)."""
-    recording = Recording.objects.select_for_update().get(pk=recording_id)
-    if not recording.is_upload or recording.status not in WAITING:
-        return None
+    recording = Recording.objects.select_for_update().filter(pk=recording_id).first()
+    if recording is None or not recording.is_upload or recording.status not in WAITING:
+        return None  # deleted, not an upload, or not waiting
     if recording.status == Status.PROCESSING and not is_stale(recording):
         return None
     if recording.attempts >= max_attempts():
@@ -157,10 +157,10 @@ def claim(*, recording_id: int) -> Lease | None:
 
 def finish(lease: Lease, *, status: str, **values) -> Recording:
     """Store the attempt's outcome (``status`` and fields) and end the lease, in one locked
-    update; LeaseLost (nothing written) when the job is no longer the attempt's."""
+    update; LeaseLost (nothing written) when the job is no longer the attempt's (or was deleted)."""
     with transaction.atomic():
-        recording = Recording.objects.select_for_update().get(pk=lease.recording_id)
-        if recording.lease_owner != lease.owner or recording.status != Status.PROCESSING:
+        recording = Recording.objects.select_for_update().filter(pk=lease.recording_id).first()
+        if recording is None or recording.lease_owner != lease.owner or recording.status != Status.PROCESSING:
             raise LeaseLost(f"Another attempt has taken over video {lease.recording_id}.")
         recording.status, recording.lease_owner, recording.lease_expires_at = status, "", None
         for name, value in values.items():

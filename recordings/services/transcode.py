@@ -30,6 +30,7 @@ from recordings.models import Recording, new_media_prefix
 from recordings.playlists import PlaylistError, parse_master, parse_media
 from recordings.services import jobs, problems
 from recordings.services.uploads import probe_video
+from recordings.services.videos import delete_folder
 
 logger = logging.getLogger(__name__)
 
@@ -90,14 +91,15 @@ def _kbps(pixels: int) -> int:
     return max(MIN_KBPS, round(REFERENCE_KBPS * (pixels / REFERENCE_PIXELS) ** 0.75))
 
 
-def transcode_upload(*, recording_id: int) -> Recording:
+def transcode_upload(*, recording_id: int) -> Recording | None:
     """Transcode an uploaded video (status processing, progress 0..100) to ready with renditions,
-    master playlist, thumbnail and duration, or to failed with ffmpeg's reason and nothing stored.
-    Idempotent: a video that is ready, failed, or being transcoded by a live attempt is returned
-    as it is (see recordings.services.jobs)."""
+    master playlist, thumbnail and duration, or to failed with a sentence for the brand (ffmpeg's
+    words in the log) and nothing stored. Idempotent: a video that is ready, failed, or being
+    transcoded by a live attempt is returned as it is (see recordings.services.jobs); None for a
+    video deleted before or while it ran (what this attempt stored is deleted too)."""
     lease = jobs.claim(recording_id=recording_id)
     if lease is None:
-        return Recording.objects.get(pk=recording_id)
+        return Recording.objects.filter(pk=recording_id).first()
     recording = Recording.objects.get(pk=recording_id)
     prefix, stored = output_prefix(recording), []
     try:
@@ -114,9 +116,14 @@ def transcode_upload(*, recording_id: int) -> Recording:
             stored = store_tree(work, prefix, on_progress=_progress_writer(lease, start=TRANSCODE_SHARE))
             return _complete(lease, result)
     except jobs.LeaseLost:
+        current = Recording.objects.filter(pk=recording_id).first()
+        if current is None:  # deleted meanwhile: what this attempt stored is nobody's
+            delete_folder(storages["recordings"], prefix)
+            logger.info("Transcode stopped: the video was deleted", extra={"recording": recording_id})
+            return None
         # Another attempt owns the job and writes the same names: leave what is stored to it.
         logger.warning("Transcode taken over by another attempt", extra={"recording": recording_id})
-        return Recording.objects.get(pk=recording_id)
+        return current
     except SoftTimeLimitExceeded:
         _delete(stored)
         return _fail(lease, problems.explain(Problem.TIMED_OUT), detail="the task's soft time limit")
@@ -346,8 +353,8 @@ def _fail(lease: jobs.Lease, reason: str, *, detail: str = "") -> Recording:
     """Store ``reason`` (the brand's sentence) as the failure; ``detail`` goes to the log only."""
     try:
         recording = jobs.finish(lease, status=Status.FAILED, failure_reason=reason[:2000])
-    except jobs.LeaseLost:  # another attempt owns the job now: its outcome, not this one's
-        return Recording.objects.get(pk=lease.recording_id)
+    except jobs.LeaseLost:  # another attempt owns the job now (or it was deleted): not this one's
+        return Recording.objects.filter(pk=lease.recording_id).first()
     logger.warning(
         "Video transcode failed",
         extra={"recording": lease.recording_id, "reason": reason, "detail": detail[:4000]},

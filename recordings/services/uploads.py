@@ -120,15 +120,21 @@ def local_copy(file) -> Iterator[Path]:
         yield Path(copy.name)
 
 
+def check_file(file) -> MediaInfo:
+    """Type, size and ffprobe of an UploadedFile (rewound afterwards); InvalidUpload."""
+    check_file_meta(name=file.name, size=file.size, content_type=getattr(file, "content_type", ""))
+    with local_copy(file) as path:
+        info = probe_video(path)
+    file.seek(0)
+    return info
+
+
 def create_upload(*, organization: Organization, title: str, file, by) -> Recording:
     """Check ``file`` (an UploadedFile) and store it with a new pending Recording; the transcode
     task is queued after commit. Raises InvalidUpload and then stores nothing (PermissionDenied
     unless ``by`` may edit the brand's recordings)."""
     permissions.require(by, Action.EDIT_RECORDING, organization)
-    check_file_meta(name=file.name, size=file.size, content_type=getattr(file, "content_type", ""))
-    with local_copy(file) as path:
-        probe_video(path)
-    file.seek(0)
+    check_file(file)
     recording = Recording(organization=organization, backend=Recording.Backend.UPLOAD, title=title.strip())
     recording.upload.save(get_valid_filename(file.name), file, save=False)
     try:

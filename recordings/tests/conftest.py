@@ -15,7 +15,14 @@ from catalog.tests.factories import ProductFactory
 from events.models import Highlight
 from events.tests.factories import LiveEventFactory, StreamSessionFactory
 from recordings.tests.recording_tree import RecordingSpec, write_recording
-from recordings.tests.upload_media import broken_files, on_disk, phone_video, sample_video  # noqa: F401
+from recordings.tests.upload_media import (  # noqa: F401 (fixtures)
+    broken_files,
+    on_disk,
+    phone_video,
+    sample_video,
+    short_video,
+    tiny_portrait,
+)
 
 SOURCE = "liveshop-ivs-recordings"
 CDN = "liveshop-cdn"

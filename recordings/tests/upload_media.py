@@ -48,6 +48,19 @@ def phone_video(tmp_path_factory) -> Path:
     return make_video(tmp_path_factory.mktemp("video") / "phone.mp4", size="1080x1920", seconds=1, rate=10)
 
 
+@pytest.fixture(scope="session")
+def short_video(tmp_path_factory) -> Path:
+    """A one-second 320x240 clip at 10 fps with a tone: the cheapest video that transcodes."""
+    return make_video(tmp_path_factory.mktemp("video") / "short.mp4", size="320x240", seconds=1, rate=10)
+
+
+@pytest.fixture(scope="session")
+def tiny_portrait(tmp_path_factory) -> Path:
+    """A one-second 240x320 portrait clip at 10 fps without sound."""
+    path = tmp_path_factory.mktemp("video") / "portrait.mp4"
+    return make_video(path, size="240x320", seconds=1, rate=10, audio=False)
+
+
 @pytest.fixture
 def on_disk(settings, tmp_path):
     """Uploads and HLS output in folders on disk (the tests' default is in memory)."""

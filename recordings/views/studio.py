@@ -32,9 +32,15 @@ from events.srt_cues import CueSpec, export_srt, parse_srt
 from liveshop import jsoninput
 from recordings import cdn, payloads
 from recordings.exceptions import InvalidUpload
-from recordings.forms import DirectUploadConfirmForm, DirectUploadStartForm, VideoUploadForm, clean_cue_rows
+from recordings.forms import (
+    DirectUploadConfirmForm,
+    DirectUploadStartForm,
+    VideoReplaceForm,
+    VideoUploadForm,
+    clean_cue_rows,
+)
 from recordings.models import Recording
-from recordings.services import jobs, uploads
+from recordings.services import jobs, uploads, videos
 from recordings.services.product_cues import replace_cues
 
 Status = Recording.Status
@@ -119,6 +125,21 @@ def _brand_for_upload(request) -> Organization | None:
     return brands[0] if len(brands) == 1 else None
 
 
+def _stream_files_to_disk(request) -> int:
+    """Before the body is read: files stream to temporary files, dropped past the size limit."""
+    limit = settings.LIVESHOP_MAX_UPLOAD_BYTES
+    request.upload_handlers = [LimitedUploadHandler(request, limit=limit)]
+    return limit
+
+
+def _refuse_large_body(request, limit: int) -> str:
+    """Why a request whose body is larger than a file of ``limit`` bytes (and its form) is
+    refused without reading it, or "" when it is not."""
+    if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:
+        return f"This file is larger than {uploads.human_size(limit)}, the most allowed."
+    return ""
+
+
 BRAND_PICKER = {
     "title": "Upload a video",
     "intro": "Which brand is this video for? Its product cues come from that brand's catalogue.",
@@ -146,16 +167,12 @@ class VideoCreateView(LoginRequiredMixin, View):
         brand = _brand_for_upload(request)
         if brand is None:
             return redirect("videos:create")
-        limit = settings.LIVESHOP_MAX_UPLOAD_BYTES
-        request.upload_handlers = [LimitedUploadHandler(request, limit=limit)]
+        limit = _stream_files_to_disk(request)
         return csrf_protect(lambda request: self._upload(request, brand, limit))(request)
 
     def _upload(self, request, brand: Organization, limit: int):
-        if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:  # not read at all
-            form = VideoUploadForm.refused(
-                f"This file is larger than {uploads.human_size(limit)}, the most allowed."
-            )
-            return self._invalid(request, brand, form)
+        if refusal := _refuse_large_body(request, limit):
+            return self._invalid(request, brand, VideoUploadForm.refused(refusal))
         data, files = request.POST, request.FILES  # parsed here: the handler flags a file too large
         too_large = limit if getattr(request, "upload_too_large", False) else None
         form = VideoUploadForm(data, files, too_large=too_large)
@@ -264,6 +281,7 @@ class VideoDetailView(LoginRequiredMixin, View):
             "editor": editor,
             "public_url": public_url(recording),
             "thumbnail": _thumbnail_url(recording),
+            "replace_form": VideoReplaceForm(auto_id="replace_%s"),
         }
         # The editor's player previews the video (published or not): its files need the cookies.
         response = render(request, "recordings/studio/video_detail.html", context)
@@ -378,3 +396,51 @@ class VideoRetryView(LoginRequiredMixin, View):
         else:
             messages.success(request, "Processing again: this page updates by itself.")
         return redirect("videos:detail", pk=pk)
+
+
+@method_decorator(csrf_exempt, name="dispatch")  # upload handlers must be set before CSRF reads POST
+class VideoReplaceView(LoginRequiredMixin, View):
+    """POST a new file for an uploaded video: it is transcoded anew, its page and cues kept."""
+
+    def post(self, request, pk):
+        recording = _recording_or_404(request, pk, Action.EDIT_RECORDING)
+        limit = _stream_files_to_disk(request)
+        return csrf_protect(lambda request: self._replace(request, recording, limit))(request)
+
+    def _replace(self, request, recording: Recording, limit: int):
+        if refusal := _refuse_large_body(request, limit):
+            return self._refused(request, recording, refusal)
+        too_large = limit if getattr(request, "upload_too_large", False) else None
+        form = VideoReplaceForm(request.POST, request.FILES, too_large=too_large)
+        if not form.is_valid():
+            return self._refused(request, recording, " ".join(form.errors.get("file", [])))
+        try:
+            videos.replace_source(recording=recording, file=form.cleaned_data["file"], by=request.user)
+        except InvalidUpload as exc:
+            return self._refused(request, recording, str(exc))
+        url = reverse("videos:detail", args=[recording.pk])
+        if _wants_json(request):
+            return JsonResponse({"id": recording.pk, "redirect": url})
+        messages.success(request, "The new file is uploaded; the video is being processed again.")
+        return redirect(url)
+
+    def _refused(self, request, recording: Recording, message: str):
+        if _wants_json(request):
+            return JsonResponse({"errors": {"file": [{"message": message}]}}, status=400)
+        messages.error(request, f"The file was not replaced. {message}")
+        return redirect("videos:detail", pk=recording.pk)
+
+
+class VideoDeleteView(LoginRequiredMixin, View):
+    """POST: delete an uploaded video with its files (any state: failed, unwanted, published)."""
+
+    def post(self, request, pk):
+        recording = _recording_or_404(request, pk, Action.EDIT_RECORDING)
+        title = recording.title or "The video"
+        try:
+            videos.delete_video(recording=recording, by=request.user)
+        except InvalidUpload as exc:
+            messages.error(request, str(exc))
+            return redirect("videos:detail", pk=pk)
+        messages.success(request, f"“{title}” is deleted, with its files.")
+        return redirect("videos:list")
