@@ -27,6 +27,15 @@ from django.core.exceptions import DisallowedHost
 
 IVS_PLAYBACK_ORIGIN = "https://*.live-video.net"
 BLOB, DATA = "blob:", "data:"
+# Stripe.js and its Payment Element (the viewer shop's checkout when PAYMENT_BACKEND=stripe) come
+# from Stripe's origins, as Stripe requires; only the pages that carry the shop
+# (templates/events/watch/_shop.html) allow them.
+SHOP_PAGES = frozenset({"viewer:watch", "replays:event", "replays:event-recording", "replays:video"})
+STRIPE_SOURCES = {
+    "script-src": ("https://js.stripe.com",),
+    "frame-src": ("https://js.stripe.com", "https://hooks.stripe.com"),
+    "connect-src": ("https://api.stripe.com",),
+}
 
 
 def origin(url: str) -> str:
@@ -69,9 +78,19 @@ def worker_sources() -> list[str]:
     return [SELF, BLOB] if origin(settings.STATIC_URL) else [SELF]
 
 
+def loads_stripe(request) -> bool:
+    """Whether ``request``'s page may load Stripe.js: a shop page, with Stripe as the provider."""
+    match = getattr(request, "resolver_match", None)
+    return settings.PAYMENT_BACKEND == "stripe" and match is not None and match.view_name in SHOP_PAGES
+
+
 @functools.cache
 def _directives(
-    media: tuple[str, ...], workers: tuple[str, ...], socket_origins: tuple[str, ...], report_uri: str
+    media: tuple[str, ...],
+    workers: tuple[str, ...],
+    socket_origins: tuple[str, ...],
+    report_uri: str,
+    stripe: bool = False,
 ) -> dict:
     directives = {
         "default-src": [SELF],
@@ -87,6 +106,9 @@ def _directives(
         "form-action": [SELF],
         "frame-ancestors": [NONE],
     }
+    if stripe:
+        for directive, origins in STRIPE_SOURCES.items():
+            directives[directive] = [*directives.get(directive, [SELF]), *origins]
     if report_uri:
         directives["report-uri"] = [report_uri]
     return directives
@@ -101,7 +123,11 @@ def directives(request) -> dict:
     else:
         socket_origins = (f"wss://{host}",) if request.is_secure() else (f"ws://{host}", f"wss://{host}")
     return _directives(
-        tuple(media_origins()), tuple(worker_sources()), socket_origins, settings.LIVESHOP_CSP_REPORT_URI
+        tuple(media_origins()),
+        tuple(worker_sources()),
+        socket_origins,
+        settings.LIVESHOP_CSP_REPORT_URI,
+        loads_stripe(request),
     )
 
 
