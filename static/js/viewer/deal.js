@@ -52,18 +52,17 @@ function fillDeal(el) {
     if (field.childElementCount) field.replaceChildren();
     return;
   }
-  const timer = field.querySelector(".deal-timer");
-  if (timer && field.dataset.endsAt === deal.endsAt && field.dataset.price === deal.price) {
-    timer.textContent = timeLeft(deal); // the same deal: only the countdown moves
+  const shown = field.querySelector(".deal-timer");
+  if (shown && field.dataset.endsAt === deal.endsAt && field.dataset.price === deal.price) {
+    shown.textContent = timeLeft(deal); // the same deal: only the countdown moves
     return;
   }
   field.dataset.endsAt = deal.endsAt;
   field.dataset.price = deal.price;
   const price = span("deal-price", Card.formatPrice(deal.price, card.currency));
   const badge = span("deal-badge", deal.percentOff ? `−${deal.percentOff}%` : "Deal");
-  const parts = field.tagName === "DIV"
-    ? [badge, price, span("deal-timer", timeLeft(deal))]
-    : [price, span("deal-timer", timeLeft(deal))];
+  const timer = span("deal-timer", timeLeft(deal));
+  const parts = field.tagName === "DIV" ? [badge, price, span("deal-ends", "Ends in"), timer] : [price, timer];
   if (field.tagName === "DIV" && deal.limitPerCustomer) {
     parts.push(span("deal-limit", `Limit ${deal.limitPerCustomer} per customer`));
   }
