@@ -1,0 +1,32 @@
+"""``{% chat_panel %}``: the chat beside a live event's player (templates/events/watch/_chat.html)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django import template
+from django.urls import reverse
+
+from accounts import permissions
+from accounts.permissions import Action
+from chat.models import BODY_MAX
+
+register = template.Library()
+
+
+@register.inclusion_tag("chat/panel.html", takes_context=True)
+def chat_panel(context) -> dict:
+    """The panel for the page's ``event``: a form for signed-in people, links to sign up or log in
+    (and come back) for the others, moderation for the brand's people. Anonymous visitors all get
+    the same panel, so the shared anonymous page (events.page_cache) stays shareable."""
+    request, event = context["request"], context["event"]
+    user = request.user
+    back = urlencode({"next": request.get_full_path()})
+    return {
+        "event": event,
+        "signed_in": user.is_authenticated,
+        "moderator": user.is_authenticated and permissions.can(user, Action.MODERATE_CHAT, event),
+        "sign_up_url": f"{reverse('sign-up')}?{back}",
+        "login_url": f"{reverse('login')}?{back}",
+        "body_max": BODY_MAX,
+    }

@@ -1,0 +1,249 @@
+/* The live chat beside the player (templates/chat/panel.html; frames: chat/realtime.py).
+ *
+ * It rides the page's socket (lib/frames.js): the recent messages follow every snapshot
+ * (chat_history; none while the chat is empty), then chat_message / chat_hidden; what this page
+ * sends (chat_post, and the brand's people's chat_hide / chat_timeout / chat_ban) is answered on
+ * this socket alone (chat_sent, chat_moderated, chat_error naming the reason).
+ * Every body is text (textContent): only the brand's people's links become links.
+ */
+import * as Frames from "../lib/frames.js";
+
+const MAX_SHOWN = 200; // messages kept on the page; older ones scroll away
+const NEAR_BOTTOM_PX = 48; // closer than this to the end: new messages scroll into view
+const ROLE_LABELS = { owner: "Owner", host: "Host", moderator: "Moderator" };
+const URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
+
+const panel = document.getElementById("chat");
+if (panel) start(panel);
+
+function start(root) {
+  const $ = (id) => document.getElementById(id);
+  const list = $("chat-messages");
+  const empty = $("chat-empty");
+  const more = $("chat-more");
+  const errorBox = $("chat-error");
+  const notice = $("chat-notice");
+  const stateEl = $("chat-state");
+  const form = $("chat-form");
+  const input = $("chat-input");
+  const sendButton = $("chat-send");
+  const count = $("chat-count");
+  const moderator = root.dataset.moderator === "true";
+  const bodyMax = Number(root.dataset.bodyMax) || 500;
+  const items = new Map(); // message id -> <li>
+  const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  let sending = false;
+  let noticeTimer = 0;
+
+  // The test and debugging hook: the messages shown, in order.
+  window.liveshopChat = {
+    messages: () => [...list.children].map((li) => ({ id: Number(li.dataset.id), text: li.querySelector(".chat-body").textContent })),
+  };
+
+  function nearBottom() {
+    return list.scrollHeight - list.scrollTop - list.clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  function toBottom() {
+    list.scrollTop = list.scrollHeight;
+    more.hidden = true;
+  }
+
+  function bodyNode(text, linkify) {
+    const span = document.createElement("span");
+    span.className = "chat-body";
+    if (!linkify) {
+      span.textContent = text;
+      return span;
+    }
+    let last = 0;
+    for (const match of text.matchAll(URL_PATTERN)) {
+      span.append(text.slice(last, match.index));
+      const link = document.createElement("a");
+      link.href = match[0];
+      link.textContent = match[0];
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      span.append(link);
+      last = match.index + match[0].length;
+    }
+    span.append(text.slice(last));
+    return span;
+  }
+
+  function moderationMenu(message) {
+    const details = document.createElement("details");
+    details.className = "chat-mod";
+    const summary = document.createElement("summary");
+    summary.textContent = "⋯";
+    summary.setAttribute("aria-label", `Moderate the message from ${message.author.name}`);
+    const menu = document.createElement("div");
+    menu.className = "chat-mod-menu";
+    const actions = [["Hide message", { type: "chat_hide" }]];
+    if (!message.author.role) {
+      actions.push(
+        ["Time out 5 minutes", { type: "chat_timeout", minutes: 5 }],
+        ["Time out 1 hour", { type: "chat_timeout", minutes: 60 }],
+        ["Ban from the brand's chats", { type: "chat_ban" }],
+      );
+    }
+    for (const [label, frame] of actions) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = label;
+      button.addEventListener("click", () => {
+        details.open = false;
+        if (frame.type === "chat_ban" && !window.confirm(`Ban ${message.author.name} from all of this brand's chats?`)) return;
+        send({ ...frame, id: message.id });
+      });
+      menu.append(button);
+    }
+    details.append(summary, menu);
+    return details;
+  }
+
+  function render(message) {
+    const li = document.createElement("li");
+    li.className = "chat-message";
+    li.dataset.id = String(message.id);
+    const staff = Boolean(message.author.role);
+    if (staff) li.classList.add("is-staff");
+    const time = document.createElement("time");
+    time.className = "chat-time";
+    time.dateTime = message.sentAt;
+    time.textContent = timeFormat.format(new Date(message.sentAt));
+    const author = document.createElement("span");
+    author.className = "chat-author";
+    author.textContent = message.author.name;
+    li.append(time, author);
+    if (staff) {
+      const badge = document.createElement("span");
+      badge.className = `badge badge-${message.author.role}`;
+      badge.textContent = ROLE_LABELS[message.author.role] || message.author.role;
+      li.append(badge);
+    }
+    li.append(bodyNode(message.body, staff));
+    if (moderator) li.append(moderationMenu(message));
+    return li;
+  }
+
+  function add(message, fresh) {
+    if (items.has(message.id)) return;
+    const li = render(message);
+    if (fresh) li.classList.add("is-new");
+    // Ids grow with time: a message from another process may come a little out of order.
+    let before = null;
+    for (let node = list.lastElementChild; node && Number(node.dataset.id) > message.id; node = node.previousElementSibling) before = node;
+    list.insertBefore(li, before);
+    items.set(message.id, li);
+    while (items.size > MAX_SHOWN) remove(Number(list.firstElementChild.dataset.id));
+  }
+
+  function remove(id) {
+    const li = items.get(id);
+    if (!li) return;
+    li.remove();
+    items.delete(id);
+  }
+
+  function updateEmpty() {
+    empty.hidden = items.size > 0;
+  }
+
+  function showError(text) {
+    errorBox.textContent = text;
+    errorBox.hidden = false;
+  }
+
+  function showNotice(text) {
+    clearTimeout(noticeTimer);
+    notice.textContent = text;
+    notice.hidden = false;
+    noticeTimer = setTimeout(() => { notice.hidden = true; }, 4000);
+  }
+
+  function send(frame) {
+    if (!Frames.send(frame)) {
+      showError("Not connected: wait a moment and try again.");
+      return false;
+    }
+    return true;
+  }
+
+  function setSending(value) {
+    sending = value;
+    if (sendButton) sendButton.disabled = value;
+  }
+
+  function updateCount() {
+    const left = bodyMax - [...input.value.trim()].length;
+    count.textContent = left < 50 ? `${left} characters left` : "";
+    count.classList.toggle("is-over", left < 0);
+  }
+
+  Frames.on("snapshot", () => {
+    stateEl.dataset.state = "open";
+    stateEl.textContent = "Connected";
+    setSending(false); // a post whose answer was lost with the old socket may be sent again
+    // The history follows (when the chat has messages) and brings back what was missed.
+    for (const id of [...items.keys()]) remove(id);
+    updateEmpty();
+  });
+  Frames.on("heartbeat", (frame) => {
+    const down = frame.feed === "reconnecting";
+    stateEl.dataset.state = down ? "connecting" : "open";
+    stateEl.textContent = down ? "Reconnecting…" : "Connected";
+  });
+  Frames.on("chat_history", (frame) => {
+    for (const message of frame.messages) add(message, false);
+    updateEmpty();
+    toBottom();
+  });
+  Frames.on("chat_message", (frame) => {
+    const follow = nearBottom();
+    add(frame, true);
+    updateEmpty();
+    if (follow) toBottom();
+    else more.hidden = false;
+  });
+  Frames.on("chat_hidden", (frame) => {
+    remove(frame.id);
+    updateEmpty();
+  });
+  Frames.on("chat_sent", () => {
+    setSending(false);
+    if (input) {
+      input.value = "";
+      updateCount();
+    }
+    errorBox.hidden = true;
+    toBottom();
+  });
+  Frames.on("chat_error", (frame) => {
+    setSending(false);
+    showError(frame.message || "That did not work.");
+  });
+  Frames.on("chat_moderated", (frame) => {
+    showNotice(frame.action === "ban" ? "Banned from the brand's chats." : `Timed out for ${frame.minutes} minutes.`);
+  });
+
+  more.addEventListener("click", toBottom);
+  list.addEventListener("scroll", () => { if (nearBottom()) more.hidden = true; });
+
+  if (form) {
+    input.addEventListener("input", () => {
+      updateCount();
+      errorBox.hidden = true;
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const body = input.value.trim();
+      if (!body || sending) return;
+      if ([...body].length > bodyMax) {
+        showError(`Messages are at most ${bodyMax} characters.`);
+        return;
+      }
+      if (send({ type: "chat_post", body })) setSending(true);
+    });
+  }
+}
