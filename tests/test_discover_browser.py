@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.tests.factories import OrganizationFactory
 from demo.brand import product_card_png
 from events.tests.factories import LiveEventFactory, LiveNowEventFactory
-from tests.asgi_server import start_asgi_server
+from tests.asgi_server import running_asgi_server
 
 PHONE = {"width": 390, "height": 844}
 
@@ -33,9 +33,8 @@ def shows(media_on_disk):
 
 @pytest.fixture
 def asgi_server(shows, media_on_disk, tmp_path):
-    server = start_asgi_server(tmp_path, env={"DJANGO_MEDIA_ROOT": str(media_on_disk)})
-    yield server
-    server.stop()
+    with running_asgi_server(tmp_path, env={"DJANGO_MEDIA_ROOT": str(media_on_disk)}) as server:
+        yield server
 
 
 @pytest.mark.browser
