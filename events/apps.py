@@ -12,3 +12,8 @@ class EventsConfig(AppConfig):
         from events.selectors import watch_rule
 
         permissions.register_rule(permissions.Action.WATCH, LiveEvent, watch_rule)
+        # Stock changes reach the events' viewers, consoles and replay pages (events.realtime.stock).
+        from catalog.variants import listen_to_stock_changes
+        from events.realtime.stock import push_stock_changes
+
+        listen_to_stock_changes(push_stock_changes)

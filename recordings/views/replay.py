@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 
+from django.conf import settings
 from django.core.files.storage import FileSystemStorage, storages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -75,6 +76,7 @@ def render_replay(
         **replay_payload(recording, cues, campaign=campaign),
         "qrUrl": qr_pattern,
         "withCredentials": cdn.requires_cookies(recording) and cdn.is_configured(),
+        "heartbeatMs": int(settings.LIVESHOP_WS_HEARTBEAT_SECONDS * 1000),  # the stock socket's
     }
     cards = {card["id"]: card for card in config["products"]}
     lineup = [

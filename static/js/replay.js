@@ -9,6 +9,7 @@
  */
 import * as Card from "./lib/card.js";
 import { hlsErrorTypes, playHls, tryPlay } from "./lib/player.js";
+import "./viewer/replay_socket.js"; // live stock over a read-only socket (lib/frames.js "stock")
 import "./viewer/deal.js"; // flash deals on the card and lineup
 
 const config = JSON.parse(document.getElementById("replay-config").textContent);
