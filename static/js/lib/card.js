@@ -69,7 +69,7 @@ function fillPicker(select, card) {
     ...variants.map((variant) => {
       const sold = variant.inStock === false;
       const hint = sold ? " (sold out)" : variant.left ? ` (only ${variant.left} left)` : "";
-      const option = new Option(`${variant.label || variant.sku} · ${formatPrice(variant.price, card.currency)}${hint}`, variant.id);
+      const option = new Option(`${variant.label || "Standard"} · ${formatPrice(variant.price, card.currency)}${hint}`, variant.id);
       option.disabled = sold;
       return option;
     }),

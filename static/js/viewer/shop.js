@@ -134,7 +134,7 @@ function openPick(card) {
       button.disabled = variant.inStock === false;
       const hint = variant.inStock === false ? "Sold out" : variant.left ? `Only ${variant.left} left` : "";
       button.append(
-        span("pick-label", variant.label || variant.sku),
+        span("pick-label", variant.label || "Standard"),
         span("pick-price", Card.formatPrice(variant.price, card.currency)),
         span("pick-hint", hint),
       );
@@ -399,7 +399,8 @@ async function payWithTestCard(order, authenticated) {
 
 function onPayment({ order, error: problem, requiresAction }) {
   if (problem) return error("pay-error", problem);
-  state.order = { ...state.order, ...order };
+  // The answer's "payment" is the attempt's status: the order's payment (its client secret) stays.
+  state.order = { ...state.order, ...order, payment: state.order.payment };
   field("pay-action").hidden = !requiresAction;
   if (requiresAction) return error("pay-error", "");
   if (order.status === "paid") return done(order);
