@@ -6,8 +6,13 @@ class CommerceConfig(AppConfig):
     verbose_name = "Orders and carts"
 
     def ready(self):
-        """A viewer's session carts follow them when they sign in (commerce.carts)."""
+        """A viewer's session carts follow them when they sign in (commerce.carts); the cards of
+        events show their flash deals (commerce.deals)."""
         from django.contrib.auth.signals import user_logged_in
+
+        from events import extensions
+
+        extensions.card_deals.fill("commerce.deals.card_deals")
 
         from commerce.carts import adopt_session_carts_on_login
 

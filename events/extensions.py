@@ -20,6 +20,9 @@ Use these rather than importing recordings from events:
   (events.listings): title, brand, url, image, duration, when.
 - ``recording_detail_limits() -> dict[str, int]``: the webhook's longest storable value of each
   recording detail field (events.webhooks.check_event_input), from recordings' columns.
+- ``card_deals(event_id) -> dict[int, dict]``: the flash deals running in the event, by product
+  id, as its product cards show them (events.payloads.card's ``deal``); commerce fills it
+  (CommerceConfig.ready, commerce.deals.card_deals: one query).
 
 The viewer socket's features (chat fills these in ``ChatConfig.ready()``):
 - ``async viewer_state(event_id) -> list[str]``: encoded frames sent right after each snapshot to
@@ -76,6 +79,7 @@ replay_url: Slot[[Any], str] = Slot("replay_url", lambda event: "")
 event_recordings: Slot[[Any], Any] = Slot("event_recordings", lambda event: ())
 recording_detail_limits: Slot[[], dict[str, int]] = Slot("recording_detail_limits", dict)
 public_replays: Slot[..., Any] = Slot("public_replays", lambda **kwargs: ())
+card_deals: Slot[[int], dict[int, dict]] = Slot("card_deals", lambda event_id: {})
 
 
 async def _no_frames(event_id: int) -> list[str]:

@@ -72,10 +72,10 @@ def variant_payload(product: Product, variant: Variant) -> dict:
     }
 
 
-def card(product: Product, *, buy_url: str) -> dict:
+def card(product: Product, *, buy_url: str, deal: dict | None = None) -> dict:
     """A product card as every viewer page shows it (live, replay, video), with its stock and
     its active variants (default first) for the variant picker. ``deal`` is the flash deal on it
-    (null when none)."""
+    (null when none): {price, percentOff, endsAt, limitPerCustomer} (commerce.deals.deal_card)."""
     image = product.thumbnail or product.image
     active, default = _variants(product)
     stock = _stock(product, active, default)
@@ -92,21 +92,24 @@ def card(product: Product, *, buy_url: str) -> dict:
         "inStock": stock["inStock"],
         "left": stock["left"],
         "variants": [variant_payload(product, variant) for variant in active],
-        "deal": None,
+        "deal": deal,
     }
 
 
-def product_card(product: Product, event: LiveEvent) -> dict:
-    return card(product, buy_url=buy_url(product, event))
+def product_card(product: Product, event: LiveEvent, deals: dict[int, dict] | None = None) -> dict:
+    """The card in ``event``; ``deals`` the event's running flash deals by product id (the
+    selectors read them: extensions.card_deals), none when not given (host consoles' history)."""
+    return card(product, buy_url=buy_url(product, event), deal=(deals or {}).get(product.pk))
 
 
-def highlight_payload(highlight: Highlight) -> dict:
+def highlight_payload(highlight: Highlight, *, deals: dict[int, dict] | None = None) -> dict:
+    product = highlight.product
     return {
         "highlightId": highlight.pk,
         "eventId": highlight.event_id,
         "offsetMs": highlight.offset_ms,
         "at": highlight.created_at.isoformat(),
-        "product": product_card(highlight.product, highlight.event) if highlight.product else None,
+        "product": product_card(product, highlight.event, deals) if product else None,
     }
 
 
@@ -117,8 +120,11 @@ def studio_highlight_payload(highlight: Highlight, *, card: dict | None = None) 
     return {**card, "cueState": highlight.cue_state, "cueError": highlight.cue_error}
 
 
-def event_state_payload(event: LiveEvent, highlight: Highlight | None) -> dict:
-    """A viewer socket's snapshot: the event and the product on screen (``highlight``, or None)."""
+def event_state_payload(
+    event: LiveEvent, highlight: Highlight | None, *, deals: dict[int, dict] | None = None
+) -> dict:
+    """A viewer socket's snapshot: the event and the product on screen (``highlight``, or None)
+    with its flash deal (``deals``: see product_card)."""
     return {
         "type": "snapshot",
         "event": {
@@ -127,7 +133,7 @@ def event_state_payload(event: LiveEvent, highlight: Highlight | None) -> dict:
             "status": event.status,
             "scheduledStart": event.scheduled_start.isoformat(),
         },
-        "highlight": highlight_payload(highlight) if highlight else None,
+        "highlight": highlight_payload(highlight, deals=deals) if highlight else None,
     }
 
 
@@ -138,6 +144,7 @@ def stream_details_payload(
     lineup: Iterable[Product],
     playback_url: str,
     viewer_page: str,
+    deals: dict[int, dict] | None = None,
 ) -> dict:
     """The stream_details JSON (events.serializers.StreamDetailsSerializer documents it)."""
     return {
@@ -146,7 +153,7 @@ def stream_details_payload(
         "status": event.status,
         "scheduledStart": event.scheduled_start.isoformat(),
         "playbackUrl": playback_url,
-        "lineup": [product_card(product, event) for product in lineup],
-        "currentHighlight": highlight_payload(highlight) if highlight else None,
+        "lineup": [product_card(product, event, deals) for product in lineup],
+        "currentHighlight": highlight_payload(highlight, deals=deals) if highlight else None,
         "viewerPage": viewer_page,
     }

@@ -13,7 +13,7 @@ from accounts import permissions
 from accounts.models import Organization
 from accounts.permissions import Action, may_watch
 from catalog.models import Product
-from events import payloads, playback, snapshot_cache
+from events import extensions, payloads, playback, snapshot_cache
 from events.encoder import SUGGESTED
 from events.invitations import is_invited
 from events.models import WATCHABLE_STATUSES, EventProduct, Highlight, LiveEvent, StreamSession
@@ -162,6 +162,7 @@ def stream_details(event: LiveEvent, *, user, viewer_page: str) -> dict:
         lineup=viewer_lineup(event),
         playback_url=playback.playback_url(event, user),
         viewer_page=viewer_page,
+        deals=extensions.card_deals(event.pk),
     )
 
 
@@ -178,7 +179,13 @@ def event_state_snapshot(*, event_id: int, user, shared: dict | None = None) -> 
         else:
             generation = snapshot_cache.generation(event_id)
             event = LiveEvent.objects.select_related("organization").filter(pk=event_id).first()
-            snapshot = payloads.event_state_payload(event, current_highlight(event)) if event else None
+            snapshot = (
+                payloads.event_state_payload(
+                    event, current_highlight(event), deals=extensions.card_deals(event.pk)
+                )
+                if event
+                else None
+            )
             cached = (event, snapshot)
             if event is not None:
                 snapshot_cache.put(event_id, generation, event, snapshot)

@@ -22,7 +22,7 @@ from django.utils.text import slugify
 from accounts import permissions
 from accounts.permissions import Action
 from catalog.models import Product
-from events import timed_metadata
+from events import extensions, timed_metadata
 from events.exceptions import ChannelUnavailable, EventNotEditable, ProductNotInBrand, ProductNotInLineup
 from events.models import SLUG_TAKEN, EventProduct, Highlight, LiveEvent, StreamSession
 from events.payloads import highlight_payload, studio_highlight_payload
@@ -418,7 +418,10 @@ def _highlight(
     # After commit, in this order: consoles get the highlight with its cue state (before any
     # cue.state frame about it), the cue leaves (timing-critical), then the viewers' card (its
     # publish also bumps the event's shared-page version: ~1 ms the cue does not wait for).
-    card = highlight_payload(highlight)  # built once: the consoles' frame is it plus the cue state
+    # Built once: the consoles' frame is it plus the cue state. With the product's flash deal, if
+    # one runs (one query), so a viewer's card never shows a deal's end that did not happen.
+    deals = extensions.card_deals(event.pk) if product is not None else None
+    card = highlight_payload(highlight, deals=deals)
     broadcast_to_studio_on_commit(event.pk, message, studio_highlight_payload(highlight, card=card))
     if live:
         timed_metadata.send_cue_on_commit(highlight)

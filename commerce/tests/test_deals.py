@@ -386,3 +386,49 @@ def test_the_cart_shows_the_deal_price_while_it_runs_and_the_normal_price_after(
         None,
         "40.00",
     )
+
+
+# The product cards viewers get (events.payloads.card's "deal", filled through events.extensions) --
+
+
+def test_viewers_cards_carry_the_running_deal_in_the_page_data_the_snapshot_and_the_featured_card(
+    show, product, host, brand, broadcasts, django_capture_on_commit_callbacks
+):
+    from events import selectors
+    from events import services as event_services
+
+    other = ProductFactory(organization=brand, price=Decimal("50.00"))
+    show.lineup.create(product=other, position=1)
+    deal = start(show, product, host, price=Decimal("15.00"), limit_per_customer=1)
+    card = {"price": "15.00", "percentOff": None, "endsAt": deal.ends_at.isoformat(), "limitPerCustomer": 1}
+    with django_capture_on_commit_callbacks(execute=True):
+        event_services.feature_product(event=show, product=product, by=host)
+
+    details = selectors.stream_details(show, user=host, viewer_page="/")
+    assert [(c["id"], c["deal"]) for c in details["lineup"]] == [(product.pk, card), (other.pk, None)]
+    assert details["currentHighlight"]["product"]["deal"] == card
+    snapshot = selectors.event_state_snapshot(event_id=show.pk, user=host)
+    assert snapshot["highlight"]["product"]["deal"] == card
+    featured = [m for m in broadcasts if m["type"] == "product.featured" and "audience" not in m]
+    assert featured[-1]["payload"]["product"]["deal"] == card
+
+
+def test_the_lineups_deals_are_read_in_one_query_whatever_its_length(show, product, host, brand):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from events import selectors
+
+    start(show, product, host, percent_off=10)
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            selectors.stream_details(show, user=host, viewer_page="/")
+        return len(captured)
+
+    few = queries()
+    for position in range(1, 6):
+        other = ProductFactory(organization=brand)
+        show.lineup.create(product=other, position=position)
+        start(show, other, host, percent_off=20)
+    assert queries() == few
