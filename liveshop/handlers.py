@@ -11,12 +11,21 @@ as under WSGI, and runs chain and view in one ``sync_to_async`` call (thread-sen
 per-request thread, so the request's database connection is the one the request-finished signal
 releases). Reading the body and sending the response stay async. An async view would still work
 (Django adapts it back onto the event loop), at the cost of two hand-offs.
+
+Django's handler reads the whole request body before any middleware or view runs, so a view
+cannot refuse a 2 GB upload before it has arrived. A body whose ``Content-Length`` is larger than
+any view accepts (LIVESHOP_MAX_UPLOAD_BYTES and a form's envelope) is therefore withheld: the
+request reaches Django with an empty body and its Content-Length, the upload views answer 413
+with the reason, and the server never reads (nor asks for, with ``Expect: 100-continue``) a byte.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 import django
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler
 
@@ -30,6 +39,41 @@ class OneHopASGIHandler(ASGIHandler):
 
     async def get_response_async(self, request):
         return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+
+    async def handle(self, scope, receive, send):
+        if content_length(scope) > max_body_bytes():
+            receive = withheld_body()
+        return await super().handle(scope, receive, send)
+
+
+FORM_ENVELOPE_BYTES = 64 * 1024  # a multipart form's boundaries, headers and other fields
+
+
+def max_body_bytes() -> int:
+    """The largest request body Django reads: the largest upload in its form."""
+    return settings.LIVESHOP_MAX_UPLOAD_BYTES + FORM_ENVELOPE_BYTES
+
+
+def content_length(scope) -> int:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+def withheld_body():
+    """An ASGI ``receive`` for a request whose body is not read: empty, then nothing (the
+    handler's wait for a disconnect is cancelled when the response has gone)."""
+    sent = False
+
+    async def receive():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Future()  # never: cancelled with the request
+
+    return receive
 
 
 def get_asgi_application() -> OneHopASGIHandler:

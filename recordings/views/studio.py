@@ -29,7 +29,7 @@ from accounts.permissions import Action
 from catalog.models import Product
 from events.exceptions import InvalidCues, SrtImportError
 from events.srt_cues import CueSpec, export_srt, parse_srt
-from liveshop import jsoninput
+from liveshop import handlers, jsoninput
 from recordings import cdn, payloads
 from recordings.exceptions import InvalidUpload
 from recordings.forms import (
@@ -132,11 +132,13 @@ def _stream_files_to_disk(request) -> int:
     return limit
 
 
-def _refuse_large_body(request, limit: int) -> str:
-    """Why a request whose body is larger than a file of ``limit`` bytes (and its form) is
-    refused without reading it, or "" when it is not."""
-    if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 64 * 1024:
-        return f"This file is larger than {uploads.human_size(limit)}, the most allowed."
+def _refuse_large_body(request) -> str:
+    """Why a request whose Content-Length is over the largest upload (and its form) is refused
+    without reading its body (liveshop.handlers withholds it from Django), or "" when it is not."""
+    size = int(request.META.get("CONTENT_LENGTH") or 0)
+    if size > handlers.max_body_bytes():
+        limit = uploads.human_size(settings.LIVESHOP_MAX_UPLOAD_BYTES)
+        return f"This upload is {uploads.human_size(size)}; videos may be at most {limit}."
     return ""
 
 
@@ -167,12 +169,12 @@ class VideoCreateView(LoginRequiredMixin, View):
         brand = _brand_for_upload(request)
         if brand is None:
             return redirect("videos:create")
+        if refusal := _refuse_large_body(request):  # before CSRF, which would read the body
+            return self._invalid(request, brand, VideoUploadForm.refused(refusal), status=413)
         limit = _stream_files_to_disk(request)
         return csrf_protect(lambda request: self._upload(request, brand, limit))(request)
 
     def _upload(self, request, brand: Organization, limit: int):
-        if refusal := _refuse_large_body(request, limit):
-            return self._invalid(request, brand, VideoUploadForm.refused(refusal))
         data, files = request.POST, request.FILES  # parsed here: the handler flags a file too large
         too_large = limit if getattr(request, "upload_too_large", False) else None
         form = VideoUploadForm(data, files, too_large=too_large)
@@ -183,7 +185,7 @@ class VideoCreateView(LoginRequiredMixin, View):
                 form.add_error("file", str(exc))
             else:
                 return self._done(request, video)
-        return self._invalid(request, brand, form)
+        return self._invalid(request, brand, form, status=413 if too_large else 400)
 
     def _done(self, request, video: Recording):
         url = reverse("videos:detail", args=[video.pk])
@@ -192,10 +194,10 @@ class VideoCreateView(LoginRequiredMixin, View):
         messages.success(request, f"“{video.title}” is uploaded; it is being processed.")
         return redirect(url)
 
-    def _invalid(self, request, brand: Organization, form):
+    def _invalid(self, request, brand: Organization, form, status: int = 400):
         if _wants_json(request):
-            return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
-        return self._render(request, brand, form, status=400)
+            return JsonResponse({"errors": form.errors.get_json_data()}, status=status)
+        return self._render(request, brand, form, status=status)
 
     def _render(self, request, brand, form, status: int = 200):
         context = {
@@ -404,16 +406,17 @@ class VideoReplaceView(LoginRequiredMixin, View):
 
     def post(self, request, pk):
         recording = _recording_or_404(request, pk, Action.EDIT_RECORDING)
+        if refusal := _refuse_large_body(request):  # before CSRF, which would read the body
+            return self._refused(request, recording, refusal, status=413)
         limit = _stream_files_to_disk(request)
         return csrf_protect(lambda request: self._replace(request, recording, limit))(request)
 
     def _replace(self, request, recording: Recording, limit: int):
-        if refusal := _refuse_large_body(request, limit):
-            return self._refused(request, recording, refusal)
         too_large = limit if getattr(request, "upload_too_large", False) else None
         form = VideoReplaceForm(request.POST, request.FILES, too_large=too_large)
         if not form.is_valid():
-            return self._refused(request, recording, " ".join(form.errors.get("file", [])))
+            message = " ".join(form.errors.get("file", []))
+            return self._refused(request, recording, message, status=413 if too_large else 400)
         try:
             videos.replace_source(recording=recording, file=form.cleaned_data["file"], by=request.user)
         except InvalidUpload as exc:
@@ -424,9 +427,9 @@ class VideoReplaceView(LoginRequiredMixin, View):
         messages.success(request, "The new file is uploaded; the video is being processed again.")
         return redirect(url)
 
-    def _refused(self, request, recording: Recording, message: str):
+    def _refused(self, request, recording: Recording, message: str, status: int = 400):
         if _wants_json(request):
-            return JsonResponse({"errors": {"file": [{"message": message}]}}, status=400)
+            return JsonResponse({"errors": {"file": [{"message": message}]}}, status=status)
         messages.error(request, f"The file was not replaced. {message}")
         return redirect("videos:detail", pk=recording.pk)
 
