@@ -9,7 +9,7 @@ from accounts.permissions import Action
 from catalog.forms import NewProductAdminForm, ProductAdminForm
 from catalog.models import Product, Variant
 from catalog.services import attach_product_image, remove_product_image
-from catalog.variants import ensure_default_variant
+from catalog.variants import ensure_default_variant, stock_changed_on_commit
 
 
 class VariantFormSet(BaseInlineFormSet):
@@ -139,6 +139,8 @@ class ProductAdmin(BrandScopedAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         ensure_default_variant(product=obj, stock=form.cleaned_data.get("stock"))
+        if change:  # its card changed (active, price): the viewers' stock frames say so too
+            stock_changed_on_commit([obj.pk])
         # The form keeps image changes off the instance: the service stores them with a thumbnail.
         if form.image_change:
             attach_product_image(
@@ -156,3 +158,5 @@ class ProductAdmin(BrandScopedAdmin):
             if not variant.is_default:
                 variant.delete()
         formset.save_m2m()
+        if formset.has_changed():  # stock, or which variants are on sale: tell the viewers
+            stock_changed_on_commit([form.instance.pk])

@@ -81,8 +81,12 @@ def import_products_as_operator(
     errors += variant_problems
     if errors:
         raise ImportFailed(errors)
-    result = _save(forms, restocked=_restocked(existing, stocks))
+    restocked = _restocked(existing, stocks)
+    result = _save(forms, restocked=restocked)
     _save_variants(forms, variant_forms, stocks)
+    # Viewers hear of the existing products whose stock the file changed (new ones are on no page).
+    changed = restocked | {sku for sku, form in variant_forms if "stock" in form.changed_data}
+    variants.stock_changed_on_commit(existing[sku].pk for sku in changed if sku in existing)
     return result
 
 
