@@ -68,7 +68,7 @@ function fillPicker(select, card) {
   select.replaceChildren(
     ...variants.map((variant) => {
       const sold = variant.inStock === false;
-      const hint = sold ? " (sold out)" : variant.left ? ` (only ${variant.left} left)` : "";
+      const hint = sold ? " · sold out" : variant.left ? ` · ${variant.left} left` : "";
       const option = new Option(`${variant.label || "Standard"} · ${formatPrice(variant.price, card.currency)}${hint}`, variant.id);
       option.disabled = sold;
       return option;

@@ -209,7 +209,15 @@ function cartLine(line, currency) {
   info.className = "cart-info";
   info.append(span("cart-name", line.name));
   if (line.variant) info.append(span("cart-variant", line.variant));
-  info.append(span("cart-unit", `${money(line.unitPrice, currency)} each`));
+  const unit = span("cart-unit", `${money(line.unitPrice, currency)} each`);
+  if (line.deal) {
+    // A flash deal's price, until it ends (the server charges the price it holds at checkout).
+    const regular = document.createElement("s");
+    regular.textContent = money(line.deal.regularPrice, currency);
+    const ends = new Date(line.deal.endsAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    unit.append(" ", regular, span("cart-deal", ` · show price until ${ends}`));
+  }
+  info.append(unit);
   const qty = document.createElement("div");
   qty.className = "qty";
   qty.append(
