@@ -1,0 +1,78 @@
+"""Each process's RecentMessages: the newest 50 for joining sockets, every frame handed on to the
+event's sockets in order, and read again when frames may have been missed."""
+
+import asyncio
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+
+from chat import realtime, services
+from chat.tests.conftest import make_viewer
+from chat.tests.test_socket import joined, show_with_people
+from events.realtime import RESYNC, encode, publish
+from events.tests.test_consumers import next_of_type
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+
+class Hub:
+    """The hub as RecentMessages sees it: what it hands on to the event's sockets."""
+
+    def __init__(self):
+        self.delivered = []
+        self.got = asyncio.Event()
+
+    async def deliver(self, topic, text):
+        self.delivered.append((topic, json.loads(text)["type"]))
+        self.got.set()
+
+
+def message(n):
+    return encode("chat.message", {"id": n, "body": f"m{n}", "author": {"name": "A", "role": None}})
+
+
+async def test_the_newest_50_are_kept_whatever_order_they_arrive_in_and_hidden_ones_go():
+    hub = Hub()
+    room = realtime.RecentMessages(hub, event_id=10**9)
+    await room.history()  # read (an empty chat) from the database
+
+    for n in [*range(60, 0, -1), 61]:
+        await room.deliver(message(n))
+    await room.deliver(encode("chat.hidden", {"id": 61}))
+    await room.deliver(encode("heartbeat", {"feed": "ok"}))
+    history = json.loads(await room.history())
+
+    # 61 pushed 11 out; hiding 61 leaves 49 until the next read (the database would say 11-60).
+    assert [m["id"] for m in history["messages"]] == list(range(12, 61))
+    while len(hub.delivered) < 62:
+        hub.got.clear()
+        await asyncio.wait_for(hub.got.wait(), 5)
+    assert hub.delivered[-1] == (f"event-{10**9}", "chat_hidden")  # in the order they came
+    assert ("event-1000000000", "heartbeat") not in hub.delivered  # sockets get their own
+    room.close()
+
+
+@database_sync_to_async
+def post_unheard(event):
+    """A message whose broadcast Redis did not take (the publisher resyncs the topic later)."""
+    original = realtime.publish
+    realtime.publish = lambda topic, text: None
+    try:
+        return services.post_message(event=event, user=make_viewer("Lin"), body="while Redis was away")
+    finally:
+        realtime.publish = original
+
+
+async def test_a_resync_of_the_chat_topic_gives_every_viewer_the_messages_it_missed():
+    event, _, _, _ = await show_with_people()
+    viewer = await joined(event)
+    missed = await post_unheard(event)
+
+    await database_sync_to_async(publish)(realtime.chat_topic(event.pk), RESYNC)
+
+    await next_of_type(viewer, "snapshot")
+    history = json.loads(await viewer.receive_from(timeout=10))
+    assert history["type"] == "chat_history"
+    assert [m["id"] for m in history["messages"]] == [missed.pk]
+    await viewer.disconnect()
