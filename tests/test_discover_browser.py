@@ -58,7 +58,7 @@ def test_viewers_find_a_show_count_down_to_it_and_share_its_link(shows, asgi_ser
     expect(card.locator("time")).to_contain_text(f"{local:%H}:00")
     expect(card.locator("time")).to_contain_text("GMT+9")
     countdown = card.locator(".show-countdown")
-    expect(countdown).to_have_text(re.compile(r"^Starts in (1 d 00:00:00|23:5\d:\d\d)$"))
+    expect(countdown).to_have_text(re.compile(r"^Starts in (1 d 00:00:00|23:\d\d:\d\d)$"))
     first = countdown.text_content()
     expect(countdown).not_to_have_text(first)  # it ticks
     expect(card.get_by_role("link", name=f"Add {upcoming.title} to your calendar")).to_have_attribute(
