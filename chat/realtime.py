@@ -13,7 +13,8 @@ database once, when its first viewer of the event joins, and again after the hub
 Frames: ``chat_history`` {messages} after each snapshot (none while there are no messages),
 ``chat_message`` {id, body, author {name, role}, sentAt, offsetMs}, ``chat_hidden`` {id}; to the
 one socket that sent a frame, ``chat_sent`` {id}, ``chat_moderated`` {action, id} and
-``chat_error`` {reason, message, retryAfter?}. The page sends
+``chat_error`` {reason, message, retryAfter?}; once a second while viewers tap, ``chat_reactions``
+{counts, totals} (chat.reactions). The page sends ``reaction`` {emoji},
 ``chat_post`` {body}; the brand's people ``chat_hide`` / ``chat_timeout`` {minutes} / ``chat_ban``,
 each naming a message {id} (the author is found from it: pages never see user ids).
 """
@@ -203,11 +204,8 @@ async def viewer_state(event_id: int) -> list[str]:
 
 async def viewer_frame(consumer, text: str) -> None:
     """A frame the page sent: chat's are answered (on this socket only), others ignored."""
-    from chat import handlers
+    from chat import handlers, reactions
 
-    if not _frame_allowed(consumer):
-        await reply(consumer, "chat.error", handlers.too_fast())
-        return
     if len(text) > MAX_FRAME:
         await reply(consumer, "chat.error", handlers.too_long())
         return
@@ -215,7 +213,15 @@ async def viewer_frame(consumer, text: str) -> None:
         frame = json.loads(text)
     except ValueError:
         return
-    if isinstance(frame, dict) and frame.get("type") in handlers.HANDLERS:
+    if not isinstance(frame, dict):
+        return
+    if frame.get("type") == "reaction":  # tapped freely: counted here, sent once a second
+        reactions.tap(consumer, frame.get("emoji"))
+        return
+    if not _frame_allowed(consumer):
+        await reply(consumer, "chat.error", handlers.too_fast())
+        return
+    if frame.get("type") in handlers.HANDLERS:
         answer = await database_sync_to_async(handlers.handle)(consumer.user, consumer.event_id, frame)
         if answer is not None:
             await reply(consumer, *answer)
