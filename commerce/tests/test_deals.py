@@ -3,11 +3,13 @@ cart and checkout charge under it (commerce.carts.line_prices) and its limit per
 
 import json
 import re
+import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -432,3 +434,40 @@ def test_the_lineups_deals_are_read_in_one_query_whatever_its_length(show, produ
         show.lineup.create(product=other, position=position)
         start(show, other, host, percent_off=20)
     assert queries() == few
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_guests_concurrent_checkouts_never_pass_the_limit(
+    show, product, variant, host, brand, payment_backend
+):
+    """Eight carts of one guest check out at once against real PostgreSQL (a thread, connection
+    and transaction each): the lock per deal and buyer lets exactly the limit through."""
+    start(show, product, host, percent_off=10, limit_per_customer=2)
+    carts = [Cart.objects.create(organization=brand) for _ in range(8)]
+    for cart in carts:
+        services.add_to_cart(cart=cart, variant_id=variant.pk, event=show)
+    barrier = threading.Barrier(len(carts))
+    results, lock = [], threading.Lock()
+
+    def checkout(index, cart):
+        try:
+            barrier.wait()
+            services.start_checkout(cart=cart, email="Ada@Example.com" if index % 2 else "ada@example.com")
+            outcome = "reserved"
+        except DealLimitReached:
+            outcome = "over the limit"
+        except Exception as exc:  # anything else is a bug the assertion shows
+            outcome = repr(exc)
+        finally:
+            connection.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=checkout, args=pair) for pair in enumerate(carts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(results) == ["over the limit"] * 6 + ["reserved"] * 2
+    assert Order.objects.filter(status=Order.Status.PENDING).count() == 2
