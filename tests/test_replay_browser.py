@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 from django.core.files.storage import storages
-from django.db import connections
+from django.db import connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.tests.factories import OrganizationFactory, member
 from catalog.services import attach_product_image
 from catalog.tests.factories import ProductFactory
+from commerce import stock
 from demo.brand import product_card_png
 from events.models import EventProduct, LiveEvent
 from events.tests.factories import LiveEventFactory
@@ -228,4 +229,20 @@ def test_replay_shows_each_card_at_its_cue_in_both_seek_directions(replay, asgi_
     page.screenshot(path=artifacts_dir / "replay-phone-9s.png", full_page=True)
 
     assert in_a_thread(lambda: Recording.objects.get(pk=recording.pk).replay_views) == 1
+
+    # A sale elsewhere reaches the page over its read-only stock socket (viewer/replay_socket.js).
+    page.wait_for_function("() => window.liveshopStock.socket === 'open'", timeout=DEADLINE_MS)
+    in_a_thread(lambda: sell_out(jacket))
+    page.wait_for_function(
+        "id => window.liveshopStock.frames.some(f => f.products.some(p => p.id === id && !p.inStock))",
+        arg=jacket.pk,
+        timeout=DEADLINE_MS,
+    )
     assert errors == []
+
+
+def sell_out(product) -> None:
+    """Take a product's whole stock as checkout does (its viewers hear of it after commit)."""
+    variant = product.variants.get()
+    with transaction.atomic():
+        assert stock.take(variant.pk, variant.stock)
