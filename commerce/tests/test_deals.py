@@ -471,3 +471,23 @@ def test_a_guests_concurrent_checkouts_never_pass_the_limit(
 
     assert sorted(results) == ["over the limit"] * 6 + ["reserved"] * 2
     assert Order.objects.filter(status=Order.Status.PENDING).count() == 2
+
+
+def test_checkout_over_the_limit_is_a_409_with_the_reason_and_the_summary_shows_the_deal(
+    client, show, product, variant, host, brand, payment_backend
+):
+    from commerce.tests.test_views import add, checkout
+
+    start(show, product, host, price=Decimal("15.00"), limit_per_customer=1)
+    buy(Cart.objects.create(organization=brand), variant, 1, show, email="ada@example.com")
+    assert add(client, brand, variant, event_id=show.pk).status_code == 201
+
+    refused = checkout(client, brand, email="ADA@example.com")
+    assert refused.status_code == 409
+    assert "limited to 1 per customer. You have 1 at this price already" in refused.json()["error"]
+    summary = checkout(client, brand, email="bea@example.com").json()
+    assert (summary["total"], summary["lines"][0]["unitPrice"], summary["lines"][0]["regularUnitPrice"]) == (
+        "15.00",
+        "15.00",
+        "20.00",
+    )
