@@ -145,6 +145,7 @@ def test_a_viewer_buys_the_featured_product_while_the_show_plays_and_a_decline_r
         # The phone viewer's card says one fewer left, pushed over its socket.
         phone_card = phone.locator("#product-card")
         expect(phone_card.locator(".card-stock")).to_have_text(f"Only {STOCK - 1} left", timeout=DEADLINE_MS)
+        phone.screenshot(path=artifacts_dir / "shop-phone-page.png", full_page=True)
 
         # The phone viewer pays with a card that is declined: the reason, and nothing reserved.
         phone_card.get_by_role("button", name=f"Add {featured.name} to cart").click()

@@ -59,3 +59,28 @@ def test_stripe_js_is_allowed_on_the_shop_pages_only_and_only_with_stripe(event,
     assert "frame-src 'self' https://js.stripe.com https://hooks.stripe.com" in policy
     assert shop_config(page)["payment"] == {"backend": "stripe", "publishableKey": "pk_test_123"}
     assert "stripe" not in order_page["Content-Security-Policy"]
+
+
+def test_a_video_page_carries_the_shop_for_its_video_not_an_event(brand, make_variant):
+    from django.utils import timezone
+
+    from recordings.models import ProductCue, Recording
+
+    video = Recording.objects.create(
+        organization=brand,
+        backend=Recording.Backend.UPLOAD,
+        title="Spring",
+        slug="spring",
+        status=Recording.Status.READY,
+        published_at=timezone.now(),
+        master_path="videos/spring/master.m3u8",
+    )
+    variant = make_variant(name="Linen shirt")
+    ProductCue.objects.create(recording=video, product=variant.product, start_ms=0)
+
+    config = shop_config(Client().get(reverse("replays:video", args=[brand.slug, "spring"])))
+
+    assert (config["brand"], config["eventId"], config["recordingId"]) == (brand.slug, None, video.pk)
+    assert [(product["name"], [v["id"] for v in product["variants"]]) for product in config["products"]] == [
+        ("Linen shirt", [variant.pk])
+    ]

@@ -264,6 +264,7 @@ const detailsForm = panel.querySelector(".checkout-form");
 const payForm = panel.querySelector(".pay-form");
 
 function toCheckout() {
+  if (!state.cart?.lines.length) return;
   fillCountries();
   renderSummary(field("summary"), state.cart.lines, state.cart.total, state.cart.currency);
   error("details-error", "");
