@@ -110,6 +110,14 @@ async function send(url, body, button) {
   }
 }
 
+/** Say when deals can run: the server refuses one while the show is not live (and says so). */
+function showStatus(status) {
+  if (!status) return;
+  $("#deals-note").textContent = status === "live"
+    ? "Viewers see the deal price and a countdown on the card."
+    : "Deals run while the show is live.";
+}
+
 function showKind() {
   const kind = els.form.querySelector("input[name=kind]:checked").value;
   for (const field of els.form.querySelectorAll("[data-kind]")) {
@@ -133,8 +141,10 @@ function start() {
     send(url, new FormData(), button);
   });
   document.getElementById("console")?.addEventListener("console:frame", (event) => {
-    const type = event.detail && event.detail.type;
-    if (type === "deal" || type === "studio_snapshot") reload();
+    const frame = event.detail || {};
+    if (frame.type === "stream_state") showStatus(frame.status);
+    if (frame.type === "studio_snapshot") showStatus(frame.event && frame.event.status);
+    if (frame.type === "deal" || frame.type === "studio_snapshot") reload();
   });
   showKind();
   setInterval(tick, 1000);
