@@ -11,9 +11,9 @@ out-of-order cues, an empty file) by raising SrtImportError; it never returns pa
 A cue's ``line`` is the line of its timing line (``00:00:04,000 --> 00:00:08,000``).
 
 SRT cues always end, ProductCue's may be open (until the next cue or the end of the video).
-Export writes an open cue's end as the next cue's start and the last open cue's as
-OPEN_END (99:59:59,999), which reading turns back into an open end. Players and the retail
-demo's streamer show a cue until the next one anyway.
+Export writes an open cue's end as the next cue's start and the last open cue's as the video's
+end when it is known (``ends_at``), else as OPEN_END (99:59:59,999), which reading turns back
+into an open end. Players and the retail demo's streamer show a cue until the next one anyway.
 """
 
 from __future__ import annotations
@@ -112,9 +112,10 @@ def parse_srt_timing(text: str | bytes) -> list[tuple[int, int | None, dict, int
     return [(cue.start_ms, cue.end_ms, cue.data, cue.line) for cue in cues]
 
 
-def export_srt(cues: Iterable[TimedCue], *, key: str = "productId") -> str:
+def export_srt(cues: Iterable[TimedCue], *, key: str = "productId", ends_at: int | None = None) -> str:
     """An SRT file of ``cues`` in time order, each cue's text ``{"productId": N}`` or
-    ``{"sku": "..."}`` (``key``). Open ends are written as described in the module docstring.
+    ``{"sku": "..."}`` (``key``). Open ends are written as described in the module docstring
+    (``ends_at``: the video's duration in ms, where a last open cue ends).
     Select saved cues' products along (``select_related("product")``) for ``key="sku"``."""
     if key not in KEYS:
         raise ValueError(f"key must be one of {', '.join(KEYS)}, not {key!r}")
@@ -123,7 +124,7 @@ def export_srt(cues: Iterable[TimedCue], *, key: str = "productId") -> str:
     for index, cue in enumerate(ordered, start=1):
         end_ms = cue.end_ms
         if end_ms is None:
-            end_ms = ordered[index].start_ms if index < len(ordered) else OPEN_END_MS
+            end_ms = ordered[index].start_ms if index < len(ordered) else _last_end(cue, ends_at)
         value = _product_key(cue) if key == "productId" else cue.product.sku
         subtitles.append(
             srt.Subtitle(
@@ -134,6 +135,11 @@ def export_srt(cues: Iterable[TimedCue], *, key: str = "productId") -> str:
             )
         )
     return srt.compose(subtitles, reindex=False)
+
+
+def _last_end(cue: TimedCue, ends_at: int | None) -> int:
+    """The end of a last open cue: the video's end, or OPEN_END when unknown (or not after it)."""
+    return ends_at if ends_at is not None and ends_at > cue.start_ms else OPEN_END_MS
 
 
 def _product_key(cue: TimedCue) -> int:

@@ -57,6 +57,32 @@ def test_export_of_saved_cues_closes_open_ones_at_the_next_cue(brand, products, 
     assert OPEN_END_MS == 359_999_999
 
 
+def test_the_studios_export_ends_an_open_last_cue_where_the_video_ends(
+    host_client, brand, products, recording
+):
+    ProductCue.objects.create(recording=recording, product=products[0], start_ms=1000, end_ms=None)
+    ProductCue.objects.create(recording=recording, product=products[1], start_ms=9000, end_ms=None)
+
+    text = host_client.get(f"/studio/videos/{recording.pk}/cues.srt?key=sku").content.decode()
+
+    assert text == (
+        cue_block(1, "00:00:01,000 --> 00:00:09,000", '{"sku": "TEE-01"}')
+        + cue_block(2, "00:00:09,000 --> 00:01:00,000", '{"sku": "MUG \\"XL\\""}')
+    )
+    assert "99:59:59" not in text
+    out, _ = run("export_cues", str(recording.pk), "--key", "sku")
+    assert out == text
+
+
+def test_an_export_without_a_known_duration_keeps_the_open_end(products, recording):
+    recording.duration_ms = None
+    recording.save(update_fields=["duration_ms"])
+    ProductCue.objects.create(recording=recording, product=products[0], start_ms=1000, end_ms=None)
+
+    out, _ = run("export_cues", str(recording.pk))
+    assert "00:00:01,000 --> 99:59:59,999" in out
+
+
 # replace_cues ---------------------------------------------------------------------------------
 
 
@@ -262,4 +288,5 @@ def test_export_then_import_through_the_commands(recording, products, tmp_path):
     run("export_cues", str(recording.pk), "--key", "sku", "-o", str(path))
     run("import_cues", str(recording.pk), str(path))
 
-    assert saved(recording) == before
+    # The open last cue comes back ending where the video ends (60 s): the same for viewers.
+    assert saved(recording) == [*before[:-1], (products[4].pk, 5000, 60_000)]

@@ -28,7 +28,7 @@ class Command(BaseCommand):
         if found is None:
             raise CommandError(f"There is no recording with id {recording}.")
         cues = list(ProductCue.objects.filter(recording=found).select_related("product"))
-        text = export_srt(cues, key=key)
+        text = export_srt(cues, key=key, ends_at=found.duration_ms)
         if output is None:
             self.stdout.write(text, ending="")
             return
