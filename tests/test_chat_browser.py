@@ -1,6 +1,7 @@
 """Chat in a real browser against a real ASGI server: a viewer signs up from the show and posts; a
-second, anonymous viewer sees it; the brand's moderator hides it (gone from both pages) and times
-the viewer out, whose next message is refused with the reason. Screenshots in test-artifacts/."""
+second, anonymous viewer sees it and taps reactions (the first sees the total); the brand's
+moderator hides the message (gone from every page) and times the viewer out, whose next message
+is refused with the reason. Screenshots in test-artifacts/."""
 
 import secrets
 
@@ -74,6 +75,10 @@ def test_a_viewer_signs_up_and_chats_and_a_moderator_hides_and_times_out(
     expect(message_box).to_have_value("")
     expect(anonymous.locator(".chat-message", has_text="shell jacket")).to_be_visible(timeout=DEADLINE_MS)
     assert anonymous.locator(".chat-body b").count() == 0  # shown as text, never as HTML
+    # Reactions: taps float at once; everyone gets the show's totals within a second or so.
+    for _ in range(3):
+        anonymous.get_by_role("button", name="Love it").click()
+    expect(page.locator('[data-total="heart"]')).to_have_text("3", timeout=DEADLINE_MS)
     anonymous.screenshot(path=artifacts_dir / "chat-phone-anonymous.png", full_page=True)
 
     # The moderator logs in and comes to the show: each message has a moderation menu.

@@ -10,6 +10,16 @@ from django.urls import reverse
 from accounts import permissions
 from accounts.permissions import Action
 from chat.models import BODY_MAX
+from chat.reactions import EMOJI
+
+# What each reaction name (chat.reactions.EMOJI) looks like, and its accessible name.
+REACTIONS = {
+    "heart": ("❤️", "Love it"),
+    "fire": ("🔥", "Fire"),
+    "laugh": ("😂", "Funny"),
+    "clap": ("👏", "Applause"),
+    "wow": ("😮", "Wow"),
+}
 
 register = template.Library()
 
@@ -29,4 +39,5 @@ def chat_panel(context) -> dict:
         "sign_up_url": f"{reverse('sign-up')}?{back}",
         "login_url": f"{reverse('login')}?{back}",
         "body_max": BODY_MAX,
+        "reactions": [(name, *REACTIONS[name]) for name in EMOJI],
     }

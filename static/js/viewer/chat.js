@@ -227,6 +227,47 @@ function start(root) {
     showNotice(frame.action === "ban" ? "Banned from the brand's chats." : `Timed out for ${frame.minutes} minutes.`);
   });
 
+  // Reactions: a tap floats at once here; everyone's come back once a second (chat_reactions),
+  // this page's own taps already shown taken off.
+  const burst = $("chat-burst");
+  const glyphs = new Map([...root.querySelectorAll(".chat-react")].map((button) => [button.dataset.emoji, button.dataset.glyph]));
+  const ownTaps = new Map();
+  const compact = new Intl.NumberFormat(undefined, { notation: "compact" });
+  const MAX_FLOATS = 30;
+
+  function float(name, delayMs = 0) {
+    if (!burst || burst.childElementCount >= MAX_FLOATS || !glyphs.has(name)) return;
+    const span = document.createElement("span");
+    span.className = "chat-float";
+    span.textContent = glyphs.get(name);
+    span.style.left = `${8 + Math.random() * 80}%`;
+    span.style.setProperty("--drift", `${Math.round((Math.random() - 0.5) * 60)}px`);
+    span.style.animationDelay = `${delayMs}ms`;
+    span.addEventListener("animationend", () => span.remove());
+    burst.append(span);
+  }
+
+  for (const button of root.querySelectorAll(".chat-react")) {
+    button.addEventListener("click", () => {
+      const name = button.dataset.emoji;
+      if (!Frames.send({ type: "reaction", emoji: name })) return;
+      ownTaps.set(name, (ownTaps.get(name) || 0) + 1);
+      float(name);
+    });
+  }
+
+  Frames.on("chat_reactions", (frame) => {
+    for (const [name, count] of Object.entries(frame.counts || {})) {
+      const others = Math.max(0, count - (ownTaps.get(name) || 0));
+      for (let i = 0; i < Math.min(others, 8); i++) float(name, Math.random() * 900);
+    }
+    ownTaps.clear();
+    for (const [name, total] of Object.entries(frame.totals || {})) {
+      const el = root.querySelector(`[data-total="${name}"]`);
+      if (el) el.textContent = compact.format(total);
+    }
+  });
+
   more.addEventListener("click", toBottom);
   list.addEventListener("scroll", () => { if (nearBottom()) more.hidden = true; });
 
