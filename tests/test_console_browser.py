@@ -6,13 +6,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Membership
 from accounts.tests.factories import OrganizationFactory, member
 from catalog.tests.factories import ProductFactory
+from commerce import stock
 from events import services
 from events.models import Highlight
 from liveshop import crypto
@@ -128,6 +129,20 @@ def _highlights(event_id: int) -> list[tuple[str | None, str]]:
         return pool.submit(read).result()
 
 
+def _sell(product, quantity: int) -> None:
+    """Take ``quantity`` of the product's stock as checkout does, in another thread."""
+
+    def sell():
+        try:
+            with transaction.atomic():
+                assert stock.take(product.variants.get().pk, quantity)
+        finally:
+            connection.close()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(sell).result()
+
+
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_host_features_with_the_keyboard_and_clears_with_a_click(asgi_server, show, page, artifacts_dir):
@@ -199,6 +214,15 @@ def test_host_features_with_the_keyboard_and_clears_with_a_click(asgi_server, sh
         (products[2].name, "not_live"),
         (None, "not_live"),
     ]
+
+    # Sales elsewhere: each lineup product's stock follows live (the studio socket's stock_levels).
+    chip = cards.nth(0).locator(".stock-chip")
+    expect(chip).to_have_text("10 left")  # at the default low-stock threshold
+    _sell(products[0], 8)
+    expect(chip).to_have_text("2 left")
+    _sell(products[0], 2)
+    expect(chip).to_have_text("Sold out")
+    expect(chip).to_have_class("stock-chip is-sold-out")
     page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar belongs at the top of the shot
     page.screenshot(path=artifacts_dir / "console.png", full_page=True)
     page.set_viewport_size({"width": 820, "height": 1180})  # a tablet, portrait
