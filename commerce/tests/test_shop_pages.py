@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from commerce.models import Order
+from commerce.tests.test_views import published_video
 
 pytestmark = pytest.mark.django_db
 
@@ -62,19 +63,9 @@ def test_stripe_js_is_allowed_on_the_shop_pages_only_and_only_with_stripe(event,
 
 
 def test_a_video_page_carries_the_shop_for_its_video_not_an_event(brand, make_variant):
-    from django.utils import timezone
+    from recordings.models import ProductCue
 
-    from recordings.models import ProductCue, Recording
-
-    video = Recording.objects.create(
-        organization=brand,
-        backend=Recording.Backend.UPLOAD,
-        title="Spring",
-        slug="spring",
-        status=Recording.Status.READY,
-        published_at=timezone.now(),
-        master_path="videos/spring/master.m3u8",
-    )
+    video = published_video(brand, master_path="videos/spring/master.m3u8")
     variant = make_variant(name="Linen shirt")
     ProductCue.objects.create(recording=video, product=variant.product, start_ms=0)
 

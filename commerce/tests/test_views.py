@@ -33,6 +33,23 @@ ADDRESS = {
 }
 
 
+def published_video(brand, **fields):
+    """A brand's uploaded video, ready and published (its page is public)."""
+    from django.utils import timezone
+
+    from recordings.models import Recording
+
+    return Recording.objects.create(
+        organization=brand,
+        backend=Recording.Backend.UPLOAD,
+        title="Spring",
+        slug="spring",
+        status=Recording.Status.READY,
+        published_at=timezone.now(),
+        **fields,
+    )
+
+
 def checkout(client, brand, email="buyer@example.com", **fields):
     return post(
         client, reverse("commerce:checkout", args=[brand.slug]), {"email": email, **ADDRESS, **fields}
@@ -228,19 +245,11 @@ def test_the_admin_lists_only_the_brands_own_orders(client, brand, other_brand, 
 
 
 def test_a_line_added_on_a_published_video_is_attributed_to_it_as_replay(client, brand, make_variant):
-    from django.utils import timezone
 
     from commerce.models import CartLine
     from recordings.models import Recording
 
-    video = Recording.objects.create(
-        organization=brand,
-        backend=Recording.Backend.UPLOAD,
-        title="Spring",
-        slug="spring",
-        status=Recording.Status.READY,
-        published_at=timezone.now(),
-    )
+    video = published_video(brand)
     draft = Recording.objects.create(
         organization=brand, backend=Recording.Backend.UPLOAD, title="Draft", slug="draft"
     )
@@ -320,19 +329,11 @@ def test_the_cart_hands_out_the_csrf_token_the_shops_posts_carry(brand, make_var
 
 
 def test_a_line_added_on_a_replay_is_attributed_to_the_cue_on_screen(client, brand, make_variant):
-    from django.utils import timezone
 
     from commerce.models import CartLine
-    from recordings.models import ProductCue, Recording
+    from recordings.models import ProductCue
 
-    video = Recording.objects.create(
-        organization=brand,
-        backend=Recording.Backend.UPLOAD,
-        title="Spring",
-        slug="spring",
-        status=Recording.Status.READY,
-        published_at=timezone.now(),
-    )
+    video = published_video(brand)
     first, second = make_variant(), make_variant()
     cues = [
         ProductCue.objects.create(recording=video, product=first.product, start_ms=1000),
