@@ -13,7 +13,13 @@ import * as Card from "../lib/card.js";
 import * as Frames from "../lib/frames.js";
 import { streamClock } from "../lib/time.js";
 
-const state = { skewMs: 0 }; // the server's clock minus this device's
+const state = {
+  skewMs: 0, // the server's clock minus this device's
+  // Deals show while the show is live: one its host ended prices normally at checkout. (A dropped
+  // stream reads as ended too, while the server still honours its deals: then the buyer pays less
+  // than the page said, never more.)
+  live: true,
+};
 // What "deal" frames (and snapshots) said, by product id: newer than a card the page built earlier
 // and shows only now (a highlight waiting for its moment in the video), so it wins over the card's.
 const told = new Map();
@@ -26,7 +32,7 @@ function now() {
 export function dealOf(productId) {
   const id = Number(productId);
   const deal = told.has(id) ? told.get(id) : Card.known(id)?.deal;
-  return deal && Date.parse(deal.endsAt) > now() ? deal : null;
+  return state.live && deal && Date.parse(deal.endsAt) > now() ? deal : null;
 }
 
 function timeLeft(deal) {
@@ -84,6 +90,7 @@ function onDeal(frame) {
 
 /** A snapshot (every (re)connect): its card is the server's word now, whatever was missed. */
 function onSnapshot(snapshot) {
+  if (snapshot.event && snapshot.event.status) state.live = snapshot.event.status === "live";
   const product = snapshot.highlight?.product;
   if (product && product.id != null) told.set(Number(product.id), product.deal || null);
   render();
@@ -93,11 +100,16 @@ function start() {
   const data = document.getElementById("watch-config") || document.getElementById("replay-config");
   if (data) {
     const config = JSON.parse(data.textContent);
+    if (typeof config.status === "string") state.live = config.status === "live";
     for (const card of [...(config.lineup || []), ...(config.products || [])]) Card.remember(card);
     if (config.currentHighlight?.product) Card.remember(config.currentHighlight.product);
   }
   Frames.on("deal", onDeal);
   Frames.on("snapshot", onSnapshot);
+  Frames.on("stream_state", (frame) => {
+    state.live = frame.status === "live";
+    render();
+  });
   // A card shown or a lineup refilled by the page: fill its deal at once, not at the next tick.
   const observer = new MutationObserver(() => render());
   const cardEl = document.getElementById("product-card");
