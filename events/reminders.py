@@ -63,6 +63,9 @@ def calendar_file(event: LiveEvent, *, page_url: str) -> bytes:
     entry = CalendarEvent()
     entry.add("uid", calendar_uid(event))
     entry.add("dtstamp", event.updated_at)  # a new stamp only when the show changed
+    # Calendars take a changed entry (same UID) only with a higher SEQUENCE: minutes since 1970
+    # at its last change grow with every edit, with no counter to keep.
+    entry.add("sequence", int(event.updated_at.timestamp() // 60))
     entry.add("dtstart", event.scheduled_start)
     entry.add("dtend", event.scheduled_start + SHOW_LENGTH)
     entry.add("summary", f"{event.title} ({event.organization.name}, live)")

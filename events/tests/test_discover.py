@@ -163,12 +163,16 @@ def test_calendar_file_holds_the_show_and_parses_back(client, shows):
     assert entry.decoded("dtend") - entry.decoded("dtstart") == reminders.SHOW_LENGTH
     assert str(entry["url"]) == watch and watch in str(entry["description"])
     assert entry.walk("VALARM")[0].decoded("trigger") == -reminders.ALARM_BEFORE
-    # The UID is the event's: the same file tomorrow, after a new start time, updates the entry.
-    event.scheduled_start += timedelta(hours=1)
-    event.save()
+    # The UID is the event's: the file downloaded after the host moved the show (an hour later,
+    # edited tomorrow) updates the entry: the same UID with a higher SEQUENCE.
+    later = event.scheduled_start + timedelta(hours=1)
+    LiveEvent.objects.filter(pk=event.pk).update(
+        scheduled_start=later, updated_at=timezone.now() + timedelta(days=1)
+    )
     again = Calendar.from_ical(client.get(url).content).walk("VEVENT")[0]
     assert str(again["uid"]) == str(entry["uid"]) == reminders.calendar_uid(event)
-    assert again.decoded("dtstart") == event.scheduled_start.replace(microsecond=0)
+    assert again.decoded("dtstart") == later.replace(microsecond=0)
+    assert int(again["sequence"]) > int(entry["sequence"])
 
 
 def test_a_private_shows_calendar_file_is_404_for_outsiders(client, shows):
