@@ -361,3 +361,24 @@ def test_a_product_without_options_is_added_by_its_id_and_one_with_options_needs
     answer = post(client, url, {"product_id": sized.product_id})
     assert answer.status_code == 400
     assert answer.json()["error"] == "Choose an option of this product: variant_id is required."
+
+
+def test_a_brand_chooses_its_shipping_countries_in_the_admin_and_sees_only_its_own(
+    client, brand, other_brand, owner
+):
+    from commerce.models import ShopSettings
+
+    ShopSettings.objects.create(organization=other_brand, shipping_countries=["US"])
+    client.force_login(owner)
+    add_url = reverse("admin:commerce_shopsettings_add")
+
+    refused = client.post(add_url, {"organization": other_brand.pk, "shipping_countries": ["FR"]})
+    saved = client.post(add_url, {"organization": brand.pk, "shipping_countries": ["FR", "DE"]})
+
+    assert refused.status_code == 200 and "organization" in refused.context["adminform"].form.errors
+    assert saved.status_code == 302
+    assert ShopSettings.objects.get(organization=brand).shipping_countries == ["FR", "DE"]
+    listed = client.get(reverse("admin:commerce_shopsettings_changelist")).context["cl"].result_list
+    assert [settings.organization for settings in listed] == [brand]
+    cart = client.get(reverse("commerce:cart", args=[brand.slug])).json()
+    assert cart["shippingCountries"] == ["FR", "DE"]
