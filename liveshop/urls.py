@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("recordings.replay_urls")),
     path("studio/videos/", include("recordings.studio_urls")),
     path("studio/orders/", include("commerce.studio_urls")),
+    path("studio/products/", include("catalog.studio_urls")),
     path("", include("commerce.urls")),
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),

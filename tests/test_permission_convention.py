@@ -10,8 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 APPS = ("accounts", "catalog", "events", "recordings", "commerce", "chat", "demo")
 # Services modules not called services: events' invitations, commerce's provider refunds and cancels
-# and its flash deals.
-EXTRA_MODULES = ("events/invitations.py", "commerce/refunds.py", "commerce/deals.py")
+# and its flash deals, the studio's product edit.
+EXTRA_MODULES = ("events/invitations.py", "commerce/refunds.py", "commerce/deals.py", "catalog/editing.py")
 # Services that take ``by`` and do not check it yet (their views check instead): the recordings
 # services' owner moves each check into its service and deletes it here.
 KNOWN_GAPS: set[str] = set()  # services that take ``by`` but leave the check to their callers

@@ -214,3 +214,19 @@ def test_moderators_get_403_and_other_brands_404_and_anonymous_the_log_in_page(
     assert f"#{order.pk}" not in client.get(pages[0]).content.decode()
     assert Order.objects.get(pk=order.pk).status == Status.PAID
     assert Decimal(order.total) == Decimal("20.00")
+
+
+def test_a_variant_with_orders_cannot_be_deleted_in_the_studio_catalogue(host_client, payment_backend, brand):
+    from catalog.tests.factories import ProductFactory
+    from catalog.tests.test_studio_catalog import form_data
+
+    product = ProductFactory(organization=brand, sku="SHIRT")
+    sold = Variant.objects.create(organization=brand, product=product, sku="SHIRT-M", label="M", stock=3)
+    place_order(sold)
+    url = reverse("products:edit", args=[product.pk])
+
+    response = host_client.post(url, form_data(host_client, product, **{"variants-1-DELETE": "on"}))
+
+    assert response.status_code == 400
+    assert "M: has orders, so take it off sale instead of deleting it." in response.content.decode()
+    assert Variant.objects.filter(pk=sold.pk).exists()
