@@ -73,9 +73,17 @@ def _ban(event: LiveEvent, user, frame: dict) -> Answer:
     return "chat.moderated", {"action": "ban", "id": message.pk}
 
 
+def _slow_mode(event: LiveEvent, user, frame: dict) -> Answer:
+    seconds = frame.get("seconds")
+    seconds = seconds if isinstance(seconds, int) and not isinstance(seconds, bool) else -1
+    services.set_slow_mode(event=event, seconds=seconds, by=user)
+    return "chat.moderated", {"action": "slow_mode", "seconds": seconds}
+
+
 HANDLERS: dict[str, Callable[[LiveEvent, object, dict], Answer]] = {
     "chat_post": _post,
     "chat_hide": _hide,
     "chat_timeout": _time_out,
     "chat_ban": _ban,
+    "chat_slow_mode": _slow_mode,
 }

@@ -16,7 +16,8 @@ one socket that sent a frame, ``chat_sent`` {id}, ``chat_moderated`` {action, id
 ``chat_error`` {reason, message, retryAfter?}; once a second while viewers tap, ``chat_reactions``
 {counts, totals} (chat.reactions). The page sends ``reaction`` {emoji},
 ``chat_post`` {body}; the brand's people ``chat_hide`` / ``chat_timeout`` {minutes} / ``chat_ban``,
-each naming a message {id} (the author is found from it: pages never see user ids).
+each naming a message {id} (the author is found from it: pages never see user ids), and
+``chat_slow_mode`` {seconds}, which every page hears as ``chat_settings`` {slowModeSeconds}.
 """
 
 from __future__ import annotations

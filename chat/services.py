@@ -221,7 +221,8 @@ def set_blocked_words(*, organization: Organization, words: str, by) -> BrandCha
 
 @transaction.atomic
 def set_slow_mode(*, event: LiveEvent, seconds: int, by) -> ChatRoom:
-    """One message per ``seconds`` per viewer in ``event``'s chat (0: off). Logged."""
+    """One message per ``seconds`` per viewer in ``event``'s chat (0: off). Logged; every page
+    hears the new setting after commit (chat_settings)."""
     permissions.require(by, Action.MODERATE_CHAT, event)
     if not 0 <= seconds <= SLOW_MODE_MAX:
         raise ModerationRefused(f"Slow mode is 0 (off) to {SLOW_MODE_MAX} seconds.")
@@ -230,6 +231,7 @@ def set_slow_mode(*, event: LiveEvent, seconds: int, by) -> ChatRoom:
     room.full_clean()
     room.save(update_fields=["slow_mode_seconds"])
     _log(event, by, ModerationAction.Kind.SLOW_MODE, detail=f"{seconds} s" if seconds else "off")
+    realtime.broadcast_on_commit(event.pk, "chat.settings", {"slowModeSeconds": seconds})
     return room
 
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from accounts import permissions
 from accounts.permissions import Action
+from chat import selectors
 from chat.models import BODY_MAX
 from chat.reactions import EMOJI
 
@@ -39,5 +40,14 @@ def chat_panel(context) -> dict:
         "sign_up_url": f"{reverse('sign-up')}?{back}",
         "login_url": f"{reverse('login')}?{back}",
         "body_max": BODY_MAX,
+        "slow_mode": selectors.slow_mode_seconds(event.pk),
+        "slow_mode_choices": [
+            (0, "Off"),
+            (5, "5 s"),
+            (10, "10 s"),
+            (30, "30 s"),
+            (60, "1 min"),
+            (120, "2 min"),
+        ],
         "reactions": [(name, *REACTIONS[name]) for name in EMOJI],
     }

@@ -145,3 +145,20 @@ async def test_a_flood_from_one_socket_is_refused_and_others_still_chat():
     assert (await next_of_type(other, "chat_sent"))["id"]
     assert await database_sync_to_async(ChatMessage.objects.count)() == 6
     await asyncio.gather(flooder.disconnect(), other.disconnect())
+
+
+async def test_a_moderator_sets_slow_mode_every_page_hears_it_and_it_holds_viewers_back():
+    event, ada, _, moderator = await show_with_people()
+    viewer, staff = await joined(event, ada), await joined(event, moderator)
+
+    await send(viewer, {"type": "chat_slow_mode", "seconds": 30})
+    assert (await next_of_type(viewer, "chat_error"))["reason"] == "forbidden"
+    await send(staff, {"type": "chat_slow_mode", "seconds": 30})
+
+    assert (await next_of_type(viewer, "chat_settings"))["slowModeSeconds"] == 30
+    assert (await next_of_type(staff, "chat_moderated"))["seconds"] == 30
+    await send(viewer, {"type": "chat_post", "body": "one"})
+    await next_of_type(viewer, "chat_sent")
+    await send(viewer, {"type": "chat_post", "body": "two"})
+    assert (await next_of_type(viewer, "chat_error"))["reason"] == "slow_mode"
+    await asyncio.gather(viewer.disconnect(), staff.disconnect())

@@ -223,9 +223,29 @@ function start(root) {
     setSending(false);
     showError(frame.message || "That did not work.");
   });
+  const MODERATED = {
+    ban: () => "Banned from the brand's chats.",
+    timeout: (frame) => `Timed out for ${frame.minutes} minutes.`,
+    slow_mode: (frame) => (frame.seconds ? `Slow mode on: one message every ${frame.seconds} s.` : "Slow mode off."),
+  };
   Frames.on("chat_moderated", (frame) => {
-    showNotice(frame.action === "ban" ? "Banned from the brand's chats." : `Timed out for ${frame.minutes} minutes.`);
+    const text = MODERATED[frame.action];
+    if (text) showNotice(text(frame));
   });
+
+  // Slow mode: shown to everyone; the brand's people set it from the header.
+  const slowNote = $("chat-slow");
+  const slowSelect = $("chat-slow-select");
+  Frames.on("chat_settings", (frame) => {
+    const seconds = frame.slowModeSeconds || 0;
+    slowNote.dataset.seconds = String(seconds);
+    slowNote.querySelector('[data-field="seconds"]').textContent = String(seconds);
+    slowNote.hidden = seconds === 0;
+    if (slowSelect) slowSelect.value = String(seconds);
+  });
+  if (slowSelect) {
+    slowSelect.addEventListener("change", () => send({ type: "chat_slow_mode", seconds: Number(slowSelect.value) }));
+  }
 
   // Reactions: a tap floats at once here; everyone's come back once a second (chat_reactions),
   // this page's own taps already shown taken off.
