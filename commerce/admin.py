@@ -1,8 +1,9 @@
 from django.contrib import admin
+from django.db.models import Q, Sum
 
 from accounts.admin import BrandScopedAdmin, BrandScopedInline, ReadOnlyInlineMixin
 from commerce.forms import ShopSettingsForm
-from commerce.models import Order, OrderLine, ShopSettings
+from commerce.models import FlashDeal, Order, OrderLine, ShopSettings
 
 
 class OrderLineInline(ReadOnlyInlineMixin, BrandScopedInline):
@@ -17,6 +18,8 @@ class OrderLineInline(ReadOnlyInlineMixin, BrandScopedInline):
         "recording",
         "source",
         "highlight",
+        "deal",
+        "regular_unit_price",
     ]
     readonly_fields = fields
 
@@ -64,3 +67,49 @@ class ShopSettingsAdmin(BrandScopedAdmin):
     @admin.display(description="Ships to")
     def countries(self, obj):
         return ", ".join(obj.shipping_countries) or "every country"
+
+
+@admin.register(FlashDeal)
+class FlashDealAdmin(BrandScopedAdmin):
+    """The brand's flash deals and what each sold (paid units at the deal's price), read-only: hosts
+    start and end them from the console (commerce.deals)."""
+
+    list_display = [
+        "product",
+        "event",
+        "price",
+        "percent_off",
+        "limit_per_customer",
+        "starts_at",
+        "ends_at",
+        "sold",
+    ]
+    list_filter = ["ended_early", ("event__organization", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["product", "event"]
+    search_fields = ["product__name", "event__title"]
+    fields = [
+        "event",
+        "product",
+        "price",
+        "percent_off",
+        "limit_per_customer",
+        "starts_at",
+        "ends_at",
+        "ended_early",
+        "created_by",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        paid = Q(order_lines__order__status=Order.Status.PAID)
+        return super().get_queryset(request).annotate(sold_units=Sum("order_lines__quantity", filter=paid))
+
+    @admin.display(description="Units sold", ordering="sold_units")
+    def sold(self, deal):
+        return deal.sold_units or 0
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

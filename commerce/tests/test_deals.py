@@ -23,6 +23,7 @@ from commerce.exceptions import DealLimitReached, DealRefused
 from commerce.models import Cart, FlashDeal, Order
 from commerce.payments.test import SUCCEED_CARD
 from events.models import LiveEvent
+from events.tests.factories import LiveEventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -491,3 +492,24 @@ def test_checkout_over_the_limit_is_a_409_with_the_reason_and_the_summary_shows_
         "15.00",
         "20.00",
     )
+
+
+def test_the_admin_lists_the_brands_deals_with_the_units_each_sold(
+    client, show, product, variant, host, brand, other_brand, payment_backend
+):
+    deal = start(show, product, host, percent_off=10)
+    assert pay(payment_backend, buy(Cart.objects.create(organization=brand), variant, 3, show)) == "paid"
+    buy(Cart.objects.create(organization=brand), variant, 1, show, email="pending@example.com")  # not paid
+    theirs = ProductFactory(organization=other_brand)
+    FlashDeal.objects.create(
+        event=LiveEventFactory(organization=other_brand),
+        product=theirs,
+        percent_off=5,
+        starts_at=deal.starts_at,
+        ends_at=deal.ends_at,
+    )
+    client.force_login(host)
+
+    listed = client.get(reverse("admin:commerce_flashdeal_changelist")).context["cl"].result_list
+
+    assert [(d.pk, d.sold_units) for d in listed] == [(deal.pk, 3)]
