@@ -121,10 +121,15 @@ def studio_highlight_payload(highlight: Highlight, *, card: dict | None = None) 
 
 
 def event_state_payload(
-    event: LiveEvent, highlight: Highlight | None, *, deals: dict[int, dict] | None = None
+    event: LiveEvent,
+    highlight: Highlight | None,
+    *,
+    deals: dict[int, dict] | None = None,
+    lineup: Iterable[Product] = (),
 ) -> dict:
     """A viewer socket's snapshot: the event and the product on screen (``highlight``, or None)
-    with its flash deal (``deals``: see product_card)."""
+    with its flash deal (``deals``: see product_card), and the stock of the ``lineup``'s products
+    (the ``stock`` frame's entries: a reconnect catches up on the frames it missed)."""
     return {
         "type": "snapshot",
         "event": {
@@ -134,6 +139,7 @@ def event_state_payload(
             "scheduledStart": event.scheduled_start.isoformat(),
         },
         "highlight": highlight_payload(highlight, deals=deals) if highlight else None,
+        "stock": [stock_payload(product) for product in lineup],
     }
 
 

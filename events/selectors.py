@@ -181,7 +181,10 @@ def event_state_snapshot(*, event_id: int, user, shared: dict | None = None) -> 
             event = LiveEvent.objects.select_related("organization").filter(pk=event_id).first()
             snapshot = (
                 payloads.event_state_payload(
-                    event, current_highlight(event), deals=extensions.card_deals(event.pk)
+                    event,
+                    current_highlight(event),
+                    deals=extensions.card_deals(event.pk),
+                    lineup=viewer_lineup(event),
                 )
                 if event
                 else None
