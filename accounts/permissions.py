@@ -34,6 +34,7 @@ class Action(StrEnum):
     EDIT_RECORDING = "edit_recording"  # place, import and export a recording's or video's product cues
     MODERATE_CHAT = "moderate_chat"  # hide messages, time out, ban and unban viewers, slow mode
     READ_MODERATION_LOG = "read_moderation_log"  # who moderated what, when (owners only)
+    EXPORT_CHAT = "export_chat"  # download an event's chat as CSV (owners only)
     MANAGE_MEMBERS = "manage_members"
     MANAGE_ORDERS = "manage_orders"  # cancel and refund the brand's orders
     WATCH = "watch"  # watch an event (page, stream_details, socket, replay): an object rule decides

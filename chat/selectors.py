@@ -1,6 +1,10 @@
-"""Reads for chat: recent messages (a socket's state on join), who is restricted, display names."""
+"""Reads for chat: recent messages (a socket's state on join), who is restricted, display names,
+the owners' CSV export."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
 
 from django.db.models import Q
 from django.utils import timezone
@@ -51,3 +55,26 @@ def display_name(user, role: str = "") -> str:
     if name:
         return name
     return user.get_username() if role else f"Viewer {user.pk}"
+
+
+EXPORT_HEADER = ("sent at", "stream offset (s)", "author", "role", "message", "hidden at", "hidden by")
+
+
+def export_rows(event) -> Iterator[tuple]:
+    """Every message of ``event``, oldest first, as EXPORT_HEADER's columns (read in chunks)."""
+    rows = (
+        ChatMessage.objects.filter(event=event)
+        .order_by("id")
+        .values_list(
+            "created_at",
+            "offset_ms",
+            "author_name",
+            "author_role",
+            "body",
+            "hidden_at",
+            "hidden_by__username",
+        )
+    )
+    for sent_at, offset_ms, author, role, body, hidden_at, hidden_by in rows.iterator(chunk_size=2000):
+        offset = None if offset_ms is None else Decimal(offset_ms) / 1000
+        yield (sent_at, offset, author, role, body, hidden_at, hidden_by)

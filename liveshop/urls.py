@@ -28,6 +28,7 @@ urlpatterns = [
     path("studio/orders/", include("commerce.studio_urls")),
     path("studio/products/", include("catalog.studio_urls")),
     path("", include("commerce.urls")),
+    path("", include("chat.urls")),
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
 ]

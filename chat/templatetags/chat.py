@@ -37,6 +37,9 @@ def chat_panel(context) -> dict:
         "event": event,
         "signed_in": user.is_authenticated,
         "moderator": user.is_authenticated and permissions.can(user, Action.MODERATE_CHAT, event),
+        "export_url": reverse("chat:export", args=[event.pk])
+        if user.is_authenticated and permissions.can(user, Action.EXPORT_CHAT, event)
+        else "",
         "sign_up_url": f"{reverse('sign-up')}?{back}",
         "login_url": f"{reverse('login')}?{back}",
         "body_max": BODY_MAX,
