@@ -63,7 +63,8 @@ def line_prices(lines: Iterable[CartLine], *, now: datetime | None = None) -> li
     for line, key in zip(lines, keys, strict=True):
         regular = line.variant.price
         deal = running.get(key)
-        prices.append(LinePrice(deals.deal_price(deal, regular) if deal else regular, regular, deal))
+        price = deals.deal_price(deal, regular, line.variant.product.currency) if deal else regular
+        prices.append(LinePrice(price, regular, deal))
     return prices
 
 

@@ -36,6 +36,7 @@ from accounts.permissions import Action
 from catalog.models import Product, Variant
 from commerce.exceptions import DealLimitReached, DealRefused
 from commerce.models import Cart, CartLine, FlashDeal, Order, Source
+from commerce.payments.base import ZERO_DECIMAL_CURRENCIES
 from events.models import EventProduct, LiveEvent
 from events.realtime import broadcast_to_event_on_commit, broadcast_to_studio_on_commit
 
@@ -65,10 +66,12 @@ def running(now: datetime) -> Q:
     )
 
 
-def deal_price(deal: FlashDeal, regular: Decimal) -> Decimal:
-    """What one unit priced ``regular`` costs under ``deal``."""
+def deal_price(deal: FlashDeal, regular: Decimal, currency: str) -> Decimal:
+    """What one unit priced ``regular`` costs under ``deal``: a percentage off is rounded to the
+    currency's smallest coin (the cent; the yen for a zero-decimal currency)."""
     if deal.percent_off:
-        return (regular * (100 - deal.percent_off) / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+        coin = Decimal(1) if currency.upper() in ZERO_DECIMAL_CURRENCIES else CENT
+        return (regular * (100 - deal.percent_off) / 100).quantize(coin, rounding=ROUND_HALF_UP)
     return min(deal.price, regular)
 
 
@@ -90,12 +93,12 @@ def event_deals(event_id: int, *, now: datetime | None = None) -> dict[int, Flas
     return {deal.product_id: deal for deal in deals.select_related("product").order_by("starts_at", "id")}
 
 
-def deal_card(deal: FlashDeal | None, regular: Decimal) -> dict | None:
-    """The product card's "deal" (events.payloads.card): the price of a unit priced ``regular``."""
+def deal_card(deal: FlashDeal | None, product: Product) -> dict | None:
+    """The product card's "deal" (events.payloads.card): the product's price under it."""
     if deal is None:
         return None
     return {
-        "price": str(deal_price(deal, regular)),
+        "price": str(deal_price(deal, product.price, product.currency)),
         "percentOff": deal.percent_off,
         "endsAt": deal.ends_at.isoformat(),
         "limitPerCustomer": deal.limit_per_customer,
@@ -105,13 +108,13 @@ def deal_card(deal: FlashDeal | None, regular: Decimal) -> dict | None:
 def card_deals(event_id: int) -> dict[int, dict]:
     """Every running deal of the event as its cards show it, by product id (one query): what
     events' card builders ask for through events.extensions.event_deals."""
-    return {pid: deal_card(deal, deal.product.price) for pid, deal in event_deals(event_id).items()}
+    return {pid: deal_card(deal, deal.product) for pid, deal in event_deals(event_id).items()}
 
 
 def studio_deal(deal: FlashDeal) -> dict:
     """A deal as the console lists it: the card's shape plus what it needs to end it."""
     return {
-        **deal_card(deal, deal.product.price),
+        **deal_card(deal, deal.product),
         "id": deal.pk,
         "productId": deal.product_id,
         "productName": deal.product.name,
@@ -172,7 +175,7 @@ def _announce(event_id: int, product: Product, deal: FlashDeal | None) -> None:
     viewers = {
         "eventId": event_id,
         "productId": product.pk,
-        "deal": deal_card(deal, product.price),
+        "deal": deal_card(deal, product),
         "now": timezone.now().isoformat(),
     }
     broadcast_to_event_on_commit(event_id, "deal", viewers)
@@ -201,7 +204,7 @@ def _check(event: LiveEvent, product: Product, terms: DealTerms) -> None:
 def _check_percent(percent_off: int, product: Product) -> None:
     if not 1 <= percent_off <= MAX_PERCENT_OFF:
         raise DealRefused(f"The percentage off is 1 to {MAX_PERCENT_OFF}.")
-    if deal_price(FlashDeal(percent_off=percent_off), product.price) <= 0:
+    if deal_price(FlashDeal(percent_off=percent_off), product.price, product.currency) <= 0:
         raise DealRefused("That percentage leaves nothing to pay: give a deal price instead.")
 
 

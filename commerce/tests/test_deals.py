@@ -130,6 +130,19 @@ def test_percent_off_prices_each_variant_to_the_cent_and_a_deal_price_never_rais
     assert [price for price, _ in priced(cart)] == [Decimal("12.00"), Decimal("9.99")]
 
 
+def test_a_percentage_off_a_zero_decimal_currency_rounds_to_its_whole_unit(
+    show, product, variant, host, brand
+):
+    product.price, product.currency = Decimal("1000"), "JPY"
+    product.save()
+    start(show, product, host, percent_off=33)
+    cart = Cart.objects.create(organization=brand)
+    services.add_to_cart(cart=cart, variant_id=variant.pk, event=show)
+
+    assert [price for price, _ in priced(cart)] == [Decimal("670")]
+    assert deals.card_deals(show.pk)[product.pk]["price"] == "670"
+
+
 @pytest.mark.parametrize(
     ("terms", "reason"),
     [
