@@ -17,6 +17,8 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from events.page_cache import SharedResponses  # noqa: E402
 from events.timed_metadata import warm_up  # noqa: E402
@@ -42,9 +44,16 @@ async def lifespan(scope, receive, send):
             return
 
 
+http_application = SharedResponses(django_asgi_app)  # anonymous viewers' shared pages from memory
+if settings.DEBUG:
+    # Development serves static files from the apps' folders under any server: runserver (and
+    # daphne's) wraps the application to do it, uvicorn does not. Production (DJANGO_DEBUG=false)
+    # serves the collected files with WhiteNoise.
+    http_application = ASGIStaticFilesHandler(http_application)
+
 application = ProtocolTypeRouter(
     {
-        "http": SharedResponses(django_asgi_app),  # anonymous viewers' shared pages from memory
+        "http": http_application,
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
         "lifespan": lifespan,
     }
