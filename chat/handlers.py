@@ -24,6 +24,10 @@ def too_long() -> dict:
     return payloads.error_payload("too_long", f"Messages are at most {BODY_MAX} characters.")
 
 
+def unavailable() -> dict:
+    return payloads.error_payload("unavailable", "Chat is not available right now. Try again in a moment.")
+
+
 def handle(user_of: Callable[[], object], event_id: int, frame: dict) -> Answer:
     """Run ``frame`` (its type is one of HANDLERS) for the socket's user (``user_of()``, read
     from the session only now: joining costs viewers nothing)."""

@@ -223,7 +223,11 @@ async def viewer_frame(consumer, text: str) -> None:
         await reply(consumer, "chat.error", handlers.too_fast())
         return
     if frame.get("type") in handlers.HANDLERS:
-        answer = await database_sync_to_async(handlers.handle)(consumer.user, consumer.event_id, frame)
+        try:
+            answer = await database_sync_to_async(handlers.handle)(consumer.user, consumer.event_id, frame)
+        except Exception:  # the database or Redis is down: the socket stays, the page may retry
+            logger.exception("A chat frame failed")
+            answer = "chat.error", handlers.unavailable()
         if answer is not None:
             await reply(consumer, *answer)
 

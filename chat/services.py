@@ -48,7 +48,8 @@ def clean_body(body) -> str:
 def post_message(*, event: LiveEvent, user, body) -> ChatMessage:
     """Post ``body`` by ``user`` in ``event``'s chat: checks every rule (MessageRefused names
     the first one broken, and nothing is stored), stores the cleaned text with the author's name
-    and badge and the live stream offset, and sends it to the event's viewers after commit."""
+    and badge and the live stream offset, and sends it to the event's viewers after commit. Only
+    the write is a transaction: the checks (two of them Redis round trips) hold none open."""
     text = clean_body(body)
     _check_may_post(event, user)
     _check_words(event, text)

@@ -162,3 +162,21 @@ async def test_a_moderator_sets_slow_mode_every_page_hears_it_and_it_holds_viewe
     await send(viewer, {"type": "chat_post", "body": "two"})
     assert (await next_of_type(viewer, "chat_error"))["reason"] == "slow_mode"
     await asyncio.gather(viewer.disconnect(), staff.disconnect())
+
+
+async def test_a_failure_behind_a_chat_frame_is_answered_and_the_socket_stays(monkeypatch):
+    from chat import handlers
+
+    event, ada, _, _ = await show_with_people()
+    socket = await joined(event, ada)
+
+    def broken(*args):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(handlers, "handle", broken)
+    await send(socket, {"type": "chat_post", "body": "hello?"})
+
+    assert (await next_of_type(socket, "chat_error"))["reason"] == "unavailable"
+    await send(socket, {"type": "reaction", "emoji": "heart"})  # still open: taps still count
+    assert (await next_of_type(socket, "chat_reactions"))["counts"] == {"heart": 1}
+    await socket.disconnect()
