@@ -211,7 +211,7 @@ class StockAudiences:
 
 def stock_audiences(product_ids: set[int]) -> StockAudiences:
     """The products' stock now and where it is shown: scheduled and live events whose lineup
-    holds them or that featured them, and their brands. Four queries whatever the count."""
+    holds them or that featured them, and their brands. Three queries whatever the count."""
     products = Product.objects.filter(pk__in=product_ids, is_active=True).prefetch_related("variants")
     states = {
         product.pk: (
@@ -223,8 +223,9 @@ def stock_audiences(product_ids: set[int]) -> StockAudiences:
     open_events = LiveEvent.objects.filter(status__in=(Status.SCHEDULED, Status.LIVE))
     in_lineup = EventProduct.objects.filter(product_id__in=states, event__in=open_events)
     featured = Highlight.objects.filter(product_id__in=states, event__in=open_events)
-    pairs = set(in_lineup.values_list("event_id", "product_id"))
-    pairs |= set(featured.values_list("event_id", "product_id").distinct())
+    pairs = set(
+        in_lineup.values_list("event_id", "product_id").union(featured.values_list("event_id", "product_id"))
+    )
     events: dict[int, list[dict]] = {}
     for event_id, product_id in sorted(pairs):
         events.setdefault(event_id, []).append(states[product_id][1])

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from catalog.models import Variant
 from catalog.tests.factories import ProductFactory
 from events import selectors
-from events.models import EventProduct, Highlight
+from events.models import EventProduct, Highlight, LiveEvent
 from events.payloads import stock_payload
 from events.tests.factories import LiveEventFactory
 
@@ -120,3 +120,19 @@ def test_stream_details_reads_the_lineups_variants_in_fixed_queries(event, host)
 
     assert len(lineup) == 5 and all(len(card["variants"]) in (1, 2) for card in lineup)
     assert len(five) == len(one) <= 5  # highlight + its variants, lineup + its variants
+
+
+def test_stock_goes_to_open_events_showing_the_product_and_to_its_brand(event, host, brand):
+    in_lineup = add(event, stock=3)
+    featured_only = ProductFactory(organization=brand, stock=0)
+    Highlight.objects.create(event=event, product=featured_only, featured_by=host)
+    ended = LiveEventFactory(organization=brand, status=LiveEvent.Status.ENDED)
+    EventProduct.objects.create(event=ended, product=in_lineup)
+
+    audiences = selectors.stock_audiences({in_lineup.pk, featured_only.pk})
+
+    assert list(audiences.events) == [event.pk]  # not the ended one
+    assert {entry["public"]["id"] for entry in audiences.events[event.pk]} == {in_lineup.pk, featured_only.pk}
+    assert {entry["public"]["id"] for entry in audiences.brands[brand.pk]} == {in_lineup.pk, featured_only.pk}
+    exact = {entry["exact"]["id"]: entry["exact"]["stock"] for entry in audiences.brands[brand.pk]}
+    assert exact == {in_lineup.pk: 3, featured_only.pk: 0}
