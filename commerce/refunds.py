@@ -92,6 +92,36 @@ def cancel_payment_as_operator(*, order_id: int) -> str:
         return f"refused: {exc}"
 
 
+def apply_refund_event(order: Order, event: payments.PaymentEvent) -> str:
+    """The provider's word on a refund, from a verified webhook (commerce.services holds the
+    order's lock): a full refund made outside Liveshop (the provider's dashboard) marks a paid
+    order refunded and puts its stock back; a refund that failed leaves the order needing one
+    again. Returns what happened; idempotent (a refunded order stays refunded)."""
+    if event.kind == payments.REFUND_FAILED:
+        return _refund_failed(order, event)
+    if order.status not in REFUNDABLE:
+        return f"already {order.status}"
+    if (event.amount_minor, event.currency) != (
+        payments.minor_units(order.total, order.currency),
+        order.currency,
+    ):
+        return "partial refund: left to the studio"
+    order = services._close(order, Status.REFUNDED, allowed=REFUNDABLE)  # restocks, as refund_order does
+    order.refunded_at = timezone.now()
+    order.save(update_fields=["refunded_at"])
+    return "refunded"
+
+
+def _refund_failed(order: Order, event: payments.PaymentEvent) -> str:
+    if order.status != Status.REFUNDED or event.refund_id not in ("", order.refund_id):
+        return "not this order's refund"
+    order.status, order.refund_id = Status.NEEDS_REFUND, ""
+    reason = event.reason or "no reason given"
+    order.status_reason = f"The refund failed at the payment provider ({reason}): refund it again."[:300]
+    order.save(update_fields=["status", "refund_id", "status_reason"])
+    return "refund failed"
+
+
 def _backend_of(order: Order) -> payments.PaymentBackend:
     backend = payments.get_payment_backend()
     if backend.name != order.payment_backend:

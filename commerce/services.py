@@ -260,7 +260,7 @@ def handle_payment_webhook(*, body: bytes, headers) -> str:
     success leaves the order paid; a success after a failure takes the stock again)."""
     backend = payments.get_payment_backend()
     event = backend.parse_webhook(body, headers)
-    if event.kind not in (payments.SUCCEEDED, payments.FAILED, payments.CANCELED):
+    if event.kind not in (payments.SUCCEEDED, payments.FAILED, payments.CANCELED, *payments.REFUND_KINDS):
         return "ignored"
     with transaction.atomic():
         try:
@@ -279,6 +279,10 @@ def _apply_payment_event(backend: str, event: payments.PaymentEvent) -> str:
     order = _order_for_event(backend, event)
     if order is None:
         return "unknown order"
+    if event.kind in payments.REFUND_KINDS:
+        from commerce import refunds  # the provider's refunds build on these services
+
+        return refunds.apply_refund_event(order, event)
     if event.kind != payments.SUCCEEDED:
         if order.status != Status.PENDING:
             return f"already {order.status}"

@@ -40,6 +40,10 @@ CANCELED = "canceled"
 PROCESSING = "processing"
 REQUIRES_ACTION = "requires_action"
 IGNORED = "ignored"
+# A payment refunded in full (also from the provider's dashboard), and a refund that failed.
+REFUNDED = "refunded"
+REFUND_FAILED = "refund_failed"
+REFUND_KINDS = (REFUNDED, REFUND_FAILED)
 
 
 def minor_units(amount: Decimal, currency: str) -> int:
@@ -71,7 +75,7 @@ class Payment:
 @dataclass(frozen=True)
 class PaymentEvent:
     """A verified webhook event: ``kind`` is one of SUCCEEDED, FAILED, CANCELED, PROCESSING,
-    REQUIRES_ACTION or IGNORED (a type we do not act on)."""
+    REQUIRES_ACTION, REFUNDED, REFUND_FAILED or IGNORED (a type we do not act on)."""
 
     id: str
     kind: str
@@ -80,6 +84,7 @@ class PaymentEvent:
     amount_minor: int | None = None
     currency: str = ""
     reason: str = ""
+    refund_id: str = ""  # REFUND_FAILED: the refund that failed
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from commerce.payments.base import (
     FAILED,
     IGNORED,
     PROCESSING,
+    REFUND_FAILED,
+    REFUNDED,
     REQUIRES_ACTION,
     SUCCEEDED,
     AlreadyRefunded,
@@ -134,6 +136,8 @@ class StripeBackend:
         except ValueError as exc:
             raise InvalidWebhook(f"not a Stripe event: {exc}") from None
         intent = event.data.object.to_dict()
+        if str(event.type).startswith(("charge.", "refund.")):
+            return refund_event(event.id, str(event.type), intent)
         if not str(event.type).startswith("payment_intent."):
             return PaymentEvent(id=event.id, kind=IGNORED, payment_id="")
         error = intent.get("last_payment_error") or {}
@@ -155,3 +159,26 @@ def gateway_error(exc: stripe.StripeError, message: str, **context: str) -> Paym
     if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError):
         return ProviderUnavailable("The payment provider is unavailable; try again.")
     return PaymentBackendError(exc.user_message or "The payment provider refused the request.")
+
+
+def refund_event(event_id: str, event_type: str, data: dict) -> PaymentEvent:
+    """charge.refunded of a charge refunded in full (from Liveshop or Stripe's dashboard):
+    REFUNDED; refund.failed, or refund.updated to failed or canceled: REFUND_FAILED with the
+    refund's id and reason. Partial refunds and other charge or refund events: IGNORED."""
+    payment_id, currency = str(data.get("payment_intent") or ""), str(data.get("currency", "")).upper()
+    if event_type == "charge.refunded" and data.get("refunded") and payment_id:
+        amount = data.get("amount_refunded")
+        return PaymentEvent(event_id, REFUNDED, payment_id, amount_minor=amount, currency=currency)
+    failed = event_type == "refund.failed" or data.get("status") in ("failed", "canceled")
+    if event_type.startswith("refund.") and failed and payment_id:
+        reason = str(data.get("failure_reason") or data.get("status") or "").replace("_", " ")
+        return PaymentEvent(
+            event_id,
+            REFUND_FAILED,
+            payment_id,
+            amount_minor=data.get("amount"),
+            currency=currency,
+            reason=reason,
+            refund_id=str(data.get("id", "")),
+        )
+    return PaymentEvent(id=event_id, kind=IGNORED, payment_id="")

@@ -12,6 +12,8 @@ import stripe
 from commerce.payments import (
     FAILED,
     IGNORED,
+    REFUND_FAILED,
+    REFUNDED,
     SUCCEEDED,
     AlreadyRefunded,
     InvalidWebhook,
@@ -134,7 +136,7 @@ def test_stripe_webhook_events_are_verified_and_mapped():
         "EUR",
     )
     assert backend.parse_webhook(failed.encode(), signed(failed)).reason == "Your card was declined."
-    other = stripe_event("charge.refunded")
+    other = stripe_event("customer.created")
     assert backend.parse_webhook(other.encode(), signed(other)).kind == IGNORED
 
 
@@ -348,3 +350,44 @@ def test_the_test_provider_refuses_to_take_a_canceled_payment_and_to_cancel_a_pa
     paid = paid_test_payment(backend, f"p{time.time_ns()}")
     with pytest.raises(PaymentNotCancelable):
         backend.cancel(paid.id)
+
+
+CHARGE = {
+    "id": "ch_123",
+    "object": "charge",
+    "amount": 2599,
+    "amount_refunded": 2599,
+    "currency": "eur",
+    "payment_intent": "pi_123",
+    "refunded": True,
+}
+
+
+def stripe_object_event(event_type, data, event_id="evt_r1"):
+    return json.dumps({"id": event_id, "object": "event", "type": event_type, "data": {"object": data}})
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "expected"),
+    [
+        ("charge.refunded", CHARGE, (REFUNDED, "pi_123", 2599, "")),
+        ("charge.refunded", {**CHARGE, "amount_refunded": 500, "refunded": False}, (IGNORED, "", None, "")),
+        (
+            "refund.failed",
+            {**REFUND, "status": "failed", "failure_reason": "expired_or_canceled_card"},
+            (REFUND_FAILED, "pi_123", 2599, "re_123"),
+        ),
+        ("refund.updated", {**REFUND, "status": "canceled"}, (REFUND_FAILED, "pi_123", 2599, "re_123")),
+        ("refund.updated", REFUND, (IGNORED, "", None, "")),
+    ],
+    ids=["full", "partial", "failed", "canceled", "succeeded"],
+)
+def test_stripe_refund_events_are_mapped(event_type, data, expected):
+    backend = StripeBackend(api_key="sk_test_x", webhook_secret=WEBHOOK_SECRET)
+    body = stripe_object_event(event_type, data)
+
+    event = backend.parse_webhook(body.encode(), signed(body))
+
+    assert (event.kind, event.payment_id, event.amount_minor, event.refund_id) == expected
+    if event.kind == REFUND_FAILED:
+        assert event.reason in ("expired or canceled card", "canceled")

@@ -169,3 +169,81 @@ def test_cancel_task_retries_while_the_provider_is_unreachable(payment_backend, 
 
     assert (retry.value.when, UnreachableProvider.calls) == (30, 1)
     assert isinstance(retry.value.exc, payments.ProviderUnavailable)
+
+
+@pytest.fixture
+def stripe_webhooks(settings):
+    """deliver(event_type, data, event_id): sign an event as Stripe would POST it and hand it to
+    the webhook handler, with PAYMENT_BACKEND=stripe from then on (orders are placed before, with
+    the test provider)."""
+    import json
+    import time
+
+    import stripe
+
+    def deliver(event_type, data, event_id):
+        settings.PAYMENT_BACKEND, settings.STRIPE_WEBHOOK_SECRET = "stripe", "whsec_test"
+        payments.get_payment_backend.cache_clear()
+        body = json.dumps({"id": event_id, "object": "event", "type": event_type, "data": {"object": data}})
+        header = stripe.WebhookSignature.generate_signature_header(
+            body, "whsec_test", timestamp=int(time.time())
+        )
+        return services.handle_payment_webhook(body=body.encode(), headers={"Stripe-Signature": header})
+
+    yield deliver
+    payments.get_payment_backend.cache_clear()
+
+
+def as_stripe_order(order, payment_id):
+    Order.objects.filter(pk=order.pk).update(payment_backend="stripe", payment_id=payment_id)
+
+
+def test_a_refund_from_stripes_dashboard_refunds_the_order_once_and_restocks(
+    payment_backend, make_variant, stripe_webhooks
+):
+    variant = make_variant(stock=3, price="25.99", currency="EUR")
+    order = place_order(variant)
+    as_stripe_order(order, "pi_dash")
+    charge = {
+        "id": "ch_1",
+        "object": "charge",
+        "payment_intent": "pi_dash",
+        "currency": "eur",
+        "refunded": True,
+    }
+
+    outcomes = [
+        stripe_webhooks("charge.refunded", {**charge, "amount_refunded": 2599}, "evt_d1") for _ in range(3)
+    ]
+
+    order.refresh_from_db()
+    variant.refresh_from_db()
+    assert outcomes == ["refunded", "duplicate", "duplicate"]
+    assert (order.status, variant.stock) == (Status.REFUNDED, 3) and order.refunded_at is not None
+    assert (
+        stripe_webhooks("charge.refunded", {**charge, "amount_refunded": 2599}, "evt_d2")
+        == "already refunded"
+    )
+
+
+def test_a_failed_refund_leaves_the_order_needing_a_refund(
+    payment_backend, make_variant, host, stripe_webhooks
+):
+    payments.get_payment_backend.cache_clear()
+    order = place_order(make_variant(stock=2))
+    Order.objects.filter(pk=order.pk).update(
+        status=Status.REFUNDED, refund_id="re_9", payment_backend="stripe", payment_id="pi_f"
+    )
+    refund = {"id": "re_9", "object": "refund", "payment_intent": "pi_f", "amount": 2000, "currency": "usd"}
+
+    other = stripe_webhooks("refund.failed", {**refund, "id": "re_other", "status": "failed"}, "evt_f0")
+    outcome = stripe_webhooks(
+        "refund.failed", {**refund, "status": "failed", "failure_reason": "lost_or_stolen_card"}, "evt_f1"
+    )
+
+    order.refresh_from_db()
+    assert (other, outcome, order.status) == ("not this order's refund", "refund failed", Status.NEEDS_REFUND)
+    assert (
+        order.status_reason
+        == "The refund failed at the payment provider (lost or stolen card): refund it again."
+    )
