@@ -2,8 +2,9 @@
 (uvicorn) on the test database and Redis, the test payment provider (PAYMENT_BACKEND=test, through
 the same webhook handling as a real provider's), and Chromium.
 
-One show, one server, two viewers: a desktop viewer adds the featured product from the card,
-checks out in the panel over the player and pays with the success card, and sees the
+One show, one server, two viewers: a desktop viewer adds the featured product from the card and
+a size of another from the lineup (the option sheet), checks out in the panel over the player,
+pays with the success card, and sees the
 confirmation while the live video keeps playing (never reloaded: currentTime only grows); a phone
 viewer sees the stock drop on its card, then pays with a card that is declined, sees the reason,
 and nothing stays reserved. Screenshots of both go to test-artifacts/."""
@@ -44,6 +45,15 @@ def shop_show(live_stack, settings):
     ShopSettings.objects.create(organization=event.organization, shipping_countries=["FR", "GB", "US"])
     featured = products[0]
     Variant.objects.filter(product=featured, is_default=True).update(stock=STOCK, low_stock_threshold=10)
+    cream = products[1]  # two sizes: the lineup's Add asks which
+    Variant.objects.create(
+        organization=cream.organization,
+        product=cream,
+        sku="ACME-2-50",
+        label="50 ml",
+        price_override=49,
+        stock=3,
+    )
     events.feature_product(
         event=event, product=featured, by=get_user_model().objects.get(username="console-host")
     )
@@ -109,18 +119,26 @@ def test_a_viewer_buys_the_featured_product_while_the_show_plays_and_a_decline_r
         cart_button = buyer.locator("#cart-button")
         expect(cart_button.locator(".cart-count")).to_have_text("1")
         expect(buyer.locator("#shop-toast")).to_contain_text(f"{featured.name} is in your cart.")
-        cart_button.click()
+        # And the night cream from the lineup, whose two sizes the option sheet offers.
+        buyer.locator("#lineup .lineup-item").nth(1).get_by_role(
+            "button", name="Add Night cream to cart"
+        ).click()
         panel = buyer.locator("#shop-panel")
-        expect(panel.locator(".cart-line")).to_have_count(1)
-        expect(panel.locator(".cart-name")).to_have_text(featured.name)
-        expect(panel.locator(".shop-total strong")).to_have_text("$24.00")
+        expect(panel.get_by_role("heading", name="Choose an option")).to_be_visible()
+        panel.get_by_role("button", name="50 ml $49.00 Only 3 left").click()
+        expect(cart_button.locator(".cart-count")).to_have_text("2")
+        expect(panel).to_be_hidden()
+        cart_button.click()
+        expect(panel.locator(".cart-line")).to_have_count(2)
+        expect(panel.locator(".cart-name")).to_have_text([featured.name, "Night cream"])
+        expect(panel.locator(".cart-variant")).to_have_text("50 ml")
+        expect(panel.locator(".shop-total strong")).to_have_text("$73.00")
         buyer.screenshot(path=artifacts_dir / "shop-desktop-cart.png")
 
         pay = checkout(buyer, name="Ada Lovelace")
-        expect(pay.get_by_role("button", name="Pay $24.00")).to_be_visible()
         pay.get_by_label("Card number").fill("4242 4242 4242 4242")
         buyer.screenshot(path=artifacts_dir / "shop-desktop-payment.png")
-        pay.get_by_role("button", name="Pay $24.00").click()
+        pay.get_by_role("button", name="Pay $73.00").click()
 
         done = panel.locator(".confirmation")
         expect(done).to_be_visible()
@@ -135,7 +153,7 @@ def test_a_viewer_buys_the_featured_product_while_the_show_plays_and_a_decline_r
         order = in_a_thread(lambda: Order.objects.get(token=token))
         assert (order.status, str(order.total), order.full_name, order.country) == (
             "paid",
-            "24.00",
+            "73.00",
             "Ada Lovelace",
             "FR",
         )

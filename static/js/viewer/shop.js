@@ -12,7 +12,8 @@
  */
 import * as Card from "../lib/card.js";
 import * as Frames from "../lib/frames.js";
-import { jsonBody } from "../lib/http.js";
+import { api, orderUrl } from "./shop_api.js";
+import { cartLine, money, pickOption, renderSummary, span } from "./shop_render.js";
 import { payWithStripe } from "./shop_stripe.js";
 
 const config = JSON.parse(document.getElementById("shop-config").textContent);
@@ -25,11 +26,10 @@ const cartButton = $("cart-button");
 const toastEl = $("shop-toast");
 const video = $("video");
 const field = (name, root = panel) => root.querySelector(`[data-field="${name}"]`);
-const ZERO_TOKEN = "00000000-0000-0000-0000-000000000000";
 const TITLES = { pick: "Choose an option", cart: "Your cart", details: "Checkout", pay: "Payment", done: "Order confirmed" };
 const BACK = { details: "cart", pay: "details" };
 
-const state = { cart: null, csrf: "", order: null, details: null, picking: null, busy: false };
+const state = { cart: null, order: null, details: null, picking: null, busy: false };
 
 // The test and debugging hook.
 window.liveshopShop = {
@@ -40,32 +40,14 @@ window.liveshopShop = {
 
 // The server ------------------------------------------------------------------------------
 
-async function call(url, body) {
-  const init = { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } };
-  if (body !== undefined) {
-    Object.assign(init, { method: "POST", body: JSON.stringify(body) });
-    Object.assign(init.headers, { "Content-Type": "application/json", "X-CSRFToken": state.csrf });
-  }
-  let response;
-  try {
-    response = await fetch(url, init);
-  } catch {
-    return { ok: false, status: 0, data: { error: "No connection: check your network and try again." } };
-  }
-  const data = (await jsonBody(response)) || { error: `The shop did not answer (HTTP ${response.status}). Try again.` };
-  return { ok: response.ok, status: response.status, data };
-}
-
-const orderUrl = (pattern, token) => pattern.replace(ZERO_TOKEN, token);
-
 async function loadCart() {
-  const answer = await call(config.cartUrl);
+  const answer = await api.call(config.cartUrl);
   if (answer.ok) setCart(answer.data);
   return answer;
 }
 
 function setCart(cart) {
-  if (cart.csrfToken) state.csrf = cart.csrfToken;
+  if (cart.csrfToken) api.token = cart.csrfToken;
   state.cart = cart;
   cartButton.hidden = !cart.count && !cartButton.dataset.used;
   field("count", cartButton).textContent = String(cart.count);
@@ -91,7 +73,7 @@ async function add(card, variantId, button) {
   const body = { quantity: 1, ...attribution() };
   if (variantId) body.variant_id = Number(variantId);
   else body.product_id = card.id; // a card without its variants yet: the product's only one
-  const answer = await call(config.addUrl, body);
+  const answer = await api.call(config.addUrl, body);
   if (button) {
     button.classList.remove("is-busy");
     Card.fillStock(button.closest("[data-product-id]"), Card.known(card.id) || card);
@@ -127,29 +109,11 @@ function openPick(card) {
   list.replaceChildren(
     ...card.variants.map((variant) => {
       const item = document.createElement("li");
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "pick-option";
-      button.dataset.variantId = String(variant.id);
-      button.disabled = variant.inStock === false;
-      const hint = variant.inStock === false ? "Sold out" : variant.left ? `Only ${variant.left} left` : "";
-      button.append(
-        span("pick-label", variant.label || "Standard"),
-        span("pick-price", Card.formatPrice(variant.price, card.currency)),
-        span("pick-hint", hint),
-      );
-      item.append(button);
+      item.append(pickOption(variant, card.currency));
       return item;
     }),
   );
   open("pick");
-}
-
-function span(className, text) {
-  const el = document.createElement("span");
-  el.className = className;
-  el.textContent = text;
-  return el;
 }
 
 // The panel -------------------------------------------------------------------------------
@@ -181,10 +145,6 @@ function close() {
   }
 }
 
-function money(value, currency) {
-  return Card.formatPrice(value, currency);
-}
-
 function renderCart() {
   const cart = state.cart;
   const lines = cart.lines || [];
@@ -194,59 +154,8 @@ function renderCart() {
   field("lines").replaceChildren(...lines.map((line) => cartLine(line, cart.currency)));
 }
 
-function cartLine(line, currency) {
-  const item = document.createElement("li");
-  item.className = "cart-line";
-  item.dataset.variantId = String(line.variantId);
-  const thumb = document.createElement("span");
-  thumb.className = "cart-thumb";
-  if (line.image) {
-    const img = document.createElement("img");
-    Object.assign(img, { src: line.image, alt: "", width: 64, height: 64, loading: "lazy" });
-    thumb.append(img);
-  }
-  const info = document.createElement("div");
-  info.className = "cart-info";
-  info.append(span("cart-name", line.name));
-  if (line.variant) info.append(span("cart-variant", line.variant));
-  const unit = span("cart-unit", `${money(line.unitPrice, currency)} each`);
-  if (line.deal) {
-    // A flash deal's price, until it ends (the server charges the price it holds at checkout).
-    const regular = document.createElement("s");
-    regular.textContent = money(line.deal.regularPrice, currency);
-    const ends = new Date(line.deal.endsAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    unit.append(" ", regular, span("cart-deal", ` · show price until ${ends}`));
-  }
-  info.append(unit);
-  const qty = document.createElement("div");
-  qty.className = "qty";
-  qty.append(
-    qtyButton("−", line.quantity - 1, `One ${line.name} less`),
-    span("qty-value", String(line.quantity)),
-    qtyButton("+", line.quantity + 1, `One ${line.name} more`, line.quantity >= 99),
-  );
-  const remove = document.createElement("button");
-  Object.assign(remove, { type: "button", className: "link cart-remove", textContent: "Remove" });
-  remove.dataset.quantity = "0";
-  remove.setAttribute("aria-label", `Remove ${line.name} from the cart`);
-  info.append(qty);
-  const end = document.createElement("div");
-  end.className = "cart-end";
-  end.append(span("cart-subtotal", money(line.subtotal, currency)), remove);
-  item.append(thumb, info, end);
-  return item;
-}
-
-function qtyButton(text, quantity, label, disabled = false) {
-  const button = document.createElement("button");
-  Object.assign(button, { type: "button", className: "qty-button", textContent: text, disabled });
-  button.dataset.quantity = String(quantity);
-  button.setAttribute("aria-label", label);
-  return button;
-}
-
 async function setQuantity(variantId, quantity) {
-  const answer = await call(config.lineUrl.replace("{id}", variantId), { quantity });
+  const answer = await api.call(config.lineUrl.replace("{id}", variantId), { quantity });
   error("cart-error", answer.ok ? "" : answer.data.error);
   if (answer.ok) setCart(answer.data);
   else await loadCart();
@@ -289,21 +198,6 @@ function fillCountries() {
   select.value = codes.includes(guess) ? guess : codes.length === 1 ? codes[0] : "";
 }
 
-function renderSummary(el, lines, total, currency) {
-  const list = document.createElement("ul");
-  list.className = "summary-lines";
-  for (const line of lines) {
-    const item = document.createElement("li");
-    const name = line.variant ? `${line.name} · ${line.variant}` : line.name;
-    item.append(span("summary-name", `${line.quantity} × ${name}`), span("summary-price", money(line.subtotal, currency)));
-    list.append(item);
-  }
-  const sum = document.createElement("p");
-  sum.className = "summary-total";
-  sum.append(span("", "Total"), span("", money(total, currency)));
-  el.replaceChildren(list, sum);
-}
-
 function showFieldErrors(fields = {}) {
   for (const el of detailsForm.querySelectorAll("[data-error]")) {
     const message = fields[el.dataset.error] || "";
@@ -318,7 +212,7 @@ function showFieldErrors(fields = {}) {
 
 /** Start (or start again) paying for the cart with the details: the server reserves the stock. */
 async function startCheckout(details) {
-  const answer = await call(config.checkoutUrl, details);
+  const answer = await api.call(config.checkoutUrl, details);
   if (answer.ok) {
     state.order = answer.data;
     return answer;
@@ -401,7 +295,7 @@ async function payWithTestCard(order, authenticated) {
     card_number: payForm.elements.card_number.value,
     authenticated,
   };
-  const answer = await call(orderUrl(config.testPaymentUrl, order.token), body);
+  const answer = await api.call(orderUrl(config.testPaymentUrl, order.token), body);
   if (!answer.ok) return { error: answer.data.error };
   return { order: answer.data, requiresAction: answer.data.payment?.status === "requires_action" };
 }

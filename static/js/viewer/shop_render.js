@@ -1,0 +1,98 @@
+/* The shop panel's pieces (pure DOM builders: data in, elements out): cart lines, order
+ * summaries, option buttons. Money arrives as the server's decimal strings and is only formatted
+ * here, in the viewer's locale (Intl, lib/card.js formatPrice). */
+import { formatPrice } from "../lib/card.js";
+
+export function span(className, text) {
+  const el = document.createElement("span");
+  el.className = className;
+  el.textContent = text;
+  return el;
+}
+
+export function money(value, currency) {
+  return formatPrice(value, currency);
+}
+
+export function cartLine(line, currency) {
+  const item = document.createElement("li");
+  item.className = "cart-line";
+  item.dataset.variantId = String(line.variantId);
+  const thumb = document.createElement("span");
+  thumb.className = "cart-thumb";
+  if (line.image) {
+    const img = document.createElement("img");
+    Object.assign(img, { src: line.image, alt: "", width: 64, height: 64, loading: "lazy" });
+    thumb.append(img);
+  }
+  const info = document.createElement("div");
+  info.className = "cart-info";
+  info.append(span("cart-name", line.name));
+  if (line.variant) info.append(span("cart-variant", line.variant));
+  const unit = span("cart-unit", `${money(line.unitPrice, currency)} each`);
+  if (line.deal) {
+    // A flash deal's price, until it ends (the server charges the price it holds at checkout).
+    const regular = document.createElement("s");
+    regular.textContent = money(line.deal.regularPrice, currency);
+    const ends = new Date(line.deal.endsAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    unit.append(" ", regular, span("cart-deal", ` · show price until ${ends}`));
+  }
+  info.append(unit);
+  const qty = document.createElement("div");
+  qty.className = "qty";
+  qty.append(
+    qtyButton("−", line.quantity - 1, `One ${line.name} less`),
+    span("qty-value", String(line.quantity)),
+    qtyButton("+", line.quantity + 1, `One ${line.name} more`, line.quantity >= 99),
+  );
+  const remove = document.createElement("button");
+  Object.assign(remove, { type: "button", className: "link cart-remove", textContent: "Remove" });
+  remove.dataset.quantity = "0";
+  remove.setAttribute("aria-label", `Remove ${line.name} from the cart`);
+  info.append(qty);
+  const end = document.createElement("div");
+  end.className = "cart-end";
+  end.append(span("cart-subtotal", money(line.subtotal, currency)), remove);
+  item.append(thumb, info, end);
+  return item;
+}
+
+function qtyButton(text, quantity, label, disabled = false) {
+  const button = document.createElement("button");
+  Object.assign(button, { type: "button", className: "qty-button", textContent: text, disabled });
+  button.dataset.quantity = String(quantity);
+  button.setAttribute("aria-label", label);
+  return button;
+}
+
+export function renderSummary(el, lines, total, currency) {
+  const list = document.createElement("ul");
+  list.className = "summary-lines";
+  for (const line of lines) {
+    const item = document.createElement("li");
+    const name = line.variant ? `${line.name} · ${line.variant}` : line.name;
+    item.append(span("summary-name", `${line.quantity} × ${name}`), span("summary-price", money(line.subtotal, currency)));
+    list.append(item);
+  }
+  const sum = document.createElement("p");
+  sum.className = "summary-total";
+  sum.append(span("", "Total"), span("", money(total, currency)));
+  el.replaceChildren(list, sum);
+}
+
+
+/** An option of the "Choose an option" sheet (disabled when sold out). */
+export function pickOption(variant, currency) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "pick-option";
+  button.dataset.variantId = String(variant.id);
+  button.disabled = variant.inStock === false;
+  const hint = variant.inStock === false ? "Sold out" : variant.left ? `Only ${variant.left} left` : "";
+  button.append(
+    span("pick-label", variant.label || "Standard"),
+    span("pick-price", money(variant.price, currency)),
+    span("pick-hint", hint),
+  );
+  return button;
+}
