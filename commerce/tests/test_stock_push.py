@@ -146,16 +146,21 @@ async def test_a_hot_product_sends_one_frame_per_window_and_its_last_state():
     await viewer.disconnect()
 
 
-def test_two_processes_selling_one_product_share_its_window_and_the_last_state_goes_out(monkeypatch):
-    """Two pushers (two web processes) on the test Redis: ~100 changes/s of one product make at
-    most one publish per window between them, and one after the last change."""
+@pytest.mark.parametrize("processes", [2, 1])
+def test_processes_selling_one_product_share_its_window_and_the_last_state_goes_out(
+    monkeypatch, settings, processes
+):
+    """Two pushers (two web processes) on the test Redis, or one without Redis (the demo): ~100
+    changes/s of one product make at most one publish per window, and one after the last change."""
+    if processes == 1:
+        settings.REDIS_URL = ""
     published: list[float] = []
     monkeypatch.setattr(stock_push, "publish_stock", lambda ids: published.append(time.monotonic()))
     product_id = 9_000_000 + int(time.time() * 1000) % 1_000_000  # a window key no other test uses
-    pushers = [stock_push.StockPusher(), stock_push.StockPusher()]
+    pushers = [stock_push.StockPusher() for _ in range(processes)]
 
     for n in range(100):
-        pushers[n % 2].changed({product_id})
+        pushers[n % processes].changed({product_id})
         time.sleep(0.01)
     last_change = time.monotonic()
     deadline = last_change + 4 * stock_push.WINDOW

@@ -124,7 +124,9 @@ class StockPusher:
         loss with no change since proves a later window (opened after our change) covered it."""
         with self._lock:
             for pid, marked_before in tried.items():
-                entry = self._pending[pid]
+                entry = self._pending.get(pid)
+                if entry is None:  # settled by a concurrent forced flush (at exit)
+                    continue
                 entry.busy = False
                 if pid in won:
                     entry.lost = False
@@ -144,6 +146,8 @@ class StockPusher:
         """The products whose window this process opens now (every process shares them in Redis)."""
         if not settings.REDIS_URL:
             now = time.monotonic()
+            if len(self._local_windows) > 1000:  # forget closed windows
+                self._local_windows = {pid: end for pid, end in self._local_windows.items() if end > now}
             opened = {pid for pid in product_ids if self._local_windows.get(pid, 0) <= now}
             self._local_windows.update(dict.fromkeys(opened, now + self.window))
             return opened
