@@ -59,6 +59,19 @@ def max_upload_bytes() -> int:
     return settings.LIVESHOP_MAX_UPLOAD_BYTES
 
 
+def max_duration_seconds() -> int:
+    """The longest video accepted: its transcode must fit the task's time limit (README)."""
+    return settings.LIVESHOP_UPLOAD_MAX_DURATION_SECONDS
+
+
+def human_duration(seconds: float) -> str:
+    """``2 h 5 min``, ``45 min``, ``1 min 30 s``, ``12 s``."""
+    total = round(seconds)
+    hours, minutes, secs = total // 3600, total // 60 % 60, total % 60
+    parts = [(hours, "h"), (minutes, "min"), (secs if not hours else 0, "s")]
+    return " ".join(f"{n} {unit}" for n, unit in parts if n) or "0 s"
+
+
 def uses_direct_upload() -> bool:
     """Uploads go straight to S3 when the default storage is S3."""
     return bool(settings.AWS_STORAGE_BUCKET_NAME) and hasattr(storages["default"], "bucket_name")
@@ -101,6 +114,11 @@ def probe_video(path: str | Path, **context) -> MediaInfo:
         detail = f"video codec {info.video_codec!r}"
         problems.log_detail("Video refused", problem=Problem.UNSUPPORTED_CODEC, detail=detail, **context)
         raise InvalidUpload(problems.explain(Problem.UNSUPPORTED_CODEC))
+    if info.duration > max_duration_seconds():
+        raise InvalidUpload(
+            f"This video is {human_duration(info.duration)} long; videos may be at most "
+            f"{human_duration(max_duration_seconds())}. Trim it, or split it into parts, and upload those."
+        )
     return info
 
 

@@ -1,5 +1,6 @@
 """Limits a brand hears about before waiting: an upload over the size limit is refused from its
-Content-Length before a byte of its body is read (413 with the reason)."""
+Content-Length before a byte of its body is read (413 with the reason), and a video longer than
+LIVESHOP_UPLOAD_MAX_DURATION_SECONDS with both lengths (its transcode would not fit its time limit)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from django.core import signals
 from django.db import close_old_connections
 
 from recordings.models import Recording
-from recordings.tests.upload_media import files_in
+from recordings.services import uploads
+from recordings.tests.upload_media import files_in, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +101,33 @@ def test_a_body_within_the_limit_is_read_as_before(host_client, brand, settings)
         host_client, f"/studio/videos/new/?brand={brand.slug}", size=16 * 65536, accept="application/json"
     )
     assert read == 16
+
+
+# Duration --------------------------------------------------------------------------------------
+
+
+def test_a_video_longer_than_the_limit_is_refused_with_both_lengths(
+    host_client, brand, on_disk, sample_video, settings
+):
+    settings.LIVESHOP_UPLOAD_MAX_DURATION_SECONDS = 3
+    response = upload(host_client, brand, name="long.mp4", content=sample_video.read_bytes())
+
+    assert response.status_code == 400
+    (message,) = response.context["form"].errors["file"]
+    assert message.startswith("This video is 4 s long; videos may be at most 3 s. Trim it")
+    assert Recording.objects.count() == 0 and files_in(on_disk[0]) == []
+
+
+def test_the_upload_form_says_the_limits_and_gives_them_to_the_page(host_client, brand, settings):
+    settings.LIVESHOP_UPLOAD_MAX_DURATION_SECONDS = 90 * 60
+    page = host_client.get(f"/studio/videos/new/?brand={brand.slug}").content.decode()
+    assert "up to 2 GB and 1 h 30 min long" in page
+    assert 'data-max-seconds="5400"' in page and 'data-max-bytes="2147483648"' in page
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(12, "12 s"), (90, "1 min 30 s"), (3600, "1 h"), (3 * 3600 + 5 * 60 + 9, "3 h 5 min"), (0.2, "0 s")],
+)
+def test_human_duration(seconds, text):
+    assert uploads.human_duration(seconds) == text

@@ -206,6 +206,8 @@ class VideoCreateView(LoginRequiredMixin, View):
             "direct": uploads.uses_direct_upload(),
             "max_bytes": settings.LIVESHOP_MAX_UPLOAD_BYTES,
             "max_size": uploads.human_size(settings.LIVESHOP_MAX_UPLOAD_BYTES),
+            "max_seconds": uploads.max_duration_seconds(),
+            "max_duration": uploads.human_duration(uploads.max_duration_seconds()),
             "extensions": ", ".join(sorted(uploads.ALLOWED_EXTENSIONS)),
         }
         return render(request, self.template_name, context, status=status)
@@ -361,7 +363,7 @@ class SrtExportView(LoginRequiredMixin, View):
     def get(self, request, pk):
         recording = _recording_or_404(request, pk)
         key = "sku" if request.GET.get("key") == "sku" else "productId"
-        text = export_srt(recording.cues.select_related("product"), key=key)
+        text = export_srt(recording.cues.select_related("product"), key=key, ends_at=recording.duration_ms)
         response = HttpResponse(text, content_type="application/x-subrip; charset=utf-8")
         name = recording.slug or f"recording-{recording.pk}"
         response["Content-Disposition"] = f'attachment; filename="{name}.srt"'

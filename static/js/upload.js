@@ -10,6 +10,33 @@ function humanSize(bytes) {
   return unit ? `${size.toFixed(1).replace(/\.0$/, "")} ${units[unit]}` : `${size} bytes`;
 }
 
+function humanDuration(seconds) {
+  const total = Math.round(seconds);
+  const parts = [[Math.floor(total / 3600), "h"], [Math.floor(total / 60) % 60, "min"], [total >= 3600 ? 0 : total % 60, "s"]];
+  return parts.filter(([n]) => n).map(([n, unit]) => `${n} ${unit}`).join(" ") || "0 s";
+}
+
+/** The video's length as this browser reads it, or null when it cannot (a format it does not
+ * play): the server then checks it after the upload. */
+function videoDuration(file) {
+  return new Promise((resolve) => {
+    const video = document.createElement("video");
+    const url = URL.createObjectURL(file);
+    let timer = null;
+    const done = (value) => {
+      clearTimeout(timer);
+      URL.revokeObjectURL(url);
+      resolve(value);
+    };
+    video.preload = "metadata";
+    video.muted = true;
+    video.addEventListener("loadedmetadata", () => done(Number.isFinite(video.duration) ? video.duration : null), { once: true });
+    video.addEventListener("error", () => done(null), { once: true });
+    timer = setTimeout(() => done(null), 5000);
+    video.src = url;
+  });
+}
+
 // --- Processing progress -------------------------------------------------------------------
 
 function showProgress(root, data) {
@@ -72,6 +99,7 @@ function setUpUploadForm(form) {
   const submit = form.querySelector("[data-role=submit]");
   const fileName = form.querySelector("[data-role=file-name]");
   const maxBytes = Number(form.dataset.maxBytes);
+  const maxSeconds = Number(form.dataset.maxSeconds) || Infinity;
 
   input.addEventListener("change", () => {
     const file = input.files[0];
@@ -176,7 +204,12 @@ function setUpUploadForm(form) {
     event.preventDefault();
     const file = input.files[0];
     if (!file) return showErrors(["Choose a video file to upload."]);
+    // Refused here, before a byte is sent: the server would refuse them too, after the wait.
     if (file.size > maxBytes) return showErrors([`This file is ${humanSize(file.size)}; videos may be at most ${humanSize(maxBytes)}.`]);
+    const seconds = await videoDuration(file);
+    if (seconds !== null && seconds > maxSeconds + 0.5) {
+      return showErrors([`This video is ${humanDuration(seconds)} long; videos may be at most ${humanDuration(maxSeconds)}. Trim it, or split it into parts, and upload those.`]);
+    }
     errors.hidden = true;
     statusBox.hidden = false;
     submit.disabled = true;
