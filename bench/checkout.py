@@ -7,7 +7,7 @@
 One uvicorn process with the production command (docker/start-web: ``liveshop.asgi:application``,
 one process, ``--proxy-headers``; bench/_common.py: DJANGO_DEBUG=false, PAYMENT_BACKEND=test)
 pinned to --server-cpu, its own scratch database ``liveshop_bench_checkout`` on the machine's
-PostgreSQL and Redis database 12. Each buyer is a browser tab (bench/_http.py): its own keep-alive
+PostgreSQL and Redis database 9. Each buyer is a browser tab (bench/_http.py): its own keep-alive
 connection and session (anonymous: the cart lives in the session), CSRF cookie + header, requests
 as from the TLS-ending load balancer. A buyer adds to cart (``POST /api/shop/<brand>/cart/lines/``,
 attributed to the brand's live show), checks out (``POST /api/shop/<brand>/checkout/`` with e-mail,
@@ -35,6 +35,7 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -48,7 +49,7 @@ import _common
 from _http import Browser, HTTPError
 
 DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/liveshop_bench_checkout"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"  # 13 is _common's, 14 sync.py's
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"  # 13 is _common's, 14 sync.py's
 BRAND_SLUG = "bench-shop"
 EVENT_ID = 7_100_001  # far from test databases' ids and from _common.EVENT_ID (pub/sub is global)
 EVENT_SLUG = "bench-shop-live"
@@ -78,7 +79,7 @@ def seed() -> dict:
     from catalog.models import Product
     from catalog.variants import ensure_default_variant
     from commerce.models import ShopSettings
-    from events.models import LiveEvent
+    from events.models import EventProduct, LiveEvent
 
     brand, _ = Organization.objects.get_or_create(slug=BRAND_SLUG, defaults={"name": "Bench Shop"})
     ShopSettings.objects.update_or_create(organization=brand, defaults={"shipping_countries": [SHIP_TO]})
@@ -104,6 +105,8 @@ def seed() -> dict:
             defaults={"name": f"Bench {name}", "price": "49.90", "currency": "EUR"},
         )
         variants[name] = ensure_default_variant(product=product, stock=HOT_STOCK).pk
+        if name in ("race", "hot"):  # in the show's lineup: each sale pushes stock to its viewers
+            EventProduct.objects.get_or_create(event_id=EVENT_ID, product=product, defaults={"position": 1})
     return {"brand": brand.slug, "event": EVENT_ID, "variants": variants}
 
 
@@ -335,17 +338,54 @@ def postmaster_pid(db_url: str) -> int | None:
         return None
 
 
+class Window:
+    """The measured window of a loop mode: it opens once every client has finished one iteration
+    (a new session's first requests, slow on a busy machine, are not measured) and --warmup s have
+    passed, then lasts --duration s. Clients keep looping meanwhile, so the load never pauses."""
+
+    def __init__(self, clients: int, warmup: float, duration: float, cpu: CPU | None = None):
+        self.waiting, self.duration, self.cpu = clients, duration, cpu
+        self.earliest = time.monotonic() + warmup
+        self.w0 = self.w1 = float("inf")
+        self.all_warm = asyncio.Event()
+        self.cpu_marks: list[tuple[float, float]] = []
+
+    def warmed(self) -> None:
+        self.waiting -= 1
+        if self.waiting == 0:
+            self.all_warm.set()
+
+    def open(self) -> bool:
+        return time.monotonic() < self.w1
+
+    async def run(self) -> None:
+        await self.all_warm.wait()
+        await asyncio.sleep(max(0.0, self.earliest - time.monotonic()))
+        self.w0 = time.monotonic()
+        self.w1 = self.w0 + self.duration
+        if self.cpu:
+            self.cpu_marks.append(self.cpu.sample())
+        await asyncio.sleep(self.duration)
+        if self.cpu:
+            self.cpu_marks.append(self.cpu.sample())
+
+    def started_in(self, t: float) -> bool:
+        return self.w0 <= t < self.w1
+
+    def ended_in(self, t: float) -> bool:
+        return self.w0 <= t <= self.w1
+
+
 async def orders_round(shop: Shop, clients: int, duration: float, warmup: float, cpu: CPU | None) -> dict:
     browsers = await open_all(shop.port, clients)
-    begin = time.monotonic()
-    w0, w1 = begin + warmup, begin + warmup + duration
+    window = Window(clients, warmup, duration, cpu)
     done: list[float] = []
     steps: dict[str, list[float]] = {"add": [], "checkout": [], "pay": [], "order": []}
     failures: Counter = Counter()
-    cpu_marks: dict[str, tuple[float, float]] = {}
 
     async def buyer(i: int, browser: Browser) -> None:
-        while time.monotonic() < w1:
+        first = True
+        while window.open():
             t0 = time.monotonic()
             try:
                 status, _, t_add = await shop.add(browser, "hot")
@@ -360,13 +400,17 @@ async def orders_round(shop: Shop, clients: int, duration: float, warmup: float,
             except HTTPError:
                 failures["connection"] += 1
                 continue
+            finally:
+                if first:
+                    first = False
+                    window.warmed()
             if status != 200 or paid.get("status") != "paid":
                 failures[f"pay {classify(status, paid)}"] += 1
                 continue
             end = time.monotonic()
-            if w0 <= end <= w1:  # the rate: orders completed in the window
+            if window.ended_in(end):  # the rate: orders completed in the window
                 done.append(end)
-            if w0 <= t0 < w1:  # the latencies: orders started in it
+            if window.started_in(t0):  # the latencies: orders started in it
                 for name, took in (
                     ("add", t_add),
                     ("checkout", t_checkout),
@@ -375,28 +419,19 @@ async def orders_round(shop: Shop, clients: int, duration: float, warmup: float,
                 ):
                     steps[name].append(took * 1000)
 
-    async def marks() -> None:
-        await asyncio.sleep(max(0.0, w0 - time.monotonic()))
-        cpu_marks["start"] = cpu.sample()
-        await asyncio.sleep(max(0.0, w1 - time.monotonic()))
-        cpu_marks["end"] = cpu.sample()
-
     try:
-        jobs = [buyer(i, b) for i, b in enumerate(browsers)]
-        if cpu is not None:
-            jobs.append(marks())
-        await asyncio.gather(*jobs)
+        await asyncio.gather(window.run(), *(buyer(i, b) for i, b in enumerate(browsers)))
     finally:
         close_all(browsers)
     result = {"orders": len(done), "rate": len(done) / duration, "steps": steps, "failures": dict(failures)}
-    if cpu is not None and "end" in cpu_marks:
-        (s0, p0), (s1, p1) = cpu_marks["start"], cpu_marks["end"]
+    if len(window.cpu_marks) == 2:
+        (s0, p0), (s1, p1) = window.cpu_marks
         n = max(len(done), 1)
         result["server_cpu_ms"] = (s1 - s0) * 1000 / n
         result["pg_cpu_ms"] = (p1 - p0) * 1000 / n
         result["server_cpu_share"] = (s1 - s0) / duration
         result["server_cpu_s"] = s1 - s0
-    result["window"] = (w0, w1)
+    result["window"] = (window.w0, window.w1)
     return result
 
 
@@ -463,15 +498,16 @@ def pgbench(binary: str, db_url: str, script: Path, clients: int, duration: floa
 
 async def cart_round(shop: Shop, viewers: int, duration: float, warmup: float) -> dict:
     browsers = await open_all(shop.port, viewers)
-    begin = time.monotonic()
-    w0, w1 = begin + warmup, begin + warmup + duration
+    window = Window(viewers, warmup, duration)
     add_ms, drawer_ms = [], []
     problems: Counter = Counter()
 
     async def viewer(i: int, browser: Browser) -> None:
         held: Counter = Counter()
         adds = 0
-        while time.monotonic() < w1:
+        while window.open():
+            if adds == 1:
+                window.warmed()
             if adds and adds % CART_RESET_EVERY == 0:
                 browser.forget_session()
                 held.clear()
@@ -492,7 +528,7 @@ async def cart_round(shop: Shop, viewers: int, duration: float, warmup: float) -
             held[shop.ids["variants"][name]] += 1
             if lines(cart) != held or lines(fresh) != held:
                 problems["cart not updated"] += 1
-            if w0 <= t0 < w1:  # started in the window (the last ones end after it)
+            if window.started_in(t0):  # the last ones end after the window
                 add_ms.append((t1 - t0) * 1000)
                 drawer_ms.append((t2 - t0) * 1000)
 
@@ -500,7 +536,7 @@ async def cart_round(shop: Shop, viewers: int, duration: float, warmup: float) -
         return await browser.request("GET", shop.cart_path)
 
     try:
-        await asyncio.gather(*(viewer(i, b) for i, b in enumerate(browsers)))
+        await asyncio.gather(window.run(), *(viewer(i, b) for i, b in enumerate(browsers)))
     finally:
         close_all(browsers)
     return {
@@ -605,6 +641,56 @@ TestPaymentBackend.create_payment = _traced("create_payment", TestPaymentBackend
 TestPaymentBackend.confirm = _traced("provider_confirm", TestPaymentBackend.confirm)
 services.handle_payment_webhook = _traced("payment_webhook", services.handle_payment_webhook)
 
+if os.environ.get("BENCH_DJANGO_SLOTS"):
+    # --django-slots N (an experiment): at most N requests inside Django at once; the others wait
+    # on the event loop, holding no thread (Django's handler starts a thread per request).
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+
+    from liveshop.handlers import OneHopASGIHandler
+
+    _slots = []
+
+    async def _bounded(self, request):
+        if not _slots:
+            _slots.append(asyncio.Semaphore(int(os.environ["BENCH_DJANGO_SLOTS"])))
+        async with _slots[0]:
+            return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+
+    OneHopASGIHandler.get_response_async = _bounded
+
+if os.environ.get("BENCH_SAMPLE_FILE"):
+    # --sample: every 5 ms, where is each thread (its innermost frames)? Waits show as the call
+    # that waits (a pool connection, a socket read, the GIL shows as the line a thread resumes).
+    import collections, json, sys
+
+    _samples, _frames_seen = collections.Counter(), [0]
+
+    def _where(frame):
+        names = []
+        while frame is not None and len(names) < 4:
+            code = frame.f_code
+            path = code.co_filename.replace(os.getcwd() + "/", "").split("site-packages/")[-1]
+            names.append("%s:%s %s" % (path, frame.f_lineno, code.co_name))
+            frame = frame.f_back
+        return " < ".join(names)
+
+    def _sampler():
+        me, last_dump = threading.get_ident(), time.monotonic()
+        while True:
+            time.sleep(0.005)
+            for ident, frame in sys._current_frames().items():
+                if ident != me:
+                    _samples[_where(frame)] += 1
+            _frames_seen[0] += 1
+            if time.monotonic() - last_dump > 2:
+                last_dump = time.monotonic()
+                with open(os.environ["BENCH_SAMPLE_FILE"], "w") as out:
+                    json.dump({"ticks": _frames_seen[0], "top": _samples.most_common(60)}, out)
+
+    threading.Thread(target=_sampler, daemon=True, name="bench-sampler").start()
+
 if os.environ.get("BENCH_PROFILE_FILE"):
     # --profile: cProfile each request's chain in its own thread, merged every 100 requests into
     # one file (overwritten each time: the server is stopped by a signal, so no exit hook runs).
@@ -708,6 +794,21 @@ def print_profile(path: Path, top: int = 30) -> None:
     pstats.Stats(str(path)).sort_stats("tottime").print_stats(top)
     print(f"top {top} by cumulative time:\n")
     pstats.Stats(str(path)).sort_stats("cumulative").print_stats(top)
+
+
+def print_samples(path: Path, top: int = 40) -> None:
+    import json
+
+    if not path.exists():
+        print("\n(no samples written)")
+        return
+    data = json.loads(path.read_text())
+    ticks = max(data["ticks"], 1)
+    print(f"\nserver threads' stacks, sampled every 5 ms ({ticks} samples; threads per sample on average):\n")
+    print("| threads | innermost frames (< caller) |")
+    print("|---:|---|")
+    for where, count in data["top"][:top]:
+        print(f"| {count / ticks:.2f} | {where} |")
 
 
 # Reports ---------------------------------------------------------------------------------------
@@ -879,7 +980,7 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=16, help="throughput: buyers and pgbench clients (16)")
     parser.add_argument("--viewers", type=int, default=50, help="cart: concurrent viewers (default 50)")
-    parser.add_argument("--duration", type=float, default=8, help="throughput/cart: seconds measured (8)")
+    parser.add_argument("--duration", type=float, default=6, help="throughput/cart: seconds measured (6)")
     parser.add_argument(
         "--warmup", type=float, default=2, help="throughput/cart: seconds before measuring (2)"
     )
@@ -890,6 +991,17 @@ def main() -> None:
         "--profile",
         action="store_true",
         help="cProfile the server's request chain (threads too); prints the top",
+    )
+    parser.add_argument(
+        "--sample",
+        action="store_true",
+        help="sample every server thread's stack every 5 ms (where requests wait); prints the top",
+    )
+    parser.add_argument(
+        "--django-slots",
+        type=int,
+        default=0,
+        help="an experiment: at most N requests inside Django at once, the rest queued on the event loop",
     )
     parser.add_argument(
         "--server-env",
@@ -913,6 +1025,8 @@ def main() -> None:
     if args.stock >= args.buyers:
         parser.error("--stock must be below --buyers (the race needs losers)")
     _common.raise_nofile()
+    # `timeout` and friends send SIGTERM: unwind (the finally blocks stop the server) as on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     extra = dict(item.split("=", 1) for item in args.server_env)
     env = _common.server_env(
@@ -927,11 +1041,15 @@ def main() -> None:
     ids = seed()
     workdir = Path(tempfile.mkdtemp(prefix="liveshop-checkout-"))
     app = "liveshop.asgi:application"
-    if args.trace or args.profile:
+    if args.trace or args.profile or args.sample or args.django_slots:
         (workdir / "bench_checkout_trace.py").write_text(TRACE_MODULE)
         env = {**env, "PYTHONPATH": str(workdir), "BENCH_TRACE_FILE": str(workdir / "trace.log")}
         if args.profile:
             env["BENCH_PROFILE_FILE"] = str(workdir / "requests.prof")
+        if args.sample:
+            env["BENCH_SAMPLE_FILE"] = str(workdir / "samples.json")
+        if args.django_slots:
+            env["BENCH_DJANGO_SLOTS"] = str(args.django_slots)
         app = "bench_checkout_trace:application"
     server = None
     try:
@@ -939,6 +1057,8 @@ def main() -> None:
         server = _common.start_uvicorn(port, env, args.server_cpu, workdir / "uvicorn.log", app=app)
         if extra:
             print(f"EXPERIMENT: the server runs with {extra} on top of the production settings")
+        if args.django_slots:
+            print(f"EXPERIMENT: at most {args.django_slots} requests inside Django at once (--django-slots)")
         print(
             f"uvicorn {app} (production settings, one process, core {args.server_cpu}); "
             f"load client core {args.client_cpu}; load average {load()}; log {workdir / 'uvicorn.log'}"
@@ -952,6 +1072,8 @@ def main() -> None:
         ok = asyncio.run(run(args, Shop(port, ids), server, workdir))
         if args.profile:
             print_profile(workdir / "requests.prof")
+        if args.sample:
+            print_samples(workdir / "samples.json")
     finally:
         _common.stop(server)
         try:
