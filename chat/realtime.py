@@ -84,11 +84,15 @@ class RecentMessages:
         from chat.selectors import recent_messages
 
         self._early = []
+        this = asyncio.current_task()
         try:
             rows = await database_sync_to_async(recent_messages)(self.event_id, self.LIMIT)
         except BaseException:
-            self._loading = None  # the next viewer tries again
+            if self._loading is this:
+                self._loading = None  # the next viewer tries again
             raise
+        if self._loading is not this:
+            return  # a resync started a newer read meanwhile: its answer wins
         self.messages = {row["id"]: row for row in rows}
         early, self._early = self._early, []
         for text in early:
