@@ -25,6 +25,23 @@ class VariantSerializer(serializers.Serializer):
     )
 
 
+class DealSerializer(serializers.Serializer):
+    """A flash deal (commerce.deals): the host's show price for a while."""
+
+    price = serializers.DecimalField(
+        max_digits=10, decimal_places=2, help_text="The product's price under the deal (a decimal string)."
+    )
+    percentOff = serializers.IntegerField(
+        allow_null=True, help_text="1-90 for a percentage off; null for a set price."
+    )
+    endsAt = serializers.DateTimeField(
+        help_text="When the normal price is back (ISO 8601); checkout follows it."
+    )
+    limitPerCustomer = serializers.IntegerField(
+        allow_null=True, help_text="Units one buyer may buy at the deal's price; null when unlimited."
+    )
+
+
 class ProductCardSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sku = serializers.CharField()
@@ -44,7 +61,7 @@ class ProductCardSerializer(serializers.Serializer):
         allow_null=True, help_text="Units left across its variants when low (“only N left”); else null."
     )
     variants = VariantSerializer(many=True, help_text="Its variants on sale, the default one first.")
-    deal = serializers.JSONField(allow_null=True, help_text="The flash deal on it; null when none.")
+    deal = DealSerializer(allow_null=True, help_text="The flash deal running on it; null when none.")
 
 
 class HighlightSerializer(serializers.Serializer):

@@ -526,3 +526,23 @@ def test_the_admin_lists_the_brands_deals_with_the_units_each_sold(
     listed = client.get(reverse("admin:commerce_flashdeal_changelist")).context["cl"].result_list
 
     assert [(d.pk, d.sold_units) for d in listed] == [(deal.pk, 3)]
+
+
+def test_the_stream_details_api_declares_and_answers_the_deal(client, show, product, host):
+    deal = start(show, product, host, percent_off=25, limit_per_customer=2)
+
+    details = client.get(reverse("viewer:stream-details", kwargs={"pk": show.pk})).json()
+    schema = client.get(reverse("viewer:schema"), {"format": "json"}).json()
+
+    assert details["lineup"][0]["deal"] == {
+        "price": "15.00",
+        "percentOff": 25,
+        "endsAt": deal.ends_at.isoformat(),
+        "limitPerCustomer": 2,
+    }
+    assert set(schema["components"]["schemas"]["Deal"]["properties"]) == {
+        "price",
+        "percentOff",
+        "endsAt",
+        "limitPerCustomer",
+    }
