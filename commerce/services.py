@@ -119,6 +119,10 @@ def set_cart_line_quantity(*, cart: Cart, variant_id: int, quantity: int) -> Car
         return None
     if not 1 <= quantity <= MAX_QUANTITY:
         raise InvalidQuantity(f"The quantity must be between 0 and {MAX_QUANTITY} per item.")
+    if quantity > line.quantity:
+        deals.check_cart_limit(
+            cart=cart, variant=line.variant, quantity=quantity, line=line, event=None, recording=None
+        )
     line.quantity = quantity
     line.save(update_fields=["quantity"])
     return line

@@ -546,3 +546,15 @@ def test_the_stream_details_api_declares_and_answers_the_deal(client, show, prod
         "endsAt",
         "limitPerCustomer",
     }
+
+
+def test_raising_a_cart_lines_quantity_past_the_limit_is_refused_and_lowering_it_is_not(
+    show, product, variant, host, brand
+):
+    start(show, product, host, percent_off=10, limit_per_customer=2)
+    cart = Cart.objects.create(organization=brand)
+    services.add_to_cart(cart=cart, variant_id=variant.pk, quantity=2, event=show)
+
+    with pytest.raises(DealLimitReached, match="limited to 2 per customer"):
+        services.set_cart_line_quantity(cart=cart, variant_id=variant.pk, quantity=3)
+    assert services.set_cart_line_quantity(cart=cart, variant_id=variant.pk, quantity=1).quantity == 1
