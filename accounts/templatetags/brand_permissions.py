@@ -13,3 +13,9 @@ register = template.Library()
 def can_anywhere(user, action: str) -> bool:
     """May ``user`` perform ``action`` (an Action value) in at least one brand?"""
     return permissions.can_in_any(user, Action(action))
+
+
+@register.simple_tag
+def may(user, action: str, obj) -> bool:
+    """``{% may user "manage_orders" event as sees_orders %}``: can(user, action, obj)."""
+    return permissions.can(user, Action(action), obj)

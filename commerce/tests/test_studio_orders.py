@@ -230,3 +230,12 @@ def test_a_variant_with_orders_cannot_be_deleted_in_the_studio_catalogue(host_cl
     assert response.status_code == 400
     assert "M: has orders, so take it off sale instead of deleting it." in response.content.decode()
     assert Variant.objects.filter(pk=sold.pk).exists()
+
+
+def test_the_event_page_links_to_its_orders_for_those_who_manage_them(client, host, moderator, event):
+    orders_url = reverse("orders:event", args=[event.pk])
+
+    client.force_login(host)
+    assert orders_url in client.get(event.get_absolute_url()).content.decode()
+    client.force_login(moderator)
+    assert orders_url not in client.get(event.get_absolute_url()).content.decode()
