@@ -403,8 +403,9 @@ AWS_CLOUDFRONT_COOKIE_TTL = env.int("AWS_CLOUDFRONT_COOKIE_TTL", default=6 * 360
 # Largest video a brand may upload from the studio (bytes; the S3 presigned POST enforces it too).
 LIVESHOP_MAX_UPLOAD_BYTES = env.int("LIVESHOP_MAX_UPLOAD_BYTES", default=2 * 1024**3)
 # Longest video a brand may upload (seconds): the transcode must finish within the task's time
-# limit (CELERY_TASK_SOFT_TIME_LIMIT); bench/transcode.py measures this machine's speed (README).
-LIVESHOP_UPLOAD_MAX_DURATION_SECONDS = env.int("LIVESHOP_UPLOAD_MAX_DURATION_SECONDS", default=60 * 60)
+# limit (CELERY_TASK_SOFT_TIME_LIMIT, 59 min). A 1080p source's three renditions take ~2 CPU
+# seconds per second of video (bench/transcode.py), ~1 s on two cores: 30 min keeps half in reserve.
+LIVESHOP_UPLOAD_MAX_DURATION_SECONDS = env.int("LIVESHOP_UPLOAD_MAX_DURATION_SECONDS", default=30 * 60)
 # Only to point boto3 and django-storages at another S3 endpoint (moto in benchmarks).
 AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default="") or None
 
