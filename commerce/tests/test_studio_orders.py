@@ -7,6 +7,7 @@ import io
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
@@ -19,6 +20,7 @@ from commerce.models import Order
 from commerce.payments import PaymentBackendError
 from commerce.tests.orders import pay, place_order, start_order
 from events import services as event_services
+from liveshop import csvexport
 from recordings.models import Recording
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +34,11 @@ def lipstick(event):
     Product.objects.filter(pk=product.pk).update(price=Decimal("20.00"), currency="USD")
     Variant.objects.filter(product=product).update(stock=10)
     return Variant.objects.select_related("product").get(product=product)
+
+
+async def read_chunks(response) -> list[bytes]:
+    """A streamed response's body, as the ASGI server reads it (chunk by chunk, async)."""
+    return [chunk async for chunk in response.streaming_content]
 
 
 def messages_of(response) -> list[str]:
@@ -116,16 +123,22 @@ def test_a_videos_page_lists_orders_added_on_its_replay(host_client, payment_bac
     assert [(m.label, m.units) for m in response.context["moments"]] == [("Between products", 1)]
 
 
-def test_the_csv_export_has_a_row_per_line_and_defuses_formulas(host_client, payment_backend, make_variant):
+def test_the_csv_export_has_a_row_per_line_and_defuses_formulas(
+    host_client, payment_backend, make_variant, monkeypatch
+):
     order = place_order(make_variant(price="20.00", name='=HYPERLINK("http://x")'), quantity=2)
     Order.objects.filter(pk=order.pk).update(full_name="+1 call me", country="FR")
+    place_order(make_variant(), email="second@example.com")
+    monkeypatch.setattr(csvexport, "ROWS_PER_CHUNK", 1)
 
     response = host_client.get(reverse("orders:export"), {"status": "paid"})
 
     assert response.streaming and response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Cache-Control"] == "private, no-store"
-    text = b"".join(response.streaming_content).decode("utf-8-sig")
-    header, row = list(csv.reader(io.StringIO(text)))
+    chunks = async_to_sync(read_chunks)(response)
+    header, *rows = list(csv.reader(io.StringIO(b"".join(chunks).decode("utf-8-sig"))))
+    assert len(chunks) == 3  # the header, then each row as it is read
+    row = next(row for row in rows if row[0] == str(order.pk))
     record = dict(zip(header, row, strict=True))
     assert record["item"] == '\'=HYPERLINK("http://x")' and record["name"] == "'+1 call me"
     assert (record["order"], record["quantity"], record["line_total"], record["order_total"]) == (
