@@ -174,6 +174,26 @@ def test_processes_selling_one_product_share_its_window_and_the_last_state_goes_
     assert all(not pusher._pending for pusher in pushers)
 
 
+def test_a_failed_push_is_tried_again_a_window_later(monkeypatch, settings):
+    settings.REDIS_URL = ""
+    calls: list[float] = []
+
+    def publish(ids):
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise RuntimeError("the database is restarting")
+
+    monkeypatch.setattr(stock_push, "publish_stock", publish)
+    pusher = stock_push.StockPusher()
+    pusher.changed({1})
+    deadline = time.monotonic() + 10 * stock_push.WINDOW
+    while time.monotonic() < deadline and (len(calls) < 2 or pusher._pending):
+        time.sleep(0.02)
+
+    assert len(calls) == 2 and calls[1] - calls[0] >= 0.9 * stock_push.WINDOW
+    assert not pusher._pending
+
+
 def test_the_take_statement_names_the_variant_table():
     # commerce.stock writes its UPDATEs by hand (they return the product in the same statement).
     assert Variant._meta.db_table == "catalog_variant"

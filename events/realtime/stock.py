@@ -111,11 +111,13 @@ class StockPusher:
         if not due:
             return 0
         won = set(due) if force else self._open_windows(due)
+        published = False
         try:
             if won:
                 publish_stock(won)
-        finally:
-            self._settle(tried, won, time.monotonic())
+            published = True
+        finally:  # not published (the database failed): tried again once, a window later
+            self._settle(tried, won if published else set(), time.monotonic())
         return len(won)
 
     def _settle(self, tried: dict[int, bool], won: set[int], now: float) -> None:
