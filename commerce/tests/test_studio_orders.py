@@ -252,3 +252,24 @@ def test_the_event_page_links_to_its_orders_for_those_who_manage_them(client, ho
     assert orders_url in client.get(event.get_absolute_url()).content.decode()
     client.force_login(moderator)
     assert orders_url not in client.get(event.get_absolute_url()).content.decode()
+
+
+def test_the_orders_page_reads_in_the_same_few_queries_however_many_orders(
+    host_client, payment_backend, event, lipstick, host
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    event_services.feature_product(event=event, product=lipstick.product, by=host)
+
+    def queries_for_the_page():
+        with CaptureQueriesContext(connection) as captured:
+            assert host_client.get(reverse("orders:list")).status_code == 200
+        return len(captured)
+
+    place_order(lipstick, event=event)
+    few = queries_for_the_page()
+    for _ in range(4):
+        place_order(lipstick, event=event)
+
+    assert queries_for_the_page() == few
