@@ -171,6 +171,12 @@ class Recording(models.Model):
         return timedelta(milliseconds=self.duration_ms) if self.duration_ms is not None else None
 
     @property
+    def is_portrait(self) -> bool:
+        """Is its picture taller than wide (a phone's video)? Its best rendition says."""
+        top = self.renditions[0] if self.renditions else {}
+        return bool(top.get("width") and top.get("height") and top["height"] > top["width"])
+
+    @property
     def is_referenced(self) -> bool:
         """Are its files the IVS recording itself (zero-copy), not a copy in the CDN bucket?"""
         return self.files == self.Files.REFERENCED

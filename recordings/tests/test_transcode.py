@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 
 from liveshop.media import MediaInfo
 from recordings.models import Recording
@@ -85,3 +86,16 @@ def test_a_phone_video_keeps_portrait_with_matching_bandwidths(
         )  # fmt: skip
         stream = json.loads(probe.stdout)["streams"][0]
         assert (stream["width"], stream["height"]) == (rendition["width"], rendition["height"])
+
+    # The public page's player and the editor's take the portrait shape.
+    host_client.post(reverse("videos:publish", args=[video.pk]), {"published": "1"})
+    public = host_client.get(reverse("replays:video", args=[brand.slug, video.slug])).content.decode()
+    editor = host_client.get(reverse("videos:detail", args=[video.pk])).content.decode()
+    assert 'id="player" data-screen="replay" data-shape="portrait"' in public
+    assert '<div class="player" data-state="idle" data-shape="portrait">' in editor
+
+
+def test_only_a_portrait_video_gets_the_portrait_player():
+    shapes = [(1920, 1080), (1080, 1920), (1080, 1080)]
+    videos = [Recording(renditions=[{"width": w, "height": h}]) for w, h in shapes] + [Recording()]
+    assert [video.is_portrait for video in videos] == [False, True, False, False]
