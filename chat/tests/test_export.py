@@ -4,6 +4,7 @@ import csv
 import io
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.urls import reverse
 
 from accounts.models import Membership
@@ -13,10 +14,15 @@ from chat import services
 pytestmark = pytest.mark.django_db
 
 
+async def read_chunks(response) -> list[bytes]:
+    return [chunk async for chunk in response.streaming_content]
+
+
 def download(client, event):
+    """The response and its CSV rows, read as the ASGI server reads a streamed response."""
     response = client.get(reverse("chat:export", args=[event.pk]))
-    body = b"".join(response.streaming_content).decode("utf-8-sig") if response.status_code == 200 else ""
-    return response, list(csv.reader(io.StringIO(body)))
+    chunks = async_to_sync(read_chunks)(response) if response.status_code == 200 else []
+    return response, list(csv.reader(io.StringIO(b"".join(chunks).decode("utf-8-sig"))))
 
 
 def test_an_owner_downloads_every_message_with_hidden_ones_marked_and_formulas_defused(

@@ -2,13 +2,12 @@
 show's totals, whatever the number of tapping viewers."""
 
 import asyncio
-import json
 import time
 
 import pytest
 
 from chat.reactions import TAPS_PER_SECOND
-from chat.tests.test_socket import joined, show_with_people
+from chat.tests.test_socket import joined, show_with_people, unbatched
 from events.tests.test_consumers import TIMEOUT
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -17,9 +16,9 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 async def reactions_frames(socket, until_total: int, field: str = "heart") -> list[dict]:
     frames = []
     while not frames or frames[-1]["totals"].get(field, 0) < until_total:
-        frame = json.loads(await socket.receive_from(timeout=TIMEOUT))
-        if frame["type"] == "chat_reactions":
-            frames.append(frame)
+        for frame in unbatched(await socket.receive_from(timeout=TIMEOUT)):
+            if frame["type"] == "chat_reactions":
+                frames.append(frame)
     return frames
 
 

@@ -9,22 +9,23 @@ from channels.db import database_sync_to_async
 
 from chat import realtime, services
 from chat.tests.conftest import make_viewer
-from chat.tests.test_socket import joined, show_with_people
+from chat.tests.test_socket import joined, next_of_type, show_with_people, unbatched
 from events.realtime import RESYNC, encode, publish
-from events.tests.test_consumers import next_of_type
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class Hub:
     """The hub as RecentMessages sees it: what it hands on to the event's sockets."""
 
     def __init__(self):
+        self.writes = 0  # what each socket would be written: batches count once
         self.delivered = []
         self.got = asyncio.Event()
 
     async def deliver(self, topic, text):
-        self.delivered.append((topic, json.loads(text)["type"]))
+        self.writes += 1
+        self.delivered += [(topic, frame["type"]) for frame in unbatched(text)]
         self.got.set()
 
 
@@ -32,6 +33,7 @@ def message(n):
     return encode("chat.message", {"id": n, "body": f"m{n}", "author": {"name": "A", "role": None}})
 
 
+@pytest.mark.asyncio
 async def test_the_newest_50_are_kept_whatever_order_they_arrive_in_and_hidden_ones_go():
     hub = Hub()
     room = realtime.RecentMessages(hub, event_id=10**9)
@@ -49,6 +51,7 @@ async def test_the_newest_50_are_kept_whatever_order_they_arrive_in_and_hidden_o
         hub.got.clear()
         await asyncio.wait_for(hub.got.wait(), 5)
     assert hub.delivered[-1] == (f"event-{10**9}", "chat_hidden")  # in the order they came
+    assert hub.writes < 10  # the first frame alone, the burst after it in a batch or two
     assert ("event-1000000000", "heartbeat") not in hub.delivered  # sockets get their own
     room.close()
 
@@ -64,6 +67,7 @@ def post_unheard(event):
         realtime.publish = original
 
 
+@pytest.mark.asyncio
 async def test_a_resync_of_the_chat_topic_gives_every_viewer_the_messages_it_missed():
     event, _, _, _ = await show_with_people()
     viewer = await joined(event)
@@ -76,3 +80,15 @@ async def test_a_resync_of_the_chat_topic_gives_every_viewer_the_messages_it_mis
     assert history["type"] == "chat_history"
     assert [m["id"] for m in history["messages"]] == [missed.pk]
     await viewer.disconnect()
+
+
+def test_frames_close_together_go_as_one_batch_and_a_resync_alone():
+    a, b, c = message(1), message(2), encode("chat.hidden", {"id": 1})
+
+    assert realtime.batches([a]) == [a]
+    assert realtime.batches([a, b, RESYNC, c]) == [
+        '{"type":"chat_batch","frames":[' + a + "," + b + "]}",
+        RESYNC,
+        c,
+    ]
+    assert [frame["id"] for frame in unbatched(realtime.batches([a, b, c])[0])] == [1, 2, 1]

@@ -13,7 +13,7 @@ from chat import services
 from chat.models import ChatMessage
 from chat.tests.conftest import make_viewer
 from events.tests.factories import LiveEventFactory
-from events.tests.test_consumers import TIMEOUT, connect, next_of_type
+from events.tests.test_consumers import TIMEOUT, connect
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -31,6 +31,23 @@ async def joined(event, user=None):
     assert connected
     assert json.loads(await socket.receive_from(timeout=TIMEOUT))["type"] == "snapshot"
     return socket
+
+
+def unbatched(text: str) -> list[dict]:
+    """A frame as the page handles it: a chat_batch is the frames inside it."""
+    frame = json.loads(text)
+    return frame["frames"] if frame["type"] == "chat_batch" else [frame]
+
+
+async def next_of_type(socket, message_type: str) -> dict:
+    """The next frame of ``message_type`` (inside a chat_batch too); frames before it are skipped."""
+    queued = socket.__dict__.setdefault("chat_frames", [])
+    while True:
+        while queued:
+            frame = queued.pop(0)
+            if frame["type"] == message_type:
+                return frame
+        queued.extend(unbatched(await socket.receive_from(timeout=TIMEOUT)))
 
 
 async def send(socket, frame):

@@ -1,7 +1,8 @@
 /* The live chat beside the player (templates/chat/panel.html; frames: chat/realtime.py).
  *
  * It rides the page's socket (lib/frames.js): the recent messages follow every snapshot
- * (chat_history; none while the chat is empty), then chat_message / chat_hidden; what this page
+ * (chat_history; none while the chat is empty), then chat_message / chat_hidden (several at once
+ * in a chat_batch when the chat is busy), chat_reactions and chat_settings; what this page
  * sends (chat_post, and the brand's people's chat_hide / chat_timeout / chat_ban) is answered on
  * this socket alone (chat_sent, chat_moderated, chat_error naming the reason).
  * Every body is text (textContent): only the brand's people's links become links.
@@ -193,6 +194,11 @@ function start(root) {
     const down = frame.feed === "reconnecting";
     stateEl.dataset.state = down ? "connecting" : "open";
     stateEl.textContent = down ? "Reconnecting…" : "Connected";
+  });
+  // Frames close together come as one (chat/realtime.py: a busy chat writes each socket at most
+  // ten times a second): each is handled as if it had come alone.
+  Frames.on("chat_batch", (frame) => {
+    for (const inner of frame.frames || []) Frames.dispatch(inner);
   });
   Frames.on("chat_history", (frame) => {
     for (const message of frame.messages) add(message, false);
