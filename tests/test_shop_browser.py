@@ -183,6 +183,31 @@ def test_a_viewer_buys_the_featured_product_while_the_show_plays_and_a_decline_r
             return failed.status, active.count(), variant.stock
 
         assert in_a_thread(stock_and_reservations) == ("failed", 0, STOCK - 1)
+
+        # More of the 50 ml cream than is left (3, after the buyer's 1: 2): the checkout answers
+        # 409 with the reason, reserves nothing, and the cart stays as it was.
+        phone.get_by_role("button", name="Close").click()
+        phone.locator("#lineup .lineup-item").nth(1).get_by_role(
+            "button", name="Add Night cream to cart"
+        ).click()
+        phone.get_by_role("button", name="50 ml $49.00").click()
+        phone.locator("#cart-button").click()
+        cream_line = phone.locator(".cart-line").nth(1)
+        for quantity in ("2", "3"):
+            cream_line.get_by_role("button", name="One Night cream more").click()
+            expect(cream_line.locator(".qty-value")).to_have_text(quantity)
+        phone.get_by_role("button", name="Checkout").click()
+        phone.get_by_role("button", name="Continue to payment").click()  # the details are still there
+        expect(phone.locator("[data-field=details-error]")).to_have_text(
+            "Sold out: Night cream has no stock left for this quantity."
+        )
+        phone.screenshot(path=artifacts_dir / "shop-phone-sold-out.png")
+
+        def stocks():
+            lipstick = Variant.objects.get(product=featured, is_default=True)
+            return [lipstick.stock, Variant.objects.get(sku="ACME-2-50").stock]
+
+        assert in_a_thread(stocks) == [STOCK - 1, 2]
         assert errors == []
     finally:
         media.stop(encoder)

@@ -228,8 +228,10 @@ async function onDetails(event) {
   busy(field("details-submit"), "Checking…");
   const answer = await startCheckout(details);
   busy(field("details-submit"));
-  showFieldErrors(answer.data.fields);
-  if (!answer.ok) return error("details-error", answer.data.error);
+  const fields = answer.data.fields || {};
+  showFieldErrors(fields);
+  // Field by field when the details were refused (the first is focused); else the reason (sold out).
+  if (!answer.ok) return error("details-error", Object.keys(fields).length ? "" : answer.data.error);
   error("details-error", "");
   state.details = details;
   toPay();
