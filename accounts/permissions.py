@@ -36,7 +36,7 @@ class Action(StrEnum):
     READ_MODERATION_LOG = "read_moderation_log"  # who moderated what, when (owners only)
     EXPORT_CHAT = "export_chat"  # download an event's chat as CSV (owners only)
     MANAGE_MEMBERS = "manage_members"
-    MANAGE_ORDERS = "manage_orders"  # cancel and refund the brand's orders
+    MANAGE_ORDERS = "manage_orders"  # see (buyers' details), cancel and refund the brand's orders
     WATCH = "watch"  # watch an event (page, stream_details, socket, replay): an object rule decides
 
 
