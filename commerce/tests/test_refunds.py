@@ -247,3 +247,22 @@ def test_a_failed_refund_leaves_the_order_needing_a_refund(
         order.status_reason
         == "The refund failed at the payment provider (lost or stolen card): refund it again."
     )
+
+
+def test_the_release_command_cancels_the_released_payments_too(
+    payment_backend, make_variant, django_capture_on_commit_callbacks
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    order, payment = start_order(make_variant())
+    expire(order)
+    out = StringIO()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("release_expired_reservations", stdout=out)
+
+    assert out.getvalue().startswith("1 order(s) expired")
+    with pytest.raises(payments.PaymentBackendError, match="canceled"):
+        pay(order, payment)
