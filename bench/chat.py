@@ -1,0 +1,371 @@
+"""Chat fan-out: a viewer posts -> the LAST of N websocket viewers has the message (prints numbers).
+
+    .venv/bin/python bench/chat.py [--viewers 5000] [--rate 50] [--seconds 60] [--chatters 120]
+                                   [--tappers 1000] [--runs liveshop,reference]
+
+For each run, on loopback, with the server pinned to --server-cpu and the load on --client-cpu:
+  liveshop   the production ASGI command (uvicorn, DJANGO_DEBUG=false, Redis, the scratch
+             database of bench/_common.py); messages are posted through the real service,
+             ``chat.services.post_message``, by --chatters viewers in turn (the rate limit is 5 per
+             10 s each: --rate 50 needs at least 100 chatters), while --tappers viewers tap
+             reactions (one tap a second each);
+  reference  a plain ``websockets`` server (this file, --role reference) that batches exactly as
+             chat.realtime does (a frame at once when none went in the last 100 ms, else the
+             window's frames as one) and sends with ``websockets.broadcast()``; the same frames
+             are sent on its /trigger connection.
+The load client is bench/fanout.py's (raw asyncio sockets on uvloop), its viewers taught to read
+chat_message frames, alone or inside a chat_batch. Measured per message: from just before the
+post to the moment the LAST viewer read it (CLOCK_MONOTONIC in both processes); messages lost
+(expected deliveries - received); server CPU (user+system) per delivered message over the posting
+period.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common
+import fanout
+
+MESSAGE_KEY = b'{"type":"chat_message","id":'
+BATCH_WINDOW = 0.1  # chat.realtime.BATCH_WINDOW
+
+
+class ChatViewer(fanout.Viewer):
+    """fanout's viewer, counting each chat_message id (inside chat_batch frames too)."""
+
+    def frame(self, opcode: int, payload: bytes):
+        if opcode != 1 or not (
+            payload.startswith(MESSAGE_KEY) or payload.startswith(b'{"type":"chat_batch"')
+        ):
+            return super().frame(opcode, payload)
+        if not self.live:
+            return
+        now, stats = time.monotonic(), self.stats
+        at = payload.find(MESSAGE_KEY)
+        while at >= 0:
+            i = j = at + len(MESSAGE_KEY)
+            while 48 <= payload[j] <= 57:
+                j += 1
+            mid = int(payload[i:j])
+            stats.counts[mid] = stats.counts.get(mid, 0) + 1
+            stats.last[mid] = now
+            at = payload.find(MESSAGE_KEY, j)
+
+    def tap(self, text: bytes) -> None:
+        """A client (masked) text frame, under 126 bytes."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        mask = os.urandom(4)
+        body = bytes(b ^ mask[i % 4] for i, b in enumerate(text))
+        self.transport.write(bytes([0x81, 0x80 | len(text)]) + mask + body)
+
+
+async def client_main() -> None:
+    """The load client: fanout's, with ChatViewer, plus tapping and a summary of every id."""
+    fanout.Viewer = ChatViewer  # LoadClient.connect builds its viewers from the module's name
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 20)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    client = fanout.LoadClient()
+    tapping: asyncio.Task | None = None
+
+    async def tap(tappers: list[ChatViewer]) -> None:
+        emoji = (b"heart", b"fire", b"clap")
+        i = 0
+        while True:  # each tapper once a second, spread over the second
+            for viewer in tappers:
+                viewer.tap(b'{"type":"reaction","emoji":"' + emoji[i % 3] + b'"}')
+                i += 1
+                if i % 50 == 0:
+                    await asyncio.sleep(50 / len(tappers))
+
+    while line := await reader.readline():
+        command = json.loads(line)
+        cmd = command.pop("cmd")
+        if cmd == "connect":
+            result = await client.connect(**command)
+        elif cmd == "tap":
+            live = [v for v in client.viewers if v.live][: command["n"]]
+            if live:
+                tapping = asyncio.ensure_future(tap(live))
+            result = {"tappers": len(live)}
+        elif cmd == "summary":
+            if tapping is not None:
+                tapping.cancel()
+            stats = client.stats
+            result = {
+                "ready": stats.ready,
+                "closed_after_ready": stats.lost_after_ready,
+                "counts": {str(k): v for k, v in stats.counts.items()},
+                "last": {str(k): v for k, v in stats.last.items()},
+            }
+        else:
+            break
+        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.flush()
+    client.abort()
+    await asyncio.sleep(0.1)
+
+
+class ChatClientProcess(fanout.ClientProcess):
+    def __init__(self, cpu: int | None):
+        self.proc = subprocess.Popen(
+            [*_common.taskset(cpu), _common.PYTHON, str(Path(__file__).resolve()), "--role", "client"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+
+# The reference: plain websockets, batching as chat.realtime does ------------------------------
+
+
+async def reference_main(port: int) -> None:
+    import signal
+
+    import websockets
+    from websockets.asyncio.server import serve
+
+    viewers: set = set()
+    outbox: asyncio.Queue[str] = asyncio.Queue()
+
+    async def forward() -> None:
+        loop, last = asyncio.get_running_loop(), -BATCH_WINDOW
+        while True:
+            texts = [await outbox.get()]
+            wait = last + BATCH_WINDOW - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            while not outbox.empty():
+                texts.append(outbox.get_nowait())
+            last = loop.time()
+            text = texts[0] if len(texts) == 1 else '{"type":"chat_batch","frames":[' + ",".join(texts) + "]}"
+            websockets.broadcast(viewers, text)
+
+    async def handler(connection) -> None:
+        if connection.request.path == "/trigger":
+            async for message in connection:
+                outbox.put_nowait(message)
+            return
+        viewers.add(connection)
+        try:
+            await connection.send('{"type":"snapshot","highlight":null}')
+            await connection.wait_closed()
+        finally:
+            viewers.discard(connection)
+
+    stop = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
+    forwarder = asyncio.ensure_future(forward())
+    async with serve(handler, "127.0.0.1", port, backlog=2048):
+        await stop
+    forwarder.cancel()
+
+
+# The orchestrator -----------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.env = _common.server_env(args.db_url, args.redis_url)
+        _common.ensure_database(args.db_url)
+        _common.migrate(self.env)
+        _common.setup_django(self.env)
+        self.event, _, _ = _common.seed_show()
+        self.chatters = self.seed_chatters(args.chatters)
+        self.reference_id = 900_000_000
+
+    def seed_chatters(self, n: int) -> list:
+        from django.contrib.auth import get_user_model
+
+        from chat.models import ChatMessage, ChatRestriction, ChatRoom
+
+        ChatMessage.objects.filter(event=self.event).delete()
+        ChatRoom.objects.filter(event=self.event).delete()
+        ChatRestriction.objects.filter(organization=self.event.organization).delete()
+        User = get_user_model()
+        users = []
+        for i in range(n):
+            user, _ = User.objects.get_or_create(
+                username=f"bench-chatter-{i}",
+                defaults={"email": f"chatter{i}@bench.example", "first_name": f"C{i}"},
+            )
+            users.append(user)
+        return users
+
+    def post(self, i: int) -> int:
+        from chat.services import post_message
+
+        user = self.chatters[i % len(self.chatters)]
+        return post_message(
+            event=self.event, user=user, body=f"Message {i} from the bench: is it in blue?"
+        ).pk
+
+    def reference_frame(self, mid: int) -> str:
+        return json.dumps(
+            {
+                "type": "chat_message",
+                "id": mid,
+                "body": "Message from the bench: is it in blue?",
+                "author": {"name": "C1", "role": None},
+                "sentAt": "2026-12-03T20:00:00+00:00",
+                "offsetMs": 123456,
+            },
+            separators=(",", ":"),
+        )
+
+    def start_server(self, kind: str, port: int) -> subprocess.Popen:
+        if kind == "reference":
+            cmd = [*_common.taskset(self.args.server_cpu), _common.PYTHON, str(Path(__file__).resolve())]
+            proc = subprocess.Popen(
+                [*cmd, "--role", "reference", "--port", str(port)], start_new_session=True
+            )
+            _common.wait_for_port(port, proc)
+            return proc
+        log = Path(tempfile.gettempdir()) / f"liveshop-bench-chat-{port}.log"
+        return _common.start_uvicorn(port, self.env, self.args.server_cpu, log, ws=self.args.ws)
+
+    def run(self, kind: str) -> dict:
+        import psutil
+
+        args = self.args
+        port = _common.free_port()
+        server = self.start_server(kind, port)
+        client = ChatClientProcess(args.client_cpu)
+        stack = contextlib.ExitStack()
+        try:
+            path = "/viewer" if kind == "reference" else f"/ws/events/{self.event.pk}/"
+            connected = client.call(
+                "connect",
+                targets=[["127.0.0.1", port, path]],
+                n=args.viewers,
+                concurrency=args.concurrency,
+                timeout=max(90.0, args.viewers / 25),
+            )
+            time.sleep(args.settle)
+            if kind == "liveshop" and args.tappers:
+                client.call("tap", n=args.tappers)
+            if kind == "reference":
+                from websockets.sync.client import connect as ws_connect
+
+                trigger = stack.enter_context(ws_connect(f"ws://127.0.0.1:{port}/trigger", compression=None))
+            proc = psutil.Process(server.pid)
+            sent: dict[int, float] = {}
+            post_ms: list[float] = []
+            cpu0 = proc.cpu_times()
+            started = time.monotonic()
+            total = int(args.rate * args.seconds)
+            for i in range(total):
+                time.sleep(max(0.0, started + i / args.rate - time.monotonic()))
+                t0 = time.monotonic()
+                if kind == "reference":
+                    self.reference_id += 1
+                    mid = self.reference_id
+                    trigger.send(self.reference_frame(mid))
+                else:
+                    mid = self.post(i)
+                sent[mid] = t0
+                post_ms.append((time.monotonic() - t0) * 1000)
+            posting = time.monotonic() - started
+            time.sleep(args.drain)
+            cpu1 = proc.cpu_times()
+            summary = client.call("summary")
+        finally:
+            stack.close()
+            client.close()
+            _common.stop(server)
+        expected_each = summary["ready"] - summary["closed_after_ready"]
+        latencies, received = [], 0
+        for mid, t0 in sent.items():
+            count = summary["counts"].get(str(mid), 0)
+            received += count
+            if count >= expected_each:
+                latencies.append((summary["last"][str(mid)] - t0) * 1000)
+        cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+        return {
+            "kind": kind,
+            "viewers": connected["ready"],
+            "messages": len(sent),
+            "posting_s": round(posting, 1),
+            "achieved_rate": round(len(sent) / posting, 1),
+            "post_call_p50_ms": _common.percentile(post_ms, 50),
+            "p50": _common.percentile(latencies, 50),
+            "p99": _common.percentile(latencies, 99),
+            "max": max(latencies, default=float("nan")),
+            "expected": expected_each * len(sent),
+            "lost": expected_each * len(sent) - received,
+            "cpu_us_per_delivery": cpu / max(1, received) * 1e6,
+            "server_cpu_share": round(cpu / (posting + args.drain), 2),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--role", choices=["bench", "client", "reference"], default="bench", help=argparse.SUPPRESS
+    )
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--viewers", type=int, default=5000)
+    parser.add_argument("--rate", type=float, default=50, help="messages a second, all chatters together")
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--chatters", type=int, default=120, help="each may post 5 per 10 s")
+    parser.add_argument("--tappers", type=int, default=1000, help="viewers tapping a reaction a second")
+    parser.add_argument("--runs", default="liveshop,reference")
+    parser.add_argument("--server-cpu", type=int, default=0)
+    parser.add_argument("--client-cpu", type=int, default=1)
+    parser.add_argument("--ws", default="websockets-sansio")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--settle", type=float, default=2.5)
+    parser.add_argument("--drain", type=float, default=3.0, help="seconds after the last post")
+    parser.add_argument("--db-url", default=_common.DEFAULT_DB_URL)
+    parser.add_argument("--redis-url", default=_common.DEFAULT_REDIS_URL)
+    args = parser.parse_args()
+    _common.raise_nofile()
+    if args.role == "client":
+        import uvloop
+
+        uvloop.run(client_main())
+        return
+    if args.role == "reference":
+        import uvloop
+
+        uvloop.run(reference_main(args.port))
+        return
+    _common.pin(args.client_cpu)
+    bench = Bench(args)
+    results = []
+    try:
+        for kind in [r.strip() for r in args.runs.split(",") if r.strip()]:
+            print(
+                f"-- {kind}, {args.viewers:,} viewers, {args.rate:g} msg/s for {args.seconds:g} s", flush=True
+            )
+            result = bench.run(kind)
+            results.append(result)
+            print(f"   {result}", flush=True)
+    finally:
+        _common.cleanup_redis(args.redis_url)
+    print("\n| run | viewers | msg/s | post -> last viewer p50 / p99 ms | lost | µs/delivery | server CPU |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r['kind']} | {r['viewers']:,} | {r['achieved_rate']} | {r['p50']:.0f} / {r['p99']:.0f} "
+            f"| {r['lost']} | {r['cpu_us_per_delivery']:.1f} | {r['server_cpu_share']:.0%} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
