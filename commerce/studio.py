@@ -21,6 +21,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 
 from accounts import permissions
+from accounts.models import Organization
 from accounts.permissions import Action
 from commerce import payments, refunds, reports
 from commerce.exceptions import CommerceError
@@ -40,12 +41,14 @@ class OrderFilterForm(forms.Form):
 
     status = forms.ChoiceField(required=False)
     show = forms.ChoiceField(required=False, label="Show or video")
+    brand = forms.ChoiceField(required=False)
 
-    def __init__(self, data, *, shows: dict[str, list[tuple[str, str]]]):
+    def __init__(self, data, *, shows: dict[str, list[tuple[str, str]]], brands: list[tuple[str, str]]):
         super().__init__(data)
         self.fields["status"].choices = [("", "Any status"), *Status.choices]
         groups = [(group, entries) for group, entries in shows.items() if entries]
         self.fields["show"].choices = [("", "Every show and video"), *groups]
+        self.fields["brand"].choices = [("", "Every brand"), *brands]
 
     def value(self, name: str) -> str:
         return self.cleaned_data.get(name, "") if self.is_valid() else ""
@@ -68,9 +71,12 @@ def _show(request, value: str) -> dict:
 
 
 def _filters(request, **fixed) -> tuple[reports.OrderFilters, OrderFilterForm]:
-    form = OrderFilterForm(request.GET, shows=reports.shows_with_orders(request.user))
+    brands = permissions.scope(Organization.objects.order_by("name"), request.user, Action.MANAGE_ORDERS)
+    choices = [(str(pk), name) for pk, name in brands.values_list("pk", "name")]
+    form = OrderFilterForm(request.GET, shows=reports.shows_with_orders(request.user), brands=choices)
     show = fixed or _show(request, form.value("show"))
-    return reports.OrderFilters(status=form.value("status"), **show), form
+    brand = int(form.value("brand")) if form.value("brand") and not fixed else None
+    return reports.OrderFilters(status=form.value("status"), organization_id=brand, **show), form
 
 
 def _order_rows(orders) -> list[dict]:

@@ -273,3 +273,20 @@ def test_the_orders_page_reads_in_the_same_few_queries_however_many_orders(
         place_order(lipstick, event=event)
 
     assert queries_for_the_page() == few
+
+
+def test_someone_in_two_brands_filters_orders_by_brand(
+    client, host, payment_backend, make_variant, other_brand
+):
+    from accounts.tests.factories import MembershipFactory
+
+    MembershipFactory(organization=other_brand, user=host, role=Membership.Role.OWNER)
+    ours = place_order(make_variant(), email="acme-buyer@example.com")
+    theirs = place_order(make_variant(organization=other_brand), email="globex-buyer@example.com")
+    client.force_login(host)
+
+    everything = client.get(reverse("orders:list")).content.decode()
+    globex = client.get(reverse("orders:list"), {"brand": str(other_brand.pk)}).content.decode()
+
+    assert f"#{ours.pk}" in everything and f"#{theirs.pk}" in everything and "Globex" in everything
+    assert "globex-buyer@example.com" in globex and "acme-buyer@example.com" not in globex
