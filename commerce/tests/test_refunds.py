@@ -134,6 +134,23 @@ def test_a_payment_that_won_the_race_with_expiry_still_ends_paid_or_needing_a_re
     assert Order.objects.get(pk=order.pk).status == Status.NEEDS_REFUND
 
 
+def test_an_order_paid_after_its_stock_was_gone_is_refunded_without_restocking(
+    payment_backend, make_variant, host
+):
+    variant = make_variant(stock=1)
+    order, payment = start_order(variant)
+    expire(order)
+    services.release_expired_reservations()
+    place_order(variant)
+    pay(order, payment)
+
+    refunded = refunds.refund_order_with_provider(order=Order.objects.get(pk=order.pk), by=host)
+
+    variant.refresh_from_db()
+    assert (refunded.status, variant.stock) == (Status.REFUNDED, 0)  # the unit is the other buyer's
+    assert refunded.refund_id.startswith("tpre_")
+
+
 def test_cancel_task_leaves_a_payment_that_succeeded_meanwhile_to_its_webhook(payment_backend, make_variant):
     order, payment = start_order(make_variant())
     expire(order)
