@@ -7,18 +7,35 @@ a size of another from the lineup (the option sheet), checks out in the panel ov
 pays with the success card, and sees the
 confirmation while the live video keeps playing (never reloaded: currentTime only grows); a phone
 viewer sees the stock drop on its card, then pays with a card that is declined, sees the reason,
-and nothing stays reserved. Screenshots of both go to test-artifacts/."""
+and nothing stays reserved; its checkout of more than is left answers the 409's reason.
+
+With PAYMENT_BACKEND=stripe (a second server whose Stripe API is a local fake, Stripe.js served
+by the test for js.stripe.com): the Payment Element mounts with the order's client secret, the
+confirmation waits for Stripe's signed webhook, never for the page. Screenshots: test-artifacts/shop-*.png."""
+
+import json
+import secrets
+import time
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
+from django.utils import timezone
 
+from accounts.models import Membership
+from accounts.tests.factories import OrganizationFactory, member
 from catalog.models import Variant
+from catalog.tests.factories import ProductFactory
 from commerce.models import Order, ShopSettings, StockReservation
 from events import services as events
+from events.models import EventProduct
+from events.tests.factories import LiveEventFactory
 from liveshop import crypto
 from tests import media
 from tests import test_console_browser as console
+from tests.asgi_server import start_asgi_server
 from tests.conftest import REPORT_CSP_VIOLATIONS, is_csp_violation
 from tests.test_live_browser import PLAYING
 from tests.test_viewer_browser import as_the_host
@@ -214,3 +231,177 @@ def test_a_viewer_buys_the_featured_product_while_the_show_plays_and_a_decline_r
         buyer_context.close()
         phone_context.close()
         connections.close_all()
+
+
+# The Payment Element ---------------------------------------------------------------------
+
+# Stripe.js as the page sees it: Stripe(key).elements({clientSecret}).create("payment").mount(el)
+# (an iframe from js.stripe.com, as the real element is) and confirmPayment(); served by the test
+# for https://js.stripe.com, so the page's Content-Security-Policy is what lets it load.
+STRIPE_JS_STUB = """
+window.Stripe = (key) => {
+  window.__stripe = { key, confirmed: null };
+  return {
+    elements: ({ clientSecret }) => {
+      window.__stripe.clientSecret = clientSecret;
+      return { create: () => ({ mount: (el) => {
+        const frame = document.createElement("iframe");
+        frame.src = "https://js.stripe.com/v3/elements-inner-payment.html";
+        frame.title = "Secure payment input frame";
+        el.append(frame);
+      } }) };
+    },
+    confirmPayment: async ({ confirmParams, redirect }) => {
+      window.__stripe.confirmed = { returnUrl: confirmParams.return_url, redirect };
+      return {};
+    },
+  };
+};
+"""
+
+
+class FakeStripeApi:
+    """Stripe's API for one PaymentIntent, on a local port: it records what it was asked."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        from urllib.parse import parse_qs
+
+        self.requests = []
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"] or 0)).decode()
+                form = {key: values[0] for key, values in parse_qs(body).items()}
+                api.requests.append((self.path, form, self.headers.get("Idempotency-Key")))
+                intent = {
+                    "id": "pi_shop_1",
+                    "object": "payment_intent",
+                    "amount": int(form.get("amount", 0)),
+                    "currency": form.get("currency", "usd"),
+                    "client_secret": "pi_shop_1_secret_test",
+                    "status": "canceled" if self.path.endswith("/cancel") else "requires_payment_method",
+                    "metadata": {"order": form.get("metadata[order]", "")},
+                }
+                answer = json.dumps(intent).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def stripe_shop(media_on_disk, tmp_path):
+    """A scheduled show with its product featured, and a server on PAYMENT_BACKEND=stripe whose
+    Stripe API is FakeStripeApi (tests/shop_stripe_settings.py)."""
+    brand = OrganizationFactory(name="Acme", slug=f"acme-{secrets.token_hex(3)}")
+    host = member(brand, role=Membership.Role.HOST)
+    product = ProductFactory(organization=brand, name="Rose lipstick", price=Decimal("24.00"))
+    event = LiveEventFactory(
+        id=10**9 + secrets.randbelow(10**9),
+        organization=brand,
+        scheduled_start=timezone.now() + timedelta(hours=2),
+    )
+    EventProduct.objects.create(event=event, product=product, position=0)
+    events.feature_product(event=event, product=product, by=host)
+    api = FakeStripeApi()
+    env = {
+        "DJANGO_SETTINGS_MODULE": "tests.shop_stripe_settings",
+        "LIVESHOP_TEST_STRIPE_API": api.url,
+        "PAYMENT_BACKEND": "stripe",
+        "STRIPE_SECRET_KEY": "sk_test_offline",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_offline",
+        "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+    }
+    server = start_asgi_server(tmp_path, env=env)
+    yield {"server": server, "api": api, "url": f"{server.url}/e/{brand.slug}/{event.slug}/"}
+    server.stop()
+    api.stop()
+
+
+STRIPE_WEBHOOK_SECRET = "whsec_shop_browser"
+
+
+def deliver_stripe_event(server, event_type: str, intent: dict) -> dict:
+    """POST a Stripe event to the server's webhook, signed as Stripe signs it."""
+    import http.client
+
+    import stripe
+
+    body = json.dumps({"id": f"evt_{secrets.token_hex(6)}", "object": "event", "type": event_type,
+                       "data": {"object": intent}})  # fmt: skip
+    header = stripe.WebhookSignature.generate_signature_header(
+        body, STRIPE_WEBHOOK_SECRET, timestamp=int(time.time())
+    )
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        headers = {"Content-Type": "application/json", "Stripe-Signature": header}
+        connection.request("POST", "/payments/webhook/", body=body.encode(), headers=headers)
+        return json.loads(connection.getresponse().read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_payment_element_pays_and_the_webhook_confirms_the_order(stripe_shop, page, artifacts_dir):
+    from playwright.sync_api import expect
+
+    api = stripe_shop["api"]
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.route("https://js.stripe.com/v3/", lambda route: route.fulfill(
+        body=STRIPE_JS_STUB, content_type="application/javascript"))  # fmt: skip
+    page.route("https://js.stripe.com/v3/elements-inner-payment.html", lambda route: route.fulfill(
+        body="<!doctype html><p>Card number</p>", content_type="text/html"))  # fmt: skip
+    page.goto(stripe_shop["url"])
+
+    page.locator("#product-card").get_by_role("button", name="Add Rose lipstick to cart").click()
+    page.locator("#cart-button").click()
+    pay = checkout(page, name="Ada Lovelace")
+    expect(pay.locator("iframe[title='Secure payment input frame']")).to_be_attached()
+    assert page.evaluate("[window.__stripe.key, window.__stripe.clientSecret]") == [
+        "pk_test_offline",
+        "pi_shop_1_secret_test",
+    ]
+    [(path, form, idempotency_key)] = api.requests
+    token = page.evaluate("window.liveshopShop.order.token")
+    assert (path, form["amount"], form["currency"], form["metadata[order]"]) == (
+        "/v1/payment_intents",
+        "2400",
+        "usd",
+        token,
+    )
+    assert idempotency_key == f"order-{token}"
+    page.screenshot(path=artifacts_dir / "shop-stripe-payment.png")
+
+    pay.get_by_role("button", name="Pay $24.00").click()
+    page.wait_for_function("window.__stripe.confirmed !== null")
+    assert page.evaluate("window.__stripe.confirmed") == {
+        "returnUrl": f"{stripe_shop['server'].url}/orders/{token}/",
+        "redirect": "if_required",
+    }
+    # The order is paid by Stripe's webhook alone; the page waits for it.
+    expect(page.locator(".confirmation")).to_be_hidden()
+    intent = {"id": "pi_shop_1", "object": "payment_intent", "amount": 2400, "currency": "usd",
+              "metadata": {"order": token}}  # fmt: skip
+    assert deliver_stripe_event(stripe_shop["server"], "payment_intent.succeeded", intent) == {
+        "outcome": "paid"
+    }
+    expect(page.locator(".confirmation")).to_be_visible()
+    expect(page.locator(".confirmation h3")).to_have_text("Thank you, Ada!")
+    page.screenshot(path=artifacts_dir / "shop-stripe-confirmation.png")
+    assert errors == []
