@@ -4,14 +4,15 @@ the same webhook handling as a real provider's), and Chromium.
 
 One show, one server, two viewers: a desktop viewer adds the featured product from the card and
 a size of another from the lineup (the option sheet), checks out in the panel over the player,
-pays with the success card, and sees the
-confirmation while the live video keeps playing (never reloaded: currentTime only grows); a phone
+pays with the success card, and sees the confirmation while the live video keeps playing (never
+reloaded: currentTime only grows); a phone
 viewer sees the stock drop on its card, then pays with a card that is declined, sees the reason,
 and nothing stays reserved; its checkout of more than is left answers the 409's reason.
 
 With PAYMENT_BACKEND=stripe (a second server whose Stripe API is a local fake, Stripe.js served
 by the test for js.stripe.com): the Payment Element mounts with the order's client secret, the
-confirmation waits for Stripe's signed webhook, never for the page. Screenshots: test-artifacts/shop-*.png."""
+confirmation waits for Stripe's signed webhook, never for the page.
+Screenshots: test-artifacts/shop-*.png."""
 
 import json
 import secrets
