@@ -54,6 +54,7 @@ def test_a_failed_video_is_deleted_with_its_upload(
     assert video.status == "failed" and files_in(on_disk[0])
     page = host_client.get(reverse("videos:detail", args=[video.pk])).content.decode()
     assert f'action="{reverse("videos:delete", args=[video.pk])}"' in page and "data-confirm" in page
+    assert "data-progress-url" not in page  # a failed video's page does not reload itself in a loop
 
     with django_capture_on_commit_callbacks(execute=True):
         host_client.post(reverse("videos:delete", args=[video.pk]))

@@ -1,0 +1,106 @@
+"""Uploaded videos in Chromium: a phone's portrait video plays in portrait on its public page; the
+upload page refuses a file over the size limit before sending it; a failed video is deleted from
+the studio and its files are gone from the disk."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.files.base import ContentFile
+from django.db import connections
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Membership
+from accounts.tests.factories import OrganizationFactory, member
+from recordings.models import Recording
+from recordings.services.transcode import transcode_upload
+from recordings.tests.upload_media import make_video
+
+DEADLINE_MS = 30_000  # two shared cores run the server, Chromium and other tests
+
+
+def in_another_thread(function):
+    """Run ORM code while Playwright's event loop owns this thread (Django refuses it here)."""
+
+    def call():
+        try:
+            return function()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
+
+
+@pytest.fixture
+def studio(media_on_disk, settings, tmp_path_factory):
+    """A brand with a published portrait video (transcoded on disk, served by the live server),
+    a failed one, and its host's session cookie."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "recordings": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": media_on_disk / "recordings", "base_url": "/media/recordings/"},
+        },
+    }
+    source = make_video(tmp_path_factory.mktemp("source") / "phone.mp4", size="360x640", seconds=2, rate=10)
+    brand = OrganizationFactory(name="Northwind", slug="northwind")
+    host = member(brand, role=Membership.Role.HOST)
+    portrait = Recording(organization=brand, backend="upload", title="Phone clip", slug="phone-clip")
+    portrait.upload.save("phone.mp4", ContentFile(source.read_bytes()), save=False)
+    portrait.save()
+    portrait = transcode_upload(recording_id=portrait.pk)
+    assert portrait.status == "ready", portrait.failure_reason
+    Recording.objects.filter(pk=portrait.pk).update(published_at=timezone.now())
+    failed = Recording(organization=brand, backend="upload", title="Cut off", slug="cut-off")
+    failed.upload.save("cut.mp4", ContentFile(source.read_bytes()[:3000]), save=False)
+    failed.status, failed.failure_reason = "failed", "The file ends early: it looks cut off."
+    failed.save()
+    client = Client()
+    client.force_login(host)
+    return portrait, failed, client.cookies[django_settings.SESSION_COOKIE_NAME].value
+
+
+def test_portrait_plays_in_portrait_and_a_failed_video_is_deleted_with_its_files(
+    live_server, studio, media_on_disk, settings, page, artifacts_dir, tmp_path
+):
+    _, failed, session = studio
+    upload_file = media_on_disk / failed.upload.name
+    assert upload_file.is_file()
+
+    page.goto(f"{live_server.url}/v/northwind/phone-clip/")
+    playing = "(v => v.readyState >= 2 && v.videoWidth > 0)(document.getElementById('video'))"
+    page.wait_for_function(playing, timeout=DEADLINE_MS)
+    width, height = page.evaluate("(v => [v.videoWidth, v.videoHeight])(document.getElementById('video'))")
+    box = page.locator("#player").bounding_box()
+    assert height > width and box["height"] > box["width"] * 1.5
+    page.screenshot(path=str(artifacts_dir / "video-page-portrait.png"), full_page=True)
+
+    page.context.add_cookies(
+        [{"name": django_settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+    )
+    # The upload page refuses a file over the limit before sending a byte of it.
+    settings.LIVESHOP_MAX_UPLOAD_BYTES = 1000
+    big = tmp_path / "big.mp4"
+    big.write_bytes(b"\0" * 5000)
+    sent = []
+    page.on("request", lambda request: sent.append(request.method))
+    page.goto(f"{live_server.url}/studio/videos/new/")
+    sent.clear()
+    page.set_input_files("input[type=file]", str(big))
+    page.click("[data-role=submit]")
+    page.wait_for_selector("[data-role=errors]:not([hidden])", timeout=DEADLINE_MS)
+    assert "videos may be at most 1000 bytes" in page.inner_text("[data-role=errors]")
+    assert "POST" not in sent
+
+    # The failed video: its page says why in a sentence, and Delete takes it and its files away.
+    page.goto(f"{live_server.url}/studio/videos/{failed.pk}/")
+    assert page.inner_text("[data-role=reason]") == "The file ends early: it looks cut off."
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete video").click()
+    page.wait_for_url(f"{live_server.url}/studio/videos/", timeout=DEADLINE_MS)
+    assert "“Cut off” is deleted, with its files." in page.inner_text("main")
+    assert not in_another_thread(lambda: Recording.objects.filter(pk=failed.pk).exists())
+    assert not upload_file.exists()
+    page.screenshot(path=str(artifacts_dir / "videos-after-delete.png"), full_page=True)
