@@ -55,6 +55,22 @@ class VideoUploadForm(VideoReplaceForm):
     field_order = ["title", "file"]
 
 
+class PosterForm(forms.Form):
+    """The moment of the video whose frame becomes its poster: seconds (``12.5``) or ``m:ss.s``."""
+
+    at = forms.CharField(max_length=20, label="Frame at", error_messages={"required": "Say which moment."})
+
+    def clean_at(self) -> int:
+        text = self.cleaned_data["at"].strip()
+        try:
+            seconds = sum(float(part) * 60**i for i, part in enumerate(reversed(text.split(":"))))
+        except ValueError:
+            raise ValidationError("Write seconds (12.5) or minutes and seconds (1:02.5).") from None
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValidationError("Pick a moment within the video.")
+        return round(seconds * 1000)
+
+
 class DirectUploadStartForm(forms.Form):
     """Step 1 of an S3 upload: what the browser is about to send."""
 

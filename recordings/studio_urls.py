@@ -20,4 +20,5 @@ urlpatterns = [
     path("<int:pk>/retry/", views.VideoRetryView.as_view(), name="retry"),
     path("<int:pk>/replace/", views.VideoReplaceView.as_view(), name="replace"),
     path("<int:pk>/delete/", views.VideoDeleteView.as_view(), name="delete"),
+    path("<int:pk>/poster/", views.VideoPosterView.as_view(), name="poster"),
 ]

@@ -168,3 +168,35 @@ def test_deleting_files_in_s3_removes_every_object_of_the_folder(s3, settings):
 
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=CDN).get("Contents", [])]
     assert keys == ["recordings/private/abcd/master.m3u8"]
+
+
+def test_the_brand_picks_a_poster_frame_for_the_page_and_the_studio(
+    host_client, brand, on_disk, uploaded, short_video
+):
+    video = uploaded(short_video.read_bytes())
+    Recording.objects.filter(pk=video.pk).update(published_at=timezone.now())
+    first = video.thumbnails[0]
+
+    response = host_client.post(reverse("videos:poster", args=[video.pk]), {"at": "0:00.5"}, follow=True)
+
+    assert "The poster is this frame now" in response.content.decode()
+    video.refresh_from_db()
+    (poster,) = video.thumbnails
+    assert poster != first and poster.startswith(f"{video.cdn_prefix}/poster-")
+    assert (on_disk[1] / poster).read_bytes()[:2] == b"\xff\xd8"  # a JPEG
+    public = host_client.get(reverse("replays:video", args=[brand.slug, video.slug])).content.decode()
+    assert f'/{poster}"' in public  # the video element's poster
+
+    host_client.post(reverse("videos:poster", args=[video.pk]), {"at": "0.2"})
+    video.refresh_from_db()
+    assert video.thumbnails != [poster] and not (on_disk[1] / poster).exists()  # the old pick goes
+
+    for at, message in (("5", "Pick a moment within the video."), ("soon", "Write seconds")):
+        page = host_client.post(reverse("videos:poster", args=[video.pk]), {"at": at}, follow=True)
+        assert message in page.content.decode()
+
+
+def test_a_moderator_may_not_pick_the_poster(client, brand):
+    video = Recording.objects.create(organization=brand, backend="upload", title="Clip", status="ready")
+    client.force_login(member(brand, role=Membership.Role.MODERATOR))
+    assert client.post(reverse("videos:poster", args=[video.pk]), {"at": "1"}).status_code == 403

@@ -35,12 +35,13 @@ from recordings.exceptions import InvalidUpload
 from recordings.forms import (
     DirectUploadConfirmForm,
     DirectUploadStartForm,
+    PosterForm,
     VideoReplaceForm,
     VideoUploadForm,
     clean_cue_rows,
 )
 from recordings.models import Recording
-from recordings.services import jobs, uploads, videos
+from recordings.services import jobs, transcode, uploads, videos
 from recordings.services.product_cues import replace_cues
 
 Status = Recording.Status
@@ -449,3 +450,20 @@ class VideoDeleteView(LoginRequiredMixin, View):
             return redirect("videos:detail", pk=pk)
         messages.success(request, f"“{title}” is deleted, with its files.")
         return redirect("videos:list")
+
+
+class VideoPosterView(LoginRequiredMixin, View):
+    """POST ``at`` (a moment of the video): its frame becomes the video's poster."""
+
+    def post(self, request, pk):
+        recording = _recording_or_404(request, pk, Action.EDIT_RECORDING)
+        form = PosterForm(request.POST)
+        try:
+            if not form.is_valid():
+                raise InvalidUpload(" ".join(form.errors["at"]))
+            transcode.set_poster(recording=recording, at_ms=form.cleaned_data["at"], by=request.user)
+        except InvalidUpload as exc:
+            messages.error(request, f"The poster was not changed. {exc}")
+        else:
+            messages.success(request, "The poster is this frame now, on the video's page and in embeds.")
+        return redirect("videos:detail", pk=pk)
