@@ -199,13 +199,22 @@ class MediaInfo:
         return self.audio_codec is not None
 
     @property
+    def has_video(self) -> bool:
+        """False for sound only (``probe(..., audio_only=True)``)."""
+        return bool(self.video_codec)
+
+    @property
     def duration_ms(self) -> int:
         return round((self.duration or 0) * 1000)
 
 
-def probe(path: str | Path, *, need_duration: bool = True, timeout: float = PROBE_TIMEOUT) -> MediaInfo:
+def probe(
+    path: str | Path, *, need_duration: bool = True, audio_only: bool = False, timeout: float = PROBE_TIMEOUT
+) -> MediaInfo:
     """ffprobe ``path``. ToolMissing, TimedOut, ToolFailed (not a file ffprobe can read: its
-    output that is not JSON counts too), NoVideoStream, NoDuration (unless not ``need_duration``)."""
+    output that is not JSON counts too), NoVideoStream (unless ``audio_only`` and it has sound:
+    then a MediaInfo without a picture, ``has_video`` false), NoDuration (unless not
+    ``need_duration``)."""
     path = Path(path)
     command = [FFPROBE, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
     output = run(command, timeout=timeout)
@@ -213,14 +222,16 @@ def probe(path: str | Path, *, need_duration: bool = True, timeout: float = PROB
         data = json.loads(output or b"{}")
     except ValueError:
         raise ToolFailed(FFPROBE, 0, ["its output is not JSON"]) from None
-    return media_info(path, data, need_duration=need_duration)
+    return media_info(path, data, need_duration=need_duration, audio_only=audio_only)
 
 
-def media_info(path: Path, data: dict, *, need_duration: bool = True) -> MediaInfo:
+def media_info(path: Path, data: dict, *, need_duration: bool = True, audio_only: bool = False) -> MediaInfo:
     """A MediaInfo from ffprobe's JSON (``-show_format -show_streams``)."""
     streams, container = data.get("streams") or [], data.get("format") or {}
     video = next((s for s in streams if _is_picture(s)), None)
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    if video is None and audio is not None and audio_only:
+        return _audio_info(path, container, audio, need_duration=need_duration)
     if video is None or container.get("format_name") == "tty":  # a text file "is" an ANSI video
         raise NoVideoStream(f"{path.name} has no video stream", tool=FFPROBE, has_audio=audio is not None)
     duration = _positive(container.get("duration")) or _positive(video.get("duration"))
@@ -247,6 +258,23 @@ def media_info(path: Path, data: dict, *, need_duration: bool = True) -> MediaIn
         audio_codec=audio.get("codec_name", "unknown") if audio else None,
         audio_profile=(audio or {}).get("profile", ""),
         subtitle_codecs=tuple(s.get("codec_name", "") for s in streams if s.get("codec_type") == "subtitle"),
+    )
+
+
+def _audio_info(path: Path, container: dict, audio: dict, *, need_duration: bool) -> MediaInfo:
+    duration = _positive(container.get("duration")) or _positive(audio.get("duration"))
+    if need_duration and not duration:
+        raise NoDuration(f"{path.name} has no duration", tool=FFPROBE)
+    return MediaInfo(
+        path=path,
+        duration=duration,
+        start_time=float(container.get("start_time") or 0),
+        video_codec="",
+        width=0,
+        height=0,
+        frame_rate=None,
+        audio_codec=audio.get("codec_name", "unknown"),
+        audio_profile=audio.get("profile", ""),
     )
 
 

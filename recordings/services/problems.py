@@ -19,7 +19,7 @@ MESSAGES = {
     Problem.NOT_MEDIA: (
         f"This file is not a readable video. Check that it plays on your computer, or {EXPORT_AGAIN}."
     ),
-    Problem.NO_VIDEO: "This file has no picture, only sound (or nothing at all). Upload a video file.",
+    Problem.NO_VIDEO: "This file has neither picture nor sound. Upload a video file.",
     Problem.NO_DURATION: (
         "This video has no length: it may be cut off or still being recorded. Upload the finished file."
     ),

@@ -42,6 +42,10 @@ LADDER = (1080, 720, 360)  # renditions by the picture's shorter side, best firs
 STEP_DOWN = 0.8  # a lower rung only when at most 80 % of the top one: no 740p + 720p pair
 REFERENCE_PIXELS, REFERENCE_KBPS = 1280 * 720, 2800  # 720p's video bitrate; others by pixel count
 MIN_KBPS = 200
+# A sound-only upload plays over a still picture (the player, the thumbnail and the renditions'
+# shape stay those of a video): the studio's dark background, 2 frames a second.
+AUDIO_PICTURE_SIZE = (640, 360)
+AUDIO_PICTURE = "color=c=0x16141b:s=640x360:r=2"
 AUDIO_BITRATE = "128k"
 SEGMENT_SECONDS = 4
 TRANSCODE_SHARE = 90  # percent of the bar for ffmpeg; storing the files takes the rest
@@ -65,6 +69,8 @@ def rendition_plan(info: MediaInfo) -> list[Rendition]:
     360x640: the top one at the source's own size (at most 1080 on the shorter side), then each
     lower rung of LADDER that is clearly smaller. Never larger than the source: a tiny source
     gets one rendition, its own size. Bitrates follow the pixel count, not the height."""
+    if not info.has_video:  # sound only: one still picture to play it with
+        return [Rendition("audio", *AUDIO_PICTURE_SIZE, MIN_KBPS)]
     short, long = sorted((info.width, info.height))
     top = min(short, LADDER[0])
     rungs = [top] + [rung for rung in LADDER[1:] if rung <= top * STEP_DOWN]
@@ -180,16 +186,19 @@ def _progress_writer(lease: jobs.Lease, *, start: int = 0) -> Callable[[float], 
 
 def ffmpeg_command(source: Path, work: Path, plan: list[Rendition], info: MediaInfo) -> list[str]:
     scale = ";".join(f"[s{i}]scale={r.width}:{r.height}[v{i}]" for i, r in enumerate(plan))
+    # Input 0 gives the picture: the upload, or for sound only a still one (the sound is input 1).
+    still = ["-f", "lavfi", "-i", f"{AUDIO_PICTURE}:d={info.duration:.3f}"]  # -shortest lags 10 s
+    inputs = ["-i", str(source)] if info.has_video else [*still, "-i", str(source)]
     command = [
         media.ffmpeg.FFMPEG, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-        "-progress", "pipe:1", "-nostats", "-i", str(source),
+        "-progress", "pipe:1", "-nostats", *inputs,
         "-filter_complex", f"[0:v:0]split={len(plan)}{''.join(f'[s{i}]' for i in range(len(plan)))};{scale}",
     ]  # fmt: skip
     for i in range(len(plan)):
         command += ["-map", f"[v{i}]"]
     if info.has_audio:
         for _ in plan:
-            command += ["-map", "0:a:0"]
+            command += ["-map", "0:a:0" if info.has_video else "1:a:0"]
     command += ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-profile:v", "high"]
     for i, r in enumerate(plan):
         command += [f"-b:v:{i}", f"{r.video_kbps}k", f"-maxrate:v:{i}", f"{round(r.video_kbps * 1.07)}k"]
@@ -229,10 +238,11 @@ def make_thumbnail(source: Path, target: Path, info: MediaInfo, *, at: float | N
     """One JPEG, 360 px high, at ``at`` seconds or a tenth of the way in (past a black first
     frame, at most 5 s)."""
     at = min(5.0, info.duration / 10) if at is None else at
+    still = ["-f", "lavfi", "-i", f"{AUDIO_PICTURE}:d=1"]
+    picture = ["-ss", f"{at:.3f}", "-i", str(source)] if info.has_video else still
     command = [
         media.ffmpeg.FFMPEG, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-        "-ss", f"{at:.3f}", "-i", str(source), "-frames:v", "1",
-        "-vf", "scale=-2:360", "-q:v", "4", str(target),
+        *picture, "-frames:v", "1", "-vf", "scale=-2:360", "-q:v", "4", str(target),
     ]  # fmt: skip
     try:
         media.run(command, timeout=120)

@@ -36,8 +36,12 @@ from recordings.services import problems
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_EXTENSIONS = {".mp4", ".m4v", ".mov", ".webm", ".mkv"}
-ALLOWED_CONTENT_TYPES = {"video/mp4", "video/x-m4v", "video/quicktime", "video/webm", "video/x-matroska"}
+# Sound only (a podcast, a voice-over) plays over a still picture (recordings.services.transcode).
+ALLOWED_EXTENSIONS = {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".m4a", ".mp3"}
+ALLOWED_CONTENT_TYPES = {
+    "video/mp4", "video/x-m4v", "video/quicktime", "video/webm", "video/x-matroska",
+    "audio/mp4", "audio/x-m4a", "audio/mpeg",
+}  # fmt: skip
 UNDECODABLE = {"unknown", "none"}  # ffprobe's name for a codec this ffmpeg does not know
 PRESIGN_EXPIRES = 3600  # the browser has an hour to send the file to S3
 TOKEN_MAX_AGE = 24 * 3600
@@ -107,10 +111,10 @@ def probe_video(path: str | Path, **context) -> MediaInfo:
     InvalidUpload with a sentence for the brand (recordings.services.problems); ffprobe's own
     words go to the log with ``context`` (the video's id)."""
     try:
-        info = media.probe(path)
+        info = media.probe(path, audio_only=True)
     except media.MediaError as exc:
         raise InvalidUpload(problems.read_error(exc, path=path, what="Video refused", **context)) from None
-    if info.video_codec in UNDECODABLE:
+    if info.has_video and info.video_codec in UNDECODABLE:
         detail = f"video codec {info.video_codec!r}"
         problems.log_detail("Video refused", problem=Problem.UNSUPPORTED_CODEC, detail=detail, **context)
         raise InvalidUpload(problems.explain(Problem.UNSUPPORTED_CODEC))

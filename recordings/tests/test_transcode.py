@@ -99,3 +99,26 @@ def test_only_a_portrait_video_gets_the_portrait_player():
     shapes = [(1920, 1080), (1080, 1920), (1080, 1080)]
     videos = [Recording(renditions=[{"width": w, "height": h}]) for w, h in shapes] + [Recording()]
     assert [video.is_portrait for video in videos] == [False, True, False, False]
+
+
+@pytest.mark.django_db
+def test_sound_only_plays_over_a_still_picture(
+    host_client, brand, on_disk, broken_files, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        sound = broken_files["sound-only"]
+        response = upload(host_client, brand, name="podcast.m4a", content=sound, content_type="audio/mp4")
+
+    assert response.status_code == 302
+    video = Recording.objects.get()
+    assert video.status == "ready", video.failure_reason
+    assert [(r["name"], r["width"], r["height"]) for r in video.renditions] == [("audio", 640, 360)]
+    assert abs(video.duration_ms - 2000) <= 150
+    hls = on_disk[1]
+    assert (hls / video.thumbnails[0]).read_bytes()[:2] == b"\xff\xd8"
+    master = str(hls / video.master_path)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "json", master],
+        capture_output=True, check=True, text=True,
+    )  # fmt: skip
+    assert {s["codec_type"] for s in json.loads(probe.stdout)["streams"]} == {"video", "audio"}

@@ -31,7 +31,7 @@ def logged(caplog, name: str) -> str:
     [
         ("cut-before-index", "phone.mp4", "The file ends early", "moov atom not found"),
         ("random-bytes", "clip.mp4", "This file is not a readable video", "Invalid data found"),
-        ("sound-only", "podcast.mp4", "This file has no picture, only sound", "NoVideoStream"),
+        ("captions-only", "captions.mkv", "This file has neither picture nor sound", "NoVideoStream"),
         ("unknown-codec", "clip.mkv", "This video is in a format Liveshop", "video codec 'unknown'"),
     ],
 )

@@ -105,16 +105,22 @@ def upload(
 def broken_files(tmp_path_factory, sample_video) -> dict[str, bytes]:
     """Files a brand might upload that are no good, by what is wrong with them: an MP4 cut off
     before its index, one cut off after it (ffprobe reads it; its second half is missing),
-    random bytes, sound only, and a Matroska video whose codec ffmpeg does not know."""
+    random bytes, sound only, captions only, and a Matroska video whose codec ffmpeg does not
+    know."""
     folder = tmp_path_factory.mktemp("broken")
     fast = make_video(folder / "fast.mp4", size="320x240", seconds=4, extra=("-movflags", "+faststart"))
     tone = make_video(folder / "tone.m4a", video=False, seconds=2)
     mkv = make_video(folder / "clip.mkv", size="320x240", seconds=1, audio=False)
+    srt, captions = folder / "captions.srt", folder / "captions.mkv"
+    srt.write_text("1\n00:00:00,000 --> 00:00:01,000\nHello\n")
+    command = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(srt), str(captions)]
+    subprocess.run(command, check=True)
     whole, faststart = sample_video.read_bytes(), fast.read_bytes()
     return {
         "cut-before-index": whole[: len(whole) // 2],
         "cut-after-index": faststart[: len(faststart) // 3],
         "random-bytes": random.Random(7).randbytes(200_000),
         "sound-only": tone.read_bytes(),
+        "captions-only": captions.read_bytes(),
         "unknown-codec": mkv.read_bytes().replace(b"V_MPEG4/ISO/AVC", b"V_MPEG4/ISO/XYZ"),
     }
