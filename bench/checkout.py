@@ -570,7 +570,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from commerce import services, stock, views
 from commerce.payments.test import TestPaymentBackend
 
-_log = open(os.environ["BENCH_TRACE_FILE"], "a", buffering=1)
+_TRACING = bool(os.environ.get("BENCH_TRACE_FILE"))  # --trace; the other options need none of it
+_log = open(os.environ["BENCH_TRACE_FILE"], "a", buffering=1) if _TRACING else None
 _local = threading.local()
 
 
@@ -579,6 +580,9 @@ def _counters():
 
 
 def _traced(name, function, naming=None):
+    if not _TRACING:
+        return function
+
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         label = naming(*args) if naming else name
@@ -599,6 +603,9 @@ def _traced(name, function, naming=None):
 
 
 def _query(function):
+    if not _TRACING:
+        return function
+
     @functools.wraps(function)
     def wrapper(self, *args, **kwargs):
         start = time.monotonic()
@@ -625,6 +632,9 @@ def _kind(handler, request):
 
 
 def _commit(function):
+    if not _TRACING:
+        return function
+
     @functools.wraps(function)
     def wrapper(self, *args, **kwargs):
         try:
@@ -639,6 +649,9 @@ def _commit(function):
 
 
 def _rollback(function):
+    if not _TRACING:
+        return function
+
     @functools.wraps(function)
     def wrapper(self, *args, **kwargs):
         _local.take_end = None
@@ -1068,7 +1081,9 @@ def main() -> None:
     app = "liveshop.asgi:application"
     if args.trace or args.profile or args.sample or args.django_slots:
         (workdir / "bench_checkout_trace.py").write_text(TRACE_MODULE)
-        env = {**env, "PYTHONPATH": str(workdir), "BENCH_TRACE_FILE": str(workdir / "trace.log")}
+        env = {**env, "PYTHONPATH": str(workdir)}
+        if args.trace:
+            env["BENCH_TRACE_FILE"] = str(workdir / "trace.log")
         if args.profile:
             env["BENCH_PROFILE_FILE"] = str(workdir / "requests.prof")
         if args.sample:
