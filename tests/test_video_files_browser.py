@@ -1,5 +1,5 @@
 """Uploaded videos in Chromium: a phone's portrait video plays in portrait on its public page; the
-upload page refuses a file over the size limit before sending it; a failed video is deleted from
+upload page refuses a file over the size or duration limit before sending it; a failed video is deleted from
 the studio and its files are gone from the disk."""
 
 from concurrent.futures import ThreadPoolExecutor
@@ -59,13 +59,13 @@ def studio(media_on_disk, settings, tmp_path_factory):
     failed.save()
     client = Client()
     client.force_login(host)
-    return portrait, failed, client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    return portrait, failed, client.cookies[django_settings.SESSION_COOKIE_NAME].value, source
 
 
 def test_portrait_plays_in_portrait_and_a_failed_video_is_deleted_with_its_files(
     live_server, studio, media_on_disk, settings, page, artifacts_dir, tmp_path
 ):
-    _, failed, session = studio
+    _, failed, session, source = studio
     upload_file = media_on_disk / failed.upload.name
     assert upload_file.is_file()
 
@@ -92,6 +92,16 @@ def test_portrait_plays_in_portrait_and_a_failed_video_is_deleted_with_its_files
     page.click("[data-role=submit]")
     page.wait_for_selector("[data-role=errors]:not([hidden])", timeout=DEADLINE_MS)
     assert "videos may be at most 1000 bytes" in page.inner_text("[data-role=errors]")
+    assert "POST" not in sent
+
+    # And a video longer than the duration limit, when the browser can read its length.
+    settings.LIVESHOP_MAX_UPLOAD_BYTES, settings.LIVESHOP_UPLOAD_MAX_DURATION_SECONDS = 10**9, 1
+    page.goto(f"{live_server.url}/studio/videos/new/")
+    sent.clear()
+    page.set_input_files("input[type=file]", str(source))
+    page.click("[data-role=submit]")
+    page.wait_for_selector("[data-role=errors]:not([hidden])", timeout=DEADLINE_MS)
+    assert "This video is 2 s long; videos may be at most 1 s." in page.inner_text("[data-role=errors]")
     assert "POST" not in sent
 
     # The failed video: its page says why in a sentence, and Delete takes it and its files away.
