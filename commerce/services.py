@@ -186,6 +186,8 @@ def _reserve_order(*, cart: Cart, email: str, user, address: Address) -> Order:
     for line in lines:
         if not (line.variant.is_active and line.variant.product.is_active):
             raise VariantUnavailable(f"{line.variant.product.name} is no longer for sale.")
+        if line.variant.stock < line.quantity:  # gone already: no order to write (the UPDATE decides)
+            raise SoldOut(line.variant.sku, line.variant.product.name)
     currency = lines[0].variant.product.currency
     if any(line.variant.product.currency != currency for line in lines):
         raise CurrencyMismatch("One order holds one currency; remove the items priced in another.")
