@@ -3,6 +3,7 @@
 from django.urls import path
 
 from recordings.views import studio as views
+from recordings.views import video_files
 
 app_name = "videos"
 
@@ -18,7 +19,7 @@ urlpatterns = [
     path("<int:pk>/cues.srt", views.SrtExportView.as_view(), name="export-srt"),
     path("<int:pk>/publish/", views.VideoPublishView.as_view(), name="publish"),
     path("<int:pk>/retry/", views.VideoRetryView.as_view(), name="retry"),
-    path("<int:pk>/replace/", views.VideoReplaceView.as_view(), name="replace"),
-    path("<int:pk>/delete/", views.VideoDeleteView.as_view(), name="delete"),
-    path("<int:pk>/poster/", views.VideoPosterView.as_view(), name="poster"),
+    path("<int:pk>/replace/", video_files.VideoReplaceView.as_view(), name="replace"),
+    path("<int:pk>/delete/", video_files.VideoDeleteView.as_view(), name="delete"),
+    path("<int:pk>/poster/", video_files.VideoPosterView.as_view(), name="poster"),
 ]

@@ -35,20 +35,19 @@ from recordings.exceptions import InvalidUpload
 from recordings.forms import (
     DirectUploadConfirmForm,
     DirectUploadStartForm,
-    PosterForm,
     VideoReplaceForm,
     VideoUploadForm,
     clean_cue_rows,
 )
 from recordings.models import Recording
-from recordings.services import jobs, transcode, uploads, videos
+from recordings.services import jobs, uploads
 from recordings.services.product_cues import replace_cues
 
 Status = Recording.Status
 MAX_SRT_BYTES = 1024 * 1024
 
 
-def _recording_or_404(request, pk: int, action: Action = Action.VIEW) -> Recording:
+def recording_or_404(request, pk: int, action: Action = Action.VIEW) -> Recording:
     recordings = Recording.objects.select_related("organization", "event")
     return permissions.get_for_user_or_404(recordings, request.user, action, pk=pk)
 
@@ -57,7 +56,7 @@ def _brands(user):
     return permissions.scope(Organization.objects.all(), user, Action.EDIT_RECORDING).order_by("name")
 
 
-def _wants_json(request) -> bool:
+def wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "") or "X-Requested-With" in request.headers
 
 
@@ -126,14 +125,14 @@ def _brand_for_upload(request) -> Organization | None:
     return brands[0] if len(brands) == 1 else None
 
 
-def _stream_files_to_disk(request) -> int:
+def stream_files_to_disk(request) -> int:
     """Before the body is read: files stream to temporary files, dropped past the size limit."""
     limit = settings.LIVESHOP_MAX_UPLOAD_BYTES
     request.upload_handlers = [LimitedUploadHandler(request, limit=limit)]
     return limit
 
 
-def _refuse_large_body(request) -> str:
+def refuse_large_body(request) -> str:
     """Why a request whose Content-Length is over the largest upload (and its form) is refused
     without reading its body (liveshop.handlers withholds it from Django), or "" when it is not."""
     size = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -170,9 +169,9 @@ class VideoCreateView(LoginRequiredMixin, View):
         brand = _brand_for_upload(request)
         if brand is None:
             return redirect("videos:create")
-        if refusal := _refuse_large_body(request):  # before CSRF, which would read the body
+        if refusal := refuse_large_body(request):  # before CSRF, which would read the body
             return self._invalid(request, brand, VideoUploadForm.refused(refusal), status=413)
-        limit = _stream_files_to_disk(request)
+        limit = stream_files_to_disk(request)
         return csrf_protect(lambda request: self._upload(request, brand, limit))(request)
 
     def _upload(self, request, brand: Organization, limit: int):
@@ -190,13 +189,13 @@ class VideoCreateView(LoginRequiredMixin, View):
 
     def _done(self, request, video: Recording):
         url = reverse("videos:detail", args=[video.pk])
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"id": video.pk, "redirect": url})
         messages.success(request, f"“{video.title}” is uploaded; it is being processed.")
         return redirect(url)
 
     def _invalid(self, request, brand: Organization, form, status: int = 400):
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"errors": form.errors.get_json_data()}, status=status)
         return self._render(request, brand, form, status=status)
 
@@ -249,7 +248,7 @@ class VideoProgressView(LoginRequiredMixin, View):
     """JSON for the pages' progress bars: status, percent, failure reason."""
 
     def get(self, request, pk):
-        response = JsonResponse(_progress(_recording_or_404(request, pk)))
+        response = JsonResponse(_progress(recording_or_404(request, pk)))
         response["Cache-Control"] = "no-store"
         return response
 
@@ -264,7 +263,7 @@ class VideoDetailView(LoginRequiredMixin, View):
     """The processing page (live progress) and, once ready, the timeline editor."""
 
     def get(self, request, pk):
-        recording = _recording_or_404(request, pk)
+        recording = recording_or_404(request, pk)
         can_edit = permissions.can(request.user, Action.EDIT_RECORDING, recording)
         products = _editor_products(recording) if recording.is_ready else []
         editor = {
@@ -303,7 +302,7 @@ class CueSaveView(LoginRequiredMixin, View):
     recording's cues in one transaction (replace_cues). 400 with ``errors`` by row index."""
 
     def post(self, request, pk):
-        recording = _recording_or_404(request, pk, Action.EDIT_RECORDING)
+        recording = recording_or_404(request, pk, Action.EDIT_RECORDING)
         try:
             rows = jsoninput.loads(request.body or b"{}").get("cues")
         except jsoninput.JSONInputError as exc:
@@ -342,7 +341,7 @@ class SrtImportView(LoginRequiredMixin, View):
     or 400 with every problem by line."""
 
     def post(self, request, pk):
-        recording = _recording_or_404(request, pk, Action.EDIT_RECORDING)
+        recording = recording_or_404(request, pk, Action.EDIT_RECORDING)
         upload = request.FILES.get("file")
         if upload is None:
             return _json_error("Choose an SRT file.", 400)
@@ -362,7 +361,7 @@ class SrtExportView(LoginRequiredMixin, View):
     """The saved cues as an SRT download (``?key=sku`` for SKUs instead of product ids)."""
 
     def get(self, request, pk):
-        recording = _recording_or_404(request, pk)
+        recording = recording_or_404(request, pk)
         key = "sku" if request.GET.get("key") == "sku" else "productId"
         text = export_srt(recording.cues.select_related("product"), key=key, ends_at=recording.duration_ms)
         response = HttpResponse(text, content_type="application/x-subrip; charset=utf-8")
@@ -375,7 +374,7 @@ class VideoPublishView(LoginRequiredMixin, View):
     """POST ``published=1`` or ``0``: publish or unpublish an uploaded video."""
 
     def post(self, request, pk):
-        recording = _recording_or_404(request, pk, Action.EDIT_RECORDING)
+        recording = recording_or_404(request, pk, Action.EDIT_RECORDING)
         publish = request.POST.get("published") == "1"
         if not recording.is_upload:
             messages.error(request, "Only uploaded videos are published from here.")
@@ -393,77 +392,11 @@ class VideoRetryView(LoginRequiredMixin, View):
     """POST: run a failed video's processing (or a recording's copy) again."""
 
     def post(self, request, pk):
-        recording = _recording_or_404(request, pk, Action.EDIT_RECORDING)
+        recording = recording_or_404(request, pk, Action.EDIT_RECORDING)
         try:
             jobs.retry_job(recording=recording, by=request.user)
         except jobs.NotRetryable as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, "Processing again: this page updates by itself.")
-        return redirect("videos:detail", pk=pk)
-
-
-@method_decorator(csrf_exempt, name="dispatch")  # upload handlers must be set before CSRF reads POST
-class VideoReplaceView(LoginRequiredMixin, View):
-    """POST a new file for an uploaded video: it is transcoded anew, its page and cues kept."""
-
-    def post(self, request, pk):
-        recording = _recording_or_404(request, pk, Action.EDIT_RECORDING)
-        if refusal := _refuse_large_body(request):  # before CSRF, which would read the body
-            return self._refused(request, recording, refusal, status=413)
-        limit = _stream_files_to_disk(request)
-        return csrf_protect(lambda request: self._replace(request, recording, limit))(request)
-
-    def _replace(self, request, recording: Recording, limit: int):
-        too_large = limit if getattr(request, "upload_too_large", False) else None
-        form = VideoReplaceForm(request.POST, request.FILES, too_large=too_large)
-        if not form.is_valid():
-            message = " ".join(form.errors.get("file", []))
-            return self._refused(request, recording, message, status=413 if too_large else 400)
-        try:
-            videos.replace_source(recording=recording, file=form.cleaned_data["file"], by=request.user)
-        except InvalidUpload as exc:
-            return self._refused(request, recording, str(exc))
-        url = reverse("videos:detail", args=[recording.pk])
-        if _wants_json(request):
-            return JsonResponse({"id": recording.pk, "redirect": url})
-        messages.success(request, "The new file is uploaded; the video is being processed again.")
-        return redirect(url)
-
-    def _refused(self, request, recording: Recording, message: str, status: int = 400):
-        if _wants_json(request):
-            return JsonResponse({"errors": {"file": [{"message": message}]}}, status=status)
-        messages.error(request, f"The file was not replaced. {message}")
-        return redirect("videos:detail", pk=recording.pk)
-
-
-class VideoDeleteView(LoginRequiredMixin, View):
-    """POST: delete an uploaded video with its files (any state: failed, unwanted, published)."""
-
-    def post(self, request, pk):
-        recording = _recording_or_404(request, pk, Action.EDIT_RECORDING)
-        title = recording.title or "The video"
-        try:
-            videos.delete_video(recording=recording, by=request.user)
-        except InvalidUpload as exc:
-            messages.error(request, str(exc))
-            return redirect("videos:detail", pk=pk)
-        messages.success(request, f"“{title}” is deleted, with its files.")
-        return redirect("videos:list")
-
-
-class VideoPosterView(LoginRequiredMixin, View):
-    """POST ``at`` (a moment of the video): its frame becomes the video's poster."""
-
-    def post(self, request, pk):
-        recording = _recording_or_404(request, pk, Action.EDIT_RECORDING)
-        form = PosterForm(request.POST)
-        try:
-            if not form.is_valid():
-                raise InvalidUpload(" ".join(form.errors["at"]))
-            transcode.set_poster(recording=recording, at_ms=form.cleaned_data["at"], by=request.user)
-        except InvalidUpload as exc:
-            messages.error(request, f"The poster was not changed. {exc}")
-        else:
-            messages.success(request, "The poster is this frame now, on the video's page and in embeds.")
         return redirect("videos:detail", pk=pk)
