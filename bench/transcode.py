@@ -1,0 +1,179 @@
+"""Uploaded video -> ready: the transcode service against the same ffmpeg command run by hand, in
+the same run, on the same machine (prints a table).
+
+    .venv/bin/python bench/transcode.py [--seconds 120] [--rounds 1] [--sources 1080p,phone]
+                                        [--db-url postgres://.../liveshop_bench_transcode]
+
+Sources, made first with ffmpeg's lavfi test pattern (testsrc2, a moving picture x264 cannot
+shrink to nothing) and a tone, H.264/AAC at 30 fps: ``1080p`` 1920x1080 and ``phone`` 1080x1920
+(a phone's portrait video), ``--seconds`` long (default 2 minutes).
+
+For each source and round, in alternating order (hand first in odd rounds):
+  by hand   recordings.services.transcode.ffmpeg_command for the source's rendition plan, run
+            with subprocess as a person would paste it (its progress output discarded);
+  service   transcode_upload on a fresh pending Recording of the uploaded file: claim, ffprobe,
+            the same ffmpeg command with its progress read and the lease extended, the thumbnail,
+            storing the HLS files (FileSystemStorage in a temporary folder), the ready row.
+            Django against a scratch PostgreSQL database (created if missing), the production
+            settings (DEBUG off).
+The ratio is service / by hand, wall time (the issue's goal: <= 1.05). "cpu/s" is ffmpeg's CPU
+time (user + system, the hand run's) per second of video, which a busy machine does not change:
+on N idle cores the transcode takes about cpu/s / N seconds per second of video, so the
+transcode's soft time limit (CELERY_TASK_SOFT_TIME_LIMIT) fits about N / (cpu/s) times its length;
+the default LIVESHOP_UPLOAD_MAX_DURATION_SECONDS keeps half of it in reserve (README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/liveshop_bench_transcode"
+SOURCES = {"1080p": "1920x1080", "phone": "1080x1920"}
+
+
+def make_source(path: Path, size: str, seconds: float) -> Path:
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30:duration={seconds}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+         "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-movflags", "+faststart", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def setup_django(db_url: str, media: Path) -> None:
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="liveshop.settings.base",
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY="bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_LOG_LEVEL="WARNING",
+        DJANGO_MEDIA_ROOT=str(media),
+        DATABASE_URL=db_url,
+        DJANGO_DB_POOL="false",
+        REDIS_URL="",
+        VIDEO_BACKEND="fake",
+        AWS_STORAGE_BUCKET_NAME="",
+    )
+    import psycopg
+
+    name = db_url.rsplit("/", 1)[1]
+    with psycopg.connect(db_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def pending_upload(source: Path):
+    from django.core.files import File
+
+    from accounts.models import Organization
+    from recordings.models import Recording, new_media_prefix
+
+    brand, _ = Organization.objects.get_or_create(slug="bench-transcode", defaults={"name": "Bench"})
+    recording = Recording(organization=brand, backend=Recording.Backend.UPLOAD, title=source.stem)
+    with source.open("rb") as content:
+        recording.upload.save(source.name, File(content), save=False)
+    recording.cdn_prefix = new_media_prefix(private=True)
+    recording.status = Recording.Status.PENDING
+    recording.save()
+    return recording
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def by_hand(source: Path, work: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of the service's ffmpeg command run by itself."""
+    from liveshop import media
+    from recordings.services import transcode
+
+    info = media.probe(source)
+    work.mkdir(parents=True)
+    command = transcode.ffmpeg_command(source, work, transcode.rendition_plan(info), info)
+    started, cpu = time.perf_counter(), children_cpu()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started, children_cpu() - cpu
+
+
+def by_service(source: Path) -> tuple[float, object]:
+    from recordings.services.transcode import transcode_upload
+
+    recording = pending_upload(source)
+    started = time.perf_counter()
+    done = transcode_upload(recording_id=recording.pk)
+    elapsed = time.perf_counter() - started
+    if done is None or done.status != "ready":
+        sys.exit(f"The transcode did not finish: {getattr(done, 'failure_reason', 'deleted')}")
+    return elapsed, done
+
+
+def main() -> None:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--seconds", type=float, default=120, help="length of each source (default 120)")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--sources", default="1080p,phone", help=f"of {', '.join(SOURCES)}")
+    parser.add_argument("--db-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB_URL))
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="liveshop-bench-transcode-") as scratch:
+        scratch = Path(scratch)
+        setup_django(args.db_url, scratch / "media")
+        from django.conf import settings
+
+        rows = []
+        for name in args.sources.split(","):
+            print(f"making the {name} source ({SOURCES[name]}, {args.seconds:.0f} s)...", flush=True)
+            source = make_source(scratch / f"{name}.mp4", SOURCES[name], args.seconds)
+            hand, cpu, service, renditions = [], [], [], ""
+            for round_ in range(args.rounds):
+                order = ("hand", "service") if round_ % 2 == 0 else ("service", "hand")
+                for which in order:
+                    if which == "hand":
+                        wall, used = by_hand(source, scratch / f"hand-{name}-{round_}")
+                        hand.append(wall)
+                        cpu.append(used)
+                    else:
+                        elapsed, done = by_service(source)
+                        service.append(elapsed)
+                        renditions = " ".join(r["resolution"] for r in done.renditions)
+            h, s = statistics.median(hand), statistics.median(service)
+            rows.append((name, renditions, h, s, s / h, statistics.median(cpu) / args.seconds))
+            print(f"  {name}: by hand {h:.1f} s, service {s:.1f} s, ratio {s / h:.2f}", flush=True)
+
+        print(f"\n{'source':8} {'renditions':30} {'by hand':>9} {'service':>9} {'ratio':>6} {'cpu/s':>6}")
+        for name, renditions, h, s, ratio, per_second in rows:
+            print(f"{name:8} {renditions:30} {h:8.1f}s {s:8.1f}s {ratio:6.2f} {per_second:6.2f}")
+        soft, cores = settings.CELERY_TASK_SOFT_TIME_LIMIT, os.cpu_count() or 1
+        fits = soft * cores / max(row[5] for row in rows)
+        limit = settings.LIVESHOP_UPLOAD_MAX_DURATION_SECONDS // 60
+        print(
+            f"\nloadavg {os.getloadavg()[0]:.1f}; on {cores} idle cores the soft time limit ({soft} s) "
+            f"fits about {fits / 60:.0f} min of the costliest source; half: {fits / 120:.0f} min "
+            f"(LIVESHOP_UPLOAD_MAX_DURATION_SECONDS: {limit} min)"
+        )
+
+
+if __name__ == "__main__":
+    main()
