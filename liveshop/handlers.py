@@ -17,17 +17,28 @@ cannot refuse a 2 GB upload before it has arrived. A body whose ``Content-Length
 any view accepts (LIVESHOP_MAX_UPLOAD_BYTES and a form's envelope) is therefore withheld: the
 request reaches Django with an empty body and its Content-Length, the upload views answer 413
 with the reason, and the server never reads (nor asks for, with ``Expect: 100-continue``) a byte.
+
+At most LIVESHOP_MAX_CONCURRENT_REQUESTS requests are inside Django at once (default: the
+database pool's size). Django gives each request a thread of its own, so a burst of 1,000 buyers
+started ~700 threads that fought over 10 pooled connections and mostly got the pool's 503 after
+its 5 s wait (bench/checkout.py). Waiting requests now queue on the event loop, holding no thread
+and no connection, and are served in arrival order; one that waits longer than
+LIVESHOP_REQUEST_QUEUE_TIMEOUT gets a 503 with Retry-After. Websockets never queue here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 
 import django
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler
+from django.http import HttpResponse
+
+BUSY_RETRY_AFTER_SECONDS = 2
 
 
 class OneHopASGIHandler(ASGIHandler):
@@ -36,14 +47,40 @@ class OneHopASGIHandler(ASGIHandler):
     def __init__(self):
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
+        self._slots = weakref.WeakKeyDictionary()  # one semaphore per event loop (tests run several)
 
     async def get_response_async(self, request):
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        slots = self._slots_for(asyncio.get_running_loop())
+        try:
+            async with asyncio.timeout(settings.LIVESHOP_REQUEST_QUEUE_TIMEOUT):
+                await slots.acquire()
+        except TimeoutError:
+            return busy()
+        try:
+            return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        finally:
+            slots.release()
+
+    def _slots_for(self, loop) -> asyncio.Semaphore:
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = asyncio.Semaphore(settings.LIVESHOP_MAX_CONCURRENT_REQUESTS)
+        return slots
 
     async def handle(self, scope, receive, send):
         if content_length(scope) > max_body_bytes():
             receive = withheld_body()
         return await super().handle(scope, receive, send)
+
+
+def busy() -> HttpResponse:
+    """The answer to a request that waited its whole turn: try again shortly."""
+    response = HttpResponse(
+        b"The server is busy. Try again in a moment.\n", status=503, content_type="text/plain"
+    )
+    response["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 FORM_ENVELOPE_BYTES = 64 * 1024  # a multipart form's boundaries, headers and other fields

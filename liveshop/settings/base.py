@@ -178,6 +178,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+# Requests inside Django at once, per process (liveshop.handlers): each holds a thread and, when
+# it queries, one of the pool's connections; the rest wait on the event loop, costing no thread,
+# so a flash sale's burst queues instead of timing out on the pool (503s). Default: the pool size.
+LIVESHOP_MAX_CONCURRENT_REQUESTS = env.int(
+    "LIVESHOP_MAX_CONCURRENT_REQUESTS",
+    default=DATABASES["default"].get("OPTIONS", {}).get("pool", {}).get("max_size", 10),
+)
+# How long a request may wait for its turn before it is answered 503 with Retry-After (seconds).
+LIVESHOP_REQUEST_QUEUE_TIMEOUT = env.float("LIVESHOP_REQUEST_QUEUE_TIMEOUT", default=30.0)
+
 # REDIS: CACHES, CHANNELS, CELERY
 # ------------------------------------------------------------------------------
 # No REDIS_URL: the local-memory cache, the in-memory channel layer and eager Celery

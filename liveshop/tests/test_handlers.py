@@ -81,3 +81,67 @@ async def test_middleware_and_view_run_on_one_thread_off_the_event_loop():
     assert [step for step, _ in seen] == ["request", "view", "response"]
     threads = {thread for _, thread in seen}
     assert len(threads) == 1 and threading.get_ident() not in threads
+
+
+inside = {"now": 0, "most": 0}
+release = threading.Event()
+lock = threading.Lock()
+
+
+def slow_view(request):
+    with lock:
+        inside["now"] += 1
+        inside["most"] = max(inside["most"], inside["now"])
+    try:
+        release.wait(timeout=30)
+    finally:
+        with lock:
+            inside["now"] -= 1
+    return HttpResponse(b"ok")
+
+
+urlpatterns.append(path("slow/", slow_view))
+
+
+async def _until(condition, timeout: float = 10):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.asyncio
+@override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=[], LIVESHOP_MAX_CONCURRENT_REQUESTS=2)
+async def test_a_burst_queues_on_the_event_loop_with_at_most_the_limit_inside_django():
+    inside.update(now=0, most=0)
+    release.clear()
+    app = OneHopASGIHandler()
+    requests = [asyncio.create_task(_get(app, "/slow/")) for _ in range(6)]
+    await _until(lambda: inside["now"] == 2)
+    await asyncio.sleep(0.2)  # a third would have entered by now, were it let in
+    assert inside["most"] == 2
+    release.set()
+    answers = await asyncio.gather(*requests)
+    assert [sent[0]["status"] for sent in answers] == [200] * 6
+    assert inside["most"] == 2
+
+
+@pytest.mark.asyncio
+@override_settings(
+    ROOT_URLCONF=__name__,
+    MIDDLEWARE=[],
+    LIVESHOP_MAX_CONCURRENT_REQUESTS=1,
+    LIVESHOP_REQUEST_QUEUE_TIMEOUT=0.3,
+)
+async def test_a_request_that_waits_its_whole_turn_is_told_to_retry():
+    inside.update(now=0, most=0)
+    release.clear()
+    app = OneHopASGIHandler()
+    first = asyncio.create_task(_get(app, "/slow/"))
+    await _until(lambda: inside["now"] == 1)
+    sent = await _get(app, "/slow/")
+    release.set()
+    assert (await first)[0]["status"] == 200
+    assert sent[0]["status"] == 503
+    headers = {name.lower(): value for name, value in sent[0]["headers"]}
+    assert headers[b"retry-after"] == b"2" and b"busy" in sent[1]["body"]
