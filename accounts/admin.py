@@ -126,11 +126,9 @@ class BrandScopedInline(admin.TabularInline):
         return self._may(request, Action.VIEW, obj)
 
 
-class ReadOnlyInlineMixin:
-    """An inline that only shows rows (written by services, never through the admin)."""
-
-    extra = 0
-    can_delete = False
+class ReadOnlyAdminMixin:
+    """An admin or inline that only shows rows (written by services, never through the admin).
+    Put it before the admin class it mixes into."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -140,6 +138,13 @@ class ReadOnlyInlineMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyInlineMixin(ReadOnlyAdminMixin):
+    """An inline that only shows rows."""
+
+    extra = 0
+    can_delete = False
 
 
 class MembershipInline(admin.TabularInline):

@@ -5,25 +5,16 @@ service call, so it is checked and logged the same way as from a page."""
 
 from django.contrib import admin, messages
 
-from accounts.admin import BrandScopedAdmin
+from accounts.admin import BrandScopedAdmin, ReadOnlyAdminMixin
 from accounts.permissions import Action
 from chat import services
 from chat.models import BrandChatPolicy, ChatMessage, ChatRestriction, ModerationAction
 
 
-class ReadOnlyScopedAdmin(BrandScopedAdmin):
+class ReadOnlyScopedAdmin(ReadOnlyAdminMixin, BrandScopedAdmin):
     """Rows are written by services only."""
 
     view_action = Action.MODERATE_CHAT
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ChatMessage)

@@ -4,7 +4,7 @@ are written only by services (ingestion, uploads, the studio's timeline editor).
 from django.contrib import admin
 from django.utils.html import format_html
 
-from accounts.admin import BrandScopedAdmin, BrandScopedInline, ReadOnlyInlineMixin
+from accounts.admin import BrandScopedAdmin, BrandScopedInline, ReadOnlyAdminMixin, ReadOnlyInlineMixin
 from recordings.models import ProductCue, Recording
 
 
@@ -15,7 +15,7 @@ class ProductCueInline(ReadOnlyInlineMixin, BrandScopedInline):
 
 
 @admin.register(Recording)
-class RecordingAdmin(BrandScopedAdmin):
+class RecordingAdmin(ReadOnlyAdminMixin, BrandScopedAdmin):
     list_display = ["__str__", "backend", "status", "duration", "replay_views", "replay"]
     list_filter = ["status", "backend"]
     list_select_related = ["event"]
@@ -29,12 +29,3 @@ class RecordingAdmin(BrandScopedAdmin):
     @admin.display(description="Replay")
     def replay(self, obj):
         return format_html('<a href="{}">master.m3u8</a>', obj.master_url) if obj.master_url else "—"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
