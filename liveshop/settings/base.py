@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "recordings",
     "commerce",  # carts, checkout, orders, stock reservations, payments gateway
     "chat",  # live chat beside the video, its moderation
+    "recommendations",  # related products beside the featured one (local model or Personalize)
+    "analytics",  # viewer heartbeats and interactions, roll-ups, the studio dashboard
     "demo",  # make demo: seed_demo, demo_show
 ]
 
@@ -276,6 +278,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "commerce.tasks.release_expired_reservations_task",
         "schedule": 60.0,
     },
+    # The local recommender relearns every brand's related products (recommendations).
+    "recommendations-train": {
+        "task": "recommendations.tasks.train_recommenders_task",
+        "schedule": float(env.int("RECOMMENDER_TRAIN_SECONDS", default=3600)),
+    },
 }
 
 # COMMERCE
@@ -297,6 +304,19 @@ PAYMENTS_TEST_WEBHOOK_SECRET = (
 COMMERCE_RESERVATION_MINUTES = env_renamed(
     env.int, "LIVESHOP_COMMERCE_RESERVATION_MINUTES", old="COMMERCE_RESERVATION_MINUTES", default=10
 )
+
+# RECOMMENDATIONS
+# ------------------------------------------------------------------------------
+# "local" (an item-item model trained here from each brand's orders and carts: the default) or
+# "personalize" (Amazon Personalize campaigns below; the local model's popular products stand in
+# when Personalize cannot answer).
+RECOMMENDER_BACKEND = env("RECOMMENDER_BACKEND", default="local")
+PERSONALIZE_REGION = env("PERSONALIZE_REGION", default="") or env("AWS_DEFAULT_REGION", default="") or "us-west-2"
+# A related-items campaign (e.g. aws-similar-items) and a personalized-ranking campaign.
+PERSONALIZE_RELATED_CAMPAIGN_ARN = env("PERSONALIZE_RELATED_CAMPAIGN_ARN", default="")
+PERSONALIZE_RANKING_CAMPAIGN_ARN = env("PERSONALIZE_RANKING_CAMPAIGN_ARN", default="")
+# A filter such as EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase"): nothing bought again.
+PERSONALIZE_FILTER_ARN = env("PERSONALIZE_FILTER_ARN", default="")
 
 # VIDEO
 # ------------------------------------------------------------------------------

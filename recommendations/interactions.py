@@ -1,0 +1,46 @@
+"""What the local recommender learns from, read per brand from what Liveshop already records:
+purchases (paid orders' lines) and adds to cart (cart lines). People are keyed the same way the
+Personalize backend names them (``viewer_key``): ``user:<id>`` when signed in; an anonymous cart
+is its own person (``cart:<id>``), an order without an account its e-mail's keyed hash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator
+
+from django.conf import settings
+
+from accounts.models import Organization
+from commerce.models import CartLine, Order, OrderLine
+from recommendations.learning import Interaction
+
+
+def brand_interactions(organization: Organization) -> Iterator[Interaction]:
+    lines = (
+        OrderLine.objects.filter(order__organization=organization, order__status=Order.Status.PAID)
+        .exclude(variant=None)
+        .values_list("order__user_id", "order__email", "variant__product_id", "order__paid_at")
+    )
+    for user_id, email, product_id, paid_at in lines.iterator(chunk_size=2000):
+        if paid_at is not None:
+            yield Interaction(_person(user_id, email), str(product_id), paid_at.timestamp(), "purchase")
+    added = CartLine.objects.filter(cart__organization=organization).values_list(
+        "cart__user_id", "cart_id", "variant__product_id", "added_at"
+    )
+    for user_id, cart_id, product_id, added_at in added.iterator(chunk_size=2000):
+        who = f"user:{user_id}" if user_id else f"cart:{cart_id}"
+        yield Interaction(who, str(product_id), added_at.timestamp(), "add_to_cart")
+
+
+def _person(user_id: int | None, email: str) -> str:
+    if user_id:
+        return f"user:{user_id}"
+    digest = hmac.new(settings.SECRET_KEY.encode(), email.strip().lower().encode(), hashlib.sha256)
+    return f"email:{digest.hexdigest()[:24]}"
+
+
+def viewer_key(user) -> str | None:
+    """How backends name a viewer: signed-in users only (anonymous viewers get related products,
+    which need no identity, and no personal ranking)."""
+    return f"user:{user.pk}" if getattr(user, "is_authenticated", False) else None
