@@ -36,6 +36,8 @@ class EventWatchView(View):
     """The viewer page: player, product card, lineup; viewer.js keeps them live. Anonymous
     viewers of a public event share one page (events.page_cache)."""
 
+    template_name = "events/watch.html"  # embed.views.player shows the same page in a shop's frame
+
     def get(self, request, brand: str, slug: str):
         return page_cache.serve(
             request,
@@ -61,7 +63,11 @@ class EventWatchView(View):
             "config": page_config(event, details),
             "replay_url": extensions.replay_url(event),
         }
-        return render(request, "events/watch.html", context)
+        return render(request, self.template_name, {**context, **self.extra_context(request, event)})
+
+    def extra_context(self, request, event: LiveEvent) -> dict:
+        """What a subclass's template adds (the embed page's settings)."""
+        return {}
 
 
 def viewer_page(request, event: LiveEvent) -> str:
