@@ -359,6 +359,11 @@ LIVESHOP_WS_CONNECT_WINDOW = env.int("LIVESHOP_WS_CONNECT_WINDOW", default=10)
 # Every socket gets a heartbeat this often; a page that hears nothing for 2.5 of them reconnects.
 # Keep it under the load balancer's idle timeout (60 s on an AWS ALB by default).
 LIVESHOP_WS_HEARTBEAT_SECONDS = env.float("LIVESHOP_WS_HEARTBEAT_SECONDS", default=15.0)
+# A stopping web process (SIGTERM; on ECS, as soon as the task is being stopped) stops accepting
+# and asks its viewers to reconnect elsewhere a few at a time over this many seconds, then exits
+# (events/realtime/drain.py); 0 closes them all at once. Keep it under the load balancer's
+# deregistration delay and the container's stop timeout.
+LIVESHOP_DRAIN_SECONDS = env.float("LIVESHOP_DRAIN_SECONDS", default=20.0)
 # Send in-band cues on the request's thread after commit instead of a small thread pool
 # (tests; the pool keeps the host's click fast).
 LIVESHOP_CUES_INLINE = env.bool("LIVESHOP_CUES_INLINE", default=False)
@@ -436,6 +441,11 @@ LIVESHOP_MAX_UPLOAD_BYTES = env.int("LIVESHOP_MAX_UPLOAD_BYTES", default=2 * 102
 # limit (CELERY_TASK_SOFT_TIME_LIMIT, 59 min). A 1080p source's three renditions take ~2 CPU
 # seconds per second of video (bench/transcode.py), ~1 s on two cores: 30 min keeps half in reserve.
 LIVESHOP_UPLOAD_MAX_DURATION_SECONDS = env.int("LIVESHOP_UPLOAD_MAX_DURATION_SECONDS", default=30 * 60)
+# Resumable uploads (recordings.services.resumable): the studio sends a video in parts of this
+# size (bytes; S3 wants at least 5 MiB), each PUT straight to S3 (multipart) or, with storage on
+# disk, to our server, which keeps them in LIVESHOP_UPLOAD_PARTS_DIR until the last one arrives.
+LIVESHOP_UPLOAD_PART_BYTES = env.int("LIVESHOP_UPLOAD_PART_BYTES", default=8 * 1024**2)
+LIVESHOP_UPLOAD_PARTS_DIR = Path(env("LIVESHOP_UPLOAD_PARTS_DIR", default=str(BASE_DIR / "var" / "upload-parts")))
 # Only to point boto3 and django-storages at another S3 endpoint (moto in benchmarks).
 AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default="") or None
 
