@@ -37,6 +37,7 @@ class Action(StrEnum):
     EXPORT_CHAT = "export_chat"  # download an event's chat as CSV (owners only)
     MANAGE_MEMBERS = "manage_members"
     MANAGE_ORDERS = "manage_orders"  # see (buyers' details), cancel and refund the brand's orders
+    VIEW_ANALYTICS = "view_analytics"  # the shows' viewers, watch time, sales (owners and hosts)
     MANAGE_EMBED = "manage_embed"  # the embeddable player: sites allowed to frame it, own cart (owners only)
     WATCH = "watch"  # watch an event (page, stream_details, socket, replay): an object rule decides
 
@@ -52,6 +53,7 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
             Action.EDIT_RECORDING,
             Action.MODERATE_CHAT,
             Action.MANAGE_ORDERS,
+            Action.VIEW_ANALYTICS,
         }
     ),
     Role.MODERATOR: frozenset({Action.VIEW, Action.MODERATE_CHAT}),

@@ -86,8 +86,11 @@ INSTALLED_APPS = [
     "recordings",
     "commerce",  # carts, checkout, orders, stock reservations, payments gateway
     "chat",  # live chat beside the video, its moderation
+    "embed",  # the embeddable player for brands' own sites, oEmbed
+    "broadcast",  # go live from the host console's browser (local relay, IVS Web Broadcast SDK)
     "recommendations",  # related products beside the featured one (local model or Personalize)
     "analytics",  # viewer heartbeats and interactions, roll-ups, the studio dashboard
+    "discovery",  # products recognised in the live video, suggested in the host console
     "demo",  # make demo: seed_demo, demo_show
 ]
 
@@ -283,7 +286,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recommendations.tasks.train_recommenders_task",
         "schedule": float(env.int("RECOMMENDER_TRAIN_SECONDS", default=3600)),
     },
+    # Beacons buffered in Redis roll up into PostgreSQL (analytics; ingest also asks for a flush).
+    "analytics-flush-buffer": {"task": "analytics.tasks.flush_buffer_task", "schedule": 30.0},
 }
+
+# ANALYTICS
+# ------------------------------------------------------------------------------
+# Seconds between roll-ups of the players' beacons (Redis -> PostgreSQL): the dashboard's lag.
+ANALYTICS_FLUSH_SECONDS = env.float("LIVESHOP_ANALYTICS_FLUSH_SECONDS", default=5.0)
+ANALYTICS_SCHEDULE_FLUSH = True  # beacons ask for a flush (tests flush by hand)
+# Seconds between a playing viewer's heartbeats (the player's; the server refuses closer than 5 s).
+ANALYTICS_HEARTBEAT_SECONDS = env.int("LIVESHOP_ANALYTICS_HEARTBEAT_SECONDS", default=15)
 
 # COMMERCE
 # ------------------------------------------------------------------------------
@@ -317,6 +330,20 @@ PERSONALIZE_RELATED_CAMPAIGN_ARN = env("PERSONALIZE_RELATED_CAMPAIGN_ARN", defau
 PERSONALIZE_RANKING_CAMPAIGN_ARN = env("PERSONALIZE_RANKING_CAMPAIGN_ARN", default="")
 # A filter such as EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase"): nothing bought again.
 PERSONALIZE_FILTER_ARN = env("PERSONALIZE_FILTER_ARN", default="")
+
+# DISCOVERY (products recognised in a live show's frames, suggested in the host console)
+# ------------------------------------------------------------------------------
+# "local" (OpenCV local features over the brand's product images; no model weights), "sagemaker"
+# (a SageMaker endpoint answering SKUs), "fake" (tests), or a dotted path to a detector class.
+DISCOVERY_BACKEND = env("DISCOVERY_BACKEND", default="local")
+DISCOVERY_INTERVAL = env.float("LIVESHOP_DISCOVERY_INTERVAL", default=1.0)  # seconds between frames
+DISCOVERY_THRESHOLD = env.float("LIVESHOP_DISCOVERY_THRESHOLD", default=0.3)  # a detection's least score
+DISCOVERY_CONSECUTIVE = env.int("LIVESHOP_DISCOVERY_CONSECUTIVE", default=2)  # samples in a row: "on screen"
+DISCOVERY_RESUGGEST_SECONDS = env.float("LIVESHOP_DISCOVERY_RESUGGEST_SECONDS", default=30.0)
+DISCOVERY_AUTO_DWELL = env.float("LIVESHOP_DISCOVERY_AUTO_DWELL", default=3.0)  # seconds on screen: auto
+DISCOVERY_FRAME_WIDTH = env.int("LIVESHOP_DISCOVERY_FRAME_WIDTH", default=640)
+DISCOVERY_SAGEMAKER_ENDPOINT = env("DISCOVERY_SAGEMAKER_ENDPOINT", default="")
+DISCOVERY_SAGEMAKER_REGION = env("DISCOVERY_SAGEMAKER_REGION", default=env("AWS_DEFAULT_REGION", default="us-west-2"))
 
 # VIDEO
 # ------------------------------------------------------------------------------

@@ -1,0 +1,254 @@
+"""Beacons in: a player's batch (one heartbeat and the card events since the last batch) is
+checked for shape and source, turned into buffer records and pushed to the buffer in one round
+trip. No database write happens here (analytics.flush does those in bulk), and nothing here is on
+the card fan-out's path.
+
+Counting rules (each refusal is counted by reason, analytics.models.DroppedBeacon):
+- a viewer is the signed-in user or the signed cookie's id (``Viewer``): two tabs, a refresh, a
+  second device of one account count once;
+- a heartbeat reports the time the video *played* since the last one (paused time is never
+  reported); the server credits at most the wall time since that viewer's previous accepted
+  heartbeat on the stream, and refuses one closer than MIN_GAP_MS: whatever tabs or scripts send,
+  a viewer's watch time never exceeds the time that passed;
+- a batch is identified by its tab and sequence number: sent twice, it counts once;
+- times are the client's, read relative to the batch's own ``sentAt`` (clocks may be wrong):
+  an item after ``sentAt`` is "future", one older than MAX_AGE_MS is "late".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from analytics import streams
+from analytics.buffer import get_buffer
+from analytics.exceptions import BeaconRejected
+from events.models import Highlight
+from liveshop import jsoninput
+from recordings.models import ProductCue
+
+MAX_BODY_BYTES = 16 * 1024
+MAX_ITEMS = 40
+MIN_GAP_MS = 5_000  # heartbeats come every 15 s; closer than this is a second tab or a script
+MAX_PLAYED_MS = 35_000  # the most one heartbeat may credit when it is the viewer's first
+MAX_AGE_MS = 10 * 60_000  # items queued longer than this (a sleeping laptop) are late
+FUTURE_SLACK_MS = 2_000
+BATCH_SEEN_SECONDS = 3600
+HEARTBEAT_KEY_SECONDS = 300
+CARD_KINDS = ("impression", "click", "add_to_cart")
+TAB_RE = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who reports: ``key`` is "u:<user id>", "id:<cookie id>" or "addr:<keyed address hash>"."""
+
+    key: str
+    user: object = None
+
+    @property
+    def id(self) -> str:
+        digest = hmac.new(settings.SECRET_KEY.encode(), f"analytics:{self.key}".encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.pk if getattr(self.user, "is_authenticated", False) else None
+
+
+@dataclass
+class Outcome:
+    stored: int = 0
+    dropped: Counter = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class Batch:
+    kind: str  # "event" or "recording"
+    target_id: int
+    tab: str
+    seq: int
+    sent_at: int
+    items: list[dict]
+
+
+def parse_body(body: bytes) -> dict:
+    """The request body as a JSON object, or BeaconRejected."""
+    if len(body) > MAX_BODY_BYTES:
+        raise BeaconRejected(f"A batch is at most {MAX_BODY_BYTES} bytes.")
+    try:
+        payload = jsoninput.loads(body)
+    except ValueError:
+        raise BeaconRejected("The batch is not JSON.") from None
+    if not isinstance(payload, dict):
+        raise BeaconRejected("The batch must be a JSON object.")
+    return payload
+
+
+def _int(value, name: str, low: int = 0, high: int = 2**53) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BeaconRejected(f"{name} must be a whole number from {low} to {high}.")
+    return value
+
+
+def parse_batch(payload: dict) -> Batch:
+    """Check the batch's shape (BeaconRejected with the reason otherwise)."""
+    targets = [(kind, payload[kind]) for kind in ("event", "recording") if kind in payload]
+    if len(targets) != 1:
+        raise BeaconRejected("Name exactly one of event or recording.")
+    kind, target = targets[0]
+    tab = payload.get("tab")
+    if not isinstance(tab, str) or not TAB_RE.match(tab):
+        raise BeaconRejected("tab must be 8-40 letters, digits, - or _.")
+    items = payload.get("items")
+    if not isinstance(items, list) or not items or len(items) > MAX_ITEMS:
+        raise BeaconRejected(f"items must be a list of 1 to {MAX_ITEMS} items.")
+    for item in items:
+        _check_item(item)
+    if sum(item["type"] == "heartbeat" for item in items) > 1:
+        raise BeaconRejected("At most one heartbeat per batch.")
+    return Batch(
+        kind,
+        _int(target, kind, 1),
+        tab,
+        _int(payload.get("seq"), "seq", 0, 10**9),
+        _int(payload.get("sentAt"), "sentAt"),
+        items,
+    )
+
+
+def _check_item(item) -> None:
+    if not isinstance(item, dict) or item.get("type") not in ("heartbeat", *CARD_KINDS):
+        raise BeaconRejected(f"Each item needs a type: heartbeat or one of {', '.join(CARD_KINDS)}.")
+    _int(item.get("at"), "at")
+    if item["type"] == "heartbeat":
+        _int(item.get("playedMs"), "playedMs", 0, 10 * 60_000)
+        if item.get("positionMs") is not None:
+            _int(item["positionMs"], "positionMs")
+    elif sum(name in item for name in ("highlightId", "cueId")) != 1:
+        raise BeaconRejected("A card item names its highlightId (live) or cueId (replay).")
+    else:
+        _int(item.get("highlightId", item.get("cueId")), "highlightId/cueId", 1)
+
+
+def ingest_beacon(*, payload: dict, viewer: Viewer, now_ms: int | None = None) -> Outcome:
+    """Check one batch and push its records to the buffer (one round trip; refusals counted).
+    Raises BeaconRejected (a 400) for a malformed batch or a stream this viewer cannot watch."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    batch = parse_batch(payload)
+    stream = streams.resolve(batch.kind, batch.target_id)
+    buffer, outcome = get_buffer(), Outcome()
+    if stream is None or not stream.watchable_by(viewer.user):
+        buffer.push([_drop("", "unknown_stream", 1)])
+        raise BeaconRejected(f"No such {batch.kind} to watch.")
+    records = _records(stream, batch, viewer, now_ms, outcome)
+    records += [_drop(stream.key, reason, n) for reason, n in outcome.dropped.items()]
+    buffer.push(records)
+    schedule_flush()
+    return outcome
+
+
+def _records(stream, batch: Batch, viewer: Viewer, now_ms: int, outcome: Outcome) -> list[str]:
+    buffer, n = get_buffer(), len(batch.items)
+    if stream.is_brands(viewer.user):
+        outcome.dropped["brand_viewer"] += n
+        return []
+    if not buffer.first_time(f"batch:{viewer.id}:{batch.tab}:{batch.seq}", BATCH_SEEN_SECONDS):
+        outcome.dropped["duplicate_batch"] += n
+        return []
+    if not stream.accepting():
+        outcome.dropped["not_playing"] += n
+        return []
+    timed = []
+    for item in batch.items:
+        if item["at"] > batch.sent_at + FUTURE_SLACK_MS:
+            outcome.dropped["future"] += 1
+        elif batch.sent_at - item["at"] > MAX_AGE_MS:
+            outcome.dropped["late"] += 1
+        else:
+            timed.append({**item, "server_at": now_ms - max(0, batch.sent_at - item["at"])})
+    base = {**stream.fields(), "src": stream.source, "v": viewer.id}
+    records = [
+        _heartbeat(stream, base, item, viewer, now_ms, outcome)
+        for item in timed
+        if item["type"] == "heartbeat"
+    ]
+    records += _card_records(stream, base, [i for i in timed if i["type"] != "heartbeat"], viewer, outcome)
+    outcome.stored = sum(1 for record in records if record)
+    return [record for record in records if record]
+
+
+def _heartbeat(stream, base: dict, item: dict, viewer: Viewer, now_ms: int, outcome: Outcome) -> str:
+    prev = get_buffer().accept_heartbeat(
+        f"hb:{stream.key}:{viewer.id}", now_ms, MIN_GAP_MS, HEARTBEAT_KEY_SECONDS
+    )
+    if prev < 0:
+        outcome.dropped["too_frequent"] += 1
+        return ""
+    credited = min(item["playedMs"], now_ms - prev if prev else MAX_PLAYED_MS)
+    position = item.get("positionMs")
+    if position is not None and not stream.is_live:
+        duration = stream.target.duration_ms or position
+        position = min(position, duration) // 1000
+    else:
+        position = None
+    record = {**base, "k": "w", "m": item["server_at"] // 60_000 * 60, "ms": credited, "p": position}
+    return json.dumps(record, separators=(",", ":"))
+
+
+def _card_records(stream, base: dict, items: list[dict], viewer: Viewer, outcome: Outcome) -> list[str]:
+    if not items:
+        return []
+    key = "highlightId" if stream.is_live else "cueId"
+    ids = {item.get(key) for item in items}
+    if stream.is_live:
+        known = dict(
+            Highlight.objects.filter(event_id=stream.event_id, pk__in=ids).values_list("pk", "product_id")
+        )
+    else:
+        known = dict(
+            ProductCue.objects.filter(recording_id=stream.recording_id, pk__in=ids).values_list(
+                "pk", "product_id"
+            )
+        )
+    records = []
+    for item in items:
+        product = known.get(item.get(key))
+        if product is None:
+            outcome.dropped["unknown_moment"] += 1
+            continue
+        moment = ("h" if stream.is_live else "c") + str(item[key])
+        record = {
+            **base,
+            "k": "i",
+            "u": viewer.user_id,
+            "t": item["type"],
+            "pr": product,
+            "mo": moment,
+            "at": item["server_at"],
+        }
+        records.append(json.dumps(record, separators=(",", ":")))
+    return records
+
+
+def _drop(stream_key: str, reason: str, n: int) -> str:
+    return json.dumps({"k": "d", "s": stream_key, "why": reason, "n": n}, separators=(",", ":"))
+
+
+def schedule_flush() -> None:
+    """Ask for a flush at most once per ANALYTICS_FLUSH_SECONDS (one Redis SET NX), so the
+    roll-ups lag the players by seconds with or without Celery beat."""
+    if not settings.ANALYTICS_SCHEDULE_FLUSH:
+        return
+    interval = settings.ANALYTICS_FLUSH_SECONDS
+    if get_buffer().first_time("flush-scheduled", max(1, int(interval))):
+        from analytics.tasks import flush_buffer_task
+
+        flush_buffer_task.apply_async(countdown=interval)
