@@ -7,6 +7,9 @@
  * product id. `left` is the units left when at or under the brand's low-stock threshold (else
  * null); `variants` [{id, label, price, inStock, left}] are what a buyer picks from.
  *
+ * show() dispatches "liveshop:card" (bubbling, detail: the card or null) each time the featured card
+ * changes, so features that follow it (related products, analytics) need no hook in the pages.
+ *
  * Every card filled or remembered here is kept by id (known()), so the shop (viewer/shop.js) has
  * the variants of whatever the card or the lineup shows, and stock pushes can update it
  * (updateStock()), whichever page filled it.
@@ -173,4 +176,6 @@ export function show(cardEl, card, { qrUrl } = {}) {
     cardEl.hidden = true;
   }
   markFeatured(card ? card.id : null);
+  // For the features that follow the card (related products, analytics): detail is the card or null.
+  cardEl.dispatchEvent(new CustomEvent("liveshop:card", { detail: card || null, bubbles: true }));
 }
