@@ -88,6 +88,8 @@ async function add(card, variantId, button) {
   void cartButton.offsetWidth; // restart the bump animation
   cartButton.classList.add("is-bumped");
   toast(`${card.name} is in your cart.`, { action: "View cart" });
+  // For the embed bridge (static/js/embed/bridge.js), which tells the shop's page.
+  document.dispatchEvent(new CustomEvent("liveshop:cart-added", { detail: { product: card, variantId, quantity: 1 } }));
   return true;
 }
 
@@ -327,6 +329,7 @@ function done(order) {
   field("order-link").href = orderUrl(config.orderPageUrl, order.token);
   payForm.reset();
   open("done");
+  document.dispatchEvent(new CustomEvent("liveshop:order-paid", { detail: { order } })); // the embed bridge
   loadCart(); // the paid lines left the cart
 }
 
