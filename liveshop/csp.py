@@ -29,8 +29,9 @@ IVS_PLAYBACK_ORIGIN = "https://*.live-video.net"
 BLOB, DATA = "blob:", "data:"
 # Stripe.js and its Payment Element (the viewer shop's checkout when PAYMENT_BACKEND=stripe) come
 # from Stripe's origins, as Stripe requires; only the pages that carry the shop
-# (templates/events/watch/_shop.html) allow them.
-SHOP_PAGES = frozenset({"viewer:watch", "replays:event", "replays:event-recording", "replays:video"})
+# (templates/events/watch/_shop.html, also in the embed page) allow them. The embed pages' framing
+# (frame-ancestors) is embed.framing's, per brand; every other page keeps 'none'.
+SHOP_PAGES = frozenset({"viewer:watch", "embed:watch", "replays:event", "replays:event-recording", "replays:video"})
 STRIPE_SOURCES = {
     "script-src": ("https://js.stripe.com",),
     "frame-src": ("https://js.stripe.com", "https://hooks.stripe.com"),

@@ -1,0 +1,85 @@
+"""The embeddable player's pages: the loader script, an event's page in a shop's frame, a brand's
+next show, and the oEmbed answer.
+
+The embed page is the event page itself (events.views.viewer.EventWatchView, imported as the one
+view it is rather than rebuilt: the player, card, lineup, chat and shop stay the same code) in a
+frame template without Liveshop's top bar, plus the bridge (static/js/embed/bridge.js) that talks
+to the shop's page. Only these responses may be framed, and only by the brand's allowed sites
+(embed.framing)."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.shortcuts import redirect
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from django.views import View
+
+from embed import framing, selectors
+from embed.protocol import PROTOCOL_VERSION
+from events import page_cache
+from events.listings import get_brand
+from events.models import LiveEvent
+from events.selectors import get_watchable_event
+from events.views.viewer import EventWatchView
+
+LOADER_MAX_AGE = 300  # seconds: /embed.js is a fixed address on shops' pages, so briefly cached
+
+
+def loader(request):
+    """``/embed.js``: the loader (static/js/embed.js) at a fixed address shops can paste; it
+    redirects to the static file (hashed and long-cached in production)."""
+    response = redirect(static("js/embed.js"))
+    patch_cache_control(response, public=True, max_age=LOADER_MAX_AGE)
+    return response
+
+
+class EmbedWatchView(EventWatchView):
+    """``/embed/e/<brand>/<event>/``: the event page for a shop's frame. Shared between anonymous
+    viewers like the event page, under its own key."""
+
+    template_name = "embed/watch.html"
+
+    def get(self, request, brand: str, slug: str):
+        response = page_cache.serve(
+            request,
+            page_cache.key_of("embed-page", request, brand, slug),
+            find_event=lambda: get_watchable_event(request.user, organization__slug=brand, slug=slug),
+            build=lambda event: self.render_page(request, event),
+        )
+        return framing.allow_framing(response, selectors.allowed_origins_of_brand(brand))
+
+    def extra_context(self, request, event: LiveEvent) -> dict:
+        return {"embed": embed_config(event)}
+
+
+def embed_config(event: LiveEvent) -> dict:
+    """What the bridge needs: who may frame it (the parent's origin is checked against this
+    before any message is sent or accepted), the cart mode and the protocol's version."""
+    settings_ = selectors.get_embed_settings(event.organization_id)
+    return {
+        "v": PROTOCOL_VERSION,
+        "allowedOrigins": settings_.origins,
+        "ownCart": settings_.own_cart,
+        "eventId": event.pk,
+        "event": f"{event.organization.slug}/{event.slug}",
+        "title": event.title,
+        "brand": event.organization.name,
+        "pageUrl": reverse("viewer:watch", kwargs={"brand": event.organization.slug, "slug": event.slug}),
+    }
+
+
+class EmbedBrandView(View):
+    """``/embed/b/<brand>/``: the brand's next show (live now, else the soonest upcoming, else the
+    latest ended one with its replay), for ``data-liveshop-brand``. A redirect keeps the frame's
+    ``#parent=`` (a redirect without a fragment inherits the request's)."""
+
+    def get(self, request, brand: str):
+        organization = get_brand(brand)
+        event = selectors.next_show(organization)
+        if event is None:
+            raise Http404("This brand has no show to embed yet.")
+        response = redirect("embed:watch", brand=organization.slug, slug=event.slug)
+        patch_cache_control(response, public=True, max_age=0, s_maxage=page_cache.S_MAXAGE)
+        return framing.allow_framing(response, selectors.get_embed_settings(organization.pk).origins)

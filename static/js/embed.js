@@ -1,0 +1,221 @@
+/* Liveshop's embed loader: the one script a brand pastes on its own site (docs/embed.md).
+ *
+ *   <script src="https://<liveshop>/embed.js" data-liveshop-event="brand/event"></script>
+ *   <script src="https://<liveshop>/embed.js" data-liveshop-brand="brand"></script>  (its next show)
+ *
+ * It puts an iframe of Liveshop's embed page where the script is (or into the element named by
+ * data-liveshop-target), sizes it to its content (the page reports its height), floats it as a
+ * mini-player in a corner while it plays and the shopper scrolls past it, and lets it take the
+ * whole screen on request (a phone's "full screen"). Messages go both ways over postMessage,
+ * checked for origin and source on each side: events arrive on the container as DOM events
+ * ("liveshop:product.shown", ...) and through container.liveshop.on(); commands go through
+ * container.liveshop.play() / pause() / openProduct(idOrSku).
+ *
+ * A classic script with no dependencies, written for any shop's page: it adds no global but
+ * window.Liveshop, sets styles through the CSSOM only (a shop's CSP may forbid style attributes),
+ * and never uses eval.
+ */
+(function () {
+  "use strict";
+
+  var PROTOCOL = 1;
+  var NAMESPACE = "embed";
+  var SLUG = /^[A-Za-z0-9_-]{1,80}$/;
+  var READY_TIMEOUT_MS = 15000; // no "ready" by then: the frame was refused (not allow-listed) or failed
+  var MINI_WIDTH = 320;
+  var EVENTS = ["ready", "player.state", "product.shown", "product.clicked", "product.opened", "cart.add", "checkout.done", "error"];
+
+  var script = document.currentScript;
+  if (!script || script.getAttribute("data-liveshop-mounted")) return;
+  script.setAttribute("data-liveshop-mounted", "1");
+  var ORIGIN = new URL(script.src, window.location.href).origin;
+  var registry = (window.Liveshop = window.Liveshop || { protocol: PROTOCOL, players: [] });
+
+  function framePath(el) {
+    var event = el.getAttribute("data-liveshop-event");
+    var brand = el.getAttribute("data-liveshop-brand");
+    if (event) {
+      var parts = event.split("/");
+      if (parts.length === 2 && SLUG.test(parts[0]) && SLUG.test(parts[1])) return "/embed/e/" + parts[0] + "/" + parts[1] + "/";
+    } else if (brand && SLUG.test(brand)) {
+      return "/embed/b/" + brand + "/";
+    }
+    return null;
+  }
+
+  function css(el, styles) {
+    for (var name in styles) el.style[name] = styles[name];
+  }
+
+  function mount() {
+    var path = framePath(script);
+    var target = script.getAttribute("data-liveshop-target");
+    var container = document.createElement("div");
+    container.className = "liveshop-embed";
+    css(container, { position: "relative", width: "100%" });
+    var host = target ? document.querySelector(target) : null;
+    if (host) host.appendChild(container);
+    else script.parentNode.insertBefore(container, script.nextSibling);
+    if (!path) {
+      container.textContent = "Liveshop: name a show (data-liveshop-event=\"brand/event\") or a brand (data-liveshop-brand=\"brand\").";
+      return;
+    }
+    var frame = document.createElement("iframe");
+    frame.src = ORIGIN + path + "#parent=" + encodeURIComponent(window.location.origin);
+    frame.title = script.getAttribute("data-liveshop-title") || "Live shopping show";
+    frame.allow = "autoplay; fullscreen; picture-in-picture; clipboard-write; web-share";
+    frame.setAttribute("allowfullscreen", "");
+    frame.setAttribute("loading", "eager");
+    css(frame, { display: "block", width: "100%", height: "640px", border: "0", background: "transparent" });
+    container.appendChild(frame);
+    registry.players.push(new Player(container, frame, path));
+  }
+
+  function Player(container, frame, path) {
+    var self = this;
+    var handlers = {};
+    var state = { ready: false, playing: false, layout: "inline", dismissed: false, height: 640, miniHeight: 180 };
+    var closer = null;
+
+    function post(message) {
+      if (!frame.contentWindow) return false;
+      message.liveshop = NAMESPACE;
+      message.v = PROTOCOL;
+      frame.contentWindow.postMessage(message, ORIGIN); // only Liveshop's page may read it
+      return true;
+    }
+
+    function command(name, data) {
+      var message = { type: "command", command: name };
+      for (var key in data || {}) message[key] = data[key];
+      return post(message);
+    }
+
+    function emit(type, data) {
+      (handlers[type] || []).forEach(function (handler) {
+        try {
+          handler(data);
+        } catch (error) {
+          console.error(error);
+        }
+      });
+      container.dispatchEvent(new CustomEvent("liveshop:" + type, { detail: data, bubbles: true }));
+    }
+
+    function onMessage(event) {
+      // Only Liveshop's frame, and only this one: another window, frame or origin is ignored.
+      if (event.source !== frame.contentWindow || event.origin !== ORIGIN) return;
+      var data = event.data;
+      if (!data || data.liveshop !== NAMESPACE || data.v !== PROTOCOL || typeof data.type !== "string") return;
+      if (data.type === "resize") return resize(data);
+      if (data.type === "ui.expand") return setLayout(state.layout === "full" ? "inline" : "full");
+      if (data.type === "ui.collapse") return setLayout("inline");
+      if (data.type === "ready") {
+        state.ready = true;
+        clearTimeout(readyTimer);
+      }
+      if (data.type === "player.state") {
+        state.playing = data.state === "playing";
+        updateMini();
+      }
+      if (EVENTS.indexOf(data.type) >= 0) emit(data.type, data);
+    }
+
+    function resize(data) {
+      var height = Math.round(Number(data.height));
+      if (!(height >= 100 && height <= 20000)) return;
+      if (data.layout === "mini") state.miniHeight = height;
+      else if (data.layout !== "full") state.height = height;
+      applyLayout();
+    }
+
+    // Layouts: inline (in the page), mini (floating in a corner while playing), full (the screen).
+    function setLayout(layout) {
+      if (layout === state.layout) return;
+      state.layout = layout;
+      command("layout", { layout: layout });
+      applyLayout();
+    }
+
+    function applyLayout() {
+      var layout = state.layout;
+      container.style.minHeight = layout === "inline" ? "" : state.height + "px"; // the page does not jump
+      document.documentElement.style.overflow = layout === "full" ? "hidden" : "";
+      if (layout === "inline") {
+        css(frame, { position: "", inset: "", right: "", bottom: "", zIndex: "", boxShadow: "", borderRadius: "", width: "100%", height: state.height + "px" });
+      } else if (layout === "mini") {
+        var width = Math.min(MINI_WIDTH, Math.round(window.innerWidth * 0.6));
+        css(frame, { position: "fixed", inset: "", right: "16px", bottom: "16px", zIndex: "2147483000", width: width + "px", height: state.miniHeight + "px", boxShadow: "0 8px 28px rgba(0,0,0,.35)", borderRadius: "12px" });
+      } else {
+        css(frame, { position: "fixed", inset: "0", right: "", bottom: "", zIndex: "2147483000", width: "100%", height: "100%", boxShadow: "", borderRadius: "0" });
+      }
+      showCloser(layout === "mini");
+    }
+
+    function showCloser(show) {
+      if (!show) {
+        if (closer) closer.remove();
+        closer = null;
+        return;
+      }
+      if (closer) return;
+      closer = document.createElement("button");
+      closer.type = "button";
+      closer.textContent = "\u00d7";
+      closer.setAttribute("aria-label", "Close the mini player");
+      css(closer, { position: "fixed", right: "8px", bottom: state.miniHeight + 8 + "px", zIndex: "2147483001", width: "28px", height: "28px", borderRadius: "14px", border: "0", background: "#111", color: "#fff", font: "18px/28px sans-serif", cursor: "pointer", padding: "0" });
+      closer.addEventListener("click", function () {
+        state.dismissed = true;
+        setLayout("inline");
+      });
+      document.body.appendChild(closer);
+    }
+
+    var inView = true;
+    function updateMini() {
+      if (state.layout === "full") return;
+      var float = !inView && state.playing && !state.dismissed;
+      setLayout(float ? "mini" : "inline");
+      if (inView) state.dismissed = false; // scrolled back: it may float again next time
+    }
+
+    if ("IntersectionObserver" in window) {
+      new IntersectionObserver(function (entries) {
+        inView = entries[entries.length - 1].intersectionRatio > 0.25;
+        updateMini();
+      }, { threshold: [0, 0.25, 0.5] }).observe(container);
+    }
+
+    var readyTimer = setTimeout(function () {
+      if (state.ready) return;
+      // Refused (this site is not on the brand's list) or unreachable: offer the show itself.
+      var link = document.createElement("a");
+      link.href = ORIGIN + path.replace(/^\/embed/, ""); // the show's or the brand's own page
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.className = "liveshop-fallback";
+      link.textContent = "Watch the show on Liveshop";
+      container.appendChild(link);
+      emit("error", { type: "error", reason: "The player did not load: is this site on the brand's embed list?" });
+    }, READY_TIMEOUT_MS);
+
+    window.addEventListener("message", onMessage);
+
+    this.element = container;
+    this.frame = frame;
+    this.play = function () { return command("play"); };
+    this.pause = function () { return command("pause"); };
+    this.openProduct = function (ref) {
+      return command("openProduct", typeof ref === "number" ? { productId: ref } : { sku: String(ref) });
+    };
+    this.on = function (type, handler) {
+      (handlers[type] = handlers[type] || []).push(handler);
+      return self;
+    };
+    Object.defineProperty(this, "ready", { get: function () { return state.ready; } });
+    Object.defineProperty(this, "layout", { get: function () { return state.layout; } });
+    container.liveshop = this;
+  }
+
+  mount();
+})();
