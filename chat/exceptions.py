@@ -24,3 +24,14 @@ class MessageRefused(ChatError):
 
 class ModerationRefused(ChatError):
     """A moderation step cannot be done (its target is the brand's own, an unknown length)."""
+
+
+class PollRefused(ChatError):
+    """A poll was not opened or a vote not counted (bad question or answers, a second open poll,
+    the show or poll over, a second vote); nothing was stored. ``status`` is the HTTP answer."""
+
+    STATUS = {"sign_in": 401, "not_allowed": 403, "poll_open": 409, "poll_closed": 409, "already_voted": 409}
+
+    @property
+    def status(self) -> int:
+        return self.STATUS.get(self.reason, 400)

@@ -1,6 +1,8 @@
 """Chat beside a live event: its messages, each event's room settings (slow mode), each brand's
 word list, the brand's restrictions on people (time-outs, bans) and its moderation log."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 
@@ -25,12 +27,18 @@ class ChatRoom(models.Model):
 
 
 class BrandChatPolicy(models.Model):
-    """A brand's rules for all its chats: the words its messages may not contain."""
+    """A brand's rules for all its chats: the words its messages may not contain, and whether a
+    message with one is refused or held for a moderator to approve or reject."""
+
+    class WordAction(models.TextChoices):
+        REJECT = "reject", "Refuse the message"
+        HOLD = "hold", "Hold it for review"
 
     organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="chat_policy")
     blocked_words = models.TextField(
-        blank=True, help_text="One word or phrase a line; a message containing one is refused."
+        blank=True, help_text="One word or phrase a line; a message containing one is refused or held."
     )
+    word_action = models.CharField(max_length=10, choices=WordAction.choices, default=WordAction.REJECT)
 
     class Meta:
         verbose_name_plural = "brand chat policies"
@@ -63,6 +71,13 @@ class ChatMessage(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     hidden_at = models.DateTimeField(null=True, blank=True)
     hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # A message with a word of the brand's list, held (BrandChatPolicy.WordAction.HOLD): shown to
+    # nobody until a moderator approves it (then sent) or rejects it (then hidden).
+    held = models.BooleanField(default=False)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
@@ -130,6 +145,8 @@ class ModerationAction(models.Model):
         UNBAN = "unban", "Lifted a ban or time-out"
         SLOW_MODE = "slow_mode", "Set slow mode"
         WORD_LIST = "word_list", "Changed the word list"
+        APPROVE = "approve", "Approved a held message"
+        REJECT = "reject", "Rejected a held message"
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="moderation_actions"
@@ -156,3 +173,97 @@ class ModerationAction(models.Model):
 
     def __str__(self):
         return f"{self.actor}: {self.get_kind_display()} {self.detail}".strip()
+
+
+class Poll(models.Model):
+    """A question the host asks the show's viewers, open for ``duration_seconds`` from
+    ``opened_at``. Like a highlight it has its moment in the stream (``session``, ``offset_ms``)
+    and an in-band cue (``cue_state``), so viewers see it in step with the picture and the replay
+    shows it at the same moment. ``options`` is the list of answers (2-4 strings)."""
+
+    class CueState(models.TextChoices):
+        NOT_LIVE = "not_live", "Not live (socket only)"
+        SENT = "sent", "Sent"
+        THROTTLED = "throttled", "Throttled (socket only)"
+        FAILED = "failed", "Failed (socket only)"
+
+    organization_field = "event__organization"
+
+    event = models.ForeignKey(LiveEvent, on_delete=models.CASCADE, related_name="polls")
+    question = models.CharField(max_length=200)
+    options = models.JSONField()
+    duration_seconds = models.PositiveSmallIntegerField()
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    opened_at = models.DateTimeField()
+    closes_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)  # when its final results went out
+    session = models.ForeignKey(
+        StreamSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="polls"
+    )
+    offset_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    cue_state = models.CharField(max_length=20, choices=CueState.choices, default=CueState.NOT_LIVE)
+    cue_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        indexes = [models.Index(fields=["event", "-opened_at"], name="chat_poll_event_newest")]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(question=""), name="chat_poll_question_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(closes_at__gt=models.F("opened_at")), name="chat_poll_closes_after_open"
+            ),
+        ]
+
+    def __str__(self):
+        return self.question
+
+    @property
+    def moment(self):
+        """When it opened in the stream: its session's start plus its offset, else opened_at."""
+        if self.session_id is not None and self.offset_ms is not None and self.session.started_at:
+            return self.session.started_at + timedelta(milliseconds=self.offset_ms)
+        return self.opened_at
+
+
+class PollVote(models.Model):
+    """One viewer's answer to a poll: one per person and poll, enforced by the database."""
+
+    organization_field = "poll__event__organization"
+
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="votes")
+    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="poll_votes")
+    option = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "voter"], name="chat_poll_one_vote_per_person"),
+            models.CheckConstraint(condition=models.Q(option__lte=3), name="chat_poll_vote_option_in_range"),
+        ]
+
+    def __str__(self):
+        return f"{self.voter} -> {self.option} in {self.poll}"
+
+
+class ReactionSecond(models.Model):
+    """The reactions viewers tapped in one second of a show (every process's taps added up), kept
+    for the replay: ``at`` is the second (wall clock, truncated), placed in a recording as
+    highlights are."""
+
+    organization_field = "event__organization"
+
+    event = models.ForeignKey(LiveEvent, on_delete=models.CASCADE, related_name="reaction_seconds")
+    at = models.DateTimeField()
+    heart = models.PositiveIntegerField(default=0)
+    fire = models.PositiveIntegerField(default=0)
+    laugh = models.PositiveIntegerField(default=0)
+    clap = models.PositiveIntegerField(default=0)
+    wow = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["event", "at"], name="chat_reaction_second_once")]
+
+    def __str__(self):
+        return f"Reactions of {self.event} at {self.at:%H:%M:%S}"

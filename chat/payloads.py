@@ -25,3 +25,30 @@ def error_payload(reason: str, message: str, retry_after: float | None = None) -
     if retry_after is not None:
         payload["retryAfter"] = round(retry_after, 1)
     return payload
+
+
+def poll_payload(poll, counts: list[int]) -> dict:
+    """A poll as pages show it: the question, its answers and their counts, when it closes."""
+    return {
+        "pollId": poll.pk,
+        "eventId": poll.event_id,
+        "question": poll.question,
+        "options": list(poll.options),
+        "durationS": poll.duration_seconds,
+        "openedAt": poll.opened_at.isoformat(),
+        "closesAt": poll.closes_at.isoformat(),
+        "offsetMs": poll.offset_ms,
+        "counts": counts,
+        "total": sum(counts),
+        "closed": poll.closed_at is not None,
+    }
+
+
+def poll_results_payload(poll, counts: list[int]) -> dict:
+    return {
+        "pollId": poll.pk,
+        "counts": counts,
+        "total": sum(counts),
+        "closesAt": poll.closes_at.isoformat(),
+        "closed": poll.closed_at is not None,
+    }

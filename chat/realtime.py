@@ -72,6 +72,11 @@ def broadcast_on_commit(event_id: int, message_type: str, payload: dict) -> None
     transaction.on_commit(lambda: publish(chat_topic(event_id), encode(message_type, payload)))
 
 
+def broadcast_now(event_id: int, message_type: str, payload: dict) -> None:
+    """Publish a chat frame to every process now (outside any transaction: poll results)."""
+    publish(chat_topic(event_id), encode(message_type, payload))
+
+
 class RecentMessages:
     """One event's newest messages in this process: a hub sink on the chat topic that forwards
     every frame to the event's local sockets, in order."""
@@ -88,6 +93,8 @@ class RecentMessages:
         self._loading: asyncio.Task | None = None  # the read from the database, shared
         self._early: list[str] = []  # frames heard while the read runs, applied after it
         self._feed_lost = False
+        self.poll: dict | None = None  # the newest poll, while it is open or just closed
+        self._poll_frame: str | None = None
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
         self._forwarder = asyncio.get_running_loop().create_task(self._forward())
 
@@ -101,13 +108,25 @@ class RecentMessages:
             self._frame = encode("chat.history", {"messages": ordered})
         return self._frame
 
+    def poll_state(self) -> list[str]:
+        """The ``poll_state`` frame for a joining socket: the newest poll while it is open or
+        closed less than POLL_SHOWN_AFTER seconds ago, else nothing."""
+        poll = self.poll
+        if poll is None or time.time() > poll["_hideAt"]:
+            return []
+        if self._poll_frame is None:
+            public = {key: value for key, value in poll.items() if not key.startswith("_")}
+            self._poll_frame = encode("poll.state", {"poll": public})
+        return [self._poll_frame]
+
     async def _load(self) -> None:
-        from chat.selectors import recent_messages
+        from chat.selectors import current_poll, recent_messages
 
         self._early = []
         this = asyncio.current_task()
         try:
             rows = await database_sync_to_async(recent_messages)(self.event_id, self.LIMIT)
+            poll = await database_sync_to_async(current_poll)(self.event_id)
         except BaseException:
             if self._loading is this:
                 self._loading = None  # the next viewer tries again
@@ -115,6 +134,7 @@ class RecentMessages:
         if self._loading is not this:
             return  # a resync started a newer read meanwhile: its answer wins
         self.messages = {row["id"]: row for row in rows}
+        self._set_poll(poll)
         early, self._early = self._early, []
         for text in early:
             self._apply(text)
@@ -127,7 +147,7 @@ class RecentMessages:
             self._feed_lost = True
             self._loading = None
             return
-        if not text.startswith('{"type":"chat_'):
+        if not text.startswith(('{"type":"chat_', '{"type":"poll_')):
             return  # heartbeats: the event's sockets have their own
         if self._loading is not None and not self._loading.done():
             self._early.append(text)
@@ -157,9 +177,22 @@ class RecentMessages:
                 del self.messages[min(self.messages)]
         elif kind == "chat_hidden":
             self.messages.pop(frame["id"], None)
+        elif kind == "poll_opened":
+            self._set_poll(frame)
+            return
+        elif kind in ("poll_results", "poll_closed"):
+            if self.poll is not None and self.poll["pollId"] == frame.get("pollId"):
+                self._set_poll({**self.poll, **frame})
+            return
         else:
             return
         self._frame = None
+
+    def _set_poll(self, poll: dict | None) -> None:
+        from chat.selectors import poll_hide_at
+
+        self.poll = None if poll is None else {**poll, "_hideAt": poll_hide_at(poll)}
+        self._poll_frame = None
 
     async def _forward(self) -> None:
         """Hand frames on to the event's sockets in the order they came; a delivery to thousands
@@ -237,7 +270,8 @@ async def viewer_state(event_id: int) -> list[str]:
     try:
         room = await recent_messages_of(event_id)
         history = await room.history()
-        return [history] if room.messages else []  # no frame for a chat nobody has written in
+        # No frame for a chat nobody has written in.
+        return ([history] if room.messages else []) + room.poll_state()
     except Exception:  # the socket still gets the event; the chat's history comes at its resync
         logger.warning("No chat history for event %s", event_id, exc_info=True)
         return []

@@ -11,15 +11,38 @@ from django.utils import timezone
 
 from accounts import permissions
 from chat import payloads
-from chat.models import BrandChatPolicy, ChatMessage, ChatRestriction, ChatRoom
+from chat.models import BrandChatPolicy, ChatMessage, ChatRestriction, ChatRoom, Poll
 
 RECENT_MESSAGES = 50
+POLL_SHOWN_AFTER = 60  # seconds a closed poll's results stay on joining viewers' pages
 
 
 def recent_messages(event_id: int, limit: int = RECENT_MESSAGES) -> list[dict]:
     """The newest ``limit`` visible messages of the event as payloads, oldest first."""
-    rows = ChatMessage.objects.filter(event_id=event_id, hidden_at=None).order_by("-id")[:limit]
+    rows = ChatMessage.objects.filter(event_id=event_id, hidden_at=None, held=False).order_by("-id")[:limit]
     return [payloads.message_payload(message) for message in reversed(rows)]
+
+
+def current_poll(event_id: int) -> dict | None:
+    """The event's newest poll as pages show it (with its counts), or None."""
+    from chat.polls import counts, is_open
+
+    poll = Poll.objects.filter(event_id=event_id).order_by("-opened_at", "-id").first()
+    if poll is None:
+        return None
+    payload = payloads.poll_payload(poll, counts(poll.pk))
+    payload["closed"] = not is_open(poll)
+    return payload
+
+
+def poll_hide_at(poll: dict) -> float:
+    """When (epoch seconds) a poll payload stops being shown to joining viewers."""
+    from datetime import datetime
+
+    from chat.polls import VOTE_GRACE_SECONDS
+
+    closes = datetime.fromisoformat(poll["closesAt"]).timestamp()
+    return closes + VOTE_GRACE_SECONDS + POLL_SHOWN_AFTER
 
 
 def active_restriction(organization_id: int, user) -> ChatRestriction | None:

@@ -1,9 +1,18 @@
 from django.urls import path
 
-from chat import views
+from chat import poll_views, views
 
 app_name = "chat"
 
 urlpatterns = [
     path("studio/events/<int:pk>/chat.csv", views.ChatExportView.as_view(), name="export"),
+    # Polls: the host console (JSON) and viewers.
+    path("studio/events/<int:event_id>/polls/", poll_views.polls_view, name="polls"),
+    path(
+        "studio/events/<int:event_id>/polls/<int:poll_id>/close/",
+        poll_views.close_poll_view,
+        name="close-poll",
+    ),
+    path("api/events/<int:event_id>/polls/<int:poll_id>/", poll_views.poll_view, name="poll"),
+    path("api/events/<int:event_id>/polls/<int:poll_id>/vote/", poll_views.vote_view, name="vote"),
 ]

@@ -25,6 +25,7 @@ import { getJson } from "./lib/http.js";
 import { liveSocket } from "./lib/socket.js";
 import { countdown, dateTime } from "./lib/time.js";
 import "./viewer/chat.js"; // the live chat beside the player
+import "./viewer/poll.js"; // the host's polls, in step with the video
 import "./viewer/deal.js"; // flash deals on the card and lineup
 import { createLivePlayer } from "./viewer/players.js";
 
@@ -185,6 +186,10 @@ function onCue(text) {
     cue = JSON.parse(text);
   } catch {
     return; // someone else's metadata
+  }
+  if (cue.v === 1 && cue.eventId === config.id && cue.type === "poll") {
+    Frames.dispatch({ type: "poll_cue", pollId: cue.pollId }); // viewer/poll.js
+    return;
   }
   if (cue.v !== 1 || cue.eventId !== config.id || !Number.isInteger(cue.highlightId)) return;
   const productId = cue.type === "product" ? cue.productId : null;
@@ -465,6 +470,13 @@ function onFrame(message) {
 
 // Start ------------------------------------------------------------------------------------
 
+// The player clock for features shown in step with the video (viewer/poll.js).
+Frames.setPlayback({
+  live: () => state.status === "live",
+  active: () => Boolean(state.player && state.player.active()),
+  latency: () => state.player?.latency() ?? null,
+  hasCues: () => Boolean(state.player?.hasCues),
+});
 config.lineup.forEach(remember);
 if (config.currentHighlight) remember(config.currentHighlight.product);
 Card.localisePrices();

@@ -30,3 +30,16 @@ export function send(frame) {
   if (!sender) return false;
   return sender(JSON.stringify(frame)) !== false;
 }
+
+let playbackSource = null;
+
+/** The live page's player clock, for features shown in step with the video (polls): an object
+ * with live(), active(), latency() (seconds, or null) and hasCues(). Set by viewer.js. */
+export function setPlayback(source) {
+  playbackSource = source;
+}
+
+/** The player clock, or null on pages without a live player. */
+export function playback() {
+  return playbackSource;
+}
