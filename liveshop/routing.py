@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from broadcast.consumers import PublishConsumer
 from events.consumers import StudioConsumer, ViewerConsumer
 from events.stock_socket import StockConsumer
 
@@ -9,4 +10,5 @@ websocket_urlpatterns = [
     path("ws/events/<int:event_id>/", ViewerConsumer.as_asgi()),
     path("ws/studio/events/<int:event_id>/", StudioConsumer.as_asgi()),
     path("ws/stock/", StockConsumer.as_asgi()),  # replay and video pages' stock
+    path("ws/studio/events/<int:event_id>/publish/", PublishConsumer.as_asgi()),  # go live from the browser
 ]

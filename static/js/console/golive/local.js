@@ -1,0 +1,124 @@
+/* Local mode: MediaRecorder's WebM chunks over the publish socket to the server's ffmpeg, which
+ * sends them on to the local media server (broadcast/consumers.py). The stream key never comes
+ * to this page.
+ *
+ * A lost connection is retried (backoff 1, 2, 4 … 10 s) with a new recorder: a WebM stream
+ * cannot resume in the middle, so each connection starts a new one (the server treats it as an
+ * encoder reconnecting). A refusal (not a host, another tab live, no ffmpeg on the server, the
+ * server falling behind) ends it with the server's sentence. */
+import { Backoff } from "../../lib/backoff.js";
+
+const TIMESLICE_MS = 250; // a chunk every quarter second: latency against per-frame overhead
+const MAX_BUFFERED = 4 * 1024 * 1024; // bytes the socket may hold unsent before we give up
+const MAX_RETRIES = 8;
+const FATAL = new Set([4400, 4403, 4404, 4409, 4413, 4422, 4503]);
+const MIME_TYPES = ["video/webm;codecs=vp8,opus", "video/webm;codecs=h264,opus", "video/webm"];
+
+function tabId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function localPublisher({ socketPath, onState, onError }) {
+  const tab = tabId(); // one per page: this tab's reconnects take its own lease back
+  const backoff = new Backoff({ firstMs: 1000, maxMs: 10000 });
+  let socket = null;
+  let recorder = null;
+  let stream = null;
+  let bitrate = 0;
+  let stopping = false;
+  let retryTimer = 0;
+  let retries = 0;
+
+  function connect() {
+    const url = new URL(socketPath, window.location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    url.searchParams.set("tab", tab);
+    const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    socket = ws;
+    onState(retries ? "retry" : "connecting", retries ? "Reconnecting…" : "Connecting…");
+    ws.addEventListener("message", (message) => {
+      if (ws !== socket || typeof message.data !== "string") return;
+      let frame;
+      try { frame = JSON.parse(message.data); } catch { return; }
+      if (frame.type === "publishing") {
+        record(ws);
+        onState("live", "Sending video to the server");
+      } else if (frame.type === "error") {
+        onError(frame.error, frame.code);
+      }
+    });
+    ws.addEventListener("close", (event) => {
+      if (ws !== socket) return;
+      stopRecorder();
+      socket = null;
+      if (stopping) {
+        onState("stopped", "Stopped");
+      } else if (FATAL.has(event.code)) {
+        onState("error", "Not streaming");
+      } else if (retries >= MAX_RETRIES) {
+        onError("Lost the connection to the server and could not get it back. Check your network and press Start again.");
+        onState("error", "Not streaming");
+      } else {
+        retries += 1;
+        const delay = backoff.next();
+        onState("retry", `Connection lost: retrying in ${Math.ceil(delay / 1000)} s`);
+        retryTimer = setTimeout(connect, delay);
+      }
+    });
+  }
+
+  function record(ws) {
+    const mimeType = MIME_TYPES.find((type) => MediaRecorder.isTypeSupported(type)) || "";
+    recorder = new MediaRecorder(stream, { mimeType, videoBitsPerSecond: bitrate, audioBitsPerSecond: 128000 });
+    recorder.addEventListener("dataavailable", (event) => {
+      if (ws.readyState !== WebSocket.OPEN || !event.data.size) return;
+      if (ws.bufferedAmount > MAX_BUFFERED) {
+        // The upload cannot keep up: growing this buffer would only add delay until memory runs out.
+        onError("Your connection cannot upload this quality fast enough. Choose a lower quality and start again.");
+        stopping = true;
+        ws.close(4000);
+        return;
+      }
+      ws.send(event.data);
+      retries = 0;
+      backoff.reset();
+    });
+    recorder.start(TIMESLICE_MS);
+  }
+
+  function stopRecorder() {
+    if (recorder && recorder.state !== "inactive") recorder.stop();
+    recorder = null;
+  }
+
+  return {
+    mode: "local",
+    /** Start publishing `mediaStream` (composited video, and sound if any) at `preset`. */
+    start(mediaStream, preset) {
+      stream = mediaStream;
+      bitrate = preset.bitrate;
+      stopping = false;
+      retries = 0;
+      backoff.reset();
+      connect();
+    },
+    stop() {
+      stopping = true;
+      clearTimeout(retryTimer);
+      stopRecorder();
+      if (socket && socket.readyState === WebSocket.OPEN) {
+        socket.send(JSON.stringify({ type: "stop" })); // the server flushes ffmpeg, then closes
+      } else {
+        socket?.close();
+        socket = null;
+        onState("stopped", "Stopped");
+      }
+    },
+    /** Bytes waiting to be sent (for the page's health line). */
+    buffered: () => socket?.bufferedAmount || 0,
+    /** Drop the connection as a network failure would (tests). */
+    dropConnection: () => socket?.close(4001),
+  };
+}
