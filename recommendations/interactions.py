@@ -1,7 +1,9 @@
 """What the local recommender learns from, read per brand from what Liveshop already records:
-purchases (paid orders' lines) and adds to cart (cart lines). People are keyed the same way the
+purchases (paid orders' lines), adds to cart (cart lines) and what viewers' players reported
+(analytics.ViewerInteraction: cards clicked, added to the cart). People are keyed the same way the
 Personalize backend names them (``viewer_key``): ``user:<id>`` when signed in; an anonymous cart
-is its own person (``cart:<id>``), an order without an account its e-mail's keyed hash."""
+is its own person (``cart:<id>``), an order without an account its e-mail's keyed hash, an
+anonymous viewer analytics' keyed viewer hash (``viewer:<hash>``)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from collections.abc import Iterator
 from django.conf import settings
 
 from accounts.models import Organization
+from analytics.models import ViewerInteraction
 from commerce.models import CartLine, Order, OrderLine
 from recommendations.learning import Interaction
 
@@ -31,6 +34,13 @@ def brand_interactions(organization: Organization) -> Iterator[Interaction]:
     for user_id, cart_id, product_id, added_at in added.iterator(chunk_size=2000):
         who = f"user:{user_id}" if user_id else f"cart:{cart_id}"
         yield Interaction(who, str(product_id), added_at.timestamp(), "add_to_cart")
+
+    reported = ViewerInteraction.objects.filter(
+        organization=organization, kind__in=(ViewerInteraction.Kind.CLICK, ViewerInteraction.Kind.ADD_TO_CART)
+    ).values_list("user_id", "viewer", "product_id", "last_at", "kind")
+    for user_id, viewer, product_id, last_at, kind in reported.iterator(chunk_size=2000):
+        who = f"user:{user_id}" if user_id else f"viewer:{viewer}"
+        yield Interaction(who, str(product_id), last_at.timestamp(), kind)
 
 
 def _person(user_id: int | None, email: str) -> str:

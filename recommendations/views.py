@@ -53,7 +53,9 @@ def related_view(request, brand_slug: str, product_id: int):
             with _lock:
                 _shared[key] = (time.monotonic(), cards)
     response = JsonResponse({"productId": product_id, "products": cards})
-    response["Cache-Control"] = "private, no-store" if signed_in else f"private, max-age={int(SHARED_SECONDS)}"
+    response["Cache-Control"] = (
+        "private, no-store" if signed_in else f"private, max-age={int(SHARED_SECONDS)}"
+    )
     response["Vary"] = "Cookie"
     return response
 

@@ -10,13 +10,18 @@ import pytest
 from recommendations import generator, learning
 from recommendations.learning import Interaction, Model
 
-RETAIL_DEMO = Path(__file__).resolve().parents[3] / "shared" / "reference" / "upstream-data" / "retail-demo-store"
+RETAIL_DEMO = (
+    Path(__file__).resolve().parents[3] / "shared" / "reference" / "upstream-data" / "retail-demo-store"
+)
 
 
 def test_related_items_are_the_ones_chosen_together():
     interactions = []
     for user in range(6):
-        interactions += [Interaction(f"u{user}", "mug", user, "purchase"), Interaction(f"u{user}", "tea", user, "click")]
+        interactions += [
+            Interaction(f"u{user}", "mug", user, "purchase"),
+            Interaction(f"u{user}", "tea", user, "click"),
+        ]
     interactions += [Interaction(f"v{user}", "hat", user, "purchase") for user in range(9)]
     model = learning.train(interactions)
     assert model.related("mug", 1) == ["tea"]
@@ -46,7 +51,9 @@ def test_the_model_survives_json():
 
 def test_progress_is_reported_to_the_end():
     seen = []
-    learning.train(generator.planted([f"p{n}" for n in range(30)], users=50), progress=lambda d, t: seen.append((d, t)))
+    learning.train(
+        generator.planted([f"p{n}" for n in range(30)], users=50), progress=lambda d, t: seen.append((d, t))
+    )
     assert seen and seen[-1][0] == seen[-1][1]
 
 

@@ -32,7 +32,10 @@ def test_related_items_for_a_signed_in_viewer_use_the_purchase_filter(personaliz
     backend, stubber = personalize
     stubber.add_response(
         "get_recommendations",
-        {"itemList": [{"itemId": "12", "score": 0.4}, {"itemId": "7", "score": 0.2}], "recommendationId": "r1"},
+        {
+            "itemList": [{"itemId": "12", "score": 0.4}, {"itemId": "7", "score": 0.2}],
+            "recommendationId": "r1",
+        },
         {"campaignArn": RELATED, "itemId": "3", "numResults": 24, "userId": "user:5", "filterArn": FILTER},
     )
     assert backend.related(organization_id=1, product_id="3", viewer="user:5", n=24) == ["12", "7"]
@@ -56,7 +59,9 @@ def test_ranking_a_lineup(personalize):
     assert backend.rank(organization_id=1, viewer="user:5", product_ids=["4", "9"]) == ["9", "4"]
 
 
-@pytest.mark.parametrize("code", ["ResourceNotFoundException", "InvalidInputException", "ThrottlingException"])
+@pytest.mark.parametrize(
+    "code", ["ResourceNotFoundException", "InvalidInputException", "ThrottlingException"]
+)
 def test_errors_become_unavailable(personalize, code, caplog):
     backend, stubber = personalize
     stubber.add_client_error("get_recommendations", service_error_code=code, http_status_code=400)

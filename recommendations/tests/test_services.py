@@ -41,7 +41,10 @@ def buy(user, *products):
 @pytest.fixture
 def shop(brand):
     """A mug bought with a teapot and with cups by six people; a hat bought alone by nine."""
-    items = {name: ProductFactory(organization=brand, name=name) for name in ("mug", "teapot", "cups", "hat", "new")}
+    items = {
+        name: ProductFactory(organization=brand, name=name)
+        for name in ("mug", "teapot", "cups", "hat", "new")
+    }
     for _ in range(6):
         buy(UserFactory(is_staff=False), items["mug"], items["teapot"], items["cups"])
     for _ in range(9):
@@ -96,7 +99,7 @@ def test_never_another_brands_product(brand, other_brand, shop):
 
 
 def test_cold_start_brand_gets_its_newest_products(brand):
-    first, second, featured = (ProductFactory(organization=brand, name=n) for n in ("first", "second", "featured"))
+    *_, featured = (ProductFactory(organization=brand, name=n) for n in ("first", "second", "featured"))
     assert TrainedModel.objects.filter(organization=brand).count() == 0
     assert names(recommend_for(user=None, product=featured)) == ["second", "first"]
 

@@ -31,7 +31,7 @@ def related(client, brand, product_id, **query):
 
 
 def test_cards_of_the_related_products(client, brand, products):
-    mug, tea, hat = products
+    mug, tea, _ = products
     answer = related(client, brand, mug.pk, medium="replay", campaign="spring-show")
     assert answer.status_code == 200
     cards = answer.json()["products"]
