@@ -48,6 +48,7 @@ class BeaconView(View):
             return JsonResponse({"error": "Beacons come from our own pages."}, status=403)
         try:
             payload = ingest.parse_body(request.body)
+            ingest.parse_batch(payload)  # its shape first: a malformed batch never sets a cookie
             viewer = viewer_of(request, payload)
             if viewer is None:
                 return viewer_id.remember_viewer(request, JsonResponse({"stored": 0, "retry": True}))

@@ -1,0 +1,97 @@
+"""Charts drawn on the server as SVG (no script, no CDN): they print, export, and read the
+page's colours (currentColor and CSS custom properties), so they follow light and dark themes.
+Every label is escaped."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 640, 220, 40, 24, 12
+
+
+def _frame(inner: str, label: str) -> SafeString:
+    return mark_safe(  # noqa: S308 (every text below is escaped)
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
+        f'preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">{inner}</svg>'
+    )
+
+
+def _y(value: float, top: float) -> float:
+    plot = HEIGHT - PAD_BOTTOM - PAD_TOP
+    return HEIGHT - PAD_BOTTOM - (value / top * plot if top else 0)
+
+
+def _axes(top: int, first: str, last: str) -> str:
+    base = HEIGHT - PAD_BOTTOM
+    return (
+        f'<line class="axis" x1="{PAD_LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}"/>'
+        f'<text class="tick" x="{PAD_LEFT - 6}" y="{PAD_TOP + 4}" text-anchor="end">{top}</text>'
+        f'<text class="tick" x="{PAD_LEFT - 6}" y="{base}" text-anchor="end">0</text>'
+        f'<text class="tick" x="{PAD_LEFT}" y="{HEIGHT - 6}">{escape(first)}</text>'
+        f'<text class="tick" x="{WIDTH}" y="{HEIGHT - 6}" text-anchor="end">{escape(last)}</text>'
+    )
+
+
+def viewers_curve(
+    curve: list[tuple[datetime, int]], marks: list[tuple[datetime, str, str]] = ()
+) -> SafeString:
+    """Concurrent viewers per minute as a line, with ``marks`` (time, label, link) as flags on
+    the timeline: the highlights."""
+    if not curve:
+        return _frame(
+            '<text class="empty" x="50%" y="50%" text-anchor="middle">No viewers yet</text>', "No viewers"
+        )
+    start, end = curve[0][0], curve[-1][0]
+    span = max((end - start).total_seconds(), 60.0)
+    top = max(n for _, n in curve)
+
+    def x(moment: datetime) -> float:
+        return PAD_LEFT + (moment - start).total_seconds() / span * (WIDTH - PAD_LEFT - 4)
+
+    points = " ".join(f"{x(m):.1f},{_y(n, top):.1f}" for m, n in curve)
+    dots = "".join(
+        f'<circle class="dot" cx="{x(m):.1f}" cy="{_y(n, top):.1f}" r="2.5">'
+        f"<title>{m:%H:%M}: {n} viewers</title></circle>"
+        for m, n in curve
+    )
+    flags = ""
+    for moment, label, link in marks:
+        if not start <= moment <= end + timedelta(minutes=1):
+            continue
+        position = min(x(moment), WIDTH - 2)
+        flags += (
+            f'<a href="{escape(link)}"><line class="mark" x1="{position:.1f}" y1="{PAD_TOP}" '
+            f'x2="{position:.1f}" y2="{HEIGHT - PAD_BOTTOM}"/>'
+            f'<circle class="mark-dot" cx="{position:.1f}" cy="{PAD_TOP}" r="4">'
+            f"<title>{escape(label)} at {moment:%H:%M}</title></circle></a>"
+        )
+    inner = (
+        _axes(top, f"{start:%H:%M}", f"{end:%H:%M}")
+        + f'<polyline class="line" points="{points}"/>'
+        + dots
+        + flags
+    )
+    return _frame(inner, f"Viewers per minute, peak {top}")
+
+
+def bars(values: list[tuple[str, int]], label: str) -> SafeString:
+    """One bar per (label, value), labelled under it."""
+    if not values or not any(v for _, v in values):
+        return _frame('<text class="empty" x="50%" y="50%" text-anchor="middle">No data yet</text>', label)
+    top = max(v for _, v in values)
+    slot = (WIDTH - PAD_LEFT) / len(values)
+    inner = _axes(top, "", "")
+    for i, (name, value) in enumerate(values):
+        x = PAD_LEFT + i * slot + slot * 0.15
+        y = _y(value, top)
+        inner += (
+            f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" '
+            f'height="{HEIGHT - PAD_BOTTOM - y:.1f}">'
+            f"<title>{escape(name)}: {value}</title></rect>"
+            f'<text class="tick" x="{x + slot * 0.35:.1f}" y="{HEIGHT - 6}" '
+            f'text-anchor="middle">{escape(name)}</text>'
+        )
+    return _frame(inner, label)

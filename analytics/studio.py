@@ -1,0 +1,182 @@
+"""The studio's analytics (mounted at /studio/analytics/): a table of the brand's shows with a
+chart of viewers and orders per show, and each show's dashboard (headline numbers, the viewers
+curve with its highlights, drop-off, highlights and products, live vs replay), updating itself
+while the show is live; CSV of every table. For owners and hosts (Action.VIEW_ANALYTICS);
+another brand's show is a 404."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+
+from accounts import permissions
+from accounts.permissions import Action
+from analytics import charts, selectors
+from events.models import LiveEvent
+from liveshop.csvexport import stream_csv
+
+SORTS = {
+    "date": lambda row: row.event.scheduled_start,
+    "viewers": lambda row: row.live_viewers + row.replay_viewers,
+    "peak": lambda row: row.peak,
+    "watch": lambda row: row.watch_ms,
+    "orders": lambda row: row.orders,
+}
+MAX_SHOWS = 200
+
+
+def _show_rows(request) -> tuple[list[selectors.ShowRow], dict]:
+    if not permissions.can_in_any(request.user, Action.VIEW_ANALYTICS):
+        raise PermissionDenied("Analytics are for the brand's owners and hosts.")
+    events = permissions.scope(LiveEvent.objects.all(), request.user, Action.VIEW_ANALYTICS)
+    start, end = parse_date(request.GET.get("from", "") or ""), parse_date(request.GET.get("to", "") or "")
+    if start:
+        events = events.filter(scheduled_start__gte=timezone.make_aware(datetime.combine(start, time.min)))
+    if end:
+        events = events.filter(scheduled_start__lte=timezone.make_aware(datetime.combine(end, time.max)))
+    events = events.exclude(status=LiveEvent.Status.CANCELLED).order_by("-scheduled_start")[:MAX_SHOWS]
+    rows = selectors.list_show_rows(events.select_related("organization"))
+    sort = request.GET.get("sort", "date")
+    sort = sort if sort.lstrip("-") in SORTS else "date"
+    rows.sort(key=SORTS[sort.lstrip("-")], reverse=not sort.startswith("-"))
+    return rows, {"sort": sort, "from": start, "to": end}
+
+
+@method_decorator(never_cache, name="dispatch")
+class ShowListView(LoginRequiredMixin, View):
+    def get(self, request):
+        rows, filters = _show_rows(request)
+        recent = sorted(rows[:12], key=lambda row: row.event.scheduled_start)
+        context = {
+            "rows": rows,
+            "filters": filters,
+            "query": request.GET.urlencode(),
+            "viewers_chart": charts.bars(
+                [(r.event.title[:14], r.live_viewers + r.replay_viewers) for r in recent], "Viewers per show"
+            ),
+            "orders_chart": charts.bars([(r.event.title[:14], r.orders) for r in recent], "Orders per show"),
+        }
+        return render(request, "analytics/show_list.html", context)
+
+
+class ShowListExportView(LoginRequiredMixin, View):
+    def get(self, request):
+        rows, _ = _show_rows(request)
+        header = [
+            "show",
+            "starts",
+            "status",
+            "live_viewers",
+            "replay_viewers",
+            "peak",
+            "watch_minutes",
+            "orders",
+            "revenue",
+        ]
+        data = (
+            [
+                r.event.title,
+                r.event.scheduled_start,
+                r.event.status,
+                r.live_viewers,
+                r.replay_viewers,
+                r.peak,
+                r.watch_ms // 60000,
+                r.orders,
+                r.revenue_display,
+            ]
+            for r in rows
+        )
+        return stream_csv("shows.csv", header, data)
+
+
+def _event(request, pk: int) -> LiveEvent:
+    return permissions.get_for_user_or_404(
+        LiveEvent.objects.select_related("organization"), request.user, Action.VIEW_ANALYTICS, pk=pk
+    )
+
+
+@method_decorator(never_cache, name="dispatch")
+class ShowAnalyticsView(LoginRequiredMixin, View):
+    """A show's dashboard; ``?fragment=1`` is its body alone (the page refreshes it while live)."""
+
+    def get(self, request, pk: int):
+        event = _event(request, pk)
+        figures = selectors.show_figures(event)
+        marks = [
+            (h.highlight.created_at, h.label, f"#highlight-{h.highlight.pk}") for h in figures.highlights
+        ]
+        context = {
+            "event": event,
+            "f": figures,
+            "live_chart": charts.viewers_curve(figures.live.curve, marks),
+            "replay_chart": charts.viewers_curve(figures.replay.curve),
+            "retention_chart": charts.bars(
+                [(str(m), n) for m, n in figures.live.retention[-30:]], "Viewers still watching, by minute"
+            ),
+            "replay_retention_chart": charts.bars(
+                [(f"{p}%", n) for p, n in figures.replay.retention], "Replay viewers reaching each point"
+            ),
+            "watch_chart": charts.bars(figures.live.watch_buckets, "Viewers by watch time"),
+            "fragment_url": reverse("analytics:show", args=[event.pk]) + "?fragment=1",
+        }
+        template = "analytics/_show_body.html" if request.GET.get("fragment") else "analytics/show.html"
+        return render(request, template, context)
+
+
+EXPORTS = {
+    "highlights": (
+        [
+            "featured_at",
+            "product",
+            "impressions",
+            "clicks",
+            "click_rate",
+            "adds_to_cart",
+            "orders",
+            "units",
+            "revenue",
+        ],
+        lambda f: (
+            [
+                h.highlight.created_at,
+                h.label,
+                h.impressions,
+                h.clicks,
+                h.click_rate,
+                h.adds,
+                h.orders,
+                h.units,
+                h.revenue_display,
+            ]
+            for h in f.highlights
+        ),
+    ),
+    "products": (
+        ["product", "currency", "units", "revenue"],
+        lambda f: ([p["name"], p["currency"], p["units"], p["revenue"]] for p in f.sales.top_products),
+    ),
+    "viewers": (
+        ["source", "minute", "viewers"],
+        lambda f: ([source.source, minute, n] for source in (f.live, f.replay) for minute, n in source.curve),
+    ),
+}
+
+
+class ShowExportView(LoginRequiredMixin, View):
+    def get(self, request, pk: int, table: str):
+        if table not in EXPORTS:
+            raise Http404("No such table.")
+        event = _event(request, pk)
+        header, rows = EXPORTS[table]
+        return stream_csv(f"{event.slug}-{table}.csv", header, rows(selectors.show_figures(event)))

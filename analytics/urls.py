@@ -1,0 +1,15 @@
+from django.urls import path
+
+from analytics import studio, views
+
+app_name = "analytics"
+
+urlpatterns = [
+    path("api/analytics/beacon/", views.BeaconView.as_view(), name="beacon"),
+    path("studio/analytics/", studio.ShowListView.as_view(), name="list"),
+    path("studio/analytics/export.csv", studio.ShowListExportView.as_view(), name="list-export"),
+    path("studio/analytics/shows/<int:pk>/", studio.ShowAnalyticsView.as_view(), name="show"),
+    path(
+        "studio/analytics/shows/<int:pk>/<str:table>.csv", studio.ShowExportView.as_view(), name="show-export"
+    ),
+]
