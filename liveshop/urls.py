@@ -29,6 +29,7 @@ urlpatterns = [
     path("studio/products/", include("catalog.studio_urls")),
     path("", include("commerce.urls")),
     path("", include("chat.urls")),
+    path("", include("analytics.urls")),  # beacons, the studio's analytics
     path("", include("broadcast.urls")),  # go live from the console's browser
     path("", include("recommendations.urls")),
     path("", include("embed.urls")),  # the embeddable player, oEmbed, its studio page
