@@ -14,8 +14,11 @@ import functools
 import logging
 import time
 from collections import Counter
+from datetime import datetime
 
 from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
 
 from events.realtime import encode, publish
 
@@ -81,6 +84,34 @@ def flush(event_id: int, counts: dict[str, int]) -> None:
 
     totals = add_to_totals(event_id, counts)
     publish(chat_topic(event_id), encode("chat.reactions", {"counts": counts, "totals": totals}))
+    try:
+        record_second(event_id, counts)
+    except Exception:  # the replay misses a second; the live show does not wait for it
+        logger.warning("Reactions of event %s not kept for the replay", event_id, exc_info=True)
+    finally:
+        close_old_connections()
+
+
+def record_second(event_id: int, counts: dict[str, int], at: datetime | None = None) -> None:
+    """Add this process's taps of one second to the show's ReactionSecond row (one upsert: every
+    process adds its own), for the replay."""
+    from chat.models import ReactionSecond
+
+    at = (at or timezone.now()).replace(microsecond=0)
+    if not any(counts.get(name) for name in EMOJI):
+        return
+    table = ReactionSecond._meta.db_table
+    columns = ", ".join(EMOJI)
+    updates = ", ".join(f"{name} = {table}.{name} + EXCLUDED.{name}" for name in EMOJI)
+    placeholders = ", ".join(["%s"] * (len(EMOJI) + 2))
+    # Table and column names from the model and EMOJI; every value is a parameter.
+    sql = (
+        f"INSERT INTO {table} (event_id, at, {columns}) VALUES ({placeholders})"  # noqa: S608
+        f" ON CONFLICT (event_id, at) DO UPDATE SET {updates}"
+    )
+    with connection.cursor() as cursor:
+        at_value = connection.ops.adapt_datetimefield_value(at)
+        cursor.execute(sql, [event_id, at_value, *(int(counts.get(name, 0)) for name in EMOJI)])
 
 
 _local_totals: dict[int, Counter] = {}  # without Redis (the one-process demo)

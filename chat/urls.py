@@ -6,6 +6,7 @@ app_name = "chat"
 
 urlpatterns = [
     path("studio/events/<int:pk>/chat.csv", views.ChatExportView.as_view(), name="export"),
+    path("api/recordings/<int:pk>/chat/", views.ReplayChatView.as_view(), name="replay-chat"),
     # Polls: the host console (JSON) and viewers.
     path("studio/events/<int:event_id>/polls/", poll_views.polls_view, name="polls"),
     path(

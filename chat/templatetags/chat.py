@@ -54,3 +54,23 @@ def chat_panel(context) -> dict:
         ],
         "reactions": [(name, *REACTIONS[name]) for name in EMOJI],
     }
+
+
+@register.inclusion_tag("chat/replay_panel.html", takes_context=True)
+def chat_replay_panel(context) -> dict:
+    """The replay's chat beside the recording: its messages, reactions and polls at their moments
+    (static/js/viewer/chat_replay.js reads the messages a window at a time)."""
+    from chat.replay import WINDOW_MS, replay_polls
+
+    recording = context["recording"]
+    if recording.event_id is None or recording.started_at is None:
+        return {"recording": None}
+    return {
+        "recording": recording,
+        "config": {
+            "chatUrl": reverse("chat:replay-chat", args=[recording.pk]),
+            "windowMs": WINDOW_MS,
+            "polls": replay_polls(recording),
+            "glyphs": {name: REACTIONS[name][0] for name in EMOJI},
+        },
+    }

@@ -1,0 +1,143 @@
+"""The replay's chat: messages, reactions and polls at their positions in the recording, read a
+window at a time by whoever may watch the replay."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from chat import reactions, replay
+from chat.models import ChatMessage, Poll, ReactionSecond
+from chat.tests.conftest import make_viewer
+from events.models import LiveEvent
+from events.tests.factories import StreamSessionFactory
+from recordings.models import Recording
+
+pytestmark = pytest.mark.django_db
+
+T0 = timezone.now().replace(microsecond=0) - timedelta(hours=2)
+
+
+def at(seconds: float):
+    return T0 + timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def ended_event(event):
+    event.status = LiveEvent.Status.ENDED
+    event.save(update_fields=["status"])
+    return event
+
+
+def recording_of(event, *sessions) -> Recording:
+    """A ready recording of ``event`` from T0, 10 minutes long, of ``sessions`` ((start, end) s)."""
+    recording = Recording.objects.create(
+        organization=event.organization,
+        event=event,
+        backend=Recording.Backend.LOCAL,
+        status=Recording.Status.READY,
+        started_at=T0,
+        ended_at=at(max(end for _, end in sessions)),
+        duration_ms=600_000,
+        master_path="replays/x/master.m3u8",
+        cdn_prefix=f"replays/x{Recording.objects.count()}",
+    )
+    for start, end in sessions:
+        recording.sessions.add(StreamSessionFactory(event=event, started_at=at(start), ended_at=at(end)))
+    return recording
+
+
+def say(event, body, seconds, **fields):
+    message = ChatMessage.objects.create(
+        event=event, author=make_viewer(), author_name="Ada", body=body, **fields
+    )
+    ChatMessage.objects.filter(pk=message.pk).update(created_at=at(seconds))
+    return message
+
+
+def test_the_clock_skips_the_gap_between_two_merged_streams(ended_event):
+    recording = recording_of(ended_event, (0, 300), (400, 700))  # a 100 s reconnect gap
+    clock = replay.ReplayClock(Recording.objects.prefetch_related("sessions").get(pk=recording.pk))
+    assert clock.position_ms(at(10)) == 10_000
+    assert clock.position_ms(at(350)) == 300_000  # in the gap: the next stream's start
+    assert clock.position_ms(at(450)) == 350_000
+    assert clock.moment(350_000) == at(450)
+    assert clock.moment(10_000) == at(10)
+
+
+def test_a_window_has_the_visible_messages_and_reactions_at_their_positions(ended_event, client):
+    recording = recording_of(ended_event, (0, 600))
+    first = say(ended_event, "Hello", 5)
+    say(ended_event, "Gone", 6, hidden_at=timezone.now())
+    say(ended_event, "Held", 7, held=True)
+    later = say(ended_event, "Later", 75)
+    say(ended_event, "Before the recording", -30)
+    reactions.record_second(ended_event.pk, {"heart": 3}, at=at(10))
+    reactions.record_second(ended_event.pk, {"heart": 2, "fire": 1}, at=at(10.4))  # another process
+    url = reverse("chat:replay-chat", args=[recording.pk])
+
+    window = client.get(url, {"from_ms": 0}).json()
+    assert [(m["id"], m["body"], m["atMs"]) for m in window["messages"]] == [(first.pk, "Hello", 5000)]
+    assert window["reactions"] == [{"atMs": 10_000, "counts": {"heart": 5, "fire": 1}}]
+    assert ReactionSecond.objects.count() == 1
+    second = client.get(url, {"from_ms": 60_000}).json()
+    assert [(m["id"], m["atMs"]) for m in second["messages"]] == [(later.pk, 75_000)]
+    assert "author_id" not in str(second) and "email" not in str(second)
+
+
+def test_bad_windows_are_400_and_people_who_may_not_watch_get_404(ended_event, client):
+    recording = recording_of(ended_event, (0, 600))
+    url = reverse("chat:replay-chat", args=[recording.pk])
+    for bad in ("-60000", "abc", "1234"):
+        answer = client.get(url, {"from_ms": bad})
+        assert answer.status_code == 400 and "from_ms" in answer.json()["error"]
+    ended_event.is_private = True
+    ended_event.save(update_fields=["is_private"])
+    assert client.get(url).status_code == 404
+    client.force_login(make_viewer("Stranger"))
+    assert client.get(url).status_code == 404
+    assert client.get(reverse("chat:replay-chat", args=[recording.pk + 100])).status_code == 404
+
+
+def test_polls_of_the_recording_come_with_their_final_results_and_position(ended_event, host):
+    recording = recording_of(ended_event, (0, 600))
+    poll = Poll.objects.create(
+        event=ended_event,
+        question="Rose or plum?",
+        options=["Rose", "Plum"],
+        duration_seconds=30,
+        opened_by=host,
+        opened_at=at(120),
+        closes_at=at(150),
+        closed_at=at(155),
+    )
+    poll.votes.create(voter=make_viewer("A"), option=1)
+    Poll.objects.create(
+        event=ended_event,
+        question="Before?",
+        options=["A", "B"],
+        duration_seconds=30,
+        opened_at=at(-100),
+        closes_at=at(-70),
+    )
+    [shown] = replay.replay_polls(Recording.objects.prefetch_related("sessions").get(pk=recording.pk))
+    assert (shown["pollId"], shown["atMs"], shown["durationS"], shown["counts"], shown["closed"]) == (
+        poll.pk,
+        120_000,
+        30,
+        [0, 1],
+        True,
+    )
+
+
+def test_the_replay_page_has_the_chat_panel_with_its_polls(ended_event, client):
+    recording = recording_of(ended_event, (0, 600))
+    page = client.get(
+        reverse(
+            "replays:event-recording", args=[ended_event.organization.slug, ended_event.slug, recording.pk]
+        )
+    )
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="chat-replay"' in html and "chat-replay-config" in html and "chat_replay.js" in html
