@@ -36,7 +36,7 @@ FORWARDED = {"X-Forwarded-Proto": "https"}
 UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url: str, *, connections: int, duration: float, cpu: int | None) -> dict:
+def wrk(url: str, *, connections: int, duration: float, cpu: int | None, headers: dict | None = None) -> dict:
     """One wrk run: requests/s, p99 latency (ms), non-2xx responses and socket errors."""
     cmd = [
         *_common.taskset(cpu),
@@ -46,7 +46,8 @@ def wrk(url: str, *, connections: int, duration: float, cpu: int | None) -> dict
         f"-d{max(1, round(duration))}s",
         "--latency",
     ]
-    cmd += [arg for name, value in FORWARDED.items() for arg in ("-H", f"{name}: {value}")] + [url]
+    sent = {**FORWARDED, **(headers or {})}
+    cmd += [arg for name, value in sent.items() for arg in ("-H", f"{name}: {value}")] + [url]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=duration + 60).stdout
     rate = float(WRK_SUMMARY.search(out).group(1))
     latency = WRK_LATENCY.search(out)
