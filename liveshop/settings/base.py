@@ -284,7 +284,7 @@ CELERY_BEAT_SCHEDULE = {
     # The local recommender relearns every brand's related products (recommendations).
     "recommendations-train": {
         "task": "recommendations.tasks.train_recommenders_task",
-        "schedule": float(env.int("RECOMMENDER_TRAIN_SECONDS", default=3600)),
+        "schedule": float(env.int("LIVESHOP_RECOMMENDER_TRAIN_SECONDS", default=3600)),
     },
     # Beacons buffered in Redis roll up into PostgreSQL (analytics; ingest also asks for a flush).
     "analytics-flush-buffer": {"task": "analytics.tasks.flush_buffer_task", "schedule": 30.0},
