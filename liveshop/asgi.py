@@ -21,6 +21,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from events.page_cache import SharedResponses  # noqa: E402
+from events.realtime import drain  # noqa: E402
 from events.timed_metadata import warm_up  # noqa: E402
 from liveshop.routing import websocket_urlpatterns  # noqa: E402
 
@@ -38,6 +39,7 @@ async def lifespan(scope, receive, send):
         if message["type"] == "lifespan.startup":
             gc.collect()
             gc.freeze()
+            drain.install()  # SIGTERM (or ECS stopping the task): viewers move elsewhere gradually
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})

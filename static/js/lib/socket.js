@@ -8,6 +8,8 @@
  *   every client at once), longer when the server said it was busy (4429); a close code in
  *   `fatal` ends it for good. The page calls resetBackoff() once the server has sent its snapshot.
  * - Coming back online or to the tab reconnects at once rather than at the end of a long backoff.
+ * - A "reconnect" frame (a server draining for a deploy) moves to a new socket before the old one
+ *   closes, after a random pause (events/realtime/drain.py); it is not passed to onFrame.
  */
 import { Backoff } from "./backoff.js";
 
@@ -68,7 +70,8 @@ export function liveSocket(path, {
       } catch {
         return;
       }
-      onFrame(frame);
+      if (frame.type === "reconnect") moveOver(ws, frame.jitterMs);
+      else onFrame(frame);
     });
     ws.addEventListener("close", (event) => {
       if (ws !== socket) return;
@@ -77,6 +80,20 @@ export function liveSocket(path, {
       if (fatal.includes(event.code)) onFatal(event.code);
       else retry(event.code);
     });
+  }
+
+  // The server is draining (a deploy) and spreads these frames over its window: after a random
+  // pause of our own, open a new socket (the balancer sends it to another server) and let the old
+  // one go once the new one has spoken (its snapshot), so the card stays and nothing is missed.
+  function moveOver(old, jitterMs = 1000) {
+    setTimeout(() => {
+      if (old !== socket) return;
+      socket = null;
+      connect();
+      const release = () => old.close();
+      socket.addEventListener("message", release, { once: true });
+      socket.addEventListener("close", release, { once: true });
+    }, Math.random() * jitterMs);
   }
 
   function retry(code) {
