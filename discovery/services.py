@@ -16,9 +16,9 @@ from discovery import payloads, selectors
 from discovery.detectors import DetectorError, get_detector
 from discovery.models import AutoFeature, EventDiscovery
 from discovery.tracker import Outcome, Tracker
+from events import realtime
 from events.exceptions import EventError
 from events.models import Highlight, LiveEvent
-from events.realtime import broadcast_to_studio, broadcast_to_studio_on_commit
 from events.services import feature_product
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def update_discovery_settings(*, event: LiveEvent, by, enabled: bool, auto_featu
     entry.auto_by = by if entry.auto_feature else None
     entry.full_clean()
     entry.save(update_fields=["enabled", "auto_feature", "auto_by", "updated_at"])
-    broadcast_to_studio_on_commit(
+    realtime.broadcast_to_studio_on_commit(
         event.pk, "discovery.settings", {"enabled": entry.enabled, "autoFeature": entry.auto_feature}
     )
     return entry
@@ -74,7 +74,7 @@ def analyse_frame(
             payload = payloads.suggestion(
                 detection, products[detection.product_id], at=at.isoformat(), frame_thumbnail=frame_thumbnail
             )
-            broadcast_to_studio(event.pk, "discovery.suggestion", payload)
+            realtime.broadcast_to_studio(event.pk, "discovery.suggestion", payload)
     if outcome.dwelled:
         auto_feature(event=event, detection=outcome.dwelled[0], at=at)
     outcome.products = products
@@ -110,7 +110,7 @@ def auto_feature(*, event: LiveEvent, detection, at: datetime) -> Highlight | No
 
 def report_status(event_id: int, **status) -> None:
     """The consoles' "what the detector is doing" line (payloads.status)."""
-    broadcast_to_studio(event_id, "discovery.status", payloads.status(**status))
+    realtime.broadcast_to_studio(event_id, "discovery.status", payloads.status(**status))
 
 
 __all__ = [
