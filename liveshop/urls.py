@@ -30,9 +30,10 @@ urlpatterns = [
     path("", include("commerce.urls")),
     path("", include("chat.urls")),
     path("", include("analytics.urls")),  # beacons, the studio's analytics
+    path("", include("embed.urls")),  # the embeddable player, oEmbed, its studio page
     path("", include("broadcast.urls")),  # go live from the console's browser
     path("", include("recommendations.urls")),
-    path("", include("embed.urls")),  # the embeddable player, oEmbed, its studio page
+    path("", include("discovery.urls")),  # the console's product detector switch
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
 ]
