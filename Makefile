@@ -63,12 +63,14 @@ audit-refresh: install
 demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py allow_embed_origin northwind http://localhost:$(PORT)
 	@echo
 	@echo "Liveshop is starting at http://$(HOST):$(PORT)/"
 	@echo "  watch:   http://$(HOST):$(PORT)/e/northwind/northwind-live/   (the demo show, live in a loop)"
 	@echo "  log in:  http://$(HOST):$(PORT)/login/   (demo logins are printed above)"
 	@echo "  studio:  http://$(HOST):$(PORT)/studio/   (events, go-live panel, stream keys)"
 	@echo "  admin:   http://$(HOST):$(PORT)/admin/"
+	@echo "  embed:   http://localhost:$(PORT)/embed/demo-shop/   (a shop on another origin embedding the show; docs/embed.md)"
 	@echo
 	HOST=$(HOST) PORT=$(PORT) LIVESHOP_SITE_URL=http://$(HOST):$(PORT) \
 		REDIS_URL=$${REDIS_URL:-$$(command -v redis-server >/dev/null && echo redis://127.0.0.1:$(DEMO_REDIS_PORT)/0)} \
