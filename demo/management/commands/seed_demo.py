@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import Membership, Organization
+from analytics.demo import seed_show_history
 from catalog.exceptions import ImportFailed
 from catalog.models import Product
 from catalog.services import attach_product_image, import_products_as_operator
@@ -30,6 +31,8 @@ class Command(BaseCommand):
             brand = self.seed_brand()
             logins = [self.seed_user(brand, demo_user) for demo_user in DEMO_USERS]
             products = self.seed_products(brand)
+            host = Membership.objects.filter(organization=brand, role=Membership.Role.HOST).first()
+            seed_show_history(brand=brand, products=products, host=host.user)  # studio analytics
         self.print_summary(brand, logins, products)
 
     def seed_brand(self) -> Organization:
