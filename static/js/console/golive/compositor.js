@@ -54,7 +54,7 @@ export function createCompositor({ width, height, fps = 30 }) {
     const pad = Math.round(qrSize * 0.04);
     const pictureSize = overlay.picture ? qrSize : 0;
     const boxW = qrSize + pictureSize + pad * 3;
-    const textH = Math.round(height * 0.09);
+    const textH = Math.round(height * 0.13);
     const boxH = qrSize + pad * 2 + textH;
     const [top, left] = [overlay.corner.startsWith("top"), overlay.corner.endsWith("left")];
     const x = left ? m : width - boxW - m;
@@ -67,15 +67,15 @@ export function createCompositor({ width, height, fps = 30 }) {
       ctx.drawImage(overlay.qr, x + pad * 2 + pictureSize, y + pad, qrSize, qrSize);
       ctx.imageSmoothingEnabled = true;
     }
+    // Name, then price, under the pictures: each line fits the box's width.
     const { name, priceText } = overlay.product;
+    const line = textH / 2;
     ctx.fillStyle = "#111";
     ctx.textBaseline = "middle";
-    ctx.font = `600 ${Math.round(textH * 0.42)}px system-ui, sans-serif`;
-    const textY = y + pad + qrSize + textH / 2;
-    ctx.fillText(fit(ctx, name, boxW - pad * 2 - Math.round(textH * 2.4)), x + pad, textY);
-    ctx.textAlign = "right";
-    ctx.fillText(priceText, x + boxW - pad, textY);
-    ctx.textAlign = "left";
+    ctx.font = `600 ${Math.round(line * 0.8)}px system-ui, sans-serif`;
+    ctx.fillText(fit(ctx, name, boxW - pad * 2), x + pad, y + pad + qrSize + line / 2);
+    ctx.font = `${Math.round(line * 0.8)}px system-ui, sans-serif`;
+    ctx.fillText(fit(ctx, priceText, boxW - pad * 2), x + pad, y + pad + qrSize + line * 1.5);
   }
 
   function drawContained(ctx, image, x, y, w, h) {
