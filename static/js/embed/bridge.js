@@ -175,7 +175,7 @@ function onMessage(event) {
 }
 
 function openProduct({ productId, sku }) {
-  const items = [...document.querySelectorAll(".lineup-item[data-product-id], #product-card[data-product-id]")];
+  const items = [...document.querySelectorAll("#lineup .lineup-item[data-product-id], #product-card[data-product-id]")];
   const item = items.find((el) => {
     const card = Card.known(el.dataset.productId);
     return card && (card.id === Number(productId) || (sku && (card.sku === sku || (card.variants || []).some((v) => v.sku === sku))));
