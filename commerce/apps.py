@@ -7,8 +7,20 @@ class CommerceConfig(AppConfig):
 
     def ready(self):
         """A viewer's session carts follow them when they sign in (commerce.carts); the cards of
-        events show their flash deals (commerce.deals)."""
+        events show their flash deals (commerce.deals); a brand or its shop settings saved or
+        deleted is read again by this process's shop API (commerce.selectors.shop)."""
         from django.contrib.auth.signals import user_logged_in
+        from django.db.models.signals import post_delete, post_save
+
+        from accounts.models import Organization
+        from commerce.models import ShopSettings
+        from commerce.selectors import forget_shop
+
+        for model in (Organization, ShopSettings):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    forget_shop, sender=model, dispatch_uid=f"commerce-forget-shop-{model.__name__}"
+                )
 
         from events import extensions
 

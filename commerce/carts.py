@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 
@@ -32,6 +33,53 @@ def cart_for_request(request, organization: Organization, *, create: bool) -> Ca
     if cart is None and create:
         cart = Cart.objects.create(organization=organization)
         request.session[SESSION_KEY] = {**carts, str(organization.pk): cart.pk}
+    return cart
+
+
+@dataclass(frozen=True)
+class CartRef:
+    """Which cart a request means, read from the request alone (no query): the signed-in user's
+    at the brand, or the anonymous viewer's whose id their session keeps (None: none yet). The
+    services that change a cart read and lock it in one statement (lock_cart)."""
+
+    organization_id: int
+    user: Any = None  # an authenticated user, or None
+    cart_id: int | None = None
+
+
+def cart_ref(request, organization: Organization) -> CartRef:
+    if request.user.is_authenticated:
+        return CartRef(organization.pk, user=request.user)
+    return CartRef(organization.pk, cart_id=request.session.get(SESSION_KEY, {}).get(str(organization.pk)))
+
+
+def remember_cart(request, cart: Cart) -> None:
+    """Keep an anonymous viewer's (new) cart's id in their session."""
+    if request.user.is_authenticated:
+        return
+    carts = request.session.get(SESSION_KEY, {})
+    if carts.get(str(cart.organization_id)) != cart.pk:
+        request.session[SESSION_KEY] = {**carts, str(cart.organization_id): cart.pk}
+
+
+def lock_cart(ref: CartRef | Cart, *, create: bool) -> Cart | None:
+    """The cart ``ref`` means, read and locked (FOR UPDATE) in one statement, for the rest of the
+    caller's transaction; made when missing and ``create`` (None otherwise)."""
+    carts = Cart.objects.select_for_update()
+    if isinstance(ref, Cart):
+        return carts.get(pk=ref.pk)
+    if ref.user is not None:
+        cart = carts.filter(organization_id=ref.organization_id, user=ref.user).first()
+        if cart is None and create:
+            cart, made = Cart.objects.get_or_create(organization_id=ref.organization_id, user=ref.user)
+            if not made:  # another request made it meanwhile
+                cart = carts.get(pk=cart.pk)
+        return cart
+    cart = None
+    if ref.cart_id is not None:
+        cart = carts.filter(pk=ref.cart_id, user=None, organization_id=ref.organization_id).first()
+    if cart is None and create:
+        cart = Cart.objects.create(organization_id=ref.organization_id)  # new: nobody else knows it
     return cart
 
 
@@ -66,6 +114,24 @@ def line_prices(lines: Iterable[CartLine], *, now: datetime | None = None) -> li
         price = deals.deal_price(deal, regular, line.variant.product.currency) if deal else regular
         prices.append(LinePrice(price, regular, deal))
     return prices
+
+
+def remember_priced_lines(cart: Cart, lines: list[CartLine], prices: list[LinePrice]) -> None:
+    """A service that just read (and changed) the cart's lines leaves them on it for the answer
+    (priced_lines), so the view does not read them again."""
+    cart._priced_lines = (lines, prices)
+
+
+def priced_lines(cart: Cart | None) -> tuple[list[CartLine], list[LinePrice]]:
+    """The cart's lines (variant and product loaded) and their prices now: those a service left
+    on it (remember_priced_lines), else read (two queries; none without a cart)."""
+    if cart is None:
+        return [], []
+    known = getattr(cart, "_priced_lines", None)
+    if known is not None:
+        return known
+    lines = list(cart.lines.select_related("variant__product"))
+    return lines, line_prices(lines)
 
 
 def _deal_key(line: CartLine) -> tuple[int, int] | None:

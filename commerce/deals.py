@@ -219,18 +219,30 @@ def _check_price(price: Decimal, product: Product) -> None:
 # The limit per customer -----------------------------------------------------------------------
 
 
+_LOOK_UP = object()
+
+
 def check_cart_limit(
-    *, cart: Cart, variant: Variant, quantity: int, line: CartLine | None, event, recording
+    *,
+    cart: Cart,
+    variant: Variant,
+    quantity: int,
+    line: CartLine | None,
+    event,
+    recording,
+    deal: FlashDeal | object | None = _LOOK_UP,
 ) -> None:
     """Adding to the cart: would ``quantity`` of the variant (its line's new quantity; ``line``
     the line it has, else ``event``/``recording`` the new one's attribution) with the signed-in
     buyer's orders at the running deal go past the deal's limit? DealLimitReached then. A guest's
-    orders are counted at checkout, by e-mail."""
+    orders are counted at checkout, by e-mail. ``deal``: the line's running deal when the caller
+    priced it already (commerce.carts.line_prices), else looked up."""
     live = _live_event_id(line, event, recording)
     if live is None:
         return
-    key = (live, variant.product_id)
-    deal = running_deals([key], now=timezone.now()).get(key)
+    if deal is _LOOK_UP:
+        key = (live, variant.product_id)
+        deal = running_deals([key], now=timezone.now()).get(key)
     if deal is None or deal.limit_per_customer is None:
         return
     others = CartLine.objects.filter(

@@ -4,7 +4,7 @@ page formats it in the viewer's locale (Intl), the e-mail and the first paint wi
 
 from __future__ import annotations
 
-from commerce.carts import LinePrice, line_prices
+from commerce.carts import LinePrice, priced_lines
 from commerce.countries import COUNTRIES
 from commerce.models import Cart, Order
 from liveshop.display import format_price
@@ -13,8 +13,7 @@ from liveshop.display import format_price
 def cart_payload(cart: Cart | None) -> dict:
     """The cart at the server's prices now (commerce.carts.line_prices): a line added on the live
     show during a flash deal at the deal's price, with the deal's end and the normal price."""
-    lines = list(cart.lines.select_related("variant__product")) if cart else []
-    prices = line_prices(lines)
+    lines, prices = priced_lines(cart)
     items = [
         {
             "variantId": line.variant_id,

@@ -1,6 +1,11 @@
-"""Reads of commerce for the viewer's shop: where a brand ships, which cue a replay showed."""
+"""Reads of commerce for the viewer's shop: the brand and where it ships, which cue a replay
+showed."""
 
 from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
 
 from accounts.models import Organization
 from catalog.models import Variant
@@ -17,8 +22,57 @@ def shipping_countries(organization: Organization) -> list[str]:
         .values_list("shipping_countries", flat=True)
         .first()
     )
+    return _countries(chosen)
+
+
+def _countries(chosen: list[str] | None) -> list[str]:
     codes = [code for code in chosen or () if code in COUNTRIES] or list(COUNTRIES)
     return sorted(codes, key=COUNTRIES.__getitem__)
+
+
+@dataclass(frozen=True)
+class Shop:
+    """A brand as its shop's API needs it on every request: the brand and where it ships."""
+
+    organization: Organization
+    shipping_countries: tuple[str, ...]
+
+
+# The shop API reads the brand and its shipping countries on every add to cart and checkout: each
+# process keeps them for SHOP_CACHE_SECONDS. A change made in this process (a brand or its
+# ShopSettings saved or deleted: commerce.apps connects forget_shop) applies at once; one made in
+# another web process within SHOP_CACHE_SECONDS.
+SHOP_CACHE_SECONDS = 30.0
+_shops: dict[str, tuple[float, Shop]] = {}
+_shops_lock = threading.Lock()
+
+
+def shop(slug: str) -> Shop | None:
+    """The brand with this slug and where it ships (None: no such brand); one query, then cached."""
+    now = time.monotonic()
+    cached = _shops.get(slug)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    organization = Organization.objects.filter(slug=slug).select_related("shop_settings").first()
+    if organization is None:
+        return None
+    settings_ = getattr(organization, "shop_settings", None)  # the reverse one-to-one, or None
+    found = Shop(organization, tuple(_countries(settings_.shipping_countries if settings_ else None)))
+    with _shops_lock:
+        _shops[slug] = (now + SHOP_CACHE_SECONDS, found)
+    return found
+
+
+def forget_shop(sender=None, instance=None, **kwargs) -> None:
+    """post_save/post_delete of Organization and ShopSettings: this process reads the brand again."""
+    with _shops_lock:
+        if instance is None:
+            _shops.clear()
+            return
+        organization_id = getattr(instance, "organization_id", instance.pk)
+        for slug in [slug for slug, (_, s) in _shops.items() if s.organization.pk == organization_id]:
+            del _shops[slug]
+        _shops.pop(getattr(instance, "slug", None), None)
 
 
 def cue_at(recording: Recording, position_ms: int) -> ProductCue | None:
@@ -45,8 +99,10 @@ def cue_at(recording: Recording, position_ms: int) -> ProductCue | None:
     return active
 
 
-def get_order(token) -> Order:
-    """The order its token names, with its lines (Order.DoesNotExist otherwise)."""
+def get_order(token, *, with_lines: bool = True) -> Order:
+    """The order its token names, with its brand and its lines (Order.DoesNotExist otherwise)."""
+    if not with_lines:
+        return Order.objects.get(token=token)
     return Order.objects.select_related("organization").prefetch_related("lines").get(token=token)
 
 

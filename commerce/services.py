@@ -8,7 +8,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts import permissions
@@ -24,7 +24,6 @@ from commerce.exceptions import (
     VariantUnavailable,
 )
 from commerce.models import Cart, CartLine, Order, OrderLine, PaymentEvent, Source, StockReservation
-from events.selectors import current_highlight
 from liveshop.tasks import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ Address = dict[str, str]
 @transaction.atomic
 def add_to_cart(
     *,
-    cart: Cart,
+    cart: Cart | carts.CartRef,
     variant_id: int,
     quantity: int = 1,
     event=None,
@@ -49,30 +48,45 @@ def add_to_cart(
     """Add ``quantity`` of the variant to the cart (to its line if it has one), attributed to the
     event (live, with the highlight on screen now) or the recording (replay, with the product cue
     on screen at ``position_ms`` of the video). Refuses a variant of another brand, not for sale,
-    or priced in another currency than the cart's. Locks the cart."""
-    cart = Cart.objects.select_for_update().get(pk=cart.pk)
+    or priced in another currency than the cart's. Locks the cart (a CartRef naming none yet: a
+    new one). The line's ``cart`` carries its lines and prices after the change for the answer
+    (commerce.carts.priced_lines): one read of the lines and one of the deals serve both."""
+    cart = carts.lock_cart(cart, create=True)
     variant = _variant_for_sale(cart, variant_id)
-    currency = _cart_currency(cart)
+    lines = list(cart.lines.select_related("variant__product"))
+    currency = lines[0].variant.product.currency if lines else ""
     if currency and currency != variant.product.currency:
         raise CurrencyMismatch(
             f"Your cart is in {currency} and {variant.product.name} is priced in "
             f"{variant.product.currency}: check out your cart first (one currency per order)."
         )
-    line = CartLine.objects.filter(cart=cart, variant=variant).first()
+    line = next((line for line in lines if line.variant_id == variant.pk), None)
     total = quantity + (line.quantity if line else 0)
     if not 1 <= quantity <= MAX_QUANTITY or total > MAX_QUANTITY:
         raise InvalidQuantity(f"The quantity must be between 1 and {MAX_QUANTITY} per item.")
+    existing = line
+    if line is None:
+        line = CartLine(
+            cart=cart, variant=variant, quantity=quantity, **_attribution(event, recording, position_ms)
+        )
+        line.full_clean(exclude=["cart", "variant", "event", "recording", "highlight", "cue"])
+        lines.append(line)
+    line.quantity = total
+    prices = carts.line_prices(lines)  # the server's, flash deals included: one query
     deals.check_cart_limit(
-        cart=cart, variant=variant, quantity=total, line=line, event=event, recording=recording
+        cart=cart,
+        variant=variant,
+        quantity=total,
+        line=existing,
+        event=event,
+        recording=recording,
+        deal=prices[lines.index(line)].deal,
     )
-    if line is not None:
-        line.quantity = total
+    if existing is not None:
         line.save(update_fields=["quantity"])
-        return line
-    attribution = _attribution(event, recording, position_ms)
-    line = CartLine(cart=cart, variant=variant, quantity=quantity, **attribution)
-    line.full_clean(exclude=["cart", "variant", "event", "recording", "highlight", "cue"])
-    line.save()
+    else:
+        line.save()
+    carts.remember_priced_lines(cart, lines, prices)
     return line
 
 
@@ -88,6 +102,7 @@ def _variant_for_sale(cart: Cart, variant_id: int) -> Variant:
 
 
 def _cart_currency(cart: Cart) -> str:
+    """The currency of the cart's lines ("" for an empty cart)."""
     return cart.lines.values_list("variant__product__currency", flat=True).first() or ""
 
 
@@ -99,19 +114,26 @@ def _attribution(event, recording, position_ms: int | None) -> dict:
             "event": recording.event,
             "source": Source.REPLAY,
             "cue": cue,
-            "highlight": cue.highlight if cue else None,
+            "highlight_id": cue.highlight_id if cue else None,
         }
     if event is not None:
-        return {"event": event, "source": Source.LIVE, "highlight": current_highlight(event)}
+        return {"event": event, "source": Source.LIVE, "highlight_id": _highlight_on_screen(event)}
     return {}
 
 
+def _highlight_on_screen(event) -> int | None:
+    """The id of the highlight on screen now (events.selectors.current_highlight: the newest,
+    unless it cleared the card), without loading its product."""
+    newest = event.highlights.values_list("pk", "product_id").first()
+    return newest[0] if newest and newest[1] is not None else None
+
+
 @transaction.atomic
-def set_cart_line_quantity(*, cart: Cart, variant_id: int, quantity: int) -> CartLine | None:
+def set_cart_line_quantity(*, cart: Cart | carts.CartRef, variant_id: int, quantity: int) -> CartLine | None:
     """Set the quantity of the cart's line of the variant; 0 removes the line (None). Locks the
     cart. VariantUnavailable when the cart has no such line."""
-    cart = Cart.objects.select_for_update().get(pk=cart.pk)
-    line = CartLine.objects.filter(cart=cart, variant_id=variant_id).first()
+    cart = carts.lock_cart(cart, create=False)
+    line = CartLine.objects.filter(cart=cart, variant_id=variant_id).first() if cart else None
     if line is None:
         raise VariantUnavailable("This item is not in your cart.")
     if quantity == 0:
@@ -153,13 +175,14 @@ def adopt_cart(*, cart: Cart, user) -> Cart:
 
 
 def start_checkout(
-    *, cart: Cart, email: str = "", user=None, address: Address | None = None
+    *, cart: Cart | carts.CartRef, email: str = "", user=None, address: Address | None = None
 ) -> tuple[Order, payments.Payment]:
     """Reserve the cart's stock for a new order at the server's prices (SoldOut, nothing
     reserved, when a line has too little left), then create its payment. A pending order of
     the same cart is released first. ``address`` (the buyer's name and shipping address, checked
     by the caller: commerce.forms.CheckoutForm) is copied to the order. The provider is called
-    outside the reservation's transaction, so a slow provider never holds the variants' row locks."""
+    outside the reservation's transaction, so a slow provider never holds the variants' row locks.
+    EmptyCart when a CartRef names no cart. The order carries its lines (no query to read them)."""
     order = _reserve_order(cart=cart, email=email, user=user, address=address or {})
     backend = payments.get_payment_backend()
     request = payments.PaymentRequest(
@@ -171,13 +194,16 @@ def start_checkout(
         _end_pending(order.pk, Status.FAILED, str(exc))
         raise
     order.payment_id = payment.id
-    order.save(update_fields=["payment_id"])
+    # Its own autocommit UPDATE: the provider is called after the reservation's commit (above).
+    Order.objects.filter(pk=order.pk).update(payment_id=payment.id)
     return order, payment
 
 
 @transaction.atomic
-def _reserve_order(*, cart: Cart, email: str, user, address: Address) -> Order:
-    cart = Cart.objects.select_for_update().get(pk=cart.pk)
+def _reserve_order(*, cart: Cart | carts.CartRef, email: str, user, address: Address) -> Order:
+    cart = carts.lock_cart(cart, create=False)
+    if cart is None:
+        raise EmptyCart("Your cart is empty.")
     for pending in Order.objects.filter(cart_id=cart.pk, status=Status.PENDING).values_list("pk", flat=True):
         _end_pending(pending, Status.CANCELED, "Replaced by a new checkout.")
     lines = list(cart.lines.select_related("variant__product").order_by("variant_id"))
@@ -206,11 +232,18 @@ def _reserve_order(*, cart: Cart, email: str, user, address: Address) -> Order:
         payment_backend=payments.get_payment_backend().name,
     )
     expires_at = timezone.now() + timedelta(minutes=settings.COMMERCE_RESERVATION_MINUTES)
-    for line, price in zip(lines, prices, strict=True):
-        OrderLine.objects.create(order=order, **_snapshot(line, price))
-        StockReservation.objects.create(
-            order=order, variant_id=line.variant_id, quantity=line.quantity, expires_at=expires_at
-        )
+    order_lines = OrderLine.objects.bulk_create(
+        [OrderLine(order=order, **_snapshot(line, price)) for line, price in zip(lines, prices, strict=True)]
+    )
+    StockReservation.objects.bulk_create(
+        [
+            StockReservation(
+                order=order, variant_id=line.variant_id, quantity=line.quantity, expires_at=expires_at
+            )
+            for line in lines
+        ]
+    )
+    _prefetched(order, "lines", order_lines)
     # The stock last, in variant id order (concurrent checkouts lock variants in one order): a
     # variant's row stays locked from its UPDATE to the commit, so nothing else may run in between
     # (a hot product's sales queue on that lock: bench/checkout.py --trace measures it).
@@ -218,6 +251,17 @@ def _reserve_order(*, cart: Cart, email: str, user, address: Address) -> Order:
         if not stock.take(line.variant_id, line.quantity):
             raise SoldOut(line.variant.sku, line.variant.product.name)
     return order
+
+
+def _prefetched(instance, related: str, rows: list) -> None:
+    """What prefetch_related("<related>") leaves on ``instance``, from rows in hand: its
+    ``<related>.all()`` answers them without a query (other queries on it still run)."""
+    rows_qs = getattr(instance, related).all()
+    rows_qs._result_cache, rows_qs._prefetch_done = list(rows), True
+    instance._prefetched_objects_cache = {
+        **getattr(instance, "_prefetched_objects_cache", {}),
+        related: rows_qs,
+    }
 
 
 def _snapshot(line: CartLine, price: carts.LinePrice) -> dict:
@@ -267,45 +311,66 @@ def handle_payment_webhook(*, body: bytes, headers) -> str:
     Raises payments.InvalidWebhook (nothing changed) for an unverifiable one. Idempotent: an event
     seen before changes nothing; events in any order end in the same state (a failure after a
     success leaves the order paid; a success after a failure takes the stock again)."""
+    return apply_payment_delivery(body=body, headers=headers)[0]
+
+
+def apply_payment_delivery(*, body: bytes, headers) -> tuple[str, Order | None]:
+    """handle_payment_webhook, also returning the order as the event left it (None when the
+    event was ignored, a duplicate, or for no order of ours): the test provider's pay view
+    answers with it without reading it again."""
     backend = payments.get_payment_backend()
     event = backend.parse_webhook(body, headers)
     if event.kind not in (payments.SUCCEEDED, payments.FAILED, payments.CANCELED, *payments.REFUND_KINDS):
-        return "ignored"
+        return "ignored", None
     with transaction.atomic():
-        try:
-            with transaction.atomic():  # a concurrent redelivery waits here, then finds this one
-                record = PaymentEvent.objects.create(
-                    backend=backend.name, event_id=event.id, kind=event.kind, payment_id=event.payment_id
-                )
-        except IntegrityError:
-            return "duplicate"
-        record.outcome = _apply_payment_event(backend.name, event)
-        record.save(update_fields=["outcome"])
-        return record.outcome
+        # Stored once by its id: a concurrent redelivery waits on the unique index until this
+        # transaction ends, then inserts nothing and is a duplicate.
+        record_id = _record_payment_event(backend.name, event)
+        if record_id is None:
+            return "duplicate", None
+        outcome, order = _apply_payment_event(backend.name, event)
+        PaymentEvent.objects.filter(pk=record_id).update(outcome=outcome)
+        return outcome, order
 
 
-def _apply_payment_event(backend: str, event: payments.PaymentEvent) -> str:
+_RECORD_EVENT = (
+    "INSERT INTO commerce_paymentevent (backend, event_id, kind, payment_id, outcome, received_at) "
+    "VALUES (%s, %s, %s, %s, '', %s) ON CONFLICT (backend, event_id) DO NOTHING RETURNING id"
+)
+
+
+def _record_payment_event(backend: str, event: payments.PaymentEvent) -> int | None:
+    """Insert the event's row (commerce.PaymentEvent; its constraint payment_event_once) unless
+    one with its id is there: its id, or None for a redelivery. One statement, no savepoint."""
+    with connection.cursor() as cursor:
+        received_at = connection.ops.adapt_datetimefield_value(timezone.now())
+        cursor.execute(_RECORD_EVENT, [backend, event.id, event.kind, event.payment_id, received_at])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _apply_payment_event(backend: str, event: payments.PaymentEvent) -> tuple[str, Order | None]:
     order = _order_for_event(backend, event)
     if order is None:
-        return "unknown order"
+        return "unknown order", None
     if event.kind in payments.REFUND_KINDS:
         from commerce import refunds  # the provider's refunds build on these services
 
-        return refunds.apply_refund_event(order, event)
+        return refunds.apply_refund_event(order, event), order
     if event.kind != payments.SUCCEEDED:
         if order.status != Status.PENDING:
-            return f"already {order.status}"
+            return f"already {order.status}", order
         _release(order)
         order.status, order.status_reason = Status.FAILED, (event.reason or "The payment failed.")[:300]
         order.save(update_fields=["status", "status_reason"])
-        return "failed"
+        return "failed", order
     if (event.amount_minor, event.currency) != (
         payments.minor_units(order.total, order.currency),
         order.currency,
     ):
         logger.error("A payment's amount differs from its order", extra={"order": order.pk})
-        return "amount mismatch"
-    return _mark_paid(order)
+        return "amount mismatch", order
+    return _mark_paid(order), order
 
 
 def _order_for_event(backend: str, event: payments.PaymentEvent) -> Order | None:

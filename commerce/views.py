@@ -10,7 +10,7 @@ from typing import Any
 
 from django.http import Http404, JsonResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Organization
 from accounts.permissions import may_watch
 from commerce import payments, selectors, services
-from commerce.carts import cart_for_request
+from commerce.carts import cart_for_request, cart_ref, remember_cart
 from commerce.exceptions import CommerceError, DealLimitReached, EmptyCart, SoldOut, VariantUnavailable
 from commerce.forms import CheckoutForm
 from commerce.models import Order
@@ -81,8 +81,12 @@ def _int(data: dict, name: str, *, default: int | None = None) -> int | None:
     return value
 
 
-def _brand(slug: str) -> Organization:
-    return get_object_or_404(Organization, slug=slug)
+def _shop(slug: str) -> selectors.Shop:
+    """The brand and where it ships (commerce.selectors.shop: kept by the process for a while)."""
+    shop = selectors.shop(slug)
+    if shop is None:
+        raise Http404("No such shop.")
+    return shop
 
 
 def _position(data: dict) -> int | None:
@@ -113,12 +117,12 @@ def _attribution(request, brand: Organization, data: dict) -> dict:
     return {}
 
 
-def _cart_answer(request, brand: Organization, cart, status: int = 200) -> JsonResponse:
+def _cart_answer(request, shop: selectors.Shop, cart, status: int = 200) -> JsonResponse:
     """The cart, where the brand ships, and the CSRF token the shop's POSTs carry (the viewer
     pages are shared cached pages: no token in them)."""
     answer = {
         **cart_payload(cart),
-        "shippingCountries": selectors.shipping_countries(brand),
+        "shippingCountries": list(shop.shipping_countries),
         "csrfToken": get_token(request),
     }
     return JsonResponse(answer, status=status)
@@ -127,38 +131,41 @@ def _cart_answer(request, brand: Organization, cart, status: int = 200) -> JsonR
 @require_GET
 @json_api
 def cart_view(request, brand_slug: str):
-    brand = _brand(brand_slug)
-    return _cart_answer(request, brand, cart_for_request(request, brand, create=False))
+    shop = _shop(brand_slug)
+    return _cart_answer(request, shop, cart_for_request(request, shop.organization, create=False))
 
 
 @require_POST
 @json_api
 def cart_add_view(request, brand_slug: str):
-    brand, data = _brand(brand_slug), _body(request)
+    shop, data = _shop(brand_slug), _body(request)
+    brand = shop.organization
     variant_id, quantity = _int(data, "variant_id"), _int(data, "quantity", default=1)
     if variant_id is None and _int(data, "product_id") is not None:
         variant_id = selectors.only_variant_id(brand, data["product_id"])
     if variant_id is None:
         raise BadInput("Choose an option of this product: variant_id is required.")
     attribution = _attribution(request, brand, data)
-    cart = cart_for_request(request, brand, create=True)
-    services.add_to_cart(cart=cart, variant_id=variant_id, quantity=quantity, **attribution)
-    return _cart_answer(request, brand, cart, status=201)
+    line = services.add_to_cart(
+        cart=cart_ref(request, brand), variant_id=variant_id, quantity=quantity, **attribution
+    )
+    remember_cart(request, line.cart)
+    return _cart_answer(request, shop, line.cart, status=201)
 
 
 @require_POST
 @json_api
 def cart_line_view(request, brand_slug: str, variant_id: int):
     """Set a line's quantity ({"quantity": n}; 0 removes it)."""
-    brand, data = _brand(brand_slug), _body(request)
+    shop, data = _shop(brand_slug), _body(request)
     quantity = data.get("quantity")
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
         raise BadInput("quantity must be a whole number, 0 to remove the item.")
-    cart = cart_for_request(request, brand, create=False)
+    cart = cart_for_request(request, shop.organization, create=False)
     if cart is None:
         raise VariantUnavailable("This item is not in your cart.")
     services.set_cart_line_quantity(cart=cart, variant_id=variant_id, quantity=quantity)
-    return _cart_answer(request, brand, cart)
+    return _cart_answer(request, shop, cart)
 
 
 @require_POST
@@ -166,19 +173,16 @@ def cart_line_view(request, brand_slug: str, variant_id: int):
 def checkout_view(request, brand_slug: str):
     """Start paying for the cart: 400 with ``fields`` (a reason per invalid field) for bad
     details, 409 for a sold-out line (nothing reserved), else the order and its payment."""
-    brand, data = _brand(brand_slug), _body(request)
+    shop, data = _shop(brand_slug), _body(request)
     if not data.get("email") and request.user.is_authenticated:
         data["email"] = request.user.email
-    form = CheckoutForm(data, countries=selectors.shipping_countries(brand))
+    form = CheckoutForm(data, countries=list(shop.shipping_countries))
     if not form.is_valid():
         raise BadInput("Check the highlighted details.", form.field_errors())
-    cart = cart_for_request(request, brand, create=False)
-    if cart is None:
-        raise EmptyCart("Your cart is empty.")
     details = form.cleaned_data
     address = {field: details[field] for field in services.ADDRESS_FIELDS}
     order, payment = services.start_checkout(
-        cart=cart, email=details["email"], user=request.user, address=address
+        cart=cart_ref(request, shop.organization), email=details["email"], user=request.user, address=address
     )
     answer = order_payload(order)
     answer["payment"] = {"backend": order.payment_backend, "clientSecret": payment.client_secret}
@@ -199,7 +203,7 @@ def test_payment_view(request, token: str):
     backend = payments.get_payment_backend()
     if not isinstance(backend, TestPaymentBackend):
         raise Http404("The test payment provider is not in use.")
-    order, data = _order(token), _body(request)
+    order, data = _order(token, with_lines=False), _body(request)
     try:
         delivery = backend.confirm(
             client_secret=str(data.get("client_secret", "")),
@@ -212,14 +216,17 @@ def test_payment_view(request, token: str):
     except payments.PaymentBackendError as exc:
         raise BadInput(str(exc)) from None
     if delivery.body:
-        services.handle_payment_webhook(body=delivery.body, headers=delivery.headers)
-    order.refresh_from_db()
+        _, changed = services.apply_payment_delivery(body=delivery.body, headers=delivery.headers)
+        if changed is not None and changed.pk == order.pk:
+            order = changed  # as the event left it, under its lock
+        else:
+            order.refresh_from_db()
     return JsonResponse({**order_payload(order), "payment": {"status": delivery.status}})
 
 
-def _order(token: str) -> Order:
+def _order(token: str, *, with_lines: bool = True) -> Order:
     try:
-        return selectors.get_order(token)
+        return selectors.get_order(token, with_lines=with_lines)
     except Order.DoesNotExist:
         raise Http404("No such order.") from None
 
