@@ -17,30 +17,54 @@ from accounts.models import Organization
 from analytics.models import ViewerInteraction
 from commerce.models import CartLine, Order, OrderLine
 from recommendations.learning import Interaction
+from recommendations.models import ForgottenPerson
 
 
-def brand_interactions(organization: Organization) -> Iterator[Interaction]:
+def brand_interactions(organization: Organization, *, since=None) -> Iterator[Interaction]:
+    """Every interaction at ``organization`` (after ``since``, a datetime, when given), except
+    those of people it forgot (ForgottenPerson)."""
+    forgotten = set(
+        ForgottenPerson.objects.filter(organization=organization).values_list("person", flat=True)
+    )
+    for interaction in _every_interaction(organization, since):
+        if interaction.user not in forgotten:
+            yield interaction
+
+
+def _every_interaction(organization: Organization, since) -> Iterator[Interaction]:
     lines = (
         OrderLine.objects.filter(order__organization=organization, order__status=Order.Status.PAID)
         .exclude(variant=None)
+        .filter(**({"order__paid_at__gt": since} if since else {}))
         .values_list("order__user_id", "order__email", "variant__product_id", "order__paid_at")
     )
     for user_id, email, product_id, paid_at in lines.iterator(chunk_size=2000):
         if paid_at is not None:
             yield Interaction(_person(user_id, email), str(product_id), paid_at.timestamp(), "purchase")
-    added = CartLine.objects.filter(cart__organization=organization).values_list(
-        "cart__user_id", "cart_id", "variant__product_id", "added_at"
+    added = CartLine.objects.filter(
+        cart__organization=organization, **({"added_at__gt": since} if since else {})
     )
+    added = added.values_list("cart__user_id", "cart_id", "variant__product_id", "added_at")
     for user_id, cart_id, product_id, added_at in added.iterator(chunk_size=2000):
         who = f"user:{user_id}" if user_id else f"cart:{cart_id}"
         yield Interaction(who, str(product_id), added_at.timestamp(), "add_to_cart")
 
     reported = ViewerInteraction.objects.filter(
-        organization=organization, kind__in=(ViewerInteraction.Kind.CLICK, ViewerInteraction.Kind.ADD_TO_CART)
+        organization=organization,
+        kind__in=(ViewerInteraction.Kind.CLICK, ViewerInteraction.Kind.ADD_TO_CART),
+        **({"last_at__gt": since} if since else {}),
     ).values_list("user_id", "viewer", "product_id", "last_at", "kind")
     for user_id, viewer, product_id, last_at, kind in reported.iterator(chunk_size=2000):
         who = f"user:{user_id}" if user_id else f"viewer:{viewer}"
         yield Interaction(who, str(product_id), last_at.timestamp(), kind)
+
+
+def people_of(user) -> list[str]:
+    """Every key ``user`` may be known by here: signed in, and by their e-mail on guest orders."""
+    keys = [f"user:{user.pk}"]
+    if user.email:
+        keys.append(_person(None, user.email))
+    return keys
 
 
 def _person(user_id: int | None, email: str) -> str:

@@ -24,3 +24,31 @@ class TrainedModel(models.Model):
 
     def __str__(self):
         return f"Recommender of {self.organization} ({self.trained_at:%Y-%m-%d %H:%M})"
+
+
+class ForgottenPerson(models.Model):
+    """Someone whose interactions a brand deleted (privacy): what cannot be deleted (their paid
+    orders) is never learned from or sent to Personalize again. ``person`` as interactions.py keys
+    people (``user:<id>``, ``email:<keyed hash>``)."""
+
+    organization_field = "organization"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    person = models.CharField(max_length=64)
+    forgotten_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "person"], name="forgotten_once")]
+
+    def __str__(self):
+        return f"{self.person} forgotten by {self.organization_id}"
+
+
+class StreamCursor(models.Model):
+    """How far interactions have been streamed to Amazon Personalize (PutEvents), per brand."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="+")
+    sent_until = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.organization_id}: sent until {self.sent_until:%Y-%m-%d %H:%M:%S}"

@@ -10,15 +10,18 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from accounts import permissions
 from accounts.models import Organization
+from accounts.permissions import Action
+from analytics.models import ViewerInteraction
 from catalog.models import Product, Variant
 from commerce.models import Order, OrderLine
 from recommendations import learning
 from recommendations.backends import get_recommender
 from recommendations.backends.local import LocalRecommender
 from recommendations.exceptions import RecommenderUnavailable
-from recommendations.interactions import brand_interactions, viewer_key
-from recommendations.models import TrainedModel
+from recommendations.interactions import brand_interactions, people_of, viewer_key
+from recommendations.models import ForgottenPerson, StreamCursor, TrainedModel
 
 logger = logging.getLogger(__name__)
 
@@ -132,3 +135,43 @@ def train_all(*, progress: Callable[[str], None] | None = None) -> int:
         if progress:
             progress(f"{organization}: {trained.interactions} interactions, {trained.products} products")
     return count
+
+
+def forget_person(*, organization: Organization, user, by) -> int:
+    """Delete ``user``'s interactions at ``organization`` (privacy): their reported clicks and
+    adds (analytics) go; their paid orders stay (the brand's accounts) but are never learned from
+    or streamed again. Retrains the brand's model at once. Owners only. How many rows went."""
+    permissions.require(by, Action.MANAGE_MEMBERS, organization)
+    return forget_person_as_operator(organization=organization, user=user)
+
+
+def forget_person_as_operator(*, organization: Organization, user) -> int:
+    """forget_person without a permission check: ``manage.py forget_viewer``."""
+    with transaction.atomic():
+        deleted, _ = ViewerInteraction.objects.filter(organization=organization, user=user).delete()
+        for person in people_of(user):
+            ForgottenPerson.objects.get_or_create(organization=organization, person=person)
+    train_brand(organization=organization)
+    return deleted
+
+
+def stream_to_personalize(*, events=None) -> int:
+    """Send every brand's interactions since the last run to Personalize's event tracker
+    (RECOMMENDER_BACKEND=personalize with PERSONALIZE_TRACKING_ID); nothing otherwise. A brand's
+    cursor moves only after its events went, so a failed run is retried whole (eventIds dedupe)."""
+    from django.conf import settings
+
+    from recommendations.backends.personalize import PersonalizeEvents
+
+    if settings.RECOMMENDER_BACKEND != "personalize" or not settings.PERSONALIZE_TRACKING_ID:
+        return 0
+    events = events or PersonalizeEvents()
+    sent = 0
+    for organization in Organization.objects.filter(products__isnull=False).distinct().order_by("pk"):
+        cursor = StreamCursor.objects.filter(organization=organization).first()
+        now = timezone.now()
+        new = list(brand_interactions(organization, since=cursor.sent_until if cursor else None))
+        if new:
+            sent += events.put(new)
+        StreamCursor.objects.update_or_create(organization=organization, defaults={"sent_until": now})
+    return sent

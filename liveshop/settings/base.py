@@ -286,6 +286,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recommendations.tasks.train_recommenders_task",
         "schedule": float(env.int("LIVESHOP_RECOMMENDER_TRAIN_SECONDS", default=3600)),
     },
+    # With RECOMMENDER_BACKEND=personalize: new interactions to Personalize's event tracker.
+    "recommendations-stream": {
+        "task": "recommendations.tasks.stream_to_personalize_task",
+        "schedule": 60.0,
+    },
     # Beacons buffered in Redis roll up into PostgreSQL (analytics; ingest also asks for a flush).
     "analytics-flush-buffer": {"task": "analytics.tasks.flush_buffer_task", "schedule": 30.0},
 }
@@ -330,6 +335,8 @@ PERSONALIZE_RELATED_CAMPAIGN_ARN = env("PERSONALIZE_RELATED_CAMPAIGN_ARN", defau
 PERSONALIZE_RANKING_CAMPAIGN_ARN = env("PERSONALIZE_RANKING_CAMPAIGN_ARN", default="")
 # A filter such as EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("purchase"): nothing bought again.
 PERSONALIZE_FILTER_ARN = env("PERSONALIZE_FILTER_ARN", default="")
+# The event tracker new interactions stream to (PutEvents, every minute); empty: none streamed.
+PERSONALIZE_TRACKING_ID = env("PERSONALIZE_TRACKING_ID", default="")
 
 # DISCOVERY (products recognised in a live show's frames, suggested in the host console)
 # ------------------------------------------------------------------------------
