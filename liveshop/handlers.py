@@ -17,6 +17,8 @@ cannot refuse a 2 GB upload before it has arrived. A body whose ``Content-Length
 any view accepts (LIVESHOP_MAX_UPLOAD_BYTES and a form's envelope) is therefore withheld: the
 request reaches Django with an empty body and its Content-Length, the upload views answer 413
 with the reason, and the server never reads (nor asks for, with ``Expect: 100-continue``) a byte.
+A view that reads a smaller body declares it (``max_body_bytes``: a resumable upload's part), and
+a larger one is withheld the same way.
 
 At most LIVESHOP_MAX_CONCURRENT_REQUESTS requests are inside Django at once (default: the
 database pool's size). Django gives each request a thread of its own, so a burst of 1,000 buyers
@@ -37,6 +39,7 @@ from django.conf import settings
 from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpResponse
+from django.urls import Resolver404, resolve
 
 BUSY_RETRY_AFTER_SECONDS = 2
 
@@ -68,7 +71,7 @@ class OneHopASGIHandler(ASGIHandler):
         return slots
 
     async def handle(self, scope, receive, send):
-        if content_length(scope) > max_body_bytes():
+        if body_too_large(scope):
             receive = withheld_body()
         return await super().handle(scope, receive, send)
 
@@ -89,6 +92,32 @@ FORM_ENVELOPE_BYTES = 64 * 1024  # a multipart form's boundaries, headers and ot
 def max_body_bytes() -> int:
     """The largest request body Django reads: the largest upload in its form."""
     return settings.LIVESHOP_MAX_UPLOAD_BYTES + FORM_ENVELOPE_BYTES
+
+
+def body_too_large(scope) -> bool:
+    """Is the request's body larger than its view reads? A view may declare the largest body it
+    reads (``max_body_bytes``, a callable on the view class: a resumable upload's part); such a
+    view also gets no body of unknown length (chunked). Any other: the largest upload and its form."""
+    limit = declared_body_limit(scope)
+    if limit is None:
+        return content_length(scope) > max_body_bytes()
+    return not has_content_length(scope) or content_length(scope) > limit
+
+
+def declared_body_limit(scope) -> int | None:
+    if scope.get("method") in {"GET", "HEAD", "OPTIONS"}:
+        return None
+    path = scope["path"].removeprefix(scope.get("root_path", "")) or "/"
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    declared = getattr(getattr(match.func, "view_class", None), "max_body_bytes", None)
+    return declared() if callable(declared) else None
+
+
+def has_content_length(scope) -> bool:
+    return any(name == b"content-length" and value.isdigit() for name, value in scope.get("headers", ()))
 
 
 def content_length(scope) -> int:

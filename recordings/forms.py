@@ -1,5 +1,5 @@
-"""Studio forms for uploaded videos: the upload (file on disk, or the two steps of a direct S3
-upload) and a cue list sent by the timeline editor."""
+"""Studio forms for uploaded videos: the upload (a form's file, or the start of a resumable
+upload sent in parts), the poster, and a cue list sent by the timeline editor."""
 
 from __future__ import annotations
 
@@ -71,10 +71,10 @@ class PosterForm(forms.Form):
         return round(seconds * 1000)
 
 
-class DirectUploadStartForm(forms.Form):
-    """Step 1 of an S3 upload: what the browser is about to send."""
+class ResumableStartForm(forms.Form):
+    """The start of a resumable upload: what the page is about to send (checked before a byte)."""
 
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=200, error_messages={"required": "Give the video a title."})
     filename = forms.CharField(max_length=200)
     size = forms.IntegerField(min_value=0)
     content_type = forms.CharField(max_length=100, required=False)
@@ -89,13 +89,6 @@ class DirectUploadStartForm(forms.Form):
             except InvalidUpload as exc:
                 self.add_error(None, str(exc))
         return data
-
-
-class DirectUploadConfirmForm(forms.Form):
-    """Step 2: the file is in S3 under the key the token names."""
-
-    title = forms.CharField(max_length=200)
-    token = forms.CharField(max_length=2000)
 
 
 @dataclass(frozen=True)

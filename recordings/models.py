@@ -1,4 +1,6 @@
+import math
 import secrets
+import uuid
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -227,3 +229,43 @@ class ProductCue(models.Model):
     def __str__(self):
         end = f"{self.end_ms / 1000:.1f}s" if self.end_ms is not None else "…"
         return f"{self.product} {self.start_ms / 1000:.1f}s to {end}"
+
+
+class ResumableUpload(models.Model):
+    """A video on its way up in parts (recordings.services.resumable): the browser sends each part
+    to the URL the part store gives (S3 presigned ``UploadPart``, or our own PUT on local disk),
+    asks which parts have arrived after a dropped connection or a reload, and completes it into a
+    pending Recording. The row goes when the upload completes or is given up. ``id`` is the upload's
+    name in URLs and in the browser's storage; ``store_id`` the part store's (S3's UploadId)."""
+
+    organization_field = "organization"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="resumable_uploads")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    title = models.CharField(max_length=200)
+    filename = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    part_size = models.PositiveIntegerField()
+    # Where the whole file goes in the default storage (upload_path), as for a one-piece upload.
+    name = models.CharField(max_length=300)
+    store_id = models.CharField(max_length=1024, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.CheckConstraint(condition=Q(size__gt=0), name="resumable_upload_not_empty")]
+
+    def __str__(self):
+        return f"{self.filename} ({self.size} bytes in {self.part_count} parts)"
+
+    @property
+    def part_count(self) -> int:
+        return math.ceil(self.size / self.part_size)
+
+    def part_bytes(self, number: int) -> int:
+        """The exact size of part ``number`` (1-based): part_size, the last one what is left."""
+        return min(self.part_size, self.size - (number - 1) * self.part_size)

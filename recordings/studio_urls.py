@@ -2,16 +2,26 @@
 
 from django.urls import path
 
+from recordings.views import resumable, video_files
 from recordings.views import studio as views
-from recordings.views import video_files
 
 app_name = "videos"
 
 urlpatterns = [
     path("", views.VideoListView.as_view(), name="list"),
     path("new/", views.VideoCreateView.as_view(), name="create"),
-    path("new/direct/", views.DirectUploadStartView.as_view(), name="direct-start"),
-    path("new/direct/done/", views.DirectUploadConfirmView.as_view(), name="direct-confirm"),
+    path("uploads/", resumable.ResumableStartView.as_view(), name="upload-start"),
+    path("uploads/<uuid:upload_id>/", resumable.ResumableUploadView.as_view(), name="upload"),
+    path(
+        "uploads/<uuid:upload_id>/parts/<int:number>/",
+        resumable.ResumablePartView.as_view(),
+        name="upload-part",
+    ),
+    path(
+        "uploads/<uuid:upload_id>/complete/",
+        resumable.ResumableCompleteView.as_view(),
+        name="upload-complete",
+    ),
     path("<int:pk>/", views.VideoDetailView.as_view(), name="detail"),
     path("<int:pk>/progress/", views.VideoProgressView.as_view(), name="progress"),
     path("<int:pk>/cues/", views.CueSaveView.as_view(), name="cues"),

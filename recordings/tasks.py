@@ -50,11 +50,18 @@ def delete_video_files_task(upload: str, folder: str) -> int:
 
 @shared_task(ignore_result=True)
 def check_stale_jobs_task() -> dict:
-    """Celery beat, every RECORDINGS_STALE_CHECK_SECONDS: requeue or fail stuck recording jobs."""
+    """Celery beat, every RECORDINGS_STALE_CHECK_SECONDS: requeue or fail stuck recording jobs,
+    and throw away resumable uploads nobody finished within a week."""
     from recordings.services.jobs import check_stale_jobs
+    from recordings.services.resumable import expire_resumable_uploads
 
     result = check_stale_jobs()
-    return {"requeued": result.requeued, "failed": result.failed, "folders_removed": result.folders_removed}
+    return {
+        "requeued": result.requeued,
+        "failed": result.failed,
+        "folders_removed": result.folders_removed,
+        "uploads_expired": expire_resumable_uploads(),
+    }
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=MAX_RETRIES)

@@ -1,6 +1,6 @@
 """Uploaded videos: checking a file (type, size, ffprobe), storing it as a pending Recording and
-queueing its transcode; the S3 direct upload (presigned POST, then a confirmation that HEADs the
-object); publishing.
+queueing its transcode (a form's file here; a file sent in parts, straight to S3 or to our disk,
+in recordings.services.resumable); publishing.
 
 A rejected file leaves nothing behind: no row, no stored file. The transcode task is queued after
 commit, so it never looks for a row that is not there yet."""
@@ -13,13 +13,9 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
-from django.core import signing
-from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename, slugify
@@ -31,7 +27,7 @@ from liveshop import media
 from liveshop.media import MediaInfo, Problem
 from liveshop.tasks import enqueue_on_commit
 from recordings.exceptions import InvalidUpload
-from recordings.models import Recording, new_media_prefix, upload_path
+from recordings.models import Recording, new_media_prefix
 from recordings.services import problems
 
 logger = logging.getLogger(__name__)
@@ -43,20 +39,6 @@ ALLOWED_CONTENT_TYPES = {
     "audio/mp4", "audio/x-m4a", "audio/mpeg",
 }  # fmt: skip
 UNDECODABLE = {"unknown", "none"}  # ffprobe's name for a codec this ffmpeg does not know
-PRESIGN_EXPIRES = 3600  # the browser has an hour to send the file to S3
-TOKEN_MAX_AGE = 24 * 3600
-_SIGNER_SALT = "recordings.s3-upload"
-
-
-@dataclass(frozen=True)
-class DirectUpload:
-    """What the page needs to POST a file straight to S3: the form's URL and fields, and a signed
-    token naming the object, for the confirmation."""
-
-    url: str
-    fields: dict[str, str]
-    token: str
-    key: str
 
 
 def max_upload_bytes() -> int:
@@ -74,11 +56,6 @@ def human_duration(seconds: float) -> str:
     hours, minutes, secs = total // 3600, total // 60 % 60, total % 60
     parts = [(hours, "h"), (minutes, "min"), (secs if not hours else 0, "s")]
     return " ".join(f"{n} {unit}" for n, unit in parts if n) or "0 s"
-
-
-def uses_direct_upload() -> bool:
-    """Uploads go straight to S3 when the default storage is S3."""
-    return bool(settings.AWS_STORAGE_BUCKET_NAME) and hasattr(storages["default"], "bucket_name")
 
 
 def human_size(size: int) -> str:
@@ -142,6 +119,20 @@ def local_copy(file) -> Iterator[Path]:
         yield Path(copy.name)
 
 
+@contextmanager
+def stored_copy(storage, name: str) -> Iterator[Path]:
+    """A path on disk with a stored file's bytes: the file itself on disk, else a copy (S3)."""
+    try:
+        on_disk = storage.path(name)
+    except NotImplementedError:
+        on_disk = None
+    if on_disk:
+        yield Path(on_disk)
+        return
+    with storage.open(name, "rb") as stored, local_copy(stored) as path:
+        yield path
+
+
 def check_file(file) -> MediaInfo:
     """Type, size and ffprobe of an UploadedFile (rewound afterwards); InvalidUpload."""
     check_file_meta(name=file.name, size=file.size, content_type=getattr(file, "content_type", ""))
@@ -160,14 +151,16 @@ def create_upload(*, organization: Organization, title: str, file, by) -> Record
     recording = Recording(organization=organization, backend=Recording.Backend.UPLOAD, title=title.strip())
     recording.upload.save(get_valid_filename(file.name), file, save=False)
     try:
-        return _save_pending(recording, upload_size=file.size, by=by)
+        return save_pending(recording, upload_size=file.size, by=by)
     except BaseException:
         recording.upload.storage.delete(recording.upload.name)
         raise
 
 
 @transaction.atomic
-def _save_pending(recording: Recording, *, upload_size: int, by) -> Recording:
+def save_pending(recording: Recording, *, upload_size: int, by) -> Recording:
+    """Save a checked upload (its file stored) as a pending Recording with a unique slug and a
+    private folder; its transcode is queued after commit."""
     recording.upload_size = upload_size
     recording.status = Recording.Status.PENDING
     recording.cdn_prefix = recording.cdn_prefix or new_media_prefix(private=True)  # see transcode
@@ -198,79 +191,6 @@ def unique_slug(organization: Organization, title: str) -> str:
     while slug in taken:
         slug, n = f"{base}-{n}", n + 1
     return slug
-
-
-# S3 direct upload -----------------------------------------------------------------------------
-
-
-def start_direct_upload(
-    *, organization: Organization, filename: str, size: int, content_type: str
-) -> DirectUpload:
-    """A presigned POST for one new object in the default (S3) storage: exact key, exact Content-Type,
-    at most LIVESHOP_MAX_UPLOAD_BYTES. Writes nothing; the token ties the key to the brand."""
-    check_file_meta(name=filename, size=size, content_type=content_type)
-    storage = storages["default"]
-    name = upload_path(Recording(organization=organization), get_valid_filename(filename))
-    key = _key(storage, name)
-    post = storage.bucket.meta.client.generate_presigned_post(
-        Bucket=storage.bucket_name,
-        Key=key,
-        Fields={"Content-Type": content_type},
-        Conditions=[
-            {"Content-Type": content_type},
-            ["content-length-range", 1, max_upload_bytes()],
-        ],
-        ExpiresIn=PRESIGN_EXPIRES,
-    )
-    payload = {"org": organization.pk, "name": name, "type": content_type}
-    token = signing.dumps(payload, salt=_SIGNER_SALT, compress=True)
-    return DirectUpload(url=post["url"], fields=post["fields"], token=token, key=key)
-
-
-def confirm_direct_upload(*, organization: Organization, token: str, title: str, by) -> Recording:
-    """The browser says the file is in S3: HEAD it (size, type), ffprobe a copy, then a pending
-    Recording and the transcode task, as create_upload. A bad object is deleted (InvalidUpload)."""
-    permissions.require(by, Action.EDIT_RECORDING, organization)
-    try:
-        payload = signing.loads(token, salt=_SIGNER_SALT, max_age=TOKEN_MAX_AGE)
-    except signing.BadSignature:
-        raise InvalidUpload("This upload link is invalid or has expired; upload the video again.") from None
-    if payload.get("org") != organization.pk:
-        raise InvalidUpload("This upload belongs to another brand.")
-    storage, name = storages["default"], payload["name"]
-    if Recording.objects.filter(upload=name).exists():
-        raise InvalidUpload("This upload has already been added.")
-    size, content_type = _head(storage, name)
-    try:
-        check_file_meta(name=name, size=size, content_type=content_type)
-        if content_type != payload["type"]:
-            raise InvalidUpload(f"The file was stored as {content_type}, not {payload['type']}.")
-        with storage.open(name, "rb") as stored, local_copy(stored) as path:
-            probe_video(path)
-    except InvalidUpload:
-        storage.delete(name)
-        raise
-    recording = Recording(organization=organization, backend=Recording.Backend.UPLOAD, title=title.strip())
-    recording.upload.name = name
-    return _save_pending(recording, upload_size=size, by=by)
-
-
-def _key(storage, name: str) -> str:
-    location = (getattr(storage, "location", "") or "").strip("/")
-    return f"{location}/{name}" if location else name
-
-
-def _head(storage, name: str) -> tuple[int, str]:
-    try:
-        head = storage.bucket.meta.client.head_object(Bucket=storage.bucket_name, Key=_key(storage, name))
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in {"404", "NoSuchKey", "NotFound"}:
-            raise InvalidUpload("The video did not reach storage; upload it again.") from None
-        raise InvalidUpload(f"Storage refused to describe the upload ({code}); try again.") from None
-    except BotoCoreError as exc:
-        raise InvalidUpload(f"Storage could not be reached ({exc}); try again.") from None
-    return head["ContentLength"], head.get("ContentType", "")
 
 
 # Publishing -----------------------------------------------------------------------------------

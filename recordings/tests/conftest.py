@@ -17,6 +17,7 @@ from events.tests.factories import LiveEventFactory, StreamSessionFactory
 from recordings.tests.recording_tree import RecordingSpec, write_recording
 from recordings.tests.upload_media import (  # noqa: F401 (fixtures)
     broken_files,
+    media_s3,
     on_disk,
     phone_video,
     sample_video,

@@ -7,8 +7,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import Membership
 from accounts.tests.factories import member
-from recordings.models import Recording
-from recordings.services import jobs, uploads
+from recordings.models import Recording, ResumableUpload
+from recordings.services import jobs, resumable, uploads
 
 pytestmark = pytest.mark.django_db
 
@@ -52,8 +52,15 @@ def test_an_upload_is_refused_before_anything_is_stored(brand, outsider):
     with pytest.raises(PermissionDenied):
         uploads.create_upload(organization=brand, title="Spring", file=file, by=outsider)
     with pytest.raises(PermissionDenied):
-        uploads.confirm_direct_upload(organization=brand, token="never read", title="Spring", by=outsider)
-    assert not Recording.objects.exists()
+        resumable.start_resumable_upload(
+            organization=brand,
+            title="Spring",
+            filename="spring.mp4",
+            size=10,
+            content_type="video/mp4",
+            by=outsider,
+        )
+    assert not Recording.objects.exists() and not ResumableUpload.objects.exists()
 
 
 def test_the_brands_host_may_retry(failed_video, host, monkeypatch):

@@ -9,7 +9,6 @@ import json
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.conf import settings as django_settings
 from django.core import signals
 from django.db import close_old_connections
 
@@ -22,9 +21,12 @@ pytestmark = pytest.mark.django_db
 MB = 1024 * 1024
 
 
-def post_through_asgi(client, path: str, *, size: int, accept: str, chunks: int = 16):
-    """POST ``path`` through the project's ASGI application (as uvicorn does) with a body that
-    claims ``size`` bytes; returns (status, headers, body, body chunks the application read)."""
+def post_through_asgi(
+    client, path: str, *, size: int | None, accept: str, chunks: int = 16, method: str = "POST", headers=()
+):
+    """POST (or ``method``) ``path`` through the project's ASGI application (as uvicorn does) with
+    a body that claims ``size`` bytes (None: no Content-Length, a chunked body); returns (status,
+    headers, body, body chunks the application read)."""
     from liveshop.asgi import django_asgi_app
 
     read, sent = [0], []
@@ -38,18 +40,19 @@ def post_through_asgi(client, path: str, *, size: int, accept: str, chunks: int 
     async def send(message):
         sent.append(message)
 
-    session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    cookies = "; ".join(f"{name}={cookie.value}" for name, cookie in client.cookies.items())
     path, _, query = path.partition("?")
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
         "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
         "root_path": "", "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
         "headers": [
             (b"host", b"testserver"),
-            (b"content-length", str(size).encode()),
+            *([(b"content-length", str(size).encode())] if size is not None else []),
             (b"content-type", b"multipart/form-data; boundary=liveshop"),
-            (b"cookie", f"{django_settings.SESSION_COOKIE_NAME}={session}".encode()),
+            (b"cookie", cookies.encode()),
             (b"accept", accept.encode()),
+            *headers,
         ],
     }  # fmt: skip
     # As Django's test client does: the request must not close the test's database connection.

@@ -1,22 +1,20 @@
-"""Uploading a video in the studio: streamed to disk (or straight to S3 with a presigned POST),
-checked (type, size, ffprobe), transcoded by the Celery task (eager in tests) with real ffmpeg to
-two HLS renditions, a master playlist and a thumbnail; bad files leave no row and no file."""
+"""Uploading a video in the studio's form: streamed to disk (the page sends it in parts instead:
+test_resumable.py), checked (type, size, ffprobe), transcoded by the Celery task (eager in tests)
+with real ffmpeg to two HLS renditions, a master playlist and a thumbnail; bad files leave no row
+and no file."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import random
 import subprocess
 import tempfile
 
-import boto3
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from moto import mock_aws
 
 from accounts.models import Membership
 from accounts.tests.factories import OrganizationFactory, member
@@ -214,155 +212,3 @@ def test_the_upload_page_asks_which_brand_when_there_are_several(client, brand):
     client.force_login(user)
     page = client.get(reverse("videos:create")).content.decode()
     assert f"?brand={brand.slug}" in page and "Which brand" in page
-
-
-# Direct upload to S3 (presigned POST) ---------------------------------------------------------
-
-
-@pytest.fixture
-def s3(settings, monkeypatch, tmp_path):
-    """The default storage on a moto S3 bucket; HLS output on disk."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    settings.AWS_STORAGE_BUCKET_NAME = BUCKET
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": BUCKET,
-                "location": "media",
-                "region_name": REGION,
-                "file_overwrite": False,
-            },
-        },
-        "recordings": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path},
-        },
-    }
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET)
-        yield client
-
-
-def start_direct(client, brand, *, size: int, filename="spring.mp4", content_type="video/mp4"):
-    return client.post(
-        f"{reverse('videos:direct-start')}?brand={brand.slug}",
-        {"title": "Spring looks", "filename": filename, "size": size, "content_type": content_type},
-    )
-
-
-def confirm_direct(client, brand, token: str):
-    return client.post(
-        f"{reverse('videos:direct-confirm')}?brand={brand.slug}", {"title": "Spring looks", "token": token}
-    )
-
-
-def test_upload_page_uses_the_direct_s3_upload_when_storage_is_s3(host_client, brand, s3):
-    page = host_client.get(f"{reverse('videos:create')}?brand={brand.slug}").content.decode()
-    assert 'data-upload="direct"' in page
-
-
-def test_presigned_post_limits_size_type_and_key(host_client, brand, s3, settings):
-    settings.LIVESHOP_MAX_UPLOAD_BYTES = 50_000_000
-    response = start_direct(host_client, brand, size=1234)
-
-    assert response.status_code == 200
-    body = response.json()
-    fields = body["fields"]
-    assert body["url"].startswith("https://") and BUCKET in body["url"]
-    assert fields["key"].startswith(f"media/uploads/{brand.pk}/") and fields["key"].endswith("/spring.mp4")
-    assert fields["Content-Type"] == "video/mp4"
-    policy = json.loads(base64.b64decode(fields["policy"]))
-    assert ["content-length-range", 1, 50_000_000] in policy["conditions"]
-    assert {"Content-Type": "video/mp4"} in policy["conditions"]
-    assert {"key": fields["key"]} in policy["conditions"] and {"bucket": BUCKET} in policy["conditions"]
-    assert Recording.objects.count() == 0
-
-
-@pytest.mark.parametrize(
-    ("size", "filename", "content_type", "message"),
-    [
-        (10**12, "big.mp4", "video/mp4", "at most"),
-        (100, "notes.txt", "text/plain", "not a video file"),
-        (100, "clip.mp4", "application/pdf", "not as a video"),
-    ],
-)
-def test_presigned_post_is_refused_for_bad_files(
-    host_client, brand, s3, size, filename, content_type, message
-):
-    response = start_direct(host_client, brand, size=size, filename=filename, content_type=content_type)
-    assert response.status_code == 400
-    assert message in response.json()["errors"]["__all__"][0]["message"]
-
-
-def test_confirmed_s3_upload_is_checked_and_transcoded(
-    host_client, brand, s3, sample_video, django_capture_on_commit_callbacks
-):
-    body = start_direct(host_client, brand, size=sample_video.stat().st_size).json()
-    # What the browser's POST to S3 leaves: the object under the signed key, with its type.
-    s3.put_object(
-        Bucket=BUCKET, Key=body["fields"]["key"], Body=sample_video.read_bytes(), ContentType="video/mp4"
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        response = confirm_direct(host_client, brand, body["token"])
-
-    video = Recording.objects.get()
-    assert response.status_code == 200
-    assert response.json() == {"id": video.pk, "redirect": reverse("videos:detail", args=[video.pk])}
-    assert "media/" + video.upload.name == body["fields"]["key"]
-    assert video.upload_size == sample_video.stat().st_size
-    assert video.status == "ready" and len(video.renditions) == 2
-    # Confirming twice does not make a second video.
-    assert confirm_direct(host_client, brand, body["token"]).status_code == 400
-    assert Recording.objects.count() == 1
-
-
-@pytest.mark.parametrize(
-    ("content", "content_type", "message"),
-    [
-        (b"not a video at all" * 100, "video/mp4", "not a readable video"),
-        (None, "video/mp4", "did not reach storage"),
-    ],
-    ids=["garbage", "missing"],
-)
-def test_bad_s3_upload_is_deleted_and_no_row_made(host_client, brand, s3, content, content_type, message):
-    body = start_direct(host_client, brand, size=len(content or b"x")).json()
-    key = body["fields"]["key"]
-    if content is not None:
-        s3.put_object(Bucket=BUCKET, Key=key, Body=content, ContentType=content_type)
-    response = confirm_direct(host_client, brand, body["token"])
-
-    assert response.status_code == 400
-    assert message in response.json()["errors"]["file"][0]["message"]
-    assert Recording.objects.count() == 0
-    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
-
-
-def test_s3_upload_stored_with_another_type_is_refused(host_client, brand, s3, sample_video):
-    body = start_direct(host_client, brand, size=100).json()
-    s3.put_object(
-        Bucket=BUCKET, Key=body["fields"]["key"], Body=sample_video.read_bytes(), ContentType="text/html"
-    )
-    response = confirm_direct(host_client, brand, body["token"])
-    assert response.status_code == 400 and Recording.objects.count() == 0
-    assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
-
-
-def test_a_token_is_only_good_for_its_brand(client, brand, s3):
-    other = OrganizationFactory(slug="other")
-    user = member(brand, role=Membership.Role.OWNER)
-    Membership.objects.create(user=user, organization=other, role=Membership.Role.OWNER)
-    client.force_login(user)
-    token = start_direct(client, brand, size=100).json()["token"]
-
-    response = confirm_direct(client, other, token)
-    assert response.status_code == 400 and "another brand" in response.json()["errors"]["file"][0]["message"]
-    assert confirm_direct(client, brand, token + "x").status_code == 400

@@ -124,3 +124,41 @@ def broken_files(tmp_path_factory, sample_video) -> dict[str, bytes]:
         "captions-only": captions.read_bytes(),
         "unknown-codec": mkv.read_bytes().replace(b"V_MPEG4/ISO/AVC", b"V_MPEG4/ISO/XYZ"),
     }
+
+
+MEDIA_BUCKET, MEDIA_REGION = "liveshop-media", "us-east-1"
+
+
+@pytest.fixture
+def media_s3(settings, monkeypatch, tmp_path):
+    """The default storage on a moto S3 bucket (as with AWS_STORAGE_BUCKET_NAME); HLS output on
+    disk. Yields the boto3 client."""
+    import boto3
+    from moto import mock_aws
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": MEDIA_REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings.AWS_STORAGE_BUCKET_NAME = MEDIA_BUCKET
+    options = {
+        "bucket_name": MEDIA_BUCKET,
+        "location": "media",
+        "region_name": MEDIA_REGION,
+        "file_overwrite": False,
+    }
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+        "recordings": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path},
+        },
+    }
+    with mock_aws():
+        client = boto3.client("s3", region_name=MEDIA_REGION)
+        client.create_bucket(Bucket=MEDIA_BUCKET)
+        yield client

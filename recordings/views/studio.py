@@ -1,5 +1,6 @@
-"""The studio's videos: the list, the upload (streamed to disk, or straight to S3 with a presigned
-POST), the processing page with live progress, and the timeline editor (cues, SRT, publish).
+"""The studio's videos: the list, the upload form (a form's file streamed to disk; the page sends
+it in parts instead, recordings.views.resumable), the processing page with live progress, and
+the timeline editor (cues, SRT, publish).
 
 Each view checks permission through accounts.permissions (404 for another brand's video, 403 when
 the role may not edit), validates with a form and calls one recordings service."""
@@ -32,13 +33,7 @@ from events.srt_cues import CueSpec, export_srt, parse_srt
 from liveshop import handlers, jsoninput
 from recordings import cdn, payloads
 from recordings.exceptions import InvalidUpload
-from recordings.forms import (
-    DirectUploadConfirmForm,
-    DirectUploadStartForm,
-    VideoReplaceForm,
-    VideoUploadForm,
-    clean_cue_rows,
-)
+from recordings.forms import VideoReplaceForm, VideoUploadForm, clean_cue_rows
 from recordings.models import Recording
 from recordings.services import jobs, uploads
 from recordings.services.product_cues import replace_cues
@@ -112,7 +107,7 @@ class LimitedUploadHandler(TemporaryFileUploadHandler):
         return super().receive_data_chunk(raw_data, start)
 
 
-def _brand_for_upload(request) -> Organization | None:
+def brand_for_upload(request) -> Organization | None:
     """``?brand=<slug>`` (404/403 as elsewhere), the only brand, or None: show the picker."""
     slug = request.GET.get("brand")
     if slug:
@@ -159,14 +154,14 @@ class VideoCreateView(LoginRequiredMixin, View):
     template_name = "recordings/studio/video_form.html"
 
     def get(self, request):
-        brand = _brand_for_upload(request)
+        brand = brand_for_upload(request)
         if brand is None:
             context = {"brands": _brands(request.user), "picker": BRAND_PICKER}
             return render(request, "studio/brand_picker.html", context)
         return self._render(request, brand, VideoUploadForm())
 
     def post(self, request):
-        brand = _brand_for_upload(request)
+        brand = brand_for_upload(request)
         if brand is None:
             return redirect("videos:create")
         if refusal := refuse_large_body(request):  # before CSRF, which would read the body
@@ -203,7 +198,6 @@ class VideoCreateView(LoginRequiredMixin, View):
         context = {
             "brand": brand,
             "form": form,
-            "direct": uploads.uses_direct_upload(),
             "max_bytes": settings.LIVESHOP_MAX_UPLOAD_BYTES,
             "max_size": uploads.human_size(settings.LIVESHOP_MAX_UPLOAD_BYTES),
             "max_seconds": uploads.max_duration_seconds(),
@@ -211,37 +205,6 @@ class VideoCreateView(LoginRequiredMixin, View):
             "extensions": ", ".join(sorted(uploads.ALLOWED_EXTENSIONS)),
         }
         return render(request, self.template_name, context, status=status)
-
-
-class DirectUploadStartView(LoginRequiredMixin, View):
-    """JSON: a presigned POST for the file the page is about to send to S3."""
-
-    def post(self, request):
-        brand = _brand_for_upload(request)
-        form = DirectUploadStartForm(request.POST)
-        if brand is None or not uploads.uses_direct_upload():
-            return JsonResponse({"errors": {"__all__": [{"message": "Direct upload is off."}]}}, status=400)
-        if not form.is_valid():
-            return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
-        data = {key: form.cleaned_data[key] for key in ("filename", "size", "content_type")}
-        post = uploads.start_direct_upload(organization=brand, **data)
-        return JsonResponse({"url": post.url, "fields": post.fields, "token": post.token})
-
-
-class DirectUploadConfirmView(LoginRequiredMixin, View):
-    """JSON: the page's file is in S3; check it and create the video."""
-
-    def post(self, request):
-        brand = _brand_for_upload(request)
-        form = DirectUploadConfirmForm(request.POST)
-        if brand is None or not form.is_valid():
-            errors = form.errors.get_json_data() if brand else {"__all__": [{"message": "Choose a brand."}]}
-            return JsonResponse({"errors": errors}, status=400)
-        try:
-            video = uploads.confirm_direct_upload(organization=brand, by=request.user, **form.cleaned_data)
-        except InvalidUpload as exc:
-            return JsonResponse({"errors": {"file": [{"message": str(exc)}]}}, status=400)
-        return JsonResponse({"id": video.pk, "redirect": reverse("videos:detail", args=[video.pk])})
 
 
 class VideoProgressView(LoginRequiredMixin, View):

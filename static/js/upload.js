@@ -1,7 +1,10 @@
-// Studio videos: the upload form (a progress bar while the file goes to the server, or straight
-// to S3 with a presigned POST) and live processing progress on the list and video pages.
-// Without JavaScript the form posts normally and the pages show the progress at load time.
-import { getJson, jsonHeaders } from "./lib/http.js";
+// Studio videos: the upload form and live processing progress on the list and video pages.
+// The file goes up in parts (recordings.views.resumable): straight to S3 with presigned part
+// URLs, or to our own server when media are on disk. A dropped part is sent again; after a page
+// reload the same file, chosen again, goes on from the parts that arrived (the upload's id is
+// remembered in localStorage). Without JavaScript the form posts the whole file normally and the
+// pages show the progress at load time.
+import { csrfToken, getJson, jsonBody, jsonHeaders, post } from "./lib/http.js";
 
 function humanSize(bytes) {
   const units = ["bytes", "KB", "MB", "GB"];
@@ -89,6 +92,36 @@ document.querySelectorAll("[data-progress-url]").forEach(watchProgress);
 
 // --- Upload form ---------------------------------------------------------------------------
 
+const REMEMBERED = "liveshop.uploads"; // {fingerprint: {statusUrl, name, size, title}}
+const PARALLEL_PARTS = 3;
+const PART_RETRIES = 5; // then the page says to choose the file again, which resumes
+
+function rememberedUploads() {
+  try {
+    return JSON.parse(localStorage.getItem(REMEMBERED)) || {};
+  } catch {
+    return {};
+  }
+}
+
+function remember(key, value) {
+  const all = rememberedUploads();
+  if (value) all[key] = value;
+  else delete all[key];
+  try {
+    localStorage.setItem(REMEMBERED, JSON.stringify(all));
+  } catch {
+    // Private browsing or a full storage: the upload still works, it just cannot resume.
+  }
+}
+
+/** The same file for the same brand, as far as a browser can tell without reading it. */
+function fingerprint(brand, file) {
+  return [brand, file.name, file.size, file.lastModified].join("|");
+}
+
+const wait = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
 /** The upload form: its file picker and drop zone, and the upload with its progress bar. */
 function setUpUploadForm(form) {
   const input = form.querySelector("input[type=file]");
@@ -98,6 +131,8 @@ function setUpUploadForm(form) {
   const statusText = form.querySelector("[data-role=upload-text]");
   const submit = form.querySelector("[data-role=submit]");
   const fileName = form.querySelector("[data-role=file-name]");
+  const resumeBox = form.querySelector("[data-role=resume]");
+  const brand = form.dataset.brand;
   const maxBytes = Number(form.dataset.maxBytes);
   const maxSeconds = Number(form.dataset.maxSeconds) || Infinity;
 
@@ -105,6 +140,8 @@ function setUpUploadForm(form) {
     const file = input.files[0];
     fileName.textContent = file ? `${file.name} (${humanSize(file.size)})` : "Choose a video";
     const title = form.querySelector("input[name=title]");
+    const known = file && rememberedUploads()[fingerprint(brand, file)];
+    if (known && !title.value) title.value = known.title;
     if (file && !title.value) title.value = file.name.replace(/\.[^.]+$/, "").replace(/[-_]+/g, " ");
   });
   const dropzone = form.querySelector(".dropzone");
@@ -140,17 +177,56 @@ function setUpUploadForm(form) {
     return Object.values(body.errors).flat().map((error) => error.message || String(error));
   }
 
+  function progress(fraction, label) {
+    const percent = Math.min(100, Math.round(fraction * 100));
+    fill.style.width = `${percent}%`;
+    fill.parentElement.setAttribute("aria-valuenow", String(percent));
+    statusText.textContent = label || `Uploading… ${percent}%`;
+  }
+
+  // Uploads this browser started for this brand and did not finish: say so, offer to discard.
+  async function showUnfinished() {
+    const unfinished = Object.entries(rememberedUploads()).filter(([key]) => key.startsWith(`${brand}|`));
+    if (!unfinished.length || !resumeBox) return;
+    resumeBox.replaceChildren();
+    for (const [key, known] of unfinished) {
+      const response = await getJson(known.statusUrl).catch(() => null);
+      if (response && !response.ok && response.status !== 503) {
+        remember(key, null); // finished, given up or expired meanwhile
+        continue;
+      }
+      const state = response ? await jsonBody(response) : null;
+      const percent = state ? Math.floor((state.receivedBytes / state.size) * 100) : null;
+      const line = document.createElement("p");
+      line.textContent = `“${known.name}” (${humanSize(known.size)}) was not finished${percent === null ? "" : `: ${percent}% arrived`}. Choose the same file to go on from there. `;
+      const discard = document.createElement("button");
+      discard.type = "button";
+      discard.className = "button secondary small";
+      discard.textContent = "Discard";
+      discard.addEventListener("click", async () => {
+        await fetch(known.statusUrl, { method: "DELETE", credentials: "same-origin", headers: jsonHeaders(form) }).catch(() => null);
+        remember(key, null);
+        line.remove();
+        resumeBox.hidden = !resumeBox.childElementCount;
+      });
+      line.append(discard);
+      resumeBox.append(line);
+    }
+    resumeBox.hidden = !resumeBox.childElementCount;
+  }
+
   // XMLHttpRequest, not fetch: only it reports upload progress.
-  function send(url, data, { headers = {}, onProgress } = {}) {
+  function send(method, url, data, { headers = {}, onProgress } = {}) {
     return new Promise((resolve, reject) => {
       const request = new XMLHttpRequest();
-      request.open("POST", url);
+      request.open(method, url);
       for (const [name, value] of Object.entries(headers)) request.setRequestHeader(name, value);
       request.upload.addEventListener("progress", (event) => {
-        if (event.lengthComputable && onProgress) onProgress(event.loaded / event.total);
+        if (onProgress) onProgress(event.loaded);
       });
       request.addEventListener("load", () => resolve(request));
       request.addEventListener("error", () => reject(new Error("The connection was lost during the upload.")));
+      request.addEventListener("abort", () => reject(new Error("The upload was stopped.")));
       request.send(data);
     });
   }
@@ -159,45 +235,84 @@ function setUpUploadForm(form) {
     try { return JSON.parse(request.responseText); } catch { return null; }
   }
 
-  function progress(fraction, label) {
-    const percent = Math.round(fraction * 100);
-    fill.style.width = `${percent}%`;
-    fill.parentElement.setAttribute("aria-valuenow", String(percent));
-    statusText.textContent = label || `Uploading… ${percent}%`;
-  }
+  class PartRefused extends Error {}
 
-  async function uploadToServer(file) {
-    const response = await send(form.action, new FormData(form), {
-      headers: jsonHeaders(form),
-      onProgress: (fraction) => progress(fraction, fraction >= 1 ? "Checking the video…" : null),
-    });
-    return { ok: response.status < 300, body: parse(response) };
-  }
+  async function uploadInParts(file) {
+    const key = fingerprint(brand, file);
+    let state = null;
+    const known = rememberedUploads()[key];
+    if (known) {
+      const response = await getJson(known.statusUrl);
+      if (response.ok) state = await response.json();
+      else remember(key, null);
+    }
+    if (!state) {
+      const start = new FormData();
+      start.append("title", form.querySelector("input[name=title]").value);
+      start.append("filename", file.name);
+      start.append("size", String(file.size));
+      start.append("content_type", file.type);
+      const response = await post(form.dataset.startUrl, start, { form });
+      const body = await jsonBody(response);
+      if (!response.ok) return { ok: false, body };
+      state = body;
+      remember(key, { statusUrl: state.statusUrl, name: file.name, size: file.size, title: state.title });
+    } else {
+      progress(state.receivedBytes / file.size, "Going on from where the upload stopped…");
+    }
+    const sending = new Map(); // part number -> bytes sent so far
+    let arrived = state.receivedBytes;
+    const show = () => progress((arrived + [...sending.values()].reduce((a, b) => a + b, 0)) / file.size);
 
-  async function uploadToS3(file) {
-    const title = form.querySelector("input[name=title]").value;
-    const start = new FormData();
-    start.append("title", title);
-    start.append("filename", file.name);
-    start.append("size", String(file.size));
-    start.append("content_type", file.type);
-    const started = await send(form.dataset.startUrl, start, { headers: jsonHeaders(form) });
-    const post = parse(started);
-    if (started.status >= 300) return { ok: false, body: post };
-    const s3Form = new FormData();
-    for (const [name, value] of Object.entries(post.fields)) s3Form.append(name, value);
-    s3Form.append("file", file); // S3 ignores every field after the file
-    const stored = await send(post.url, s3Form, { onProgress: (fraction) => progress(fraction) });
-    if (stored.status >= 300) {
-      const reason = /<Message>([^<]*)</.exec(stored.responseText)?.[1] || `S3 answered ${stored.status}`;
-      return { ok: false, body: { error: `The upload to storage failed: ${reason}.` } };
+    async function sendPart(part) {
+      const from = (part.number - 1) * state.partSize;
+      const blob = file.slice(from, Math.min(from + state.partSize, file.size));
+      const ours = new URL(part.url, window.location.href).origin === window.location.origin;
+      const headers = ours ? { "X-CSRFToken": csrfToken(form), Accept: "application/json" } : {};
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          const answer = await send("PUT", part.url, blob, { headers, onProgress: (loaded) => { sending.set(part.number, loaded); show(); } });
+          sending.delete(part.number);
+          if (answer.status < 300) {
+            arrived += blob.size;
+            show();
+            return;
+          }
+          // An expired part URL (S3 answers 403): ask for fresh ones. Anything else is a refusal.
+          if (!ours && answer.status === 403) return;
+          throw new PartRefused(errorMessages(ours ? parse(answer) : null)[0]);
+        } catch (error) {
+          sending.delete(part.number);
+          if (error instanceof PartRefused) throw error;
+          if (attempt >= PART_RETRIES) {
+            throw new Error("The connection was lost. Choose the same file again to go on from where it stopped.");
+          }
+          const seconds = 2 ** (attempt - 1);
+          statusText.textContent = `Connection lost; trying again in ${seconds} s…`;
+          await wait(seconds * 1000);
+        }
+      }
+    }
+
+    while (state.parts.length) {
+      const queue = [...state.parts];
+      const worker = async () => {
+        while (queue.length) await sendPart(queue.shift());
+      };
+      await Promise.all(Array.from({ length: Math.min(PARALLEL_PARTS, queue.length) }, worker));
+      const response = await getJson(state.statusUrl);
+      const body = await jsonBody(response);
+      if (!response.ok) {
+        if (response.status < 500) remember(key, null);
+        return { ok: false, body };
+      }
+      state = body;
+      arrived = state.receivedBytes;
     }
     progress(1, "Checking the video…");
-    const confirm = new FormData();
-    confirm.append("title", title);
-    confirm.append("token", post.token);
-    const confirmed = await send(form.dataset.confirmUrl, confirm, { headers: jsonHeaders(form) });
-    return { ok: confirmed.status < 300, body: parse(confirmed) };
+    const response = await post(state.completeUrl, new FormData(), { form });
+    if (response.status < 500) remember(key, null); // made, or refused and thrown away
+    return { ok: response.ok, body: await jsonBody(response) };
   }
 
   form.addEventListener("submit", async (event) => {
@@ -211,11 +326,12 @@ function setUpUploadForm(form) {
       return showErrors([`This video is ${humanDuration(seconds)} long; videos may be at most ${humanDuration(maxSeconds)}. Trim it, or split it into parts, and upload those.`]);
     }
     errors.hidden = true;
+    if (resumeBox) resumeBox.hidden = true;
     statusBox.hidden = false;
     submit.disabled = true;
     progress(0);
     try {
-      const result = form.dataset.upload === "direct" ? await uploadToS3(file) : await uploadToServer(file);
+      const result = await uploadInParts(file);
       if (result.ok && result.body?.redirect) {
         window.location.assign(result.body.redirect);
         return;
@@ -227,6 +343,8 @@ function setUpUploadForm(form) {
     statusBox.hidden = true;
     submit.disabled = false;
   });
+
+  showUnfinished();
 }
 
 const form = document.querySelector("form.upload-form");
