@@ -19,9 +19,31 @@ TEMPLATE = ROOT / "deploy" / "cloudformation.yaml"
 # IVS regions cfn-lint checks the template against (the default and Liveshop's IVS_REGION default).
 LINT_REGIONS = ["us-east-1", "us-west-2"]
 INGEST_COMMAND = ["python", "manage.py", "ingest_recording", "--event-env", "LIVESHOP_EVENT"]
-# The one action AWS only grants on Resource "*" that the template uses (no resource-level
-# permission exists for it): the execution role's registry login.
-STAR_RESOURCE_ACTIONS = {"ecr:GetAuthorizationToken"}
+# The actions AWS only grants on Resource "*" that the template uses (no resource-level permission
+# exists for them): the execution role's registry login, and the beat task's queue-depth metric
+# (scoped by its namespace condition instead).
+STAR_RESOURCE_ACTIONS = {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"}
+# Every task's security groups: the stack's AppSecurityGroup, plus SecurityGroupIds when given.
+APP_SECURITY_GROUPS = {
+    "Fn::If": [
+        "HasExtraSecurityGroups",
+        {
+            "Fn::Split": [
+                ",",
+                {
+                    "Fn::Join": [
+                        ",",
+                        [{"Ref": "AppSecurityGroup"}, {"Fn::Join": [",", {"Ref": "SecurityGroupIds"}]}],
+                    ]
+                },
+            ]
+        },
+        [{"Ref": "AppSecurityGroup"}],
+    ]
+}
+# DATABASE_URL and REDIS_URL: the stack's own secrets (DataServices all-in) or the ones passed in.
+DATABASE_URL_SECRET = {"Fn::If": ["AllIn", {"Ref": "DatabaseUrlSecret"}, {"Ref": "DatabaseUrlSecretArn"}]}
+REDIS_URL_SECRET = {"Fn::If": ["AllIn", {"Ref": "RedisUrlSecret"}, {"Ref": "RedisUrlSecretArn"}]}
 
 # An "IVS Recording State Change" event as IVS sends it (shared/reference/ivs.md 3.3).
 RECORDING_END = {
@@ -283,7 +305,7 @@ def test_recording_rule_runs_the_ingest_task_on_fargate(resources):
     assert ecs["TaskCount"] == 1
     assert network == {
         "Subnets": {"Ref": "SubnetIds"},
-        "SecurityGroups": {"Ref": "SecurityGroupIds"},
+        "SecurityGroups": APP_SECURITY_GROUPS,
         "AssignPublicIp": {"Ref": "AssignPublicIp"},
     }
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
@@ -349,8 +371,8 @@ def test_ingest_task_runs_the_command_on_fargate_with_logs_and_secrets(resources
     assert container["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": "LogGroup"}
     assert secrets == {
         "DJANGO_SECRET_KEY": {"Ref": "DjangoSecretKeyArn"},
-        "DATABASE_URL": {"Ref": "DatabaseUrlSecretArn"},
-        "REDIS_URL": {"Ref": "RedisUrlSecretArn"},
+        "DATABASE_URL": DATABASE_URL_SECRET,
+        "REDIS_URL": REDIS_URL_SECRET,
         "LIVESHOP_ENCRYPTION_KEYS": {"Ref": "EncryptionKeysSecretArn"},
     }
     assert not set(secrets) & set(environment)
@@ -531,6 +553,8 @@ def test_iam_policies_use_no_wildcard_action_and_star_resource_only_where_aws_re
         if "*" in branches(as_list(statement["Resource"])):
             assert set(actions) <= STAR_RESOURCE_ACTIONS, (name, actions)
             assert as_list(statement["Resource"]) == ["*"], name
+            if "cloudwatch:PutMetricData" in actions:
+                assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Liveshop"}}
 
 
 def test_resource_policies_grant_no_wildcard_action(resources):
@@ -570,7 +594,9 @@ def test_execution_role_reads_exactly_the_named_secrets(resources):
     assert allowed["secretsmanager:GetSecretValue"] == [
         {"Ref": "WebhookSecretArn"},
         {"Ref": "DjangoSecretKeyArn"},
+        {"Ref": "DatabaseUrlSecret"},
         {"Ref": "DatabaseUrlSecretArn"},
+        {"Ref": "RedisUrlSecret"},
         {"Ref": "RedisUrlSecretArn"},
         {"Ref": "EncryptionKeysSecretArn"},
         {"Ref": "PlaybackPrivateKeySecretArn"},
