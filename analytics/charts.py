@@ -15,7 +15,7 @@ WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 640, 220, 40, 24, 12
 def _frame(inner: str, label: str) -> SafeString:
     return mark_safe(  # noqa: S308 (every text below is escaped)
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
-        f'preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">{inner}</svg>'
+        f'xmlns="http://www.w3.org/2000/svg">{inner}</svg>'
     )
 
 
