@@ -10,6 +10,12 @@ app_name = "embed"
 urlpatterns = [
     path("embed.js", player.loader, name="loader"),
     path("embed/e/<slug:brand>/<slug:slug>/", player.EmbedWatchView.as_view(), name="watch"),
+    path("embed/e/<slug:brand>/<slug:slug>/replay/", player.EmbedReplayView.as_view(), name="replay"),
+    path(
+        "embed/e/<slug:brand>/<slug:slug>/replay/<int:recording_id>/",
+        player.EmbedReplayView.as_view(),
+        name="replay-recording",
+    ),
     path("embed/b/<slug:brand>/", player.EmbedBrandView.as_view(), name="brand"),
     path("embed/demo-shop/", debug.DemoShopView.as_view(), name="demo-shop"),
     path("oembed/", oembed.OEmbedView.as_view(), name="oembed"),

@@ -31,7 +31,12 @@ BLOB, DATA = "blob:", "data:"
 # from Stripe's origins, as Stripe requires; only the pages that carry the shop
 # (templates/events/watch/_shop.html, also in the embed page) allow them. The embed pages' framing
 # (frame-ancestors) is embed.framing's, per brand; every other page keeps 'none'.
-SHOP_PAGES = frozenset({"viewer:watch", "embed:watch", "replays:event", "replays:event-recording", "replays:video"})
+SHOP_PAGES = frozenset(
+    {
+        *("viewer:watch", "replays:event", "replays:event-recording", "replays:video"),
+        *("embed:watch", "embed:replay", "embed:replay-recording"),
+    }
+)
 STRIPE_SOURCES = {
     "script-src": ("https://js.stripe.com",),
     "frame-src": ("https://js.stripe.com", "https://hooks.stripe.com"),

@@ -1,10 +1,11 @@
-"""The embeddable player's pages: the loader script, an event's page in a shop's frame, a brand's
-next show, and the oEmbed answer.
+"""The embeddable player's pages: the loader script, an event's page and its replay in a shop's
+frame, and a brand's next show.
 
-The embed page is the event page itself (events.views.viewer.EventWatchView, imported as the one
-view it is rather than rebuilt: the player, card, lineup, chat and shop stay the same code) in a
-frame template without Liveshop's top bar, plus the bridge (static/js/embed/bridge.js) that talks
-to the shop's page. Only these responses may be framed, and only by the brand's allowed sites
+The embed pages are the event page and the replay page themselves (events.views.viewer's
+EventWatchView, recordings.views.replay's EventReplayView, imported as the views they are rather
+than rebuilt: the player, card, lineup, chat and shop stay the same code) in frame templates
+without Liveshop's top bar, plus the bridge (static/js/embed/bridge.js) that talks to the shop's
+page. Only these responses may be framed, and only by the brand's allowed sites
 (embed.framing)."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from events.listings import get_brand
 from events.models import LiveEvent
 from events.selectors import get_watchable_event
 from events.views.viewer import EventWatchView
+from recordings.views.replay import EventReplayView
 
 LOADER_MAX_AGE = 300  # seconds: /embed.js is a fixed address on shops' pages, so briefly cached
 
@@ -51,6 +53,21 @@ class EmbedWatchView(EventWatchView):
         return framing.allow_framing(response, selectors.allowed_origins_of_brand(brand))
 
     def extra_context(self, request, event: LiveEvent) -> dict:
+        return {"embed": embed_config(event)}
+
+
+class EmbedReplayView(EventReplayView):
+    """``/embed/e/<brand>/<event>/replay/[<recording>/]``: the ended show's replay in a frame; a
+    show without a ready replay goes to its embed page."""
+
+    template_name = "embed/replay.html"
+    live_page = "embed:watch"
+
+    def get(self, request, brand: str, slug: str, recording_id: int | None = None):
+        response = super().get(request, brand, slug, recording_id)
+        return framing.allow_framing(response, selectors.allowed_origins_of_brand(brand))
+
+    def extra_context(self, event: LiveEvent) -> dict:
         return {"embed": embed_config(event)}
 
 

@@ -33,6 +33,13 @@ from recordings.services.replays import count_replay_view
 class EventReplayView(View):
     """The replay of an ended event: its newest ready recording, or ``recording_id``'s."""
 
+    template_name = "recordings/replay.html"  # embed.views.player frames the same page
+    live_page = "viewer:watch"  # where a show without a ready replay is sent
+
+    def extra_context(self, event: LiveEvent) -> dict:
+        """What a subclass's template adds (the embed page's settings)."""
+        return {}
+
     def get(self, request, brand: str, slug: str, recording_id: int | None = None):
         event = get_watchable_event(request.user, organization__slug=brand, slug=slug)
         try:
@@ -40,10 +47,19 @@ class EventReplayView(View):
         except Recording.DoesNotExist:
             if recording_id is not None:
                 raise Http404("No such recording of this event.") from None
-            return redirect("viewer:watch", brand=brand, slug=slug)  # live, upcoming, or not ready yet
+            return redirect(self.live_page, brand=brand, slug=slug)  # live, upcoming, or not ready yet
         others = [r for r in selectors.list_event_replays(event) if r.pk != recording.pk]
         qr = reverse("replays:event-qr", kwargs={"brand": brand, "slug": slug, "product_id": 0})
-        response = render_replay(request, recording, event=event, campaign=event.slug, qr=qr, others=others)
+        response = render_replay(
+            request,
+            recording,
+            event=event,
+            campaign=event.slug,
+            qr=qr,
+            others=others,
+            template=self.template_name,
+            extra=self.extra_context(event),
+        )
         if cdn.signs_replay(recording):
             cdn.sign_replay_response(response, recording)
         return no_store_if_private(response, event)
@@ -66,9 +82,18 @@ class VideoView(View):
 
 
 def render_replay(
-    request, recording: Recording, *, event: LiveEvent | None, campaign: str, qr: str, others=()
+    request,
+    recording: Recording,
+    *,
+    event: LiveEvent | None,
+    campaign: str,
+    qr: str,
+    others=(),
+    template: str = "recordings/replay.html",
+    extra: dict | None = None,
 ) -> HttpResponse:
-    """Count the view and render the page (the QR URL pattern ``qr`` ends in ``/0.svg``)."""
+    """Count the view and render ``template`` (the QR URL pattern ``qr`` ends in ``/0.svg``),
+    with ``extra`` added to its context."""
     count_replay_view(recording=recording, viewer=request.user, viewer_keys=viewer_keys(request))
     cues = selectors.list_cues(recording)
     qr_pattern = qr.replace("/0.svg", "/{id}.svg")
@@ -102,7 +127,7 @@ def render_replay(
         "card_kicker": "In the video now",
         "config": config,
     }
-    return remember_viewer(request, render(request, "recordings/replay.html", context))
+    return remember_viewer(request, render(request, template, {**context, **(extra or {})}))
 
 
 def with_display(card: dict, qr_pattern: str) -> dict:

@@ -98,11 +98,13 @@ function onClick(event) {
   if (link) keepInFrame(link);
 }
 
-/** A link to another show plays it here; any other page opens in a new tab (Liveshop's own
+const SHOW_PAGE = /^\/e\/[\w-]+\/[\w-]+\/(replay\/(\d+\/)?)?$/; // a show's page or its replay's
+
+/** A link to another show (or a replay) plays it here; any other page opens in a new tab (Liveshop's own
  * pages refuse to be framed). */
 function keepInFrame(link) {
   const url = new URL(link.href, window.location.href);
-  if (url.origin === window.location.origin && /^\/e\/[\w-]+\/[\w-]+\/$/.test(url.pathname)) {
+  if (url.origin === window.location.origin && SHOW_PAGE.test(url.pathname)) {
     link.href = `/embed${url.pathname}${window.location.hash}`;
     link.removeAttribute("target");
   } else if (!link.target) {
@@ -238,6 +240,12 @@ new ResizeObserver(reportHeight).observe(document.body);
 // After the page's own modules ran (they fill the cards this reads): module scripts all run
 // before DOMContentLoaded.
 document.addEventListener("DOMContentLoaded", () => {
+  // An ended show whose replay is ready: play the replay here (the ended screen links it).
+  const replay = document.querySelector('#watch[data-status="ended"] .replay-link[href]');
+  if (replay && SHOW_PAGE.test(new URL(replay.href).pathname)) {
+    window.location.replace(`/embed${new URL(replay.href).pathname}${window.location.hash}`);
+    return;
+  }
   send("ready", { event: config.event, eventId: config.eventId, title: config.title, brand: config.brand, ownCart: config.ownCart });
   onCardChange();
   reportHeight();
