@@ -63,7 +63,7 @@ class BrandChatPolicyAdmin(BrandScopedAdmin):
 
     view_action = change_action = Action.MODERATE_CHAT
     list_display = ("organization",)
-    fields = ("organization", "blocked_words")
+    fields = ("organization", "blocked_words", "word_action")
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -73,7 +73,7 @@ class BrandChatPolicyAdmin(BrandScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         saved = services.set_blocked_words(
-            organization=obj.organization, words=obj.blocked_words, by=request.user
+            organization=obj.organization, words=obj.blocked_words, by=request.user, action=obj.word_action
         )
         obj.pk = saved.pk
 

@@ -44,6 +44,8 @@ def handle(user_of: Callable[[], object], event_id: int, frame: dict) -> Answer:
 
 def _post(event: LiveEvent, user, frame: dict) -> Answer:
     message = services.post_message(event=event, user=user, body=frame.get("body"))
+    if message.held:
+        return "chat.sent", {"id": message.pk, "held": True}
     return "chat.sent", {"id": message.pk}
 
 

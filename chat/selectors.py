@@ -61,8 +61,33 @@ def slow_mode_seconds(event_id: int) -> int:
 
 
 def blocked_words(organization_id: int) -> list[str]:
+    return word_policy(organization_id)[0]
+
+
+def word_policy(organization_id: int) -> tuple[list[str], str]:
+    """The brand's word list and what a message with one of them gets (refused or held)."""
     policy = BrandChatPolicy.objects.filter(organization_id=organization_id).first()
-    return policy.word_list if policy else []
+    if policy is None:
+        return [], BrandChatPolicy.WordAction.REJECT
+    return policy.word_list, policy.word_action
+
+
+def held_messages(organization_id: int):
+    """The brand's messages held for review, oldest first, with their event."""
+    return (
+        ChatMessage.objects.filter(event__organization_id=organization_id, held=True)
+        .select_related("event")
+        .order_by("id")
+    )
+
+
+def active_restrictions(organization_id: int):
+    """The brand's bans and time-outs in force now, newest first, with their person."""
+    return (
+        ChatRestriction.objects.filter(organization_id=organization_id, lifted_at=None)
+        .filter(Q(until=None) | Q(until__gt=timezone.now()))
+        .select_related("user")
+    )
 
 
 def author_role(user, organization_id: int) -> str:

@@ -52,11 +52,11 @@ def post_message(*, event: LiveEvent, user, body) -> ChatMessage:
     the write is a transaction: the checks (two of them Redis round trips) hold none open."""
     text = clean_body(body)
     _check_may_post(event, user)
-    _check_words(event, text)
     role = selectors.author_role(user, event.organization_id)
+    held = _check_words(event, text) and not role  # the brand's own people are never held
     _check_restriction(event, user)
     _check_pace(event, user, staff=bool(role))
-    return _store(event, user, text, role)
+    return _store(event, user, text, role, held=held)
 
 
 def _check_may_post(event: LiveEvent, user) -> None:
@@ -68,13 +68,19 @@ def _check_may_post(event: LiveEvent, user) -> None:
         raise MessageRefused("This show is over: its chat is closed.", reason="closed")
 
 
-def _check_words(event: LiveEvent, text: str) -> None:
+def _check_words(event: LiveEvent, text: str) -> bool:
+    """Whether the message has a word of the brand's list and is to be held for review; refused
+    (MessageRefused) instead where the brand's setting says so."""
     folded = text.casefold()
-    for word in selectors.blocked_words(event.organization_id):
+    words, action = selectors.word_policy(event.organization_id)
+    for word in words:
         if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", folded):
+            if action == BrandChatPolicy.WordAction.HOLD:
+                return True
             raise MessageRefused(
                 "Your message contains a word this chat does not allow.", reason="blocked_word"
             )
+    return False
 
 
 def _check_restriction(event: LiveEvent, user) -> None:
@@ -114,7 +120,7 @@ def _check_pace(event: LiveEvent, user, *, staff: bool) -> None:
 
 
 @transaction.atomic
-def _store(event: LiveEvent, user, text: str, role: str) -> ChatMessage:
+def _store(event: LiveEvent, user, text: str, role: str, *, held: bool = False) -> ChatMessage:
     session_id, offset_ms = _stream_position(event)
     message = ChatMessage(
         event=event,
@@ -124,10 +130,12 @@ def _store(event: LiveEvent, user, text: str, role: str) -> ChatMessage:
         body=text,
         session_id=session_id,
         offset_ms=offset_ms,
+        held=held,
     )
     message.full_clean()
     message.save()
-    realtime.broadcast_on_commit(event.pk, "chat.message", payloads.message_payload(message))
+    if not held:  # a held message reaches viewers when a moderator approves it
+        realtime.broadcast_on_commit(event.pk, "chat.message", payloads.message_payload(message))
     return message
 
 
@@ -208,16 +216,47 @@ def lift_restrictions(*, organization: Organization, user, by) -> int:
 
 
 @transaction.atomic
-def set_blocked_words(*, organization: Organization, words: str, by) -> BrandChatPolicy:
-    """The brand's word list (one word or phrase a line) for all its chats. Logged."""
+def set_blocked_words(
+    *, organization: Organization, words: str, by, action: str | None = None
+) -> BrandChatPolicy:
+    """The brand's word list (one word or phrase a line) for all its chats and, when given, what
+    a message with one gets (``action``: BrandChatPolicy.WordAction: refused or held). Logged."""
     permissions.require(by, Action.MODERATE_CHAT, organization)
+    if action is not None and action not in BrandChatPolicy.WordAction.values:
+        raise ModerationRefused("A message with a listed word is either refused or held for review.")
     policy, _ = BrandChatPolicy.objects.select_for_update().get_or_create(organization=organization)
     policy.blocked_words = "\n".join(clean_text(line) for line in words.splitlines() if clean_text(line))
+    if action is not None:
+        policy.word_action = action
     policy.full_clean()
-    policy.save(update_fields=["blocked_words"])
+    policy.save(update_fields=["blocked_words", "word_action"])
     count = len(policy.word_list)
-    _log(None, by, ModerationAction.Kind.WORD_LIST, organization=organization, detail=f"{count} words")
+    detail = f"{count} words, {policy.get_word_action_display().lower()}"
+    _log(None, by, ModerationAction.Kind.WORD_LIST, organization=organization, detail=detail)
     return policy
+
+
+@transaction.atomic
+def review_message(*, message: ChatMessage, approve: bool, by) -> ChatMessage:
+    """Approve a held message (every viewer gets it, at its original moment for the replay) or
+    reject it (hidden, kept for the log). Locks the message; a message already reviewed answers
+    as it is. Logged."""
+    permissions.require(by, Action.MODERATE_CHAT, message)
+    message = ChatMessage.objects.select_for_update().select_related("event").get(pk=message.pk)
+    if not message.held:
+        return message
+    now = timezone.now()
+    message.held, message.reviewed_at, message.reviewed_by = False, now, by
+    fields = ["held", "reviewed_at", "reviewed_by"]
+    if approve:
+        realtime.broadcast_on_commit(message.event_id, "chat.message", payloads.message_payload(message))
+    else:
+        message.hidden_at, message.hidden_by = now, by
+        fields += ["hidden_at", "hidden_by"]
+    message.save(update_fields=fields)
+    kind = ModerationAction.Kind.APPROVE if approve else ModerationAction.Kind.REJECT
+    _log(message.event, by, kind, target=message.author, message=message)
+    return message
 
 
 @transaction.atomic

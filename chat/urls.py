@@ -1,11 +1,14 @@
 from django.urls import path
 
-from chat import poll_views, views
+from chat import moderation_views, poll_views, views
 
 app_name = "chat"
 
 urlpatterns = [
     path("studio/events/<int:pk>/chat.csv", views.ChatExportView.as_view(), name="export"),
+    path(
+        "studio/brands/<slug:brand>/moderation/", moderation_views.ModerationView.as_view(), name="moderation"
+    ),
     path("api/recordings/<int:pk>/chat/", views.ReplayChatView.as_view(), name="replay-chat"),
     # Polls: the host console (JSON) and viewers.
     path("studio/events/<int:event_id>/polls/", poll_views.polls_view, name="polls"),

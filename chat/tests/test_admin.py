@@ -55,9 +55,10 @@ def test_the_word_list_is_saved_cleaned_and_logged(client, brand, moderator):
 
     response = client.post(
         reverse("admin:chat_brandchatpolicy_add"),
-        {"organization": brand.pk, "blocked_words": "spam\r\n\r\nfr\u200bee\r\n"},
+        {"organization": brand.pk, "blocked_words": "spam\r\n\r\nfr\u200bee\r\n", "word_action": "hold"},
     )
 
     assert response.status_code == 302
     assert BrandChatPolicy.objects.get().word_list == ["spam", "free"]
+    assert BrandChatPolicy.objects.get().word_action == "hold"
     assert ModerationAction.objects.get().kind == "word_list"

@@ -216,8 +216,9 @@ function start(root) {
     remove(frame.id);
     updateEmpty();
   });
-  Frames.on("chat_sent", () => {
+  Frames.on("chat_sent", (frame) => {
     setSending(false);
+    if (frame.held) showNotice("Your message is held for a moderator to review.");
     if (input) {
       input.value = "";
       updateCount();

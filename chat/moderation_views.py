@@ -1,0 +1,102 @@
+"""The studio's moderation page for a brand's chats (``/studio/brands/<slug>/moderation/``):
+messages held for review (approve, reject), the word list and what it does (refuse or hold),
+the bans and time-outs in force (lift). For the brand's people with MODERATE_CHAT (owners,
+hosts, moderators); another brand's page is a 404. Plain forms: each POST calls one service
+and comes back to the page (POST/redirect/GET) with a message, or shows the form's errors."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views import View
+
+from accounts import permissions
+from accounts.models import Organization
+from accounts.permissions import Action
+from chat import selectors, services
+from chat.exceptions import ChatError
+from chat.models import BrandChatPolicy, ChatMessage
+
+
+class WordListForm(forms.Form):
+    words = forms.CharField(
+        label="Word list",
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="One word or phrase a line, any case.",
+    )
+    action = forms.ChoiceField(
+        label="A message with one of them is",
+        choices=BrandChatPolicy.WordAction.choices,
+        widget=forms.RadioSelect,
+    )
+
+
+class ModerationView(LoginRequiredMixin, View):
+    template_name = "chat/moderation.html"
+
+    def brand(self, request, slug: str) -> Organization:
+        return permissions.get_for_user_or_404(
+            Organization.objects.all(), request.user, Action.MODERATE_CHAT, slug=slug
+        )
+
+    def get(self, request, brand: str, form: WordListForm | None = None):
+        organization = self.brand(request, brand)
+        words, action = selectors.word_policy(organization.pk)
+        form = form or WordListForm(initial={"words": "\n".join(words), "action": action})
+        return render(
+            request,
+            self.template_name,
+            {
+                "organization": organization,
+                "held": selectors.held_messages(organization.pk)[:200],
+                "restrictions": selectors.active_restrictions(organization.pk)[:200],
+                "form": form,
+            },
+        )
+
+    def post(self, request, brand: str):
+        organization = self.brand(request, brand)
+        step = request.POST.get("step")
+        try:
+            if step == "words":
+                form = WordListForm(request.POST)
+                if not form.is_valid():
+                    return self.get(request, brand, form=form)
+                data = form.cleaned_data
+                services.set_blocked_words(
+                    organization=organization, words=data["words"], action=data["action"], by=request.user
+                )
+                messages.success(request, "Word list saved.")
+            elif step in ("approve", "reject"):
+                message = self._held(organization, request.POST.get("message"))
+                services.review_message(message=message, approve=step == "approve", by=request.user)
+                messages.success(
+                    request, "Message approved: viewers see it." if step == "approve" else "Message rejected."
+                )
+            elif step == "lift":
+                user = get_user_model().objects.filter(pk=_int(request.POST.get("user"))).first()
+                if user is None:
+                    raise ChatError("No such person.")
+                services.lift_restrictions(organization=organization, user=user, by=request.user)
+                messages.success(request, "Ban or time-out lifted.")
+            else:
+                raise ChatError("Unknown step.")
+        except ChatError as exc:
+            messages.error(request, exc.message)
+        return redirect(reverse("chat:moderation", args=[organization.slug]))
+
+    def _held(self, organization: Organization, raw) -> ChatMessage:
+        message = ChatMessage.objects.filter(pk=_int(raw), event__organization=organization).first()
+        if message is None:
+            raise ChatError("That message is not in this brand's chats.")
+        return message
+
+
+def _int(raw) -> int:
+    return int(raw) if isinstance(raw, str) and raw.isdigit() else 0
