@@ -88,13 +88,16 @@ def running_deals(pairs: Iterable[tuple[int, int]], *, now: datetime) -> dict[tu
 
 
 def event_deals(event_id: int, *, now: datetime | None = None) -> dict[int, FlashDeal]:
-    """The event's running deals by product id (one query)."""
+    """The event's running deals by product id, their products' variants loaded (one query; two
+    when it has some)."""
     deals = FlashDeal.objects.filter(running(now or timezone.now()), event_id=event_id)
-    return {deal.product_id: deal for deal in deals.select_related("product").order_by("starts_at", "id")}
+    deals = deals.select_related("product").prefetch_related("product__variants").order_by("starts_at", "id")
+    return {deal.product_id: deal for deal in deals}
 
 
 def deal_card(deal: FlashDeal | None, product: Product) -> dict | None:
-    """The product card's "deal" (events.payloads.card): the product's price under it."""
+    """The product card's "deal" (events.payloads.card): the product's price under it, and each
+    active variant's (``variantPrices`` by variant id: the option pickers show them)."""
     if deal is None:
         return None
     return {
@@ -102,6 +105,11 @@ def deal_card(deal: FlashDeal | None, product: Product) -> dict | None:
         "percentOff": deal.percent_off,
         "endsAt": deal.ends_at.isoformat(),
         "limitPerCustomer": deal.limit_per_customer,
+        "variantPrices": {
+            str(variant.pk): str(deal_price(deal, variant.price, product.currency))
+            for variant in product.variants.all()
+            if variant.is_active
+        },
     }
 
 

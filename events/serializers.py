@@ -40,6 +40,10 @@ class DealSerializer(serializers.Serializer):
     limitPerCustomer = serializers.IntegerField(
         allow_null=True, help_text="Units one buyer may buy at the deal's price; null when unlimited."
     )
+    variantPrices = serializers.DictField(
+        child=serializers.DecimalField(max_digits=10, decimal_places=2),
+        help_text="Each active variant's price under the deal, by variant id (the option pickers show them).",
+    )
 
 
 class ProductCardSerializer(serializers.Serializer):

@@ -84,7 +84,13 @@ def test_a_host_starts_a_deal_and_viewers_and_consoles_are_told_after_commit(
         deal = start(show, product, host, minutes=5, price=Decimal("14.99"), limit_per_customer=2)
 
     assert deal.ends_at - deal.starts_at == timedelta(minutes=5)
-    card = {"price": "14.99", "percentOff": None, "endsAt": deal.ends_at.isoformat(), "limitPerCustomer": 2}
+    card = {
+        "price": "14.99",
+        "percentOff": None,
+        "endsAt": deal.ends_at.isoformat(),
+        "limitPerCustomer": 2,
+        "variantPrices": {str(product.variants.get().pk): "14.99"},
+    }
     viewers, studio = broadcasts
     sent_at = viewers["payload"].pop("now")
     assert (viewers["type"], viewers["payload"]) == (
@@ -416,7 +422,13 @@ def test_viewers_cards_carry_the_running_deal_in_the_page_data_the_snapshot_and_
     other = ProductFactory(organization=brand, price=Decimal("50.00"))
     show.lineup.create(product=other, position=1)
     deal = start(show, product, host, price=Decimal("15.00"), limit_per_customer=1)
-    card = {"price": "15.00", "percentOff": None, "endsAt": deal.ends_at.isoformat(), "limitPerCustomer": 1}
+    card = {
+        "price": "15.00",
+        "percentOff": None,
+        "endsAt": deal.ends_at.isoformat(),
+        "limitPerCustomer": 1,
+        "variantPrices": {str(product.variants.get().pk): "15.00"},
+    }
     with django_capture_on_commit_callbacks(execute=True):
         event_services.feature_product(event=show, product=product, by=host)
 
@@ -539,12 +551,14 @@ def test_the_stream_details_api_declares_and_answers_the_deal(client, show, prod
         "percentOff": 25,
         "endsAt": deal.ends_at.isoformat(),
         "limitPerCustomer": 2,
+        "variantPrices": {str(product.variants.get().pk): "15.00"},
     }
     assert set(schema["components"]["schemas"]["Deal"]["properties"]) == {
         "price",
         "percentOff",
         "endsAt",
         "limitPerCustomer",
+        "variantPrices",
     }
 
 
@@ -558,3 +572,34 @@ def test_raising_a_cart_lines_quantity_past_the_limit_is_refused_and_lowering_it
     with pytest.raises(DealLimitReached, match="limited to 2 per customer"):
         services.set_cart_line_quantity(cart=cart, variant_id=variant.pk, quantity=3)
     assert services.set_cart_line_quantity(cart=cart, variant_id=variant.pk, quantity=1).quantity == 1
+
+
+def test_the_cards_deal_prices_each_variant_from_its_own_price(show, product, host, brand):
+    from catalog.models import Variant
+
+    Variant.objects.create(
+        organization=brand,
+        product=product,
+        sku="ROSE-XL",
+        label="XL",
+        price_override=Decimal("30.00"),
+        stock=5,
+    )
+    Variant.objects.create(
+        organization=brand,
+        product=product,
+        sku="ROSE-XS",
+        label="XS",
+        price_override=Decimal("9.99"),
+        stock=5,
+    )
+    by_sku = {v.sku: str(v.pk) for v in product.variants.all()}
+    start(show, product, host, percent_off=25)
+    assert deals.card_deals(show.pk)[product.pk]["variantPrices"] == {
+        by_sku[product.sku]: "15.00",
+        by_sku["ROSE-XL"]: "22.50",
+        by_sku["ROSE-XS"]: "7.49",  # 7.4925, to the cent
+    }
+    start(show, product, host, price=Decimal("12.00"))  # replaces it
+    prices = deals.card_deals(show.pk)[product.pk]["variantPrices"]
+    assert (prices[by_sku["ROSE-XL"]], prices[by_sku["ROSE-XS"]]) == ("12.00", "9.99")  # never above its own

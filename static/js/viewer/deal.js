@@ -6,6 +6,9 @@
  * events.payloads.card), so the page's data, the snapshot and every card the page fills bring it;
  * a "deal" frame on the event socket ({productId, deal, now}) starts, replaces or ends one at once
  * and outranks a card built before it.
+ * The option pickers show each variant's deal price (the deal's variantPrices): the card's select
+ * (lib/card.js fills it; its options' text is rewritten here) and the lineup's option sheet
+ * (shop_render.js pickOption asks dealOf).
  * The end needs no message: at endsAt the countdown reaches zero and the normal price is back, as
  * it is at checkout, where the server prices every line (commerce.deals): nothing here is trusted.
  * Times are counted on the server's clock when a frame told it (`now`), else on this device's. */
@@ -52,6 +55,7 @@ function fillDeal(el) {
   if (!field) return;
   const card = Card.known(el.dataset.productId);
   const deal = card ? dealOf(card.id) : null;
+  if (card) fillPicker(el, card, deal);
   el.classList.toggle("has-deal", Boolean(deal));
   field.hidden = !deal;
   if (!deal) {
@@ -74,6 +78,25 @@ function fillDeal(el) {
   }
   field.setAttribute("aria-label", `Flash deal: ${price.textContent}`);
   field.replaceChildren(...parts);
+}
+
+/** The card's option select: each option's price is its variant's deal price while the deal runs
+ * ("M · €15.00 deal, was €20.00"), the text lib/card.js wrote otherwise. */
+function fillPicker(el, card, deal) {
+  const select = el.querySelector('select[data-field="variant"]');
+  if (!select) return;
+  const variants = new Map((card.variants || []).map((variant) => [String(variant.id), variant]));
+  for (const option of select.options) {
+    if (option.dataset.plain === undefined) option.dataset.plain = option.text; // as card.js made it
+    const variant = variants.get(option.value);
+    const price = deal?.variantPrices?.[option.value];
+    let text = option.dataset.plain;
+    if (variant && price && price !== variant.price) {
+      const regular = Card.formatPrice(variant.price, card.currency);
+      text = text.replace(regular, `${Card.formatPrice(price, card.currency)} deal, was ${regular}`);
+    }
+    if (option.text !== text) option.text = text;
+  }
 }
 
 export function render() {
@@ -114,6 +137,8 @@ function start() {
   const observer = new MutationObserver(() => render());
   const cardEl = document.getElementById("product-card");
   if (cardEl) observer.observe(cardEl, { attributes: true, attributeFilter: ["data-product-id"] });
+  const picker = cardEl?.querySelector('select[data-field="variant"]');
+  if (picker) observer.observe(picker, { childList: true }); // card.js refilled the options
   const lineup = document.getElementById("lineup");
   if (lineup) observer.observe(lineup, { childList: true });
   render();

@@ -12,6 +12,7 @@
  */
 import * as Card from "../lib/card.js";
 import * as Frames from "../lib/frames.js";
+import { dealOf } from "./deal.js";
 import { api, orderUrl } from "./shop_api.js";
 import { cartLine, money, pickOption, renderSummary, span } from "./shop_render.js";
 import { payWithStripe } from "./shop_stripe.js";
@@ -108,10 +109,11 @@ function openPick(card) {
   state.picking = card;
   field("pick-name").textContent = card.name;
   const list = field("pick-list");
+  const deal = dealOf(card.id);
   list.replaceChildren(
     ...card.variants.map((variant) => {
       const item = document.createElement("li");
-      item.append(pickOption(variant, card.currency));
+      item.append(pickOption(variant, card.currency, deal?.variantPrices?.[variant.id]));
       return item;
     }),
   );

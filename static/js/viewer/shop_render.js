@@ -82,17 +82,23 @@ export function renderSummary(el, lines, total, currency) {
 
 
 /** An option of the "Choose an option" sheet (disabled when sold out). */
-export function pickOption(variant, currency) {
+export function pickOption(variant, currency, dealPrice = null) {
   const button = document.createElement("button");
   button.type = "button";
   button.className = "pick-option";
   button.dataset.variantId = String(variant.id);
   button.disabled = variant.inStock === false;
   const hint = variant.inStock === false ? "Sold out" : variant.left ? `Only ${variant.left} left` : "";
-  button.append(
-    span("pick-label", variant.label || "Standard"),
-    span("pick-price", money(variant.price, currency)),
-    span("pick-hint", hint),
-  );
+  const price = span("pick-price", money(dealPrice || variant.price, currency));
+  if (dealPrice && dealPrice !== variant.price) {
+    // The flash deal's price for this option, the normal one struck through (the server prices
+    // the line at checkout: commerce.deals).
+    const regular = document.createElement("s");
+    regular.className = "pick-regular";
+    regular.textContent = money(variant.price, currency);
+    price.append(" ", regular);
+    button.classList.add("has-deal");
+  }
+  button.append(span("pick-label", variant.label || "Standard"), price, span("pick-hint", hint));
   return button;
 }
