@@ -95,3 +95,16 @@ def test_seed_demo_prints_a_generated_password_once_and_keeps_it():
         assert password not in second
         assert authenticate(username=username, password=password)
     assert "User demo-host already exists." in second
+
+
+def test_seed_demo_teaches_the_recommender_the_demo_looks_once():
+    from commerce.models import Cart
+    from recommendations.services import recommend_for
+
+    seed_demo()
+    carts = Cart.objects.count()
+    seed_demo()
+    assert Cart.objects.count() == carts > 0
+    jacket = Product.objects.get(sku="NW-JKT-001")
+    related = {product.sku for product in recommend_for(user=None, product=jacket, n=2)}
+    assert related == {"NW-FLC-002", "NW-BNE-006"}  # its look, not merely what is popular

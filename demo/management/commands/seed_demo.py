@@ -20,6 +20,7 @@ from analytics.demo import seed_show_history
 from catalog.exceptions import ImportFailed
 from catalog.models import Product
 from catalog.services import attach_product_image, import_products_as_operator
+from recommendations.demo import seed_demo_looks
 from demo.brand import BRAND_NAME, BRAND_SLUG, DEMO_PRODUCTS, DEMO_USERS, DemoUser, product_card_png
 
 
@@ -33,6 +34,7 @@ class Command(BaseCommand):
             products = self.seed_products(brand)
             host = Membership.objects.filter(organization=brand, role=Membership.Role.HOST).first()
             seed_show_history(brand=brand, products=products, host=host.user)  # studio analytics
+            seed_demo_looks(brand=brand, products=products)  # related products under the player
         self.print_summary(brand, logins, products)
 
     def seed_brand(self) -> Organization:
