@@ -535,3 +535,65 @@ def test_the_queue_depth_goes_to_cloudwatch_as_the_alarms_read_it():
         )
         queue_metrics.publish(cloudwatch, "liveshop-prod", 7)
         stub.assert_no_pending_responses()
+
+
+# --- deploy/deploy.sh ---------------------------------------------------------------------------------
+
+
+FAKE_TOOL = """#!/usr/bin/env bash
+echo "$(basename "$0") $*" >> "$CALLS"
+case "$*" in
+  *"OutputKey=='ClusterArn'"*) echo arn:aws:ecs:us-west-2:123456789012:cluster/liveshop-prod ;;
+  *"OutputKey=='WebServiceName'"*) echo liveshop-prod-web ;;
+  *"OutputKey=='WorkerServiceName'"*) echo liveshop-prod-worker ;;
+  *"OutputKey=='BeatServiceName'"*) echo liveshop-prod-beat ;;
+  *get-login-password*) echo token ;;
+esac
+"""
+
+
+def test_deploy_script_pushes_the_image_then_updates_the_stack_with_it_then_waits_for_the_services(tmp_path):
+    import os
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("docker", "aws"):
+        (bin_dir / tool).write_text(FAKE_TOOL)
+        (bin_dir / tool).chmod(0o755)
+    calls = tmp_path / "calls"
+    repository = "123456789012.dkr.ecr.us-west-2.amazonaws.com/liveshop"
+    result = subprocess.run(
+        [str(ROOT / "deploy" / "deploy.sh"), "liveshop-prod", repository, "r42", "--", "WebMinCount=3"],
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(calls)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = calls.read_text().splitlines()
+    image = f"{repository}:r42"
+    build = lines.index(f"docker build -f docker/Dockerfile -t {image} .")
+    push = lines.index(f"docker push {image}")
+    (deploy,) = [i for i, line in enumerate(lines) if line.startswith("aws cloudformation deploy")]
+    (wait,) = [i for i, line in enumerate(lines) if line.startswith("aws ecs wait services-stable")]
+    assert build < push < deploy < wait
+    assert "--stack-name liveshop-prod" in lines[deploy] and "--region us-west-2" in lines[deploy]
+    assert f"--parameter-overrides ImageUri={image} WebMinCount=3" in lines[deploy]
+    assert lines[wait].endswith("--services liveshop-prod-web liveshop-prod-worker liveshop-prod-beat")
+
+
+@pytest.mark.parametrize(
+    ("alarm", "metric"),
+    [("Web5xxAlarm", "HTTPCode_Target_5XX_Count"), ("WebLatencyAlarm", "TargetResponseTime")],
+)
+def test_errors_and_slow_answers_of_the_web_tasks_alert_the_topic(resources, alarm, metric):
+    p = props(resources, alarm)
+    assert (p["Namespace"], p["MetricName"]) == ("AWS/ApplicationELB", metric)
+    assert {"Name": "TargetGroup", "Value": {"Fn::GetAtt": ["WebTargetGroup", "TargetGroupFullName"]}} in p[
+        "Dimensions"
+    ]
+    assert p["AlarmActions"] == {
+        "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+    }
