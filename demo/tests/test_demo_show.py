@@ -76,3 +76,23 @@ def test_the_demo_video_has_a_keyframe_every_second_and_ends_with_the_last_cue(t
     assert path.stat().st_mtime_ns == modified
     products[1].price = "25.00"
     assert demo_video_path(tmp_path, products) != path
+
+
+def test_the_demo_keeps_a_flash_deal_running_on_its_first_product_while_live(capsys):
+    from commerce import deals
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    command = Command()
+    event, host, lineup = command.demo_event()
+    command.keep_deal_running(event, host, lineup[0])  # not live yet: refused, said
+    assert deals.event_deals(event.pk) == {}
+    assert "no flash deal" in capsys.readouterr().err
+
+    LiveEvent.objects.filter(pk=event.pk).update(status=LiveEvent.Status.LIVE)
+    event.refresh_from_db()
+    command.keep_deal_running(event, host, lineup[0])
+    command.keep_deal_running(event, host, lineup[0])  # one runs: left alone
+
+    deal = deals.event_deals(event.pk)[lineup[0].pk]
+    assert (deal.percent_off, deal.limit_per_customer) == (20, 2)
+    assert event.flash_deals.count() == 1

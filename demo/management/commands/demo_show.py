@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, Organization
 from catalog.models import Product
+from commerce import deals
 from demo.brand import BRAND_SLUG
 from demo.show import DemoVideoError, demo_video_path, write_demo_video
 from events import prerecorded, selectors, services
@@ -34,6 +35,9 @@ from events.srt_cues import CueSpec, export_srt
 EVENT_SLUG = "northwind-live"
 EVENT_TITLE = "Northwind Live: Trail Gear Show"
 RETRY_SECONDS = 5
+# The demo's flash deal (commerce.deals): the lineup's first product, whenever it is featured and
+# no deal of it runs (a deal lasts at most 120 minutes; the show loops longer).
+DEMO_DEAL = deals.DealTerms(minutes=15, percent_off=20, limit_per_customer=2)
 
 
 class Command(BaseCommand):
@@ -74,10 +78,7 @@ class Command(BaseCommand):
                     loop=not once,
                     by=host,
                     stop=stop,
-                    on_cue=lambda fired: self.stdout.write(
-                        f"  {fired.media_time:8.1f} s  featured {fired.scheduled.cue.product.name}"
-                        + (f" (failed: {fired.error})" if fired.error else "")
-                    ),
+                    on_cue=lambda fired: self.on_cue(fired, event, host, products[0]),
                 )
             except prerecorded.StreamingError as exc:
                 if once:
@@ -88,6 +89,27 @@ class Command(BaseCommand):
             if once:
                 break
         self.stdout.write("The demo show is over.")
+
+    def on_cue(self, fired, event: LiveEvent, host, deal_product: Product) -> None:
+        self.stdout.write(
+            f"  {fired.media_time:8.1f} s  featured {fired.scheduled.cue.product.name}"
+            + (f" (failed: {fired.error})" if fired.error else "")
+        )
+        if fired.scheduled.cue.product.pk == deal_product.pk:
+            self.keep_deal_running(event, host, deal_product)
+
+    def keep_deal_running(self, event: LiveEvent, host, product: Product) -> None:
+        """Start the demo's flash deal on ``product`` (DEMO_DEAL) unless one of it runs; the show
+        must be live (a deal is refused otherwise: said, not raised)."""
+        if product.pk in deals.event_deals(event.pk):
+            return
+        try:
+            deals.start_deal(event=event, product=product, terms=DEMO_DEAL, by=host)
+        except deals.DealRefused as exc:
+            self.stderr.write(f"  no flash deal on {product.name}: {exc}")
+            return
+        terms = DEMO_DEAL
+        self.stdout.write(f"  flash deal: {terms.percent_off}% off {product.name} for {terms.minutes} min")
 
     def demo_event(self) -> tuple[LiveEvent, object, list[Product]]:
         """The demo event (created on first run, with its channel), its host and lineup."""
