@@ -378,6 +378,14 @@ IVS_PLAYBACK_PRIVATE_KEY = env("IVS_PLAYBACK_PRIVATE_KEY", default="")
 IVS_PLAYBACK_TOKEN_TTL = env.int("IVS_PLAYBACK_TOKEN_TTL", default=3600)  # seconds
 IVS_PLAYBACK_ALLOWED_ORIGIN = env("IVS_PLAYBACK_ALLOWED_ORIGIN", default="")  # "" = any origin
 
+# CHAT (chat.gateway): "local" (the default: our own viewer socket carries chat) or "ivs"
+# (Amazon IVS Chat: a room per event, tokens for viewers' clients; same IVS_REGION).
+CHAT_BACKEND = env("CHAT_BACKEND", default="local")
+# IVS Chat rooms: the Lambda that reviews every message (the brand's word list), and the logging
+# configuration that archives the rooms' messages (to the recordings bucket). Empty: none.
+IVS_CHAT_REVIEW_HANDLER_ARN = env("IVS_CHAT_REVIEW_HANDLER_ARN", default="")
+IVS_CHAT_LOGGING_CONFIGURATION_ARN = env("IVS_CHAT_LOGGING_CONFIGURATION_ARN", default="")
+
 # LIVE EVENTS
 # ------------------------------------------------------------------------------
 # Fernet keys (comma-separated, newest first) encrypting stored stream keys; derived from
