@@ -44,7 +44,9 @@ def relay_command(ingest_url: str, *, tool: str = ffmpeg.FFMPEG) -> list[str]:
     """ffmpeg reading WebM (VP8/VP9/H.264 + Opus) on stdin and publishing H.264/AAC FLV."""
     return [
         tool, "-hide_banner", "-loglevel", "error", "-nostats",
-        "-fflags", "+genpts+nobuffer", "-f", "webm", "-i", "pipe:0",
+        # The WebM header names both tracks: probe only its first chunk instead of 5 s of video.
+        "-fflags", "+genpts+nobuffer", "-probesize", "65536", "-analyzeduration", "500000",
+        "-f", "webm", "-i", "pipe:0",
         "-map", "0:v:0", "-map", "0:a:0?",
         *RELAY_SETTINGS.video_args(FPS), "-tune", "zerolatency", "-r", str(FPS),
         *RELAY_SETTINGS.audio_args(),
@@ -133,7 +135,11 @@ class Relay:
         """Why ffmpeg stopped, in its own last words (the key masked)."""
         last = self.errors[-1] if self.errors else ""
         code = self.process.returncode if self.process else None
-        return f"The video relay stopped (ffmpeg exit code {code}){': ' + last if last else '.'}"
+        why = f" ({last})" if last else ""
+        return (
+            f"The server's video relay stopped (ffmpeg exit code {code}){why}. If the media server refused "
+            "the stream, another encoder may be streaming to this event."
+        )
 
     async def _write(self) -> None:
         stdin = self.process.stdin
