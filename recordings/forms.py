@@ -56,12 +56,20 @@ class VideoUploadForm(VideoReplaceForm):
 
 
 class PosterForm(forms.Form):
-    """The moment of the video whose frame becomes its poster: seconds (``12.5``) or ``m:ss.s``."""
+    """The video's poster: the frame at a moment of it (seconds ``12.5`` or ``m:ss.s``), or a
+    picture the brand uploads (checked by recordings.services.posters)."""
 
-    at = forms.CharField(max_length=20, label="Frame at", error_messages={"required": "Say which moment."})
+    at = forms.CharField(max_length=20, label="Frame at", required=False)
+    image = forms.FileField(
+        label="Or upload a picture",
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+    )
 
-    def clean_at(self) -> int:
+    def clean_at(self) -> int | None:
         text = self.cleaned_data["at"].strip()
+        if not text:
+            return None
         try:
             seconds = sum(float(part) * 60**i for i, part in enumerate(reversed(text.split(":"))))
         except ValueError:
@@ -69,6 +77,16 @@ class PosterForm(forms.Form):
         if not math.isfinite(seconds) or seconds < 0:
             raise ValidationError("Pick a moment within the video.")
         return round(seconds * 1000)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        if data.get("at") is None and not data.get("image"):
+            raise ValidationError("Say which moment, or choose a picture.")
+        if data.get("at") is not None and data.get("image"):
+            raise ValidationError("Either a moment or a picture, not both.")
+        return data
 
 
 class ResumableStartForm(forms.Form):

@@ -15,7 +15,6 @@ outcome, so it finishes once."""
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,15 +23,13 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files import File
 from django.core.files.storage import storages
 
-from accounts import permissions
-from accounts.permissions import Action
 from liveshop import media
 from liveshop.media import MediaInfo, Problem
 from recordings.exceptions import InvalidUpload, TranscodeFailed
-from recordings.models import Recording, new_media_prefix, new_storage_key
+from recordings.models import Recording, new_media_prefix
 from recordings.playlists import PlaylistError, parse_master, parse_media
 from recordings.services import jobs, problems
-from recordings.services.uploads import local_copy, probe_video
+from recordings.services.uploads import probe_video
 from recordings.services.videos import delete_folder
 
 logger = logging.getLogger(__name__)
@@ -268,31 +265,6 @@ def check_complete(result: Result, info: MediaInfo) -> None:
     if result.duration_ms < expected * COMPLETE_SHARE and expected - result.duration_ms > 1000:
         detail = f"renditions last {result.duration_ms} ms, the source says {expected} ms"
         raise TranscodeFailed(problems.explain(Problem.TRUNCATED), detail=detail)
-
-
-def set_poster(*, recording: Recording, at_ms: int, by) -> Recording:
-    """Make the frame at ``at_ms`` of a ready uploaded video its poster (the public page's, the
-    embed's and the studio's picture): a JPEG under a new name in its folder, the previous picked
-    poster deleted. InvalidUpload for a video not ready or a time outside it; PermissionDenied
-    unless ``by`` may edit the brand's recordings."""
-    permissions.require(by, Action.EDIT_RECORDING, recording)
-    if not (recording.is_upload and recording.is_ready and recording.upload):
-        raise InvalidUpload("A poster can be picked once the video has finished processing.")
-    if not 0 <= at_ms < (recording.duration_ms or 0):
-        raise InvalidUpload("Pick a moment within the video.")
-    name = f"{recording.cdn_prefix}/{POSTER_PREFIX}{new_storage_key()[:12]}.jpg"
-    with tempfile.TemporaryDirectory(prefix="liveshop-poster-") as folder:
-        with recording.upload.open("rb") as stored, local_copy(stored) as source:
-            target = Path(folder) / "poster.jpg"
-            make_thumbnail(source, target, probe_video(source, recording=recording.pk), at=at_ms / 1000)
-        with target.open("rb") as content:
-            storages["recordings"].save(name, File(content, name="poster.jpg"))
-    old = [n for n in recording.thumbnails if n.rsplit("/", 1)[-1].startswith(POSTER_PREFIX)]
-    recording.thumbnails = [name]
-    recording.save(update_fields=["thumbnails", "updated_at"])
-    _delete(old)
-    logger.info("Poster picked", extra={"recording": recording.pk, "at_ms": at_ms})
-    return recording
 
 
 def store_tree(work: Path, prefix: str, *, on_progress: Callable[[float], None]) -> list[str]:

@@ -35,7 +35,7 @@ from recordings import cdn, payloads
 from recordings.exceptions import InvalidUpload
 from recordings.forms import VideoReplaceForm, VideoUploadForm, clean_cue_rows
 from recordings.models import Recording
-from recordings.services import jobs, uploads
+from recordings.services import jobs, posters, uploads
 from recordings.services.product_cues import replace_cues
 
 Status = Recording.Status
@@ -249,6 +249,7 @@ class VideoDetailView(LoginRequiredMixin, View):
             "public_url": public_url(recording),
             "thumbnail": _thumbnail_url(recording),
             "replace_form": VideoReplaceForm(auto_id="replace_%s"),
+            "poster_max_size": uploads.human_size(posters.MAX_IMAGE_BYTES),
         }
         # The editor's player previews the video (published or not): its files need the cookies.
         response = render(request, "recordings/studio/video_detail.html", context)

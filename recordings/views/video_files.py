@@ -1,5 +1,6 @@
 """The studio's actions on an uploaded video's files: replace its source, delete it with its
-files, pick its poster frame. Permission, form, one service, as in recordings.views.studio."""
+files, pick its poster (a frame, or a picture). Permission, form, one service, as in
+recordings.views.studio."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from accounts.permissions import Action
+from liveshop.handlers import FORM_ENVELOPE_BYTES
 from recordings.exceptions import InvalidUpload
 from recordings.forms import PosterForm, VideoReplaceForm
 from recordings.models import Recording
-from recordings.services import transcode, videos
+from recordings.services import posters, uploads, videos
 from recordings.views.studio import recording_or_404, refuse_large_body, stream_files_to_disk, wants_json
 
 
@@ -69,18 +71,37 @@ class VideoDeleteView(LoginRequiredMixin, View):
         return redirect("videos:list")
 
 
+@method_decorator(csrf_exempt, name="dispatch")  # a picture too large is refused before CSRF reads it
 class VideoPosterView(LoginRequiredMixin, View):
-    """POST ``at`` (a moment of the video): its frame becomes the video's poster."""
+    """POST ``at`` (a moment of the video: its frame) or ``image`` (a picture): the video's poster."""
+
+    @staticmethod
+    def max_body_bytes() -> int:  # liveshop.handlers reads no larger body
+        return posters.MAX_IMAGE_BYTES + FORM_ENVELOPE_BYTES
 
     def post(self, request, pk):
         recording = recording_or_404(request, pk, Action.EDIT_RECORDING)
-        form = PosterForm(request.POST)
+        size = int(request.META.get("CONTENT_LENGTH") or 0)
+        if size > self.max_body_bytes():
+            limit = uploads.human_size(posters.MAX_IMAGE_BYTES)
+            messages.error(request, f"The poster was not changed. Pictures may be at most {limit}.")
+            return redirect("videos:detail", pk=pk)
+        return csrf_protect(lambda request: self._set(request, recording))(request)
+
+    def _set(self, request, recording: Recording):
+        form = PosterForm(request.POST, request.FILES)
         try:
             if not form.is_valid():
-                raise InvalidUpload(" ".join(form.errors["at"]))
-            transcode.set_poster(recording=recording, at_ms=form.cleaned_data["at"], by=request.user)
+                raise InvalidUpload(
+                    " ".join(message for errors in form.errors.values() for message in errors)
+                )
+            if image := form.cleaned_data["image"]:
+                posters.set_poster_image(recording=recording, image=image, by=request.user)
+            else:
+                posters.set_poster(recording=recording, at_ms=form.cleaned_data["at"], by=request.user)
         except InvalidUpload as exc:
             messages.error(request, f"The poster was not changed. {exc}")
         else:
-            messages.success(request, "The poster is this frame now, on the video's page and in embeds.")
-        return redirect("videos:detail", pk=pk)
+            what = "picture" if form.cleaned_data["image"] else "frame"
+            messages.success(request, f"The poster is this {what} now, on the video's page and in embeds.")
+        return redirect("videos:detail", pk=recording.pk)
