@@ -512,7 +512,7 @@ AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", default=env("AWS_DEFAULT_REGION",
 AWS_CLOUDFRONT_DOMAIN = env("AWS_CLOUDFRONT_DOMAIN", default="")
 # The CDN gateway (recordings.invalidation): "local" (nothing caches media: the default) or
 # "cloudfront" (CreateInvalidation on AWS_CLOUDFRONT_DISTRIBUTION_ID when a video's files are deleted).
-CDN_BACKEND = env("CDN_BACKEND", default="local")
+LIVESHOP_CDN_BACKEND = env("LIVESHOP_CDN_BACKEND", default="local")
 AWS_CLOUDFRONT_DISTRIBUTION_ID = env("AWS_CLOUDFRONT_DISTRIBUTION_ID", default="")
 AWS_RECORDINGS_BUCKET_NAME = env("AWS_RECORDINGS_BUCKET_NAME", default=AWS_STORAGE_BUCKET_NAME)
 
