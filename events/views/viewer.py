@@ -19,7 +19,7 @@ from django.utils.cache import patch_cache_control
 from django.views import View
 
 from catalog.models import Product
-from events import extensions, invitations, page_cache, selectors
+from events import extensions, invitations, page_cache, reminders, selectors
 from events.exceptions import InviteLinkInvalid
 from events.forms import InviteEmailForm, InviteTokenForm
 from events.http_cache import QR_MAX_AGE, no_store_if_private
@@ -62,6 +62,8 @@ class EventWatchView(View):
             "highlight": highlight,
             "config": page_config(event, details),
             "replay_url": extensions.replay_url(event),
+            # "Remind me" on the "Starts in" screen: a signed-in viewer's own page says if they asked.
+            "reminded": event.pk in reminders.reminded_event_ids(request.user, [event.pk]),
         }
         return render(request, self.template_name, {**context, **self.extra_context(request, event)})
 
