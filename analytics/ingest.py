@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from analytics import streams
-from analytics.buffer import get_buffer
+from analytics.buffer import Heartbeat, Submission, get_buffer
 from analytics.exceptions import BeaconRejected
 from events.models import Highlight
 from liveshop import jsoninput
@@ -139,33 +139,50 @@ def _check_item(item) -> None:
 
 
 def ingest_beacon(*, payload: dict, viewer: Viewer, now_ms: int | None = None) -> Outcome:
-    """Check one batch and push its records to the buffer (one round trip; refusals counted).
+    """Check one batch and push its records to the buffer in one round trip (refusals counted).
     Raises BeaconRejected (a 400) for a malformed batch or a stream this viewer cannot watch."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     batch = parse_batch(payload)
     stream = streams.resolve(batch.kind, batch.target_id)
-    buffer, outcome = get_buffer(), Outcome()
+    buffer, outcome, n = get_buffer(), Outcome(), len(batch.items)
     if stream is None or not stream.watchable_by(viewer.user):
         buffer.push([_drop("", "unknown_stream", 1)])
         raise BeaconRejected(f"No such {batch.kind} to watch.")
-    records = _records(stream, batch, viewer, now_ms, outcome)
-    records += [_drop(stream.key, reason, n) for reason, n in outcome.dropped.items()]
-    buffer.push(records)
+    if stream.is_brands(viewer.user):
+        outcome.dropped["brand_viewer"] += n
+    elif not stream.accepting():
+        outcome.dropped["not_playing"] += n
+    if outcome.dropped:
+        buffer.push([_drop(stream.key, reason, count) for reason, count in outcome.dropped.items()])
+        return outcome
+    timed = _timed(batch, now_ms, outcome)
+    base = {**stream.fields(), "src": stream.source, "v": viewer.id}
+    records = _card_records(stream, base, [i for i in timed if i["type"] != "heartbeat"], viewer, outcome)
+    heartbeat = next(
+        (_heartbeat(stream, base, i, viewer, now_ms) for i in timed if i["type"] == "heartbeat"), None
+    )
+    records += [_drop(stream.key, reason, count) for reason, count in outcome.dropped.items()]
+    status = buffer.submit(
+        Submission(
+            seen_key=f"batch:{viewer.id}:{batch.tab}:{batch.seq}",
+            seen_ttl=BATCH_SEEN_SECONDS,
+            records=records,
+            duplicate_record=_drop(stream.key, "duplicate_batch", n),
+            heartbeat=heartbeat,
+        )
+    )
+    if status == "duplicate":
+        outcome.stored, outcome.dropped = 0, Counter({"duplicate_batch": n})
+        return outcome
+    outcome.stored = len(records) - len(outcome.dropped) + (heartbeat is not None and status == "ok")
+    if status == "too_frequent":
+        outcome.dropped["too_frequent"] += 1
     schedule_flush()
     return outcome
 
 
-def _records(stream, batch: Batch, viewer: Viewer, now_ms: int, outcome: Outcome) -> list[str]:
-    buffer, n = get_buffer(), len(batch.items)
-    if stream.is_brands(viewer.user):
-        outcome.dropped["brand_viewer"] += n
-        return []
-    if not buffer.first_time(f"batch:{viewer.id}:{batch.tab}:{batch.seq}", BATCH_SEEN_SECONDS):
-        outcome.dropped["duplicate_batch"] += n
-        return []
-    if not stream.accepting():
-        outcome.dropped["not_playing"] += n
-        return []
+def _timed(batch: Batch, now_ms: int, outcome: Outcome) -> list[dict]:
+    """The batch's items on the server's clock; future and late ones counted out."""
     timed = []
     for item in batch.items:
         if item["at"] > batch.sent_at + FUTURE_SLACK_MS:
@@ -174,33 +191,28 @@ def _records(stream, batch: Batch, viewer: Viewer, now_ms: int, outcome: Outcome
             outcome.dropped["late"] += 1
         else:
             timed.append({**item, "server_at": now_ms - max(0, batch.sent_at - item["at"])})
-    base = {**stream.fields(), "src": stream.source, "v": viewer.id}
-    records = [
-        _heartbeat(stream, base, item, viewer, now_ms, outcome)
-        for item in timed
-        if item["type"] == "heartbeat"
-    ]
-    records += _card_records(stream, base, [i for i in timed if i["type"] != "heartbeat"], viewer, outcome)
-    outcome.stored = sum(1 for record in records if record)
-    return [record for record in records if record]
+    return timed
 
 
-def _heartbeat(stream, base: dict, item: dict, viewer: Viewer, now_ms: int, outcome: Outcome) -> str:
-    prev = get_buffer().accept_heartbeat(
-        f"hb:{stream.key}:{viewer.id}", now_ms, MIN_GAP_MS, HEARTBEAT_KEY_SECONDS
-    )
-    if prev < 0:
-        outcome.dropped["too_frequent"] += 1
-        return ""
-    credited = min(item["playedMs"], now_ms - prev if prev else MAX_PLAYED_MS)
+def _heartbeat(stream, base: dict, item: dict, viewer: Viewer, now_ms: int) -> Heartbeat:
     position = item.get("positionMs")
     if position is not None and not stream.is_live:
         duration = stream.target.duration_ms or position
         position = min(position, duration) // 1000
     else:
         position = None
-    record = {**base, "k": "w", "m": item["server_at"] // 60_000 * 60, "ms": credited, "p": position}
-    return json.dumps(record, separators=(",", ":"))
+    # "ms" is filled by the buffer with the time it credits ("ms":0, is replaced there).
+    record = {**base, "k": "w", "m": item["server_at"] // 60_000 * 60, "ms": 0, "p": position}
+    return Heartbeat(
+        key=f"hb:{stream.key}:{viewer.id}",
+        now_ms=now_ms,
+        min_gap_ms=MIN_GAP_MS,
+        ttl=HEARTBEAT_KEY_SECONDS,
+        played_ms=item["playedMs"],
+        first_cap_ms=MAX_PLAYED_MS,
+        template=json.dumps(record, separators=(",", ":")),
+        refused_record=_drop(stream.key, "too_frequent", 1),
+    )
 
 
 def _card_records(stream, base: dict, items: list[dict], viewer: Viewer, outcome: Outcome) -> list[str]:
@@ -242,12 +254,19 @@ def _drop(stream_key: str, reason: str, n: int) -> str:
     return json.dumps({"k": "d", "s": stream_key, "why": reason, "n": n}, separators=(",", ":"))
 
 
+_flush_asked_at = -1e9
+
+
 def schedule_flush() -> None:
     """Ask for a flush at most once per ANALYTICS_FLUSH_SECONDS (one Redis SET NX), so the
     roll-ups lag the players by seconds with or without Celery beat."""
     if not settings.ANALYTICS_SCHEDULE_FLUSH:
         return
+    global _flush_asked_at
     interval = settings.ANALYTICS_FLUSH_SECONDS
+    if time.monotonic() - _flush_asked_at < interval:
+        return  # this process asked within the interval: no round trip
+    _flush_asked_at = time.monotonic()
     if get_buffer().first_time("flush-scheduled", max(1, int(interval))):
         from analytics.tasks import flush_buffer_task
 

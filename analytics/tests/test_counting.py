@@ -167,3 +167,22 @@ def test_the_live_grace_after_the_end_counts_the_last_beacons(live_event):
     )
     outcome = send("id:lee", {"event": live_event.pk}, seq=0, items=[heartbeat()])
     assert outcome.stored == 1
+
+
+def test_the_memory_buffer_of_the_one_process_demo_counts_as_redis_does(live_event, settings):
+    from analytics.buffer import MemoryBuffer, get_buffer
+
+    settings.REDIS_URL = ""  # the demo without Redis
+    get_buffer.cache_clear()
+    assert isinstance(get_buffer(), MemoryBuffer)
+    target = {"event": live_event.pk}
+    send("id:max", target, tab="tab-one-xxxx", seq=0, items=[heartbeat()])
+    send("id:max", target, tab="tab-two-xxxx", seq=0, now=T0 + 2 * S, items=[heartbeat(at=T0 + 2 * S)])
+    send("id:max", target, tab="tab-one-xxxx", seq=0, now=T0 + 20 * S, items=[heartbeat(at=T0 + 20 * S)])
+    send("id:max", target, tab="tab-one-xxxx", seq=1, now=T0 + 20 * S, items=[heartbeat(at=T0 + 20 * S)])
+    services.flush_buffer()
+    services.flush_buffer()
+    stream = f"live:{live_event.pk}"
+    assert list(watched(stream).values()) == [15 * S + 15 * S]  # the second: 20 s passed, 15 s played
+    assert dropped(stream) == {"too_frequent": 1, "duplicate_batch": 1}
+    get_buffer.cache_clear()
