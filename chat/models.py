@@ -21,6 +21,8 @@ class ChatRoom(models.Model):
     slow_mode_seconds = models.PositiveSmallIntegerField(
         default=0, help_text="One message per this many seconds per viewer (0: off). Staff are exempt."
     )
+    # The event's room in the chat service (CHAT_BACKEND=ivs: its ARN), made on first need.
+    backend_room_id = models.CharField(max_length=200, blank=True)
 
     def __str__(self):
         return f"Chat of {self.event}"

@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts import permissions
 from accounts.models import Organization
 from accounts.permissions import Action
-from chat import payloads, realtime, selectors
+from chat import payloads, realtime, rooms, selectors
 from chat.exceptions import MessageRefused, ModerationRefused
 from chat.models import BODY_MAX, BrandChatPolicy, ChatMessage, ChatRestriction, ChatRoom, ModerationAction
 from events.models import LiveEvent, StreamSession
@@ -180,6 +180,7 @@ def time_out(*, event: LiveEvent, user, minutes: int, by) -> ChatRestriction:
     until = timezone.now() + timedelta(minutes=minutes)
     restriction = _restrict(event, user, ChatRestriction.Kind.TIMEOUT, until, by)
     _log(event, by, ModerationAction.Kind.TIMEOUT, target=user, detail=f"{minutes} min")
+    rooms.disconnect_on_commit(restriction, event)
     return restriction
 
 
@@ -189,6 +190,7 @@ def ban(*, event: LiveEvent, user, by) -> ChatRestriction:
     permissions.require(by, Action.MODERATE_CHAT, event)
     restriction = _restrict(event, user, ChatRestriction.Kind.BAN, None, by)
     _log(event, by, ModerationAction.Kind.BAN, target=user)
+    rooms.disconnect_on_commit(restriction, event)
     return restriction
 
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path(
         "studio/brands/<slug:brand>/moderation/", moderation_views.ModerationView.as_view(), name="moderation"
     ),
+    path("api/events/<int:pk>/chat/token/", views.ChatTokenView.as_view(), name="token"),
     path("api/recordings/<int:pk>/chat/", views.ReplayChatView.as_view(), name="replay-chat"),
     # Polls: the host console (JSON) and viewers.
     path("studio/events/<int:event_id>/polls/", poll_views.polls_view, name="polls"),

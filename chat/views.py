@@ -3,13 +3,16 @@ a recording's replay (read a window at a time)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, JsonResponse
 from django.views import View
 
 from accounts import permissions
 from accounts.permissions import Action
-from chat import replay, selectors
+from chat import replay, rooms, selectors
+from chat.exceptions import MessageRefused
+from chat.gateway import ChatBackendError
 from events.models import LiveEvent
 from liveshop.csvexport import stream_csv
 from recordings.models import Recording
@@ -51,3 +54,42 @@ class ReplayChatView(View):
         response = JsonResponse(replay.replay_window(recording, int(raw)))
         response["Cache-Control"] = "private, max-age=60"
         return response
+
+
+class ChatTokenView(LoginRequiredMixin, View):
+    """``POST /api/events/<id>/chat/token/``: what the person's client needs to chat in the event's
+    room in the chat service (CHAT_BACKEND=ivs: the room ARN, a token, its expiry and the
+    capabilities their role gives); ``{"backend": "local"}`` where the page's socket carries chat.
+    401 anonymous (JSON, not a redirect), 404 not allowed to watch, 409 a show that is over, 503
+    the chat service failing."""
+
+    raise_exception = True
+
+    def handle_no_permission(self):
+        return JsonResponse({"error": "Sign in to chat.", "reason": "sign_in"}, status=401)
+
+    def post(self, request, pk: int):
+        event = LiveEvent.objects.select_related("organization").filter(pk=pk).first()
+        if event is None or not permissions.may_watch(request.user, event):
+            return JsonResponse({"error": "No such show.", "reason": "not_found"}, status=404)
+        try:
+            access = rooms.chat_access(event=event, user=request.user)
+        except MessageRefused as exc:
+            return JsonResponse({"error": exc.message, "reason": exc.reason}, status=409)
+        except ChatBackendError:
+            return JsonResponse(
+                {"error": "Chat is not available right now.", "reason": "unavailable"}, status=503
+            )
+        if access.token is None:
+            return JsonResponse({"backend": access.backend})
+        return JsonResponse(
+            {
+                "backend": access.backend,
+                "room": access.room_id,
+                "region": settings.IVS_REGION,
+                "token": access.token.token,
+                "tokenExpirationTime": access.token.token_expires_at,
+                "sessionExpirationTime": access.token.session_expires_at,
+                "capabilities": sorted(access.capabilities),
+            }
+        )
