@@ -42,3 +42,7 @@ class DealRefused(CommerceError):
 
 class DealLimitReached(CommerceError):
     """A line would take a buyer past a flash deal's limit per customer: HTTP 409."""
+
+
+class RefundRefused(CommerceError):
+    """A refund amount that cannot be given back (nothing, more than is left, finer than the coin)."""

@@ -152,6 +152,11 @@ class Order(models.Model):
     # The provider's refund (a Stripe re_... id) once the studio refunded the order (commerce.refunds).
     refund_id = models.CharField(max_length=100, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
+    # Money given back in part while the order stays paid (commerce.refunds.refund_part_with_provider);
+    # a full refund gives back the rest.
+    refunded_total = models.DecimalField(
+        max_digits=12, decimal_places=2, default=0, validators=[MinValueValidator(0)]
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

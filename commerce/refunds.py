@@ -9,6 +9,7 @@ or cancels twice."""
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -16,7 +17,7 @@ from django.utils import timezone
 from accounts import permissions
 from accounts.permissions import Action
 from commerce import payments, services
-from commerce.exceptions import OrderNotCancelable
+from commerce.exceptions import OrderNotCancelable, RefundRefused
 from commerce.models import Order
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,8 @@ ENDED_UNPAID = (Status.EXPIRED, Status.CANCELED, Status.FAILED)
 
 def refund_order_with_provider(*, order: Order, by) -> Order:
     """Give a paid (or paid-but-sold-out) order's money back through its provider, then mark it
-    refunded with the provider's refund id and put its stock back (services.refund_order).
+    refunded with the provider's refund id and put its stock back (services.refund_order). After
+    partial refunds (refund_part_with_provider) it gives back what is left.
     PaymentBackendError or OrderNotCancelable, nothing changed, when that cannot be done; a
     payment already refunded at the provider (its dashboard) is recorded as refunded."""
     permissions.require(by, Action.MANAGE_ORDERS, order)
@@ -38,9 +40,10 @@ def refund_order_with_provider(*, order: Order, by) -> Order:
     refund_id = ""
     if order.payment_id:
         backend = _backend_of(order)
+        left = order.total - order.refunded_total
         try:
             refund = backend.refund(
-                order.payment_id, order.total, order.currency, idempotency_key=f"refund-{order.token}"
+                order.payment_id, left, order.currency, idempotency_key=f"refund-{order.token}"
             )
             refund_id = refund.id
         except payments.AlreadyRefunded:
@@ -50,6 +53,42 @@ def refund_order_with_provider(*, order: Order, by) -> Order:
         order.refund_id, order.refunded_at = refund_id, timezone.now()
         order.save(update_fields=["refund_id", "refunded_at"])
     return order
+
+
+def refund_part_with_provider(*, order: Order, amount: Decimal, by) -> Order:
+    """Give ``amount`` of a paid order's money back through its provider (a goodwill gesture, an
+    item returned) while the order stays paid and its items sold: ``refunded_total`` grows. The
+    amount is above zero, in the currency's coins, and below what is left (all of it is a full
+    refund: refund_order_with_provider, which restocks): RefundRefused otherwise, nothing done.
+    The provider's key names the order, what was refunded before and the amount, so a repeated
+    click (the same page posted twice) refunds once and is recorded once."""
+    permissions.require(by, Action.MANAGE_ORDERS, order)
+    if order.status != Status.PAID:
+        raise OrderNotCancelable(f"Only a paid order can be refunded in part; this one is {_status(order)}.")
+    before, left = order.refunded_total, order.total - order.refunded_total
+    if not amount.is_finite() or _coins(amount, order.currency) != amount:
+        raise RefundRefused(f"{amount} is not an amount of {order.currency} (too many decimals).")
+    if not 0 < amount < left:
+        raise RefundRefused(
+            f"A partial refund is more than 0 and less than the {left} {order.currency} left to refund "
+            "(refund the order to give back all of it)."
+        )
+    minor = payments.minor_units(amount, order.currency)
+    if order.payment_id:
+        key = f"refund-{order.token}-{payments.minor_units(before, order.currency)}-{minor}"
+        _backend_of(order).refund(order.payment_id, amount, order.currency, idempotency_key=key)
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.refunded_total == before:  # else a repeated click recorded this refund already
+            order.refunded_total = before + amount
+            order.save(update_fields=["refunded_total"])
+    return order
+
+
+def _coins(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` rounded to the currency's smallest coin (what minor units can express)."""
+    minor = payments.minor_units(amount, currency)
+    return Decimal(minor) / (payments.minor_units(Decimal(1), currency))
 
 
 def cancel_order_with_provider(*, order: Order, by) -> Order:

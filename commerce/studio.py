@@ -9,6 +9,8 @@ the order refuses comes back as a message on the order's page, never as an error
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -24,7 +26,7 @@ from accounts import permissions
 from accounts.models import Organization
 from accounts.permissions import Action
 from commerce import payments, refunds, reports
-from commerce.exceptions import CommerceError
+from commerce.exceptions import CommerceError, RefundRefused
 from commerce.models import Order
 from commerce.payloads import address_lines
 from events.models import LiveEvent
@@ -204,6 +206,9 @@ class OrderDetailView(LoginRequiredMixin, View):
             "address": address_lines(order),
             "can_cancel": order.status == Status.PENDING,
             "can_refund": order.status in refunds.REFUNDABLE,
+            "can_refund_part": order.status == Status.PAID and order.refunded_total < order.total,
+            "refunded_part": order.refunded_total and format_price(order.refunded_total, order.currency),
+            "left": format_price(order.total - order.refunded_total, order.currency),
         }
         return render(request, "studio/orders/order_detail.html", context)
 
@@ -233,6 +238,21 @@ class OrderCancelView(_OrderActionView):
 
 class OrderRefundView(_OrderActionView):
     def action(self, *, order, by) -> str:
+        left = order.total - order.refunded_total
         order = refunds.refund_order_with_provider(order=order, by=by)
-        amount = format_price(order.total, order.currency)
+        amount = format_price(left, order.currency)
         return f"Refunded {amount} to {order.email or 'the buyer'}; the items are back in stock."
+
+
+class OrderPartialRefundView(_OrderActionView):
+    """Give part of a paid order's money back (the ``amount`` field); its items stay sold."""
+
+    def action(self, *, order, by) -> str:
+        text = self.request.POST.get("amount", "").strip().replace(",", ".")
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            raise RefundRefused(f"“{text[:20]}” is not an amount: write it like 5.00.") from None
+        order = refunds.refund_part_with_provider(order=order, amount=amount, by=by)
+        given = format_price(amount, order.currency)
+        return f"Refunded {given} to {order.email or 'the buyer'}; the order stays paid."

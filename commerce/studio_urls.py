@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:pk>/", views.OrderDetailView.as_view(), name="detail"),
     path("<int:pk>/cancel/", views.OrderCancelView.as_view(), name="cancel"),
     path("<int:pk>/refund/", views.OrderRefundView.as_view(), name="refund"),
+    path("<int:pk>/refund-part/", views.OrderPartialRefundView.as_view(), name="refund-part"),
 ]

@@ -283,3 +283,70 @@ def test_the_release_command_cancels_the_released_payments_too(
     assert out.getvalue().startswith("1 order(s) expired")
     with pytest.raises(payments.PaymentBackendError, match="canceled"):
         pay(order, payment)
+
+
+def test_a_partial_refund_gives_part_back_once_and_the_rest_comes_with_the_full_refund(
+    payment_backend, make_variant, host
+):
+    variant = make_variant(stock=5, price="12.50")
+    order = place_order(variant, quantity=2)  # 25.00 USD, stock 3
+
+    part = refunds.refund_part_with_provider(order=order, amount=Decimal("5.00"), by=host)
+    again = refunds.refund_part_with_provider(order=order, amount=Decimal("5.00"), by=host)  # the same post
+
+    variant.refresh_from_db()
+    assert (part.status, part.refunded_total, variant.stock) == (Status.PAID, Decimal("5.00"), 3)
+    assert again.refunded_total == Decimal("5.00")  # recorded once, and the provider refunded once:
+    payment_backend.refund(order.payment_id, Decimal("20.00"), "USD", idempotency_key="probe")  # 20 left
+    with pytest.raises(payments.AlreadyRefunded):
+        payment_backend.refund(order.payment_id, Decimal("0.01"), "USD", idempotency_key="more")
+
+    fresh = make_variant(stock=5, price="12.50")
+    other = place_order(fresh, quantity=2)
+    refunds.refund_part_with_provider(order=other, amount=Decimal("5.00"), by=host)
+    other.refresh_from_db()
+    refunded = refunds.refund_order_with_provider(order=other, by=host)  # the 20.00 left, restocked
+    fresh.refresh_from_db()
+    assert (refunded.status, fresh.stock) == (Status.REFUNDED, 5)
+    with pytest.raises(payments.AlreadyRefunded):
+        payment_backend.refund(other.payment_id, Decimal("0.01"), "USD", idempotency_key="more")
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason"),
+    [
+        ("0", "more than 0"),
+        ("-1", "more than 0"),
+        ("25.00", "less than the 25.00 USD"),
+        ("30", "less than the"),
+        ("1.005", "too many decimals"),
+        ("NaN", "not an amount"),
+    ],
+)
+def test_a_partial_refund_of_nothing_all_too_much_or_fractions_of_a_cent_is_refused(
+    payment_backend, make_variant, host, amount, reason
+):
+    from commerce.exceptions import RefundRefused
+
+    order = place_order(make_variant(stock=5, price="12.50"), quantity=2)
+
+    with pytest.raises(RefundRefused, match=reason):
+        refunds.refund_part_with_provider(order=order, amount=Decimal(amount), by=host)
+
+    order.refresh_from_db()
+    assert order.refunded_total == 0
+    # All of it is still there to refund.
+    payment_backend.refund(order.payment_id, Decimal("25.00"), "USD", idempotency_key="all")
+
+
+def test_partial_refunds_are_for_paid_orders_and_the_brands_managers(
+    payment_backend, make_variant, host, brand
+):
+    order = place_order(make_variant(stock=5), quantity=1)
+    moderator = member(brand, Membership.Role.MODERATOR)
+
+    with pytest.raises(PermissionDenied):
+        refunds.refund_part_with_provider(order=order, amount=Decimal("1.00"), by=moderator)
+    pending, _ = start_order(make_variant(stock=5), quantity=1)
+    with pytest.raises(OrderNotCancelable, match="Only a paid order"):
+        refunds.refund_part_with_provider(order=pending, amount=Decimal("1.00"), by=host)

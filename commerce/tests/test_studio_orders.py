@@ -290,3 +290,25 @@ def test_someone_in_two_brands_filters_orders_by_brand(
 
     assert f"#{ours.pk}" in everything and f"#{theirs.pk}" in everything and "Globex" in everything
     assert "globex-buyer@example.com" in globex and "acme-buyer@example.com" not in globex
+
+
+def test_a_partial_refund_from_the_order_page_gives_part_back_and_the_full_refund_the_rest(
+    host_client, payment_backend, make_variant
+):
+    mug = make_variant(stock=4, price="20.00")
+    order = place_order(mug, quantity=2, email="ann@example.com")
+    url = reverse("orders:refund-part", args=[order.pk])
+
+    bad = [host_client.post(url, {"amount": text}, follow=True) for text in ("five", "40", "0.001", "")]
+    part = host_client.post(url, {"amount": "7,50"}, follow=True)
+
+    assert [messages_of(r)[0].split(" ")[0] for r in bad] == ["“five”", "A", "0.001", "“”"]
+    assert messages_of(part) == ["Refunded $7.50 to ann@example.com; the order stays paid."]
+    order.refresh_from_db()
+    mug.refresh_from_db()
+    assert (order.status, order.refunded_total, mug.stock) == (Status.PAID, Decimal("7.50"), 2)
+    page = part.content.decode()
+    assert "Refunded in part" in page and "Refund $32.50" in page
+
+    rest = host_client.post(reverse("orders:refund", args=[order.pk]), follow=True)
+    assert messages_of(rest) == ["Refunded $32.50 to ann@example.com; the items are back in stock."]
