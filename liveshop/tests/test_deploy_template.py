@@ -55,7 +55,7 @@ def containers(resources, task: str) -> dict[str, dict]:
 
 
 def env(container: dict) -> dict:
-    return {e["Name"]: e["Value"] for e in container.get("Environment", [])}
+    return {e["Name"]: e["Value"] for e in branches(container.get("Environment", []))}
 
 
 def secrets(container: dict) -> dict:
@@ -548,6 +548,7 @@ case "$*" in
   *"OutputKey=='WorkerServiceName'"*) echo liveshop-prod-worker ;;
   *"OutputKey=='BeatServiceName'"*) echo liveshop-prod-beat ;;
   *get-login-password*) echo token ;;
+  *--password-stdin*) cat > /dev/null ;;
 esac
 """
 
