@@ -61,7 +61,7 @@ def test_viewers_find_a_show_count_down_to_it_and_share_its_link(shows, asgi_ser
     expect(countdown).to_have_text(re.compile(r"^Starts in (1 d 00:00:00|23:\d\d:\d\d)$"))
     first = countdown.text_content()
     expect(countdown).not_to_have_text(first)  # it ticks
-    expect(card.get_by_role("link", name=f"Add {upcoming.title} to your calendar")).to_have_attribute(
+    expect(card.get_by_role("link", name=f"Add to calendar: {upcoming.title}")).to_have_attribute(
         "href", f"/e/{brand.slug}/{upcoming.slug}/calendar.ics"
     )
     expect(phone.locator(f"#show-{live.pk} .show-badge")).to_have_text("Live")
@@ -91,7 +91,7 @@ def test_viewers_find_a_show_count_down_to_it_and_share_its_link(shows, asgi_ser
     expect(page.locator(f"#show-{upcoming.pk}")).to_be_visible()
     page.screenshot(path=artifacts_dir / "discover-home-desktop.png", full_page=True)
     page.goto(f"{asgi_server.url}/e/{brand.slug}/{upcoming.slug}/")  # (the live one would play)
-    page.get_by_role("button", name="Copy this show's link").click()
+    page.get_by_role("button", name="Share: copy this show's link").click()
     expect(page.get_by_role("status").filter(has_text="Link copied")).to_be_visible()
     assert (
         page.evaluate("navigator.clipboard.readText()")

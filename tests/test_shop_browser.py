@@ -133,13 +133,13 @@ def test_a_viewer_buys_the_featured_product_while_the_show_plays_and_a_decline_r
 
         # Add from the card: the cart button counts it; the video plays on.
         started_at = buyer.evaluate(CAMERA)
-        card.get_by_role("button", name=f"Add {featured.name} to cart").click()
+        card.get_by_role("button", name=f"Add to cart: {featured.name}").click()
         cart_button = buyer.locator("#cart-button")
         expect(cart_button.locator(".cart-count")).to_have_text("1")
         expect(buyer.locator("#shop-toast")).to_contain_text(f"{featured.name} is in your cart.")
         # And the night cream from the lineup, whose two sizes the option sheet offers.
         buyer.locator("#lineup .lineup-item").nth(1).get_by_role(
-            "button", name="Add Night cream to cart"
+            "button", name="Add to cart: Night cream"
         ).click()
         panel = buyer.locator("#shop-panel")
         expect(panel.get_by_role("heading", name="Choose an option")).to_be_visible()
@@ -184,7 +184,7 @@ def test_a_viewer_buys_the_featured_product_while_the_show_plays_and_a_decline_r
         phone.screenshot(path=artifacts_dir / "shop-phone-page.png", full_page=True)
 
         # The phone viewer pays with a card that is declined: the reason, and nothing reserved.
-        phone_card.get_by_role("button", name=f"Add {featured.name} to cart").click()
+        phone_card.get_by_role("button", name=f"Add to cart: {featured.name}").click()
         phone.locator("#cart-button").click()
         pay = checkout(phone, name="Grace Hopper", country="GB")
         pay.get_by_label("Card number").fill("4000 0000 0000 0002")
@@ -206,7 +206,7 @@ def test_a_viewer_buys_the_featured_product_while_the_show_plays_and_a_decline_r
         # 409 with the reason, reserves nothing, and the cart stays as it was.
         phone.get_by_role("button", name="Close").click()
         phone.locator("#lineup .lineup-item").nth(1).get_by_role(
-            "button", name="Add Night cream to cart"
+            "button", name="Add to cart: Night cream"
         ).click()
         phone.get_by_role("button", name="50 ml $49.00").click()
         phone.locator("#cart-button").click()
@@ -370,7 +370,7 @@ def test_the_payment_element_pays_and_the_webhook_confirms_the_order(stripe_shop
         body="<!doctype html><p>Card number</p>", content_type="text/html"))  # fmt: skip
     page.goto(stripe_shop["url"])
 
-    page.locator("#product-card").get_by_role("button", name="Add Rose lipstick to cart").click()
+    page.locator("#product-card").get_by_role("button", name="Add to cart: Rose lipstick").click()
     page.locator("#cart-button").click()
     pay = checkout(page, name="Ada Lovelace")
     expect(pay.locator("iframe[title='Secure payment input frame']")).to_be_attached()

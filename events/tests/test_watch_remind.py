@@ -28,7 +28,7 @@ def test_a_signed_in_viewer_signs_up_from_the_event_page_and_sees_it(client, eve
 
     page = client.get(watch_url(event)).content.decode()
     assert f'action="/e/{event.organization.slug}/{event.slug}/remind/"' in page
-    assert f'aria-label="E-mail me when {event.title} starts"' in page
+    assert f'aria-label="Remind me: e-mail me when {event.title} starts"' in page
 
     response = client.post(
         reverse("viewer:remind", kwargs={"brand": event.organization.slug, "slug": event.slug}),

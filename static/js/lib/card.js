@@ -55,7 +55,7 @@ export function fillStock(el, card) {
   const add = el.querySelector('[data-action="add-to-cart"]');
   if (add) {
     add.disabled = soldOut;
-    add.setAttribute("aria-label", soldOut ? `${card.name}: sold out` : `Add ${card.name} to cart`);
+    add.setAttribute("aria-label", soldOut ? `Sold out: ${card.name}` : `Add to cart: ${card.name}`);
     const label = add.querySelector('[data-field="add-label"]');
     if (label) label.textContent = soldOut ? "Sold out" : "Add to cart";
   }

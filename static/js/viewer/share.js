@@ -42,7 +42,7 @@ function build() {
   button.type = "button";
   button.className = "share-button";
   button.innerHTML = `${ICON}<span>Share</span>`;
-  button.setAttribute("aria-label", usesShareSheet() ? "Share this show" : "Copy this show's link");
+  button.setAttribute("aria-label", usesShareSheet() ? "Share this show" : "Share: copy this show's link");
   const status = document.createElement("span");
   status.className = "share-status";
   status.setAttribute("role", "status");
