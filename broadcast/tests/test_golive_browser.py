@@ -248,3 +248,91 @@ def test_camera_errors_are_explained(asgi_server, scheduled_show, golive_page, e
 
     expect(page.locator("#golive-error")).to_contain_text(DEVICE_ERRORS[error])
     expect(page.locator("#golive-start")).to_be_disabled()
+
+
+# The Web Broadcast SDK's surface golive/ivs.js uses, recording what the page gives it (the real
+# SDK would need an IVS channel: its script is answered empty, so this stand-in stays).
+IVS_SDK_STUB = """
+window.__ivs = { created: [], started: [], videos: [], audios: [], stopped: 0 };
+window.IVSBroadcastClient = {
+  STANDARD_LANDSCAPE: { maxResolution: { width: 1280, height: 720 } },
+  BASIC_LANDSCAPE: { maxResolution: { width: 852, height: 480 } },
+  BroadcastClientEvents: { CONNECTION_STATE_CHANGE: "connectionStateChange", ERROR: "clientError" },
+  ConnectionState: { CONNECTED: "connected", FAILED: "failed", DISCONNECTED: "disconnected" },
+  create(config) {
+    const handlers = {};
+    window.__ivs.created.push({ streamConfig: config.streamConfig, ingestEndpoint: config.ingestEndpoint });
+    return {
+      on(name, callback) { handlers[name] = callback; },
+      async addVideoInputDevice(stream, name) {
+        const track = stream.getVideoTracks()[0];
+        window.__ivs.videos.push({ name, kind: track.kind, state: track.readyState });
+      },
+      async addAudioInputDevice(stream, name) { window.__ivs.audios.push(name); },
+      async startBroadcast(key, endpoint) {
+        window.__ivs.started.push({ key, endpoint });
+        setTimeout(() => handlers.connectionStateChange("connected"), 10);
+      },
+      stopBroadcast() { window.__ivs.stopped += 1; },
+    };
+  },
+};
+"""
+IVS_KEY = "sk_us-west-2_ivsbrowserkey"
+
+
+@pytest.fixture
+def ivs_show(asgi_server, settings):
+    """A scheduled IVS event (its key stored: the tests' server runs the local video backend)."""
+    from events.tests.factories import LiveEventFactory
+    from liveshop import crypto
+
+    settings.IVS_CHANNEL_TYPE = "STANDARD"
+    event = LiveEventFactory(
+        backend="ivs",
+        ingest_url="rtmps://abc123.global-contribute.live-video.net:443/app/",
+        stream_key_encrypted=crypto.encrypt(IVS_KEY),
+        stream_key_digest=crypto.digest(IVS_KEY),
+    )
+    host = member(event.organization, role=Membership.Role.HOST)
+    client = Client()
+    client.force_login(host)
+    event.get_absolute_url()  # reads the brand now: no query once Playwright's loop runs
+    return {"event": event, "session": client.cookies["sessionid"].value}
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_ivs_mode_fetches_the_key_by_post_just_before_starting(asgi_server, ivs_show, golive_page):
+    page = golive_page
+    page.route(
+        "**/vendor/ivs-broadcast/*", lambda route: route.fulfill(body="", content_type="text/javascript")
+    )
+    page.add_init_script(IVS_SDK_STUB)
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and "ivs-key" in r.url else None)
+    page.context.add_cookies([{"name": "sessionid", "value": ivs_show["session"], "url": asgi_server}])
+    page.goto(f"{asgi_server}{ivs_show['event'].get_absolute_url()}")
+
+    assert IVS_KEY not in page.content()
+    page.click("#golive-devices")
+    wait_for_state(page, "ready")
+    assert posts == []  # not before Start
+    page.click("#golive-start")
+    wait_for_state(page, "live")
+
+    ivs = page.evaluate("window.__ivs")
+    assert len(posts) == 1
+    assert ivs["created"] == [
+        {
+            "streamConfig": {"maxResolution": {"width": 1280, "height": 720}},
+            "ingestEndpoint": "abc123.global-contribute.live-video.net",
+        }
+    ]
+    assert ivs["started"] == [{"key": IVS_KEY, "endpoint": "abc123.global-contribute.live-video.net"}]
+    assert ivs["videos"] == [{"name": "camera", "kind": "video", "state": "live"}]  # the composited track
+    assert ivs["audios"] == ["mic"]
+    page.click("#golive-stop")
+    wait_for_state(page, "stopped")
+    assert page.evaluate("window.__ivs.stopped") >= 1
+    assert page.errors == []
