@@ -10,9 +10,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Organization
 from recommendations import generator, learning
 from recommendations.interactions import brand_interactions
+from recommendations.management import brand_named
 
 RETAIL_DEMO = Path(settings.BASE_DIR).parent / "shared" / "reference" / "upstream-data" / "retail-demo-store"
 
@@ -32,9 +32,7 @@ class Command(BaseCommand):
         if not 1 <= k <= 100:
             raise CommandError("--k must be between 1 and 100.")
         if brand:
-            organization = Organization.objects.filter(slug=brand).first()
-            if organization is None:
-                raise CommandError(f"No brand has the slug {brand!r}.")
+            organization = brand_named(brand)
             self.report(f"{organization.name}'s interactions", list(brand_interactions(organization)), k)
             return
         self.report("Demo looks (planted)", list(generator.planted([f"p{n}" for n in range(60)])), k)

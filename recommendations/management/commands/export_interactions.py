@@ -11,9 +11,9 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Organization
 from recommendations.interactions import brand_interactions
 from recommendations.learning import WEIGHTS
+from recommendations.management import brand_named
 
 HEADER = ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE")
 
@@ -33,9 +33,7 @@ class Command(BaseCommand):
         parser.add_argument("destination", help="A file path, or s3://bucket/key.csv")
 
     def handle(self, *args, brand, destination, **options):
-        organization = Organization.objects.filter(slug=brand).first()
-        if organization is None:
-            raise CommandError(f"No brand has the slug {brand!r}.")
+        organization = brand_named(brand)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(HEADER)

@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Organization
+from recommendations.management import brand_named
 from recommendations.services import forget_person_as_operator
 
 
@@ -15,9 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("email", help="The person's account e-mail.")
 
     def handle(self, *args, brand, email, **options):
-        organization = Organization.objects.filter(slug=brand).first()
-        if organization is None:
-            raise CommandError(f"No brand has the slug {brand!r}.")
+        organization = brand_named(brand)
         users = list(get_user_model().objects.filter(email__iexact=email.strip()))
         if len(users) != 1:
             raise CommandError(f"{len(users) or 'No'} accounts have the e-mail {email!r}: name exactly one.")

@@ -1,9 +1,10 @@
 """Train the local recommender for one brand (``--brand``) or every brand, showing progress."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from accounts.models import Organization
 from liveshop.progress import ProgressLine
+from recommendations.management import brand_named
 from recommendations.services import train_brand
 
 
@@ -15,9 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, brand=None, **options):
         if brand:
-            organizations = list(Organization.objects.filter(slug=brand))
-            if not organizations:
-                raise CommandError(f"No brand has the slug {brand!r}.")
+            organizations = [brand_named(brand)]
         else:
             organizations = list(
                 Organization.objects.filter(products__isnull=False).distinct().order_by("pk")
