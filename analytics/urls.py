@@ -1,11 +1,12 @@
 from django.urls import path
 
-from analytics import studio, views
+from analytics import api, studio, views
 
 app_name = "analytics"
 
 urlpatterns = [
     path("api/analytics/beacon/", views.BeaconView.as_view(), name="beacon"),
+    path("api/analytics/shows/<int:pk>/", api.ShowFiguresView.as_view(), name="api-show"),
     path("studio/analytics/", studio.ShowListView.as_view(), name="list"),
     path("studio/analytics/export.csv", studio.ShowListExportView.as_view(), name="list-export"),
     path("studio/analytics/shows/<int:pk>/", studio.ShowAnalyticsView.as_view(), name="show"),

@@ -144,3 +144,29 @@ def test_revenue_is_summed_per_currency():
     from analytics.selectors import money
 
     assert money({"USD": Decimal("10"), "EUR": Decimal("5.5")}) == "€5.50 + $10.00"
+
+
+def test_the_json_endpoint_gives_the_same_figures_to_hosts_only(show, client, host, moderator, other_brand):
+    event, highlight, variant = show
+    url = reverse("analytics:api-show", args=[event.pk])
+    assert client.get(url).status_code == 403  # not signed in
+    client.force_login(host)
+    data = client.get(url).json()
+    assert (data["unique_viewers"], data["orders"], data["conversion"]) == (2, 1, "50.0%")
+    assert data["revenue"] == {variant.product.currency: f"{variant.product.price * 2:.2f}"}
+    (row,) = data["highlights"]
+    assert (row["id"], row["impressions"], row["clicks"], row["adds_to_cart"]) == (highlight.pk, 2, 1, 1)
+    assert (
+        data["live"]["unique_viewers"] == 2
+        and data["live"]["curve"][0]["viewers"] == 2
+        and data["top_products"][0]["units"] == 2
+    )
+    client.force_login(moderator)
+    assert client.get(url).status_code == 403
+    client.force_login(member(other_brand, role=Membership.Role.OWNER))
+    assert client.get(url).status_code == 404
+
+
+def test_the_json_endpoint_is_in_the_openapi_schema(client):
+    response = client.get("/api/schema/")
+    assert b"/api/analytics/shows/{id}/" in response.content and b"show_analytics" in response.content
