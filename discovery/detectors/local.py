@@ -22,8 +22,8 @@ logger = logging.getLogger(__name__)
 # Product photos are brought to this longest side before extraction: small catalogue images
 # (198 px) give too few keypoints, large ones waste memory and time.
 INDEX_SIDE = 320
-INDEX_FEATURES = 700
-FRAME_FEATURES = 2000
+INDEX_FEATURES = 500
+FRAME_FEATURES = 1200
 RATIO = 0.8  # Lowe's ratio test: best match clearly better than the second
 MIN_GOOD = 10  # good matches a product needs before the geometry is checked
 MIN_INLIERS = 12  # matches the homography must explain
@@ -32,6 +32,9 @@ FULL_SCORE_INLIERS = 40  # inliers that make a score of 1.0
 # The inliers must spread over this much of the photo: a look-alike that shares one patch of
 # print (a logo) fits a homography too, but only over that patch.
 MIN_SPREAD = 0.08
+# Above this many descriptors (about 20 products) the k-NN search goes through LSH tables.
+LSH_FROM = 10_000
+LSH_PARAMS = {"algorithm": 6, "table_number": 6, "key_size": 16, "multi_probe_level": 1}  # FLANN_INDEX_LSH
 OVERLAP = 0.5  # two products verified over the same region: the better one alone (look-alikes)
 
 
@@ -101,6 +104,7 @@ class CatalogueIndex:
             if ids
             else np.zeros(0, np.int64)
         )
+        self._lsh = None
         self.offsets = {}
         start = 0
         for pid in ids:
@@ -109,6 +113,15 @@ class CatalogueIndex:
 
     def __len__(self) -> int:
         return len(self.features)
+
+    def lsh(self):
+        """A FLANN LSH matcher over every descriptor, built on first use (~10 ms for 50 products)."""
+        if self._lsh is None:
+            matcher = cv2.FlannBasedMatcher(LSH_PARAMS, {"checks": 32})
+            matcher.add([self.descriptors])
+            matcher.train()
+            self._lsh = matcher
+        return self._lsh
 
 
 @dataclass(frozen=True)
@@ -135,22 +148,16 @@ def match(
     descriptors, frame_points = frame.descriptors, frame.points
     if len(descriptors) < MIN_GOOD or not len(index):
         return []
-    mask = (
-        np.ones(len(index.owners), bool) if product_ids is None else np.isin(index.owners, list(product_ids))
-    )
-    if not mask.any():
-        return []
-    train = index.descriptors[mask]
-    owners = index.owners[mask]
-    local_rows = np.flatnonzero(mask)
-    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(descriptors, train, k=2)
+    pairs, rows, owners = _neighbours(index, descriptors, product_ids)
     by_product: dict[int, list[tuple[int, int]]] = {}
     for pair in pairs:
         if len(pair) < 2 or pair[0].distance >= RATIO * pair[1].distance:
             continue
         best = pair[0]
         pid = int(owners[best.trainIdx])
-        row = int(local_rows[best.trainIdx]) - index.offsets[pid]
+        if product_ids is not None and pid not in product_ids:
+            continue
+        row = int(rows[best.trainIdx]) - index.offsets[pid]
         by_product.setdefault(pid, []).append((row, best.queryIdx))
     found = []
     for pid, matches in by_product.items():
@@ -180,6 +187,26 @@ def _iou(a: tuple, b: tuple) -> float:
     inter = iw * ih
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union else 0.0
+
+
+def _neighbours(index: CatalogueIndex, descriptors: np.ndarray, product_ids: set[int] | None):
+    """Each frame descriptor's two nearest catalogue descriptors (k-NN pairs) and, for their
+    train indexes, the row in the whole index and the owning product. A small set (a lineup) is
+    searched exhaustively; a large one through the index's LSH tables (sublinear), whose answers
+    for products outside ``product_ids`` the caller drops."""
+    if product_ids is not None:
+        mask = np.isin(index.owners, list(product_ids))
+        if mask.sum() <= LSH_FROM:
+            rows = np.flatnonzero(mask)
+            if not len(rows):
+                return [], rows, rows
+            pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(descriptors, index.descriptors[mask], k=2)
+            return pairs, rows, index.owners[mask]
+    if len(index.descriptors) <= LSH_FROM:
+        pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(descriptors, index.descriptors, k=2)
+    else:
+        pairs = index.lsh().knnMatch(descriptors, k=2)
+    return pairs, np.arange(len(index.owners)), index.owners
 
 
 def _verify(features: Features, matches, frame_points, shape) -> tuple[int, tuple] | None:
