@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chat import moderation_views, poll_views, views
+from chat import hooks, moderation_views, poll_views, views
 
 app_name = "chat"
 
@@ -10,6 +10,7 @@ urlpatterns = [
         "studio/brands/<slug:brand>/moderation/", moderation_views.ModerationView.as_view(), name="moderation"
     ),
     path("api/events/<int:pk>/chat/token/", views.ChatTokenView.as_view(), name="token"),
+    path("hooks/ivschat/review/", hooks.ivschat_review, name="ivschat-review"),
     path("api/recordings/<int:pk>/chat/", views.ReplayChatView.as_view(), name="replay-chat"),
     # Polls: the host console (JSON) and viewers.
     path("studio/events/<int:event_id>/polls/", poll_views.polls_view, name="polls"),
