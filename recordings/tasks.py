@@ -48,6 +48,22 @@ def delete_video_files_task(upload: str, folder: str) -> int:
     return delete_video_files(upload=upload, folder=folder)
 
 
+@shared_task(bind=True, ignore_result=True, max_retries=MAX_RETRIES)
+def invalidate_cdn_folder_task(self, folder: str) -> str:
+    """After a video's files are deleted: the CDN forgets the folder. Retried with backoff while
+    CloudFront is throttling or unreachable; returns the invalidation's id ("" without a CDN)."""
+    from recordings.invalidation import CdnError
+    from recordings.services.videos import invalidate_cdn_folder
+
+    try:
+        return invalidate_cdn_folder(folder=folder)
+    except CdnError as exc:
+        if exc.transient and self.request.retries < MAX_RETRIES:
+            raise self.retry(exc=exc, countdown=min(600, 30 * 2**self.request.retries)) from exc
+        logger.warning("CDN invalidation failed", extra={"folder": folder, "reason": str(exc)})
+        return "failed"
+
+
 @shared_task(ignore_result=True)
 def check_stale_jobs_task() -> dict:
     """Celery beat, every RECORDINGS_STALE_CHECK_SECONDS: requeue or fail stuck recording jobs,

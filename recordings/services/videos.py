@@ -4,9 +4,9 @@ replace its source file keeping its page, publication and product cues.
 Files go after commit, by a task (an S3 folder holds hundreds of segments): the original upload in
 the default storage and the HLS folder (``cdn_prefix``) in the "recordings" storage. A replacement
 transcodes into a new random folder, so no cache (the CDN's, a viewer's) can serve an old segment
-under a new playlist; the old folder is deleted with the old original. There is no CDN
-invalidation: uploaded videos' folders are private (signed cookies scoped to the folder) and
-never reused, so what a CDN edge still holds is unreachable once the page stops signing it.
+under a new playlist; the old folder is deleted with the old original. Once a folder's files are
+deleted the CDN is told to forget it (recordings.invalidation: CloudFront CreateInvalidation, a
+task retried while CloudFront is busy), so no edge serves them to cookies still valid.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from django.utils.text import get_valid_filename
 from accounts import permissions
 from accounts.permissions import Action
 from liveshop.tasks import enqueue_on_commit
+from recordings import invalidation
 from recordings.exceptions import InvalidUpload
 from recordings.models import Recording, new_media_prefix, upload_path
 from recordings.services.uploads import check_file
@@ -94,8 +95,16 @@ def delete_video_files(*, upload: str, folder: str) -> int:
         deleted += 1
     if folder.strip("/"):  # never the storage's root
         deleted += delete_folder(storages["recordings"], folder.strip("/"))
+        enqueue_on_commit("recordings.tasks.invalidate_cdn_folder_task", folder.strip("/"))
     logger.info("Video files deleted", extra={"upload": upload, "folder": folder, "objects": deleted})
     return deleted
+
+
+def invalidate_cdn_folder(*, folder: str) -> str:
+    """Tell the CDN (LIVESHOP_CDN_BACKEND) to forget what it cached under a deleted folder of the
+    "recordings" storage; returns its id for the request. Idempotent. CdnError (``transient``
+    ones are worth retrying)."""
+    return invalidation.get_cdn_backend().invalidate(invalidation.folder_paths(folder))
 
 
 def delete_folder(storage: Storage, folder: str) -> int:
