@@ -564,6 +564,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Public, read-only data for viewers of live shopping events.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The shop's JSON API (plain Django views) documented by commerce.openapi.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "commerce.openapi.add_shop_paths",
+    ],
 }
 
 # SECURITY (production: DJANGO_DEBUG=false behind an HTTPS load balancer)
