@@ -35,12 +35,13 @@ WINDOW = 4.0  # LIVESHOP_DRAIN_SECONDS of the stopping server
 TIMEOUT = 60
 
 
-def start_web(tmp_path, **env) -> tuple[subprocess.Popen, int]:
-    """docker/start-web (uvicorn with the lifespan, as in production) on a free port."""
+def start_web(tmp_path, port: int | None = None, **env) -> tuple[subprocess.Popen, int]:
+    """docker/start-web (uvicorn with the lifespan, as in production) on ``port`` (default: a
+    free one); its output in ``tmp_path/web-<port>.log``."""
     from django.conf import settings
     from django.db import connection
 
-    port = free_port()
+    port = port or free_port()
     environment = {
         **os.environ,
         "PORT": str(port),
