@@ -17,6 +17,7 @@ urlpatterns = [
         name="replay-recording",
     ),
     path("embed/b/<slug:brand>/", player.EmbedBrandView.as_view(), name="brand"),
+    path("embed/b/<slug:brand>/shows/", player.EmbedShowsView.as_view(), name="shows"),
     path("embed/demo-shop/", debug.DemoShopView.as_view(), name="demo-shop"),
     path("oembed/", oembed.OEmbedView.as_view(), name="oembed"),
     path("studio/embed/", studio.EmbedSettingsView.as_view(), name="studio"),

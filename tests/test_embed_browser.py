@@ -27,6 +27,7 @@ from tests.conftest import wait_for_function_without_eval as wait_in
 from tests.media import free_port
 
 DEADLINE_MS = 30_000  # generous: a busy 2-core machine runs the server, Chromium and the test
+PHONE = {"width": 390, "height": 844}
 READY = "() => (window.demoShop?.events || []).some((e) => e.type === 'ready')"
 
 
@@ -205,6 +206,30 @@ def test_a_shop_embeds_a_show_and_talks_to_it(shows, port, asgi_server, page, ar
     frame.get_by_role("button", name="Leave full screen").click()
     expect(iframe).not_to_have_css("position", "fixed")
     page.screenshot(path=artifacts_dir / "embed-demo-shop.png", full_page=True)
+
+    # The brand's show list in the frame: a show picked there plays in the same frame.
+    page.goto(f"{shop}/embed/demo-shop/?brand={event.organization.slug}&view=shows")
+    page.wait_for_function(READY, timeout=DEADLINE_MS)
+    shows_frame = page.frame(url=re.compile(r"/embed/b/"))
+    shows_frame.get_by_role("link", name=event.title, exact=True).click()
+    wait_for_event(page, "ready", count=2)
+    assert shop_events(page, "ready")[-1]["event"] == f"{event.organization.slug}/{event.slug}"
+    assert page.frame(url=re.compile(r"/embed/e/")) is not None
+
+    # On a phone, the first tap on the player gives it the whole screen.
+    phone = page.context.browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
+    phone.on("console", lambda message: console.append(message.text))
+    try:
+        mobile = phone.new_page()
+        mobile.goto(f"{shop}/embed/demo-shop/?event={event.organization.slug}/{event.slug}")
+        wait_in(mobile, READY, timeout=DEADLINE_MS)
+        mobile.frame(url=re.compile(r"/embed/e/")).locator("#player").tap()
+        iframe = mobile.locator(".liveshop-embed iframe")
+        expect(iframe).to_have_css("position", "fixed", timeout=DEADLINE_MS)
+        assert iframe.bounding_box()["width"] == PHONE["width"]
+        mobile.screenshot(path=artifacts_dir / "embed-phone-full-screen.png")
+    finally:
+        phone.close()
 
     # A brand whose list does not name this site: the browser refuses the frame (frame-ancestors),
     # and the shop's page offers the show on Liveshop instead.

@@ -199,3 +199,16 @@ def test_the_demo_shop_is_served_in_debug_only(client, settings):
     )
     assert "http://127.0.0.1:8000" in csp(response)["script-src"]
     assert "http://127.0.0.1:8000" in csp(response)["frame-src"]
+
+
+def test_a_brands_show_list_is_framed_for_its_sites(client, brand, allowed):
+    upcoming = LiveEventFactory(organization=brand, title="Winter boots")
+
+    response = client.get(reverse("embed:shows", kwargs={"brand": brand.slug}))
+
+    assert response.status_code == 200
+    assert csp(response)["frame-ancestors"] == f"{SHOP} https://*.acme.example"
+    page = response.content.decode()
+    assert f'href="/e/{brand.slug}/{upcoming.slug}/"' in page  # the bridge keeps it in the frame
+    assert 'id="embed-config"' in page and 'class="topbar"' not in page
+    assert client.get("/embed/b/no-such-brand/shows/").status_code == 404

@@ -26,10 +26,12 @@ class DemoShopView(View):
         liveshop = f"{request.scheme}://{twin}" + (f":{port}" if port else "")
         event = request.GET.get("event", DEMO_EVENT)
         brand = request.GET.get("brand", "")
+        view = "shows" if request.GET.get("view") == "shows" else ""
         context = {
             "liveshop": liveshop,
             "event": event,
             "brand": brand,
+            "view": view,
             "shop_origin": request.build_absolute_uri("/").rstrip("/"),
         }
         response = render(request, "embed/demo_shop.html", context)

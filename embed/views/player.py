@@ -11,18 +11,19 @@ page. Only these responses may be framed, and only by the brand's allowed sites
 from __future__ import annotations
 
 from django.http import Http404
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.templatetags.static import static
-from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views import View
 
+from accounts.models import Organization
 from embed import framing, selectors
 from embed.protocol import PROTOCOL_VERSION
 from events import page_cache
-from events.listings import get_brand
+from events.listings import get_brand, list_shows
 from events.models import LiveEvent
 from events.selectors import get_watchable_event
+from events.views.discover import serve_list_page, show_context
 from events.views.viewer import EventWatchView
 from recordings.views.replay import EventReplayView
 
@@ -71,20 +72,41 @@ class EmbedReplayView(EventReplayView):
         return {"embed": embed_config(event)}
 
 
-def embed_config(event: LiveEvent) -> dict:
+def embed_config(event: LiveEvent | None, organization: Organization | None = None) -> dict:
     """What the bridge needs: who may frame it (the parent's origin is checked against this
-    before any message is sent or accepted), the cart mode and the protocol's version."""
-    settings_ = selectors.get_embed_settings(event.organization_id)
-    return {
+    before any message is sent or accepted), the cart mode and the protocol's version; for an
+    event's page, or a brand's show list (``event`` None)."""
+    organization = event.organization if event is not None else organization
+    settings_ = selectors.get_embed_settings(organization.pk)
+    config = {
         "v": PROTOCOL_VERSION,
         "allowedOrigins": settings_.origins,
         "ownCart": settings_.own_cart,
-        "eventId": event.pk,
-        "event": f"{event.organization.slug}/{event.slug}",
-        "title": event.title,
-        "brand": event.organization.name,
-        "pageUrl": reverse("viewer:watch", kwargs={"brand": event.organization.slug, "slug": event.slug}),
+        "brand": organization.name,
+        "eventId": None,
+        "event": None,
+        "title": f"{organization.name}'s shows",
     }
+    if event is not None:
+        config.update(eventId=event.pk, event=f"{organization.slug}/{event.slug}", title=event.title)
+    return config
+
+
+class EmbedShowsView(View):
+    """``/embed/b/<brand>/shows/``: the brand's shows (live, upcoming, replays) for
+    ``data-liveshop-view="shows"``; a show opens in the same frame (the bridge keeps its link
+    there). Shared between anonymous viewers like the brand page, under its own key."""
+
+    def get(self, request, brand: str):
+        key = page_cache.key_of("embed-brand", request, brand)
+        response = serve_list_page(request, key, lambda: self.render_page(request, brand))
+        return framing.allow_framing(response, selectors.allowed_origins_of_brand(brand))
+
+    def render_page(self, request, brand: str):
+        organization = get_brand(brand)
+        shows = show_context(request, list_shows(organization))
+        context = {"organization": organization, "embed": embed_config(None, organization), **shows}
+        return render(request, "embed/shows.html", context)
 
 
 class EmbedBrandView(View):

@@ -2,6 +2,7 @@
  *
  *   <script src="https://<liveshop>/embed.js" data-liveshop-event="brand/event"></script>
  *   <script src="https://<liveshop>/embed.js" data-liveshop-brand="brand"></script>  (its next show)
+ *   <script src="https://<liveshop>/embed.js" data-liveshop-brand="brand" data-liveshop-view="shows"></script>
  *
  * It puts an iframe of Liveshop's embed page where the script is (or into the element named by
  * data-liveshop-target), sizes it to its content (the page reports its height), floats it as a
@@ -38,7 +39,8 @@
       var parts = event.split("/");
       if (parts.length === 2 && SLUG.test(parts[0]) && SLUG.test(parts[1])) return "/embed/e/" + parts[0] + "/" + parts[1] + "/";
     } else if (brand && SLUG.test(brand)) {
-      return "/embed/b/" + brand + "/";
+      // data-liveshop-view="shows": the brand's shows to pick from; else its next show.
+      return "/embed/b/" + brand + (el.getAttribute("data-liveshop-view") === "shows" ? "/shows/" : "/");
     }
     return null;
   }

@@ -1,5 +1,6 @@
-/* The embed page's side of the postMessage protocol (docs/embed.md), loaded only by the embed
- * template (templates/embed/watch.html) beside the event page's own scripts, which it watches
+/* The embed pages' side of the postMessage protocol (docs/embed.md), loaded only by the embed
+ * templates (templates/embed/: an event's page, its replay, a brand's show list) beside the
+ * page's own scripts, which it watches
  * rather than changes: the card (#product-card), the lineup, the <video>, and the shop's
  * "liveshop:cart-added" / "liveshop:order-paid" DOM events (viewer/shop.js).
  *
@@ -83,6 +84,7 @@ function productOf(el) {
 
 let shownId = null;
 function onCardChange() {
+  if (!cardEl) return; // a brand's show list: no card
   const id = cardEl.hidden ? null : cardEl.dataset.productId || null;
   if (id === shownId) return;
   shownId = id;
@@ -157,8 +159,8 @@ function reportHeight() {
 // Commands from the host page --------------------------------------------------------------
 
 const COMMANDS = {
-  play: () => video.play().catch(() => send("error", { reason: "The browser refused to start the video: the shopper must tap it." })),
-  pause: () => video.pause(),
+  play: () => video?.play().catch(() => send("error", { reason: "The browser refused to start the video: the shopper must tap it." })),
+  pause: () => video?.pause(),
   openProduct: (message) => openProduct(message),
   layout: (message) => setLayout(message.layout),
 };
@@ -185,7 +187,8 @@ function openProduct({ productId, sku }) {
   if (!item) return send("error", { reason: "No such product in this show." });
   for (const el of document.querySelectorAll(".is-opened")) el.classList.remove("is-opened");
   item.classList.add("is-opened");
-  item.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  // No scrollIntoView: the frame is as tall as its content, so it would scroll the shop's page,
+  // which is the shop's to do (product.opened tells it).
   (item.querySelector("a[href], button:not([disabled])") || item).focus({ preventScroll: true });
   send("product.opened", { product: summary(Card.known(item.dataset.productId)) });
 }
@@ -225,15 +228,16 @@ if (framed && !trusted) {
   console.warn(`Liveshop embed: ${parentOrigin || "this page"} is not on the brand's embed list; the player talks to no one.`);
 }
 document.documentElement.dataset.embedLayout = "inline";
-document.getElementById("player").append(expandButton);
-document.getElementById("player").addEventListener("pointerup", onPlayerTap);
-new MutationObserver(onCardChange).observe(cardEl, { attributes: true, attributeFilter: ["hidden", "data-product-id"] });
+const playerBox = document.getElementById("player"); // none on a brand's show list
+playerBox?.append(expandButton);
+playerBox?.addEventListener("pointerup", onPlayerTap);
+if (cardEl) new MutationObserver(onCardChange).observe(cardEl, { attributes: true, attributeFilter: ["hidden", "data-product-id"] });
 document.addEventListener("click", onClick, true);
 if (config.ownCart) window.addEventListener("click", onOwnCartAdd, true);
 document.addEventListener("liveshop:cart-added", onLiveshopCartAdded);
 document.addEventListener("liveshop:order-paid", onOrderPaid);
 window.addEventListener("message", onMessage);
-for (const type of ["playing", "pause", "ended"]) {
+for (const type of video ? ["playing", "pause", "ended"] : []) {
   video.addEventListener(type, () => send("player.state", { state: type === "playing" ? "playing" : "paused" }));
 }
 new ResizeObserver(reportHeight).observe(document.body);
