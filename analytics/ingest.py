@@ -138,23 +138,53 @@ def _check_item(item) -> None:
         _int(item.get("highlightId", item.get("cueId")), "highlightId/cueId", 1)
 
 
+@dataclass
+class Prepared:
+    """A checked batch: records to push as they are (``drops``), the submission for the
+    buffer's one atomic step (None: nothing more), and a refusal to raise after the push."""
+
+    outcome: Outcome
+    drops: list[str] = field(default_factory=list)
+    submission: Submission | None = None
+    rejected: str = ""
+
+
 def ingest_beacon(*, payload: dict, viewer: Viewer, now_ms: int | None = None) -> Outcome:
     """Check one batch and push its records to the buffer in one round trip (refusals counted).
     Raises BeaconRejected (a 400) for a malformed batch or a stream this viewer cannot watch."""
+    prepared = prepare(payload=payload, viewer=viewer, now_ms=now_ms)
+    buffer = get_buffer()
+    if prepared.drops:
+        buffer.push(prepared.drops)
+    if prepared.rejected:
+        raise BeaconRejected(prepared.rejected)
+    status = buffer.submit(prepared.submission) if prepared.submission else ""
+    schedule_flush()
+    return finish(prepared, status)
+
+
+def prepare(*, payload: dict, viewer: Viewer, now_ms: int | None = None) -> Prepared:
+    """Everything but the buffer: shape (BeaconRejected), stream, who, times, the records. Reads
+    the database only for a stream not described in this process lately, a signed-in viewer or
+    card items (analytics.asgi calls it on the event loop and falls back to a thread then)."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     batch = parse_batch(payload)
     stream = streams.resolve(batch.kind, batch.target_id)
-    buffer, outcome, n = get_buffer(), Outcome(), len(batch.items)
+    prepared, n = Prepared(Outcome()), len(batch.items)
+    outcome = prepared.outcome
     if stream is None or not stream.watchable_by(viewer.user):
-        buffer.push([_drop("", "unknown_stream", 1)])
-        raise BeaconRejected(f"No such {batch.kind} to watch.")
+        prepared.drops, prepared.rejected = (
+            [_drop("", "unknown_stream", 1)],
+            f"No such {batch.kind} to watch.",
+        )
+        return prepared
     if stream.is_brands(viewer.user):
         outcome.dropped["brand_viewer"] += n
     elif not stream.accepting():
         outcome.dropped["not_playing"] += n
     if outcome.dropped:
-        buffer.push([_drop(stream.key, reason, count) for reason, count in outcome.dropped.items()])
-        return outcome
+        prepared.drops = [_drop(stream.key, reason, count) for reason, count in outcome.dropped.items()]
+        return prepared
     timed = _timed(batch, now_ms, outcome)
     base = {**stream.fields(), "src": stream.source, "v": viewer.id}
     records = _card_records(stream, base, [i for i in timed if i["type"] != "heartbeat"], viewer, outcome)
@@ -162,23 +192,34 @@ def ingest_beacon(*, payload: dict, viewer: Viewer, now_ms: int | None = None) -
         (_heartbeat(stream, base, i, viewer, now_ms) for i in timed if i["type"] == "heartbeat"), None
     )
     records += [_drop(stream.key, reason, count) for reason, count in outcome.dropped.items()]
-    status = buffer.submit(
-        Submission(
-            seen_key=f"batch:{viewer.id}:{batch.tab}:{batch.seq}",
-            seen_ttl=BATCH_SEEN_SECONDS,
-            records=records,
-            duplicate_record=_drop(stream.key, "duplicate_batch", n),
-            heartbeat=heartbeat,
-        )
+    prepared.submission = Submission(
+        seen_key=f"batch:{viewer.id}:{batch.tab}:{batch.seq}",
+        seen_ttl=BATCH_SEEN_SECONDS,
+        records=records,
+        duplicate_record=_drop(stream.key, "duplicate_batch", n),
+        heartbeat=heartbeat,
     )
-    if status == "duplicate":
-        outcome.stored, outcome.dropped = 0, Counter({"duplicate_batch": n})
+    return prepared
+
+
+def finish(prepared: Prepared, status: str) -> Outcome:
+    """The outcome once the buffer answered ``status`` ("ok", "duplicate", "too_frequent"; "" when
+    nothing was submitted)."""
+    outcome, submission = prepared.outcome, prepared.submission
+    if submission is None:
         return outcome
-    outcome.stored = len(records) - len(outcome.dropped) + (heartbeat is not None and status == "ok")
+    if status == "duplicate":
+        outcome.stored, outcome.dropped = 0, Counter({"duplicate_batch": _items_of(submission)})
+        return outcome
+    heartbeat_stored = submission.heartbeat is not None and status == "ok"
+    outcome.stored = len(submission.records) - len(outcome.dropped) + heartbeat_stored
     if status == "too_frequent":
         outcome.dropped["too_frequent"] += 1
-    schedule_flush()
     return outcome
+
+
+def _items_of(submission: Submission) -> int:
+    return json.loads(submission.duplicate_record)["n"]
 
 
 def _timed(batch: Batch, now_ms: int, outcome: Outcome) -> list[dict]:

@@ -20,6 +20,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from analytics.asgi import BeaconFastPath  # noqa: E402
 from events.page_cache import SharedResponses  # noqa: E402
 from events.realtime import drain  # noqa: E402
 from events.timed_metadata import warm_up  # noqa: E402
@@ -47,6 +48,7 @@ async def lifespan(scope, receive, send):
 
 
 http_application = SharedResponses(django_asgi_app)  # anonymous viewers' shared pages from memory
+http_application = BeaconFastPath(http_application)  # players' analytics beacons, on the event loop
 if settings.DEBUG:
     # Development serves static files from the apps' folders under any server: runserver (and
     # daphne's) wraps the application to do it, uvicorn does not. Production (DJANGO_DEBUG=false)
