@@ -45,7 +45,9 @@ def relay_command(ingest_url: str, *, tool: str = ffmpeg.FFMPEG) -> list[str]:
     return [
         tool, "-hide_banner", "-loglevel", "error", "-nostats",
         # The WebM header names both tracks: probe only its first chunk instead of 5 s of video.
-        "-fflags", "+genpts+nobuffer", "-probesize", "65536", "-analyzeduration", "500000",
+        # No "-fflags nobuffer": with it ffmpeg 5.1 held a piped WebM until its end and failed to
+        # decode most VP8 frames (checked with a MediaRecorder recording fed at its own pace).
+        "-probesize", "65536", "-analyzeduration", "500000",
         "-f", "webm", "-i", "pipe:0",
         "-map", "0:v:0", "-map", "0:a:0?",
         *RELAY_SETTINGS.video_args(FPS), "-tune", "zerolatency", "-r", str(FPS),
