@@ -1,7 +1,8 @@
 """Flash deals in a real browser against a real ASGI server: the host starts a deal from the
 console, a viewer's card and lineup item show the deal price and its countdown at once (over the
 event socket), a refused deal shows the server's reason, and ending it early brings the normal
-price back on the viewer's page."""
+price back on the viewer's page: its card's option picker shows each size's deal price, and its
+cart line, added at the deal's price, costs the normal price again at once (issue 14)."""
 
 import re
 import secrets
@@ -14,6 +15,7 @@ from django.test import Client
 
 from accounts.models import Membership
 from accounts.tests.factories import OrganizationFactory, member
+from catalog.models import Variant
 from catalog.tests.factories import ProductFactory
 from events import services
 from events.models import EventProduct, LiveEvent
@@ -38,6 +40,14 @@ def show():
     )
     for position, product in enumerate(products):
         EventProduct.objects.create(event=event, product=product, position=position)
+    Variant.objects.create(  # a second size: the card's option picker
+        organization=brand,
+        product=products[0],
+        sku="ACME-1-XL",
+        label="XL",
+        price_override=Decimal("30.00"),
+        stock=5,
+    )
     services.feature_product(event=event, product=products[0], by=host)
     client = Client()
     client.force_login(host)
@@ -121,6 +131,11 @@ def test_a_deal_from_the_console_shows_on_the_viewers_card_and_ends_early(
         viewer.locator(f'#lineup .lineup-item[data-product-id="{products[1].pk}"] [data-field="deal"]')
     ).to_be_hidden()
     viewer.bring_to_front()
+    picker = card.locator('select[data-field="variant"] option')
+    expect(picker.nth(0)).to_have_text(re.compile(r"^Standard · \$18\.00 deal, was \$24\.00"))
+    expect(picker.nth(1)).to_have_text(re.compile(r"^XL · \$22\.50 deal, was \$30\.00"))
+    card.get_by_role("button", name="Add to cart: Rose lipstick").click()  # the Standard size
+    viewer.wait_for_function("window.liveshopShop.cart?.total === '18.00'", timeout=DEADLINE_MS)
     viewer.screenshot(path=artifacts_dir / "viewer-flash-deal.png", full_page=True)
 
     console.bring_to_front()
@@ -129,5 +144,7 @@ def test_a_deal_from_the_console_shows_on_the_viewers_card_and_ends_early(
     expect(deal).to_be_hidden()
     expect(item).to_be_hidden()
     expect(card).not_to_have_class(re.compile(r"\bhas-deal\b"))
+    expect(picker.nth(1)).to_have_text(re.compile(r"^XL · \$30\.00"))
+    viewer.wait_for_function("window.liveshopShop.cart?.total === '24.00'", timeout=DEADLINE_MS)
     assert _deal_ends(event.pk) == [True]
     assert errors == []

@@ -30,7 +30,7 @@ const field = (name, root = panel) => root.querySelector(`[data-field="${name}"]
 const TITLES = { pick: "Choose an option", cart: "Your cart", details: "Checkout", pay: "Payment", done: "Order confirmed" };
 const BACK = { details: "cart", pay: "details" };
 
-const state = { cart: null, order: null, details: null, picking: null, busy: false };
+const state = { cart: null, order: null, details: null, picking: null, busy: false, dealTimer: null };
 
 // The test and debugging hook.
 window.liveshopShop = {
@@ -54,6 +54,18 @@ function setCart(cart) {
   field("count", cartButton).textContent = String(cart.count);
   cartButton.setAttribute("aria-label", `Cart, ${cart.count} item${cart.count === 1 ? "" : "s"}`);
   renderCart();
+  refreshWhenADealEnds(cart);
+}
+
+/** A line priced by a flash deal costs its normal price once the deal ends: ask the server for
+ * the cart again then, so the drawer shows what checkout will charge. At least 2 s apart (a device
+ * clock ahead of the server's must not ask in a loop). */
+function refreshWhenADealEnds(cart) {
+  clearTimeout(state.dealTimer);
+  const ends = (cart.lines || []).filter((line) => line.deal).map((line) => Date.parse(line.deal.endsAt));
+  if (!ends.length) return;
+  const wait = Math.max(2000, Math.min(...ends) - Date.now() + 500);
+  state.dealTimer = setTimeout(loadCart, Math.min(wait, 2 ** 31 - 1));
 }
 
 // Adding ----------------------------------------------------------------------------------
@@ -385,6 +397,10 @@ panel.addEventListener("close", () => {
 detailsForm.addEventListener("submit", onDetails);
 payForm.addEventListener("submit", (event) => onPay(event));
 Frames.on("stock", (frame) => (frame.products || []).forEach(Card.updateStock));
+// A deal started, replaced or ended early: the cart's lines of that product change price.
+Frames.on("deal", (frame) => {
+  if ((state.cart?.lines || []).some((line) => line.productId === Number(frame.productId))) loadCart();
+});
 
 // The cards the page came with (later ones arrive through Card.fill).
 for (const card of [
