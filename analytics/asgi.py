@@ -48,15 +48,15 @@ class BeaconFastPath:
         cookies = _cookies(headers.get("cookie", ""))
         if SESSION_COOKIE in cookies or viewer_id.COOKIE not in cookies:
             return await self.inner(scope, receive, send)  # Django: the session's user, or a new cookie
-        status, body = await handle(scope, headers, cookies, receive)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"cache-control", b"no-store")],
-            }
-        )
-        await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+        status, answer = await handle(scope, headers, cookies, receive)
+        body = json.dumps(answer).encode()
+        response_headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": response_headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _cookies(header: str) -> dict[str, str]:
