@@ -43,7 +43,9 @@ def handle(user_of: Callable[[], object], event_id: int, frame: dict) -> Answer:
 
 
 def _post(event: LiveEvent, user, frame: dict) -> Answer:
-    message = services.post_message(event=event, user=user, body=frame.get("body"))
+    message = services.post_message(
+        event=event, user=user, body=frame.get("body"), reply_to=frame.get("replyTo")
+    )
     if message.held:
         return "chat.sent", {"id": message.pk, "held": True}
     return "chat.sent", {"id": message.pk}
@@ -79,6 +81,16 @@ def _ban(event: LiveEvent, user, frame: dict) -> Answer:
     return "chat.moderated", {"action": "ban", "id": message.pk}
 
 
+def _pin(event: LiveEvent, user, frame: dict) -> Answer:
+    services.pin_message(message=_message(event, frame), by=user)
+    return None
+
+
+def _unpin(event: LiveEvent, user, frame: dict) -> Answer:
+    services.unpin(event=event, by=user)
+    return None
+
+
 def _slow_mode(event: LiveEvent, user, frame: dict) -> Answer:
     seconds = frame.get("seconds")
     seconds = seconds if isinstance(seconds, int) and not isinstance(seconds, bool) else -1
@@ -92,4 +104,6 @@ HANDLERS: dict[str, Callable[[LiveEvent, object, dict], Answer]] = {
     "chat_timeout": _time_out,
     "chat_ban": _ban,
     "chat_slow_mode": _slow_mode,
+    "chat_pin": _pin,
+    "chat_unpin": _unpin,
 }

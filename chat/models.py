@@ -21,6 +21,11 @@ class ChatRoom(models.Model):
     slow_mode_seconds = models.PositiveSmallIntegerField(
         default=0, help_text="One message per this many seconds per viewer (0: off). Staff are exempt."
     )
+    # The announcement pinned at the top of the chat (a message of the brand's people or any
+    # message a moderator pins), until unpinned or hidden.
+    pinned = models.ForeignKey(
+        "ChatMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # The event's room in the chat service (CHAT_BACKEND=ivs: its ARN), made on first need.
     backend_room_id = models.CharField(max_length=200, blank=True)
 
@@ -74,6 +79,9 @@ class ChatMessage(models.Model):
     hidden_at = models.DateTimeField(null=True, blank=True)
     hidden_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
     )
     # A message with a word of the brand's list, held (BrandChatPolicy.WordAction.HOLD): shown to
     # nobody until a moderator approves it (then sent) or rejects it (then hidden).
@@ -149,6 +157,8 @@ class ModerationAction(models.Model):
         WORD_LIST = "word_list", "Changed the word list"
         APPROVE = "approve", "Approved a held message"
         REJECT = "reject", "Rejected a held message"
+        PIN = "pin", "Pinned a message"
+        UNPIN = "unpin", "Unpinned a message"
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="moderation_actions"

@@ -5,15 +5,29 @@ from __future__ import annotations
 
 from chat.models import ChatMessage
 
+QUOTE_MAX = 80  # characters of the message replied to, shown above a reply
+
 
 def message_payload(message: ChatMessage) -> dict:
-    return {
+    """A message as pages show it; a reply quotes the start of the message it answers (needs
+    ``reply_to`` loaded: select_related), or says it was removed."""
+    payload = {
         "id": message.pk,
         "body": message.body,
         "author": {"name": message.author_name, "role": message.author_role or None},
         "sentAt": message.created_at.isoformat(),
         "offsetMs": message.offset_ms,
     }
+    if message.reply_to_id is not None:
+        quoted = message.reply_to
+        removed = quoted is None or quoted.hidden_at is not None or quoted.held
+        payload["replyTo"] = {
+            "id": message.reply_to_id,
+            "name": "" if removed else quoted.author_name,
+            "body": "" if removed else quoted.body[:QUOTE_MAX],
+            "removed": removed,
+        }
+    return payload
 
 
 def hidden_payload(message: ChatMessage) -> dict:

@@ -93,6 +93,7 @@ class RecentMessages:
         self._loading: asyncio.Task | None = None  # the read from the database, shared
         self._early: list[str] = []  # frames heard while the read runs, applied after it
         self._feed_lost = False
+        self.pinned: str | None = None  # the encoded chat_pinned frame while a message is pinned
         self.poll: dict | None = None  # the newest poll, while it is open or just closed
         self._poll_frame: str | None = None
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
@@ -120,13 +121,14 @@ class RecentMessages:
         return [self._poll_frame]
 
     async def _load(self) -> None:
-        from chat.selectors import current_poll, recent_messages
+        from chat.selectors import current_poll, pinned_message, recent_messages
 
         self._early = []
         this = asyncio.current_task()
         try:
             rows = await database_sync_to_async(recent_messages)(self.event_id, self.LIMIT)
             poll = await database_sync_to_async(current_poll)(self.event_id)
+            pinned = await database_sync_to_async(pinned_message)(self.event_id)
         except BaseException:
             if self._loading is this:
                 self._loading = None  # the next viewer tries again
@@ -135,6 +137,7 @@ class RecentMessages:
             return  # a resync started a newer read meanwhile: its answer wins
         self.messages = {row["id"]: row for row in rows}
         self._set_poll(poll)
+        self.pinned = encode("chat.pinned", {"message": pinned}) if pinned else None
         early, self._early = self._early, []
         for text in early:
             self._apply(text)
@@ -177,6 +180,9 @@ class RecentMessages:
                 del self.messages[min(self.messages)]
         elif kind == "chat_hidden":
             self.messages.pop(frame["id"], None)
+        elif kind == "chat_pinned":
+            self.pinned = text if frame.get("message") else None
+            return
         elif kind == "poll_opened":
             self._set_poll(frame)
             return
@@ -271,7 +277,8 @@ async def viewer_state(event_id: int) -> list[str]:
         room = await recent_messages_of(event_id)
         history = await room.history()
         # No frame for a chat nobody has written in.
-        return ([history] if room.messages else []) + room.poll_state()
+        pinned = [room.pinned] if room.pinned else []
+        return ([history] if room.messages else []) + pinned + room.poll_state()
     except Exception:  # the socket still gets the event; the chat's history comes at its resync
         logger.warning("No chat history for event %s", event_id, exc_info=True)
         return []

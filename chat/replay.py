@@ -97,7 +97,9 @@ def replay_window(recording: Recording, from_ms: int) -> dict:
     messages = (
         ChatMessage.objects.filter(
             event_id=recording.event_id, hidden_at=None, held=False, created_at__gte=start, created_at__lt=end
-        ).order_by("created_at", "id")
+        )
+        .select_related("reply_to")
+        .order_by("created_at", "id")
         if end > start
         else []
     )

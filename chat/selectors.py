@@ -19,8 +19,18 @@ POLL_SHOWN_AFTER = 60  # seconds a closed poll's results stay on joining viewers
 
 def recent_messages(event_id: int, limit: int = RECENT_MESSAGES) -> list[dict]:
     """The newest ``limit`` visible messages of the event as payloads, oldest first."""
-    rows = ChatMessage.objects.filter(event_id=event_id, hidden_at=None, held=False).order_by("-id")[:limit]
+    rows = (
+        ChatMessage.objects.filter(event_id=event_id, hidden_at=None, held=False)
+        .select_related("reply_to")
+        .order_by("-id")[:limit]
+    )
     return [payloads.message_payload(message) for message in reversed(rows)]
+
+
+def pinned_message(event_id: int) -> dict | None:
+    """The chat's pinned message as pages show it, or None."""
+    room = ChatRoom.objects.filter(event_id=event_id).select_related("pinned__reply_to").first()
+    return payloads.message_payload(room.pinned) if room and room.pinned else None
 
 
 def current_poll(event_id: int) -> dict | None:

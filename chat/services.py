@@ -45,18 +45,31 @@ def clean_body(body) -> str:
     return text
 
 
-def post_message(*, event: LiveEvent, user, body) -> ChatMessage:
+def post_message(*, event: LiveEvent, user, body, reply_to=None) -> ChatMessage:
     """Post ``body`` by ``user`` in ``event``'s chat: checks every rule (MessageRefused names
     the first one broken, and nothing is stored), stores the cleaned text with the author's name
     and badge and the live stream offset, and sends it to the event's viewers after commit. Only
-    the write is a transaction: the checks (two of them Redis round trips) hold none open."""
+    the write is a transaction: the checks (two of them Redis round trips) hold none open.
+    ``reply_to``: the id of a visible message of the same chat this one answers (quoted)."""
     text = clean_body(body)
     _check_may_post(event, user)
+    quoted = _replied_to(event, reply_to)
     role = selectors.author_role(user, event.organization_id)
     held = _check_words(event, text) and not role  # the brand's own people are never held
     _check_restriction(event, user)
     _check_pace(event, user, staff=bool(role))
-    return _store(event, user, text, role, held=held)
+    return _store(event, user, text, role, held=held, reply_to=quoted)
+
+
+def _replied_to(event: LiveEvent, reply_to) -> ChatMessage | None:
+    if reply_to is None:
+        return None
+    quoted = None
+    if isinstance(reply_to, int) and not isinstance(reply_to, bool):
+        quoted = ChatMessage.objects.filter(pk=reply_to, event=event, hidden_at=None, held=False).first()
+    if quoted is None:
+        raise MessageRefused("The message you reply to is not in this chat any more.", reason="not_found")
+    return quoted
 
 
 def _check_may_post(event: LiveEvent, user) -> None:
@@ -120,7 +133,9 @@ def _check_pace(event: LiveEvent, user, *, staff: bool) -> None:
 
 
 @transaction.atomic
-def _store(event: LiveEvent, user, text: str, role: str, *, held: bool = False) -> ChatMessage:
+def _store(
+    event: LiveEvent, user, text: str, role: str, *, held: bool = False, reply_to: ChatMessage | None = None
+) -> ChatMessage:
     session_id, offset_ms = _stream_position(event)
     message = ChatMessage(
         event=event,
@@ -131,6 +146,7 @@ def _store(event: LiveEvent, user, text: str, role: str, *, held: bool = False) 
         session_id=session_id,
         offset_ms=offset_ms,
         held=held,
+        reply_to=reply_to,
     )
     message.full_clean()
     message.save()
@@ -168,7 +184,40 @@ def hide_message(*, message: ChatMessage, by) -> ChatMessage:
         message.save(update_fields=["hidden_at", "hidden_by"])
         _log(message.event, by, ModerationAction.Kind.HIDE, target=message.author, message=message)
         realtime.broadcast_on_commit(message.event_id, "chat.hidden", payloads.hidden_payload(message))
+        if ChatRoom.objects.filter(event_id=message.event_id, pinned=message).update(pinned=None):
+            realtime.broadcast_on_commit(message.event_id, "chat.pinned", {"message": None})
     return message
+
+
+@transaction.atomic
+def pin_message(*, message: ChatMessage, by) -> ChatRoom:
+    """Pin ``message`` at the top of its chat for every page (replacing any pinned one). Locks
+    the chat's room row. Logged; after commit every page shows it (chat_pinned)."""
+    permissions.require(by, Action.MODERATE_CHAT, message)
+    message = ChatMessage.objects.select_related("event", "reply_to").get(pk=message.pk)
+    if message.hidden_at is not None or message.held:
+        raise ModerationRefused("Only a message viewers can see can be pinned.", reason="not_found")
+    room, _ = ChatRoom.objects.select_for_update().get_or_create(event_id=message.event_id)
+    room.pinned = message
+    room.save(update_fields=["pinned"])
+    _log(message.event, by, ModerationAction.Kind.PIN, target=message.author, message=message)
+    realtime.broadcast_on_commit(
+        message.event_id, "chat.pinned", {"message": payloads.message_payload(message)}
+    )
+    return room
+
+
+@transaction.atomic
+def unpin(*, event: LiveEvent, by) -> ChatRoom:
+    """Take the pinned message down (none pinned: as it is). Logged; every page hears it."""
+    permissions.require(by, Action.MODERATE_CHAT, event)
+    room, _ = ChatRoom.objects.select_for_update().get_or_create(event=event)
+    if room.pinned_id is not None:
+        room.pinned = None
+        room.save(update_fields=["pinned"])
+        _log(event, by, ModerationAction.Kind.UNPIN)
+        realtime.broadcast_on_commit(event.pk, "chat.pinned", {"message": None})
+    return room
 
 
 @transaction.atomic

@@ -80,7 +80,7 @@ function start(root) {
     summary.setAttribute("aria-label", `Moderate the message from ${message.author.name}`);
     const menu = document.createElement("div");
     menu.className = "chat-mod-menu";
-    const actions = [["Hide message", { type: "chat_hide" }]];
+    const actions = [["Hide message", { type: "chat_hide" }], ["Pin to the top", { type: "chat_pin" }]];
     if (!message.author.role) {
       actions.push(
         ["Time out 5 minutes", { type: "chat_timeout", minutes: 5 }],
@@ -103,6 +103,50 @@ function start(root) {
     return details;
   }
 
+  function quoteNode(quoted) {
+    const quote = document.createElement("span");
+    quote.className = "chat-quote";
+    quote.textContent = quoted.removed ? "(message removed)" : `${quoted.name}: ${quoted.body}`; // text, never HTML
+    return quote;
+  }
+
+  function replyButton(message) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "chat-reply";
+    button.textContent = "Reply";
+    button.setAttribute("aria-label", `Reply to ${message.author.name}`);
+    button.addEventListener("click", () => setReply(message));
+    return button;
+  }
+
+  let replyTo = null;
+  const replying = $("chat-replying");
+  function setReply(message) {
+    replyTo = message ? message.id : null;
+    if (!replying) return;
+    replying.hidden = !message;
+    if (message) {
+      replying.querySelector('[data-field="name"]').textContent = message.author.name;
+      input.focus();
+    }
+  }
+  $("chat-reply-cancel")?.addEventListener("click", () => setReply(null));
+
+  // The pinned message: every page shows it (chat_pinned {message | null}).
+  const pinnedBox = $("chat-pinned");
+  Frames.on("chat_pinned", (frame) => {
+    const message = frame.message;
+    pinnedBox.hidden = !message;
+    if (!message) return;
+    pinnedBox.dataset.id = String(message.id);
+    pinnedBox.querySelector('[data-field="author"]').textContent = message.author.name;
+    const body = bodyNode(message.body, Boolean(message.author.role)); // staff links stay links
+    body.dataset.field = "body";
+    pinnedBox.querySelector('[data-field="body"]').replaceWith(body);
+  });
+  $("chat-unpin")?.addEventListener("click", () => send({ type: "chat_unpin" }));
+
   function render(message) {
     const li = document.createElement("li");
     li.className = "chat-message";
@@ -123,7 +167,9 @@ function start(root) {
       badge.textContent = ROLE_LABELS[message.author.role] || message.author.role;
       li.append(badge);
     }
+    if (message.replyTo) li.append(quoteNode(message.replyTo));
     li.append(bodyNode(message.body, staff));
+    if (form) li.append(replyButton(message));
     if (moderator) li.append(moderationMenu(message));
     return li;
   }
@@ -218,6 +264,7 @@ function start(root) {
   });
   Frames.on("chat_sent", (frame) => {
     setSending(false);
+    setReply(null);
     if (frame.held) showNotice("Your message is held for a moderator to review.");
     if (input) {
       input.value = "";
@@ -311,7 +358,7 @@ function start(root) {
         showError(`Messages are at most ${bodyMax} characters.`);
         return;
       }
-      if (send({ type: "chat_post", body })) setSending(true);
+      if (send(replyTo ? { type: "chat_post", body, replyTo } : { type: "chat_post", body })) setSending(true);
     });
   }
 }
