@@ -2,11 +2,12 @@
 the same run, on the same machine (prints a table).
 
     .venv/bin/python bench/transcode.py [--seconds 120] [--rounds 1] [--sources 1080p,phone]
-                                        [--db-url postgres://.../liveshop_bench_transcode]
+                                        [--source-file PATH] [--db-url postgres://.../liveshop_bench_transcode]
 
 Sources, made first with ffmpeg's lavfi test pattern (testsrc2, a moving picture x264 cannot
 shrink to nothing) and a tone, H.264/AAC at 30 fps: ``1080p`` 1920x1080 and ``phone`` 1080x1920
-(a phone's portrait video), ``--seconds`` long (default 2 minutes).
+(a phone's portrait video), ``--seconds`` long (default 2 minutes). ``--source-file`` measures a
+file made beforehand instead (the 30-minute one: bench/README.md says how it is made).
 
 For each source and round, in alternating order (hand first in odd rounds):
   by hand   recordings.services.transcode.ffmpeg_command for the source's rendition plan, run
@@ -128,12 +129,23 @@ def by_service(source: Path) -> tuple[float, object]:
     return elapsed, done
 
 
+def sources(args, scratch: Path):
+    """(name, path) of each source: --source-file's, or each of --sources made now."""
+    if args.source_file:
+        yield args.source_file.stem[:8], args.source_file
+        return
+    for name in args.sources.split(","):
+        print(f"making the {name} source ({SOURCES[name]}, {args.seconds:.0f} s)...", flush=True)
+        yield name, make_source(scratch / f"{name}.mp4", SOURCES[name], args.seconds)
+
+
 def main() -> None:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--seconds", type=float, default=120, help="length of each source (default 120)")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--sources", default="1080p,phone", help=f"of {', '.join(SOURCES)}")
+    parser.add_argument("--source-file", type=Path, help="measure this video instead of making sources")
     parser.add_argument("--db-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB_URL))
     args = parser.parse_args()
 
@@ -142,10 +154,11 @@ def main() -> None:
         setup_django(args.db_url, scratch / "media")
         from django.conf import settings
 
+        from liveshop import media
+
         rows = []
-        for name in args.sources.split(","):
-            print(f"making the {name} source ({SOURCES[name]}, {args.seconds:.0f} s)...", flush=True)
-            source = make_source(scratch / f"{name}.mp4", SOURCES[name], args.seconds)
+        for name, source in sources(args, scratch):
+            seconds = media.probe(source).duration
             hand, cpu, service, renditions = [], [], [], ""
             for round_ in range(args.rounds):
                 order = ("hand", "service") if round_ % 2 == 0 else ("service", "hand")
@@ -159,7 +172,7 @@ def main() -> None:
                         service.append(elapsed)
                         renditions = " ".join(r["resolution"] for r in done.renditions)
             h, s = statistics.median(hand), statistics.median(service)
-            rows.append((name, renditions, h, s, s / h, statistics.median(cpu) / args.seconds))
+            rows.append((name, renditions, h, s, s / h, statistics.median(cpu) / seconds))
             print(f"  {name}: by hand {h:.1f} s, service {s:.1f} s, ratio {s / h:.2f}", flush=True)
 
         print(f"\n{'source':8} {'renditions':30} {'by hand':>9} {'service':>9} {'ratio':>6} {'cpu/s':>6}")
