@@ -20,8 +20,10 @@ from accounts.tests.factories import OrganizationFactory, member
 from catalog.tests.factories import ProductFactory
 from embed.models import EmbedSettings
 from events import services
-from events.models import EventProduct
+from events.models import EventProduct, LiveEvent
 from events.tests.factories import LiveEventFactory
+from recordings.services.replays import announce_replay_on_commit
+from recordings.tests.test_replay_views import ready_recording
 from tests.asgi_server import running_asgi_server
 from tests.conftest import wait_for_function_without_eval as wait_in
 from tests.media import free_port
@@ -86,6 +88,18 @@ def shows(port):
     refused, _ = make_show(other, "Globex Live")
     EmbedSettings.objects.create(organization=other, allowed_origins="https://shop.globex.example")
     return event, products, host, refused
+
+
+@pytest.fixture
+def ended(shows):
+    """A show of the same brand that ended, its replay not ready yet."""
+    event = LiveEventFactory(
+        id=10**9 + secrets.randbelow(10**9),
+        organization=shows[0].organization,
+        title="Autumn Layers Live",
+        status=LiveEvent.Status.ENDED,
+    )
+    return event
 
 
 @pytest.fixture
@@ -241,4 +255,43 @@ def test_a_shop_embeds_a_show_and_talks_to_it(shows, port, asgi_server, page, ar
     expected = [text for text in page.context.csp_violations if "frame-ancestors" in text]
     for text in expected:  # the refusal this test asked for, not a page breaking its policy
         page.context.csp_violations.remove(text)
+    assert errors == []
+
+
+def replay_becomes_ready(event):
+    """What ingestion does when the show's recording is ready: the row, then the announcement."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        announce_replay_on_commit(ready_recording(event))
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_an_ended_show_moves_to_its_replay_as_soon_as_it_is_ready(shows, ended, port, asgi_server, page):
+    from playwright.sync_api import expect
+
+    shop = f"http://localhost:{port}"
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    # The ended show's own page: no replay yet; then the socket says it is ready, and it is offered.
+    viewer = page.context.new_page()
+    viewer.goto(f"http://127.0.0.1:{port}/e/{ended.organization.slug}/{ended.slug}/")
+    viewer.wait_for_function("window.liveshop && window.liveshop.socket === 'open'", timeout=DEADLINE_MS)
+    link = viewer.get_by_role("link", name="Watch the replay")
+    expect(link).to_be_hidden()
+    # In a shop's frame too: the same page, which moves to the replay by itself.
+    page.goto(f"{shop}/embed/demo-shop/?event={ended.organization.slug}/{ended.slug}")
+    page.wait_for_function(READY, timeout=DEADLINE_MS)
+    frame = page.frame(url=re.compile(r"/embed/e/"))
+    wait_in(frame, "window.liveshop && window.liveshop.socket === 'open'", timeout=DEADLINE_MS)
+
+    as_the_host(replay_becomes_ready, event=ended)
+
+    expect(link).to_be_visible(timeout=DEADLINE_MS)  # no reload
+    expect(link).to_have_attribute("href", f"/e/{ended.organization.slug}/{ended.slug}/replay/")
+    expect(viewer.locator("#ended-note")).to_contain_text("The replay shows every product")
+    wait_for_event(page, "ready", count=2)
+    assert page.frame(url=re.compile(r"/embed/e/[^/]+/[^/]+/replay/")) is not None
     assert errors == []

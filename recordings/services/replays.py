@@ -1,11 +1,14 @@
-"""Replay view counting: replays count their views apart from live viewers."""
+"""Replay view counting (replays count their views apart from live viewers), and telling an
+ended show's open pages that its replay is ready."""
 
 from __future__ import annotations
 
 from django.core.cache import cache
 from django.db.models import F
+from django.urls import reverse
 
 from accounts import permissions
+from events.realtime import broadcast_to_event_on_commit
 from recordings.models import Recording
 
 SEEN_FOR = 30 * 24 * 3600  # seconds a viewer's view of a recording is remembered
@@ -32,3 +35,14 @@ def count_replay_view(*, recording: Recording, viewer, viewer_keys: list[str]) -
         return False
     Recording.objects.filter(pk=recording.pk).update(replay_views=F("replay_views") + 1)
     return True
+
+
+def announce_replay_on_commit(recording: Recording) -> None:
+    """After commit, tell the pages of ``recording``'s show that its replay is ready
+    (``replay_ready`` with the replay page's path): the ended screen offers it without a reload.
+    Nothing for an uploaded video (no show)."""
+    event = recording.event
+    if event is None:
+        return
+    url = reverse("replays:event", kwargs={"brand": event.organization.slug, "slug": event.slug})
+    broadcast_to_event_on_commit(event.pk, "replay.ready", {"eventId": event.pk, "replayUrl": url})

@@ -27,6 +27,7 @@ import { countdown, dateTime } from "./lib/time.js";
 import "./viewer/chat.js"; // the live chat beside the player
 import "./viewer/poll.js"; // the host's polls, in step with the video
 import "./viewer/deal.js"; // flash deals on the card and lineup
+import "./viewer/replay_ready.js"; // the ended screen offers the replay once it is ready
 import { createLivePlayer } from "./viewer/players.js";
 
 const CUE_GRACE_S = 2; // IVS: how long past its moment a websocket highlight waits for its cue

@@ -25,6 +25,7 @@ from recordings.services.manifest import (
     parse_prefix,
 )
 from recordings.services.product_cues import sync_product_cues
+from recordings.services.replays import announce_replay_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ def complete_recording(
     recording.save()
     recording.sessions.set(_sessions_of(recording))
     sync_product_cues(recording=recording, timeline=media.timeline)
+    announce_replay_on_commit(recording)
     return recording
 
 

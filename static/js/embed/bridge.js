@@ -243,13 +243,19 @@ for (const type of video ? ["playing", "pause", "ended"] : []) {
 new ResizeObserver(reportHeight).observe(document.body);
 // After the page's own modules ran (they fill the cards this reads): module scripts all run
 // before DOMContentLoaded.
-document.addEventListener("DOMContentLoaded", () => {
-  // An ended show whose replay is ready: play the replay here (the ended screen links it).
+/** An ended show whose replay is ready plays the replay here (the ended screen links it, from
+ * the server or, once it is ready, from the socket: viewer/replay_ready.js). */
+function followReplay() {
   const replay = document.querySelector('#watch[data-status="ended"] .replay-link[href]');
-  if (replay && SHOW_PAGE.test(new URL(replay.href).pathname)) {
-    window.location.replace(`/embed${new URL(replay.href).pathname}${window.location.hash}`);
-    return;
-  }
+  if (!replay || !SHOW_PAGE.test(new URL(replay.href).pathname)) return false;
+  window.location.replace(`/embed${new URL(replay.href).pathname}${window.location.hash}`);
+  return true;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  if (followReplay()) return;
+  const replayLink = document.getElementById("replay-link");
+  if (replayLink) new MutationObserver(followReplay).observe(replayLink, { attributes: true, attributeFilter: ["href"] });
   send("ready", { event: config.event, eventId: config.eventId, title: config.title, brand: config.brand, ownCart: config.ownCart });
   onCardChange();
   reportHeight();
