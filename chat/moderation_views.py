@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
@@ -35,6 +36,20 @@ class WordListForm(forms.Form):
         choices=BrandChatPolicy.WordAction.choices,
         widget=forms.RadioSelect,
     )
+
+
+class ModerationIndexView(LoginRequiredMixin, View):
+    """``/studio/moderation/``: the moderation page of the person's brand, or a choice of brands
+    when they moderate several (none: 404)."""
+
+    def get(self, request):
+        brands = permissions.scope(Organization.objects.order_by("name"), request.user, Action.MODERATE_CHAT)
+        brands = list(brands[:50])
+        if not brands:
+            raise Http404("You moderate no brand's chats.")
+        if len(brands) == 1:
+            return redirect(reverse("chat:moderation", args=[brands[0].slug]))
+        return render(request, "chat/moderation_brands.html", {"brands": brands})
 
 
 class ModerationView(LoginRequiredMixin, View):

@@ -6,6 +6,7 @@ app_name = "chat"
 
 urlpatterns = [
     path("studio/events/<int:pk>/chat.csv", views.ChatExportView.as_view(), name="export"),
+    path("studio/moderation/", moderation_views.ModerationIndexView.as_view(), name="moderation-index"),
     path(
         "studio/brands/<slug:brand>/moderation/", moderation_views.ModerationView.as_view(), name="moderation"
     ),

@@ -104,3 +104,12 @@ def test_another_brands_held_message_cannot_be_reviewed_from_this_page(
     client.post(reverse("chat:moderation", args=[other_brand.slug]), {"step": "approve", "message": held.pk})
     held.refresh_from_db()
     assert held.held
+
+
+def test_the_studio_nav_leads_moderators_to_their_brands_page(client, brand, moderator, viewer):
+    client.force_login(moderator)
+    index = reverse("chat:moderation-index")
+    assert client.get(reverse("events:list")).content.decode().count(f'href="{index}"') == 1
+    assert client.get(index).url == reverse("chat:moderation", args=[brand.slug])
+    client.force_login(viewer)
+    assert client.get(index).status_code == 404
