@@ -1,0 +1,137 @@
+"""Lighthouse scores (issue 16's goal: >= 95 mobile / 100 desktop performance, accessibility
+100, best practices 100, CLS < 0.02) of the pages viewers and hosts use: the live event page
+(bench/_common.seed_show: live, with a featured product) for an anonymous viewer, and the host
+console for its host, each with Lighthouse's mobile and desktop settings.
+
+One production-settings uvicorn process (collected static files, DEBUG off); Lighthouse from npm
+(``npx --yes lighthouse@12``: fetched on first use, by hand only) drives Debian's Chromium
+(CHROME_PATH=/usr/bin/chromium). The requests carry X-Forwarded-Proto: https, as from the load
+balancer that ends TLS. A busy machine lowers the performance score: compare runs of one session.
+
+    .venv/bin/python bench/lighthouse.py
+    .venv/bin/python bench/lighthouse.py --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import _common
+
+CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
+CHROMIUM = "/usr/bin/chromium"
+
+
+def lighthouse(url: str, *, desktop: bool, headers: dict, out: Path) -> dict:
+    cmd = [
+        "npx", "--yes", "lighthouse@12", url, "--quiet", "--output=json", f"--output-path={out}",
+        "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
+        f"--only-categories={','.join(CATEGORIES)}", f"--extra-headers={json.dumps(headers)}",
+    ]  # fmt: skip
+    if desktop:
+        cmd.append("--preset=desktop")
+    subprocess.run(cmd, check=True, timeout=240, env={**os.environ, "CHROME_PATH": CHROMIUM})
+    report = json.loads(out.read_text())
+    scores = {name: round(100 * (report["categories"][name]["score"] or 0)) for name in CATEGORIES}
+    scores["CLS"] = report["audits"]["cumulative-layout-shift"]["numericValue"]
+    scores["LCP ms"] = report["audits"]["largest-contentful-paint"]["numericValue"]
+    scores["failing"] = sorted(
+        audit_id
+        for audit_id, audit in report["audits"].items()
+        if audit.get("score") is not None
+        and audit["score"] < 0.9
+        and audit.get("scoreDisplayMode") == "binary"
+    )
+    return scores
+
+
+def host_cookie(host) -> str:
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(host.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = host.get_session_auth_hash()
+    session.create()
+    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=1, help="runs per page and preset (median kept)")
+    parser.add_argument("--db-url", default=_common.DEFAULT_DB_URL)
+    parser.add_argument("--redis-url", default=_common.DEFAULT_REDIS_URL)
+    args = parser.parse_args()
+    if shutil.which("npx") is None or not Path(CHROMIUM).exists():
+        sys.exit("npx (npm) and Debian's chromium are needed")
+
+    static_root = Path(tempfile.mkdtemp(prefix="liveshop-lighthouse-static-"))
+    env = _common.server_env(args.db_url, args.redis_url, DJANGO_STATIC_ROOT=str(static_root))
+    collect = [_common.PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"]
+    subprocess.run(collect, cwd=_common.ROOT, env=env, check=True, timeout=300)
+    _common.ensure_database(args.db_url)
+    _common.migrate(env)
+    _common.setup_django(env)
+    from events.models import Highlight
+
+    event, products, host = _common.seed_show()
+    # The card on the page (written directly: featuring would queue its cue for a Celery worker).
+    Highlight.objects.create(event=event, product=products[0], featured_by=host)
+    cookie = host_cookie(host)
+    server = None
+    work = Path(tempfile.mkdtemp(prefix="liveshop-lighthouse-"))
+    try:
+        port = _common.free_port()
+        server = _common.start_uvicorn(port, env, None, work / "uvicorn.log")
+        base = f"http://127.0.0.1:{port}"
+        pages = {
+            "live page": (f"{base}/e/{event.organization.slug}/{event.slug}/", {}),
+            # Not reverse(): loading the URLs here would import bench/chat.py for the chat app.
+            "host console": (
+                f"{base}/studio/events/{event.slug}/?brand={event.organization.slug}",
+                {"Cookie": cookie},
+            ),
+        }
+        print("| page | preset | " + " | ".join(CATEGORIES) + " | CLS | LCP ms | failing audits |")
+        print("|---|---|" + "---|" * (len(CATEGORIES) + 3))
+        for name, (url, headers) in pages.items():
+            for desktop in (False, True):
+                runs = [
+                    lighthouse(
+                        url,
+                        desktop=desktop,
+                        headers={"X-Forwarded-Proto": "https", **headers},
+                        out=work / f"{name.replace(' ', '-')}-{desktop}-{n}.json",
+                    )
+                    for n in range(args.runs)
+                ]
+                best = {
+                    key: statistics.median(r[key] for r in runs) for key in (*CATEGORIES, "CLS", "LCP ms")
+                }
+                failing = sorted({audit for r in runs for audit in r["failing"]})
+                cells = " | ".join(f"{best[c]:.0f}" for c in CATEGORIES)
+                print(
+                    f"| {name} | {'desktop' if desktop else 'mobile'} | {cells} | {best['CLS']:.3f} | "
+                    f"{best['LCP ms']:.0f} | {', '.join(failing) or '-'} |"
+                )
+        print(f"\nreports: {work}")
+    finally:
+        _common.stop(server)
+        _common.cleanup_redis(args.redis_url)
+        shutil.rmtree(static_root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
