@@ -329,7 +329,9 @@ COMMERCE_RESERVATION_MINUTES = env_renamed(
 # "personalize" (Amazon Personalize campaigns below; the local model's popular products stand in
 # when Personalize cannot answer).
 RECOMMENDER_BACKEND = env("RECOMMENDER_BACKEND", default="local")
-PERSONALIZE_REGION = env("PERSONALIZE_REGION", default="") or env("AWS_DEFAULT_REGION", default="") or "us-west-2"
+PERSONALIZE_REGION = (
+    env("PERSONALIZE_REGION", default="") or env("AWS_DEFAULT_REGION", default="") or "us-west-2"
+)
 # A related-items campaign (e.g. aws-similar-items) and a personalized-ranking campaign.
 PERSONALIZE_RELATED_CAMPAIGN_ARN = env("PERSONALIZE_RELATED_CAMPAIGN_ARN", default="")
 PERSONALIZE_RANKING_CAMPAIGN_ARN = env("PERSONALIZE_RANKING_CAMPAIGN_ARN", default="")
@@ -348,9 +350,11 @@ DISCOVERY_THRESHOLD = env.float("LIVESHOP_DISCOVERY_THRESHOLD", default=0.3)  # 
 DISCOVERY_CONSECUTIVE = env.int("LIVESHOP_DISCOVERY_CONSECUTIVE", default=2)  # samples in a row: "on screen"
 DISCOVERY_RESUGGEST_SECONDS = env.float("LIVESHOP_DISCOVERY_RESUGGEST_SECONDS", default=30.0)
 DISCOVERY_AUTO_DWELL = env.float("LIVESHOP_DISCOVERY_AUTO_DWELL", default=3.0)  # seconds on screen: auto
-DISCOVERY_FRAME_WIDTH = env.int("LIVESHOP_DISCOVERY_FRAME_WIDTH", default=640)
+DISCOVERY_FRAME_WIDTH = env.int("LIVESHOP_DISCOVERY_FRAME_WIDTH", default=960)
 DISCOVERY_SAGEMAKER_ENDPOINT = env("DISCOVERY_SAGEMAKER_ENDPOINT", default="")
-DISCOVERY_SAGEMAKER_REGION = env("DISCOVERY_SAGEMAKER_REGION", default=env("AWS_DEFAULT_REGION", default="us-west-2"))
+DISCOVERY_SAGEMAKER_REGION = env(
+    "DISCOVERY_SAGEMAKER_REGION", default=env("AWS_DEFAULT_REGION", default="us-west-2")
+)
 
 # VIDEO
 # ------------------------------------------------------------------------------
@@ -487,7 +491,9 @@ LIVESHOP_UPLOAD_MAX_DURATION_SECONDS = env.int("LIVESHOP_UPLOAD_MAX_DURATION_SEC
 # size (bytes; S3 wants at least 5 MiB), each PUT straight to S3 (multipart) or, with storage on
 # disk, to our server, which keeps them in LIVESHOP_UPLOAD_PARTS_DIR until the last one arrives.
 LIVESHOP_UPLOAD_PART_BYTES = env.int("LIVESHOP_UPLOAD_PART_BYTES", default=8 * 1024**2)
-LIVESHOP_UPLOAD_PARTS_DIR = Path(env("LIVESHOP_UPLOAD_PARTS_DIR", default=str(BASE_DIR / "var" / "upload-parts")))
+LIVESHOP_UPLOAD_PARTS_DIR = Path(
+    env("LIVESHOP_UPLOAD_PARTS_DIR", default=str(BASE_DIR / "var" / "upload-parts"))
+)
 # Only to point boto3 and django-storages at another S3 endpoint (moto in benchmarks).
 AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default="") or None
 

@@ -20,8 +20,8 @@ from analytics.demo import seed_show_history
 from catalog.exceptions import ImportFailed
 from catalog.models import Product
 from catalog.services import attach_product_image, import_products_as_operator
-from recommendations.demo import seed_demo_looks
 from demo.brand import BRAND_NAME, BRAND_SLUG, DEMO_PRODUCTS, DEMO_USERS, DemoUser, product_card_png
+from recommendations.demo import seed_demo_looks
 
 
 class Command(BaseCommand):
