@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-APPS = ("accounts", "catalog", "events", "recordings", "commerce", "chat", "demo")
+APPS = ("accounts", "catalog", "events", "recordings", "commerce", "chat", "embed", "demo")
 # Services modules not called services: events' invitations, commerce's provider refunds and cancels
 # and its flash deals, the studio's product edit.
 EXTRA_MODULES = ("events/invitations.py", "commerce/refunds.py", "commerce/deals.py", "catalog/editing.py")
