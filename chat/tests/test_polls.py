@@ -116,23 +116,25 @@ def test_viewers_and_moderators_cannot_open_polls(event, viewer, moderator):
 
 @pytest.mark.django_db(transaction=True)
 def test_each_viewer_votes_once_and_results_go_out_aggregated(event, host, chat_frames, monkeypatch):
-    monkeypatch.setattr(polls, "RESULTS_INTERVAL", 0.2)
+    monkeypatch.setattr(polls, "RESULTS_INTERVAL", 1.0)
     poll = opened(event, host, options=["Rose", "Plum", "Sand"])
     voters = [make_viewer(f"V{i}") for i in range(5)]
+    started = time.monotonic()
     for index, voter in enumerate(voters):
         polls.vote(poll=poll, user=voter, option=index % 3)
     with pytest.raises(PollRefused) as caught:
         polls.vote(poll=poll, user=voters[0], option=1)
     assert (caught.value.reason, caught.value.status) == ("already_voted", 409)
+    voting = time.monotonic() - started
     assert PollVote.objects.filter(poll=poll).count() == 5
 
     def results():
         return [f for f in chat_frames if f["type"] == "poll_results"]
 
     assert wait_for(lambda: results() and results()[-1]["counts"] == [2, 2, 1])
-    time.sleep(0.5)  # no frame per vote: the five votes of one interval made one frame
-    assert len(results()) == 1
-    assert results()[0]["total"] == 5
+    # One frame per interval, not one per vote (a slow machine may spread five votes over two).
+    assert len(results()) <= 1 + int(voting / polls.RESULTS_INTERVAL) < 5
+    assert results()[-1]["total"] == 5
 
 
 def test_bad_votes_are_refused(event, host, viewer):
