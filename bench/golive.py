@@ -195,14 +195,26 @@ def seed(title: str):
     from django.utils import timezone
 
     from accounts.models import Membership, Organization
+    from catalog.models import Product
+    from catalog.variants import ensure_default_variant
     from events import services
     from liveshop import crypto
 
     org, _ = Organization.objects.get_or_create(slug="golive-bench", defaults={"name": "Go-live Bench"})
     host, _ = get_user_model().objects.get_or_create(username="golive-bench-host")
     Membership.objects.get_or_create(user=host, organization=org, defaults={"role": Membership.Role.HOST})
+    product, _ = Product.objects.get_or_create(
+        organization=org,
+        sku="GOLIVE-1",
+        defaults={
+            "name": "Bench jacket",
+            "price": "89.00",
+            "external_url": "https://shop.example.com/p/golive-1",
+        },
+    )
+    ensure_default_variant(product=product, stock=10)
     event = services.create_event(
-        organization=org, title=title, scheduled_start=timezone.now(), by=host, products=[]
+        organization=org, title=title, scheduled_start=timezone.now(), by=host, products=[product]
     )
     client = Client()
     client.force_login(host)
@@ -235,6 +247,46 @@ def wait_playlist(url: str, since: float, timeout: float = 90) -> float | None:
     return None
 
 
+def frame_rate(page, seconds: float = 5) -> float:
+    """Frames the compositor drew per second over ``seconds`` (the camera's rate, unless drawing lags)."""
+    page.evaluate("window.liveshopGoLive.compositor.frameRate()")  # resets its count
+    time.sleep(seconds)  # the measurement window
+    return page.evaluate("window.liveshopGoLive.compositor.frameRate()")
+
+
+def feature(event_id: int) -> str:
+    from events import services
+    from events.models import LiveEvent
+    from events.payloads import buy_url
+
+    event = LiveEvent.objects.select_related("organization").get(pk=event_id)
+    product = event.lineup.select_related("product").get().product
+    host = event.organization.memberships.get().user
+    services.feature_product(event=event, product=product, by=host)
+    return buy_url(product, event)
+
+
+def feature_to_qr(db, event_id: int, playlist: str, tmp: Path, timeout: float = 60) -> float | None:
+    """Seconds from featuring the product (the console's service) to a frame of the newest HLS
+    segment holding its QR code, decodable to its buy link (zxing-cpp); pulled about once a second."""
+    import zxingcpp
+    from PIL import Image
+
+    started = time.time()
+    link = db.submit(feature, event_id).result()
+    frame = tmp / "qr-frame.png"
+    while time.time() - started < timeout:
+        frame.unlink(missing_ok=True)
+        subprocess.run(
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-live_start_index", "-1",
+             "-i", playlist, "-frames:v", "1", str(frame)],
+            timeout=30, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        if frame.exists() and link in [r.text for r in zxingcpp.read_barcodes(Image.open(frame))]:
+            return time.time() - started
+    return None
+
+
 # The two publishers ------------------------------------------------------------------------------
 
 
@@ -264,6 +316,9 @@ def run_browser(args, server, base, db, tmp, web_pid) -> Result:
         result.to_playlist = wait_playlist(f"{hls}/index.m3u8", started)
         measure(args, result, server, hls, tmp / "browser", width, [psutil.Process(web_pid)])
         result.insertable = page.evaluate("window.liveshopGoLive.insertable")
+        result.fps_plain = frame_rate(page)
+        result.feature_to_qr = feature_to_qr(db, event_id, f"{hls}/index.m3u8", tmp)
+        result.fps_overlay = frame_rate(page)
         page.click("#golive-stop")
         page.wait_for_function("window.liveshopGoLive.name === 'stopped'")
         context.close()
@@ -359,6 +414,11 @@ def report(args, results: list[Result]) -> None:
         print(f"  server CPU (ffmpeg)       {r.cpu_relay:.2f} CPU s per s" if r.cpu_relay is not None else "")
         if r.cpu_web is not None:
             print(f"  server CPU (uvicorn)      {r.cpu_web:.2f} CPU s per s (the WebM over the socket)")
+        if hasattr(r, "fps_plain"):
+            rates = f"{r.fps_plain:.1f} fps plain, {r.fps_overlay:.1f} with the product overlay"
+            print(f"  compositor frame rate     {rates}")
+            qr = f"{r.feature_to_qr:.2f} s" if r.feature_to_qr is not None else "not within 60 s"
+            print(f"  Feature -> QR in HLS      {qr} (a segment's first frame decodes to the buy link)")
         if hasattr(r, "insertable"):
             how = "Insertable Streams" if r.insertable else "canvas captureStream"
             print(f"  compositor                {how}")
