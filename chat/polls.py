@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from accounts import permissions
 from accounts.permissions import Action
-from chat import payloads, realtime
+from chat import payloads, realtime, rooms
 from chat.exceptions import PollRefused
 from chat.models import Poll, PollVote
 from events.models import LiveEvent, StreamSession
@@ -122,6 +122,7 @@ def open_poll(*, event: LiveEvent, question, options, duration_seconds, by) -> P
         cue = (event.channel_id, cue_payload(poll), poll.pk)
         transaction.on_commit(lambda: _dispatch_cue(*cue))
     realtime.broadcast_on_commit(event.pk, "poll.opened", payloads.poll_payload(poll, [0] * len(options)))
+    rooms.send_event_on_commit(event.pk, "poll_opened", {"pollId": str(poll.pk)})
     transaction.on_commit(lambda: _schedule_finish(poll.pk, duration + VOTE_GRACE_SECONDS))
     return poll
 
@@ -171,6 +172,7 @@ def _finish(poll_id: int, *, early: bool) -> Poll | None:
     realtime.broadcast_on_commit(
         poll.event_id, "poll.closed", payloads.poll_results_payload(poll, counts(poll.pk))
     )
+    rooms.send_event_on_commit(poll.event_id, "poll_closed", {"pollId": str(poll.pk)})
     return poll
 
 

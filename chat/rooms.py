@@ -70,6 +70,22 @@ def chat_access(*, event: LiveEvent, user) -> Access:
     return Access(backend=backend.name, room_id=room_id, token=token, capabilities=capabilities)
 
 
+def send_event_on_commit(event_id: int, name: str, attributes: dict[str, str]) -> None:
+    """After commit, a server event to the event's room in the chat service, if it has one (a
+    poll opened or closed: ids only, the 1 KB attribute limit holds whatever the text)."""
+    room_id = ChatRoom.objects.filter(event_id=event_id).values_list("backend_room_id", flat=True).first()
+    if not room_id:
+        return
+
+    def send() -> None:
+        try:
+            get_chat_backend().send_event(room_id, name, attributes)
+        except ChatBackendError:
+            logger.warning("A chat room event was not sent", exc_info=True)
+
+    transaction.on_commit(send)
+
+
 def disconnect_on_commit(restriction: ChatRestriction, event: LiveEvent) -> None:
     """After a ban or time-out commits, close the person's connections to the event's room in the
     chat service, if it has one (their next token has no SEND_MESSAGE)."""

@@ -214,3 +214,22 @@ def test_the_token_endpoint_answers_json_for_every_case(client, chat_service, ev
 def test_with_the_local_backend_the_page_socket_carries_chat(client, event, viewer):
     client.force_login(viewer)
     assert client.post(reverse("chat:token", args=[event.pk])).json() == {"backend": "local"}
+
+
+@pytest.mark.django_db
+def test_polls_open_and_close_as_events_in_the_shows_room(
+    chat_service, event, host, django_capture_on_commit_callbacks
+):
+    from chat import polls
+
+    room = rooms.ensure_room(event)
+    with django_capture_on_commit_callbacks(execute=True):
+        poll = polls.open_poll(
+            event=event, by=host, question="Rose or plum?", options=["Rose", "Plum"], duration_seconds=30
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        polls.close_poll(poll=poll, by=host)
+    assert chat_service.calls_to("send_event") == [
+        {"room_id": room, "name": "poll_opened", "attributes": {"pollId": str(poll.pk)}},
+        {"room_id": room, "name": "poll_closed", "attributes": {"pollId": str(poll.pk)}},
+    ]
