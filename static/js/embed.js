@@ -115,6 +115,8 @@
       if (data.type === "ready") {
         state.ready = true;
         clearTimeout(readyTimer);
+        var fallback = container.querySelector(".liveshop-fallback"); // a slow first load after all
+        if (fallback) fallback.remove();
       }
       if (data.type === "player.state") {
         state.playing = data.state === "playing";
