@@ -17,6 +17,7 @@ Counting rules (each refusal is counted by reason, analytics.models.DroppedBeaco
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -53,7 +54,7 @@ class Viewer:
     key: str
     user: object = None
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
         digest = hmac.new(settings.SECRET_KEY.encode(), f"analytics:{self.key}".encode(), hashlib.sha256)
         return digest.hexdigest()[:32]
