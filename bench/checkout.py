@@ -677,6 +677,8 @@ stock.take = _traced("take", stock.take)
 TestPaymentBackend.create_payment = _traced("create_payment", TestPaymentBackend.create_payment)
 TestPaymentBackend.confirm = _traced("provider_confirm", TestPaymentBackend.confirm)
 services.handle_payment_webhook = _traced("payment_webhook", services.handle_payment_webhook)
+if hasattr(services, "apply_payment_delivery"):  # the pay view's call since session 6
+    services.apply_payment_delivery = _traced("payment_webhook", services.apply_payment_delivery)
 
 if os.environ.get("BENCH_DJANGO_SLOTS"):
     # --django-slots N (an experiment): at most N requests inside Django at once; the others wait
