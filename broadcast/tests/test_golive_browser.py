@@ -94,7 +94,7 @@ def golive_page(request):
         browser = playwright.chromium.launch(
             executable_path=str(browser_conftest.CHROMIUM),
             headless=True,
-            args=[*browser_conftest.CHROMIUM_ARGS, *MEDIA_FLAGS],
+            args=[*browser_conftest.CHROMIUM_ARGS, *getattr(request, "param", MEDIA_FLAGS)],
         )
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.set_default_timeout(DEADLINE_MS)
@@ -336,3 +336,21 @@ def test_ivs_mode_fetches_the_key_by_post_just_before_starting(asgi_server, ivs_
     wait_for_state(page, "stopped")
     assert page.evaluate("window.__ivs.stopped") >= 1
     assert page.errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("golive_page", [["--use-fake-device-for-media-stream"]], indirect=True)
+def test_a_camera_permission_the_browser_refuses_is_explained(asgi_server, scheduled_show, golive_page):
+    """Chromium's own answer: no --use-fake-ui-for-media-stream and no permission granted, so its
+    prompt is dismissed (headless) and getUserMedia rejects with NotAllowedError."""
+    from playwright.sync_api import expect
+
+    page = golive_page
+    page.context.add_cookies([{"name": "sessionid", "value": scheduled_show["session"], "url": asgi_server}])
+    page.goto(f"{asgi_server}{scheduled_show['event'].get_absolute_url()}")
+
+    page.click("#golive-devices")
+
+    expect(page.locator("#golive-error")).to_contain_text(DEVICE_ERRORS["NotAllowedError"])
+    expect(page.locator("#golive-browser")).to_have_attribute("data-state", "error")
