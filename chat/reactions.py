@@ -1,10 +1,12 @@
 """Reactions: a few emoji viewers tap freely, counted in each process and sent once a second.
 
 A tap costs nothing but a count in this process (no database, Redis or frame): every second each
-process with taps adds them to the event's totals (one Redis pipeline) and publishes one
-``chat_reactions`` frame {counts: this second's taps here, totals: the show's so far} on the
-chat's topic, so 5,000 tapping viewers of a process cost one frame a second, not 5,000. Each
-socket counts at most TAPS_PER_SECOND a second; more taps are dropped without a word.
+process with taps adds them to the second's counts and the show's totals (one Redis pipeline), and
+the first process of that second publishes the one ``chat_reactions`` frame {counts: the second's
+taps, every process's; totals: the show's so far} on the chat's topic a moment after the second
+ends: 5,000 tapping viewers over any number of processes cost one frame a second, not 5,000. Each
+socket counts at most TAPS_PER_SECOND a second; more taps are dropped without a word. Each
+second's taps are kept for the replay too (ReactionSecond).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 import time
 from collections import Counter
 from datetime import datetime
@@ -27,6 +30,7 @@ logger = logging.getLogger(__name__)
 EMOJI = ("heart", "fire", "laugh", "clap", "wow")  # the names pages send; they draw the emoji
 TAPS_PER_SECOND = 10
 FLUSH_INTERVAL = 1.0
+SETTLE = 0.25  # seconds after a second ends before its frame goes (every process has added to it)
 TOTALS_TTL = 7 * 24 * 3600  # seconds the show's totals stay in Redis after its last tap
 
 
@@ -79,11 +83,20 @@ def tap(consumer, name) -> None:
 
 
 def flush(event_id: int, counts: dict[str, int]) -> None:
-    """Add one second's taps to the show's totals and tell every viewer (sync: a thread)."""
-    from chat.realtime import chat_topic
-
-    totals = add_to_totals(event_id, counts)
-    publish(chat_topic(event_id), encode("chat.reactions", {"counts": counts, "totals": totals}))
+    """Add this process's taps of one second to the show's (sync: a thread). Without Redis (one
+    process) the frame goes now; with it, every process adds to the second's counts and the
+    show's totals in Redis, and the first of them that second sends the one frame, SETTLE after
+    the second ends, so P processes with tapping viewers still make one frame a second."""
+    if not settings.REDIS_URL:
+        totals = add_to_totals(event_id, counts)
+        _publish(event_id, counts, totals)
+    else:
+        second = int(time.time())
+        if _add_to_second(event_id, second, counts):
+            delay = max(0.0, second + 1 + SETTLE - time.time())
+            timer = threading.Timer(delay, _send_second, [event_id, second])
+            timer.daemon = True
+            timer.start()
     try:
         record_second(event_id, counts)
     except Exception:  # the replay misses a second; the live show does not wait for it
@@ -112,6 +125,40 @@ def record_second(event_id: int, counts: dict[str, int], at: datetime | None = N
     with connection.cursor() as cursor:
         at_value = connection.ops.adapt_datetimefield_value(at)
         cursor.execute(sql, [event_id, at_value, *(int(counts.get(name, 0)) for name in EMOJI)])
+
+
+def _publish(event_id: int, counts: dict[str, int], totals: dict[str, int]) -> None:
+    from chat.realtime import chat_topic
+
+    publish(chat_topic(event_id), encode("chat.reactions", {"counts": counts, "totals": totals}))
+
+
+def _add_to_second(event_id: int, second: int, counts: dict[str, int]) -> bool:
+    """Add ``counts`` to the second's and the show's counts in Redis; True for the first process
+    that second (it sends the frame)."""
+    second_key = f"liveshop:reactions:{event_id}:{second}"
+    with _redis().pipeline(transaction=False) as pipe:
+        for name, count in counts.items():
+            pipe.hincrby(second_key, name, count)
+            pipe.hincrby(f"liveshop:reactions:{event_id}", name, count)
+        pipe.expire(second_key, 60)
+        pipe.expire(f"liveshop:reactions:{event_id}", TOTALS_TTL)
+        pipe.set(f"liveshop:reactions-sender:{event_id}:{second}", 1, nx=True, ex=60)
+        *_, first = pipe.execute()
+    return bool(first)
+
+
+def _send_second(event_id: int, second: int) -> None:
+    """The one frame of a second: every process's taps in it, and the show's totals."""
+    try:
+        with _redis().pipeline(transaction=False) as pipe:
+            pipe.hgetall(f"liveshop:reactions:{event_id}:{second}")
+            pipe.hgetall(f"liveshop:reactions:{event_id}")
+            counts, totals = pipe.execute()
+        decode = lambda found: {name.decode(): int(value) for name, value in found.items()}  # noqa: E731
+        _publish(event_id, decode(counts), decode(totals))
+    except Exception:
+        logger.warning("Reactions of event %s not sent", event_id, exc_info=True)
 
 
 _local_totals: dict[int, Counter] = {}  # without Redis (the one-process demo)
