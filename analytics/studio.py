@@ -122,7 +122,8 @@ class ShowAnalyticsView(LoginRequiredMixin, View):
             "live_chart": charts.viewers_curve(figures.live.curve, marks),
             "replay_chart": charts.viewers_curve(figures.replay.curve),
             "retention_chart": charts.bars(
-                [(str(m), n) for m, n in figures.live.retention[-30:]], "Viewers still watching, by minute"
+                _sampled([(str(m), n) for m, n in figures.live.retention]),
+                "Viewers still watching, by minute",
             ),
             "replay_retention_chart": charts.bars(
                 [(f"{p}%", n) for p, n in figures.replay.retention], "Replay viewers reaching each point"
@@ -132,6 +133,14 @@ class ShowAnalyticsView(LoginRequiredMixin, View):
         }
         template = "analytics/_show_body.html" if request.GET.get("fragment") else "analytics/show.html"
         return render(request, template, context)
+
+
+def _sampled(points: list, most: int = 40) -> list:
+    """About ``most`` evenly spaced points (a long show's minutes), the last one kept."""
+    if len(points) <= most:
+        return points
+    step = -(-len(points) // most)
+    return points[::step] + ([points[-1]] if (len(points) - 1) % step else [])
 
 
 EXPORTS = {

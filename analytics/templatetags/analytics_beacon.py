@@ -12,3 +12,14 @@ def analytics_beacon(target: str, pk: int) -> dict:
         "beacon_id": pk,
         "beacon_heartbeat_ms": settings.ANALYTICS_HEARTBEAT_SECONDS * 1000,
     }
+
+
+@register.filter
+def watch_time(seconds) -> str:
+    """Seconds as "45s", "15m 11s" or "2h 5m" (short: it sits in a headline card)."""
+    seconds = int(seconds or 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
