@@ -170,3 +170,14 @@ def test_the_json_endpoint_gives_the_same_figures_to_hosts_only(show, client, ho
 def test_the_json_endpoint_is_in_the_openapi_schema(client):
     response = client.get("/api/schema/")
     assert b"/api/analytics/shows/{id}/" in response.content and b"show_analytics" in response.content
+
+
+def test_watch_times_read_short_and_long_shows_are_sampled():
+    from analytics.studio import _sampled
+    from analytics.templatetags.analytics_beacon import watch_time
+
+    assert [watch_time(s) for s in (0, 45, 911, 7500)] == ["0s", "45s", "15m 11s", "2h 05m"]
+    minutes = list(range(120))
+    sampled = _sampled(minutes)
+    assert sampled[0] == 0 and sampled[-1] == 119 and len(sampled) <= 41
+    assert _sampled(minutes[:30]) == minutes[:30]
