@@ -6,6 +6,7 @@ another brand's show is a 404."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, time
 
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -65,8 +66,22 @@ class ShowListView(LoginRequiredMixin, View):
                 [(r.event.title[:14], r.live_viewers + r.replay_viewers) for r in recent], "Viewers per show"
             ),
             "orders_chart": charts.bars([(r.event.title[:14], r.orders) for r in recent], "Orders per show"),
+            **_revenue_chart(recent),
         }
         return render(request, "analytics/show_list.html", context)
+
+
+def _revenue_chart(rows: list[selectors.ShowRow]) -> dict:
+    """Revenue per show in the currency most of them sold in (money never adds across currencies)."""
+    sold = Counter(currency for row in rows for currency in row.revenue)
+    if not sold:
+        return {"revenue_chart": charts.bars([], "Revenue per show"), "revenue_currency": ""}
+    currency = sold.most_common(1)[0][0]
+    values = [(r.event.title[:14], int(r.revenue.get(currency, 0))) for r in rows]
+    return {
+        "revenue_chart": charts.bars(values, f"Revenue per show ({currency})"),
+        "revenue_currency": currency,
+    }
 
 
 class ShowListExportView(LoginRequiredMixin, View):

@@ -136,6 +136,7 @@ def test_the_list_sorts_and_filters_by_date(show, host_client):
     assert response.status_code == 200 and b"No shows in this period" in response.content
     response = host_client.get(reverse("analytics:list") + "?sort=viewers")
     assert b"Spring drop" in response.content and b"2 live" in response.content
+    assert b"Revenue per show (" in response.content  # in the currency the shows sold in
     # nonsense in the filters is ignored, never an error page
     assert host_client.get(reverse("analytics:list") + "?sort=%27;drop&from=x").status_code == 200
 
