@@ -251,7 +251,7 @@ def _heartbeat(stream, base: dict, item: dict, viewer: Viewer, now_ms: int) -> H
         min_gap_ms=MIN_GAP_MS,
         ttl=HEARTBEAT_KEY_SECONDS,
         played_ms=item["playedMs"],
-        first_cap_ms=MAX_PLAYED_MS,
+        first_cap_ms=max(MAX_PLAYED_MS, settings.ANALYTICS_HEARTBEAT_SECONDS * 1000 + 5_000),
         template=json.dumps(record, separators=(",", ":")),
         refused_record=_drop(stream.key, "too_frequent", 1),
     )
