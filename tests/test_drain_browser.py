@@ -6,65 +6,17 @@ that nginx sends to the second server, and lets the old one go: the card stays o
 
 from __future__ import annotations
 
-import shutil
 import signal
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from events import services
 from liveshop.tests.test_drain import start_web
-from tests.media import free_port, http_get, stop, wait_for
+from tests.balancer import nginx_binary, start_balancer
+from tests.media import free_port, stop, wait_for
 from tests.test_viewer_browser import DEADLINE_MS, as_the_host, show  # noqa: F401 (fixture)
 
-NGINX = shutil.which("nginx", path="/usr/sbin:/usr/bin:/sbin:/bin")
-
-BALANCER = """
-daemon off;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir}/body;
-  proxy_temp_path {dir}/proxy;
-  fastcgi_temp_path {dir}/fastcgi;
-  uwsgi_temp_path {dir}/uwsgi;
-  scgi_temp_path {dir}/scgi;
-  map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
-  # max_fails=0: a server refusing connections (stopped, or draining) is skipped per request, as
-  # an ALB skips a deregistered target, never marked down for both.
-  upstream web {{ server 127.0.0.1:{a} max_fails=0; server 127.0.0.1:{b} max_fails=0; }}
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://web;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header Host $http_host;
-      proxy_read_timeout 3600s;
-    }}
-  }}
-}}
-"""
-
-
-def start_balancer(directory: Path, a: int, b: int) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    conf = directory / "nginx.conf"
-    conf.write_text(BALANCER.format(dir=directory, a=a, b=b, port=port))
-    log = (directory / "nginx.out").open("wb")
-    process = subprocess.Popen(
-        [NGINX, "-p", str(directory), "-c", str(conf), "-g", "user root;"], stdout=log, stderr=log
-    )
-    wait_for(
-        lambda: process.poll() is not None or http_get(port, "/healthz/")[0] == 200, timeout=30, what="nginx"
-    )
-    assert process.poll() is None, (directory / "nginx.out").read_text()
-    return process, port
+NGINX = nginx_binary()
 
 
 @pytest.mark.browser
