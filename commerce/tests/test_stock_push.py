@@ -140,8 +140,10 @@ async def test_a_hot_product_sends_one_frame_per_window_and_its_last_state():
         await buy(variant)
     elapsed = time.monotonic() - started
 
-    frames = await frames_of_type(viewer, "stock", 4 * stock_push.WINDOW)
-    assert 1 <= len(frames) <= elapsed / stock_push.WINDOW + 2 < 20
+    frames = await frames_of_type(viewer, "stock", 8 * stock_push.WINDOW)  # generous: a busy machine
+    assert 1 <= len(frames) <= elapsed / stock_push.WINDOW + 2
+    # Fewer frames than sales, unless the sales were slower than a window each (a starved machine).
+    assert len(frames) < 20 or elapsed > 20 * stock_push.WINDOW
     assert frames[-1]["products"][0]["left"] == 10  # the last state: 30 - 20, at the threshold
     await viewer.disconnect()
 
