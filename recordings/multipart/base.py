@@ -31,6 +31,8 @@ class Part:
 
 
 class PartStore(Protocol):
+    min_part_bytes: int  # every part but the last at least this large
+
     def start(self, *, key: str, name: str, size: int, content_type: str) -> str:
         """Begin an upload of ``size`` bytes to ``name`` in the default storage; returns the
         store's id for it. ``key`` is the upload's own id (the local store's URLs use it)."""

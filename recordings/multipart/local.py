@@ -27,6 +27,8 @@ class _WholeFile(File):
 
 
 class DirectoryPartStore:
+    min_part_bytes = 1
+
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
 

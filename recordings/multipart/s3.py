@@ -13,7 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.storage import storages
 
-from recordings.multipart.base import Part, PartStoreError, UploadGone
+from recordings.multipart.base import S3_MIN_PART_BYTES, Part, PartStoreError, UploadGone
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +21,8 @@ PRESIGN_EXPIRES = 3600  # a part URL is good for an hour; the page asks again fo
 
 
 class S3PartStore:
+    min_part_bytes = S3_MIN_PART_BYTES
+
     def __init__(self, storage=None):
         self.storage = storage or storages["default"]
 

@@ -54,9 +54,10 @@ class UploadState:
         return len(self.received) == self.upload.part_count
 
 
-def part_size_for(size: int) -> int:
-    """LIVESHOP_UPLOAD_PART_BYTES, or more for a file that would need over 10,000 parts."""
-    return max(settings.LIVESHOP_UPLOAD_PART_BYTES, math.ceil(size / multipart.MAX_PARTS))
+def part_size_for(size: int, *, minimum: int = 1) -> int:
+    """LIVESHOP_UPLOAD_PART_BYTES, or more for a file that would need over 10,000 parts, and at
+    least the store's smallest part (S3: 5 MiB)."""
+    return max(settings.LIVESHOP_UPLOAD_PART_BYTES, math.ceil(size / multipart.MAX_PARTS), minimum)
 
 
 def max_part_bytes() -> int:
@@ -71,13 +72,14 @@ def start_resumable_upload(
     store. PermissionDenied unless ``by`` may edit the brand's recordings."""
     permissions.require(by, Action.EDIT_RECORDING, organization)
     uploads.check_file_meta(name=filename, size=size, content_type=content_type)
+    store = multipart.get_part_store()
     upload = ResumableUpload(
         id=uuid.uuid4(), organization=organization, created_by=by, title=title.strip(),
-        filename=filename, content_type=content_type, size=size, part_size=part_size_for(size),
+        filename=filename, content_type=content_type, size=size,
+        part_size=part_size_for(size, minimum=store.min_part_bytes),
         name=upload_path(Recording(organization=organization), get_valid_filename(filename)),
     )  # fmt: skip
     upload.full_clean(exclude=["store_id"])
-    store = multipart.get_part_store()
     upload.store_id = _store_call(
         store.start, key=str(upload.pk), name=upload.name, size=size, content_type=content_type
     )
@@ -154,7 +156,8 @@ def complete_resumable_upload(*, upload: ResumableUpload, by) -> Recording:
         size = _check_stored(upload)
         return _create_recording(upload, size=size, by=by)
     except InvalidUpload:
-        storages["default"].delete(upload.name)
+        if not Recording.objects.filter(upload=upload.name).exists():  # not a second Complete's
+            storages["default"].delete(upload.name)
         ResumableUpload.objects.filter(pk=upload.pk).delete()
         raise
 
