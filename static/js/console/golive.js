@@ -184,6 +184,21 @@ function applyOverlayControls(compositor = state.compositor) {
 }
 
 let featured = null; // the product card on screen (the studio socket's), or null
+// QR codes of the lineup, fetched when the snapshot names it, so a feature shows on the next frame.
+const qrCodes = new Map(); // product id -> Promise<ImageBitmap | null>
+const pictures = new Map(); // image URL -> ImageBitmap | null
+
+function qrFor(productId) {
+  if (!qrCodes.has(productId)) {
+    const loading = loadBitmap(config.qrUrl.replace("{id}", productId)).then((bitmap) => {
+      if (!bitmap) qrCodes.delete(productId); // asked again at the next feature
+      return bitmap;
+    });
+    qrCodes.set(productId, loading);
+  }
+  return qrCodes.get(productId);
+}
+
 async function refreshOverlay() {
   const compositor = state.compositor;
   if (!compositor) return;
@@ -194,18 +209,22 @@ async function refreshOverlay() {
     state.productId = null;
     return;
   }
-  const [qr, picture] = await Promise.all([
-    product.buyUrl ? loadBitmap(config.qrUrl.replace("{id}", product.id)) : null,
-    loadBitmap(product.image),
-  ]);
+  const qr = product.buyUrl ? await qrFor(product.id) : null;
   if (version !== state.overlayVersion) return; // a newer feature or clear won
+  const picture = pictures.get(product.image) || null;
   Object.assign(compositor.overlay, { qr, picture, product: { name: product.name, priceText: PRICE(product) } });
   state.productId = product.id;
+  if (product.image && !pictures.has(product.image)) {
+    const loaded = await loadBitmap(product.image); // drawn from the frame it arrives on
+    pictures.set(product.image, loaded);
+    if (version === state.overlayVersion) compositor.overlay.picture = loaded;
+  }
 }
 
 function onConsoleFrame(event) {
   const frame = event.detail || {};
   let next;
+  if (frame.type === "studio_snapshot") (frame.stock || []).forEach((entry) => qrFor(entry.id));
   if (frame.type === "studio_snapshot" || frame.type === "snapshot") next = frame.highlight ? frame.highlight.product : null;
   else if (frame.type === "product_featured") next = frame.product || null;
   else if (frame.type === "product_cleared") next = null;
