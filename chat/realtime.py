@@ -14,11 +14,16 @@ Frames: ``chat_history`` {messages} after each snapshot (none while there are no
 ``chat_message`` {id, body, author {name, role}, sentAt, offsetMs}, ``chat_hidden`` {id}; to the
 one socket that sent a frame, ``chat_sent`` {id}, ``chat_moderated`` {action, id} and
 ``chat_error`` {reason, message, retryAfter?}; once a second while viewers tap, ``chat_reactions``
-{counts, totals} (chat.reactions). Broadcast frames close together come as one ``chat_batch``
+{counts, totals} (chat.reactions); ``chat_pinned`` {message | null} (joiners get it after the
+history); polls (chat.polls): ``poll_opened`` {pollId, question, options, counts, closesAt, ...},
+``poll_results`` {pollId, counts, total} at most once a second, ``poll_closed``, and
+``poll_state`` {poll} for a joining socket. Broadcast frames close together come as one ``chat_batch``
 {frames: [...]} (RecentMessages._forward). The page sends ``reaction`` {emoji},
-``chat_post`` {body}; the brand's people ``chat_hide`` / ``chat_timeout`` {minutes} / ``chat_ban``,
+``chat_post`` {body, replyTo?}; the brand's people ``chat_hide`` / ``chat_timeout`` {minutes} /
+``chat_ban`` / ``chat_pin``,
 each naming a message {id} (the author is found from it: pages never see user ids), and
-``chat_slow_mode`` {seconds}, which every page hears as ``chat_settings`` {slowModeSeconds}.
+``chat_slow_mode`` {seconds}, which every page hears as ``chat_settings`` {slowModeSeconds}, and
+``chat_unpin``. Votes are HTTP (chat.poll_views): once per person and poll, with 4xx answers.
 """
 
 from __future__ import annotations
