@@ -46,7 +46,7 @@ def demo_cues(products: Sequence[Product], *, per_product_ms: int = PER_PRODUCT_
 def demo_video_path(directory: Path, products: Sequence[Product]) -> Path:
     """Where the video for these products lives: named by a digest of what is drawn on it, so a
     renamed or repriced product gets a new video and an unchanged one is reused."""
-    drawn = "\n".join(f"{p.pk}:{p.name}:{p.price}:{p.currency}" for p in products)
+    drawn = "\n".join(f"{p.pk}:{p.name}:{p.price}:{p.currency}:{p.image.name or ''}" for p in products)
     return directory / f"show-{hashlib.sha256(drawn.encode()).hexdigest()[:12]}.mp4"
 
 
@@ -74,6 +74,9 @@ def write_demo_video(
             f"drawtext=fontfile={FONT}:text='%{{pts\\:hms}}':x=w-tw-24:y=24:fontsize=28:"
             "fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=8"
         )
+        # Each product's own image beside its name while its cue is on: what the product detector
+        # (discovery, the console's "Seen on screen") recognises in the live video.
+        inputs, graph = _product_images(texts, cues, duration, ",".join(filters))
         tone = "+".join(
             f"sin(2*PI*{330 + 55 * i}*t)*between(t,{c.start_ms / 1000},{c.end_ms / 1000})"
             for i, c in enumerate(cues)
@@ -82,7 +85,7 @@ def write_demo_video(
             "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
             "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate={FPS}:duration={duration}",
             "-f", "lavfi", "-i", f"aevalsrc=exprs='0.2*({tone or '0'})':s=48000:d={duration}",
-            "-vf", ",".join(filters),
+            *inputs, "-filter_complex", graph, "-map", "[video]", "-map", "1:a",
             "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p",
             "-b:v", "2500k", "-maxrate", "2500k", "-bufsize", "5000k",
             "-g", str(FPS), "-keyint_min", str(FPS), "-sc_threshold", "0",
@@ -98,6 +101,25 @@ def write_demo_video(
             raise DemoVideoError(f"ffmpeg could not draw the demo video: {reason[-500:]}") from None
     path.with_suffix(".part.mp4").rename(path)
     return cues
+
+
+def _product_images(
+    scratch: Path, cues: Sequence[DemoCue], duration: float, drawn: str
+) -> tuple[list[str], str]:
+    """ffmpeg inputs (inputs 2, 3, ...: each product image, looped for the video's length) and
+    the filter graph: the drawn texts, then each image overlaid on the left while its cue is on."""
+    inputs, steps, last = [], [f"[0:v]{drawn}[v0]"], "v0"
+    for i, cue in enumerate(c for c in cues if c.product.image):
+        file = scratch / f"image-{i}{Path(cue.product.image.name).suffix}"
+        with cue.product.image.open("rb") as image:
+            file.write_bytes(image.read())
+        inputs += ["-loop", "1", "-t", f"{duration}", "-i", str(file)]
+        on = f"between(t,{cue.start_ms / 1000},{cue.end_ms / 1000 - 0.001})"
+        steps.append(f"[{i + 2}:v]scale=-2:420,format=yuv420p[p{i}]")
+        steps.append(f"[{last}][p{i}]overlay=x=60:y=60:enable='{on}':eof_action=pass[v{i + 1}]")
+        last = f"v{i + 1}"
+    steps.append(f"[{last}]null[video]")
+    return inputs, ";".join(steps)
 
 
 def _text(file: Path, text: str, *, y: str, size: int, enable: str) -> str:
