@@ -160,7 +160,9 @@ def create_upload(*, organization: Organization, title: str, file, by) -> Record
 @transaction.atomic
 def save_pending(recording: Recording, *, upload_size: int, by) -> Recording:
     """Save a checked upload (its file stored) as a pending Recording with a unique slug and a
-    private folder; its transcode is queued after commit."""
+    private folder; its transcode is queued after commit. PermissionDenied unless ``by`` may edit
+    the brand's recordings."""
+    permissions.require(by, Action.EDIT_RECORDING, recording.organization)
     recording.upload_size = upload_size
     recording.status = Recording.Status.PENDING
     recording.cdn_prefix = recording.cdn_prefix or new_media_prefix(private=True)  # see transcode
