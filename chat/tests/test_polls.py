@@ -9,6 +9,8 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accounts.models import Membership
 from accounts.tests.factories import member
@@ -276,3 +278,25 @@ def test_a_private_shows_poll_is_a_404_to_people_not_invited(client, event, host
     assert client.get(reverse("chat:poll", args=[event.pk, poll.pk])).status_code == 404
     answer = post_json(client, reverse("chat:vote", args=[event.pk, poll.pk]), {"option": 0})
     assert answer.status_code == 404
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    question=st.one_of(st.text(max_size=260), st.none(), st.integers()),
+    options=st.one_of(
+        st.lists(st.one_of(st.text(max_size=100), st.none()), max_size=6), st.text(max_size=20)
+    ),
+    duration=st.one_of(st.integers(min_value=-5, max_value=700), st.text(max_size=4), st.none()),
+)
+def test_any_poll_input_is_opened_cleaned_or_refused_with_a_reason(event, host, question, options, duration):
+    Poll.objects.all().delete()
+    try:
+        poll = polls.open_poll(
+            event=event, by=host, question=question, options=options, duration_seconds=duration
+        )
+    except PollRefused as exc:
+        assert exc.reason and exc.message and 400 <= exc.status < 500
+        assert not Poll.objects.exists()
+        return
+    assert poll.question and len(poll.question) <= polls.QUESTION_MAX
+    assert 2 <= len(poll.options) <= 4 and all(0 < len(o) <= polls.OPTION_MAX for o in poll.options)
