@@ -33,20 +33,31 @@ async function copyText(text) {
   }
 }
 
-function build() {
-  const url = canonical ? canonical.href : window.location.href;
-  const title = ogTitle ? ogTitle.content : document.title;
+/** The button the page rendered (templates/events/_share_button.html: in place from the first
+ * paint, so nothing shifts), else one made here. */
+function markup() {
+  const rendered = slot.querySelector(".share");
+  if (rendered) return rendered;
   const wrap = document.createElement("span");
   wrap.className = "share";
   const button = document.createElement("button");
   button.type = "button";
   button.className = "share-button";
   button.innerHTML = `${ICON}<span>Share</span>`;
-  button.setAttribute("aria-label", usesShareSheet() ? "Share this show" : "Share: copy this show's link");
   const status = document.createElement("span");
   status.className = "share-status";
   status.setAttribute("role", "status");
   wrap.append(button, status);
+  slot.append(wrap);
+  return wrap;
+}
+
+function wire(wrap) {
+  const url = canonical ? canonical.href : window.location.href;
+  const title = ogTitle ? ogTitle.content : document.title;
+  const button = wrap.querySelector(".share-button");
+  const status = wrap.querySelector(".share-status");
+  button.setAttribute("aria-label", usesShareSheet() ? "Share this show" : "Share: copy this show's link");
   let timer = 0;
 
   const say = (text) => {
@@ -67,7 +78,6 @@ function build() {
     }
     say((await copyText(url)) ? "Link copied" : `Copy this link: ${url}`);
   });
-  return wrap;
 }
 
-if (slot) slot.append(build());
+if (slot) wire(markup());
