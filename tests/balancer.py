@@ -16,9 +16,10 @@ def nginx_binary() -> str | None:
 BALANCER = """
 daemon off;
 worker_processes 1;
+worker_rlimit_nofile 65536;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
-events {{ worker_connections 256; }}
+events {{ worker_connections 16384; }}  # two per proxied socket
 http {{
   access_log off;
   client_body_temp_path {dir}/body;
