@@ -32,7 +32,7 @@ from analytics import streams
 from analytics.buffer import Heartbeat, Submission, get_buffer
 from analytics.exceptions import BeaconRejected
 from events.models import Highlight
-from liveshop import jsoninput
+from liveshop import jsoninput, tasks
 from recordings.models import ProductCue
 
 MAX_BODY_BYTES = 16 * 1024
@@ -310,6 +310,4 @@ def schedule_flush() -> None:
         return  # this process asked within the interval: no round trip
     _flush_asked_at = time.monotonic()
     if get_buffer().first_time("flush-scheduled", max(1, int(interval))):
-        from analytics.tasks import flush_buffer_task
-
-        flush_buffer_task.apply_async(countdown=interval)
+        tasks.enqueue("analytics.tasks.flush_buffer_task", countdown=interval)

@@ -186,3 +186,14 @@ def test_the_memory_buffer_of_the_one_process_demo_counts_as_redis_does(live_eve
     assert list(watched(stream).values()) == [15 * S + 15 * S]  # the second: 20 s passed, 15 s played
     assert dropped(stream) == {"too_frequent": 1, "duplicate_batch": 1}
     get_buffer.cache_clear()
+
+
+def test_a_beacon_asks_for_a_flush_at_most_once_per_interval(live_event, settings, monkeypatch):
+    from analytics import ingest
+
+    settings.ANALYTICS_SCHEDULE_FLUSH = True  # eager Celery in tests: the flush runs at once
+    monkeypatch.setattr(ingest, "_flush_asked_at", -1e9)
+    send("id:nia", {"event": live_event.pk}, seq=0, items=[heartbeat()])
+    assert WatchMinute.objects.get().watched_ms == 15 * S  # rolled up without anyone flushing by hand
+    send("id:nia", {"event": live_event.pk}, seq=1, now=T0 + 15 * S, items=[heartbeat(at=T0 + 15 * S)])
+    assert WatchMinute.objects.get().watched_ms == 15 * S  # the next flush comes after the interval
