@@ -54,3 +54,11 @@ def test_only_the_brands_owners_export(client, event, host, moderator, other_bra
         assert download(client, event)[0].status_code == status
     client.logout()
     assert download(client, event)[0].status_code == 302  # to the login page
+
+
+def test_the_studio_event_page_links_owners_to_the_chat_csv(client, event, owner, host):
+    export = reverse("chat:export", args=[event.pk])
+    client.force_login(owner)
+    assert f'href="{export}"' in client.get(reverse("events:detail", args=[event.slug])).content.decode()
+    client.force_login(host)  # hosts may not export the chat
+    assert f'href="{export}"' not in client.get(reverse("events:detail", args=[event.slug])).content.decode()
