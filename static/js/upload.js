@@ -294,7 +294,10 @@ function setUpUploadForm(form) {
       }
     }
 
+    let stalled = 0; // rounds that got no part through (S3 refusing every URL, not only expired ones)
     while (state.parts.length) {
+      if (stalled >= 3) return { ok: false, body: { error: "Storage refused the video's parts; try again later." } };
+      const before = state.receivedBytes;
       const queue = [...state.parts];
       const worker = async () => {
         while (queue.length) await sendPart(queue.shift());
@@ -308,6 +311,7 @@ function setUpUploadForm(form) {
       }
       state = body;
       arrived = state.receivedBytes;
+      stalled = state.receivedBytes > before ? 0 : stalled + 1;
     }
     progress(1, "Checking the video…");
     const response = await post(state.completeUrl, new FormData(), { form });
