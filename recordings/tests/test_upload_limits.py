@@ -12,6 +12,7 @@ from asgiref.sync import async_to_sync
 from django.core import signals
 from django.db import close_old_connections
 
+from recordings.exceptions import InvalidUpload
 from recordings.models import Recording
 from recordings.services import uploads
 from recordings.tests.upload_media import files_in, upload
@@ -119,6 +120,16 @@ def test_a_video_longer_than_the_limit_is_refused_with_both_lengths(
     (message,) = response.context["form"].errors["file"]
     assert message.startswith("This video is 4 s long; videos may be at most 3 s. Trim it")
     assert Recording.objects.count() == 0 and files_in(on_disk[0]) == []
+
+
+def test_the_duration_limit_allows_half_a_second_of_container_rounding(settings, sample_video):
+    # A "30-minute" file is 1800.02 s to ffprobe: refusing it read "30 min long; at most 30 min".
+    assert uploads.probe_video(sample_video).duration == 4.0
+    settings.LIVESHOP_UPLOAD_MAX_DURATION_SECONDS = 3.6  # 0.4 s short: accepted, as by the page
+    uploads.probe_video(sample_video)
+    settings.LIVESHOP_UPLOAD_MAX_DURATION_SECONDS = 3.4
+    with pytest.raises(InvalidUpload, match=r"This video is 4 s long; videos may be at most 3 s\."):
+        uploads.probe_video(sample_video)
 
 
 def test_the_upload_form_says_the_limits_and_gives_them_to_the_page(host_client, brand, settings):
