@@ -113,7 +113,11 @@ SETTINGS_SOURCE = (ROOT / "liveshop" / "settings" / "base.py").read_text()
 READ = re.compile(
     r'\benv(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]+)"|\benv_renamed\(\s*env(?:\.\w+)?,\s*"([A-Z][A-Z0-9_]+)"'
 )
-KEPT = {"DATABASE_URL", "REDIS_URL", "VIDEO_BACKEND", "PAYMENT_BACKEND"}  # as STYLE.md keeps VIDEO_BACKEND
+# Gateways' backend choices stay as STYLE.md keeps VIDEO_BACKEND.
+KEPT = {
+    "DATABASE_URL", "REDIS_URL", "VIDEO_BACKEND", "PAYMENT_BACKEND", "CHAT_BACKEND", "RECOMMENDER_BACKEND",
+    "DISCOVERY_BACKEND",
+}  # fmt: skip
 RENAMED = {
     "MEDIA_SERVER_RTMP_PORT": "1999",
     "RECORDINGS_INGEST_MODE": "reference",
@@ -137,7 +141,8 @@ def test_every_variable_the_settings_read_is_in_env_example_and_readme():
 
 
 def test_liveshop_variables_share_the_prefix():
-    vendors = ("LIVESHOP_", "DJANGO_", "AWS_", "IVS_", "CELERY_", "STRIPE_")
+    # Vendors' own names: an AWS service's resources are named after it (IVS_, PERSONALIZE_, ...).
+    vendors = ("LIVESHOP_", "DJANGO_", "AWS_", "IVS_", "CELERY_", "STRIPE_", "PERSONALIZE_", "SAGEMAKER_")
     assert {name for name in read_names() if not name.startswith(vendors)} == KEPT
 
 

@@ -49,7 +49,7 @@ class SageMakerDetector:
     ) -> list[Detection]:
         """Send the frame as JPEG; map the answer's SKUs to the candidates (the lineup's first)."""
         if not self.endpoint:
-            raise DetectorError("DISCOVERY_SAGEMAKER_ENDPOINT is not set.")
+            raise DetectorError("SAGEMAKER_DISCOVERY_ENDPOINT is not set.")
         ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         body = encoded.tobytes() if ok else b""
         if not body or len(body) > MAX_BODY:

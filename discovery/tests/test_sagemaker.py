@@ -105,5 +105,5 @@ def test_an_answer_that_is_not_ours_is_a_model_error(client):
 
 
 def test_no_endpoint_is_a_clear_error(client):
-    with pytest.raises(DetectorError, match="DISCOVERY_SAGEMAKER_ENDPOINT"):
+    with pytest.raises(DetectorError, match="SAGEMAKER_DISCOVERY_ENDPOINT"):
         SageMakerDetector(client=client, endpoint="").detect(FRAME, organization_id=1, candidates=CANDIDATES)
