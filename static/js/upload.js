@@ -120,6 +120,7 @@ function fingerprint(brand, file) {
   return [brand, file.name, file.size, file.lastModified].join("|");
 }
 
+const SIGNED_OUT = "You were signed out. Sign in again, then choose the same file to go on from where it stopped.";
 const wait = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 /** The upload form: its file picker and drop zone, and the upload with its progress bar. */
@@ -243,7 +244,9 @@ function setUpUploadForm(form) {
     const known = rememberedUploads()[key];
     if (known) {
       const response = await getJson(known.statusUrl);
-      if (response.ok) state = await response.json();
+      const body = await jsonBody(response);
+      if (response.ok && !body) throw new Error(SIGNED_OUT);
+      if (response.ok) state = body;
       else remember(key, null);
     }
     if (!state) {
@@ -255,6 +258,7 @@ function setUpUploadForm(form) {
       const response = await post(form.dataset.startUrl, start, { form });
       const body = await jsonBody(response);
       if (!response.ok) return { ok: false, body };
+      if (!body) throw new Error(SIGNED_OUT);
       state = body;
       remember(key, { statusUrl: state.statusUrl, name: file.name, size: file.size, title: state.title });
     } else {
@@ -273,6 +277,9 @@ function setUpUploadForm(form) {
         try {
           const answer = await send("PUT", part.url, blob, { headers, onProgress: (loaded) => { sending.set(part.number, loaded); show(); } });
           sending.delete(part.number);
+          // Our server answers the part's number: a login page after a redirect (the session
+          // ended) is not an arrived part.
+          if (ours && answer.status < 300 && parse(answer)?.number !== part.number) throw new PartRefused(SIGNED_OUT);
           if (answer.status < 300) {
             arrived += blob.size;
             show();
@@ -305,6 +312,7 @@ function setUpUploadForm(form) {
       await Promise.all(Array.from({ length: Math.min(PARALLEL_PARTS, queue.length) }, worker));
       const response = await getJson(state.statusUrl);
       const body = await jsonBody(response);
+      if (response.ok && !body) throw new Error(SIGNED_OUT);
       if (!response.ok) {
         if (response.status < 500) remember(key, null);
         return { ok: false, body };
