@@ -208,4 +208,6 @@ def test_the_stack_asks_for_redis_tls_and_passes_it_to_its_task():
     parameter = template["Parameters"]["RedisTls"]
     assert (parameter["Default"], parameter["AllowedValues"]) == ("required", ["required", "optional"])
     container = template["Resources"]["IngestTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
-    assert {"Name": "LIVESHOP_REDIS_TLS", "Value": {"Ref": "RedisTls"}} in container["Environment"]
+    # All in: the stack's own ElastiCache always has TLS; bring your own: the parameter says.
+    tls = {"Fn::If": ["AllIn", "required", {"Ref": "RedisTls"}]}
+    assert {"Name": "LIVESHOP_REDIS_TLS", "Value": tls} in container["Environment"]
