@@ -55,10 +55,11 @@ def suggested(broadcasts) -> list[str]:
 
 
 def show_video(tmp_path, photos) -> str:
-    """4 s of an empty scene, 8 s with the oat yoghurt, 8 s with the apple juice (H.264, 2 s GOP)."""
+    """4 s of an empty scene, 16 s with the oat yoghurt, 16 s with the apple juice (H.264, 2 s GOP):
+    each product stays long enough to be seen even when a busy machine starts the sampler late."""
     inputs = []
-    for name, product, seconds in (("empty", None, 4), ("oat", "Oatly-Natural-Oatghurt", 8),
-                                   ("juice", "Tropicana-Apple-Juice", 8)):  # fmt: skip
+    for name, product, seconds in (("empty", None, 4), ("oat", "Oatly-Natural-Oatghurt", 16),
+                                   ("juice", "Tropicana-Apple-Juice", 16)):  # fmt: skip
         scene = synthetic.background(1280, 720, seed=len(inputs))
         if product:
             synthetic.composite(
