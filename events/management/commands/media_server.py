@@ -128,12 +128,19 @@ def _find_rtmp_module(nginx: str) -> Path:
     return module
 
 
+def _gone_is_fine(function, path, exc_info) -> None:
+    """rmtree's error handler: a file that vanished meanwhile (an nginx worker of the killed
+    server still rotating its playlist) is already what we want; anything else is raised."""
+    if not issubclass(exc_info[0], FileNotFoundError):
+        raise exc_info[1]
+
+
 def _prepare_dir(directory: Path, *, clear_hls: bool) -> Path:
     """The runtime folder with the subfolders nginx expects (it creates none of them itself, and
     skips recording silently without rec/). Live HLS is a cache: stale playlists are removed."""
     hls = directory / "hls_public"
     if clear_hls and hls.exists():
-        shutil.rmtree(hls)
+        shutil.rmtree(hls, onerror=_gone_is_fine)
     try:
         for name in (*PRIVATE_DIRS, "hls_public"):
             (directory / name).mkdir(parents=True, exist_ok=True)
