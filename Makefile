@@ -8,9 +8,10 @@ PORT ?= 8000
 DEMO_REDIS_PORT ?= 6389
 # Debian packages the tests and the demo use (installed by `make system-deps`, run as root);
 # also Debian's nodejs and npm when no npm is on the PATH (the viewer page's players come from npm).
-DEBIAN_PACKAGES := postgresql redis-server nginx libnginx-mod-rtmp ffmpeg chromium fonts-dejavu-core
+# gettext: makemessages/compilemessages (the compiled catalogues are committed; tests need none).
+DEBIAN_PACKAGES := postgresql redis-server nginx libnginx-mod-rtmp ffmpeg chromium fonts-dejavu-core gettext
 
-.PHONY: demo test install lint format system-deps clean audit audit-refresh
+.PHONY: demo prodlike test install lint format system-deps clean audit audit-refresh
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,8 +63,9 @@ audit-refresh: install
 
 demo: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo
+	LIVESHOP_SITE_URL=http://$(HOST):$(PORT) $(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py allow_embed_origin northwind http://localhost:$(PORT)
+	@$(BIN)/python manage.py demo_check
 	@echo
 	@echo "Liveshop is starting at http://$(HOST):$(PORT)/"
 	@echo "  watch:   http://$(HOST):$(PORT)/e/northwind/northwind-live/   (the demo show, live in a loop)"
@@ -75,6 +77,13 @@ demo: install
 	HOST=$(HOST) PORT=$(PORT) LIVESHOP_SITE_URL=http://$(HOST):$(PORT) \
 		REDIS_URL=$${REDIS_URL:-$$(command -v redis-server >/dev/null && echo redis://127.0.0.1:$(DEMO_REDIS_PORT)/0)} \
 		$(BIN)/honcho -f Procfile.demo start
+
+# The production topology on this machine, left running (deploy/prodlike.py): nginx in front of two
+# production web processes (DJANGO_DEBUG=false), a worker, a discovery worker and beat, the media
+# server and the demo show, on a PostgreSQL and Redis of its own. `kill -HUP <pid>` rolls the web
+# processes as a deploy would; Ctrl-C stops everything.
+prodlike: install
+	$(BIN)/python deploy/prodlike.py --port $(PORT)
 
 clean:
 	rm -rf $(VENV) node_modules db.sqlite3 media staticfiles var test-artifacts

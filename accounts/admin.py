@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.contenttypes.views import shortcut
@@ -8,6 +9,7 @@ from accounts import permissions, throttle
 from accounts.forms import AdminLoginForm
 from accounts.models import Membership, Organization
 from accounts.permissions import Action
+from accounts.time_zones import time_zone_choices
 
 # The admin's login says when logins are paused (accounts.throttle) and answers 429 then.
 admin.site.login_form = AdminLoginForm
@@ -174,10 +176,17 @@ class MembershipInline(admin.TabularInline):
 class OrganizationAdmin(BrandScopedAdmin):
     change_action = Action.MANAGE_MEMBERS
     delete_action = Action.MANAGE_MEMBERS
-    list_display = ["name", "slug", "created_at"]
+    list_display = ["name", "slug", "time_zone", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "time_zone":  # a list of the zones, checked by the model's validator too
+            return forms.TypedChoiceField(
+                choices=time_zone_choices(), label="Time zone", help_text=db_field.help_text
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def has_add_permission(self, request):
         return permissions.is_superuser(request.user)

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from accounts.time_zones import DEFAULT_TIME_ZONE, validate_time_zone, zone_of
+
 
 class Organization(models.Model):
     """A brand: it owns products and live events; people belong to it through memberships."""
@@ -11,6 +13,15 @@ class Organization(models.Model):
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
+    # Where the brand is: the studio shows and takes its times (a show's start) in this zone;
+    # the database keeps every time in UTC.
+    time_zone = models.CharField(
+        max_length=64,
+        default=DEFAULT_TIME_ZONE,
+        db_default=DEFAULT_TIME_ZONE,  # rows written without it (older code, data migrations) are UTC
+        validators=[validate_time_zone],
+        help_text="The brand's time zone (IANA name, e.g. Europe/Berlin) for the studio's times.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -18,6 +29,11 @@ class Organization(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def zone(self):
+        """The brand's time zone as a tzinfo (UTC for a name this machine does not know)."""
+        return zone_of(self.time_zone)
 
 
 class Membership(models.Model):

@@ -77,7 +77,9 @@ def roles_of(user) -> dict[int, str]:
         return {}
     roles = getattr(user, _CACHE_ATTR, None)
     if roles is None:
-        roles = dict(Membership.objects.filter(user=user).values_list("organization_id", "role"))
+        # No ordering: Membership's (brand name, username) would join both tables to sort a dict.
+        memberships = Membership.objects.filter(user=user).order_by()
+        roles = dict(memberships.values_list("organization_id", "role"))
         setattr(user, _CACHE_ATTR, roles)
     return roles
 

@@ -8,7 +8,7 @@ urlpatterns = [
     path(
         "login/",
         throttle.too_many_requests(
-            auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True)
+            views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True)
         ),
         name="login",
     ),

@@ -1,10 +1,21 @@
 from django.contrib.auth import login
-from django.shortcuts import redirect, render
+from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
-from accounts import services
+from accounts import permissions, services
 from accounts.forms import SignInLinkForm, SignUpForm
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login; without a ``next``, a brand's people land on the studio (where their work
+    is), viewers on the home page (LOGIN_REDIRECT_URL)."""
+
+    def get_default_redirect_url(self):
+        if permissions.can_in_any(self.request.user, permissions.Action.VIEW):
+            return resolve_url("events:list")
+        return super().get_default_redirect_url()
 
 
 class SignInLinkView(View):

@@ -1,6 +1,7 @@
-"""``GET /api/analytics/shows/<id>/``: a show's figures as JSON (Django REST framework, in the
-OpenAPI schema), for owners and hosts of its brand (Action.VIEW_ANALYTICS): the dashboard's
-numbers, from the same selectors. Money per currency as decimal strings."""
+"""``GET /api/analytics/shows/<id>/`` and ``GET /api/analytics/videos/<id>/``: a show's or an
+uploaded video's figures as JSON (Django REST framework, in the OpenAPI schema), for owners and
+hosts of its brand (Action.VIEW_ANALYTICS): the dashboard's numbers, from the same selectors.
+Money per currency as decimal strings."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from accounts import permissions
 from accounts.permissions import Action
 from analytics import selectors
 from events.models import LiveEvent
+from recordings.models import Recording
 
 
 class ViewersPointSerializer(serializers.Serializer):
@@ -79,6 +81,43 @@ class ShowFiguresSerializer(serializers.Serializer):
     dropped_beacons = serializers.IntegerField(source="dropped")
 
 
+class CueFiguresSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="cue.pk")
+    start_ms = serializers.IntegerField(source="cue.start_ms")
+    product = serializers.CharField(source="label")
+    impressions = serializers.IntegerField()
+    clicks = serializers.IntegerField()
+    adds_to_cart = serializers.IntegerField(source="adds")
+    orders = serializers.IntegerField()
+    units = serializers.IntegerField()
+    revenue = serializers.DictField(child=serializers.DecimalField(max_digits=14, decimal_places=2))
+
+
+class VideoFiguresSerializer(serializers.Serializer):
+    video = serializers.IntegerField(source="recording.pk")
+    title = serializers.CharField(source="recording.title")
+    viewing = ViewingSerializer(help_text="retention: viewers reaching each 10 % of the video")
+    orders = serializers.IntegerField(source="sales.orders")
+    buyers = serializers.IntegerField(source="sales.buyers")
+    revenue = serializers.DictField(
+        source="sales.revenue", child=serializers.DecimalField(max_digits=14, decimal_places=2)
+    )
+    conversion = serializers.CharField()
+    top_products = ProductSalesSerializer(many=True, source="sales.top_products")
+    cues = CueFiguresSerializer(many=True)
+    dropped_beacons = serializers.IntegerField(source="dropped")
+
+
+def _one_of_yours(queryset, request, pk: int):
+    """The object of the user's brands (404 for another brand's), 403 for a role without analytics."""
+    try:
+        return permissions.get_for_user_or_404(queryset, request.user, Action.VIEW_ANALYTICS, pk=pk)
+    except Http404:
+        raise NotFound("Not found among your brands'.") from None
+    except permissions.PermissionDenied as error:
+        raise PermissionDenied(str(error)) from None
+
+
 class ShowFiguresView(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -95,12 +134,25 @@ class ShowFiguresView(APIView):
         },
     )
     def get(self, request, pk: int):
-        try:
-            event = permissions.get_for_user_or_404(
-                LiveEvent.objects.all(), request.user, Action.VIEW_ANALYTICS, pk=pk
-            )
-        except Http404:
-            raise NotFound("No such show.") from None
-        except permissions.PermissionDenied as error:
-            raise PermissionDenied(str(error)) from None
+        event = _one_of_yours(LiveEvent.objects.all(), request, pk)
         return Response(ShowFiguresSerializer(selectors.show_figures(event)).data)
+
+
+class VideoFiguresView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="video_analytics",
+        summary="An uploaded video's analytics",
+        description="Viewers, viewers per minute, watch time, how far viewers got, each product "
+        "cue's impressions, clicks, adds, orders and revenue, the video's orders, revenue per "
+        "currency, conversion, top products. Owners and hosts of the video's brand.",
+        responses={
+            200: VideoFiguresSerializer,
+            403: OpenApiResponse(description="Not an owner or host of the video's brand."),
+            404: OpenApiResponse(description="No such uploaded video among your brands'."),
+        },
+    )
+    def get(self, request, pk: int):
+        video = _one_of_yours(Recording.objects.filter(backend=Recording.Backend.UPLOAD), request, pk)
+        return Response(VideoFiguresSerializer(selectors.video_figures(video)).data)

@@ -1,22 +1,33 @@
-"""Charts drawn on the server as SVG (no script, no CDN): they print, export, and read the
-page's colours (currentColor and CSS custom properties), so they follow light and dark themes.
-Every label is escaped."""
+"""Charts: each drawn on the server as SVG (it prints, reads the page's colours, and is what a
+page without scripts or a screen reader gets: role=img with a label, a title per point) and
+carrying its data in ``data-chart``, from which static/js/analytics/charts.js draws it again with
+uPlot (npm, served from our static files: no CDN), interactive: hover values, the highlight
+flags clickable. Every label is escaped; numbers are written in the active locale
+(analytics.formatting)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+
+from analytics.formatting import number
 
 WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 640, 220, 40, 24, 12
 
 
-def _frame(inner: str, label: str) -> SafeString:
-    return mark_safe(  # noqa: S308 (every text below is escaped)
+def _frame(inner: str, label: str, data: dict | None = None) -> SafeString:
+    svg = (
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
         f'xmlns="http://www.w3.org/2000/svg">{inner}</svg>'
     )
+    if data is not None:  # charts.js draws it with uPlot
+        chart = escape(json.dumps({**data, "label": label}, separators=(",", ":")))
+        svg = f'<div class="chart-box" data-chart="{chart}">{svg}</div>'
+    return mark_safe(svg)  # noqa: S308 (every text in it is escaped)
 
 
 def _y(value: float, top: float) -> float:
@@ -28,7 +39,7 @@ def _axes(top: int, first: str, last: str) -> str:
     base = HEIGHT - PAD_BOTTOM
     return (
         f'<line class="axis" x1="{PAD_LEFT}" y1="{base}" x2="{WIDTH}" y2="{base}"/>'
-        f'<text class="tick" x="{PAD_LEFT - 6}" y="{PAD_TOP + 4}" text-anchor="end">{top}</text>'
+        f'<text class="tick" x="{PAD_LEFT - 6}" y="{PAD_TOP + 4}" text-anchor="end">{number(top)}</text>'
         f'<text class="tick" x="{PAD_LEFT - 6}" y="{base}" text-anchor="end">0</text>'
         f'<text class="tick" x="{PAD_LEFT}" y="{HEIGHT - 6}">{escape(first)}</text>'
         f'<text class="tick" x="{WIDTH}" y="{HEIGHT - 6}" text-anchor="end">{escape(last)}</text>'
@@ -44,6 +55,9 @@ def viewers_curve(
         return _frame(
             '<text class="empty" x="50%" y="50%" text-anchor="middle">No viewers yet</text>', "No viewers"
         )
+    # Times read in the active time zone (the brand's, where the view activated it).
+    curve = [(timezone.localtime(m), n) for m, n in curve]
+    marks = [(timezone.localtime(m), label, link) for m, label, link in marks]
     start, end = curve[0][0], curve[-1][0]
     span = max((end - start).total_seconds(), 60.0)
     top = max(n for _, n in curve)
@@ -54,7 +68,7 @@ def viewers_curve(
     points = " ".join(f"{x(m):.1f},{_y(n, top):.1f}" for m, n in curve)
     dots = "".join(
         f'<circle class="dot" cx="{x(m):.1f}" cy="{_y(n, top):.1f}" r="2.5">'
-        f"<title>{m:%H:%M}: {n} viewers</title></circle>"
+        f"<title>{m:%H:%M}: {number(n)} viewers</title></circle>"
         for m, n in curve
     )
     flags = ""
@@ -74,7 +88,18 @@ def viewers_curve(
         + dots
         + flags
     )
-    return _frame(inner, f"Viewers per minute, peak {top}")
+    data = {
+        "kind": "curve",
+        "tz": timezone.get_current_timezone_name(),  # the axis reads the brand's clock, as above
+        "x": [int(m.timestamp()) for m, _ in curve],
+        "y": [n for _, n in curve],
+        "marks": [
+            {"x": int(m.timestamp()), "label": label, "href": link}
+            for m, label, link in marks
+            if start <= m <= end + timedelta(minutes=1)
+        ],
+    }
+    return _frame(inner, f"Viewers per minute, peak {number(top)}", data)
 
 
 def bars(values: list[tuple[str, int]], label: str) -> SafeString:
@@ -90,8 +115,9 @@ def bars(values: list[tuple[str, int]], label: str) -> SafeString:
         inner += (
             f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" '
             f'height="{HEIGHT - PAD_BOTTOM - y:.1f}">'
-            f"<title>{escape(name)}: {value}</title></rect>"
+            f"<title>{escape(name)}: {number(value)}</title></rect>"
             f'<text class="tick" x="{x + slot * 0.35:.1f}" y="{HEIGHT - 6}" '
             f'text-anchor="middle">{escape(name)}</text>'
         )
-    return _frame(inner, label)
+    data = {"kind": "bars", "labels": [name for name, _ in values], "values": [float(v) for _, v in values]}
+    return _frame(inner, label, data)

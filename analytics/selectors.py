@@ -12,10 +12,11 @@ from decimal import Decimal
 
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Min, Q, QuerySet, Sum
 
+from analytics import formatting
 from analytics.models import DroppedBeacon, Source, ViewerInteraction, WatchMinute
 from commerce.models import Order, OrderLine
 from events.models import Highlight, LiveEvent
-from liveshop.display import format_price
+from recordings.models import ProductCue, Recording
 
 logger = logging.getLogger(__name__)
 Kind = ViewerInteraction.Kind
@@ -32,7 +33,8 @@ WATCH_BUCKETS = (
 
 
 def money(amounts: dict[str, Decimal]) -> str:
-    return " + ".join(format_price(amount, currency) for currency, amount in sorted(amounts.items())) or "—"
+    """Amounts per currency in the active locale (analytics.formatting)."""
+    return formatting.money(amounts)
 
 
 @dataclass
@@ -97,8 +99,11 @@ def viewing(minutes: QuerySet[WatchMinute], source: str, *, duration_s: int | No
 
 
 @dataclass
-class HighlightFigures:
-    highlight: Highlight
+class CardFigures:
+    """One product moment (a live show's highlight, a video's cue): viewers shown the card, who
+    clicked it, who added it to the cart (the players' beacons), and the paid orders, units and
+    revenue of lines added while it was on screen (commerce's attribution)."""
+
     impressions: int = 0
     clicks: int = 0
     adds: int = 0
@@ -107,45 +112,88 @@ class HighlightFigures:
     revenue: dict[str, Decimal] = field(default_factory=dict)
 
     @property
-    def label(self) -> str:
-        return self.highlight.product.name if self.highlight.product_id else "Card cleared"
-
-    @property
     def revenue_display(self) -> str:
         return money(self.revenue)
+
+    @property
+    def click_ratio(self) -> float | None:
+        return self.clicks / self.impressions if self.impressions else None
 
     @property
     def click_rate(self) -> str:
         return f"{self.clicks * 100 / self.impressions:.0f}%" if self.impressions else "—"
 
 
-def highlight_figures(event: LiveEvent) -> list[HighlightFigures]:
-    """Each featured product of the live show, in order: viewers shown the card, who clicked it,
-    who added it to the cart (the players' beacons), and the paid orders, units and revenue of
-    lines added while it was on screen (commerce's attribution)."""
-    highlights = list(
-        Highlight.objects.filter(event=event).select_related("product").order_by("created_at", "id")
+@dataclass
+class HighlightFigures(CardFigures):
+    highlight: Highlight | None = None
+
+    @property
+    def label(self) -> str:
+        return self.highlight.product.name if self.highlight.product_id else "Card cleared"
+
+
+@dataclass
+class CueFigures(CardFigures):
+    cue: ProductCue | None = None
+
+    @property
+    def label(self) -> str:
+        return self.cue.product.name
+
+
+CARD_KINDS = {Kind.IMPRESSION: "impressions", Kind.CLICK: "clicks", Kind.ADD_TO_CART: "adds"}
+
+
+def _add_card_figures(figures: dict[int, CardFigures], viewers, sold) -> None:
+    """Fill ``figures`` (by moment id) from ``viewers`` ((moment id, kind, distinct viewers)) and
+    ``sold`` ((moment id, currency, orders, units, revenue) of paid lines)."""
+    for moment_id, kind, n in viewers:
+        if moment_id in figures and kind in CARD_KINDS:
+            setattr(figures[moment_id], CARD_KINDS[kind], n)
+    for moment_id, currency, orders, units, revenue in sold:
+        entry = figures.get(moment_id)
+        if entry is None:
+            continue
+        entry.orders += orders
+        entry.units += units
+        entry.revenue[currency] = entry.revenue.get(currency, Decimal(0)) + revenue
+
+
+def _sold_by(lines: QuerySet[OrderLine], moment: str):
+    return (
+        lines.filter(order__status=Order.Status.PAID)
+        .values_list(moment, "currency")
+        .annotate(orders=Count("order", distinct=True), units=Sum("quantity"), revenue=Sum(SUBTOTAL))
     )
-    figures = {h.pk: HighlightFigures(h) for h in highlights}
+
+
+def highlight_figures(event: LiveEvent) -> list[HighlightFigures]:
+    """Each featured product of the live show, in order (CardFigures)."""
+    highlights = Highlight.objects.filter(event=event).select_related("product").order_by("created_at", "id")
+    figures = {h.pk: HighlightFigures(highlight=h) for h in highlights}
     viewers = (
         ViewerInteraction.objects.filter(highlight__event=event, source=Source.LIVE)
         .values_list("highlight_id", "kind")
         .annotate(n=Count("viewer", distinct=True))
     )
-    attribute = {Kind.IMPRESSION: "impressions", Kind.CLICK: "clicks", Kind.ADD_TO_CART: "adds"}
-    for highlight_id, kind, n in viewers:
-        if highlight_id in figures and kind in attribute:
-            setattr(figures[highlight_id], attribute[kind], n)
-    sold = (
-        OrderLine.objects.filter(highlight__event=event, order__status=Order.Status.PAID)
-        .values_list("highlight_id", "currency")
-        .annotate(orders=Count("order", distinct=True), units=Sum("quantity"), revenue=Sum(SUBTOTAL))
+    _add_card_figures(
+        figures, viewers, _sold_by(OrderLine.objects.filter(highlight__event=event), "highlight_id")
     )
-    for highlight_id, currency, orders, units, revenue in sold:
-        entry = figures[highlight_id]
-        entry.orders += orders
-        entry.units += units
-        entry.revenue[currency] = entry.revenue.get(currency, Decimal(0)) + revenue
+    return list(figures.values())
+
+
+def cue_figures(recording: Recording) -> list[CueFigures]:
+    """Each product cue of the video, in the video's order (CardFigures): the viewers of the
+    video itself (its ``replay:<id>`` stream) and the lines added on it while the cue showed."""
+    cues = ProductCue.objects.filter(recording=recording).select_related("product").order_by("start_ms", "id")
+    figures = {cue.pk: CueFigures(cue=cue) for cue in cues}
+    viewers = (
+        ViewerInteraction.objects.filter(stream=f"replay:{recording.pk}", cue__isnull=False)
+        .values_list("cue_id", "kind")
+        .annotate(n=Count("viewer", distinct=True))
+    )
+    _add_card_figures(figures, viewers, _sold_by(OrderLine.objects.filter(recording=recording), "cue_id"))
     return list(figures.values())
 
 
@@ -164,10 +212,18 @@ class Sales:
 
 def show_sales(event: LiveEvent) -> Sales:
     """The show's paid orders: those with a line added on it, live or on its replay."""
-    lines = OrderLine.objects.filter(event=event, order__status=Order.Status.PAID)
+    return _sales(OrderLine.objects.filter(event=event, order__status=Order.Status.PAID))
+
+
+def video_sales(recording: Recording) -> Sales:
+    """The video's paid orders: those with a line added while watching it."""
+    return _sales(OrderLine.objects.filter(recording=recording, order__status=Order.Status.PAID))
+
+
+def _sales(lines: QuerySet[OrderLine]) -> Sales:
     orders = Order.objects.filter(pk__in=lines.values("order_id"))
     sales = Sales(orders=orders.count())
-    sales.buyers = orders.values("user_id", "email").distinct().count()
+    sales.buyers = _buyers(orders)
     for source, currency, revenue in (
         lines.order_by().values_list("source", "currency").annotate(r=Sum(SUBTOTAL))
     ):
@@ -181,9 +237,26 @@ def show_sales(event: LiveEvent) -> Sales:
         .order_by("-units", "name")[:10]
     )
     sales.top_products = [
-        {**row, "revenue_display": format_price(row["revenue"], row["currency"])} for row in products
+        {**row, "revenue_display": formatting.price(row["revenue"], row["currency"])} for row in products
     ]
     return sales
+
+
+def _buyers(orders: QuerySet[Order]) -> int:
+    """Distinct buyers, counted as viewers are (commerce.Order.viewer: the signed-in user or the
+    player's cookie id), so conversion divides like by like; an order placed without either is its
+    account's or e-mail's."""
+    people = set()
+    for viewer, user_id, email in orders.order_by().values_list("viewer", "user_id", "email"):
+        if viewer:
+            people.add(viewer)
+        else:
+            people.add(f"user:{user_id}" if user_id else f"email:{email.strip().lower()}")
+    return len(people)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
 @dataclass
@@ -197,6 +270,11 @@ class ShowFigures:
     chat_messages: int
     reactions: dict[str, int]
     dropped: int
+
+    @property
+    def conversion_ratio(self) -> float | None:
+        """Buyers / unique viewers (live and replay together)."""
+        return _ratio(self.sales.buyers, self.unique_viewers)
 
     @property
     def conversion(self) -> str:
@@ -311,3 +389,69 @@ def list_show_rows(events: QuerySet[LiveEvent]) -> list[ShowRow]:
 
 def first_minute(event: LiveEvent) -> datetime | None:
     return WatchMinute.objects.filter(event=event, source=Source.LIVE).aggregate(m=Min("minute"))["m"]
+
+
+@dataclass
+class VideoFigures:
+    """An uploaded video's figures: its viewers (one replay stream), what sold while watching it,
+    each product cue's figures."""
+
+    recording: Recording
+    viewing: Viewing
+    sales: Sales
+    cues: list[CueFigures]
+    dropped: int
+
+    @property
+    def conversion_ratio(self) -> float | None:
+        return _ratio(self.sales.buyers, self.viewing.unique_viewers)
+
+    @property
+    def conversion(self) -> str:
+        ratio = self.conversion_ratio
+        return "—" if ratio is None else f"{ratio * 100:.1f}%"
+
+
+def video_figures(recording: Recording) -> VideoFigures:
+    """Everything an uploaded video's dashboard shows (roll-ups and orders only)."""
+    duration_s = (recording.duration_ms or 0) // 1000 or None
+    stream = f"replay:{recording.pk}"
+    return VideoFigures(
+        recording=recording,
+        viewing=viewing(WatchMinute.objects.filter(stream=stream), Source.REPLAY, duration_s=duration_s),
+        sales=video_sales(recording),
+        cues=cue_figures(recording),
+        dropped=DroppedBeacon.objects.filter(stream=stream).aggregate(n=Sum("count"))["n"] or 0,
+    )
+
+
+@dataclass
+class VideoRow:
+    video: Recording
+    viewers: int
+    watch_ms: int
+    orders: int
+    revenue: dict[str, Decimal]
+
+
+def list_video_rows(videos: QuerySet[Recording]) -> list[VideoRow]:
+    """One row per uploaded video of ``videos`` (already scoped to the user's brands), in their
+    order: viewers, watch time, paid orders and revenue while watching it."""
+    videos = list(videos)
+    streams = {f"replay:{video.pk}": video.pk for video in videos}
+    watched = {
+        streams[stream]: (n, ms)
+        for stream, n, ms in WatchMinute.objects.filter(stream__in=list(streams))
+        .order_by()
+        .values_list("stream")
+        .annotate(n=Count("viewer", distinct=True), ms=Sum("watched_ms"))
+    }
+    lines = OrderLine.objects.filter(recording__in=videos, order__status=Order.Status.PAID).order_by()
+    orders = dict(lines.values_list("recording_id").annotate(n=Count("order", distinct=True)))
+    revenue = defaultdict(dict)
+    for video_id, currency, amount in lines.values_list("recording_id", "currency").annotate(r=Sum(SUBTOTAL)):
+        revenue[video_id][currency] = amount
+    return [
+        VideoRow(video, *watched.get(video.pk, (0, 0)), orders.get(video.pk, 0), revenue[video.pk])
+        for video in videos
+    ]

@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from django.db import IntegrityError, connection, transaction
 
 from analytics.buffer import get_buffer
-from analytics.models import DroppedBeacon, FlushedBatch, ViewerInteraction, WatchMinute
+from analytics.models import DroppedBeacon, FlushedBatch, Source, ViewerInteraction, WatchMinute
+from commerce.models import Order, OrderLine
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,56 @@ def write_batch(batch_id: str, records: list[dict]) -> bool:
         logger.exception("analytics batch %s could not be written", batch_id)
         _upsert_drops([{"k": "d", "s": "", "why": "flush_failed", "n": len(records)}])
     return True
+
+
+def record_purchases(*, order_id: int) -> int:
+    """Add a ``purchase`` interaction (analytics.ViewerInteraction) for each line of the paid order
+    that was added on a show or video, under the order's viewer (commerce.Order.viewer) and the
+    moment on screen then; returns how many. Idempotent: the order is marked once (FlushedBatch
+    "order:<id>") in the same transaction, so a retried task adds nothing."""
+    order = Order.objects.filter(pk=order_id, status__in=PURCHASED).exclude(viewer="").first()
+    if order is None:
+        return 0
+    lines = order.lines.select_related("variant", "recording")
+    records = [record for record in (_purchase(order, line) for line in lines) if record]
+    with transaction.atomic():
+        _, new = FlushedBatch.objects.get_or_create(
+            id=f"order:{order.pk}", defaults={"records": len(records)}
+        )
+        if not new:
+            return 0
+        _upsert_interactions(records)
+    return len(records)
+
+
+PURCHASED = (Order.Status.PAID, Order.Status.REFUNDED)  # refunded: after it was paid
+
+
+def _purchase(order: Order, line: OrderLine) -> dict | None:
+    """The line as the record a beacon's card event makes (analytics.ingest), or None for a line
+    added elsewhere than a show or video (the shop's pages) or whose product is gone."""
+    if line.variant is None:
+        return None
+    if line.source == Source.LIVE and line.event_id:
+        where = {"s": f"live:{line.event_id}", "e": line.event_id, "r": None}
+        moment = f"h{line.highlight_id}" if line.highlight_id else ""
+    elif line.source == Source.REPLAY and line.recording_id:
+        where = {"s": f"replay:{line.recording_id}", "e": line.recording.event_id, "r": line.recording_id}
+        moment = f"c{line.cue_id}" if line.cue_id else ""
+    else:
+        return None
+    return {
+        **where,
+        "k": "i",
+        "o": order.organization_id,
+        "src": line.source,
+        "v": order.viewer,
+        "u": order.user_id,
+        "t": ViewerInteraction.Kind.PURCHASE,
+        "pr": line.variant.product_id,
+        "mo": moment,
+        "at": int((order.paid_at or order.created_at).timestamp() * 1000),
+    }
 
 
 def _when(epoch_s: float) -> datetime:

@@ -1,8 +1,9 @@
 """The studio's analytics (mounted at /studio/analytics/): a table of the brand's shows with a
 chart of viewers and orders per show, and each show's dashboard (headline numbers, the viewers
 curve with its highlights, drop-off, highlights and products, live vs replay), updating itself
-while the show is live; CSV of every table. For owners and hosts (Action.VIEW_ANALYTICS);
-another brand's show is a 404."""
+while the show is live; each uploaded video's dashboard (viewers, how far they got, its product
+cues and what sold); CSV of every table. For owners and hosts (Action.VIEW_ANALYTICS); another
+brand's show or video is a 404."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from accounts.permissions import Action
 from analytics import charts, selectors
 from events.models import LiveEvent
 from liveshop.csvexport import stream_csv
+from recordings.models import Recording
 
 SORTS = {
     "date": lambda row: row.event.scheduled_start,
@@ -58,8 +60,12 @@ class ShowListView(LoginRequiredMixin, View):
     def get(self, request):
         rows, filters = _show_rows(request)
         recent = sorted(rows[:12], key=lambda row: row.event.scheduled_start)
+        videos = permissions.scope(
+            Recording.objects.filter(backend=Recording.Backend.UPLOAD), request.user, Action.VIEW_ANALYTICS
+        )
         context = {
             "rows": rows,
+            "video_rows": selectors.list_video_rows(videos.order_by("-created_at")[:MAX_SHOWS]),
             "filters": filters,
             "query": request.GET.urlencode(),
             "viewers_chart": charts.bars(
@@ -127,6 +133,10 @@ class ShowAnalyticsView(LoginRequiredMixin, View):
 
     def get(self, request, pk: int):
         event = _event(request, pk)
+        with timezone.override(event.organization.zone):  # the brand's clock (its studio's)
+            return self.render_page(request, event)
+
+    def render_page(self, request, event: LiveEvent):
         figures = selectors.show_figures(event)
         marks = [
             (h.highlight.created_at, h.label, f"#highlight-{h.highlight.pk}") for h in figures.highlights
@@ -204,3 +214,79 @@ class ShowExportView(LoginRequiredMixin, View):
         event = _event(request, pk)
         header, rows = EXPORTS[table]
         return stream_csv(f"{event.slug}-{table}.csv", header, rows(selectors.show_figures(event)))
+
+
+def _video(request, pk: int) -> Recording:
+    """An uploaded video of the user's brands (an event's replay is on its show's page)."""
+    videos = Recording.objects.filter(backend=Recording.Backend.UPLOAD).select_related("organization")
+    return permissions.get_for_user_or_404(videos, request.user, Action.VIEW_ANALYTICS, pk=pk)
+
+
+@method_decorator(never_cache, name="dispatch")
+class VideoAnalyticsView(LoginRequiredMixin, View):
+    """An uploaded video's dashboard: the figures of a show's replay part, and its cues'."""
+
+    def get(self, request, pk: int):
+        video = _video(request, pk)
+        with timezone.override(video.organization.zone):  # the brand's clock (its studio's)
+            return self.render_page(request, video)
+
+    def render_page(self, request, video: Recording):
+        figures = selectors.video_figures(video)
+        context = {
+            "video": video,
+            "title": video.title or str(video),
+            "f": figures,
+            "curve_chart": charts.viewers_curve(figures.viewing.curve),
+            "retention_chart": charts.bars(
+                [(f"{p}%", n) for p, n in figures.viewing.retention], "Viewers reaching each point"
+            ),
+            "watch_chart": charts.bars(figures.viewing.watch_buckets, "Viewers by watch time"),
+        }
+        return render(request, "analytics/video.html", context)
+
+
+VIDEO_EXPORTS = {
+    "cues": (
+        [
+            "starts_s",
+            "product",
+            "impressions",
+            "clicks",
+            "click_rate",
+            "adds_to_cart",
+            "orders",
+            "units",
+            "revenue",
+        ],
+        lambda f: (
+            [
+                c.cue.start_ms / 1000,
+                c.label,
+                c.impressions,
+                c.clicks,
+                c.click_rate,
+                c.adds,
+                c.orders,
+                c.units,
+                c.revenue_display,
+            ]
+            for c in f.cues
+        ),
+    ),
+    "products": EXPORTS["products"],
+    "viewers": (
+        ["minute", "viewers"],
+        lambda f: ([minute, n] for minute, n in f.viewing.curve),
+    ),
+}
+
+
+class VideoExportView(LoginRequiredMixin, View):
+    def get(self, request, pk: int, table: str):
+        if table not in VIDEO_EXPORTS:
+            raise Http404("No such table.")
+        video = _video(request, pk)
+        header, rows = VIDEO_EXPORTS[table]
+        name = video.slug or f"video-{video.pk}"
+        return stream_csv(f"{name}-{table}.csv", header, rows(selectors.video_figures(video)))

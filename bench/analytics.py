@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/analytics.py [--viewers 1000] [--beacon-viewers 1000,10000]
                                         [--messages 20] [--ingest-seconds 10] [--skip-fanout]
+                                        [--ingest-processes 1,2]
 
 1. Fan-out with and without beacons, in the same run: bench/fanout.py's Liveshop run (the
    production ASGI server pinned to --server-cpu, N websocket viewers, K ``feature_product``
@@ -74,8 +75,11 @@ async def read_response(reader: asyncio.StreamReader) -> int:
 
 
 class BeaconLoad:
-    def __init__(self, port: int, event_id: int, viewers: int):
-        self.port, self.event_id = port, event_id
+    def __init__(self, port: int | list[int], event_id: int, viewers: int):
+        """``port``: one server's, or several servers' (flat_out spreads its connections over them
+        in turn, as a load balancer would)."""
+        self.ports = port if isinstance(port, list) else [port]
+        self.port, self.event_id = self.ports[0], event_id
         self.cookies = viewer_cookies(viewers)
         self.seq = [0] * viewers
         self.latencies: list[float] = []
@@ -85,8 +89,8 @@ class BeaconLoad:
         # The reference: GET /healthz/ (a sync Django view with one query), the same way.
         self.reference = False
         self.healthz = (
-            f"GET /healthz/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Forwarded-Proto: https\r\n\r\n".encode()
-        )
+            f"GET /healthz/ HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nX-Forwarded-Proto: https\r\n\r\n"
+        ).encode()
 
     def body(self, i: int) -> bytes:
         now = int(time.time() * 1000)
@@ -100,11 +104,13 @@ class BeaconLoad:
         }
         return json.dumps(batch).encode()
 
-    async def post(self, conn, i: int) -> None:
+    async def post(self, conn, i: int, port: int | None = None) -> None:
         reader, writer = conn
         t0 = time.monotonic()
         writer.write(
-            self.healthz if self.reference else request_bytes(self.port, self.cookies[i], self.body(i))
+            self.healthz
+            if self.reference
+            else request_bytes(port or self.port, self.cookies[i], self.body(i))
         )
         status = await read_response(reader)
         self.latencies.append((time.monotonic() - t0) * 1000)
@@ -145,12 +151,12 @@ class BeaconLoad:
         per = len(self.cookies) // connections
 
         async def worker(c: int):
-            conn, k = None, 0
+            conn, k, port = None, 0, self.ports[c % len(self.ports)]
             while time.monotonic() < deadline:
                 # each viewer posts at most once per round, so nothing is "too frequent" by design
                 try:
-                    conn = conn or await asyncio.open_connection("127.0.0.1", self.port)
-                    await self.post(conn, c * per + k % per)
+                    conn = conn or await asyncio.open_connection("127.0.0.1", port)
+                    await self.post(conn, c * per + k % per, port)
                 except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
                     self.errors += 1
                     conn = None
@@ -250,24 +256,31 @@ def fanout_phase(bench: AnalyticsBench, args) -> list[dict]:
     return rows
 
 
-def ingest_phase(bench: AnalyticsBench, args) -> dict:
+def ingest_phase(bench: AnalyticsBench, args, processes: int = 1) -> dict:
+    """Beacons and the /healthz/ reference flat out against ``processes`` web processes (the load's
+    connections spread over them in turn; process i pinned to --server-cpu, --client-cpu, ...
+    in turn: the second shares its core with this load), then one flush of what they buffered."""
     from analytics.buffer import get_buffer
     from analytics.services import flush_buffer
 
-    port = _common.free_port()
-    log = bench.logdir / "uvicorn-ingest.log"
-    server = _common.start_uvicorn(port, bench.env, args.server_cpu, log)
+    ports = [_common.free_port() for _ in range(processes)]
+    cpus = [(args.server_cpu, args.client_cpu)[i % 2] for i in range(processes)]
+    servers = [
+        _common.start_uvicorn(port, bench.env, cpu, bench.logdir / f"uvicorn-ingest-{processes}-{port}.log")
+        for port, cpu in zip(ports, cpus, strict=True)
+    ]
     try:
         get_buffer().clear()
-        reference = BeaconLoad(port, bench.event.pk, args.connections)
+        reference = BeaconLoad(ports, bench.event.pk, args.connections)
         reference.reference = True
         print(
-            f"-- reference: GET /healthz/, {args.connections} connections, {args.ingest_seconds} s",
+            f"-- {processes} web process(es), reference: GET /healthz/, {args.connections} connections, "
+            f"{args.ingest_seconds} s",
             flush=True,
         )
         healthz_s = asyncio.run(reference.flat_out(args.connections, args.ingest_seconds))
-        load = BeaconLoad(port, bench.event.pk, args.connections * 200)
-        print(f"-- ingest: {args.connections} connections, {args.ingest_seconds} s flat out", flush=True)
+        load = BeaconLoad(ports, bench.event.pk, args.connections * 200)
+        print(f"-- {processes} web process(es), ingest: {args.connections} connections, flat out", flush=True)
         seconds = asyncio.run(load.flat_out(args.connections, args.ingest_seconds))
         summary = load.summary()
         pending = get_buffer().pending()
@@ -275,9 +288,11 @@ def ingest_phase(bench: AnalyticsBench, args) -> dict:
         flushed = flush_buffer()
         flush_s = time.monotonic() - t0
     finally:
-        _common.stop(server)
+        for server in servers:
+            _common.stop(server)
     return {
         **summary,
+        "processes": processes,
         "beacons_per_s": round(summary["posts"] / seconds),
         "healthz_per_s": round(reference.summary()["posts"] / healthz_s),
         "healthz_p99_ms": reference.summary()["p99_ms"],
@@ -300,6 +315,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16, help="beacon HTTP connections")
     parser.add_argument("--ingest-seconds", type=float, default=10.0)
     parser.add_argument("--skip-fanout", action="store_true")
+    parser.add_argument(
+        "--ingest-processes", default="1", help="web process counts to measure the ingest rate with, e.g. 1,2"
+    )
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
     parser.add_argument("--db-url", default=_common.DEFAULT_DB_URL)
@@ -313,7 +331,7 @@ def main() -> None:
     bench = AnalyticsBench(fanout_args(args))
     try:
         rows = [] if args.skip_fanout else fanout_phase(bench, args)
-        ingest = ingest_phase(bench, args)
+        ingests = [ingest_phase(bench, args, int(p)) for p in args.ingest_processes.split(",") if p]
     finally:
         bench.close()
         _common.cleanup_redis(args.redis_url)
@@ -328,16 +346,21 @@ def main() -> None:
             f"beacon posts {beacons.get('posts', 0)}, statuses {beacons.get('statuses', {})}, "
             f"beacon p99 {beacons.get('p99_ms')} ms"
         )
-    print(
-        f"ingest: {ingest['beacons_per_s']:,} beacons/s accepted on one process (p50 {ingest['p50_ms']} ms, "
-        f"p99 {ingest['p99_ms']} ms, statuses {ingest['statuses']}); flush of {ingest['flush_records']:,} "
-        f"records in {ingest['flush_s']} s ({ingest['flush_records_per_s']:,} records/s)"
-    )
-    print(
-        f"reference, same server: {ingest['healthz_per_s']:,} GET /healthz/ per s "
-        f"(p99 {ingest['healthz_p99_ms']} ms): a beacon costs "
-        f"{ingest['healthz_per_s'] / max(1, ingest['beacons_per_s']):.2f}x that request"
-    )
+    for ingest in ingests:
+        print(
+            f"ingest, {ingest['processes']} web process(es): {ingest['beacons_per_s']:,} beacons/s "
+            f"accepted (p50 {ingest['p50_ms']} ms, p99 {ingest['p99_ms']} ms, statuses "
+            f"{ingest['statuses']}); flush of {ingest['flush_records']:,} records in {ingest['flush_s']} s "
+            f"({ingest['flush_records_per_s']:,} records/s)"
+        )
+        print(
+            f"  reference, same processes: {ingest['healthz_per_s']:,} GET /healthz/ per s "
+            f"(p99 {ingest['healthz_p99_ms']} ms): a beacon costs "
+            f"{ingest['healthz_per_s'] / max(1, ingest['beacons_per_s']):.2f}x that request"
+        )
+    needed = 10_000 / HEARTBEAT_S
+    best = max((i["beacons_per_s"] for i in ingests), default=0)
+    print(f"10,000 viewers send {needed:.0f} beacons/s; the best measured here answers {best:,}/s")
 
 
 if __name__ == "__main__":

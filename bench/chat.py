@@ -1,7 +1,7 @@
 """Chat fan-out: a viewer posts -> the LAST of N websocket viewers has the message (prints numbers).
 
     .venv/bin/python bench/chat.py [--viewers 5000] [--rate 50] [--seconds 60] [--chatters 120]
-                                   [--tappers 1000] [--runs liveshop,reference]
+                                   [--tappers 1000] [--runs liveshop,reference,flood,card]
 
 For each run, on loopback, with the server pinned to --server-cpu and the load on --client-cpu:
   liveshop   the production ASGI command (uvicorn, DJANGO_DEBUG=false, Redis, the scratch
@@ -13,6 +13,14 @@ For each run, on loopback, with the server pinned to --server-cpu and the load o
              chat.realtime does (a frame at once when none went in the last 100 ms, else the
              window's frames as one) and sends with ``websockets.broadcast()``; the same frames
              are sent on its /trigger connection.
+  flood      Liveshop, chat at --rate all along; in every other --window seconds one signed-in
+             person floods: --flood-sockets sockets sending chat_post frames at --flood-rate in
+             all (refused by the socket's frame limit and the 5-per-10-s rate limit). Normal
+             chatters' post -> last viewer p50/p99 with the flood vs without, in the same run.
+  card       Liveshop, the product card featured every --card-interval seconds all along (the
+             real feature_product); chat at --rate and the tappers in every other --window
+             seconds only. The card's click -> last viewer p50/p99 during the chat storm vs
+             without, in the same run (alternating windows share the machine's load swings).
 The load client is bench/fanout.py's (raw asyncio sockets on uvloop), its viewers taught to read
 chat_message frames, alone or inside a chat_batch. Measured per message: from just before the
 post to the moment the LAST viewer read it (CLOCK_MONOTONIC in both processes); messages lost
@@ -61,8 +69,8 @@ class ChatViewer(fanout.Viewer):
             while 48 <= payload[j] <= 57:
                 j += 1
             mid = int(payload[i:j])
-            stats.counts[mid] = stats.counts.get(mid, 0) + 1
-            stats.last[mid] = now
+            stats.chat_counts[mid] = stats.chat_counts.get(mid, 0) + 1
+            stats.chat_last[mid] = now
             at = payload.find(MESSAGE_KEY, j)
 
     def tap(self, text: bytes) -> None:
@@ -81,6 +89,7 @@ async def client_main() -> None:
     reader = asyncio.StreamReader(limit=1 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     client = fanout.LoadClient()
+    client.stats.chat_counts, client.stats.chat_last = {}, {}  # chat ids (card ids: counts, last)
     tapping: asyncio.Task | None = None
 
     async def tap(tappers: list[ChatViewer]) -> None:
@@ -103,6 +112,11 @@ async def client_main() -> None:
             if live:
                 tapping = asyncio.ensure_future(tap(live))
             result = {"tappers": len(live)}
+        elif cmd == "untap":
+            if tapping is not None:
+                tapping.cancel()
+                tapping = None
+            result = {}
         elif cmd == "summary":
             if tapping is not None:
                 tapping.cancel()
@@ -110,8 +124,10 @@ async def client_main() -> None:
             result = {
                 "ready": stats.ready,
                 "closed_after_ready": stats.lost_after_ready,
-                "counts": {str(k): v for k, v in stats.counts.items()},
-                "last": {str(k): v for k, v in stats.last.items()},
+                "counts": {str(k): v for k, v in stats.chat_counts.items()},
+                "last": {str(k): v for k, v in stats.chat_last.items()},
+                "card_counts": {str(k): v for k, v in stats.counts.items()},
+                "card_last": {str(k): v for k, v in stats.last.items()},
             }
         else:
             break
@@ -187,8 +203,9 @@ class Bench:
         _common.ensure_database(args.db_url)
         _common.migrate(self.env)
         _common.setup_django(self.env)
-        self.event, _, _ = _common.seed_show()
-        self.chatters = self.seed_chatters(args.chatters)
+        self.event, self.products, self.host = _common.seed_show()
+        self.chatters = self.seed_chatters(args.chatters + 1)
+        self.flood_user = self.chatters.pop()  # never one of the normal chatters
         self.reference_id = 900_000_000
 
     def seed_chatters(self, n: int) -> list:
@@ -216,6 +233,26 @@ class Bench:
         return post_message(
             event=self.event, user=user, body=f"Message {i} from the bench: is it in blue?"
         ).pk
+
+    def feature(self, i: int) -> int:
+        """The product card, by the real service (two products in turn: a repeat is a double click)."""
+        from events.services import feature_product
+
+        return feature_product(event=self.event, product=self.products[i % 2], by=self.host).pk
+
+    def session_cookie(self, user) -> str:
+        """A Cookie header signing ``user`` in, as the login view would (the server's session store)."""
+        from importlib import import_module
+
+        from django.conf import settings
+        from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+        store = import_module(settings.SESSION_ENGINE).SessionStore()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.save()
+        return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
 
     def reference_frame(self, mid: int) -> str:
         return json.dumps(
@@ -334,19 +371,294 @@ class Bench:
         }
 
 
+class Flooder:
+    """One signed-in person flooding: ``sockets`` sockets to the event, chat_post frames at
+    ``rate`` a second in all while ``on`` is set; their answers (chat_sent, chat_error reasons)
+    are counted."""
+
+    def __init__(self, url: str, origin: str, cookie: str, sockets: int, rate: float):
+        from collections import Counter
+
+        from websockets.sync.client import connect as ws_connect
+
+        headers = {"Cookie": cookie, "Origin": origin}
+        self.stack = contextlib.ExitStack()  # websockets wants its sync connections entered
+        self.conns = [
+            self.stack.enter_context(ws_connect(url, additional_headers=headers, compression=None))
+            for _ in range(sockets)
+        ]
+        self.rate, self.on, self.done = rate, threading.Event(), threading.Event()
+        self.sent, self.answers, self.lock = 0, Counter(), threading.Lock()
+        self.threads = [threading.Thread(target=self.read, args=(c,), daemon=True) for c in self.conns]
+        self.threads.append(threading.Thread(target=self.send, daemon=True))
+        for thread in self.threads:
+            thread.start()
+
+    def read(self, conn) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                text = conn.recv()
+                if text.startswith(('{"type":"chat_sent"', '{"type":"chat_error"')):
+                    frame = json.loads(text)
+                    with self.lock:
+                        self.answers[frame.get("reason", "sent")] += 1
+
+    def send(self, i: int = 0) -> None:
+        while not self.done.is_set():
+            if not self.on.wait(0.2):
+                continue
+            conn = self.conns[i % len(self.conns)]
+            with contextlib.suppress(Exception):
+                conn.send(json.dumps({"type": "chat_post", "body": f"FLOOD {i} buy now buy now"}))
+                self.sent += 1
+            i += 1
+            time.sleep(1 / self.rate)
+
+    def close(self) -> dict:
+        self.done.set()
+        with contextlib.suppress(Exception):
+            self.stack.close()
+        return {"frames": self.sent, "answers": dict(self.answers)}
+
+
+def flooder_main(job: dict) -> None:
+    """--role flooder: flood in the odd windows from ``job["started"]`` (CLOCK_MONOTONIC, shared
+    with the bench), then print what was sent and answered. A process of its own: its threads
+    never compete with the measured posts for the bench's GIL."""
+    flooder = Flooder(job["url"], job["origin"], job["cookie"], job["sockets"], job["rate"])
+    started, window, windows = job["started"], job["window"], job["windows"]
+    for w in range(windows):
+        time.sleep(max(0.0, started + w * window - time.monotonic()))
+        (flooder.on.set if w % 2 else flooder.on.clear)()
+    time.sleep(max(0.0, started + windows * window - time.monotonic()))
+    flooder.on.clear()
+    time.sleep(1.0)  # the last answers
+    print(json.dumps(flooder.close()), flush=True)
+
+
+def poster_main(job: dict) -> None:
+    """--role poster: the chat storm (the real post_message, --rate a second) in the odd windows
+    only, from a process of its own (the card's clicks are measured in the bench's)."""
+    from django.contrib.auth import get_user_model
+    from django.db import connections
+
+    _common.setup_django(_common.server_env(job["db_url"], job["redis_url"]))
+    from chat.services import post_message
+    from events.models import LiveEvent
+
+    event = LiveEvent.objects.select_related("organization").get(pk=job["event"])
+    users = list(get_user_model().objects.filter(username__in=job["chatters"]))
+    started, window, windows, rate = job["started"], job["window"], job["windows"], job["rate"]
+    end, posted, failed = started + windows * window, [0], []
+
+    def one(i: int) -> None:
+        if not int((time.monotonic() - started) // window) % 2 or time.monotonic() >= end:
+            failed.append("late")  # the quiet windows stay quiet
+            return
+        try:
+            post_message(event=event, user=users[i % len(users)], body=f"Storm {i}: is it in blue?")
+            posted[0] += 1
+        except Exception as exc:
+            failed.append(type(exc).__name__)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(job["posters"]) as pool:
+        i = 0
+        while (at := started + i / rate) < end:
+            time.sleep(max(0.0, at - time.monotonic()))
+            if int((at - started) // window) % 2:
+                pool.submit(one, i)
+            i += 1
+    print(json.dumps({"posted": posted[0], "not_posted": len(failed)}), flush=True)
+
+
+def child(role: str, job: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [_common.PYTHON, str(Path(__file__).resolve()), "--role", role, "--job", json.dumps(job)],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def run_phased(bench: Bench, kind: str) -> dict:
+    """``flood`` or ``card``: alternating --window windows without (even) and with (odd) the
+    disturbance, in one run; post -> last viewer per window kind."""
+    import psutil
+    from django.db import connections
+
+    args = bench.args
+    load = [os.getloadavg()]
+    port = _common.free_port()
+    server = bench.start_server("liveshop", port)
+    client = ChatClientProcess(args.client_cpu)
+    helper, helped = None, None
+    sent: dict[str, dict[int, tuple[float, int]]] = {"chat": {}, "card": {}}
+    lock, failed = threading.Lock(), []
+    try:
+        connected = client.call(
+            "connect",
+            targets=[["127.0.0.1", port, f"/ws/events/{bench.event.pk}/"]],
+            n=args.viewers,
+            concurrency=args.concurrency,
+            timeout=max(90.0, args.viewers / 25),
+        )
+        time.sleep(args.settle)
+        windows = max(2, round(args.seconds / args.window))
+        started = time.monotonic() + 5.0  # the helper process is ready by then
+        end = started + windows * args.window
+        timing = {"started": started, "window": args.window, "windows": windows}
+        if kind == "flood":
+            if args.tappers:
+                client.call("tap", n=args.tappers)
+            helper = child(
+                "flooder",
+                {
+                    **timing,
+                    "url": f"ws://127.0.0.1:{port}/ws/events/{bench.event.pk}/",
+                    "origin": f"http://127.0.0.1:{port}",
+                    "cookie": bench.session_cookie(bench.flood_user),
+                    "sockets": args.flood_sockets,
+                    "rate": args.flood_rate,
+                },
+            )
+        else:
+            helper = child(
+                "poster",
+                {
+                    **timing,
+                    "db_url": args.db_url,
+                    "redis_url": args.redis_url,
+                    "event": bench.event.pk,
+                    "chatters": [user.username for user in bench.chatters],
+                    "rate": args.rate,
+                    "posters": args.posters,
+                },
+            )
+        time.sleep(max(0.0, started - time.monotonic()))
+        proc = psutil.Process(server.pid)
+        cpu0 = proc.cpu_times()
+
+        def window_of(t: float) -> int:
+            return int((t - started) // args.window) % 2
+
+        def chat(i: int) -> None:
+            t0 = time.monotonic()
+            phase = window_of(t0)  # when it is posted: a post late behind a busy pool may cross over
+            try:
+                mid = bench.post(i)
+            except Exception as exc:
+                with lock:
+                    failed.append(type(exc).__name__)
+                return
+            finally:
+                connections.close_all()
+            with lock:
+                sent["chat"][mid] = (t0, phase)
+
+        def cards() -> None:
+            i = 0
+            while (t0 := time.monotonic()) < end:
+                try:
+                    hid = bench.feature(i)
+                    with lock:
+                        sent["card"][hid] = (t0, window_of(t0))
+                except Exception as exc:
+                    with lock:
+                        failed.append("card " + type(exc).__name__)
+                finally:
+                    connections.close_all()
+                i += 1
+                time.sleep(max(0.0, t0 + args.card_interval - time.monotonic()))
+
+        card_thread = threading.Thread(target=cards, daemon=True) if kind == "card" else None
+        if card_thread:
+            card_thread.start()
+        pool = ThreadPoolExecutor(args.posters)
+        i = 0
+        for w in range(windows):
+            phase = w % 2
+            if kind == "card" and args.tappers:
+                client.call("tap" if phase else "untap", n=args.tappers)
+            window_end = started + (w + 1) * args.window
+            while (at := started + i / args.rate) < window_end:
+                time.sleep(max(0.0, at - time.monotonic()))
+                if kind == "flood":
+                    pool.submit(chat, i)
+                i += 1
+        pool.shutdown(wait=True)
+        posting = time.monotonic() - started
+        if card_thread:
+            card_thread.join()
+        helped = json.loads(helper.communicate(timeout=60)[0].strip().splitlines()[-1])
+        load.append(os.getloadavg())
+        time.sleep(args.drain)
+        cpu1 = proc.cpu_times()
+        summary = client.call("summary")
+    finally:
+        if helper is not None and helper.poll() is None:
+            helper.kill()
+        client.close()
+        _common.stop(server)
+    expected = summary["ready"] - summary["closed_after_ready"]
+    what = "chat" if kind == "flood" else "card"
+    counts = summary["counts" if what == "chat" else "card_counts"]
+    last = summary["last" if what == "chat" else "card_last"]
+    phases = {}
+    for phase, name in ((0, "without"), (1, "with")):
+        items = [(mid, t0) for mid, (t0, p) in sent[what].items() if p == phase]
+        received = sum(counts.get(str(mid), 0) for mid, _ in items)
+        latencies = [(last[str(mid)] - t0) * 1000 for mid, t0 in items if counts.get(str(mid), 0) >= expected]
+        phases[name] = {
+            "n": len(items),
+            "p50": _common.percentile(latencies, 50),
+            "p99": _common.percentile(latencies, 99),
+            "max": max(latencies, default=float("nan")),
+            "lost": expected * len(items) - received,
+        }
+    return {
+        "kind": kind,
+        "viewers": connected["ready"],
+        "measured": what,
+        "chat_messages": len(sent["chat"]) if kind == "flood" else helped["posted"],
+        "chat_rate": round(
+            (len(sent["chat"]) if kind == "flood" else helped["posted"])
+            / (posting / 2 if kind == "card" else posting),
+            1,
+        ),
+        "not_posted": len(failed),
+        **{f"{name}_{key}": value for name, phase in phases.items() for key, value in phase.items()},
+        "p99_ratio": phases["with"]["p99"] / phases["without"]["p99"],
+        "flood": helped if kind == "flood" else None,
+        "server_cpu_share": round(
+            ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / (end - started), 2
+        ),
+        "load": [round(x, 1) for x in load[0]] + [round(x, 1) for x in load[-1]],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--role", choices=["bench", "client", "reference"], default="bench", help=argparse.SUPPRESS
+        "--role",
+        choices=["bench", "client", "reference", "flooder", "poster"],
+        default="bench",
+        help=argparse.SUPPRESS,
     )
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--job", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--viewers", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=50, help="messages a second, all chatters together")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--chatters", type=int, default=120, help="each may post 5 per 10 s")
     parser.add_argument("--posters", type=int, default=8, help="threads posting (each post waits on I/O)")
     parser.add_argument("--tappers", type=int, default=1000, help="viewers tapping a reaction a second")
-    parser.add_argument("--runs", default="liveshop,reference")
+    parser.add_argument("--runs", default="liveshop,reference", help="also: flood, card")
+    parser.add_argument("--window", type=float, default=5.0, help="flood/card: seconds per window")
+    parser.add_argument("--flood-sockets", type=int, default=4)
+    parser.add_argument("--flood-rate", type=float, default=200, help="chat_post frames a second")
+    parser.add_argument("--card-interval", type=float, default=0.5, help="card: seconds between features")
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
     parser.add_argument("--ws", default="websockets-sansio")
@@ -362,6 +674,9 @@ def main() -> None:
 
         uvloop.run(client_main())
         return
+    if args.role in ("flooder", "poster"):
+        (flooder_main if args.role == "flooder" else poster_main)(json.loads(args.job))
+        return
     if args.role == "reference":
         import uvloop
 
@@ -375,7 +690,7 @@ def main() -> None:
             print(
                 f"-- {kind}, {args.viewers:,} viewers, {args.rate:g} msg/s for {args.seconds:g} s", flush=True
             )
-            result = bench.run(kind)
+            result = run_phased(bench, kind) if kind in ("flood", "card") else bench.run(kind)
             results.append(result)
             print(f"   {result}", flush=True)
     finally:
@@ -383,9 +698,27 @@ def main() -> None:
     print("\n| run | viewers | msg/s | post -> last viewer p50 / p99 ms | lost | µs/delivery | server CPU |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
+        if "measured" in r:
+            continue
         print(
             f"| {r['kind']} | {r['viewers']:,} | {r['achieved_rate']} | {r['p50']:.0f} / {r['p99']:.0f} "
             f"| {r['lost']} | {r['cpu_us_per_delivery']:.1f} | {r['server_cpu_share']:.0%} |"
+        )
+    phased = [r for r in results if "measured" in r]
+    if phased:
+        print(
+            "\n| run | viewers | measured | without: n, p50 / p99 ms, lost | with: n, p50 / p99 ms, lost "
+            "| p99 with / without | load 1/5/15 min (start; end) |"
+        )
+        print("|---|---:|---|---:|---:|---:|---|")
+    for r in phased:
+        cells = [
+            f"{r[f'{p}_n']}, {r[f'{p}_p50']:.0f} / {r[f'{p}_p99']:.0f}, {r[f'{p}_lost']}"
+            for p in ("without", "with")
+        ]
+        print(
+            f"| {r['kind']} | {r['viewers']:,} | {r['measured']} | {cells[0]} | {cells[1]} "
+            f"| {r['p99_ratio']:.2f} | {r['load'][:3]}; {r['load'][3:]} |"
         )
 
 

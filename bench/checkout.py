@@ -24,6 +24,9 @@ Modes (each measured --rounds times; the machine is shared, so every round is pr
               (``UPDATE bench_hot_row SET n = n - 1 WHERE id = 1``, --clients clients, the same
               duration, pinned like the load client) run in the same round. Also the server's and
               PostgreSQL's CPU per order. --trace splits an order's server time into its steps.
+              --order-sql: also pgbench running the order's own statements (bench/order_sql.py:
+              one order captured through Django, replayed with fresh ids, a cart per client),
+              the fair reference: what PostgreSQL alone does with the same SQL.
   cart        --viewers viewers loop "add to cart, then GET the cart" for --duration s: the add's
               answer (the updated cart the drawer shows) and add + GET, p50/p99.
 """
@@ -46,6 +49,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common
+import order_sql
 from _http import Browser, HTTPError
 
 DEFAULT_DB_URL = "postgres://postgres@127.0.0.1:5432/liveshop_bench_checkout"
@@ -436,6 +440,8 @@ async def orders_round(shop: Shop, clients: int, duration: float, warmup: float,
 
 
 PGBENCH_TPS = re.compile(r"tps = ([\d.]+) \(without initial connection time\)")
+PGBENCH_DONE = re.compile(r"number of transactions actually processed: (\d+)")
+PGBENCH_FAILED = re.compile(r"number of failed transactions: (\d+)")
 PGBENCH_LATENCY = re.compile(r"latency average = ([\d.]+) ms")
 
 
@@ -490,7 +496,31 @@ def pgbench(binary: str, db_url: str, script: Path, clients: int, duration: floa
     if out.returncode or not match:
         raise RuntimeError(f"pgbench failed ({out.returncode}): {out.stdout[-500:]} {out.stderr[-500:]}")
     latency = PGBENCH_LATENCY.search(out.stdout)
-    return {"tps": float(match.group(1)), "latency_ms": float(latency.group(1)) if latency else float("nan")}
+    done, failed = PGBENCH_DONE.search(out.stdout), PGBENCH_FAILED.search(out.stdout)
+    return {
+        "tps": float(match.group(1)),
+        "latency_ms": float(latency.group(1)) if latency else float("nan"),
+        "transactions": int(done.group(1)) if done else 0,
+        "failed": int(failed.group(1)) if failed else 0,
+    }
+
+
+def prepare_order_sql(ids: dict, clients: int, workdir: Path) -> tuple[Path, int]:
+    """One order captured through Django and written as a pgbench script (bench/order_sql.py),
+    with a cart for each of ``clients``; the script and its statement count."""
+    capture = order_sql.capture_order(ids, address=ADDRESS, card=SUCCEED_CARD)
+    first_cart = order_sql.make_carts(ids["brand"], clients)
+    text, count = order_sql.script(capture, first_cart=first_cart)
+    path = workdir / "order.sql"
+    path.write_text(text)
+    return path, count
+
+
+def order_sql_orders() -> int:
+    """Paid orders the order script made (its e-mail), the two captured ones included."""
+    from commerce.models import Order
+
+    return Order.objects.filter(email="sql@bench.example", status=Order.Status.PAID).count()
 
 
 # Cart drawer -----------------------------------------------------------------------------------
@@ -921,6 +951,33 @@ def report_throughput(rounds: list[dict], clients: int, duration: float) -> None
         f"\ngoal orders/s >= {GOAL_RATIO:.0%} of pgbench's single-row UPDATE: {verdict} "
         f"(best round {best:.1%})"
     )
+    if all(r.get("sql") for r in rounds):
+        report_order_sql(rounds)
+
+
+def report_order_sql(rounds: list[dict]) -> None:
+    """The fair reference: pgbench sending the order's own statements, in the same rounds."""
+    statements = rounds[0]["sql"]["statements"]
+    print(
+        f"\n### the same orders as SQL alone: pgbench running one order's {statements} statements "
+        "(bench/order_sql.py) vs the HTTP path\n"
+    )
+    print(
+        "| round | load before / after pgbench | HTTP orders/s | order SQL orders/s (pgbench) "
+        "| HTTP / SQL | SQL latency ms | paid by the script / transactions | failed "
+        "| PostgreSQL CPU ms/order: SQL, HTTP |"
+    )
+    print("|---|---|---:|---:|---:|---:|---|---:|---|")
+    for i, r in enumerate(rounds, 1):
+        sql = r["sql"]
+        print(
+            f"| {i} | {r['load']} / {sql['load']} | {r['rate']:.1f} | {sql['tps']:.0f} "
+            f"| {r['rate'] / sql['tps']:.1%} | {sql['latency_ms']:.1f} "
+            f"| {sql['paid']} / {sql['transactions']} | {sql['failed']} "
+            f"| {sql['pg_cpu_ms']:.2f}, {r.get('pg_cpu_ms', float('nan')):.2f} |"
+        )
+    best = max(r["rate"] / r["sql"]["tps"] for r in rounds)
+    print(f"\nHTTP orders/s against the same SQL through pgbench: best round {best:.1%}")
 
 
 def report_cart(rounds: list[dict], viewers: int, duration: float) -> None:
@@ -979,8 +1036,19 @@ async def run(args, shop: Shop, server, workdir: Path) -> bool:
                 pgbench, binary, args.db_url, script, args.clients, args.duration, args.client_cpu
             )
             pg["pg_cpu_ms"] = (cpu.sample()[1] - before[1]) * 1000 / max(pg["tps"] * args.duration, 1)
+            sql = None
+            if args.order_sql:
+                path, count = await sync_to_async(prepare_order_sql)(shop.ids, args.clients, workdir)
+                before = cpu.sample()
+                sql = await asyncio.to_thread(
+                    pgbench, binary, args.db_url, path, args.clients, args.duration, args.client_cpu
+                )
+                sql["pg_cpu_ms"] = (cpu.sample()[1] - before[1]) * 1000 / max(sql["transactions"], 1)
+                sql["statements"], sql["load"] = count, load()
+                sql["paid"] = await sync_to_async(order_sql_orders)() - 2
+                print(f"order script ({count} statements): {path}")
             result = await orders_round(shop, args.clients, args.duration, args.warmup, cpu)
-            result["pg"], result["load"] = pg, lavg
+            result["pg"], result["sql"], result["load"] = pg, sql, lavg
             rounds.append(result)
         report_throughput(rounds, args.clients, args.duration)
         if args.trace:
@@ -1026,6 +1094,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--trace", action="store_true", help="throughput: split an order's server time into steps"
+    )
+    parser.add_argument(
+        "--order-sql",
+        action="store_true",
+        help="throughput: also pgbench running the order's own statements (bench/order_sql.py)",
     )
     parser.add_argument(
         "--profile",

@@ -2,6 +2,13 @@
 precision/recall on a generated show (prints tables).
 
     .venv/bin/python bench/discovery.py [--sizes 6,50,200] [--seconds 120] [--interval 1]
+    .venv/bin/python bench/discovery.py --media-server [--seconds 120]
+
+``--media-server``: the same show (each frame stamped with its second in a corner) is encoded,
+published in real time to ``manage.py media_server`` and read back by the sampler's own ffmpeg
+(discovery.sampler.ffmpeg_frames) from its RTMP show application, as the sampler does (``--source
+hls``: its HLS), matched against the six products: the stream's delay per frame, precision,
+recall, and on screen -> suggestion with the stream's delay included.
 
 The catalogue is the six GroceryStoreDataset photos (discovery/tests/data/grocery) plus generated
 "products" (printed labels: shapes and text on a coloured card) up to each size. The show is
@@ -32,7 +39,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -143,6 +152,131 @@ def run(size: int, frames, truth, appearances, real: list[np.ndarray], interval:
     }  # fmt: skip
 
 
+STAMP_BITS, STAMP_BLOCK = 10, 16
+
+
+def stamp(frame: np.ndarray, second: int) -> np.ndarray:
+    """The frame with its second written as 10 black/white blocks in the bottom-left corner, so a
+    frame that comes back through HLS says which it is (its truth and its HLS delay)."""
+    frame = frame.copy()
+    y = frame.shape[0] - STAMP_BLOCK
+    for bit in range(STAMP_BITS):
+        value = 255 if second >> bit & 1 else 0
+        frame[y:, bit * STAMP_BLOCK : (bit + 1) * STAMP_BLOCK] = value
+    return frame
+
+
+def read_stamp(frame: np.ndarray) -> int:
+    y, m = frame.shape[0] - STAMP_BLOCK, STAMP_BLOCK // 4
+    bits = [
+        frame[y + m : -m, b * STAMP_BLOCK + m : (b + 1) * STAMP_BLOCK - m].mean() > 128
+        for b in range(STAMP_BITS)
+    ]
+    return sum(1 << b for b, on in enumerate(bits) if on)
+
+
+def encode(frames: list[np.ndarray], path: Path, interval: float) -> None:
+    """The show as H.264 (5 fps, 1 s GOP: the media server cuts 1 s HLS segments at keyframes, see
+    nginx.conf.template; x264 ultrafast), each frame held ``interval`` s."""
+    h, w = frames[0].shape[:2]
+    process = subprocess.Popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+         "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}", "-r", f"1/{interval:g}", "-i", "pipe:0",
+         "-vf", "fps=5", "-c:v", "libx264",
+         "-preset", "ultrafast", "-g", "5", "-pix_fmt", "yuv420p", str(path)],
+        stdin=subprocess.PIPE,
+    )  # fmt: skip
+    for frame in frames:
+        process.stdin.write(frame.tobytes())
+    process.stdin.close()
+    if process.wait(timeout=600) != 0:
+        sys.exit("ffmpeg could not encode the show")
+
+
+def through_media_server(args, real, frames, truth, appearances) -> None:
+    """The show published in real time to ``manage.py media_server`` (nginx-rtmp; its callbacks a
+    stub, as bench/glass_to_glass.py does), read back by the sampler's own ffmpeg from its HLS:
+    latency from the moment an appearance left the publisher to the suggestion, HLS included."""
+    from bench.glass_to_glass import CHANNEL, start_stub
+    from discovery.sampler import ffmpeg_frames
+    from tests import media
+
+    if reason := media.missing_tools():
+        sys.exit(f"Cannot run: {reason}")
+    index = CatalogueIndex({i: extract(photo) for i, photo in enumerate(real)})
+    tracker = Tracker(threshold=0.3, consecutive=args.consecutive, resuggest=30, dwell=3)
+    with tempfile.TemporaryDirectory(prefix="liveshop-discovery-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "server").mkdir()
+        encode([stamp(f, n) for n, f in enumerate(frames)], tmp / "show.mp4", args.interval)
+        stub = start_stub()
+        server = media.start_media_server(
+            tmp / "server",
+            callback_url=f"http://127.0.0.1:{stub.server_address[1]}",
+            env={"DJANGO_SETTINGS_MODULE": "liveshop.settings.base"},
+        )
+        url = f"http://127.0.0.1:{server.http_port}/hls/{CHANNEL}/index.m3u8"
+        if args.source == "rtmp":
+            url = f"rtmp://127.0.0.1:{server.rtmp_port}/show/{CHANNEL}"
+        t0 = time.monotonic()
+        publisher = subprocess.Popen(
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-i", str(tmp / "show.mp4"),
+             "-c", "copy", "-f", "flv", server.ingest("sk_bench")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        samples = []  # (second, arrived, decided, suggested ids, on-screen ids)
+        try:
+            media.wait_for(lambda: media.http_get(server.http_port, f"/hls/{CHANNEL}/index.m3u8")[0] == 200,
+                           timeout=60, what="the HLS playlist")  # fmt: skip
+            for frame in ffmpeg_frames(url, interval=args.interval, width=args.width, stop=lambda: False):
+                arrived = time.monotonic()
+                found = match(index, frame_features(frame))
+                decided = time.monotonic()
+                outcome = tracker.observe([Detection(p, sc, b, True) for p, sc, b in found], decided)
+                samples.append((read_stamp(frame), arrived, decided, [d.product_id for d in outcome.suggest],
+                                [d.product_id for d in outcome.on_screen]))  # fmt: skip
+        finally:
+            media.stop(publisher)
+            server.stop()
+            stub.shutdown()
+    report_media(samples, t0, truth, appearances, args.interval, len(frames))
+
+
+def report_media(samples, t0, truth, appearances, interval, length) -> None:
+    valid = [s for s in samples if s[0] < length]
+    first = min(s[0] for s in valid)
+    hls = [s[1] - (t0 + s[0] * interval) for s in valid]
+    suggestions = [(s[0], p) for s in valid for p in s[3]]
+    correct = [1 for second, p in suggestions if truth[second] == p]
+    seen = [a for a in appearances if a[1] > first]  # shown after the sampler's first frame
+    latencies = []
+    for product, start, end in seen:
+        hit = next(
+            (s for s in valid if start <= s[0] < end and product in s[4] and truth[s[0]] == product), None
+        )
+        if hit is not None:
+            latencies.append(hit[2] - (t0 + start * interval))
+    print(f"through the media server: {len(valid)} frames sampled of {length} (first: second {first}), "
+          f"stamps unreadable {len(samples) - len(valid)}, load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(
+        f"  stream + decode delay per frame: p50 {statistics.median(hls):.2f} s, p95 {pct(hls, 0.95):.2f} s"
+    )
+    precision = len(correct) / len(suggestions) if suggestions else 1.0
+    recall = len(latencies) / len(seen) if seen else 1.0
+    print(f"  precision {precision:.3f} ({len(suggestions)} suggestions), "
+          f"recall {recall:.3f} ({len(seen)} appearances after the first frame)")  # fmt: skip
+    names = list(synthetic.grocery_photos())
+    for product, start, end in seen:
+        hit = next(
+            (s for s in valid if start <= s[0] < end and product in s[4] and truth[s[0]] == product), None
+        )
+        when = f"{hit[2] - (t0 + start * interval):.2f} s" if hit else "missed"
+        print(f"    {names[product]:<28} seconds {start:>3}-{end:<3} {when}")
+    if latencies:
+        print(f"  on screen -> suggestion (stream delay included): p50 {statistics.median(latencies):.2f} s, "
+              f"p95 {pct(latencies, 0.95):.2f} s, max {max(latencies):.2f} s")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="6,50,200")
@@ -150,10 +284,21 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--consecutive", type=int, default=2)
     parser.add_argument("--width", type=int, default=960, help="frame width (LIVESHOP_DISCOVERY_FRAME_WIDTH)")
+    parser.add_argument("--media-server", action="store_true",
+                        help="stream the show through manage.py media_server, sample its HLS")  # fmt: skip
+    parser.add_argument("--source", choices=["hls", "rtmp"], default="rtmp",
+                        help="with --media-server: what the sampler reads (RTMP: what it uses)")  # fmt: skip
     args = parser.parse_args()
     cv2.setNumThreads(1)  # per-core numbers
     real = [cv2.imread(str(p)) for p in synthetic.grocery_photos().values()]
     frames, truth, appearances = show(real, args.seconds, args.width)
+    if args.media_server:
+        r = run(len(real), frames, truth, appearances, real, args.interval, args.consecutive)
+        print(f"reference, the same frames in memory: precision {r['precision']:.3f}, "
+              f"recall {r['recall']:.3f}, "
+              f"latency p50 {r['lat_p50']:.2f} s, p95 {r['lat_p95']:.2f} s")  # fmt: skip
+        through_media_server(args, real, frames, truth, appearances)
+        return
     shape = f"{frames[0].shape[1]}x{frames[0].shape[0]}"
     print(f"show: {len(frames)} frames {shape}, {len(appearances)} appearances of {len(real)} products, "
           f"K={args.consecutive}, interval {args.interval:g} s, load {os.getloadavg()[0]:.1f}")  # fmt: skip

@@ -15,6 +15,13 @@ Modes:
            a logged-in host's session), over a keep-alive connection from this process;
   service  the fallback when the view does not exist yet: ``feature_product`` called here, the way
            the view calls it (the cue goes out after commit from the cue thread pool).
+  inprocess  CPU per click, for a loaded machine: the same POST through the full
+           ``liveshop.asgi.application`` driven by a fake ASGI client in this process (session,
+           CSRF, database, Redis), the cue's dispatch replaced by a stub that notes the moment.
+           Prints one JSON line: CPU time (all threads) per request and up to the cue's dispatch
+           (p50), wall times, statements per request and before the cue. ``--tree DIR`` runs
+           another checkout's code (``git archive`` of the commit to compare) with this venv:
+           alternate the two trees' runs and compare medians.
 Measured per click: from just before the request is sent to the PutMetadata request's arrival at
 the stand-in (loopback: that is when it left the process). Clicks alternate two products and are
 --interval apart (>= 250 ms keeps IVS's 5 calls/s per channel from throttling). The first click
@@ -28,6 +35,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -131,29 +139,29 @@ class ConsoleClient:
         self.cookie = f"sessionid={session.session_key}; csrftoken={self.csrf}"
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
-    def feature(self, product_id: int) -> tuple[int, dict]:
+    def request_parts(self, product_id: int) -> tuple[dict[str, str], bytes]:
+        """The click's headers and body, as console.js sends them."""
         boundary = "----liveshopbench7MA4YWxkTrZu0gW"
         fields = {"csrfmiddlewaretoken": self.csrf, "product_id": str(product_id)}
         body = "".join(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
             for k, v in fields.items()
         )
-        body = (body + f"--{boundary}--\r\n").encode()
-        self.conn.request(
-            "POST",
-            self.path,
-            body=body,
-            headers={
-                "Content-Type": f"multipart/form-data; boundary={boundary}",
-                "Accept": "application/json",
-                "X-Requested-With": "fetch",
-                "X-CSRFToken": self.csrf,
-                "Cookie": self.cookie,
-                "Origin": self.origin,
-                "Referer": self.origin + self.path,
-                "X-Forwarded-Proto": "https",  # behind the TLS-terminating load balancer
-            },
-        )
+        headers = {
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Accept": "application/json",
+            "X-Requested-With": "fetch",
+            "X-CSRFToken": self.csrf,
+            "Cookie": self.cookie,
+            "Origin": self.origin,
+            "Referer": self.origin + self.path,
+            "X-Forwarded-Proto": "https",  # behind the TLS-terminating load balancer
+        }
+        return headers, (body + f"--{boundary}--\r\n").encode()
+
+    def feature(self, product_id: int) -> tuple[int, dict]:
+        headers, body = self.request_parts(product_id)
+        self.conn.request("POST", self.path, body=body, headers=headers)
         response = self.conn.getresponse()
         data = response.read()
         try:
@@ -215,11 +223,126 @@ def print_trace(trace_file: Path, clicks: list[tuple[float, float]]) -> None:
             )
 
 
+def run_in_process(args) -> None:
+    """--mode inprocess: see the module's docstring."""
+    import asyncio
+    import os
+
+    tree = Path(args.tree).resolve()
+    os.chdir(tree)
+    env = _common.server_env(args.db_url, args.redis_url, **_common.ivs_env("http://127.0.0.1:9"))
+    migrate = [_common.PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"]
+    subprocess.run(migrate, cwd=tree, env=env, check=True, timeout=300)
+    os.environ.update(env)
+    sys.path.insert(0, str(tree))
+    from liveshop.asgi import application
+
+    event, products, host = _common.seed_show()
+    from django.core.handlers.base import BaseHandler
+    from django.db import connection
+
+    from events import timed_metadata
+
+    client = ConsoleClient(8000, host, event.slug)
+    client.close()  # its session, CSRF token and path; no connection is used here
+    state: dict = {}
+
+    def dispatch(cue):
+        state["cue"] = (time.process_time(), time.perf_counter(), len(state["sql"]))
+
+    timed_metadata.dispatch = dispatch
+    get_response = BaseHandler.get_response
+
+    def counted_get_response(self, request):
+        def note(execute, sql, params, many, context):
+            state["sql"].append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(note):
+            return get_response(self, request)
+
+    BaseHandler.get_response = counted_get_response
+    connection.close()  # the request threads open their own
+
+    async def post(product_id: int) -> int:
+        headers, body = client.request_parts(product_id)
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": client.path,
+            "raw_path": client.path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"127.0.0.1:8000"), (b"content-length", str(len(body)).encode())]
+            + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+        }
+        done = asyncio.Event()
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        status = []
+
+        async def receive():
+            if messages:
+                return messages.pop()
+            await done.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            elif not message.get("more_body"):
+                done.set()
+
+        await application(scope, receive, send)
+        return status[0]
+
+    async def clicks() -> dict:
+        rows = []
+        for i in range(args.clicks + 5):  # the first 5 warm the process up
+            state.clear()
+            state["sql"] = []
+            c0, w0 = time.process_time(), time.perf_counter()
+            status = await post(products[i % 2].pk)
+            c1, w1 = time.process_time(), time.perf_counter()
+            if status != 200 or "cue" not in state:
+                raise RuntimeError(f"the click failed: status {status}, cue dispatched: {'cue' in state}")
+            cue_cpu, cue_wall, cue_sql = state["cue"]
+            if i >= 5:
+                rows.append((c1 - c0, cue_cpu - c0, w1 - w0, cue_wall - w0, len(state["sql"]), cue_sql))
+            await asyncio.sleep(args.interval / 3)
+        return rows
+
+    rows = asyncio.run(clicks())
+    p = _common.percentile
+    column = [[row[k] * 1000 for row in rows] for k in range(4)]
+    print(
+        json.dumps(
+            {
+                "tree": str(tree),
+                "load": round(os.getloadavg()[0], 2),
+                "clicks": len(rows),
+                "cpu_p50": round(p(column[0], 50), 2),
+                "cpu_to_cue_p50": round(p(column[1], 50), 2),
+                "wall_p50": round(p(column[2], 50), 2),
+                "wall_to_cue_p50": round(p(column[3], 50), 2),
+                "wall_to_cue_p99": round(p(column[3], 99), 2),
+                "statements": max(row[4] for row in rows),
+                "statements_before_cue": max(row[5] for row in rows),
+            }
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=40, help="clicks measured (after the first)")
     parser.add_argument("--interval", type=float, default=0.3, help="seconds between clicks (>= 0.25)")
-    parser.add_argument("--mode", choices=["auto", "http", "service"], default="auto")
+    parser.add_argument("--mode", choices=["auto", "http", "service", "inprocess"], default="auto")
+    parser.add_argument("--tree", default=str(_common.ROOT), help="inprocess: the checkout whose code runs")
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
     parser.add_argument("--db-url", default=_common.DEFAULT_DB_URL)
@@ -230,6 +353,10 @@ def main() -> None:
     if args.interval < 0.25:
         parser.error("--interval below 0.25 s would be throttled by the 5 calls/s limit")
     _common.raise_nofile()
+    if args.mode == "inprocess":
+        _common.ensure_database(args.db_url)
+        run_in_process(args)
+        return
 
     stub = _common.IVSStub(cpu=args.client_cpu)
     server = console = None

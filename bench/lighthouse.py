@@ -6,10 +6,15 @@ console for its host, each with Lighthouse's mobile and desktop settings.
 One production-settings uvicorn process (collected static files, DEBUG off); Lighthouse from npm
 (``npx --yes lighthouse@12``: fetched on first use, by hand only) drives Debian's Chromium
 (CHROME_PATH=/usr/bin/chromium). The requests carry X-Forwarded-Proto: https, as from the load
-balancer that ends TLS. A busy machine lowers the performance score: compare runs of one session.
+balancer that ends TLS (the HTTPS redirect is off: Lighthouse's own fetches of source maps and
+robots.txt carry no extra header; robots.txt is exempt from it in production too). A busy
+machine lowers the performance score: compare runs of one session.
 
     .venv/bin/python bench/lighthouse.py
     .venv/bin/python bench/lighthouse.py --runs 3
+
+The live page plays 20 s of HLS that ffmpeg draws into the collected static files (same origin);
+``--fake-stream`` keeps the seeded show's unreachable IVS URL instead (as before 2026-12).
 """
 
 from __future__ import annotations
@@ -53,6 +58,25 @@ def lighthouse(url: str, *, desktop: bool, headers: dict, out: Path) -> dict:
     return scores
 
 
+def write_stream(folder: Path) -> Path:
+    """20 s of 720p HLS (2 s segments) drawn by ffmpeg into ``folder``, which WhiteNoise serves
+    from STATIC_ROOT; the playlist's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    playlist = folder / "index.m3u8"
+    subprocess.run(
+        [
+            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=20",
+            "-f", "lavfi", "-i", "sine=frequency=440:duration=20",
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "60",
+            "-c:a", "aac", "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod", str(playlist),
+        ],
+        check=True,
+        timeout=300,
+    )  # fmt: skip
+    return playlist
+
+
 def host_cookie(host) -> str:
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -73,12 +97,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="runs per page and preset (median kept)")
     parser.add_argument("--db-url", default=_common.DEFAULT_DB_URL)
     parser.add_argument("--redis-url", default=_common.DEFAULT_REDIS_URL)
+    parser.add_argument(
+        "--fake-stream",
+        action="store_true",
+        help="keep the seeded show's unreachable IVS URL (the player's failed fetches cost best practices)",
+    )
     args = parser.parse_args()
     if shutil.which("npx") is None or not Path(CHROMIUM).exists():
         sys.exit("npx (npm) and Debian's chromium are needed")
 
     static_root = Path(tempfile.mkdtemp(prefix="liveshop-lighthouse-static-"))
-    env = _common.server_env(args.db_url, args.redis_url, DJANGO_STATIC_ROOT=str(static_root))
+    # No TLS here: Lighthouse's own fetches (source maps) carry none of --extra-headers, so the
+    # HTTPS redirect would answer them 301. The pages' requests still say https (HSTS is sent).
+    env = _common.server_env(
+        args.db_url, args.redis_url, DJANGO_STATIC_ROOT=str(static_root), DJANGO_SECURE_SSL_REDIRECT="false"
+    )
     collect = [_common.PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"]
     subprocess.run(collect, cwd=_common.ROOT, env=env, check=True, timeout=300)
     _common.ensure_database(args.db_url)
@@ -94,6 +127,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="liveshop-lighthouse-"))
     try:
         port = _common.free_port()
+        if not args.fake_stream:  # the live page plays a stream of our own origin, as with a CDN in front
+            playlist = write_stream(static_root / "bench-stream")
+            url = f"http://127.0.0.1:{port}/static/{playlist.relative_to(static_root)}"
+            type(event).objects.filter(pk=event.pk).update(playback_url=url)
         server = _common.start_uvicorn(port, env, None, work / "uvicorn.log")
         base = f"http://127.0.0.1:{port}"
         pages = {

@@ -17,6 +17,11 @@ For each source and round, in alternating order (hand first in odd rounds):
             storing the HLS files (FileSystemStorage in a temporary folder), the ready row.
             Django against a scratch PostgreSQL database (created if missing), the production
             settings (DEBUG off).
+``--chunked N`` measures instead, on each source, the service's single pass against its chunked
+path (recordings.services.chunked, pieces of N seconds) with two workers: this process (the video's
+attempt) and a helper process taking pieces (``transcode_pieces``, as ``transcode_pieces_task``
+would on a second worker), each run's load averages printed before and after.
+
 The ratio is service / by hand, wall time (the issue's goal: <= 1.05). "cpu/s" is ffmpeg's CPU
 time (user + system, the hand run's) per second of video, which a busy machine does not change:
 on N idle cores the transcode takes about cpu/s / N seconds per second of video, so the
@@ -129,6 +134,66 @@ def by_service(source: Path) -> tuple[float, object]:
     return elapsed, done
 
 
+def by_service_as(source: Path, *, chunked: bool) -> float:
+    """The service's wall time with the chunked path forced on or off."""
+    from django.conf import settings
+
+    settings.LIVESHOP_TRANSCODE_CHUNKED_OVER_SECONDS = 0 if chunked else 10**9
+    elapsed, done = by_service(source)
+    if chunked and not done.renditions[0]["playlist"]:
+        sys.exit("no playlist")
+    return elapsed
+
+
+def helper_loop() -> None:
+    """A second worker: take free pieces of any video being transcoded, until killed."""
+    from recordings.models import Recording
+    from recordings.services.chunked import transcode_pieces
+
+    while True:
+        for pk in Recording.objects.filter(status="processing").values_list("pk", flat=True):
+            transcode_pieces(recording_id=pk)
+        time.sleep(0.2)
+
+
+def chunked_rows(args, scratch: Path) -> None:
+    from django.conf import settings
+
+    from liveshop import media
+
+    settings.LIVESHOP_TRANSCODE_PIECE_SECONDS = args.chunked
+    helper = subprocess.Popen(
+        [sys.executable, __file__, "--helper", "--db-url", args.db_url, "--media", str(scratch / "media")]
+    )
+    try:
+        rows = []
+        for name, source in sources(args, scratch):
+            seconds = media.probe(source).duration
+            for round_ in range(args.rounds):
+                order = (False, True) if round_ % 2 == 0 else (True, False)
+                times = {}
+                for chunked in order:
+                    before = os.getloadavg()
+                    times[chunked] = by_service_as(source, chunked=chunked)
+                    after = os.getloadavg()
+                    which = "chunked (2 workers)" if chunked else "single pass"
+                    print(
+                        f"  {name} round {round_ + 1}: {which} {times[chunked]:.1f} s; loadavg "
+                        f"{' '.join(f'{x:.1f}' for x in before)} -> {' '.join(f'{x:.1f}' for x in after)}",
+                        flush=True,
+                    )
+                rows.append((name, seconds, times[False], times[True]))
+        print(
+            f"\n{'source':8} {'seconds':>8} {'single':>9} {'chunked':>9} {'ratio':>6}"
+            f"  (pieces of {args.chunked:g} s)"
+        )
+        for name, seconds, single, chunked in rows:
+            print(f"{name:8} {seconds:8.1f} {single:8.1f}s {chunked:8.1f}s {chunked / single:6.2f}")
+    finally:
+        helper.terminate()
+        helper.wait(timeout=30)
+
+
 def sources(args, scratch: Path):
     """(name, path) of each source: --source-file's, or each of --sources made now."""
     if args.source_file:
@@ -147,7 +212,14 @@ def main() -> None:
     parser.add_argument("--sources", default="1080p,phone", help=f"of {', '.join(SOURCES)}")
     parser.add_argument("--source-file", type=Path, help="measure this video instead of making sources")
     parser.add_argument("--db-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB_URL))
+    parser.add_argument("--chunked", type=float, help="single pass vs chunked (pieces of this many s)")
+    parser.add_argument("--helper", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--media", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.helper:
+        setup_django(args.db_url, args.media)
+        helper_loop()
+        return
 
     with tempfile.TemporaryDirectory(prefix="liveshop-bench-transcode-") as scratch:
         scratch = Path(scratch)
@@ -156,6 +228,9 @@ def main() -> None:
 
         from liveshop import media
 
+        if args.chunked:
+            chunked_rows(args, scratch)
+            return
         rows = []
         for name, source in sources(args, scratch):
             seconds = media.probe(source).duration

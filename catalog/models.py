@@ -4,7 +4,9 @@ from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
 
 from accounts.models import Organization
+from catalog import thresholds
 from catalog.currencies import ISO_4217
+from catalog.thresholds import DEFAULT_LOW_STOCK_THRESHOLD as DEFAULT_LOW_STOCK_THRESHOLD  # re-exported
 
 
 def validate_currency(value: str) -> None:
@@ -42,10 +44,6 @@ class WebURLField(models.URLField):
 
     def formfield(self, **kwargs):
         return super().formfield(**{"form_class": WebURLFormField, **kwargs})
-
-
-# Every brand's "only N left" threshold for a variant that sets none (Variant.low_stock_threshold).
-DEFAULT_LOW_STOCK_THRESHOLD = 10
 
 
 def product_image_path(product: "Product", filename: str) -> str:
@@ -107,6 +105,18 @@ class Product(models.Model):
         return f"{self.name} ({self.sku})"
 
 
+class VariantManager(models.Manager):
+    """Every variant it loads carries its brand's low-stock default (catalog.thresholds), selected
+    in the same query; related managers and prefetches of ``variants`` use it too."""
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        brand_default = thresholds.expression()
+        return (
+            queryset if brand_default is None else queryset.annotate(**{thresholds.ATTRIBUTE: brand_default})
+        )
+
+
 class Variant(models.Model):
     """What a buyer actually buys: one size/colour of a product, with its own SKU (unique within
     the brand, across every product), stock and optional price. Every product has exactly one
@@ -132,13 +142,15 @@ class Variant(models.Model):
         null=True,
         blank=True,
         help_text=(
-            f"“Only N left” on the card at or under this many; "
-            f"empty: {DEFAULT_LOW_STOCK_THRESHOLD}; 0: never."
+            "“Only N left” on the card at or under this many; "
+            "empty: the brand's default (its shop settings; 10 unless set); 0: never."
         ),
     )
     is_default = models.BooleanField(default=False)
     is_active = models.BooleanField("active", default=True)
     position = models.PositiveSmallIntegerField(default=0)
+
+    objects = VariantManager()
 
     class Meta:
         ordering = ["product", "-is_default", "position", "id"]
@@ -170,8 +182,11 @@ class Variant(models.Model):
 
     @property
     def threshold(self) -> int:
-        """The low-stock threshold in force: the variant's own, else the brand default."""
-        return DEFAULT_LOW_STOCK_THRESHOLD if self.low_stock_threshold is None else self.low_stock_threshold
+        """The low-stock threshold in force: the variant's own, else its brand's default (selected
+        with the variant: catalog.thresholds)."""
+        if self.low_stock_threshold is None:
+            return thresholds.brand_default_of(self)
+        return self.low_stock_threshold
 
     @property
     def left(self) -> int | None:

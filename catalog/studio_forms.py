@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
+from django.utils.translation import gettext_lazy as _
 
 from catalog.forms import https_by_default
 from catalog.models import Product, Variant
@@ -53,6 +54,16 @@ class StudioProductForm(forms.ModelForm):
         fields = ["name", "sku", "description", "price", "currency", "external_url", "is_active"]
         formfield_callback = https_by_default
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        labels = {
+            "name": _("Name"),
+            "sku": _("SKU"),
+            "description": _("Description"),
+            "price": _("Price"),
+            "currency": _("Currency"),
+            "external_url": _("Product page"),
+            "is_active": _("On sale"),
+        }
+        help_texts = {"external_url": _("The product's page on your shop (http:// or https://).")}
 
     def clean_currency(self):
         return self.cleaned_data["currency"].upper()
@@ -81,8 +92,8 @@ class StudioVariantForm(forms.ModelForm):
     class Meta:
         model = Variant
         fields = ["label", "options", "sku", "price_override", "stock", "low_stock_threshold", "is_active"]
-        labels = {"price_override": "Price", "is_active": "On sale"}
-        help_texts = {"price_override": "Empty: the product's price."}
+        labels = {"price_override": _("Price"), "is_active": _("On sale")}
+        help_texts = {"price_override": _("Empty: the product's price.")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -90,6 +90,9 @@ class ChatMessage(models.Model):
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The chat service's id of the message (CHAT_BACKEND=ivs: the review input's MessageId), so a
+    # hide reaches the service's clients too (DeleteMessage); empty for messages from our socket.
+    backend_message_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -37,6 +37,7 @@ import weakref
 
 from channels.db import database_sync_to_async
 from django.db import transaction
+from django.utils.crypto import salted_hmac
 
 from events.realtime import RESYNC, encode, event_group_name, publish
 
@@ -75,6 +76,23 @@ def chat_topic(event_id: int) -> str:
 def broadcast_on_commit(event_id: int, message_type: str, payload: dict) -> None:
     """Publish a chat frame to every process once the current transaction commits."""
     transaction.on_commit(lambda: publish(chat_topic(event_id), encode(message_type, payload)))
+
+
+def person_tag(user_id: int) -> str:
+    """An opaque name for one person's sockets (pages never see user ids): their page sends it
+    (``chat_hello``), a ban or time-out names it (``chat_restricted``). Knowing another person's
+    tag only lets a socket be silenced with them."""
+    return salted_hmac("chat.realtime.person_tag", str(user_id)).hexdigest()[:32]
+
+
+def restrict_on_commit(event_ids: list[int], user_id: int, payload: dict | None) -> None:
+    """After commit, tell every process's sockets of ``user_id`` in these chats that they may not
+    post (``payload``: {reason, message, until}; None: they may again). Internal: the frame never
+    reaches a page; the person's own sockets get ``chat_removed`` / ``chat_restored``."""
+    frame = {"tag": person_tag(user_id), **(payload or {})}
+    kind = "chat.restricted" if payload else "chat.restored"
+    for event_id in event_ids:
+        broadcast_on_commit(event_id, kind, frame)
 
 
 def broadcast_now(event_id: int, message_type: str, payload: dict) -> None:
@@ -151,6 +169,9 @@ class RecentMessages:
     # The hub's side (events.realtime.hub.Sink)
 
     async def deliver(self, text: str) -> None:
+        if text.startswith(('{"type":"chat_restricted"', '{"type":"chat_restored"')):
+            await self._restrict(json.loads(text))
+            return
         if text.startswith('{"type":"feed_status"'):  # the hub lost Redis: frames may be missed
             self._feed_lost = True
             self._loading = None
@@ -199,6 +220,23 @@ class RecentMessages:
             return
         self._frame = None
 
+    async def _restrict(self, frame: dict) -> None:
+        """Mark (or unmark) the named person's sockets of this event here and tell those pages:
+        their next post is refused on the socket, with no database work and no race with the
+        ban's commit (chat.services checks PostgreSQL at each post too)."""
+        tag = frame.pop("tag", None)
+        kind = frame.pop("type")
+        restriction = frame if kind == "chat_restricted" else None
+        if restriction is None:
+            text = encode("chat.restored", {})
+        else:
+            text = encode("chat.removed", restriction_error(restriction))
+        for sink in list(self.hub.topics.get(event_group_name(self.event_id), ())):
+            if tag and getattr(sink, "chat_tag", None) == tag:
+                sink.chat_restriction = restriction
+                with contextlib.suppress(Exception):
+                    await sink.deliver(text)
+
     def _set_poll(self, poll: dict | None) -> None:
         from chat.selectors import poll_hide_at
 
@@ -227,7 +265,7 @@ class RecentMessages:
             last = loop.time()
             for chunk in batches(texts):
                 try:
-                    await self.hub.deliver(topic, chunk)
+                    await self.hub.deliver(topic, chunk, background=True)  # the card goes first
                 except Exception:
                     logger.warning("A chat frame was not handed on to the event's sockets", exc_info=True)
 
@@ -305,8 +343,15 @@ async def viewer_frame(consumer, text: str) -> None:
     if frame.get("type") == "reaction":  # tapped freely: counted here, sent once a second
         reactions.tap(consumer, frame.get("emoji"))
         return
+    if frame.get("type") == "chat_hello":  # a signed-in page names its person (person_tag)
+        tag = frame.get("tag")
+        consumer.chat_tag = tag if isinstance(tag, str) and len(tag) == 32 else None
+        return
     if not _frame_allowed(consumer):
         await reply(consumer, "chat.error", handlers.too_fast())
+        return
+    if frame.get("type") == "chat_post" and _restricted(consumer):
+        await reply(consumer, "chat.error", restriction_error(consumer.chat_restriction))
         return
     if frame.get("type") in handlers.HANDLERS:
         try:
@@ -314,8 +359,35 @@ async def viewer_frame(consumer, text: str) -> None:
         except Exception:  # the database or Redis is down: the socket stays, the page may retry
             logger.exception("A chat frame failed")
             answer = "chat.error", handlers.unavailable()
+        user = consumer.scope.get("user")  # read from the session by now
+        if getattr(user, "is_authenticated", False) and not getattr(consumer, "chat_tag", None):
+            consumer.chat_tag = person_tag(user.pk)
         if answer is not None:
             await reply(consumer, *answer)
+
+
+def _restricted(consumer) -> bool:
+    """Whether a ban or time-out heard on this socket (RecentMessages._restrict) still holds."""
+    restriction = getattr(consumer, "chat_restriction", None)
+    if restriction is None:
+        return False
+    if restriction.get("until") is not None and restriction["until"] <= time.time():
+        consumer.chat_restriction = None
+        return False
+    return True
+
+
+def restriction_error(restriction: dict) -> dict:
+    """The chat_error payload for a socket whose person is banned or timed out."""
+    from chat import payloads
+
+    until = restriction.get("until")
+    if until is None:
+        return payloads.error_payload("banned", "You were removed from chat by a moderator.")
+    left = max(0.0, until - time.time())
+    minutes = max(1, round(left / 60))
+    message = f"You are timed out: you can chat again in {minutes} minute{'s' if minutes != 1 else ''}."
+    return payloads.error_payload("timed_out", message, left)
 
 
 async def reply(consumer, message_type: str, payload: dict) -> None:

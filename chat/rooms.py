@@ -13,7 +13,7 @@ from accounts import permissions
 from chat import selectors
 from chat.exceptions import MessageRefused
 from chat.gateway import ChatBackendError, ChatToken, get_chat_backend
-from chat.models import ChatRestriction, ChatRoom
+from chat.models import ChatMessage, ChatRestriction, ChatRoom
 from events.models import LiveEvent
 
 logger = logging.getLogger(__name__)
@@ -102,3 +102,24 @@ def disconnect_on_commit(restriction: ChatRestriction, event: LiveEvent) -> None
             logger.warning("A restricted person was not disconnected from the chat room", exc_info=True)
 
     transaction.on_commit(disconnect)
+
+
+def delete_message_on_commit(message: ChatMessage) -> None:
+    """After a hide commits, take the message from the clients of the event's room in the chat
+    service too (DeleteMessage needs the service's id, stored from its review), if it went there."""
+    if not message.backend_message_id:
+        return
+    room_id = (
+        ChatRoom.objects.filter(event_id=message.event_id).values_list("backend_room_id", flat=True).first()
+    )
+    if not room_id:
+        return
+    message_id = message.backend_message_id
+
+    def delete() -> None:
+        try:
+            get_chat_backend().delete_message(room_id, message_id, "Removed by a moderator")
+        except ChatBackendError:
+            logger.warning("A hidden message was not deleted from the chat room", exc_info=True)
+
+    transaction.on_commit(delete)

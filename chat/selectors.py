@@ -66,6 +66,14 @@ def active_restriction(organization_id: int, user) -> ChatRestriction | None:
     return bans[0] if bans else max(rows, key=lambda row: row.until, default=None)
 
 
+def open_chat_ids(organization_id: int) -> list[int]:
+    """The brand's events whose chat is open (not ended or cancelled): where a ban is heard."""
+    from events.models import LiveEvent
+
+    events = LiveEvent.objects.filter(organization_id=organization_id)
+    return list(events.exclude(status__in=LiveEvent.CLOSED_STATUSES).values_list("pk", flat=True))
+
+
 def slow_mode_seconds(event_id: int) -> int:
     return ChatRoom.objects.filter(event_id=event_id).values_list("slow_mode_seconds", flat=True).first() or 0
 

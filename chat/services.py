@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from accounts import permissions
 from accounts.models import Organization
@@ -37,20 +38,23 @@ def clean_body(body) -> str:
     """The message as it is stored and shown, or MessageRefused (empty, too long)."""
     text = clean_text(body) if isinstance(body, str) else ""
     if not text:
-        raise MessageRefused("Write a message first.", reason="empty")
+        raise MessageRefused(gettext("Write a message first."), reason="empty")
     if len(text) > BODY_MAX:
         raise MessageRefused(
-            f"Messages are at most {BODY_MAX} characters; this one has {len(text)}.", reason="too_long"
+            gettext("Messages are at most %(max)s characters; this one has %(count)s.")
+            % {"max": BODY_MAX, "count": len(text)},
+            reason="too_long",
         )
     return text
 
 
-def post_message(*, event: LiveEvent, user, body, reply_to=None) -> ChatMessage:
+def post_message(*, event: LiveEvent, user, body, reply_to=None, backend_message_id: str = "") -> ChatMessage:
     """Post ``body`` by ``user`` in ``event``'s chat: checks every rule (MessageRefused names
     the first one broken, and nothing is stored), stores the cleaned text with the author's name
     and badge and the live stream offset, and sends it to the event's viewers after commit. Only
     the write is a transaction: the checks (two of them Redis round trips) hold none open.
-    ``reply_to``: the id of a visible message of the same chat this one answers (quoted)."""
+    ``reply_to``: the id of a visible message of the same chat this one answers (quoted);
+    ``backend_message_id``: the chat service's id of it (IVS Chat's review), for hiding it there."""
     text = clean_body(body)
     _check_may_post(event, user)
     quoted = _replied_to(event, reply_to)
@@ -58,7 +62,7 @@ def post_message(*, event: LiveEvent, user, body, reply_to=None) -> ChatMessage:
     held = _check_words(event, text) and not role  # the brand's own people are never held
     _check_restriction(event, user)
     _check_pace(event, user, staff=bool(role))
-    return _store(event, user, text, role, held=held, reply_to=quoted)
+    return _store(event, user, text, role, held=held, reply_to=quoted, backend_id=backend_message_id)
 
 
 def _replied_to(event: LiveEvent, reply_to) -> ChatMessage | None:
@@ -68,17 +72,19 @@ def _replied_to(event: LiveEvent, reply_to) -> ChatMessage | None:
     if isinstance(reply_to, int) and not isinstance(reply_to, bool):
         quoted = ChatMessage.objects.filter(pk=reply_to, event=event, hidden_at=None, held=False).first()
     if quoted is None:
-        raise MessageRefused("The message you reply to is not in this chat any more.", reason="not_found")
+        raise MessageRefused(
+            gettext("The message you reply to is not in this chat any more."), reason="not_found"
+        )
     return quoted
 
 
 def _check_may_post(event: LiveEvent, user) -> None:
     if not getattr(user, "is_authenticated", False):
-        raise MessageRefused("Sign in to chat.", reason="sign_in")
+        raise MessageRefused(gettext("Sign in to chat."), reason="sign_in")
     if not permissions.may_watch(user, event):
-        raise MessageRefused("This chat is not open to you.", reason="not_allowed")
+        raise MessageRefused(gettext("This chat is not open to you."), reason="not_allowed")
     if event.is_closed:
-        raise MessageRefused("This show is over: its chat is closed.", reason="closed")
+        raise MessageRefused(gettext("This show is over: its chat is closed."), reason="closed")
 
 
 def _check_words(event: LiveEvent, text: str) -> bool:
@@ -91,7 +97,7 @@ def _check_words(event: LiveEvent, text: str) -> bool:
             if action == BrandChatPolicy.WordAction.HOLD:
                 return True
             raise MessageRefused(
-                "Your message contains a word this chat does not allow.", reason="blocked_word"
+                gettext("Your message contains a word this chat does not allow."), reason="blocked_word"
             )
     return False
 
@@ -101,11 +107,16 @@ def _check_restriction(event: LiveEvent, user) -> None:
     if restriction is None:
         return
     if restriction.kind == ChatRestriction.Kind.BAN:
-        raise MessageRefused("You are banned from this brand's chats.", reason="banned")
+        raise MessageRefused(gettext("You are banned from this brand's chats."), reason="banned")
     left = (restriction.until - timezone.now()).total_seconds()
     minutes = max(1, round(left / 60))
     raise MessageRefused(
-        f"You are timed out: you can chat again in {minutes} minute{'s' if minutes != 1 else ''}.",
+        ngettext(
+            "You are timed out: you can chat again in %(minutes)s minute.",
+            "You are timed out: you can chat again in %(minutes)s minutes.",
+            minutes,
+        )
+        % {"minutes": minutes},
         reason="timed_out",
         retry_after=left,
     )
@@ -119,7 +130,8 @@ def _check_pace(event: LiveEvent, user, *, staff: bool) -> None:
         wait = ratelimit.get_rate_limiter("chat-slow", 1, slow, 1).acquire(f"{event.pk}:{user.pk}", now)
         if wait:
             raise MessageRefused(
-                f"Slow mode is on: one message every {slow} s. Wait {wait:.0f} s.",
+                gettext("Slow mode is on: one message every %(slow)s s. Wait %(wait)s s.")
+                % {"slow": slow, "wait": f"{wait:.0f}"},
                 reason="slow_mode",
                 retry_after=wait,
             )
@@ -128,13 +140,22 @@ def _check_pace(event: LiveEvent, user, *, staff: bool) -> None:
     )
     if wait:
         raise MessageRefused(
-            f"You are sending messages too fast. Wait {wait:.0f} s.", reason="rate_limited", retry_after=wait
+            gettext("You are sending messages too fast. Wait %(wait)s s.") % {"wait": f"{wait:.0f}"},
+            reason="rate_limited",
+            retry_after=wait,
         )
 
 
 @transaction.atomic
 def _store(
-    event: LiveEvent, user, text: str, role: str, *, held: bool = False, reply_to: ChatMessage | None = None
+    event: LiveEvent,
+    user,
+    text: str,
+    role: str,
+    *,
+    held: bool = False,
+    reply_to: ChatMessage | None = None,
+    backend_id: str = "",
 ) -> ChatMessage:
     session_id, offset_ms = _stream_position(event)
     message = ChatMessage(
@@ -147,6 +168,7 @@ def _store(
         offset_ms=offset_ms,
         held=held,
         reply_to=reply_to,
+        backend_message_id=backend_id,
     )
     message.full_clean()
     message.save()
@@ -176,7 +198,7 @@ def _stream_position(event: LiveEvent) -> tuple[int | None, int | None]:
 @transaction.atomic
 def hide_message(*, message: ChatMessage, by) -> ChatMessage:
     """Hide ``message`` from every viewer (kept for the log); idempotent. Logged; after commit
-    every page removes it."""
+    every page removes it, and the chat service's clients too (DeleteMessage, CHAT_BACKEND=ivs)."""
     permissions.require(by, Action.MODERATE_CHAT, message)
     message = ChatMessage.objects.select_for_update().select_related("event").get(pk=message.pk)
     if message.hidden_at is None:
@@ -184,6 +206,7 @@ def hide_message(*, message: ChatMessage, by) -> ChatMessage:
         message.save(update_fields=["hidden_at", "hidden_by"])
         _log(message.event, by, ModerationAction.Kind.HIDE, target=message.author, message=message)
         realtime.broadcast_on_commit(message.event_id, "chat.hidden", payloads.hidden_payload(message))
+        rooms.delete_message_on_commit(message)
         if ChatRoom.objects.filter(event_id=message.event_id, pinned=message).update(pinned=None):
             realtime.broadcast_on_commit(message.event_id, "chat.pinned", {"message": None})
     return message
@@ -222,7 +245,8 @@ def unpin(*, event: LiveEvent, by) -> ChatRoom:
 
 @transaction.atomic
 def time_out(*, event: LiveEvent, user, minutes: int, by) -> ChatRestriction:
-    """Keep ``user`` out of the brand's chats for ``minutes`` (one of TIMEOUT_MINUTES). Logged."""
+    """Keep ``user`` out of the brand's chats for ``minutes`` (one of TIMEOUT_MINUTES). Logged;
+    after commit the person's open sockets refuse their posts at once (chat.realtime)."""
     permissions.require(by, Action.MODERATE_CHAT, event)
     if minutes not in TIMEOUT_MINUTES:
         raise ModerationRefused(f"A time-out lasts {' or '.join(map(str, TIMEOUT_MINUTES))} minutes.")
@@ -230,16 +254,21 @@ def time_out(*, event: LiveEvent, user, minutes: int, by) -> ChatRestriction:
     restriction = _restrict(event, user, ChatRestriction.Kind.TIMEOUT, until, by)
     _log(event, by, ModerationAction.Kind.TIMEOUT, target=user, detail=f"{minutes} min")
     rooms.disconnect_on_commit(restriction, event)
+    realtime.restrict_on_commit(
+        selectors.open_chat_ids(event.organization_id), user.pk, {"until": until.timestamp()}
+    )
     return restriction
 
 
 @transaction.atomic
 def ban(*, event: LiveEvent, user, by) -> ChatRestriction:
-    """Keep ``user`` out of the brand's chats until unbanned. Logged."""
+    """Keep ``user`` out of the brand's chats until unbanned. Logged; after commit the person's
+    open sockets refuse their posts at once and their pages say so (chat.realtime)."""
     permissions.require(by, Action.MODERATE_CHAT, event)
     restriction = _restrict(event, user, ChatRestriction.Kind.BAN, None, by)
     _log(event, by, ModerationAction.Kind.BAN, target=user)
     rooms.disconnect_on_commit(restriction, event)
+    realtime.restrict_on_commit(selectors.open_chat_ids(event.organization_id), user.pk, {"until": None})
     return restriction
 
 
@@ -263,6 +292,8 @@ def lift_restrictions(*, organization: Organization, user, by) -> int:
     )
     kind = ModerationAction.Kind.UNBAN
     _log(None, by, kind, organization=organization, target=user, detail=f"{lifted} lifted")
+    if lifted:
+        realtime.restrict_on_commit(selectors.open_chat_ids(organization.pk), user.pk, None)
     return lifted
 
 

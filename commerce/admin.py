@@ -3,7 +3,7 @@ from django.db.models import Q, Sum
 
 from accounts.admin import BrandScopedAdmin, BrandScopedInline, ReadOnlyInlineMixin
 from commerce.forms import ShopSettingsForm
-from commerce.models import FlashDeal, Order, OrderLine, ShopSettings
+from commerce.models import FlashDeal, Order, OrderLine, OrderRefund, ShopSettings
 
 
 class OrderLineInline(ReadOnlyInlineMixin, BrandScopedInline):
@@ -24,6 +24,14 @@ class OrderLineInline(ReadOnlyInlineMixin, BrandScopedInline):
     readonly_fields = fields
 
 
+class OrderRefundInline(ReadOnlyInlineMixin, BrandScopedInline):
+    """The provider's refunds of the order and what it last said of each (commerce.refunds)."""
+
+    model = OrderRefund
+    fields = ["refund_id", "amount", "status", "reason", "created_at", "updated_at"]
+    readonly_fields = fields
+
+
 @admin.register(Order)
 class OrderAdmin(BrandScopedAdmin):
     """The brand's orders, read-only: they change through commerce.services (checkout, payment
@@ -33,7 +41,7 @@ class OrderAdmin(BrandScopedAdmin):
     list_filter = ["status", ("organization", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["organization"]
     search_fields = ["email", "token", "payment_id"]
-    inlines = [OrderLineInline]
+    inlines = [OrderLineInline, OrderRefundInline]
     readonly_fields = [
         "organization",
         "token",
@@ -46,6 +54,8 @@ class OrderAdmin(BrandScopedAdmin):
         "payment_backend",
         "payment_id",
         "paid_at",
+        "refunded_total",
+        "refunded_at",
     ]
     fields = readonly_fields
 
@@ -58,15 +68,19 @@ class OrderAdmin(BrandScopedAdmin):
 
 @admin.register(ShopSettings)
 class ShopSettingsAdmin(BrandScopedAdmin):
-    """Where a brand ships (the checkout refuses addresses elsewhere)."""
+    """Where a brand ships (the checkout refuses addresses elsewhere) and its low-stock default."""
 
     form = ShopSettingsForm
-    list_display = ["organization", "countries"]
+    list_display = ["organization", "countries", "low_stock"]
     list_select_related = ["organization"]
 
     @admin.display(description="Ships to")
     def countries(self, obj):
         return ", ".join(obj.shipping_countries) or "every country"
+
+    @admin.display(description="Low-stock default", ordering="low_stock_threshold")
+    def low_stock(self, obj):
+        return "10 (not set)" if obj.low_stock_threshold is None else obj.low_stock_threshold
 
 
 @admin.register(FlashDeal)

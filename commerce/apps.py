@@ -8,13 +8,17 @@ class CommerceConfig(AppConfig):
     def ready(self):
         """A viewer's session carts follow them when they sign in (commerce.carts); the cards of
         events show their flash deals (commerce.deals); a brand or its shop settings saved or
-        deleted is read again by this process's shop API (commerce.selectors.shop)."""
+        deleted is read again by this process's shop API (commerce.selectors.shop); catalog reads
+        a brand's low-stock default from its shop settings (commerce.selectors, cached)."""
         from django.contrib.auth.signals import user_logged_in
         from django.db.models.signals import post_delete, post_save
 
         from accounts.models import Organization
+        from catalog import thresholds
         from commerce.models import ShopSettings
-        from commerce.selectors import forget_shop
+        from commerce.selectors import brand_low_stock_expression, brand_low_stock_threshold, forget_shop
+
+        thresholds.fill(reader=brand_low_stock_threshold, expression=brand_low_stock_expression)
 
         for model in (Organization, ShopSettings):
             for signal in (post_save, post_delete):

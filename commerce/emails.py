@@ -10,7 +10,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from commerce.models import Order
 from commerce.payloads import order_display
@@ -38,13 +39,14 @@ def send_order_confirmation(*, order_id: int) -> bool:
     )
     if order is None:
         return False
-    context = {**order_display(order), "order_url": order_page_url(order)}
-    message = EmailMultiAlternatives(
-        subject=f"Your order at {order.organization.name} is confirmed",
-        body=render_to_string("emails/order_confirmation.txt", context),
-        to=[order.email],
-    )
-    message.attach_alternative(render_to_string("emails/order_confirmation.html", context), "text/html")
+    with translation.override(order.language or settings.LANGUAGE_CODE):  # the buyer's page's
+        context = {**order_display(order), "order_url": order_page_url(order)}
+        message = EmailMultiAlternatives(
+            subject=gettext("Your order at %(shop)s is confirmed") % {"shop": order.organization.name},
+            body=render_to_string("emails/order_confirmation.txt", context),
+            to=[order.email],
+        )
+        message.attach_alternative(render_to_string("emails/order_confirmation.html", context), "text/html")
     message.send()
     order.confirmation_sent_at = timezone.now()
     order.save(update_fields=["confirmation_sent_at"])

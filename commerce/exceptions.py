@@ -3,6 +3,8 @@ HTTP answers (commerce.views.ERROR_STATUS): SoldOut to 409, the others to 400 or
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
+
 
 class CommerceError(Exception):
     """Base class of commerce's expected failures."""
@@ -29,7 +31,7 @@ class SoldOut(CommerceError):
 
     def __init__(self, sku: str, name: str):
         self.sku = sku
-        super().__init__(f"Sold out: {name} has no stock left for this quantity.")
+        super().__init__(gettext("Sold out: %(name)s has no stock left for this quantity.") % {"name": name})
 
 
 class OrderNotCancelable(CommerceError):

@@ -4,28 +4,31 @@ shop settings in the admin."""
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from commerce.countries import COUNTRIES
-from commerce.models import ShopSettings
+from commerce.models import MAX_LOW_STOCK_THRESHOLD, ShopSettings
 
 
 class CheckoutForm(forms.Form):
     """The buyer's e-mail, name and shipping address; ``countries`` are the brand's (the ISO codes
     it ships to: commerce.selectors.shipping_countries)."""
 
-    email = forms.EmailField(max_length=254, error_messages={"required": "Enter your e-mail address."})
-    full_name = forms.CharField(max_length=200, error_messages={"required": "Enter your name."})
-    address_line1 = forms.CharField(max_length=200, error_messages={"required": "Enter your street address."})
+    email = forms.EmailField(max_length=254, error_messages={"required": _("Enter your e-mail address.")})
+    full_name = forms.CharField(max_length=200, error_messages={"required": _("Enter your name.")})
+    address_line1 = forms.CharField(
+        max_length=200, error_messages={"required": _("Enter your street address.")}
+    )
     address_line2 = forms.CharField(max_length=200, required=False)
-    city = forms.CharField(max_length=100, error_messages={"required": "Enter your town or city."})
+    city = forms.CharField(max_length=100, error_messages={"required": _("Enter your town or city.")})
     postal_code = forms.CharField(max_length=20, required=False)
     region = forms.CharField(max_length=100, required=False)
-    country = forms.ChoiceField(error_messages={"required": "Choose your country."})
+    country = forms.ChoiceField(error_messages={"required": _("Choose your country.")})
 
     def __init__(self, data, *, countries: list[str]):
         super().__init__({key: value for key, value in data.items() if isinstance(value, str)})
         self.fields["country"].choices = [(code, COUNTRIES[code]) for code in countries]
-        self.fields["country"].error_messages["invalid_choice"] = (
+        self.fields["country"].error_messages["invalid_choice"] = _(
             "This shop does not ship to that country (choose one from the list)."
         )
 
@@ -44,4 +47,22 @@ class ShopSettingsForm(forms.ModelForm):
 
     class Meta:
         model = ShopSettings
-        fields = ["organization", "shipping_countries"]
+        fields = ["organization", "shipping_countries", "low_stock_threshold"]
+
+
+class LowStockDefaultForm(forms.Form):
+    """The studio's low-stock default: a whole number from 0 to MAX_LOW_STOCK_THRESHOLD, or empty."""
+
+    low_stock_threshold = forms.IntegerField(
+        label="Say “only N left” at or under",
+        required=False,
+        min_value=0,
+        max_value=MAX_LOW_STOCK_THRESHOLD,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "placeholder": "10"}),
+        help_text=("For every variant without its own threshold. Empty: 10; 0: never say how many are left."),
+        error_messages={
+            "invalid": "Enter a whole number of units, like 5.",
+            "min_value": "Enter 0 or more (0: never say how many are left).",
+            "max_value": f"Enter at most {MAX_LOW_STOCK_THRESHOLD:,}.",
+        },
+    )

@@ -7,7 +7,7 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from accounts.models import Organization
@@ -46,8 +46,13 @@ def validate_country_codes(value) -> None:
         raise ValidationError('Give a list of ISO 3166-1 alpha-2 country codes, e.g. ["GB", "FR"].')
 
 
+# The highest low-stock default a brand may choose: "only 10,000 left" is no longer scarcity.
+MAX_LOW_STOCK_THRESHOLD = 10_000
+
+
 class ShopSettings(models.Model):
-    """A brand's shop: the countries it ships to (checkout refuses other addresses)."""
+    """A brand's shop: the countries it ships to (checkout refuses other addresses) and when its
+    cards say "only N left" (catalog.Variant.threshold, for variants that set no threshold)."""
 
     organization_field = "organization"
 
@@ -57,6 +62,16 @@ class ShopSettings(models.Model):
         blank=True,
         validators=[validate_country_codes],
         help_text="ISO codes of the countries the brand ships to; empty: every country.",
+    )
+    low_stock_threshold = models.PositiveIntegerField(
+        "low-stock default",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_LOW_STOCK_THRESHOLD)],
+        help_text=(
+            "Cards say “only N left” at or under this many, for every variant without its own "
+            "threshold; empty: 10; 0: never."
+        ),
     )
 
     class Meta:
@@ -131,6 +146,11 @@ class Order(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders"
     )
     email = models.EmailField(blank=True)
+    # The buyer as analytics counts viewers (liveshop.viewer_id.counting_id: the signed-in user or
+    # the player's cookie id, hashed; "" when the browser had neither): purchases per viewer.
+    viewer = models.CharField(max_length=32, blank=True)
+    # The language of the page the buyer checked out on (LANGUAGES): the confirmation is in it.
+    language = models.CharField(max_length=16, blank=True, default="", db_default="")
     # The shipping address the buyer gave at checkout (country: ISO 3166-1 alpha-2).
     full_name = models.CharField(max_length=200, blank=True)
     address_line1 = models.CharField("address", max_length=200, blank=True)
@@ -230,6 +250,35 @@ class StockReservation(models.Model):
 
     def __str__(self):
         return f"{self.quantity} x {self.variant_id} for order {self.order_id} ({self.status})"
+
+
+class OrderRefund(models.Model):
+    """One refund of an order's payment at its provider (a Stripe re_... id), made from the studio
+    or the provider's dashboard, as the provider last told us: pending until the money moves,
+    then succeeded, or failed (also after succeeding). ``Order.refunded_total`` is the sum of the
+    succeeded ones (commerce.refunds.record_refund keeps both)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Refunded"
+        FAILED = "failed", "Failed"
+
+    organization_field = "order__organization"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refunds")
+    refund_id = models.CharField(max_length=100)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(0)])
+    status = models.CharField(max_length=10, choices=Status.choices)
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["order", "refund_id"], name="order_refund_once")]
+
+    def __str__(self):
+        return f"Refund {self.refund_id} of order {self.order_id} ({self.status})"
 
 
 class PaymentEvent(models.Model):

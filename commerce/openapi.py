@@ -1,7 +1,9 @@
 """The shop's JSON API in the OpenAPI schema (/api/schema/, drf-spectacular). The shop's views are
 plain Django views (commerce.views: Django's CSRF on every POST, for anonymous viewers too), which
 drf-spectacular does not see, so this postprocessing hook (SPECTACULAR_SETTINGS) adds their paths
-and shapes. commerce/tests/test_openapi.py checks them against what the views answer."""
+and shapes, and those of the same API in a shop's embed frame (commerce.embed_api: a cart token in
+the X-Liveshop-Cart header instead of the session and CSRF cookies). commerce/tests/test_openapi.py
+checks them against what the views answer."""
 
 from __future__ import annotations
 
@@ -33,6 +35,11 @@ SCHEMAS = {
                 "additionalProperties": {"type": "string"},
                 "description": "400: the reason of each invalid field.",
             },
+            "cartToken": {
+                "type": "string",
+                "enum": ["new"],
+                "description": "The embed API's 403 when the cart token was refused: start a new cart.",
+            },
         },
         "required": ["error"],
     },
@@ -58,6 +65,7 @@ SCHEMAS = {
             "quantity": {"type": "integer", "minimum": 1, "maximum": 99},
             "subtotal": MONEY,
             "deal": _ref("CartLineDeal"),
+            "note": {"type": "string", "description": "Why the line costs what it does (a personal offer)."},
         }
     ),
     "Cart": _object(
@@ -224,6 +232,52 @@ PATHS = {
 }
 
 
+CART_TOKEN = {
+    "name": "X-Liveshop-Cart",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": 'The cart token the last answer gave (cartToken), or "new" before the frame has a cart.',
+}
+EMBED_403 = "Cross-origin (the frame calls its own site), or the cart token refused (cartToken: new)."
+
+
+def _embedded(path: str, item: dict) -> tuple[str, dict]:
+    """A shop path as the embed frame's cart API serves it: under /api/embed/, with the cart token
+    header instead of cookies, answering the cart with its token instead of a CSRF token."""
+    parameters = [*item.get("parameters", []), CART_TOKEN]
+    embedded = {"parameters": parameters}
+    for method, operation in item.items():
+        if method == "parameters":
+            continue
+        responses = {}
+        for code, response in operation["responses"].items():
+            if code == "403":
+                response = _json(_ref("ShopError"), EMBED_403)
+            elif response["content"]["application/json"]["schema"] == _ref("Cart"):
+                response = _json(_ref("EmbedCart"), response["description"])
+            responses[code] = response
+        responses.setdefault("403", _json(_ref("ShopError"), EMBED_403))
+        embedded[method] = {
+            **operation,
+            "operationId": f"embed_{operation['operationId']}",
+            "summary": f"{operation['summary']} (embed frame)",
+            "tags": ["embed"],
+            "responses": responses,
+        }
+    return path.replace("/api/shop/", "/api/embed/shop/", 1), embedded
+
+
+EMBED_PATHS = dict(_embedded(path, item) for path, item in PATHS.items() if path.startswith("/api/shop/"))
+SCHEMAS["EmbedCart"] = _object(
+    {
+        **{name: field for name, field in SCHEMAS["Cart"]["properties"].items() if name != "csrfToken"},
+        "cartToken": {"type": "string", "description": "Send it as X-Liveshop-Cart with the next request."},
+    },
+    description="The frame's cart at the brand, with the cart token that names it (no cookie).",
+)
+
+
 def _with_parameters(item: dict) -> dict:
     """A path item with its parameters on each operation (drf-spectacular reads every key of a
     path item as an operation)."""
@@ -232,7 +286,8 @@ def _with_parameters(item: dict) -> dict:
 
 
 def add_shop_paths(result: dict, generator=None, request=None, public=None) -> dict:
-    """drf-spectacular postprocessing hook: the shop's paths and schemas."""
-    result.setdefault("paths", {}).update({path: _with_parameters(item) for path, item in PATHS.items()})
+    """drf-spectacular postprocessing hook: the shop's paths (and the embed frame's) and schemas."""
+    paths = {**PATHS, **EMBED_PATHS}
+    result.setdefault("paths", {}).update({path: _with_parameters(item) for path, item in paths.items()})
     result.setdefault("components", {}).setdefault("schemas", {}).update(SCHEMAS)
     return result

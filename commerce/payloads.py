@@ -26,6 +26,7 @@ def cart_payload(cart: Cart | None) -> dict:
             "quantity": line.quantity,
             "subtotal": str(price.unit_price * line.quantity),
             "deal": _line_deal(price),
+            "note": price.note,  # why a price hook's price applies or not (a personal offer's end)
         }
         for line, price in zip(lines, prices, strict=True)
     ]

@@ -7,8 +7,11 @@ import threading
 import time
 from dataclasses import dataclass
 
+from django.db.models import OuterRef, Subquery
+
 from accounts.models import Organization
 from catalog.models import Variant
+from catalog.thresholds import DEFAULT_LOW_STOCK_THRESHOLD
 from commerce.countries import COUNTRIES
 from commerce.models import Order, ShopSettings
 from recordings.models import ProductCue, Recording
@@ -63,13 +66,44 @@ def shop(slug: str) -> Shop | None:
     return found
 
 
+# Cards read their brand's low-stock default for every variant without a threshold: each process
+# keeps it per brand for SHOP_CACHE_SECONDS, like the shop above (one query per brand, not per card).
+_thresholds: dict[int, tuple[float, int]] = {}
+
+
+def brand_low_stock_expression() -> Subquery:
+    """A variant row's brand's low-stock default (NULL: not chosen), for Variant's manager."""
+    chosen = ShopSettings.objects.filter(organization_id=OuterRef("organization_id"))
+    return Subquery(chosen.values("low_stock_threshold")[:1])
+
+
+def brand_low_stock_threshold(organization_id: int) -> int:
+    """The brand's low-stock default (its ShopSettings', else DEFAULT_LOW_STOCK_THRESHOLD); one
+    query per brand and process, then cached (catalog.thresholds reads it through this)."""
+    now = time.monotonic()
+    cached = _thresholds.get(organization_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    chosen = (
+        ShopSettings.objects.filter(organization_id=organization_id)
+        .values_list("low_stock_threshold", flat=True)
+        .first()
+    )
+    threshold = DEFAULT_LOW_STOCK_THRESHOLD if chosen is None else chosen
+    with _shops_lock:
+        _thresholds[organization_id] = (now + SHOP_CACHE_SECONDS, threshold)
+    return threshold
+
+
 def forget_shop(sender=None, instance=None, **kwargs) -> None:
     """post_save/post_delete of Organization and ShopSettings: this process reads the brand again."""
     with _shops_lock:
         if instance is None:
             _shops.clear()
+            _thresholds.clear()
             return
         organization_id = getattr(instance, "organization_id", instance.pk)
+        _thresholds.pop(organization_id, None)
         for slug in [slug for slug, (_, s) in _shops.items() if s.organization.pk == organization_id]:
             del _shops[slug]
         _shops.pop(getattr(instance, "slug", None), None)

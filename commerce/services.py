@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts import permissions
 from accounts.permissions import Action
@@ -63,7 +64,9 @@ def add_to_cart(
     line = next((line for line in lines if line.variant_id == variant.pk), None)
     total = quantity + (line.quantity if line else 0)
     if not 1 <= quantity <= MAX_QUANTITY or total > MAX_QUANTITY:
-        raise InvalidQuantity(f"The quantity must be between 1 and {MAX_QUANTITY} per item.")
+        raise InvalidQuantity(
+            gettext("The quantity must be between 1 and %(max)s per item.") % {"max": MAX_QUANTITY}
+        )
     existing = line
     if line is None:
         line = CartLine(
@@ -97,7 +100,7 @@ def _variant_for_sale(cart: Cart, variant_id: int) -> Variant:
         .first()
     )
     if variant is None:
-        raise VariantUnavailable("This product is not for sale here.")
+        raise VariantUnavailable(gettext("This product is not for sale here."))
     return variant
 
 
@@ -135,12 +138,14 @@ def set_cart_line_quantity(*, cart: Cart | carts.CartRef, variant_id: int, quant
     cart = carts.lock_cart(cart, create=False)
     line = CartLine.objects.filter(cart=cart, variant_id=variant_id).first() if cart else None
     if line is None:
-        raise VariantUnavailable("This item is not in your cart.")
+        raise VariantUnavailable(gettext("This item is not in your cart."))
     if quantity == 0:
         line.delete()
         return None
     if not 1 <= quantity <= MAX_QUANTITY:
-        raise InvalidQuantity(f"The quantity must be between 0 and {MAX_QUANTITY} per item.")
+        raise InvalidQuantity(
+            gettext("The quantity must be between 0 and %(max)s per item.") % {"max": MAX_QUANTITY}
+        )
     if quantity > line.quantity:
         deals.check_cart_limit(
             cart=cart, variant=line.variant, quantity=quantity, line=line, event=None, recording=None
@@ -175,15 +180,25 @@ def adopt_cart(*, cart: Cart, user) -> Cart:
 
 
 def start_checkout(
-    *, cart: Cart | carts.CartRef, email: str = "", user=None, address: Address | None = None
+    *,
+    cart: Cart | carts.CartRef,
+    email: str = "",
+    user=None,
+    address: Address | None = None,
+    viewer: str = "",
+    language: str = "",
 ) -> tuple[Order, payments.Payment]:
     """Reserve the cart's stock for a new order at the server's prices (SoldOut, nothing
     reserved, when a line has too little left), then create its payment. A pending order of
     the same cart is released first. ``address`` (the buyer's name and shipping address, checked
     by the caller: commerce.forms.CheckoutForm) is copied to the order. The provider is called
     outside the reservation's transaction, so a slow provider never holds the variants' row locks.
-    EmptyCart when a CartRef names no cart. The order carries its lines (no query to read them)."""
-    order = _reserve_order(cart=cart, email=email, user=user, address=address or {})
+    EmptyCart when a CartRef names no cart. The order carries its lines (no query to read them)
+    and ``viewer``, the buyer's id as analytics counts viewers (liveshop.viewer_id.counting_id);
+    ``language`` is the page's (the confirmation e-mail is written in it)."""
+    order = _reserve_order(
+        cart=cart, email=email, user=user, address=address or {}, viewer=viewer, language=language
+    )
     backend = payments.get_payment_backend()
     request = payments.PaymentRequest(
         reference=str(order.token), amount=order.total, currency=order.currency, email=order.email
@@ -200,23 +215,27 @@ def start_checkout(
 
 
 @transaction.atomic
-def _reserve_order(*, cart: Cart | carts.CartRef, email: str, user, address: Address) -> Order:
+def _reserve_order(
+    *, cart: Cart | carts.CartRef, email: str, user, address: Address, viewer: str = "", language: str = ""
+) -> Order:
     cart = carts.lock_cart(cart, create=False)
     if cart is None:
-        raise EmptyCart("Your cart is empty.")
+        raise EmptyCart(gettext("Your cart is empty."))
     for pending in Order.objects.filter(cart_id=cart.pk, status=Status.PENDING).values_list("pk", flat=True):
         _end_pending(pending, Status.CANCELED, "Replaced by a new checkout.")
     lines = list(cart.lines.select_related("variant__product").order_by("variant_id"))
     if not lines:
-        raise EmptyCart("Your cart is empty.")
+        raise EmptyCart(gettext("Your cart is empty."))
     for line in lines:
         if not (line.variant.is_active and line.variant.product.is_active):
-            raise VariantUnavailable(f"{line.variant.product.name} is no longer for sale.")
+            raise VariantUnavailable(
+                gettext("%(name)s is no longer for sale.") % {"name": line.variant.product.name}
+            )
         if line.variant.stock < line.quantity:  # gone already: no order to write (the UPDATE decides)
             raise SoldOut(line.variant.sku, line.variant.product.name)
     currency = lines[0].variant.product.currency
     if any(line.variant.product.currency != currency for line in lines):
-        raise CurrencyMismatch("One order holds one currency; remove the items priced in another.")
+        raise CurrencyMismatch(gettext("One order holds one currency; remove the items priced in another."))
     prices = carts.line_prices(lines)  # the server's, flash deals included
     deals.check_order_limits(lines, [price.deal for price in prices], user=user, email=email, cart=cart)
     order = Order.objects.create(
@@ -224,6 +243,8 @@ def _reserve_order(*, cart: Cart | carts.CartRef, email: str, user, address: Add
         cart_id=cart.pk,
         user=user if getattr(user, "is_authenticated", False) else None,
         email=email,
+        viewer=viewer,
+        language=language,
         **{field: address.get(field, "") for field in ADDRESS_FIELDS},
         currency=currency,
         total=sum(
@@ -370,7 +391,15 @@ def _apply_payment_event(backend: str, event: payments.PaymentEvent) -> tuple[st
     ):
         logger.error("A payment's amount differs from its order", extra={"order": order.pk})
         return "amount mismatch", order
-    return _mark_paid(order), order
+    outcome = _mark_paid(order)
+    if outcome in ("paid", "needs refund") and 0 < order.total <= order.refunded_total:
+        # Refunded at the provider before this success arrived (Stripe does not promise order):
+        # the refund's event was recorded (commerce.refunds) but could not close an unpaid order.
+        order = _close(order, Status.REFUNDED, allowed=(Status.PAID, Status.NEEDS_REFUND))
+        order.refunded_at = timezone.now()
+        order.save(update_fields=["refunded_at"])
+        return "paid and refunded", order
+    return outcome, order
 
 
 def _order_for_event(backend: str, event: payments.PaymentEvent) -> Order | None:
@@ -398,6 +427,8 @@ def _mark_paid(order: Order) -> str:
     # Only this transition queues it, and the task sends once (commerce.emails): a redelivered
     # or reordered success event never mails the buyer twice.
     enqueue_on_commit("commerce.tasks.send_order_confirmation_task", order.pk)
+    # Its lines become the viewer's purchases (analytics.ViewerInteraction), off this transaction.
+    enqueue_on_commit("analytics.tasks.record_purchases_task", order.pk)
     if order.cart_id:
         CartLine.objects.filter(
             cart_id=order.cart_id, variant_id__in=order.lines.values_list("variant_id", flat=True)

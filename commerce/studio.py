@@ -16,7 +16,8 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -25,9 +26,10 @@ from django.views.decorators.cache import never_cache
 from accounts import permissions
 from accounts.models import Organization
 from accounts.permissions import Action
-from commerce import payments, refunds, reports
+from commerce import payments, refunds, reports, shop_settings
 from commerce.exceptions import CommerceError, RefundRefused
-from commerce.models import Order
+from commerce.forms import LowStockDefaultForm
+from commerce.models import Order, ShopSettings
 from commerce.payloads import address_lines
 from events.models import LiveEvent
 from liveshop.csvexport import stream_csv
@@ -123,6 +125,7 @@ def _render_list(request, filters: reports.OrderFilters, form: OrderFilterForm, 
         "export_query": _query(request, page=None, show=context.get("show_value")),
         "page_query": _query(request, page=None),
         "show_brand": len(permissions.organization_ids(request.user, Action.MANAGE_ORDERS)) != 1,
+        "can_edit_shop": permissions.can_in_any(request.user, Action.EDIT_CATALOG),
     }
     return render(request, "studio/orders/order_list.html", context)
 
@@ -199,16 +202,24 @@ class OrderDetailView(LoginRequiredMixin, View):
 
     def get(self, request, pk):
         order = _order_or_404(request, pk)
+        refund_rows = list(order.refunds.all())
+        pending = sum((row.amount for row in refund_rows if row.status == "pending"), Decimal(0))
+        left = order.total - order.refunded_total - pending
         context = {
             "order": order,
             "rows": _order_rows([order])[0]["lines"],
             "total": format_price(order.total, order.currency),
             "address": address_lines(order),
             "can_cancel": order.status == Status.PENDING,
-            "can_refund": order.status in refunds.REFUNDABLE,
-            "can_refund_part": order.status == Status.PAID and order.refunded_total < order.total,
-            "refunded_part": order.refunded_total and format_price(order.refunded_total, order.currency),
-            "left": format_price(order.total - order.refunded_total, order.currency),
+            "can_refund": order.status in refunds.REFUNDABLE and left > 0,
+            "can_refund_part": order.status == Status.PAID and left > 0,
+            "refunded_part": order.status != Status.REFUNDED
+            and order.refunded_total
+            and format_price(order.refunded_total, order.currency),
+            "left": format_price(left, order.currency),
+            "refund_rows": [
+                {"row": row, "amount": format_price(row.amount, order.currency)} for row in refund_rows
+            ],
         }
         return render(request, "studio/orders/order_detail.html", context)
 
@@ -238,10 +249,20 @@ class OrderCancelView(_OrderActionView):
 
 class OrderRefundView(_OrderActionView):
     def action(self, *, order, by) -> str:
-        left = order.total - order.refunded_total
         order = refunds.refund_order_with_provider(order=order, by=by)
-        amount = format_price(left, order.currency)
+        if order.status != Status.REFUNDED:
+            return (
+                "The refund is pending at the payment provider: the order turns refunded and its "
+                "items go back on sale once it goes through."
+            )
+        amount = format_price(order.total - _refunded_before(order), order.currency)
         return f"Refunded {amount} to {order.email or 'the buyer'}; the items are back in stock."
+
+
+def _refunded_before(order: Order) -> Decimal:
+    """What partial refunds gave back before the refund that completed ``order``'s."""
+    last = order.refunds.filter(refund_id=order.refund_id).first() if order.refund_id else None
+    return order.total - last.amount if last else Decimal(0)
 
 
 class OrderPartialRefundView(_OrderActionView):
@@ -253,6 +274,67 @@ class OrderPartialRefundView(_OrderActionView):
             amount = Decimal(text)
         except InvalidOperation:
             raise RefundRefused(f"“{text[:20]}” is not an amount: write it like 5.00.") from None
+        before = order.refunded_total
         order = refunds.refund_part_with_provider(order=order, amount=amount, by=by)
         given = format_price(amount, order.currency)
+        if order.refunded_total == before:
+            return f"A refund of {given} is pending at the payment provider; the order stays paid."
         return f"Refunded {given} to {order.email or 'the buyer'}; the order stays paid."
+
+
+@method_decorator(never_cache, name="dispatch")
+class ShopSettingsView(LoginRequiredMixin, View):
+    """A brand's shop settings (``?brand=<slug>``; a picker when the user has several brands):
+    its low-stock default. EDIT_CATALOG (owners and hosts); another brand is a 404."""
+
+    def get(self, request):
+        organization = self._brand(request)
+        if organization is None:
+            return self._picker(request)
+        current = ShopSettings.objects.filter(organization=organization).first()
+        initial = {"low_stock_threshold": current.low_stock_threshold if current else None}
+        return self._render(request, organization, LowStockDefaultForm(initial=initial))
+
+    def post(self, request):
+        organization = self._brand(request)
+        if organization is None:
+            raise Http404("Choose a brand.")
+        form = LowStockDefaultForm(request.POST)
+        if not form.is_valid():
+            return self._render(request, organization, form, status=400)
+        threshold = form.cleaned_data["low_stock_threshold"]
+        shop_settings.set_low_stock_default(organization=organization, threshold=threshold, by=request.user)
+        messages.success(request, "Saved: cards use the new low-stock default.")
+        return redirect(f"{reverse('orders:shop')}?brand={organization.slug}")
+
+    def _brand(self, request) -> Organization | None:
+        ids = permissions.organization_ids(request.user, Action.EDIT_CATALOG)
+        slug = request.GET.get("brand", "")
+        if not slug:
+            if len(ids) != 1:
+                return None
+            return Organization.objects.get(pk=ids[0])
+        organization = get_object_or_404(Organization, slug=slug)
+        if not permissions.can(request.user, Action.VIEW, organization):
+            raise Http404("No such brand.")
+        permissions.require(request.user, Action.EDIT_CATALOG, organization)
+        return organization
+
+    def _picker(self, request):
+        ids = permissions.organization_ids(request.user, Action.EDIT_CATALOG)
+        if not ids:
+            raise PermissionDenied("Only a brand's owners and hosts change its shop settings.")
+        picker = {
+            "title": "Shop settings",
+            "intro": "Which brand's shop?",
+            "list_url": "orders:list",
+            "create_url": "orders:shop",
+            "crumb": "Orders",
+            "step": "Shop settings",
+        }
+        brands = Organization.objects.filter(pk__in=ids).order_by("name")
+        return render(request, "studio/brand_picker.html", {"picker": picker, "brands": brands})
+
+    def _render(self, request, organization, form, status=200):
+        context = {"organization": organization, "form": form}
+        return render(request, "commerce/studio_shop_settings.html", context, status=status)

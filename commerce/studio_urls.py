@@ -8,6 +8,7 @@ app_name = "orders"
 
 urlpatterns = [
     path("", views.OrderListView.as_view(), name="list"),
+    path("shop/", views.ShopSettingsView.as_view(), name="shop"),
     path("export.csv", views.OrderExportView.as_view(), name="export"),
     path("shows/<int:pk>/", views.EventOrdersView.as_view(), name="event"),
     path("videos/<int:pk>/", views.VideoOrdersView.as_view(), name="video"),

@@ -11,6 +11,13 @@ def release_expired_reservations_task() -> int:
     return services.release_expired_reservations()
 
 
+@shared_task(ignore_result=True)
+def settle_test_refunds_task() -> int:
+    """Celery beat, every 30 s (CELERY_BEAT_SCHEDULE): the test provider's refunds pending for a
+    minute settle (a no-op with another provider)."""
+    return refunds.settle_due_test_refunds()
+
+
 @shared_task(bind=True, ignore_result=True, max_retries=MAX_RETRIES)
 def cancel_payment_task(self, order_id: int) -> str:
     """Queued after an unpaid order ends (services._end_pending): the provider cancels its
@@ -26,3 +33,10 @@ def send_order_confirmation_task(order_id: int) -> bool:
     """Queued when an order is paid (after commit); sends once (commerce.emails). An SMTP server
     that cannot be reached (OSError) is retried with backoff."""
     return emails.send_order_confirmation(order_id=order_id)
+
+
+@shared_task(ignore_result=True)
+def deliver_test_webhook_task(body: str, headers: dict[str, str]) -> str:
+    """The test provider's POST to our webhook (commerce.payments.test.TestPaymentBackend.post):
+    handled as the webhook view handles a delivery."""
+    return services.handle_payment_webhook(body=body.encode(), headers=headers)

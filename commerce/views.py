@@ -9,8 +9,8 @@ import functools
 from typing import Any
 
 from django.http import Http404, JsonResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -18,14 +18,14 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Organization
 from accounts.permissions import may_watch
 from commerce import payments, selectors, services
-from commerce.carts import cart_for_request, cart_ref, remember_cart
+from commerce.carts import cart_credentials, cart_for_request, cart_ref, remember_cart
 from commerce.exceptions import CommerceError, DealLimitReached, EmptyCart, SoldOut, VariantUnavailable
 from commerce.forms import CheckoutForm
 from commerce.models import Order
 from commerce.payloads import cart_payload, order_display, order_payload
 from commerce.payments.test import TestPaymentBackend
 from events.models import LiveEvent
-from liveshop import jsoninput
+from liveshop import jsoninput, viewer_id
 from recordings.models import Recording
 
 ERROR_STATUS = {SoldOut: 409, VariantUnavailable: 404, EmptyCart: 409, DealLimitReached: 409}
@@ -119,11 +119,11 @@ def _attribution(request, brand: Organization, data: dict) -> dict:
 
 def _cart_answer(request, shop: selectors.Shop, cart, status: int = 200) -> JsonResponse:
     """The cart, where the brand ships, and the CSRF token the shop's POSTs carry (the viewer
-    pages are shared cached pages: no token in them)."""
+    pages are shared cached pages: no token in them), or in a shop's embed frame its cart token."""
     answer = {
         **cart_payload(cart),
         "shippingCountries": list(shop.shipping_countries),
-        "csrfToken": get_token(request),
+        **cart_credentials(request, cart),
     }
     return JsonResponse(answer, status=status)
 
@@ -144,7 +144,7 @@ def cart_add_view(request, brand_slug: str):
     if variant_id is None and _int(data, "product_id") is not None:
         variant_id = selectors.only_variant_id(brand, data["product_id"])
     if variant_id is None:
-        raise BadInput("Choose an option of this product: variant_id is required.")
+        raise BadInput(gettext("Choose an option of this product: variant_id is required."))
     attribution = _attribution(request, brand, data)
     line = services.add_to_cart(
         cart=cart_ref(request, brand), variant_id=variant_id, quantity=quantity, **attribution
@@ -163,7 +163,7 @@ def cart_line_view(request, brand_slug: str, variant_id: int):
         raise BadInput("quantity must be a whole number, 0 to remove the item.")
     cart = cart_for_request(request, shop.organization, create=False)
     if cart is None:
-        raise VariantUnavailable("This item is not in your cart.")
+        raise VariantUnavailable(gettext("This item is not in your cart."))
     services.set_cart_line_quantity(cart=cart, variant_id=variant_id, quantity=quantity)
     return _cart_answer(request, shop, cart)
 
@@ -178,11 +178,19 @@ def checkout_view(request, brand_slug: str):
         data["email"] = request.user.email
     form = CheckoutForm(data, countries=list(shop.shipping_countries))
     if not form.is_valid():
-        raise BadInput("Check the highlighted details.", form.field_errors())
+        raise BadInput(gettext("Check the highlighted details."), form.field_errors())
     details = form.cleaned_data
     address = {field: details[field] for field in services.ADDRESS_FIELDS}
     order, payment = services.start_checkout(
-        cart=cart_ref(request, shop.organization), email=details["email"], user=request.user, address=address
+        cart=cart_ref(request, shop.organization),
+        email=details["email"],
+        user=request.user,
+        address=address,
+        # An embed frame's checkout (a cart token) never has our cookie: counted by its address.
+        viewer=viewer_id.counting_id_of(
+            request, keeps_no_cookie=getattr(request, "cart_token", None) is not None
+        ),
+        language=request.LANGUAGE_CODE,
     )
     answer = order_payload(order)
     answer["payment"] = {"backend": order.payment_backend, "clientSecret": payment.client_secret}
@@ -247,9 +255,12 @@ def order_page_view(request, token: str):
 @require_POST
 def payment_webhook_view(request):
     """The payment provider's deliveries: 400 with the reason when the signature (or body) does
-    not verify, else 200 with what it did (a redelivery answers "duplicate")."""
+    not verify, 503 when the provider could not be asked what the event needs (charge.refunded's
+    refunds), else 200 with what it did (a redelivery answers "duplicate")."""
     try:
         outcome = services.handle_payment_webhook(body=request.body, headers=request.headers)
     except payments.InvalidWebhook as exc:
         return JsonResponse({"error": str(exc)}, status=400)
+    except payments.PaymentBackendError as exc:  # reading the provider failed: it delivers again
+        return JsonResponse({"error": str(exc)}, status=503)
     return JsonResponse({"outcome": outcome})

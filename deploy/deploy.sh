@@ -43,7 +43,7 @@ aws cloudformation deploy --region "$region" --stack-name "$stack" \
 cluster="$(aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
   --query "Stacks[0].Outputs[?OutputKey=='ClusterArn'].OutputValue" --output text)"
 services=()
-for output in WebServiceName WorkerServiceName BeatServiceName; do
+for output in WebServiceName WorkerServiceName DiscoveryServiceName BeatServiceName; do
   services+=("$(aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
     --query "Stacks[0].Outputs[?OutputKey=='$output'].OutputValue" --output text)")
 done

@@ -45,6 +45,7 @@ def suggestion(detection: Detection, product: Product, *, at: str, frame_thumbna
 def status(
     *, state: str, at: str | None, fps: float, result: list[dict], error: str = "", auto: bool = False
 ) -> dict:
-    """What the detector is doing: ``state`` running / stopped / error, the last frame's time,
-    frames a second over the last few, and the last frame's products."""
+    """What the detector is doing: ``state`` waiting (a sampler opening the stream) / running /
+    stopped / error, the last frame's time, frames a second over the last few, and the last
+    frame's products."""
     return {"state": state, "at": at, "fps": round(fps, 2), "result": result, "error": error, "auto": auto}

@@ -6,8 +6,11 @@ from accounts.models import Organization
 from embed.models import EmbedSettings
 from events.listings import public_events
 from events.models import LiveEvent
+from recordings.models import Recording
 
 Status = LiveEvent.Status
+
+VIDEO_REFUSED = "No video to embed here: it does not exist, is not published, or is not ready to play."
 
 
 def get_embed_settings(organization_id: int) -> EmbedSettings:
@@ -38,3 +41,26 @@ def next_show(organization: Organization) -> LiveEvent | None:
         return upcoming
     ended = LiveEvent.objects.filter(organization=organization, status=Status.ENDED, is_private=False)
     return ended.order_by("-status_changed_at", "-id").first()
+
+
+def get_embeddable_video(brand: str, slug: str) -> Recording:
+    """The brand's uploaded video ``slug`` (as ``/v/<brand>/<slug>/`` names it) if anyone may
+    watch it: published, ready and with its HLS. An embed is for strangers, so no preview for the
+    brand's people either; anything else raises Recording.DoesNotExist with one reason for all
+    (a draft's title is not told apart from a missing one, as on the video's own page)."""
+    video = (
+        Recording.objects.select_related("organization")
+        .filter(
+            backend=Recording.Backend.UPLOAD,
+            organization__slug=brand,
+            slug=slug,
+            published_at__isnull=False,
+            status=Recording.Status.READY,
+        )
+        .exclude(slug="")
+        .exclude(master_path="")
+        .first()
+    )
+    if video is None:
+        raise Recording.DoesNotExist(VIDEO_REFUSED)
+    return video

@@ -16,6 +16,7 @@ urlpatterns = [
         player.EmbedReplayView.as_view(),
         name="replay-recording",
     ),
+    path("embed/v/<slug:brand>/<slug:slug>/", player.EmbedVideoView.as_view(), name="video"),
     path("embed/b/<slug:brand>/", player.EmbedBrandView.as_view(), name="brand"),
     path("embed/b/<slug:brand>/shows/", player.EmbedShowsView.as_view(), name="shows"),
     path("embed/demo-shop/", debug.DemoShopView.as_view(), name="demo-shop"),

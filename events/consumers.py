@@ -25,6 +25,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
+from django.utils import translation
 
 from accounts.permissions import may_watch
 from events import extensions, snapshot_cache
@@ -32,6 +33,7 @@ from events.realtime import event_group_name, studio_group_name
 from events.realtime.hub import get_hub
 from events.realtime.uvicorn_fast_path import FrameWriter, frame_writer
 from events.selectors import event_state_snapshot, studio_snapshot
+from liveshop.i18n import language_of_scope
 
 CLOSE_NOT_FOUND = 4404
 CLOSE_RATE_LIMITED = 4429
@@ -209,7 +211,10 @@ class ViewerConsumer(HubConsumer):
         return snapshot
 
     async def receive_frame(self, text: str) -> None:
-        await extensions.viewer_frame(self, text)
+        # Answers (chat's refusals) in the page's language: Django's active language follows the
+        # context into database_sync_to_async.
+        with translation.override(language_of_scope(self.scope)):
+            await extensions.viewer_frame(self, text)
 
     async def _event_snapshot(self, shared: dict | None) -> dict | None:
         entry = snapshot_cache.get(self.event_id)

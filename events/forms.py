@@ -8,6 +8,7 @@ from datetime import timedelta
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from catalog.models import Product
@@ -28,38 +29,60 @@ class LineupRow:
     position: forms.BoundField
 
 
+class ZonedDateTimeField(forms.DateTimeField):
+    """A date and time typed and shown in ``zone`` (the brand's), whatever the request's time
+    zone: a naive "2026-12-24T18:00" is 18:00 there, stored as the UTC moment it is; a stored
+    time is shown back in the same zone. A time the zone skips or repeats (a DST change) is
+    refused with Django's own message."""
+
+    zone = None  # set per form (EventForm.__init__)
+
+    def to_python(self, value):
+        with timezone.override(self.zone or timezone.get_current_timezone()):
+            return super().to_python(value)
+
+    def prepare_value(self, value):
+        with timezone.override(self.zone or timezone.get_current_timezone()):
+            return super().prepare_value(value)
+
+
 class EventForm(forms.Form):
     """Create or edit an event of ``organization``. The lineup offers only that brand's active
     products (and those already in ``event``'s lineup); ``cleaned_data["lineup"]`` holds the ticked
     ones ordered by their position boxes (empty boxes last, in catalogue order)."""
 
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=200, label=_("Title"))
     slug = forms.SlugField(
         max_length=80,
         required=False,
-        label="Address (slug)",
-        help_text="Letters, numbers and hyphens. Leave blank to make one from the title.",
+        label=_("Address (slug)"),
+        help_text=_("Letters, numbers and hyphens. Leave blank to make one from the title."),
     )
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
-    scheduled_start = forms.DateTimeField(
-        label="Starts at",
+    description = forms.CharField(
+        required=False, label=_("Description"), widget=forms.Textarea(attrs={"rows": 4})
+    )
+    scheduled_start = ZonedDateTimeField(
+        label=_("Starts at"),
         input_formats=[DATETIME_LOCAL_FORMAT, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL_FORMAT),
         error_messages={
-            "required": "Enter the start date and time.",
-            "invalid": "Enter a valid date and time.",
+            "required": _("Enter the start date and time."),
+            "invalid": _("Enter a valid date and time."),
         },
     )
     is_private = forms.BooleanField(
-        required=False, label="Private", help_text="Only viewers with a signed link can watch."
+        required=False, label=_("Private"), help_text=_("Only viewers with a signed link can watch.")
     )
     is_recorded = forms.BooleanField(
-        required=False, initial=True, label="Record", help_text="Keep a shoppable replay after the show."
+        required=False,
+        initial=True,
+        label=_("Record"),
+        help_text=_("Keep a shoppable replay after the show."),
     )
     products = forms.ModelMultipleChoiceField(
         queryset=Product.objects.none(),
         required=False,
-        label="Lineup",
+        label=_("Lineup"),
         widget=forms.CheckboxSelectMultiple,
         error_messages={
             "invalid_choice": "Product %(value)s is not one of this brand's active products.",
@@ -73,7 +96,11 @@ class EventForm(forms.Form):
         if event is not None:
             kwargs.setdefault("initial", _initial_for(event))
         super().__init__(*args, **kwargs)
-        self.fields["scheduled_start"].help_text = f"Time zone: {timezone.get_current_timezone_name()}."
+        # The brand's time zone (a brand setting), not the server's or the browser's.
+        self.fields["scheduled_start"].zone = organization.zone
+        self.fields["scheduled_start"].help_text = _("Time zone: %(zone)s (the brand's).") % {
+            "zone": organization.time_zone
+        }
         self.fields["products"].queryset = selectors.lineup_choices(organization, event)
         self._choices = list(self.fields["products"].queryset)
         for product in self._choices:
@@ -81,13 +108,13 @@ class EventForm(forms.Form):
                 required=False,
                 min_value=1,
                 max_value=999,
-                label=f"Position of {product.name}",
+                label=_("Position of %(product)s") % {"product": product.name},
                 widget=forms.NumberInput(attrs={"class": "position", "inputmode": "numeric"}),
             )
         if event is not None and event.has_channel:
             for name in ("is_private", "is_recorded"):
                 self.fields[name].disabled = True
-                self.fields[name].help_text = "Fixed once the video channel exists."
+                self.fields[name].help_text = _("Fixed once the video channel exists.")
 
     def clean_slug(self):
         slug = self.cleaned_data["slug"]
@@ -171,9 +198,11 @@ class InviteEmailsForm(forms.Form):
             text = text.replace(separator, "\n")
         emails = [line.strip() for line in text.split("\n") if line.strip()]
         if not emails:
-            raise ValidationError("Enter at least one e-mail address.")
+            raise ValidationError(_("Enter at least one e-mail address."))
         if len(emails) > MAX_EMAILS_PER_REQUEST:
-            raise ValidationError(f"At most {MAX_EMAILS_PER_REQUEST} addresses at a time.")
+            raise ValidationError(
+                _("At most %(count)s addresses at a time.") % {"count": MAX_EMAILS_PER_REQUEST}
+            )
         field = forms.EmailField()
         bad = []
         for email in emails:
@@ -183,16 +212,19 @@ class InviteEmailsForm(forms.Form):
                 bad.append(email)
         if bad:
             shown = ", ".join(f"“{e[:80]}”" for e in bad[:5])
-            raise ValidationError(f"Not e-mail addresses: {shown}{' …' if len(bad) > 5 else ''}")
+            more = " …" if len(bad) > 5 else ""
+            raise ValidationError(_("Not e-mail addresses: %(addresses)s") % {"addresses": shown + more})
         return emails
 
 
 class InviteLinkForm(forms.Form):
     """A shareable invite link: how long it works and how many people may use it."""
 
-    label = forms.CharField(max_length=100, required=False, help_text="For you, e.g. “Newsletter VIPs”.")
-    valid_days = forms.IntegerField(min_value=1, max_value=90, initial=7, label="Works for (days)")
-    max_uses = forms.IntegerField(min_value=1, max_value=10_000, initial=50, label="Number of uses")
+    label = forms.CharField(
+        max_length=100, required=False, label=_("Label"), help_text=_("For you, e.g. “Newsletter VIPs”.")
+    )
+    valid_days = forms.IntegerField(min_value=1, max_value=90, initial=7, label=_("Works for (days)"))
+    max_uses = forms.IntegerField(min_value=1, max_value=10_000, initial=50, label=_("Number of uses"))
 
     def expires_at(self):
         return timezone.now() + timedelta(days=self.cleaned_data["valid_days"])
@@ -202,9 +234,9 @@ class InviteTokenForm(forms.Form):
     """An invite link's secret (moved here from the URL's fragment by the page)."""
 
     token = forms.CharField(
-        max_length=100, error_messages={"required": "Open the invite link you were sent (all of it)."}
+        max_length=100, error_messages={"required": _("Open the invite link you were sent (all of it).")}
     )
 
 
 class InviteEmailForm(forms.Form):
-    email = forms.EmailField(max_length=254, label="Your e-mail address")
+    email = forms.EmailField(max_length=254, label=_("Your e-mail address"))

@@ -4,6 +4,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from catalog.models import Product
@@ -22,11 +23,11 @@ class LiveEvent(models.Model):
     in IVS (read when a host asks); for the local media server it is stored here encrypted."""
 
     class Status(models.TextChoices):
-        NEEDS_CHANNEL = "needs_channel", "Needs channel"
-        SCHEDULED = "scheduled", "Scheduled"
-        LIVE = "live", "Live"
-        ENDED = "ended", "Ended"
-        CANCELLED = "cancelled", "Cancelled"
+        NEEDS_CHANNEL = "needs_channel", _("Needs channel")
+        SCHEDULED = "scheduled", _("Scheduled")
+        LIVE = "live", _("Live")
+        ENDED = "ended", _("Ended")
+        CANCELLED = "cancelled", _("Cancelled")
 
     # Over: no more edits, channel, cards or hosting. See is_closed; filter with status__in.
     CLOSED_STATUSES = (Status.ENDED, Status.CANCELLED)
@@ -299,6 +300,8 @@ class ShowReminder(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="show_reminders"
     )
+    # The language of the page the viewer asked on (LANGUAGES): the e-mail is written in it.
+    language = models.CharField(max_length=16, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 

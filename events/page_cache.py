@@ -35,6 +35,7 @@ from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from events import snapshot_cache
@@ -94,9 +95,10 @@ def is_shareable(request: HttpRequest) -> bool:
 
 
 def key_of(kind: str, request: HttpRequest, *parts) -> tuple:
-    """The cache key of a shared response: what it is, its URL parts and the site it names
-    (pages hold absolute URLs built from the request's scheme and host)."""
-    return (kind, request.scheme, request.get_host(), *parts)
+    """The cache key of a shared response: what it is, its URL parts, the site it names (pages
+    hold absolute URLs built from the request's scheme and host) and the language it is in
+    (LocaleMiddleware's choice: the language cookie, else Accept-Language)."""
+    return (kind, request.scheme, request.get_host(), translation.get_language(), *parts)
 
 
 def serve(request: HttpRequest, key: tuple, *, find_event, build) -> HttpResponse:
@@ -272,10 +274,11 @@ class SharedResponses:
     Django answered as shareable (the view marked it), gets that answer again from memory while
     it is fresh (Entry.fresh). The key is everything about the request that the answer may
     depend on once cookies and credentials are ruled out: path, query string, scheme, Host,
-    X-Forwarded-Proto and Accept. Anything else goes to Django untouched."""
+    X-Forwarded-Proto, Accept and Accept-Language. Anything else goes to Django untouched."""
 
     NAMES_SOMEONE = (b"cookie", b"authorization")
-    KEYED = (b"host", b"x-forwarded-proto", b"accept")  # the API negotiates on Accept (406)
+    # The API negotiates on Accept (406); pages are in the browser's language (LocaleMiddleware).
+    KEYED = (b"host", b"x-forwarded-proto", b"accept", b"accept-language")
 
     def __init__(self, app):
         self.app = app

@@ -18,7 +18,8 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 from icalendar import Alarm, Calendar
 from icalendar import Event as CalendarEvent
 
@@ -84,40 +85,48 @@ def calendar_file(event: LiveEvent, *, page_url: str) -> bytes:
 # Sign-ups ---------------------------------------------------------------------------------------
 
 
-SIGN_IN_FIRST = "Sign in to get an e-mail when the show starts, or add it to your calendar instead."
+SIGN_IN_FIRST = gettext_noop(
+    "Sign in to get an e-mail when the show starts, or add it to your calendar instead."
+)
 
 
 def reminder_refusal(event: LiveEvent, user) -> str:
     """Why ``user`` may not sign up for ``event``'s e-mail, or "" when they may."""
     if not getattr(user, "is_authenticated", False):
-        return SIGN_IN_FIRST
+        return gettext(SIGN_IN_FIRST)
     if event.status != LiveEvent.Status.SCHEDULED:
-        return "This show is not upcoming any more: reminders are for shows that have not started."
+        return gettext("This show is not upcoming any more: reminders are for shows that have not started.")
     if not user.email:
-        return "Your account has no e-mail address to send the reminder to."
+        return gettext("Your account has no e-mail address to send the reminder to.")
     return ""
 
 
 @transaction.atomic
-def sign_up_for_reminder(*, event: LiveEvent, by) -> ShowReminder:
-    """Remember that ``by`` wants an e-mail when ``event`` goes live. Idempotent (signing up
-    twice keeps one reminder). ReminderRefused says why not (signed out, not upcoming, no
+def sign_up_for_reminder(*, event: LiveEvent, by, language: str = "") -> ShowReminder:
+    """Remember that ``by`` wants an e-mail when ``event`` goes live, written in ``language`` (the
+    page's; the default language when empty). Idempotent (signing up twice keeps one reminder,
+    in the newest language). ReminderRefused says why not (signed out, not upcoming, no
     address); PermissionDenied for an event ``by`` may not watch."""
     if refusal := reminder_refusal(event, by):
         raise ReminderRefused(refusal)
     permissions.require(by, Action.WATCH, event)
     try:
         with transaction.atomic():
-            reminder, _ = ShowReminder.objects.get_or_create(event=event, user=by)
+            reminder, _created = ShowReminder.objects.get_or_create(
+                event=event, user=by, defaults={"language": language}
+            )
     except IntegrityError:  # a double click's twin made it first
         reminder = ShowReminder.objects.get(event=event, user=by)
+    if reminder.language != language:
+        reminder.language = language
+        reminder.save(update_fields=["language"])
     return reminder
 
 
 def cancel_reminder(*, event: LiveEvent, user) -> None:
     """Forget ``user``'s unsent reminder of ``event`` (none: nothing to do)."""
     if not getattr(user, "is_authenticated", False):
-        raise ReminderRefused(SIGN_IN_FIRST)
+        raise ReminderRefused(gettext(SIGN_IN_FIRST))
     ShowReminder.objects.filter(event=event, user=user, sent_at=None).delete()
 
 
@@ -163,7 +172,8 @@ def send_show_reminders(event_id: int) -> int:
             if not (user.is_active and user.email and may_watch(user, event)):
                 continue  # claimed and skipped: they may no longer watch, or have no address
             try:
-                _letter(event, user.email, connection).send()
+                with translation.override(reminder.language or settings.LANGUAGE_CODE):
+                    _letter(event, user.email, connection).send()
                 sent += 1
             except Exception:
                 ShowReminder.objects.filter(pk=reminder.pk).update(sent_at=None)
@@ -183,7 +193,8 @@ def _letter(event: LiveEvent, email: str, connection) -> EmailMultiAlternatives:
     path = reverse("viewer:watch", kwargs={"brand": event.organization.slug, "slug": event.slug})
     context = {"event": event, "watch_url": f"{settings.SITE_URL.rstrip('/')}{path}"}
     message = EmailMultiAlternatives(
-        subject=f"Live now: {event.title} ({event.organization.name})",
+        subject=gettext("Live now: %(title)s (%(brand)s)")
+        % {"title": event.title, "brand": event.organization.name},
         body=render_to_string("emails/show_starting.txt", context),
         to=[email],
         connection=connection,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 
 from accounts import permissions
 from accounts.models import Organization
@@ -22,9 +23,9 @@ Status = LiveEvent.Status
 
 # Dashboard groups, in page order: (key, heading, statuses).
 EVENT_GROUPS = (
-    ("live", "Live now", (Status.LIVE,)),
-    ("upcoming", "Upcoming", (Status.SCHEDULED, Status.NEEDS_CHANNEL)),
-    ("past", "Past", LiveEvent.CLOSED_STATUSES),
+    ("live", _("Live now"), (Status.LIVE,)),
+    ("upcoming", _("Upcoming"), (Status.SCHEDULED, Status.NEEDS_CHANNEL)),
+    ("past", _("Past"), LiveEvent.CLOSED_STATUSES),
 )
 
 # Suggested encoder settings for a STANDARD IVS channel (and the local media server): IVS wants
@@ -34,6 +35,11 @@ STREAM_KEY_PLACEHOLDER = "<stream key>"
 # A card shows its product's variants and stock (events.payloads.card): read them with the
 # product, in one query per list, never one per card.
 PRODUCT_VARIANTS = "product__variants"
+
+
+def live_event_count() -> int:
+    """How many shows are live now (liveshop.metrics: each has a discovery sampler)."""
+    return LiveEvent.objects.filter(status=LiveEvent.Status.LIVE).count()
 
 
 def watch_rule(user, event: LiveEvent) -> bool:

@@ -110,13 +110,59 @@ class _SendOrder:
 _order = _SendOrder()
 
 
-def send_cue_on_commit(highlight: Highlight) -> None:
+class _ConsoleOrder:
+    """Consoles hear of a highlight before any cue.state frame about it. ``feature_product`` sends
+    the cue before it builds the consoles' frame (the card's reads are off the cue's path), so a
+    cue.state frame the cue thread has ready before that frame has gone is held, and published
+    by ``console_frame_sent``. Highlights nobody announces (retries, other processes) pass."""
+
+    def __init__(self):
+        self._held: dict[int, list] = {}
+        self._guard = threading.Lock()
+
+    def expect(self, highlight_id: int) -> None:
+        with self._guard:
+            self._held.setdefault(highlight_id, [])
+
+    def publish(self, highlight_id: int, send) -> None:
+        with self._guard:
+            held = self._held.get(highlight_id)
+            if held is not None:
+                held.append(send)
+                return
+        send()
+
+    def frame_sent(self, highlight_id: int) -> None:
+        with self._guard:
+            held = self._held.pop(highlight_id, [])
+        for send in held:
+            send()
+
+
+_console_order = _ConsoleOrder()
+
+
+def send_cue_on_commit(highlight: Highlight, *, console_frame_follows: bool = False) -> None:
     """After commit, send ``highlight``'s cue off the request thread (it is timing-critical: IVS
     stamps it into the video when the call arrives, so no queue hop). Call it in the transaction
     that writes the highlight, with its event loaded: the cue is built now, so its first attempt
-    reads and locks nothing in the database."""
+    reads and locks nothing in the database. ``console_frame_follows``: the caller publishes the
+    consoles' frame about the highlight after this hook and then calls ``console_frame_sent``
+    (cue.state frames about it wait for that)."""
     cue = Cue.of(highlight)
-    transaction.on_commit(lambda: dispatch(cue))
+
+    def hook():
+        if console_frame_follows:
+            _console_order.expect(cue.highlight_id)
+        dispatch(cue)
+
+    transaction.on_commit(hook)
+
+
+def console_frame_sent(highlight_id: int) -> None:
+    """The consoles' frame about this highlight has been published (or failed): its held
+    cue.state frames go now. Call it in a ``finally``."""
+    _console_order.frame_sent(highlight_id)
 
 
 def dispatch(cue: Cue) -> None:
@@ -180,7 +226,11 @@ def _record(cue: Cue, state: str, error: str = "") -> bool:
     if not Highlight.objects.filter(pk=cue.highlight_id, cue_state__in=open_states).update(**fields):
         return False
     payload = {"highlightId": cue.highlight_id, "cueState": state, "cueError": fields["cue_error"]}
-    transaction.on_commit(lambda: realtime.broadcast_to_studio(cue.event_id, "cue.state", payload))
+    transaction.on_commit(
+        lambda: _console_order.publish(
+            cue.highlight_id, lambda: realtime.broadcast_to_studio(cue.event_id, "cue.state", payload)
+        )
+    )
     return True
 
 

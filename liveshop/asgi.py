@@ -24,6 +24,7 @@ from analytics.asgi import BeaconFastPath  # noqa: E402
 from events.page_cache import SharedResponses  # noqa: E402
 from events.realtime import drain  # noqa: E402
 from events.timed_metadata import warm_up  # noqa: E402
+from liveshop import metrics  # noqa: E402
 from liveshop.routing import websocket_urlpatterns  # noqa: E402
 
 warm_up()  # the first click's cue finds the video service's client (and the rate limiter) built
@@ -41,6 +42,7 @@ async def lifespan(scope, receive, send):
             gc.collect()
             gc.freeze()
             drain.install()  # SIGTERM (or ECS stopping the task): viewers move elsewhere gradually
+            metrics.start_web_reporter()  # the sockets held, every minute (LIVESHOP_METRICS)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
@@ -58,7 +60,8 @@ if settings.DEBUG:
 application = ProtocolTypeRouter(
     {
         "http": http_application,
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        # Counted for the web tasks' WebSocketConnections metric (LIVESHOP_METRICS).
+        "websocket": metrics.sockets.wrap(AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns))),
         "lifespan": lifespan,
     }
 )

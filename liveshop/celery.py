@@ -12,11 +12,30 @@ import os
 
 from celery import Celery, signals
 
+from liveshop import metrics
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "liveshop.settings.base")
 
 app = Celery("liveshop")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Every message says when it was published: the queues' age (liveshop.metrics) reads it.
+signals.before_task_publish.connect(metrics.stamp_publish_time)
+
+
+def measured_queues() -> list[str]:
+    """The queues whose depth and age beat reports: the default one and the samplers'."""
+    from django.conf import settings
+
+    return [app.conf.task_default_queue, settings.DISCOVERY_QUEUE]
+
+
+@signals.beat_init.connect
+def start_queue_metrics(sender=None, **kwargs) -> None:
+    """Beat (exactly one runs) measures the queues' depth and age, and counts the live shows,
+    every minute, in a thread of its own: a task doing it would wait in the queue it measures."""
+    metrics.start_beat_reporter(measured_queues())
 
 
 @signals.worker_process_init.connect

@@ -1,8 +1,9 @@
 """The Content-Security-Policy of every page (django-csp's middleware, our directives).
 
-Scripts and styles come from our origin only: no inline <script>, no event-handler attributes,
-no <style> elements or style attributes (page data travels as ``json_script`` JSON, which is not
-executed; our scripts are ES modules, static/js). The players are our own static files; the IVS
+Scripts and styles come from our origin only (and STATIC_URL's, when the static files are on the
+CDN): no inline <script>, no event-handler attributes, no <style> elements or style attributes
+(page data travels as ``json_script`` JSON, which is not executed; our scripts are ES modules,
+static/js). The players are our own static files; the IVS
 player compiles WebAssembly in a worker ('wasm-unsafe-eval'), hls.js transmuxes in one, both
 started from our static files (worker-src 'self'; blob: only when the static files are on another
 origin, where the players build their workers from blobs), and both feed the <video> through Media
@@ -34,7 +35,7 @@ BLOB, DATA = "blob:", "data:"
 SHOP_PAGES = frozenset(
     {
         *("viewer:watch", "replays:event", "replays:event-recording", "replays:video"),
-        *("embed:watch", "embed:replay", "embed:replay-recording"),
+        *("embed:watch", "embed:replay", "embed:replay-recording", "embed:video"),
     }
 )
 STRIPE_SOURCES = {
@@ -78,10 +79,26 @@ def media_origins() -> list[str]:
     return list(dict.fromkeys(o for o in found if o))
 
 
+def static_origins() -> list[str]:
+    """Where our own scripts, styles and fonts come from besides our origin: STATIC_URL's origin
+    when the static files are on a CDN (LIVESHOP_STATIC_STORAGE=cdn)."""
+    found = origin(settings.STATIC_URL)
+    return [found] if found else []
+
+
 def worker_sources() -> list[str]:
     """Where workers may come from: our origin, and blobs when STATIC_URL names another origin (a
     worker script must be same-origin, so the IVS player and hls.js then start theirs from a blob)."""
     return [SELF, BLOB] if origin(settings.STATIC_URL) else [SELF]
+
+
+def chat_origins() -> list[str]:
+    """IVS Chat's messaging endpoint (CHAT_BACKEND=ivs: signed-in people's chat, chat/panel.html),
+    or the stand-in a test names in IVS_CHAT_MESSAGING_URL."""
+    if settings.CHAT_BACKEND == "local":
+        return []
+    stand_in = origin(getattr(settings, "IVS_CHAT_MESSAGING_URL", ""))
+    return [stand_in or f"wss://edge.ivschat.{settings.IVS_REGION}.amazonaws.com"]
 
 
 def loads_stripe(request) -> bool:
@@ -97,16 +114,17 @@ def _directives(
     socket_origins: tuple[str, ...],
     report_uri: str,
     stripe: bool = False,
+    static: tuple[str, ...] = (),
 ) -> dict:
     directives = {
         "default-src": [SELF],
-        "script-src": [SELF, WASM_UNSAFE_EVAL],
-        "style-src": [SELF],
+        "script-src": [SELF, *static, WASM_UNSAFE_EVAL],
+        "style-src": [SELF, *static],
         "img-src": [SELF, DATA, BLOB, *media],
         "media-src": [SELF, BLOB, *media],
         "connect-src": [SELF, *socket_origins, *media],
         "worker-src": list(workers),
-        "font-src": [SELF],
+        "font-src": [SELF, *static],
         "object-src": [NONE],
         "base-uri": [SELF],
         "form-action": [SELF],
@@ -128,12 +146,14 @@ def directives(request) -> dict:
         socket_origins = ()
     else:
         socket_origins = (f"wss://{host}",) if request.is_secure() else (f"ws://{host}", f"wss://{host}")
+    socket_origins = (*socket_origins, *chat_origins())
     return _directives(
         tuple(media_origins()),
         tuple(worker_sources()),
         socket_origins,
         settings.LIVESHOP_CSP_REPORT_URI,
         loads_stripe(request),
+        tuple(static_origins()),
     )
 
 

@@ -4,10 +4,12 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import Http404
 from django.urls import include, path, re_path
+from django.utils.translation import gettext_lazy as _
 from django.views.static import serve
 
 from events.views.discover import HomeView
-from liveshop.views import healthz
+from liveshop.i18n import language_token
+from liveshop.views import healthz, robots_txt
 from recordings.views.replay import RecordingMediaView
 
 # Folders of MEDIA_ROOT the generic media view never serves: uploaded videos' originals (never
@@ -15,8 +17,8 @@ from recordings.views.replay import RecordingMediaView
 UNSERVED_MEDIA = {"uploads", "recordings"}
 
 admin.site.site_header = "Liveshop"
-admin.site.site_title = "Liveshop admin"
-admin.site.index_title = "Your brands"
+admin.site.site_title = _("Liveshop admin")
+admin.site.index_title = _("Your brands")
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),  # the shows on now, soon and to replay
@@ -34,8 +36,12 @@ urlpatterns = [
     path("", include("broadcast.urls")),  # go live from the console's browser
     path("", include("recommendations.urls")),
     path("", include("discovery.urls")),  # the console's product detector switch
+    path("", include("demo.urls")),  # make demo's product pages (DEBUG only)
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
+    path("robots.txt", robots_txt, name="robots-txt"),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the header's language form
+    path("i18n/token/", language_token, name="language-token"),
 ]
 
 

@@ -23,9 +23,36 @@ def viewer_keys(request: HttpRequest) -> list[str]:
     if known:
         return [f"id:{known}"]
     request.new_viewer_id = secrets.token_urlsafe(16)
+    return [address_key(request), f"id:{request.new_viewer_id}"]
+
+
+def address_key(request: HttpRequest) -> str:
+    """A client that keeps no cookie, known by a keyed hash of its address (never the address)."""
     address = request.META.get("REMOTE_ADDR", "")
     digest = hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()[:24]
-    return [f"addr:{digest}", f"id:{request.new_viewer_id}"]
+    return f"addr:{digest}"
+
+
+def counting_id(key: str) -> str:
+    """The id a viewer is counted by (analytics' roll-ups, an order's ``viewer``): a keyed hash of
+    ``key`` ("u:<user id>", "id:<cookie id>" or "addr:<keyed address>"), so no cookie value or
+    address is stored and the same viewer gets the same id wherever it is counted."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"analytics:{key}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def counting_id_of(request: HttpRequest, *, keeps_no_cookie: bool = False) -> str:
+    """``request``'s viewer as the player's beacon counts it: the signed-in user, else the signed
+    cookie's id; for a client without the cookie, "" (none is made here), or, when it
+    ``keeps_no_cookie`` (a shop's embed frame: our cookie never reaches it, so its beacons count it
+    by its address: analytics.views.viewer_of), its address's id."""
+    user = getattr(request, "user", None)
+    if getattr(user, "is_authenticated", False):
+        return counting_id(f"u:{user.pk}")
+    known = request.get_signed_cookie(COOKIE, default=None, salt=SALT, max_age=MAX_AGE)
+    if known:
+        return counting_id(f"id:{known}")
+    return counting_id(address_key(request)) if keeps_no_cookie else ""
 
 
 def remember_viewer(request: HttpRequest, response: HttpResponse) -> HttpResponse:

@@ -12,12 +12,13 @@ import hmac
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.db.models import OuterRef, Q, Subquery
 
 from accounts.models import Organization
 from analytics.models import ViewerInteraction
 from commerce.models import CartLine, Order, OrderLine
 from recommendations.learning import Interaction
-from recommendations.models import ForgottenPerson
+from recommendations.models import ForgottenPerson, PersonalOffer
 
 
 def brand_interactions(organization: Organization, *, since=None) -> Iterator[Interaction]:
@@ -57,6 +58,32 @@ def _every_interaction(organization: Organization, since) -> Iterator[Interactio
     for user_id, viewer, product_id, last_at, kind in reported.iterator(chunk_size=2000):
         who = f"user:{user_id}" if user_id else f"viewer:{viewer}"
         yield Interaction(who, str(product_id), last_at.timestamp(), kind)
+    yield from _offers(organization, since)
+
+
+def _offers(organization: Organization, since) -> Iterator[Interaction]:
+    """Personal offers made (offer_shown) and bought at their price (offer_taken: a paid order of
+    that viewer with the product while the offer ran)."""
+    taken = (
+        OrderLine.objects.filter(
+            Q(order__user_id=OuterRef("user_id"), order__user__isnull=False)
+            | Q(order__cart_id=OuterRef("cart_id")),
+            order__status=Order.Status.PAID,
+            order__created_at__gte=OuterRef("created_at"),
+            order__created_at__lt=OuterRef("expires_at"),
+            variant__product_id=OuterRef("product_id"),
+        )
+        .order_by("order__paid_at")
+        .values("order__paid_at")[:1]
+    )
+    offers = PersonalOffer.objects.filter(organization=organization).annotate(taken_at=Subquery(taken))
+    rows = offers.values_list("user_id", "cart_id", "product_id", "created_at", "taken_at")
+    for user_id, cart_id, product_id, created_at, taken_at in rows.iterator(chunk_size=2000):
+        who = f"user:{user_id}" if user_id else f"cart:{cart_id}"
+        if since is None or created_at > since:
+            yield Interaction(who, str(product_id), created_at.timestamp(), "offer_shown")
+        if taken_at is not None and (since is None or taken_at > since):
+            yield Interaction(who, str(product_id), taken_at.timestamp(), "offer_taken")
 
 
 def people_of(user) -> list[str]:

@@ -3,6 +3,7 @@ training the local model (``train_brand``)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -21,7 +22,7 @@ from recommendations.backends import get_recommender
 from recommendations.backends.local import LocalRecommender
 from recommendations.exceptions import RecommenderUnavailable
 from recommendations.interactions import brand_interactions, people_of, viewer_key
-from recommendations.models import ForgottenPerson, StreamCursor, TrainedModel
+from recommendations.models import ForgottenPerson, PersonalOffer, StreamCursor, TrainedModel
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +57,46 @@ def recommend_for(*, user, product: Product, n: int = RELATED) -> list[Product]:
     return chosen[:n]
 
 
+def without_bought(*, user, products: list[Product]) -> list[Product]:
+    """``products`` less those ``user`` bought (a paid order): one query. For the related row of
+    a signed-in viewer built from the shared answer (recommendations.views)."""
+    bought = set(
+        OrderLine.objects.filter(
+            order__user=user,
+            order__status=Order.Status.PAID,
+            variant__product_id__in=[p.pk for p in products],
+        ).values_list("variant__product_id", flat=True)
+    )
+    return [product for product in products if product.pk not in bought]
+
+
+def bought_product_ids(*, user, brand_slug: str) -> list[int]:
+    """The products of the brand ``brand_slug`` that ``user`` bought (a paid order), in id order:
+    one query. A signed-in viewer's page fetches them once and leaves them out of the shared
+    related row itself (static/js/viewer/related.js), so its per-card requests are everyone's."""
+    return sorted(
+        OrderLine.objects.filter(
+            order__user=user, order__status=Order.Status.PAID, order__organization__slug=brand_slug
+        )
+        .values_list("variant__product_id", flat=True)
+        .distinct()
+    )
+
+
+def related_depends_on_viewer() -> bool:
+    """Whether the backend's related products differ per viewer (Personalize: userId and its
+    purchase filter); the local model's do not, so every viewer may start from one answer."""
+    return not isinstance(get_recommender(), LocalRecommender)
+
+
 def _ids(values) -> list[int]:
     return [int(value) for value in values if str(value).isdigit()]
 
 
 def _popular_ids(organization_id: int) -> list[int]:
     """The local model's popularity order (the cold-start answer), else the newest products."""
-    local = get_recommender()
-    if not isinstance(local, LocalRecommender):
-        local = _local()
+    backend = get_recommender()
+    local = backend if isinstance(backend, LocalRecommender) else _fallback()
     popular = _ids(local.model(organization_id).popular)
     if popular:
         return popular
@@ -75,14 +107,10 @@ def _popular_ids(organization_id: int) -> list[int]:
     )
 
 
-_fallback = None
-
-
-def _local() -> LocalRecommender:
-    global _fallback
-    if _fallback is None:
-        _fallback = LocalRecommender()
-    return _fallback
+@functools.cache
+def _fallback() -> LocalRecommender:
+    """The local model's popular products, when another backend is configured."""
+    return LocalRecommender()
 
 
 def _available(organization_id: int, ids: list[int], *, user, exclude: int, skip=()) -> list[Product]:
@@ -139,8 +167,9 @@ def train_all(*, progress: Callable[[str], None] | None = None) -> int:
 
 def forget_person(*, organization: Organization, user, by) -> int:
     """Delete ``user``'s interactions at ``organization`` (privacy): their reported clicks and
-    adds (analytics) go; their paid orders stay (the brand's accounts) but are never learned from
-    or streamed again. Retrains the brand's model at once. Owners only. How many rows went."""
+    adds (analytics) and personal offers go; their paid orders stay (the brand's accounts) but
+    are never learned from or streamed again. Retrains the brand's model at once. Owners only.
+    How many rows went."""
     permissions.require(by, Action.MANAGE_MEMBERS, organization)
     return forget_person_as_operator(organization=organization, user=user)
 
@@ -149,6 +178,7 @@ def forget_person_as_operator(*, organization: Organization, user) -> int:
     """forget_person without a permission check: ``manage.py forget_viewer``."""
     with transaction.atomic():
         deleted, _ = ViewerInteraction.objects.filter(organization=organization, user=user).delete()
+        PersonalOffer.objects.filter(organization=organization, user=user).delete()
         for person in people_of(user):
             ForgottenPerson.objects.get_or_create(organization=organization, person=person)
     train_brand(organization=organization)

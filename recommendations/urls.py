@@ -1,6 +1,6 @@
 from django.urls import path
 
-from recommendations import views
+from recommendations import offer_views, studio, views
 
 app_name = "recommendations"
 
@@ -10,4 +10,8 @@ urlpatterns = [
         views.related_view,
         name="related",
     ),
+    path("api/recommendations/<slug:brand_slug>/offer/", offer_views.offer_view, name="offer"),
+    path("api/recommendations/<slug:brand_slug>/bought/", views.bought_view, name="bought"),
+    path("studio/recommendations/", studio.RecommendationSettingsView.as_view(), name="studio"),
+    path("studio/recommendations/forget/", studio.ForgetPersonView.as_view(), name="forget"),
 ]

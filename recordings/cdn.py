@@ -28,7 +28,7 @@ import posixpath
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from botocore.signers import CloudFrontSigner
 from cryptography.hazmat.primitives import hashes, serialization
@@ -125,6 +125,30 @@ def media_url(recording: Recording, name: str) -> str:
     signer = CloudFrontSigner(settings.AWS_CLOUDFRONT_KEY_ID, rsa_sha1_signer(settings.AWS_CLOUDFRONT_KEY))
     expires = datetime.now(UTC) + timedelta(seconds=settings.AWS_CLOUDFRONT_COOKIE_TTL)
     return signer.generate_presigned_url(url, date_less_than=expires)
+
+
+def signed_query(recording: Recording) -> str:
+    """The signed cookies' custom policy as a signed URL's query (``Policy``, ``Signature``,
+    ``Key-Pair-Id``) over the recording's whole folder, for a page in a frame on another site: a
+    browser neither stores nor sends our ``SameSite=Lax`` cookies there, so the player adds this
+    to every playlist and segment request instead (static/js/lib/player.js). "" where nothing is
+    signed (signing not configured, or the recording's files are public)."""
+    if not (is_configured() and signs_replay(recording) and recording.master_path):
+        return ""
+    signed = signed_cookies(
+        resource=recording_resource(recording),
+        expires=datetime.now(UTC) + timedelta(seconds=settings.AWS_CLOUDFRONT_COOKIE_TTL),
+        key_id=settings.AWS_CLOUDFRONT_KEY_ID,
+        private_key=settings.AWS_CLOUDFRONT_KEY,
+    )
+    values = signed.values
+    return urlencode(
+        {
+            "Policy": values[POLICY_COOKIE],
+            "Signature": values[SIGNATURE_COOKIE],
+            "Key-Pair-Id": values[KEY_PAIR_COOKIE],
+        }
+    )
 
 
 def sign_replay_response(response: HttpResponse, recording: Recording) -> HttpResponse:

@@ -4,14 +4,17 @@ upload sent in parts), the poster, and a cue list sent by the timeline editor.""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.utils import ErrorDict
+from django.utils import translation
 
 from catalog.models import Product
 from events.srt_cues import OPEN_END_MS
+from recordings import webvtt
 from recordings.exceptions import InvalidUpload
 from recordings.services import uploads
 
@@ -156,3 +159,59 @@ def _clean_row(row, *, products: dict[int, Product]) -> CueRow:
     if end is not None and end <= start:
         raise ValidationError("The end must come after the start.")
     return CueRow(product=product, start_ms=start, end_ms=end)
+
+
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+
+
+class CaptionsForm(forms.Form):
+    """A WebVTT caption file for one language (recordings.webvtt checks it whole: every problem
+    with its line, nothing kept from a bad file)."""
+
+    language = forms.CharField(
+        max_length=35,
+        initial="en",
+        help_text="A language tag: en, de, es, pt-BR… A new file for a language replaces its old one.",
+    )
+    label = forms.CharField(
+        max_length=60, required=False, help_text="Shown in the player; the language's name if empty."
+    )
+    file = forms.FileField(
+        label="WebVTT file",
+        widget=forms.ClearableFileInput(attrs={"accept": ".vtt,text/vtt"}),
+        error_messages={"required": "Choose a .vtt caption file."},
+    )
+
+    def clean_language(self) -> str:
+        tag = self.cleaned_data["language"].strip()
+        if not LANGUAGE_TAG.match(tag):
+            raise ValidationError("Write a language tag such as en, de or pt-BR.")
+        return tag
+
+    def clean_file(self):
+        file = self.cleaned_data["file"]
+        if file.size > webvtt.MAX_BYTES:
+            raise ValidationError(f"The file is larger than {webvtt.MAX_BYTES // 1024} KB, the most allowed.")
+        try:
+            self.cleaned_data["vtt"] = webvtt.parse_webvtt(file.read())
+        except webvtt.InvalidWebVtt as exc:
+            raise ValidationError([str(problem) for problem in exc.problems]) from None
+        file.seek(0)
+        return file
+
+    def clean(self):
+        data = super().clean()
+        if data.get("language") and not data.get("label"):
+            data["label"] = language_name(data["language"])
+        return data
+
+
+def language_name(tag: str) -> str:
+    """The language's own name when Django knows it (``de`` -> Deutsch), else the tag."""
+    try:
+        return translation.get_language_info(tag.lower())["name_local"]
+    except KeyError:
+        try:
+            return translation.get_language_info(tag.split("-")[0].lower())["name_local"]
+        except KeyError:
+            return tag

@@ -212,6 +212,9 @@ class ProductCue(models.Model):
     highlight = models.ForeignKey(
         Highlight, on_delete=models.CASCADE, null=True, blank=True, related_name="cues"
     )
+    # Where its highlight fell when that was after the recording's end (an encoder slower than
+    # the wall clock): the cue is kept, clamped to the end, and the studio warns (product_cues).
+    clamped_from_ms = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -229,6 +232,33 @@ class ProductCue(models.Model):
     def __str__(self):
         end = f"{self.end_ms / 1000:.1f}s" if self.end_ms is not None else "…"
         return f"{self.product} {self.start_ms / 1000:.1f}s to {end}"
+
+
+class CaptionTrack(models.Model):
+    """A WebVTT caption file of a recording or uploaded video, one per language (issue 16): brand
+    staff upload it in the studio (checked by recordings.webvtt), the replay page's player shows
+    it through a <track> served from our origin (recordings.views.captions)."""
+
+    organization_field = "recording__organization"
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="caption_tracks")
+    language = models.CharField(max_length=35, help_text="A language tag such as en, de or pt-BR.")
+    label = models.CharField(max_length=60, help_text="What the player's menu calls it.")
+    text = models.TextField(help_text="The checked WebVTT file, UTF-8.")
+    cue_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["language", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["recording", "language"], name="one_caption_track_per_language")
+        ]
+
+    def __str__(self):
+        return f"{self.label} ({self.language}) of {self.recording_id}"
 
 
 class ResumableUpload(models.Model):
@@ -269,3 +299,41 @@ class ResumableUpload(models.Model):
     def part_bytes(self, number: int) -> int:
         """The exact size of part ``number`` (1-based): part_size, the last one what is left."""
         return min(self.part_size, self.size - (number - 1) * self.part_size)
+
+
+class TranscodePiece(models.Model):
+    """One piece of a long upload's chunked transcode (recordings.services.chunked): the upload cut
+    at keyframes, each piece transcoded to the same renditions as a step of its own, with its own
+    lease (``lease_owner``/``lease_expires_at``, as the video's), so pieces run in parallel on
+    several workers and a restarted job skips the ``done`` ones. ``segments``: per rendition the
+    stored segments (``[[name, duration_ms], ...]``) and its variant attributes. ``upload`` is
+    the source's name: rows of a replaced source are not reused."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    recording = models.ForeignKey(Recording, on_delete=models.CASCADE, related_name="transcode_pieces")
+    upload = models.CharField(max_length=300)
+    index = models.PositiveIntegerField()
+    start_seconds = models.FloatField()
+    duration_seconds = models.FloatField()
+    plan = models.JSONField(default=list)  # the renditions, as the whole video's plan
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    lease_owner = models.CharField(max_length=120, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    segments = models.JSONField(default=dict, blank=True)
+    failure_reason = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["recording", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["recording", "index"], name="transcode_piece_once_per_index"),
+        ]
+
+    def __str__(self):
+        return f"Piece {self.index} of video {self.recording_id} ({self.get_status_display()})"

@@ -13,6 +13,8 @@ where the stream did not run. Neither reader needs byte ranges (EXT-X-BYTERANGE 
 from __future__ import annotations
 
 import bisect
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -30,6 +32,7 @@ class Variant:
     resolution: str  # "1280x720", or "" for audio only
     codecs: str
     frame_rate: float | None
+    average_bandwidth: int | None = None
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,32 @@ def _variant(uri: str, info: dict) -> Variant:
         resolution=info.get("resolution", ""),
         codecs=info.get("codecs", ""),
         frame_rate=info.get("frame_rate"),
+        average_bandwidth=info.get("average_bandwidth"),
     )
+
+
+def bit_rates(segments: Sequence[tuple[int, int]], *, target_duration: int) -> tuple[int, int]:
+    """(BANDWIDTH, AVERAGE-BANDWIDTH) of a finished media playlist whose segments are given as
+    (size in bytes, EXTINF duration in ms), as RFC 8216 (4.3.4.2, 6.2.2 terms) defines them: the
+    average is every segment's bits over the playlist's duration; the peak is the highest bit rate
+    of any run of contiguous segments lasting 0.5 to 1.5 times the target duration (so a short
+    segment, mostly a keyframe, does not count on its own), the average when no run does. Both in
+    bits per second, rounded up, at least 1."""
+    if not segments:
+        raise PlaylistError("a playlist without segments has no bit rate")
+    total_bytes, total_ms = sum(size for size, _ms in segments), sum(ms for _size, ms in segments)
+    average = math.ceil(total_bytes * 8000 / max(total_ms, 1))
+    low, high = target_duration * 500, target_duration * 1500  # ms
+    peak = 0
+    for first in range(len(segments)):
+        size = ms = 0
+        for n_bytes, n_ms in segments[first:]:
+            size, ms = size + n_bytes, ms + n_ms
+            if ms > high:
+                break
+            if ms >= low:
+                peak = max(peak, math.ceil(size * 8000 / max(ms, 1)))
+    return max(1, peak or average), max(1, average)
 
 
 def parse_program_date_time(value: str) -> datetime:
@@ -157,18 +185,21 @@ class Timeline:
         self._starts = [s.program_date_time for s in self._segments]
 
     def position_ms(self, at: datetime) -> int:
+        return self._clamp(self.unclamped_ms(at))
+
+    def unclamped_ms(self, at: datetime) -> int:
+        """Where ``at`` falls, before clamping: past ``duration_ms`` for a moment after the last
+        segment's end (how far past tells how late it is), negative before the start."""
         if not self._segments:
-            return self._clamp(_ms(at - self.started_at))
+            return _ms(at - self.started_at)
         i = bisect.bisect_right(self._starts, at) - 1
         if i < 0:
-            return 0
+            return min(0, _ms(at - self._starts[0]))
         segment = self._segments[i]
         into = _ms(at - segment.program_date_time)
-        if into < segment.duration_ms:
-            return self._clamp(segment.position_ms + into)
-        if i + 1 < len(self._segments):  # between two streams: the next one's start
-            return self._clamp(self._segments[i + 1].position_ms)
-        return self._clamp(segment.position_ms + segment.duration_ms)
+        if into < segment.duration_ms or i + 1 == len(self._segments):
+            return segment.position_ms + into
+        return self._segments[i + 1].position_ms  # between two streams: the next one's start
 
     def _clamp(self, position: int) -> int:
         return max(0, min(position, self.duration_ms))

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from recordings.views import captions
 from recordings.views import replay as views
 
 app_name = "replays"
@@ -25,4 +26,5 @@ urlpatterns = [
         {"video": True},
         name="video-qr",
     ),
+    path("captions/<int:track_id>.vtt", captions.CaptionsFileView.as_view(), name="captions"),
 ]

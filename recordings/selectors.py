@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.urls import reverse
 
 from accounts import permissions
 from accounts.permissions import may_watch
 from catalog.models import Product
 from events.models import LiveEvent
-from recordings.models import ProductCue, Recording
+from recordings.models import CaptionTrack, ProductCue, Recording
 
 Status = Recording.Status
 
@@ -24,9 +24,13 @@ def list_event_replays(event: LiveEvent) -> QuerySet[Recording]:
 
 
 def list_event_recordings(event: LiveEvent) -> QuerySet[Recording]:
-    """Every recording of the event (any status), newest first: the dashboard's list."""
-    return Recording.objects.filter(event=event).order_by(
-        F("started_at").desc(nulls_last=True), "-created_at", "-id"
+    """Every recording of the event (any status), newest first: the dashboard's list, each with
+    ``late_cues``, how many of its cues were clamped to its end (list_late_cues)."""
+    late = Count("cues", filter=Q(cues__clamped_from_ms__isnull=False))
+    return (
+        Recording.objects.filter(event=event)
+        .annotate(late_cues=late)
+        .order_by(F("started_at").desc(nulls_last=True), "-created_at", "-id")
     )
 
 
@@ -92,6 +96,16 @@ def get_recording_for_media(name: str) -> Recording:
     return recording
 
 
+def list_late_cues(recording: Recording) -> list[ProductCue]:
+    """The recording's cues whose highlight fell after its end and were clamped to it, in time
+    order with their products: the studio warns about each."""
+    return list(
+        recording.cues.filter(clamped_from_ms__isnull=False)
+        .select_related("product")
+        .order_by("start_ms", "id")
+    )
+
+
 def list_cues(recording: Recording) -> list[ProductCue]:
     """The recording's cues in time order, with their products (inactive products left out)."""
     return list(
@@ -123,3 +137,22 @@ def replay_products(*, recordings: QuerySet[Recording], event: LiveEvent | None)
         in_page |= Q(pk__in=event.lineup.values("product"))
         return Product.objects.filter(in_page, organization=event.organization_id)
     return Product.objects.filter(in_page, organization__in=recordings.values("organization"))
+
+
+def list_caption_tracks(recording: Recording) -> list[CaptionTrack]:
+    """The recording's caption tracks, without their text (the page names them; the track's own
+    URL serves the text)."""
+    return list(CaptionTrack.objects.filter(recording=recording).defer("text"))
+
+
+def caption_track_urls(recording: Recording) -> list[dict]:
+    """``[{"language", "label", "url"}]`` for the replay page's <track> elements; the URL changes
+    with each new file (``?v=``), so a cached old file is never shown."""
+    return [
+        {
+            "language": track.language,
+            "label": track.label,
+            "url": reverse("replays:captions", args=[track.pk]) + f"?v={int(track.updated_at.timestamp())}",
+        }
+        for track in list_caption_tracks(recording)
+    ]

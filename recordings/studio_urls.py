@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from recordings.views import resumable, video_files
+from recordings.views import captions, resumable, video_files
 from recordings.views import studio as views
 
 app_name = "videos"
@@ -32,4 +32,10 @@ urlpatterns = [
     path("<int:pk>/replace/", video_files.VideoReplaceView.as_view(), name="replace"),
     path("<int:pk>/delete/", video_files.VideoDeleteView.as_view(), name="delete"),
     path("<int:pk>/poster/", video_files.VideoPosterView.as_view(), name="poster"),
+    path("<int:pk>/captions/", captions.CaptionsUploadView.as_view(), name="captions"),
+    path(
+        "<int:pk>/captions/<int:track_id>/delete/",
+        captions.CaptionsDeleteView.as_view(),
+        name="captions-delete",
+    ),
 ]

@@ -41,6 +41,15 @@ def transcode_upload_task(recording_id: int) -> str:
 
 
 @shared_task(ignore_result=True)
+def transcode_pieces_task(recording_id: int) -> int:
+    """A worker's share of a long video's chunked transcode: the pieces nobody works on, one
+    after another; returns how many it did (the video's own attempt joins them)."""
+    from recordings.services.chunked import transcode_pieces
+
+    return transcode_pieces(recording_id=recording_id)
+
+
+@shared_task(ignore_result=True)
 def delete_video_files_task(upload: str, folder: str) -> int:
     """A deleted or replaced video's original upload and HLS folder; returns the objects deleted."""
     from recordings.services.videos import delete_video_files

@@ -46,10 +46,10 @@ http {{
 """
 
 
-def start_balancer(directory: Path, a: int, b: int) -> tuple[subprocess.Popen, int]:
-    """nginx on a free port proxying HTTP and websockets to ports ``a`` and ``b``; returns once
-    /healthz/ answers through it."""
-    port = free_port()
+def start_balancer(directory: Path, a: int, b: int, port: int | None = None) -> tuple[subprocess.Popen, int]:
+    """nginx on ``port`` (default: a free one) proxying HTTP and websockets to ports ``a`` and
+    ``b``; returns once /healthz/ answers through it."""
+    port = port or free_port()
     conf = directory / "nginx.conf"
     conf.write_text(BALANCER.format(dir=directory, a=a, b=b, port=port))
     log = (directory / "nginx.out").open("wb")

@@ -20,9 +20,9 @@ TEMPLATE = ROOT / "deploy" / "cloudformation.yaml"
 LINT_REGIONS = ["us-east-1", "us-west-2"]
 INGEST_COMMAND = ["python", "manage.py", "ingest_recording", "--event-env", "LIVESHOP_EVENT"]
 # The actions AWS only grants on Resource "*" that the template uses (no resource-level permission
-# exists for them): the execution role's registry login, and the beat task's queue-depth metric
-# (scoped by its namespace condition instead).
-STAR_RESOURCE_ACTIONS = {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"}
+# exists for them): the execution role's registry login. (The app's metrics are EMF log lines:
+# no cloudwatch:PutMetricData.)
+STAR_RESOURCE_ACTIONS = {"ecr:GetAuthorizationToken"}
 # Every task's security groups: the stack's AppSecurityGroup, plus SecurityGroupIds when given.
 APP_SECURITY_GROUPS = {
     "Fn::If": [
@@ -553,8 +553,6 @@ def test_iam_policies_use_no_wildcard_action_and_star_resource_only_where_aws_re
         if "*" in branches(as_list(statement["Resource"])):
             assert set(actions) <= STAR_RESOURCE_ACTIONS, (name, actions)
             assert as_list(statement["Resource"]) == ["*"], name
-            if "cloudwatch:PutMetricData" in actions:
-                assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Liveshop"}}
 
 
 def test_resource_policies_grant_no_wildcard_action(resources):
@@ -624,6 +622,19 @@ def test_app_task_role_covers_every_ivs_call_the_gateway_and_ivs_setup_check_mak
     assert channels in allowed["ivs:ListChannels"]
     assert {"Fn::Sub": "${CdnBucket.Arn}/*"} in allowed["s3:PutObject"]
     assert {"Fn::Sub": "${RecordingsBucket.Arn}/*"} in allowed["s3:GetObject"]
+
+
+def test_web_and_worker_invalidate_deleted_videos_on_this_stacks_distribution(resources):
+    """Issue 21's CDN gateway: a deleted or replaced video's folder leaves this distribution's
+    caches (recordings.invalidation), from the web (delete, replace) and the worker (its task)."""
+    from recordings.invalidation import BACKENDS
+
+    for task, name in [("WebTaskDefinition", "web"), ("WorkerTaskDefinition", "worker")]:
+        (container,) = [c for c in props(resources, task)["ContainerDefinitions"] if c["Name"] == name]
+        environment = {e["Name"]: e["Value"] for e in container["Environment"] if "Name" in e}
+        assert environment["LIVESHOP_CDN_BACKEND"] == "cloudfront" and "cloudfront" in BACKENDS, name
+        assert environment["AWS_CLOUDFRONT_DISTRIBUTION_ID"] == {"Ref": "CdnDistribution"}, name
+    assert "cloudfront:CreateInvalidation" in role_allows(resources, "AppTaskRole")
 
 
 # --- Outputs and tooling -------------------------------------------------------------------------

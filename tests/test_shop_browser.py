@@ -15,6 +15,7 @@ confirmation waits for Stripe's signed webhook, never for the page.
 Screenshots: test-artifacts/shop-*.png."""
 
 import json
+import re
 import secrets
 import time
 from datetime import timedelta
@@ -371,10 +372,21 @@ def test_the_payment_element_pays_and_the_webhook_confirms_the_order(stripe_shop
         body=STRIPE_JS_STUB, content_type="application/javascript"))  # fmt: skip
     page.route("https://js.stripe.com/v3/elements-inner-payment.html", lambda route: route.fulfill(
         body="<!doctype html><p>Card number</p>", content_type="text/html"))  # fmt: skip
+    # A busy server: the page's first GET of the cart (it brings the CSRF token) is held until the
+    # viewer has clicked "Add to cart"; the add waits for it rather than being refused.
+    held = []
+    first_cart = re.compile(r"/api/shop/[^/]+/cart/$")
+    page.route(first_cart, lambda route: route.continue_() if held else held.append(route))
     page.goto(stripe_shop["url"])
+    page.wait_for_function("window.liveshopShop !== undefined")
+    assert len(held) == 1
 
     page.locator("#product-card").get_by_role("button", name="Add to cart: Rose lipstick").click()
+    held[0].continue_()
+    expect(page.locator("#cart-button .cart-count")).to_have_text("1")
+    assert page.evaluate("window.liveshopShop.cartAnswers") == 2
     page.locator("#cart-button").click()
+    expect(page.locator("#shop-panel .cart-line")).to_have_count(1)
     pay = checkout(page, name="Ada Lovelace")
     expect(pay.locator("iframe[title='Secure payment input frame']")).to_be_attached()
     assert page.evaluate("[window.__stripe.key, window.__stripe.clientSecret]") == [

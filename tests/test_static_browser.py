@@ -11,8 +11,10 @@ from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.management import call_command
+from django.test import override_settings
 from django.urls import reverse
 
 from events.tests.factories import LiveEventFactory
@@ -23,17 +25,27 @@ IMPORT = re.compile(r"""^(?:import|export)\b[^;]*?\bfrom\s*["'](?P<url>\.[^"']+)
 HASHED = re.compile(r"\.[0-9a-f]{12}\.js$")
 
 
+PRODUCTION_STORAGE = {"BACKEND": "liveshop.staticfiles.StaticFilesStorage"}
+
+
+@pytest.fixture(scope="session")
+def collected_once(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """STATIC_ROOT filled by collectstatic with the production storage (once per run: it
+    compresses every file, ~20 s; the session's scope, as the run's order may part this module's
+    two tests); its manifest's paths."""
+    root = tmp_path_factory.mktemp("collected") / "static"
+    with override_settings(
+        STATIC_ROOT=root, STORAGES={**django_settings.STORAGES, "staticfiles": PRODUCTION_STORAGE}
+    ):
+        call_command("collectstatic", interactive=False, verbosity=0)
+    return root, json.loads((root / "staticfiles.json").read_text())["paths"]
+
+
 @pytest.fixture
-def collected(settings, tmp_path) -> tuple[Path, dict[str, str]]:
-    """STATIC_ROOT filled by collectstatic with the production storage; its manifest's paths."""
-    settings.STATIC_ROOT = tmp_path / "static"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "liveshop.staticfiles.StaticFilesStorage"},
-    }
-    call_command("collectstatic", interactive=False, verbosity=0)
-    manifest = json.loads((settings.STATIC_ROOT / "staticfiles.json").read_text())["paths"]
-    return settings.STATIC_ROOT, manifest
+def collected(collected_once, settings) -> tuple[Path, dict[str, str]]:
+    settings.STATIC_ROOT = collected_once[0]
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": PRODUCTION_STORAGE}
+    return collected_once
 
 
 def test_collected_modules_import_hashed_files(collected):

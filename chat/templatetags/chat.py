@@ -5,21 +5,25 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django import template
+from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from accounts import permissions
 from accounts.permissions import Action
 from chat import selectors
+from chat.gateway import get_chat_backend
 from chat.models import BODY_MAX
 from chat.reactions import EMOJI
+from chat.realtime import person_tag
 
 # What each reaction name (chat.reactions.EMOJI) looks like, and its accessible name.
 REACTIONS = {
-    "heart": ("❤️", "Love it"),
-    "fire": ("🔥", "Fire"),
-    "laugh": ("😂", "Funny"),
-    "clap": ("👏", "Applause"),
-    "wow": ("😮", "Wow"),
+    "heart": ("❤️", _("Love it")),
+    "fire": ("🔥", _("Fire")),
+    "laugh": ("😂", _("Funny")),
+    "clap": ("👏", _("Applause")),
+    "wow": ("😮", _("Wow")),
 }
 
 register = template.Library()
@@ -36,6 +40,12 @@ def chat_panel(context) -> dict:
     return {
         "event": event,
         "signed_in": user.is_authenticated,
+        "person_tag": person_tag(user.pk) if user.is_authenticated else "",
+        # CHAT_BACKEND=ivs: signed-in people's pages post through the event's IVS Chat room.
+        "chat_service": user.is_authenticated and get_chat_backend().name != "local",
+        "token_url": reverse("chat:token", args=[event.pk]),
+        "chat_region": settings.IVS_REGION,
+        "chat_url": getattr(settings, "IVS_CHAT_MESSAGING_URL", ""),  # tests: a local stand-in
         "moderator": user.is_authenticated and permissions.can(user, Action.MODERATE_CHAT, event),
         "export_url": reverse("chat:export", args=[event.pk])
         if user.is_authenticated and permissions.can(user, Action.EXPORT_CHAT, event)
@@ -45,7 +55,7 @@ def chat_panel(context) -> dict:
         "body_max": BODY_MAX,
         "slow_mode": selectors.slow_mode_seconds(event.pk),
         "slow_mode_choices": [
-            (0, "Off"),
+            (0, _("Off")),
             (5, "5 s"),
             (10, "10 s"),
             (30, "30 s"),

@@ -17,7 +17,7 @@ from chat import rooms, services
 from chat.gateway import ChatBackendError, InvalidRequest, RoomNotFound, Throttled, get_chat_backend
 from chat.gateway.ivs import IVSChatBackend
 from chat.gateway.local import LocalChatBackend
-from chat.models import ChatRoom
+from chat.models import ChatMessage, ChatRoom
 from chat.tests.conftest import make_viewer
 
 ROOM = "arn:aws:ivschat:us-west-2:123456789012:room/g1H2I3J4k5L6"
@@ -233,3 +233,82 @@ def test_polls_open_and_close_as_events_in_the_shows_room(
         {"room_id": room, "name": "poll_opened", "attributes": {"pollId": str(poll.pk)}},
         {"room_id": room, "name": "poll_closed", "attributes": {"pollId": str(poll.pk)}},
     ]
+
+
+# Hides mirrored into IVS Chat: the review stores IVS's message id, a hide deletes it there
+
+
+@pytest.fixture
+def ivs_show(event, backend, monkeypatch, settings):
+    """``event`` with a room in IVS Chat (the stubbed client) and the review hook's secret."""
+    settings.LIVESHOP_WEBHOOK_SECRET = "review-secret"
+    monkeypatch.setattr(rooms, "get_chat_backend", lambda: backend)
+    ChatRoom.objects.create(event=event, backend_room_id=ROOM)
+    return event
+
+
+def reviewed(client, user, content, message_id="Ab1Cd2Ef3Gh4", **attributes):
+    import json
+
+    data = {"Content": content, "MessageId": message_id, "RoomArn": ROOM, "Attributes": attributes,
+            "Sender": {"UserId": str(user.pk), "Attributes": {}, "Ip": "203.0.113.9"}}  # fmt: skip
+    return client.post(
+        reverse("chat:ivschat-review"), json.dumps(data), content_type="application/json",
+        headers={"X-Liveshop-Webhook-Secret": "review-secret"},
+    ).json()  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_hidden_message_is_deleted_from_the_ivs_room_by_the_id_its_review_gave(
+    client, ivs_show, viewer, moderator, stubber, django_capture_on_commit_callbacks
+):
+    answer = reviewed(client, viewer, "buy it cheaper elsewhere", message_id="Ab1Cd2Ef3Gh4")
+    message = ChatMessage.objects.get(pk=int(answer["Attributes"]["messageId"]))
+    assert answer["ReviewResult"] == "ALLOW" and message.backend_message_id == "Ab1Cd2Ef3Gh4"
+    stubber.add_response(
+        "delete_message",
+        {"id": "Ev1Ab1Cd2Ef3"},
+        {"roomIdentifier": ROOM, "id": "Ab1Cd2Ef3Gh4", "reason": "Removed by a moderator"},
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.hide_message(message=message, by=moderator)
+        with pytest.raises(AssertionError):  # not called before the hide commits
+            stubber.assert_no_pending_responses()
+
+    stubber.assert_no_pending_responses()
+    message.refresh_from_db()
+    assert message.hidden_at is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        services.hide_message(message=message, by=moderator)  # hidden already: no second call
+
+
+@pytest.mark.django_db
+def test_a_hide_holds_when_ivs_refuses_the_delete_and_our_own_messages_need_no_call(
+    client, ivs_show, viewer, moderator, stubber, django_capture_on_commit_callbacks, caplog
+):
+    ours = services.post_message(event=ivs_show, user=viewer, body="from the page's socket")
+    from_ivs = ChatMessage.objects.get(pk=int(reviewed(client, viewer, "via IVS")["Attributes"]["messageId"]))
+    stubber.add_client_error("delete_message", "ThrottlingException", http_status_code=429)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.hide_message(message=ours, by=moderator)  # no IVS id: nothing to delete there
+        services.hide_message(message=from_ivs, by=moderator)
+
+    assert ChatMessage.objects.filter(hidden_at__isnull=False).count() == 2
+    assert "was not deleted from the chat room" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_reply_sent_through_ivs_quotes_its_message_and_a_bad_one_is_denied(client, ivs_show, viewer):
+    first = reviewed(client, viewer, "which shade?", message_id="Aaaaaaaaaaa1")
+    first_id = first["Attributes"]["messageId"]
+
+    answer = reviewed(client, viewer, "the rose one", message_id="Aaaaaaaaaaa2", replyTo=first_id)
+
+    assert answer["ReviewResult"] == "ALLOW" and answer["Attributes"]["replyTo"] == first_id
+    assert ChatMessage.objects.get(backend_message_id="Aaaaaaaaaaa2").reply_to_id == int(first_id)
+    denied = reviewed(client, viewer, "hm", message_id="Aaaaaaaaaaa3", replyTo="not-a-message")
+    assert denied == {"ReviewResult": "DENY", "Attributes": {"Reason": "not_found"}}
+    too_long_id = reviewed(client, viewer, "hi", message_id="x" * 65)
+    assert "error" in too_long_id

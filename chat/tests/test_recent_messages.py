@@ -23,7 +23,8 @@ class Hub:
         self.delivered = []
         self.got = asyncio.Event()
 
-    async def deliver(self, topic, text):
+    async def deliver(self, topic, text, *, background=False):
+        assert background  # the chat's batches give way to the card (events.realtime.hub)
         self.writes += 1
         self.delivered += [(topic, frame["type"]) for frame in unbatched(text)]
         self.got.set()

@@ -110,3 +110,26 @@ def test_the_lambda_denies_on_a_wrong_answer_or_no_answer(liveshop, monkeypatch)
     assert review.handler({"Content": "hi"}) == review.DENY
     monkeypatch.setenv("LIVESHOP_REVIEW_URL", "http://127.0.0.1:9/")  # nothing listens there
     assert review.handler({"Content": "hi"}) == review.DENY
+
+
+def test_the_stacks_review_lambda_is_this_handler_word_for_word_and_ivs_chat_may_call_it():
+    from pathlib import Path
+
+    import yaml
+
+    from tests.test_deploy import TEMPLATE, CloudFormationLoader
+
+    stack = yaml.load(TEMPLATE.read_text(), Loader=CloudFormationLoader)  # noqa: S506 (a SafeLoader)
+    resources = stack["Resources"]
+    function = resources["ChatReviewFunction"]
+    assert function["Properties"]["Code"]["ZipFile"] == Path(review.__file__).read_text()
+    assert function["Properties"]["Environment"]["Variables"]["LIVESHOP_REVIEW_URL"] == {
+        "Fn::Sub": "${AppUrl}/hooks/ivschat/review/"
+    }
+    assert resources["ChatReviewPermission"]["Properties"]["Principal"] == "ivschat.amazonaws.com"
+    logging = resources["ChatLoggingConfiguration"]["Properties"]["DestinationConfiguration"]
+    assert logging == {"S3": {"BucketName": {"Ref": "ChatLogsBucket"}}}
+    assert all(
+        resources[name]["Condition"] == "IvsChat"
+        for name in ("ChatReviewFunction", "ChatLoggingConfiguration")
+    )

@@ -197,3 +197,59 @@ async def test_a_failure_behind_a_chat_frame_is_answered_and_the_socket_stays(mo
     await send(socket, {"type": "reaction", "emoji": "heart"})  # still open: taps still count
     assert (await next_of_type(socket, "chat_reactions"))["counts"] == {"heart": 1}
     await socket.disconnect()
+
+
+async def test_a_ban_closes_the_banned_persons_open_sockets_at_once(monkeypatch):
+    from chat import handlers
+    from chat.realtime import person_tag
+
+    event, ada, grace, moderator = await show_with_people()
+    posted_tab, quiet_tab = await joined(event, ada), await joined(event, ada)
+    staff, bystander = await joined(event, moderator), await joined(event, grace)
+    await send(quiet_tab, {"type": "chat_hello", "tag": person_tag(ada.pk)})  # a tab that never posted
+    await send(posted_tab, {"type": "chat_post", "body": "buy my stuff elsewhere"})
+    message = await next_of_type(staff, "chat_message")
+
+    await send(staff, {"type": "chat_ban", "id": message["id"]})
+
+    started = time.monotonic()
+    for tab in (posted_tab, quiet_tab):
+        removed = await next_of_type(tab, "chat_removed")
+        assert removed["reason"] == "banned" and "removed from chat" in removed["message"]
+    assert time.monotonic() - started < 1.0
+    calls = []
+    real_handle = handlers.handle
+    monkeypatch.setattr(handlers, "handle", lambda *args: calls.append(args) or real_handle(*args))
+    await send(quiet_tab, {"type": "chat_post", "body": "and now?"})
+    assert (await next_of_type(quiet_tab, "chat_error"))["reason"] == "banned"
+    assert calls == []  # refused on the socket: no database check to race the ban's commit
+    await send(bystander, {"type": "chat_post", "body": "still chatting"})
+    assert (await next_of_type(bystander, "chat_sent"))["id"]
+    assert "chat_removed" not in [f["type"] for f in bystander.__dict__.get("chat_frames", [])]
+
+    await database_sync_to_async(services.lift_restrictions)(
+        organization=event.organization, user=ada, by=moderator
+    )
+    await next_of_type(quiet_tab, "chat_restored")
+    await send(quiet_tab, {"type": "chat_post", "body": "sorry"})
+    assert (await next_of_type(quiet_tab, "chat_sent"))["id"]
+    for socket in (posted_tab, quiet_tab, staff, bystander):
+        await socket.disconnect()
+
+
+async def test_a_time_out_reaches_the_persons_sockets_with_the_time_left():
+    from chat.realtime import person_tag
+
+    event, ada, _, moderator = await show_with_people()
+    tab, staff = await joined(event, ada), await joined(event, moderator)
+    await send(tab, {"type": "chat_hello", "tag": person_tag(ada.pk)})
+    await send(tab, {"type": "chat_post", "body": "hi"})
+    message = await next_of_type(staff, "chat_message")
+
+    await send(staff, {"type": "chat_timeout", "id": message["id"], "minutes": 5})
+
+    removed = await next_of_type(tab, "chat_removed")
+    assert removed["reason"] == "timed_out" and 290 < removed["retryAfter"] <= 300
+    await send(tab, {"type": "chat_post", "body": "hello?"})
+    assert (await next_of_type(tab, "chat_error"))["reason"] == "timed_out"
+    await asyncio.gather(tab.disconnect(), staff.disconnect())

@@ -40,10 +40,15 @@ CANCELED = "canceled"
 PROCESSING = "processing"
 REQUIRES_ACTION = "requires_action"
 IGNORED = "ignored"
-# A payment refunded in full (also from the provider's dashboard), and a refund that failed.
-REFUNDED = "refunded"
-REFUND_FAILED = "refund_failed"
-REFUND_KINDS = (REFUNDED, REFUND_FAILED)
+# The provider's word on one or more refunds of a payment (PaymentEvent.refunds), made from
+# Liveshop or from its dashboard, whatever their status.
+REFUND = "refund"
+REFUND_KINDS = (REFUND,)
+# A refund's status (Refund.status): pending until the money moves; failed (or canceled) ends it,
+# also after it had succeeded (a card refund the bank sent back).
+REFUND_PENDING = "pending"
+REFUND_SUCCEEDED = "succeeded"
+REFUND_FAILED = "failed"
 
 
 def minor_units(amount: Decimal, currency: str) -> int:
@@ -73,9 +78,24 @@ class Payment:
 
 
 @dataclass(frozen=True)
+class Refund:
+    """Money the provider gives back for a payment: ``status`` is REFUND_SUCCEEDED, or
+    REFUND_PENDING for a refund that settles later (its outcome then arrives as a webhook event),
+    or REFUND_FAILED (with ``reason``)."""
+
+    id: str
+    payment_id: str
+    amount_minor: int
+    currency: str
+    status: str = REFUND_SUCCEEDED
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class PaymentEvent:
     """A verified webhook event: ``kind`` is one of SUCCEEDED, FAILED, CANCELED, PROCESSING,
-    REQUIRES_ACTION, REFUNDED, REFUND_FAILED or IGNORED (a type we do not act on)."""
+    REQUIRES_ACTION, REFUND (``refunds``: each refund of the payment it tells about, with its
+    status then) or IGNORED (a type we do not act on)."""
 
     id: str
     kind: str
@@ -84,19 +104,7 @@ class PaymentEvent:
     amount_minor: int | None = None
     currency: str = ""
     reason: str = ""
-    refund_id: str = ""  # REFUND_FAILED: the refund that failed
-
-
-@dataclass(frozen=True)
-class Refund:
-    """Money the provider gives back for a payment: ``status`` is "succeeded", or "pending" for a
-    refund that settles later (its outcome then arrives as a webhook event)."""
-
-    id: str
-    payment_id: str
-    amount_minor: int
-    currency: str
-    status: str = "succeeded"
+    refunds: tuple[Refund, ...] = ()
 
 
 class PaymentBackendError(Exception):

@@ -15,8 +15,10 @@ from commerce.payments.base import (
     FAILED,
     IGNORED,
     PROCESSING,
+    REFUND,
     REFUND_FAILED,
-    REFUNDED,
+    REFUND_PENDING,
+    REFUND_SUCCEEDED,
     REQUIRES_ACTION,
     SUCCEEDED,
     AlreadyRefunded,
@@ -39,6 +41,16 @@ EVENT_KINDS = {
     "payment_intent.canceled": CANCELED,
     "payment_intent.processing": PROCESSING,
     "payment_intent.requires_action": REQUIRES_ACTION,
+}
+# Events whose object is a Refund (the newer refund.* and the classic charge.refund.updated).
+REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
+# A Stripe Refund's status as ours: requires_action waits on the buyer, like pending.
+REFUND_STATUSES = {
+    "pending": REFUND_PENDING,
+    "requires_action": REFUND_PENDING,
+    "succeeded": REFUND_SUCCEEDED,
+    "failed": REFUND_FAILED,
+    "canceled": REFUND_FAILED,
 }
 
 
@@ -96,13 +108,7 @@ class StripeBackend:
         if refund.status in ("failed", "canceled"):
             reason = (refund.to_dict().get("failure_reason") or refund.status).replace("_", " ")
             raise PaymentBackendError(f"The refund failed at the payment provider: {reason}.")
-        return Refund(
-            id=refund.id,
-            payment_id=payment_id,
-            amount_minor=refund.amount,
-            currency=str(refund.currency).upper(),
-            status=refund.status,
-        )
+        return as_refund(refund.to_dict(), payment_id)
 
     def cancel(self, payment_id: str) -> str:
         """Cancel the PaymentIntent ("abandoned"), so a buyer's late attempt is refused. An intent
@@ -136,8 +142,10 @@ class StripeBackend:
         except ValueError as exc:
             raise InvalidWebhook(f"not a Stripe event: {exc}") from None
         intent = event.data.object.to_dict()
-        if str(event.type).startswith(("charge.", "refund.")):
-            return refund_event(event.id, str(event.type), intent)
+        if getattr(event, "account", None):  # a connected account's event: our payments are the platform's
+            return PaymentEvent(id=event.id, kind=IGNORED, payment_id="")
+        if str(event.type) in (*REFUND_EVENTS, "charge.refunded"):
+            return self._refund_event(event.id, str(event.type), intent)
         if not str(event.type).startswith("payment_intent."):
             return PaymentEvent(id=event.id, kind=IGNORED, payment_id="")
         error = intent.get("last_payment_error") or {}
@@ -151,6 +159,36 @@ class StripeBackend:
             reason=error.get("message", ""),
         )
 
+    def _refund_event(self, event_id: str, event_type: str, data: dict) -> PaymentEvent:
+        """REFUND with the refund(s) the event tells about: a Refund event's refund as it is
+        now; charge.refunded's every refund of the charge (full or partial, from Liveshop or the
+        dashboard), from the event when it lists them all, else read from Stripe (the charge's
+        ``refunds`` is not in events since API version 2022-11-15). ProviderUnavailable when that
+        read fails (the webhook answers 503 and Stripe delivers again)."""
+        payment_id = str(data.get("payment_intent") or "")
+        if not payment_id:
+            return PaymentEvent(id=event_id, kind=IGNORED, payment_id="")
+        if event_type in REFUND_EVENTS:
+            refunds = [{**data, "status": "failed"} if event_type == "refund.failed" else data]
+        else:
+            refunds = self._charge_refunds(data)
+        return PaymentEvent(
+            id=event_id,
+            kind=REFUND,
+            payment_id=payment_id,
+            refunds=tuple(as_refund(refund, payment_id) for refund in refunds),
+        )
+
+    def _charge_refunds(self, charge: dict) -> list[dict]:
+        listed = charge.get("refunds") or {}
+        if isinstance(listed, dict) and "data" in listed and not listed.get("has_more"):
+            return list(listed["data"])
+        try:
+            page = self.client.v1.refunds.list(params={"charge": charge["id"], "limit": 100})
+        except stripe.StripeError as exc:
+            raise gateway_error(exc, "Stripe refused to list refunds", charge=charge.get("id", "")) from exc
+        return [refund.to_dict() for refund in page.auto_paging_iter()]
+
 
 def gateway_error(exc: stripe.StripeError, message: str, **context: str) -> PaymentBackendError:
     """The gateway's error for a Stripe error, logged: ProviderUnavailable for what may pass
@@ -161,24 +199,14 @@ def gateway_error(exc: stripe.StripeError, message: str, **context: str) -> Paym
     return PaymentBackendError(exc.user_message or "The payment provider refused the request.")
 
 
-def refund_event(event_id: str, event_type: str, data: dict) -> PaymentEvent:
-    """charge.refunded of a charge refunded in full (from Liveshop or Stripe's dashboard):
-    REFUNDED; refund.failed, or refund.updated to failed or canceled: REFUND_FAILED with the
-    refund's id and reason. Partial refunds and other charge or refund events: IGNORED."""
-    payment_id, currency = str(data.get("payment_intent") or ""), str(data.get("currency", "")).upper()
-    if event_type == "charge.refunded" and data.get("refunded") and payment_id:
-        amount = data.get("amount_refunded")
-        return PaymentEvent(event_id, REFUNDED, payment_id, amount_minor=amount, currency=currency)
-    failed = event_type == "refund.failed" or data.get("status") in ("failed", "canceled")
-    if event_type.startswith("refund.") and failed and payment_id:
-        reason = str(data.get("failure_reason") or data.get("status") or "").replace("_", " ")
-        return PaymentEvent(
-            event_id,
-            REFUND_FAILED,
-            payment_id,
-            amount_minor=data.get("amount"),
-            currency=currency,
-            reason=reason,
-            refund_id=str(data.get("id", "")),
-        )
-    return PaymentEvent(id=event_id, kind=IGNORED, payment_id="")
+def as_refund(data: dict, payment_id: str) -> Refund:
+    """Our Refund for a Stripe Refund object (its status mapped: REFUND_STATUSES)."""
+    reason = str(data.get("failure_reason") or "").replace("_", " ")
+    return Refund(
+        id=str(data.get("id", "")),
+        payment_id=payment_id,
+        amount_minor=int(data.get("amount") or 0),
+        currency=str(data.get("currency", "")).upper(),
+        status=REFUND_STATUSES.get(str(data.get("status")), REFUND_PENDING),
+        reason=reason,
+    )

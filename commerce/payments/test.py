@@ -8,6 +8,14 @@ and events signed like Stripe's and handled by the same webhook code.
     4000 0000 0000 0002  is declined ("Your card was declined.")
     4000 0000 0000 9995  is declined ("Your card has insufficient funds.")
     4000 0025 0000 3155  needs a second step (3-D Secure); confirm again with authenticated=True
+    4000 0000 0000 7726  succeeds; its refunds stay pending until settled (settle_refund)
+    4000 0000 0000 5126  succeeds; its refunds succeed, and fail when settled (the bank sent the
+                         money back), as Stripe's test cards of those numbers do
+
+Refunds send their events like Stripe's (refund.created, then refund.updated or refund.failed
+when settled), signed, to this site's webhook code after the caller's transaction commits
+(commerce.tasks.deliver_test_webhook_task): a refund from Liveshop and one made "at the provider"
+(calling ``refund`` directly, like Stripe's dashboard) take the same path as in production.
 
 Like a real provider it remembers what happened to each payment (in Django's cache: Redis when
 REDIS_URL is set, so the web and worker processes share it): a canceled payment can no longer
@@ -26,12 +34,17 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 
 from commerce.payments import signing
 from commerce.payments.base import (
     CANCELED,
     FAILED,
     IGNORED,
+    REFUND,
+    REFUND_FAILED,
+    REFUND_PENDING,
+    REFUND_SUCCEEDED,
     REQUIRES_ACTION,
     SUCCEEDED,
     AlreadyRefunded,
@@ -51,6 +64,9 @@ SUCCEED_CARD = "4242424242424242"
 DECLINE_CARD = "4000000000000002"
 INSUFFICIENT_FUNDS_CARD = "4000000000009995"
 SECOND_STEP_CARD = "4000002500003155"
+PENDING_REFUND_CARD = "4000000000007726"
+FAILING_REFUND_CARD = "4000000000005126"
+SUCCEEDING_CARDS = (SUCCEED_CARD, SECOND_STEP_CARD, PENDING_REFUND_CARD, FAILING_REFUND_CARD)
 DECLINES = {
     DECLINE_CARD: "Your card was declined.",
     INSUFFICIENT_FUNDS_CARD: "Your card has insufficient funds.",
@@ -100,11 +116,13 @@ class TestPaymentBackend:
         card = "".join(card_number.split())
         if card == SECOND_STEP_CARD and not authenticated:
             return Delivery(status=REQUIRES_ACTION, body=b"")
-        if card not in (SUCCEED_CARD, SECOND_STEP_CARD, *DECLINES):
+        if card not in (*SUCCEEDING_CARDS, *DECLINES):
             raise PaymentBackendError("Use a test card number (4242 4242 4242 4242 succeeds).")
         kind = FAILED if card in DECLINES else SUCCEEDED
         if kind == SUCCEEDED:
-            self._remember(payment_id, status=SUCCEEDED, amount=amount_minor, currency=currency.upper())
+            self._remember(
+                payment_id, status=SUCCEEDED, amount=amount_minor, currency=currency.upper(), card=card
+            )
         body = json.dumps(
             {
                 "id": "tpevt_" + secrets.token_hex(12),
@@ -119,12 +137,15 @@ class TestPaymentBackend:
         return Delivery(status=kind, body=body, headers={SIGNATURE_HEADER: self.sign(body)})
 
     def refund(self, payment_id: str, amount: Decimal, currency: str, *, idempotency_key: str) -> Refund:
-        """Refund part or all of a payment that succeeded here, at once; the same key returns the
-        same refund. PaymentBackendError for a payment not paid, in another currency, or for more
-        than is left of it; AlreadyRefunded when nothing is left."""
-        done = cache.get(STATE_KEY.format(f"refund:{idempotency_key}"))
+        """Refund part or all of a payment that succeeded here: succeeded at once, or pending
+        (PENDING_REFUND_CARD) until settle_refund; its refund.created event follows after commit.
+        The same key returns the same refund (no second event). PaymentBackendError for a payment
+        not paid, in another currency, or for more than is left of it (pending refunds count);
+        AlreadyRefunded when nothing is left."""
+        key = f"{payment_id}:{idempotency_key}"  # one payment's key: a key reused elsewhere is new
+        done = cache.get(STATE_KEY.format(f"refund:{key}"))
         if done is not None:
-            return Refund(**done)
+            return Refund(**{**done, "status": self._refund_state(done["id"]).get("status", done["status"])})
         state, minor = self._state(payment_id), minor_units(amount, currency)
         if state.get("status") != SUCCEEDED:
             raise PaymentBackendError("Only a payment that succeeded can be refunded.")
@@ -138,14 +159,65 @@ class TestPaymentBackend:
                 "A refund must be more than zero and at most what is left of the payment."
             )
         self._remember(payment_id, **{**state, "refunded": state.get("refunded", 0) + minor})
+        pending = state.get("card") == PENDING_REFUND_CARD
         refund = Refund(
-            id="tpre_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24],
+            id="tpre_" + hashlib.sha256(key.encode()).hexdigest()[:24],
             payment_id=payment_id,
             amount_minor=minor,
             currency=currency.upper(),
+            status=REFUND_PENDING if pending else REFUND_SUCCEEDED,
         )
-        cache.set(STATE_KEY.format(f"refund:{idempotency_key}"), asdict(refund), STATE_SECONDS)
+        cache.set(STATE_KEY.format(f"refund:{key}"), asdict(refund), STATE_SECONDS)
+        self._remember_refund(refund)
+        self.post(self.refund_delivery("refund.created", refund))
         return refund
+
+    def settle_refund(self, refund_id: str) -> Delivery:
+        """The provider's later word on a refund, posted after commit like refund(): a pending
+        refund succeeds; a refund of a FAILING_REFUND_CARD payment fails (its amount can be
+        refunded again). Returns the delivery; PaymentBackendError for an unknown refund."""
+        known = self._refund_state(refund_id)
+        if not known:
+            raise PaymentBackendError("No such refund at the test provider.")
+        payment = self._state(known["payment_id"])
+        fails = payment.get("card") == FAILING_REFUND_CARD and known["status"] != REFUND_FAILED
+        refund = Refund(**{**known, "status": REFUND_FAILED if fails else REFUND_SUCCEEDED})
+        if fails:
+            refund = Refund(**{**asdict(refund), "reason": "expired or canceled card"})
+            self._remember(
+                known["payment_id"], **{**payment, "refunded": payment["refunded"] - refund.amount_minor}
+            )
+        if known["status"] == REFUND_PENDING or fails:
+            self._remember_refund(refund)
+        delivery = self.refund_delivery("refund.failed" if fails else "refund.updated", refund)
+        self.post(delivery)
+        return delivery
+
+    def refund_delivery(self, event_type: str, refund: Refund) -> Delivery:
+        """The signed delivery of a refund event, as this provider POSTs it."""
+        body = json.dumps(
+            {
+                "id": "tpevt_" + secrets.token_hex(12),
+                "type": event_type,
+                "payment_id": refund.payment_id,
+                "refund": {
+                    "id": refund.id,
+                    "amount": refund.amount_minor,
+                    "currency": refund.currency.lower(),
+                    "status": refund.status,
+                    "reason": refund.reason,
+                },
+            }
+        ).encode()
+        return Delivery(status=refund.status, body=body, headers={SIGNATURE_HEADER: self.sign(body)})
+
+    def post(self, delivery: Delivery) -> None:
+        """Send ``delivery`` to this site's webhook once the caller's transaction commits, by a
+        task (imported here: the gateway itself never touches orders)."""
+        from commerce import tasks
+
+        body, headers = delivery.body.decode(), dict(delivery.headers)
+        transaction.on_commit(lambda: tasks.deliver_test_webhook_task.delay(body, headers))
 
     def cancel(self, payment_id: str) -> str:
         """Call off a payment of this provider (confirm refuses it from now on); one that
@@ -159,6 +231,12 @@ class TestPaymentBackend:
 
     def _state(self, payment_id: str) -> dict:
         return cache.get(STATE_KEY.format(payment_id)) or {}
+
+    def _refund_state(self, refund_id: str) -> dict:
+        return cache.get(STATE_KEY.format(f"re:{refund_id}")) or {}
+
+    def _remember_refund(self, refund: Refund) -> None:
+        cache.set(STATE_KEY.format(f"re:{refund.id}"), asdict(refund), STATE_SECONDS)
 
     def _remember(self, payment_id: str, **state) -> None:
         cache.set(STATE_KEY.format(payment_id), state, STATE_SECONDS)
@@ -174,6 +252,8 @@ class TestPaymentBackend:
             raise InvalidWebhook(f"{SIGNATURE_HEADER}: {reason}")
         try:
             data = jsoninput.loads(body)
+            if str(data["type"]).startswith("refund."):
+                return self._refund_event(data)
             kind = str(data["type"]).removeprefix("payment.")
             return PaymentEvent(
                 id=str(data["id"]),
@@ -186,6 +266,22 @@ class TestPaymentBackend:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidWebhook(f"not a payment event: {exc}") from None
+
+    def _refund_event(self, data: dict) -> PaymentEvent:
+        refund = data["refund"]
+        status = str(refund["status"])
+        if status not in (REFUND_PENDING, REFUND_SUCCEEDED, REFUND_FAILED):
+            raise ValueError(f"unknown refund status {status!r}")
+        payment_id = str(data["payment_id"])
+        found = Refund(
+            id=str(refund["id"]),
+            payment_id=payment_id,
+            amount_minor=int(refund["amount"]),
+            currency=str(refund["currency"]).upper(),
+            status=status,
+            reason=str(refund.get("reason", "")),
+        )
+        return PaymentEvent(id=str(data["id"]), kind=REFUND, payment_id=payment_id, refunds=(found,))
 
     def _mac(self, payment_id: str) -> str:
         return hmac.new(self.webhook_secret.encode(), payment_id.encode(), hashlib.sha256).hexdigest()[:32]

@@ -2,7 +2,9 @@
 json_script. The live page is a shared cached page (events.page_cache), so this holds nothing
 per viewer: the brand, where the API is, the page's event or video, which payment provider, and
 the products the page shows (their variants, stock and deals as the cards carry them). The cart
-and the CSRF token come from the cart API after load."""
+and the CSRF token come from the cart API after load. In a shop's embed frame (the embed pages
+put ``embed`` in the context) the shop calls the embed cart API with a cart token instead
+(commerce.cart_tokens): no cookie of ours reaches a frame on another site."""
 
 from __future__ import annotations
 
@@ -26,16 +28,18 @@ def shop_config(context) -> str:
         return ""
     cards = [*context.get("lineup", ()), *([context["card"]] if context.get("card") else [])]
     backend = payments.get_payment_backend().name
+    api = "commerce:embed-" if context.get("embed") else "commerce:"  # cart token, or session + CSRF
     config = {
         "brand": brand.slug,
         "brandName": brand.name,
-        "cartUrl": reverse("commerce:cart", args=[brand.slug]),
-        "addUrl": reverse("commerce:cart-add", args=[brand.slug]),
-        "lineUrl": reverse("commerce:cart-line", args=[brand.slug, 0]).replace("/0/", "/{id}/"),
-        "checkoutUrl": reverse("commerce:checkout", args=[brand.slug]),
+        "cartToken": bool(context.get("embed")),
+        "cartUrl": reverse(f"{api}cart", args=[brand.slug]),
+        "addUrl": reverse(f"{api}cart-add", args=[brand.slug]),
+        "lineUrl": reverse(f"{api}cart-line", args=[brand.slug, 0]).replace("/0/", "/{id}/"),
+        "checkoutUrl": reverse(f"{api}checkout", args=[brand.slug]),
         "orderUrl": reverse("commerce:order", args=["00000000-0000-0000-0000-000000000000"]),
         "orderPageUrl": reverse("commerce:order-page", args=["00000000-0000-0000-0000-000000000000"]),
-        "testPaymentUrl": reverse("commerce:test-payment", args=["00000000-0000-0000-0000-000000000000"]),
+        "testPaymentUrl": reverse(f"{api}test-payment", args=["00000000-0000-0000-0000-000000000000"]),
         "eventId": None if recording else getattr(event, "pk", None),
         "recordingId": recording.pk if recording else None,
         "payment": {

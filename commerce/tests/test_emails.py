@@ -84,3 +84,27 @@ def test_a_failed_send_marks_nothing_so_the_retry_sends_it(
 
     assert send_order_confirmation(order_id=paid.pk) is True
     assert len(mail.outbox) == 1
+
+
+def test_the_confirmation_is_in_the_language_the_buyer_checked_out_in(
+    client, brand, make_variant, payment_backend, django_capture_on_commit_callbacks
+):
+    from commerce.tests.test_views import ADDRESS
+
+    add(client, brand, make_variant(price="12.50", currency="EUR", name="Leinenhemd"), quantity=2)
+    url = reverse("commerce:checkout", args=[brand.slug])
+    details = {"email": "buyer@example.com", **ADDRESS}
+    order = post(client, url, details, HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9").json()
+    assert Order.objects.get(token=order["token"]).language == "de"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pay(client, order).json()["status"] == "paid"  # the payment's request is in English
+
+    [message] = mail.outbox
+    assert message.subject == f"Ihre Bestellung bei {brand.name} ist bestätigt"
+    assert "Vielen Dank für Ihre Bestellung, Ada Buyer!" in message.body
+    assert "2 x Leinenhemd" in message.body and "25,00\u00a0€" in message.body
+    assert (
+        '<html lang="de">' in message.alternatives[0][0]
+        and "Bestellung ansehen" in message.alternatives[0][0]
+    )

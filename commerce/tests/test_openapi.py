@@ -63,3 +63,40 @@ def test_the_schema_declares_the_shop_endpoints_and_their_answers_have_the_decla
     assert {"/api/shop/{brand_slug}/cart/", "/api/orders/{token}/"} <= set(paths)
     assert SUCCEED_CARD  # the test provider's pay endpoint is for the demo and tests: not in the schema
     assert "/api/orders/{token}/test-payment/" not in paths
+
+
+def test_the_schema_declares_the_embed_frames_cart_api_with_its_token(brand, make_variant, payment_backend):
+    """The same cart API in a shop's embed frame (commerce.embed_api): its paths, the cart token
+    header, and answers with the declared fields (the cart's token instead of a CSRF token)."""
+    from commerce.tests.test_embed_cart import call, frame_client
+
+    client = frame_client()
+    schema = client.get(reverse("viewer:schema"), {"format": "json"}).json()
+    paths, components = schema["paths"], schema["components"]["schemas"]
+    variant = make_variant(stock=3)
+
+    added = call(client, "embed-cart-add", brand, {"variant_id": variant.pk}, token="new")
+    token = added.json()["cartToken"]
+    refused = call(client, "embed-cart", brand, token="forged")
+    started = call(client, "embed-checkout", brand, {"email": "a@example.com", **ADDRESS}, token=token)
+    assert (added.status_code, refused.status_code, started.status_code) == (201, 403, 201)
+
+    add = paths["/api/embed/shop/{brand_slug}/cart/lines/"]["post"]
+    assert add["tags"] == ["embed"] and set(add["responses"]) == {"201", "400", "403", "404", "409"}
+    header = [parameter for parameter in add["parameters"] if parameter["name"] == "X-Liveshop-Cart"]
+    assert [(parameter["in"], parameter["required"]) for parameter in header] == [("header", True)]
+    assert keys(add["responses"]["201"]["content"]["application/json"]["schema"], components) == set(
+        added.json()
+    )
+    assert "csrfToken" not in added.json()
+    assert set(refused.json()) <= keys(components["ShopError"], components)
+    assert refused.json()["cartToken"] == "new"
+    checkout = paths["/api/embed/shop/{brand_slug}/checkout/"]["post"]
+    assert keys(checkout["responses"]["201"]["content"]["application/json"]["schema"], components) == set(
+        started.json()
+    )
+    assert {
+        "/api/embed/shop/{brand_slug}/cart/",
+        "/api/embed/shop/{brand_slug}/cart/lines/{variant_id}/",
+    } <= set(paths)
+    assert "/api/embed/orders/{token}/test-payment/" not in paths  # the test provider's: not in the schema

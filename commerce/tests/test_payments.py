@@ -9,11 +9,10 @@ from urllib.parse import parse_qs
 import pytest
 import stripe
 
+from commerce import payments
 from commerce.payments import (
     FAILED,
     IGNORED,
-    REFUND_FAILED,
-    REFUNDED,
     SUCCEEDED,
     AlreadyRefunded,
     InvalidWebhook,
@@ -309,6 +308,7 @@ def paid_test_payment(backend, reference, *, amount="25.99", currency="EUR"):
     return payment
 
 
+@pytest.mark.django_db  # its refund events go to the webhook handler (no order of ours: ignored)
 def test_the_test_provider_refunds_a_paid_payment_once_per_key_and_never_more_than_was_paid():
     backend = TestPaymentBackend(webhook_secret="local")
     unpaid = backend.create_payment(
@@ -370,24 +370,84 @@ def stripe_object_event(event_type, data, event_id="evt_r1"):
 @pytest.mark.parametrize(
     ("event_type", "data", "expected"),
     [
-        ("charge.refunded", CHARGE, (REFUNDED, "pi_123", 2599, "")),
-        ("charge.refunded", {**CHARGE, "amount_refunded": 500, "refunded": False}, (IGNORED, "", None, "")),
+        ("refund.created", {**REFUND, "status": "pending"}, ("pending", "")),
+        ("refund.updated", REFUND, ("succeeded", "")),
+        ("charge.refund.updated", {**REFUND, "status": "requires_action"}, ("pending", "")),
         (
             "refund.failed",
             {**REFUND, "status": "failed", "failure_reason": "expired_or_canceled_card"},
-            (REFUND_FAILED, "pi_123", 2599, "re_123"),
+            ("failed", "expired or canceled card"),
         ),
-        ("refund.updated", {**REFUND, "status": "canceled"}, (REFUND_FAILED, "pi_123", 2599, "re_123")),
-        ("refund.updated", REFUND, (IGNORED, "", None, "")),
+        ("refund.updated", {**REFUND, "status": "canceled"}, ("failed", "")),
     ],
-    ids=["full", "partial", "failed", "canceled", "succeeded"],
+    ids=["pending", "succeeded", "requires-action", "failed", "canceled"],
 )
-def test_stripe_refund_events_are_mapped(event_type, data, expected):
+def test_stripe_refund_events_carry_the_refund_and_its_status(event_type, data, expected):
     backend = StripeBackend(api_key="sk_test_x", webhook_secret=WEBHOOK_SECRET)
     body = stripe_object_event(event_type, data)
 
     event = backend.parse_webhook(body.encode(), signed(body))
 
-    assert (event.kind, event.payment_id, event.amount_minor, event.refund_id) == expected
-    if event.kind == REFUND_FAILED:
-        assert event.reason in ("expired or canceled card", "canceled")
+    [refund] = event.refunds
+    assert (event.kind, event.payment_id) == (payments.REFUND, "pi_123")
+    assert (refund.id, refund.amount_minor, refund.currency, refund.status, refund.reason) == (
+        "re_123",
+        2599,
+        "EUR",
+        *expected,
+    )
+
+
+def test_a_partial_refund_from_stripes_dashboard_is_read_from_charge_refunded():
+    listed = {**CHARGE, "amount_refunded": 500, "refunded": False}
+    listed["refunds"] = {"object": "list", "has_more": False, "data": [{**REFUND, "amount": 500}]}
+    body = stripe_object_event("charge.refunded", listed)
+    backend, http = stripe_backend()
+
+    event = backend.parse_webhook(body.encode(), signed(body))
+
+    assert [(r.id, r.amount_minor, r.status) for r in event.refunds] == [("re_123", 500, "succeeded")]
+    assert (event.kind, http.requests) == (payments.REFUND, [])  # listed in the event: nothing asked
+
+
+def test_charge_refunded_without_its_refunds_asks_stripe_for_them():
+    page = {
+        "object": "list",
+        "url": "/v1/refunds",
+        "has_more": False,
+        "data": [{**REFUND, "amount": 500}, {**REFUND, "id": "re_2", "amount": 300, "status": "pending"}],
+    }
+    body = stripe_object_event("charge.refunded", {**CHARGE, "amount_refunded": 800, "refunded": False})
+    backend, http = stripe_backend((200, page))
+
+    event = backend.parse_webhook(body.encode(), signed(body))
+
+    assert [(r.id, r.amount_minor, r.status) for r in event.refunds] == [
+        ("re_123", 500, "succeeded"),
+        ("re_2", 300, "pending"),
+    ]
+    [sent] = http.requests
+    assert sent["method"] == "get" and sent["url"].startswith("https://api.stripe.com/v1/refunds?")
+    assert parse_qs(sent["url"].split("?", 1)[1]) == {"charge": ["ch_123"], "limit": ["100"]}
+    down = (500, {"error": {"type": "api_error", "message": "down"}})
+    unavailable, _ = stripe_backend(down, down, down)  # the library tries 3 times
+    with pytest.raises(ProviderUnavailable):
+        unavailable.parse_webhook(body.encode(), signed(body))
+
+
+def test_a_connected_accounts_refund_event_is_not_ours():
+    body = json.dumps(
+        {
+            "id": "evt_c",
+            "object": "event",
+            "type": "refund.updated",
+            "account": "acct_1",
+            "data": {"object": REFUND},
+        }
+    )
+
+    event = StripeBackend(api_key="sk_test_x", webhook_secret=WEBHOOK_SECRET).parse_webhook(
+        body.encode(), signed(body)
+    )
+
+    assert (event.kind, event.refunds) == (IGNORED, ())

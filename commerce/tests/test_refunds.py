@@ -227,6 +227,19 @@ def test_a_refund_from_stripes_dashboard_refunds_the_order_once_and_restocks(
         "payment_intent": "pi_dash",
         "currency": "eur",
         "refunded": True,
+        "refunds": {
+            "object": "list",
+            "has_more": False,
+            "data": [
+                {
+                    "id": "re_d",
+                    "amount": 2599,
+                    "currency": "eur",
+                    "status": "succeeded",
+                    "payment_intent": "pi_dash",
+                }
+            ],
+        },
     }
 
     outcomes = [
@@ -239,7 +252,7 @@ def test_a_refund_from_stripes_dashboard_refunds_the_order_once_and_restocks(
     assert (order.status, variant.stock) == (Status.REFUNDED, 3) and order.refunded_at is not None
     assert (
         stripe_webhooks("charge.refunded", {**charge, "amount_refunded": 2599}, "evt_d2")
-        == "already refunded"
+        == "refund already succeeded"
     )
 
 
@@ -259,7 +272,11 @@ def test_a_failed_refund_leaves_the_order_needing_a_refund(
     )
 
     order.refresh_from_db()
-    assert (other, outcome, order.status) == ("not this order's refund", "refund failed", Status.NEEDS_REFUND)
+    assert (other, outcome, order.status) == (
+        "refund failed before it was recorded",
+        "refund failed",
+        Status.NEEDS_REFUND,
+    )
     assert (
         order.status_reason
         == "The refund failed at the payment provider (lost or stolen card): refund it again."

@@ -108,3 +108,36 @@ def test_seed_demo_teaches_the_recommender_the_demo_looks_once():
     jacket = Product.objects.get(sku="NW-JKT-001")
     related = {product.sku for product in recommend_for(user=None, product=jacket, n=2)}
     assert related == {"NW-FLC-002", "NW-BNE-006"}  # its look, not merely what is popular
+
+
+def test_demo_products_have_product_pages_so_the_card_shows_buy_and_its_qr(client, settings):
+    from events.payloads import card
+
+    settings.DEBUG = True
+    seed_demo()
+    product = Product.objects.get(sku="NW-JKT-001")
+
+    assert product.external_url.endswith("/demo/products/NW-JKT-001/")
+    assert card(product, buy_url=product.external_url)["buyUrl"]  # Buy and the QR code show
+    page = client.get("/demo/products/NW-JKT-001/")
+    assert page.status_code == 200
+    assert b"Ridgeline Waterproof Shell Jacket" in page.content
+
+    settings.DEBUG = False
+    assert client.get("/demo/products/NW-JKT-001/").status_code == 404  # never in production
+
+
+def test_a_product_page_the_brand_set_is_kept_on_reseeding():
+    seed_demo()
+    Product.objects.filter(sku="NW-BNE-006").update(external_url="https://shop.example.com/beanie")
+    seed_demo()
+
+    assert Product.objects.get(sku="NW-BNE-006").external_url == "https://shop.example.com/beanie"
+
+
+def test_reseeding_says_how_to_reset_the_demo_passwords():
+    seed_demo()
+    again = seed_demo()
+
+    assert "manage.py changepassword demo-host" in again
+    assert "$LIVESHOP_DEMO_OWNER_PASSWORD" in again

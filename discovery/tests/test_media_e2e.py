@@ -1,84 +1,108 @@
-"""Discovery through the real local video pipeline: ffmpeg publishes a video that shows two
-grocery products one after the other to ``manage.py media_server`` (nginx-rtmp, whose callbacks
-take the event live on this test's live server); the sampler reads the media server's HLS with
-ffmpeg and the host consoles get the suggestions, in the order the products were shown; the
-sampler stops when the stream ends. Skips without nginx, nginx-rtmp or ffmpeg."""
+"""Discovery through the real local video pipeline: ffmpeg publishes a video that shows two grocery
+products one after the other to ``manage.py media_server`` (nginx-rtmp, whose callbacks take the
+event live on this test's live server); the sampler reads the media server's RTMP show
+application with ffmpeg and a host console's studio socket (the real consumer, delivery through
+Redis) gets the suggestions, in the order the products were shown, then "stopped" once the
+stream ends. Skips without nginx, nginx-rtmp or ffmpeg."""
 
+import asyncio
+import json
 import subprocess
 import threading
 
 import cv2
 import pytest
-from django.conf import settings as django_settings
-from django.db import connection
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import connection, connections
 from django.utils import timezone
 
 from discovery import index, sampler, synthetic
 from events import services
 from events.models import LiveEvent
 from liveshop import crypto
-from liveshop.video import get_video_backend
+from liveshop.asgi import application
 from tests import media
+from tests.test_media_e2e import local_backend, media_server  # noqa: F401 (fixtures: one server a module)
 
 pytestmark = [pytest.mark.media, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="module")
-def media_server(live_server, tmp_path_factory):
-    reason = media.missing_tools()
-    if reason:
-        pytest.skip(reason)
-    server = media.start_media_server(
-        tmp_path_factory.mktemp("media-server"),
-        callback_url=live_server.url.replace("localhost", "127.0.0.1"),
-        env={"DJANGO_SECRET_KEY": django_settings.SECRET_KEY},
-    )
-    yield server
-    server.stop()
+class ConsoleSocket(threading.Thread):
+    """A host console's studio socket, read in its own thread and event loop (the sampler and the
+    media server's callbacks run in threads of this process) until ``done(self)`` holds or
+    ``deadline`` seconds pass. ``frames`` is what it received; ``ready`` is set once connected."""
 
+    def __init__(self, event_id: int, user, *, done, deadline: float):
+        super().__init__(daemon=True)
+        self.path, self.user = f"/ws/studio/events/{event_id}/", user
+        self.done, self.deadline = done, deadline
+        self.frames: list[dict] = []
+        self.ready = threading.Event()
 
-@pytest.fixture(autouse=True)
-def local_backend(settings, media_server):
-    settings.VIDEO_BACKEND = "local"
-    settings.MEDIA_SERVER_HOST = "127.0.0.1"
-    settings.MEDIA_SERVER_RTMP_PORT = media_server.rtmp_port
-    settings.MEDIA_SERVER_HTTP_PORT = media_server.http_port
-    settings.MEDIA_SERVER_PUBLIC_URL = media_server.public_url
-    settings.MEDIA_SERVER_DIR = media_server.directory
-    get_video_backend.cache_clear()
-    yield get_video_backend()
-    get_video_backend.cache_clear()
+    def run(self):
+        try:
+            asyncio.run(self.listen())
+        finally:
+            connection.close()
 
+    async def listen(self):
+        communicator = WebsocketCommunicator(
+            application, self.path, headers=[(b"origin", b"http://localhost")]
+        )
+        communicator.scope["client"] = ("203.0.113.31", 1)
+        communicator.scope["user"] = self.user
+        connected, _ = await communicator.connect(timeout=30)
+        assert connected
+        self.ready.set()
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self.deadline
+        # One long receive at a time: a timed-out receive cancels the consumer.
+        while not self.done(self) and loop.time() < end:
+            self.frames.append(json.loads(await communicator.receive_from(timeout=end - loop.time())))
+        await communicator.disconnect()
+        await database_sync_to_async(connections.close_all)()  # the consumer's, in its executor thread
 
-def suggested(broadcasts) -> list[str]:
-    return [m["payload"]["product"]["name"] for m in broadcasts if m["type"] == "discovery.suggestion"]
+    def suggested(self) -> list[str]:
+        return [f["product"]["name"] for f in list(self.frames) if f["type"] == "discovery_suggestion"]
+
+    def stopped(self) -> bool:
+        return any(f["type"] == "discovery_status" and f["state"] == "stopped" for f in list(self.frames))
 
 
 def show_video(tmp_path, photos) -> str:
     """4 s of an empty scene, 16 s with the oat yoghurt, 16 s with the apple juice (H.264, 2 s GOP):
-    each product stays long enough to be seen even when a busy machine starts the sampler late."""
+    each product stays long enough to be seen even when a busy machine starts the sampler late.
+    5 frames a second, ultrafast: the sampler takes one a second, and at 30 fps with veryfast the
+    encoding alone took 137 s of this test at load 30 (now a few seconds)."""
     inputs = []
     for name, product, seconds in (("empty", None, 4), ("oat", "Oatly-Natural-Oatghurt", 16),
                                    ("juice", "Tropicana-Apple-Juice", 16)):  # fmt: skip
-        scene = synthetic.background(1280, 720, seed=len(inputs))
+        scene = synthetic.background(960, 540, seed=len(inputs))  # the width the sampler reads at
         if product:
             synthetic.composite(
                 scene, photos[product], seed=3, height_fraction=0.55, angle=8, perspective=0.08
             )
         cv2.imwrite(str(tmp_path / f"{name}.png"), scene)
-        inputs += ["-loop", "1", "-framerate", "30", "-t", str(seconds), "-i", str(tmp_path / f"{name}.png")]
+        inputs += ["-loop", "1", "-framerate", "5", "-t", str(seconds), "-i", str(tmp_path / f"{name}.png")]
     path = tmp_path / "show.mp4"
     subprocess.run(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *inputs,
-         "-filter_complex", "[0:v][1:v][2:v]concat=n=3:v=1:a=0", "-c:v", "libx264", "-preset", "veryfast",
-         "-pix_fmt", "yuv420p", "-g", "60", "-r", "30", str(path)],
+         "-filter_complex", "[0:v][1:v][2:v]concat=n=3:v=1:a=0", "-c:v", "libx264", "-preset", "ultrafast",
+         "-tune", "stillimage", "-pix_fmt", "yuv420p", "-g", "10", "-r", "5", str(path)],
         check=True, timeout=300,
     )  # fmt: skip
     return str(path)
 
 
 def test_streaming_a_show_suggests_its_products_in_order_on_the_console(
-    media_server, photos, grocery, brand, host, broadcasts, settings, tmp_path
+    media_server,  # noqa: F811
+    photos,
+    grocery,
+    brand,
+    host,
+    settings,
+    tmp_path,
 ):
     settings.DISCOVERY_BACKEND = "local"
     from discovery.detectors import get_detector
@@ -91,6 +115,11 @@ def test_streaming_a_show_suggests_its_products_in_order_on_the_console(
         organization=brand, title="Grocery live", scheduled_start=timezone.now(), by=host,
         products=[grocery["Oatly-Natural-Oatghurt"], grocery["Tropicana-Apple-Juice"]],
     )  # fmt: skip
+    console = ConsoleSocket(
+        event.pk, host, done=lambda socket: len(socket.suggested()) >= 2 and socket.stopped(), deadline=300
+    )
+    console.start()
+    assert console.ready.wait(60), "the console's socket did not connect"
     video = show_video(tmp_path, photos)
     key = crypto.decrypt(event.stream_key_encrypted)
     publisher = subprocess.Popen(
@@ -106,19 +135,19 @@ def test_streaming_a_show_suggests_its_products_in_order_on_the_console(
         finally:
             connection.close()
 
+    thread = threading.Thread(target=sample, daemon=True)
     try:
         media.wait_for(
             lambda: LiveEvent.objects.get(pk=event.pk).is_live,
             timeout=60,
             what=f"live\n{media_server.output()}",
         )
-        thread = threading.Thread(target=sample, daemon=True)
         thread.start()
-        media.wait_for(lambda: len(suggested(broadcasts)) >= 2, timeout=120, what="two suggestions")
-        assert suggested(broadcasts)[:2] == ["Oatly Natural Oatghurt", "Tropicana Apple Juice"]
-        assert all(m["audience"] == "studio" for m in broadcasts if m["type"].startswith("discovery"))
-        media.wait_for(lambda: publisher.poll() is not None, timeout=120, what="the video to end")
-        media.wait_for(lambda: not thread.is_alive(), timeout=90, what="the sampler to stop after the stream")
+        media.wait_for(lambda: len(console.suggested()) >= 2, timeout=120, what="two suggestions")
+        assert console.suggested()[:2] == ["Oatly Natural Oatghurt", "Tropicana Apple Juice"]
     finally:
-        media.stop(publisher)
-    assert results[0].reason == "not live" and results[0].frames >= 10
+        media.stop(publisher)  # the rest of the video shows nothing new: end the stream now
+    media.wait_for(lambda: not thread.is_alive(), timeout=90, what="the sampler to stop after the stream")
+    console.join(30)
+    assert console.stopped(), "the console did not hear that the detector stopped"
+    assert results[0].reason == "not live" and results[0].frames >= 4

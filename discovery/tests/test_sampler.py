@@ -48,8 +48,9 @@ def test_the_sampler_runs_while_live_and_stops_when_the_event_ends(live, fake_de
     assert (result.frames, result.reason) == (3, "not live")
     assert urls == [live.playback_url]
     statuses = [m["payload"] for m in broadcasts if m["type"] == "discovery.status"]
+    assert statuses[0]["state"] == "waiting"  # the consoles know a sampler is opening the stream
     assert statuses[-1]["state"] == "stopped"
-    assert statuses[1]["state"] == "running" and statuses[1]["result"][0]["name"] == "Rose lipstick"
+    assert statuses[2]["state"] == "running" and statuses[2]["result"][0]["name"] == "Rose lipstick"
     assert [m["type"] for m in broadcasts].count("discovery.suggestion") == 1
 
 
@@ -103,10 +104,13 @@ def test_going_live_queues_the_sampler_on_a_worker_never_in_the_web_process(
     assert queued == [event.pk]
 
 
-def test_local_events_are_read_from_the_media_servers_own_hls(live, settings):
+def test_local_events_are_read_from_the_media_servers_own_rtmp_show_app(live, settings):
     live.backend, live.channel_id = "local", "ch-123"
-    settings.MEDIA_SERVER_HOST, settings.MEDIA_SERVER_HTTP_PORT = "10.0.0.5", 8081
-    assert sampler.source_url(live) == "http://10.0.0.5:8081/hls/ch-123/index.m3u8"
+    settings.MEDIA_SERVER_HOST, settings.MEDIA_SERVER_RTMP_PORT = "10.0.0.5", 1936
+    assert sampler.source_url(live) == "rtmp://10.0.0.5:1936/show/ch-123"
+    command = sampler.ffmpeg_command(sampler.source_url(live), interval=1, width=960)
+    assert "-live_start_index" not in command and "nobuffer" in command  # an HLS-only option
+    assert "-live_start_index" in sampler.ffmpeg_command(live.playback_url, interval=1, width=960)
 
 
 @pytest.mark.skipif(not shutil.which("ffmpeg"), reason="needs ffmpeg")
@@ -132,3 +136,65 @@ def test_ffmpeg_samples_an_hls_stream_that_shows_a_product(tmp_path, photos):
     found = match(index, frame_features(frames[1]))
     assert [pid for pid, _, _ in found] == [names.index("Oatly-Natural-Oatghurt")]
     assert not list(hls.glob("*.png")) and sorted(p.suffix for p in tmp_path.iterdir()) == ["", ".png"]
+
+
+@pytest.fixture
+def handover():
+    """sampler.HANDOVER as a shutting-down worker sets it (its signal's receiver); cleared after."""
+    yield tasks.hand_over_samplers
+    sampler.HANDOVER.clear()
+
+
+def test_a_worker_shutting_down_hands_its_sampler_over(live, fake_detector, handover, monkeypatch):
+    from django.core.cache import cache
+
+    from discovery.tasks import run_sampler_task
+
+    def source(url, stop):
+        for n in range(100):
+            if n == 2:
+                handover(signal=None, sender="discovery@host", sig="SIGTERM", how="Warm", exitcode=0)
+            if stop():
+                return
+            yield FRAME
+
+    result = sampler.run_sampler(live.pk, source=source)
+    assert (result.frames, result.reason) == (2, "handover")
+    assert cache.get(sampler.lock_key(live.pk)) is None  # another worker's sampler may take the show
+
+    # The task queues the show's sampler again for another worker (the event is still live) ...
+    queued = []
+    monkeypatch.setattr(run_sampler_task, "delay", lambda event_id: queued.append(event_id))
+    monkeypatch.setitem(run_sampler_task.app.conf, "task_always_eager", False)
+    assert run_sampler_task.run(live.pk) == "handover" and queued == [live.pk]
+    # ... but not in the one-process demo (eager): no other worker would take it.
+    monkeypatch.setitem(run_sampler_task.app.conf, "task_always_eager", True)
+    assert run_sampler_task.run(live.pk) == "handover" and queued == [live.pk]
+
+
+def test_a_sampler_waiting_for_a_stalled_stream_hands_over_within_a_poll(handover):
+    """ffmpeg connected but no frame coming: the sampler looks at HANDOVER every POLL_SECONDS, so
+    it stops within a second of the worker's shutdown, not when ffmpeg gives up on the stalled
+    connection (its -rw_timeout, 10 s) or READ_TIMEOUT (15 s)."""
+    import socket
+    import threading
+    import time
+
+    server = socket.create_server(("127.0.0.1", 0))
+    url = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    handed = []
+
+    def shut_down_once_ffmpeg_connects():
+        connection, _ = server.accept()  # ffmpeg is waiting for the stream's first bytes
+        handed.append((time.monotonic(), connection))
+        handover(signal=None, sender="discovery@host")
+
+    threading.Thread(target=shut_down_once_ffmpeg_connects, daemon=True).start()
+    try:
+        assert list(sampler.ffmpeg_frames(url, interval=1, width=64, stop=lambda: False)) == []
+        stopped = time.monotonic()
+        assert handed and stopped - handed[0][0] < 5
+    finally:
+        for _, connection in handed:
+            connection.close()
+        server.close()

@@ -149,3 +149,20 @@ def test_the_console_shows_the_panel_to_hosts(client, live, host):
     page = client.get(live.get_absolute_url()).content.decode()
     assert 'id="discovery"' in page and "js/console/discovery.js" in page
     assert f"/studio/events/{live.pk}/discovery/" in page
+
+
+def test_the_panel_tells_a_live_console_when_to_say_nothing_samples_the_show(client, live, host, settings):
+    """The console's panel starts a watch when the show is live and its detector on; with no frame
+    for LIVESHOP_DISCOVERY_STALL_SECONDS it shows the message that names what is missing (the
+    browser side: test_console_browser.py)."""
+    import html
+
+    client.force_login(host)
+    settings.DISCOVERY_STALL_SECONDS = 12
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    page = html.unescape(client.get(live.get_absolute_url()).content.decode())
+    assert 'data-live="1"' in page and 'data-enabled="1"' in page and 'data-stall-seconds="12"' in page
+    assert "no frame for 12 s (this server has no Celery worker: run manage.py discovery_sampler)" in page
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    page = html.unescape(client.get(live.get_absolute_url()).content.decode())
+    assert "is the 'discovery' worker (docker/start-discovery-worker) running?" in page

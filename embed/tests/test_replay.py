@@ -51,3 +51,32 @@ def test_the_replay_page_itself_keeps_deny(client, ended):
     )
 
     assert response["X-Frame-Options"] == "DENY" and csp(response)["frame-ancestors"] == "'none'"
+
+
+def test_a_signed_replay_in_the_frame_gets_a_signed_query(client, ended, settings):
+    """A zero-copy replay's files are always signed (recordings.cdn.signs_replay): in the frame,
+    where no cookie of ours arrives, the player gets the policy as a signed URL's query."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from embed.tests.test_video import replay_config
+    from recordings.models import Recording
+
+    prefix = "ivs/v1/123456789012/abcd/2026/5/4/12/0/rec"
+    ready_recording(ended, files=Recording.Files.REFERENCED, source_prefix=prefix)
+    settings.AWS_CLOUDFRONT_DOMAIN = "d111.cloudfront.net"
+    settings.AWS_CLOUDFRONT_KEY_ID = "K2JCJMDEHXQW5F"
+    settings.AWS_CLOUDFRONT_KEY = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        .decode()
+    )
+    kwargs = {"brand": ended.organization.slug, "slug": ended.slug}
+
+    framed = replay_config(client.get(reverse("embed:replay", kwargs=kwargs)).content.decode())
+    own_page = replay_config(client.get(reverse("replays:event", kwargs=kwargs)).content.decode())
+
+    assert "Key-Pair-Id=K2JCJMDEHXQW5F" in framed["mediaQuery"] and framed["withCredentials"] is False
+    assert own_page["mediaQuery"] == "" and own_page["withCredentials"] is True

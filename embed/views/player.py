@@ -1,5 +1,5 @@
 """The embeddable player's pages: the loader script, an event's page and its replay in a shop's
-frame, and a brand's next show.
+frame, a brand's next show, and a brand's published uploaded video.
 
 The embed pages are the event page and the replay page themselves (events.views.viewer's
 EventWatchView, recordings.views.replay's EventReplayView, imported as the views they are rather
@@ -10,9 +10,10 @@ page. Only these responses may be framed, and only by the brand's allowed sites
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.http import Http404, HttpResponseNotFound
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.views import View
 
@@ -25,7 +26,8 @@ from events.models import LiveEvent
 from events.selectors import get_watchable_event
 from events.views.discover import serve_list_page, show_context
 from events.views.viewer import EventWatchView
-from recordings.views.replay import EventReplayView
+from recordings.models import Recording
+from recordings.views.replay import EventReplayView, render_replay
 
 LOADER_MAX_AGE = 300  # seconds: /embed.js is a fixed address on shops' pages, so briefly cached
 
@@ -63,6 +65,7 @@ class EmbedReplayView(EventReplayView):
 
     template_name = "embed/replay.html"
     live_page = "embed:watch"
+    framed = True  # a zero-copy (always signed) replay's files: a signed query (cdn.signed_query)
 
     def get(self, request, brand: str, slug: str, recording_id: int | None = None):
         response = super().get(request, brand, slug, recording_id)
@@ -72,10 +75,39 @@ class EmbedReplayView(EventReplayView):
         return {"embed": embed_config(event)}
 
 
-def embed_config(event: LiveEvent | None, organization: Organization | None = None) -> dict:
+class EmbedVideoView(View):
+    """``/embed/v/<brand>/<video>/``: a brand's published uploaded video for a shop's frame: the
+    video page itself (recordings.views.replay.render_replay: the same player, product cards at
+    their cues, chapters and lineup, the brand's picked poster) in the frame template. Only a
+    published, ready video: anything else is a 404 with the reason, never framed."""
+
+    def get(self, request, brand: str, slug: str):
+        try:
+            video = selectors.get_embeddable_video(brand, slug)
+        except Recording.DoesNotExist as refused:
+            # The reason in the answer (Django's 404 page would hide it); not framed: DENY stays.
+            return HttpResponseNotFound(str(refused), content_type="text/plain; charset=utf-8")
+        qr = reverse("replays:video-qr", kwargs={"brand": brand, "slug": slug, "product_id": 0})
+        response = render_replay(
+            request,
+            video,
+            event=None,
+            campaign=video.slug,
+            qr=qr,
+            template="embed/replay.html",
+            extra={"embed": embed_config(None, video.organization, video=video)},
+            framed=True,  # its files are private media: signed query, not cookies (cdn.signed_query)
+        )
+        patch_cache_control(response, private=True, no_store=True)  # the signature is per page
+        return framing.allow_framing(response, selectors.get_embed_settings(video.organization_id).origins)
+
+
+def embed_config(
+    event: LiveEvent | None, organization: Organization | None = None, *, video: Recording | None = None
+) -> dict:
     """What the bridge needs: who may frame it (the parent's origin is checked against this
     before any message is sent or accepted), the cart mode and the protocol's version; for an
-    event's page, or a brand's show list (``event`` None)."""
+    event's page, a brand's uploaded ``video``, or a brand's show list (``event`` None)."""
     organization = event.organization if event is not None else organization
     settings_ = selectors.get_embed_settings(organization.pk)
     config = {
@@ -86,7 +118,12 @@ def embed_config(event: LiveEvent | None, organization: Organization | None = No
         "eventId": None,
         "event": None,
         "title": f"{organization.name}'s shows",
+        "videoId": None,
+        "video": None,
     }
+    if video is not None:
+        title = video.title or video.slug
+        config.update(videoId=video.pk, video=f"{organization.slug}/{video.slug}", title=title)
     if event is not None:
         config.update(eventId=event.pk, event=f"{organization.slug}/{event.slug}", title=event.title)
     return config

@@ -48,6 +48,7 @@ class CueFired:
     highlight: Highlight | None
     error: str = ""
     took: float = 0.0  # seconds the service call took (the broadcast goes out at its end)
+    passed: bool = False  # not featured: stream_video's cue_product said None
 
 
 @dataclass
@@ -140,6 +141,7 @@ def stream_video(
     on_start: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
     end_event: bool = False,
+    cue_product: Callable[[CueSpec], object | None] | None = None,
 ) -> StreamResult:
     """Stream ``video`` into ``event`` in real time and feature each cue's product as ``by``
     (default: the event's creator; a host of its brand) when its moment plays; with ``loop``,
@@ -148,7 +150,9 @@ def stream_video(
     encoder's does (the video service reports it: status Ended, the recording becomes the
     replay), but the event stays open: its key keeps working and streaming again makes it live
     again. With ``end_event`` it is then ended for good, as the console's End button does
-    (services.end_event: key revoked). StreamingError before ffmpeg starts for anything that
+    (services.end_event: key revoked). ``cue_product(cue)``, when given, names the product to
+    feature as each cue plays (read afresh: a price edited during the show), or None to pass the
+    cue (the demo show yields to a host's own pick). StreamingError before ffmpeg starts for anything that
     cannot work, and with ffmpeg's last lines (key masked) when the encoder fails (the event is
     then never ended)."""
     video = video if isinstance(video, MediaInfo) else probe(video)
@@ -172,7 +176,7 @@ def stream_video(
         end = None if loop else max(video.duration - video.start_time - CLEAR_BEFORE_END, 0)
         _play(encoder, event=event, by=by, cues=schedule(cues, start_time=video.start_time, period=period),
               period=period, end=end, stop=stop or threading.Event(), result=result,
-              on_cue=on_cue, on_progress=on_progress)  # fmt: skip
+              on_cue=on_cue, on_progress=on_progress, cue_product=cue_product)  # fmt: skip
     finally:
         if result.cues_fired and not result.card_cleared:
             result.card_cleared = _clear_card(event, by)  # before ffmpeg stops: sent while live
@@ -213,7 +217,9 @@ def _warm_up(event: LiveEvent, cues: Sequence[CueSpec]) -> None:
         product_card(product, event)
 
 
-def _play(encoder, *, event, by, cues, period, end, stop, result, on_cue, on_progress) -> None:
+def _play(
+    encoder, *, event, by, cues, period, end, stop, result, on_cue, on_progress, cue_product=None
+) -> None:
     """Fire the cues at their media times until the video ends, ffmpeg exits or ``stop``; clear
     the card at ``end`` (media seconds) once every cue has played."""
     pending = next(cues, None)
@@ -224,7 +230,7 @@ def _play(encoder, *, event, by, cues, period, end, stop, result, on_cue, on_pro
             return
         now = encoder.clock.now()
         while pending is not None and now is not None and now >= pending.at:
-            fired = _feature(event, by, pending, now)
+            fired = _feature(event, by, pending, now, cue_product)
             result.cues_fired += 1
             result.fired.append(fired)
             if on_cue:
@@ -245,14 +251,17 @@ def _play(encoder, *, event, by, cues, period, end, stop, result, on_cue, on_pro
         stop.wait(wait)
 
 
-def _feature(event: LiveEvent, by, scheduled: ScheduledCue, now: float) -> CueFired:
+def _feature(event: LiveEvent, by, scheduled: ScheduledCue, now: float, cue_product=None) -> CueFired:
     close_old_connections()  # an hour-long show outlives the database connection
     started = time.monotonic()
+    product = cue_product(scheduled.cue) if cue_product else scheduled.cue.product
+    if product is None:  # the caller passes this cue
+        return CueFired(scheduled, now, None, took=time.monotonic() - started, passed=True)
     try:
         # The media clock knows the cue's moment in the stream exactly: the highlight (the live
         # page's timing and the replay's cue) takes it rather than the time of this call.
         highlight = services.feature_product(
-            event=event, product=scheduled.cue.product, by=by, stream_offset_ms=round(scheduled.at * 1000)
+            event=event, product=product, by=by, stream_offset_ms=round(scheduled.at * 1000)
         )
     except EventNotEditable as exc:
         raise StreamingError(f"Streaming stopped: {exc}") from None

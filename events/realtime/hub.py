@@ -34,12 +34,16 @@ from events.realtime.publishing import (
     studio_group_name,
 )
 from events.realtime.uvicorn_fast_path import text_frame
+from liveshop import metrics
 from liveshop.ratelimit import ConnectLimiter
 
 logger = logging.getLogger(__name__)
 
 SEND_DEADLINE = 1.0  # seconds a socket may take to accept a frame before it is dropped
 YIELD_EVERY = 1000  # sends between yields to the event loop, so the process stays responsive
+# A background delivery's (the chat's batches) stretch between yields: a card arriving meanwhile
+# waits for at most this many writes (~2 ms) before it has the loop to itself.
+BACKGROUND_YIELD_EVERY = 200
 COUNT_INTERVAL = 1.0  # viewer counts go out at most once a second
 # The hub's Redis connections (the pub/sub one, plus the short count pipelines and the connect
 # limit of busy addresses): bounded, so a burst queues for a free connection, up to
@@ -47,6 +51,7 @@ COUNT_INTERVAL = 1.0  # viewer counts go out at most once a second
 REDIS_MAX_CONNECTIONS = 20
 REDIS_POOL_TIMEOUT = 5.0
 STREAM_STATE_PREFIX = '{"type":"stream_state"'  # how encode() starts a stream.state message
+FEATURED_PREFIX = '{"type":"product_featured"'  # and a product.featured one
 # The Redis feed: reconnect attempts back off from FEED_RETRY_FIRST to FEED_RETRY_MAX seconds
 # (jittered), so every socket holds the current state within ~1 s of Redis answering again. A PING
 # goes down the subscription every FEED_PING_INTERVAL; a feed that has heard nothing (not even a
@@ -86,6 +91,10 @@ class Hub:
         self._heard = 0.0  # monotonic time the feed last heard from Redis
         self.feed_down_since: float | None = None  # wall time the Redis feed was lost, if it is
         self._tasks: list[asyncio.Task] = []
+        # Deliveries that go first (the card, stock, stream state: everything but the chat's
+        # batches) in progress; a background delivery waits at its next yield while any runs.
+        self._urgent = 0
+        self._no_urgent: asyncio.Event | None = None
 
     # Membership
 
@@ -146,12 +155,37 @@ class Hub:
 
     # Delivery
 
-    async def deliver(self, topic: str, text: str) -> int:
+    async def deliver(self, topic: str, text: str, *, background: bool = False) -> int:
         """Write ``text`` to every local socket of ``topic``; returns how many got it. A socket
         that cannot take a frame within SEND_DEADLINE is dropped (its client reconnects and
         resyncs) so one slow viewer never stalls the others. Backlogged fast-path sockets are
         served after all the others, concurrently: they hold up nobody's frame, and the hub's
-        next message by at most one SEND_DEADLINE (which keeps each socket's frames in order)."""
+        next message by at most one SEND_DEADLINE (which keeps each socket's frames in order).
+
+        A ``background`` delivery (the chat's batches: chat.realtime) gives way: at each yield it
+        waits while any other delivery runs, so a card reaching 5,000 sockets during a chat storm
+        waits for at most one BACKGROUND_YIELD_EVERY stretch of the chat's writes, not for all."""
+        if background:
+            return await self._deliver(topic, text, background=True)
+        self._urgent += 1
+        if self._no_urgent is not None:
+            self._no_urgent.clear()
+        try:
+            return await self._deliver(topic, text, background=False)
+        finally:
+            self._urgent -= 1
+            if not self._urgent and self._no_urgent is not None:
+                self._no_urgent.set()
+
+    async def _give_way(self) -> None:
+        """A background delivery's yield: to the loop, then until no other delivery runs."""
+        await asyncio.sleep(0)
+        while self._urgent:
+            if self._no_urgent is None:
+                self._no_urgent = asyncio.Event()
+            await self._no_urgent.wait()
+
+    async def _deliver(self, topic: str, text: str, *, background: bool) -> int:
         if text.startswith(STREAM_STATE_PREFIX):
             event_id = event_id_of(topic)
             if event_id is not None:
@@ -164,6 +198,7 @@ class Hub:
         delivered = 0
         frame = None
         backlogged: list[Sink] = []
+        stretch = BACKGROUND_YIELD_EVERY if background else YIELD_EVERY
         for i, sink in enumerate(tuple(members)):
             write = getattr(sink, "write_frame", None)
             if write is None:  # no fast path (not uvicorn, or before the snapshot): the ASGI send
@@ -176,10 +211,12 @@ class Hub:
                     delivered += 1
                 elif written is False:  # a backlog: its ASGI send waits for a drain, later
                     backlogged.append(sink)
-            if i % YIELD_EVERY == YIELD_EVERY - 1:
-                await asyncio.sleep(0)
+            if i % stretch == stretch - 1:
+                await (self._give_way() if background else asyncio.sleep(0))
         if backlogged:
             delivered += sum(await asyncio.gather(*(self._send(topic, sink, text) for sink in backlogged)))
+        if text.startswith(FEATURED_PREFIX) and event_id_of(topic) is not None:  # viewers, not consoles
+            metrics.featured_delivered(text, delivered)  # the click-to-viewer delay (LIVESHOP_METRICS)
         return delivered
 
     async def _send(self, topic: str, sink: Sink, text: str) -> int:

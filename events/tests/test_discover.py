@@ -201,6 +201,8 @@ def test_a_signed_in_viewer_signs_up_once_and_sees_it(client, shows):
     assert list(ShowReminder.objects.values_list("event", "user")) == [(event.pk, viewer.pk)]
     html = client.get("/b/acme/").content.decode()
     assert "Reminder set" in section(html, "shows-upcoming")
+    # the card's form brings the viewer back to that card, not the top of the list
+    assert f'name="next" value="/b/acme/#show-{event.pk}"' in section(html, "shows-upcoming")
 
     remind(client, event, cancel="1")
     assert not ShowReminder.objects.exists()

@@ -15,7 +15,7 @@ from accounts.tests.factories import OrganizationFactory, member
 from catalog.tests.factories import ProductFactory
 from events import services, timed_metadata
 from events.exceptions import EventNotEditable, ProductNotInBrand, ProductNotInLineup
-from events.models import EventProduct, Highlight, LiveEvent
+from events.models import EventProduct, Highlight, LiveEvent, studio_url
 from events.tasks import send_highlight_cue_task
 from events.tests.factories import LiveEventFactory, StreamSessionFactory
 from liveshop import ratelimit, tasks
@@ -259,7 +259,9 @@ def test_the_first_attempt_reads_and_locks_nothing_before_putmetadata(
             callback()
 
     assert statements_before_the_call == [0]
-    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["UPDATE"]
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert sql[0].startswith('UPDATE "events_highlight"')  # the cue's outcome, after the call
+    assert all(statement.startswith("SELECT") for statement in sql[1:])  # the card's reads, after the cue
     highlight.refresh_from_db()
     assert (highlight.cue_state, highlight.cue_attempts) == (CueState.SENT, 0)
 
@@ -370,3 +372,62 @@ def test_with_redis_unreachable_the_feature_stands_and_the_failed_broadcast_is_l
 
     assert event.highlights.get() == highlight
     assert errors and all(e.startswith("Broadcast not sent: Redis is unreachable") for e in errors), errors
+
+
+def test_consoles_hear_of_the_highlight_before_its_cue_state_though_the_cue_leaves_first(
+    show, video, clock, broadcasts, django_capture_on_commit_callbacks
+):
+    """The cue goes before the card is built; its cue.state frame (here ready first: tests send
+    cues inline) is held until the consoles' frame about the highlight has gone."""
+    event, (product, *_), host = show
+    calls_before_the_card = []
+    put_metadata = video.put_metadata
+
+    def counted_put(channel_id, payload):
+        calls_before_the_card.append(len(broadcasts))
+        return put_metadata(channel_id, payload)
+
+    video.put_metadata = counted_put
+    with django_capture_on_commit_callbacks(execute=True):
+        highlight = services.feature_product(event=event, product=product, by=host)
+
+    assert calls_before_the_card == [0]  # PutMetadata before any frame was built or published
+    studio = [(m["type"], m["payload"]["highlightId"]) for m in broadcasts if m.get("audience") == "studio"]
+    assert studio == [("product.featured", highlight.pk), ("cue.state", highlight.pk)]
+    assert timed_metadata._console_order._held == {}  # nothing left waiting
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_click_runs_eight_statements_before_the_cue_and_none_for_the_answers_card(
+    client, show, video, clock, broadcasts
+):
+    """The console's POST: session, user, memberships, event, product, the event's lock, the
+    featuring state, the insert; then the cue; then the card's reads (flash deal, variants) and
+    the cue state for the answer, whose card reuses the variants read for the consoles' frame."""
+    event, (product, *_), host = show
+    client.force_login(host)
+    statements_at_the_call = []
+    put_metadata = video.put_metadata
+
+    def statements():
+        return [q["sql"] for q in queries.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
+
+    def counted_put(channel_id, payload):
+        statements_at_the_call.append(len(statements()))
+        return put_metadata(channel_id, payload)
+
+    video.put_metadata = counted_put
+    path = studio_url("events:feature", event)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(path, {"product_id": product.pk}, HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["highlight"]["product"]["id"] == product.pk
+    sql = statements()
+    assert statements_at_the_call == [8], sql
+    after = sql[8:]
+    assert after[0].startswith('UPDATE "events_highlight"')  # the cue's outcome (inline in tests)
+    assert sum('FROM "catalog_variant"' in statement for statement in sql) == 1, sql
+    # 11 in production (the cue's UPDATE is on its own thread), +1 the first time a process reads
+    # the brand's low-stock default (catalog.thresholds caches it).
+    assert len(sql) in (12, 13), sql

@@ -52,6 +52,26 @@ STAT_IDLE = """<?xml version="1.0" encoding="utf-8" ?>
 <application><name>show</name><live><nclients>0</nclients></live></application></server></rtmp>"""
 
 
+# /stat 9 s into a stream an encoder sends at half real time (ffmpeg -readrate 0.5), relayed into
+# show/CHANNEL (Debian's nginx-rtmp; metadata left out): each client's <timestamp> is the media
+# time of the last message, 4.49 s, where <time> counts the wall clock's 9 s.
+STAT_SLOW = f"""<?xml version="1.0" encoding="utf-8" ?>
+<rtmp><server><application><name>live</name><live>
+<stream><name>{KEY}</name><time>9001</time><bw_in>0</bw_in><bytes_in>136256</bytes_in>
+<client><id>2</id><address>127.0.0.1:19471/show/{CHANNEL}</address><time>9001</time>
+<flashver>ngx-local-relay</flashver><dropped>0</dropped><avsync>-9</avsync><timestamp>4490</timestamp><active/></client>
+<client><id>1</id><address>127.0.0.1</address><time>9185</time>
+<flashver>FMLE/3.0 (compatible; Lavf59.27</flashver><dropped>0</dropped><avsync>-9</avsync>
+<timestamp>4490</timestamp><publishing/><active/></client>
+<nclients>2</nclients><publishing/><active/></stream><nclients>2</nclients></live></application>
+<application><name>show</name><live>
+<stream><name>{CHANNEL}</name><time>8913</time><bw_in>0</bw_in><bytes_in>136256</bytes_in>
+<client><id>3</id><address>127.0.0.1</address><time>9001</time><flashver>LNX.11,1,102,55</flashver>
+<dropped>0</dropped><avsync>-9</avsync><timestamp>4490</timestamp><publishing/><active/></client>
+<nclients>1</nclients><publishing/><active/></stream><nclients>1</nclients></live></application>
+</server></rtmp>"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -69,14 +89,15 @@ def _private_cache(settings):
 def nginx_http(monkeypatch):
     """Stands in for nginx's loopback HTTP server: answers from ``pages``, records the paths."""
     pages = {"/stat": STAT_LIVE}
-    requested = []
+    requested, timeouts = [], []
 
-    def get(path):
+    def get(path, timeout=local.HTTP_TIMEOUT):
         requested.append(path)
+        timeouts.append(timeout)
         return pages.get(path.split("?")[0], "1").encode()
 
     monkeypatch.setattr(local, "_http_get", get)
-    get.pages, get.requested = pages, requested
+    get.pages, get.requested, get.timeouts = pages, requested, timeouts
     return get
 
 
@@ -123,6 +144,23 @@ def test_get_stream_needs_the_media_server(settings):
 
     with pytest.raises(BackendUnavailable, match="not running"):
         LocalBackend().get_stream(CHANNEL)
+
+
+def test_media_time_is_the_relayed_publishers_timestamp_not_the_wall_clock(nginx_http):
+    nginx_http.pages["/stat"] = STAT_SLOW
+
+    assert LocalBackend().media_time_ms(CHANNEL, timeout=0.3) == 4_490
+    assert LocalBackend().media_time_ms("ch_offline", timeout=0.3) is None
+    nginx_http.pages["/stat"] = STAT_IDLE
+    assert LocalBackend().media_time_ms(CHANNEL, timeout=0.3) is None
+    assert nginx_http.timeouts == [0.3, 0.3, 0.3]
+
+
+def test_media_time_needs_the_media_server(settings):
+    settings.MEDIA_SERVER_HTTP_PORT = free_port()
+
+    with pytest.raises(BackendUnavailable, match="not running"):
+        LocalBackend().media_time_ms(CHANNEL, timeout=0.3)
 
 
 def test_stop_stream_drops_the_relayed_publisher_by_client_id_without_naming_the_key(nginx_http):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.urls import reverse
 
 from accounts.tests.factories import UserFactory
 from events import reminders, stream_state
@@ -121,3 +122,24 @@ def test_a_viewer_who_may_no_longer_watch_is_not_emailed(show, stream):
 def test_an_account_without_an_address_is_refused_with_the_reason(show):
     with pytest.raises(reminders.ReminderRefused, match="no e-mail address"):
         reminders.sign_up_for_reminder(event=show, by=UserFactory(email=""))
+
+
+def test_each_viewer_is_emailed_in_the_language_of_the_page_they_asked_on(client, show, stream):
+    german, english = UserFactory(email="gerda@example.com"), UserFactory(email="ed@example.com")
+    for user, language in ((german, "de"), (english, "en")):
+        client.force_login(user)
+        remind = reverse("viewer:remind", args=[show.organization.slug, show.slug])
+        assert client.post(remind, HTTP_ACCEPT_LANGUAGE=language).status_code == 302
+
+    stream(show, ivs_events.STREAM_START, "st-1", T0)
+
+    letters = {message.to[0]: message for message in mail.outbox}
+    gerda, ed = letters["gerda@example.com"], letters["ed@example.com"]
+    assert gerda.subject == f"Jetzt live: Winter boots ({show.organization.name})"
+    assert "Sehen Sie sich die Show hier an und kaufen Sie ein:" in gerda.body
+    assert (
+        '<html lang="de">' in gerda.alternatives[0].content
+        and "Show ansehen" in gerda.alternatives[0].content
+    )
+    assert ed.subject == f"Live now: Winter boots ({show.organization.name})"
+    assert "Watch and shop the show here:" in ed.body and '<html lang="en">' in ed.alternatives[0].content

@@ -245,7 +245,7 @@ def test_qr_code_of_a_private_event_is_for_its_brand_only(client, video):
 
 
 @pytest.mark.parametrize(("price", "currency", "text"), [("189", "USD", "$189.00"), ("1200", "JPY", "¥1,200"),
-                                                         ("9.5", "CHF", "9.50 CHF")])  # fmt: skip
+                                                         ("9.5", "CHF", "CHF\u00a09.50")])  # fmt: skip
 def test_format_price(price, currency, text):
     assert format_price(price, currency) == text
 

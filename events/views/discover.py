@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views import View
 
 from accounts import permissions
@@ -115,12 +116,12 @@ class EventReminderView(View):
             if request.POST.get("cancel"):
                 reminders.cancel_reminder(event=event, user=request.user)
             else:
-                reminders.sign_up_for_reminder(event=event, by=request.user)
+                reminders.sign_up_for_reminder(event=event, by=request.user, language=request.LANGUAGE_CODE)
         except reminders.ReminderRefused as exc:
             status = 400 if request.user.is_authenticated else 403
             return refused(request, event, str(exc), status=status)
         except PermissionDenied:
-            return refused(request, event, "You may not watch this show.", status=403)
+            return refused(request, event, gettext("You may not watch this show."), status=403)
         return redirect(back_to(request, event))
 
 

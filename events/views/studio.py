@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 
 from accounts import permissions
@@ -107,7 +108,7 @@ def _console_context(event: LiveEvent, *, can_feature: bool) -> dict:
         "canFeature": can_feature,
         "preview": {"mode": preview_mode if preview_url else "none", "url": preview_url},
         "cueLabels": labels,
-        "statusLabels": dict(Status.choices),
+        "statusLabels": {value: str(label) for value, label in Status.choices},  # in the request's language
         "history": history,
     }
     rows = [
@@ -148,10 +149,10 @@ class EventListView(LoginRequiredMixin, View):
 
 
 BRAND_PICKER = {
-    "title": "New event",
-    "intro": "Which brand is this show for? Its lineup comes from that brand's catalogue.",
-    "crumb": "Studio",
-    "step": "New event",
+    "title": _("New event"),
+    "intro": _("Which brand is this show for? Its lineup comes from that brand's catalogue."),
+    "crumb": _("Studio"),
+    "step": _("New event"),
     "list_url": "events:list",
     "create_url": "events:create",
 }

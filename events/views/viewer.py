@@ -16,6 +16,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext_lazy as _
 from django.views import View
 
 from catalog.models import Product
@@ -29,7 +30,7 @@ from events.selectors import get_watchable_event
 from liveshop.display import format_price, qr_svg
 
 Status = LiveEvent.Status
-STATUS_LABELS = {Status.SCHEDULED: "Upcoming", Status.LIVE: "Live", Status.ENDED: "Ended"}
+STATUS_LABELS = {Status.SCHEDULED: _("Upcoming"), Status.LIVE: _("Live"), Status.ENDED: _("Ended")}
 
 
 class EventWatchView(View):

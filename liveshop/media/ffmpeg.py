@@ -192,6 +192,7 @@ class MediaInfo:
     rotation: int = 0
     audio_codec: str | None = None
     audio_profile: str = ""  # e.g. "LC"
+    audio_sample_rate: int | None = None  # Hz
     subtitle_codecs: tuple[str, ...] = ()
 
     @property
@@ -257,6 +258,7 @@ def media_info(path: Path, data: dict, *, need_duration: bool = True, audio_only
         rotation=rotation,
         audio_codec=audio.get("codec_name", "unknown") if audio else None,
         audio_profile=(audio or {}).get("profile", ""),
+        audio_sample_rate=_sample_rate(audio),
         subtitle_codecs=tuple(s.get("codec_name", "") for s in streams if s.get("codec_type") == "subtitle"),
     )
 
@@ -275,7 +277,15 @@ def _audio_info(path: Path, container: dict, audio: dict, *, need_duration: bool
         frame_rate=None,
         audio_codec=audio.get("codec_name", "unknown"),
         audio_profile=audio.get("profile", ""),
+        audio_sample_rate=_sample_rate(audio),
     )
+
+
+def _sample_rate(audio: dict | None) -> int | None:
+    try:
+        return int((audio or {}).get("sample_rate") or 0) or None
+    except ValueError:
+        return None
 
 
 def _is_picture(stream: dict) -> bool:

@@ -63,7 +63,16 @@ else:
         )
 
 TIME_ZONE = env("DJANGO_TIME_ZONE", default="UTC")
-LANGUAGE_CODE = "en-us"
+# Languages (issue 16): English (the default, and the source strings) and German. LocaleMiddleware
+# picks one per request: the switcher's cookie (django.views.i18n.set_language), else the
+# browser's Accept-Language. Catalogues: locale/<lang>/LC_MESSAGES/django.po and djangojs.po
+# (the pages' scripts read theirs from the page: liveshop.i18n), compiled .mo files committed.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_HTTPONLY = True  # only the server reads it
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 USE_I18N = True
 USE_TZ = True
 SITE_URL = env("LIVESHOP_SITE_URL", default="http://127.0.0.1:8000")
@@ -96,8 +105,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "liveshop.compression.GZipMiddleware",  # signed-out visitors' pages (BREACH: see the module)
     "liveshop.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # after sessions, before CommonMiddleware
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -121,9 +132,12 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # liveshop is no app: its template tags are named here (the languages' tags).
+            "libraries": {"liveshop_i18n": "liveshop.templatetags.liveshop_i18n"},
         },
     },
 ]
@@ -281,6 +295,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "commerce.tasks.release_expired_reservations_task",
         "schedule": 60.0,
     },
+    # PAYMENT_BACKEND=test: its refunds pending for a minute settle, as Stripe's do later (commerce).
+    "commerce-settle-test-refunds": {"task": "commerce.tasks.settle_test_refunds_task", "schedule": 30.0},
     # The local recommender relearns every brand's related products (recommendations).
     "recommendations-train": {
         "task": "recommendations.tasks.train_recommenders_task",
@@ -351,6 +367,12 @@ DISCOVERY_CONSECUTIVE = env.int("LIVESHOP_DISCOVERY_CONSECUTIVE", default=2)  # 
 DISCOVERY_RESUGGEST_SECONDS = env.float("LIVESHOP_DISCOVERY_RESUGGEST_SECONDS", default=30.0)
 DISCOVERY_AUTO_DWELL = env.float("LIVESHOP_DISCOVERY_AUTO_DWELL", default=3.0)  # seconds on screen: auto
 DISCOVERY_FRAME_WIDTH = env.int("LIVESHOP_DISCOVERY_FRAME_WIDTH", default=960)
+# A live show's sampler holds its worker slot for the whole show: Celery routes it to its own queue,
+# which only the discovery workers consume (docker/start-discovery-worker), so ordinary tasks never
+# wait behind samplers. A console that gets no frame within DISCOVERY_STALL_SECONDS of going live says so.
+DISCOVERY_QUEUE = "discovery"
+CELERY_TASK_ROUTES = {"discovery.tasks.run_sampler_task": {"queue": DISCOVERY_QUEUE}}
+DISCOVERY_STALL_SECONDS = env.int("LIVESHOP_DISCOVERY_STALL_SECONDS", default=30)
 DISCOVERY_SAGEMAKER_ENDPOINT = env("SAGEMAKER_DISCOVERY_ENDPOINT", default="")
 DISCOVERY_SAGEMAKER_REGION = env("SAGEMAKER_REGION", default=env("AWS_DEFAULT_REGION", default="us-west-2"))
 
@@ -481,10 +503,14 @@ AWS_CLOUDFRONT_COOKIE_DOMAIN = env("AWS_CLOUDFRONT_COOKIE_DOMAIN", default="")
 AWS_CLOUDFRONT_COOKIE_TTL = env.int("AWS_CLOUDFRONT_COOKIE_TTL", default=6 * 3600)  # seconds
 # Largest video a brand may upload from the studio (bytes; the S3 presigned POST enforces it too).
 LIVESHOP_MAX_UPLOAD_BYTES = env.int("LIVESHOP_MAX_UPLOAD_BYTES", default=2 * 1024**3)
-# Longest video a brand may upload (seconds): the transcode must finish within the task's time
-# limit (CELERY_TASK_SOFT_TIME_LIMIT, 59 min). A 1080p source's three renditions take ~2 CPU
-# seconds per second of video (bench/transcode.py), ~1 s on two cores: 30 min keeps half in reserve.
-LIVESHOP_UPLOAD_MAX_DURATION_SECONDS = env.int("LIVESHOP_UPLOAD_MAX_DURATION_SECONDS", default=30 * 60)
+# Longest video a brand may upload (seconds). Videos longer than LIVESHOP_TRANSCODE_CHUNKED_OVER_
+# SECONDS are transcoded in pieces of LIVESHOP_TRANSCODE_PIECE_SECONDS (recordings.services.chunked:
+# in parallel on every worker, resumed after a restart, each task under its time limit), so the
+# limit is no longer the task's 59 min: 4 h (a 1080p hour costs ~2 CPU hours; LIVESHOP_MAX_UPLOAD_
+# BYTES, 2 GB, usually binds first).
+LIVESHOP_UPLOAD_MAX_DURATION_SECONDS = env.int("LIVESHOP_UPLOAD_MAX_DURATION_SECONDS", default=4 * 3600)
+LIVESHOP_TRANSCODE_CHUNKED_OVER_SECONDS = env.int("LIVESHOP_TRANSCODE_CHUNKED_OVER_SECONDS", default=10 * 60)
+LIVESHOP_TRANSCODE_PIECE_SECONDS = env.float("LIVESHOP_TRANSCODE_PIECE_SECONDS", default=5 * 60)
 # Resumable uploads (recordings.services.resumable): the studio sends a video in parts of this
 # size (bytes; S3 wants at least 5 MiB), each PUT straight to S3 (multipart) or, with storage on
 # disk, to our server, which keeps them in LIVESHOP_UPLOAD_PARTS_DIR until the last one arrives.
@@ -551,6 +577,28 @@ STORAGES["staticfiles"] = {
     if DEBUG
     else "liveshop.staticfiles.StaticFilesStorage"
 }
+# Static files: "local" (the default) from each web process (WhiteNoise, or Django when debugging);
+# "cdn" from the CDN bucket (AWS_STORAGE_BUCKET_NAME, under static/) through its CloudFront domain
+# (AWS_CLOUDFRONT_DOMAIN), uploaded by each release's `collectstatic` (docker/release) under the
+# hashed names of the image's manifest (liveshop/staticfiles.py). The AWS stack sets "cdn".
+LIVESHOP_STATIC_STORAGE = env("LIVESHOP_STATIC_STORAGE", default="local")
+if LIVESHOP_STATIC_STORAGE == "cdn":
+    if not (AWS_STORAGE_BUCKET_NAME and AWS_CLOUDFRONT_DOMAIN):
+        raise ImproperlyConfigured(
+            "LIVESHOP_STATIC_STORAGE=cdn needs AWS_STORAGE_BUCKET_NAME and AWS_CLOUDFRONT_DOMAIN."
+        )
+    STATIC_URL = f"https://{AWS_CLOUDFRONT_DOMAIN}/static/"
+    STORAGES["staticfiles"] = {
+        "BACKEND": "liveshop.staticfiles.CdnStaticFilesStorage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "region_name": AWS_S3_REGION_NAME,
+            "custom_domain": AWS_CLOUDFRONT_DOMAIN,
+            "location": "static",
+        },
+    }
+elif LIVESHOP_STATIC_STORAGE != "local":
+    raise ImproperlyConfigured("LIVESHOP_STATIC_STORAGE must be 'local' or 'cdn'.")
 
 # API (Django REST framework, drf-spectacular)
 # ------------------------------------------------------------------------------
@@ -591,13 +639,26 @@ LIVESHOP_CSP_REPORT_URI = env("LIVESHOP_CSP_REPORT_URI", default="")
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^robots\.txt$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)
+    LANGUAGE_COOKIE_SECURE = True
+    # A year, with preload: what the HSTS preload list asks for (and Lighthouse's best practices).
+    SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# METRICS (liveshop.metrics: what the deploy template's alarms and scaling read)
+# ------------------------------------------------------------------------------
+# "emf": CloudWatch embedded metric format lines on standard output (the awslogs driver ships them
+# to CloudWatch Logs, which makes metrics of them): each web process's sockets, the click-to-viewer
+# delay, the Celery queues' depth and age (beat). Empty (the default): none.
+LIVESHOP_METRICS = env("LIVESHOP_METRICS", default="")
+if LIVESHOP_METRICS not in ("", "emf"):
+    raise ImproperlyConfigured("LIVESHOP_METRICS must be empty or 'emf'.")
+# The metrics' Stack dimension: the CloudFormation stack's name (the template sets it).
+LIVESHOP_METRICS_STACK = env("LIVESHOP_METRICS_STACK", default="liveshop")
 
 # LOGGING
 # ------------------------------------------------------------------------------

@@ -82,6 +82,10 @@ def test_workers_from_blobs_only_when_static_files_are_on_another_origin(client,
     # A worker script must be same-origin: the players then build theirs from a blob.
     assert policy["worker-src"] == ["'self'", "blob:"]
     assert "https://static.example.com" in policy["media-src"]
+    # Our scripts, styles and fonts come from there (LIVESHOP_STATIC_STORAGE=cdn), nothing inline.
+    for directive in ("script-src", "style-src", "font-src"):
+        assert policy[directive][:2] == ["'self'", "https://static.example.com"], directive
+    assert "'unsafe-inline'" not in policy["script-src"] + policy["style-src"]
 
 
 def test_report_only_mode_and_report_uri(client, event, settings):

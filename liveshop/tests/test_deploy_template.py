@@ -7,6 +7,7 @@ variables, and the DATABASE_URL and REDIS_URL the stack builds are ones the app 
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import sys
@@ -22,7 +23,12 @@ from tests.test_deploy import DATABASE_URL_SECRET, CloudFormationLoader, branche
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATE = ROOT / "deploy" / "cloudformation.yaml"
-SERVICES = {"WebService": "web", "WorkerService": "worker", "BeatService": "beat"}
+SERVICES = {
+    "WebService": "web",
+    "WorkerService": "worker",
+    "DiscoveryService": "discovery",
+    "BeatService": "beat",
+}
 DATA_RESOURCES = [
     "DatabaseSecurityGroup",
     "RedisSecurityGroup",
@@ -100,7 +106,10 @@ def test_migrations_run_the_migrate_task_of_the_new_image_on_every_release(resou
     # A new ImageUri is a new task definition revision (a new Ref): the resource updates and runs it.
     assert migrations["TaskDefinition"] == {"Ref": "MigrateTaskDefinition"}
     assert migrate["Image"] == {"Ref": "ImageUri"}
-    assert migrate["Command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert migrate["Command"] == ["docker/release"]
+    release = (ROOT / "docker" / "release").read_text()
+    assert "python manage.py migrate --noinput\n" in release  # first; errexit stops the release on failure
+    assert "set -o errexit" in release
     assert secrets(migrate)["DATABASE_URL"] == DATABASE_URL_SECRET
     assert props(resources, "MigrateFunction")["Timeout"] <= migrations["ServiceTimeout"]
 
@@ -112,7 +121,7 @@ def test_a_release_whose_tasks_keep_failing_rolls_back_by_itself(resources, serv
 
 
 def test_web_and_workers_start_new_tasks_before_stopping_old_ones_and_beat_never_runs_twice(resources):
-    for service in ("WebService", "WorkerService"):
+    for service in ("WebService", "WorkerService", "DiscoveryService"):
         config = props(resources, service)["DeploymentConfiguration"]
         assert (config["MinimumHealthyPercent"], config["MaximumPercent"]) == (100, 200)
     beat = props(resources, "BeatService")
@@ -254,9 +263,10 @@ def test_health_checks_ask_healthz_which_exists_and_skips_the_https_redirect(res
     assert group["Matcher"] == {"HttpCode": "200"}
     assert props(resources, "WebService")["HealthCheckGracePeriodSeconds"] > 0
     # The balancer checks over plain HTTP: production's HTTPS redirect spares /healthz/.
-    assert (
-        'SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]' in (ROOT / "liveshop" / "settings" / "base.py").read_text()
+    (exempt,) = re.findall(
+        r"SECURE_REDIRECT_EXEMPT = (\[.*\])", (ROOT / "liveshop" / "settings" / "base.py").read_text()
     )
+    assert any(re.search(pattern, "healthz/") for pattern in ast.literal_eval(exempt))
 
 
 def test_an_idle_viewers_socket_outlives_the_heartbeat(template, resources, settings):
@@ -474,67 +484,50 @@ def test_web_scales_on_cpu_and_on_active_connections_per_healthy_task(resources)
     assert "${WebService.Name}" in props(resources, "WebScalableTarget")["ResourceId"]["Fn::Sub"][0]
 
 
-def test_workers_scale_on_the_queue_depth_the_beat_task_publishes(resources):
-    from deploy import queue_metrics
+def test_workers_scale_on_the_default_queues_depth_which_beat_measures(resources):
+    from liveshop import metrics
+    from liveshop.celery import app, measured_queues
 
-    (publisher,) = [
-        c for c in containers(resources, "BeatTaskDefinition").values() if c["Name"] == "queue-metrics"
-    ]
-    assert publisher["Command"] == ["python", "deploy/queue_metrics.py"]
-    assert (ROOT / "deploy" / "queue_metrics.py").is_file()
-    assert env(publisher)["LIVESHOP_METRICS_STACK"] == {"Ref": "AWS::StackName"}
+    # Beat's QueueReporter measures it (liveshop/tests/test_metrics.py).
+    assert app.conf.task_default_queue in measured_queues()
+    assert [c["Name"] for c in containers(resources, "BeatTaskDefinition").values()] == ["beat"]
     for alarm, policy in (("QueueBacklogAlarm", "WorkerScaleOut"), ("QueueIdleAlarm", "WorkerScaleIn")):
         p = props(resources, alarm)
-        assert (p["Namespace"], p["MetricName"]) == (queue_metrics.NAMESPACE, queue_metrics.METRIC)
-        assert p["Dimensions"] == [{"Name": "Stack", "Value": {"Ref": "AWS::StackName"}}]
+        assert (p["Namespace"], p["MetricName"]) == (metrics.NAMESPACE, metrics.QUEUE_DEPTH)
+        assert p["Dimensions"] == [
+            {"Name": metrics.STACK, "Value": {"Ref": "AWS::StackName"}},
+            {"Name": metrics.QUEUE, "Value": app.conf.task_default_queue},
+        ]
         assert p["AlarmActions"] == [{"Ref": policy}]
         assert props(resources, policy)["ScalingTargetId"] == {"Ref": "WorkerScalableTarget"}
-    assert props(resources, "BeatTaskDefinition")["TaskRoleArn"] == {"Fn::GetAtt": ["BeatTaskRole", "Arn"]}
+    # EMF lines in the log: no CloudWatch API call, so beat needs no task role at all.
+    assert "TaskRoleArn" not in props(resources, "BeatTaskDefinition")
 
 
-def test_the_queue_depth_counts_every_priority_of_the_celery_queue_in_redis(settings):
-    import redis
+def test_discovery_scales_out_when_a_show_waits_and_in_only_when_no_show_is_live(resources, settings):
+    from liveshop import metrics
 
-    from deploy import queue_metrics
-
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    queue = "tests-queue-metrics"
-    keys = [queue, f"{queue}\x06\x163", f"{queue}\x06\x169", f"{queue}.other"]
-    client.delete(*keys)
-    try:
-        client.rpush(keys[0], "a", "b")
-        client.rpush(keys[1], "c")
-        client.rpush(keys[2], "d")
-        client.rpush(keys[3], "not this queue")
-        assert queue_metrics.queue_depth(client, queue) == 4
-    finally:
-        client.delete(*keys)
-
-
-def test_the_queue_depth_goes_to_cloudwatch_as_the_alarms_read_it():
-    from deploy import queue_metrics
-
-    cloudwatch = boto3.client(
-        "cloudwatch", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x"
+    backlog, quiet = props(resources, "DiscoveryBacklogAlarm"), props(resources, "NoLiveShowsAlarm")
+    assert (backlog["Namespace"], backlog["MetricName"]) == (metrics.NAMESPACE, metrics.QUEUE_DEPTH)
+    assert {"Name": metrics.QUEUE, "Value": settings.DISCOVERY_QUEUE} in backlog["Dimensions"]
+    assert (backlog["Threshold"], backlog["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert backlog["AlarmActions"] == [{"Ref": "DiscoveryScaleOut"}]
+    # A stopped task's samplers hand over (a gap), a killed one's are lost: scale in with none live.
+    assert (quiet["Namespace"], quiet["MetricName"]) == (metrics.NAMESPACE, metrics.LIVE_EVENTS)
+    assert (quiet["Threshold"], quiet["ComparisonOperator"]) == (1, "LessThanThreshold")
+    assert quiet["Period"] * quiet["EvaluationPeriods"] >= 30 * 60
+    assert quiet["AlarmActions"] == [{"Ref": "DiscoveryScaleIn"}]
+    scale_in = props(resources, "DiscoveryScaleIn")["StepScalingPolicyConfiguration"]
+    assert scale_in["AdjustmentType"] == "ExactCapacity"
+    assert [s["ScalingAdjustment"] for s in scale_in["StepAdjustments"]] == [{"Ref": "DiscoveryMinCount"}]
+    for policy in ("DiscoveryScaleOut", "DiscoveryScaleIn"):
+        assert props(resources, policy)["ScalingTargetId"] == {"Ref": "DiscoveryScalableTarget"}
+    assert (
+        "${DiscoveryService.Name}" in props(resources, "DiscoveryScalableTarget")["ResourceId"]["Fn::Sub"][0]
     )
-    with Stubber(cloudwatch) as stub:
-        stub.add_response(
-            "put_metric_data",
-            {},
-            {
-                "Namespace": "Liveshop",
-                "MetricData": [
-                    {
-                        "MetricName": "CeleryQueueDepth",
-                        "Dimensions": [{"Name": "Stack", "Value": "liveshop-prod"}],
-                        "Value": 7,
-                        "Unit": "Count",
-                    }
-                ],
-            },
-        )
-        queue_metrics.publish(cloudwatch, "liveshop-prod", 7)
-        stub.assert_no_pending_responses()
+    (sampler,) = containers(resources, "DiscoveryTaskDefinition").values()
+    assert env(sampler)["LIVESHOP_DISCOVERY_SAMPLERS"] == {"Ref": "DiscoverySamplersPerTask"}
+    assert "LIVESHOP_DISCOVERY_SAMPLERS" in (ROOT / "docker" / "start-discovery-worker").read_text()
 
 
 # --- deploy/deploy.sh ---------------------------------------------------------------------------------
@@ -546,6 +539,7 @@ case "$*" in
   *"OutputKey=='ClusterArn'"*) echo arn:aws:ecs:us-west-2:123456789012:cluster/liveshop-prod ;;
   *"OutputKey=='WebServiceName'"*) echo liveshop-prod-web ;;
   *"OutputKey=='WorkerServiceName'"*) echo liveshop-prod-worker ;;
+  *"OutputKey=='DiscoveryServiceName'"*) echo liveshop-prod-discovery ;;
   *"OutputKey=='BeatServiceName'"*) echo liveshop-prod-beat ;;
   *get-login-password*) echo token ;;
   *--password-stdin*) cat > /dev/null ;;
@@ -582,7 +576,8 @@ def test_deploy_script_pushes_the_image_then_updates_the_stack_with_it_then_wait
     assert build < push < deploy < wait
     assert "--stack-name liveshop-prod" in lines[deploy] and "--region us-west-2" in lines[deploy]
     assert f"--parameter-overrides ImageUri={image} WebMinCount=3" in lines[deploy]
-    assert lines[wait].endswith("--services liveshop-prod-web liveshop-prod-worker liveshop-prod-beat")
+    services = "liveshop-prod-web liveshop-prod-worker liveshop-prod-discovery liveshop-prod-beat"
+    assert lines[wait].endswith(f"--services {services}")
 
 
 @pytest.mark.parametrize(

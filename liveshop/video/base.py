@@ -132,3 +132,17 @@ class RevokesViewerSessions(Protocol):
     def revoke_viewer_sessions(self, channel_id: str, viewer_id: str) -> None:
         """End the viewer's current playback of the private channel: every token issued to them
         until now stops working (tokens issued later work). Idempotent."""
+
+
+@runtime_checkable
+class KnowsMediaTime(Protocol):
+    """A backend that can say how far into its media a live stream is now (the local media
+    server: the publisher's timestamp in nginx-rtmp's /stat). A host's click is stamped with it
+    rather than the wall clock, because the recording is cut from the encoder's clock: an encoder
+    slower than real time makes less media than time passes. IVS says nothing of it, so it does not
+    implement this (its recordings' program date-times come from its own clock)."""
+
+    def media_time_ms(self, channel_id: str, *, timeout: float) -> int | None:
+        """Milliseconds of media the channel's current publisher has sent (its stream's clock,
+        from 0 when it started publishing), or None when offline or unknown. Waits at most
+        ``timeout`` seconds; BackendUnavailable when the server cannot be asked."""

@@ -49,6 +49,7 @@ class FakeChannel:
     stream_key: str = field(repr=False)
     stream: StreamState | None = None  # None while offline
     metadata: list[str] = field(default_factory=list)  # payloads accepted by put_metadata, in order
+    media_time_ms: int | None = None  # what media_time_ms answers while live (set_media_time)
 
 
 class FakeVideoBackend:
@@ -94,6 +95,10 @@ class FakeVideoBackend:
     def go_offline(self, channel_id: str) -> None:
         """End the channel's stream, as if the encoder had disconnected (not recorded in calls)."""
         self._channel(channel_id).stream = None
+
+    def set_media_time(self, channel_id: str, ms: int | None) -> None:
+        """The stream's media clock as the media server would report it (None: unknown)."""
+        self._channel(channel_id).media_time_ms = ms
 
     def fail_next(self, method: str, error: VideoBackendError) -> None:
         """Make the next call of ``method`` raise ``error`` (queued: call again for later calls)."""
@@ -158,6 +163,12 @@ class FakeVideoBackend:
     def get_stream(self, channel_id: str) -> StreamState | None:
         self._record("get_stream", channel_id=channel_id)
         return self._channel(channel_id).stream
+
+    def media_time_ms(self, channel_id: str, *, timeout: float = 3) -> int | None:
+        """What set_media_time said, while the channel is live; None otherwise (as IVS, unknown)."""
+        self._record("media_time_ms", channel_id=channel_id, timeout=timeout)
+        channel = self._channel(channel_id)
+        return channel.media_time_ms if channel.stream is not None else None
 
     def put_metadata(self, channel_id: str, payload: str) -> None:
         """Checks the size first (like IVSBackend, before anything else), then needs a live stream."""

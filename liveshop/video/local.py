@@ -235,6 +235,20 @@ class LocalBackend:
             health="healthy" if stream.find("active") is not None else "starving",
         )
 
+    def media_time_ms(self, channel_id: str, *, timeout: float = HTTP_TIMEOUT) -> int | None:
+        """The media time of ``show/<channel id>``'s publisher (the relay of the encoder's
+        stream) in /stat: the RTMP timestamp of the last message nginx received, which is the
+        encoder's clock (from 0 at its first frame for ffmpeg and OBS), not the wall clock; the
+        recording is cut from the same clock. None when the channel is offline or says none."""
+        stream = _find_stream(_read_stat(timeout=timeout), SHOW_APP, channel_id)
+        if stream is None or stream.find("publishing") is None:
+            return None
+        for client in stream.iterfind("client"):
+            if client.find("publishing") is not None:
+                value = client.findtext("timestamp") or ""
+                return int(value) if value.isdigit() else None
+        return None
+
     def put_metadata(self, channel_id: str, payload: str) -> None:
         """Check the payload as IVS would, then nothing: nginx-rtmp's HLS has no in-band timed
         metadata, so local viewers get product cues over the websocket only."""
@@ -274,9 +288,9 @@ class _NotRunning(BackendUnavailable):
     """Connection refused: no media server is listening."""
 
 
-def _http_get(path: str) -> bytes:
+def _http_get(path: str, *, timeout: float = HTTP_TIMEOUT) -> bytes:
     port = settings.MEDIA_SERVER_HTTP_PORT
-    connection = http.client.HTTPConnection(STAT_HOST, port, timeout=HTTP_TIMEOUT)
+    connection = http.client.HTTPConnection(STAT_HOST, port, timeout=timeout)
     try:
         connection.request("GET", path)
         response = connection.getresponse()
@@ -294,9 +308,9 @@ def _http_get(path: str) -> bytes:
     return body
 
 
-def _read_stat() -> ET.Element:
+def _read_stat(*, timeout: float = HTTP_TIMEOUT) -> ET.Element:
     try:
-        return ET.fromstring(_http_get("/stat"))  # noqa: S314 (our own nginx, on loopback)
+        return ET.fromstring(_http_get("/stat", timeout=timeout))  # noqa: S314 (our own nginx, on loopback)
     except ET.ParseError as exc:
         raise BackendUnavailable("The local media server's /stat is not XML: is it nginx-rtmp?") from exc
 

@@ -10,8 +10,11 @@ from django.urls import reverse
 from accounts.tests.factories import UserFactory
 from catalog.models import Variant
 from catalog.tests.factories import ProductFactory
+from commerce import services as commerce
+from commerce.models import Cart
 from recommendations.learning import Model
 from recommendations.models import TrainedModel
+from recommendations.services import RELATED
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +71,96 @@ def test_the_live_page_carries_the_row(client, event):
     page = client.get(reverse("viewer:watch", args=[event.organization.slug, event.slug]))
     assert page.status_code == 200
     assert b'id="related-config"' in page.content and b"js/viewer/related.js" in page.content
+
+
+def test_a_signed_in_viewers_row_leaves_out_what_they_bought_in_three_queries(brand, products, settings):
+    """The local model relates the same products for everyone: a signed-in viewer's row is the
+    shared answer less what they bought (one query), after their session and user."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from commerce.payments import get_payment_backend
+    from recommendations.tests.test_services import buy
+
+    mug, tea, _ = products
+    settings.PAYMENT_BACKEND = "test"
+    get_payment_backend.cache_clear()
+    buyer = UserFactory(is_staff=False)
+    buy(buyer, tea)
+    related(Client(), brand, mug.pk)  # the shared answer, as an anonymous viewer leaves it
+    viewer = Client()
+    viewer.force_login(buyer)
+    with CaptureQueriesContext(connection) as queries:
+        answer = related(viewer, brand, mug.pk)
+    assert [card["name"] for card in answer.json()["products"]] == ["hat"]
+    assert len(queries) == 3, [query["sql"][:80] for query in queries.captured_queries]
+    assert [card["name"] for card in related(Client(), brand, mug.pk).json()["products"]] == ["tea", "hat"]
+    get_payment_backend.cache_clear()
+
+
+def test_the_shared_answer_with_its_spares_reads_no_session(brand, products):
+    """``?shared=1``: what a signed-in viewer's page asks per card (without cookies): everyone's
+    answer, nothing left out, whoever asks, and no session or user read even when one is sent."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    mug, *_ = products
+    viewer = Client()
+    viewer.force_login(UserFactory(is_staff=False))
+    related(Client(), brand, mug.pk, shared="1")  # the shared answer, built once
+    with CaptureQueriesContext(connection) as queries:
+        answer = related(viewer, brand, mug.pk, shared="1")
+    body = answer.json()
+    assert [card["name"] for card in body["products"]] == ["tea", "hat"]
+    assert (body["size"], body["more"]) == (RELATED, False)  # two of twelve: nothing more to find
+    assert len(queries) == 0 and "no-store" not in answer["Cache-Control"]
+
+
+def test_what_a_viewer_bought_from_the_brand(brand, other_brand, products, settings):
+    """GET /api/recommendations/<brand>/bought/: the brand's products in the viewer's paid orders;
+    nobody else's, no other brand's, nothing unpaid; an anonymous viewer's is empty."""
+    from commerce.payments import get_payment_backend
+    from recommendations.tests.test_services import buy
+
+    mug, tea, hat = products
+    settings.PAYMENT_BACKEND = "test"
+    get_payment_backend.cache_clear()
+    buyer, other = UserFactory(is_staff=False), UserFactory(is_staff=False)
+    buy(buyer, tea, mug)
+    buy(other, hat)
+    buy(buyer, ProductFactory(organization=other_brand))
+    cart, _ = Cart.objects.get_or_create(organization=brand, user=buyer)  # an order never paid
+    hat_variant = Variant.objects.get(product=hat, is_default=True)
+    commerce.add_to_cart(cart=cart, variant_id=hat_variant.pk, quantity=1)
+    pending, _ = commerce.start_checkout(cart=cart, email=buyer.email, user=buyer)
+    assert pending.status == "pending"
+    url = reverse("recommendations:bought", args=[brand.slug])
+    viewer = Client()
+    viewer.force_login(buyer)
+
+    answer = viewer.get(url)
+
+    assert answer.status_code == 200 and answer["Cache-Control"] == "private, no-store"
+    assert answer.json() == {"productIds": sorted([mug.pk, tea.pk])}
+    assert Client().get(url).json() == {"productIds": []}
+    get_payment_backend.cache_clear()
+
+
+def test_a_signed_in_viewers_page_filters_the_shared_row_itself(client, event):
+    """The related row's config: an anonymous (shared) page says nobody is signed in; a signed-in
+    viewer's own page says so and where to ask what they bought."""
+    import json
+    import re
+
+    def config(page):
+        found = re.search(rb'id="related-config" type="application/json">(.*?)</script>', page.content)
+        return json.loads(found.group(1))
+
+    url = reverse("viewer:watch", args=[event.organization.slug, event.slug])
+    anonymous = config(client.get(url))
+    client.force_login(UserFactory(is_staff=False))
+    signed_in = config(client.get(url))
+
+    assert (anonymous["signedIn"], signed_in["signedIn"]) == (False, True)
+    assert signed_in["boughtUrl"] == reverse("recommendations:bought", args=[event.organization.slug])
+    assert signed_in["perViewer"] is False  # the local model: the same related products for all

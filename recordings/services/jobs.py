@@ -104,11 +104,11 @@ class Lease:
         self._last_beat = time.monotonic()
 
 
-def _new_owner() -> str:
+def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-def _owner_is_dead(owner: str) -> bool:
+def owner_is_dead(owner: str) -> bool:
     """True when ``owner`` ran on this host and its process is gone (a killed pool child)."""
     host, _, rest = owner.partition(":")
     pid = rest.partition(":")[0]
@@ -123,7 +123,7 @@ def is_stale(recording: Recording, *, now: datetime | None = None) -> bool:
         return False
     if not recording.lease_owner or recording.lease_expires_at is None:
         return True
-    return recording.lease_expires_at <= (now or timezone.now()) or _owner_is_dead(recording.lease_owner)
+    return recording.lease_expires_at <= (now or timezone.now()) or owner_is_dead(recording.lease_owner)
 
 
 @transaction.atomic
@@ -148,7 +148,7 @@ def claim(*, recording_id: int) -> Lease | None:
         )
     recording.status, recording.progress, recording.failure_reason = Status.PROCESSING, 0, ""
     recording.attempts += 1
-    recording.lease_owner = _new_owner()
+    recording.lease_owner = new_owner()
     recording.lease_expires_at = timezone.now() + timedelta(seconds=lease_seconds())
     fields = ["status", "progress", "failure_reason", "attempts", "lease_owner", "lease_expires_at"]
     recording.save(update_fields=[*fields, "updated_at"])
@@ -167,6 +167,21 @@ def finish(lease: Lease, *, status: str, **values) -> Recording:
             setattr(recording, name, value)
         recording.save(update_fields=["status", "lease_owner", "lease_expires_at", "updated_at", *values])
     return recording
+
+
+def hand_over(lease: Lease) -> None:
+    """The attempt stops before the task's time limit and queues the job again (after commit):
+    pending, no lease, this start not counted (a chunked transcode, recordings.services.chunked,
+    keeps its finished pieces). LeaseLost when the job is no longer the attempt's."""
+    with transaction.atomic():
+        recording = Recording.objects.select_for_update().filter(pk=lease.recording_id).first()
+        if recording is None or recording.lease_owner != lease.owner or recording.status != Status.PROCESSING:
+            raise LeaseLost(f"Another attempt has taken over video {lease.recording_id}.")
+        recording.status, recording.lease_owner, recording.lease_expires_at = Status.PENDING, "", None
+        recording.attempts = max(0, recording.attempts - 1)
+        recording.save(update_fields=["status", "lease_owner", "lease_expires_at", "attempts", "updated_at"])
+        _queue_after_commit(recording)
+    logger.info("Transcode handed over", extra={"recording": lease.recording_id, "attempt": lease.attempt})
 
 
 @contextmanager

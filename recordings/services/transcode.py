@@ -15,6 +15,7 @@ outcome, so it finishes once."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,8 @@ from liveshop import media
 from liveshop.media import MediaInfo, Problem
 from recordings.exceptions import InvalidUpload, TranscodeFailed
 from recordings.models import Recording, new_media_prefix
-from recordings.playlists import PlaylistError, parse_master, parse_media
-from recordings.services import jobs, problems
+from recordings.playlists import PlaylistError, bit_rates, parse_master, parse_media
+from recordings.services import chunked, jobs, problems
 from recordings.services.uploads import probe_video
 from recordings.services.videos import delete_folder
 
@@ -108,14 +109,17 @@ def transcode_upload(*, recording_id: int) -> Recording | None:
     if lease is None:
         return Recording.objects.filter(pk=recording_id).first()
     recording = Recording.objects.get(pk=recording_id)
-    prefix, stored = output_prefix(recording), []
+    prefix, stored, in_pieces = output_prefix(recording), [], False
     try:
         with jobs.work_folder(lease) as folder:
             source = _source(recording, folder, lease)
             info = probe_video(source, recording=recording_id)
+            if in_pieces := chunked.wanted(info):
+                return _transcode_in_pieces(lease, recording, source=source, info=info, folder=folder)
             work = folder / "hls"
             work.mkdir()
             run_ffmpeg(source, work, rendition_plan(info), info, on_progress=_progress_writer(lease))
+            advertise_measured_bit_rates(work)
             make_thumbnail(source, work / THUMBNAIL, info)
             result = describe(work, prefix)
             check_complete(result, info)
@@ -132,17 +136,54 @@ def transcode_upload(*, recording_id: int) -> Recording | None:
         logger.warning("Transcode taken over by another attempt", extra={"recording": recording_id})
         return current
     except SoftTimeLimitExceeded:
+        if in_pieces:  # the pieces done stay done: the next attempt goes on from them
+            jobs.hand_over(lease)
+            return Recording.objects.filter(pk=recording_id).first()
         _delete(stored)
         return _fail(lease, problems.explain(Problem.TIMED_OUT), detail="the task's soft time limit")
     except (TranscodeFailed, InvalidUpload) as exc:  # InvalidUpload: probe_video logged the detail
-        _delete(stored)
+        _discard(stored, in_pieces=in_pieces, lease=lease, prefix=prefix)
         return _fail(lease, str(exc), detail=getattr(exc, "detail", ""))
     except (PlaylistError, OSError) as exc:
-        _delete(stored)
+        _discard(stored, in_pieces=in_pieces, lease=lease, prefix=prefix)
         return _fail(lease, problems.explain(Problem.UNKNOWN), detail=problems.technical_detail(exc))
     except BaseException:
         _delete(stored)
         raise
+
+
+def _transcode_in_pieces(
+    lease: jobs.Lease, recording: Recording, *, source: Path, info: MediaInfo, folder: Path
+) -> Recording | None:
+    """A long video in pieces (recordings.services.chunked): ready, or handed over to a next
+    attempt before this one's time limit (the video returned as it is, pending)."""
+    prefix = recording.cdn_prefix
+    outcome = chunked.transcode_in_pieces(
+        lease=lease, recording=recording, source=source, info=info, folder=folder, prefix=prefix
+    )
+    if outcome is None:
+        return Recording.objects.filter(pk=recording.pk).first()
+    result, stored = outcome
+    try:
+        done = _complete(lease, result)
+    except BaseException:
+        _delete(stored)
+        raise
+    chunked.finished(recording_id=recording.pk, prefix=prefix)
+    return done
+
+
+def _discard(stored: list[str], *, in_pieces: bool, lease: jobs.Lease, prefix: str) -> None:
+    """A failed attempt's output: what it stored, or for pieces the video's whole folder (every
+    piece's segments) and its pieces; not when the job is no longer this attempt's."""
+    if not in_pieces:
+        _delete(stored)
+        return
+    try:
+        lease.beat(force=True)
+    except jobs.LeaseLost:
+        return
+    chunked.discard(recording_id=lease.recording_id, prefix=prefix)
 
 
 def _source(recording: Recording, folder: Path, lease: jobs.Lease) -> Path:
@@ -181,21 +222,81 @@ def _progress_writer(lease: jobs.Lease, *, start: int = 0) -> Callable[[float], 
     return report
 
 
-def ffmpeg_command(source: Path, work: Path, plan: list[Rendition], info: MediaInfo) -> list[str]:
+@dataclass(frozen=True)
+class Window:
+    """The part of a piece's file (recordings.services.chunked) that is the piece, in the file's
+    own timestamps (seconds), and where it goes: ``origin`` becomes the output's time 0 (before
+    ``ts_offset``). The picture from ``start`` to ``end`` (None: the file's start or end); the
+    sound from ``audio_start`` (None: the file's start), ``audio_samples`` of it (None: to the
+    end), its samples timed from there by their count, so pieces whose sound starts and ends on
+    the AAC encoder's 1024-sample frames join without a partial frame or a drift."""
+
+    origin: float
+    start: float | None
+    end: float | None
+    audio_start: float | None = None
+    audio_samples: int | None = None
+    audio_end: float | None = None  # without a sample count (a sample rate ffprobe did not say)
+
+    def picture(self) -> str:
+        bounds = [
+            f"{name}={value:.6f}"
+            for name, value in (("start", self.start), ("end", self.end))
+            if value is not None
+        ]
+        cut = f"trim={':'.join(bounds)}," if bounds else ""
+        return f"{cut}setpts=PTS-{self.origin:.6f}/TB"
+
+    def sound(self) -> str:
+        filters = []
+        if self.audio_start is not None:
+            filters.append(f"atrim=start={self.audio_start:.6f}")
+        if self.audio_samples is not None:
+            filters.append(f"atrim=end_sample={self.audio_samples}")
+        elif self.audio_end is not None:
+            filters.append(f"atrim=end={self.audio_end:.6f}")
+        if self.audio_start is None:
+            filters.append(f"asetpts=PTS-{self.origin:.6f}/TB")
+        else:
+            filters.append(f"asetpts=N/SR/TB+{self.audio_start - self.origin:.6f}/TB")
+        return ",".join(filters)
+
+
+def ffmpeg_command(
+    source: Path,
+    work: Path,
+    plan: list[Rendition],
+    info: MediaInfo,
+    *,
+    ts_offset: float = 0.0,
+    piece: str = "",
+    window: Window | None = None,
+) -> list[str]:
+    """The one ffmpeg command for ``plan``. A piece of a chunked transcode (recordings.services.
+    chunked) gives its start in the video (``ts_offset``: the pieces' timestamps then run on
+    without a jump), a name for its segments (``piece``: "p0003_") and the stretch of its file
+    that is the piece (``window``: read on the file's own clock, -copyts)."""
+    n = len(plan)
+    video = f"[0:v:0]{window.picture()}," if window else "[0:v:0]"
     scale = ";".join(f"[s{i}]scale={r.width}:{r.height}[v{i}]" for i, r in enumerate(plan))
+    graph = f"{video}split={n}{''.join(f'[s{i}]' for i in range(n))};{scale}"
+    audio = [("0:a:0" if info.has_video else "1:a:0") for _ in plan]
+    if window and info.has_audio:  # the piece's own sound, split for each rendition
+        graph += f";[0:a:0]{window.sound()},asplit={n}{''.join(f'[a{i}]' for i in range(n))}"
+        audio = [f"[a{i}]" for i in range(n)]
     # Input 0 gives the picture: the upload, or for sound only a still one (the sound is input 1).
     still = ["-f", "lavfi", "-i", f"{AUDIO_PICTURE}:d={info.duration:.3f}"]  # -shortest lags 10 s
     inputs = ["-i", str(source)] if info.has_video else [*still, "-i", str(source)]
     command = [
         media.ffmpeg.FFMPEG, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-        "-progress", "pipe:1", "-nostats", *inputs,
-        "-filter_complex", f"[0:v:0]split={len(plan)}{''.join(f'[s{i}]' for i in range(len(plan)))};{scale}",
+        "-progress", "pipe:1", "-nostats", *(["-copyts"] if window else []), *inputs,
+        "-filter_complex", graph,
     ]  # fmt: skip
-    for i in range(len(plan)):
+    for i in range(n):
         command += ["-map", f"[v{i}]"]
     if info.has_audio:
-        for _ in plan:
-            command += ["-map", "0:a:0" if info.has_video else "1:a:0"]
+        for stream in audio:
+            command += ["-map", stream]
     command += ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-profile:v", "high"]
     for i, r in enumerate(plan):
         command += [f"-b:v:{i}", f"{r.video_kbps}k", f"-maxrate:v:{i}", f"{round(r.video_kbps * 1.07)}k"]
@@ -207,10 +308,12 @@ def ffmpeg_command(source: Path, work: Path, plan: list[Rendition], info: MediaI
     streams = " ".join(
         f"v:{i}{f',a:{i}' if info.has_audio else ''},name:{r.name}" for i, r in enumerate(plan)
     )
+    if ts_offset:
+        command += ["-output_ts_offset", f"{ts_offset:.6f}"]
     command += [
         "-f", "hls", "-hls_time", str(SEGMENT_SECONDS), "-hls_playlist_type", "vod",
         "-hls_flags", "independent_segments",
-        "-hls_segment_filename", str(work / "%v" / "segment_%04d.ts"),
+        "-hls_segment_filename", str(work / "%v" / f"{piece}segment_%04d.ts"),
         "-master_pl_name", "master.m3u8", "-var_stream_map", streams,
         str(work / "%v" / "index.m3u8"),
     ]  # fmt: skip
@@ -229,6 +332,48 @@ def run_ffmpeg(
         )
     except media.MediaError as exc:
         raise _failed(exc, "ffmpeg failed", source=source, work=work) from None
+
+
+def advertise_measured_bit_rates(work: Path) -> None:
+    """Rewrite ffmpeg's master playlist with each rendition's BANDWIDTH (peak) and
+    AVERAGE-BANDWIDTH measured from its segments' sizes and lengths (recordings.playlists.
+    bit_rates); ffmpeg advertises its encoders' targets plus 10 % and no average."""
+    variants = []
+    for variant in parse_master((work / "master.m3u8").read_text()):
+        path = work / variant.uri
+        playlist = parse_media(path.read_text())
+        sizes = [((path.parent / s.uri).stat().st_size, s.duration_ms) for s in playlist.segments]
+        target = playlist.target_duration or math.ceil(max(ms for _size, ms in sizes) / 1000)
+        peak, average = bit_rates(sizes, target_duration=target)
+        variants.append(
+            {
+                "name": variant.uri.split("/")[0],
+                "resolution": variant.resolution,
+                "codecs": variant.codecs,
+                "frame_rate": variant.frame_rate,
+                "bandwidth": peak,
+                "average_bandwidth": average,
+            }
+        )
+    (work / "master.m3u8").write_text(master_playlist(variants))
+
+
+def master_playlist(variants: list[dict]) -> str:
+    """A multivariant playlist of ``variants`` (dicts with name, bandwidth, average_bandwidth,
+    resolution, frame_rate, codecs), each at ``<name>/index.m3u8``, in their order."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for v in variants:
+        attributes = [f"BANDWIDTH={v['bandwidth'] or 1}"]
+        if v.get("average_bandwidth"):
+            attributes.append(f"AVERAGE-BANDWIDTH={v['average_bandwidth']}")
+        if v.get("resolution"):
+            attributes.append(f"RESOLUTION={v['resolution']}")
+        if v.get("frame_rate"):
+            attributes.append(f"FRAME-RATE={v['frame_rate']:.3f}")
+        if v.get("codecs"):
+            attributes.append(f'CODECS="{v["codecs"]}"')
+        lines += [f"#EXT-X-STREAM-INF:{','.join(attributes)}", f"{v['name']}/index.m3u8"]
+    return "\n".join([*lines, ""])
 
 
 def make_thumbnail(source: Path, target: Path, info: MediaInfo, *, at: float | None = None) -> None:
@@ -319,6 +464,7 @@ def describe(work: Path, prefix: str) -> Result:
                 "width": int(width) if width else None,
                 "height": int(height) if height else None,
                 "bandwidth": variant.bandwidth,
+                "average_bandwidth": variant.average_bandwidth,
                 "codecs": variant.codecs,
                 "frame_rate": variant.frame_rate,
                 "duration_ms": playlist.duration_ms,

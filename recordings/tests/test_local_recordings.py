@@ -5,6 +5,7 @@ local mode). Skipped where ffmpeg is missing; marked "media" with the other ffmp
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 
 from catalog.tests.factories import ProductFactory
+from events.models import Highlight
 from events.tests.factories import LiveEventFactory, StreamSessionFactory
 from liveshop.media import ffmpeg
 from recordings.models import ProductCue, Recording
@@ -23,6 +25,7 @@ from recordings.playlists import parse_master, parse_media
 from recordings.services.ingest import LOCAL_SOURCE, local_recordings_root
 from recordings.services.local import ConversionFailed, ingest_local_recording
 from recordings.services.manifest import parse_manifest, parse_prefix
+from recordings.services.product_cues import LATE_CUE_MS
 from recordings.tests.conftest import highlight
 from tests import media
 
@@ -146,6 +149,66 @@ def test_a_local_recording_becomes_a_ready_replay_with_its_cue(local_mode, flv_s
     assert abs(ffprobe_duration(Path(replays.path(recording.master_path))) - SECONDS) < 0.5
     [cue] = recording.cues.all()
     assert cue.product == product and abs(cue.start_ms - 3_200) <= 1_000 and cue.end_ms is None
+
+
+def stamped(event, product, session, ms: int) -> Highlight:
+    """A highlight of the session stamped ``ms`` into it (by the wall clock: made then too)."""
+    at = session.started_at + timedelta(milliseconds=ms)
+    made = Highlight.objects.create(event=event, product=product, session=session, offset_ms=ms)
+    Highlight.objects.filter(pk=made.pk).update(created_at=at)
+    made.refresh_from_db()
+    return made
+
+
+def test_a_recording_shorter_than_its_wall_clock_keeps_its_late_highlight_clamped(
+    local_mode, flv_source, show, caplog, client
+):
+    """The encoder sent 6 s of video in a 10 s session (slower than real time); a highlight
+    stamped 9 s in by the wall clock falls after the recording's end: kept, at the end, said."""
+    from django.urls import reverse
+
+    from accounts.tests.factories import member
+    from recordings.payloads import media_time
+    from recordings.selectors import list_event_recordings
+
+    event, product, session = show
+    session.ended_at = SESSION_START + timedelta(seconds=10)
+    session.save()
+    late_product = ProductFactory(organization=event.organization, name="Trail Beanie")
+    stamped(event, product, session, 2_000)
+    late = stamped(event, late_product, session, 9_000)
+
+    with caplog.at_level(logging.WARNING, logger="recordings.services.product_cues"):
+        recording = ingest_local_recording(flv=recorded(local_mode, flv_source), stream_id=STREAM_ID)
+
+    assert recording.status == Recording.Status.READY and abs(recording.duration_ms - SECONDS * 1000) <= 300
+    on_time, clamped = recording.cues.order_by("start_ms")
+    assert (
+        on_time.product == product
+        and on_time.clamped_from_ms is None
+        and abs(on_time.start_ms - 2_000) <= 1_000
+    )
+    assert (clamped.product, clamped.highlight) == (late_product, late)
+    assert clamped.start_ms == recording.duration_ms - LATE_CUE_MS and clamped.end_ms is None
+    assert on_time.end_ms == clamped.start_ms and abs(clamped.clamped_from_ms - 9_000) <= 1_000
+    [warning] = [r for r in caplog.records if "after the end of its recording" in r.getMessage()]
+    assert (warning.levelno, warning.recording_id, warning.highlight_id) == (
+        logging.WARNING,
+        recording.pk,
+        late.pk,
+    )
+    # The studio says so: on the recording's timeline page and in the event's recordings.
+    client.force_login(member(event.organization))
+    page = client.get(reverse("videos:detail", args=[recording.pk])).content.decode()
+    assert "Highlights after the end of the recording" in page
+    shown = media_time(clamped.start_ms)
+    assert f"<strong>Trail Beanie</strong>: featured at 0:09 of the stream, shown from {shown}" in page
+    assert list_event_recordings(event).get().late_cues == 1
+    # Ingesting again keeps the one set of cues (the clamped one upserted, not doubled).
+    again = ingest_local_recording(flv=recorded(local_mode, flv_source), stream_id=STREAM_ID, force=True)
+    assert (
+        again.cues.count() == 2 and again.cues.filter(clamped_from_ms__isnull=False).get().highlight == late
+    )
 
 
 def test_the_conversion_writes_the_layout_ivs_writes(local_mode, flv_source, show):
@@ -393,3 +456,76 @@ def test_a_show_streamed_to_the_media_server_becomes_a_ready_replay(media_server
     [cue] = recording.cues.all()
     expected = (featured.created_at - recording.started_at).total_seconds() * 1000
     assert cue.product == product and abs(cue.start_ms - expected) <= 1_000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_encoders_click_is_stamped_with_its_media_time_and_lands_in_the_replay(
+    media_server, settings, tmp_path
+):
+    """An encoder at half real time: 6 s of video take 12 s. A click 8 s after the stream began is
+    stamped with the media time nginx-rtmp reports (~4 s), which is where the replay shows it; the
+    wall clock's 8 s would be after the replay's end."""
+    from django.utils import timezone
+
+    from accounts.tests.factories import OrganizationFactory, member
+    from events import services as event_services
+    from liveshop import crypto
+    from liveshop.video import get_video_backend
+
+    settings.VIDEO_BACKEND = "local"
+    settings.MEDIA_SERVER_RTMP_PORT = media_server.rtmp_port
+    settings.MEDIA_SERVER_HTTP_PORT = media_server.http_port
+    settings.MEDIA_SERVER_PUBLIC_URL = media_server.public_url
+    settings.MEDIA_SERVER_DIR = media_server.directory
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "recordings": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "recordings", "base_url": "/media/recordings/"},
+        },
+    }
+    get_video_backend.cache_clear()
+    host = member(OrganizationFactory())
+    organization = host.memberships.get().organization
+    product = ProductFactory(organization=organization)
+    event = event_services.create_event(
+        organization=organization,
+        title="Slow show",
+        scheduled_start=timezone.now(),
+        by=host,
+        products=[product],
+    )
+    slow = ["-readrate", "0.5"] + [a for a in media.FFMPEG_TEST_SOURCE if a != "-re"]
+    ffmpeg = subprocess.Popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", *slow, "-pix_fmt", "yuv420p", "-t", "6",
+         "-f", "flv", media_server.ingest(crypto.decrypt(event.stream_key_encrypted))],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        session = media.wait_for(
+            lambda: event.sessions.filter(started_at__isnull=False).first(),
+            what=f"the event to go live\n{media_server.output()}",
+        )
+        media.wait_for(
+            lambda: timezone.now() - session.started_at > timedelta(seconds=8), what="8 s of stream"
+        )
+        event.refresh_from_db()
+        featured = event_services.feature_product(event=event, product=product, by=host)
+        wall_ms = (featured.created_at - session.started_at).total_seconds() * 1000
+        assert ffmpeg.wait(timeout=60) == 0, ffmpeg.stderr.read()
+    finally:
+        media.stop(ffmpeg)
+        get_video_backend.cache_clear()
+
+    assert 2_000 <= featured.offset_ms <= wall_ms - 2_500, (featured.offset_ms, wall_ms)  # media, not wall
+    recording = media.wait_for(
+        lambda: Recording.objects.filter(event=event, status__in=["ready", "failed"]).first(),
+        timeout=90,
+        what=f"the recording to be ingested\n{media_server.output()}",
+    )
+    assert recording.status == Recording.Status.READY, recording.failure_reason
+    assert 5_000 <= recording.duration_ms <= 7_500 and wall_ms > recording.duration_ms
+    [cue] = recording.cues.all()
+    assert cue.product == product and cue.clamped_from_ms is None
+    assert abs(cue.start_ms - featured.offset_ms) <= 1_000

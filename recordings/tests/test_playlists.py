@@ -1,3 +1,4 @@
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -5,6 +6,7 @@ import pytest
 from recordings.playlists import (
     PlaylistError,
     Timeline,
+    bit_rates,
     parse_master,
     parse_media,
 )
@@ -50,6 +52,20 @@ def test_parse_master_lists_the_variants_in_order():
     )
     assert video.codecs == "avc1.4D401F,mp4a.40.2"
     assert (audio.uri, audio.resolution, audio.frame_rate) == ("audio_only/playlist.m3u8", "", None)
+
+
+def test_bit_rates_are_rfc_8216s_peak_and_average_segment_bit_rates():
+    # 4 s segments of 2, 3 and 2 Mbit/s, then a 0.4 s one that is mostly a keyframe (10 Mbit/s).
+    segments = [(1_000_000, 4000), (1_500_000, 4000), (1_000_000, 4000), (500_000, 400)]
+
+    peak, average = bit_rates(segments, target_duration=4)
+
+    assert average == math.ceil(4_000_000 * 8 / 12.4)  # every bit over the playlist's duration
+    # The peak: the best run lasting 2-6 s; the short segment counts only with the one before it.
+    assert peak == 3_000_000
+    assert bit_rates([(500_000, 400)], target_duration=1) == (10_000_000, 10_000_000)  # no run: the average
+    with pytest.raises(PlaylistError):
+        bit_rates([], target_duration=4)
 
 
 def test_parse_media_places_segments_and_carries_program_date_times():

@@ -17,20 +17,17 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 import pytest
 import redis
 from celery import Celery
-from django.conf import settings
-from django.db import connection
 
 from accounts.tests.factories import OrganizationFactory
 from recordings.models import Recording
 from recordings.playlists import parse_master, parse_media
 from recordings.services import jobs
-from tests.asgi_server import database_url
+from tests import celery_worker
 from tests.media import ROOT, wait_for
 
 pytestmark = [
@@ -70,17 +67,17 @@ def start_worker(directory: Path, name: str, env: dict[str, str]) -> Worker:
 
 def broker_url() -> str:
     """The run's Redis, in a database of its own (nothing else in the run queues there)."""
-    parts = urlsplit(settings.REDIS_URL)
-    return urlunsplit(parts._replace(path="/15"))
+    return celery_worker.broker_url(15)
 
 
-def make_video(path: Path) -> None:
+def make_video(path: Path, *, seconds: float = VIDEO_SECONDS, size: str = "1280x720", rate: int = 25) -> None:
     path.parent.mkdir(parents=True)
     subprocess.run(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc2=size=1280x720:rate=25:duration={VIDEO_SECONDS}",
-         "-f", "lavfi", "-i", f"sine=frequency=440:duration={VIDEO_SECONDS}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path)],
+         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}",
+         "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", str(rate), "-pix_fmt", "yuv420p", "-c:a", "aac",
+         str(path)],
         check=True,
     )  # fmt: skip
 
@@ -113,35 +110,36 @@ def gone(process: psutil.Process) -> bool:
         return True
 
 
+def worker_env(media: Path, scratch: Path, broker: str) -> dict[str, str]:
+    return celery_worker.worker_env(
+        broker,
+        VIDEO_BACKEND="fake",
+        DJANGO_MEDIA_ROOT=str(media),
+        TMPDIR=str(scratch),
+        LIVESHOP_RECORDINGS_JOB_LEASE_SECONDS="20",
+        LIVESHOP_RECORDINGS_STALE_CHECK_SECONDS="1",
+    )
+
+
+def pending_video(media: Path, **options) -> Recording:
+    brand = OrganizationFactory()
+    name = f"uploads/{brand.pk}/show.mp4"
+    make_video(media / name, **options)
+    return Recording.objects.create(
+        organization=brand, backend="upload", title="Show", slug="show", upload=name, status="pending"
+    )
+
+
 def test_a_transcode_killed_with_its_worker_finishes_exactly_once(tmp_path):
     media, scratch = tmp_path / "media", tmp_path / "tmp"
     scratch.mkdir()
-    brand = OrganizationFactory()
-    name = f"uploads/{brand.pk}/show.mp4"
-    make_video(media / name)
-    video = Recording.objects.create(
-        organization=brand, backend="upload", title="Show", slug="show", upload=name, status="pending"
-    )
+    video = pending_video(media)
     broker = broker_url()
     redis.Redis.from_url(broker).flushdb()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "liveshop.settings.base",
-        "DJANGO_DEBUG": "true",
-        "DATABASE_URL": database_url(connection.settings_dict),
-        "DJANGO_DB_POOL": "false",
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_BROKER_URL": broker,
-        "VIDEO_BACKEND": "fake",
-        "DJANGO_MEDIA_ROOT": str(media),
-        "TMPDIR": str(scratch),
-        "LIVESHOP_RECORDINGS_JOB_LEASE_SECONDS": "20",
-        "LIVESHOP_RECORDINGS_STALE_CHECK_SECONDS": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = worker_env(media, scratch, broker)
     workers = [start_worker(tmp_path, "first", env)]
     try:
-        sender = Celery("sender", broker=broker)
+        sender = Celery("sender", broker=broker, set_as_current=False)  # never the tasks' app
         sender.send_task("recordings.tasks.transcode_upload_task", args=[video.pk])
         sender.close()
 
@@ -227,3 +225,63 @@ def assert_one_set_of_outputs(root: Path, video: Recording) -> None:
         expected |= {f"{base}/{segment.uri}" for segment in playlist.segments}
     assert stored == expected
     assert video.master_path == f"{video.cdn_prefix}/master.m3u8"
+
+
+def test_a_chunked_transcode_killed_with_its_worker_goes_on_from_its_finished_pieces(tmp_path):
+    """16 s in pieces of 2 s on a worker of two pool children (the video's attempt and a
+    helper taking pieces in parallel); the whole worker is SIGKILLed once some pieces are done:
+    a new worker's periodic check runs the job again, which skips the split and those pieces."""
+    from recordings.models import TranscodePiece
+
+    media, scratch = tmp_path / "media", tmp_path / "tmp"
+    scratch.mkdir()
+    video = pending_video(media, seconds=16, size="320x240", rate=10)
+    broker = broker_url()
+    redis.Redis.from_url(broker).flushdb()
+    env = {
+        **worker_env(media, scratch, broker),
+        "LIVESHOP_TRANSCODE_CHUNKED_OVER_SECONDS": "3",
+        "LIVESHOP_TRANSCODE_PIECE_SECONDS": "2",
+    }
+    workers = [start_worker(tmp_path, "first", env)]
+    try:
+        sender = Celery("sender", broker=broker, set_as_current=False)  # never the tasks' app
+        sender.send_task("recordings.tasks.transcode_upload_task", args=[video.pk])
+        sender.close()
+
+        def some_done():
+            done = TranscodePiece.objects.filter(recording_id=video.pk, status="done").count()
+            return 2 <= done < TranscodePiece.objects.filter(recording_id=video.pk).count()
+
+        wait_for(some_done, timeout=240, interval=0.1, what="two pieces to be done")
+        workers[0].kill_group()
+        done = {p.index for p in TranscodePiece.objects.filter(recording_id=video.pk, status="done")}
+        video = job(video.pk)
+        folder = media / "recordings" / video.cdn_prefix
+        finished = {
+            path: path.stat().st_mtime_ns
+            for path in folder.rglob("p*_segment_*.ts")
+            if int(path.name[1:5]) in done
+        }
+        assert finished and video.status == "processing"
+
+        workers.append(start_worker(tmp_path, "second", env))
+        wait_for(
+            lambda: job(video.pk).status in ("ready", "failed"), timeout=300, interval=0.25, what="ready"
+        )
+        wait_for(
+            lambda: not list(scratch.glob(f"{jobs.FOLDER_PREFIX}*")),
+            timeout=60,
+            what="the attempts to remove their working folders",
+        )
+    finally:
+        for worker in workers:
+            worker.kill_group()
+
+    video = job(video.pk)
+    assert (video.status, video.failure_reason, video.attempts) == ("ready", "", 2), tail(workers)
+    # Neither split again (that would redo every piece) nor redone: the same files, untouched.
+    assert all(path.stat().st_mtime_ns == mtime for path, mtime in finished.items())
+    assert_one_set_of_outputs(media / "recordings", video)
+    assert abs(video.duration_ms - 16000) <= 300
+    assert not TranscodePiece.objects.filter(recording_id=video.pk).exists()

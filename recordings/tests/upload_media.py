@@ -79,6 +79,34 @@ def on_disk(settings, tmp_path):
     return uploads, hls
 
 
+def assert_bit_rates_are_measured(master: Path) -> list:
+    """Each variant of ``master`` advertises what its segments carry, as RFC 8216 defines it:
+    AVERAGE-BANDWIDTH every segment's bits over the playlist's length, BANDWIDTH the highest bit
+    rate of any run of contiguous segments lasting 0.5-1.5 times the target duration (each run
+    tried here, from the files on disk). Returns the variants."""
+    from recordings.playlists import parse_master, parse_media
+
+    variants = parse_master(master.read_text())
+    for variant in variants:
+        path = master.parent / variant.uri
+        playlist = parse_media(path.read_text())
+        bits = [(path.parent / s.uri).stat().st_size * 8 for s in playlist.segments]
+        seconds = [s.duration_ms / 1000 for s in playlist.segments]
+        low, high = playlist.target_duration * 0.5, playlist.target_duration * 1.5
+        n = len(bits)
+        runs = [
+            sum(bits[i:j]) / sum(seconds[i:j])
+            for i in range(n)
+            for j in range(i + 1, n + 1)
+            if low <= sum(seconds[i:j]) <= high
+        ]
+        average = sum(bits) / sum(seconds)
+        assert variant.average_bandwidth == pytest.approx(average, abs=1), variant
+        assert variant.bandwidth == pytest.approx(max(runs, default=average), abs=1), variant
+        assert variant.average_bandwidth <= variant.bandwidth
+    return variants
+
+
 def files_in(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
 

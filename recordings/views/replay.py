@@ -15,6 +15,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.static import serve
 
@@ -35,6 +36,7 @@ class EventReplayView(View):
 
     template_name = "recordings/replay.html"  # embed.views.player frames the same page
     live_page = "viewer:watch"  # where a show without a ready replay is sent
+    framed = False  # in a frame on another site (the embed): signed media by query, not cookies
 
     def extra_context(self, event: LiveEvent) -> dict:
         """What a subclass's template adds (the embed page's settings)."""
@@ -59,6 +61,7 @@ class EventReplayView(View):
             others=others,
             template=self.template_name,
             extra=self.extra_context(event),
+            framed=self.framed,
         )
         if cdn.signs_replay(recording):
             cdn.sign_replay_response(response, recording)
@@ -91,17 +94,21 @@ def render_replay(
     others=(),
     template: str = "recordings/replay.html",
     extra: dict | None = None,
+    framed: bool = False,
 ) -> HttpResponse:
     """Count the view and render ``template`` (the QR URL pattern ``qr`` ends in ``/0.svg``),
-    with ``extra`` added to its context."""
+    with ``extra`` added to its context. ``framed``: for a frame on another site, which gets no
+    cookie of ours: signed media come with a signed query for the player instead."""
     count_replay_view(recording=recording, viewer=request.user, viewer_keys=viewer_keys(request))
     cues = selectors.list_cues(recording)
     qr_pattern = qr.replace("/0.svg", "/{id}.svg")
     config = {
         **replay_payload(recording, cues, campaign=campaign),
         "qrUrl": qr_pattern,
-        "withCredentials": cdn.requires_cookies(recording) and cdn.is_configured(),
+        "withCredentials": cdn.requires_cookies(recording) and cdn.is_configured() and not framed,
+        "mediaQuery": cdn.signed_query(recording) if framed else "",  # the player adds it to each request
         "heartbeatMs": int(settings.LIVESHOP_WS_HEARTBEAT_SECONDS * 1000),  # the stock socket's
+        "captions": selectors.caption_track_urls(recording),  # the player's <track>s (issue 16)
     }
     cards = {card["id"]: card for card in config["products"]}
     lineup = [
@@ -112,7 +119,7 @@ def render_replay(
         "recording": recording,
         "event": event,
         "organization": recording.organization,
-        "title": event.title if event else recording.title or "Untitled video",
+        "title": event.title if event else recording.title or _("Untitled video"),
         "description": event.description if event else "",
         "screen": "replay" if recording.is_ready and recording.master_path else "processing",
         "poster": poster_url(recording, event),
@@ -124,7 +131,8 @@ def render_replay(
         ],
         "live_url": reverse("viewer:watch", args=[event.organization.slug, event.slug]) if event else "",
         "card": None,
-        "card_kicker": "In the video now",
+        "card_kicker": _("In the video now"),
+        "captions": config["captions"],
         "config": config,
     }
     return remember_viewer(request, render(request, template, {**context, **(extra or {})}))

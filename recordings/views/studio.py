@@ -31,9 +31,9 @@ from catalog.models import Product
 from events.exceptions import InvalidCues, SrtImportError
 from events.srt_cues import CueSpec, export_srt, parse_srt
 from liveshop import handlers, jsoninput
-from recordings import cdn, payloads
+from recordings import cdn, payloads, selectors
 from recordings.exceptions import InvalidUpload
-from recordings.forms import VideoReplaceForm, VideoUploadForm, clean_cue_rows
+from recordings.forms import CaptionsForm, VideoReplaceForm, VideoUploadForm, clean_cue_rows
 from recordings.models import Recording
 from recordings.services import jobs, posters, uploads
 from recordings.services.product_cues import replace_cues
@@ -226,7 +226,11 @@ class VideoDetailView(LoginRequiredMixin, View):
     """The processing page (live progress) and, once ready, the timeline editor."""
 
     def get(self, request, pk):
-        recording = recording_or_404(request, pk)
+        return self.render_detail(request, recording_or_404(request, pk))
+
+    def render_detail(self, request, recording: Recording, status: int = 200, **extra) -> HttpResponse:
+        """The page; ``extra`` goes to the template (a bound form with its errors)."""
+        pk = recording.pk
         can_edit = permissions.can(request.user, Action.EDIT_RECORDING, recording)
         products = _editor_products(recording) if recording.is_ready else []
         editor = {
@@ -250,9 +254,13 @@ class VideoDetailView(LoginRequiredMixin, View):
             "thumbnail": _thumbnail_url(recording),
             "replace_form": VideoReplaceForm(auto_id="replace_%s"),
             "poster_max_size": uploads.human_size(posters.MAX_IMAGE_BYTES),
+            "caption_tracks": selectors.list_caption_tracks(recording),
+            "late_cues": selectors.list_late_cues(recording) if recording.is_ready else [],
+            "captions_form": CaptionsForm(auto_id="captions_%s"),
+            **extra,
         }
         # The editor's player previews the video (published or not): its files need the cookies.
-        response = render(request, "recordings/studio/video_detail.html", context)
+        response = render(request, "recordings/studio/video_detail.html", context, status=status)
         patch_cache_control(response, private=True, no_store=True)
         return cdn.sign_replay_response(response, recording)
 

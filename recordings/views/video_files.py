@@ -103,5 +103,6 @@ class VideoPosterView(LoginRequiredMixin, View):
             messages.error(request, f"The poster was not changed. {exc}")
         else:
             what = "picture" if form.cleaned_data["image"] else "frame"
-            messages.success(request, f"The poster is this {what} now, on the video's page and in embeds.")
+            where = "on the video's page and its link previews"  # uploaded videos have no embed yet
+            messages.success(request, f"The poster is this {what} now, {where}.")
         return redirect("videos:detail", pk=recording.pk)

@@ -12,6 +12,7 @@
 import { createPreview } from "./console/preview.js";
 import { applyStockLevels } from "./console/stock.js";
 import { jsonBody, post } from "./lib/http.js";
+import { gettext, interpolate, ngettext } from "./lib/i18n.js";
 import { CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, liveSocket } from "./lib/socket.js";
 import { streamClock, timeOfDay } from "./lib/time.js";
 
@@ -95,14 +96,14 @@ function renderCards() {
     card.classList.toggle("is-current", isCurrent);
     const label = $(".feature-button .button-label", card);
     if (label && !card.classList.contains("is-pending")) {
-      label.textContent = isCurrent ? "Feature again" : "Feature";
+      label.textContent = isCurrent ? gettext("Feature again") : gettext("Feature");
     }
   }
   if (!els.onScreen) return;
   if (!current) {
     const none = document.createElement("span");
     none.className = "muted";
-    none.textContent = "Nothing: viewers see no product card.";
+    none.textContent = gettext("Nothing: viewers see no product card.");
     els.onScreen.replaceChildren(none);
     return;
   }
@@ -140,7 +141,7 @@ function historyRow(entry, isNew) {
 
   const main = document.createElement("span");
   main.className = "history-main";
-  main.append(span("history-name", entry.product ? entry.product.name : "Card cleared"));
+  main.append(span("history-name", entry.product ? entry.product.name : gettext("Card cleared")));
   const meta = span("history-meta", "");
   const time = document.createElement("time");
   time.dateTime = entry.at;
@@ -170,17 +171,17 @@ function renderHealth() {
   let key;
   let text;
   if (state.status !== "live") {
-    [key, text] = ["offline", "Offline"];
+    [key, text] = ["offline", gettext("Offline")];
   } else if (state.streamHealth === "healthy" || state.streamHealth === "starving") {
     key = state.streamHealth;
-    text = key === "healthy" ? "Healthy" : "Starving: too little data";
+    text = key === "healthy" ? gettext("Healthy") : gettext("Starving: too little data");
   } else {
     [key, text] = {
-      playing: ["healthy", "Video arriving"],
-      buffering: ["buffering", "Buffering…"],
-      waiting: ["down", "No video yet"],
-      unsupported: ["unknown", "Live"],
-    }[state.preview] || ["unknown", "Checking…"];
+      playing: ["healthy", gettext("Video arriving")],
+      buffering: ["buffering", gettext("Buffering…")],
+      waiting: ["down", gettext("No video yet")],
+      unsupported: ["unknown", gettext("Live")],
+    }[state.preview] || ["unknown", gettext("Checking…")];
   }
   els.statHealth.dataset.health = key;
   els.statHealth.textContent = text;
@@ -270,9 +271,9 @@ function setStatus(status) {
   }
   if (status === "live") startPreview();
   if (CLOSED.includes(status)) {
-    stopPreview(status === "ended" ? "The stream has ended." : "This event was cancelled.");
+    stopPreview(status === "ended" ? gettext("The stream has ended.") : gettext("This event was cancelled."));
   } else if (status !== "live") {
-    stopPreview("Offline. The preview starts when your encoder goes live.");
+    stopPreview(gettext("Offline. The preview starts when your encoder goes live."));
   }
 }
 
@@ -295,9 +296,9 @@ function connect() {
     rateLimited: (delay) => Math.max(10000, delay),
     fatal: [CLOSE_NOT_FOUND, CLOSE_FORBIDDEN],
     onFrame,
-    onConnecting: (attempt) => setConnection("connecting", attempt ? "Reconnecting…" : "Connecting…"),
-    onRetry: (delay) => setConnection("retry", `Offline: retrying in ${Math.ceil(delay / 1000)} s`),
-    onFatal: () => setConnection("denied", "Live updates unavailable: reload the page"),
+    onConnecting: (attempt) => setConnection("connecting", attempt ? gettext("Reconnecting…") : gettext("Connecting…")),
+    onRetry: (delay) => setConnection("retry", interpolate(gettext("Offline: retrying in %(seconds)s s"), { seconds: Math.ceil(delay / 1000) })),
+    onFatal: () => setConnection("denied", gettext("Live updates unavailable: reload the page")),
     onVisible: resync, // timers sleep in background tabs: catch up
   });
 }
@@ -311,7 +312,7 @@ function onFrame(frame) {
   switch (frame.type) {
     case "studio_snapshot":
       socket?.resetBackoff();
-      setConnection("live", "Live updates on");
+      setConnection("live", gettext("Live updates on"));
       setStatus(frame.event && frame.event.status);
       state.streamHealth = frame.streamHealth || null;
       state.healthAt = null;
@@ -351,9 +352,9 @@ function onFrame(frame) {
     case "feed_status":
     case "heartbeat":
       if ((frame.status || frame.feed) === "reconnecting") {
-        setConnection("retry", "Live updates to viewers are paused: reconnecting to Redis…");
+        setConnection("retry", gettext("Live updates to viewers are paused: reconnecting to Redis…"));
       } else {
-        setConnection("live", "Live updates on");
+        setConnection("live", gettext("Live updates on"));
       }
       return;
     case "delivery_restored":
@@ -407,9 +408,14 @@ function deliveryNotice(frame) {
   const until = new Date(outage.until * 1000);
   const late = outage.late.size;
   const seconds = Math.max(1, Math.round((until - since) / 1000));
-  const what = late === 1 ? "1 highlight featured then" : `${late} highlights featured then`;
-  return `Live updates to viewers were interrupted for ${seconds} s (${timeOfDay(since)}–${timeOfDay(until)}). ` +
-    (late ? `${what} reached viewers when the connection came back.` : "Viewers are up to date again.");
+  const gap = interpolate(gettext("Live updates to viewers were interrupted for %(seconds)s s (%(since)s–%(until)s)."), {
+    seconds, since: timeOfDay(since), until: timeOfDay(until),
+  });
+  const after = late
+    ? interpolate(ngettext("%(count)s highlight featured then reached viewers when the connection came back.",
+      "%(count)s highlights featured then reached viewers when the connection came back.", late), { count: late })
+    : gettext("Viewers are up to date again.");
+  return `${gap} ${after}`;
 }
 
 // Feature and clear ----------------------------------------------------------------------------
@@ -424,9 +430,9 @@ async function readError(response) {
   // Not JSON: a login page after the session expired, a CSRF failure page, a proxy error …
   const body = await jsonBody(response);
   if (body && body.error) return body.error;
-  if (response.status === 403) return "Not allowed: your session or role may have changed. Reload the page.";
-  if (response.redirected || response.status === 401) return "Your session has expired. Reload the page and log in.";
-  return `The server could not do that (error ${response.status}). Try again.`;
+  if (response.status === 403) return gettext("Not allowed: your session or role may have changed. Reload the page.");
+  if (response.redirected || response.status === 401) return gettext("Your session has expired. Reload the page and log in.");
+  return interpolate(gettext("The server could not do that (error %(status)s). Try again."), { status: response.status });
 }
 
 async function submit(form) {
@@ -438,7 +444,7 @@ async function submit(form) {
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
   if (card) card.classList.add("is-pending");
-  if (label) label.textContent = form.dataset.console === "feature" ? "Featuring…" : "Clearing…";
+  if (label) label.textContent = form.dataset.console === "feature" ? gettext("Featuring…") : gettext("Clearing…");
   showAlert("");
   try {
     const response = await post(form.action, new FormData(form), { form, headers: { "X-Requested-With": "fetch" } });
@@ -450,7 +456,7 @@ async function submit(form) {
       showAlert(await readError(response));
     }
   } catch {
-    showAlert("Could not reach Liveshop. Check your connection and try again.");
+    showAlert(gettext("Could not reach Liveshop. Check your connection and try again."));
   } finally {
     button.disabled = false;
     button.removeAttribute("aria-busy");

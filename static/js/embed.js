@@ -3,6 +3,7 @@
  *   <script src="https://<liveshop>/embed.js" data-liveshop-event="brand/event"></script>
  *   <script src="https://<liveshop>/embed.js" data-liveshop-brand="brand"></script>  (its next show)
  *   <script src="https://<liveshop>/embed.js" data-liveshop-brand="brand" data-liveshop-view="shows"></script>
+ *   <script src="https://<liveshop>/embed.js" data-liveshop-video="brand/video"></script>  (an uploaded video)
  *
  * It puts an iframe of Liveshop's embed page where the script is (or into the element named by
  * data-liveshop-target), sizes it to its content (the page reports its height), floats it as a
@@ -32,12 +33,20 @@
   var ORIGIN = new URL(script.src, window.location.href).origin;
   var registry = (window.Liveshop = window.Liveshop || { protocol: PROTOCOL, players: [] });
 
+  function pairPath(value, prefix) {
+    var parts = value.split("/");
+    if (parts.length === 2 && SLUG.test(parts[0]) && SLUG.test(parts[1])) return prefix + parts[0] + "/" + parts[1] + "/";
+    return null;
+  }
+
   function framePath(el) {
     var event = el.getAttribute("data-liveshop-event");
+    var video = el.getAttribute("data-liveshop-video");
     var brand = el.getAttribute("data-liveshop-brand");
     if (event) {
-      var parts = event.split("/");
-      if (parts.length === 2 && SLUG.test(parts[0]) && SLUG.test(parts[1])) return "/embed/e/" + parts[0] + "/" + parts[1] + "/";
+      return pairPath(event, "/embed/e/");
+    } else if (video) {
+      return pairPath(video, "/embed/v/"); // a brand's published uploaded video (/v/<brand>/<video>/)
     } else if (brand && SLUG.test(brand)) {
       // data-liveshop-view="shows": the brand's shows to pick from; else its next show.
       return "/embed/b/" + brand + (el.getAttribute("data-liveshop-view") === "shows" ? "/shows/" : "/");
@@ -59,21 +68,22 @@
     if (host) host.appendChild(container);
     else script.parentNode.insertBefore(container, script.nextSibling);
     if (!path) {
-      container.textContent = "Liveshop: name a show (data-liveshop-event=\"brand/event\") or a brand (data-liveshop-brand=\"brand\").";
+      container.textContent = "Liveshop: name a show (data-liveshop-event=\"brand/event\"), a video (data-liveshop-video=\"brand/video\") or a brand (data-liveshop-brand=\"brand\").";
       return;
     }
     var frame = document.createElement("iframe");
     frame.src = ORIGIN + path + "#parent=" + encodeURIComponent(window.location.origin);
-    frame.title = script.getAttribute("data-liveshop-title") || "Live shopping show";
+    var isVideo = path.indexOf("/embed/v/") === 0;
+    frame.title = script.getAttribute("data-liveshop-title") || (isVideo ? "Shoppable video" : "Live shopping show");
     frame.allow = "autoplay; fullscreen; picture-in-picture; clipboard-write; web-share";
     frame.setAttribute("allowfullscreen", "");
     frame.setAttribute("loading", "eager");
     css(frame, { display: "block", width: "100%", height: "640px", border: "0", background: "transparent" });
     container.appendChild(frame);
-    registry.players.push(new Player(container, frame, path));
+    registry.players.push(new Player(container, frame, path, isVideo));
   }
 
-  function Player(container, frame, path) {
+  function Player(container, frame, path, isVideo) {
     var self = this;
     var handlers = {};
     var state = { ready: false, playing: false, layout: "inline", dismissed: false, height: 640, miniHeight: 180 };
@@ -194,11 +204,11 @@
       if (state.ready) return;
       // Refused (this site is not on the brand's list) or unreachable: offer the show itself.
       var link = document.createElement("a");
-      link.href = ORIGIN + path.replace(/^\/embed/, ""); // the show's or the brand's own page
+      link.href = ORIGIN + path.replace(/^\/embed/, ""); // the show's, the video's or the brand's own page
       link.target = "_blank";
       link.rel = "noopener";
       link.className = "liveshop-fallback";
-      link.textContent = "Watch the show on Liveshop";
+      link.textContent = isVideo ? "Watch the video on Liveshop" : "Watch the show on Liveshop";
       container.appendChild(link);
       emit("error", { type: "error", reason: "The player did not load: is this site on the brand's embed list?" });
     }, READY_TIMEOUT_MS);

@@ -2,13 +2,15 @@
  * HLS), the product card at its cue times, "jump to a product" chapters, the lineup.
  *
  * The page embeds its data (#replay-config: masterUrl, cues [{id, startMs, endMs, productId}],
- * products [cards], qrUrl, withCredentials). Which card shows is a pure function of the video's
+ * products [cards], qrUrl, withCredentials, mediaQuery). Which card shows is a pure function of the video's
  * currentTime and the cue list (activeCue below), re-evaluated on every seek, pause and
  * timeupdate and on every animation frame while playing: seeking back before a cue hides the
  * card, seeking forward shows the right one, whatever came before.
  */
 import * as Card from "./lib/card.js";
+import { gettext } from "./lib/i18n.js";
 import { hlsErrorTypes, playHls, tryPlay } from "./lib/player.js";
+import { attachControls, mediaOfVideo } from "./viewer/controls.js";
 import "./viewer/replay_socket.js"; // live stock over a read-only socket (lib/frames.js "stock")
 import "./viewer/deal.js"; // flash deals on the card and lineup
 
@@ -135,11 +137,12 @@ function recovery() {
 
 function start() {
   if (playerBox.dataset.screen !== "replay") return;
-  if (!config.masterUrl) return setScreen("error", "This video has no playable stream.");
+  if (!config.masterUrl) return setScreen("error", gettext("This video has no playable stream."));
   const start = startPosition();
   const player = playHls(video, config.masterUrl, {
     config: { startPosition: start },
     withCredentials: config.withCredentials, // private replays: CloudFront's signed cookies
+    query: config.mediaQuery || "", // ... or, in a shop's frame, a signed query on each request
     on: recovery(),
   });
   if (!player) {
@@ -155,3 +158,4 @@ function start() {
 Card.localisePrices();
 update();
 start();
+attachControls(playerBox, video, mediaOfVideo(video, () => debug.hls ?? null)); // play, sound, seek, captions…

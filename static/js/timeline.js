@@ -3,6 +3,7 @@
 // moved by dragging it on the timeline or typing its times; Save sends the whole list at once
 // (one transaction on the server) and shows its errors next to each cue.
 import { jsonBody, post as postTo } from "./lib/http.js";
+import { gettext, interpolate, ngettext } from "./lib/i18n.js";
 import { playHls } from "./lib/player.js";
 import { clockTenths, parseClock } from "./lib/time.js";
 
@@ -60,7 +61,7 @@ function startPlayer() {
 const sorted = () => [...cues].sort((a, b) => a.startMs - b.startMs || a.uid - b.uid);
 
 function productName(id) {
-  return products.get(id)?.name ?? `Product #${id}`;
+  return products.get(id)?.name ?? interpolate(gettext("Product #%(id)s"), { id });
 }
 
 function renderPicker() {
@@ -95,7 +96,7 @@ function select(productId) {
     button.setAttribute("aria-pressed", String(Number(button.dataset.productId) === productId));
   });
   if (addButton) addButton.disabled = false;
-  if (selectedLabel) selectedLabel.textContent = `Adds “${productName(productId)}”.`;
+  if (selectedLabel) selectedLabel.textContent = interpolate(gettext("Adds “%(name)s”."), { name: productName(productId) });
 }
 
 function render() {
@@ -133,12 +134,12 @@ function rowFor(cue) {
 
   const actions = document.createElement("td");
   actions.className = "cue-actions";
-  const seek = Object.assign(document.createElement("button"), { type: "button", className: "link-button", textContent: "Go to" });
+  const seek = Object.assign(document.createElement("button"), { type: "button", className: "link-button", textContent: gettext("Go to") });
   seek.addEventListener("click", () => { video.currentTime = cue.startMs / 1000; });
   actions.append(seek);
   if (config.canEdit) {
     const remove = Object.assign(document.createElement("button"), { type: "button", className: "link-button danger-link", textContent: "Delete" });
-    remove.setAttribute("aria-label", `Delete the cue at ${clockTenths(cue.startMs)}`);
+    remove.setAttribute("aria-label", interpolate(gettext("Delete the cue at %(time)s"), { time: clockTenths(cue.startMs) }));
     remove.addEventListener("click", () => {
       cues = cues.filter((other) => other !== cue);
       errors.delete(cue.uid);
@@ -163,7 +164,7 @@ function timeCell(cue, field, label) {
   input.addEventListener("change", () => {
     const ms = parseClock(input.value);
     if (Number.isNaN(ms) || (field === "startMs" && ms === null)) {
-      input.setCustomValidity("Type a time like 1:05.5 or 65.5");
+      input.setCustomValidity(gettext("Type a time like 1:05.5 or 65.5"));
       input.reportValidity();
       return;
     }
@@ -238,7 +239,7 @@ function update(cue, fields) {
 
 function changed() {
   dirty = true;
-  if (saveState) saveState.textContent = "Unsaved changes";
+  if (saveState) saveState.textContent = gettext("Unsaved changes");
   render();
 }
 
@@ -266,14 +267,14 @@ addButton?.addEventListener("click", () => {
 async function post(url, body, headers = {}) {
   const response = await postTo(url, body, { headers });
   const data = await jsonBody(response); // null: an HTML error page
-  return { ok: response.ok, status: response.status, data: data || { error: `The server answered ${response.status}.` } };
+  return { ok: response.ok, status: response.status, data: data || { error: interpolate(gettext("The server answered %(status)s."), { status: response.status }) } };
 }
 
 saveButton?.addEventListener("click", async () => {
   const list = sorted();
   const payload = list.map((cue) => ({ productId: cue.productId, startMs: cue.startMs, endMs: cue.endMs }));
   saveButton.disabled = true;
-  saveState.textContent = "Saving…";
+  saveState.textContent = gettext("Saving…");
   try {
     const result = await post(config.saveUrl, JSON.stringify({ cues: payload }), { "Content-Type": "application/json" });
     errors = new Map();
@@ -281,19 +282,19 @@ saveButton?.addEventListener("click", async () => {
       cues = result.data.cues.map(fromServer);
       dirty = false;
       showAlert("");
-      saveState.textContent = `Saved ${cues.length} cue${cues.length === 1 ? "" : "s"}.`;
+      saveState.textContent = interpolate(ngettext("Saved %(count)s cue.", "Saved %(count)s cues.", cues.length), { count: cues.length });
     } else {
       const general = [];
       for (const [index, messages] of Object.entries(result.data.errors || {})) {
         const cue = list[Number(index)];
         if (cue) errors.set(cue.uid, messages); else general.push(...messages);
       }
-      showAlert(result.data.error || "Nothing was saved.", general);
-      saveState.textContent = "Not saved";
+      showAlert(result.data.error || gettext("Nothing was saved."), general);
+      saveState.textContent = gettext("Not saved");
     }
   } catch (error) {
-    showAlert(`Nothing was saved: ${error.message}`);
-    saveState.textContent = "Not saved";
+    showAlert(interpolate(gettext("Nothing was saved: %(reason)s"), { reason: error.message }));
+    saveState.textContent = gettext("Not saved");
   } finally {
     saveButton.disabled = false;
     render();
@@ -308,7 +309,7 @@ importInput?.addEventListener("change", async () => {
   const result = await post(config.importUrl, body);
   importInput.value = "";
   if (!result.ok) {
-    showAlert(result.data.error || "The SRT file could not be imported.", result.data.problems || []);
+    showAlert(result.data.error || gettext("The SRT file could not be imported."), result.data.problems || []);
     return;
   }
   for (const product of result.data.products || []) products.set(product.id, product);
@@ -317,7 +318,10 @@ importInput?.addEventListener("change", async () => {
   errors = new Map();
   showAlert("");
   changed();
-  saveState.textContent = `Imported ${cues.length} cue${cues.length === 1 ? "" : "s"} from ${file.name}: save to keep them.`;
+  saveState.textContent = interpolate(
+    ngettext("Imported %(count)s cue from %(file)s: save to keep it.", "Imported %(count)s cues from %(file)s: save to keep them.", cues.length),
+    { count: cues.length, file: file.name },
+  );
 });
 
 window.addEventListener("beforeunload", (event) => {

@@ -5,6 +5,7 @@
 // remembered in localStorage). Without JavaScript the form posts the whole file normally and the
 // pages show the progress at load time.
 import { csrfToken, getJson, jsonBody, jsonHeaders, post } from "./lib/http.js";
+import { gettext, interpolate } from "./lib/i18n.js";
 
 function humanSize(bytes) {
   const units = ["bytes", "KB", "MB", "GB"];
@@ -120,7 +121,7 @@ function fingerprint(brand, file) {
   return [brand, file.name, file.size, file.lastModified].join("|");
 }
 
-const SIGNED_OUT = "You were signed out. Sign in again, then choose the same file to go on from where it stopped.";
+const SIGNED_OUT = gettext("You were signed out. Sign in again, then choose the same file to go on from where it stopped.");
 const wait = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
 /** The upload form: its file picker and drop zone, and the upload with its progress bar. */
@@ -139,7 +140,7 @@ function setUpUploadForm(form) {
 
   input.addEventListener("change", () => {
     const file = input.files[0];
-    fileName.textContent = file ? `${file.name} (${humanSize(file.size)})` : "Choose a video";
+    fileName.textContent = file ? `${file.name} (${humanSize(file.size)})` : gettext("Choose a video");
     const title = form.querySelector("input[name=title]");
     const known = file && rememberedUploads()[fingerprint(brand, file)];
     if (known && !title.value) title.value = known.title;
@@ -162,7 +163,7 @@ function setUpUploadForm(form) {
   function showErrors(messages) {
     errors.replaceChildren();
     const strong = document.createElement("strong");
-    strong.textContent = "The video was not uploaded.";
+    strong.textContent = gettext("The video was not uploaded.");
     errors.append(strong);
     for (const message of messages) {
       const p = document.createElement("p");
@@ -174,7 +175,7 @@ function setUpUploadForm(form) {
   }
 
   function errorMessages(body) {
-    if (!body || !body.errors) return [body?.error || "Something went wrong; try again."];
+    if (!body || !body.errors) return [body?.error || gettext("Something went wrong; try again.")];
     return Object.values(body.errors).flat().map((error) => error.message || String(error));
   }
 
@@ -182,7 +183,7 @@ function setUpUploadForm(form) {
     const percent = Math.min(100, Math.round(fraction * 100));
     fill.style.width = `${percent}%`;
     fill.parentElement.setAttribute("aria-valuenow", String(percent));
-    statusText.textContent = label || `Uploading… ${percent}%`;
+    statusText.textContent = label || interpolate(gettext("Uploading… %(percent)s"), { percent: `${percent}%` });
   }
 
   // Uploads this browser started for this brand and did not finish: say so, offer to discard.
@@ -199,11 +200,15 @@ function setUpUploadForm(form) {
       const state = response ? await jsonBody(response) : null;
       const percent = state ? Math.floor((state.receivedBytes / state.size) * 100) : null;
       const line = document.createElement("p");
-      line.textContent = `“${known.name}” (${humanSize(known.size)}) was not finished${percent === null ? "" : `: ${percent}% arrived`}. Choose the same file to go on from there. `;
+      const file = `“${known.name}” (${humanSize(known.size)})`;
+      const unfinished = percent === null
+        ? interpolate(gettext("%(file)s was not finished."), { file })
+        : interpolate(gettext("%(file)s was not finished: %(percent)s arrived."), { file, percent: `${percent}%` });
+      line.textContent = `${unfinished} ${gettext("Choose the same file to go on from there.")} `;
       const discard = document.createElement("button");
       discard.type = "button";
       discard.className = "button secondary small";
-      discard.textContent = "Discard";
+      discard.textContent = gettext("Discard");
       discard.addEventListener("click", async () => {
         await fetch(known.statusUrl, { method: "DELETE", credentials: "same-origin", headers: jsonHeaders(form) }).catch(() => null);
         remember(key, null);
@@ -226,8 +231,8 @@ function setUpUploadForm(form) {
         if (onProgress) onProgress(event.loaded);
       });
       request.addEventListener("load", () => resolve(request));
-      request.addEventListener("error", () => reject(new Error("The connection was lost during the upload.")));
-      request.addEventListener("abort", () => reject(new Error("The upload was stopped.")));
+      request.addEventListener("error", () => reject(new Error(gettext("The connection was lost during the upload."))));
+      request.addEventListener("abort", () => reject(new Error(gettext("The upload was stopped."))));
       request.send(data);
     });
   }
@@ -262,7 +267,7 @@ function setUpUploadForm(form) {
       state = body;
       remember(key, { statusUrl: state.statusUrl, name: file.name, size: file.size, title: state.title });
     } else {
-      progress(state.receivedBytes / file.size, "Going on from where the upload stopped…");
+      progress(state.receivedBytes / file.size, gettext("Going on from where the upload stopped…"));
     }
     const sending = new Map(); // part number -> bytes sent so far
     let arrived = state.receivedBytes;
@@ -292,10 +297,10 @@ function setUpUploadForm(form) {
           sending.delete(part.number);
           if (error instanceof PartRefused) throw error;
           if (attempt >= PART_RETRIES) {
-            throw new Error("The connection was lost. Choose the same file again to go on from where it stopped.");
+            throw new Error(gettext("The connection was lost. Choose the same file again to go on from where it stopped."));
           }
           const seconds = 2 ** (attempt - 1);
-          statusText.textContent = `Connection lost; trying again in ${seconds} s…`;
+          statusText.textContent = interpolate(gettext("Connection lost; trying again in %(seconds)s s…"), { seconds });
           await wait(seconds * 1000);
         }
       }
@@ -303,7 +308,7 @@ function setUpUploadForm(form) {
 
     let stalled = 0; // rounds that got no part through (S3 refusing every URL, not only expired ones)
     while (state.parts.length) {
-      if (stalled >= 3) return { ok: false, body: { error: "Storage refused the video's parts; try again later." } };
+      if (stalled >= 3) return { ok: false, body: { error: gettext("Storage refused the video's parts; try again later.") } };
       const before = state.receivedBytes;
       const queue = [...state.parts];
       const worker = async () => {
@@ -321,7 +326,7 @@ function setUpUploadForm(form) {
       arrived = state.receivedBytes;
       stalled = state.receivedBytes > before ? 0 : stalled + 1;
     }
-    progress(1, "Checking the video…");
+    progress(1, gettext("Checking the video…"));
     const response = await post(state.completeUrl, new FormData(), { form });
     if (response.status < 500) remember(key, null); // made, or refused and thrown away
     return { ok: response.ok, body: await jsonBody(response) };
@@ -330,12 +335,16 @@ function setUpUploadForm(form) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const file = input.files[0];
-    if (!file) return showErrors(["Choose a video file to upload."]);
+    if (!file) return showErrors([gettext("Choose a video file to upload.")]);
     // Refused here, before a byte is sent: the server would refuse them too, after the wait.
-    if (file.size > maxBytes) return showErrors([`This file is ${humanSize(file.size)}; videos may be at most ${humanSize(maxBytes)}.`]);
+    if (file.size > maxBytes) {
+      return showErrors([interpolate(gettext("This file is %(size)s; videos may be at most %(max)s."), { size: humanSize(file.size), max: humanSize(maxBytes) })]);
+    }
     const seconds = await videoDuration(file);
     if (seconds !== null && seconds > maxSeconds + 0.5) {
-      return showErrors([`This video is ${humanDuration(seconds)} long; videos may be at most ${humanDuration(maxSeconds)}. Trim it, or split it into parts, and upload those.`]);
+      return showErrors([
+        interpolate(gettext("This video is %(length)s long; videos may be at most %(max)s. Trim it, or split it into parts, and upload those."), { length: humanDuration(seconds), max: humanDuration(maxSeconds) }),
+      ]);
     }
     errors.hidden = true;
     if (resumeBox) resumeBox.hidden = true;

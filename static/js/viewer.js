@@ -22,13 +22,15 @@ import { Backoff } from "./lib/backoff.js";
 import * as Card from "./lib/card.js";
 import * as Frames from "./lib/frames.js";
 import { getJson } from "./lib/http.js";
+import { gettext, interpolate, locale, ngettext } from "./lib/i18n.js";
 import { liveSocket } from "./lib/socket.js";
 import { countdown, dateTime } from "./lib/time.js";
 import "./viewer/chat.js"; // the live chat beside the player
 import "./viewer/poll.js"; // the host's polls, in step with the video
 import "./viewer/deal.js"; // flash deals on the card and lineup
 import "./viewer/replay_ready.js"; // the ended screen offers the replay once it is ready
-import { createLivePlayer } from "./viewer/players.js";
+import { attachControls } from "./viewer/controls.js";
+import { createLivePlayer, liveMedia } from "./viewer/players.js";
 
 const CUE_GRACE_S = 2; // IVS: how long past its moment a websocket highlight waits for its cue
 const MAX_WAIT_S = 20; // a pending highlight is shown at the latest this long after its moment
@@ -84,7 +86,7 @@ const debug = (window.liveshop = {
 
 // Formatting ------------------------------------------------------------------------------
 
-const countFormat = new Intl.NumberFormat(undefined, { notation: "compact" });
+const countFormat = new Intl.NumberFormat(locale(), { notation: "compact" });
 
 // Cards and lineup ------------------------------------------------------------------------
 
@@ -251,7 +253,12 @@ function onSnapshot(snapshot) {
 
 // Event status and the player area ---------------------------------------------------------
 
-const STATUS_LABELS = { scheduled: "Upcoming", live: "Live", ended: "Ended", cancelled: "Cancelled" };
+const STATUS_LABELS = {
+  scheduled: gettext("Upcoming"),
+  live: gettext("Live"),
+  ended: gettext("Ended"),
+  cancelled: gettext("Cancelled"),
+};
 
 function setStatus(status) {
   state.status = status;
@@ -278,7 +285,7 @@ function updateScreen() {
     const player = state.player;
     if (!player || player.trouble) {
       setScreen(player && player.played ? "offline" : "connecting");
-      if (player && player.played) [label, pillStatus] = ["Reconnecting", "reconnecting"];
+      if (player && player.played) [label, pillStatus] = [gettext("Reconnecting"), "reconnecting"];
     } else {
       setScreen(player.played || autoplayBlocked(player) ? "none" : "connecting");
     }
@@ -303,7 +310,9 @@ function tickCountdown() {
 function setViewerCount(count) {
   if (typeof count !== "number") return;
   const el = $("viewer-count");
-  el.querySelector('[data-field="count"]').textContent = `${countFormat.format(count)} watching`;
+  el.querySelector('[data-field="count"]').textContent = interpolate(
+    ngettext("%(count)s watching", "%(count)s watching", count), { count: countFormat.format(count) },
+  );
   el.hidden = false;
 }
 
@@ -375,13 +384,21 @@ function updateUnmute() {
   const blocked = autoplayBlocked(player);
   const show = Boolean(player && !player.trouble && (player.muted || blocked));
   unmuteButton.hidden = !show;
-  unmuteButton.querySelector('[data-field="label"]').textContent = blocked ? "Tap to play" : "Tap to unmute";
+  unmuteButton.querySelector('[data-field="label"]').textContent = blocked ? gettext("Tap to play") : gettext("Tap to unmute");
 }
 
 unmuteButton.addEventListener("click", () => {
   state.unmuted = true;
   if (state.player) state.player.unmute();
   updateUnmute();
+});
+
+// The player's controls (viewer/controls.js): the viewer's sound choice outlives a reload of the stream.
+attachControls(playerBox, video, liveMedia(video, () => state.player, () => state.status === "live"), {
+  onSound: (muted) => {
+    state.unmuted = !muted;
+    updateUnmute();
+  },
 });
 
 // Stream details (the API) ----------------------------------------------------------------

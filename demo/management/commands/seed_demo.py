@@ -3,7 +3,9 @@
 
 Idempotent: rows are keyed on the brand slug, usernames and SKUs, so running it again creates
 nothing new, keeps existing passwords (unless one is given in the environment) and edits made in
-the demo, and only draws a product image where the product has none.
+the demo, and only draws a product image where the product has none. Each demo product without a
+product page gets the demo's own (demo/views.py, at LIVESHOP_SITE_URL), so the live card shows Buy
+and its QR code.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from __future__ import annotations
 import os
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.urls import reverse
 
 from accounts.models import Membership, Organization
 from analytics.demo import seed_show_history
@@ -61,7 +65,10 @@ class Command(BaseCommand):
                 user.save(update_fields=["password"])
             return f"from ${env_name}"
         if not created:
-            return "unchanged (shown when the user was created)"
+            return (
+                f"unchanged (shown when the user was created); to reset it: manage.py changepassword "
+                f"{user.get_username()}, or set ${env_name} and run seed_demo again"
+            )
         password = secrets.token_urlsafe(12)
         user.set_password(password)
         user.save(update_fields=["password"])
@@ -80,6 +87,9 @@ class Command(BaseCommand):
                 import_products_as_operator(organization=brand, rows=missing)
             except ImportFailed as exc:
                 raise CommandError(f"{exc} {'; '.join(map(str, exc.errors))}") from exc
+        for sku in demo_by_sku:  # a product page for the card's Buy link and QR; a brand's own URL is kept
+            page = settings.SITE_URL.rstrip("/") + reverse("demo:product", kwargs={"sku": sku})
+            Product.objects.filter(organization=brand, sku=sku, external_url="").update(external_url=page)
         products = list(Product.objects.filter(organization=brand, sku__in=demo_by_sku))
         owner = Membership.objects.filter(organization=brand, role=Membership.Role.OWNER).first()
         for product in products:

@@ -6,7 +6,8 @@
  * The list follows the studio socket: console.js passes each frame on as a "console:frame" event
  * on #console; a "deal" frame (this host's deal or another's) or a reconnect's snapshot reloads it.
  * A deal ends by itself at endsAt: its row goes when its countdown reaches zero. */
-import { getJson, jsonBody, post } from "../lib/http.js";
+import { getJson, jsonBody, postFromButton } from "../lib/http.js";
+import { gettext, interpolate, locale } from "../lib/i18n.js";
 import { streamClock } from "../lib/time.js";
 
 const panel = document.getElementById("deals");
@@ -40,8 +41,14 @@ function msLeft(deal) {
 
 function terms(deal) {
   const price = `${deal.price} ${deal.currency}`;
-  const off = deal.percentOff ? `${deal.percentOff}% off: ${price}` : `${price} (was ${deal.regularPrice})`;
-  return deal.limitPerCustomer ? `${off} · limit ${deal.limitPerCustomer} per customer` : off;
+  const off = deal.percentOff
+    ? interpolate(gettext("%(percent)s off: %(price)s"), {
+      percent: new Intl.NumberFormat(locale(), { style: "percent" }).format(deal.percentOff / 100),
+      price,
+    })
+    : interpolate(gettext("%(price)s (was %(regular)s)"), { price, regular: deal.regularPrice });
+  if (!deal.limitPerCustomer) return off;
+  return `${off} · ${interpolate(gettext("limit %(count)s per customer"), { count: deal.limitPerCustomer })}`;
 }
 
 function render() {
@@ -82,40 +89,24 @@ async function reload() {
   }
 }
 
-async function readError(response) {
-  const body = await jsonBody(response);
-  if (body && body.error) return body.error;
-  if (response.status === 403) return "Not allowed: your session or role may have changed. Reload the page.";
-  return `The server could not do that (error ${response.status}). Try again.`;
-}
-
-async function send(url, body, button) {
-  if (button.disabled) return; // in flight: a double click starts one deal
-  button.disabled = true;
-  button.setAttribute("aria-busy", "true");
-  showAlert("");
-  try {
-    const response = await post(url, body, { form: els.form, headers: { "X-Requested-With": "fetch" } });
-    if (response.ok) {
-      remember(await jsonBody(response.clone()));
+/** POST the form or a row's button (a double click starts one deal); the server's reason shows above the form. */
+function send(url, body, button) {
+  return postFromButton(button, url, body, {
+    form: els.form,
+    onError: showAlert,
+    async onOk(response) {
+      remember(await jsonBody(response));
       await reload();
-    } else {
-      showAlert(await readError(response));
-    }
-  } catch {
-    showAlert("Could not reach Liveshop. Check your connection and try again.");
-  } finally {
-    button.disabled = false;
-    button.removeAttribute("aria-busy");
-  }
+    },
+  });
 }
 
 /** Say when deals can run: the server refuses one while the show is not live (and says so). */
 function showStatus(status) {
   if (!status) return;
   $("#deals-note").textContent = status === "live"
-    ? "Viewers see the deal price and a countdown on the card."
-    : "Deals run while the show is live.";
+    ? gettext("Viewers see the deal price and a countdown on the card.")
+    : gettext("Deals run while the show is live.");
 }
 
 function showKind() {

@@ -9,6 +9,7 @@
  *
  * window.liveshopGoLive exposes the state for tests and bench/golive.py. */
 import { createCompositor, loadBitmap } from "./golive/compositor.js";
+import { gettext, interpolate } from "../lib/i18n.js";
 import { ivsPublisher } from "./golive/ivs.js";
 import { localPublisher } from "./golive/local.js";
 
@@ -76,22 +77,22 @@ function deviceError(error) {
   switch (error && error.name) {
     case "NotAllowedError":
     case "SecurityError":
-      return "The browser was not allowed to use the camera or microphone. Allow them for this site (the icon in the address bar) and try again.";
+      return gettext("The browser was not allowed to use the camera or microphone. Allow them for this site (the icon in the address bar) and try again.");
     case "NotFoundError":
     case "OverconstrainedError":
-      return "No camera or microphone was found. Plug one in, or pick another in the lists, and try again.";
+      return gettext("No camera or microphone was found. Plug one in, or pick another in the lists, and try again.");
     case "NotReadableError":
     case "AbortError":
-      return "The camera or microphone is in use by another program, or failed. Close that program and try again.";
+      return gettext("The camera or microphone is in use by another program, or failed. Close that program and try again.");
     default:
-      return `The camera could not start: ${(error && error.message) || error}`;
+      return interpolate(gettext("The camera could not start: %(reason)s"), { reason: (error && error.message) || error });
   }
 }
 
 async function listDevices() {
   const devices = await navigator.mediaDevices.enumerateDevices();
-  fill(els.camera, devices.filter((d) => d.kind === "videoinput"), "Camera");
-  fill(els.mic, devices.filter((d) => d.kind === "audioinput"), "Microphone", [["none", "No sound"]]);
+  fill(els.camera, devices.filter((d) => d.kind === "videoinput"), gettext("Camera"));
+  fill(els.mic, devices.filter((d) => d.kind === "audioinput"), gettext("Microphone"), [["none", gettext("No sound")]]);
 }
 
 function fill(select, devices, label, extra = []) {
@@ -108,7 +109,7 @@ async function openDevices() {
   let media;
   try {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      throw Object.assign(new Error("This browser cannot use a camera here (it needs HTTPS, or localhost)."), { name: "TypeError" });
+      throw Object.assign(new Error(gettext("This browser cannot use a camera here (it needs HTTPS, or localhost).")), { name: "TypeError" });
     }
     const video = { width: { ideal: width }, height: { ideal: height }, frameRate: { ideal: 30 } };
     if (els.camera.value) video.deviceId = { exact: els.camera.value };
@@ -122,7 +123,7 @@ async function openDevices() {
     }
   } catch (error) {
     showError(deviceError(error));
-    setState("error", "Camera off");
+    setState("error", gettext("Camera off"));
     return;
   }
   closeDevices();
@@ -137,8 +138,8 @@ async function openDevices() {
   els.preview.play().catch(() => {});
   meter(media);
   await listDevices().catch(() => {});
-  els.devices.textContent = "Switch camera";
-  setState("ready", "Camera on: ready to start");
+  els.devices.textContent = gettext("Switch camera");
+  setState("ready", gettext("Camera on: ready to start"));
   refreshOverlay();
 }
 
@@ -261,10 +262,10 @@ els.corner.addEventListener("change", () => applyOverlayControls());
 els.image.addEventListener("change", async () => {
   const file = els.image.files[0];
   const logo = file ? await createImageBitmap(file).catch(() => null) : null;
-  if (file && !logo) showError("That file is not a picture the browser can read.");
+  if (file && !logo) showError(gettext("That file is not a picture the browser can read."));
   state.logo = logo;
   applyOverlayControls();
 });
 document.getElementById("console")?.addEventListener("console:frame", onConsoleFrame);
 window.addEventListener("beforeunload", () => state.publisher?.stop());
-setState("idle", "Camera off");
+setState("idle", gettext("Camera off"));

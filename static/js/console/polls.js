@@ -3,7 +3,8 @@
  * (chat/poll_views.py): a refused poll comes back as a 4xx with the reason, shown above the
  * form. While a poll is open the list is read again every POLL_MS (the results are aggregated
  * on the server: one read a second costs the same whatever the number of votes). */
-import { getJson, jsonBody, post } from "../lib/http.js";
+import { getJson, jsonBody, postFromButton } from "../lib/http.js";
+import { gettext, interpolate, ngettext } from "../lib/i18n.js";
 import { streamClock } from "../lib/time.js";
 
 const POLL_MS = 1500;
@@ -38,7 +39,8 @@ function results(poll) {
     const share = poll.total ? Math.round((100 * poll.counts[i]) / poll.total) : 0;
     return `${option}: ${poll.counts[i]} (${share}%)`;
   });
-  return `${parts.join(" · ")} — ${poll.total} vote${poll.total === 1 ? "" : "s"}`;
+  const votes = interpolate(ngettext("%(count)s vote", "%(count)s votes", poll.total), { count: poll.total });
+  return `${parts.join(" · ")} — ${votes}`;
 }
 
 function render() {
@@ -61,7 +63,7 @@ function tick() {
   for (const row of els.list.children) {
     const poll = state.polls.find((p) => String(p.pollId) === row.dataset.pollId);
     const left = poll && poll.open ? msLeft(poll) : 0;
-    row.querySelector('[data-field="countdown"]').textContent = left > 0 ? streamClock(Math.ceil(left / 1000) * 1000) : "Closed";
+    row.querySelector('[data-field="countdown"]').textContent = left > 0 ? streamClock(Math.ceil(left / 1000) * 1000) : gettext("Closed");
   }
 }
 
@@ -81,33 +83,17 @@ async function reload() {
   if (state.polls.some((poll) => poll.open)) state.timer = setTimeout(reload, POLL_MS);
 }
 
-async function readError(response) {
-  const body = await jsonBody(response);
-  if (body && body.error) return body.error;
-  if (response.status === 403) return "Not allowed: your session or role may have changed. Reload the page.";
-  return `The server could not do that (error ${response.status}). Try again.`;
-}
-
-async function send(url, body, button) {
-  if (button.disabled) return; // in flight: a double click opens one poll
-  button.disabled = true;
-  button.setAttribute("aria-busy", "true");
-  showAlert("");
-  try {
-    const response = await post(url, body, { form: els.form, headers: { "X-Requested-With": "fetch" } });
-    if (response.ok) {
-      remember(await jsonBody(response.clone()));
+/** POST the form or a row's button (a double click opens one poll); the server's reason shows above the form. */
+function send(url, body, button) {
+  return postFromButton(button, url, body, {
+    form: els.form,
+    onError: showAlert,
+    async onOk(response) {
+      remember(await jsonBody(response));
       if (url === els.form.action) els.form.reset();
       await reload();
-    } else {
-      showAlert(await readError(response));
-    }
-  } catch {
-    showAlert("Could not reach Liveshop. Check your connection and try again.");
-  } finally {
-    button.disabled = false;
-    button.removeAttribute("aria-busy");
-  }
+    },
+  });
 }
 
 function start() {

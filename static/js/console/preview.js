@@ -4,6 +4,7 @@
  * change: connecting, waiting, playing, buffering, unsupported; `isLive()` says whether to go on.
  */
 import { Backoff } from "../lib/backoff.js";
+import { gettext } from "../lib/i18n.js";
 import { playHls, resetVideo, tryPlay } from "../lib/player.js";
 
 const HLS_CONFIG = { lowLatencyMode: true, liveDurationInfinity: true, backBufferLength: 30 };
@@ -18,10 +19,10 @@ export function createPreview(video, url, { isLive, onState }) {
     if (!isLive()) return;
     clearTimeout(timer);
     if (player || video.getAttribute("src")) return;
-    onState("connecting", "Connecting to the stream…");
+    onState("connecting", gettext("Connecting to the stream…"));
     player = playHls(video, url, { config: HLS_CONFIG, on: { ERROR: (data) => data.fatal && retry() } });
     if (!player) {
-      onState("unsupported", "This browser cannot play the preview.");
+      onState("unsupported", gettext("This browser cannot play the preview."));
       return;
     }
     tryPlay(video); // muted autoplay; "playing" updates the state
@@ -38,7 +39,7 @@ export function createPreview(video, url, { isLive, onState }) {
     teardown();
     if (!isLive()) return;
     const delay = retries.next();
-    onState("waiting", "Waiting for video from your encoder…");
+    onState("waiting", gettext("Waiting for video from your encoder…"));
     timer = setTimeout(start, delay);
   }
 
@@ -51,7 +52,7 @@ export function createPreview(video, url, { isLive, onState }) {
     retries.reset();
     onState("playing");
   });
-  video.addEventListener("waiting", () => onState("buffering", "Buffering…"));
+  video.addEventListener("waiting", () => onState("buffering", gettext("Buffering…")));
   video.addEventListener("error", () => {
     if (!player?.hls) retry();
   });

@@ -2,11 +2,13 @@
  * the studio socket's stock_levels frames and the stock in its studio_snapshot keep it current.
  * A frame: {products: [{id, stock, inStock, left, variants: [{id, stock, inStock, left}]}]}. */
 
+import { gettext, interpolate } from "../lib/i18n.js";
+
 /** The chip's text and state, as the template renders them. */
 export function stockText(variant) {
-  if (variant.stock <= 0) return { text: "Sold out", state: "sold-out" };
-  if (variant.left != null) return { text: `${variant.stock} left`, state: "low" };
-  return { text: `${variant.stock} in stock`, state: "" };
+  if (variant.stock <= 0) return { text: gettext("Sold out"), state: "sold-out" };
+  if (variant.left != null) return { text: interpolate(gettext("%(count)s left"), { count: variant.stock }), state: "low" };
+  return { text: interpolate(gettext("%(count)s in stock"), { count: variant.stock }), state: "" };
 }
 
 /** Apply each product's levels to the chips on the page (products not in the lineup are skipped). */

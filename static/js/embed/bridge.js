@@ -1,5 +1,6 @@
 /* The embed pages' side of the postMessage protocol (docs/embed.md), loaded only by the embed
- * templates (templates/embed/: an event's page, its replay, a brand's show list) beside the
+ * templates (templates/embed/: an event's page, its replay, an uploaded video, a brand's show
+ * list) beside the
  * page's own scripts, which it watches
  * rather than changes: the card (#product-card), the lineup, the <video>, and the shop's
  * "liveshop:cart-added" / "liveshop:order-paid" DOM events (viewer/shop.js).
@@ -101,12 +102,13 @@ function onClick(event) {
 }
 
 const SHOW_PAGE = /^\/e\/[\w-]+\/[\w-]+\/(replay\/(\d+\/)?)?$/; // a show's page or its replay's
+const VIDEO_PAGE = /^\/v\/[\w-]+\/[\w-]+\/$/; // an uploaded video's page (/embed/v/... frames it)
 
-/** A link to another show (or a replay) plays it here; any other page opens in a new tab (Liveshop's own
- * pages refuse to be framed). */
+/** A link to another show, a replay or a video plays it here; any other page opens in a new tab
+ * (Liveshop's own pages refuse to be framed). */
 function keepInFrame(link) {
   const url = new URL(link.href, window.location.href);
-  if (url.origin === window.location.origin && SHOW_PAGE.test(url.pathname)) {
+  if (url.origin === window.location.origin && (SHOW_PAGE.test(url.pathname) || VIDEO_PAGE.test(url.pathname))) {
     link.href = `/embed${url.pathname}${window.location.hash}`;
     link.removeAttribute("target");
   } else if (!link.target) {
@@ -184,7 +186,7 @@ function openProduct({ productId, sku }) {
     const card = Card.known(el.dataset.productId);
     return card && (card.id === Number(productId) || (sku && (card.sku === sku || (card.variants || []).some((v) => v.sku === sku))));
   });
-  if (!item) return send("error", { reason: "No such product in this show." });
+  if (!item) return send("error", { reason: `No such product in this ${config.video ? "video" : "show"}.` });
   for (const el of document.querySelectorAll(".is-opened")) el.classList.remove("is-opened");
   item.classList.add("is-opened");
   // No scrollIntoView: the frame is as tall as its content, so it would scroll the shop's page,
@@ -256,7 +258,15 @@ document.addEventListener("DOMContentLoaded", () => {
   if (followReplay()) return;
   const replayLink = document.getElementById("replay-link");
   if (replayLink) new MutationObserver(followReplay).observe(replayLink, { attributes: true, attributeFilter: ["href"] });
-  send("ready", { event: config.event, eventId: config.eventId, title: config.title, brand: config.brand, ownCart: config.ownCart });
+  send("ready", {
+    event: config.event,
+    eventId: config.eventId,
+    video: config.video,
+    videoId: config.videoId,
+    title: config.title,
+    brand: config.brand,
+    ownCart: config.ownCart,
+  });
   onCardChange();
   reportHeight();
 });

@@ -14,6 +14,8 @@
  * the variants of whatever the card or the lineup shows, and stock pushes can update it
  * (updateStock()), whichever page filled it.
  */
+import { gettext, interpolate, locale } from "./i18n.js";
+
 const formatters = new Map();
 const cards = new Map(); // product id -> the newest card seen
 
@@ -50,14 +52,15 @@ export function fillStock(el, card) {
   if (stock) {
     stock.hidden = !soldOut && !card.left;
     stock.dataset.state = soldOut ? "sold-out" : "low";
-    stock.textContent = soldOut ? "Sold out" : card.left ? `Only ${card.left} left` : "";
+    stock.textContent = soldOut ? gettext("Sold out") : card.left ? interpolate(gettext("Only %(count)s left"), { count: card.left }) : "";
   }
   const add = el.querySelector('[data-action="add-to-cart"]');
   if (add) {
     add.disabled = soldOut;
-    add.setAttribute("aria-label", soldOut ? `Sold out: ${card.name}` : `Add to cart: ${card.name}`);
+    const addLabel = soldOut ? gettext("Sold out: %(name)s") : gettext("Add to cart: %(name)s");
+    add.setAttribute("aria-label", interpolate(addLabel, { name: card.name }));
     const label = add.querySelector('[data-field="add-label"]');
-    if (label) label.textContent = soldOut ? "Sold out" : "Add to cart";
+    if (label) label.textContent = soldOut ? gettext("Sold out") : gettext("Add to cart");
   }
   const picker = field("variant");
   if (picker) fillPicker(picker, card);
@@ -71,8 +74,9 @@ function fillPicker(select, card) {
   select.replaceChildren(
     ...variants.map((variant) => {
       const sold = variant.inStock === false;
-      const hint = sold ? " · sold out" : variant.left ? ` · ${variant.left} left` : "";
-      const option = new Option(`${variant.label || "Standard"} · ${formatPrice(variant.price, card.currency)}${hint}`, variant.id);
+      const hint = sold ? gettext("sold out") : variant.left ? interpolate(gettext("%(count)s left"), { count: variant.left }) : "";
+      const parts = [variant.label || gettext("Standard"), formatPrice(variant.price, card.currency), hint];
+      const option = new Option(parts.filter(Boolean).join(" · "), variant.id);
       option.disabled = sold;
       return option;
     }),
@@ -82,11 +86,12 @@ function fillPicker(select, card) {
     ? chosen : String(first ? first.id : variants[0].id);
 }
 
-/** A price in the viewer's locale ("€12.50"), or "12.50 XYZ" for a currency Intl refuses. */
+/** A price in the viewer's locale (the page's language, in the browser's variant of it:
+ * "€12.50", "12,50 €") in the product's own currency, or "12.50 XYZ" for a currency Intl refuses. */
 export function formatPrice(price, currency) {
   try {
     if (!formatters.has(currency)) {
-      formatters.set(currency, new Intl.NumberFormat(undefined, { style: "currency", currency }));
+      formatters.set(currency, new Intl.NumberFormat(locale(), { style: "currency", currency }));
     }
     return formatters.get(currency).format(Number(price));
   } catch {

@@ -1,5 +1,7 @@
 /* Requests to our own server: the CSRF token, JSON reads, form and JSON posts. */
 
+import { gettext, interpolate } from "./i18n.js";
+
 /** Django's CSRF token: from `form`'s hidden field, else the page's first one, else the cookie. */
 export function csrfToken(form = document) {
   const field = form.querySelector("input[name=csrfmiddlewaretoken]")
@@ -28,5 +30,35 @@ export async function jsonBody(response) {
     return await response.json();
   } catch {
     return null;
+  }
+}
+
+/** What to tell the person when `response` refused: the server's reason (`{"error": …}`), else
+ * one from the status (not JSON: a login page after the session expired, a CSRF failure page, a
+ * proxy's error page). */
+export async function errorMessage(response) {
+  const body = await jsonBody(response);
+  if (body && body.error) return body.error;
+  if (response.status === 403) return gettext("Not allowed: your session or role may have changed. Reload the page.");
+  if (response.redirected || response.status === 401) return gettext("Your session has expired. Reload the page and log in.");
+  return interpolate(gettext("The server could not do that (error %(status)s). Try again."), { status: response.status });
+}
+
+/** A console button's POST: one at a time (a double click sends once), the button busy until
+ * `onOk(response)` has finished; a refusal or a lost connection goes to `onError(message)`. */
+export async function postFromButton(button, url, body, { form, onOk, onError }) {
+  if (button.disabled) return;
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  onError("");
+  try {
+    const response = await post(url, body, { form, headers: { "X-Requested-With": "fetch" } });
+    if (response.ok) await onOk(response);
+    else onError(await errorMessage(response));
+  } catch {
+    onError(gettext("Could not reach Liveshop. Check your connection and try again."));
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
   }
 }

@@ -17,17 +17,29 @@ export function canPlayHls(video) {
   return Boolean(hlsJs() || video.canPlayType("application/vnd.apple.mpegurl"));
 }
 
+/** `url` with `query` (a signed URL's Policy, Signature and Key-Pair-Id) added. */
+export function withQuery(url, query) {
+  return query ? `${url}${url.includes("?") ? "&" : "?"}${query}` : url;
+}
+
 /** Play the HLS stream at `url` in `video`. `config` goes to hls.js; `withCredentials` sends the
  * cookies with every playlist and segment (a private video behind CloudFront's signed cookies);
+ * `query` is added to every playlist and segment URL instead (a private video in a frame on
+ * another site, which gets no cookie of ours: recordings.cdn.signed_query; with the browser's own
+ * HLS only the master playlist gets it);
  * `on` maps hls.js event names (ERROR, INIT_PTS_FOUND…) to handlers called with (data, hls).
  * Returns {hls (null when native), destroy()}, or null when the browser can play neither way. */
-export function playHls(video, url, { config = {}, withCredentials = false, on = {} } = {}) {
+export function playHls(video, url, { config = {}, withCredentials = false, query = "", on = {} } = {}) {
   const Hls = hlsJs();
   if (Hls) {
+    const setup = (xhr, requestUrl) => {
+      if (query) xhr.open("GET", withQuery(requestUrl, query), true); // hls.js opens it unless we do
+      if (withCredentials) xhr.withCredentials = true;
+    };
     const hls = new Hls({
       ...workerConfig(),
       ...config,
-      ...(withCredentials ? { xhrSetup: (xhr) => { xhr.withCredentials = true; } } : {}),
+      ...(withCredentials || query ? { xhrSetup: setup } : {}),
     });
     for (const [name, handler] of Object.entries(on)) hls.on(Hls.Events[name], (_event, data) => handler(data, hls));
     hls.loadSource(url);
@@ -35,7 +47,7 @@ export function playHls(video, url, { config = {}, withCredentials = false, on =
     return { hls, destroy: () => hls.destroy() };
   }
   if (video.canPlayType("application/vnd.apple.mpegurl")) {
-    video.src = url;
+    video.src = withQuery(url, query);
     return { hls: null, destroy: () => resetVideo(video) };
   }
   return null;

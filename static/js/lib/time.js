@@ -1,4 +1,6 @@
-/* Times as the pages show them: positions in a stream or video, countdowns, times of day. */
+/* Times as the pages show them: positions in a stream or video, countdowns, times of day (in the
+ * viewer's time zone, the browser's, and the page's locale: lib/i18n.js). */
+import { gettext, interpolate, locale } from "./i18n.js";
 
 const pad = (n) => String(n).padStart(2, "0");
 
@@ -32,15 +34,15 @@ export function countdown(ms) {
   const total = Math.floor(Math.max(0, ms) / 1000);
   const days = Math.floor(total / 86400);
   const clock = `${pad(Math.floor((total % 86400) / 3600))}:${pad(Math.floor((total % 3600) / 60))}:${pad(total % 60)}`;
-  return days ? `${days} d ${clock}` : clock;
+  return days ? interpolate(gettext("%(days)s d %(clock)s"), { days, clock }) : clock;
 }
 
 /** The time of day to the second in the viewer's locale ("14:03:07"). */
 export function timeOfDay(date) {
-  return new Date(date).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return new Date(date).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
+const dateTimeFormat = new Intl.DateTimeFormat(locale(), {
   weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
 });
 

@@ -4,14 +4,18 @@
  * (chat_history; none while the chat is empty), then chat_message / chat_hidden (several at once
  * in a chat_batch when the chat is busy), chat_reactions and chat_settings; what this page
  * sends (chat_post, and the brand's people's chat_hide / chat_timeout / chat_ban) is answered on
- * this socket alone (chat_sent, chat_moderated, chat_error naming the reason).
+ * this socket alone (chat_sent, chat_moderated, chat_error naming the reason). A signed-in page
+ * names its person after each snapshot (chat_hello {tag}: opaque, no user id), so a ban or
+ * time-out reaches its composer at once (chat_removed; chat_restored when lifted).
  * Every body is text (textContent): only the brand's people's links become links.
  */
 import * as Frames from "../lib/frames.js";
+import { gettext, interpolate, locale } from "../lib/i18n.js";
+import { connectIvs } from "./chat_ivs.js";
 
 const MAX_SHOWN = 200; // messages kept on the page; older ones scroll away
 const NEAR_BOTTOM_PX = 48; // closer than this to the end: new messages scroll into view
-const ROLE_LABELS = { owner: "Owner", host: "Host", moderator: "Moderator" };
+const ROLE_LABELS = { owner: gettext("Owner"), host: gettext("Host"), moderator: gettext("Moderator") };
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
 
 const panel = document.getElementById("chat");
@@ -32,7 +36,7 @@ function start(root) {
   const moderator = root.dataset.moderator === "true";
   const bodyMax = Number(root.dataset.bodyMax) || 500;
   const items = new Map(); // message id -> <li>
-  const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  const timeFormat = new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit" });
   let sending = false;
   let noticeTimer = 0;
 
@@ -77,15 +81,15 @@ function start(root) {
     details.className = "chat-mod";
     const summary = document.createElement("summary");
     summary.textContent = "⋯";
-    summary.setAttribute("aria-label", `Moderate the message from ${message.author.name}`);
+    summary.setAttribute("aria-label", interpolate(gettext("Moderate the message from %(name)s"), { name: message.author.name }));
     const menu = document.createElement("div");
     menu.className = "chat-mod-menu";
-    const actions = [["Hide message", { type: "chat_hide" }], ["Pin to the top", { type: "chat_pin" }]];
+    const actions = [[gettext("Hide message"), { type: "chat_hide" }], [gettext("Pin to the top"), { type: "chat_pin" }]];
     if (!message.author.role) {
       actions.push(
-        ["Time out 5 minutes", { type: "chat_timeout", minutes: 5 }],
-        ["Time out 1 hour", { type: "chat_timeout", minutes: 60 }],
-        ["Ban from the brand's chats", { type: "chat_ban" }],
+        [gettext("Time out 5 minutes"), { type: "chat_timeout", minutes: 5 }],
+        [gettext("Time out 1 hour"), { type: "chat_timeout", minutes: 60 }],
+        [gettext("Ban from the brand's chats"), { type: "chat_ban" }],
       );
     }
     for (const [label, frame] of actions) {
@@ -94,7 +98,7 @@ function start(root) {
       button.textContent = label;
       button.addEventListener("click", () => {
         details.open = false;
-        if (frame.type === "chat_ban" && !window.confirm(`Ban ${message.author.name} from all of this brand's chats?`)) return;
+        if (frame.type === "chat_ban" && !window.confirm(interpolate(gettext("Ban %(name)s from all of this brand's chats?"), { name: message.author.name }))) return;
         send({ ...frame, id: message.id });
       });
       menu.append(button);
@@ -106,7 +110,7 @@ function start(root) {
   function quoteNode(quoted) {
     const quote = document.createElement("span");
     quote.className = "chat-quote";
-    quote.textContent = quoted.removed ? "(message removed)" : `${quoted.name}: ${quoted.body}`; // text, never HTML
+    quote.textContent = quoted.removed ? gettext("(message removed)") : `${quoted.name}: ${quoted.body}`; // text, never HTML
     return quote;
   }
 
@@ -114,8 +118,8 @@ function start(root) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "chat-reply";
-    button.textContent = "Reply";
-    button.setAttribute("aria-label", `Reply to ${message.author.name}`);
+    button.textContent = gettext("Reply");
+    button.setAttribute("aria-label", interpolate(gettext("Reply to %(name)s"), { name: message.author.name }));
     button.addEventListener("click", () => setReply(message));
     return button;
   }
@@ -211,7 +215,7 @@ function start(root) {
 
   function send(frame) {
     if (!Frames.send(frame)) {
-      showError("Not connected: wait a moment and try again.");
+      showError(gettext("Not connected: wait a moment and try again."));
       return false;
     }
     return true;
@@ -224,13 +228,30 @@ function start(root) {
 
   function updateCount() {
     const left = bodyMax - [...input.value.trim()].length;
-    count.textContent = left < 50 ? `${left} characters left` : "";
+    count.textContent = left < 50 ? interpolate(gettext("%(count)s characters left"), { count: left }) : "";
     count.classList.toggle("is-over", left < 0);
   }
 
+  // A ban or time-out: the composer says so at once (the draft stays, to send later); an attempt
+  // meanwhile is refused by the socket itself, with the same sentence.
+  let removedTimer = 0;
+  function setRemoved(frame) {
+    clearTimeout(removedTimer);
+    root.dataset.removed = frame ? frame.reason : "";
+    if (!frame) {
+      errorBox.hidden = true;
+      return;
+    }
+    showError(frame.message);
+    if (frame.retryAfter) removedTimer = setTimeout(() => setRemoved(null), frame.retryAfter * 1000);
+  }
+  Frames.on("chat_removed", (frame) => { setSending(false); setRemoved(frame); });
+  Frames.on("chat_restored", () => setRemoved(null));
+
   Frames.on("snapshot", () => {
+    if (root.dataset.person) Frames.send({ type: "chat_hello", tag: root.dataset.person });
     stateEl.dataset.state = "open";
-    stateEl.textContent = "Connected";
+    stateEl.textContent = gettext("Connected");
     setSending(false); // a post whose answer was lost with the old socket may be sent again
     // The history follows (when the chat has messages) and brings back what was missed.
     for (const id of [...items.keys()]) remove(id);
@@ -239,7 +260,7 @@ function start(root) {
   Frames.on("heartbeat", (frame) => {
     const down = frame.feed === "reconnecting";
     stateEl.dataset.state = down ? "connecting" : "open";
-    stateEl.textContent = down ? "Reconnecting…" : "Connected";
+    stateEl.textContent = down ? gettext("Reconnecting…") : gettext("Connected");
   });
   // Frames close together come as one (chat/realtime.py: a busy chat writes each socket at most
   // ten times a second): each is handled as if it had come alone.
@@ -265,7 +286,7 @@ function start(root) {
   Frames.on("chat_sent", (frame) => {
     setSending(false);
     setReply(null);
-    if (frame.held) showNotice("Your message is held for a moderator to review.");
+    if (frame.held) showNotice(gettext("Your message is held for a moderator to review."));
     if (input) {
       input.value = "";
       updateCount();
@@ -275,12 +296,14 @@ function start(root) {
   });
   Frames.on("chat_error", (frame) => {
     setSending(false);
-    showError(frame.message || "That did not work.");
+    if (frame.reason === "banned" || frame.reason === "timed_out") setRemoved(frame);
+    else showError(frame.message || gettext("That did not work."));
   });
   const MODERATED = {
-    ban: () => "Banned from the brand's chats.",
-    timeout: (frame) => `Timed out for ${frame.minutes} minutes.`,
-    slow_mode: (frame) => (frame.seconds ? `Slow mode on: one message every ${frame.seconds} s.` : "Slow mode off."),
+    ban: () => gettext("Banned from the brand's chats."),
+    timeout: (frame) => interpolate(gettext("Timed out for %(minutes)s minutes."), { minutes: frame.minutes }),
+    slow_mode: (frame) =>
+      frame.seconds ? interpolate(gettext("Slow mode on: one message every %(seconds)s s."), { seconds: frame.seconds }) : gettext("Slow mode off."),
   };
   Frames.on("chat_moderated", (frame) => {
     const text = MODERATED[frame.action];
@@ -306,7 +329,7 @@ function start(root) {
   const burst = $("chat-burst");
   const glyphs = new Map([...root.querySelectorAll(".chat-react")].map((button) => [button.dataset.emoji, button.dataset.glyph]));
   const ownTaps = new Map();
-  const compact = new Intl.NumberFormat(undefined, { notation: "compact" });
+  const compact = new Intl.NumberFormat(locale(), { notation: "compact" });
   const MAX_FLOATS = 30;
 
   function float(name, delayMs = 0) {
@@ -355,10 +378,26 @@ function start(root) {
       const body = input.value.trim();
       if (!body || sending) return;
       if ([...body].length > bodyMax) {
-        showError(`Messages are at most ${bodyMax} characters.`);
+        showError(interpolate(gettext("Messages are at most %(count)s characters."), { count: bodyMax }));
+        return;
+      }
+      if (ivs && ivs.connected() && !root.dataset.removed) {
+        postThroughIvs(body);
         return;
       }
       if (send(replyTo ? { type: "chat_post", body, replyTo } : { type: "chat_post", body })) setSending(true);
     });
+  }
+
+  // CHAT_BACKEND=ivs: posts go through the IVS Chat room once it is connected (chat_ivs.js).
+  const ivs = form ? connectIvs(root, { onState: (via) => { root.dataset.chatVia = via; } }) : null;
+  async function postThroughIvs(body) {
+    setSending(true);
+    try {
+      await ivs.post(body, replyTo);
+      Frames.dispatch({ type: "chat_sent" });
+    } catch (error) {
+      Frames.dispatch({ type: "chat_error", message: error.message });
+    }
   }
 }

@@ -7,6 +7,8 @@
  * moment with its final results. Reactions float as the playback passes their second (not on a
  * seek). Messages come from the server a window (config.windowMs) at a time: the window of the
  * position and the one before it, the next one fetched ahead. */
+import { gettext, interpolate, locale, ngettext } from "../lib/i18n.js";
+
 const MAX_SHOWN = 50;
 const SHOWN_AFTER_CLOSE_MS = 30000;
 const MAX_FLOATS = 30;
@@ -23,7 +25,7 @@ function start(panel) {
   const burst = $("chat-replay-burst");
   const pollBox = $("replay-poll");
   const windows = new Map(); // window index -> {messages, reactions} (or a pending Promise)
-  const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  const timeFormat = new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit" });
   let shownKey = "";
   let shownPollKey = "";
   let lastMs = null;
@@ -138,8 +140,9 @@ function start(panel) {
         return li;
       }),
     );
-    const total = `${poll.total} vote${poll.total === 1 ? "" : "s"}`;
-    pollBox.querySelector('[data-poll="meta"]').textContent = open ? `${total} in the end · voting was open` : `${total} · Final results`;
+    const total = interpolate(ngettext("%(count)s vote", "%(count)s votes", poll.total), { count: poll.total });
+    const meta = open ? interpolate(gettext("%(total)s in the end · voting was open"), { total }) : `${total} · ${gettext("Final results")}`;
+    pollBox.querySelector('[data-poll="meta"]').textContent = meta;
   }
 
   function update(loaded = false) {

@@ -14,6 +14,7 @@
  * Times are counted on the server's clock when a frame told it (`now`), else on this device's. */
 import * as Card from "../lib/card.js";
 import * as Frames from "../lib/frames.js";
+import { gettext, interpolate } from "../lib/i18n.js";
 import { streamClock } from "../lib/time.js";
 
 const state = {
@@ -70,13 +71,13 @@ function fillDeal(el) {
   field.dataset.endsAt = deal.endsAt;
   field.dataset.price = deal.price;
   const price = span("deal-price", Card.formatPrice(deal.price, card.currency));
-  const badge = span("deal-badge", deal.percentOff ? `−${deal.percentOff}%` : "Deal");
+  const badge = span("deal-badge", deal.percentOff ? `−${deal.percentOff}%` : gettext("Deal"));
   const timer = span("deal-timer", timeLeft(deal));
-  const parts = field.tagName === "DIV" ? [badge, price, span("deal-ends", "Ends in"), timer] : [price, timer];
+  const parts = field.tagName === "DIV" ? [badge, price, span("deal-ends", gettext("Ends in")), timer] : [price, timer];
   if (field.tagName === "DIV" && deal.limitPerCustomer) {
-    parts.push(span("deal-limit", `Limit ${deal.limitPerCustomer} per customer`));
+    parts.push(span("deal-limit", interpolate(gettext("Limit %(count)s per customer"), { count: deal.limitPerCustomer })));
   }
-  field.setAttribute("aria-label", `Flash deal: ${price.textContent}`);
+  field.setAttribute("aria-label", interpolate(gettext("Flash deal: %(price)s"), { price: price.textContent }));
   field.replaceChildren(...parts);
 }
 
@@ -93,7 +94,8 @@ function fillPicker(el, card, deal) {
     let text = option.dataset.plain;
     if (variant && price && price !== variant.price) {
       const regular = Card.formatPrice(variant.price, card.currency);
-      text = text.replace(regular, `${Card.formatPrice(price, card.currency)} deal, was ${regular}`);
+      const dealText = interpolate(gettext("%(price)s deal, was %(regular)s"), { price: Card.formatPrice(price, card.currency), regular });
+      text = text.replace(regular, dealText);
     }
     if (option.text !== text) option.text = text;
   }

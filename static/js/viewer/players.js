@@ -5,8 +5,12 @@
  * playing(player), trouble(player, reason), cue(text) (an IVS in-band cue), progress() (the
  * playhead moved), controls() (muted, paused or autoplay changed), refused() (autoplay refused),
  * and unmuted() asks whether the viewer asked for sound.
+ * For the player's controls (viewer/controls.js, through liveMedia below) each player also has
+ * play(), pause(), paused(), setMuted(), volume(), setVolume(), qualities(), quality(),
+ * setQuality(index) and jumpToLive().
  */
 import { canPlayHls, playHls, resetVideo, tryPlay } from "../lib/player.js";
+import { hlsQualities, mediaOfVideo, setHlsQuality } from "./controls.js";
 
 // hls.js counts latency from the playlist's edge as of the moment it *loaded* the playlist, but
 // the playlist advanced (a segment was listed) at some unknown moment during the reload interval
@@ -125,6 +129,28 @@ function createHlsPlayer(video, hooks) {
       video.muted = false;
       if (video.paused) tryPlay(video, hooks.refused);
     },
+    play: () => tryPlay(video, hooks.refused),
+    pause: () => video.pause(),
+    paused: () => video.paused,
+    setMuted: (muted) => { video.muted = muted; },
+    volume: () => video.volume,
+    setVolume: (value) => { video.volume = value; },
+    qualities: () => hlsQualities(hls),
+    quality: () => (hls && !hls.autoLevelEnabled ? hls.currentLevel : -1),
+    setQuality: (index) => setHlsQuality(hls, index),
+    /** Seconds from the live edge to the playhead, paused too (hls.latency stops while paused):
+     * the playlist's edge plus the time since it last grew, minus currentTime. */
+    behind() {
+      const details = hls?.latestLevelDetails;
+      if (details?.live && Number.isFinite(details.edge)) return details.edge + details.age - video.currentTime;
+      return player.latency();
+    },
+    /** Back to where hls.js starts a live stream (liveSyncDurationCount segments from the edge). */
+    jumpToLive() {
+      const ranges = video.seekable;
+      const edge = hls?.liveSyncPosition ?? (ranges.length ? ranges.end(ranges.length - 1) - 3 : null);
+      if (Number.isFinite(edge) && edge > video.currentTime) video.currentTime = edge;
+    },
   };
   return player;
 }
@@ -137,6 +163,7 @@ function createIvsPlayer(video, { ivsWorker, ivsWasm }, hooks) {
   ivs.attachHTMLVideoElement(video);
   const { PlayerEventType: Events, PlayerState: States } = IVS;
   let unwatch = null;
+  let lastUrl = "";
   const player = {
     kind: "ivs",
     hasCues: true,
@@ -147,6 +174,7 @@ function createIvsPlayer(video, { ivsWorker, ivsWasm }, hooks) {
       unwatch = watchVideo(video, player, hooks);
       ivs.setAutoplay(true);
       ivs.setMuted(!hooks.unmuted());
+      lastUrl = url;
       ivs.load(url);
       ivs.play();
     },
@@ -168,6 +196,29 @@ function createIvsPlayer(video, { ivsWorker, ivsWasm }, hooks) {
       if (ivs.isPaused()) ivs.play();
       hooks.controls();
     },
+    play: () => ivs.play(),
+    pause: () => ivs.pause(),
+    paused: () => ivs.isPaused(),
+    setMuted: (muted) => ivs.setMuted(muted),
+    volume: () => ivs.getVolume(),
+    setVolume: (value) => ivs.setVolume(value),
+    qualities: () => ivsQualities(ivs),
+    quality() {
+      if (ivs.isAutoQualityMode()) return -1;
+      const name = ivs.getQuality()?.name;
+      return ivs.getQualities().findIndex((quality) => quality.name === name);
+    },
+    setQuality(index) {
+      if (index < 0) ivs.setAutoQualityMode(true);
+      else if (ivs.getQualities()[index]) ivs.setQuality(ivs.getQualities()[index]);
+    },
+    behind: () => player.latency(),
+    /** The IVS player starts a load at the live edge: a paused or stalled-behind viewer reloads. */
+    jumpToLive() {
+      if (!lastUrl) return;
+      ivs.load(lastUrl);
+      ivs.play();
+    },
   };
   ivs.addEventListener(Events.TEXT_METADATA_CUE, (cue) => hooks.cue(cue.text));
   ivs.addEventListener(States.PLAYING, () => hooks.playing(player));
@@ -177,4 +228,38 @@ function createIvsPlayer(video, { ivsWorker, ivsWasm }, hooks) {
   ivs.addEventListener(Events.AUDIO_BLOCKED, hooks.controls);
   ivs.addEventListener(Events.PLAYBACK_BLOCKED, hooks.controls);
   return player;
+}
+
+/** The IVS player's renditions as [{index, label}] (tallest first), or [] with fewer than two. */
+function ivsQualities(ivs) {
+  const list = ivs.getQualities?.() ?? [];
+  if (list.length < 2) return [];
+  return list
+    .map((quality, index) => ({ index, height: quality.height || 0, label: quality.name || `${quality.height}p` }))
+    .sort((a, b) => b.height - a.height);
+}
+
+/** The media the live page's controls drive: its current player (which comes and goes with the
+ * show: getPlayer() may be null), else the bare <video>. `live()`: the show is live. */
+export function liveMedia(video, getPlayer, live) {
+  const bare = mediaOfVideo(video);
+  const on = (name, ...args) => {
+    const player = getPlayer();
+    return player ? player[name](...args) : bare[name](...args);
+  };
+  return {
+    paused: () => on("paused"),
+    play: () => on("play"),
+    pause: () => on("pause"),
+    muted: () => getPlayer()?.muted ?? video.muted,
+    setMuted: (muted) => on("setMuted", muted),
+    volume: () => on("volume"),
+    setVolume: (value) => on("setVolume", value),
+    qualities: () => getPlayer()?.qualities() ?? [],
+    quality: () => getPlayer()?.quality() ?? -1,
+    setQuality: (index) => getPlayer()?.setQuality(index),
+    live: () => live() && Boolean(getPlayer()?.played),
+    behind: () => getPlayer()?.behind() ?? null,
+    jumpToLive: () => getPlayer()?.jumpToLive(),
+  };
 }

@@ -10,6 +10,7 @@
  * Results come aggregated (poll_results, at most one a second) and finally with poll_closed.
  * Voting is a POST (one per person: the server's answer decides, 409 naming a second vote). */
 import * as Frames from "../lib/frames.js";
+import { gettext, interpolate, ngettext } from "../lib/i18n.js";
 import { getJson, jsonBody, post } from "../lib/http.js";
 
 const DEFAULT_LATENCY_S = 3;
@@ -79,8 +80,9 @@ function start(root) {
         return li;
       }),
     );
-    const total = `${poll.total} vote${poll.total === 1 ? "" : "s"}`;
-    $("meta").textContent = open ? `${total} · ${left} s left` : `${total} · Final results`;
+    const total = interpolate(ngettext("%(count)s vote", "%(count)s votes", poll.total), { count: poll.total });
+    const when = open ? interpolate(gettext("%(seconds)s s left"), { seconds: left }) : gettext("Final results");
+    $("meta").textContent = `${total} · ${when}`;
     $("signin").hidden = signedIn || !open;
   }
 
@@ -154,11 +156,11 @@ function start(root) {
         showError("");
         if (body) update({ ...body, pollId: poll.pollId });
       } else {
-        showError(body?.error || `Your vote was not counted (error ${response.status}).`);
+        showError(body?.error || interpolate(gettext("Your vote was not counted (error %(status)s)."), { status: response.status }));
         if (body?.reason === "already_voted") readMine(poll);
       }
     } catch {
-      showError("Could not reach Liveshop. Check your connection and try again.");
+      showError(gettext("Could not reach Liveshop. Check your connection and try again."));
     } finally {
       state.busy = false;
       render();

@@ -2,8 +2,9 @@
  * (recordings.services.replays.announce_replay_on_commit) fills and shows #replay-link, with no
  * reload. A page loaded after that has the link from the server. */
 import * as Frames from "../lib/frames.js";
+import { gettext } from "../lib/i18n.js";
 
-const REPLAY_NOTE = "Missed something? The replay shows every product at its moment.";
+const REPLAY_NOTE = gettext("Missed something? The replay shows every product at its moment.");
 
 Frames.on("replay_ready", (frame) => {
   const link = document.getElementById("replay-link");

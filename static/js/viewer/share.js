@@ -3,6 +3,8 @@
  * clipboard with a visible "Link copied". It shares the page's canonical URL and title, the same
  * ones its Open Graph tags give link previews. */
 
+import { gettext, interpolate } from "../lib/i18n.js";
+
 const slot = document.querySelector(".watch-meta");
 const canonical = document.querySelector('link[rel="canonical"]');
 const ogTitle = document.querySelector('meta[property="og:title"]');
@@ -43,7 +45,8 @@ function markup() {
   const button = document.createElement("button");
   button.type = "button";
   button.className = "share-button";
-  button.innerHTML = `${ICON}<span>Share</span>`;
+  button.innerHTML = ICON;
+  button.append(Object.assign(document.createElement("span"), { textContent: gettext("Share") }));
   const status = document.createElement("span");
   status.className = "share-status";
   status.setAttribute("role", "status");
@@ -57,7 +60,7 @@ function wire(wrap) {
   const title = ogTitle ? ogTitle.content : document.title;
   const button = wrap.querySelector(".share-button");
   const status = wrap.querySelector(".share-status");
-  button.setAttribute("aria-label", usesShareSheet() ? "Share this show" : "Share: copy this show's link");
+  button.setAttribute("aria-label", usesShareSheet() ? gettext("Share this show") : gettext("Share: copy this show's link"));
   let timer = 0;
 
   const say = (text) => {
@@ -76,7 +79,7 @@ function wire(wrap) {
         if (error && error.name === "AbortError") return; // the viewer closed the sheet
       }
     }
-    say((await copyText(url)) ? "Link copied" : `Copy this link: ${url}`);
+    say((await copyText(url)) ? gettext("Link copied") : interpolate(gettext("Copy this link: %(url)s"), { url }));
   });
 }
 

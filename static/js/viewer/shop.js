@@ -12,6 +12,7 @@
  */
 import * as Card from "../lib/card.js";
 import * as Frames from "../lib/frames.js";
+import { gettext, interpolate, locale, ngettext } from "../lib/i18n.js";
 import { dealOf } from "./deal.js";
 import { api, orderUrl } from "./shop_api.js";
 import { cartLine, money, pickOption, renderSummary, span } from "./shop_render.js";
@@ -27,7 +28,13 @@ const cartButton = $("cart-button");
 const toastEl = $("shop-toast");
 const video = $("video");
 const field = (name, root = panel) => root.querySelector(`[data-field="${name}"]`);
-const TITLES = { pick: "Choose an option", cart: "Your cart", details: "Checkout", pay: "Payment", done: "Order confirmed" };
+const TITLES = {
+  pick: gettext("Choose an option"),
+  cart: gettext("Your cart"),
+  details: gettext("Checkout"),
+  pay: gettext("Payment"),
+  done: gettext("Order confirmed"),
+};
 const BACK = { details: "cart", pay: "details" };
 
 const state = { cart: null, order: null, details: null, picking: null, busy: false, dealTimer: null };
@@ -37,14 +44,23 @@ window.liveshopShop = {
   get cart() { return state.cart; },
   get order() { return state.order; },
   get step() { return panel.dataset.step; },
+  get cartAnswers() { return cartAnswers; },
 };
 
 // The server ------------------------------------------------------------------------------
 
-async function loadCart() {
-  const answer = await api.call(config.cartUrl);
-  if (answer.ok) setCart(answer.data);
+/** Every answer that carries the cart goes through here; one older than the cart on screen (a
+ * later request answered first) changes nothing. */
+let cartAnswers = 0;
+async function cartCall(url, body) {
+  const answer = await api.call(url, body);
+  cartAnswers += 1;
+  if (answer.ok && answer.fresh) setCart(answer.data);
   return answer;
+}
+
+function loadCart() {
+  return cartCall(config.cartUrl);
 }
 
 function setCart(cart) {
@@ -52,7 +68,7 @@ function setCart(cart) {
   state.cart = cart;
   cartButton.hidden = !cart.count && !cartButton.dataset.used;
   field("count", cartButton).textContent = String(cart.count);
-  cartButton.setAttribute("aria-label", `Cart, ${cart.count} item${cart.count === 1 ? "" : "s"}`);
+  cartButton.setAttribute("aria-label", interpolate(ngettext("Cart, %(count)s item", "Cart, %(count)s items", cart.count), { count: cart.count }));
   renderCart();
   refreshWhenADealEnds(cart);
 }
@@ -83,24 +99,27 @@ async function add(card, variantId, button) {
     button.disabled = true;
     button.classList.add("is-busy");
   }
+  // The page's first cart answer brings the CSRF token (or the frame's cart token): a viewer
+  // quicker than a busy server waits for it rather than being refused.
+  await firstCart;
   const body = { quantity: 1, ...attribution() };
   if (variantId) body.variant_id = Number(variantId);
   else body.product_id = card.id; // a card without its variants yet: the product's only one
-  const answer = await api.call(config.addUrl, body);
+  const answer = await cartCall(config.addUrl, body);
   if (button) {
     button.classList.remove("is-busy");
     Card.fillStock(button.closest("[data-product-id]"), Card.known(card.id) || card);
   }
   if (!answer.ok) {
-    toast(answer.data.error || "This could not be added.", { error: true });
+    toast(answer.data.error || gettext("This could not be added."), { error: true });
     return false;
   }
   cartButton.dataset.used = "1";
-  setCart(answer.data);
+  cartButton.hidden = false;
   cartButton.classList.remove("is-bumped");
   void cartButton.offsetWidth; // restart the bump animation
   cartButton.classList.add("is-bumped");
-  toast(`${card.name} is in your cart.`, { action: "View cart" });
+  toast(interpolate(gettext("%(name)s is in your cart."), { name: card.name }), { action: gettext("View cart") });
   // For the embed bridge (static/js/embed/bridge.js), which tells the shop's page.
   document.dispatchEvent(new CustomEvent("liveshop:cart-added", { detail: { product: card, variantId, quantity: 1 } }));
   return true;
@@ -109,7 +128,7 @@ async function add(card, variantId, button) {
 function onAddClick(button) {
   const holder = button.closest("[data-product-id]");
   const card = Card.known(holder?.dataset.productId);
-  if (!card) return toast("This product is not ready yet: try again in a moment.", { error: true });
+  if (!card) return toast(gettext("This product is not ready yet: try again in a moment."), { error: true });
   const variants = card.variants || [];
   const picker = field("variant", holder);
   if (picker && variants.length > 1) return add(card, picker.value, button);
@@ -171,10 +190,9 @@ function renderCart() {
 }
 
 async function setQuantity(variantId, quantity) {
-  const answer = await api.call(config.lineUrl.replace("{id}", variantId), { quantity });
+  const answer = await cartCall(config.lineUrl.replace("{id}", variantId), { quantity });
   error("cart-error", answer.ok ? "" : answer.data.error);
-  if (answer.ok) setCart(answer.data);
-  else await loadCart();
+  if (!answer.ok) await loadCart();
 }
 
 function error(name, message) {
@@ -203,14 +221,14 @@ function fillCountries() {
   select.dataset.codes = codes.join();
   let names;
   try {
-    names = new Intl.DisplayNames([navigator.language, "en"], { type: "region" });
+    names = new Intl.DisplayNames([locale(), "en"], { type: "region" });
   } catch {
     names = { of: (code) => code };
   }
   const options = codes.map((code) => new Option(names.of(code) || code, code));
   options.sort((a, b) => a.text.localeCompare(b.text));
   const guess = (navigator.language.split("-")[1] || "").toUpperCase();
-  select.replaceChildren(new Option("Choose your country", ""), ...options);
+  select.replaceChildren(new Option(gettext("Choose your country"), ""), ...options);
   select.value = codes.includes(guess) ? guess : codes.length === 1 ? codes[0] : "";
 }
 
@@ -241,7 +259,7 @@ async function onDetails(event) {
   event.preventDefault();
   if (state.busy) return;
   const details = Object.fromEntries(new FormData(detailsForm));
-  busy(field("details-submit"), "Checking…");
+  busy(field("details-submit"), gettext("Checking…"));
   const answer = await startCheckout(details);
   busy(field("details-submit"));
   const fields = answer.data.fields || {};
@@ -274,7 +292,7 @@ function toPay() {
   field("pay-stripe").hidden = !stripe;
   field("pay-action").hidden = true;
   error("pay-error", "");
-  field("pay-submit").textContent = `Pay ${money(order.total, order.currency)}`;
+  field("pay-submit").textContent = interpolate(gettext("Pay %(total)s"), { total: money(order.total, order.currency) });
   open("pay");
   if (stripe) {
     payWithStripe.mount(field("stripe-element"), config.payment.publishableKey, order.payment.clientSecret)
@@ -290,7 +308,7 @@ async function onPay(event, authenticated = false) {
   event?.preventDefault();
   if (state.busy) return;
   const submit = field("pay-submit");
-  busy(submit, "Paying…");
+  busy(submit, gettext("Paying…"));
   try {
     if (state.order.status !== "pending") {
       // The last attempt failed (its stock went back on sale): a new checkout reserves again.
@@ -326,9 +344,9 @@ function onPayment({ order, error: problem, requiresAction }) {
   if (requiresAction) return error("pay-error", "");
   if (order.status === "paid") return done(order);
   if (order.status === "failed") {
-    return error("pay-error", `${order.reason || "The payment failed."} Nothing was charged. Try another card.`);
+    return error("pay-error", `${order.reason || gettext("The payment failed.")} ${gettext("Nothing was charged. Try another card.")}`);
   }
-  return error("pay-error", "Your payment is being processed: we will e-mail you when it is confirmed.");
+  return error("pay-error", gettext("Your payment is being processed: we will e-mail you when it is confirmed."));
 }
 
 function absolute(path) {
@@ -337,8 +355,8 @@ function absolute(path) {
 
 function done(order) {
   const name = state.details?.full_name?.split(" ")[0];
-  field("done-title").textContent = name ? `Thank you, ${name}!` : "Thank you!";
-  field("done-text").textContent = `Your order is paid. A confirmation is on its way to ${order.email}.`;
+  field("done-title").textContent = name ? interpolate(gettext("Thank you, %(name)s!"), { name }) : gettext("Thank you!");
+  field("done-text").textContent = interpolate(gettext("Your order is paid. A confirmation is on its way to %(email)s."), { email: order.email });
   renderSummary(field("done-summary"), order.lines.map(orderLine), order.total, order.currency);
   field("order-link").href = orderUrl(config.orderPageUrl, order.token);
   payForm.reset();
@@ -415,4 +433,4 @@ for (const el of document.querySelectorAll(".product-card[data-product-id], .lin
   const card = Card.known(el.dataset.productId);
   if (card) Card.fillStock(el, card);
 }
-loadCart();
+const firstCart = loadCart();

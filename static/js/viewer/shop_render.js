@@ -2,6 +2,7 @@
  * summaries, option buttons. Money arrives as the server's decimal strings and is only formatted
  * here, in the viewer's locale (Intl, lib/card.js formatPrice). */
 import { formatPrice } from "../lib/card.js";
+import { gettext, interpolate, locale } from "../lib/i18n.js";
 
 export function span(className, text) {
   const el = document.createElement("span");
@@ -29,26 +30,27 @@ export function cartLine(line, currency) {
   info.className = "cart-info";
   info.append(span("cart-name", line.name));
   if (line.variant) info.append(span("cart-variant", line.variant));
-  const unit = span("cart-unit", `${money(line.unitPrice, currency)} each`);
+  const unit = span("cart-unit", interpolate(gettext("%(price)s each"), { price: money(line.unitPrice, currency) }));
   if (line.deal) {
     // A flash deal's price, until it ends (the server charges the price it holds at checkout).
     const regular = document.createElement("s");
     regular.textContent = money(line.deal.regularPrice, currency);
-    const ends = new Date(line.deal.endsAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    unit.append(" ", regular, span("cart-deal", ` · show price until ${ends}`));
+    const ends = new Date(line.deal.endsAt).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit" });
+    unit.append(" ", regular, span("cart-deal", ` · ${interpolate(gettext("show price until %(time)s"), { time: ends })}`));
   }
   info.append(unit);
+  if (line.note) info.append(span("cart-note", line.note)); // a personal offer's price, or why not
   const qty = document.createElement("div");
   qty.className = "qty";
   qty.append(
-    qtyButton("−", line.quantity - 1, `One ${line.name} less`),
+    qtyButton("−", line.quantity - 1, interpolate(gettext("One %(name)s less"), { name: line.name })),
     span("qty-value", String(line.quantity)),
-    qtyButton("+", line.quantity + 1, `One ${line.name} more`, line.quantity >= 99),
+    qtyButton("+", line.quantity + 1, interpolate(gettext("One %(name)s more"), { name: line.name }), line.quantity >= 99),
   );
   const remove = document.createElement("button");
-  Object.assign(remove, { type: "button", className: "link cart-remove", textContent: "Remove" });
+  Object.assign(remove, { type: "button", className: "link cart-remove", textContent: gettext("Remove") });
   remove.dataset.quantity = "0";
-  remove.setAttribute("aria-label", `Remove ${line.name} from the cart`);
+  remove.setAttribute("aria-label", interpolate(gettext("Remove %(name)s from the cart"), { name: line.name }));
   info.append(qty);
   const end = document.createElement("div");
   end.className = "cart-end";
@@ -76,7 +78,7 @@ export function renderSummary(el, lines, total, currency) {
   }
   const sum = document.createElement("p");
   sum.className = "summary-total";
-  sum.append(span("", "Total"), span("", money(total, currency)));
+  sum.append(span("", gettext("Total")), span("", money(total, currency)));
   el.replaceChildren(list, sum);
 }
 
@@ -88,7 +90,7 @@ export function pickOption(variant, currency, dealPrice = null) {
   button.className = "pick-option";
   button.dataset.variantId = String(variant.id);
   button.disabled = variant.inStock === false;
-  const hint = variant.inStock === false ? "Sold out" : variant.left ? `Only ${variant.left} left` : "";
+  const hint = variant.inStock === false ? gettext("Sold out") : variant.left ? interpolate(gettext("Only %(count)s left"), { count: variant.left }) : "";
   const price = span("pick-price", money(dealPrice || variant.price, currency));
   if (dealPrice && dealPrice !== variant.price) {
     // The flash deal's price for this option, the normal one struck through (the server prices
@@ -99,6 +101,6 @@ export function pickOption(variant, currency, dealPrice = null) {
     price.append(" ", regular);
     button.classList.add("has-deal");
   }
-  button.append(span("pick-label", variant.label || "Standard"), price, span("pick-hint", hint));
+  button.append(span("pick-label", variant.label || gettext("Standard")), price, span("pick-hint", hint));
   return button;
 }

@@ -3,6 +3,8 @@
  * the way @stripe/stripe-js's loadStripe does; only the viewer pages' CSP allows that origin
  * (liveshop/csp.py). The order becomes paid by Stripe's webhook, never by this page: after
  * confirmPayment the page polls the order until the webhook has landed. */
+import { gettext } from "../lib/i18n.js";
+
 const STRIPE_JS = "https://js.stripe.com/v3/";
 const POLL_MS = 1000;
 const POLL_LIMIT_MS = 60000;
@@ -19,7 +21,7 @@ function loadStripe() {
     script.addEventListener("load", () => (window.Stripe ? resolve(window.Stripe) : reject(new Error("Stripe.js did not start."))));
     script.addEventListener("error", () => {
       loading = null;
-      reject(new Error("The payment form could not be loaded: check your connection and try again."));
+      reject(new Error(gettext("The payment form could not be loaded: check your connection and try again.")));
     });
     document.head.append(script);
   });
@@ -42,13 +44,13 @@ async function mount(el, publishableKey, clientSecret) {
 /** Confirm the payment; answers {order} once the webhook decided, or {error}. Cards that need a
  * redirect (some wallets, bank steps) come back to `returnUrl`, the order page. */
 async function confirm(orderApiUrl, returnUrl) {
-  if (!session) return { error: "The payment form is still loading." };
+  if (!session) return { error: gettext("The payment form is still loading.") };
   const { error } = await session.stripe.confirmPayment({
     elements: session.elements,
     confirmParams: { return_url: returnUrl },
     redirect: "if_required",
   });
-  if (error) return { error: error.message || "The payment failed." };
+  if (error) return { error: error.message || gettext("The payment failed.") };
   const deadline = Date.now() + POLL_LIMIT_MS;
   let order = null;
   while (Date.now() < deadline) {
@@ -58,7 +60,7 @@ async function confirm(orderApiUrl, returnUrl) {
     await new Promise((resolve) => { setTimeout(resolve, POLL_MS); });
   }
   session = null;
-  return order ? { order } : { error: "We could not confirm your payment yet: check your e-mail." };
+  return order ? { order } : { error: gettext("We could not confirm your payment yet: check your e-mail.") };
 }
 
 export const payWithStripe = { mount, confirm };

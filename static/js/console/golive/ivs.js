@@ -4,6 +4,7 @@
  * closure only. A failed or lost connection is retried with backoff and a fresh key. */
 import { Backoff } from "../../lib/backoff.js";
 import { jsonBody, post } from "../../lib/http.js";
+import { gettext, interpolate } from "../../lib/i18n.js";
 
 const MAX_RETRIES = 8;
 
@@ -19,18 +20,18 @@ export function ivsPublisher({ keyUrl, onState, onError }) {
   async function fetchKey() {
     const response = await post(keyUrl, null, { headers: { "X-Requested-With": "fetch" } });
     const body = await jsonBody(response);
-    if (!response.ok) throw new Error((body && body.error) || `The server refused the stream key (error ${response.status}).`);
+    if (!response.ok) throw new Error((body && body.error) || interpolate(gettext("The server refused the stream key (error %(status)s)."), { status: response.status }));
     return body;
   }
 
   async function connect() {
     const sdk = window.IVSBroadcastClient;
     if (!sdk) {
-      onError("The IVS broadcast library did not load. Reload the page.");
-      onState("error", "Not streaming");
+      onError(gettext("The IVS broadcast library did not load. Reload the page."));
+      onState("error", gettext("Not streaming"));
       return;
     }
-    onState(retries ? "retry" : "connecting", retries ? "Reconnecting…" : "Connecting…");
+    onState(retries ? "retry" : "connecting", retries ? gettext("Reconnecting…") : gettext("Connecting…"));
     try {
       const { streamKey, ingestEndpoint } = await fetchKey();
       client = sdk.create({ streamConfig: sdk[preset] || sdk.STANDARD_LANDSCAPE, ingestEndpoint });
@@ -38,7 +39,7 @@ export function ivsPublisher({ keyUrl, onState, onError }) {
         if (state === sdk.ConnectionState.CONNECTED) {
           retries = 0;
           backoff.reset();
-          onState("live", "Sending video to Amazon IVS");
+          onState("live", gettext("Sending video to Amazon IVS"));
         } else if ((state === sdk.ConnectionState.FAILED || state === sdk.ConnectionState.DISCONNECTED) && !stopping) {
           retry();
         }
@@ -62,12 +63,12 @@ export function ivsPublisher({ keyUrl, onState, onError }) {
   function retry() {
     teardown();
     if (retries >= MAX_RETRIES) {
-      onState("error", "Not streaming");
+      onState("error", gettext("Not streaming"));
       return;
     }
     retries += 1;
     const delay = backoff.next();
-    onState("retry", `Connection lost: retrying in ${Math.ceil(delay / 1000)} s`);
+    onState("retry", interpolate(gettext("Connection lost: retrying in %(seconds)s s"), { seconds: Math.ceil(delay / 1000) }));
     clearTimeout(retryTimer);
     retryTimer = setTimeout(connect, delay);
   }
@@ -85,7 +86,7 @@ export function ivsPublisher({ keyUrl, onState, onError }) {
       stopping = true;
       clearTimeout(retryTimer);
       teardown();
-      onState("stopped", "Stopped");
+      onState("stopped", gettext("Stopped"));
     },
     buffered: () => 0,
     dropConnection: () => retry(),

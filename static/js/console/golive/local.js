@@ -7,6 +7,7 @@
  * encoder reconnecting). A refusal (not a host, another tab live, no ffmpeg on the server, the
  * server falling behind) ends it with the server's sentence. */
 import { Backoff } from "../../lib/backoff.js";
+import { gettext, interpolate } from "../../lib/i18n.js";
 
 const TIMESLICE_MS = 250; // a chunk every quarter second: latency against per-frame overhead
 const MAX_BUFFERED = 4 * 1024 * 1024; // bytes the socket may hold unsent before we give up
@@ -37,14 +38,14 @@ export function localPublisher({ socketPath, onState, onError }) {
     const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
     socket = ws;
-    onState(retries ? "retry" : "connecting", retries ? "Reconnecting…" : "Connecting…");
+    onState(retries ? "retry" : "connecting", retries ? gettext("Reconnecting…") : gettext("Connecting…"));
     ws.addEventListener("message", (message) => {
       if (ws !== socket || typeof message.data !== "string") return;
       let frame;
       try { frame = JSON.parse(message.data); } catch { return; }
       if (frame.type === "publishing") {
         record(ws);
-        onState("live", "Sending video to the server");
+        onState("live", gettext("Sending video to the server"));
       } else if (frame.type === "error") {
         onError(frame.error, frame.code);
       }
@@ -54,16 +55,16 @@ export function localPublisher({ socketPath, onState, onError }) {
       stopRecorder();
       socket = null;
       if (stopping) {
-        onState("stopped", "Stopped");
+        onState("stopped", gettext("Stopped"));
       } else if (FATAL.has(event.code)) {
-        onState("error", "Not streaming");
+        onState("error", gettext("Not streaming"));
       } else if (retries >= MAX_RETRIES) {
-        onError("Lost the connection to the server and could not get it back. Check your network and press Start again.");
-        onState("error", "Not streaming");
+        onError(gettext("Lost the connection to the server and could not get it back. Check your network and press Start again."));
+        onState("error", gettext("Not streaming"));
       } else {
         retries += 1;
         const delay = backoff.next();
-        onState("retry", `Connection lost: retrying in ${Math.ceil(delay / 1000)} s`);
+        onState("retry", interpolate(gettext("Connection lost: retrying in %(seconds)s s"), { seconds: Math.ceil(delay / 1000) }));
         retryTimer = setTimeout(connect, delay);
       }
     });
@@ -76,7 +77,7 @@ export function localPublisher({ socketPath, onState, onError }) {
       if (ws.readyState !== WebSocket.OPEN || !event.data.size) return;
       if (ws.bufferedAmount > MAX_BUFFERED) {
         // The upload cannot keep up: growing this buffer would only add delay until memory runs out.
-        onError("Your connection cannot upload this quality fast enough. Choose a lower quality and start again.");
+        onError(gettext("Your connection cannot upload this quality fast enough. Choose a lower quality and start again."));
         stopping = true;
         ws.close(4000);
         return;
@@ -113,7 +114,7 @@ export function localPublisher({ socketPath, onState, onError }) {
       } else {
         socket?.close();
         socket = null;
-        onState("stopped", "Stopped");
+        onState("stopped", gettext("Stopped"));
       }
     },
     /** Bytes waiting to be sent (for the page's health line). */
