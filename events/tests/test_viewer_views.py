@@ -2,6 +2,7 @@
 
 import json
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import pytest
 import segno
@@ -95,6 +96,61 @@ def test_page_shows_the_current_product_with_buy_link_and_qr_code(client, settin
     config = page_config(response)
     assert config["currentHighlight"]["highlightId"] == highlight.pk
     assert config["latestHighlightId"] == highlight.pk
+
+
+class Links(HTMLParser):
+    """The page's <a> elements and the lineup's Buy fields (tag and attributes), outside the
+    <template>s the scripts clone."""
+
+    def __init__(self):
+        super().__init__()
+        self.anchors, self.buy_fields, self.in_template = [], {}, 0
+        self.item = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "template":
+            self.in_template += 1
+        if self.in_template:
+            return
+        if tag == "li" and "lineup-item" in (attrs.get("class") or ""):
+            self.item = attrs["data-product-id"]
+        if tag == "a":
+            self.anchors.append(attrs)
+        if attrs.get("data-field") == "buy" and "lineup-link" in (attrs.get("class") or ""):
+            self.buy_fields[self.item] = (tag, attrs)
+
+    def handle_endtag(self, tag):
+        if tag == "template":
+            self.in_template -= 1
+
+
+def links_of(response) -> Links:
+    parser = Links()
+    parser.feed(response.content.decode())
+    return parser
+
+
+@pytest.mark.parametrize("featured", [False, True])
+def test_the_lineup_links_each_product_page_from_the_first_paint_and_no_link_is_dead(client, featured):
+    """The lineup's Buy links are in the page as served (crawlers and Lighthouse's
+    crawlable-anchors read them; the script only keeps them current): a product with a page is a
+    link to it, a product without one is no link at all, and no <a> on the page lacks an href,
+    with or without a product on the card (but the placeholders named by an id that the scripts
+    give one later, as Lighthouse allows: the shop's order link, the replay link)."""
+    event, jacket, beanie = make_show(status=Status.LIVE)
+    if featured:
+        services.feature_product(event=event, product=beanie, by=member(event.organization))
+
+    links = links_of(client.get(watch_url(event)))
+
+    tag, attrs = links.buy_fields[str(jacket.pk)]
+    assert tag == "a"
+    assert (attrs["href"], attrs["target"], attrs["rel"]) == (buy_url(jacket, event), "_blank", "noopener")
+    tag, attrs = links.buy_fields[str(beanie.pk)]
+    assert tag == "span" and not {"href", "target", "rel"} & set(attrs)
+    dead = [anchor for anchor in links.anchors if not anchor.get("href") and not anchor.get("id")]
+    assert links.anchors and dead == []
 
 
 def test_a_cleared_card_leaves_the_card_hidden_but_remembers_the_newest_highlight(client):
