@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, ngettext
 
 from analytics.formatting import number
 
@@ -52,8 +53,9 @@ def viewers_curve(
     """Concurrent viewers per minute as a line, with ``marks`` (time, label, link) as flags on
     the timeline: the highlights."""
     if not curve:
+        empty = escape(gettext("No viewers yet"))
         return _frame(
-            '<text class="empty" x="50%" y="50%" text-anchor="middle">No viewers yet</text>', "No viewers"
+            f'<text class="empty" x="50%" y="50%" text-anchor="middle">{empty}</text>', gettext("No viewers")
         )
     # Times read in the active time zone (the brand's, where the view activated it).
     curve = [(timezone.localtime(m), n) for m, n in curve]
@@ -68,7 +70,7 @@ def viewers_curve(
     points = " ".join(f"{x(m):.1f},{_y(n, top):.1f}" for m, n in curve)
     dots = "".join(
         f'<circle class="dot" cx="{x(m):.1f}" cy="{_y(n, top):.1f}" r="2.5">'
-        f"<title>{m:%H:%M}: {number(n)} viewers</title></circle>"
+        f"<title>{escape(_viewers_at(m, n))}</title></circle>"
         for m, n in curve
     )
     flags = ""
@@ -80,7 +82,7 @@ def viewers_curve(
             f'<a href="{escape(link)}"><line class="mark" x1="{position:.1f}" y1="{PAD_TOP}" '
             f'x2="{position:.1f}" y2="{HEIGHT - PAD_BOTTOM}"/>'
             f'<circle class="mark-dot" cx="{position:.1f}" cy="{PAD_TOP}" r="4">'
-            f"<title>{escape(label)} at {moment:%H:%M}</title></circle></a>"
+            f"<title>{escape(_product_at(label, moment))}</title></circle></a>"
         )
     inner = (
         _axes(top, f"{start:%H:%M}", f"{end:%H:%M}")
@@ -99,13 +101,25 @@ def viewers_curve(
             if start <= m <= end + timedelta(minutes=1)
         ],
     }
-    return _frame(inner, f"Viewers per minute, peak {number(top)}", data)
+    return _frame(inner, gettext("Viewers per minute, peak %(peak)s") % {"peak": number(top)}, data)
+
+
+def _product_at(label: str, moment: datetime) -> str:
+    return gettext("%(product)s at %(time)s") % {"product": label, "time": f"{moment:%H:%M}"}
+
+
+def _viewers_at(moment: datetime, n: int) -> str:
+    return ngettext("%(time)s: %(count)s viewer", "%(time)s: %(count)s viewers", n) % {
+        "time": f"{moment:%H:%M}",
+        "count": number(n),
+    }
 
 
 def bars(values: list[tuple[str, int]], label: str) -> SafeString:
     """One bar per (label, value), labelled under it."""
     if not values or not any(v for _, v in values):
-        return _frame('<text class="empty" x="50%" y="50%" text-anchor="middle">No data yet</text>', label)
+        empty = escape(gettext("No data yet"))
+        return _frame(f'<text class="empty" x="50%" y="50%" text-anchor="middle">{empty}</text>', label)
     top = max(v for _, v in values)
     slot = (WIDTH - PAD_LEFT) / len(values)
     inner = _axes(top, "", "")

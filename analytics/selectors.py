@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Min, Q, QuerySet, Sum
+from django.utils.translation import gettext, gettext_lazy
 
 from analytics import formatting
 from analytics.models import DroppedBeacon, Source, ViewerInteraction, WatchMinute
@@ -23,12 +24,12 @@ Kind = ViewerInteraction.Kind
 SUBTOTAL = ExpressionWrapper(
     F("unit_price") * F("quantity"), output_field=DecimalField(max_digits=14, decimal_places=2)
 )
-WATCH_BUCKETS = (
-    (0, 60, "under 1 min"),
-    (60, 300, "1-5 min"),
-    (300, 900, "5-15 min"),
-    (900, 1800, "15-30 min"),
-    (1800, None, "30 min or more"),
+WATCH_BUCKETS = (  # labels in the active language, read when the figures are
+    (0, 60, gettext_lazy("under 1 min")),
+    (60, 300, gettext_lazy("1-5 min")),
+    (300, 900, gettext_lazy("5-15 min")),
+    (900, 1800, gettext_lazy("15-30 min")),
+    (1800, None, gettext_lazy("30 min or more")),
 )
 
 
@@ -78,7 +79,7 @@ def viewing(minutes: QuerySet[WatchMinute], source: str, *, duration_s: int | No
     result.watch_ms = sum(row["ms"] for row in per_viewer)
     result.watch_buckets = [
         (
-            label,
+            str(label),
             sum(
                 1
                 for row in per_viewer
@@ -130,7 +131,7 @@ class HighlightFigures(CardFigures):
 
     @property
     def label(self) -> str:
-        return self.highlight.product.name if self.highlight.product_id else "Card cleared"
+        return self.highlight.product.name if self.highlight.product_id else gettext("Card cleared")
 
 
 @dataclass

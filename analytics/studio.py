@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
 from django.views import View
 from django.views.decorators.cache import never_cache
 
@@ -40,7 +41,7 @@ MAX_SHOWS = 200
 
 def _show_rows(request) -> tuple[list[selectors.ShowRow], dict]:
     if not permissions.can_in_any(request.user, Action.VIEW_ANALYTICS):
-        raise PermissionDenied("Analytics are for the brand's owners and hosts.")
+        raise PermissionDenied(gettext("Analytics are for the brand's owners and hosts."))
     events = permissions.scope(LiveEvent.objects.all(), request.user, Action.VIEW_ANALYTICS)
     start, end = parse_date(request.GET.get("from", "") or ""), parse_date(request.GET.get("to", "") or "")
     if start:
@@ -69,9 +70,12 @@ class ShowListView(LoginRequiredMixin, View):
             "filters": filters,
             "query": request.GET.urlencode(),
             "viewers_chart": charts.bars(
-                [(r.event.title[:14], r.live_viewers + r.replay_viewers) for r in recent], "Viewers per show"
+                [(r.event.title[:14], r.live_viewers + r.replay_viewers) for r in recent],
+                gettext("Viewers per show"),
             ),
-            "orders_chart": charts.bars([(r.event.title[:14], r.orders) for r in recent], "Orders per show"),
+            "orders_chart": charts.bars(
+                [(r.event.title[:14], r.orders) for r in recent], gettext("Orders per show")
+            ),
             **_revenue_chart(recent),
         }
         return render(request, "analytics/show_list.html", context)
@@ -81,11 +85,13 @@ def _revenue_chart(rows: list[selectors.ShowRow]) -> dict:
     """Revenue per show in the currency most of them sold in (money never adds across currencies)."""
     sold = Counter(currency for row in rows for currency in row.revenue)
     if not sold:
-        return {"revenue_chart": charts.bars([], "Revenue per show"), "revenue_currency": ""}
+        return {"revenue_chart": charts.bars([], gettext("Revenue per show")), "revenue_currency": ""}
     currency = sold.most_common(1)[0][0]
     values = [(r.event.title[:14], int(r.revenue.get(currency, 0))) for r in rows]
     return {
-        "revenue_chart": charts.bars(values, f"Revenue per show ({currency})"),
+        "revenue_chart": charts.bars(
+            values, gettext("Revenue per show (%(currency)s)") % {"currency": currency}
+        ),
         "revenue_currency": currency,
     }
 
@@ -148,12 +154,13 @@ class ShowAnalyticsView(LoginRequiredMixin, View):
             "replay_chart": charts.viewers_curve(figures.replay.curve),
             "retention_chart": charts.bars(
                 _sampled([(str(m), n) for m, n in figures.live.retention]),
-                "Viewers still watching, by minute",
+                gettext("Viewers still watching, by minute"),
             ),
             "replay_retention_chart": charts.bars(
-                [(f"{p}%", n) for p, n in figures.replay.retention], "Replay viewers reaching each point"
+                [(f"{p}%", n) for p, n in figures.replay.retention],
+                gettext("Replay viewers reaching each point"),
             ),
-            "watch_chart": charts.bars(figures.live.watch_buckets, "Viewers by watch time"),
+            "watch_chart": charts.bars(figures.live.watch_buckets, gettext("Viewers by watch time")),
             "fragment_url": reverse("analytics:show", args=[event.pk]) + "?fragment=1",
         }
         template = "analytics/_show_body.html" if request.GET.get("fragment") else "analytics/show.html"
@@ -239,9 +246,9 @@ class VideoAnalyticsView(LoginRequiredMixin, View):
             "f": figures,
             "curve_chart": charts.viewers_curve(figures.viewing.curve),
             "retention_chart": charts.bars(
-                [(f"{p}%", n) for p, n in figures.viewing.retention], "Viewers reaching each point"
+                [(f"{p}%", n) for p, n in figures.viewing.retention], gettext("Viewers reaching each point")
             ),
-            "watch_chart": charts.bars(figures.viewing.watch_buckets, "Viewers by watch time"),
+            "watch_chart": charts.bars(figures.viewing.watch_buckets, gettext("Viewers by watch time")),
         }
         return render(request, "analytics/video.html", context)
 

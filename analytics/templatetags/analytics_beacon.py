@@ -1,5 +1,6 @@
 from django import template
 from django.conf import settings
+from django.utils.translation import gettext
 
 register = template.Library()
 
@@ -19,7 +20,13 @@ def watch_time(seconds) -> str:
     """Seconds as "45s", "15m 11s" or "2h 5m" (short: it sits in a headline card)."""
     seconds = int(seconds or 0)
     if seconds < 60:
-        return f"{seconds}s"
+        return gettext("%(seconds)ss") % {"seconds": seconds}
     if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+        return gettext("%(minutes)sm %(seconds)ss") % {
+            "minutes": seconds // 60,
+            "seconds": f"{seconds % 60:02d}",
+        }
+    return gettext("%(hours)sh %(minutes)sm") % {
+        "hours": seconds // 3600,
+        "minutes": f"{seconds % 3600 // 60:02d}",
+    }

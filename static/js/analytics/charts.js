@@ -3,7 +3,10 @@
  * `data-chart`): viewers per minute as a line with the highlights as flags (hover one for its
  * product, click it for its row of figures), and bars. The server's SVG stays in the page for
  * screen readers (role=img, labelled) and prints; it is hidden from view once uPlot has drawn.
- * Colours come from the page's CSS custom properties, so the charts follow its theme. */
+ * Colours come from the page's CSS custom properties, so the charts follow its theme. Words and
+ * times are in the page's language and locale (lib/i18n.js): the bars' labels come translated
+ * from the server. */
+import { gettext, locale } from "../lib/i18n.js";
 
 const HEIGHT = 220;
 const FLAG_HIT_PX = 8; // how near a click must be to a flag
@@ -60,13 +63,28 @@ function flags(marks, colour) {
   };
 }
 
+/** uPlot's date templates ("{h}:{mm}{aa}", "{M}/{D}", ...) written the locale's way: 14:05 in
+ * German, 2:05 PM in English. The dates uPlot hands over already read the brand's clock (tzDate). */
+function localDates(template) {
+  const seconds = /\{ss/.test(template);
+  const time = seconds || /\{[hH]/.test(template);
+  const date = /\{(?:M|D|YY)/.test(template) || !time;
+  const options = {
+    ...(time ? { hour: "numeric", minute: "2-digit" } : {}),
+    ...(seconds ? { second: "2-digit" } : {}),
+    ...(date ? { day: "numeric", month: "short" } : {}),
+  };
+  const format = new Intl.DateTimeFormat(locale(), options);
+  return (when) => format.format(when);
+}
+
 function curve(data, width, colour) {
   const options = {
-    width, height: HEIGHT, legend: { show: true }, cursor: { y: false },
+    width, height: HEIGHT, legend: { show: true }, cursor: { y: false }, fmtDate: localDates,
     tzDate: data.tz ? (seconds) => uPlot.tzDate(new Date(seconds * 1e3), data.tz) : undefined,
     scales: { y: { range: (u, min, max) => [0, Math.max(1, max)] } },
     axes: [axis(colour), axis(colour)],
-    series: [{ label: "Time" }, { label: "Viewers", stroke: colour.accent, width: 2.5, fill: `${colour.accent}22`, points: { size: 5 } }],
+    series: [{ label: gettext("Time") }, { label: gettext("Viewers"), stroke: colour.accent, width: 2.5, fill: `${colour.accent}22`, points: { size: 5 } }],
     plugins: [flags(data.marks || [], colour)],
   };
   return [options, [data.x, data.y]];
