@@ -1,20 +1,42 @@
 """Accessibility (issue 16): axe-core (npm, served from node_modules, never a CDN) finds no serious
-or critical WCAG 2.2 A/AA violation on the pages viewers and hosts use: the home page, the live
-event page with a featured product (desktop and phone) and the host console."""
+or critical WCAG 2.2 A/AA violation, and a keyboard walk finds every Tab stop a named control with
+a visible focus ring, on the pages viewers and hosts use: the home page, the live event page with
+a featured product (desktop and phone), the replay page (desktop and phone), the host console and
+the studio's event list, video page (the timeline editor) and orders list.
+
+One ASGI server for the module (the local video backend, both storages on disk under the module's
+MEDIA_ROOT); each test makes its rows (the database is emptied between tests) and the replay's
+HLS files from one ffmpeg VOD made once."""
 
 from __future__ import annotations
 
 import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connections
+from django.utils import timezone
 
+from catalog.models import Product, Variant
+from commerce.tests.orders import place_order, start_order
 from events import services
-from tests.test_console_browser import _log_in, asgi_server, show  # noqa: F401 (fixtures)
+from events.models import LiveEvent
+from recordings.models import ProductCue, Recording
+from tests.asgi_server import running_asgi_server
+from tests.test_console_browser import _log_in, _make_show
+from tests.test_replay_browser import DURATION_S, make_hls_vod
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 SERIOUS = ("serious", "critical")
+DEADLINE_MS = 30_000  # generous: two shared cores run the server, Chromium and other tests
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
 RUN_AXE = """async (tags) => {
   const result = await axe.run(document, { runOnly: { type: "tag", values: tags } });
   return result.violations.map((v) => ({
@@ -23,23 +45,35 @@ RUN_AXE = """async (tags) => {
 }"""
 
 
-def violations(page) -> list[dict]:
-    page.evaluate(AXE.read_text())
-    found = page.evaluate(RUN_AXE, TAGS)
-    return [violation for violation in found if violation["impact"] in SERIOUS]
+@pytest.fixture(scope="module")
+def media_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("accessibility-media")
 
 
-def feature(event, product, host_id):
-    from concurrent.futures import ThreadPoolExecutor
+@pytest.fixture(scope="module")
+def vod(tmp_path_factory) -> Path:
+    """A 12 s HLS VOD (master playlist and one rendition), made once and copied per recording."""
+    folder = tmp_path_factory.mktemp("accessibility-vod")
+    make_hls_vod(folder)
+    return folder
 
-    from django.contrib.auth import get_user_model
-    from django.db import connections
+
+@pytest.fixture(scope="module")
+def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory, media_root):
+    """One ASGI server for the module's tests, on the test database (each test's committed rows)."""
+    with django_db_blocker.unblock():
+        env = {"VIDEO_BACKEND": "local", "DJANGO_MEDIA_ROOT": str(media_root)}
+        directory = tmp_path_factory.mktemp("accessibility-server")
+        with running_asgi_server(directory, env=env, disk_storages=True) as server:
+            yield server.url
+
+
+def in_another_thread(function):
+    """Run ORM code while Playwright's event loop owns this thread (Django refuses it here)."""
 
     def call():
         try:
-            return services.feature_product(
-                event=event, product=product, by=get_user_model().objects.get(pk=host_id)
-            )
+            return function()
         finally:
             connections.close_all()
 
@@ -47,33 +81,143 @@ def feature(event, product, host_id):
         return pool.submit(call).result()
 
 
-@pytest.mark.browser
-@pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (npm ci)")
-def test_no_serious_accessibility_violations(asgi_server, show, page, artifacts_dir):  # noqa: F811
+def ready_recording(media_root: Path, vod: Path, prefix: str, **fields) -> Recording:
+    """A ready recording whose HLS (a copy of ``vod``) the server serves from its storage."""
+    shutil.copytree(vod, media_root / "recordings" / prefix / "hls")
+    return Recording.objects.create(
+        status=Recording.Status.READY,
+        started_at=timezone.now() - timedelta(hours=2),
+        duration_ms=DURATION_S * 1000,
+        cdn_prefix=prefix,
+        master_path=f"{prefix}/hls/master.m3u8",
+        renditions=[
+            {"name": "360p", "resolution": "640x360", "playlist": f"{prefix}/hls/360p/playlist.m3u8"}
+        ],
+        **fields,
+    )
+
+
+@pytest.fixture
+def pages(asgi_server, media_root, vod, settings) -> dict:
+    """The console test's show (three products, the first featured), plus: an ended show with a
+    ready replay (its first product's card from 0 s), a published uploaded video with two cues
+    (the studio's timeline editor), and three orders (two paid, one waiting for payment). Returns
+    the pages' URLs, the show and its host's session."""
+    from commerce.payments import get_payment_backend
+
+    show = _make_show(settings)
+    event, products = show["event"], show["products"]
+    brand, host = event.organization, event.created_by
+    Product.objects.filter(pk=products[1].pk).update(external_url="https://shop.example.com/night-cream")
+    services.feature_product(event=event, product=products[0], by=host)
+
+    ended = services.create_event(
+        organization=brand,
+        title="Winter warmers",
+        scheduled_start=timezone.now() - timedelta(days=1),
+        by=host,
+        products=products,
+        description="Last winter's show.",
+    )
+    LiveEvent.objects.filter(pk=ended.pk).update(
+        status=LiveEvent.Status.ENDED, status_changed_at=timezone.now()
+    )
+    replay = ready_recording(media_root, vod, f"replays/{ended.pk}/1", organization=brand, event=ended)
+    ProductCue.objects.create(recording=replay, product=products[1], start_ms=0, end_ms=6_000)
+    ProductCue.objects.create(recording=replay, product=products[2], start_ms=6_000)
+
+    video = ready_recording(
+        media_root,
+        vod,
+        f"videos/{brand.pk}/trail",
+        organization=brand,
+        backend=Recording.Backend.UPLOAD,
+        title="Spring looks",
+        slug="spring-looks",
+        published_at=timezone.now(),
+    )
+    ProductCue.objects.create(recording=video, product=products[0], start_ms=1_500, end_ms=5_000)
+    ProductCue.objects.create(recording=video, product=products[1], start_ms=5_000)
+
+    settings.PAYMENT_BACKEND = "test"
+    get_payment_backend.cache_clear()
+    variants = [Variant.objects.get(product=product, is_default=True) for product in products]
+    place_order(variants[0], quantity=2, email="ann@example.com", event=event)
+    place_order(variants[1], email="bo@example.com", recording=video)
+    start_order(variants[2], email="cy@example.com", event=event)
+    get_payment_backend.cache_clear()
+
+    base = asgi_server
+    yield {
+        **show,
+        "base": base,
+        "home": f"{base}/",
+        "live page": f"{base}/e/{brand.slug}/{event.slug}/",
+        "replay page": f"{base}/e/{brand.slug}/{ended.slug}/replay/",
+        "host console": f"{base}{event.get_absolute_url()}",
+        "studio events": f"{base}/studio/",
+        "studio video": f"{base}/studio/videos/{video.pk}/",
+        "studio orders": f"{base}/studio/orders/",
+    }
+
+
+def violations(page) -> list[dict]:
+    """Every WCAG A/AA violation axe finds on the page (any impact)."""
+    page.evaluate(AXE.read_text())
+    return page.evaluate(RUN_AXE, TAGS)
+
+
+def ready(page, pages: dict, name: str) -> None:
+    """Wait until ``name``'s page shows what it is checked with (deadlines, no fixed sleeps)."""
     from playwright.sync_api import expect
 
-    event, products = show["event"], show["products"]
-    host_id = event.created_by_id
-    feature(event, products[0], host_id)
+    card = page.locator("#product-card")
+    if name == "live page":
+        expect(card).to_be_visible()
+    elif name == "replay page":  # the video's metadata, and the card of the cue at 0 s
+        page.wait_for_function("document.getElementById('video').readyState >= 1", timeout=DEADLINE_MS)
+        expect(card).to_have_attribute("data-product-id", str(pages["products"][1].pk), timeout=DEADLINE_MS)
+        expect(card).to_be_visible()
+    elif name == "host console":
+        expect(page.locator("#console-connection")).to_have_attribute(
+            "data-state", "live", timeout=DEADLINE_MS
+        )
+    elif name == "studio video":  # the timeline editor: the video loaded, its two cues listed
+        page.wait_for_function("document.getElementById('editor-video').readyState >= 1", timeout=DEADLINE_MS)
+        expect(page.locator("#cue-rows tr")).to_have_count(2)
+    elif name == "studio orders":
+        expect(page.get_by_text("ann@example.com")).to_be_visible()
+
+
+def visit(page, pages: dict, name: str) -> None:
+    """Open ``name``'s page, as its host for the studio's pages (the anonymous ones come first)."""
+    signed_in = any(cookie["name"] == "sessionid" for cookie in page.context.cookies(pages["base"]))
+    if name in STUDIO and not signed_in:
+        _log_in(page, pages["base"], pages["session"])
+    page.goto(pages[name])
+    ready(page, pages, name)
+
+
+ANONYMOUS = ("home", "live page", "replay page")
+STUDIO = ("host console", "studio events", "studio video", "studio orders")
+ON_PHONES = ("live page", "replay page")
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (npm ci)")
+def test_no_serious_accessibility_violations(pages, page, artifacts_dir):
     report = {}
+    for name in ANONYMOUS + STUDIO:
+        visit(page, pages, name)
+        report[name] = violations(page)
+        if name in ON_PHONES:
+            page.set_viewport_size(PHONE)
+            report[f"{name} (phone)"] = violations(page)
+            page.set_viewport_size(DESKTOP)
 
-    page.goto(f"{asgi_server}/")
-    report["home"] = violations(page)
-
-    page.goto(f"{asgi_server}/e/{event.organization.slug}/{event.slug}/")
-    expect(page.locator("#product-card")).to_be_visible()
-    report["live page"] = violations(page)
-    page.set_viewport_size({"width": 390, "height": 844})
-    report["live page (phone)"] = violations(page)
-    page.set_viewport_size({"width": 1280, "height": 800})
-
-    _log_in(page, asgi_server, show["session"])
-    page.goto(f"{asgi_server}{event.get_absolute_url()}")
-    expect(page.locator("#console-connection")).to_have_attribute("data-state", "live")
-    report["host console"] = violations(page)
-
+    # Every finding lands in the report (moderate and minor ones too); serious or critical fail.
     (artifacts_dir / "accessibility.json").write_text(json.dumps(report, indent=2))
-    assert report == {name: [] for name in report}, json.dumps(report, indent=2)
+    serious = {name: [v for v in found if v["impact"] in SERIOUS] for name, found in report.items()}
+    assert serious == {name: [] for name in report}, json.dumps(serious, indent=2)
 
 
 # What the focused element is, by keyboard: whether it is something one can use, its accessible
@@ -161,36 +305,22 @@ def keyboard_problems(stops: list[dict]) -> list[str]:
     return problems
 
 
-@pytest.mark.browser
-def test_the_keyboard_reaches_only_named_controls_each_with_a_visible_focus_ring(
-    asgi_server,  # noqa: F811
-    show,  # noqa: F811
-    page,
-    artifacts_dir,
-):
-    """WCAG 2.2 AA by keyboard on the live page (a featured product) and the host console: every
-    Tab stop is a control (no stop on non-interactive elements) with an accessible name, and its
-    focus ring contrasts at least 3:1 with what is behind it."""
-    from playwright.sync_api import expect
-
-    event, products = show["event"], show["products"]
-    feature(event, products[0], event.created_by_id)
+def test_the_keyboard_reaches_only_named_controls_each_with_a_visible_focus_ring(pages, page, artifacts_dir):
+    """WCAG 2.2 AA by keyboard on the live page (a featured product), the replay page (a card on
+    screen), the host console and the studio's event list, video page (the timeline editor) and
+    orders list: every Tab stop is a control (no stop on non-interactive elements) with an
+    accessible name, and its focus ring contrasts at least 3:1 with what is behind it."""
     walks = {}
-
-    page.goto(f"{asgi_server}/e/{event.organization.slug}/{event.slug}/")
-    expect(page.locator("#product-card")).to_be_visible()
-    walks["live page"] = keyboard_walk(page)
-    # What changes by itself is announced politely: the featured product, the chat, the shop's notes.
-    announced = page.evaluate(
-        "() => [...document.querySelectorAll('[aria-live=polite], [role=status]')]"
-        ".map((e) => e.getAttribute('aria-label') || e.id)"
-    )
-    assert {"Featured product", "Chat messages", "shop-toast"} <= set(announced), announced
-
-    _log_in(page, asgi_server, show["session"])
-    page.goto(f"{asgi_server}{event.get_absolute_url()}")
-    expect(page.locator("#console-connection")).to_have_attribute("data-state", "live")
-    walks["host console"] = keyboard_walk(page)
+    for name in ANONYMOUS[1:] + STUDIO:
+        visit(page, pages, name)
+        walks[name] = keyboard_walk(page)
+        if name == "live page":
+            # What changes by itself is announced politely: the featured product, the chat, the shop's notes.
+            announced = page.evaluate(
+                "() => [...document.querySelectorAll('[aria-live=polite], [role=status]')]"
+                ".map((e) => e.getAttribute('aria-label') || e.id)"
+            )
+            assert {"Featured product", "Chat messages", "shop-toast"} <= set(announced), announced
 
     (artifacts_dir / "keyboard-walk.json").write_text(json.dumps(walks, indent=2))
     assert all(len(stops) >= 5 for stops in walks.values()), walks  # the walk went round the page
