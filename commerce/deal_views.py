@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import permissions
@@ -25,18 +26,25 @@ from events.models import LiveEvent
 class DealForm(forms.Form):
     """The console's deal: the types only; commerce.deals checks the rules and says why."""
 
-    product_id = forms.IntegerField(label="Product", min_value=1)
-    kind = forms.ChoiceField(label="Deal", choices=[("price", "Deal price"), ("percent", "Percent off")])
-    price = forms.DecimalField(label="Deal price", required=False, max_digits=10, decimal_places=2)
-    percent_off = forms.IntegerField(label="Percent off", required=False)
-    minutes = forms.IntegerField(label="Minutes")
-    limit_per_customer = forms.IntegerField(label="Limit per customer", required=False)
+    product_id = forms.IntegerField(label=gettext_lazy("Product"), min_value=1)
+    kind = forms.ChoiceField(
+        label=gettext_lazy("Deal"),
+        choices=[("price", gettext_lazy("Deal price")), ("percent", gettext_lazy("Percent off"))],
+    )
+    price = forms.DecimalField(
+        label=gettext_lazy("Deal price"), required=False, max_digits=10, decimal_places=2
+    )
+    percent_off = forms.IntegerField(label=gettext_lazy("Percent off"), required=False)
+    minutes = forms.IntegerField(label=gettext_lazy("Minutes"))
+    limit_per_customer = forms.IntegerField(label=gettext_lazy("Limit per customer"), required=False)
 
     def terms(self) -> deals.DealTerms:
         data = self.cleaned_data
         wanted = "price" if data["kind"] == "price" else "percent_off"
         if data[wanted] is None:
-            raise CommerceError("Give the deal price." if wanted == "price" else "Give the percentage off.")
+            raise CommerceError(
+                gettext("Give the deal price.") if wanted == "price" else gettext("Give the percentage off.")
+            )
         return deals.DealTerms(
             minutes=data["minutes"],
             limit_per_customer=data["limit_per_customer"],
@@ -55,10 +63,10 @@ def console_api(view):
             )
             return view(request, event, *args, **kwargs)
         except Http404:
-            return JsonResponse({"error": "No such event."}, status=404)
+            return JsonResponse({"error": gettext("No such event.")}, status=404)
         except PermissionDenied:
             return JsonResponse(
-                {"error": "Only the brand's hosts and owners can run flash deals."}, status=403
+                {"error": gettext("Only the brand's hosts and owners can run flash deals.")}, status=403
             )
         except CommerceError as exc:
             return JsonResponse({"error": str(exc)}, status=400)
@@ -83,7 +91,7 @@ def deals_view(request, event: LiveEvent):
         pk=form.cleaned_data["product_id"], organization=event.organization
     ).first()
     if product is None:
-        raise CommerceError("A flash deal is for a product of this show's lineup.")
+        raise CommerceError(gettext("A flash deal is for a product of this show's lineup."))
     deal = deals.start_deal(event=event, product=product, terms=form.terms(), by=request.user)
     return _answer({"deal": deals.studio_deal(deal)}, status=201)
 

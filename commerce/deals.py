@@ -30,6 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts import permissions
 from accounts.permissions import Action
@@ -39,6 +40,7 @@ from commerce.models import Cart, CartLine, FlashDeal, Order, Source
 from commerce.payments.base import ZERO_DECIMAL_CURRENCIES
 from events.models import EventProduct, LiveEvent
 from events.realtime import broadcast_to_event_on_commit, broadcast_to_studio_on_commit
+from liveshop.display import format_price
 
 MAX_MINUTES = 120
 MAX_PERCENT_OFF = 90
@@ -192,35 +194,37 @@ def _announce(event_id: int, product: Product, deal: FlashDeal | None) -> None:
 
 def _check(event: LiveEvent, product: Product, terms: DealTerms) -> None:
     if not event.is_live:
-        raise DealRefused("A flash deal runs only while the show is live.")
+        raise DealRefused(gettext("A flash deal runs only while the show is live."))
     if product.organization_id != event.organization_id or not (
         product.is_active and EventProduct.objects.filter(event=event, product=product).exists()
     ):
-        raise DealRefused("A flash deal is for a product of this show's lineup.")
+        raise DealRefused(gettext("A flash deal is for a product of this show's lineup."))
     if not 1 <= terms.minutes <= MAX_MINUTES:
-        raise DealRefused(f"A flash deal lasts 1 to {MAX_MINUTES} minutes.")
+        raise DealRefused(gettext("A flash deal lasts 1 to %(max)s minutes.") % {"max": MAX_MINUTES})
     if (terms.price is None) == (terms.percent_off is None):
-        raise DealRefused("Give either a deal price or a percentage off.")
+        raise DealRefused(gettext("Give either a deal price or a percentage off."))
     if terms.percent_off is not None:
         _check_percent(terms.percent_off, product)
     else:
         _check_price(terms.price, product)
     if terms.limit_per_customer is not None and not 1 <= terms.limit_per_customer <= MAX_LIMIT:
-        raise DealRefused(f"The limit per customer is 1 to {MAX_LIMIT} units (or none).")
+        raise DealRefused(
+            gettext("The limit per customer is 1 to %(max)s units (or none).") % {"max": MAX_LIMIT}
+        )
 
 
 def _check_percent(percent_off: int, product: Product) -> None:
     if not 1 <= percent_off <= MAX_PERCENT_OFF:
-        raise DealRefused(f"The percentage off is 1 to {MAX_PERCENT_OFF}.")
+        raise DealRefused(gettext("The percentage off is 1 to %(max)s.") % {"max": MAX_PERCENT_OFF})
     if deal_price(FlashDeal(percent_off=percent_off), product.price, product.currency) <= 0:
-        raise DealRefused("That percentage leaves nothing to pay: give a deal price instead.")
+        raise DealRefused(gettext("That percentage leaves nothing to pay: give a deal price instead."))
 
 
 def _check_price(price: Decimal, product: Product) -> None:
     if price != price.quantize(CENT) or not 0 < price < product.price:
         raise DealRefused(
-            "The deal price must be above 0 and below the normal price "
-            f"({product.price} {product.currency}), in whole cents."
+            gettext("The deal price must be above 0 and below the normal price (%(price)s), in whole cents.")
+            % {"price": format_price(product.price, product.currency)}
         )
 
 
@@ -302,11 +306,14 @@ def _ordered(deal: FlashDeal, *, user, email: str, exclude_cart: int | None) -> 
 def _refuse_over(deal: FlashDeal, units: int, ordered: int) -> None:
     limit = deal.limit_per_customer
     if units + ordered > limit:
-        already = f" You have {ordered} at this price already." if ordered else ""
-        raise DealLimitReached(
-            f"The flash deal is limited to {limit} per customer.{already} Lower the quantity to "
-            f"{max(0, limit - ordered)} to get the deal price."
+        limited = gettext("The flash deal is limited to %(limit)s per customer.") % {"limit": limit}
+        already = (
+            gettext("You have %(ordered)s at this price already.") % {"ordered": ordered} if ordered else ""
         )
+        lower = gettext("Lower the quantity to %(left)s to get the deal price.") % {
+            "left": max(0, limit - ordered)
+        }
+        raise DealLimitReached(" ".join(part for part in (limited, already, lower) if part))
 
 
 def _lock_buyer(deal_id: int, user, email: str) -> None:

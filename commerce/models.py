@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from catalog.models import Product, Variant
@@ -128,14 +129,14 @@ class Order(models.Model):
     account); ``payment_id`` is the payment provider's (a PaymentIntent id on Stripe)."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Awaiting payment"
-        PAID = "paid", "Paid"
-        FAILED = "failed", "Payment failed"
-        EXPIRED = "expired", "Expired (stock released)"
-        CANCELED = "canceled", "Canceled"
-        REFUNDED = "refunded", "Refunded"
+        PENDING = "pending", _("Awaiting payment")
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Payment failed")
+        EXPIRED = "expired", _("Expired (stock released)")
+        CANCELED = "canceled", _("Canceled")
+        REFUNDED = "refunded", _("Refunded")
         # Paid after its reservation had been released, and the stock was gone by then.
-        NEEDS_REFUND = "needs_refund", "Paid but sold out: refund due"
+        NEEDS_REFUND = "needs_refund", _("Paid but sold out: refund due")
 
     organization_field = "organization"
 
@@ -259,9 +260,9 @@ class OrderRefund(models.Model):
     succeeded ones (commerce.refunds.record_refund keeps both)."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Refunded"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Refunded")
+        FAILED = "failed", _("Failed")
 
     organization_field = "order__organization"
 

@@ -14,12 +14,14 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts import permissions
 from accounts.permissions import Action
 from commerce import payments, services
 from commerce.exceptions import OrderNotCancelable, RefundRefused
 from commerce.models import Order, OrderRefund
+from liveshop.display import format_price
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +47,16 @@ def refund_order_with_provider(*, order: Order, by) -> Order:
     refunds before: a repeated click refunds once, a retry after a failed refund refunds again."""
     permissions.require(by, Action.MANAGE_ORDERS, order)
     if order.status not in REFUNDABLE:
-        raise OrderNotCancelable(f"Only a paid order can be refunded; this one is {_status(order)}.")
+        raise OrderNotCancelable(
+            gettext("Only a paid order can be refunded; this one is “%(status)s”.")
+            % {"status": _status(order)}
+        )
     if order.payment_id:
         rows = list(order.refunds.all())
         left = order.total - order.refunded_total - _total(rows, RefundStatus.PENDING)
         if left <= 0:
             raise OrderNotCancelable(
-                "What is left of this order is being refunded: the provider has not settled it yet."
+                gettext("What is left of this order is being refunded: the provider has not settled it yet.")
             )
         failed = sum(row.status == RefundStatus.FAILED for row in rows)
         key = f"refund-{order.token}" + (f"-again-{failed}" if failed else "")
@@ -78,15 +83,24 @@ def refund_part_with_provider(*, order: Order, amount: Decimal, by) -> Order:
     repeated click (the same page posted twice) refunds once and is recorded once."""
     permissions.require(by, Action.MANAGE_ORDERS, order)
     if order.status != Status.PAID:
-        raise OrderNotCancelable(f"Only a paid order can be refunded in part; this one is {_status(order)}.")
+        raise OrderNotCancelable(
+            gettext("Only a paid order can be refunded in part; this one is “%(status)s”.")
+            % {"status": _status(order)}
+        )
     before = order.refunded_total
     left = order.total - before - _total(order.refunds.all(), RefundStatus.PENDING)
     if not amount.is_finite() or _coins(amount, order.currency) != amount:
-        raise RefundRefused(f"{amount} is not an amount of {order.currency} (too many decimals).")
+        raise RefundRefused(
+            gettext("%(amount)s is not an amount of %(currency)s (too many decimals).")
+            % {"amount": amount, "currency": order.currency}
+        )
     if not 0 < amount < left:
         raise RefundRefused(
-            f"A partial refund is more than 0 and less than the {left} {order.currency} left to refund "
-            "(refund the order to give back all of it)."
+            gettext(
+                "A partial refund is more than 0 and less than the %(left)s left to refund "
+                "(refund the order to give back all of it)."
+            )
+            % {"left": format_price(left, order.currency)}
         )
     minor = payments.minor_units(amount, order.currency)
     key = f"refund-{order.token}-{payments.minor_units(before, order.currency)}-{minor}"
@@ -196,10 +210,11 @@ def cancel_order_with_provider(*, order: Order, by) -> Order:
     has just succeeded (the order is left alone: it turns paid when the provider's event arrives)."""
     permissions.require(by, Action.MANAGE_ORDERS, order)
     if order.status != Status.PENDING:
-        hint = " Refund it instead." if order.status in REFUNDABLE else ""
-        raise OrderNotCancelable(
-            f"Only an order awaiting payment can be canceled; this one is {_status(order)}.{hint}"
-        )
+        refused = gettext("Only an order awaiting payment can be canceled; this one is “%(status)s”.") % {
+            "status": _status(order)
+        }
+        hint = gettext("Refund it instead.") if order.status in REFUNDABLE else ""
+        raise OrderNotCancelable(f"{refused} {hint}".strip())
     if order.payment_id:
         _backend_of(order).cancel(order.payment_id)
     return services.cancel_order(order=order, by=by)
@@ -286,11 +301,14 @@ def _backend_of(order: Order) -> payments.PaymentBackend:
     backend = payments.get_payment_backend()
     if backend.name != order.payment_backend:
         raise payments.PaymentBackendError(
-            f"This order was paid through “{order.payment_backend}”, which this site no longer uses: "
-            "act on it in that provider's dashboard."
+            gettext(
+                "This order was paid through “%(provider)s”, which this site no longer uses: "
+                "act on it in that provider's dashboard."
+            )
+            % {"provider": order.payment_backend}
         )
     return backend
 
 
 def _status(order: Order) -> str:
-    return order.get_status_display().lower()
+    return order.get_status_display()  # quoted as the order's page shows it: "Awaiting payment"

@@ -20,6 +20,7 @@ from django.db.models import (
     QuerySet,
     Sum,
 )
+from django.utils.translation import gettext
 
 from accounts import permissions
 from accounts.permissions import Action
@@ -176,26 +177,34 @@ def shows_with_orders(user) -> dict[str, list[tuple[str, str]]]:
     events = LiveEvent.objects.filter(pk__in=event_ids).order_by("-scheduled_start")
     videos = Recording.objects.filter(pk__in=video_ids).select_related("event").order_by("-created_at")
     return {
-        "Live shows": [(f"event:{event.pk}", event.title) for event in events],
-        "Videos and replays": [(f"video:{video.pk}", video_title(video)) for video in videos],
+        gettext("Live shows"): [(f"event:{event.pk}", event.title) for event in events],
+        gettext("Videos and replays"): [(f"video:{video.pk}", video_title(video)) for video in videos],
     }
 
 
 def video_title(video: Recording) -> str:
-    return video.title or (f"Replay of {video.event.title}" if video.event_id else f"Video {video.pk}")
+    if video.title:
+        return video.title
+    if video.event_id:
+        return gettext("Replay of %(title)s") % {"title": video.event.title}
+    return gettext("Video %(number)s") % {"number": video.pk}
 
 
 def attribution_label(line: OrderLine) -> str:
     """Where a line was added, for the studio: "Live: Spring drop", "Replay: ..." and the product
     on screen then."""
     if line.source == Source.REPLAY and line.recording_id:
-        where = f"Replay: {video_title(line.recording)}"
+        where = gettext("Replay: %(title)s") % {"title": video_title(line.recording)}
     elif line.event_id:
-        where = f"Live: {line.event.title}"
+        where = gettext("Live: %(title)s") % {"title": line.event.title}
     else:
-        return "Not from a show"
+        return gettext("Not from a show")
     on_screen = _on_screen(line)
-    return f"{where} · during {on_screen}" if on_screen else where
+    return (
+        gettext("%(where)s · during %(product)s") % {"where": where, "product": on_screen}
+        if on_screen
+        else where
+    )
 
 
 EXPORT_HEADER = [

@@ -488,7 +488,11 @@ def refund_order(*, order: Order, by) -> Order:
 def _close(order: Order, status: str, *, allowed: tuple[str, ...]) -> Order:
     order = Order.objects.select_for_update().get(pk=order.pk)
     if order.status not in allowed:
-        raise OrderNotCancelable(f"An order that is {order.get_status_display().lower()} cannot be {status}.")
+        refused = {
+            Status.CANCELED: gettext("An order that is “%(status)s” cannot be canceled."),
+            Status.REFUNDED: gettext("An order that is “%(status)s” cannot be refunded."),
+        }[status]
+        raise OrderNotCancelable(refused % {"status": order.get_status_display()})
     if order.status == Status.PENDING:
         _release(order)
     else:

@@ -20,6 +20,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext, gettext_lazy
 from django.views import View
 from django.views.decorators.cache import never_cache
 
@@ -44,15 +45,15 @@ class OrderFilterForm(forms.Form):
     """The list's filters (GET). A value outside the choices is ignored, not an error page."""
 
     status = forms.ChoiceField(required=False)
-    show = forms.ChoiceField(required=False, label="Show or video")
+    show = forms.ChoiceField(required=False, label=gettext_lazy("Show or video"))
     brand = forms.ChoiceField(required=False)
 
     def __init__(self, data, *, shows: dict[str, list[tuple[str, str]]], brands: list[tuple[str, str]]):
         super().__init__(data)
-        self.fields["status"].choices = [("", "Any status"), *Status.choices]
+        self.fields["status"].choices = [("", gettext("Any status")), *Status.choices]
         groups = [(group, entries) for group, entries in shows.items() if entries]
-        self.fields["show"].choices = [("", "Every show and video"), *groups]
-        self.fields["brand"].choices = [("", "Every brand"), *brands]
+        self.fields["show"].choices = [("", gettext("Every show and video")), *groups]
+        self.fields["brand"].choices = [("", gettext("Every brand")), *brands]
 
     def value(self, name: str) -> str:
         return self.cleaned_data.get(name, "") if self.is_valid() else ""
@@ -60,7 +61,7 @@ class OrderFilterForm(forms.Form):
 
 def _require_orders(user) -> None:
     if not permissions.can_in_any(user, Action.MANAGE_ORDERS):
-        raise PermissionDenied("Orders are for the brand's owners and hosts.")
+        raise PermissionDenied(gettext("Orders are for the brand's owners and hosts."))
 
 
 def _show(request, value: str) -> dict:
@@ -111,7 +112,7 @@ def _render_list(request, filters: reports.OrderFilters, form: OrderFilterForm, 
     orders = reports.list_orders(request.user, filters)
     page = Paginator(orders, PER_PAGE).get_page(request.GET.get("page"))
     counts = reports.status_counts(request.user, filters)
-    statuses = [("", "All", sum(counts.values()))]
+    statuses = [("", gettext("All"), sum(counts.values()))]
     statuses += [(value, label, counts[value]) for value, label in Status.choices if counts.get(value)]
     context |= {
         "form": form,
@@ -244,19 +245,26 @@ class _OrderActionView(LoginRequiredMixin, View):
 class OrderCancelView(_OrderActionView):
     def action(self, *, order, by) -> str:
         refunds.cancel_order_with_provider(order=order, by=by)
-        return "Order canceled: its payment is called off and its items are back on sale."
+        return gettext("Order canceled: its payment is called off and its items are back on sale.")
 
 
 class OrderRefundView(_OrderActionView):
     def action(self, *, order, by) -> str:
         order = refunds.refund_order_with_provider(order=order, by=by)
         if order.status != Status.REFUNDED:
-            return (
+            return gettext(
                 "The refund is pending at the payment provider: the order turns refunded and its "
                 "items go back on sale once it goes through."
             )
         amount = format_price(order.total - _refunded_before(order), order.currency)
-        return f"Refunded {amount} to {order.email or 'the buyer'}; the items are back in stock."
+        if not order.email:
+            return gettext("Refunded %(amount)s to the buyer; the items are back in stock.") % {
+                "amount": amount
+            }
+        return gettext("Refunded %(amount)s to %(email)s; the items are back in stock.") % {
+            "amount": amount,
+            "email": order.email,
+        }
 
 
 def _refunded_before(order: Order) -> Decimal:
@@ -273,13 +281,22 @@ class OrderPartialRefundView(_OrderActionView):
         try:
             amount = Decimal(text)
         except InvalidOperation:
-            raise RefundRefused(f"“{text[:20]}” is not an amount: write it like 5.00.") from None
+            raise RefundRefused(
+                gettext("“%(text)s” is not an amount: write it like 5.00.") % {"text": text[:20]}
+            ) from None
         before = order.refunded_total
         order = refunds.refund_part_with_provider(order=order, amount=amount, by=by)
         given = format_price(amount, order.currency)
         if order.refunded_total == before:
-            return f"A refund of {given} is pending at the payment provider; the order stays paid."
-        return f"Refunded {given} to {order.email or 'the buyer'}; the order stays paid."
+            return gettext(
+                "A refund of %(amount)s is pending at the payment provider; the order stays paid."
+            ) % {"amount": given}
+        if not order.email:
+            return gettext("Refunded %(amount)s to the buyer; the order stays paid.") % {"amount": given}
+        return gettext("Refunded %(amount)s to %(email)s; the order stays paid.") % {
+            "amount": given,
+            "email": order.email,
+        }
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -298,13 +315,13 @@ class ShopSettingsView(LoginRequiredMixin, View):
     def post(self, request):
         organization = self._brand(request)
         if organization is None:
-            raise Http404("Choose a brand.")
+            raise Http404(gettext("Choose a brand."))
         form = LowStockDefaultForm(request.POST)
         if not form.is_valid():
             return self._render(request, organization, form, status=400)
         threshold = form.cleaned_data["low_stock_threshold"]
         shop_settings.set_low_stock_default(organization=organization, threshold=threshold, by=request.user)
-        messages.success(request, "Saved: cards use the new low-stock default.")
+        messages.success(request, gettext("Saved: cards use the new low-stock default."))
         return redirect(f"{reverse('orders:shop')}?brand={organization.slug}")
 
     def _brand(self, request) -> Organization | None:
@@ -316,21 +333,21 @@ class ShopSettingsView(LoginRequiredMixin, View):
             return Organization.objects.get(pk=ids[0])
         organization = get_object_or_404(Organization, slug=slug)
         if not permissions.can(request.user, Action.VIEW, organization):
-            raise Http404("No such brand.")
+            raise Http404(gettext("No such brand."))
         permissions.require(request.user, Action.EDIT_CATALOG, organization)
         return organization
 
     def _picker(self, request):
         ids = permissions.organization_ids(request.user, Action.EDIT_CATALOG)
         if not ids:
-            raise PermissionDenied("Only a brand's owners and hosts change its shop settings.")
+            raise PermissionDenied(gettext("Only a brand's owners and hosts change its shop settings."))
         picker = {
-            "title": "Shop settings",
-            "intro": "Which brand's shop?",
+            "title": gettext("Shop settings"),
+            "intro": gettext("Which brand's shop?"),
             "list_url": "orders:list",
             "create_url": "orders:shop",
-            "crumb": "Orders",
-            "step": "Shop settings",
+            "crumb": gettext("Orders"),
+            "step": gettext("Shop settings"),
         }
         brands = Organization.objects.filter(pk__in=ids).order_by("name")
         return render(request, "studio/brand_picker.html", {"picker": picker, "brands": brands})

@@ -455,3 +455,91 @@ def test_a_brands_analytics_read_in_german_for_a_german_studio_user(client, show
     assert ">Show</a></th>" in listed and ">Anzeigen</button>" in listed  # the column's noun, the verb
     assert "Unique viewers" in english and 'data-stat="average-watch">45s<' in english
     assert ": 1 viewer</title>" in english and "under 1 min" in english
+
+
+# Flash deals and refunds answer in the person's language -------------------------------------------
+
+
+@pytest.mark.django_db
+def test_flash_deal_refusals_reach_the_host_and_the_viewer_in_german(client, event, host):
+    from commerce import deals
+    from events.models import LiveEvent
+
+    LiveEvent.objects.filter(pk=event.pk).update(status=LiveEvent.Status.LIVE)
+    event.refresh_from_db()
+    lipstick = event.products.get()
+    lipstick.price, lipstick.currency = Decimal("20.00"), "EUR"
+    lipstick.save()
+    url = reverse("commerce:deals", args=[event.pk])
+    too_dear = {"product_id": lipstick.pk, "kind": "price", "price": "20.00", "minutes": "10"}
+    client.force_login(host)
+
+    german = client.post(url, too_dear, HTTP_ACCEPT_LANGUAGE="de").json()["error"]
+    no_price = client.post(url, {**too_dear, "price": ""}, HTTP_ACCEPT_LANGUAGE="de").json()["error"]
+    no_minutes = client.post(url, {**too_dear, "minutes": "x"}, HTTP_ACCEPT_LANGUAGE="de").json()["error"]
+    english = client.post(url, too_dear, HTTP_ACCEPT_LANGUAGE="en").json()["error"]
+
+    assert german == (
+        "Der Angebotspreis muss über 0 und unter dem normalen Preis (20,00\u00a0€) liegen, in ganzen Cent."
+    )
+    assert no_price == "Geben Sie den Angebotspreis an."
+    assert no_minutes == "Minuten: Bitte eine ganze Zahl eingeben."  # the field's label, Django's own German
+    assert english == "The deal price must be above 0 and below the normal price (€20.00), in whole cents."
+
+    deals.start_deal(
+        event=event,
+        product=lipstick,
+        terms=deals.DealTerms(minutes=10, percent_off=10, limit_per_customer=1),
+        by=host,
+    )
+    client.logout()
+    variant = lipstick.variants.get()
+    over = client.post(
+        reverse("commerce:cart-add", args=[event.organization.slug]),
+        json.dumps({"variant_id": variant.pk, "quantity": 2, "event_id": event.pk}),
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="de-AT,de;q=0.9",
+    )
+    assert over.status_code == 409 and over.json()["error"] == (
+        "Das Blitzangebot ist auf 1 pro Kunde begrenzt. "
+        "Verringern Sie die Menge auf 1, um den Angebotspreis zu erhalten."
+    )
+
+
+@pytest.mark.django_db
+def test_an_order_pages_refunds_and_refusals_reach_a_german_owner_in_german(client, owner, brand, settings):
+    from django.contrib.messages import get_messages
+
+    from commerce.payments import get_payment_backend
+    from commerce.tests.orders import place_order
+
+    settings.PAYMENT_BACKEND = "test"
+    get_payment_backend.cache_clear()
+    coat = ProductFactory(organization=brand, price="40.00", currency="EUR", stock=5)
+    order = place_order(coat.variants.get(is_default=True), quantity=1, email="ann@example.com")
+    client.force_login(owner)
+    german = {"HTTP_ACCEPT_LANGUAGE": "de", "follow": True}
+
+    def said(response) -> list[str]:
+        return [str(message) for message in get_messages(response.wsgi_request)]
+
+    try:
+        typo = client.post(reverse("orders:refund-part", args=[order.pk]), {"amount": "fünf"}, **german)
+        part = client.post(reverse("orders:refund-part", args=[order.pk]), {"amount": "7,50"}, **german)
+        cancel = client.post(reverse("orders:cancel", args=[order.pk]), **german)
+        rest = client.post(reverse("orders:refund", args=[order.pk]), **german)
+        again = client.post(reverse("orders:refund-part", args=[order.pk]), {"amount": "1"}, **german)
+    finally:
+        get_payment_backend.cache_clear()
+
+    assert said(typo) == ["„fünf“ ist kein Betrag: Schreiben Sie ihn etwa als 5,00."]
+    assert said(part) == ["7,50\u00a0€ an ann@example.com erstattet; die Bestellung bleibt bezahlt."]
+    assert said(cancel) == [
+        "Nur eine Bestellung, deren Zahlung aussteht, kann storniert werden; diese hat den Status „Bezahlt“. "
+        "Erstatten Sie sie stattdessen."
+    ]
+    assert said(rest) == ["32,50\u00a0€ an ann@example.com erstattet; die Artikel sind wieder im Bestand."]
+    assert said(again) == [
+        "Nur eine bezahlte Bestellung kann teilweise erstattet werden; diese hat den Status „Erstattet“."
+    ]
+    assert "Erstattet</span>" in again.content.decode()  # the order's status on its page

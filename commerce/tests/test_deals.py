@@ -153,7 +153,7 @@ def test_a_percentage_off_a_zero_decimal_currency_rounds_to_its_whole_unit(
     ("terms", "reason"),
     [
         ({"price": Decimal("0")}, "above 0 and below the normal price"),
-        ({"price": Decimal("20.00")}, "below the normal price (20.00 USD)"),
+        ({"price": Decimal("20.00")}, "below the normal price ($20.00)"),
         ({"price": Decimal("9.999")}, "in whole cents"),
         ({"percent_off": 0}, "1 to 90"),
         ({"percent_off": 91}, "1 to 90"),
