@@ -1,7 +1,8 @@
 """Lighthouse scores (issue 16's goal: >= 95 mobile / 100 desktop performance, accessibility
 100, best practices 100, CLS < 0.02) of the pages viewers and hosts use: the live event page
-(bench/_common.seed_show: live, with a featured product) for an anonymous viewer, and the host
-console for its host, each with Lighthouse's mobile and desktop settings.
+(bench/_common.seed_show: live, with a featured product) and the replay page (an ended show of the
+same brand with a ready recording: seed_replay) for an anonymous viewer, and the host console for
+its host, each with Lighthouse's mobile and desktop settings.
 
 One production-settings uvicorn process (collected static files, DEBUG off); Lighthouse from npm
 (``npx --yes lighthouse@12``: fetched on first use, by hand only) drives Debian's Chromium
@@ -14,7 +15,10 @@ machine lowers the performance score: compare runs of one session.
     .venv/bin/python bench/lighthouse.py --runs 3
 
 The live page plays 20 s of HLS that ffmpeg draws into the collected static files (same origin);
-``--fake-stream`` keeps the seeded show's unreachable IVS URL instead (as before 2026-12).
+``--fake-stream`` keeps the seeded show's unreachable IVS URL instead (as before 2026-12). The
+replay plays the same 20 s from the "recordings" storage on disk (a temporary MEDIA_ROOT that
+Django serves, as on a single machine: DJANGO_SERVE_MEDIA), with a product cue from 0 s and one
+from 10 s.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import _common
 
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 CHROMIUM = "/usr/bin/chromium"
+REPLAY_SLUG = "bench-replay-show"
 
 
 def lighthouse(url: str, *, desktop: bool, headers: dict, out: Path) -> dict:
@@ -77,6 +82,51 @@ def write_stream(folder: Path) -> Path:
     return playlist
 
 
+def seed_replay(event, products, host, stream: Path, media_root: Path):
+    """Idempotent: an ended show of ``event``'s brand with ``products`` in its lineup and one ready
+    recording (``stream``'s HLS copied into the "recordings" storage under ``media_root``), the
+    first product cued from 0 s (its card is on the page as it opens), the second from 10 s.
+    Returns the ended event."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from events.models import EventProduct, LiveEvent
+    from recordings.models import ProductCue, Recording
+
+    now = timezone.now()
+    replay_event, _ = LiveEvent.objects.update_or_create(
+        organization=event.organization,
+        slug=REPLAY_SLUG,
+        defaults={
+            "title": "Bench replay show",
+            "scheduled_start": now - timedelta(days=1),
+            "status": LiveEvent.Status.ENDED,
+            "status_changed_at": now - timedelta(hours=23),
+            "created_by": host,
+        },
+    )
+    for position, product in enumerate(products, 1):
+        EventProduct.objects.get_or_create(
+            event=replay_event, product=product, defaults={"position": position}
+        )
+    Recording.objects.filter(event=replay_event).delete()
+    prefix = f"replays/{replay_event.pk}/bench"
+    shutil.copytree(stream.parent, media_root / "recordings" / prefix / "hls")
+    recording = Recording.objects.create(
+        organization=event.organization,
+        event=replay_event,
+        status=Recording.Status.READY,
+        started_at=now - timedelta(days=1),
+        duration_ms=20_000,
+        cdn_prefix=prefix,
+        master_path=f"{prefix}/hls/{stream.name}",
+    )
+    ProductCue.objects.create(recording=recording, product=products[0], start_ms=0, end_ms=10_000)
+    ProductCue.objects.create(recording=recording, product=products[1], start_ms=10_000)
+    return replay_event
+
+
 def host_cookie(host) -> str:
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -107,10 +157,16 @@ def main() -> None:
         sys.exit("npx (npm) and Debian's chromium are needed")
 
     static_root = Path(tempfile.mkdtemp(prefix="liveshop-lighthouse-static-"))
+    media_root = Path(tempfile.mkdtemp(prefix="liveshop-lighthouse-media-"))
     # No TLS here: Lighthouse's own fetches (source maps) carry none of --extra-headers, so the
     # HTTPS redirect would answer them 301. The pages' requests still say https (HSTS is sent).
     env = _common.server_env(
-        args.db_url, args.redis_url, DJANGO_STATIC_ROOT=str(static_root), DJANGO_SECURE_SSL_REDIRECT="false"
+        args.db_url,
+        args.redis_url,
+        DJANGO_STATIC_ROOT=str(static_root),
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        DJANGO_MEDIA_ROOT=str(media_root),
+        DJANGO_SERVE_MEDIA="true",  # the replay's files, from the recordings storage on disk
     )
     collect = [_common.PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"]
     subprocess.run(collect, cwd=_common.ROOT, env=env, check=True, timeout=300)
@@ -127,14 +183,16 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="liveshop-lighthouse-"))
     try:
         port = _common.free_port()
+        playlist = write_stream(static_root / "bench-stream")
+        replay_event = seed_replay(event, products, host, playlist, media_root)
         if not args.fake_stream:  # the live page plays a stream of our own origin, as with a CDN in front
-            playlist = write_stream(static_root / "bench-stream")
             url = f"http://127.0.0.1:{port}/static/{playlist.relative_to(static_root)}"
             type(event).objects.filter(pk=event.pk).update(playback_url=url)
         server = _common.start_uvicorn(port, env, None, work / "uvicorn.log")
         base = f"http://127.0.0.1:{port}"
         pages = {
             "live page": (f"{base}/e/{event.organization.slug}/{event.slug}/", {}),
+            "replay page": (f"{base}/e/{event.organization.slug}/{replay_event.slug}/replay/", {}),
             # Not reverse(): loading the URLs here would import bench/chat.py for the chat app.
             "host console": (
                 f"{base}/studio/events/{event.slug}/?brand={event.organization.slug}",
@@ -168,6 +226,7 @@ def main() -> None:
         _common.stop(server)
         _common.cleanup_redis(args.redis_url)
         shutil.rmtree(static_root, ignore_errors=True)
+        shutil.rmtree(media_root, ignore_errors=True)
 
 
 if __name__ == "__main__":
