@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext
 
 from chat import payloads, services
 from chat.exceptions import ChatError, ModerationRefused
@@ -17,15 +18,21 @@ Answer = tuple[str, dict] | None
 
 
 def too_fast() -> dict:
-    return payloads.error_payload("rate_limited", "You are sending messages too fast. Wait a few seconds.")
+    return payloads.error_payload(
+        "rate_limited", gettext("You are sending messages too fast. Wait a few seconds.")
+    )
 
 
 def too_long() -> dict:
-    return payloads.error_payload("too_long", f"Messages are at most {BODY_MAX} characters.")
+    return payloads.error_payload(
+        "too_long", gettext("Messages are at most %(max)s characters.") % {"max": BODY_MAX}
+    )
 
 
 def unavailable() -> dict:
-    return payloads.error_payload("unavailable", "Chat is not available right now. Try again in a moment.")
+    return payloads.error_payload(
+        "unavailable", gettext("Chat is not available right now. Try again in a moment.")
+    )
 
 
 def handle(user_of: Callable[[], object], event_id: int, frame: dict) -> Answer:
@@ -34,12 +41,14 @@ def handle(user_of: Callable[[], object], event_id: int, frame: dict) -> Answer:
     event = LiveEvent.objects.select_related("organization").filter(pk=event_id).first()
     try:
         if event is None:
-            raise ChatError("This chat is not open to you.", reason="not_allowed")
+            raise ChatError(gettext("This chat is not open to you."), reason="not_allowed")
         return HANDLERS[frame["type"]](event, user_of(), frame)
     except ChatError as exc:
         return "chat.error", payloads.error_payload(exc.reason, exc.message, exc.retry_after)
     except PermissionDenied:
-        return "chat.error", payloads.error_payload("forbidden", "Only the brand's moderators can do that.")
+        return "chat.error", payloads.error_payload(
+            "forbidden", gettext("Only the brand's moderators can do that.")
+        )
 
 
 def _post(event: LiveEvent, user, frame: dict) -> Answer:
@@ -57,7 +66,7 @@ def _message(event: LiveEvent, frame: dict) -> ChatMessage:
     if isinstance(message_id, int):
         message = ChatMessage.objects.select_related("author").filter(pk=message_id, event=event).first()
     if message is None:
-        raise ModerationRefused("That message is not in this chat.", reason="not_found")
+        raise ModerationRefused(gettext("That message is not in this chat."), reason="not_found")
     return message
 
 

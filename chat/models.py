@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from events.models import LiveEvent, StreamSession
@@ -38,8 +39,8 @@ class BrandChatPolicy(models.Model):
     message with one is refused or held for a moderator to approve or reject."""
 
     class WordAction(models.TextChoices):
-        REJECT = "reject", "Refuse the message"
-        HOLD = "hold", "Hold it for review"
+        REJECT = "reject", _("Refuse the message")
+        HOLD = "hold", _("Hold it for review")
 
     organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="chat_policy")
     blocked_words = models.TextField(
@@ -115,8 +116,8 @@ class ChatRestriction(models.Model):
     lifted. Checked at every post, in the database: every tab and process sees it at once."""
 
     class Kind(models.TextChoices):
-        TIMEOUT = "timeout", "Timed out"
-        BAN = "ban", "Banned"
+        TIMEOUT = "timeout", _("Timed out")
+        BAN = "ban", _("Banned")
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="chat_restrictions")
     user = models.ForeignKey(

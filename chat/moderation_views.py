@@ -13,6 +13,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 from django.views import View
 
 from accounts import permissions
@@ -25,14 +26,14 @@ from chat.models import BrandChatPolicy, ChatMessage
 
 class WordListForm(forms.Form):
     words = forms.CharField(
-        label="Word list",
+        label=gettext_lazy("Word list"),
         required=False,
         max_length=10_000,
         widget=forms.Textarea(attrs={"rows": 6}),
-        help_text="One word or phrase a line, any case.",
+        help_text=gettext_lazy("One word or phrase a line, any case."),
     )
     action = forms.ChoiceField(
-        label="A message with one of them is",
+        label=gettext_lazy("A message with one of them is"),
         choices=BrandChatPolicy.WordAction.choices,
         widget=forms.RadioSelect,
     )
@@ -46,7 +47,7 @@ class ModerationIndexView(LoginRequiredMixin, View):
         brands = permissions.scope(Organization.objects.order_by("name"), request.user, Action.MODERATE_CHAT)
         brands = list(brands[:50])
         if not brands:
-            raise Http404("You moderate no brand's chats.")
+            raise Http404(gettext("You moderate no brand's chats."))
         if len(brands) == 1:
             return redirect(reverse("chat:moderation", args=[brands[0].slug]))
         return render(request, "chat/moderation_brands.html", {"brands": brands})
@@ -87,21 +88,24 @@ class ModerationView(LoginRequiredMixin, View):
                 services.set_blocked_words(
                     organization=organization, words=data["words"], action=data["action"], by=request.user
                 )
-                messages.success(request, "Word list saved.")
+                messages.success(request, gettext("Word list saved."))
             elif step in ("approve", "reject"):
                 message = self._held(organization, request.POST.get("message"))
                 services.review_message(message=message, approve=step == "approve", by=request.user)
-                messages.success(
-                    request, "Message approved: viewers see it." if step == "approve" else "Message rejected."
+                done = (
+                    gettext("Message approved: viewers see it.")
+                    if step == "approve"
+                    else gettext("Message rejected.")
                 )
+                messages.success(request, done)
             elif step == "lift":
                 user = get_user_model().objects.filter(pk=_int(request.POST.get("user"))).first()
                 if user is None:
-                    raise ChatError("No such person.")
+                    raise ChatError(gettext("No such person."))
                 services.lift_restrictions(organization=organization, user=user, by=request.user)
-                messages.success(request, "Ban or time-out lifted.")
+                messages.success(request, gettext("Ban or time-out lifted."))
             else:
-                raise ChatError("Unknown step.")
+                raise ChatError(gettext("Unknown step."))
         except ChatError as exc:
             messages.error(request, exc.message)
         return redirect(reverse("chat:moderation", args=[organization.slug]))
@@ -109,7 +113,7 @@ class ModerationView(LoginRequiredMixin, View):
     def _held(self, organization: Organization, raw) -> ChatMessage:
         message = ChatMessage.objects.filter(pk=_int(raw), event__organization=organization).first()
         if message is None:
-            raise ChatError("That message is not in this brand's chats.")
+            raise ChatError(gettext("That message is not in this brand's chats."))
         return message
 
 

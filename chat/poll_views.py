@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.middleware.csrf import get_token
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import permissions
@@ -31,7 +32,7 @@ def _body(request) -> dict:
         except ValueError as exc:
             raise PollRefused(f"The body is not JSON: {exc}", reason="bad_body") from None
         if not isinstance(data, dict):
-            raise PollRefused("The body must be a JSON object.", reason="bad_body")
+            raise PollRefused(gettext("The body must be a JSON object."), reason="bad_body")
         return data
     data = {"question": request.POST.get("question"), "options": request.POST.getlist("options")}
     for name in ("duration_seconds", "option"):
@@ -49,10 +50,12 @@ def _answers(view):
         try:
             return view(request, *args, **kwargs)
         except Http404:
-            return JsonResponse({"error": "No such show or poll.", "reason": "not_found"}, status=404)
+            return JsonResponse(
+                {"error": gettext("No such show or poll."), "reason": "not_found"}, status=404
+            )
         except PermissionDenied:
             return JsonResponse(
-                {"error": "Only the brand's hosts and owners can run polls.", "reason": "forbidden"},
+                {"error": gettext("Only the brand's hosts and owners can run polls."), "reason": "forbidden"},
                 status=403,
             )
         except PollRefused as exc:
@@ -135,7 +138,7 @@ def poll_view(request, event_id: int, poll_id: int):
 def vote_view(request, event_id: int, poll_id: int):
     """POST {option: index}: the signed-in person's vote; 200 with the counts as they are now."""
     if not request.user.is_authenticated:
-        raise PollRefused("Sign in to vote.", reason="sign_in")
+        raise PollRefused(gettext("Sign in to vote."), reason="sign_in")
     poll = _watched_poll(request, event_id, poll_id)
     option = _body(request).get("option")
     polls.vote(poll=poll, user=request.user, option=option)

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import IntegrityError, close_old_connections, transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts import permissions
 from accounts.permissions import Action
@@ -49,26 +50,32 @@ logger = logging.getLogger(__name__)
 def clean_question(question) -> str:
     text = clean_text(question) if isinstance(question, str) else ""
     if not text:
-        raise PollRefused("Write the poll's question.", reason="question_empty")
+        raise PollRefused(gettext("Write the poll's question."), reason="question_empty")
     if len(text) > QUESTION_MAX:
-        raise PollRefused(f"A question is at most {QUESTION_MAX} characters.", reason="question_too_long")
+        raise PollRefused(
+            gettext("A question is at most %(max)s characters.") % {"max": QUESTION_MAX},
+            reason="question_too_long",
+        )
     return text
 
 
 def clean_options(options) -> list[str]:
     if not isinstance(options, list | tuple):
-        raise PollRefused("Give the poll's answers as a list.", reason="options")
+        raise PollRefused(gettext("Give the poll's answers as a list."), reason="options")
     cleaned = [clean_text(option) if isinstance(option, str) else "" for option in options]
     cleaned = [option for option in cleaned if option]
     if not OPTIONS_MIN <= len(cleaned) <= OPTIONS_MAX:
         raise PollRefused(
-            f"A poll has {OPTIONS_MIN} to {OPTIONS_MAX} answers; this one has {len(cleaned)}.",
+            gettext("A poll has %(min)s to %(max)s answers; this one has %(count)s.")
+            % {"min": OPTIONS_MIN, "max": OPTIONS_MAX, "count": len(cleaned)},
             reason="options",
         )
     if any(len(option) > OPTION_MAX for option in cleaned):
-        raise PollRefused(f"An answer is at most {OPTION_MAX} characters.", reason="options")
+        raise PollRefused(
+            gettext("An answer is at most %(max)s characters.") % {"max": OPTION_MAX}, reason="options"
+        )
     if len({option.casefold() for option in cleaned}) != len(cleaned):
-        raise PollRefused("Two answers are the same.", reason="options")
+        raise PollRefused(gettext("Two answers are the same."), reason="options")
     return cleaned
 
 
@@ -78,7 +85,10 @@ def clean_duration(seconds) -> int:
         or isinstance(seconds, bool)
         or not DURATION_MIN <= seconds <= DURATION_MAX
     ):
-        raise PollRefused(f"A poll runs {DURATION_MIN} to {DURATION_MAX} seconds.", reason="duration")
+        raise PollRefused(
+            gettext("A poll runs %(min)s to %(max)s seconds.") % {"min": DURATION_MIN, "max": DURATION_MAX},
+            reason="duration",
+        )
     return seconds
 
 
@@ -99,11 +109,11 @@ def open_poll(*, event: LiveEvent, question, options, duration_seconds, by) -> P
     duration = clean_duration(duration_seconds)
     event = LiveEvent.objects.select_for_update().select_related("organization").get(pk=event.pk)
     if event.is_closed:
-        raise PollRefused("This show is over: it takes no polls.", reason="closed")
+        raise PollRefused(gettext("This show is over: it takes no polls."), reason="closed")
     now = timezone.now()
     running = [poll for poll in event.polls.filter(closed_at=None) if is_open(poll, now)]
     if running:
-        raise PollRefused("A poll is open: close it first.", reason="poll_open")
+        raise PollRefused(gettext("A poll is open: close it first."), reason="poll_open")
     session_id, offset_ms = _stream_position(event, now)
     poll = Poll(
         event=event,
@@ -181,19 +191,21 @@ def vote(*, poll: Poll, user, option) -> PollVote:
     signed in, not allowed to watch, an unknown answer, the poll closed, a second vote (the
     database's unique constraint decides two at once). After commit the results are due."""
     if not getattr(user, "is_authenticated", False):
-        raise PollRefused("Sign in to vote.", reason="sign_in")
+        raise PollRefused(gettext("Sign in to vote."), reason="sign_in")
     if not permissions.may_watch(user, poll.event):
-        raise PollRefused("This poll is not open to you.", reason="not_allowed")
+        raise PollRefused(gettext("This poll is not open to you."), reason="not_allowed")
     if not isinstance(option, int) or isinstance(option, bool) or not 0 <= option < len(poll.options):
-        raise PollRefused(f"Choose one of the {len(poll.options)} answers.", reason="option")
+        raise PollRefused(
+            gettext("Choose one of the %(count)s answers.") % {"count": len(poll.options)}, reason="option"
+        )
     if not is_open(poll):
-        raise PollRefused("This poll is closed.", reason="poll_closed")
+        raise PollRefused(gettext("This poll is closed."), reason="poll_closed")
     try:
         with transaction.atomic():
             answer = PollVote.objects.create(poll=poll, voter=user, option=option)
             transaction.on_commit(lambda: results_soon(poll.pk, poll.event_id))
     except IntegrityError:
-        raise PollRefused("You have voted in this poll already.", reason="already_voted") from None
+        raise PollRefused(gettext("You have voted in this poll already."), reason="already_voted") from None
     return answer
 
 

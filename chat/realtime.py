@@ -38,6 +38,7 @@ import weakref
 from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext, ngettext
 
 from events.realtime import RESYNC, encode, event_group_name, publish
 
@@ -383,10 +384,14 @@ def restriction_error(restriction: dict) -> dict:
 
     until = restriction.get("until")
     if until is None:
-        return payloads.error_payload("banned", "You were removed from chat by a moderator.")
+        return payloads.error_payload("banned", gettext("You were removed from chat by a moderator."))
     left = max(0.0, until - time.time())
     minutes = max(1, round(left / 60))
-    message = f"You are timed out: you can chat again in {minutes} minute{'s' if minutes != 1 else ''}."
+    message = ngettext(
+        "You are timed out: you can chat again in %(minutes)s minute.",
+        "You are timed out: you can chat again in %(minutes)s minutes.",
+        minutes,
+    ) % {"minutes": minutes}
     return payloads.error_payload("timed_out", message, left)
 
 

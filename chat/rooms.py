@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from accounts import permissions
 from chat import selectors
@@ -47,11 +48,11 @@ def chat_access(*, event: LiveEvent, user) -> Access:
     only reads. Refused (MessageRefused) for anonymous people, people who may not watch, and a
     show that is over. Raises ChatBackendError when the service fails."""
     if not getattr(user, "is_authenticated", False):
-        raise MessageRefused("Sign in to chat.", reason="sign_in")
+        raise MessageRefused(gettext("Sign in to chat."), reason="sign_in")
     if not permissions.may_watch(user, event):
-        raise MessageRefused("This chat is not open to you.", reason="not_allowed")
+        raise MessageRefused(gettext("This chat is not open to you."), reason="not_allowed")
     if event.is_closed:
-        raise MessageRefused("This show is over: its chat is closed.", reason="closed")
+        raise MessageRefused(gettext("This show is over: its chat is closed."), reason="closed")
     backend = get_chat_backend()
     if backend.name == "local":
         return Access(backend="local")

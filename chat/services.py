@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import get_text_list
 from django.utils.translation import gettext, ngettext
 
 from accounts import permissions
@@ -219,7 +220,7 @@ def pin_message(*, message: ChatMessage, by) -> ChatRoom:
     permissions.require(by, Action.MODERATE_CHAT, message)
     message = ChatMessage.objects.select_related("event", "reply_to").get(pk=message.pk)
     if message.hidden_at is not None or message.held:
-        raise ModerationRefused("Only a message viewers can see can be pinned.", reason="not_found")
+        raise ModerationRefused(gettext("Only a message viewers can see can be pinned."), reason="not_found")
     room, _ = ChatRoom.objects.select_for_update().get_or_create(event_id=message.event_id)
     room.pinned = message
     room.save(update_fields=["pinned"])
@@ -249,7 +250,10 @@ def time_out(*, event: LiveEvent, user, minutes: int, by) -> ChatRestriction:
     after commit the person's open sockets refuse their posts at once (chat.realtime)."""
     permissions.require(by, Action.MODERATE_CHAT, event)
     if minutes not in TIMEOUT_MINUTES:
-        raise ModerationRefused(f"A time-out lasts {' or '.join(map(str, TIMEOUT_MINUTES))} minutes.")
+        raise ModerationRefused(
+            gettext("A time-out lasts %(choices)s minutes.")
+            % {"choices": get_text_list([str(m) for m in TIMEOUT_MINUTES], gettext("or"))}
+        )
     until = timezone.now() + timedelta(minutes=minutes)
     restriction = _restrict(event, user, ChatRestriction.Kind.TIMEOUT, until, by)
     _log(event, by, ModerationAction.Kind.TIMEOUT, target=user, detail=f"{minutes} min")
@@ -274,7 +278,7 @@ def ban(*, event: LiveEvent, user, by) -> ChatRestriction:
 
 def _restrict(event: LiveEvent, user, kind: str, until, by) -> ChatRestriction:
     if selectors.author_role(user, event.organization_id) or permissions.is_superuser(user):
-        raise ModerationRefused("The brand's own people cannot be timed out or banned here.")
+        raise ModerationRefused(gettext("The brand's own people cannot be timed out or banned here."))
     restriction = ChatRestriction(
         organization_id=event.organization_id, user=user, kind=kind, until=until, created_by=by
     )
@@ -305,7 +309,7 @@ def set_blocked_words(
     a message with one gets (``action``: BrandChatPolicy.WordAction: refused or held). Logged."""
     permissions.require(by, Action.MODERATE_CHAT, organization)
     if action is not None and action not in BrandChatPolicy.WordAction.values:
-        raise ModerationRefused("A message with a listed word is either refused or held for review.")
+        raise ModerationRefused(gettext("A message with a listed word is either refused or held for review."))
     policy, _ = BrandChatPolicy.objects.select_for_update().get_or_create(organization=organization)
     policy.blocked_words = "\n".join(clean_text(line) for line in words.splitlines() if clean_text(line))
     if action is not None:
@@ -347,7 +351,7 @@ def set_slow_mode(*, event: LiveEvent, seconds: int, by) -> ChatRoom:
     hears the new setting after commit (chat_settings)."""
     permissions.require(by, Action.MODERATE_CHAT, event)
     if not 0 <= seconds <= SLOW_MODE_MAX:
-        raise ModerationRefused(f"Slow mode is 0 (off) to {SLOW_MODE_MAX} seconds.")
+        raise ModerationRefused(gettext("Slow mode is 0 (off) to %(max)s seconds.") % {"max": SLOW_MODE_MAX})
     room, _ = ChatRoom.objects.select_for_update().get_or_create(event=event)
     room.slow_mode_seconds = seconds
     room.full_clean()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext
 from django.views import View
 
 from accounts import permissions
@@ -66,19 +67,19 @@ class ChatTokenView(LoginRequiredMixin, View):
     raise_exception = True
 
     def handle_no_permission(self):
-        return JsonResponse({"error": "Sign in to chat.", "reason": "sign_in"}, status=401)
+        return JsonResponse({"error": gettext("Sign in to chat."), "reason": "sign_in"}, status=401)
 
     def post(self, request, pk: int):
         event = LiveEvent.objects.select_related("organization").filter(pk=pk).first()
         if event is None or not permissions.may_watch(request.user, event):
-            return JsonResponse({"error": "No such show.", "reason": "not_found"}, status=404)
+            return JsonResponse({"error": gettext("No such show."), "reason": "not_found"}, status=404)
         try:
             access = rooms.chat_access(event=event, user=request.user)
         except MessageRefused as exc:
             return JsonResponse({"error": exc.message, "reason": exc.reason}, status=409)
         except ChatBackendError:
             return JsonResponse(
-                {"error": "Chat is not available right now.", "reason": "unavailable"}, status=503
+                {"error": gettext("Chat is not available right now."), "reason": "unavailable"}, status=503
             )
         if access.token is None:
             return JsonResponse({"backend": access.backend})

@@ -543,3 +543,100 @@ def test_an_order_pages_refunds_and_refusals_reach_a_german_owner_in_german(clie
         "Nur eine bezahlte Bestellung kann teilweise erstattet werden; diese hat den Status „Erstattet“."
     ]
     assert "Erstattet</span>" in again.content.decode()  # the order's status on its page
+
+
+# Moderation and polls answer in the person's language ----------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_moderation_page_answers_a_german_moderator_in_german(client, brand, moderator):
+    page = reverse("chat:moderation", args=[brand.slug])
+    client.force_login(moderator)
+
+    saved = client.post(
+        page, {"step": "words", "words": "spam", "action": "hold"}, HTTP_ACCEPT_LANGUAGE="de", follow=True
+    )
+    gone = client.post(page, {"step": "approve", "message": "999999"}, HTTP_ACCEPT_LANGUAGE="de", follow=True)
+    english = client.post(page, {"step": "approve", "message": "999999"}, follow=True)
+
+    body = saved.content.decode()
+    assert "Wortliste gespeichert." in body
+    assert "Die Nachricht wird abgelehnt" in body and "Sie wird zur Prüfung zurückgehalten" in body
+    assert "Ein Wort oder eine Wendung pro Zeile" in body and "Refuse the message" not in body
+    assert "Diese Nachricht ist nicht in den Chats dieser Marke." in gone.content.decode()
+    assert "That message is not in this brand&#x27;s chats." in english.content.decode()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_german_moderators_socket_is_refused_in_german():
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from accounts.models import Membership
+    from chat import services
+    from chat.tests.conftest import make_viewer
+    from events.models import LiveEvent
+    from liveshop.asgi import application
+
+    @database_sync_to_async
+    def show_with_a_message():
+        event = LiveEventFactory(status=LiveEvent.Status.LIVE)
+        message = services.post_message(event=event, user=make_viewer("Ada"), body="hallo")
+        return (
+            event,
+            message,
+            member(event.organization, role=Membership.Role.MODERATOR),
+            make_viewer("Grace"),
+        )
+
+    event, message, moderator, viewer = await show_with_a_message()
+
+    async def refusal(user, frame, language: bytes) -> str:
+        socket = WebsocketCommunicator(
+            application,
+            f"/ws/events/{event.pk}/",
+            headers=[(b"origin", b"http://localhost"), (b"accept-language", language)],
+        )
+        socket.scope["client"], socket.scope["user"] = ("203.0.113.9", 5000), user
+        assert (await socket.connect(timeout=10))[0]
+        await socket.send_to(text_data=json.dumps(frame))
+        while (answer := json.loads(await socket.receive_from(timeout=10)))["type"] != "chat_error":
+            pass
+        await socket.disconnect()
+        return answer["message"]
+
+    seven = {"type": "chat_timeout", "id": message.pk, "minutes": 7}
+    assert await refusal(moderator, seven, b"de-DE,de;q=0.9") == "Eine Auszeit dauert 5 oder 60 Minuten."
+    assert await refusal(moderator, {"type": "chat_hide", "id": 0}, b"de") == (
+        "Diese Nachricht ist nicht in diesem Chat."
+    )
+    assert await refusal(viewer, {"type": "chat_ban", "id": message.pk}, b"de") == (
+        "Das kann nur die Chat-Moderation der Marke."
+    )
+    assert await refusal(moderator, seven, b"en") == "A time-out lasts 5 or 60 minutes."
+
+
+@pytest.mark.django_db
+def test_a_polls_refusals_reach_a_german_viewer_and_host_in_german(client, event, host):
+    from chat import polls
+
+    poll = polls.open_poll(
+        event=event, question="Rot oder Blau?", options=["Rot", "Blau"], duration_seconds=60, by=host
+    )
+    vote = reverse("chat:vote", args=[event.pk, poll.pk])
+    german = {"HTTP_ACCEPT_LANGUAGE": "de", "content_type": "application/json"}
+
+    anonymous = client.post(vote, json.dumps({"option": 0}), **german)
+    client.force_login(host)
+    second = client.post(
+        reverse("chat:polls", args=[event.pk]),
+        json.dumps({"question": "Grün?", "options": ["Ja", "Nein"], "duration_seconds": 60}),
+        **german,
+    )
+
+    assert (anonymous.status_code, anonymous.json()["error"]) == (401, "Melden Sie sich an, um abzustimmen.")
+    assert (second.status_code, second.json()["error"]) == (
+        409,
+        "Eine Umfrage läuft: Beenden Sie sie zuerst.",
+    )
