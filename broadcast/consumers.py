@@ -21,11 +21,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import translation
+from django.utils.translation import gettext
 
 from broadcast import relay as relays
 from broadcast import services
 from broadcast.exceptions import PublishRefused
 from events.consumers import session_user
+from liveshop.i18n import language_of_scope
 from liveshop.media import ffmpeg
 
 logger = logging.getLogger(__name__)
@@ -63,10 +66,11 @@ class PublishConsumer(AsyncWebsocketConsumer):
         self.event_id = int(self.scope["url_route"]["kwargs"]["event_id"])
         self.tab = (parse_qs(self.scope.get("query_string", b"").decode()).get("tab") or [""])[0]
         try:
-            if not TAB.match(self.tab):
-                raise PublishRefused("Reload the page (no tab id).")
-            target = await database_sync_to_async(self._target)()
-            await services.claim_publishing(event_id=self.event_id, tab=self.tab)
+            with translation.override(language_of_scope(self.scope)):  # a refusal in the page's language
+                if not TAB.match(self.tab):
+                    raise PublishRefused(gettext("Reload the page (no tab id)."))
+                target = await database_sync_to_async(self._target)()
+                await services.claim_publishing(event_id=self.event_id, tab=self.tab)
         except PublishRefused as exc:
             self.tab = ""  # holds no lease
             await self.fail(str(exc), exc.code)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext
 
 from accounts import permissions
 from accounts.permissions import Action
@@ -66,13 +67,16 @@ def hostable_event(*, event_id: int, user) -> LiveEvent:
     cannot go live (no channel, cancelled, ended by its host)."""
     event = LiveEvent.objects.select_related("organization").filter(pk=event_id).first()
     if event is None or not permissions.can(user, Action.VIEW, event):
-        raise EventNotFound("No such event.")
+        raise EventNotFound(gettext("No such event."))
     if not permissions.can(user, Action.HOST_EVENT, event):
-        raise NotAllowed("Only the brand's hosts and owners can go live.")
+        raise NotAllowed(gettext("Only the brand's hosts and owners can go live."))
     if not event.has_channel:
-        raise PublishRefused("This event has no video channel yet.")
+        raise PublishRefused(gettext("This event has no video channel yet."))
     if not event.may_go_live:
-        raise PublishRefused(f"This event is {event.get_status_display().lower()}: it cannot go live again.")
+        raise PublishRefused(
+            gettext("This event is %(status)s: it cannot go live again.")
+            % {"status": event.get_status_display().lower()}
+        )
     return event
 
 
@@ -81,7 +85,9 @@ def publish_target(*, event_id: int, user) -> PublishTarget:
     the key. WrongVideoBackend for an IVS event (the page uses the Web Broadcast SDK)."""
     event = hostable_event(event_id=event_id, user=user)
     if event.backend != "local":
-        raise WrongVideoBackend("This event streams to Amazon IVS: the console uses the IVS broadcast SDK.")
+        raise WrongVideoBackend(
+            gettext("This event streams to Amazon IVS: the console uses the IVS broadcast SDK.")
+        )
     try:
         key = event_services.reveal_stream_key(event=event, by=user)
     except EventError as exc:
@@ -101,7 +107,9 @@ def ivs_broadcast_target(*, event: LiveEvent, user) -> IvsTarget:
     the key never is). WrongVideoBackend for a local event: its key never leaves the server."""
     event = hostable_event(event_id=event.pk, user=user)
     if event.backend != "ivs":
-        raise WrongVideoBackend("This event streams to the local media server: no key is needed here.")
+        raise WrongVideoBackend(
+            gettext("This event streams to the local media server: no key is needed here.")
+        )
     try:
         key = event_services.reveal_stream_key(event=event, by=user)
     except EventError as exc:
@@ -132,7 +140,7 @@ async def claim_publishing(*, event_id: int, tab: str) -> None:
     if holder is None and await cache.aadd(_lease_key(event_id), tab, LEASE_SECONDS):
         return  # it expired in between
     raise AlreadyPublishing(
-        "This event is already going live from another browser tab or window: stop it there first."
+        gettext("This event is already going live from another browser tab or window: stop it there first.")
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.db.models.functions import Greatest
+from django.utils.translation import gettext
 
 from accounts import permissions
 from accounts.permissions import Action
@@ -51,7 +52,7 @@ def save_product_with_variants(
             variant_rules.ensure_default_variant(product=product)
             variant_rules.stock_changed_on_commit([product.pk])
     except IntegrityError as exc:
-        raise SkuTaken("Another product or variant of this brand has just taken this SKU.") from exc
+        raise SkuTaken(gettext("Another product or variant of this brand has just taken this SKU.")) from exc
     return product
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet, inlineformset_factory
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from catalog.forms import https_by_default
@@ -78,7 +79,9 @@ class StudioProductForm(forms.ModelForm):
         variant = variant_skus_taken(product.organization_id, [sku]).get(sku)
         if variant is not None:
             raise ValidationError(
-                f"“{sku}” is the SKU of a variant of {variant.product.name}.", code="unique"
+                gettext("“%(sku)s” is the SKU of a variant of %(name)s.")
+                % {"sku": sku, "name": variant.product.name},
+                code="unique",
             )
         return sku
 
@@ -130,7 +133,10 @@ class StudioVariantFormSet(BaseInlineFormSet):
         undeletable = [variant for variant in deleted if variant.reservations.exists()]
         if undeletable:
             names = ", ".join(variant.label or variant.sku for variant in undeletable)
-            raise ValidationError(f"{names}: has orders, so take it off sale instead of deleting it.")
+            raise ValidationError(
+                gettext("%(variants)s: has orders, so take it off sale instead of deleting it.")
+                % {"variants": names}
+            )
 
     def add_fields(self, form, index):
         super().add_fields(form, index)

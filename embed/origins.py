@@ -11,6 +11,7 @@ import re
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 MAX_ORIGINS = 20
 HOST = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -22,16 +23,21 @@ def normalise_origin(value: str) -> str:
     text = value.strip()
     parts = urlsplit(text)
     if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
-        raise ValidationError(f"“{text}” is not a web address: write it like https://shop.example.com.")
+        raise ValidationError(
+            gettext("“%(text)s” is not a web address: write it like https://shop.example.com.")
+            % {"text": text}
+        )
     if parts.username or parts.password or parts.query or parts.fragment or parts.path not in {"", "/"}:
-        raise ValidationError(f"“{text}”: only the site (scheme and host) is needed, without a path.")
+        raise ValidationError(
+            gettext("“%(text)s”: only the site (scheme and host) is needed, without a path.") % {"text": text}
+        )
     host = (parts.hostname or "").lower()
     try:
         port = parts.port
     except ValueError:
-        raise ValidationError(f"“{text}” has an invalid port.") from None
+        raise ValidationError(gettext("“%(text)s” has an invalid port.") % {"text": text}) from None
     if not (HOST.match(host) or IPV4.match(host)) or (host.startswith("*.") and host.count(".") < 2):
-        raise ValidationError(f"“{text}” does not name a valid host.")
+        raise ValidationError(gettext("“%(text)s” does not name a valid host.") % {"text": text})
     return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port else "")
 
 
@@ -45,12 +51,16 @@ def parse_origins(text: str) -> list[str]:
         try:
             found.append(normalise_origin(line))
         except ValidationError as exc:
-            errors.append(f"Line {number}: {exc.messages[0]}")
+            errors.append(
+                gettext("Line %(number)s: %(error)s") % {"number": number, "error": exc.messages[0]}
+            )
     if errors:
         raise ValidationError(errors)
     unique = list(dict.fromkeys(found))
     if len(unique) > MAX_ORIGINS:
-        raise ValidationError(f"At most {MAX_ORIGINS} sites; ask us if you need more.")
+        raise ValidationError(
+            gettext("At most %(max)s sites; ask us if you need more.") % {"max": MAX_ORIGINS}
+        )
     return unique
 
 

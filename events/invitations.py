@@ -24,6 +24,8 @@ from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext
 
 from accounts import permissions
 from accounts import services as accounts
@@ -100,7 +102,9 @@ def sign_in_url(token: str) -> str:
 
 def _check_private(event: LiveEvent) -> None:
     if not event.is_private:
-        raise EventNotPrivate("Only private events take invitations: a public event is open to everyone.")
+        raise EventNotPrivate(
+            gettext("Only private events take invitations: a public event is open to everyone.")
+        )
 
 
 @transaction.atomic
@@ -146,9 +150,14 @@ def create_invite_link(
     _check_private(event)
     now = timezone.now()
     if not now < expires_at <= now + timedelta(days=MAX_LINK_DAYS):
-        raise InviteLinkInvalid(f"An invite link expires in the future, within {MAX_LINK_DAYS} days.")
+        raise InviteLinkInvalid(
+            gettext("An invite link expires in the future, within %(days)s days.") % {"days": MAX_LINK_DAYS}
+        )
     if not 1 <= max_uses <= MAX_LINK_USES:
-        raise InviteLinkInvalid(f"An invite link may be used 1 to {MAX_LINK_USES:,} times.")
+        raise InviteLinkInvalid(
+            gettext("An invite link may be used 1 to %(max)s times.")
+            % {"max": number_format(MAX_LINK_USES, force_grouping=True)}
+        )
     token = secrets.token_urlsafe(24)
     link = InviteLink(
         event=event,
@@ -235,13 +244,13 @@ def get_usable_link(link_id: int) -> InviteLink:
 
 def _usable(link: InviteLink | None) -> InviteLink:
     if link is None or not link.event.is_private or not link.event.is_watchable:
-        raise InviteLinkInvalid("This invite link is not valid. Check that you copied all of it.")
+        raise InviteLinkInvalid(gettext("This invite link is not valid. Check that you copied all of it."))
     if link.revoked_at is not None:
-        raise InviteLinkInvalid("This invite link was withdrawn by the brand.")
+        raise InviteLinkInvalid(gettext("This invite link was withdrawn by the brand."))
     if link.expires_at <= timezone.now():
-        raise InviteLinkInvalid("This invite link has expired. Ask the brand for a new one.")
+        raise InviteLinkInvalid(gettext("This invite link has expired. Ask the brand for a new one."))
     if link.use_count >= link.max_uses:
-        raise InviteLinkInvalid("This invite link has been used as many times as the brand allowed.")
+        raise InviteLinkInvalid(gettext("This invite link has been used as many times as the brand allowed."))
     return link
 
 
@@ -256,7 +265,7 @@ def accept_invite_link(*, link_id: int, user) -> LiveEvent:
     if may_watch(user, event):
         return event
     if _removed(event, user):
-        raise InviteLinkInvalid("The brand has withdrawn your invitation to this show.")
+        raise InviteLinkInvalid(gettext("The brand has withdrawn your invitation to this show."))
     try:
         with transaction.atomic():
             Invitation.objects.create(event=event, user=user, link_id=link_id, joined_at=timezone.now())
@@ -266,7 +275,7 @@ def accept_invite_link(*, link_id: int, user) -> LiveEvent:
         pk=link_id, revoked_at__isnull=True, expires_at__gt=timezone.now(), use_count__lt=F("max_uses")
     ).update(use_count=F("use_count") + 1)
     if not taken:  # someone else took the last use meanwhile: the invitation is rolled back
-        raise InviteLinkInvalid("This invite link has been used as many times as the brand allowed.")
+        raise InviteLinkInvalid(gettext("This invite link has been used as many times as the brand allowed."))
     return event
 
 

@@ -20,6 +20,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from accounts import permissions
 from accounts.permissions import Action
@@ -55,7 +56,9 @@ def set_lineup(*, event: LiveEvent, products: Sequence[Product], by) -> LiveEven
     foreign = [p for p in products if p.organization_id != event.organization_id]
     if foreign:
         names = ", ".join(p.sku for p in foreign)
-        raise ProductNotInBrand(f"Not in {event.organization}'s catalogue: {names}.")
+        raise ProductNotInBrand(
+            gettext("Not in %(brand)s's catalogue: %(skus)s.") % {"brand": event.organization, "skus": names}
+        )
     current = list(EventProduct.objects.filter(event=event).values_list("product_id", flat=True))
     if current == [p.pk for p in products]:
         return event
@@ -109,7 +112,9 @@ def provision_channel(*, event: LiveEvent, by) -> LiveEvent:
     if event.has_channel:
         return event
     if event.is_closed:
-        raise EventNotEditable(f"A {event.get_status_display().lower()} event gets no channel.")
+        raise EventNotEditable(
+            gettext("A %(status)s event gets no channel.") % {"status": event.get_status_display().lower()}
+        )
     backend = get_video_backend()
     try:
         channel = backend.create_channel(
@@ -157,7 +162,8 @@ def update_event(*, event: LiveEvent, by, products: Sequence[Product] | None = N
     permissions.require(by, Action.MANAGE_EVENTS, event)
     if event.is_closed:
         raise EventNotEditable(
-            f"This event is {event.get_status_display().lower()}; it can no longer change."
+            gettext("This event is %(status)s; it can no longer change.")
+            % {"status": event.get_status_display().lower()}
         )
     allowed = {"title", "slug", "description", "scheduled_start", "thumbnail"}
     if not event.has_channel:
@@ -186,14 +192,16 @@ def reveal_stream_key(*, event: LiveEvent, by) -> str:
     from the row). The reveal is logged; the key never is."""
     permissions.require(by, Action.HOST_EVENT, event)
     if not event.has_channel:
-        raise ChannelUnavailable("This event has no channel yet.")
+        raise ChannelUnavailable(gettext("This event has no channel yet."))
     logger.info("Stream key revealed", extra={"event_id": event.pk, "user_id": by.pk})
     if event.stream_key_encrypted:
         try:
             return crypto.decrypt(event.stream_key_encrypted)
         except ValueError as exc:
             raise ChannelUnavailable(
-                "The stored stream key cannot be read (LIVESHOP_ENCRYPTION_KEYS changed); rotate the key."
+                gettext(
+                    "The stored stream key cannot be read (LIVESHOP_ENCRYPTION_KEYS changed); rotate the key."
+                )
             ) from exc
     try:
         return get_video_backend().get_stream_key(event.channel_id)
@@ -205,7 +213,7 @@ def rotate_stream_key(*, event: LiveEvent, by) -> str:
     """Revoke the current key (a live encoder using it is cut off) and return the new one."""
     permissions.require(by, Action.HOST_EVENT, event)
     if not event.has_channel:
-        raise ChannelUnavailable("This event has no channel yet.")
+        raise ChannelUnavailable(gettext("This event has no channel yet."))
     new_key = _revoke_key(event)
     logger.info("Stream key rotated", extra={"event_id": event.pk, "user_id": by.pk})
     return new_key
@@ -236,7 +244,9 @@ def end_event(*, event: LiveEvent, by) -> LiveEvent:
     if event.ended_by_host_at is not None:
         return event
     if event.status not in (Status.LIVE, Status.SCHEDULED, Status.ENDED):
-        raise EventNotEditable(f"A {event.get_status_display().lower()} event cannot be ended.")
+        raise EventNotEditable(
+            gettext("A %(status)s event cannot be ended.") % {"status": event.get_status_display().lower()}
+        )
     if event.has_channel:
         _revoke_key(event)  # a network call: outside the transaction
     with transaction.atomic():
@@ -257,7 +267,9 @@ def cancel_event(*, event: LiveEvent, by) -> LiveEvent:
     if event.status == Status.CANCELLED:
         return event
     if event.status in (Status.LIVE, Status.ENDED):
-        raise EventNotEditable("Only an event that has not gone live can be cancelled; end it instead.")
+        raise EventNotEditable(
+            gettext("Only an event that has not gone live can be cancelled; end it instead.")
+        )
     _delete_channel(event)
     event.status = Status.CANCELLED
     event.status_changed_at = timezone.now()
@@ -283,7 +295,7 @@ def delete_event(*, event: LiveEvent, by) -> None:
     """Delete the event and its channel. Refused while live. Idempotent on the channel."""
     permissions.require(by, Action.MANAGE_EVENTS, event)
     if event.is_live:
-        raise EventNotEditable("End the live stream before deleting the event.")
+        raise EventNotEditable(gettext("End the live stream before deleting the event."))
     _delete_channel(event)
     event.delete()
 
@@ -317,12 +329,17 @@ def feature_product(
     media_ms = media_clock.media_time_ms(event) if stream_offset_ms is None else None
     event = _locked(event)
     if event.is_closed:
-        raise EventNotEditable(f"This event is {event.get_status_display().lower()}.")
+        raise EventNotEditable(
+            gettext("This event is %(status)s.") % {"status": event.get_status_display().lower()}
+        )
     if product.organization_id != event.organization_id:
-        raise ProductNotInBrand(f"{product.sku} is not in {event.organization}'s catalogue.")
+        raise ProductNotInBrand(
+            gettext("%(sku)s is not in %(brand)s's catalogue.")
+            % {"sku": product.sku, "brand": event.organization}
+        )
     state = _feature_state(event, product)
     if not state["in_lineup"]:
-        raise ProductNotInLineup(f"{product.name} is not in this event's lineup.")
+        raise ProductNotInLineup(gettext("%(name)s is not in this event's lineup.") % {"name": product.name})
     now = timezone.now()
     if (
         state["latest_id"] is not None
@@ -354,7 +371,7 @@ def _locked(event: LiveEvent) -> LiveEvent:
         cursor.execute(f"{_LOCK_SQL}{lock}", [event.pk])
         row = cursor.fetchone()
     if row is None:
-        raise LiveEvent.DoesNotExist("The event no longer exists.")
+        raise LiveEvent.DoesNotExist(gettext("The event no longer exists."))
     locked = copy.copy(event)
     for name, value in zip(_LOCKED_FIELDS, row, strict=True):
         setattr(locked, name, value)
@@ -414,7 +431,9 @@ def clear_highlight(*, event: LiveEvent, by) -> Highlight:
     media_ms = media_clock.media_time_ms(event)
     event = LiveEvent.objects.select_for_update().get(pk=event.pk)
     if event.is_closed:
-        raise EventNotEditable(f"This event is {event.get_status_display().lower()}.")
+        raise EventNotEditable(
+            gettext("This event is %(status)s.") % {"status": event.get_status_display().lower()}
+        )
     latest = event.highlights.first()
     if latest is None or latest.is_clear:
         return latest or _highlight(event=event, product=None, by=by, now=timezone.now(), media_ms=media_ms)

@@ -640,3 +640,59 @@ def test_a_polls_refusals_reach_a_german_viewer_and_host_in_german(client, event
         409,
         "Eine Umfrage läuft: Beenden Sie sie zuerst.",
     )
+
+
+# The studio's refusals from its services, in the studio user's language -----------------------------
+
+
+@pytest.mark.django_db
+def test_the_studios_service_refusals_reach_a_german_brand_in_german(client, event, host, owner):
+    from events.models import LiveEvent, studio_url
+
+    german = {"HTTP_ACCEPT": "application/json", "HTTP_ACCEPT_LANGUAGE": "de"}
+    lipstick = event.products.get()
+    LiveEvent.objects.filter(pk=event.pk).update(status=LiveEvent.Status.ENDED)
+    client.force_login(host)
+
+    over = client.post(studio_url("events:feature", event), {"product_id": lipstick.pk}, **german)
+    english = client.post(
+        studio_url("events:feature", event), {"product_id": lipstick.pk}, HTTP_ACCEPT="application/json"
+    )
+    client.force_login(owner)
+    sites = client.post(
+        f"/studio/embed/?brand={event.organization.slug}",
+        {"allowed_origins": "https://ok.example\nkein Shop"},
+        HTTP_ACCEPT_LANGUAGE="de",
+    )
+
+    assert (over.status_code, over.json()) == (400, {"error": "Diese Veranstaltung ist beendet."})
+    assert english.json() == {"error": "This event is ended."}
+    assert sites.status_code == 400
+    assert (
+        "Zeile 2: „kein Shop“ ist keine Webadresse: Schreiben Sie sie etwa als https://shop.example.com."
+        in (html.unescape(sites.content.decode()))
+    )
+
+
+@pytest.mark.django_db
+def test_an_invite_links_refusal_reaches_a_german_viewer_in_german(client, event, host):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.tests.factories import UserFactory
+    from events import invitations
+    from events.models import LiveEvent
+
+    LiveEvent.objects.filter(pk=event.pk).update(is_private=True)
+    event.refresh_from_db()
+    link, token = invitations.create_invite_link(
+        event=event, by=host, expires_at=timezone.now() + timedelta(days=1), max_uses=5
+    )
+    invitations.revoke_invite_link(link=link, by=host)
+    client.force_login(UserFactory())
+
+    german = client.post(reverse("viewer:invite"), {"token": token}, HTTP_ACCEPT_LANGUAGE="de")
+
+    assert german.status_code == 400
+    assert "Die Marke hat diesen Einladungslink zurückgezogen." in html.unescape(german.content.decode())

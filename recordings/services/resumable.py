@@ -22,6 +22,7 @@ from django.core.files.storage import storages
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
+from django.utils.translation import gettext
 
 from accounts import permissions
 from accounts.models import Organization
@@ -100,7 +101,7 @@ def upload_state(*, upload: ResumableUpload) -> UploadState:
         parts = store.parts(name=upload.name, store_id=upload.store_id)
     except multipart.UploadGone:
         upload.delete()
-        raise InvalidUpload("This upload has expired; upload the video again.") from None
+        raise InvalidUpload(gettext("This upload has expired; upload the video again.")) from None
     except multipart.PartStoreError as exc:
         raise InvalidUpload(str(exc)) from None
     arrived = {
@@ -120,10 +121,16 @@ def upload_state(*, upload: ResumableUpload) -> UploadState:
 def check_part(*, upload: ResumableUpload, number: int, length: int | None) -> None:
     """Before its body is read: part ``number`` exists and ``length`` is its exact size."""
     if not 1 <= number <= upload.part_count:
-        raise InvalidUpload(f"This upload has parts 1 to {upload.part_count}, not {number}.")
+        raise InvalidUpload(
+            gettext("This upload has parts 1 to %(count)s, not %(number)s.")
+            % {"count": upload.part_count, "number": number}
+        )
     expected = upload.part_bytes(number)
     if length != expected:
-        raise InvalidUpload(f"Part {number} is {expected} bytes; this request says {length}.")
+        raise InvalidUpload(
+            gettext("Part %(number)s is %(expected)s bytes; this request says %(length)s.")
+            % {"number": number, "expected": expected, "length": length}
+        )
 
 
 def receive_part(*, upload: ResumableUpload, number: int, length: int | None, body: BinaryIO) -> None:
@@ -132,7 +139,7 @@ def receive_part(*, upload: ResumableUpload, number: int, length: int | None, bo
     check_part(upload=upload, number=number, length=length)
     store = multipart.get_part_store()
     if not hasattr(store, "write_part"):
-        raise InvalidUpload("Parts of this upload go straight to storage, not to this server.")
+        raise InvalidUpload(gettext("Parts of this upload go straight to storage, not to this server."))
     offset = (number - 1) * upload.part_size
     _store_call(
         store.write_part, store_id=upload.store_id, number=number, offset=offset, size=length, body=body
@@ -148,7 +155,8 @@ def complete_resumable_upload(*, upload: ResumableUpload, by) -> Recording:
     if not state.is_complete:
         missing = upload.part_count - len(state.received)
         raise InvalidUpload(
-            f"{missing} of the {upload.part_count} parts have not arrived yet; send them first."
+            gettext("%(missing)s of the %(count)s parts have not arrived yet; send them first.")
+            % {"missing": missing, "count": upload.part_count}
         )
     store = multipart.get_part_store()
     _store_call(store.complete, name=upload.name, store_id=upload.store_id, count=upload.part_count)
@@ -167,7 +175,10 @@ def _check_stored(upload: ResumableUpload) -> int:
     size = storage.size(upload.name)
     uploads.check_file_meta(name=upload.filename, size=size, content_type=upload.content_type)
     if size != upload.size:
-        raise InvalidUpload(f"The file arrived with {size} bytes instead of {upload.size}; upload it again.")
+        raise InvalidUpload(
+            gettext("The file arrived with %(size)s bytes instead of %(expected)s; upload it again.")
+            % {"size": size, "expected": upload.size}
+        )
     with uploads.stored_copy(storage, upload.name) as path:
         uploads.probe_video(path, upload=str(upload.pk))
     return size
@@ -176,7 +187,7 @@ def _check_stored(upload: ResumableUpload) -> int:
 @transaction.atomic
 def _create_recording(upload: ResumableUpload, *, size: int, by) -> Recording:
     if not ResumableUpload.objects.select_for_update().filter(pk=upload.pk).exists():
-        raise InvalidUpload("This upload has already been added.")  # a second Complete meanwhile
+        raise InvalidUpload(gettext("This upload has already been added."))  # a second Complete meanwhile
     recording = Recording(
         organization=upload.organization, backend=Recording.Backend.UPLOAD, title=upload.title
     )

@@ -18,6 +18,7 @@ import os
 from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.utils.text import get_valid_filename
+from django.utils.translation import gettext
 
 from accounts import permissions
 from accounts.permissions import Action
@@ -42,7 +43,7 @@ def delete_video(*, recording: Recording, by) -> None:
     permissions.require(by, Action.EDIT_RECORDING, recording)
     recording = Recording.objects.select_for_update().get(pk=recording.pk)
     if not recording.is_upload:
-        raise InvalidUpload("Only uploaded videos can be deleted here.")
+        raise InvalidUpload(gettext("Only uploaded videos can be deleted here."))
     upload, folder = recording.upload.name, recording.cdn_prefix
     recording.delete()
     enqueue_on_commit("recordings.tasks.delete_video_files_task", upload, folder)
@@ -56,7 +57,7 @@ def replace_source(*, recording: Recording, file, by) -> Recording:
     after commit. InvalidUpload (nothing stored) for a bad file or a video still processing."""
     permissions.require(by, Action.EDIT_RECORDING, recording)
     if not recording.is_upload:
-        raise InvalidUpload("Only an uploaded video's file can be replaced.")
+        raise InvalidUpload(gettext("Only an uploaded video's file can be replaced."))
     check_file(file)
     storage = Recording._meta.get_field("upload").storage
     name = storage.save(upload_path(recording, get_valid_filename(file.name)), file)
@@ -71,7 +72,9 @@ def replace_source(*, recording: Recording, file, by) -> Recording:
 def _point_at_new_source(recording: Recording, *, upload: str, size: int) -> Recording:
     recording = Recording.objects.select_for_update().get(pk=recording.pk)
     if recording.status in BUSY:
-        raise InvalidUpload("This video is still being processed; replace it once that has finished.")
+        raise InvalidUpload(
+            gettext("This video is still being processed; replace it once that has finished.")
+        )
     old_upload, old_folder = recording.upload.name, recording.cdn_prefix
     recording.upload.name, recording.upload_size = upload, size
     recording.cdn_prefix = new_media_prefix(private=True)
