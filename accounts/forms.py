@@ -7,8 +7,10 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
 
 from accounts import throttle
+from accounts.time_zones import time_zone_choices
 from liveshop.text import clean_text
 
 DISPLAY_NAME_MAX = 40
@@ -69,3 +71,13 @@ class SignUpForm(forms.Form):
             except forms.ValidationError as exc:
                 self.add_error("password", exc)
         return cleaned
+
+
+class BrandTimeZoneForm(forms.Form):
+    """The studio's brand page: the brand's time zone, picked from the IANA zones."""
+
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=time_zone_choices,  # a callable: read when the form is made
+        help_text=_("The studio shows and takes your shows' times in it; viewers see their own."),
+    )

@@ -39,6 +39,7 @@ class Action(StrEnum):
     MANAGE_ORDERS = "manage_orders"  # see (buyers' details), cancel and refund the brand's orders
     VIEW_ANALYTICS = "view_analytics"  # the shows' viewers, watch time, sales (owners and hosts)
     MANAGE_EMBED = "manage_embed"  # the embeddable player: sites allowed to frame it, own cart (owners only)
+    EDIT_BRAND = "edit_brand"  # the brand's own settings: its time zone (owners only)
     WATCH = "watch"  # watch an event (page, stream_details, socket, replay): an object rule decides
 
 

@@ -18,7 +18,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from accounts.models import Membership, SignInLink
+from accounts import permissions
+from accounts.models import Membership, Organization, SignInLink
+from accounts.permissions import Action
 from liveshop import crypto
 
 SIGN_IN_LINK_TTL = timedelta(minutes=30)
@@ -132,3 +134,16 @@ def sign_up_viewer(*, email: str, display_name: str, password: str):
     except IntegrityError:  # the same address signing up twice at once
         raise SignUpRefused("An account with this e-mail address exists already: log in instead.") from None
     return user
+
+
+@transaction.atomic
+def set_time_zone(*, organization: Organization, time_zone: str, by) -> Organization:
+    """The brand's time zone (an IANA name: ValidationError otherwise, nothing written), in which
+    the studio shows and takes its times from now on; the stored times (UTC) do not move. Owners
+    only (Action.EDIT_BRAND)."""
+    permissions.require(by, Action.EDIT_BRAND, organization)
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    organization.time_zone = time_zone
+    organization.full_clean()
+    organization.save(update_fields=["time_zone"])
+    return organization

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import throttle, views
+from accounts import studio, throttle, views
 from accounts.forms import LoginForm
 
 urlpatterns = [
@@ -15,4 +15,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signin/", views.SignInLinkView.as_view(), name="sign-in-link"),
     path("signup/", views.SignUpView.as_view(), name="sign-up"),
+    path("studio/brand/", studio.BrandSettingsView.as_view(), name="brand-settings"),
 ]

@@ -8,6 +8,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views import View
 
 from accounts import permissions
@@ -43,7 +44,9 @@ class EmbedSettingsView(LoginRequiredMixin, View):
             except ValidationError as exc:
                 form.add_error("allowed_origins", exc)
             else:
-                messages.success(request, f"Embed settings of {brand.name} saved.")
+                messages.success(
+                    request, gettext("Embed settings of %(brand)s saved.") % {"brand": brand.name}
+                )
                 return redirect(f"{reverse('embed:studio')}?brand={brand.slug}")
         return self.show(request, brand, form, status=400)
 

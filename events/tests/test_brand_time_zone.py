@@ -1,13 +1,15 @@
-"""A brand's time zone (issue 16): an IANA name chosen in the admin; the studio's start-time field
-is typed and shown in it and the start is stored in UTC; the studio lists shows in it."""
+"""A brand's time zone (issue 16): an IANA name its owners choose on the studio's brand page (or in
+the admin); the studio's start-time field is typed and shown in it and the start is stored in UTC;
+the studio lists shows in it."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import services
 from accounts.models import Membership, Organization
 from accounts.tests.factories import OrganizationFactory, member
 from events.forms import EventForm
@@ -104,3 +106,47 @@ def test_an_owner_picks_the_brands_time_zone_from_a_list_in_the_admin(client):
     client.post(url, {**fields, "time_zone": "Europe/Berlin"})
     brand.refresh_from_db()
     assert brand.time_zone == "Europe/Berlin"
+
+
+@pytest.mark.django_db
+def test_an_owner_sets_the_brands_time_zone_on_the_studios_brand_page_and_the_studio_reads_in_it(
+    client, video
+):
+    brand = OrganizationFactory(name="Acme", slug="acme")
+    LiveEventFactory(organization=brand, scheduled_start=datetime(2031, 1, 15, 17, 0, tzinfo=UTC))
+    owner = member(brand, role=Membership.Role.OWNER)
+    page = reverse("brand-settings")
+    client.force_login(owner)
+
+    shown = client.get(page).content.decode()
+    refused = client.post(page, {"brand": brand.slug, "time_zone": "Mars/Olympus"})
+    saved = client.post(page, {"brand": brand.slug, "time_zone": "Europe/Berlin"}, follow=True)
+
+    assert f'href="{page}" aria-current="page"' in shown  # the studio's nav leads here
+    assert '<option value="UTC" selected>UTC</option>' in shown
+    assert refused.status_code == 400 and "Mars/Olympus" in refused.content.decode()
+    brand.refresh_from_db()
+    assert brand.time_zone == "Europe/Berlin"
+    assert "Acme&#x27;s times are now in Europe/Berlin." in saved.content.decode()
+    assert '<option value="Europe/Berlin" selected>Europe/Berlin</option>' in saved.content.decode()
+    assert "18:00 CET" in client.get(reverse("events:list")).content.decode()  # 17:00 UTC on Berlin's clock
+    german = client.get(page, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "Zeitzone" in german and ">Speichern<" in german and "In Europe/Berlin ist es jetzt" in german
+
+
+@pytest.mark.django_db
+def test_only_a_brands_owners_set_its_time_zone(client):
+    brand, other = OrganizationFactory(), OrganizationFactory()
+    page = reverse("brand-settings")
+    for role in (Membership.Role.HOST, Membership.Role.MODERATOR):
+        client.force_login(member(brand, role=role))
+        assert client.get(page).status_code == 404  # no brand of theirs to set
+        assert client.post(page, {"brand": brand.slug, "time_zone": "Asia/Tokyo"}).status_code == 403
+        assert f'href="{page}"' not in client.get(reverse("events:list")).content.decode()
+    client.force_login(member(other, role=Membership.Role.OWNER))
+    assert client.post(page, {"brand": brand.slug, "time_zone": "Asia/Tokyo"}).status_code == 404
+    brand.refresh_from_db()
+    assert brand.time_zone == "UTC"
+
+    with pytest.raises(PermissionDenied):  # the service asks the same one place
+        services.set_time_zone(organization=brand, time_zone="Asia/Tokyo", by=member(brand))
