@@ -43,7 +43,7 @@ class SignInLinkForm(forms.Form):
 
     token = forms.CharField(
         max_length=100,
-        error_messages={"required": "This page needs the link from your e-mail: open it again."},
+        error_messages={"required": _("This page needs the link from your e-mail: open it again.")},
     )
 
 
@@ -52,13 +52,15 @@ class SignUpForm(forms.Form):
     password checked by Django's validators (AUTH_PASSWORD_VALIDATORS)."""
 
     email = forms.EmailField(max_length=150)  # the username too, whose column holds 150
-    display_name = forms.CharField(max_length=DISPLAY_NAME_MAX, help_text="Shown beside your chat messages.")
+    display_name = forms.CharField(
+        max_length=DISPLAY_NAME_MAX, help_text=_("Shown beside your chat messages.")
+    )
     password = forms.CharField(widget=forms.PasswordInput(render_value=False), strip=False)
 
     def clean_display_name(self):
         name = clean_text(self.cleaned_data["display_name"])
         if not name:
-            raise forms.ValidationError("Choose a name others will see.", code="empty")
+            raise forms.ValidationError(_("Choose a name others will see."), code="empty")
         return name
 
     def clean(self):

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from accounts import permissions
 from accounts.models import Membership, Organization, SignInLink
@@ -64,12 +65,12 @@ def create_sign_in_link(
     Returns the row and the secret, which only goes into the e-mail. Raises SignInLinkRefused."""
     email = normalise_email(email)
     if not may_sign_in_by_link(email):
-        raise SignInLinkRefused("This address signs in with its password.")
+        raise SignInLinkRefused(gettext("This address signs in with its password."))
     now = timezone.now()
     if SignInLink.objects.filter(email=email, used_at__isnull=True, expires_at__gt=now).count() >= (
         MAX_OPEN_LINKS_PER_EMAIL
     ):
-        raise SignInLinkRefused("Too many sign-in links were sent to this address; use one of them.")
+        raise SignInLinkRefused(gettext("Too many sign-in links were sent to this address; use one of them."))
     token = secrets.token_urlsafe(32)
     link = SignInLink(email=email, token_digest=crypto.digest(token), next_url=next_url, expires_at=now + ttl)
     link.full_clean()
@@ -87,10 +88,12 @@ def use_sign_in_link(*, token: str):
         used_at=now
     )
     if not claimed:
-        raise SignInLinkInvalid("This sign-in link has expired or was already used. Ask for a new one.")
+        raise SignInLinkInvalid(
+            gettext("This sign-in link has expired or was already used. Ask for a new one.")
+        )
     link = SignInLink.objects.get(token_digest=digest)
     if not may_sign_in_by_link(link.email):
-        raise SignInLinkInvalid("This address signs in with its password: use the login page.")
+        raise SignInLinkInvalid(gettext("This address signs in with its password: use the login page."))
     return _viewer_account(link.email), link.next_url
 
 
@@ -110,7 +113,7 @@ def _viewer_account(email: str):
                 return user
         except IntegrityError:
             continue  # the random suffix was taken: try another
-    raise SignInLinkInvalid("Could not create your account; try again.")
+    raise SignInLinkInvalid(gettext("Could not create your account; try again."))
 
 
 class SignUpRefused(Exception):
@@ -125,14 +128,16 @@ def sign_up_viewer(*, email: str, display_name: str, password: str):
     User = get_user_model()
     email = normalise_email(email)
     if User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).exists():
-        raise SignUpRefused("An account with this e-mail address exists already: log in instead.")
+        raise SignUpRefused(gettext("An account with this e-mail address exists already: log in instead."))
     user = User(username=email, email=email, first_name=display_name, is_staff=False)
     user.set_password(password)
     try:
         with transaction.atomic():
             user.save()
     except IntegrityError:  # the same address signing up twice at once
-        raise SignUpRefused("An account with this e-mail address exists already: log in instead.") from None
+        raise SignUpRefused(
+            gettext("An account with this e-mail address exists already: log in instead.")
+        ) from None
     return user
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import ngettext
 
 PREFIX = "login-throttle"
 THROTTLED_ATTRIBUTE = "login_throttled"  # set on the request when an attempt is refused
@@ -32,11 +33,13 @@ class Throttled:
     @property
     def message(self) -> str:
         minutes = max(1, math.ceil(self.retry_after / 60))
-        wait = "1 minute" if minutes == 1 else f"{minutes} minutes"
-        return (
+        return ngettext(
             "Too many failed login attempts for this account or from your network. "
-            f"For your security, logging in is paused: try again in {wait}."
-        )
+            "For your security, logging in is paused: try again in %(minutes)s minute.",
+            "Too many failed login attempts for this account or from your network. "
+            "For your security, logging in is paused: try again in %(minutes)s minutes.",
+            minutes,
+        ) % {"minutes": minutes}
 
 
 def _keys(username: str | None, address: str | None) -> list[tuple[str, int]]:

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views import View
 
 from accounts import permissions
@@ -76,7 +77,7 @@ class ProductEditView(LoginRequiredMixin, View):
         except editing.SkuTaken as exc:
             form.add_error("sku", str(exc))
             return self._render(request, form, formset, status=409)
-        messages.success(request, f"Saved {product.name}.")
+        messages.success(request, gettext("Saved %(name)s.") % {"name": product.name})
         return redirect("products:edit", pk=product.pk)
 
     def _product(self, request, pk) -> Product:

@@ -8,6 +8,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext
 from django.views import View
 
 from accounts import permissions
@@ -39,8 +40,10 @@ class DiscoverySettingsView(LoginRequiredMixin, View):
         try:
             entry = services.update_discovery_settings(event=event, by=request.user, **form.cleaned_data)
         except PermissionDenied:
-            return JsonResponse({"error": "Only the brand's hosts and owners can do that."}, status=403)
+            return JsonResponse(
+                {"error": gettext("Only the brand's hosts and owners can do that.")}, status=403
+            )
         if as_json:
             return JsonResponse({"enabled": entry.enabled, "autoFeature": entry.auto_feature})
-        messages.success(request, "Product detection settings saved.")
+        messages.success(request, gettext("Product detection settings saved."))
         return redirect(f"{event.get_absolute_url()}#discovery")

@@ -696,3 +696,32 @@ def test_an_invite_links_refusal_reaches_a_german_viewer_in_german(client, event
 
     assert german.status_code == 400
     assert "Die Marke hat diesen Einladungslink zurückgezogen." in html.unescape(german.content.decode())
+
+
+# Signing up, and the studio's flash messages, in the person's language -----------------------------
+
+
+@pytest.mark.django_db
+def test_signing_up_and_the_studios_messages_reach_a_german_person_in_german(client, event, host):
+    from accounts.tests.factories import UserFactory
+    from events.models import studio_url
+
+    UserFactory(username="ada@example.com")
+    german = {"HTTP_ACCEPT_LANGUAGE": "de"}
+    form = client.get(reverse("sign-up"), **german).content.decode()
+    taken = client.post(
+        reverse("sign-up"),
+        {"email": "ada@example.com", "display_name": "Ada", "password": "eine lange Passphrase 42"},
+        **german,
+    ).content.decode()
+    client.force_login(host)
+    lipstick = event.products.get()
+    featured = client.post(
+        studio_url("events:feature", event), {"product_id": lipstick.pk}, follow=True, **german
+    )
+    cleared = client.post(studio_url("events:clear", event), follow=True, **german)
+
+    assert "Wird neben Ihren Chat-Nachrichten angezeigt." in form
+    assert "Ein Konto mit dieser E-Mail-Adresse gibt es bereits: Melden Sie sich stattdessen an." in taken
+    assert f"„{lipstick.name}“ vorgestellt." in html.unescape(featured.content.decode())
+    assert "Produktkarte entfernt." in cleared.content.decode()

@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 
@@ -42,7 +43,7 @@ def _event_or_404(request, slug: str, action: Action) -> LiveEvent:
         events = events.filter(organization__slug=brand)
     event = permissions.scope(events, request.user, Action.VIEW).first()
     if event is None:
-        raise Http404("No such event.")
+        raise Http404(gettext("No such event."))
     permissions.require(request.user, action, event)
     return event
 
@@ -200,7 +201,7 @@ class EventCreateView(LoginRequiredMixin, View):
             )
         brands = list(selectors.list_brands(request.user, Action.MANAGE_EVENTS)[:2])
         if not brands:
-            raise PermissionDenied("You may not manage events for any brand.")
+            raise PermissionDenied(gettext("You may not manage events for any brand."))
         return brands[0] if len(brands) == 1 else None
 
 
@@ -227,7 +228,7 @@ class EventEditView(LoginRequiredMixin, View):
             except EventError as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, "Event saved.")
+                messages.success(request, gettext("Event saved."))
                 return redirect(event)
             event.refresh_from_db()  # the rolled-back update may have changed the instance
         return render(
@@ -292,7 +293,7 @@ class ChannelRetryView(EventActionView):
     def perform(self, request, event):
         # provision_channel does not check the status; a cancelled event must not get a channel.
         if event.status != Status.NEEDS_CHANNEL:
-            messages.info(request, "This event does not need a video channel.")
+            messages.info(request, gettext("This event does not need a video channel."))
             return None
         _report_channel(request, services.provision_channel(event=event, by=request.user))
         return None
@@ -319,7 +320,7 @@ class EventDeleteView(EventActionView):
 
     def perform(self, request, event):
         services.delete_event(event=event, by=request.user)
-        messages.success(request, f"Deleted “{event.title}”.")
+        messages.success(request, gettext("Deleted “%(title)s”.") % {"title": event.title})
         return redirect(reverse("events:list"))
 
 
@@ -344,8 +345,11 @@ class InvitationsAddView(LoginRequiredMixin, View):
         skipped = len(set(form.cleaned_data["emails"])) - len(created)
         messages.success(
             request,
-            f"Invited {len(created)} {'person' if len(created) == 1 else 'people'}"
-            + (f" ({skipped} already invited)." if skipped else "."),
+            (
+                ngettext("Invited %(count)s person", "Invited %(count)s people", len(created))
+                % {"count": len(created)}
+            )
+            + (gettext(" (%(skipped)s already invited).") % {"skipped": skipped} if skipped else "."),
         )
         return redirect(f"{event.get_absolute_url()}{INVITATIONS_ANCHOR}")
 
@@ -357,7 +361,7 @@ class InvitationRemoveView(LoginRequiredMixin, View):
         event = _event_or_404(request, slug, Action.MANAGE_EVENTS)
         invitation = get_object_or_404(Invitation, event=event, pk=pk)
         invitations.remove_invitation(invitation=invitation, by=request.user)
-        messages.success(request, f"{invitation} is no longer invited.")
+        messages.success(request, gettext("%(person)s is no longer invited.") % {"person": invitation})
         return redirect(f"{event.get_absolute_url()}{INVITATIONS_ANCHOR}")
 
 
@@ -391,7 +395,9 @@ class InviteLinkRevokeView(LoginRequiredMixin, View):
         link = get_object_or_404(InviteLink, event=event, pk=pk)
         invitations.revoke_invite_link(link=link, by=request.user)
         messages.success(
-            request, f"“{link}” withdrawn: it no longer works, and those who joined by it lost access."
+            request,
+            gettext("“%(link)s” withdrawn: it no longer works, and those who joined by it lost access.")
+            % {"link": link},
         )
         return redirect(f"{event.get_absolute_url()}{INVITATIONS_ANCHOR}")
 
@@ -432,8 +438,10 @@ class ConsoleActionView(LoginRequiredMixin, View):
             if not as_json:
                 raise
             if isinstance(exc, Http404):
-                return JsonResponse({"error": "No such event."}, status=404)
-            return JsonResponse({"error": "Only the brand's hosts and owners can do that."}, status=403)
+                return JsonResponse({"error": gettext("No such event.")}, status=404)
+            return JsonResponse(
+                {"error": gettext("Only the brand's hosts and owners can do that.")}, status=403
+            )
         except (EventError, ValidationError) as exc:
             error = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             if as_json:
@@ -460,7 +468,7 @@ class ProductFeatureView(ConsoleActionView):
         return services.feature_product(event=event, product=form.cleaned_data["product_id"], by=request.user)
 
     def done(self, highlight):
-        return f"Featured “{highlight.product.name}”."
+        return gettext("Featured “%(name)s”.") % {"name": highlight.product.name}
 
 
 class HighlightClearView(ConsoleActionView):
@@ -468,7 +476,7 @@ class HighlightClearView(ConsoleActionView):
         return services.clear_highlight(event=event, by=request.user)
 
     def done(self, highlight):
-        return "Product card cleared."
+        return gettext("Product card cleared.")
 
 
 def _console_highlight(highlight: Highlight) -> dict:
@@ -481,11 +489,15 @@ def _console_highlight(highlight: Highlight) -> dict:
 def _report_channel(request, event: LiveEvent, *, created: bool = False) -> None:
     if event.has_channel:
         messages.success(
-            request, "Event created: its video channel is ready." if created else "Channel ready."
+            request,
+            gettext("Event created: its video channel is ready.") if created else gettext("Channel ready."),
         )
     else:
-        messages.warning(
-            request,
-            f"{'Event saved, but its' if created else 'The'} video channel could not be created: "
-            f"{event.provisioning_error} Retry from this page.",
+        failed = (
+            gettext(
+                "Event saved, but its video channel could not be created: %(reason)s Retry from this page."
+            )
+            if created
+            else gettext("The video channel could not be created: %(reason)s Retry from this page.")
         )
+        messages.warning(request, failed % {"reason": event.provisioning_error})

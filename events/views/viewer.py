@@ -16,6 +16,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 
@@ -173,7 +174,9 @@ class InviteEmailView(View):
     def post(self, request):
         link_id = request.session.get(PENDING_LINK)
         if link_id is None:
-            return _refused(request, "Open your invite link first (all of it), then ask for a sign-in link.")
+            return _refused(
+                request, gettext("Open your invite link first (all of it), then ask for a sign-in link.")
+            )
         try:
             link = invitations.get_usable_link(link_id)
         except InviteLinkInvalid as exc:
@@ -195,7 +198,9 @@ class InviteContinueView(LoginRequiredMixin, View):
         if link_id is None and request.GET.get("c"):
             link_id = invitations.link_id_from_continue(request.GET["c"], user=request.user)
         if link_id is None:
-            return _refused(request, "Open your invite link again: this browser has no invitation to use.")
+            return _refused(
+                request, gettext("Open your invite link again: this browser has no invitation to use.")
+            )
         try:
             event = invitations.accept_invite_link(link_id=link_id, user=request.user)
         except InviteLinkInvalid as exc:

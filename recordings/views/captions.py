@@ -10,6 +10,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext, ngettext
 from django.views import View
 
 from accounts.permissions import Action
@@ -42,7 +43,15 @@ class CaptionsUploadView(LoginRequiredMixin, View):
             except InvalidWebVtt as exc:  # the form read it already; kept for a changed file
                 form.add_error("file", [str(problem) for problem in exc.problems])
             else:
-                messages.success(request, f"Captions “{track.label}” saved: {track.cue_count} captions.")
+                messages.success(
+                    request,
+                    ngettext(
+                        "Captions “%(label)s” saved: %(count)s caption.",
+                        "Captions “%(label)s” saved: %(count)s captions.",
+                        track.cue_count,
+                    )
+                    % {"label": track.label, "count": track.cue_count},
+                )
                 return redirect(reverse("videos:detail", args=[pk]) + "#captions")
         return VideoDetailView().render_detail(request, recording, status=400, captions_form=form)
 
@@ -52,7 +61,7 @@ class CaptionsDeleteView(LoginRequiredMixin, View):
         recording = recording_or_404(request, pk, Action.EDIT_RECORDING)
         track = get_object_or_404(CaptionTrack, pk=track_id, recording=recording)
         captions.remove_captions(track=track, by=request.user)
-        messages.success(request, f"Captions “{track.label}” removed.")
+        messages.success(request, gettext("Captions “%(label)s” removed.") % {"label": track.label})
         return redirect("videos:detail", pk=pk)
 
 

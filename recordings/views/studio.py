@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import patch_cache_control
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
@@ -186,7 +187,9 @@ class VideoCreateView(LoginRequiredMixin, View):
         url = reverse("videos:detail", args=[video.pk])
         if wants_json(request):
             return JsonResponse({"id": video.pk, "redirect": url})
-        messages.success(request, f"“{video.title}” is uploaded; it is being processed.")
+        messages.success(
+            request, gettext("“%(title)s” is uploaded; it is being processed.") % {"title": video.title}
+        )
         return redirect(url)
 
     def _invalid(self, request, brand: Organization, form, status: int = 400):
@@ -349,14 +352,17 @@ class VideoPublishView(LoginRequiredMixin, View):
         recording = recording_or_404(request, pk, Action.EDIT_RECORDING)
         publish = request.POST.get("published") == "1"
         if not recording.is_upload:
-            messages.error(request, "Only uploaded videos are published from here.")
+            messages.error(request, gettext("Only uploaded videos are published from here."))
             return redirect("videos:detail", pk=pk)
         try:
             recording = uploads.set_published(recording=recording, published=publish, by=request.user)
         except InvalidUpload as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, "Published: the video's page is live." if publish else "Unpublished.")
+            messages.success(
+                request,
+                gettext("Published: the video's page is live.") if publish else gettext("Unpublished."),
+            )
         return redirect("videos:detail", pk=pk)
 
 
@@ -370,5 +376,5 @@ class VideoRetryView(LoginRequiredMixin, View):
         except jobs.NotRetryable as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, "Processing again: this page updates by itself.")
+            messages.success(request, gettext("Processing again: this page updates by itself."))
         return redirect("videos:detail", pk=pk)

@@ -10,6 +10,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
@@ -46,13 +47,13 @@ class VideoReplaceView(LoginRequiredMixin, View):
         url = reverse("videos:detail", args=[recording.pk])
         if wants_json(request):
             return JsonResponse({"id": recording.pk, "redirect": url})
-        messages.success(request, "The new file is uploaded; the video is being processed again.")
+        messages.success(request, gettext("The new file is uploaded; the video is being processed again."))
         return redirect(url)
 
     def _refused(self, request, recording: Recording, message: str, status: int = 400):
         if wants_json(request):
             return JsonResponse({"errors": {"file": [{"message": message}]}}, status=status)
-        messages.error(request, f"The file was not replaced. {message}")
+        messages.error(request, gettext("The file was not replaced. %(reason)s") % {"reason": message})
         return redirect("videos:detail", pk=recording.pk)
 
 
@@ -61,13 +62,16 @@ class VideoDeleteView(LoginRequiredMixin, View):
 
     def post(self, request, pk):
         recording = recording_or_404(request, pk, Action.EDIT_RECORDING)
-        title = recording.title or "The video"
+        title = recording.title
         try:
             videos.delete_video(recording=recording, by=request.user)
         except InvalidUpload as exc:
             messages.error(request, str(exc))
             return redirect("videos:detail", pk=pk)
-        messages.success(request, f"“{title}” is deleted, with its files.")
+        if title:
+            messages.success(request, gettext("“%(title)s” is deleted, with its files.") % {"title": title})
+        else:
+            messages.success(request, gettext("The video is deleted, with its files."))
         return redirect("videos:list")
 
 
@@ -84,7 +88,10 @@ class VideoPosterView(LoginRequiredMixin, View):
         size = int(request.META.get("CONTENT_LENGTH") or 0)
         if size > self.max_body_bytes():
             limit = uploads.human_size(posters.MAX_IMAGE_BYTES)
-            messages.error(request, f"The poster was not changed. Pictures may be at most {limit}.")
+            messages.error(
+                request,
+                gettext("The poster was not changed. Pictures may be at most %(limit)s.") % {"limit": limit},
+            )
             return redirect("videos:detail", pk=pk)
         return csrf_protect(lambda request: self._set(request, recording))(request)
 
@@ -100,9 +107,12 @@ class VideoPosterView(LoginRequiredMixin, View):
             else:
                 posters.set_poster(recording=recording, at_ms=form.cleaned_data["at"], by=request.user)
         except InvalidUpload as exc:
-            messages.error(request, f"The poster was not changed. {exc}")
+            messages.error(request, gettext("The poster was not changed. %(reason)s") % {"reason": exc})
         else:
-            what = "picture" if form.cleaned_data["image"] else "frame"
-            where = "on the video's page and its link previews"  # uploaded videos have no embed yet
-            messages.success(request, f"The poster is this {what} now, {where}.")
+            # uploaded videos have no embed yet: the page and its link previews show the poster
+            if form.cleaned_data["image"]:
+                done = gettext("The poster is this picture now, on the video's page and its link previews.")
+            else:
+                done = gettext("The poster is this frame now, on the video's page and its link previews.")
+            messages.success(request, done)
         return redirect("videos:detail", pk=recording.pk)
