@@ -141,19 +141,11 @@ def test_a_shopper_buys_with_liveshops_cart_inside_a_frame_on_another_site(
 @pytest.fixture
 def stripe_server(shop, port, tmp_path):
     """The same brand on a server whose payments are Stripe's (its API a local fake)."""
-    from tests.test_shop_browser import STRIPE_WEBHOOK_SECRET, FakeStripeApi
+    from tests.test_shop_browser import FakeStripeApi, stripe_env
 
     api = FakeStripeApi()
-    env = {
-        "DJANGO_SETTINGS_MODULE": "tests.shop_stripe_settings",
-        "LIVESHOP_TEST_STRIPE_API": api.url,
-        "PAYMENT_BACKEND": "stripe",
-        "STRIPE_SECRET_KEY": "sk_test_offline",
-        "STRIPE_PUBLISHABLE_KEY": "pk_test_offline",
-        "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
-    }
     try:
-        with running_asgi_server(tmp_path, port=port, env=env) as server:
+        with running_asgi_server(tmp_path, port=port, env=stripe_env(api)) as server:
             yield server, api
     finally:
         api.stop()

@@ -64,50 +64,45 @@ def captioned(replay, recordings_on_disk):  # noqa: F811
     return replay
 
 
+SET_TRACK_MODE = """(mode) => new Promise((done) => {
+  for (const t of document.getElementById('video').textTracks) {
+    if (t.mode !== 'disabled') t.mode = mode;
+  }
+  requestAnimationFrame(() => requestAnimationFrame(done));
+})"""
+
+
+def video_shots(page, *modes: str | None) -> list:
+    """Grey screenshots of the paused video, one per mode: None as drawn now, else with its
+    showing tracks set to that mode ("hidden", "showing") and two frames drawn."""
+    import io
+
+    from PIL import Image
+
+    shots = []
+    for mode in modes:
+        if mode is not None:
+            page.evaluate(SET_TRACK_MODE, mode)
+        shots.append(Image.open(io.BytesIO(page.locator("#video").screenshot())).convert("L"))
+    return shots
+
+
 def caption_pixels(page) -> int:
     """How many pixels of the paused video's picture the captions change: its screenshot with
     the showing track hidden against the same with it showing (their letters and any box)."""
-    import io
+    from PIL import ImageChops
 
-    from PIL import Image, ImageChops
-
-    def shot(mode: str):
-        page.evaluate(
-            """(mode) => new Promise((done) => {
-                 for (const t of document.getElementById('video').textTracks) {
-                   if (t.mode !== 'disabled') t.mode = mode;
-                 }
-                 requestAnimationFrame(() => requestAnimationFrame(done));
-               })""",
-            mode,
-        )
-        return Image.open(io.BytesIO(page.locator("#video").screenshot())).convert("L")
-
-    without, drawn = shot("hidden"), shot("showing")
+    without, drawn = video_shots(page, "hidden", "showing")
     return sum(ImageChops.difference(without, drawn).histogram()[41:])  # pixels changed by > 40
 
 
 def caption_box(page):
     """Where on the paused video's picture the captions are drawn now: the box (left, top, right,
     bottom, in CSS pixels) of what hiding the track changes, or None."""
-    import io
+    from PIL import ImageChops
 
-    from PIL import Image, ImageChops
-
-    shots = [Image.open(io.BytesIO(page.locator("#video").screenshot())).convert("L")]  # as drawn now
-    for mode in ("hidden", "showing"):  # then without them, and back
-        page.evaluate(
-            """(mode) => new Promise((done) => {
-                 for (const t of document.getElementById('video').textTracks) {
-                   if (t.mode !== 'disabled') t.mode = mode;
-                 }
-                 requestAnimationFrame(() => requestAnimationFrame(done));
-               })""",
-            mode,
-        )
-        shots.append(Image.open(io.BytesIO(page.locator("#video").screenshot())).convert("L"))
-    changed = ImageChops.difference(shots[0], shots[1]).point(lambda value: 255 if value > 40 else 0)
-    return changed.getbbox()
+    now, without, _ = video_shots(page, None, "hidden", "showing")  # as drawn, without, and back
+    return ImageChops.difference(now, without).point(lambda value: 255 if value > 40 else 0).getbbox()
 
 
 def video_state(page) -> dict:

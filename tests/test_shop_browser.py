@@ -323,7 +323,18 @@ def stripe_shop(media_on_disk, tmp_path):
     EventProduct.objects.create(event=event, product=product, position=0)
     events.feature_product(event=event, product=product, by=host)
     api = FakeStripeApi()
-    env = {
+    server = start_asgi_server(tmp_path, env=stripe_env(api))
+    yield {"server": server, "api": api, "url": f"{server.url}/e/{brand.slug}/{event.slug}/"}
+    server.stop()
+    api.stop()
+
+
+STRIPE_WEBHOOK_SECRET = "whsec_shop_browser"
+
+
+def stripe_env(api: FakeStripeApi) -> dict[str, str]:
+    """A test server's environment for PAYMENT_BACKEND=stripe against ``api``."""
+    return {
         "DJANGO_SETTINGS_MODULE": "tests.shop_stripe_settings",
         "LIVESHOP_TEST_STRIPE_API": api.url,
         "PAYMENT_BACKEND": "stripe",
@@ -331,13 +342,6 @@ def stripe_shop(media_on_disk, tmp_path):
         "STRIPE_PUBLISHABLE_KEY": "pk_test_offline",
         "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
     }
-    server = start_asgi_server(tmp_path, env=env)
-    yield {"server": server, "api": api, "url": f"{server.url}/e/{brand.slug}/{event.slug}/"}
-    server.stop()
-    api.stop()
-
-
-STRIPE_WEBHOOK_SECRET = "whsec_shop_browser"
 
 
 def deliver_stripe_event(server, event_type: str, intent: dict) -> dict:
