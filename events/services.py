@@ -470,9 +470,10 @@ def _highlight(
     message = "product.cleared" if product is None else "product.featured"
     # After commit, in this order: the cue leaves (timing-critical: built now, it needs nothing
     # more from the database), then the card is built (the flash deal and the variants: reads
-    # the cue no longer waits for) and goes to the consoles, then to the viewers (whose publish
-    # also bumps the event's shared-page version). Consoles still hear of the highlight before
-    # any cue.state frame about it: the cue thread holds those until their frame has gone.
+    # the cue no longer waits for) and goes to the viewers (thousands of sockets: their publish
+    # also bumps the event's shared-page version), then to the consoles. Consoles still hear of
+    # the highlight before any cue.state frame about it: the cue thread holds those until their
+    # frame has gone.
     if live:
         timed_metadata.send_cue_on_commit(highlight, console_frame_follows=True)
     transaction.on_commit(lambda: _announce(highlight, message, cued=live))
@@ -480,10 +481,11 @@ def _highlight(
 
 
 def _announce(highlight: Highlight, message: str, *, cued: bool) -> None:
-    """Publish a committed highlight to the event's consoles, then its viewers: the card built
+    """Publish a committed highlight to the event's viewers, then its consoles: the card built
     once for both, with the product's flash deal if one runs (one query, so a viewer's card never
     shows a deal's end that did not happen) and its variants (kept on the product: the view's
-    answer reuses them)."""
+    answer reuses them). Viewers first: the fan-out to thousands of sockets starts the moment the
+    card is built; a host's console is one socket, and its answer to the click carries the card."""
     product = highlight.product
     try:
         deals = None
@@ -491,10 +493,10 @@ def _announce(highlight: Highlight, message: str, *, cued: bool) -> None:
             deals = extensions.card_deals(highlight.event_id)
             prefetch_related_objects([product], "variants")
         card = highlight_payload(highlight, deals=deals)
+        realtime.broadcast_to_event(highlight.event_id, message, card)
         realtime.broadcast_to_studio(
             highlight.event_id, message, studio_highlight_payload(highlight, card=card)
         )
     finally:
         if cued:
             timed_metadata.console_frame_sent(highlight.pk)
-    realtime.broadcast_to_event(highlight.event_id, message, card)

@@ -118,10 +118,10 @@ def test_featuring_before_going_live_shows_the_card_without_a_cue(
     assert (highlight.cue_state, highlight.offset_ms, highlight.session) == (CueState.NOT_LIVE, None, None)
     assert video.calls_to("put_metadata") == []
     assert [(m["type"], m.get("audience")) for m in broadcasts] == [
-        ("product.featured", "studio"),
         ("product.featured", None),
+        ("product.featured", "studio"),
     ]
-    assert broadcasts[0]["payload"]["cueState"] == "not_live"
+    assert broadcasts[1]["payload"]["cueState"] == "not_live"
 
 
 def test_feature_requires_the_host_role_of_the_events_brand(show):
@@ -394,6 +394,11 @@ def test_consoles_hear_of_the_highlight_before_its_cue_state_though_the_cue_leav
     assert calls_before_the_card == [0]  # PutMetadata before any frame was built or published
     studio = [(m["type"], m["payload"]["highlightId"]) for m in broadcasts if m.get("audience") == "studio"]
     assert studio == [("product.featured", highlight.pk), ("cue.state", highlight.pk)]
+    # The viewers' card goes before the consoles' frame: thousands of sockets wait on it.
+    assert [(m.get("audience", "viewers"), m["type"]) for m in broadcasts][:2] == [
+        ("viewers", "product.featured"),
+        ("studio", "product.featured"),
+    ]
     assert timed_metadata._console_order._held == {}  # nothing left waiting
 
 
