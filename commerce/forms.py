@@ -4,6 +4,9 @@ shop settings in the admin."""
 from __future__ import annotations
 
 from django import forms
+from django.utils.formats import number_format
+from django.utils.functional import lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from commerce.countries import COUNTRIES
@@ -50,19 +53,28 @@ class ShopSettingsForm(forms.ModelForm):
         fields = ["organization", "shipping_countries", "low_stock_threshold"]
 
 
+def _at_most() -> str:
+    """The threshold's upper limit, written in the language and locale of the request ("10,000")."""
+    return gettext("Enter at most %(max)s.") % {
+        "max": number_format(MAX_LOW_STOCK_THRESHOLD, force_grouping=True)
+    }
+
+
 class LowStockDefaultForm(forms.Form):
     """The studio's low-stock default: a whole number from 0 to MAX_LOW_STOCK_THRESHOLD, or empty."""
 
     low_stock_threshold = forms.IntegerField(
-        label="Say “only N left” at or under",
+        label=_("Say “only N left” at or under"),
         required=False,
         min_value=0,
         max_value=MAX_LOW_STOCK_THRESHOLD,
         widget=forms.NumberInput(attrs={"inputmode": "numeric", "placeholder": "10"}),
-        help_text=("For every variant without its own threshold. Empty: 10; 0: never say how many are left."),
+        help_text=_(
+            "For every variant without its own threshold. Empty: 10; 0: never say how many are left."
+        ),
         error_messages={
-            "invalid": "Enter a whole number of units, like 5.",
-            "min_value": "Enter 0 or more (0: never say how many are left).",
-            "max_value": f"Enter at most {MAX_LOW_STOCK_THRESHOLD:,}.",
+            "invalid": _("Enter a whole number of units, like 5."),
+            "min_value": _("Enter 0 or more (0: never say how many are left)."),
+            "max_value": lazy(_at_most, str)(),
         },
     )

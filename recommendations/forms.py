@@ -11,6 +11,8 @@ class OfferSettingsForm(forms.ModelForm):
     class Meta:
         model = OfferSettings
         fields = ["max_percent", "minutes"]
+        labels = {"max_percent": _("Maximum discount (%)"), "minutes": _("Offer lasts (minutes)")}
+        help_texts = {"max_percent": _("A viewer's personal offer is at most this much off (0: no offers).")}
 
 
 class ForgetPersonForm(forms.Form):

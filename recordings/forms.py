@@ -11,6 +11,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.utils import ErrorDict
 from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Product
 from events.srt_cues import OPEN_END_MS
@@ -24,17 +26,17 @@ class VideoReplaceForm(forms.Form):
     title, page and cues stay)."""
 
     file = forms.FileField(
-        label="Video file",
+        label=_("Video file"),
         widget=forms.ClearableFileInput(attrs={"accept": ",".join(sorted(uploads.ALLOWED_EXTENSIONS))}),
-        error_messages={"required": "Choose a video file to upload."},
+        error_messages={"required": _("Choose a video file to upload.")},
     )
 
     def __init__(self, *args, too_large: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         if too_large is not None:  # the upload handler dropped the file as it grew past the limit
-            self.fields["file"].error_messages["required"] = (
-                f"This file is larger than {uploads.human_size(too_large)}, the most allowed."
-            )
+            self.fields["file"].error_messages["required"] = gettext(
+                "This file is larger than %(limit)s, the most allowed."
+            ) % {"limit": uploads.human_size(too_large)}
 
     @classmethod
     def refused(cls, message: str) -> VideoReplaceForm:
@@ -54,7 +56,7 @@ class VideoReplaceForm(forms.Form):
 
 
 class VideoUploadForm(VideoReplaceForm):
-    title = forms.CharField(max_length=200, help_text="Shown on the video's page.")
+    title = forms.CharField(max_length=200, label=_("Title"), help_text=_("Shown on the video's page."))
     field_order = ["title", "file"]
 
 
@@ -62,9 +64,9 @@ class PosterForm(forms.Form):
     """The video's poster: the frame at a moment of it (seconds ``12.5`` or ``m:ss.s``), or a
     picture the brand uploads (checked by recordings.services.posters)."""
 
-    at = forms.CharField(max_length=20, label="Frame at", required=False)
+    at = forms.CharField(max_length=20, label=_("Frame at"), required=False)
     image = forms.FileField(
-        label="Or upload a picture",
+        label=_("Or upload a picture"),
         required=False,
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
     )
@@ -76,9 +78,9 @@ class PosterForm(forms.Form):
         try:
             seconds = sum(float(part) * 60**i for i, part in enumerate(reversed(text.split(":"))))
         except ValueError:
-            raise ValidationError("Write seconds (12.5) or minutes and seconds (1:02.5).") from None
+            raise ValidationError(_("Write seconds (12.5) or minutes and seconds (1:02.5).")) from None
         if not math.isfinite(seconds) or seconds < 0:
-            raise ValidationError("Pick a moment within the video.")
+            raise ValidationError(_("Pick a moment within the video."))
         return round(seconds * 1000)
 
     def clean(self):
@@ -86,16 +88,16 @@ class PosterForm(forms.Form):
         if self.errors:
             return data
         if data.get("at") is None and not data.get("image"):
-            raise ValidationError("Say which moment, or choose a picture.")
+            raise ValidationError(_("Say which moment, or choose a picture."))
         if data.get("at") is not None and data.get("image"):
-            raise ValidationError("Either a moment or a picture, not both.")
+            raise ValidationError(_("Either a moment or a picture, not both."))
         return data
 
 
 class ResumableStartForm(forms.Form):
     """The start of a resumable upload: what the page is about to send (checked before a byte)."""
 
-    title = forms.CharField(max_length=200, error_messages={"required": "Give the video a title."})
+    title = forms.CharField(max_length=200, error_messages={"required": _("Give the video a title.")})
     filename = forms.CharField(max_length=200)
     size = forms.IntegerField(min_value=0)
     content_type = forms.CharField(max_length=100, required=False)
@@ -153,11 +155,11 @@ def _clean_row(row, *, products: dict[int, Product]) -> CueRow:
         raise ValidationError("Not a cue.")
     product = products.get(row.get("productId")) if isinstance(row.get("productId"), int) else None
     if product is None:
-        raise ValidationError("Choose one of the brand's products.")
+        raise ValidationError(_("Choose one of the brand's products."))
     start = _ms(row.get("startMs"), "The start")
     end = _ms(row.get("endMs"), "The end", optional=True)
     if end is not None and end <= start:
-        raise ValidationError("The end must come after the start.")
+        raise ValidationError(_("The end must come after the start."))
     return CueRow(product=product, start_ms=start, end_ms=end)
 
 
@@ -171,27 +173,34 @@ class CaptionsForm(forms.Form):
     language = forms.CharField(
         max_length=35,
         initial="en",
-        help_text="A language tag: en, de, es, pt-BR… A new file for a language replaces its old one.",
+        label=_("Language"),
+        help_text=_("A language tag: en, de, es, pt-BR… A new file for a language replaces its old one."),
     )
     label = forms.CharField(
-        max_length=60, required=False, help_text="Shown in the player; the language's name if empty."
+        max_length=60,
+        required=False,
+        label=_("Label"),
+        help_text=_("Shown in the player; the language's name if empty."),
     )
     file = forms.FileField(
-        label="WebVTT file",
+        label=_("WebVTT file"),
         widget=forms.ClearableFileInput(attrs={"accept": ".vtt,text/vtt"}),
-        error_messages={"required": "Choose a .vtt caption file."},
+        error_messages={"required": _("Choose a .vtt caption file.")},
     )
 
     def clean_language(self) -> str:
         tag = self.cleaned_data["language"].strip()
         if not LANGUAGE_TAG.match(tag):
-            raise ValidationError("Write a language tag such as en, de or pt-BR.")
+            raise ValidationError(_("Write a language tag such as en, de or pt-BR."))
         return tag
 
     def clean_file(self):
         file = self.cleaned_data["file"]
         if file.size > webvtt.MAX_BYTES:
-            raise ValidationError(f"The file is larger than {webvtt.MAX_BYTES // 1024} KB, the most allowed.")
+            raise ValidationError(
+                _("The file is larger than %(size)s KB, the most allowed.")
+                % {"size": webvtt.MAX_BYTES // 1024}
+            )
         try:
             self.cleaned_data["vtt"] = webvtt.parse_webvtt(file.read())
         except webvtt.InvalidWebVtt as exc:

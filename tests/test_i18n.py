@@ -725,3 +725,25 @@ def test_signing_up_and_the_studios_messages_reach_a_german_person_in_german(cli
     assert "Ein Konto mit dieser E-Mail-Adresse gibt es bereits: Melden Sie sich stattdessen an." in taken
     assert f"„{lipstick.name}“ vorgestellt." in html.unescape(featured.content.decode())
     assert "Produktkarte entfernt." in cleared.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_studios_forms_are_labelled_in_german(client, owner, brand):
+    client.force_login(owner)
+
+    def page(url: str) -> str:
+        return html.unescape(client.get(url, HTTP_ACCEPT_LANGUAGE="de").content.decode())
+
+    embed, shop = page(f"/studio/embed/?brand={brand.slug}"), page(reverse("orders:shop"))
+    upload, offers = page(reverse("videos:create")), page(reverse("recommendations:studio"))
+    too_many = client.post(
+        f"{reverse('orders:shop')}?brand={brand.slug}",
+        {"low_stock_threshold": "10001"},
+        HTTP_ACCEPT_LANGUAGE="de",
+    )
+
+    assert "Erlaubte Websites" in embed and "Mein eigener Warenkorb" in embed and "own cart" not in embed
+    assert "„Nur noch N“ anzeigen bei höchstens" in shop
+    assert "Geben Sie höchstens 10.000 ein." in html.unescape(too_many.content.decode())
+    assert "Videodatei" in upload and "Wird auf der Seite des Videos angezeigt." in upload
+    assert "Höchstrabatt (%)" in offers and "Angebot gilt (Minuten)" in offers
