@@ -144,3 +144,39 @@ def test_the_curves_highlight_flags_lead_to_their_figures(replay, asgi_server, o
     page.wait_for_url(f"**{first['href']}", timeout=DEADLINE_MS)
     row = page.locator(first["href"])
     assert row.evaluate("(el) => el.matches(':target')") and first["label"].split(" ")[0] in row.inner_text()
+
+
+def test_a_german_owner_reads_the_charts_in_german(replay, asgi_server, owner_session, page):
+    """The charts in the page's language and locale (issue 16): a German owner's curve, drawn by
+    uPlot, names its series in German (lib/i18n.js) and reads its times on a 24-hour clock
+    (Intl, the page's locale), not "6:05 PM"; the server-drawn chart's label is German too."""
+    import re
+
+    from analytics.demo import seed_show_history
+
+    event, _, products = replay
+
+    def history():
+        return seed_show_history(brand=event.organization, products=list(products), host=event.created_by)
+
+    show = in_a_thread(history)
+    german = page.context.browser.new_context(locale="de-DE", timezone_id="Europe/Berlin")
+    german.add_cookies([{"name": "sessionid", "value": owner_session, "url": asgi_server.url}])
+    dashboard = german.new_page()
+    dashboard.goto(asgi_server.url + reverse("analytics:show", args=[show.pk]))
+    dashboard.wait_for_function(
+        "() => document.querySelector('.chart-box[data-chart]')?.dataset.drawn === 'uplot'",
+        timeout=DEADLINE_MS,
+    )
+    curve = dashboard.locator(".chart-box[data-chart]").first
+    legend = curve.evaluate(
+        """(box) => { const u = box.uplot;
+                      u.setCursor({ left: u.over.clientWidth / 2, top: 10 });
+                      const rows = u.root.querySelectorAll('.u-legend .u-series');
+                      return [...rows].map((row) => row.innerText); }"""
+    )
+
+    assert curve.locator("svg.chart").get_attribute("aria-label").startswith("Zuschauer pro Minute, Spitze")
+    assert legend[0].startswith("Zeit") and legend[1].startswith("Zuschauer")
+    assert re.search(r"\b\d{1,2}:\d\d\b", legend[0]) and not re.search(r"AM|PM|am|pm", legend[0]), legend
+    german.close()
