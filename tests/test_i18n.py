@@ -561,7 +561,7 @@ def test_the_moderation_page_answers_a_german_moderator_in_german(client, brand,
 
     body = saved.content.decode()
     assert "Wortliste gespeichert." in body
-    assert "Die Nachricht wird abgelehnt" in body and "Sie wird zur Prüfung zurückgehalten" in body
+    assert "Wird abgelehnt" in body and "Wird zur Prüfung zurückgehalten" in body
     assert "Ein Wort oder eine Wendung pro Zeile" in body and "Refuse the message" not in body
     assert "Diese Nachricht ist nicht in den Chats dieser Marke." in gone.content.decode()
     assert "That message is not in this brand&#x27;s chats." in english.content.decode()
