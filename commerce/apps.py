@@ -29,6 +29,7 @@ class CommerceConfig(AppConfig):
         from events import extensions
 
         extensions.card_deals.fill("commerce.deals.card_deals")
+        extensions.card_deal_probe.fill("commerce.deals.card_deal_probe")
 
         from commerce.carts import adopt_session_carts_on_login
 

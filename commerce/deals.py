@@ -115,6 +115,20 @@ def deal_card(deal: FlashDeal | None, product: Product) -> dict | None:
     }
 
 
+def card_deal_probe(event_id: int, now: datetime) -> tuple[str, list]:
+    """Whether a deal of the event runs at ``now``, as an SQL expression for featuring's own
+    state query (events.services._feature_state; a fixed statement, no ORM): when false, its card
+    asks card_deals nothing. Only the times: the event is open while a product is featured."""
+    return _PROBE_SQL, [event_id, now, now]
+
+
+# The table's name from the model; every value a parameter.
+_PROBE_SQL = (
+    f"EXISTS(SELECT 1 FROM {FlashDeal._meta.db_table}"  # noqa: S608
+    " WHERE event_id = %s AND starts_at <= %s AND ends_at > %s)"
+)
+
+
 def card_deals(event_id: int) -> dict[int, dict]:
     """Every running deal of the event as its cards show it, by product id (one query): what
     events' card builders ask for through events.extensions.event_deals."""

@@ -23,6 +23,9 @@ Use these rather than importing recordings from events:
 - ``card_deals(event_id) -> dict[int, dict]``: the flash deals running in the event, by product
   id, as its product cards show them (events.payloads.card's ``deal``); commerce fills it
   (CommerceConfig.ready, commerce.deals.card_deals: one query).
+- ``card_deal_probe(event_id, now) -> (sql, params) | None``: an SQL expression, true when a
+  flash deal of the event may be running at ``now``; featuring reads it in its own state query
+  and, when false, builds the card without calling ``card_deals`` (commerce.deals.card_deal_probe).
 
 The viewer socket's features (chat fills these in ``ChatConfig.ready()``):
 - ``async viewer_state(event_id) -> list[str]``: encoded frames sent right after each snapshot to
@@ -80,6 +83,9 @@ event_recordings: Slot[[Any], Any] = Slot("event_recordings", lambda event: ())
 recording_detail_limits: Slot[[], dict[str, int]] = Slot("recording_detail_limits", dict)
 public_replays: Slot[..., Any] = Slot("public_replays", lambda **kwargs: ())
 card_deals: Slot[[int], dict[int, dict]] = Slot("card_deals", lambda event_id: {})
+card_deal_probe: Slot[[int, Any], tuple[str, list] | None] = Slot(
+    "card_deal_probe", lambda event_id, now: None
+)
 
 
 async def _no_frames(event_id: int) -> list[str]:

@@ -337,10 +337,10 @@ def feature_product(
             gettext("%(sku)s is not in %(brand)s's catalogue.")
             % {"sku": product.sku, "brand": event.organization}
         )
-    state = _feature_state(event, product)
+    now = timezone.now()
+    state = _feature_state(event, product, now)
     if not state["in_lineup"]:
         raise ProductNotInLineup(gettext("%(name)s is not in this event's lineup.") % {"name": product.name})
-    now = timezone.now()
     if (
         state["latest_id"] is not None
         and state["latest_product_id"] == product.pk
@@ -355,6 +355,7 @@ def feature_product(
         stream_offset_ms=stream_offset_ms,
         media_ms=media_ms,
         session=(state["session_id"], state["session_started_at"]),
+        deals=None if state["deal_may_run"] else {},
     )
 
 
@@ -382,18 +383,24 @@ def _locked(event: LiveEvent) -> LiveEvent:
 _LOCK_SQL = f"SELECT {', '.join(_LOCKED_FIELDS)} FROM {LiveEvent._meta.db_table} WHERE id = %s"  # noqa: S608
 
 
-def _feature_state(event: LiveEvent, product: Product) -> dict:
+def _feature_state(event: LiveEvent, product: Product, now: datetime) -> dict:
     """What featuring needs to know besides the event, in one round trip: whether ``product`` is
-    in the lineup, the newest highlight (id, product, time) and the open stream session (id,
-    start). Read after the event's lock is granted, as its own statement: its snapshot holds
-    every highlight committed before that (a subquery of the locking statement would not). A
-    fixed statement: the three ORM queries it replaces cost ~2.5 ms of CPU to build, this ~0.2.
+    in the lineup, the newest highlight (id, product, time), the open stream session (id,
+    start) and whether a flash deal may run in the event at ``now`` (events.extensions.
+    card_deal_probe: when none can, the card reads no deals after commit, where every round trip
+    waits on the cue's thread for the interpreter). Read after the event's lock is granted, as
+    its own statement: its snapshot holds every highlight committed before that (a subquery of
+    the locking statement would not), and no deal starts meanwhile (starting one locks the event
+    too). A fixed statement: the ORM queries it replaces cost ~2.5 ms of CPU to build, this ~0.2.
     """
+    sql, params = _FEATURE_STATE_SQL, [event.pk, product.pk] + [event.pk] * 5
+    probe = extensions.card_deal_probe(event.pk, now)
+    sql, params = (f"{sql}, {probe[0]}", params + list(probe[1])) if probe else (f"{sql}, 1", params)
     with connection.cursor() as cursor:
-        cursor.execute(_FEATURE_STATE_SQL, [event.pk, product.pk] + [event.pk] * 5)
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     keys = ("in_lineup", "latest_id", "latest_product_id", "latest_at", "session_id", "session_started_at")
-    state = dict(zip(keys, row, strict=True))
+    state = dict(zip((*keys, "deal_may_run"), row, strict=True))
     for key in ("latest_at", "session_started_at"):  # SQLite (the demo) answers naive UTC
         value = state[key]
         if isinstance(value, str):
@@ -449,9 +456,11 @@ def _highlight(
     stream_offset_ms: int | None = None,
     media_ms: int | None = None,
     session: tuple[int | None, datetime | None] | None = None,
+    deals: dict | None = None,
 ) -> Highlight:
     """``session``: the open stream session's (id, started_at) when the caller has read it;
-    ``media_ms``: the stream's media time (events.media_clock), used when plausible."""
+    ``media_ms``: the stream's media time (events.media_clock), used when plausible; ``deals``:
+    the event's running deals when known (``{}``: none can run), else the card reads them."""
     if session is None:
         session = _open_sessions(event).values_list("pk", "started_at").first() or (None, None)
     session_id, session_started_at = session
@@ -476,11 +485,11 @@ def _highlight(
     # frame has gone.
     if live:
         timed_metadata.send_cue_on_commit(highlight, console_frame_follows=True)
-    transaction.on_commit(lambda: _announce(highlight, message, cued=live))
+    transaction.on_commit(lambda: _announce(highlight, message, cued=live, deals=deals))
     return highlight
 
 
-def _announce(highlight: Highlight, message: str, *, cued: bool) -> None:
+def _announce(highlight: Highlight, message: str, *, cued: bool, deals: dict | None = None) -> None:
     """Publish a committed highlight to the event's viewers, then its consoles: the card built
     once for both, with the product's flash deal if one runs (one query, so a viewer's card never
     shows a deal's end that did not happen) and its variants (kept on the product: the view's
@@ -488,9 +497,11 @@ def _announce(highlight: Highlight, message: str, *, cued: bool) -> None:
     card is built; a host's console is one socket, and its answer to the click carries the card."""
     product = highlight.product
     try:
-        deals = None
-        if product is not None:
-            deals = extensions.card_deals(highlight.event_id)
+        if product is None:
+            deals = None
+        else:
+            if deals is None:
+                deals = extensions.card_deals(highlight.event_id)
             prefetch_related_objects([product], "variants")
         card = highlight_payload(highlight, deals=deals)
         realtime.broadcast_to_event(highlight.event_id, message, card)

@@ -441,6 +441,35 @@ def test_viewers_cards_carry_the_running_deal_in_the_page_data_the_snapshot_and_
     assert featured[-1]["payload"]["product"]["deal"] == card
 
 
+def test_a_product_featured_after_its_deal_ended_or_before_it_starts_shows_no_deal(
+    show, product, host, broadcasts, django_capture_on_commit_callbacks
+):
+    """Featuring asks whether a deal runs at the click (commerce.deals.card_deal_probe, in the
+    featuring state's statement) and reads deals only then: an ended deal, or one that starts
+    later, is not on the card."""
+    from django.test.utils import CaptureQueriesContext
+
+    from events import services as event_services
+
+    def feature() -> list[str]:
+        with CaptureQueriesContext(connection) as captured, django_capture_on_commit_callbacks(execute=True):
+            event_services.feature_product(event=show, product=product, by=host)
+        return [query["sql"] for query in captured.captured_queries]
+
+    deal = start(show, product, host, price=Decimal("15.00"))
+    deals.end_deal(deal=deal, by=host)
+    ended = feature()
+    later = start(show, product, host, percent_off=20)
+    FlashDeal.objects.filter(pk=later.pk).update(starts_at=timezone.now() + timedelta(minutes=5))
+    event_services.clear_highlight(event=show, by=host)
+    not_yet = feature()
+
+    featured = [m for m in broadcasts if m["type"] == "product.featured" and "audience" not in m]
+    assert [m["payload"]["product"]["deal"] for m in featured] == [None, None]
+    for sql in (ended, not_yet):  # the probe said no deal runs: the card read none
+        assert not any('FROM "commerce_flashdeal"' in statement for statement in sql), sql
+
+
 def test_the_lineups_deals_are_read_in_one_query_whatever_its_length(show, product, host, brand):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

@@ -407,8 +407,9 @@ def test_a_click_runs_eight_statements_before_the_cue_and_none_for_the_answers_c
     client, show, video, clock, broadcasts
 ):
     """The console's POST: session, user, memberships, event, product, the event's lock, the
-    featuring state, the insert; then the cue; then the card's reads (flash deal, variants) and
-    the cue state for the answer, whose card reuses the variants read for the consoles' frame."""
+    featuring state (with whether a flash deal runs), the insert; then the cue; then the card's
+    read of the variants (of the deals only when one runs) and the cue state for the answer,
+    whose card reuses the variants read for the viewers' frame."""
     event, (product, *_), host = show
     client.force_login(host)
     statements_at_the_call = []
@@ -433,6 +434,8 @@ def test_a_click_runs_eight_statements_before_the_cue_and_none_for_the_answers_c
     after = sql[8:]
     assert after[0].startswith('UPDATE "events_highlight"')  # the cue's outcome (inline in tests)
     assert sum('FROM "catalog_variant"' in statement for statement in sql) == 1, sql
-    # 11 in production (the cue's UPDATE is on its own thread), +1 the first time a process reads
+    # No flash deal runs: the featuring state said so (its probe), and the card reads none.
+    assert not any('FROM "commerce_flashdeal"' in statement for statement in sql), sql
+    # 10 in production (the cue's UPDATE is on its own thread), +1 the first time a process reads
     # the brand's low-stock default (catalog.thresholds caches it).
-    assert len(sql) in (12, 13), sql
+    assert len(sql) in (11, 12), sql
