@@ -48,7 +48,10 @@ def lighthouse(url: str, *, desktop: bool, headers: dict, out: Path) -> dict:
     ]  # fmt: skip
     if desktop:
         cmd.append("--preset=desktop")
-    subprocess.run(cmd, check=True, timeout=240, env={**os.environ, "CHROME_PATH": CHROMIUM})
+    env = {**os.environ, "CHROME_PATH": CHROMIUM}
+    # Lighthouse now and then loses its trace of the load ("NO_NAVSTART", exit 1): once more.
+    if subprocess.run(cmd, timeout=240, env=env).returncode != 0:
+        subprocess.run(cmd, check=True, timeout=240, env=env)
     report = json.loads(out.read_text())
     scores = {name: round(100 * (report["categories"][name]["score"] or 0)) for name in CATEGORIES}
     scores["CLS"] = report["audits"]["cumulative-layout-shift"]["numericValue"]
