@@ -20,7 +20,7 @@ def _media_in_memory(settings):
 def _fresh_snapshot_cache():
     """Each test starts with no shared event snapshot (events.snapshot_cache) and no shared
     viewer page (events.page_cache: its entries are checked against the snapshot generations)."""
-    from events import page_cache, snapshot_cache
+    from events import page_cache, snapshot_cache, timed_metadata
     from events.views.discover import forget_list_pages
 
     snapshot_cache.clear()
@@ -30,6 +30,7 @@ def _fresh_snapshot_cache():
     snapshot_cache.clear()
     page_cache.clear()
     forget_list_pages()
+    timed_metadata._stopping.clear()  # a streaming command's stop in one test ends no retry in the next
 
 
 @pytest.fixture

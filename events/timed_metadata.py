@@ -263,9 +263,32 @@ def _retry_later(highlight_id: int, delay: float) -> None:
             logger.warning(
                 "Cue retry not queued (%s); retrying here", exc, extra={"highlight_id": highlight_id}
             )
-    # No worker (demo, tests) or no broker: wait here, on the cue thread, then try again.
-    clock.sleep(delay)
+    # No worker (demo, tests) or no broker: wait here, on the cue thread, then try again; unless
+    # the process is stopping (the cue threads are joined at exit: retries would hold it up).
+    if not _stopping.is_set():
+        clock.sleep(delay)
+    if _stopping.is_set():
+        _give_up(highlight_id)
+        return
     send_highlight_cue(highlight_id)
+
+
+# Set by stop_retrying(): the process is stopping.
+_stopping = threading.Event()
+STOPPED = "The process stopped before the cue could be sent again."
+
+
+def stop_retrying() -> None:
+    """The process is stopping (a streaming command's Ctrl-C or SIGTERM): a cue waiting for a
+    retry on its thread (no worker, or the broker gone with the rest of the stack) gives up,
+    recorded as failed, so the process exits at once. First attempts still go out."""
+    _stopping.set()
+
+
+def _give_up(highlight_id: int) -> None:
+    highlight = Highlight.objects.select_related("event").get(pk=highlight_id)
+    _record(Cue.of(highlight), CueState.FAILED, STOPPED)
+    logger.info("Cue not retried: the process is stopping", extra={"highlight_id": highlight_id})
 
 
 def warm_up(*, task_registry: bool = True) -> None:

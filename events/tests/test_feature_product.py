@@ -309,6 +309,36 @@ def test_a_throttled_first_attempt_queues_its_retry_task_by_name(
     assert (highlight.cue_state, highlight.cue_attempts) == (CueState.SENT, 1)
 
 
+def test_without_a_broker_a_cue_retries_on_its_thread_unless_the_process_is_stopping(
+    show, video, clock, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The broker (Redis) unreachable: a throttled cue waits and retries on its own thread. A
+    streaming command's Ctrl-C with the rest of the stack stopping too (make demo) calls
+    stop_retrying(): the cue threads are joined at exit, so a cue then gives up, recorded as
+    failed, instead of holding the exit up."""
+    event, (first, second, _), host = show
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+
+    def broker_gone(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks, "enqueue", broker_gone)
+    video.fail_next("put_metadata", Throttled("Rate exceeded"))
+    with django_capture_on_commit_callbacks(execute=True):
+        retried = services.feature_product(event=event, product=first, by=host)
+    retried.refresh_from_db()
+    assert (retried.cue_state, len(clock.sleeps)) == (CueState.SENT, 1)
+
+    timed_metadata.stop_retrying()
+    video.fail_next("put_metadata", Throttled("Rate exceeded"))
+    with django_capture_on_commit_callbacks(execute=True):
+        given_up = services.feature_product(event=event, product=second, by=host)
+    given_up.refresh_from_db()
+    assert (given_up.cue_state, given_up.cue_error) == (CueState.FAILED, timed_metadata.STOPPED)
+    assert len(clock.sleeps) == 1  # no wait after the stop
+    assert [m["highlightId"] for m in metadata(video, event)] == [retried.pk]
+
+
 def test_clear_sends_a_clear_cue_and_removes_the_card(
     show, video, broadcasts, clock, django_capture_on_commit_callbacks
 ):

@@ -38,7 +38,7 @@ from commerce import deals
 from demo.brand import BRAND_SLUG
 from demo.checks import MEDIA_PACKAGES, has_rtmp_nginx, search_path
 from demo.show import DemoVideoError, demo_video_path, write_demo_video
-from events import prerecorded, realtime, selectors, services
+from events import prerecorded, realtime, selectors, services, timed_metadata
 from events.models import Highlight, LiveEvent
 from events.srt_cues import CueSpec, export_srt
 
@@ -69,9 +69,10 @@ class Command(BaseCommand):
     def handle(self, *args, directory: Path | None, once: bool, beside_web: bool = False, **options):
         stop = threading.Event()
         if threading.current_thread() is threading.main_thread():
-            # Ctrl-C (honcho sends SIGINT to every process) ends the show without a traceback.
+            # Ctrl-C (honcho sends SIGINT to every process) ends the show without a traceback,
+            # and at once: the closing card's cue is sent, not retried against a stopped stack.
             for signum in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(signum, lambda *_: stop.set())
+                signal.signal(signum, lambda *_: (stop.set(), timed_metadata.stop_retrying()))
         if beside_web and not settings.REDIS_URL:
             self.stdout.write(
                 "No Redis: the web server runs the demo show itself (its viewers get the cards)."

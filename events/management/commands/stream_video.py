@@ -21,7 +21,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from events import prerecorded
+from events import prerecorded, timed_metadata
 from events.models import LiveEvent
 
 
@@ -157,8 +157,12 @@ class _stopping_on_signals:
 
     def __enter__(self):
         for number in (signal.SIGINT, signal.SIGTERM):
-            self.previous[number] = signal.signal(number, lambda *_: self.stop.set())
+            self.previous[number] = signal.signal(number, self.stopping)
         return self
+
+    def stopping(self, *_) -> None:
+        self.stop.set()
+        timed_metadata.stop_retrying()  # the closing card's cue goes once, not retried at exit
 
     def __exit__(self, *exc):
         for number, handler in self.previous.items():
