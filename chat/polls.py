@@ -31,6 +31,7 @@ from accounts.permissions import Action
 from chat import payloads, realtime, rooms
 from chat.exceptions import PollRefused
 from chat.models import Poll, PollVote
+from events import media_clock
 from events.models import LiveEvent, StreamSession
 from liveshop import tasks
 from liveshop.text import clean_text
@@ -107,6 +108,7 @@ def open_poll(*, event: LiveEvent, question, options, duration_seconds, by) -> P
     question = clean_question(question)
     options = clean_options(options)
     duration = clean_duration(duration_seconds)
+    media_ms = media_clock.media_time_ms(event)  # asked before the lock, as a click asks
     event = LiveEvent.objects.select_for_update().select_related("organization").get(pk=event.pk)
     if event.is_closed:
         raise PollRefused(gettext("This show is over: it takes no polls."), reason="closed")
@@ -114,7 +116,7 @@ def open_poll(*, event: LiveEvent, question, options, duration_seconds, by) -> P
     running = [poll for poll in event.polls.filter(closed_at=None) if is_open(poll, now)]
     if running:
         raise PollRefused(gettext("A poll is open: close it first."), reason="poll_open")
-    session_id, offset_ms = _stream_position(event, now)
+    session_id, offset_ms = _stream_position(event, now, media_ms)
     poll = Poll(
         event=event,
         question=question,
@@ -137,7 +139,9 @@ def open_poll(*, event: LiveEvent, question, options, duration_seconds, by) -> P
     return poll
 
 
-def _stream_position(event: LiveEvent, now) -> tuple[int | None, int | None]:
+def _stream_position(event: LiveEvent, now, media_ms: int | None) -> tuple[int | None, int | None]:
+    """The open stream session and the poll's offset into it (both None unless live), on the
+    stream's media clock as a highlight's (events.media_clock), else the wall clock."""
     if not event.is_live or not event.channel_id:
         return None, None
     session = (
@@ -148,7 +152,9 @@ def _stream_position(event: LiveEvent, now) -> tuple[int | None, int | None]:
     )
     if session is None:
         return None, None
-    return session[0], max(0, int((now - session[1]).total_seconds() * 1000))
+    return session[0], media_clock.session_stamp_ms(
+        event_id=event.pk, session=session, media_ms=media_ms, now=now
+    )
 
 
 @transaction.atomic

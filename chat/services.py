@@ -25,6 +25,7 @@ from accounts.permissions import Action
 from chat import payloads, realtime, rooms, selectors
 from chat.exceptions import MessageRefused, ModerationRefused
 from chat.models import BODY_MAX, BrandChatPolicy, ChatMessage, ChatRestriction, ChatRoom, ModerationAction
+from events import media_clock
 from events.models import LiveEvent, StreamSession
 from liveshop import ratelimit
 from liveshop.text import clean_text
@@ -63,7 +64,10 @@ def post_message(*, event: LiveEvent, user, body, reply_to=None, backend_message
     held = _check_words(event, text) and not role  # the brand's own people are never held
     _check_restriction(event, user)
     _check_pace(event, user, staff=bool(role))
-    return _store(event, user, text, role, held=held, reply_to=quoted, backend_id=backend_message_id)
+    position = _stream_position(event)  # before the write's transaction: it may ask the media server
+    return _store(
+        event, user, text, role, position, held=held, reply_to=quoted, backend_id=backend_message_id
+    )
 
 
 def _replied_to(event: LiveEvent, reply_to) -> ChatMessage | None:
@@ -153,12 +157,13 @@ def _store(
     user,
     text: str,
     role: str,
+    position: tuple[int | None, int | None],
     *,
     held: bool = False,
     reply_to: ChatMessage | None = None,
     backend_id: str = "",
 ) -> ChatMessage:
-    session_id, offset_ms = _stream_position(event)
+    session_id, offset_ms = position
     message = ChatMessage(
         event=event,
         author=user,
@@ -179,7 +184,9 @@ def _store(
 
 
 def _stream_position(event: LiveEvent) -> tuple[int | None, int | None]:
-    """The open stream session and the offset into it now (both None unless live)."""
+    """The open stream session and the offset into it now (both None unless live), on the
+    stream's media clock as highlights are (events.media_clock.position_ms: the media server is
+    asked at most every few seconds per event, not once per message)."""
     if not event.is_live:
         return None, None
     session = (
@@ -190,7 +197,7 @@ def _stream_position(event: LiveEvent) -> tuple[int | None, int | None]:
     )
     if session is None:
         return None, None
-    return session[0], max(0, int((timezone.now() - session[1]).total_seconds() * 1000))
+    return session[0], media_clock.position_ms(event=event, session=session, now=timezone.now())
 
 
 # Moderation

@@ -1,4 +1,5 @@
-"""Where a host's click falls in the stream: its media time where the media server knows it.
+"""Where a host's click, a chat message or a poll falls in the stream: its media time where the
+media server knows it.
 
 A highlight's offset places its card in the replay, which is cut from the encoder's clock (the
 media the encoder sent), not the wall clock. They agree while the encoder keeps up; an encoder
@@ -8,11 +9,28 @@ local media server knows the stream's media time (liveshop.video.KnowsMediaTime:
 publisher's timestamp in nginx-rtmp's /stat), so clicks are stamped with it; IVS says nothing
 of it (its recordings' program date-times follow its own clock), so there the wall clock stays.
 A replay still keeps a highlight that falls past its end, clamped to the end with a warning
-(recordings.services.product_cues)."""
+(recordings.services.product_cues).
+
+An encoder's clock need not start at 0 (OBS after a reconnect, ffmpeg -output_ts_offset or
+-copyts): the first media time read for a stream session fixes the session's origin (0 when it
+is plausible as it is, else that reading minus the wall clock's time into the session), kept in
+the cache for every process (``session_stamp_ms``), and later readings count from it.
+
+Chat messages and polls stand on the same clock. A poll asks, as a click does; a chat message
+(many a second at show scale) does not: ``position_ms`` applies the difference between media time
+and wall clock found by this process's last reading for the session, read again at most every
+REFRESH_SECONDS, and stamps with the wall clock while none is known. A message is then off by at
+most what the encoder fell behind in REFRESH_SECONDS (0.4 s at ffmpeg -readrate 0.8)."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.cache import cache
 
 from events.models import LiveEvent
 from liveshop.video import KnowsMediaTime, VideoBackendError, get_video_backend
@@ -21,9 +39,13 @@ logger = logging.getLogger(__name__)
 
 # The click does not wait longer than this for the media server (loopback: it answers in ~1 ms).
 TIMEOUT_SECONDS = 0.3
-# A media time ahead of the wall clock by more than this is not the open session's (a publisher
-# whose clock did not start at 0, or a reconnect the session has not caught up with): ignored.
+# A media time (from the session's origin) ahead of the wall clock by more than this is not the
+# session's clock: the wall clock stamps instead. A session's first reading this far ahead is a
+# clock that did not start at 0: it fixes the origin.
 AHEAD_SLACK_MS = 2_000
+# A chat message uses the last reading this long (seconds) before the media server is asked again.
+REFRESH_SECONDS = 2.0
+ORIGIN_TTL = 2 * 24 * 3600  # seconds the cache keeps a session's origin (longer than any show)
 
 
 def media_time_ms(event: LiveEvent) -> int | None:
@@ -38,15 +60,133 @@ def media_time_ms(event: LiveEvent) -> int | None:
         return backend.media_time_ms(event.channel_id, timeout=TIMEOUT_SECONDS)
     except VideoBackendError as exc:
         logger.info(
-            "Media time unknown: the click is stamped with the wall clock",
+            "Media time unknown: stamped with the wall clock",
             extra={"event_id": event.pk, "reason": str(exc)},
         )
         return None
 
 
-def stamp_ms(*, media_ms: int | None, wall_ms: int) -> int:
-    """The highlight's offset into its session: the media time when there is a plausible one,
-    else the wall clock's time since the session started."""
-    if media_ms is None or media_ms < 0 or media_ms > wall_ms + AHEAD_SLACK_MS:
+def stamp_ms(*, media_ms: int | None, wall_ms: int, origin_ms: int = 0) -> int:
+    """The offset into its session: the media time counted from the session's origin when there
+    is a plausible one, else the wall clock's time since the session started."""
+    media = _plausible(media_ms, wall_ms, origin_ms)
+    return wall_ms if media is None else media
+
+
+def session_stamp_ms(
+    *, event_id: int, session: tuple[int, datetime], media_ms: int | None, now: datetime
+) -> int:
+    """The offset of ``now`` into the open stream ``session`` (id, started_at) of the event,
+    given the media time read for it (``media_time_ms``, None when unknown): the media time from
+    the session's origin when plausible, else the wall clock. Keeps the reading for this
+    process's chat messages (``position_ms``)."""
+    wall_ms = _wall_ms(session, now)
+    if media_ms is None:
         return wall_ms
-    return media_ms
+    media = _plausible(media_ms, wall_ms, _origin_ms(session, media_ms, wall_ms))
+    _keep(event_id, session, lag_ms=None if media is None else wall_ms - media)
+    return wall_ms if media is None else media
+
+
+def position_ms(*, event: LiveEvent, session: tuple[int, datetime], now: datetime) -> int:
+    """The offset of ``now`` into the open stream ``session`` (id, started_at) for a chat
+    message: the wall clock moved by the media clock's lag behind it, as this process last read
+    it (the media server is asked at most once every REFRESH_SECONDS per event, by one thread at
+    a time: the others meanwhile use the reading before, or the wall clock); the wall clock
+    while the lag is unknown."""
+    wall_ms = _wall_ms(session, now)
+    reading = _readings.get(event.pk)
+    if reading is None or reading.session != session or reading.expires <= _monotonic():
+        reading = _refresh(event, session, now) or (
+            reading if reading and reading.session == session else None
+        )
+    if reading is None or reading.lag_ms is None:
+        return wall_ms
+    return max(0, wall_ms - reading.lag_ms)
+
+
+def forget() -> None:
+    """Drop this process's kept readings and origins (tests)."""
+    _readings.clear()
+    _origins.clear()
+
+
+# Internals -------------------------------------------------------------------------------------
+
+_monotonic = time.monotonic  # tests move it
+
+
+@dataclass(frozen=True)
+class _Reading:
+    session: tuple[int, datetime]
+    lag_ms: int | None  # the wall clock minus the session's media time; None: not known
+    expires: float  # monotonic
+
+
+_readings: dict[int, _Reading] = {}
+_refreshing: dict[int, threading.Lock] = {}
+_refreshing_lock = threading.Lock()
+_origins: dict[tuple[int, datetime], int] = {}
+
+
+def _plausible(media_ms: int | None, wall_ms: int, origin_ms: int) -> int | None:
+    """The media time into the session, unless unknown, before its origin or ahead of the wall
+    clock by more than AHEAD_SLACK_MS (not this session's clock)."""
+    if media_ms is None:
+        return None
+    media_ms -= origin_ms
+    return media_ms if 0 <= media_ms <= wall_ms + AHEAD_SLACK_MS else None
+
+
+def _wall_ms(session: tuple[int, datetime], now: datetime) -> int:
+    return max(0, int((now - session[1]).total_seconds() * 1000))
+
+
+def _refresh(event: LiveEvent, session: tuple[int, datetime], now: datetime) -> _Reading | None:
+    """Read the media time again, unless another thread of this process is at it (None)."""
+    with _refreshing_lock:
+        lock = _refreshing.setdefault(event.pk, threading.Lock())
+    if not lock.acquire(blocking=False):
+        return None
+    try:
+        reading = _readings.get(event.pk)
+        if reading is not None and reading.session == session and reading.expires > _monotonic():
+            return reading  # another thread read it while this one waited for the lock
+        media_ms = media_time_ms(event)
+        if media_ms is None:
+            _keep(event.pk, session, lag_ms=None)
+        else:
+            session_stamp_ms(event_id=event.pk, session=session, media_ms=media_ms, now=now)
+        return _readings[event.pk]
+    finally:
+        lock.release()
+
+
+def _keep(event_id: int, session: tuple[int, datetime], *, lag_ms: int | None) -> None:
+    _readings[event_id] = _Reading(session, lag_ms, _monotonic() + REFRESH_SECONDS)
+
+
+def _origin_ms(session: tuple[int, datetime], media_ms: int, wall_ms: int) -> int:
+    """Where the session's media clock started: fixed by its first reading (in any process, the
+    cache decides), 0 when that reading is plausible as it is, else that reading minus the wall
+    clock's time into the session (the encoder assumed to have kept up until then). A reading
+    before the origin (the clock went back: the first reading was a publisher's before a
+    reconnect, or the encoder restarted its clock) fixes it again, the same way."""
+    origin = _origins.get(session)
+    if origin is not None and media_ms >= origin:
+        return origin
+    again = origin is not None
+    origin = media_ms - wall_ms if media_ms > wall_ms + AHEAD_SLACK_MS else 0
+    key = f"media-clock:origin:{session[0]}:{int(session[1].timestamp() * 1000)}"
+    try:
+        if again:
+            cache.set(key, origin, timeout=ORIGIN_TTL)
+        elif not cache.add(key, origin, timeout=ORIGIN_TTL):
+            known = cache.get(key, origin)
+            origin = known if media_ms >= known else origin
+    except Exception:  # the cache is down: this process's own readings decide
+        logger.warning("Media clock origin not shared", extra={"session_id": session[0]}, exc_info=True)
+    if len(_origins) > 10_000:  # sessions long over (a process runs for days)
+        _origins.clear()
+    _origins[session] = origin
+    return origin

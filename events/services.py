@@ -466,8 +466,9 @@ def _highlight(
     session_id, session_started_at = session
     live = event.is_live and session_id is not None
     if live and stream_offset_ms is None:
-        wall_ms = int((now - session_started_at).total_seconds() * 1000)
-        stream_offset_ms = media_clock.stamp_ms(media_ms=media_ms, wall_ms=wall_ms)
+        stream_offset_ms = media_clock.session_stamp_ms(
+            event_id=event.pk, session=(session_id, session_started_at), media_ms=media_ms, now=now
+        )
     highlight = Highlight.objects.create(
         event=event,
         product=product,
