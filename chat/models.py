@@ -97,7 +97,13 @@ class ChatMessage(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["event", "-id"], name="chat_message_event_newest")]
+        indexes = [
+            models.Index(fields=["event", "-id"], name="chat_message_event_newest"),
+            # The replay's windows (chat.replay): stamped messages by their offset in a session,
+            # the others by when they were written.
+            models.Index(fields=["session", "offset_ms"], name="chat_message_session_offset"),
+            models.Index(fields=["event", "created_at"], name="chat_message_event_created"),
+        ]
         constraints = [
             # The column holds at most BODY_MAX characters; an empty one is never a message.
             models.CheckConstraint(condition=~models.Q(body=""), name="chat_body_not_empty"),

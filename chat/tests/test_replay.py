@@ -141,3 +141,78 @@ def test_the_replay_page_has_the_chat_panel_with_its_polls(ended_event, client):
     assert page.status_code == 200
     html = page.content.decode()
     assert 'id="chat-replay"' in html and "chat-replay-config" in html and "chat_replay.js" in html
+
+
+def test_a_slow_encoders_messages_and_polls_play_at_their_moment_of_the_video(ended_event, client, host):
+    """The encoder sent 0.8 s of video a second: a message written 130 s into the show went out
+    with the picture's 104 s (offset_ms), and plays there, not at 130 s of the video."""
+    recording = recording_of(ended_event, (0, 600))
+    session = recording.sessions.get()
+    early = say(ended_event, "Early", 130, session=session, offset_ms=104_000)
+    edge = say(ended_event, "On the edge", 76, session=session, offset_ms=60_000)
+    late = say(ended_event, "Late", 200, session=session, offset_ms=160_000)
+    before = say(ended_event, "Before the stream", 50)  # not live yet: no session, no offset
+    old = say(ended_event, "Not stamped", 70, session=session)  # a row from before the stamps
+    poll = Poll.objects.create(
+        event=ended_event,
+        question="Rose or plum?",
+        options=["Rose", "Plum"],
+        duration_seconds=30,
+        opened_by=host,
+        opened_at=at(190),
+        closes_at=at(220),
+        session=session,
+        offset_ms=152_000,
+    )
+    url = reverse("chat:replay-chat", args=[recording.pk])
+
+    def window(from_ms):
+        return [(m["id"], m["atMs"]) for m in client.get(url, {"from_ms": from_ms}).json()["messages"]]
+
+    # Seeking forward, then back, then forward again: each window has the same messages.
+    assert window(120_000) == [(late.pk, 160_000)]
+    assert window(0) == [(before.pk, 50_000)]
+    assert window(60_000) == [(edge.pk, 60_000), (old.pk, 70_000), (early.pk, 104_000)]
+    assert window(180_000) == []
+    assert window(120_000) == [(late.pk, 160_000)]
+    [shown] = replay.replay_polls(Recording.objects.prefetch_related("sessions").get(pk=recording.pk))
+    assert (shown["pollId"], shown["atMs"], shown["durationS"]) == (poll.pk, 152_000, 30)
+
+
+def test_after_a_reconnect_a_slow_encoders_messages_count_from_their_own_streams_start(ended_event, client):
+    recording = recording_of(ended_event, (0, 300), (400, 700))  # the second stream is at 300 s of video
+    first, second = recording.sessions.order_by("started_at")
+    in_first = say(ended_event, "First stream", 290, session=first, offset_ms=250_000)
+    in_second = say(ended_event, "Second stream", 420, session=second, offset_ms=15_000)
+    url = reverse("chat:replay-chat", args=[recording.pk])
+
+    window = client.get(url, {"from_ms": 240_000}).json()["messages"]
+    assert [(m["id"], m["atMs"]) for m in window] == [(in_first.pk, 250_000)]
+    window = client.get(url, {"from_ms": 300_000}).json()["messages"]
+    assert [(m["id"], m["atMs"]) for m in window] == [(in_second.pk, 315_000)]
+
+
+@pytest.mark.parametrize("per_window", [2, 40])
+def test_a_window_costs_the_same_queries_whatever_the_number_of_messages(ended_event, client, per_window):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    recording = recording_of(ended_event, (0, 300), (400, 700))
+    first, second = recording.sessions.order_by("started_at")
+    quoted = say(ended_event, "Quoted", 1)
+    for i in range(per_window):
+        say(ended_event, f"First {i}", 70 + i, session=first, offset_ms=60_000 + i * 100, reply_to=quoted)
+        say(ended_event, f"Unstamped {i}", 60 + i)
+        say(ended_event, f"Second {i}", 420 + i, session=second, offset_ms=10_000 + i * 100)
+    reactions.record_second(ended_event.pk, {"heart": 1}, at=at(65))
+    url = reverse("chat:replay-chat", args=[recording.pk])
+
+    with CaptureQueriesContext(connection) as queries:
+        window = client.get(url, {"from_ms": 60_000}).json()
+    assert len(window["messages"]) == 2 * per_window
+    assert all(m["replyTo"]["body"] == "Quoted" for m in window["messages"] if m["body"].startswith("First"))
+    # The recording, its sessions, the messages (with what they reply to), the reactions.
+    assert len(queries) == 4, [q["sql"] for q in queries]
+    with CaptureQueriesContext(connection) as queries:
+        window = client.get(url, {"from_ms": 300_000}).json()
+    assert len(window["messages"]) == per_window and len(queries) == 4
