@@ -271,8 +271,9 @@ class PollVote(models.Model):
 
 class ReactionSecond(models.Model):
     """The reactions viewers tapped in one second of a show (every process's taps added up), kept
-    for the replay: ``at`` is the second (wall clock, truncated), placed in a recording as
-    highlights are."""
+    for the replay: ``at`` is the second (wall clock, truncated); ``session`` and ``offset_ms``
+    where that second was in the live stream (the media clock, as a chat message's; None before
+    going live), which places it in the replay."""
 
     organization_field = "event__organization"
 
@@ -283,8 +284,13 @@ class ReactionSecond(models.Model):
     laugh = models.PositiveIntegerField(default=0)
     clap = models.PositiveIntegerField(default=0)
     wow = models.PositiveIntegerField(default=0)
+    session = models.ForeignKey(
+        StreamSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="reaction_seconds"
+    )
+    offset_ms = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
+        indexes = [models.Index(fields=["session", "offset_ms"], name="chat_reaction_session_offset")]
         constraints = [models.UniqueConstraint(fields=["event", "at"], name="chat_reaction_second_once")]
 
     def __str__(self):

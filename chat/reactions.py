@@ -98,16 +98,24 @@ def flush(event_id: int, counts: dict[str, int]) -> None:
             timer.daemon = True
             timer.start()
     try:
-        record_second(event_id, counts)
+        at = timezone.now().replace(microsecond=0)
+        record_second(event_id, counts, at=at, position=_stream_position(event_id, at))
     except Exception:  # the replay misses a second; the live show does not wait for it
         logger.warning("Reactions of event %s not kept for the replay", event_id, exc_info=True)
     finally:
         close_old_connections()
 
 
-def record_second(event_id: int, counts: dict[str, int], at: datetime | None = None) -> None:
+def record_second(
+    event_id: int,
+    counts: dict[str, int],
+    at: datetime | None = None,
+    position: tuple[int | None, int | None] = (None, None),
+) -> None:
     """Add this process's taps of one second to the show's ReactionSecond row (one upsert: every
-    process adds its own), for the replay."""
+    process adds its own), for the replay. ``position``: the stream session and the second's
+    offset into it (chat.services.stream_position); the first process that knows it stamps the
+    row."""
     from chat.models import ReactionSecond
 
     at = (at or timezone.now()).replace(microsecond=0)
@@ -116,15 +124,30 @@ def record_second(event_id: int, counts: dict[str, int], at: datetime | None = N
     table = ReactionSecond._meta.db_table
     columns = ", ".join(EMOJI)
     updates = ", ".join(f"{name} = {table}.{name} + EXCLUDED.{name}" for name in EMOJI)
-    placeholders = ", ".join(["%s"] * (len(EMOJI) + 2))
+    stamp = ", ".join(
+        f"{name} = COALESCE({table}.{name}, EXCLUDED.{name})" for name in ("session_id", "offset_ms")
+    )
+    placeholders = ", ".join(["%s"] * (len(EMOJI) + 4))
     # Table and column names from the model and EMOJI; every value is a parameter.
     sql = (
-        f"INSERT INTO {table} (event_id, at, {columns}) VALUES ({placeholders})"  # noqa: S608
-        f" ON CONFLICT (event_id, at) DO UPDATE SET {updates}"
+        f"INSERT INTO {table} (event_id, at, session_id, offset_ms, {columns})"  # noqa: S608
+        f" VALUES ({placeholders}) ON CONFLICT (event_id, at) DO UPDATE SET {updates}, {stamp}"
     )
+    session_id, offset_ms = position  # both None, or both known
     with connection.cursor() as cursor:
         at_value = connection.ops.adapt_datetimefield_value(at)
-        cursor.execute(sql, [event_id, at_value, *(int(counts.get(name, 0)) for name in EMOJI)])
+        cursor.execute(
+            sql, [event_id, at_value, session_id, offset_ms, *(int(counts.get(name, 0)) for name in EMOJI)]
+        )
+
+
+def _stream_position(event_id: int, at: datetime) -> tuple[int | None, int | None]:
+    """Where the second ``at`` was in the event's live stream (chat.services.stream_position)."""
+    from chat.services import stream_position
+    from events.models import LiveEvent
+
+    event = LiveEvent.objects.filter(pk=event_id).first()
+    return (None, None) if event is None else stream_position(event, now=at)
 
 
 def _publish(event_id: int, counts: dict[str, int], totals: dict[str, int]) -> None:

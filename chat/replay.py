@@ -97,7 +97,7 @@ class ReplayClock:
         segment = self._segments[i]
         return segment.start + timedelta(milliseconds=position_ms - segment.position_ms)
 
-    def sent_at(self, row: ChatMessage | Poll, wall: datetime) -> datetime:
+    def sent_at(self, row: ChatMessage | Poll | ReactionSecond, wall: datetime) -> datetime:
         """Where ``row`` was sent in the stream: its session's start plus its offset when stamped
         in one of the recording's sessions, else ``wall`` (its wall-clock time)."""
         started = self.session_starts.get(row.session_id)
@@ -106,9 +106,10 @@ class ReplayClock:
         return started + timedelta(milliseconds=row.offset_ms)
 
     def sent_between(self, start: datetime, end: datetime, *, wall: str) -> Q:
-        """Rows (messages, polls) sent in [start, end) by ``sent_at``: an offset range in each of
-        the recording's sessions, and rows not stamped in one by their wall-clock field
-        ``wall`` (created_at, opened_at). Each branch reads an index range, not a whole show."""
+        """Rows (messages, polls, reaction seconds) sent in [start, end) by ``sent_at``: an offset
+        range in each of the recording's sessions, and rows not stamped in one by their
+        wall-clock field ``wall`` (created_at, opened_at, at). Each branch reads an index range,
+        not a whole show."""
         sent = Q(**{f"{wall}__gte": start, f"{wall}__lt": end})
         if self.session_starts:
             sent &= Q(offset_ms=None) | ~Q(session_id__in=list(self.session_starts))
@@ -144,9 +145,14 @@ def replay_window(recording: Recording, from_ms: int) -> dict:
         key=lambda pair: (pair[0], pair[1].pk),
     )
     seconds = (
-        ReactionSecond.objects.filter(event_id=recording.event_id, at__gte=start, at__lt=end).order_by("at")
+        ReactionSecond.objects.filter(event_id=recording.event_id).filter(
+            clock.sent_between(start, end, wall="at")
+        )
         if end > start
         else []
+    )
+    tapped = sorted(
+        ((clock.sent_at(second, second.at), second) for second in seconds), key=lambda pair: pair[0]
     )
     return {
         "fromMs": from_ms,
@@ -156,10 +162,10 @@ def replay_window(recording: Recording, from_ms: int) -> dict:
         ],
         "reactions": [
             {
-                "atMs": clock.position_ms(second.at),
+                "atMs": clock.position_ms(moment),
                 "counts": {name: getattr(second, name) for name in EMOJI if getattr(second, name)},
             }
-            for second in seconds
+            for moment, second in tapped
         ],
     }
 

@@ -64,7 +64,7 @@ def post_message(*, event: LiveEvent, user, body, reply_to=None, backend_message
     held = _check_words(event, text) and not role  # the brand's own people are never held
     _check_restriction(event, user)
     _check_pace(event, user, staff=bool(role))
-    position = _stream_position(event)  # before the write's transaction: it may ask the media server
+    position = stream_position(event)  # before the write's transaction: it may ask the media server
     return _store(
         event, user, text, role, position, held=held, reply_to=quoted, backend_id=backend_message_id
     )
@@ -183,10 +183,11 @@ def _store(
     return message
 
 
-def _stream_position(event: LiveEvent) -> tuple[int | None, int | None]:
-    """The open stream session and the offset into it now (both None unless live), on the
-    stream's media clock as highlights are (events.media_clock.position_ms: the media server is
-    asked at most every few seconds per event, not once per message)."""
+def stream_position(event: LiveEvent, *, now=None) -> tuple[int | None, int | None]:
+    """The open stream session and the offset into it at ``now`` (default: now; both None unless
+    live), on the stream's media clock as highlights are (events.media_clock.position_ms: the
+    media server is asked at most every few seconds per event, not once per message or reaction
+    second)."""
     if not event.is_live:
         return None, None
     session = (
@@ -197,7 +198,7 @@ def _stream_position(event: LiveEvent) -> tuple[int | None, int | None]:
     )
     if session is None:
         return None, None
-    return session[0], media_clock.position_ms(event=event, session=session, now=timezone.now())
+    return session[0], media_clock.position_ms(event=event, session=session, now=now or timezone.now())
 
 
 # Moderation

@@ -29,3 +29,21 @@ def test_two_processes_taps_in_one_second_make_one_frame_and_one_row(event, sett
     assert sent == [({"heart": 5, "wow": 1}, {"heart": 5, "wow": 1})]
     row = ReactionSecond.objects.get()
     assert (row.heart, row.wow, row.fire) == (5, 1, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_of_a_slow_encoders_show_is_kept_at_its_moment_in_the_stream(live_event, video, monkeypatch):
+    from events import media_clock
+
+    media_clock.forget()
+    monkeypatch.setattr(reactions, "_publish", lambda event_id, counts, totals: None)
+    video.go_live(live_event.channel_id)
+    video.set_media_time(live_event.channel_id, 61_250)  # 90 s into the session, 61.25 s were sent
+    session = live_event.sessions.get()
+
+    reactions.flush(live_event.pk, {"heart": 3})
+    reactions.record_second(live_event.pk, {"heart": 1}, at=ReactionSecond.objects.get().at)  # unknown
+    media_clock.forget()
+
+    row = ReactionSecond.objects.get()
+    assert (row.heart, row.session, row.offset_ms) == (4, session, 61_250)

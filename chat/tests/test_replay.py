@@ -216,3 +216,17 @@ def test_a_window_costs_the_same_queries_whatever_the_number_of_messages(ended_e
     with CaptureQueriesContext(connection) as queries:
         window = client.get(url, {"from_ms": 300_000}).json()
     assert len(window["messages"]) == per_window and len(queries) == 4
+
+
+def test_a_slow_encoders_reactions_float_at_their_moment_of_the_video(ended_event, client):
+    recording = recording_of(ended_event, (0, 600))
+    session = recording.sessions.get()
+    reactions.record_second(ended_event.pk, {"fire": 2}, at=at(130), position=(session.pk, 104_000))
+    reactions.record_second(ended_event.pk, {"heart": 1}, at=at(70))  # not stamped: its wall clock
+    url = reverse("chat:replay-chat", args=[recording.pk])
+
+    assert client.get(url, {"from_ms": 60_000}).json()["reactions"] == [
+        {"atMs": 70_000, "counts": {"heart": 1}},
+        {"atMs": 104_000, "counts": {"fire": 2}},
+    ]
+    assert client.get(url, {"from_ms": 120_000}).json()["reactions"] == []
