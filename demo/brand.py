@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import os
+import random
+import zlib
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -153,8 +155,41 @@ def _wrap(text: str, font, max_width: float) -> list[str]:
     return lines
 
 
+def _landscape(draw: ImageDraw.ImageDraw, size: int, name: str, horizon: float) -> None:
+    """The card's picture above ``horizon``: stars, two mountain ridges and a row of pines, laid
+    out from the product's name (the same name draws the same picture). Its many sharp corners,
+    spread over the card, are what the product detector (discovery) recognises a card by: text
+    alone on a gradient gave it too few, bunched on the lettering."""
+    rng = random.Random(zlib.crc32(name.encode()))
+    white = (255, 255, 255)
+    for _ in range(rng.randint(7, 11)):  # four-pointed stars
+        x, y = rng.uniform(size * 0.08, size * 0.92), rng.uniform(size * 0.16, horizon - size * 0.30)
+        r = rng.uniform(size * 0.008, size * 0.018)
+        arms = [(0, -2.4), (0.6, -0.6), (2.4, 0), (0.6, 0.6), (0, 2.4), (-0.6, 0.6), (-2.4, 0), (-0.6, -0.6)]
+        draw.polygon([(x + dx * r, y + dy * r) for dx, dy in arms], fill=(*white, 200))
+    for peaks, (low, high), alpha in (
+        (rng.randint(3, 5), (0.38, 0.22), 60),
+        (rng.randint(2, 4), (0.26, 0.12), 110),
+    ):
+        points = [(0.0, horizon)]
+        for x in sorted(rng.uniform(0, size) for _ in range(peaks)):
+            points.append((x, horizon - rng.uniform(high, low) * size))
+            valley = min(x + rng.uniform(size * 0.05, size * 0.12), size)
+            points.append((valley, horizon - rng.uniform(size * 0.04, high * size)))
+        points += [(size, horizon - rng.uniform(0, high) * size), (size, horizon)]
+        draw.polygon(points, fill=(*white, alpha))
+    for _ in range(rng.randint(6, 10)):  # pines: three stacked triangles each
+        x, height = rng.uniform(size * 0.04, size * 0.96), rng.uniform(size * 0.08, size * 0.16)
+        base = horizon + rng.uniform(-size * 0.02, size * 0.01)
+        for tier in range(3):
+            y, half = base - height * tier * 0.28, height * 0.45 * (1 - tier * 0.22)
+            draw.polygon([(x - half, y), (x, y - height * 0.5), (x + half, y)], fill=(*white, 210))
+    draw.rectangle((0, horizon, size, horizon + size * 0.006), fill=(*white, 150))
+
+
 def product_card_png(name: str, colors: tuple[str, str], size: int = IMAGE_SIZE) -> bytes:
-    """A square product card: a gradient, a soft circle, the brand and the product name."""
+    """A square product card: a gradient, a soft circle, the brand, a landscape drawn from the
+    product's name, and the name."""
     overlay = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     draw.ellipse((size * 0.45, -size * 0.2, size * 1.25, size * 0.6), fill=(255, 255, 255, 40))
@@ -165,6 +200,7 @@ def product_card_png(name: str, colors: tuple[str, str], size: int = IMAGE_SIZE)
     lines = _wrap(name, font, size - 2 * margin)
     line_height = round(font_size * 1.25)
     top = size - margin - line_height * len(lines)
+    _landscape(draw, size, name, horizon=top - size * 0.06)
     for index, line in enumerate(lines):
         y = top + index * line_height
         draw.text(

@@ -14,12 +14,13 @@ from discovery.detectors.local import CatalogueIndex, decode_image, extract, fra
 from discovery.sampler import frame_size
 
 pytestmark = [pytest.mark.django_db, pytest.mark.media]
+N = 4  # of the eight: each costs 2 s of video drawn by ffmpeg
 
 
 @pytest.mark.skipif(not shutil.which("ffmpeg"), reason="ffmpeg is not installed (apt-get install ffmpeg)")
 def test_the_demo_show_shows_each_product_image_during_its_cue(tmp_path, brand, settings):
     products = []
-    for demo in DEMO_PRODUCTS[:3]:
+    for demo in DEMO_PRODUCTS[:N]:
         product = ProductFactory(organization=brand, name=demo.name, sku=demo.sku)
         product.image.save(
             f"{demo.sku}.png", ContentFile(product_card_png(demo.name, demo.colors)), save=True
@@ -37,7 +38,7 @@ def test_the_demo_show_shows_each_product_image_during_its_cue(tmp_path, brand, 
         frame = cv2.resize(frame, frame_size(settings.DISCOVERY_FRAME_WIDTH), interpolation=cv2.INTER_AREA)
         seen.append([pid for pid, _, _ in match(index, frame_features(frame))])
     video.release()
-    # Never a wrong product. The demo's cards (text on a gradient, the same text drawn again as
-    # the caption) are hard for local features: 1 of these 3 is found (docs/issues/19-discovery.md).
-    assert all(found in ([], [product.pk]) for found, product in zip(seen, products, strict=True))
-    assert any(seen)
+    # Each product found during its own cue, and nothing else: the demo's cards carry a landscape
+    # drawn from the product's name (demo.brand), corners spread over the card. On text alone on
+    # a gradient (the cards before), 1 of these 3 was found.
+    assert seen == [[product.pk] for product in products]
