@@ -63,6 +63,30 @@ def test_seed_demo_gives_each_product_an_image_once():
             assert (image.format, image.size) == ("PNG", (800, 800))
 
 
+def test_reseeding_redraws_a_card_an_older_seed_drew_and_keeps_the_brands_own_image():
+    """Cards drawn before the landscape ("<SKU>.png", text alone: the product detector could not
+    find them in the demo show) are drawn again; an image the brand attached stays."""
+    from catalog.services import attach_product_image
+    from demo.brand import product_card_png
+
+    seed_demo()
+    owner = Membership.objects.get(role=Membership.Role.OWNER).user
+    old, own = Product.objects.order_by("sku")[:2]
+    attach_product_image(
+        product=old, content=product_card_png("x", ("#000", "#fff")), filename=f"{old.sku}.png", by=owner
+    )
+    attach_product_image(
+        product=own, content=product_card_png("y", ("#000", "#fff")), filename="studio.png", by=owner
+    )
+    before = {p.sku: p.image.name for p in (old, own)}
+    seed_demo()
+
+    old.refresh_from_db()
+    own.refresh_from_db()
+    assert old.image.name != before[old.sku] and "landscape" in old.image.name
+    assert own.image.name == before[own.sku]
+
+
 def test_seed_demo_uses_passwords_from_the_environment(monkeypatch):
     monkeypatch.setenv("LIVESHOP_DEMO_OWNER_PASSWORD", "owner-secret-123")
     monkeypatch.setenv("LIVESHOP_DEMO_HOST_PASSWORD", "host-secret-456")
