@@ -1,6 +1,7 @@
 """Going live from the browser (issue 20), local mode: how fast, how late, and what it costs the server.
 
-    .venv/bin/python bench/golive.py [--seconds 40] [--preset 360p]
+    .venv/bin/python bench/golive.py [--seconds 40] [--preset 360p] [--publishers browser,encoder]
+        [--encoder-keyframes 0.5,1] [--compare-players OLD_PLAYERS_JS] [--warmup 8]
 
 Two publishers into the same local stack, one after the other, in the same run:
 
@@ -21,6 +22,19 @@ playlist (polled every 20 ms) minus the clock drawn into its first and its last 
 frame -> listed" is camera-to-HLS latency; a player adds its own buffer on top: hls.js plays about
 three segments behind); the server-side CPU per publisher (the relay's or the encoder's ffmpeg,
 and uvicorn, which carries the browser's WebM), in CPU seconds per second of video.
+
+Glass to glass at a viewer's screen (bench/sync.py's method, with this bench's clock): a second
+headless page opens the event's public live page (viewer.js, players.js, hls.js as shipped) once the
+playlist exists; on every frame the <video> presents (requestVideoFrameCallback) it draws the top
+strip into a canvas, decodes the clock and notes the frame's expected display time
+(performance.timeOrigin + expectedDisplayTime): latency = that - the clock drawn into the frame. The
+first --warmup seconds after its first frame are left out (hls.js's start and catch-up); also noted:
+the first frame's latency, stalls ("waiting" after playing) and the playback rate. The publisher and
+the viewer run on the same machine, so they read one clock. ``--compare-players FILE`` adds a
+second viewer of the same stream whose players.js is FILE (e.g. ``git show
+REV:static/js/viewer/players.js``): the player settings compared in the same run. The encoder
+publishes once per --encoder-keyframes interval (seconds; default the relay's), so GOP lengths are
+compared in the same run too (nginx cuts segments at keyframes, at most every hls_fragment).
 """
 
 from __future__ import annotations
@@ -28,6 +42,8 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
+import functools
+import re
 import shutil
 import statistics
 import subprocess
@@ -36,7 +52,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import _common
@@ -52,6 +68,13 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"
 STAMP_BITS = 32
 PRESETS = {"360p": (640, 360), "480p": (854, 480), "720p": (1280, 720)}
 MEDIA_FLAGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+# Two pages play or capture video at once: keep the one not in front from being throttled (sync.py's).
+PAGE_FLAGS = [
+    "--autoplay-policy=no-user-gesture-required",
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
+]
 
 
 def step(text: str) -> None:
@@ -106,6 +129,143 @@ def stamp_filter(width: int, start_ms: int) -> str:
     return ",".join(boxes)
 
 
+# The clock on a viewer's screen ------------------------------------------------------------------
+
+# Runs in the viewer page before its own scripts: on every frame the <video> presents, the clock in
+# its top strip (decoded as decode_stamp does) and the moment the frame is expected on screen.
+VIEWER_PROBE = """
+(() => {
+  const BITS = STAMP_BITS;
+  const s = (window.__g2g = { samples: [], opened: Date.now(), waiting: [], playing: [], hls: null });
+  // hls.js (a deferred classic script) as it is defined: note the instance the page makes.
+  let Hls;
+  Object.defineProperty(window, "Hls", {
+    configurable: true,
+    get: () => Hls,
+    set: (value) => {
+      Hls = value;
+      const load = value?.prototype?.loadSource;
+      if (load) {
+        value.prototype.loadSource = function (...args) {
+          s.hls = this;
+          return load.apply(this, args);
+        };
+      }
+    },
+  });
+  let canvas = null;
+  let ctx = null;
+  function stamp(v) {
+    const w = v.videoWidth;
+    const block = Math.floor(w / (BITS + 2));
+    if (!block || v.readyState < 2) return null;
+    if (!canvas || canvas.width !== w) {
+      canvas = new OffscreenCanvas(w, block);
+      ctx = canvas.getContext("2d", { willReadFrequently: true });
+    }
+    ctx.drawImage(v, 0, 0, w, block, 0, 0, w, block);
+    const row = ctx.getImageData(0, Math.floor(block / 2), w, 1).data;
+    const bit = (i) => {
+      const x = 4 * (i * block + Math.floor(block / 2));
+      return (row[x] + row[x + 1] + row[x + 2]) / 3 > 128;
+    };
+    if (bit(0) || !bit(1)) return null;
+    let value = 0;
+    for (let i = 0; i < BITS; i++) value = value * 2 + (bit(i + 2) ? 1 : 0);
+    return value;
+  }
+  document.addEventListener("DOMContentLoaded", () => {
+    const v = document.getElementById("video");
+    const onFrame = (_now, meta) => {
+      const clock = stamp(v);
+      const shown = performance.timeOrigin + meta.expectedDisplayTime;
+      const [target, latency] = s.hls ? [s.hls.targetLatency, s.hls.latency] : [null, null];
+      if (clock !== null) s.samples.push([shown, clock, v.playbackRate, target, latency]);
+      v.requestVideoFrameCallback(onFrame);
+    };
+    v.requestVideoFrameCallback(onFrame);
+    v.addEventListener("waiting", () => s.waiting.push(Date.now()));
+    v.addEventListener("playing", () => s.playing.push(Date.now()));
+  });
+})();
+""".replace("STAMP_BITS", str(STAMP_BITS))
+
+
+@dataclass
+class ViewerResult:
+    label: str
+    latencies: list[float] = field(default_factory=list)  # s, per frame shown after the warm-up
+    first: float | None = None  # the first frame's latency
+    to_first: float | None = None  # s from opening the page to its first frame
+    stalls: int = 0
+    stalled: float = 0.0  # s
+    rates: list[float] = field(default_factory=list)
+    targets: list[float] = field(default_factory=list)  # hls.js's target latency (s), per frame
+    timeline: list[tuple[float, float, float | None, float | None]] = field(default_factory=list)
+
+
+def serve(route, _request=None, *, body: str) -> None:
+    route.fulfill(body=body, content_type="text/javascript")
+
+
+def open_viewers(browser, url: str, compare: Path | None) -> list[tuple[str, object, object]]:
+    """The event's live page, as shipped, and (``compare``) with another players.js."""
+    variants = [("players.js as shipped", None)]
+    if compare is not None:
+        variants.append((f"players.js from {compare.name}", compare.read_text()))
+    viewers = []
+    for label, players in variants:
+        context = browser.new_context(viewport={"width": 960, "height": 720})
+        if players is not None:
+            context.route(
+                re.compile(r".*/js/viewer/players(\.[0-9a-f]{12})?\.js(\?.*)?$"),
+                functools.partial(serve, body=players),
+            )
+        context.add_init_script(VIEWER_PROBE)
+        page = context.new_page()
+        page.goto(url)
+        viewers.append((label, context, page))
+    return viewers
+
+
+def read_viewer(label: str, page, *, late: float, warmup: float) -> ViewerResult:
+    """The viewer's glass-to-glass latencies (``late``: the publisher's clock correction, s)."""
+    probe = page.evaluate("window.__g2g")
+    result = ViewerResult(label)
+    samples = [
+        (
+            shown / 1000,
+            ((int(shown) % 2**STAMP_BITS - clock) % 2**STAMP_BITS) / 1000 - late,
+            rate,
+            target,
+            hls,
+        )
+        for shown, clock, rate, target, hls in probe["samples"]
+    ]
+    if not samples:
+        return result
+    start = samples[0][0]
+    result.first = samples[0][1]
+    result.to_first = start - probe["opened"] / 1000
+    steady = [sample for sample in samples if sample[0] - start >= warmup]
+    result.latencies = [sample[1] for sample in steady]
+    result.rates = [sample[2] for sample in steady]
+    result.targets = [sample[3] for sample in steady if sample[3] is not None]
+    second = None
+    for shown, latency, _, target, hls in samples:  # one sample a second
+        if second is None or shown - second >= 1:
+            second = shown
+            result.timeline.append((shown - start, latency, target, hls))
+    playing = sorted(probe["playing"])
+    for waited in probe["waiting"]:
+        if waited / 1000 < start:
+            continue  # before the first frame: loading, not a stall
+        result.stalls += 1
+        resumed = next((t for t in playing if t >= waited), None)
+        result.stalled += ((resumed or time.time() * 1000) - waited) / 1000
+    return result
+
+
 # Watching the HLS output ---------------------------------------------------------------------------
 
 
@@ -153,6 +313,7 @@ class Result:
     cpu_web: float | None = None
     frames: int = 0
     seconds: float = 0.0
+    viewers: list[ViewerResult] = field(default_factory=list)
 
 
 def score(result: Result, watch: Watch, width: int, skip: int = 2) -> None:
@@ -219,7 +380,8 @@ def seed(title: str):
     client = Client()
     client.force_login(host)
     key = crypto.decrypt(event.stream_key_encrypted)
-    return event.pk, event.channel_id, event.get_absolute_url(), key, client.cookies["sessionid"].value
+    watch = f"/e/{org.slug}/{event.slug}/"
+    return event.pk, event.channel_id, event.get_absolute_url(), key, client.cookies["sessionid"].value, watch
 
 
 def status_of(event_id: int) -> str:
@@ -294,12 +456,14 @@ def run_browser(args, server, base, db, tmp, web_pid) -> Result:
     from playwright.sync_api import sync_playwright
 
     width = PRESETS[args.preset][0]
-    event_id, channel, page_path, _, session = db.submit(seed, "Browser bench").result()
+    event_id, channel, page_path, _, session, watch = db.submit(seed, "Browser bench").result()
     result = Result("browser (MediaRecorder -> relay)")
     hls = f"{server.public_url}/hls/{channel}"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox", *MEDIA_FLAGS]
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=["--no-sandbox", *MEDIA_FLAGS, *PAGE_FLAGS],
         )
         context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
         context.set_default_timeout(90_000)
@@ -314,7 +478,11 @@ def run_browser(args, server, base, db, tmp, web_pid) -> Result:
         page.click("#golive-start")
         result.to_live = wait_live(db, event_id, started)
         result.to_playlist = wait_playlist(f"{hls}/index.m3u8", started)
+        viewers = open_viewers(browser, f"{base}{watch}", args.compare_players)
         measure(args, result, server, hls, tmp / "browser", width, [psutil.Process(web_pid)])
+        result.viewers = [read_viewer(label, p, late=0.0, warmup=args.warmup) for label, _, p in viewers]
+        for _, viewer_context, _ in viewers:
+            viewer_context.close()
         result.insertable = page.evaluate("window.liveshopGoLive.insertable")
         result.fps_plain = frame_rate(page)
         result.feature_to_qr = feature_to_qr(db, event_id, f"{hls}/index.m3u8", tmp)
@@ -326,13 +494,16 @@ def run_browser(args, server, base, db, tmp, web_pid) -> Result:
     return result
 
 
-def run_encoder(args, server, db, tmp) -> Result:
+def run_encoder(args, server, base, db, tmp, keyframe: float) -> Result:
+    from playwright.sync_api import sync_playwright
+
     width, height = PRESETS[args.preset]
     sys.path.insert(0, str(ROOT))
     from broadcast.relay import FPS, RELAY_SETTINGS
 
-    event_id, channel, _, key, _ = db.submit(seed, "Encoder bench").result()
-    result = Result("reference (ffmpeg encoder)")
+    settings = replace(RELAY_SETTINGS, keyframe_interval=keyframe)
+    event_id, channel, _, key, _, watch = db.submit(seed, f"Encoder bench {keyframe:g}").result()
+    result = Result(f"reference (ffmpeg encoder, a keyframe every {keyframe:g} s)")
     hls = f"{server.public_url}/hls/{channel}"
     start_ms = int(time.time() * 1000)
     command = [
@@ -340,7 +511,7 @@ def run_encoder(args, server, db, tmp) -> Result:
         "-f", "lavfi", "-i", f"testsrc=size={width}x{height}:rate={FPS}",
         "-f", "lavfi", "-i", "sine=frequency=440",
         "-vf", stamp_filter(width, start_ms),
-        *RELAY_SETTINGS.video_args(FPS), "-tune", "zerolatency", *RELAY_SETTINGS.audio_args(),
+        *settings.video_args(FPS), "-tune", "zerolatency", *settings.audio_args(),
         "-progress", "pipe:1", "-f", "flv", server.ingest(key),
     ]  # fmt: skip
     started = start_ms / 1000
@@ -353,14 +524,21 @@ def run_encoder(args, server, db, tmp) -> Result:
                 offsets.append(time.time() - int(line.strip().split("=")[1]) / 1e6)
 
     threading.Thread(target=progress, daemon=True).start()
-    try:
-        result.to_live = wait_live(db, event_id, started)
-        result.to_playlist = wait_playlist(f"{hls}/index.m3u8", started)
-        measure(args, result, server, hls, tmp / "encoder", width, [])
-    finally:
-        media.stop(encoder)
-    # ffmpeg drew start_ms + t, but t=0 went out at min(offsets) (its start-up): correct for it.
-    late = (min(offsets) - started) if offsets else 0.0
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox", *PAGE_FLAGS]
+        )
+        try:
+            result.to_live = wait_live(db, event_id, started)
+            result.to_playlist = wait_playlist(f"{hls}/index.m3u8", started)
+            viewers = open_viewers(browser, f"{base}{watch}", args.compare_players)
+            measure(args, result, server, hls, tmp / f"encoder-{keyframe:g}", width, [])
+            # ffmpeg drew start_ms + t, but t=0 went out at min(offsets) (its start-up): correct for it.
+            late = (min(offsets) - started) if offsets else 0.0
+            result.viewers = [read_viewer(label, p, late=late, warmup=args.warmup) for label, _, p in viewers]
+        finally:
+            media.stop(encoder)
+            browser.close()
     result.first_frame = [value - late for value in result.first_frame]
     result.last_frame = [value - late for value in result.last_frame]
     result.startup_correction = late
@@ -424,6 +602,30 @@ def report(args, results: list[Result]) -> None:
             print(f"  compositor                {how}")
         if hasattr(r, "startup_correction"):
             print(f"  (clock corrected by ffmpeg's start-up: {r.startup_correction * 1000:.0f} ms)")
+        for v in r.viewers:
+            print(f"  viewer, {v.label}:")
+            print(f"    glass to glass          {stats(v.latencies)} (after a {args.warmup:g} s warm-up)")
+            if v.first is not None:
+                print(f"    first frame             {v.to_first:.2f} s after opening, {v.first:.2f} s late")
+            rate = f"{statistics.median(v.rates):.2f}, max {max(v.rates):.2f}" if v.rates else "n/a"
+            print(f"    stalls                  {v.stalls} ({v.stalled:.2f} s); playback rate p50 {rate}")
+            if v.targets:
+                print(
+                    f"    hls.js target latency   p50 {statistics.median(v.targets):.2f} s,"
+                    f" max {max(v.targets):.2f} s"
+                )
+            if args.timeline:
+                print(
+                    "    timeline (s since the first frame: glass to glass / hls.js target / hls.js latency)"
+                )
+                print(
+                    "      "
+                    + "  ".join(f"{t:.0f}:{g:.2f}/{n(target)}/{n(h)}" for t, g, target, h in v.timeline)
+                )
+
+
+def n(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def load() -> str:
@@ -436,6 +638,19 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=float, default=40)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="360p")
+    parser.add_argument(
+        "--publishers", default="browser,encoder", help="which to run, in order (default browser,encoder)"
+    )
+    parser.add_argument(
+        "--encoder-keyframes",
+        default="",
+        help="the encoder's keyframe intervals, s, one publisher each (default: the relay's)",
+    )
+    parser.add_argument("--warmup", type=float, default=8, help="s left out at a viewer's start")
+    parser.add_argument("--timeline", action="store_true", help="each viewer's latency, second by second")
+    parser.add_argument(
+        "--compare-players", type=Path, help="a second viewer with this players.js instead of ours"
+    )
     parser.add_argument("--db-url", default=DEFAULT_DB_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
@@ -489,10 +704,21 @@ def run(args, tmp: Path) -> int:
         db.submit(_common.setup_django, env).result()
         web = _common.start_uvicorn(web_port, env, None, tmp / "uvicorn.log")
         base = f"http://127.0.0.1:{web_port}"
-        step("browser publisher")
-        results.append(run_browser(args, server, base, db, tmp, web.pid))
-        step("reference: ffmpeg as the encoder")
-        results.append(run_encoder(args, server, db, tmp))
+        from broadcast.relay import RELAY_SETTINGS
+
+        keyframes = [float(k) for k in args.encoder_keyframes.split(",") if k] or [
+            RELAY_SETTINGS.keyframe_interval
+        ]
+        for publisher in args.publishers.split(","):
+            if publisher == "browser":
+                step("browser publisher")
+                results.append(run_browser(args, server, base, db, tmp, web.pid))
+            elif publisher == "encoder":
+                for keyframe in keyframes:
+                    step(f"reference: ffmpeg as the encoder, a keyframe every {keyframe:g} s")
+                    results.append(run_encoder(args, server, base, db, tmp, keyframe))
+            else:
+                raise SystemExit(f"unknown publisher {publisher!r} (browser, encoder)")
     finally:
         _common.stop(web)
         server.stop()
