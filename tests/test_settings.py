@@ -171,3 +171,47 @@ def test_new_variable_names_win_over_old_ones_without_a_warning():
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == [1999, "reference", "/srv/m"]
     assert "deprecated" not in result.stderr
+
+
+# Two processes on one SQLite file, as make demo's are: each transaction reads, then writes.
+SQLITE_WRITERS = """
+import os, pathlib, sys, time, django
+from django.db import connection, transaction
+django.setup()
+mode = sys.argv[1]
+if mode != "settings":
+    connection.settings_dict["OPTIONS"]["transaction_mode"] = None  # SQLite's own: DEFERRED
+with transaction.atomic(), connection.cursor() as cursor:
+    cursor.execute("CREATE TABLE IF NOT EXISTS counter (n INTEGER)")
+    cursor.execute("INSERT INTO counter SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM counter)")
+# Both processes start writing together (Django's start-up takes each a different time).
+ready = pathlib.Path(sys.argv[2])
+(ready / str(os.getpid())).touch()
+while len(list(ready.iterdir())) < 2:
+    time.sleep(0.005)
+failed = 0
+for _ in range(300):
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT n FROM counter")
+            n = cursor.fetchone()[0]
+            cursor.execute("UPDATE counter SET n = %s", [n + 1])
+    except Exception as exc:
+        failed += "locked" in str(exc)
+print(failed)
+"""
+
+
+@pytest.mark.parametrize("mode", ["settings", "deferred"])
+def test_the_demos_processes_share_its_sqlite_file_without_database_is_locked(tmp_path, mode):
+    """Read-then-write transactions from two processes at once: with the settings' SQLite options
+    (transactions begin IMMEDIATE, a 20 s busy timeout, WAL) none fails; with SQLite's default
+    (begun as readers) some fail at once with "database is locked" — what stopped the demo show."""
+    env = {**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
+           "DJANGO_SETTINGS_MODULE": "liveshop.settings.base",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}"}  # fmt: skip
+    (tmp_path / "ready").mkdir()
+    run = [sys.executable, "-c", SQLITE_WRITERS, mode, str(tmp_path / "ready")]
+    writers = [subprocess.Popen(run, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    failures = [int(writer.communicate(timeout=120)[0]) for writer in writers]
+    assert (sum(failures) == 0) == (mode == "settings"), failures

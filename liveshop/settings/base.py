@@ -196,6 +196,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # make demo's processes (web, worker, show, samplers, beat) share the file. A transaction
+    # takes the write lock when it begins (IMMEDIATE), so a writer waits for its turn (timeout,
+    # seconds); begun as a reader (SQLite's default), its first write fails at once with
+    # "database is locked" while another process writes, and the demo show stopped on that. WAL
+    # lets readers read while one process writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        transaction_mode="IMMEDIATE", timeout=20, init_command="PRAGMA journal_mode=WAL"
+    )
 
 # Requests inside Django at once, per process (liveshop.handlers): each holds a thread and, when
 # it queries, one of the pool's connections; the rest wait on the event loop, costing no thread,
