@@ -4,9 +4,11 @@ process only waits), and Ctrl-C stops it without a traceback."""
 
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,41 @@ def test_the_demo_check_command_prints_the_missing_services(bare_path, monkeypat
 
     assert "apt-get install redis-server" in err.getvalue()
     assert "apt-get install nginx libnginx-mod-rtmp" in err.getvalue()
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
+def test_on_ctrl_c_the_demo_redis_serves_the_others_until_they_let_go(tmp_path):
+    """Every demo process gets the stop at once: Redis keeps answering a process still connected
+    (its closing work), then stops as soon as it lets go, well within the runner's 5 s."""
+    import socket
+
+    import redis
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"PATH": os.environ["PATH"], "REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    script = subprocess.Popen(
+        ["bash", "docker/start-redis-demo"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
+    )
+    try:
+        client = redis.Redis(port=port, retry_on_timeout=True)
+        deadline = time.monotonic() + 10
+        while True:  # until the server listens
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+        script.send_signal(signal.SIGTERM)
+        with pytest.raises(subprocess.TimeoutExpired):
+            script.wait(timeout=0.5)  # still serving: a client is connected
+        assert client.set("closing-card", "sent")
+        client.close()
+        assert script.wait(timeout=4) == 0
+    finally:
+        script.kill()
+        script.wait()
 
 
 def test_the_demo_redis_script_says_so_and_idles_without_redis_server(tmp_path):
