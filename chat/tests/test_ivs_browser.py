@@ -236,7 +236,7 @@ def test_a_viewer_chats_through_the_ivs_room_and_a_hide_is_mirrored_into_it(
         expect(viewer.locator(".chat-message", has_text="rose one waterproof")).to_be_visible(
             timeout=DEADLINE_MS
         )
-    expect(box).to_have_value("")
+    expect(box).to_have_value("", timeout=DEADLINE_MS)
     message = in_thread(lambda: ChatMessage.objects.get(body="Is the rose one waterproof?"))
     assert message.backend_message_id == stand_in.reviewed[0]["id"]  # IVS's id, from its review
 
@@ -271,7 +271,9 @@ def test_a_viewer_chats_through_the_ivs_room_and_a_hide_is_mirrored_into_it(
     page.locator("#chat-error").evaluate("(box) => { box.hidden = true; }")
     box.fill("but why?")
     box.press("Enter")  # refused by the socket itself, with the same sentence; the draft stays
-    expect(page.locator("#chat-error")).to_have_text("You were removed from chat by a moderator.")
+    expect(page.locator("#chat-error")).to_have_text(
+        "You were removed from chat by a moderator.", timeout=DEADLINE_MS
+    )
     expect(box).to_have_value("but why?")
     page.screenshot(path=str(artifacts_dir / "chat-ivs-client.png"))
     assert errors == []
