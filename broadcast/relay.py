@@ -26,9 +26,10 @@ logger = logging.getLogger(__name__)
 MAX_CHUNK_BYTES = 2 * 1024 * 1024  # one MediaRecorder chunk (250 ms at 8 Mbps is ~250 KB)
 MAX_QUEUED_BYTES = 8 * 1024 * 1024  # ~8-25 s of video at the presets' bitrates
 STOP_TIMEOUT = 5.0  # seconds ffmpeg gets to flush and close the RTMP stream before it is killed
-# The local media server cuts 1 s HLS fragments at keyframes: a keyframe every second, and x264's
-# zero-latency tuning (no lookahead) so a frame leaves the server as soon as it is encoded.
-RELAY_SETTINGS = replace(SUGGESTED, size=None, keyframe_interval=1.0, video_bitrate=2_500_000)
+# The local media server cuts HLS segments at keyframes, at most every 0.5 s (hls_fragment 500ms): a
+# keyframe every half second, so a viewer plays ~1 s behind the edge (two segments) rather than 2 s,
+# and x264's zero-latency tuning (no lookahead) so a frame leaves the server as soon as it is encoded.
+RELAY_SETTINGS = replace(SUGGESTED, size=None, keyframe_interval=0.5, video_bitrate=2_500_000)
 FPS = SUGGESTED.fps
 
 

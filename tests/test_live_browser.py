@@ -63,6 +63,16 @@ def _new_viewer(browser, url: str, errors: list[str], **context_options):
     return context, page
 
 
+HALF_SECOND_GOP = ("-g", "15", "-keyint_min", "15")  # the browser relay's keyframes, at 30 fps
+
+# Polled every 250 ms: the median of the live latency estimate's last 4 s is below 2.2 s.
+NEAR_THE_EDGE = """() => {
+  const seen = (window.__behind = window.__behind || []);
+  seen.push(window.liveshop.latency());
+  const last = seen.slice(-16).filter(Number.isFinite).sort((a, b) => a - b);
+  return last.length === 16 && last[8] < 2.2;
+}"""
+
 ESTIMATE_SLACK_S = 1.5  # the latency estimate's error: up to ~0.9 s seen just after playback starts
 
 
@@ -115,7 +125,8 @@ def test_viewers_see_the_featured_product_in_step_with_the_live_video(
 
     viewer_context, viewer = _new_viewer(browser, watch_url, errors)
     late_context = None
-    encoder = media.publish(server.ingest(crypto.decrypt(event.stream_key_encrypted)), seconds=240)
+    ingest = server.ingest(crypto.decrypt(event.stream_key_encrypted))
+    encoder = media.publish(ingest, seconds=240, extra=HALF_SECOND_GOP)
     try:
         expect(viewer.locator("#product-card")).to_be_hidden()
         viewer.wait_for_function("window.liveshop && window.liveshop.socket === 'open'")
@@ -151,6 +162,11 @@ def test_viewers_see_the_featured_product_in_step_with_the_live_video(
         expect(late_card).to_be_visible()
         expect(late_card.locator(".card-name")).to_have_text(jacket.name)
         late.wait_for_function("window.liveshop.socket === 'open'")
+        # Joining a running stream of 0.5 s segments, the player starts and stays 1.5 s behind the
+        # edge: its estimate (+ half a segment and 0.1 s), over 4 s, reads below 2.2 s, where the
+        # old player (two playlist target durations: 2 s) read ~2.6 s.
+        late.wait_for_function(PLAYING, timeout=60_000)
+        late.wait_for_function(NEAR_THE_EDGE, polling=250, timeout=30_000)
         late.screenshot(path=artifacts_dir / "live-viewer-late-joiner.png", full_page=True)
 
         # The host clears the card: it goes away on both viewers.

@@ -253,6 +253,21 @@ def test_only_the_public_app_writes_hls_and_only_the_ingest_app_calls_back(tmp_p
     assert "$name" not in config  # nginx's access log would hold the key
 
 
+def test_segments_are_as_short_as_the_relays_keyframes_allow(tmp_path):
+    """nginx-rtmp cuts a segment at the first keyframe after hls_fragment: with the browser relay's
+    keyframe every 0.5 s, 0.5 s segments (a viewer two segments from the edge plays ~1 s behind it,
+    not 2 s: bench/golive.py)."""
+    from broadcast.relay import FPS, RELAY_SETTINGS, relay_command
+
+    show = _app_block(render(tmp_path), "show")
+    fragment_ms = int(re.search(r"hls_fragment (\d+)ms;", show).group(1))
+
+    assert fragment_ms == 500 and "hls_playlist_length 6s;" in show
+    assert RELAY_SETTINGS.keyframe_interval * 1000 == fragment_ms
+    command = relay_command("rtmp://127.0.0.1/live/key")
+    assert command[command.index("-g") + 1] == str(RELAY_SETTINGS.gop(FPS)) == "15"
+
+
 def test_the_root_variant_runs_workers_as_the_starting_account(tmp_path):
     assert "\nuser root root;" in render(tmp_path, user="root root")
 

@@ -26,16 +26,74 @@ const HLS_EDGE_SLACK_S = 0.1;
 // hls.js maps timestamps to currentTime by its initPTS (mediaTimeAt below).
 const NGINX_RTMP_TS_DELAY_S = 0.7;
 const STALL_MS = 4000; // a stall this long counts as a dropped stream
-// hls.js for 1 s segments (nginx-rtmp: hls_fragment 1s, 6 s playlist): start and stay 2
-// segments behind the live edge (hls.js's default is 3); catch up by playing up to 10 %
-// faster rather than seeking; seek only when more than 5 segments behind.
+// hls.js for nginx-rtmp's short segments (hls_fragment 500ms: a segment per keyframe, so 0.5 s from
+// the browser relay, 1 or 2 s from an encoder with that GOP): start and stay LIVE_SYNC_SEGMENTS
+// segments behind the live edge (hls.js's default is 3) but at least LIVE_SYNC_MIN_S, seek only
+// when more than 5 target durations behind. The segments' real length, not the playlist's
+// TARGETDURATION (whole seconds: 1 for 0.5 s segments), sets the distance: syncToSegments below.
+// After a stall hls.js itself adds a target duration. bench/golive.py on a busy 2-core machine:
+// 1 s behind (two 0.5 s segments) stalled 3-4 times in 30 s where 2 s never did (the publisher
+// itself paused for 2-4 s at times); hence 1.5 s.
+const LIVE_SYNC_SEGMENTS = 2;
+const LIVE_SYNC_MIN_S = 1.5;
 const HLS_CONFIG = {
   lowLatencyMode: true,
-  liveSyncDurationCount: 2,
+  liveSyncDurationCount: LIVE_SYNC_SEGMENTS,
   liveMaxLatencyDurationCount: 5,
-  maxLiveSyncPlaybackRate: 1.1,
+  maxLiveSyncPlaybackRate: 1, // catchUp below instead
   backBufferLength: 10,
 };
+// Catching up by playing 10 % faster rather than seeking. hls.js does so only while more than 1 s
+// is buffered ahead, which with 0.5 s segments held viewers ~0.5 s behind their target (bench/golive.py);
+// this speeds up from CATCH_UP_BUFFER_S on, and stops within CATCH_UP_SLACK_S of the target.
+const CATCH_UP_RATE = 1.1;
+const CATCH_UP_BUFFER_S = 0.5;
+const CATCH_UP_SLACK_S = 0.1;
+
+/** The typical segment length (s) of a live playlist: the median, as the first segment (the
+ * relay's start) and the last (a stream's end) can be longer or shorter. */
+function segmentSeconds(details) {
+  const durations = (details?.fragments ?? []).map((fragment) => fragment.duration).filter((d) => d > 0);
+  if (!durations.length) return null;
+  durations.sort((a, b) => a - b);
+  return durations[Math.floor(durations.length / 2)];
+}
+
+/** Seconds of media buffered ahead of the playhead. */
+function bufferedAhead(video) {
+  const ranges = video.buffered;
+  for (let i = 0; i < ranges.length; i++) {
+    if (ranges.start(i) <= video.currentTime + 0.1 && video.currentTime < ranges.end(i)) {
+      return ranges.end(i) - video.currentTime;
+    }
+  }
+  return 0;
+}
+
+/** Play at CATCH_UP_RATE while further than the target from the live edge with enough buffered,
+ * else at 1 (a rate someone else chose is left alone). */
+function catchUp(hls, video) {
+  const target = hls.targetLatency;
+  const latency = hls.latency;
+  if (video.paused || !target || !(latency > 0)) return;
+  const behind = latency - target > CATCH_UP_SLACK_S && bufferedAhead(video) > CATCH_UP_BUFFER_S;
+  const rate = behind ? CATCH_UP_RATE : 1;
+  if (video.playbackRate !== rate && [1, CATCH_UP_RATE].includes(video.playbackRate)) video.playbackRate = rate;
+}
+
+/** Keep hls.js LIVE_SYNC_SEGMENTS real segments behind the edge. Called with each playlist, from
+ * the first one on (its MANIFEST_LOADED comes before hls.js picks the start position). Setting the
+ * target also forgets hls.js's stall allowance (a target duration more after a stall, for good):
+ * done when the target changes, or STALL_FORGIVEN_MS after the last stall. */
+const STALL_FORGIVEN_MS = 30_000;
+function syncToSegments(hls, details, lastStall) {
+  const segment = segmentSeconds(details);
+  if (!details?.live || !segment) return;
+  const target = Math.max(LIVE_SYNC_MIN_S, Math.round(LIVE_SYNC_SEGMENTS * segment * 100) / 100);
+  const changed = !(Math.abs((hls.config.liveSyncDuration ?? 0) - target) < 0.05);
+  const forgiven = hls.targetLatency > target + 0.05 && performance.now() - lastStall > STALL_FORGIVEN_MS;
+  if (changed || forgiven) hls.targetLatency = target;
+}
 
 /** A player of `kind` ("ivs" or "hls") for `video`, or null when this browser cannot play it. */
 export function createLivePlayer(kind, video, urls, hooks) {
@@ -75,6 +133,8 @@ function createHlsPlayer(video, hooks) {
   let hls = null;
   let unwatch = null;
   let streamOffset = null; // the encoder's stream time minus currentTime, from hls.js's initPTS
+  let stopCatchUp = () => {};
+  let lastStall = -Infinity; // performance.now() of hls.js's last buffer stall
   const player = {
     kind: "hls",
     hasCues: false,
@@ -88,20 +148,36 @@ function createHlsPlayer(video, hooks) {
       hls = playHls(video, url, {
         config: HLS_CONFIG,
         on: {
+          MANIFEST_LOADED: (data, instance) => syncToSegments(instance, data.levels?.[0]?.details, lastStall),
+          LEVEL_LOADED: (data, instance) => syncToSegments(instance, data.details, lastStall),
           INIT_PTS_FOUND: (data) => {
             if (data.id === "main" && data.timescale > 0) {
               streamOffset = data.initPTS / data.timescale - NGINX_RTMP_TS_DELAY_S;
             }
           },
-          ERROR: (data) => data.fatal && hooks.trouble(player, `${data.type}: ${data.details}`),
+          ERROR: (data) => {
+            if (data.details === "bufferStalledError") lastStall = performance.now();
+            if (data.fatal) hooks.trouble(player, `${data.type}: ${data.details}`);
+          },
         },
       }).hls;
       if (!hls) video.addEventListener("error", () => hooks.trouble(player, "media error"), { once: true }); // Safari
+      if (hls) {
+        const instance = hls;
+        const onTime = () => catchUp(instance, video);
+        video.addEventListener("timeupdate", onTime);
+        stopCatchUp = () => {
+          video.removeEventListener("timeupdate", onTime);
+          if (video.playbackRate === CATCH_UP_RATE) video.playbackRate = 1;
+        };
+      }
       tryPlay(video, hooks.refused);
     },
     detach() {
       if (unwatch) unwatch();
       unwatch = null;
+      stopCatchUp();
+      stopCatchUp = () => {};
       if (hls) hls.destroy();
       hls = null;
     },
@@ -116,7 +192,7 @@ function createHlsPlayer(video, hooks) {
     /** Seconds from the live edge (what is being filmed now) to the frame on screen. */
     latency() {
       if (hls) {
-        const segment = hls.latestLevelDetails?.targetduration || 1;
+        const segment = segmentSeconds(hls.latestLevelDetails) || 1;
         return hls.latency > 0 ? hls.latency + segment / 2 + HLS_EDGE_SLACK_S : null;
       }
       const ranges = video.seekable;
