@@ -23,7 +23,7 @@ from liveshop.media import ffmpeg
 
 logger = logging.getLogger(__name__)
 
-MAX_CHUNK_BYTES = 2 * 1024 * 1024  # one MediaRecorder chunk (250 ms at 8 Mbps is ~250 KB)
+MAX_CHUNK_BYTES = 2 * 1024 * 1024  # one MediaRecorder chunk (100 ms at 8 Mbps is ~100 KB)
 MAX_QUEUED_BYTES = 8 * 1024 * 1024  # ~8-25 s of video at the presets' bitrates
 STOP_TIMEOUT = 5.0  # seconds ffmpeg gets to flush and close the RTMP stream before it is killed
 # The local media server cuts HLS segments at keyframes, at most every 0.5 s (hls_fragment 500ms): a

@@ -9,7 +9,7 @@
 import { Backoff } from "../../lib/backoff.js";
 import { gettext, interpolate } from "../../lib/i18n.js";
 
-const TIMESLICE_MS = 250; // a chunk every quarter second: latency against per-frame overhead
+const TIMESLICE_MS = 100; // a chunk every tenth of a second: latency against per-chunk overhead
 const MAX_BUFFERED = 4 * 1024 * 1024; // bytes the socket may hold unsent before we give up
 const MAX_RETRIES = 8;
 const FATAL = new Set([4400, 4403, 4404, 4409, 4413, 4422, 4503]);
