@@ -173,6 +173,14 @@ def test_new_variable_names_win_over_old_ones_without_a_warning():
     assert "deprecated" not in result.stderr
 
 
+SQLITE_FILE = """
+import django
+from django.db import connection
+django.setup()
+with connection.cursor() as cursor:
+    cursor.execute("CREATE TABLE counter (n INTEGER)")
+    cursor.execute("INSERT INTO counter VALUES (0)")
+"""
 # Two processes on one SQLite file, as make demo's are: each transaction reads, then writes.
 SQLITE_WRITERS = """
 import os, pathlib, sys, time, django
@@ -181,9 +189,6 @@ django.setup()
 mode = sys.argv[1]
 if mode != "settings":
     connection.settings_dict["OPTIONS"]["transaction_mode"] = None  # SQLite's own: DEFERRED
-with transaction.atomic(), connection.cursor() as cursor:
-    cursor.execute("CREATE TABLE IF NOT EXISTS counter (n INTEGER)")
-    cursor.execute("INSERT INTO counter SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM counter)")
 # Both processes start writing together (Django's start-up takes each a different time).
 ready = pathlib.Path(sys.argv[2])
 (ready / str(os.getpid())).touch()
@@ -211,6 +216,9 @@ def test_the_demos_processes_share_its_sqlite_file_without_database_is_locked(tm
            "DJANGO_SETTINGS_MODULE": "liveshop.settings.base",
            "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}"}  # fmt: skip
     (tmp_path / "ready").mkdir()
+    # The file made first, by one process, as make demo's migrate makes it (turning a new file to
+    # WAL takes it whole: two processes opening it at once, one is refused).
+    subprocess.run([sys.executable, "-c", SQLITE_FILE], cwd=ROOT, env=env, check=True, timeout=60)
     run = [sys.executable, "-c", SQLITE_WRITERS, mode, str(tmp_path / "ready")]
     writers = [subprocess.Popen(run, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
     failures = [int(writer.communicate(timeout=120)[0]) for writer in writers]
