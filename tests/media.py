@@ -102,6 +102,24 @@ class MediaServer:
     def stop(self) -> None:
         stop(self.process)
 
+    def use_in(self, settings, *, recordings: Path | None = None) -> None:
+        """Point a test's ``settings`` at this server (the local video backend on its ports and
+        folder); with ``recordings``, replays are written to that folder."""
+        from liveshop.video import get_video_backend
+
+        settings.VIDEO_BACKEND = "local"
+        settings.MEDIA_SERVER_RTMP_PORT = self.rtmp_port
+        settings.MEDIA_SERVER_HTTP_PORT = self.http_port
+        settings.MEDIA_SERVER_PUBLIC_URL = self.public_url
+        settings.MEDIA_SERVER_DIR = self.directory
+        if recordings is not None:
+            storage = {"location": recordings, "base_url": "/media/recordings/"}
+            settings.STORAGES = {
+                **settings.STORAGES,
+                "recordings": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": storage},
+            }
+        get_video_backend.cache_clear()
+
 
 def start_media_server(
     directory: Path, *, callback_url: str, env: dict[str, str] | None = None

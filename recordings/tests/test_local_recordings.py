@@ -403,19 +403,7 @@ def test_a_show_streamed_to_the_media_server_becomes_a_ready_replay(media_server
     from liveshop import crypto
     from liveshop.video import get_video_backend
 
-    settings.VIDEO_BACKEND = "local"
-    settings.MEDIA_SERVER_RTMP_PORT = media_server.rtmp_port
-    settings.MEDIA_SERVER_HTTP_PORT = media_server.http_port
-    settings.MEDIA_SERVER_PUBLIC_URL = media_server.public_url
-    settings.MEDIA_SERVER_DIR = media_server.directory
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "recordings": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "recordings", "base_url": "/media/recordings/"},
-        },
-    }
-    get_video_backend.cache_clear()
+    media_server.use_in(settings, recordings=tmp_path / "recordings")
     host = member(OrganizationFactory())
     organization = host.memberships.get().organization
     product = ProductFactory(organization=organization)
@@ -472,19 +460,7 @@ def test_a_slow_encoders_click_is_stamped_with_its_media_time_and_lands_in_the_r
     from liveshop import crypto
     from liveshop.video import get_video_backend
 
-    settings.VIDEO_BACKEND = "local"
-    settings.MEDIA_SERVER_RTMP_PORT = media_server.rtmp_port
-    settings.MEDIA_SERVER_HTTP_PORT = media_server.http_port
-    settings.MEDIA_SERVER_PUBLIC_URL = media_server.public_url
-    settings.MEDIA_SERVER_DIR = media_server.directory
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "recordings": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "recordings", "base_url": "/media/recordings/"},
-        },
-    }
-    get_video_backend.cache_clear()
+    media_server.use_in(settings, recordings=tmp_path / "recordings")
     host = member(OrganizationFactory())
     organization = host.memberships.get().organization
     product = ProductFactory(organization=organization)
