@@ -24,7 +24,7 @@ from chat.models import ChatMessage, ChatRoom
 from events.tests.factories import LiveEventFactory
 from tests.asgi_server import start_asgi_server
 from tests.conftest import artifacts_dir, page  # noqa: F401 (fixtures)
-from tests.media import free_port
+from tests.media import free_port, wait_for
 
 DEADLINE_MS = 30_000
 ROOM = "arn:aws:ivschat:us-west-2:123456789012:room/LiveshopTest1"
@@ -254,6 +254,8 @@ def test_a_viewer_chats_through_the_ivs_room_and_a_hide_is_mirrored_into_it(
         expect(viewer.locator(".chat-message", has_text="rose one waterproof")).to_have_count(
             0, timeout=DEADLINE_MS
         )
+    # The stand-in notes the delete on its own thread: our socket's hide can reach pages first.
+    wait_for(lambda: stand_in.deleted, what="IVS's delete of the hidden message")
     assert stand_in.deleted == [{"id": message.backend_message_id, "reason": "Removed by a moderator"}]
 
     # A ban reaches her open page at once (chat_removed on our socket): the composer says so, and
