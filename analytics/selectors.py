@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Min, Q, QuerySet, Sum
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from analytics import formatting
@@ -18,6 +19,7 @@ from analytics.models import DroppedBeacon, Source, ViewerInteraction, WatchMinu
 from commerce.models import Order, OrderLine
 from events.models import Highlight, LiveEvent
 from recordings.models import ProductCue, Recording
+from recordings.payloads import media_time
 
 logger = logging.getLogger(__name__)
 Kind = ViewerInteraction.Kind
@@ -133,6 +135,15 @@ class HighlightFigures(CardFigures):
     def label(self) -> str:
         return self.highlight.product.name if self.highlight.product_id else gettext("Card cleared")
 
+    @property
+    def anchor(self) -> str:
+        return f"highlight-{self.highlight.pk}"
+
+    @property
+    def at(self) -> str:
+        """When it was featured, on the current time zone's clock (the dashboard's brand's)."""
+        return timezone.localtime(self.highlight.created_at).strftime("%H:%M:%S")
+
 
 @dataclass
 class CueFigures(CardFigures):
@@ -141,6 +152,14 @@ class CueFigures(CardFigures):
     @property
     def label(self) -> str:
         return self.cue.product.name
+
+    @property
+    def anchor(self) -> str:
+        return f"cue-{self.cue.pk}"
+
+    @property
+    def at(self) -> str:
+        return media_time(self.cue.start_ms)
 
 
 CARD_KINDS = {Kind.IMPRESSION: "impressions", Kind.CLICK: "clicks", Kind.ADD_TO_CART: "adds"}

@@ -133,14 +133,42 @@ def _event(request, pk: int) -> LiveEvent:
     )
 
 
+def _video(request, pk: int) -> Recording:
+    """An uploaded video of the user's brands (an event's replay is on its show's page)."""
+    videos = Recording.objects.filter(backend=Recording.Backend.UPLOAD).select_related("organization")
+    return permissions.get_for_user_or_404(videos, request.user, Action.VIEW_ANALYTICS, pk=pk)
+
+
 @method_decorator(never_cache, name="dispatch")
-class ShowAnalyticsView(LoginRequiredMixin, View):
-    """A show's dashboard; ``?fragment=1`` is its body alone (the page refreshes it while live)."""
+class _Dashboard(LoginRequiredMixin, View):
+    """A show's or a video's dashboard, read on its brand's clock (its studio's)."""
+
+    find = staticmethod(_event)
 
     def get(self, request, pk: int):
-        event = _event(request, pk)
-        with timezone.override(event.organization.zone):  # the brand's clock (its studio's)
-            return self.render_page(request, event)
+        subject = self.find(request, pk)
+        with timezone.override(subject.organization.zone):
+            return self.render_page(request, subject)
+
+
+class _Export(LoginRequiredMixin, View):
+    """One table of a show's or a video's dashboard as CSV."""
+
+    find = staticmethod(_event)
+    figures = staticmethod(selectors.show_figures)
+    tables: dict = {}
+
+    def get(self, request, pk: int, table: str):
+        if table not in self.tables:
+            raise Http404("No such table.")
+        subject = self.find(request, pk)
+        header, rows = self.tables[table]
+        name = subject.slug or f"video-{subject.pk}"
+        return stream_csv(f"{name}-{table}.csv", header, rows(self.figures(subject)))
+
+
+class ShowAnalyticsView(_Dashboard):
+    """A show's dashboard; ``?fragment=1`` is its body alone (the page refreshes it while live)."""
 
     def render_page(self, request, event: LiveEvent):
         figures = selectors.show_figures(event)
@@ -214,29 +242,14 @@ EXPORTS = {
 }
 
 
-class ShowExportView(LoginRequiredMixin, View):
-    def get(self, request, pk: int, table: str):
-        if table not in EXPORTS:
-            raise Http404("No such table.")
-        event = _event(request, pk)
-        header, rows = EXPORTS[table]
-        return stream_csv(f"{event.slug}-{table}.csv", header, rows(selectors.show_figures(event)))
+class ShowExportView(_Export):
+    tables = EXPORTS
 
 
-def _video(request, pk: int) -> Recording:
-    """An uploaded video of the user's brands (an event's replay is on its show's page)."""
-    videos = Recording.objects.filter(backend=Recording.Backend.UPLOAD).select_related("organization")
-    return permissions.get_for_user_or_404(videos, request.user, Action.VIEW_ANALYTICS, pk=pk)
-
-
-@method_decorator(never_cache, name="dispatch")
-class VideoAnalyticsView(LoginRequiredMixin, View):
+class VideoAnalyticsView(_Dashboard):
     """An uploaded video's dashboard: the figures of a show's replay part, and its cues'."""
 
-    def get(self, request, pk: int):
-        video = _video(request, pk)
-        with timezone.override(video.organization.zone):  # the brand's clock (its studio's)
-            return self.render_page(request, video)
+    find = staticmethod(_video)
 
     def render_page(self, request, video: Recording):
         figures = selectors.video_figures(video)
@@ -289,11 +302,7 @@ VIDEO_EXPORTS = {
 }
 
 
-class VideoExportView(LoginRequiredMixin, View):
-    def get(self, request, pk: int, table: str):
-        if table not in VIDEO_EXPORTS:
-            raise Http404("No such table.")
-        video = _video(request, pk)
-        header, rows = VIDEO_EXPORTS[table]
-        name = video.slug or f"video-{video.pk}"
-        return stream_csv(f"{name}-{table}.csv", header, rows(selectors.video_figures(video)))
+class VideoExportView(_Export):
+    find = staticmethod(_video)
+    figures = staticmethod(selectors.video_figures)
+    tables = VIDEO_EXPORTS

@@ -127,6 +127,19 @@ def test_the_page_shows_the_figures_and_the_videos_studio_page_links_to_it(lookb
     assert f'href="{url}"' in studio_page
 
 
+def test_a_video_without_cues_links_its_timeline_editor_and_lists_its_cues_by_moment(lookbook, host_client):
+    video, scarf_cue, hat_cue = lookbook
+    html = host_client.get(reverse("analytics:video", args=[video.pk])).content.decode()
+    assert f'<tr id="cue-{scarf_cue.pk}" class="highlight-row"><td>0:00</td><td>Wool scarf</td>' in html
+    assert f'<tr id="cue-{hat_cue.pk}" class="highlight-row"><td>0:40</td><td>Felt hat</td>' in html
+
+    ProductCue.objects.filter(recording=video).delete()
+    html = host_client.get(reverse("analytics:video", args=[video.pk])).content.decode()
+
+    editor = reverse("videos:detail", args=[video.pk])
+    assert f'place them in the <a href="{editor}">timeline editor</a>' in html  # a link, not escaped text
+
+
 def test_numbers_and_money_follow_the_language_and_keep_the_currency(lookbook, host_client):
     video = lookbook[0]
 
