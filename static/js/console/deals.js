@@ -6,37 +6,21 @@
  * The list follows the studio socket: console.js passes each frame on as a "console:frame" event
  * on #console; a "deal" frame (this host's deal or another's) or a reconnect's snapshot reloads it.
  * A deal ends by itself at endsAt: its row goes when its countdown reaches zero. */
-import { getJson, jsonBody, postFromButton } from "../lib/http.js";
+import { getJson, jsonBody } from "../lib/http.js";
 import { gettext, interpolate, locale } from "../lib/i18n.js";
 import { streamClock } from "../lib/time.js";
+import { timedPanel } from "./timed_panel.js";
 
 const panel = document.getElementById("deals");
 
 const state = {
   deals: [], // the running deals, as the server answered (commerce.deals.studio_deal)
-  skewMs: 0, // the server's clock minus this page's, from the answers' serverNow
 };
 
-const $ = (selector) => panel.querySelector(selector);
-const els = panel && {
-  form: $("#deal-form"),
-  list: $("#deal-list"),
-  alert: $("#deals-alert"),
-  template: $("#deal-row-template"),
-  button: $(".deal-start"),
-};
-
-function showAlert(message) {
-  els.alert.textContent = message;
-  els.alert.hidden = !message;
-}
-
-function remember(answer) {
-  if (answer && answer.serverNow) state.skewMs = Date.parse(answer.serverNow) - Date.now();
-}
+const { els, $, remember, msUntil, wire } = panel ? timedPanel(panel, "deal", { reload }) : {};
 
 function msLeft(deal) {
-  return Date.parse(deal.endsAt) - (Date.now() + state.skewMs);
+  return msUntil(deal.endsAt);
 }
 
 function terms(deal) {
@@ -89,18 +73,6 @@ async function reload() {
   }
 }
 
-/** POST the form or a row's button (a double click starts one deal); the server's reason shows above the form. */
-function send(url, body, button) {
-  return postFromButton(button, url, body, {
-    form: els.form,
-    onError: showAlert,
-    async onOk(response) {
-      remember(await jsonBody(response));
-      await reload();
-    },
-  });
-}
-
 /** Say when deals can run: the server refuses one while the show is not live (and says so). */
 function showStatus(status) {
   if (!status) return;
@@ -121,16 +93,7 @@ function start() {
   els.form.addEventListener("change", (event) => {
     if (event.target.name === "kind") showKind();
   });
-  els.form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    send(els.form.action, new FormData(els.form), els.button);
-  });
-  els.list.addEventListener("click", (event) => {
-    const button = event.target.closest(".deal-end");
-    if (!button) return;
-    const url = panel.dataset.endUrl.replace(/\/0\/end\/$/, `/${button.dataset.dealId}/end/`);
-    send(url, new FormData(), button);
-  });
+  wire(".deal-end", panel.dataset.endUrl, (button) => button.dataset.dealId);
   document.getElementById("console")?.addEventListener("console:frame", (event) => {
     const frame = event.detail || {};
     if (frame.type === "stream_state") showStatus(frame.status);

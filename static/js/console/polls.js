@@ -3,35 +3,20 @@
  * (chat/poll_views.py): a refused poll comes back as a 4xx with the reason, shown above the
  * form. While a poll is open the list is read again every POLL_MS (the results are aggregated
  * on the server: one read a second costs the same whatever the number of votes). */
-import { getJson, jsonBody, postFromButton } from "../lib/http.js";
+import { getJson, jsonBody } from "../lib/http.js";
 import { gettext, interpolate, ngettext } from "../lib/i18n.js";
 import { streamClock } from "../lib/time.js";
+import { timedPanel } from "./timed_panel.js";
 
 const POLL_MS = 1500;
 const panel = document.getElementById("polls");
 
-const state = { polls: [], skewMs: 0, timer: 0 };
+const state = { polls: [], timer: 0 };
 
-const $ = (selector) => panel.querySelector(selector);
-const els = panel && {
-  form: $("#poll-form"),
-  list: $("#poll-list"),
-  alert: $("#polls-alert"),
-  template: $("#poll-row-template"),
-  button: $(".poll-start"),
-};
-
-function showAlert(message) {
-  els.alert.textContent = message;
-  els.alert.hidden = !message;
-}
-
-function remember(answer) {
-  if (answer && answer.serverNow) state.skewMs = Date.parse(answer.serverNow) - Date.now();
-}
+const { els, remember, msUntil, wire } = panel ? timedPanel(panel, "poll", { reload, resetAfterSubmit: true }) : {};
 
 function msLeft(poll) {
-  return Date.parse(poll.closesAt) - (Date.now() + state.skewMs);
+  return msUntil(poll.closesAt);
 }
 
 function results(poll) {
@@ -83,30 +68,8 @@ async function reload() {
   if (state.polls.some((poll) => poll.open)) state.timer = setTimeout(reload, POLL_MS);
 }
 
-/** POST the form or a row's button (a double click opens one poll); the server's reason shows above the form. */
-function send(url, body, button) {
-  return postFromButton(button, url, body, {
-    form: els.form,
-    onError: showAlert,
-    async onOk(response) {
-      remember(await jsonBody(response));
-      if (url === els.form.action) els.form.reset();
-      await reload();
-    },
-  });
-}
-
 function start() {
-  els.form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    send(els.form.action, new FormData(els.form), els.button);
-  });
-  els.list.addEventListener("click", (event) => {
-    const button = event.target.closest(".poll-close");
-    if (!button) return;
-    const url = panel.dataset.closeUrl.replace(/\/0\/close\/$/, `/${button.dataset.pollId}/close/`);
-    send(url, new FormData(), button);
-  });
+  wire(".poll-close", panel.dataset.closeUrl, (button) => button.dataset.pollId);
   setInterval(tick, 1000);
   reload();
 }
