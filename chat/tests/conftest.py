@@ -5,6 +5,23 @@ import json
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_reactions_of_an_earlier_run():
+    """Shows' ids start again with each test database, so a local run would read the reaction
+    totals an earlier run left in the same Redis db (chat.reactions keeps them a week); CI's Redis
+    is new each time."""
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        for pattern in ("liveshop:reactions:*", "liveshop:reactions-sender:*"):
+            for key in client.scan_iter(match=pattern, count=1000):
+                client.delete(key)
+        client.close()
+
+
 @pytest.fixture
 def chat_frames(monkeypatch):
     """What chat publishes (decoded), in order: each is ``{"topic": ..., "type": ..., ...}``."""
