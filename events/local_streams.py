@@ -33,12 +33,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from events import extensions, stream_state
+from events import extensions, media_clock, stream_state
 from events.exceptions import PublishRefused
 from events.models import LiveEvent, StreamSession
 from liveshop import crypto
 from liveshop.video import eventbridge as ivs_events
-from liveshop.video import local
+from liveshop.video import get_video_backend, local
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,18 @@ def accept_publish(*, client_id: str, app: str, key: str, addr: str = "") -> loc
     local.remember_publisher(client_id, publisher)
     _emit(publisher, ivs_events.SESSION_CREATED, ivs_events.STREAM_START)
     logger.info("Publish accepted", extra={"event_id": event.pk, "stream_id": publisher.stream_id})
+    _watch_session_start(event, publisher)
     return publisher
+
+
+def _watch_session_start(event: LiveEvent, publisher: local.Publisher) -> None:
+    """Fix the new session's media clock origin at its first frames, from a thread (the
+    encoder's clock, which need not start at 0: events.media_clock); nginx does not wait."""
+    if not isinstance(get_video_backend(), local.LocalBackend):
+        return  # the fake in tests that post the callbacks themselves
+    session = event.sessions.filter(stream_id=publisher.stream_id).values_list("pk", "started_at").first()
+    if session is not None and session[1] is not None:
+        media_clock.watch_session_start(channel_id=publisher.channel_id, session=session)
 
 
 def end_publish(*, client_id: str, app: str, key: str) -> str:

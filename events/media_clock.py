@@ -12,9 +12,15 @@ A replay still keeps a highlight that falls past its end, clamped to the end wit
 (recordings.services.product_cues).
 
 An encoder's clock need not start at 0 (OBS after a reconnect, ffmpeg -output_ts_offset or
--copyts): the first media time read for a stream session fixes the session's origin (0 when it
-is plausible as it is, else that reading minus the wall clock's time into the session), kept in
-the cache for every process (``session_stamp_ms``), and later readings count from it.
+-copyts). A session's origin is the encoder's clock at its first frame, which is where its
+recording starts: when the local media server accepts a publish, ``watch_session_start`` reads
+/stat every START_POLL_SECONDS from a thread of its own (the callback does not wait) until the
+first frames are there, and fixes the origin from that reading (0 when it is within
+START_SLACK_MS of 0), kept in the cache for every process. Where that did not happen (no frame
+before START_DEADLINE_SECONDS, a media server that did not answer, a restart of the web
+process), the session's first reading fixes it as before (0 when plausible as it is, else that
+reading minus the wall clock's time into the session: an encoder read late that was already
+slow then counts its lag as origin), until the start's reading replaces it.
 
 Chat messages and polls stand on the same clock. A poll asks, as a click does; a chat message
 (many a second at show scale) does not: ``position_ms`` applies the difference between media time
@@ -45,6 +51,16 @@ TIMEOUT_SECONDS = 0.3
 AHEAD_SLACK_MS = 2_000
 # A chat message uses the last reading this long (seconds) before the media server is asked again.
 REFRESH_SECONDS = 2.0
+# The session's start: /stat read this often until the first frames are there (0.3 ms a read on
+# loopback), for at most START_DEADLINE_SECONDS; a first reading within START_SLACK_MS of 0 is a
+# clock that started at 0 (what an encoder sends in a poll interval, and its start-up burst); a
+# reading more than START_GAP_SECONDS after the last one without frames fixes nothing (it cannot
+# tell how much media came before it: the thread was held up).
+START_POLL_SECONDS = 0.025
+START_DEADLINE_SECONDS = 20.0
+START_SLACK_MS = 500
+START_GAP_SECONDS = 0.5
+START_ERROR_WAIT_SECONDS = 0.5  # after the media server did not answer
 ORIGIN_TTL = 2 * 24 * 3600  # seconds the cache keeps a session's origin (longer than any show)
 
 
@@ -80,12 +96,28 @@ def session_stamp_ms(
     given the media time read for it (``media_time_ms``, None when unknown): the media time from
     the session's origin when plausible, else the wall clock. Keeps the reading for this
     process's chat messages (``position_ms``)."""
+    return session_stamp(event_id=event_id, session=session, media_ms=media_ms, now=now).offset_ms
+
+
+@dataclass(frozen=True)
+class Stamp:
+    offset_ms: int
+    origin_ms: int | None  # the encoder's clock at offset 0; None: stamped by the wall clock
+
+
+def session_stamp(
+    *, event_id: int, session: tuple[int, datetime], media_ms: int | None, now: datetime
+) -> Stamp:
+    """``session_stamp_ms`` and the origin it counted from (None when the wall clock stamped):
+    the encoder's clock at the stamp is ``origin_ms + offset_ms`` (a live page maps that to its
+    video's timestamps)."""
     wall_ms = _wall_ms(session, now)
     if media_ms is None:
-        return wall_ms
-    media = _plausible(media_ms, wall_ms, _origin_ms(session, media_ms, wall_ms))
+        return Stamp(wall_ms, None)
+    origin = _origin_ms(session, media_ms, wall_ms)
+    media = _plausible(media_ms, wall_ms, origin)
     _keep(event_id, session, lag_ms=None if media is None else wall_ms - media)
-    return wall_ms if media is None else media
+    return Stamp(wall_ms, None) if media is None else Stamp(media, origin)
 
 
 def position_ms(*, event: LiveEvent, session: tuple[int, datetime], now: datetime) -> int:
@@ -103,6 +135,75 @@ def position_ms(*, event: LiveEvent, session: tuple[int, datetime], now: datetim
     if reading is None or reading.lag_ms is None:
         return wall_ms
     return max(0, wall_ms - reading.lag_ms)
+
+
+def watch_session_start(*, channel_id: str, session: tuple[int, datetime]) -> threading.Thread | None:
+    """Fix the just started ``session``'s origin from its first frames (``fix_origin_at_start``)
+    in a thread of its own, so the media server's callback does not wait for them. None (no
+    thread) when the video backend cannot tell media time."""
+    backend = get_video_backend()
+    if not isinstance(backend, KnowsMediaTime):
+        return None
+
+    def read() -> int | None:
+        return backend.media_time_ms(channel_id, timeout=TIMEOUT_SECONDS)
+
+    thread = threading.Thread(
+        target=fix_origin_at_start,
+        kwargs={"session": session, "read": read},
+        name=f"media-clock-start-{session[0]}",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+def fix_origin_at_start(
+    *,
+    session: tuple[int, datetime],
+    read,
+    sleep=time.sleep,
+    clock=time.monotonic,
+    deadline_s: float = START_DEADLINE_SECONDS,
+) -> int | None:
+    """Read the media time (``read()``: None while there is no frame yet) every
+    START_POLL_SECONDS until the session's first frames are there, and fix the session's origin
+    from that reading for every process (it replaces an origin a reading fixed meanwhile). The
+    origin is the reading itself, off from the first frame's timestamp by what arrived in one
+    poll interval, or 0 when the reading is within START_SLACK_MS of 0. Returns it; None when no
+    frame came within ``deadline_s`` (a media server that does not answer is asked again, less
+    often), or the reading came too long after the last one known without frames (START_GAP_SECONDS, or an
+    error between them): readings fix the origin later, as before."""
+    deadline = clock() + deadline_s
+    before = clock()  # the last moment known to be without frames
+    while clock() < deadline:
+        try:
+            media_ms = read()
+        except VideoBackendError as exc:  # asked again, less often: it may be busy
+            logger.info("Media clock origin not read yet: %s", exc, extra={"session_id": session[0]})
+            sleep(START_ERROR_WAIT_SECONDS)
+            before = None
+            continue
+        now = clock()
+        if media_ms is not None:
+            if before is None or now - before > START_GAP_SECONDS:
+                logger.info("Media clock origin not read at the start", extra={"session_id": session[0]})
+                return None
+            origin = 0 if media_ms <= START_SLACK_MS else media_ms
+            _fix_origin(session, origin)
+            return origin
+        before = now
+        sleep(START_POLL_SECONDS)
+    return None
+
+
+def origin_ms(session: tuple[int, datetime]) -> int | None:
+    """The session's origin as known now (this process, else the cache), or None."""
+    kept = _origins.get(session)
+    if kept is not None:
+        return kept.origin_ms
+    known = _cached_origin(session)
+    return None if known is None else known[0]
 
 
 def forget() -> None:
@@ -123,10 +224,17 @@ class _Reading:
     expires: float  # monotonic
 
 
+@dataclass(frozen=True)
+class _Origin:
+    origin_ms: int
+    at_start: bool  # read at the session's first frames: final
+    checked: float  # monotonic: when the cache was last asked about it
+
+
 _readings: dict[int, _Reading] = {}
 _refreshing: dict[int, threading.Lock] = {}
 _refreshing_lock = threading.Lock()
-_origins: dict[tuple[int, datetime], int] = {}
+_origins: dict[tuple[int, datetime], _Origin] = {}
 
 
 def _plausible(media_ms: int | None, wall_ms: int, origin_ms: int) -> int | None:
@@ -167,26 +275,60 @@ def _keep(event_id: int, session: tuple[int, datetime], *, lag_ms: int | None) -
 
 
 def _origin_ms(session: tuple[int, datetime], media_ms: int, wall_ms: int) -> int:
-    """Where the session's media clock started: fixed by its first reading (in any process, the
-    cache decides), 0 when that reading is plausible as it is, else that reading minus the wall
-    clock's time into the session (the encoder assumed to have kept up until then). A reading
-    before the origin (the clock went back: the first reading was a publisher's before a
-    reconnect, or the encoder restarted its clock) fixes it again, the same way."""
-    origin = _origins.get(session)
-    if origin is not None and media_ms >= origin:
-        return origin
-    again = origin is not None
-    origin = media_ms - wall_ms if media_ms > wall_ms + AHEAD_SLACK_MS else 0
-    key = f"media-clock:origin:{session[0]}:{int(session[1].timestamp() * 1000)}"
+    """Where the session's media clock started: read at its first frames (fix_origin_at_start),
+    else fixed by its first reading (in any process, the cache decides), 0 when that reading is
+    plausible as it is, else that reading minus the wall clock's time into the session (the
+    encoder assumed to have kept up until then). A reading before the origin (the clock went
+    back: the first reading was a publisher's before a reconnect, or the encoder restarted its
+    clock) fixes it again, the same way. This process keeps an origin read at the start for
+    good, one fixed by a reading for REFRESH_SECONDS (the start's reading may replace it)."""
+    kept = _origins.get(session)
+    recent = kept is not None and (kept.at_start or _monotonic() - kept.checked < REFRESH_SECONDS)
+    if recent and media_ms >= kept.origin_ms:
+        return kept.origin_ms
     try:
-        if again:
-            cache.set(key, origin, timeout=ORIGIN_TTL)
-        elif not cache.add(key, origin, timeout=ORIGIN_TTL):
-            known = cache.get(key, origin)
-            origin = known if media_ms >= known else origin
+        known = _cached_origin(session)
     except Exception:  # the cache is down: this process's own readings decide
         logger.warning("Media clock origin not shared", extra={"session_id": session[0]}, exc_info=True)
+        known = (kept.origin_ms, kept.at_start) if kept is not None else None
+    if known is not None and media_ms >= known[0]:
+        return _remember(session, *known)
+    origin = media_ms - wall_ms if media_ms > wall_ms + AHEAD_SLACK_MS else 0
+    try:
+        if known is not None:  # the clock went back before it
+            cache.set(_origin_key(session), origin, timeout=ORIGIN_TTL)
+        elif not cache.add(_origin_key(session), origin, timeout=ORIGIN_TTL):
+            known = _cached_origin(session)  # another process fixed it meanwhile
+            if known is not None and media_ms >= known[0]:
+                return _remember(session, *known)
+    except Exception:
+        logger.warning("Media clock origin not shared", extra={"session_id": session[0]}, exc_info=True)
+    return _remember(session, origin, False)
+
+
+def _fix_origin(session: tuple[int, datetime], origin: int) -> None:
+    """The origin read at the session's first frames: for every process, replacing any other."""
+    try:
+        cache.set(_origin_key(session), (origin, True), timeout=ORIGIN_TTL)
+    except Exception:
+        logger.warning("Media clock origin not shared", extra={"session_id": session[0]}, exc_info=True)
+    _remember(session, origin, True)
+
+
+def _cached_origin(session: tuple[int, datetime]) -> tuple[int, bool] | None:
+    """(origin, read at the start) from the cache, or None. A bare number: fixed by a reading."""
+    value = cache.get(_origin_key(session))
+    if value is None:
+        return None
+    return (int(value[0]), bool(value[1])) if isinstance(value, (tuple, list)) else (int(value), False)
+
+
+def _origin_key(session: tuple[int, datetime]) -> str:
+    return f"media-clock:origin:{session[0]}:{int(session[1].timestamp() * 1000)}"
+
+
+def _remember(session: tuple[int, datetime], origin: int, at_start: bool) -> int:
     if len(_origins) > 10_000:  # sessions long over (a process runs for days)
         _origins.clear()
-    _origins[session] = origin
+    _origins[session] = _Origin(origin, at_start, _monotonic())
     return origin

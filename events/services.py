@@ -465,10 +465,12 @@ def _highlight(
         session = _open_sessions(event).values_list("pk", "started_at").first() or (None, None)
     session_id, session_started_at = session
     live = event.is_live and session_id is not None
+    origin_ms = None  # the encoder's clock at the session's offset 0, when it stamped
     if live and stream_offset_ms is None:
-        stream_offset_ms = media_clock.session_stamp_ms(
+        stamp = media_clock.session_stamp(
             event_id=event.pk, session=(session_id, session_started_at), media_ms=media_ms, now=now
         )
+        stream_offset_ms, origin_ms = stamp.offset_ms, stamp.origin_ms
     highlight = Highlight.objects.create(
         event=event,
         product=product,
@@ -486,16 +488,20 @@ def _highlight(
     # frame has gone.
     if live:
         timed_metadata.send_cue_on_commit(highlight, console_frame_follows=True)
-    transaction.on_commit(lambda: _announce(highlight, message, cued=live, deals=deals))
+    transaction.on_commit(lambda: _announce(highlight, message, cued=live, deals=deals, origin_ms=origin_ms))
     return highlight
 
 
-def _announce(highlight: Highlight, message: str, *, cued: bool, deals: dict | None = None) -> None:
+def _announce(
+    highlight: Highlight, message: str, *, cued: bool, deals: dict | None = None, origin_ms: int | None = None
+) -> None:
     """Publish a committed highlight to the event's viewers, then its consoles: the card built
     once for both, with the product's flash deal if one runs (one query, so a viewer's card never
     shows a deal's end that did not happen) and its variants (kept on the product: the view's
     answer reuses them). Viewers first: the fan-out to thousands of sockets starts the moment the
-    card is built; a host's console is one socket, and its answer to the click carries the card."""
+    card is built; a host's console is one socket, and its answer to the click carries the card.
+    Viewers also get ``mediaOriginMs``, the encoder's clock at the session's offset 0 (null when
+    the wall clock stamped it): a live page maps the highlight to its video's timestamps by it."""
     product = highlight.product
     try:
         if product is None:
@@ -505,7 +511,7 @@ def _announce(highlight: Highlight, message: str, *, cued: bool, deals: dict | N
                 deals = extensions.card_deals(highlight.event_id)
             prefetch_related_objects([product], "variants")
         card = highlight_payload(highlight, deals=deals)
-        realtime.broadcast_to_event(highlight.event_id, message, card)
+        realtime.broadcast_to_event(highlight.event_id, message, {**card, "mediaOriginMs": origin_ms})
         realtime.broadcast_to_studio(
             highlight.event_id, message, studio_highlight_payload(highlight, card=card)
         )

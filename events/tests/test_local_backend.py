@@ -156,6 +156,15 @@ def test_media_time_is_the_relayed_publishers_timestamp_not_the_wall_clock(nginx
     assert nginx_http.timeouts == [0.3, 0.3, 0.3]
 
 
+def test_no_media_time_before_the_streams_first_frames(nginx_http):
+    """Between the relay's connect and its first frame nginx reports timestamp 0 with no bytes
+    in, whatever the encoder's clock (seen with ffmpeg -output_ts_offset 3600): not a media time."""
+    stat = STAT_SLOW.replace("<bytes_in>136256</bytes_in>", "<bytes_in>0</bytes_in>")
+    nginx_http.pages["/stat"] = stat.replace("<timestamp>4490</timestamp>", "<timestamp>0</timestamp>")
+
+    assert LocalBackend().media_time_ms(CHANNEL, timeout=0.3) is None
+
+
 def test_media_time_needs_the_media_server(settings):
     settings.MEDIA_SERVER_HTTP_PORT = free_port()
 

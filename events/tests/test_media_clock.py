@@ -193,3 +193,138 @@ def test_while_one_thread_asks_the_media_server_the_others_do_not_wait_for_it(mo
     assert calls == [event.pk]
     assert all(abs(offset - WALL_S * 1000) < 5_000 for offset in others)
     assert abs(first[0] - 61_250) < 1_000 and 61_250 <= after < 61_250 + 5_000
+
+
+# The origin read at the session's start (fix_origin_at_start), with a fake clock ----------------
+
+
+class _FakeClock:
+    """time.monotonic and time.sleep for fix_origin_at_start: sleeping moves the clock."""
+
+    def __init__(self):
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _start(readings, *, clock=None, session=None, deadline_s=media_clock.START_DEADLINE_SECONDS):
+    """fix_origin_at_start over ``readings`` (a value, None: no frame yet, or an error to raise),
+    the last one repeated."""
+    clock = clock or _FakeClock()
+    session = session or (1, timezone.now() - timedelta(seconds=WALL_S))
+    readings = list(readings)
+
+    def read():
+        value = readings.pop(0) if len(readings) > 1 else readings[0]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    origin = media_clock.fix_origin_at_start(
+        session=session, read=read, sleep=clock.sleep, clock=clock, deadline_s=deadline_s
+    )
+    return origin, session
+
+
+def test_the_origin_is_the_encoders_clock_at_the_sessions_first_frames():
+    """No frame for three polls (offline, then nginx's 0 before the first frame), then the
+    encoder's clock an hour in: that is the origin, for every process, and a slow encoder's
+    first click 90 s in is stamped with the media sent since (its lag is not taken as origin)."""
+    origin, session = _start([None, None, None, ORIGIN_MS + 67])
+    media_clock.forget()  # another process
+
+    stamp = media_clock.session_stamp(
+        event_id=1, session=session, media_ms=ORIGIN_MS + 67 + 40_000, now=session[1] + timedelta(seconds=90)
+    )
+
+    assert origin == ORIGIN_MS + 67 and media_clock.origin_ms(session) == ORIGIN_MS + 67
+    assert stamp == media_clock.Stamp(40_000, ORIGIN_MS + 67)
+
+
+def test_without_the_starts_reading_a_slow_encoder_read_late_counts_its_lag_as_origin():
+    """What the start's reading fixes: the first reading 90 s in of an encoder 50 s behind is
+    taken for an encoder that kept up (the wall clock stamps)."""
+    session = (1, timezone.now() - timedelta(seconds=WALL_S))
+
+    stamp = media_clock.session_stamp(
+        event_id=1, session=session, media_ms=ORIGIN_MS + 40_000, now=session[1] + timedelta(seconds=90)
+    )
+
+    assert stamp.offset_ms == 90_000 and media_clock.origin_ms(session) == ORIGIN_MS - 50_000
+
+
+def test_a_clock_that_starts_at_0_has_its_origin_at_0():
+    origin, session = _start([None, 40])
+
+    assert origin == 0 and media_clock.origin_ms(session) == 0
+    assert (
+        media_clock.session_stamp_ms(
+            event_id=1, session=session, media_ms=30_000, now=session[1] + timedelta(seconds=60)
+        )
+        == 30_000
+    )
+
+
+def test_the_starts_reading_replaces_an_origin_a_reading_fixed_before_it(monkeypatch):
+    """A click before the start's reading (a busy machine) fixed a provisional origin from the
+    wall clock; once the start's reading is in the cache, every process takes it (this one after
+    REFRESH_SECONDS)."""
+    now = [0.0]
+    monkeypatch.setattr(media_clock, "_monotonic", lambda: now[0])
+    session = (1, timezone.now() - timedelta(seconds=WALL_S))
+    early = media_clock.session_stamp_ms(
+        event_id=1, session=session, media_ms=ORIGIN_MS + 5_000, now=session[1] + timedelta(seconds=3)
+    )
+    media_clock._origins.clear()  # the start's reading in another process
+    _start([ORIGIN_MS + 1_000], session=session)
+    media_clock._origins[session] = media_clock._Origin(ORIGIN_MS + 2_000, False, 0.0)  # this one's
+
+    during = media_clock.session_stamp_ms(
+        event_id=1, session=session, media_ms=ORIGIN_MS + 8_000, now=session[1] + timedelta(seconds=10)
+    )
+    now[0] = media_clock.REFRESH_SECONDS
+    after = media_clock.session_stamp_ms(
+        event_id=1, session=session, media_ms=ORIGIN_MS + 8_000, now=session[1] + timedelta(seconds=10)
+    )
+
+    assert (early, during, after) == (3_000, 6_000, 7_000)
+
+
+def test_no_frame_before_the_deadline_fixes_nothing():
+    clock = _FakeClock()
+    origin, session = _start([None], clock=clock, deadline_s=5)
+
+    assert origin is None and media_clock.origin_ms(session) is None
+    assert 5 <= clock.now - 1_000 < 5 + 2 * media_clock.START_POLL_SECONDS
+
+
+def test_a_media_server_that_does_not_answer_is_asked_again_less_often():
+    clock = _FakeClock()
+    origin, _ = _start([BackendUnavailable("busy"), None, ORIGIN_MS + 30], clock=clock)
+
+    assert origin == ORIGIN_MS + 30
+    assert clock.now - 1_000 == pytest.approx(
+        media_clock.START_ERROR_WAIT_SECONDS + media_clock.START_POLL_SECONDS
+    )
+
+
+def test_a_reading_long_after_the_last_one_without_frames_fixes_nothing():
+    """The thread was held up between two polls: how much media came before the reading is not
+    known, so the origin is left to the readings."""
+    clock = _FakeClock()
+    readings = iter([None, ORIGIN_MS + 900])
+
+    def read():
+        value = next(readings)
+        if value is not None:
+            clock.now += media_clock.START_GAP_SECONDS + 0.1  # held up
+        return value
+
+    session = (1, timezone.now())
+    origin = media_clock.fix_origin_at_start(session=session, read=read, sleep=clock.sleep, clock=clock)
+
+    assert origin is None and media_clock.origin_ms(session) is None

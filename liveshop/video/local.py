@@ -239,9 +239,10 @@ class LocalBackend:
         """The media time of ``show/<channel id>``'s publisher (the relay of the encoder's
         stream) in /stat: the RTMP timestamp of the last message nginx received, which is the
         encoder's clock (from 0 at its first frame for ffmpeg and OBS), not the wall clock; the
-        recording is cut from the same clock. None when the channel is offline or says none."""
+        recording is cut from the same clock. None when the channel is offline or says none, or
+        before its first frames (nginx then reports 0 whatever the encoder's clock: no bytes in)."""
         stream = _find_stream(_read_stat(timeout=timeout), SHOW_APP, channel_id)
-        if stream is None or stream.find("publishing") is None:
+        if stream is None or stream.find("publishing") is None or stream.findtext("bytes_in") == "0":
             return None
         for client in stream.iterfind("client"):
             if client.find("publishing") is not None:
