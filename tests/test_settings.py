@@ -223,3 +223,23 @@ def test_the_demos_processes_share_its_sqlite_file_without_database_is_locked(tm
     writers = [subprocess.Popen(run, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
     failures = [int(writer.communicate(timeout=120)[0]) for writer in writers]
     assert (sum(failures) == 0) == (mode == "settings"), failures
+
+
+LOG_ONCE = """
+import logging, django
+django.setup()
+logging.getLogger("django.channels.server").info("HTTP GET /probe/ 200")
+logging.getLogger("django.request").error("Internal Server Error: /probe/")
+"""
+
+
+@pytest.mark.parametrize("env", [{"DJANGO_DEBUG": "true"}, PRODUCTION_ENV], ids=["debug", "production"])
+def test_a_request_is_logged_once_with_its_time_and_logger(env):
+    result = run_django(LOG_ONCE, env)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert [line.split(" ", 2)[2] for line in lines if "/probe/" in line] == [
+        "INFO django.channels.server HTTP GET /probe/ 200",
+        "ERROR django.request Internal Server Error: /probe/",
+    ]
