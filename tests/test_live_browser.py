@@ -3,7 +3,8 @@
 
 ffmpeg publishes, the event goes live; the host, logged in, clicks Feature in the console; a
 viewer whose hls.js player is playing the live stream shows the card when its video reaches the
-moment of the click (the websocket message waits out the player's live latency); a viewer who
+moment of the click (the websocket message waits out the player's live latency, placed by the
+video's timestamps from the session's origin: the encoder's clock starts an hour in); a viewer who
 opens the page afterwards sees the card at once; Clear takes it down on both."""
 
 import pytest
@@ -64,6 +65,9 @@ def _new_viewer(browser, url: str, errors: list[str], **context_options):
 
 
 HALF_SECOND_GOP = ("-g", "15", "-keyint_min", "15")  # the browser relay's keyframes, at 30 fps
+# An encoder whose clock does not start at 0 (OBS after a reconnect, ffmpeg -copyts): the page maps
+# the highlight to the video's timestamps by the session's origin the message carries.
+CLOCK_AN_HOUR_IN = ("-output_ts_offset", "3600")
 
 # Polled every 250 ms: the median of the live latency estimate's last 4 s is below 2.2 s.
 NEAR_THE_EDGE = """() => {
@@ -87,6 +91,8 @@ def _applied_in_step(viewer, highlight_id: int) -> dict:
     assert arrival is not None and arrival["playing"], arrival
     assert card["highlightId"] == highlight_id
     assert card["source"] == "socket-synced", card
+    # Placed by the stream's timestamps (its origin known), not the latency estimate.
+    assert viewer.evaluate(f"window.liveshop.placed[{highlight_id}]") == "timestamps"
     assert arrival["latency"] > 0.5, arrival  # hls.js plays a few 1 s segments behind the edge
     moment = card["mediaTarget"]
     assert moment is not None, card
@@ -126,7 +132,7 @@ def test_viewers_see_the_featured_product_in_step_with_the_live_video(
     viewer_context, viewer = _new_viewer(browser, watch_url, errors)
     late_context = None
     ingest = server.ingest(crypto.decrypt(event.stream_key_encrypted))
-    encoder = media.publish(ingest, seconds=240, extra=HALF_SECOND_GOP)
+    encoder = media.publish(ingest, seconds=240, extra=HALF_SECOND_GOP + CLOCK_AN_HOUR_IN)
     try:
         expect(viewer.locator("#product-card")).to_be_hidden()
         viewer.wait_for_function("window.liveshop && window.liveshop.socket === 'open'")

@@ -36,8 +36,10 @@ const CUE_GRACE_S = 2; // IVS: how long past its moment a websocket highlight wa
 const MAX_WAIT_S = 20; // a pending highlight is shown at the latest this long after its moment
 const DEFAULT_LATENCY_S = 3; // until the player reports its own
 // With local HLS a highlight's moment comes from the stream's timestamps (players.js,
-// mediaTimeAt), used only while they agree with the latency estimate within this (an encoder whose
-// clock does not start at 0 falls back to the estimate). Measured by bench/sync.py.
+// mediaTimeAt: its offset plus the session's origin, mediaOriginMs, the encoder's clock at the
+// session's start), used only while they agree with the latency estimate within this (a message
+// without an origin, stamped by the wall clock, is mapped as if the clock started at 0: an encoder
+// whose clock did not falls back to the estimate). Measured by bench/sync.py.
 const MAX_TIMESTAMP_DISAGREEMENT_S = 2.5;
 // A viewer retries a lost socket within 5 s at most (each wait drawn from 2.5-5 s once it is that
 // long): a show is live, and a restarted server must have its audience back within seconds, not
@@ -76,6 +78,7 @@ const debug = (window.liveshop = {
     source: "page",
   },
   history: [],
+  placed: {}, // highlight id -> what placed its moment: "timestamps" or "estimate" (momentOf)
   get status() { return state.status; },
   get socket() { return state.socket; },
   get pending() { return [...pending.keys()]; },
@@ -165,21 +168,26 @@ function onHighlightMessage(message) {
   }
   const latency = player.latency() ?? DEFAULT_LATENCY_S;
   const extra = player.hasCues ? CUE_GRACE_S : 0;
+  const moment = momentOf(player, message.offsetMs, message.mediaOriginMs, latency);
+  debug.placed[highlight.highlightId] = moment.by;
   pending.set(highlight.highlightId, {
     highlight,
-    mediaTarget: momentOf(player, message.offsetMs, latency) + extra,
+    mediaTarget: moment.at + extra,
     deadline: performance.now() + (latency + extra + MAX_WAIT_S) * 1000,
     source: player.hasCues ? "socket-no-cue" : "socket-synced",
   });
   tick();
 }
 
-/** The media time of a highlight's moment: from the stream's timestamps when the player can
- * map them (players.js, mediaTimeAt), else the playhead plus the live latency. */
-function momentOf(player, offsetMs, latency) {
+/** The media time of a highlight's moment (`at`) and what placed it (`by`): the stream's
+ * timestamps when the player can map them (players.js, mediaTimeAt; `originMs`: the encoder's
+ * clock at the session's start, null when unknown), else the playhead plus the live latency. */
+function momentOf(player, offsetMs, originMs, latency) {
   const estimate = player.mediaTime() + latency;
-  const exact = player.mediaTimeAt(offsetMs);
-  return exact !== null && Math.abs(exact - estimate) < MAX_TIMESTAMP_DISAGREEMENT_S ? exact : estimate;
+  const exact = player.mediaTimeAt(offsetMs, Number.isFinite(originMs) ? originMs : 0);
+  return exact !== null && Math.abs(exact - estimate) < MAX_TIMESTAMP_DISAGREEMENT_S
+    ? { at: exact, by: "timestamps" }
+    : { at: estimate, by: "estimate" };
 }
 
 /** An IVS in-band cue: the playhead is at the moment the host featured (or cleared). */

@@ -1,5 +1,5 @@
 /* The live page's players: one interface over hls.js (or the browser's own HLS) and the IVS
- * player, for viewer.js. A player has load(url), destroy(), mediaTime(), mediaTimeAt(offsetMs),
+ * player, for viewer.js. A player has load(url), destroy(), mediaTime(), mediaTimeAt(offsetMs, originMs),
  * latency(), rate(), active(), muted and unmute(); viewer.js keeps its flags played and trouble
  * and reads hasCues (IVS: in-band cues place the cards). `hooks` tell the page what happens:
  * playing(player), trouble(player, reason), cue(text) (an IVS in-band cue), progress() (the
@@ -21,7 +21,8 @@ import { hlsQualities, mediaOfVideo, setHlsQuality } from "./controls.js";
 // reload phase. IVS's getLiveLatency() needs no correction.
 const HLS_EDGE_SLACK_S = 0.1;
 // Local HLS can do better than an estimate: a highlight's offsetMs is its moment in the stream (ms
-// since the publish began, when the encoder's timestamps start at 0), and nginx-rtmp writes each
+// of the encoder's clock since the session's origin, the clock at its first frame: the message's
+// mediaOriginMs, 0 for an encoder whose timestamps start at 0), and nginx-rtmp writes each
 // frame's MPEG-TS timestamp as the encoder's plus 0.7 s (NGX_RTMP_HLS_DELAY, 63000 at 90 kHz);
 // hls.js maps timestamps to currentTime by its initPTS (mediaTimeAt below).
 const NGINX_RTMP_TS_DELAY_S = 0.7;
@@ -186,9 +187,12 @@ function createHlsPlayer(video, hooks) {
       resetVideo(video);
     },
     mediaTime: () => video.currentTime,
-    /** The currentTime showing the frame `offsetMs` into the stream, or null when unknown. */
-    mediaTimeAt: (offsetMs) =>
-      hls && streamOffset !== null && Number.isFinite(offsetMs) ? offsetMs / 1000 - streamOffset : null,
+    /** The currentTime showing the frame `offsetMs` into the stream whose encoder's clock read
+     * `originMs` at its start, or null when unknown. */
+    mediaTimeAt: (offsetMs, originMs = 0) =>
+      hls && streamOffset !== null && Number.isFinite(offsetMs)
+        ? (originMs + offsetMs) / 1000 - streamOffset
+        : null,
     /** Seconds from the live edge (what is being filmed now) to the frame on screen. */
     latency() {
       if (hls) {
