@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import json
 import os
+import select
 import subprocess
 import sys
 import tempfile
@@ -49,29 +50,27 @@ import _common
 import fanout
 
 MESSAGE_KEY = b'{"type":"chat_message","id":'
+BATCH_PREFIX = b'{"type":"chat_batch"'
 BATCH_WINDOW = 0.1  # chat.realtime.BATCH_WINDOW
 
 
 class ChatViewer(fanout.Viewer):
-    """fanout's viewer, counting each chat_message id (inside chat_batch frames too)."""
+    """fanout's viewer, noting each chat frame (a chat_message, or a chat_batch of them) by its
+    bytes: every socket gets the same bytes, so a frame costs one dict update here, and its ids
+    are read once per distinct frame, at the summary (the client must not be the bottleneck)."""
 
     def frame(self, opcode: int, payload: bytes):
-        if opcode != 1 or not (
-            payload.startswith(MESSAGE_KEY) or payload.startswith(b'{"type":"chat_batch"')
-        ):
+        if opcode != 1 or not (payload.startswith(MESSAGE_KEY) or payload.startswith(BATCH_PREFIX)):
             return super().frame(opcode, payload)
         if not self.live:
             return
-        now, stats = time.monotonic(), self.stats
-        at = payload.find(MESSAGE_KEY)
-        while at >= 0:
-            i = j = at + len(MESSAGE_KEY)
-            while 48 <= payload[j] <= 57:
-                j += 1
-            mid = int(payload[i:j])
-            stats.chat_counts[mid] = stats.chat_counts.get(mid, 0) + 1
-            stats.chat_last[mid] = now
-            at = payload.find(MESSAGE_KEY, j)
+        seen = self.stats.chat_frames
+        entry = seen.get(payload)
+        if entry is None:
+            seen[payload] = [1, time.monotonic()]
+        else:
+            entry[0] += 1
+            entry[1] = time.monotonic()
 
     def tap(self, text: bytes) -> None:
         """A client (masked) text frame, under 126 bytes."""
@@ -82,6 +81,23 @@ class ChatViewer(fanout.Viewer):
         self.transport.write(bytes([0x81, 0x80 | len(text)]) + mask + body)
 
 
+def chat_ids(frames: dict[bytes, list]) -> tuple[dict[int, int], dict[int, float]]:
+    """Per chat_message id: how many sockets read it and when the last did, from the frames seen."""
+    counts: dict[int, int] = {}
+    last: dict[int, float] = {}
+    for payload, (count, at) in frames.items():
+        pos = payload.find(MESSAGE_KEY)
+        while pos >= 0:
+            i = j = pos + len(MESSAGE_KEY)
+            while 48 <= payload[j] <= 57:
+                j += 1
+            mid = int(payload[i:j])
+            counts[mid] = counts.get(mid, 0) + count
+            last[mid] = max(last.get(mid, at), at)
+            pos = payload.find(MESSAGE_KEY, j)
+    return counts, last
+
+
 async def client_main() -> None:
     """The load client: fanout's, with ChatViewer, plus tapping and a summary of every id."""
     fanout.Viewer = ChatViewer  # LoadClient.connect builds its viewers from the module's name
@@ -89,7 +105,7 @@ async def client_main() -> None:
     reader = asyncio.StreamReader(limit=1 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     client = fanout.LoadClient()
-    client.stats.chat_counts, client.stats.chat_last = {}, {}  # chat ids (card ids: counts, last)
+    client.stats.chat_frames = {}  # chat frame bytes -> [sockets that read it, the last one's time]
     tapping: asyncio.Task | None = None
 
     async def tap(tappers: list[ChatViewer]) -> None:
@@ -121,11 +137,12 @@ async def client_main() -> None:
             if tapping is not None:
                 tapping.cancel()
             stats = client.stats
+            counts, last = chat_ids(stats.chat_frames)
             result = {
                 "ready": stats.ready,
                 "closed_after_ready": stats.lost_after_ready,
-                "counts": {str(k): v for k, v in stats.chat_counts.items()},
-                "last": {str(k): v for k, v in stats.chat_last.items()},
+                "counts": {str(k): v for k, v in counts.items()},
+                "last": {str(k): v for k, v in last.items()},
                 "card_counts": {str(k): v for k, v in stats.counts.items()},
                 "card_last": {str(k): v for k, v in stats.last.items()},
             }
@@ -146,6 +163,107 @@ class ChatClientProcess(fanout.ClientProcess):
             text=True,
             start_new_session=True,
         )
+
+    def send(self, cmd: str, **kwargs) -> None:
+        self.proc.stdin.write(json.dumps({"cmd": cmd, **kwargs}) + "\n")
+        self.proc.stdin.flush()
+
+    def answer(self, cmd: str, deadline: float) -> dict:
+        ready, _, _ = select.select([self.proc.stdout], [], [], deadline)
+        if not ready:
+            raise TimeoutError(f"a load client did not answer {cmd!r}")
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("a load client exited")
+        return json.loads(line)
+
+
+class ClientGroup:
+    """--clients load client processes (one core each where there are cores: --client-cpus),
+    the viewers and tappers split between them. A command goes to every process at once and their
+    answers are merged: counts add up, a message's last viewer is the latest of any process's
+    (CLOCK_MONOTONIC is one clock for the whole machine). The reference is read by the same group."""
+
+    def __init__(self, cpus: list[int | None], count: int):
+        self.clients = [ChatClientProcess(cpus[i % len(cpus)]) for i in range(count)]
+        self.cpu0: list[float] = []
+
+    def _each(self, cmd: str, shares: list[dict], deadline: float = 60) -> list[dict]:
+        pairs = list(zip(self.clients, shares, strict=True))
+        for client, kwargs in pairs:
+            client.send(cmd, **kwargs)
+        return [client.answer(cmd, deadline + kwargs.get("timeout", 0)) for client, kwargs in pairs]
+
+    def _split(self, n: int) -> list[int]:
+        k = len(self.clients)
+        return [n // k + (1 if i < n % k else 0) for i in range(k)]
+
+    def connect(self, n: int, concurrency: int, **kwargs) -> dict:
+        per = max(1, -(-concurrency // len(self.clients)))
+        answers = self._each("connect", [{**kwargs, "n": m, "concurrency": per} for m in self._split(n)])
+        errors: dict[str, int] = {}
+        for answer in answers:
+            for key, value in answer["errors"].items():
+                errors[key] = errors.get(key, 0) + value
+        return {
+            "ready": sum(a["ready"] for a in answers),
+            "per_client": [a["ready"] for a in answers],
+            "errors": errors,
+            "timed_out": sum(a["timed_out"] for a in answers),
+            "seconds": max(a["seconds"] for a in answers),
+        }
+
+    def tap(self, n: int) -> dict:
+        return {"tappers": sum(a["tappers"] for a in self._each("tap", [{"n": m} for m in self._split(n)]))}
+
+    def untap(self) -> None:
+        self._each("untap", [{} for _ in self.clients])
+
+    def summary(self) -> dict:
+        answers = self._each("summary", [{} for _ in self.clients])
+        merged = {"ready": 0, "closed_after_ready": 0}
+        merged.update({key: {} for key in ("counts", "last", "card_counts", "card_last")})
+        for answer in answers:
+            merged["ready"] += answer["ready"]
+            merged["closed_after_ready"] += answer["closed_after_ready"]
+            for counts, last in (("counts", "last"), ("card_counts", "card_last")):
+                for key, value in answer[counts].items():
+                    merged[counts][key] = merged[counts].get(key, 0) + value
+                for key, value in answer[last].items():
+                    merged[last][key] = max(merged[last].get(key, value), value)
+        return merged
+
+    def cpu_mark(self) -> None:
+        """Start measuring the clients' CPU (user+system) from now."""
+        self.cpu0 = [_cpu(client.proc.pid) for client in self.clients]
+
+    def cpu_shares(self, seconds: float) -> list[float]:
+        """Each client process's CPU since cpu_mark, as a share of one core over ``seconds``: near
+        1.0 means that client was the bottleneck."""
+        pairs = zip(self.clients, self.cpu0, strict=True)
+        return [round((_cpu(client.proc.pid) - t0) / seconds, 2) for client, t0 in pairs]
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+
+
+def _cpu(pid: int) -> float:
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def client_cpus(args) -> list[int | None]:
+    """--client-cpus: a comma list, "any" (unpinned), or by default every core but the server's
+    (--client-cpu alone when that leaves none)."""
+    if args.client_cpus == "any":
+        return [None]
+    if args.client_cpus:
+        return [int(c) for c in args.client_cpus.split(",")]
+    others = sorted(os.sched_getaffinity(0) - {args.server_cpu})
+    return others or [args.client_cpu]
 
 
 # The reference: plain websockets, batching as chat.realtime does ------------------------------
@@ -267,7 +385,7 @@ class Bench:
             separators=(",", ":"),
         )
 
-    def start_server(self, kind: str, port: int) -> subprocess.Popen:
+    def start_server(self, kind: str, port: int, **extra_env: str) -> subprocess.Popen:
         if kind == "reference":
             cmd = [*_common.taskset(self.args.server_cpu), _common.PYTHON, str(Path(__file__).resolve())]
             proc = subprocess.Popen(
@@ -275,8 +393,9 @@ class Bench:
             )
             _common.wait_for_port(port, proc)
             return proc
-        log = Path(tempfile.gettempdir()) / f"liveshop-bench-chat-{port}.log"
-        return _common.start_uvicorn(port, self.env, self.args.server_cpu, log, ws=self.args.ws)
+        self.server_log = Path(tempfile.gettempdir()) / f"liveshop-bench-chat-{port}.log"
+        env = {**self.env, **extra_env}
+        return _common.start_uvicorn(port, env, self.args.server_cpu, self.server_log, ws=self.args.ws)
 
     def run(self, kind: str) -> dict:
         import psutil
@@ -285,12 +404,11 @@ class Bench:
         args = self.args
         port = _common.free_port()
         server = self.start_server(kind, port)
-        client = ChatClientProcess(args.client_cpu)
+        client = ClientGroup(client_cpus(args), args.clients)
         stack = contextlib.ExitStack()
         try:
             path = "/viewer" if kind == "reference" else f"/ws/events/{self.event.pk}/"
-            connected = client.call(
-                "connect",
+            connected = client.connect(
                 targets=[["127.0.0.1", port, path]],
                 n=args.viewers,
                 concurrency=args.concurrency,
@@ -298,7 +416,7 @@ class Bench:
             )
             time.sleep(args.settle)
             if kind == "liveshop" and args.tappers:
-                client.call("tap", n=args.tappers)
+                client.tap(args.tappers)
             if kind == "reference":
                 from websockets.sync.client import connect as ws_connect
 
@@ -307,6 +425,7 @@ class Bench:
             sent: dict[int, float] = {}
             post_ms: list[float] = []
             cpu0 = proc.cpu_times()
+            client.cpu_mark()
             started = time.monotonic()
             total = int(args.rate * args.seconds)
             lock = threading.Lock()
@@ -340,7 +459,8 @@ class Bench:
             posting = time.monotonic() - started
             time.sleep(args.drain)
             cpu1 = proc.cpu_times()
-            summary = client.call("summary")
+            client_cpu = client.cpu_shares(posting + args.drain)
+            summary = client.summary()
         finally:
             stack.close()
             client.close()
@@ -368,6 +488,8 @@ class Bench:
             "lost": expected_each * len(sent) - received,
             "cpu_us_per_delivery": cpu / max(1, received) * 1e6,
             "server_cpu_share": round(cpu / (posting + args.drain), 2),
+            "client_cpu_share": client_cpu,
+            "per_client": connected["per_client"],
         }
 
 
@@ -473,6 +595,19 @@ def poster_main(job: dict) -> None:
     print(json.dumps({"posted": posted[0], "not_posted": len(failed)}), flush=True)
 
 
+def server_written(log: Path, wall_offset: float) -> list[tuple[float, float]]:
+    """(click time on CLOCK_MONOTONIC, click -> last socket written ms) of each card, from the
+    server's EMF lines (liveshop.metrics.featured_delivered; emitted when written to the last)."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        if '"ClickToViewerDelay"' not in line or not line.startswith("{"):
+            continue
+        doc = json.loads(line)
+        ms = doc["ClickToViewerDelay"]
+        found.append((doc["_aws"]["Timestamp"] / 1000 - ms / 1000 - wall_offset, ms))
+    return found
+
+
 def child(role: str, job: dict) -> subprocess.Popen:
     return subprocess.Popen(
         [_common.PYTHON, str(Path(__file__).resolve()), "--role", role, "--job", json.dumps(job)],
@@ -491,14 +626,15 @@ def run_phased(bench: Bench, kind: str) -> dict:
     args = bench.args
     load = [os.getloadavg()]
     port = _common.free_port()
-    server = bench.start_server("liveshop", port)
-    client = ChatClientProcess(args.client_cpu)
+    # The card run asks the server for its click -> last socket written delays (liveshop.metrics'
+    # EMF lines in its log): the server's share of each card's delay, apart from the client's.
+    server = bench.start_server("liveshop", port, **({"LIVESHOP_METRICS": "emf"} if kind == "card" else {}))
+    client = ClientGroup(client_cpus(args), args.clients)
     helper, helped = None, None
     sent: dict[str, dict[int, tuple[float, int]]] = {"chat": {}, "card": {}}
     lock, failed = threading.Lock(), []
     try:
-        connected = client.call(
-            "connect",
+        connected = client.connect(
             targets=[["127.0.0.1", port, f"/ws/events/{bench.event.pk}/"]],
             n=args.viewers,
             concurrency=args.concurrency,
@@ -511,7 +647,7 @@ def run_phased(bench: Bench, kind: str) -> dict:
         timing = {"started": started, "window": args.window, "windows": windows}
         if kind == "flood":
             if args.tappers:
-                client.call("tap", n=args.tappers)
+                client.tap(args.tappers)
             helper = child(
                 "flooder",
                 {
@@ -537,8 +673,10 @@ def run_phased(bench: Bench, kind: str) -> dict:
                 },
             )
         time.sleep(max(0.0, started - time.monotonic()))
+        wall_offset = time.time() - time.monotonic()
         proc = psutil.Process(server.pid)
         cpu0 = proc.cpu_times()
+        client.cpu_mark()
 
         def window_of(t: float) -> int:
             return int((t - started) // args.window) % 2
@@ -580,7 +718,7 @@ def run_phased(bench: Bench, kind: str) -> dict:
         for w in range(windows):
             phase = w % 2
             if kind == "card" and args.tappers:
-                client.call("tap" if phase else "untap", n=args.tappers)
+                client.tap(args.tappers) if phase else client.untap()
             window_end = started + (w + 1) * args.window
             while (at := started + i / args.rate) < window_end:
                 time.sleep(max(0.0, at - time.monotonic()))
@@ -595,7 +733,8 @@ def run_phased(bench: Bench, kind: str) -> dict:
         load.append(os.getloadavg())
         time.sleep(args.drain)
         cpu1 = proc.cpu_times()
-        summary = client.call("summary")
+        client_cpu = client.cpu_shares(end - started + args.drain)
+        summary = client.summary()
     finally:
         if helper is not None and helper.poll() is None:
             helper.kill()
@@ -617,6 +756,11 @@ def run_phased(bench: Bench, kind: str) -> dict:
             "max": max(latencies, default=float("nan")),
             "lost": expected * len(items) - received,
         }
+        if kind == "card":
+            cards = server_written(bench.server_log, wall_offset)
+            written = [ms for at, ms in cards if window_of(at) == phase]
+            phases[name]["written_p50"] = _common.percentile(written, 50)
+            phases[name]["written_p99"] = _common.percentile(written, 99)
     return {
         "kind": kind,
         "viewers": connected["ready"],
@@ -634,8 +778,21 @@ def run_phased(bench: Bench, kind: str) -> dict:
         "server_cpu_share": round(
             ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / (end - started), 2
         ),
+        "client_cpu_share": client_cpu,
         "load": [round(x, 1) for x in load[0]] + [round(x, 1) for x in load[-1]],
     }
+
+
+def shares(values: list[float]) -> str:
+    return " + ".join(f"{c:.0%}" for c in values)
+
+
+def written(r: dict) -> str:
+    """The card's click -> last socket written by the server, without / with the storm."""
+    if "without_written_p50" not in r:
+        return ""
+    cells = (f"{r[f'{p}_written_p50']:.0f} / {r[f'{p}_written_p99']:.0f}" for p in ("without", "with"))
+    return " / ".join(cells)
 
 
 def main() -> None:
@@ -660,7 +817,11 @@ def main() -> None:
     parser.add_argument("--flood-rate", type=float, default=200, help="chat_post frames a second")
     parser.add_argument("--card-interval", type=float, default=0.5, help="card: seconds between features")
     parser.add_argument("--server-cpu", type=int, default=0)
-    parser.add_argument("--client-cpu", type=int, default=1)
+    parser.add_argument("--client-cpu", type=int, default=1, help="the bench's own core (its posts, clicks)")
+    parser.add_argument("--clients", type=int, default=2, help="load client processes, the viewers split")
+    parser.add_argument(
+        "--client-cpus", default="", help='their cores: "1,2" or "any"; default: all but the server\'s'
+    )
     parser.add_argument("--ws", default="websockets-sansio")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--settle", type=float, default=2.5)
@@ -695,22 +856,27 @@ def main() -> None:
             print(f"   {result}", flush=True)
     finally:
         _common.cleanup_redis(args.redis_url)
-    print("\n| run | viewers | msg/s | post -> last viewer p50 / p99 ms | lost | µs/delivery | server CPU |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "\n| run | viewers | msg/s | post -> last viewer p50 / p99 ms | lost | µs/delivery | server CPU "
+        "| client CPU each |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for r in results:
         if "measured" in r:
             continue
         print(
             f"| {r['kind']} | {r['viewers']:,} | {r['achieved_rate']} | {r['p50']:.0f} / {r['p99']:.0f} "
-            f"| {r['lost']} | {r['cpu_us_per_delivery']:.1f} | {r['server_cpu_share']:.0%} |"
+            f"| {r['lost']} | {r['cpu_us_per_delivery']:.1f} | {r['server_cpu_share']:.0%} "
+            f"| {shares(r['client_cpu_share'])} |"
         )
     phased = [r for r in results if "measured" in r]
     if phased:
         print(
             "\n| run | viewers | measured | without: n, p50 / p99 ms, lost | with: n, p50 / p99 ms, lost "
-            "| p99 with / without | load 1/5/15 min (start; end) |"
+            "| p99 with / without | card written, server: without / with p50 / p99 ms | client CPU each "
+            "| load 1/5/15 min (start; end) |"
         )
-        print("|---|---:|---|---:|---:|---:|---|")
+        print("|---|---:|---|---:|---:|---:|---|---|---|")
     for r in phased:
         cells = [
             f"{r[f'{p}_n']}, {r[f'{p}_p50']:.0f} / {r[f'{p}_p99']:.0f}, {r[f'{p}_lost']}"
@@ -718,7 +884,8 @@ def main() -> None:
         ]
         print(
             f"| {r['kind']} | {r['viewers']:,} | {r['measured']} | {cells[0]} | {cells[1]} "
-            f"| {r['p99_ratio']:.2f} | {r['load'][:3]}; {r['load'][3:]} |"
+            f"| {r['p99_ratio']:.2f} | {written(r)} | {shares(r['client_cpu_share'])} "
+            f"| {r['load'][:3]}; {r['load'][3:]} |"
         )
 
 

@@ -195,6 +195,8 @@ class Hub:
             return 0
         if text == RESYNC:
             return await self.resync_topics([topic])
+        if background and self._urgent:  # a batch due while a card is on its way starts after it
+            await self._give_way()
         delivered = 0
         frame = None
         backlogged: list[Sink] = []

@@ -57,6 +57,18 @@ async def test_a_card_reaches_every_socket_before_the_rest_of_a_chat_batch(hub):
     assert log == [CHAT] * 10 + [CARD] * 100 + [CHAT] * 90
 
 
+async def test_a_batch_due_while_a_card_is_on_its_way_writes_nothing_until_the_card_is_done(hub):
+    """The forwarder's window may end in the middle of a card: the batch starts after it."""
+    log = await sockets(hub, 30)
+
+    card = asyncio.create_task(hub.deliver("event-1", "card"))
+    await asyncio.sleep(0)  # the card has written its first stretch and yielded
+    batch = asyncio.create_task(hub.deliver("event-1", "chat batch", background=True))
+    await asyncio.gather(card, batch)
+
+    assert log == [CARD] * 30 + [CHAT] * 30
+
+
 async def test_two_deliveries_that_go_first_still_share_the_loop(hub):
     """Only background deliveries wait: the card and a stream state interleave as before."""
     log = await sockets(hub, 30)
