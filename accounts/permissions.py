@@ -19,6 +19,7 @@ from enum import StrEnum
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Membership, Organization
 
@@ -42,6 +43,25 @@ class Action(StrEnum):
     EDIT_BRAND = "edit_brand"  # the brand's own settings: its time zone (owners only)
     WATCH = "watch"  # watch an event (page, stream_details, socket, replay): an object rule decides
 
+
+# What a refused person reads (a 403 page, a form's error, a command's output), one per action.
+REFUSALS: dict[Action, str] = {
+    Action.VIEW: _("You may not see this brand's studio."),
+    Action.EDIT_CATALOG: _("You may not add or change this brand's products."),
+    Action.DELETE_CATALOG: _("You may not delete this brand's products."),
+    Action.MANAGE_EVENTS: _("You may not create or change this brand's events."),
+    Action.HOST_EVENT: _("You may not host this brand's shows."),
+    Action.EDIT_RECORDING: _("You may not edit the product cues of this brand's recordings and videos."),
+    Action.MODERATE_CHAT: _("You may not moderate this brand's chats."),
+    Action.READ_MODERATION_LOG: _("You may not read this brand's moderation log."),
+    Action.EXPORT_CHAT: _("You may not export this brand's chats."),
+    Action.MANAGE_MEMBERS: _("You may not manage this brand's people."),
+    Action.MANAGE_ORDERS: _("You may not manage this brand's orders."),
+    Action.VIEW_ANALYTICS: _("You may not see this brand's analytics."),
+    Action.MANAGE_EMBED: _("You may not change this brand's embedded player."),
+    Action.EDIT_BRAND: _("You may not change this brand's settings."),
+    Action.WATCH: _("You may not watch this show."),
+}
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.OWNER: frozenset(Action),
@@ -134,7 +154,7 @@ def can_in_any(user, action: Action) -> bool:
 def require(user, action: Action, obj: Model) -> None:
     """Raise PermissionDenied unless ``can(user, action, obj)``."""
     if not can(user, action, obj):
-        raise PermissionDenied(f"You may not {action.value.replace('_', ' ')} for this brand.")
+        raise PermissionDenied(str(REFUSALS[Action(action)]))  # in the language of the request
 
 
 def scope(queryset: QuerySet, user, action: Action = Action.VIEW) -> QuerySet:

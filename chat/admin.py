@@ -83,7 +83,7 @@ class ModerationActionAdmin(ReadOnlyScopedAdmin):
     """The moderation log: the brand's owners see who did what, to whom, when."""
 
     view_action = Action.READ_MODERATION_LOG
-    list_display = ("created_at", "actor", "kind", "target", "event", "detail", "organization")
+    list_display = ("created_at", "actor", "kind", "target", "event", "detail_text", "organization")
     list_filter = ("kind", "organization")
     list_select_related = ("actor", "target", "event", "organization")
     date_hierarchy = "created_at"

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
@@ -159,16 +160,16 @@ class ModerationAction(models.Model):
     """The moderation log: who did what, to whom, when. Rows are never changed or deleted."""
 
     class Kind(models.TextChoices):
-        HIDE = "hide", "Hid a message"
-        TIMEOUT = "timeout", "Timed out"
-        BAN = "ban", "Banned"
-        UNBAN = "unban", "Lifted a ban or time-out"
-        SLOW_MODE = "slow_mode", "Set slow mode"
-        WORD_LIST = "word_list", "Changed the word list"
-        APPROVE = "approve", "Approved a held message"
-        REJECT = "reject", "Rejected a held message"
-        PIN = "pin", "Pinned a message"
-        UNPIN = "unpin", "Unpinned a message"
+        HIDE = "hide", _("Hid a message")
+        TIMEOUT = "timeout", pgettext_lazy("moderation log", "Timed out")
+        BAN = "ban", pgettext_lazy("moderation log", "Banned")
+        UNBAN = "unban", _("Lifted a ban or time-out")
+        SLOW_MODE = "slow_mode", _("Set slow mode")
+        WORD_LIST = "word_list", _("Changed the word list")
+        APPROVE = "approve", _("Approved a held message")
+        REJECT = "reject", _("Rejected a held message")
+        PIN = "pin", _("Pinned a message")
+        UNPIN = "unpin", _("Unpinned a message")
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="moderation_actions"
@@ -186,7 +187,10 @@ class ModerationAction(models.Model):
     message = models.ForeignKey(
         ChatMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="moderation_actions"
     )
-    detail = models.CharField(max_length=200, blank=True)
+    detail = models.CharField(max_length=200, blank=True)  # English: what params say (older rows: only this)
+    # What the step set, worded when shown in the reader's language (``detail_text``): a time-out's
+    # {"minutes"}, slow mode's {"seconds"}, a lift's {"lifted"}, a word list's {"words", "action"}.
+    params = models.JSONField(default=dict, blank=True, db_default={})
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -194,7 +198,33 @@ class ModerationAction(models.Model):
         indexes = [models.Index(fields=["organization", "-created_at"], name="moderation_log_newest")]
 
     def __str__(self):
-        return f"{self.actor}: {self.get_kind_display()} {self.detail}".strip()
+        return f"{self.actor}: {self.get_kind_display()} {self.detail_text}".strip()
+
+    @property
+    def detail_text(self) -> str:
+        """The step's detail in the active language ("5 min", "3 Wörter, zur Prüfung zurückhalten")."""
+        return moderation_detail(self.kind, self.params or {}) or self.detail
+
+
+def moderation_detail(kind: str, params: dict) -> str:
+    """A moderation step's detail, worded from its ``params`` in the active language ("" for none)."""
+    Kind = ModerationAction.Kind
+    if kind == Kind.TIMEOUT and "minutes" in params:
+        return gettext("%(minutes)s min") % {"minutes": params["minutes"]}
+    if kind == Kind.SLOW_MODE and "seconds" in params:
+        seconds = params["seconds"]
+        return gettext("%(seconds)s s") % {"seconds": seconds} if seconds else gettext("off")
+    if kind == Kind.UNBAN and "lifted" in params:
+        return ngettext("%(count)s lifted", "%(count)s lifted", params["lifted"]) % {
+            "count": params["lifted"]
+        }
+    if kind == Kind.WORD_LIST and "words" in params:
+        action = {"reject": gettext("refused"), "hold": gettext("held for review")}.get(
+            params.get("action"), ""
+        )
+        words = ngettext("%(count)s word", "%(count)s words", params["words"]) % {"count": params["words"]}
+        return f"{words}, {action}" if action else words
+    return ""
 
 
 class Poll(models.Model):

@@ -37,10 +37,12 @@ import weakref
 
 from channels.db import database_sync_to_async
 from django.db import transaction
+from django.utils import translation
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext, ngettext
 
 from events.realtime import RESYNC, encode, event_group_name, publish
+from liveshop.i18n import language_of_scope
 
 logger = logging.getLogger(__name__)
 
@@ -228,15 +230,11 @@ class RecentMessages:
         tag = frame.pop("tag", None)
         kind = frame.pop("type")
         restriction = frame if kind == "chat_restricted" else None
-        if restriction is None:
-            text = encode("chat.restored", {})
-        else:
-            text = encode("chat.removed", restriction_error(restriction))
         for sink in list(self.hub.topics.get(event_group_name(self.event_id), ())):
             if tag and getattr(sink, "chat_tag", None) == tag:
                 sink.chat_restriction = restriction
                 with contextlib.suppress(Exception):
-                    await sink.deliver(text)
+                    await sink.deliver(_restriction_frame(restriction, getattr(sink, "scope", None)))
 
     def _set_poll(self, poll: dict | None) -> None:
         from chat.selectors import poll_hide_at
@@ -376,6 +374,15 @@ def _restricted(consumer) -> bool:
         consumer.chat_restriction = None
         return False
     return True
+
+
+def _restriction_frame(restriction: dict | None, scope) -> str:
+    """chat_removed (or chat_restored) for one of the person's sockets, in its page's language
+    (the person's few sockets only: each is worded on its own)."""
+    if restriction is None:
+        return encode("chat.restored", {})
+    with translation.override(language_of_scope(scope or {})):
+        return encode("chat.removed", restriction_error(restriction))
 
 
 def restriction_error(restriction: dict) -> dict:

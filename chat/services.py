@@ -15,7 +15,7 @@ import time
 from datetime import timedelta
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import get_text_list
 from django.utils.translation import gettext, ngettext
 
@@ -24,7 +24,15 @@ from accounts.models import Organization
 from accounts.permissions import Action
 from chat import payloads, realtime, rooms, selectors
 from chat.exceptions import MessageRefused, ModerationRefused
-from chat.models import BODY_MAX, BrandChatPolicy, ChatMessage, ChatRestriction, ChatRoom, ModerationAction
+from chat.models import (
+    BODY_MAX,
+    BrandChatPolicy,
+    ChatMessage,
+    ChatRestriction,
+    ChatRoom,
+    ModerationAction,
+    moderation_detail,
+)
 from events import media_clock
 from events.models import LiveEvent, StreamSession
 from liveshop import ratelimit
@@ -264,7 +272,7 @@ def time_out(*, event: LiveEvent, user, minutes: int, by) -> ChatRestriction:
         )
     until = timezone.now() + timedelta(minutes=minutes)
     restriction = _restrict(event, user, ChatRestriction.Kind.TIMEOUT, until, by)
-    _log(event, by, ModerationAction.Kind.TIMEOUT, target=user, detail=f"{minutes} min")
+    _log(event, by, ModerationAction.Kind.TIMEOUT, target=user, params={"minutes": minutes})
     rooms.disconnect_on_commit(restriction, event)
     realtime.restrict_on_commit(
         selectors.open_chat_ids(event.organization_id), user.pk, {"until": until.timestamp()}
@@ -303,7 +311,7 @@ def lift_restrictions(*, organization: Organization, user, by) -> int:
         lifted_at=timezone.now(), lifted_by=by
     )
     kind = ModerationAction.Kind.UNBAN
-    _log(None, by, kind, organization=organization, target=user, detail=f"{lifted} lifted")
+    _log(None, by, kind, organization=organization, target=user, params={"lifted": lifted})
     if lifted:
         realtime.restrict_on_commit(selectors.open_chat_ids(organization.pk), user.pk, None)
     return lifted
@@ -325,8 +333,8 @@ def set_blocked_words(
     policy.full_clean()
     policy.save(update_fields=["blocked_words", "word_action"])
     count = len(policy.word_list)
-    detail = f"{count} words, {policy.get_word_action_display().lower()}"
-    _log(None, by, ModerationAction.Kind.WORD_LIST, organization=organization, detail=detail)
+    params = {"words": count, "action": policy.word_action}
+    _log(None, by, ModerationAction.Kind.WORD_LIST, organization=organization, params=params)
     return policy
 
 
@@ -364,14 +372,18 @@ def set_slow_mode(*, event: LiveEvent, seconds: int, by) -> ChatRoom:
     room.slow_mode_seconds = seconds
     room.full_clean()
     room.save(update_fields=["slow_mode_seconds"])
-    _log(event, by, ModerationAction.Kind.SLOW_MODE, detail=f"{seconds} s" if seconds else "off")
+    _log(event, by, ModerationAction.Kind.SLOW_MODE, params={"seconds": seconds})
     realtime.broadcast_on_commit(event.pk, "chat.settings", {"slowModeSeconds": seconds})
     return room
 
 
 def _log(
-    event: LiveEvent | None, by, kind: str, *, organization=None, target=None, message=None, detail: str = ""
+    event: LiveEvent | None, by, kind: str, *, organization=None, target=None, message=None, params=None
 ) -> None:
+    """One row of the moderation log: ``params`` worded when shown (``detail`` keeps the English)."""
+    params = params or {}
+    with translation.override("en"):
+        detail = moderation_detail(kind, params)
     ModerationAction.objects.create(
         organization_id=event.organization_id if event else organization.pk,
         event=event,
@@ -380,4 +392,5 @@ def _log(
         target=target,
         message=message,
         detail=detail,
+        params=params,
     )

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from catalog.models import Product, Variant
+from commerce import status_notes
 from commerce.countries import COUNTRIES
 from events.models import Highlight, LiveEvent
 from recordings.models import ProductCue, Recording
@@ -161,7 +162,10 @@ class Order(models.Model):
     region = models.CharField("state or region", max_length=100, blank=True)
     country = models.CharField(max_length=2, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    status_reason = models.CharField(max_length=300, blank=True)
+    status_reason = models.CharField(max_length=300, blank=True)  # English: the admin's, logs'
+    # Why it has its status, worded when shown in the reader's language (commerce.status_notes).
+    status_note = models.CharField(max_length=32, blank=True, default="", db_default="")
+    status_params = models.JSONField(default=dict, blank=True, db_default={})
     currency = models.CharField(max_length=3)
     total = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(0)])
     payment_backend = models.CharField(max_length=20)
@@ -193,6 +197,11 @@ class Order(models.Model):
 
     def __str__(self):
         return f"Order {self.pk} ({self.get_status_display()})"
+
+    @property
+    def status_note_text(self) -> str:
+        """Why it has its status, in the active language (status_reason for an older row)."""
+        return status_notes.wording(self.status_note, self.status_params or {}, self.status_reason)
 
 
 class OrderLine(Attribution):

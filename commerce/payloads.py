@@ -62,7 +62,7 @@ def order_payload(order: Order) -> dict:
         "token": str(order.token),
         "status": order.status,
         "statusText": order.get_status_display(),
-        "reason": order.status_reason,
+        "reason": order.status_note_text,
         "currency": order.currency,
         "total": str(order.total),
         "email": order.email,

@@ -18,7 +18,7 @@ from django.utils.translation import gettext
 
 from accounts import permissions
 from accounts.permissions import Action
-from commerce import payments, services
+from commerce import payments, services, status_notes
 from commerce.exceptions import OrderNotCancelable, RefundRefused
 from commerce.models import Order, OrderRefund
 from liveshop.display import format_price
@@ -182,18 +182,21 @@ def _refund_failed(order: Order, row: OrderRefund, *, was: str | None) -> str:
     if was == RefundStatus.SUCCEEDED:
         order.refunded_total = max(Decimal(0), order.refunded_total - row.amount)
     pending = _total(order.refunds.exclude(pk=row.pk), RefundStatus.PENDING)
-    reason = row.reason or "no reason given"
     was_all_left = row.amount >= order.total - order.refunded_total - pending
     if order.status in (Status.REFUNDED, Status.NEEDS_REFUND) or (
         order.status == Status.PAID and was_all_left
     ):
         order.status, order.refund_id = Status.NEEDS_REFUND, ""
-        order.status_reason = f"The refund failed at the payment provider ({reason}): refund it again."[:300]
+        noted = status_notes.set_note(order, status_notes.REFUND_FAILED, reason=row.reason)
     else:
-        order.status_reason = (
-            f"A refund of {row.amount} {order.currency} failed at the payment provider ({reason})."[:300]
+        noted = status_notes.set_note(
+            order,
+            status_notes.PART_REFUND_FAILED,
+            amount=str(row.amount),
+            currency=order.currency,
+            reason=row.reason,
         )
-    order.save(update_fields=["status", "refund_id", "status_reason", "refunded_total"])
+    order.save(update_fields=["status", "refund_id", "refunded_total", *noted])
     return "refund failed"
 
 

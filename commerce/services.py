@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 from accounts import permissions
 from accounts.permissions import Action
 from catalog.models import Variant
-from commerce import carts, deals, payments, selectors, stock
+from commerce import carts, deals, payments, selectors, status_notes, stock
 from commerce.exceptions import (
     CurrencyMismatch,
     EmptyCart,
@@ -94,9 +94,12 @@ def add_to_cart(
 
 
 def _variant_for_sale(cart: Cart, variant_id: int) -> Variant:
+    # One row by its id: no ordering (Variant's default sorts by product and brand name, which
+    # joined accounts_organization into every add to cart for nothing).
     variant = (
         Variant.objects.select_related("product")
         .filter(pk=variant_id, organization_id=cart.organization_id, is_active=True, product__is_active=True)
+        .order_by()
         .first()
     )
     if variant is None:
@@ -206,7 +209,7 @@ def start_checkout(
     try:
         payment = backend.create_payment(request, idempotency_key=f"order-{order.token}")
     except payments.PaymentBackendError as exc:
-        _end_pending(order.pk, Status.FAILED, str(exc))
+        _end_pending(order.pk, Status.FAILED, status_notes.PAYMENT_FAILED, reason=str(exc))
         raise
     order.payment_id = payment.id
     # Its own autocommit UPDATE: the provider is called after the reservation's commit (above).
@@ -222,7 +225,7 @@ def _reserve_order(
     if cart is None:
         raise EmptyCart(gettext("Your cart is empty."))
     for pending in Order.objects.filter(cart_id=cart.pk, status=Status.PENDING).values_list("pk", flat=True):
-        _end_pending(pending, Status.CANCELED, "Replaced by a new checkout.")
+        _end_pending(pending, Status.CANCELED, status_notes.REPLACED)
     lines = list(cart.lines.select_related("variant__product").order_by("variant_id"))
     if not lines:
         raise EmptyCart(gettext("Your cart is empty."))
@@ -306,15 +309,15 @@ def _snapshot(line: CartLine, price: carts.LinePrice) -> dict:
 
 
 @transaction.atomic
-def _end_pending(order_id: int, status: str, reason: str) -> bool:
+def _end_pending(order_id: int, status: str, note: str, **params) -> bool:
     """Release a pending order's reservations and give it ``status``; False when it was no longer
     pending (paid meanwhile). Locks the order."""
     order = Order.objects.select_for_update().filter(pk=order_id, status=Status.PENDING).first()
     if order is None:
         return False
     _release(order)
-    order.status, order.status_reason = status, reason[:300]
-    order.save(update_fields=["status", "status_reason"])
+    order.status = status
+    order.save(update_fields=["status", *status_notes.set_note(order, note, **params)])
     if order.payment_id:  # the provider calls its payment off: a late payment is refused, not taken
         enqueue_on_commit("commerce.tasks.cancel_payment_task", order.pk)
     return True
@@ -382,8 +385,9 @@ def _apply_payment_event(backend: str, event: payments.PaymentEvent) -> tuple[st
         if order.status != Status.PENDING:
             return f"already {order.status}", order
         _release(order)
-        order.status, order.status_reason = Status.FAILED, (event.reason or "The payment failed.")[:300]
-        order.save(update_fields=["status", "status_reason"])
+        order.status = Status.FAILED
+        noted = status_notes.set_note(order, status_notes.PAYMENT_FAILED, reason=event.reason or "")
+        order.save(update_fields=["status", *noted])
         return "failed", order
     if (event.amount_minor, event.currency) != (
         payments.minor_units(order.total, order.currency),
@@ -416,19 +420,17 @@ def _mark_paid(order: Order) -> str:
         return f"already {order.status}"
     if order.status != Status.PENDING and not _take_again(order):
         order.status = Status.NEEDS_REFUND
-        order.status_reason = "Paid after its reservation ended, and the stock was gone: refund it."
-        order.save(update_fields=["status", "status_reason"])
+        order.save(update_fields=["status", *status_notes.set_note(order, status_notes.PAID_TOO_LATE)])
         return "needs refund"
     order.reservations.filter(status=StockReservation.Status.ACTIVE).update(
         status=StockReservation.Status.COMMITTED
     )
-    order.status, order.status_reason, order.paid_at = Status.PAID, "", timezone.now()
-    order.save(update_fields=["status", "status_reason", "paid_at"])
-    # Only this transition queues it, and the task sends once (commerce.emails): a redelivered
-    # or reordered success event never mails the buyer twice.
-    enqueue_on_commit("commerce.tasks.send_order_confirmation_task", order.pk)
-    # Its lines become the viewer's purchases (analytics.ViewerInteraction), off this transaction.
-    enqueue_on_commit("analytics.tasks.record_purchases_task", order.pk)
+    order.status, order.paid_at = Status.PAID, timezone.now()
+    order.save(update_fields=["status", "paid_at", *status_notes.set_note(order, "")])
+    # Only this transition queues it: the confirmation (sent once: commerce.emails, so a
+    # redelivered or reordered success event never mails the buyer twice) and the viewer's
+    # purchases (analytics.ViewerInteraction), queued by the worker: one message from the request.
+    enqueue_on_commit("commerce.tasks.order_paid_task", order.pk)
     if order.cart_id:
         CartLine.objects.filter(
             cart_id=order.cart_id, variant_id__in=order.lines.values_list("variant_id", flat=True)
@@ -465,9 +467,7 @@ def release_expired_reservations(*, now=None) -> int:
         .values_list("order_id", flat=True)
         .distinct()
     )
-    return sum(
-        _end_pending(order_id, Status.EXPIRED, "The reservation expired before payment.") for order_id in due
-    )
+    return sum(_end_pending(order_id, Status.EXPIRED, status_notes.EXPIRED) for order_id in due)
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -346,17 +347,31 @@ def send_invited_sign_in_link(*, email: str) -> None:
 
 
 def _send_sign_in(*, email: str, event: LiveEvent, next_url: str, ttl: timedelta) -> None:
+    """The sign-in link's e-mail, written in the language of the page it was asked on."""
     try:
         _, token = accounts.create_sign_in_link(email=email, next_url=next_url, ttl=ttl)
     except accounts.SignInLinkRefused:
         logger.info("No sign-in link sent", extra={"event_id": event.pk})
         return
     context = {"event": event, "sign_in_url": sign_in_url(token), "minutes": int(ttl.total_seconds() // 60)}
-    subject = f"Your sign-in link for {event.title}"
-    transaction.on_commit(lambda: _send_all([(subject, "emails/sign_in_link.txt", context, email)]))
+    subject = gettext("Your sign-in link for %(title)s") % {"title": event.title}
+    letter = Letter(subject, render_to_string("emails/sign_in_link.txt", context), email, event.pk)
+    transaction.on_commit(lambda: _send_all([letter]))
 
 
-def _invitation_letter(event: LiveEvent, email: str) -> tuple[str, str, dict, str]:
+@dataclass(frozen=True)
+class Letter:
+    """An e-mail written (in the active language) when it was decided on, sent after commit."""
+
+    subject: str
+    body: str
+    to: str
+    event_id: int
+
+
+def _invitation_letter(event: LiveEvent, email: str) -> Letter:
+    """The invitation, in the language of the studio page the brand invited from (the invitee's
+    own is not known), its time in the brand's time zone."""
     context = {
         "event": event,
         "watch_url": f"{settings.SITE_URL.rstrip('/')}{watch_path(event)}",
@@ -370,12 +385,18 @@ def _invitation_letter(event: LiveEvent, email: str) -> tuple[str, str, dict, st
         pass  # the brand's own people, or a flooded mailbox: the e-mail says to log in
     else:
         context["sign_in_url"] = sign_in_url(token)
-    return f"You're invited: {event.title} ({event.organization})", "emails/invitation.txt", context, email
+    subject = gettext("You're invited: %(title)s (%(brand)s)") % {
+        "title": event.title,
+        "brand": event.organization.name,
+    }
+    with timezone.override(event.organization.zone):
+        body = render_to_string("emails/invitation.txt", context)
+    return Letter(subject, body, email, event.pk)
 
 
-def _send_all(letters: list[tuple[str, str, dict, str]]) -> None:
-    for subject, template, context, email in letters:
+def _send_all(letters: list[Letter]) -> None:
+    for letter in letters:
         try:
-            send_mail(subject, render_to_string(template, context), None, [email])
+            send_mail(letter.subject, letter.body, None, [letter.to])
         except Exception:  # one bad address must not stop the others; the log names no secret
-            logger.warning("Invitation e-mail not sent", extra={"event_id": context["event"].pk})
+            logger.warning("Invitation e-mail not sent", extra={"event_id": letter.event_id})

@@ -121,17 +121,35 @@ class CueRow:
     end_ms: int | None
 
 
-def _ms(value, label: str, *, optional: bool = False) -> int | None:
+# The editor's per-field time errors, each written whole for translators (a cue's start or end).
+_TIME_ERRORS = {
+    "start": {
+        "required": _("The start is required."),
+        "number": _("The start must be a number of milliseconds."),
+        "negative": _("The start cannot be before the start of the video."),
+        "too_late": _("The start is past the end of any video (at most %(max)s ms)."),
+    },
+    "end": {
+        "required": _("The end is required."),
+        "number": _("The end must be a number of milliseconds."),
+        "negative": _("The end cannot be before the start of the video."),
+        "too_late": _("The end is past the end of any video (at most %(max)s ms)."),
+    },
+}
+
+
+def _ms(value, field: str, *, optional: bool = False) -> int | None:
+    errors = _TIME_ERRORS[field]
     if value is None or value == "":
         if optional:
             return None
-        raise ValidationError(f"{label} is required.")
+        raise ValidationError(errors["required"])
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationError(f"{label} must be a number of milliseconds.")
+        raise ValidationError(errors["number"])
     if value < 0:
-        raise ValidationError(f"{label} cannot be before the start of the video.")
+        raise ValidationError(errors["negative"])
     if value > OPEN_END_MS:  # 99:59:59.999, the longest time SRT (and so export) can write
-        raise ValidationError(f"{label} is past the end of any video (at most {OPEN_END_MS} ms).")
+        raise ValidationError(errors["too_late"], params={"max": OPEN_END_MS})
     return round(value)
 
 
@@ -140,7 +158,7 @@ def clean_cue_rows(rows, *, products: dict[int, Product]) -> tuple[list[CueRow],
     the brand's products; replace_cues checks overlaps and the duration): the cues, and the
     errors by row index (empty when all are good)."""
     if not isinstance(rows, list):
-        return [], {-1: ["Expected a list of cues."]}
+        return [], {-1: [gettext("Expected a list of cues.")]}
     cues, errors = [], {}
     for index, row in enumerate(rows):
         try:
@@ -152,12 +170,12 @@ def clean_cue_rows(rows, *, products: dict[int, Product]) -> tuple[list[CueRow],
 
 def _clean_row(row, *, products: dict[int, Product]) -> CueRow:
     if not isinstance(row, dict):
-        raise ValidationError("Not a cue.")
+        raise ValidationError(_("Not a cue."))
     product = products.get(row.get("productId")) if isinstance(row.get("productId"), int) else None
     if product is None:
         raise ValidationError(_("Choose one of the brand's products."))
-    start = _ms(row.get("startMs"), "The start")
-    end = _ms(row.get("endMs"), "The end", optional=True)
+    start = _ms(row.get("startMs"), "start")
+    end = _ms(row.get("endMs"), "end", optional=True)
     if end is not None and end <= start:
         raise ValidationError(_("The end must come after the start."))
     return CueRow(product=product, start_ms=start, end_ms=end)

@@ -295,3 +295,36 @@ def test_an_ended_show_moves_to_its_replay_as_soon_as_it_is_ready(shows, ended, 
     wait_for_event(page, "ready", count=2)
     assert page.frame(url=re.compile(r"/embed/e/[^/]+/[^/]+/replay/")) is not None
     assert errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_german_shopper_reads_the_shop_the_loader_and_the_player_in_german(shows, port, asgi_server, page):
+    """The demo shop, the loader's own words (the frame's title, the link offered when the player
+    does not load) and the player's in a German browser (Accept-Language and navigator: de-DE)."""
+    from playwright.sync_api import expect
+
+    event, _, _, refused = shows
+    shop = f"http://localhost:{port}"
+    german = page.context.browser.new_context(locale="de-DE")
+    try:
+        tab = german.new_page()
+        errors = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        tab.goto(f"{shop}/embed/demo-shop/?event={event.organization.slug}/{event.slug}")
+        wait_in(tab, READY, timeout=DEADLINE_MS)
+
+        assert tab.evaluate("document.documentElement.lang") == "de"
+        expect(tab.get_by_role("heading", level=1)).to_have_text("Live aus unserem Studio")
+        expect(tab.get_by_role("button", name="Pause", exact=True)).to_be_visible()
+        expect(tab.locator(".liveshop-embed iframe")).to_have_attribute("title", "Live-Shopping-Show")
+        frame = tab.frame(url=re.compile(r"/embed/e/"))
+        frame.get_by_role("button", name="Vollbild", exact=True).click()
+        frame.get_by_role("button", name="Vollbild beenden").click()
+        expect(frame.get_by_role("button", name="Vollbild", exact=True)).to_be_visible()
+
+        tab.goto(f"{shop}/embed/demo-shop/?event={refused.organization.slug}/{refused.slug}")
+        expect(tab.get_by_role("link", name="Show auf Liveshop ansehen")).to_be_visible(timeout=DEADLINE_MS)
+        assert errors == []
+    finally:
+        german.close()

@@ -10,7 +10,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views import View
 
-from demo.brand import BRAND_SLUG
+from demo.brand import BRAND_NAME, BRAND_SLUG
 from recordings.models import Recording
 
 LOOPBACK_TWIN = {"localhost": "127.0.0.1", "127.0.0.1": "localhost"}
@@ -38,6 +38,7 @@ class DemoShopView(View):
             "view": view,
             "videos": demo_videos(),
             "shop_origin": request.build_absolute_uri("/").rstrip("/"),
+            "shop_name": BRAND_NAME,
         }
         response = render(request, "embed/demo_shop.html", context)
         # The shop's own policy: Liveshop's loader script and frame come from the twin origin.

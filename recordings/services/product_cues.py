@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from accounts import permissions
 from accounts.permissions import Action
@@ -144,18 +145,23 @@ def _cue_problems(recording: Recording, cues: Sequence[CueSpec]) -> list[SrtProb
     problems = []
     duration = recording.duration_ms
     for index, cue in enumerate(cues):
-        where = f"cue at {format_ms(cue.start_ms)}: " if cue.start_ms >= 0 and not cue.line else ""
         reasons = []
         if cue.start_ms < 0:
-            reasons.append(f"starts before the video ({cue.start_ms} ms)")
+            reasons.append(gettext("starts before the video (%(ms)s ms)") % {"ms": cue.start_ms})
         if cue.end_ms is not None and cue.end_ms <= cue.start_ms:
-            reasons.append("ends before it starts")
+            reasons.append(gettext("ends before it starts"))
         if duration is not None and (cue.start_ms >= duration or (cue.end_ms or 0) > duration):
-            reasons.append(f"goes past the end of the video ({format_ms(duration)})")
+            reasons.append(gettext("goes past the end of the video (%(end)s)") % {"end": format_ms(duration)})
         if cue.product.organization_id != recording.organization_id:
-            reasons.append(f"{cue.product.sku} is not in {recording.organization}'s catalogue")
+            reasons.append(
+                gettext("%(sku)s is not in %(brand)s's catalogue")
+                % {"sku": cue.product.sku, "brand": recording.organization}
+            )
         previous = cues[index - 1] if index else None
         if previous is not None and (previous.end_ms is None or cue.start_ms < previous.end_ms):
-            reasons.append("overlaps the cue before it")
-        problems += [SrtProblem(cue.line, where + reason) for reason in reasons]
+            reasons.append(gettext("overlaps the cue before it"))
+        if cue.start_ms >= 0 and not cue.line:
+            at = format_ms(cue.start_ms)
+            reasons = [gettext("cue at %(time)s: %(reason)s") % {"time": at, "reason": r} for r in reasons]
+        problems += [SrtProblem(cue.line, reason) for reason in reasons]
     return problems

@@ -118,7 +118,7 @@ def test_others_may_not_replace_cues(brand, products, recording, existing, who):
         "anonymous": AnonymousUser,
     }[who]()
 
-    with pytest.raises(PermissionDenied, match="edit recording"):
+    with pytest.raises(PermissionDenied, match="edit the product cues"):
         replace_cues(recording=recording, cues=[CueSpec(product=products[0], start_ms=0, end_ms=1)], by=user)
     assert saved(recording) == [(products[5].pk, 500, 700)]
 
@@ -247,7 +247,8 @@ def test_import_cues_as_a_user_checks_permission(brand, recording, products, exi
     host = member(brand, Membership.Role.HOST, username="hana")
     member(brand, Membership.Role.MODERATOR, username="mo")
 
-    with pytest.raises(CommandError, match="mo: You may not edit recording for this brand"):
+    refusal = "mo: You may not edit the product cues of this brand's recordings and videos."
+    with pytest.raises(CommandError, match=refusal):
         run("import_cues", str(recording.pk), str(srt_file), "--as", "mo")
     assert saved(recording) == [(products[5].pk, 500, 700)]
     with pytest.raises(CommandError, match="There is no user “nobody”"):

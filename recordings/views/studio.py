@@ -117,7 +117,7 @@ def brand_for_upload(request) -> Organization | None:
         )
     brands = list(_brands(request.user)[:2])
     if not brands:
-        raise PermissionDenied("You may not upload videos for any brand.")
+        raise PermissionDenied(gettext("You may not upload videos for any brand."))
     return brands[0] if len(brands) == 1 else None
 
 
@@ -287,7 +287,7 @@ class CueSaveView(LoginRequiredMixin, View):
         products = {p.pk: p for p in Product.objects.filter(organization=recording.organization)}
         cues, errors = clean_cue_rows(rows, products=products)
         if errors:
-            return _json_error("Some cues need fixing; nothing was saved.", 400, errors=errors)
+            return _json_error(gettext("Some cues need fixing; nothing was saved."), 400, errors=errors)
         specs = _close_open_ends(
             [CueSpec(c.product, c.start_ms, c.end_ms, line=i + 1) for i, c in enumerate(cues)]
         )
@@ -297,7 +297,7 @@ class CueSaveView(LoginRequiredMixin, View):
             by_row: dict[int, list[str]] = {}
             for problem in exc.problems:  # line: the row's number in the list sent
                 by_row.setdefault(problem.line - 1, []).append(problem.message)
-            return _json_error("Some cues need fixing; nothing was saved.", 400, errors=by_row)
+            return _json_error(gettext("Some cues need fixing; nothing was saved."), 400, errors=by_row)
         return JsonResponse({"cues": [payloads.cue_payload(cue) for cue in saved]})
 
 
@@ -319,9 +319,9 @@ class SrtImportView(LoginRequiredMixin, View):
         recording = recording_or_404(request, pk, Action.EDIT_RECORDING)
         upload = request.FILES.get("file")
         if upload is None:
-            return _json_error("Choose an SRT file.", 400)
+            return _json_error(gettext("Choose an SRT file."), 400)
         if upload.size > MAX_SRT_BYTES:
-            return _json_error("That SRT file is too large (1 MB at most).", 400)
+            return _json_error(gettext("That SRT file is too large (1 MB at most)."), 400)
         try:
             specs = parse_srt(upload.read(), organization=recording.organization)
         except SrtImportError as exc:

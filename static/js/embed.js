@@ -16,6 +16,12 @@
  * A classic script with no dependencies, written for any shop's page: it adds no global but
  * window.Liveshop, sets styles through the CSSOM only (a shop's CSP may forbid style attributes),
  * and never uses eval.
+ *
+ * Its few words (the frame's title, the mini player's close button, the link offered when the
+ * player does not load) are in the shopper's language: data-liveshop-lang="de" when the shop
+ * names one, else the browser's (as the frame, which follows the browser's Accept-Language),
+ * else the page's <html lang>; English when none is known. Messages for the shop's developers
+ * (a missing attribute, the protocol's error reasons) stay English.
  */
 (function () {
   "use strict";
@@ -26,12 +32,40 @@
   var READY_TIMEOUT_MS = 15000; // no "ready" by then: the frame was refused (not allow-listed) or failed
   var MINI_WIDTH = 320;
   var EVENTS = ["ready", "player.state", "product.shown", "product.clicked", "product.opened", "cart.add", "checkout.done", "error"];
+  // The loader's words by language (English is the key); tests/test_i18n.py checks each is here.
+  var WORDS = {
+    "de": {
+      "Live shopping show": "Live-Shopping-Show",
+      "Shoppable video": "Video zum Einkaufen",
+      "Close the mini player": "Mini-Player schließen",
+      "Watch the show on Liveshop": "Show auf Liveshop ansehen",
+      "Watch the video on Liveshop": "Video auf Liveshop ansehen"
+    }
+  };
 
   var script = document.currentScript;
   if (!script || script.getAttribute("data-liveshop-mounted")) return;
   script.setAttribute("data-liveshop-mounted", "1");
   var ORIGIN = new URL(script.src, window.location.href).origin;
   var registry = (window.Liveshop = window.Liveshop || { protocol: PROTOCOL, players: [] });
+
+  /** The first supported language of: the script's data-liveshop-lang, the browser's, the page's. */
+  function pickLanguage() {
+    var wanted = [script.getAttribute("data-liveshop-lang") || ""]
+      .concat(navigator.languages || [navigator.language || ""])
+      .concat([document.documentElement.lang || ""]);
+    for (var i = 0; i < wanted.length; i++) {
+      var code = String(wanted[i]).toLowerCase().split("-")[0];
+      if (code === "en" || Object.prototype.hasOwnProperty.call(WORDS, code)) return code;
+    }
+    return "en";
+  }
+  var LANGUAGE = pickLanguage();
+
+  function t(text) {
+    var words = WORDS[LANGUAGE];
+    return (words && words[text]) || text;
+  }
 
   function pairPath(value, prefix) {
     var parts = value.split("/");
@@ -74,7 +108,7 @@
     var frame = document.createElement("iframe");
     frame.src = ORIGIN + path + "#parent=" + encodeURIComponent(window.location.origin);
     var isVideo = path.indexOf("/embed/v/") === 0;
-    frame.title = script.getAttribute("data-liveshop-title") || (isVideo ? "Shoppable video" : "Live shopping show");
+    frame.title = script.getAttribute("data-liveshop-title") || (isVideo ? t("Shoppable video") : t("Live shopping show"));
     frame.allow = "autoplay; fullscreen; picture-in-picture; clipboard-write; web-share";
     frame.setAttribute("allowfullscreen", "");
     frame.setAttribute("loading", "eager");
@@ -176,7 +210,7 @@
       closer = document.createElement("button");
       closer.type = "button";
       closer.textContent = "\u00d7";
-      closer.setAttribute("aria-label", "Close the mini player");
+      closer.setAttribute("aria-label", t("Close the mini player"));
       css(closer, { position: "fixed", right: "8px", bottom: state.miniHeight + 8 + "px", zIndex: "2147483001", width: "28px", height: "28px", borderRadius: "14px", border: "0", background: "#111", color: "#fff", font: "18px/28px sans-serif", cursor: "pointer", padding: "0" });
       closer.addEventListener("click", function () {
         state.dismissed = true;
@@ -208,7 +242,8 @@
       link.target = "_blank";
       link.rel = "noopener";
       link.className = "liveshop-fallback";
-      link.textContent = isVideo ? "Watch the video on Liveshop" : "Watch the show on Liveshop";
+      link.textContent = isVideo ? t("Watch the video on Liveshop") : t("Watch the show on Liveshop");
+      link.lang = LANGUAGE;
       container.appendChild(link);
       emit("error", { type: "error", reason: "The player did not load: is this site on the brand's embed list?" });
     }, READY_TIMEOUT_MS);

@@ -10,8 +10,12 @@
  * (#embed-config, the same list the frame-ancestors header carries) and agree with what the
  * browser reports. Messages go to that origin only, and commands are taken only from the parent
  * window at that origin: anything else is counted and ignored.
+ *
+ * The button it adds is worded in the page's language (lib/i18n.js); the protocol's error
+ * reasons, read by the shop's developers, stay English.
  */
 import * as Card from "../lib/card.js";
+import { gettext } from "../lib/i18n.js";
 
 const config = JSON.parse(document.getElementById("embed-config").textContent);
 const NAMESPACE = "embed";
@@ -199,7 +203,7 @@ function setLayout(layout) {
   if (!["inline", "mini", "full"].includes(layout)) return;
   document.documentElement.dataset.embedLayout = layout;
   expandButton.setAttribute("aria-pressed", String(layout === "full"));
-  expandButton.setAttribute("aria-label", layout === "full" ? "Leave full screen" : "Full screen");
+  expandButton.setAttribute("aria-label", layout === "full" ? gettext("Leave full screen") : gettext("Full screen"));
   lastHeight = 0;
   reportHeight();
 }
@@ -209,7 +213,7 @@ function setLayout(layout) {
 const expandButton = document.createElement("button");
 expandButton.type = "button";
 expandButton.className = "player-button embed-expand";
-expandButton.setAttribute("aria-label", "Full screen");
+expandButton.setAttribute("aria-label", gettext("Full screen"));
 expandButton.setAttribute("aria-pressed", "false");
 expandButton.innerHTML = '<svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M4 9V4h5M20 9V4h-5M4 15v5h5M20 15v5h-5" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/></svg>';
 expandButton.addEventListener("click", (event) => {
