@@ -143,3 +143,34 @@ def event(brand, host, video):
         by=host,
         products=[ProductFactory(organization=brand, name="Rose lipstick")],
     )
+
+
+@pytest.fixture(scope="session")
+def shared_media_server(tmp_path_factory):
+    """One local media server (``manage.py media_server``: nginx-rtmp) for the whole run, started
+    by the first test that needs it (skipped where nginx, nginx-rtmp or ffmpeg is missing). Its
+    callbacks reach nobody until a test points them at its Django server with
+    ``shared_media_server.calling_back(url)``, as ``media_server`` and the browser tests'
+    stacks do. Tests stay apart by name: every channel id and stream key is new, nginx's client
+    ids only grow. A test that stops or kills nginx starts its own (tests/test_media_restart.py)."""
+    from django.conf import settings
+
+    from tests import media
+
+    reason = media.missing_tools()
+    if reason:
+        pytest.skip(reason)
+    server = media.start_media_server(
+        tmp_path_factory.mktemp("media-server"),
+        env={"DJANGO_SECRET_KEY": settings.SECRET_KEY},  # the callback secret derives from it
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def media_server(shared_media_server, live_server):
+    """The shared media server, its callbacks reaching this session's live server (pytest-django,
+    in this process) while the test runs."""
+    with shared_media_server.calling_back(live_server.url):
+        yield shared_media_server

@@ -4,6 +4,7 @@ Nothing here sleeps for a fixed time: ``wait_for`` polls a condition until a dea
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import shutil
@@ -11,8 +12,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from liveshop.media import ffmpeg
@@ -80,6 +83,74 @@ def stop(process: subprocess.Popen, timeout: float = 10) -> None:
             process.wait()
 
 
+class CallbackRelay:
+    """A small HTTP relay in the test process between a media server shared by many tests and the
+    Django server of the test running now: ``target`` ("http://127.0.0.1:PORT"), set by
+    ``MediaServer.calling_back``. nginx's callback URLs are fixed when it starts, the tests'
+    servers are not (pytest-django's live server, or a test's own ASGI subprocess).
+
+    With no target (between tests), a server reset is answered 204 (the supervisor would retry it
+    into a later test, which it would take for nginx restarting) and any other callback 403 (a
+    publish refused, a late publish_done or record_done of a finished test dropped)."""
+
+    HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "host", "proxy-connection"}
+    TIMEOUT = 300  # on_record_done converts the recording in the request with eager Celery
+
+    def __init__(self) -> None:
+        self.target: str | None = None
+        relay = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                relay._relay(self)
+
+            do_POST = do_GET
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        thread = threading.Thread(target=self._server.serve_forever, name="media-callback-relay", daemon=True)
+        thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _relay(self, request: BaseHTTPRequestHandler) -> None:
+        body = request.rfile.read(int(request.headers.get("Content-Length") or 0))
+        target = self.target
+        if target is None:
+            status, headers, answer = (204 if "on_server_reset" in request.path else 403), [], b""
+        else:
+            status, headers, answer = self._forward(target, request, body)
+        request.send_response(status)
+        for name, value in headers:
+            if name.lower() not in self.HOP_HEADERS | {"content-length"}:
+                request.send_header(name, value)
+        request.send_header("Content-Length", str(len(answer)))
+        request.end_headers()
+        request.wfile.write(answer)
+
+    def _forward(self, target: str, request: BaseHTTPRequestHandler, body: bytes):
+        host, port = target.removeprefix("http://").rstrip("/").rsplit(":", 1)
+        connection = http.client.HTTPConnection(host, int(port), timeout=self.TIMEOUT)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in self.HOP_HEADERS}
+        try:
+            connection.request(request.command, request.path, body=body, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read()
+        except OSError:
+            return 502, [], b""  # the test's server is not up (yet): nginx retries nothing but resets
+        finally:
+            connection.close()
+
+
 @dataclass
 class MediaServer:
     directory: Path
@@ -87,6 +158,7 @@ class MediaServer:
     http_port: int
     process: subprocess.Popen
     log: Path
+    relay: CallbackRelay | None = None  # when its callbacks go through one (a shared server)
 
     @property
     def public_url(self) -> str:
@@ -101,6 +173,19 @@ class MediaServer:
 
     def stop(self) -> None:
         stop(self.process)
+        if self.relay is not None:
+            self.relay.close()
+
+    @contextlib.contextmanager
+    def calling_back(self, url: str):
+        """While the block runs, this (shared) server's callbacks reach the Django server at
+        ``url``; after it, none do (see CallbackRelay)."""
+        assert self.relay is not None, "a server started with a callback_url calls back only there"
+        self.relay.target = url.replace("localhost", "127.0.0.1")  # nginx would try ::1 first
+        try:
+            yield self
+        finally:
+            self.relay.target = None
 
     def use_in(self, settings, *, recordings: Path | None = None) -> None:
         """Point a test's ``settings`` at this server (the local video backend on its ports and
@@ -122,10 +207,13 @@ class MediaServer:
 
 
 def start_media_server(
-    directory: Path, *, callback_url: str, env: dict[str, str] | None = None
+    directory: Path, *, callback_url: str | None = None, env: dict[str, str] | None = None
 ) -> MediaServer:
-    """``manage.py media_server`` on free ports, in ``directory``, calling back ``callback_url``;
+    """``manage.py media_server`` on free ports, in ``directory``, calling back ``callback_url``,
+    or without one through a CallbackRelay (``calling_back`` chooses the target, test by test);
     returns once nginx answers /stat. The caller must ``stop()`` it."""
+    relay = CallbackRelay() if callback_url is None else None
+    callback_url = callback_url or relay.url
     rtmp_port, http_port = free_port(), free_port()
     log = directory / "media_server.out"
     environment = {
@@ -147,7 +235,7 @@ def start_media_server(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    server = MediaServer(directory, rtmp_port, http_port, process, log)
+    server = MediaServer(directory, rtmp_port, http_port, process, log, relay)
     try:
         wait_for(
             lambda: process.poll() is not None or http_get(http_port, "/stat")[0] == 200,
@@ -158,6 +246,7 @@ def start_media_server(
         server.stop()
         raise
     if process.poll() is not None:
+        server.stop()
         raise AssertionError(f"media_server exited with code {process.returncode}:\n{server.output()}")
     return server
 

@@ -78,16 +78,11 @@ def show(asgi_server, settings):
 
 
 @pytest.fixture
-def live_stack(transactional_db, settings, tmp_path):
-    """The media server (nginx-rtmp) calling back an ASGI server subprocess that knows its ports;
-    yields (server URL, media server)."""
-    reason = media.missing_tools()
-    if reason:
-        pytest.skip(reason)
+def live_stack(transactional_db, settings, tmp_path, shared_media_server):
+    """The run's shared media server (nginx-rtmp) calling back, during the test, an ASGI server
+    subprocess that knows its ports; yields (server URL, media server)."""
+    server = shared_media_server
     port = media.free_port()
-    server = media.start_media_server(
-        tmp_path, callback_url=f"http://127.0.0.1:{port}", env={"DJANGO_SECRET_KEY": settings.SECRET_KEY}
-    )
     media_env = {
         "LIVESHOP_MEDIA_SERVER_HOST": "127.0.0.1",
         "LIVESHOP_MEDIA_SERVER_RTMP_PORT": str(server.rtmp_port),
@@ -98,10 +93,12 @@ def live_stack(transactional_db, settings, tmp_path):
     settings.MEDIA_SERVER_RTMP_PORT, settings.MEDIA_SERVER_HTTP_PORT = server.rtmp_port, server.http_port
     settings.MEDIA_SERVER_PUBLIC_URL, settings.MEDIA_SERVER_DIR = server.public_url, server.directory
     try:
-        with run_asgi_server(tmp_path, port, DJANGO_SECRET_KEY=settings.SECRET_KEY, **media_env) as web:
+        with (
+            server.calling_back(f"http://127.0.0.1:{port}"),
+            run_asgi_server(tmp_path, port, DJANGO_SECRET_KEY=settings.SECRET_KEY, **media_env) as web,
+        ):
             yield web.url, server
     finally:
-        server.stop()
         get_video_backend.cache_clear()
 
 

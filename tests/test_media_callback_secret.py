@@ -14,7 +14,6 @@ from tests.test_media_e2e import (  # noqa: F401 (fixtures)
     host,
     is_live,
     local_backend,
-    media_server,
     new_event,
     publish,
     publishers,
@@ -38,7 +37,7 @@ def seen(monkeypatch):
 @pytest.mark.media
 @pytest.mark.django_db(transaction=True)
 def test_callbacks_carry_the_secret_in_a_header_and_no_log_holds_it(
-    media_server,  # noqa: F811
+    media_server,
     local_backend,  # noqa: F811
     publishers,  # noqa: F811
     host,  # noqa: F811

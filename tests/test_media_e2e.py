@@ -9,7 +9,6 @@ import re
 import subprocess
 
 import pytest
-from django.conf import settings as django_settings
 from django.utils import timezone
 
 from accounts.tests.factories import OrganizationFactory, member
@@ -24,24 +23,10 @@ pytestmark = [pytest.mark.media, pytest.mark.django_db(transaction=True)]
 Status = LiveEvent.Status
 
 
-@pytest.fixture(scope="module")
-def media_server(live_server, tmp_path_factory):
-    """One media server for the module, calling back the session's live server."""
-    reason = media.missing_tools()
-    if reason:
-        pytest.skip(reason)
-    callback_url = live_server.url.replace("localhost", "127.0.0.1")  # nginx would try ::1 first
-    server = media.start_media_server(
-        tmp_path_factory.mktemp("media-server"),
-        callback_url=callback_url,
-        env={"DJANGO_SECRET_KEY": django_settings.SECRET_KEY},  # the callback secret derives from it
-    )
-    yield server
-    server.stop()
-
-
 @pytest.fixture(autouse=True)
 def local_backend(settings, media_server):
+    """The local video backend on the run's shared media server (``media_server``: the root
+    conftest's, calling back the session's live server during the test)."""
     settings.VIDEO_BACKEND = "local"
     settings.MEDIA_SERVER_HOST = "127.0.0.1"
     settings.MEDIA_SERVER_RTMP_PORT = media_server.rtmp_port

@@ -31,7 +31,7 @@ from liveshop.video import get_video_backend
 from recordings.models import Recording
 from tests import media
 from tests.asgi_server import running_asgi_server
-from tests.test_replay_browser import in_a_thread, seek
+from tests.test_replay_browser import in_a_thread, load_replay, seek
 
 pytestmark = [pytest.mark.browser, pytest.mark.media]
 
@@ -44,18 +44,12 @@ CUE_TOLERANCE_MS = 1_000
 
 
 @pytest.fixture
-def stack(transactional_db, settings, media_on_disk, tmp_path_factory):
-    """nginx-rtmp calling back the server, which knows its ports and serves MEDIA_ROOT (the
-    products' images and the recordings); yields (server URL, media server, server log)."""
-    reason = media.missing_tools()
-    if reason:
-        pytest.skip(reason)
+def stack(transactional_db, settings, media_on_disk, tmp_path_factory, shared_media_server):
+    """The run's shared nginx-rtmp calling back, during the test, the server, which knows its
+    ports and serves MEDIA_ROOT (the products' images and the recordings); yields (server URL,
+    media server, server log)."""
+    server = shared_media_server
     port = media.free_port()
-    server = media.start_media_server(
-        tmp_path_factory.mktemp("media-server"),
-        callback_url=f"http://127.0.0.1:{port}",
-        env={"DJANGO_SECRET_KEY": settings.SECRET_KEY},
-    )
     settings.VIDEO_BACKEND = "local"
     settings.MEDIA_SERVER_RTMP_PORT, settings.MEDIA_SERVER_HTTP_PORT = server.rtmp_port, server.http_port
     settings.MEDIA_SERVER_PUBLIC_URL, settings.MEDIA_SERVER_DIR = server.public_url, server.directory
@@ -64,25 +58,27 @@ def stack(transactional_db, settings, media_on_disk, tmp_path_factory):
         # Both storages on disk under MEDIA_ROOT: "recordings" where the server writes the replays
         # it ingests and serves them from, "default" for the product images the test writes. The
         # test settings keep Celery eager, so on_record_done converts and ingests in the server.
-        with running_asgi_server(
-            tmp_path_factory.mktemp("web"),
-            port=port,
-            disk_storages=True,
-            env={
-                "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-                "DJANGO_MEDIA_ROOT": str(media_on_disk),
-                "DJANGO_SERVE_MEDIA": "true",
-                "VIDEO_BACKEND": "local",
-                "LIVESHOP_MEDIA_SERVER_HOST": "127.0.0.1",
-                "LIVESHOP_MEDIA_SERVER_RTMP_PORT": str(server.rtmp_port),
-                "LIVESHOP_MEDIA_SERVER_HTTP_PORT": str(server.http_port),
-                "LIVESHOP_MEDIA_SERVER_PUBLIC_URL": server.public_url,
-                "LIVESHOP_MEDIA_SERVER_DIR": str(server.directory),
-            },
-        ) as web:
+        with (
+            server.calling_back(f"http://127.0.0.1:{port}"),
+            running_asgi_server(
+                tmp_path_factory.mktemp("web"),
+                port=port,
+                disk_storages=True,
+                env={
+                    "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+                    "DJANGO_MEDIA_ROOT": str(media_on_disk),
+                    "DJANGO_SERVE_MEDIA": "true",
+                    "VIDEO_BACKEND": "local",
+                    "LIVESHOP_MEDIA_SERVER_HOST": "127.0.0.1",
+                    "LIVESHOP_MEDIA_SERVER_RTMP_PORT": str(server.rtmp_port),
+                    "LIVESHOP_MEDIA_SERVER_HTTP_PORT": str(server.http_port),
+                    "LIVESHOP_MEDIA_SERVER_PUBLIC_URL": server.public_url,
+                    "LIVESHOP_MEDIA_SERVER_DIR": str(server.directory),
+                },
+            ) as web,
+        ):
             yield web.url, server, web.log
     finally:
-        server.stop()
         get_video_backend.cache_clear()
 
 
@@ -217,12 +213,7 @@ def test_a_recorded_show_replays_each_card_at_the_moment_it_was_featured(
     page.wait_for_url(f"{base_url}{recorded_show['replay_path']}")
 
     # The recording the server ingested plays, from the storage the same server serves.
-    page.wait_for_function(
-        "min => { const v = document.getElementById('video');"
-        " return v.readyState >= 1 && v.duration > min; }",
-        arg=STREAM_SECONDS - 2,
-        timeout=DEADLINE_MS,
-    )
+    load_replay(page, longer_than=STREAM_SECONDS - 2)
     card = page.locator("#product-card")
     expect(page.locator("#chapters .chapter")).to_have_count(2)
 

@@ -23,7 +23,7 @@ from events.models import LiveEvent
 from liveshop import crypto
 from liveshop.asgi import application
 from tests import media
-from tests.test_media_e2e import local_backend, media_server  # noqa: F401 (fixtures: one server a module)
+from tests.test_media_e2e import local_backend  # noqa: F401 (a fixture; media_server: the run's shared one)
 
 pytestmark = [pytest.mark.media, pytest.mark.django_db(transaction=True)]
 
@@ -96,7 +96,7 @@ def show_video(tmp_path, photos) -> str:
 
 
 def test_streaming_a_show_suggests_its_products_in_order_on_the_console(
-    media_server,  # noqa: F811
+    media_server,
     photos,
     grocery,
     brand,

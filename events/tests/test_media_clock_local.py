@@ -20,20 +20,7 @@ pytestmark = pytest.mark.media
 OFFSET_S = 3_600  # the encoder's clock starts an hour in
 
 
-@pytest.fixture(scope="module")
-def media_server(live_server, tmp_path_factory):
-    reason = media.missing_tools()
-    if reason:
-        pytest.skip(reason)
-    from django.conf import settings as django_settings
-
-    server = media.start_media_server(
-        tmp_path_factory.mktemp("media-server"),
-        callback_url=live_server.url.replace("localhost", "127.0.0.1"),
-        env={"DJANGO_SECRET_KEY": django_settings.SECRET_KEY},
-    )
-    yield server
-    server.stop()
+# ``media_server``: the run's shared one (the root conftest), calling back the live server.
 
 
 @pytest.mark.django_db(transaction=True)
