@@ -6,12 +6,16 @@ was stamped in one of the recording's sessions; else the wall clock (``created_a
 ``opened_at``: sent before the stream started, rows from before the stamps). The two differ
 when the encoder ran slower than real time: the picture falls behind the wall clock, and so do
 the stamps. Reactions are counted per wall-clock second (ReactionSecond). ``ReplayClock`` places
-a moment in the recording the way product cues are placed: the time since the recording
-started, except that the gaps between the stream sessions merged into one recording (a
-reconnect) cost no replay time. Pages read the chat a window of WINDOW_MS at a time (a show's
-chat can be tens of thousands of messages): a window's messages are read by an offset range in
-each of the recording's sessions (index chat_message_session_offset) plus the unstamped ones by
-their wall clock (chat_message_event_created), one query whatever the show's length."""
+a moment in the recording the way product cues are placed: each stream session merged into one
+recording (a reconnect) starts where the recording's playlist says (``session_positions``,
+kept at ingestion: after a slow encoder's stream, the next one starts at its media length, not
+its wall-clock length), and a moment counts from its session's start; the gaps between the
+sessions cost no replay time. Recordings ingested before the positions were kept place each
+session after the wall-clock length of the ones before. Pages read the chat a window of
+WINDOW_MS at a time (a show's chat can be tens of thousands of messages): a window's messages
+are read by an offset range in each of the recording's sessions (index
+chat_message_session_offset) plus the unstamped ones by their wall clock
+(chat_message_event_created), one query whatever the show's length."""
 
 from __future__ import annotations
 
@@ -59,15 +63,22 @@ class ReplayClock:
         sessions = [s for s in recording.sessions.all() if s.started_at is not None]
         # Where each of the recording's stream sessions started: a stamp's offset counts from it.
         self.session_starts: dict[int, datetime] = {s.pk: s.started_at for s in sessions}
-        spans = sorted((max(s.started_at, self.started_at), min(s.ended_at or end, end)) for s in sessions)
-        spans = [(a, b) for a, b in spans if b > a] or [(self.started_at, end)]
+        # ... and where it starts in the video (ingestion kept it from the playlist).
+        kept = recording.session_positions or {}
+        spans = sorted(
+            (max(s.started_at, self.started_at), min(s.ended_at or end, end), kept.get(str(s.pk)))
+            for s in sessions
+        )
+        spans = [(a, b, p) for a, b, p in spans if b > a] or [(self.started_at, end, None)]
         self._segments: list[_Segment] = []
         position = max(0, _ms(spans[0][0] - self.started_at))
-        for start, stop in spans:
+        for start, stop, known in spans:
             if self._segments and start < self._segments[-1].end:  # overlapping sessions
                 start = self._segments[-1].end
                 if stop <= start:
                     continue
+            if isinstance(known, int) and (not self._segments or known >= self._segments[-1].position_ms):
+                position = known
             self._segments.append(_Segment(start, stop, position))
             position += _ms(stop - start)
         self._starts = [segment.start for segment in self._segments]
@@ -84,10 +95,14 @@ class ReplayClock:
             return self._clamp(_ms(at - self.started_at))
         segment = self._segments[i]
         into = _ms(at - segment.start)
+        following = self._segments[i + 1].position_ms if i + 1 < len(self._segments) else None
         if at < segment.end:
-            return self._clamp(segment.position_ms + into)
-        if i + 1 < len(self._segments):  # between two streams: the next one's start
-            return self._clamp(self._segments[i + 1].position_ms)
+            # A session's media may be shorter than its wall-clock span (a slow encoder): the
+            # moments past it (unstamped rows) stay within the session.
+            position = segment.position_ms + into
+            return self._clamp(position if following is None else min(position, following))
+        if following is not None:  # between two streams: the next one's start
+            return self._clamp(following)
         return self._clamp(segment.position_ms + _ms(segment.end - segment.start))
 
     def moment(self, position_ms: int) -> datetime:

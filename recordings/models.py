@@ -88,6 +88,11 @@ class Recording(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveBigIntegerField(null=True, blank=True)
+    # Where each of its stream sessions starts in the video, {"<session id>": ms}, from the
+    # playlist's program date-times at ingestion: after a reconnect the second stream starts at
+    # the first one's media length, shorter than its wall-clock length when the encoder was
+    # slower than real time (chat.replay). Empty for recordings ingested before it was kept.
+    session_positions = models.JSONField(default=dict, blank=True)
     # [{"name", "resolution", "width", "height", "bandwidth", "codecs", "playlist"}], best first.
     renditions = models.JSONField(default=list, blank=True)
     # The folder of the replay's files in the "recordings" storage, set once: "private/<random

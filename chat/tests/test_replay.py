@@ -192,6 +192,41 @@ def test_after_a_reconnect_a_slow_encoders_messages_count_from_their_own_streams
     assert [(m["id"], m["atMs"]) for m in window] == [(in_second.pk, 315_000)]
 
 
+def test_after_a_slow_encoders_reconnect_the_second_stream_starts_at_the_first_ones_media_length(
+    ended_event, client, host
+):
+    """The first stream ran 300 s of wall clock but sent 200 s of video (ingestion kept where
+    each stream starts in the video: session_positions): the second stream's chat plays from
+    200 s of the video, not 300 s. An unstamped row past the first stream's media stays in it."""
+    recording = recording_of(ended_event, (0, 300), (400, 700))
+    first, second = recording.sessions.order_by("started_at")
+    recording.session_positions = {str(first.pk): 0, str(second.pk): 200_000}
+    recording.save(update_fields=["session_positions"])
+    in_first = say(ended_event, "First stream", 290, session=first, offset_ms=190_000)
+    unstamped = say(ended_event, "Not stamped", 250, session=first)
+    in_second = say(ended_event, "Second stream", 420, session=second, offset_ms=15_000)
+    poll = Poll.objects.create(
+        event=ended_event,
+        question="Rose or plum?",
+        options=["Rose", "Plum"],
+        duration_seconds=30,
+        opened_by=host,
+        opened_at=at(430),
+        closes_at=at(460),
+        session=second,
+        offset_ms=20_000,
+    )
+    url = reverse("chat:replay-chat", args=[recording.pk])
+
+    def window(from_ms):
+        return [(m["id"], m["atMs"]) for m in client.get(url, {"from_ms": from_ms}).json()["messages"]]
+
+    assert window(180_000) == [(in_first.pk, 190_000), (unstamped.pk, 200_000), (in_second.pk, 215_000)]
+    assert window(120_000) == window(240_000) == window(300_000) == []  # 300 s: without the positions
+    [shown] = replay.replay_polls(Recording.objects.prefetch_related("sessions").get(pk=recording.pk))
+    assert (shown["pollId"], shown["atMs"]) == (poll.pk, 220_000)
+
+
 @pytest.mark.parametrize("per_window", [2, 40])
 def test_a_window_costs_the_same_queries_whatever_the_number_of_messages(ended_event, client, per_window):
     from django.db import connection

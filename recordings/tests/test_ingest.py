@@ -4,6 +4,7 @@ import re
 import pytest
 from botocore.exceptions import ClientError
 
+from events.tests.factories import StreamSessionFactory
 from recordings import exceptions
 from recordings.models import ProductCue, Recording
 from recordings.services import ingest_recording
@@ -198,6 +199,10 @@ def test_reconnects_merged_into_one_prefix_are_one_recording(s3, put_source, sho
         stream_ids=["st-first", "st-second"],
     )
     write_recording(put_source, spec)
+    first, second = (
+        StreamSessionFactory(event=event, stream_id=stream_id, started_at=at(start))
+        for stream_id, start in (("st-first", 0), ("st-second", 150))
+    )
     highlight(event, a, at(60))
     highlight(event, b, at(140))  # in the gap: shown from the second stream's start
     highlight(event, a, at(200))
@@ -208,6 +213,8 @@ def test_reconnects_merged_into_one_prefix_are_one_recording(s3, put_source, sho
     assert recording.duration_ms == 300_000
     assert recording.stream_ids == ["st-first", "st-second"]
     assert cue_rows(recording) == [(a.pk, 60_000, 120_000), (b.pk, 120_000, 170_000), (a.pk, 170_000, None)]
+    # Where each stream starts in the video (the chat replay's clock): by the program date-times.
+    assert recording.session_positions == {str(first.pk): 0, str(second.pk): 120_000}
 
 
 def test_without_program_date_times_cues_count_from_the_recording_start(s3, put_source, spec, show):

@@ -135,6 +135,8 @@ def test_both_parts_of_a_reconnect_become_one_replay_that_grows(local_mode, flv_
         microsecond=second.started_at.microsecond // 1000 * 1000
     )
     assert playlist.segments[0].uri == "0.ts"  # part 1's segments keep their names
+    # Where each stream starts in the video, kept for the chat replay (chat.replay.ReplayClock).
+    assert both.session_positions == {str(first.pk): 0, str(second.pk): part_1_ms}
     cues = {cue.product_id: cue for cue in both.cues.all()}
     assert abs(cues[product.pk].start_ms - 2_000) <= 100
     assert abs(cues[other.pk].start_ms - (part_1_ms + 3_000)) <= 100

@@ -16,6 +16,7 @@ from events.models import LiveEvent, StreamSession
 from liveshop import objectstore
 from recordings import exceptions
 from recordings.models import Recording, new_media_prefix
+from recordings.playlists import Timeline
 from recordings.services.ingest.copying import CopyResult
 from recordings.services.ingest.reading import Media
 from recordings.services.ingest.sources import LOCAL_SOURCE
@@ -142,11 +143,20 @@ def complete_recording(
     recording.objects_copied, recording.bytes_copied = copy.objects, copy.bytes
     recording.ingested_at = timezone.now()
     recording.full_clean(validate_unique=False, validate_constraints=False)
+    sessions = list(_sessions_of(recording))
+    recording.session_positions = session_positions(sessions, media.timeline)
     recording.save()
-    recording.sessions.set(_sessions_of(recording))
+    recording.sessions.set(sessions)
     sync_product_cues(recording=recording, timeline=media.timeline)
     announce_replay_on_commit(recording)
     return recording
+
+
+def session_positions(sessions, timeline: Timeline) -> dict[str, int]:
+    """Where each started session begins in the video, by the playlist's program date-times (as
+    product cues are placed): a moment in the gap before a merged stream maps to its first
+    segment, so the second stream starts at the first one's media length."""
+    return {str(s.pk): timeline.position_ms(s.started_at) for s in sessions if s.started_at is not None}
 
 
 def _sessions_of(recording: Recording):
