@@ -352,11 +352,11 @@ class Bench:
             event=self.event, user=user, body=f"Message {i} from the bench: is it in blue?"
         ).pk
 
-    def feature(self, i: int) -> int:
+    def feature(self, i: int):
         """The product card, by the real service (two products in turn: a repeat is a double click)."""
         from events.services import feature_product
 
-        return feature_product(event=self.event, product=self.products[i % 2], by=self.host).pk
+        return feature_product(event=self.event, product=self.products[i % 2], by=self.host)
 
     def session_cookie(self, user) -> str:
         """A Cookie header signing ``user`` in, as the login view would (the server's session store)."""
@@ -395,6 +395,8 @@ class Bench:
             return proc
         self.server_log = Path(tempfile.gettempdir()) / f"liveshop-bench-chat-{port}.log"
         env = {**self.env, **extra_env}
+        if os.environ.get("BENCH_PROFILE_DIR"):
+            env["LIVESHOP_DRAIN_SECONDS"] = "1"  # the profile is written at exit: no 20 s drain first
         return _common.start_uvicorn(port, env, self.args.server_cpu, self.server_log, ws=self.args.ws)
 
     def run(self, kind: str) -> dict:
@@ -595,17 +597,32 @@ def poster_main(job: dict) -> None:
     print(json.dumps({"posted": posted[0], "not_posted": len(failed)}), flush=True)
 
 
-def server_written(log: Path, wall_offset: float) -> list[tuple[float, float]]:
-    """(click time on CLOCK_MONOTONIC, click -> last socket written ms) of each card, from the
-    server's EMF lines (liveshop.metrics.featured_delivered; emitted when written to the last)."""
-    found = []
+def card_parts(log: Path, clicks: dict, last: dict, phase: int, window_of, wall_offset: float) -> dict:
+    """Where each card of the ``phase`` windows spent its time, p50 / p99 ms of: ``call``, the
+    click's service call in the bench (the transaction, then the publish after commit); ``hub``,
+    from its return to the frame written to the server's last socket (Redis, the hub's feed, the
+    writes); ``read``, from then to the last viewer's read (the kernel and the load client). The
+    server's time comes from its EMF lines (liveshop.metrics.featured_delivered: the delay since
+    the highlight's creation, emitted once written to the last socket)."""
+    parts: dict[str, list[float]] = {"call": [], "hub": [], "read": []}
+    created = sorted(clicks)
     for line in log.read_text(errors="replace").splitlines():
-        if '"ClickToViewerDelay"' not in line or not line.startswith("{"):
+        if not line.startswith("{") or '"ClickToViewerDelay"' not in line:
             continue
         doc = json.loads(line)
         ms = doc["ClickToViewerDelay"]
-        found.append((doc["_aws"]["Timestamp"] / 1000 - ms / 1000 - wall_offset, ms))
-    return found
+        written = doc["_aws"]["Timestamp"] / 1000 - wall_offset  # on CLOCK_MONOTONIC
+        at = doc["_aws"]["Timestamp"] / 1000 - ms / 1000
+        near = min(created, key=lambda c: abs(c - at), default=None)
+        if near is None or abs(near - at) > 0.005:
+            continue
+        t0, returned, hid = clicks[near]
+        if window_of(t0) != phase or str(hid) not in last:
+            continue
+        parts["call"].append((returned - t0) * 1000)
+        parts["hub"].append((written - returned) * 1000)
+        parts["read"].append((last[str(hid)] - written) * 1000)
+    return {f"{part}_{p}": _common.percentile(values, p) for part, values in parts.items() for p in (50, 99)}
 
 
 def child(role: str, job: dict) -> subprocess.Popen:
@@ -633,6 +650,7 @@ def run_phased(bench: Bench, kind: str) -> dict:
     helper, helped = None, None
     sent: dict[str, dict[int, tuple[float, int]]] = {"chat": {}, "card": {}}
     lock, failed = threading.Lock(), []
+    clicks: dict[float, tuple[float, float, int]] = {}  # card: created (wall) -> (t0, returned, id)
     try:
         connected = client.connect(
             targets=[["127.0.0.1", port, f"/ws/events/{bench.event.pk}/"]],
@@ -699,9 +717,10 @@ def run_phased(bench: Bench, kind: str) -> dict:
             i = 0
             while (t0 := time.monotonic()) < end:
                 try:
-                    hid = bench.feature(i)
+                    highlight = bench.feature(i)
                     with lock:
-                        sent["card"][hid] = (t0, window_of(t0))
+                        sent["card"][highlight.pk] = (t0, window_of(t0))
+                        clicks[highlight.created_at.timestamp()] = (t0, time.monotonic(), highlight.pk)
                 except Exception as exc:
                     with lock:
                         failed.append("card " + type(exc).__name__)
@@ -757,10 +776,7 @@ def run_phased(bench: Bench, kind: str) -> dict:
             "lost": expected * len(items) - received,
         }
         if kind == "card":
-            cards = server_written(bench.server_log, wall_offset)
-            written = [ms for at, ms in cards if window_of(at) == phase]
-            phases[name]["written_p50"] = _common.percentile(written, 50)
-            phases[name]["written_p99"] = _common.percentile(written, 99)
+            phases[name].update(card_parts(bench.server_log, clicks, last, phase, window_of, wall_offset))
     return {
         "kind": kind,
         "viewers": connected["ready"],
@@ -787,12 +803,18 @@ def shares(values: list[float]) -> str:
     return " + ".join(f"{c:.0%}" for c in values)
 
 
-def written(r: dict) -> str:
-    """The card's click -> last socket written by the server, without / with the storm."""
-    if "without_written_p50" not in r:
+PHASES = ("without", "with")
+
+
+def parts(r: dict) -> str:
+    """The card's time in the bench's call, the hub and the reading, p50 / p99 without -> with."""
+    if "without_call_50" not in r:
         return ""
-    cells = (f"{r[f'{p}_written_p50']:.0f} / {r[f'{p}_written_p99']:.0f}" for p in ("without", "with"))
-    return " / ".join(cells)
+    cells = []
+    for part in ("call", "hub", "read"):
+        without, with_ = (f"{r[f'{p}_{part}_50']:.0f} / {r[f'{p}_{part}_99']:.0f}" for p in PHASES)
+        cells.append(f"{part} {without} -> {with_}")
+    return "; ".join(cells)
 
 
 def main() -> None:
@@ -873,7 +895,7 @@ def main() -> None:
     if phased:
         print(
             "\n| run | viewers | measured | without: n, p50 / p99 ms, lost | with: n, p50 / p99 ms, lost "
-            "| p99 with / without | card written, server: without / with p50 / p99 ms | client CPU each "
+            "| p99 with / without | card parts p50 / p99 ms, without -> with | client CPU each "
             "| load 1/5/15 min (start; end) |"
         )
         print("|---|---:|---|---:|---:|---:|---|---|---|")
@@ -884,7 +906,7 @@ def main() -> None:
         ]
         print(
             f"| {r['kind']} | {r['viewers']:,} | {r['measured']} | {cells[0]} | {cells[1]} "
-            f"| {r['p99_ratio']:.2f} | {written(r)} | {shares(r['client_cpu_share'])} "
+            f"| {r['p99_ratio']:.2f} | {parts(r)} | {shares(r['client_cpu_share'])} "
             f"| {r['load'][:3]}; {r['load'][3:]} |"
         )
 

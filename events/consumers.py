@@ -200,6 +200,8 @@ class HubConsumer(AsyncWebsocketConsumer):
 class ViewerConsumer(HubConsumer):
     """A viewer of an event page: anonymous for public events. Sends nothing private."""
 
+    _language: str | None = None  # the page's (liveshop.i18n.language_of_scope), once read
+
     def topic_for(self, event_id: int) -> str:
         return event_group_name(event_id)
 
@@ -212,8 +214,16 @@ class ViewerConsumer(HubConsumer):
 
     async def receive_frame(self, text: str) -> None:
         # Answers (chat's refusals) in the page's language: Django's active language follows the
-        # context into database_sync_to_async.
-        with translation.override(language_of_scope(self.scope)):
+        # context into database_sync_to_async. The socket's language is read from its headers
+        # once and switched to only when it is not the active one already: a show's viewers tap
+        # reactions on this path a thousand times a second, on the loop that writes the card.
+        language = self._language
+        if language is None:
+            language = self._language = language_of_scope(self.scope)
+        if language == translation.get_language():
+            await extensions.viewer_frame(self, text)
+            return
+        with translation.override(language):
             await extensions.viewer_frame(self, text)
 
     async def _event_snapshot(self, shared: dict | None) -> dict | None:
