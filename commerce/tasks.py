@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from commerce import emails, payments, refunds, services
+from liveshop.tasks import enqueue
 
 MAX_RETRIES = 8
 
@@ -26,6 +27,15 @@ def cancel_payment_task(self, order_id: int) -> str:
         return refunds.cancel_payment_as_operator(order_id=order_id)
     except payments.ProviderUnavailable as exc:
         raise self.retry(exc=exc, countdown=min(600, 30 * 2**self.request.retries)) from exc
+
+
+@shared_task(ignore_result=True)
+def order_paid_task(order_id: int) -> None:
+    """Queued once when an order is paid (services._mark_paid, after commit): the worker queues
+    what follows a sale, each a task of its own (an e-mail retried does not hold up the other),
+    so the paying request publishes one message, not two."""
+    enqueue("commerce.tasks.send_order_confirmation_task", order_id)
+    enqueue("analytics.tasks.record_purchases_task", order_id)
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=30, max_retries=MAX_RETRIES)

@@ -102,7 +102,10 @@ def _attribution(request, brand: Organization, data: dict) -> dict:
     event_id, recording_id = _int(data, "event_id"), _int(data, "recording_id")
     if recording_id is not None:
         recording = (
-            Recording.objects.filter(pk=recording_id, organization=brand).select_related("event").first()
+            Recording.objects.filter(pk=recording_id, organization=brand)
+            .select_related("event")
+            .order_by()  # one row by its id: the default ordering would only cost compiling it
+            .first()
         )
         if recording is None or not (
             recording.is_published or (recording.event and may_watch(request.user, recording.event))
@@ -110,7 +113,7 @@ def _attribution(request, brand: Organization, data: dict) -> dict:
             raise Http404("No such video.")
         return {"recording": recording, "position_ms": _position(data)}
     if event_id is not None:
-        event = LiveEvent.objects.filter(pk=event_id, organization=brand).first()
+        event = LiveEvent.objects.filter(pk=event_id, organization=brand).order_by().first()
         if event is None or not may_watch(request.user, event):
             raise Http404("No such event.")
         return {"event": event}
