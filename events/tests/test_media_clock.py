@@ -328,3 +328,14 @@ def test_a_reading_long_after_the_last_one_without_frames_fixes_nothing():
     origin = media_clock.fix_origin_at_start(session=session, read=read, sleep=clock.sleep, clock=clock)
 
     assert origin is None and media_clock.origin_ms(session) is None
+
+
+def test_ivs_says_no_media_time_so_its_stamps_stay_on_the_wall_clock():
+    """IVS has no API for a stream's media time (its replays place stamps by the recording's
+    program date-times, its live cues are in-band): only the local media server tells it."""
+    from liveshop.video import KnowsMediaTime
+    from liveshop.video.ivs import IVSBackend
+    from liveshop.video.local import LocalBackend
+
+    assert not issubclass(IVSBackend, KnowsMediaTime)
+    assert issubclass(LocalBackend, KnowsMediaTime)

@@ -84,6 +84,10 @@ def test_the_origin_is_read_at_the_first_frames_so_a_late_first_click_gets_the_m
         get_video_backend.cache_clear()
         media_clock.forget()
 
+    print(
+        f"origin {origin - OFFSET_MS:+d} ms from the encoder's start; click stamped {featured.offset_ms} ms"
+        f" (media {raw - origin} ms after it) at {wall_ms:.0f} ms of wall clock"
+    )
     # The first frames' timestamp (audio may start a frame early), read within a poll of them.
     assert OFFSET_MS - 50 <= origin <= OFFSET_MS + 300, origin
     # The media sent by the click, from the first frame: about half the wall clock.

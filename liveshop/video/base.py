@@ -139,10 +139,15 @@ class KnowsMediaTime(Protocol):
     """A backend that can say how far into its media a live stream is now (the local media
     server: the publisher's timestamp in nginx-rtmp's /stat). A host's click is stamped with it
     rather than the wall clock, because the recording is cut from the encoder's clock: an encoder
-    slower than real time makes less media than time passes. IVS says nothing of it, so it does not
-    implement this (its recordings' program date-times come from its own clock)."""
+    slower than real time makes less media than time passes. IVS says nothing of it (no API reads
+    a stream's media time: GetStream has its start, state, health and viewers), so it does not
+    implement this: there clicks and chat are stamped by the wall clock, and its replays place
+    them by the recording's program date-times, which follow IVS's clock as the media reached it;
+    live, its in-band cues (PutMetadata) are placed by IVS itself."""
 
     def media_time_ms(self, channel_id: str, *, timeout: float) -> int | None:
-        """Milliseconds of media the channel's current publisher has sent (its stream's clock,
-        from 0 when it started publishing), or None when offline or unknown. Waits at most
-        ``timeout`` seconds; BackendUnavailable when the server cannot be asked."""
+        """The channel's current publisher's clock in milliseconds: the timestamp of the last
+        media it sent (from 0 at the first frame for ffmpeg and OBS; an encoder may start it
+        anywhere, e.g. ffmpeg -output_ts_offset, -copyts), or None when offline, unknown or
+        before its first frames. Waits at most ``timeout`` seconds; BackendUnavailable when the
+        server cannot be asked."""
