@@ -3,6 +3,9 @@
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
 
 class EventError(Exception):
     pass
@@ -53,13 +56,17 @@ class SrtProblem(NamedTuple):
     message: str
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.message}" if self.line else self.message
+        return (
+            gettext("line %(line)s: %(problem)s") % {"line": self.line, "problem": self.message}
+            if self.line
+            else self.message
+        )
 
 
 class InvalidCues(EventError):
     """Product cues that cannot be saved; ``problems`` lists every one. Nothing was written."""
 
-    summary = "The product cues have problems; nothing was saved"
+    summary = _("The product cues have problems; nothing was saved")
 
     def __init__(self, problems: Iterable[SrtProblem]):
         self.problems: list[SrtProblem] = sorted(problems, key=lambda problem: problem.line)
@@ -68,10 +75,11 @@ class InvalidCues(EventError):
     def __str__(self) -> str:
         count = len(self.problems)
         listed = "\n".join(str(problem) for problem in self.problems)
-        return f"{self.summary} ({count} problem{'s' if count != 1 else ''}):\n{listed}"
+        problems = ngettext("%(count)s problem", "%(count)s problems", count) % {"count": count}
+        return f"{self.summary} ({problems}):\n{listed}"
 
 
 class SrtImportError(InvalidCues, ValueError):
     """An SRT file of product cues is malformed or names products the brand does not have."""
 
-    summary = "The SRT file has problems; nothing was imported"
+    summary = _("The SRT file has problems; nothing was imported")

@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 import srt
 from django.db.models import Q
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from catalog.models import Product
@@ -50,7 +52,7 @@ EXTERNAL_ID = "externalId"  # the lookup key of a productId given as a string
 EXTERNAL_ID_LENGTH = Product._meta.get_field("external_id").max_length
 MAX_PRODUCT_ID = 2**63 - 1  # the largest primary key a column (bigint) holds
 OPEN_END_MS = ((99 * 60 + 59) * 60 + 59) * 1000 + 999  # 99:59:59,999, the largest SRT time
-EXAMPLE = 'cue text like {"productId": 12}, {"productId": "<external id>"} or {"sku": "TEE-01"}'
+EXAMPLE = _('cue text like {"productId": 12}, {"productId": "<external id>"} or {"sku": "TEE-01"}')
 TIMING_LINE = re.compile(r"^\s*(\S+)\s*-->\s*(\S+)(?:\s.*)?$")
 # SRT's own timestamp, HH:MM:SS,mmm; the srt library also takes ".", full-width colons and
 # missing parts.
@@ -162,7 +164,8 @@ def _read(text: str | bytes) -> tuple[list[_Cue], list[SrtProblem]]:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = text[: exc.start].count(b"\n") + 1
-            return [], [SrtProblem(line, f"not UTF-8 text (byte 0x{text[exc.start]:02x})")]
+            byte = f"0x{text[exc.start]:02x}"
+            return [], [SrtProblem(line, gettext("not UTF-8 text (byte %(byte)s)") % {"byte": byte})]
     lines = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
     cues: list[_Cue] = []
     problems: list[SrtProblem] = []
@@ -175,7 +178,11 @@ def _read(text: str | bytes) -> tuple[list[_Cue], list[SrtProblem]]:
             if not cues or cue.start_ms >= cues[-1].start_ms:
                 cues.append(cue)
     if not blocks:
-        problems.append(SrtProblem(1, f"the file has no cues (expected SRT cues with {EXAMPLE})"))
+        problems.append(
+            SrtProblem(
+                1, gettext("the file has no cues (expected SRT cues with %(example)s)") % {"example": EXAMPLE}
+            )
+        )
     return cues, problems
 
 
@@ -207,7 +214,8 @@ def _read_block(first: int, block: list[str], problems: list[SrtProblem]) -> _Cu
         unmatched = exc.expected_start + len(exc.unmatched_content) - len(exc.unmatched_content.lstrip())
         stray = text[:unmatched].count("\n")
         if timing is not None and stray > timing:
-            problems.append(SrtProblem(first + stray, f"malformed cue: unexpected “{block[stray].strip()}”"))
+            unexpected = gettext("malformed cue: unexpected “%(text)s”") % {"text": block[stray].strip()}
+            problems.append(SrtProblem(first + stray, unexpected))
             return None
     if reason := _structure_problem(block, timing, len(subtitles)):
         problems.append(SrtProblem(first + reason[0], reason[1]))
@@ -220,7 +228,11 @@ def _read_block(first: int, block: list[str], problems: list[SrtProblem]) -> _Cu
     start_ms, end_ms = _ms(subtitle.start), _ms(subtitle.end)
     if end_ms <= start_ms:
         problems.append(
-            SrtProblem(line, f"the cue ends ({format_ms(end_ms)}) before it starts ({format_ms(start_ms)})")
+            SrtProblem(
+                line,
+                gettext("the cue ends (%(end)s) before it starts (%(start)s)")
+                % {"end": format_ms(end_ms), "start": format_ms(start_ms)},
+            )
         )
         return None
     data = _read_text(line + 1, subtitle.content, problems)
@@ -232,24 +244,28 @@ def _read_block(first: int, block: list[str], problems: list[SrtProblem]) -> _Cu
 def _structure_problem(block: list[str], timing: int | None, parsed: int) -> tuple[int, str] | None:
     """(offset in the block, reason) when srt could not read the block as one cue."""
     if timing is None:
-        return 0, (
+        return 0, gettext(
             "malformed cue: expected a cue number, a timing line like "
-            f"“00:00:04,000 --> 00:00:08,000” and {EXAMPLE}"
-        )
+            "“00:00:04,000 --> 00:00:08,000” and %(example)s"
+        ) % {"example": EXAMPLE}
     if timing == 1 and not INDEX.match(block[0]):
-        return 0, f"malformed cue: expected a cue number before the timing line, not “{block[0].strip()}”"
+        return 0, gettext("malformed cue: expected a cue number before the timing line, not “%(text)s”") % {
+            "text": block[0].strip()
+        }
     if parsed == 0:
         return timing, _bad_timing(block[timing])
     if parsed > 1:
         second = next((i for i, line in enumerate(block) if i > timing + 1 and "-->" in line), timing)
         if second > timing + 2 and INDEX.match(block[second - 1]):
             second -= 1  # point at the cue's number
-        return second, "a blank line must separate cues"
+        return second, gettext("a blank line must separate cues")
     return None
 
 
 def _bad_timing(line: str) -> str:
-    return f"bad timestamp in “{line.strip()}” (expected a timing line like “00:00:04,000 --> 00:00:08,000”)"
+    return gettext(
+        "bad timestamp in “%(line)s” (expected a timing line like “00:00:04,000 --> 00:00:08,000”)"
+    ) % {"line": line.strip()}
 
 
 def _check_timestamps(line: str) -> str | None:
@@ -263,50 +279,63 @@ def _check_timestamps(line: str) -> str | None:
             return _bad_timing(line)
         _, minutes, seconds, millis = parts.groups()
         if int(minutes) > 59 or int(seconds) > 59 or len(millis) > 3:
-            return f"bad timestamp “{stamp}” (expected HH:MM:SS,mmm with minutes and seconds under 60)"
+            return gettext(
+                "bad timestamp “%(stamp)s” (expected HH:MM:SS,mmm with minutes and seconds under 60)"
+            ) % {"stamp": stamp}
         if not TIMESTAMP.match(stamp):
-            return f"bad timestamp “{stamp}” (SRT writes HH:MM:SS,mmm with a comma before the milliseconds)"
+            return gettext(
+                "bad timestamp “%(stamp)s” (SRT writes HH:MM:SS,mmm with a comma before the milliseconds)"
+            ) % {"stamp": stamp}
     return None
 
 
 def _read_text(line: int, content: str, problems: list[SrtProblem]) -> dict[str, Any] | None:
     """The cue text's JSON object if it names exactly one product, else None after a problem."""
     if not content.strip():
-        problems.append(SrtProblem(line - 1, f"the cue has no text (expected {EXAMPLE})"))
+        no_text = gettext("the cue has no text (expected %(example)s)") % {"example": EXAMPLE}
+        problems.append(SrtProblem(line - 1, no_text))
         return None
     if (size := len(content.encode("utf-8", "surrogatepass"))) > MAX_METADATA_BYTES:
         problems.append(
             SrtProblem(
                 line,
-                f"the cue text is {size} bytes; a cue is sent as one timed-metadata call of at "
-                f"most {MAX_METADATA_BYTES} bytes",
+                gettext(
+                    "the cue text is %(size)s bytes; a cue is sent as one timed-metadata call of at "
+                    "most %(max)s bytes"
+                )
+                % {"size": size, "max": MAX_METADATA_BYTES},
             )
         )
         return None
     try:
         data = jsoninput.loads(content)
     except json.JSONDecodeError as exc:
-        problems.append(SrtProblem(line + exc.lineno - 1, f"bad JSON: {exc.msg} (expected {EXAMPLE})"))
+        bad = gettext("bad JSON: %(error)s (expected %(example)s)") % {"error": exc.msg, "example": EXAMPLE}
+        problems.append(SrtProblem(line + exc.lineno - 1, bad))
         return None
     except ValueError as exc:  # NaN/Infinity, deep nesting
-        problems.append(SrtProblem(line, f"bad JSON: {exc} (expected {EXAMPLE})"))
+        bad = gettext("bad JSON: %(error)s (expected %(example)s)") % {"error": exc, "example": EXAMPLE}
+        problems.append(SrtProblem(line, bad))
         return None
     if not isinstance(data, dict):
-        problems.append(SrtProblem(line, f"the cue text is not a JSON object (expected {EXAMPLE})"))
+        not_object = gettext("the cue text is not a JSON object (expected %(example)s)") % {
+            "example": EXAMPLE
+        }
+        problems.append(SrtProblem(line, not_object))
         return None
     present = [key for key in KEYS if key in data]
     reason = None
     if not present:
-        reason = f"the cue names no product (expected {EXAMPLE})"
+        reason = gettext("the cue names no product (expected %(example)s)") % {"example": EXAMPLE}
     elif len(present) == 2:
-        reason = "the cue has both productId and sku: give one of them"
+        reason = gettext("the cue has both productId and sku: give one of them")
     elif present == ["productId"] and _product_lookup(data["productId"]) is None:
-        reason = (
+        reason = gettext(
             "productId must be a whole number (a product id) or a non-empty string of at most "
-            f"{EXTERNAL_ID_LENGTH} characters (an external id), not {json.dumps(data['productId'])}"
-        )
+            "%(length)s characters (an external id), not %(value)s"
+        ) % {"length": EXTERNAL_ID_LENGTH, "value": json.dumps(data["productId"])}
     elif present == ["sku"] and not (isinstance(data["sku"], str) and data["sku"].strip()):
-        reason = f"sku must be a non-empty string, not {json.dumps(data['sku'])}"
+        reason = gettext("sku must be a non-empty string, not %(value)s") % {"value": json.dumps(data["sku"])}
     if reason:
         problems.append(SrtProblem(line, reason))
         return None
@@ -320,17 +349,26 @@ def _check_order(cue: _Cue, previous: _Cue | None, problems: list[SrtProblem]) -
         problems.append(
             SrtProblem(
                 cue.line,
-                f"cue out of order: it starts at {format_ms(cue.start_ms)}, before the cue "
-                f"on line {previous.line} ({format_ms(previous.start_ms)})",
+                gettext(
+                    "cue out of order: it starts at %(start)s, before the cue on line %(line)s (%(previous)s)"
+                )
+                % {
+                    "start": format_ms(cue.start_ms),
+                    "line": previous.line,
+                    "previous": format_ms(previous.start_ms),
+                },
             )
         )
     elif previous.end_ms is None or cue.start_ms < previous.end_ms:
-        end = format_ms(previous.end_ms) if previous.end_ms is not None else "the end"
+        end = format_ms(previous.end_ms) if previous.end_ms is not None else gettext("the end")
         problems.append(
             SrtProblem(
                 cue.line,
-                f"cues overlap: this one starts at {format_ms(cue.start_ms)}, before the cue "
-                f"on line {previous.line} ends ({end})",
+                gettext(
+                    "cues overlap: this one starts at %(start)s, before the cue "
+                    "on line %(line)s ends (%(end)s)"
+                )
+                % {"start": format_ms(cue.start_ms), "line": previous.line, "end": end},
             )
         )
 
@@ -354,10 +392,15 @@ def _resolve(
     for cue in cues:
         kind, value = key = _key(cue.data)
         if key not in products:
-            name = {"productId": "productId", EXTERNAL_ID: "external id (productId)", "sku": "SKU"}[kind]
-            problems.append(
-                SrtProblem(cue.text_line, f"no product with {name} {json.dumps(value)} in {organization}")
-            )
+            name = {"productId": "productId", EXTERNAL_ID: gettext("external id (productId)"), "sku": "SKU"}[
+                kind
+            ]
+            missing = gettext("no product with %(name)s %(value)s in %(brand)s") % {
+                "name": name,
+                "value": json.dumps(value),
+                "brand": organization,
+            }
+            problems.append(SrtProblem(cue.text_line, missing))
     return products, problems
 
 

@@ -773,6 +773,8 @@ def test_every_actions_refusal_is_its_own_sentence_in_german():
 
 @pytest.mark.django_db
 def test_the_cue_editor_tells_a_german_editor_what_is_wrong_in_german(client, brand, host):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
     from recordings.models import Recording
 
     video = Recording.objects.create(
@@ -802,6 +804,22 @@ def test_the_cue_editor_tells_a_german_editor_what_is_wrong_in_german(client, br
     assert errors([{"startMs": -1}], "en")["errors"]["0"] == [
         "The start cannot be before the start of the video."
     ]
+
+    srt = '1\n00:00:01,000 --> 00:00:02,000\n{}\n\n2\n00:00:75,000 --> 00:00:80,000\n{"sku": "X"}\n'
+    imported = client.post(
+        reverse("videos:import-srt", args=[video.pk]),
+        {"file": SimpleUploadedFile("cues.srt", srt.encode())},
+        HTTP_ACCEPT_LANGUAGE="de",
+    ).json()
+    assert imported == {
+        "error": "Die SRT-Datei hat Probleme; nichts wurde importiert.",
+        "problems": [
+            'Zeile 3: der Cue nennt kein Produkt (erwartet: Cue-Text wie {"productId": 12}, '
+            '{"productId": "<externe ID>"} oder {"sku": "TEE-01"})',
+            "Zeile 6: ungültiger Zeitstempel „00:00:75,000“ (erwartet: HH:MM:SS,mmm mit Minuten und Sekunden"
+            " unter 60)",
+        ],
+    }
 
 
 @pytest.mark.django_db

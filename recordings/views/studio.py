@@ -325,7 +325,7 @@ class SrtImportView(LoginRequiredMixin, View):
         try:
             specs = parse_srt(upload.read(), organization=recording.organization)
         except SrtImportError as exc:
-            return _json_error(exc.summary + ".", 400, problems=[str(p) for p in exc.problems])
+            return _json_error(f"{exc.summary}.", 400, problems=[str(p) for p in exc.problems])
         rows = [{"productId": s.product.pk, "startMs": s.start_ms, "endMs": s.end_ms} for s in specs]
         return JsonResponse(
             {"cues": rows, "products": [payloads.editor_product_payload(s.product) for s in specs]}
