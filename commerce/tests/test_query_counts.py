@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from commerce.models import ShopSettings
+from commerce.models import Order, ShopSettings
 from commerce.payments.test import SUCCEED_CARD
 from events.models import EventProduct
 from events.tests.factories import LiveNowEventFactory
@@ -163,3 +163,53 @@ def test_the_shops_brand_and_countries_are_read_again_when_they_change(client, b
     brand.save()
     assert client.get(url).status_code == 404
     assert client.get(reverse("commerce:cart", args=["acme-renamed"])).status_code == 200
+
+
+def test_the_variant_and_the_show_are_read_by_id_without_sorting(client, brand, shop):
+    """A lookup by id needs no ORDER BY: Variant's default ordering (product, then brand name)
+    joined accounts_organization into every add to cart."""
+    event, variant = shop
+    buy(client, brand, event, variant)
+
+    sql = buy(client, brand, event, variant)
+
+    variant_read, event_read = (
+        next(s for s in sql["add"] if _top_level(s).split(" FROM ")[1].startswith(f'"{table}"'))
+        for table in ("catalog_variant", "events_liveevent")
+    )
+    assert "accounts_organization" not in variant_read
+    assert '"catalog_product"."name"' not in variant_read.split("ORDER BY")[-1]
+    assert "scheduled_start" not in event_read.split("ORDER BY")[-1]
+
+
+def test_paying_publishes_one_task_whose_worker_queues_the_confirmation_and_the_purchases(
+    client, brand, shop, monkeypatch, mailoutbox, django_capture_on_commit_callbacks
+):
+    """Each Celery message costs the paying request a publish to Redis (~1 ms of its CPU): it sends
+    one, and the worker queues the two that follow a sale (eager here: run at once, nested)."""
+    from celery.app.task import Task
+
+    published, queued_by_the_worker, depth = [], [], [0]
+    apply_async = Task.apply_async
+
+    def recording(self, *args, **kwargs):
+        (queued_by_the_worker if depth[0] else published).append((self.name, args[0]))
+        depth[0] += 1
+        try:
+            return apply_async(self, *args, **kwargs)
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(Task, "apply_async", recording)
+    event, variant = shop
+
+    with django_capture_on_commit_callbacks(execute=True):
+        buy(client, brand, event, variant)
+
+    order = Order.objects.get()
+    assert published == [("commerce.tasks.order_paid_task", (order.pk,))]
+    assert sorted(queued_by_the_worker) == [
+        ("analytics.tasks.record_purchases_task", (order.pk,)),
+        ("commerce.tasks.send_order_confirmation_task", (order.pk,)),
+    ]
+    assert len(mailoutbox) == 1  # the confirmation, sent
