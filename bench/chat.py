@@ -10,9 +10,9 @@ For each run, on loopback, with the server pinned to --server-cpu and the load o
              10 s each: --rate 50 needs at least 100 chatters), while --tappers viewers tap
              reactions (one tap a second each);
   reference  a plain ``websockets`` server (this file, --role reference) that batches exactly as
-             chat.realtime does (a frame at once when none went in the last 100 ms, else the
-             window's frames as one) and sends with ``websockets.broadcast()``; the same frames
-             are sent on its /trigger connection.
+             chat.realtime does (a frame at once when none went in the 100 ms since the last
+             delivery ended, else the window's frames as one) and sends with
+             ``websockets.broadcast()``; the same frames are sent on its /trigger connection.
   flood      Liveshop, chat at --rate all along; in every other --window seconds one signed-in
              person floods: --flood-sockets sockets sending chat_post frames at --flood-rate in
              all (refused by the socket's frame limit and the 5-per-10-s rate limit). Normal
@@ -287,9 +287,9 @@ async def reference_main(port: int) -> None:
                 await asyncio.sleep(wait)
             while not outbox.empty():
                 texts.append(outbox.get_nowait())
-            last = loop.time()
             text = texts[0] if len(texts) == 1 else '{"type":"chat_batch","frames":[' + ",".join(texts) + "]}"
             websockets.broadcast(viewers, text)
+            last = loop.time()  # the window counts from the end of a delivery, as chat.realtime's
 
     async def handler(connection) -> None:
         if connection.request.path == "/trigger":

@@ -249,7 +249,10 @@ class RecentMessages:
         ``chat_batch`` {frames} (concatenated, not re-encoded): a socket is written at most
         1/BATCH_WINDOW times a second however busy the chat. A fan-out's cost is its writes (some
         15-30 µs of server CPU each, reference/fanout-baselines.md), not its bytes: 50 messages a
-        second written one by one to 5,000 viewers would need several cores."""
+        second written one by one to 5,000 viewers would need several cores. The window counts
+        from the end of the last delivery, not its start: however long a delivery takes (5,000
+        sockets on a busy core), the loop then has BATCH_WINDOW for everything else (the card, the
+        taps, pages), and a starved process writes the chat less often instead of nothing else."""
         topic = event_group_name(self.event_id)
         loop = asyncio.get_running_loop()
         last = -BATCH_WINDOW
@@ -261,12 +264,12 @@ class RecentMessages:
             texts = [text]
             while not self._outbox.empty():
                 texts.append(self._outbox.get_nowait())
-            last = loop.time()
             for chunk in batches(texts):
                 try:
                     await self.hub.deliver(topic, chunk, background=True)  # the card goes first
                 except Exception:
                     logger.warning("A chat frame was not handed on to the event's sockets", exc_info=True)
+            last = loop.time()
 
     def close(self) -> None:
         self._forwarder.cancel()

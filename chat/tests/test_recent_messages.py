@@ -57,6 +57,40 @@ async def test_the_newest_50_are_kept_whatever_order_they_arrive_in_and_hidden_o
     room.close()
 
 
+class SlowHub:
+    """A hub whose every delivery takes ``seconds`` (5,000 sockets on a busy core), noting when
+    each began and ended on the loop's clock."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.spans = []
+
+    async def deliver(self, topic, text, *, background=False):
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await asyncio.sleep(self.seconds)
+        self.spans.append((began, loop.time()))
+
+
+@pytest.mark.asyncio
+async def test_a_busy_chats_next_batch_waits_a_whole_window_after_the_last_delivery_ended(monkeypatch):
+    """However long a delivery takes, the loop then has BATCH_WINDOW for the card and the rest."""
+    monkeypatch.setattr(realtime, "BATCH_WINDOW", 0.2)
+    hub = SlowHub(0.1)
+    room = realtime.RecentMessages(hub, event_id=10**9)
+    await room.history()
+
+    await room.deliver(message(1))  # goes at once
+    await asyncio.sleep(0)
+    await room.deliver(message(2))  # arrives while the first is being delivered
+    while len(hub.spans) < 2:
+        await asyncio.sleep(0.05)
+
+    (_, first_ended), (second_began, _) = hub.spans
+    assert second_began - first_ended >= 0.2 - 0.001  # not 0.2 after the first began
+    room.close()
+
+
 @database_sync_to_async
 def post_unheard(event):
     """A message whose broadcast Redis did not take (the publisher resyncs the topic later)."""
