@@ -2,6 +2,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, URLValidator
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from catalog import thresholds
@@ -11,7 +13,9 @@ from catalog.thresholds import DEFAULT_LOW_STOCK_THRESHOLD as DEFAULT_LOW_STOCK_
 
 def validate_currency(value: str) -> None:
     if value not in ISO_4217:
-        raise ValidationError(f"“{value}” is not an ISO 4217 currency code (e.g. USD, EUR).")
+        raise ValidationError(
+            gettext("“%(value)s” is not an ISO 4217 currency code (e.g. USD, EUR).") % {"value": value}
+        )
 
 
 # The only schemes a Buy link may have: anything else (javascript:, data:, ftp:, ...) is refused
@@ -95,7 +99,7 @@ class Product(models.Model):
                 fields=["organization", "external_id"],
                 condition=~models.Q(external_id=""),
                 name="product_external_id_unique_per_brand",
-                violation_error_message="Another product of this brand has this external id.",
+                violation_error_message=_("Another product of this brand has this external id."),
             ),
             models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative"),
         ]

@@ -24,7 +24,7 @@ class OptionsField(forms.CharField):
     """A variant's options typed as ``size=M, colour=red`` (stored as a dict)."""
 
     default_error_messages = {
-        "invalid": "Write options as name=value pairs, separated by commas (size=M, colour=red)."
+        "invalid": _("Write options as name=value pairs, separated by commas (size=M, colour=red)."),
     }
 
     def prepare_value(self, value):
@@ -87,7 +87,7 @@ class StudioProductForm(forms.ModelForm):
 
 
 class StudioVariantForm(forms.ModelForm):
-    options = OptionsField(required=False, help_text="e.g. size=M, colour=red")
+    options = OptionsField(required=False, help_text=_("e.g. size=M, colour=red"))
     # The stock shown when the page was drawn rides along, so a change is applied as a difference:
     # units sold while the form was open are not put back by saving it.
     stock = forms.IntegerField(min_value=0, show_hidden_initial=True)

@@ -986,3 +986,20 @@ async def test_a_banned_viewers_open_pages_are_told_in_their_own_language():
     assert await removed(english) == "You were removed from chat by a moderator."
     await german.disconnect()
     await english.disconnect()
+
+
+def test_the_product_forms_currency_and_options_errors_are_in_german():
+    from django.core.exceptions import ValidationError
+
+    from catalog.models import validate_currency
+    from catalog.studio_forms import OptionsField
+
+    with translation.override("de"):
+        with pytest.raises(ValidationError) as currency:
+            validate_currency("EURO")
+        with pytest.raises(ValidationError) as options:
+            OptionsField().clean("size M")
+        assert currency.value.messages == ["„EURO“ ist kein ISO-4217-Währungscode (z. B. USD, EUR)."]
+        assert options.value.messages == [
+            "Schreiben Sie Optionen als Paare Name=Wert, durch Kommas getrennt (Größe=M, Farbe=rot)."
+        ]
