@@ -14,7 +14,8 @@ machine lowers the performance score: compare runs of one session.
     .venv/bin/python bench/lighthouse.py
     .venv/bin/python bench/lighthouse.py --runs 3
 
-The live page plays 20 s of HLS that ffmpeg draws into the collected static files (same origin);
+The live page plays 20 s of HLS that ffmpeg draws into the collected static files (same origin),
+as a live playlist (joined near its edge; ``--live-as-vod``: as a VOD from its start, as before);
 ``--fake-stream`` keeps the seeded show's unreachable IVS URL instead (as before 2026-12). The
 replay plays the same 20 s from the "recordings" storage on disk (a temporary MEDIA_ROOT that
 Django serves, as on a single machine: DJANGO_SERVE_MEDIA), with a product cue from 0 s and one
@@ -85,9 +86,20 @@ def write_stream(folder: Path) -> Path:
     return playlist
 
 
+def live_playlist(playlist: Path) -> Path:
+    """The same segments as a live stream's playlist (no ENDLIST, no VOD type), beside it: a viewer
+    joins it near its edge (players.js: two segments back), as a live show, instead of loading a
+    VOD from its start (hls.js then buffered all 20 s, 7 MB, before the page went quiet)."""
+    live = playlist.with_name("live.m3u8")
+    dropped = ("#EXT-X-ENDLIST", "#EXT-X-PLAYLIST-TYPE:VOD")
+    live.write_text("".join(f"{line}\n" for line in playlist.read_text().splitlines() if line not in dropped))
+    return live
+
+
 def seed_replay(event, products, host, stream: Path, media_root: Path):
     """Idempotent: an ended show of ``event``'s brand with ``products`` in its lineup and one ready
-    recording (``stream``'s HLS copied into the "recordings" storage under ``media_root``), the
+    recording (``stream``'s HLS copied into the "recordings" storage under ``media_root``, with a
+    thumbnail: the page's poster), the
     first product cued from 0 s (its card is on the page as it opens), the second from 10 s.
     Returns the ended event."""
     from datetime import timedelta
@@ -116,6 +128,17 @@ def seed_replay(event, products, host, stream: Path, media_root: Path):
     Recording.objects.filter(event=replay_event).delete()
     prefix = f"replays/{replay_event.pk}/bench"
     shutil.copytree(stream.parent, media_root / "recordings" / prefix / "hls")
+    # Its poster, as a local recording's (recordings/services/local.py: a 480 px high JPEG).
+    thumbnail = f"{prefix}/media/thumbnails/thumb0.jpg"
+    (media_root / "recordings" / thumbnail).parent.mkdir(parents=True)
+    subprocess.run(
+        [
+            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-ss", "7", "-i", str(stream),
+            "-frames:v", "1", "-vf", "scale=-2:480", "-q:v", "4", str(media_root / "recordings" / thumbnail),
+        ],
+        check=True,
+        timeout=120,
+    )  # fmt: skip
     recording = Recording.objects.create(
         organization=event.organization,
         event=replay_event,
@@ -124,6 +147,7 @@ def seed_replay(event, products, host, stream: Path, media_root: Path):
         duration_ms=20_000,
         cdn_prefix=prefix,
         master_path=f"{prefix}/hls/{stream.name}",
+        thumbnails=[thumbnail],
     )
     ProductCue.objects.create(recording=recording, product=products[0], start_ms=0, end_ms=10_000)
     ProductCue.objects.create(recording=recording, product=products[1], start_ms=10_000)
@@ -148,12 +172,18 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=1, help="runs per page and preset (median kept)")
+    parser.add_argument("--pages", default="live,replay,console", help="live,replay,console or some of them")
     parser.add_argument("--db-url", default=_common.DEFAULT_DB_URL)
     parser.add_argument("--redis-url", default=_common.DEFAULT_REDIS_URL)
     parser.add_argument(
         "--fake-stream",
         action="store_true",
         help="keep the seeded show's unreachable IVS URL (the player's failed fetches cost best practices)",
+    )
+    parser.add_argument(
+        "--live-as-vod",
+        action="store_true",
+        help="the live page plays the 20 s as a VOD playlist, from its start (as before 2026-12-04)",
     )
     args = parser.parse_args()
     if shutil.which("npx") is None or not Path(CHROMIUM).exists():
@@ -189,7 +219,8 @@ def main() -> None:
         playlist = write_stream(static_root / "bench-stream")
         replay_event = seed_replay(event, products, host, playlist, media_root)
         if not args.fake_stream:  # the live page plays a stream of our own origin, as with a CDN in front
-            url = f"http://127.0.0.1:{port}/static/{playlist.relative_to(static_root)}"
+            live = playlist if args.live_as_vod else live_playlist(playlist)
+            url = f"http://127.0.0.1:{port}/static/{live.relative_to(static_root)}"
             type(event).objects.filter(pk=event.pk).update(playback_url=url)
         server = _common.start_uvicorn(port, env, None, work / "uvicorn.log")
         base = f"http://127.0.0.1:{port}"
@@ -204,7 +235,11 @@ def main() -> None:
         }
         print("| page | preset | " + " | ".join(CATEGORIES) + " | CLS | LCP ms | failing audits |")
         print("|---|---|" + "---|" * (len(CATEGORIES) + 3))
+        names = {"live": "live page", "replay": "replay page", "console": "host console"}
+        wanted = {names[page.strip()] for page in args.pages.split(",")}
         for name, (url, headers) in pages.items():
+            if name not in wanted:
+                continue
             for desktop in (False, True):
                 runs = [
                     lighthouse(

@@ -174,8 +174,8 @@ def ready(page, pages: dict, name: str) -> None:
     card = page.locator("#product-card")
     if name == "live page":
         expect(card).to_be_visible()
-    elif name == "replay page":  # the video's metadata, and the card of the cue at 0 s
-        page.wait_for_function("document.getElementById('video').readyState >= 1", timeout=DEADLINE_MS)
+    elif name == "replay page":  # the page's script running, and the card of the cue at 0 s
+        page.wait_for_function("window.liveshop?.screen === 'replay'", timeout=DEADLINE_MS)
         expect(card).to_have_attribute("data-product-id", str(pages["products"][1].pk), timeout=DEADLINE_MS)
         expect(card).to_be_visible()
     elif name == "host console":

@@ -19,6 +19,7 @@ from tests.test_replay_browser import (  # noqa: F401
     DEADLINE_MS,
     asgi_server,
     in_a_thread,
+    load_replay,
     make_hls_vod,
     recordings_on_disk,
     replay,
@@ -31,10 +32,7 @@ def watch(context, url: str) -> None:
     """One viewer: open the replay, play it from the fleece's cue for two seconds, send the batch."""
     page = context.new_page()
     page.goto(url)
-    page.wait_for_function(
-        "() => { const v = document.getElementById('video'); return v.readyState >= 1 && v.duration > 11; }",
-        timeout=DEADLINE_MS,
-    )
+    load_replay(page, longer_than=11)
     page.evaluate(
         "() => { const v = document.getElementById('video'); v.muted = true; v.currentTime = 8.5; v.play(); }"
     )

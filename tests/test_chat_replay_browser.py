@@ -14,6 +14,7 @@ from chat.tests.conftest import make_viewer
 from tests.test_replay_browser import (  # noqa: F401 (fixtures)
     DEADLINE_MS,
     asgi_server,
+    load_replay,
     recordings_on_disk,
     replay,
     seek,
@@ -67,10 +68,7 @@ def test_the_replay_shows_chat_and_polls_at_their_moments_in_both_seek_direction
     page.on("pageerror", lambda error: errors.append(str(error)))
     path = reverse("replays:event", kwargs={"brand": event.organization.slug, "slug": event.slug})
     page.goto(f"{asgi_server.url}{path}")
-    page.wait_for_function(
-        "() => { const v = document.getElementById('video'); return v.readyState >= 1 && v.duration > 11; }",
-        timeout=DEADLINE_MS,
-    )
+    load_replay(page, longer_than=11)
     messages = page.locator("#chat-replay-messages .chat-message")
 
     seek(page, 8)

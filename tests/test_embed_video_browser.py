@@ -27,6 +27,7 @@ from recordings.services.transcode import POSTER_PREFIX, transcode_upload
 from recordings.tests.upload_media import make_video
 from tests.asgi_server import running_asgi_server
 from tests.media import free_port
+from tests.test_replay_browser import load_replay
 
 DEADLINE_MS = 30_000  # a busy 2-core machine runs the server, Chromium, ffmpeg and other tests
 CUE_MS = 1_500
@@ -135,10 +136,7 @@ def test_a_shop_embeds_a_published_video_with_its_poster_and_cards(
     assert size[0] > 0 and size[0] * 3 == size[1] * 4  # a frame of the 4:3 clip
 
     # The HLS plays in the frame; the card comes up at its cue, and the shop's page hears it.
-    frame.wait_for_function(
-        "() => { const v = document.getElementById('video'); return v.readyState >= 1 && v.duration > 3; }",
-        timeout=DEADLINE_MS,
-    )
+    load_replay(frame, longer_than=3)
     card = frame.locator("#product-card")
     expect(card).to_be_hidden()
     assert shop_events(page, "product.shown") == []

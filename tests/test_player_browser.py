@@ -127,10 +127,8 @@ def test_replay_controls_work_from_the_keyboard_and_show_captions(
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{asgi_server.url}{reverse('replays:event', args=[event.organization.slug, event.slug])}")
-    page.wait_for_function(
-        "() => { const v = document.getElementById('video'); return v.readyState >= 1 && v.duration > 11; }",
-        timeout=DEADLINE_MS,
-    )
+    # The bar is there before anything of the video loads (replay.js loads it on play: K below).
+    page.wait_for_function("() => window.liveshop?.screen === 'replay'", timeout=DEADLINE_MS)
     assert page.evaluate("document.getElementById('video').controls") is False  # ours, not the browser's
     bar = page.locator(".player-controls")
     play = bar.get_by_role("button", name="Play")
@@ -242,7 +240,7 @@ def test_replay_controls_work_from_the_keyboard_and_show_captions(
     page.keyboard.press("Escape")
     page.screenshot(path=artifacts_dir / "player-replay-captions-styled.png")
     page.reload()
-    page.wait_for_function("() => document.getElementById('video').readyState >= 1", timeout=DEADLINE_MS)
+    page.wait_for_function("() => window.liveshop?.screen === 'replay'", timeout=DEADLINE_MS)
     expect(player).to_have_attribute("data-cc-size", "xlarge")  # remembered
     expect(bar.locator('[data-control="caption-style"] select[data-caption="size"]')).to_have_value("xlarge")
     captions.click()  # on again after the reload

@@ -133,6 +133,21 @@ def in_a_thread(query):
         return pool.submit(call).result()
 
 
+def load_replay(page, longer_than: float = 0, timeout: int = 2 * DEADLINE_MS) -> None:
+    """Press play (muted: headless autoplay policy) and pause again, and wait for the video's
+    metadata: the replay page loads hls.js and the video only once the viewer asks (replay.js).
+    ``page`` may be a frame."""
+    page.evaluate(
+        "() => { const v = document.getElementById('video');"
+        " v.muted = true; v.play().catch(() => {}); v.pause(); }"
+    )
+    page.wait_for_function(
+        "d => { const v = document.getElementById('video'); return v.readyState >= 1 && v.duration > d; }",
+        arg=longer_than,
+        timeout=timeout,
+    )
+
+
 def seek(page, seconds: float) -> None:
     """Seek the way the player's scrubber does, and wait until the frame there is decoded."""
     page.evaluate("t => { document.getElementById('video').currentTime = t; }", seconds)
@@ -153,6 +168,8 @@ def test_replay_shows_each_card_at_its_cue_in_both_seek_directions(replay, asgi_
     path = reverse("replays:event", kwargs={"brand": event.organization.slug, "slug": event.slug})
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    media = []  # what the page asked for of the video
+    page.on("request", lambda request: media.append(request.url) if "/media/" in request.url else None)
 
     # The ended live page leads to the replay.
     page.goto(f"{asgi_server.url}{reverse('viewer:watch', args=[event.organization.slug, event.slug])}")
@@ -162,11 +179,12 @@ def test_replay_shows_each_card_at_its_cue_in_both_seek_directions(replay, asgi_
     replay_link.click()
     page.wait_for_url(f"{asgi_server.url}{path}")
 
+    # Nothing of the player loads before the viewer asks: no hls.js, no playlist, no segment.
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("typeof window.Hls") == "undefined"
+    assert [url for url in media if ".m3u8" in url or ".ts" in url] == []
+    load_replay(page, longer_than=11)
     assert page.evaluate("typeof window.Hls") == "function"  # hls.js comes from our static files
-    page.wait_for_function(
-        "() => { const v = document.getElementById('video'); return v.readyState >= 1 && v.duration > 11; }",
-        timeout=DEADLINE_MS,
-    )
     card = page.locator("#product-card")
     expect(card).to_be_hidden()
     expect(page.locator("#slot-empty")).to_be_visible()

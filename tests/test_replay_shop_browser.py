@@ -11,7 +11,7 @@ from django.urls import reverse
 from commerce.models import Order
 from recordings.models import ProductCue
 from tests import test_replay_browser as replays
-from tests.test_replay_browser import DEADLINE_MS, in_a_thread, seek
+from tests.test_replay_browser import DEADLINE_MS, in_a_thread, load_replay, seek
 from tests.test_shop_browser import checkout
 
 # The replay test's fixtures: its HLS video on disk, brand, products, cues and server.
@@ -33,7 +33,7 @@ def test_a_viewer_buys_the_product_on_screen_in_a_replay_while_it_plays(
     page.on("pageerror", lambda error: errors.append(str(error)))
     path = reverse("replays:event", kwargs={"brand": event.organization.slug, "slug": event.slug})
     page.goto(f"{asgi_server.url}{path}")
-    page.wait_for_function(f"() => document.getElementById('video').readyState >= 1 && {CAMERA} >= 0")
+    load_replay(page)
 
     seek(page, 9)  # the fleece's cue (from 8 s)
     card = page.locator("#product-card")

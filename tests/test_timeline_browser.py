@@ -17,6 +17,7 @@ from accounts.tests.factories import OrganizationFactory, member
 from catalog.tests.factories import ProductFactory
 from recordings.models import ProductCue, Recording
 from recordings.services.transcode import transcode_upload
+from tests.test_replay_browser import load_replay
 
 DEADLINE_MS = 30_000  # generous: two shared cores run the server, Chromium and other tests
 TOLERANCE_MS = 500
@@ -129,8 +130,7 @@ def test_the_editor_places_two_cues_and_saves_them(live_server, video, page, art
     try:
         viewer = viewer_context.new_page()
         viewer.goto(f"{live_server.url}/v/northwind/trail-gear/")  # the fixture's brand and video
-        loaded = "() => (v => v.readyState >= 1 && v.duration > 7)(document.getElementById('video'))"
-        viewer.wait_for_function(loaded, timeout=DEADLINE_MS)
+        load_replay(viewer, longer_than=7)
         card = viewer.locator("#product-card")
         for at, expected in ((6.0, daypack), (2.5, jacket), (0.5, None), (5.5, daypack)):
             seek_viewer(viewer, at)

@@ -19,6 +19,7 @@ from accounts.tests.factories import OrganizationFactory, member
 from recordings.models import Recording
 from recordings.services.transcode import transcode_upload
 from recordings.tests.upload_media import make_video
+from tests.test_replay_browser import load_replay
 
 DEADLINE_MS = 30_000  # two shared cores run the server, Chromium and other tests
 
@@ -73,6 +74,7 @@ def test_portrait_plays_in_portrait_and_a_failed_video_is_deleted_with_its_files
     assert upload_file.is_file()
 
     page.goto(f"{live_server.url}/v/northwind/phone-clip/")
+    load_replay(page)
     playing = "(v => v.readyState >= 2 && v.videoWidth > 0)(document.getElementById('video'))"
     page.wait_for_function(playing, timeout=DEADLINE_MS)
     width, height = page.evaluate("(v => [v.videoWidth, v.videoHeight])(document.getElementById('video'))")

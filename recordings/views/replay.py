@@ -111,6 +111,10 @@ def render_replay(
         "captions": selectors.caption_track_urls(recording),  # the player's <track>s (issue 16)
     }
     cards = {card["id"]: card for card in config["products"]}
+    # The card on screen as the page opens (at ?t=, else 0 s): in the first HTML, so nothing moves
+    # when replay.js takes over (Lighthouse's CLS); replay.js computes the same (activeCue).
+    opening = active_cue(cues, start_ms(request))
+    card = with_display(cards[opening.product_id], qr_pattern) if opening else None
     lineup = [
         with_display(replay_card(product, campaign=campaign), qr_pattern)
         for product in selectors.list_lineup_products(recording, cues)
@@ -130,12 +134,38 @@ def render_replay(
             {"recording": r, "url": other_url(event, r), "duration_text": duration_text(r)} for r in others
         ],
         "live_url": reverse("viewer:watch", args=[event.organization.slug, event.slug]) if event else "",
-        "card": None,
+        "card": card,
+        "card_cue_id": opening.pk if opening else None,
+        "featured_id": card["id"] if card else None,
         "card_kicker": _("In the video now"),
         "captions": config["captions"],
         "config": config,
     }
     return remember_viewer(request, render(request, template, {**context, **(extra or {})}))
+
+
+def start_ms(request) -> int:
+    """Where the video starts: ?t= (seconds, as replay.js reads it), else 0."""
+    try:
+        seconds = float(request.GET.get("t", ""))
+    except ValueError:
+        return 0
+    return round(seconds * 1000) if 0 < seconds < 10**7 else 0
+
+
+def active_cue(cues: list[ProductCue], ms: int) -> ProductCue | None:
+    """The cue on screen at media time ``ms``, as replay.js's activeCue: a cue covers
+    [start_ms, end_ms), or without an end until the next cue starts; where cues overlap, the one
+    that started last wins. ``cues`` in time order (selectors.list_cues)."""
+    active = None
+    for index, cue in enumerate(cues):
+        if cue.start_ms > ms:
+            break
+        following = cues[index + 1].start_ms if index + 1 < len(cues) else None
+        end = cue.end_ms if cue.end_ms is not None else following
+        if end is None or ms < end:
+            active = cue
+    return active
 
 
 def with_display(card: dict, qr_pattern: str) -> dict:
