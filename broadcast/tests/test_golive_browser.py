@@ -251,7 +251,7 @@ def test_camera_errors_are_explained(asgi_server, scheduled_show, golive_page, e
 
 
 # The Web Broadcast SDK's surface golive/ivs.js uses, recording what the page gives it (the real
-# SDK would need an IVS channel: its script is answered empty, so this stand-in stays).
+# SDK would need an IVS channel: its script is answered with this stand-in).
 IVS_SDK_STUB = """
 window.__ivs = { created: [], started: [], videos: [], audios: [], stopped: 0 };
 window.IVSBroadcastClient = {
@@ -305,18 +305,25 @@ def ivs_show(asgi_server, settings):
 @pytest.mark.django_db(transaction=True)
 def test_ivs_mode_fetches_the_key_by_post_just_before_starting(asgi_server, ivs_show, golive_page):
     page = golive_page
+    sdk = []  # the SDK's script, asked for
     page.route(
-        "**/vendor/ivs-broadcast/*", lambda route: route.fulfill(body="", content_type="text/javascript")
+        "**/vendor/ivs-broadcast/*",
+        lambda route: (
+            sdk.append(route.request.url) or route.fulfill(body=IVS_SDK_STUB, content_type="text/javascript")
+        ),
     )
-    page.add_init_script(IVS_SDK_STUB)
     posts = []
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and "ivs-key" in r.url else None)
     page.context.add_cookies([{"name": "sessionid", "value": ivs_show["session"], "url": asgi_server}])
     page.goto(f"{asgi_server}{ivs_show['event'].get_absolute_url()}")
 
     assert IVS_KEY not in page.content()
+    page.wait_for_load_state("networkidle")
+    assert sdk == []  # the console loads without the SDK: only going live from here needs it
     page.click("#golive-devices")
     wait_for_state(page, "ready")
+    page.wait_for_function("() => Boolean(window.IVSBroadcastClient)")  # asked for with the camera
+    assert len(sdk) == 1
     assert posts == []  # not before Start
     page.click("#golive-start")
     wait_for_state(page, "live")

@@ -10,7 +10,7 @@
  * window.liveshopGoLive exposes the state for tests and bench/golive.py. */
 import { createCompositor, loadBitmap } from "./golive/compositor.js";
 import { gettext, interpolate } from "../lib/i18n.js";
-import { ivsPublisher } from "./golive/ivs.js";
+import { ivsPublisher, loadIvsSdk } from "./golive/ivs.js";
 import { localPublisher } from "./golive/local.js";
 
 const panel = document.getElementById("golive-browser");
@@ -104,6 +104,7 @@ function fill(select, devices, label, extra = []) {
 
 async function openDevices() {
   showError("");
+  if (config.mode === "ivs") loadIvsSdk(); // fetched while the host sets up, ready by Start
   const { width, height } = preset();
   const wantsSound = els.mic.value !== "none";
   let media;

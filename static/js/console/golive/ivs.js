@@ -1,5 +1,7 @@
 /* IVS mode: the Amazon IVS Web Broadcast SDK (served from our static files as the global
- * IVSBroadcastClient) sends the composited video over WebRTC to the channel. The stream key is
+ * IVSBroadcastClient) sends the composited video over WebRTC to the channel. The console loads it
+ * only once the host turns the camera on here (loadIvsSdk: a large script, which also talks to
+ * IVS and names a source map it does not ship: Lighthouse's best practices on the console). The stream key is
  * asked of the server by POST just before each start (host only, never cached) and kept in this
  * closure only. A failed or lost connection is retried with backoff and a fresh key. */
 import { Backoff } from "../../lib/backoff.js";
@@ -7,6 +9,26 @@ import { jsonBody, post } from "../../lib/http.js";
 import { gettext, interpolate } from "../../lib/i18n.js";
 
 const MAX_RETRIES = 8;
+
+let sdkLoading = null;
+/** The SDK's script (the panel's data-ivs-sdk), added once; resolves when it ran or failed (a
+ * failure is tried again with the next call). */
+export function loadIvsSdk() {
+  sdkLoading ??= new Promise((resolve) => {
+    const src = document.getElementById("golive-browser")?.dataset.ivsSdk;
+    if (window.IVSBroadcastClient || !src) return resolve();
+    const script = document.createElement("script");
+    script.src = src;
+    script.addEventListener("load", resolve);
+    script.addEventListener("error", () => {
+      script.remove();
+      sdkLoading = null;
+      resolve();
+    });
+    document.head.append(script);
+  });
+  return sdkLoading;
+}
 
 export function ivsPublisher({ keyUrl, onState, onError }) {
   const backoff = new Backoff({ firstMs: 1000, maxMs: 15000 });
@@ -25,6 +47,7 @@ export function ivsPublisher({ keyUrl, onState, onError }) {
   }
 
   async function connect() {
+    await loadIvsSdk();
     const sdk = window.IVSBroadcastClient;
     if (!sdk) {
       onError(gettext("The IVS broadcast library did not load. Reload the page."));
