@@ -56,13 +56,19 @@ def test_the_origin_is_read_at_the_first_frames_so_a_late_first_click_gets_the_m
     organization = host.memberships.get().organization
     product = ProductFactory(organization=organization)
     event = event_services.create_event(
-        organization=organization, title="Offset", scheduled_start=timezone.now(), by=host, products=[product]
+        organization=organization,
+        title="Offset",
+        scheduled_start=timezone.now(),
+        by=host,
+        products=[product],
+        is_recorded=False,  # its record_done discards the file: no ingestion racing the teardown
     )
+    key = crypto.decrypt(event.stream_key_encrypted)
     slow = ["-readrate", "0.5"] + [a for a in media.FFMPEG_TEST_SOURCE if a != "-re"]
     ffmpeg = subprocess.Popen(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", *slow, "-pix_fmt", "yuv420p", "-t", "6",
          "-output_ts_offset", str(OFFSET_MS // 1000), "-f", "flv",
-         media_server.ingest(crypto.decrypt(event.stream_key_encrypted))],
+         media_server.ingest(key)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )  # fmt: skip
@@ -81,6 +87,14 @@ def test_the_origin_is_read_at_the_first_frames_so_a_late_first_click_gets_the_m
         wall_ms = (featured.created_at - started[1]).total_seconds() * 1000
     finally:
         media.stop(ffmpeg)
+        # The callbacks of the stream's end are done before the test's database goes away.
+        media.wait_for(
+            lambda: (
+                event.sessions.filter(ended_at__isnull=False).exists()
+                and not list((media_server.directory / "rec").glob(f"{key}-*.flv"))
+            ),
+            what="publish_done and record_done",
+        )
         get_video_backend.cache_clear()
         media_clock.forget()
 
