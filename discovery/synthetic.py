@@ -123,3 +123,48 @@ def box_overlap(a: tuple, b: tuple) -> float:
     inter = iw * ih
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if union else 0.0
+
+
+CAPTION_WORDS = ("Spring", "drop", "LIVE", "now", "only", "today", "Free", "shipping", "Order", "code",
+                 "SAVE20", "Summer", "Collection", "with", "Anna", "Ben")  # fmt: skip
+
+
+def lower_third(frame: np.ndarray, *, seed: int = 0, height: float = 0.22) -> np.ndarray:
+    """Draw a show's lower third into ``frame`` (in place): a dark band across its bottom
+    ``height`` with a caption and a web address in white and gold letters, and a red price
+    banner top right. Lettering is all sharp corners: ORB's strongest keypoints land there."""
+    rng = np.random.default_rng(seed)
+    fh, fw = frame.shape[:2]
+    top = int(fh * (1 - height))
+    cv2.rectangle(frame, (0, top), (fw, fh), (20, 15, 15), -1)
+    caption = " ".join(str(w) for w in rng.choice(CAPTION_WORDS, 5))
+    scale = fh / 360
+    cv2.putText(frame, caption, (int(fw * 0.03), top + int(fh * 0.09)), cv2.FONT_HERSHEY_DUPLEX,
+                1.1 * scale, (255, 255, 255), max(1, round(2 * scale)), cv2.LINE_AA)  # fmt: skip
+    address = "liveshop.example/spring  -  order now"
+    cv2.putText(frame, address, (int(fw * 0.03), top + int(fh * 0.17)), cv2.FONT_HERSHEY_SIMPLEX,
+                0.6 * scale, (90, 200, 230), max(1, round(scale)), cv2.LINE_AA)  # fmt: skip
+    x0, y0 = int(fw * 0.7), int(fh * 0.05)
+    cv2.rectangle(frame, (x0, y0), (int(fw * 0.97), int(fh * 0.16)), (40, 30, 200), -1)
+    cv2.putText(frame, f"-{int(rng.integers(10, 50))}% {int(rng.integers(9, 99))}.90", (x0 + int(fw * 0.02),
+                y0 + int(fh * 0.08)), cv2.FONT_HERSHEY_DUPLEX, 0.8 * scale, (255, 255, 255),
+                max(1, round(2 * scale)), cv2.LINE_AA)  # fmt: skip
+    return frame
+
+
+def text_label(text: str, *, seed: int = 0, size: int = 480) -> np.ndarray:
+    """A product image that is lettering alone: a brand line and ``text`` in large white letters
+    on a two-colour gradient (a label, a plain card), nothing else to find it by."""
+    rng = np.random.default_rng(seed)
+    start, end = rng.uniform(20, 200, 3), rng.uniform(20, 200, 3)
+    line = np.linspace(0, 0.5, size, dtype=np.float32)
+    ramp = line[None, :, None] + line[:, None, None]
+    card = np.ascontiguousarray((start * (1 - ramp) + end * ramp).astype(np.uint8))
+    cv2.putText(card, "NORTHWIND", (size // 12, size // 8), cv2.FONT_HERSHEY_DUPLEX, size / 900,
+                (255, 255, 255), 1, cv2.LINE_AA)  # fmt: skip
+    words = text.split()
+    for line, word in enumerate(words):
+        y = size - size // 10 - (len(words) - 1 - line) * size // 7
+        cv2.putText(card, word, (size // 12, y), cv2.FONT_HERSHEY_DUPLEX, size / 290, (255, 255, 255),
+                    max(2, size // 160), cv2.LINE_AA)  # fmt: skip
+    return card

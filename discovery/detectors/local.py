@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -36,6 +36,15 @@ MIN_SPREAD = 0.08
 LSH_FROM = 10_000
 LSH_PARAMS = {"algorithm": 6, "table_number": 6, "key_size": 16, "multi_probe_level": 1}  # FLANN_INDEX_LSH
 OVERLAP = 0.5  # two products verified over the same region: the better one alone (look-alikes)
+# A frame's strongest corners can all lie on a lower third (a caption, a price banner: white
+# letters on a dark band) and none on the product beside it. When the strongest FRAME_FEATURES
+# find nothing, a second pass adds up to SPREAD_FEATURES more keypoints, the strongest of each
+# cell of a SPREAD_GRID where those left it thin (each cell up to twice its share in all). The
+# strongest FRAME_FEATURES stay as they were: capping every cell instead lost an occluded
+# product whose corners bunch in one cell.
+SPREAD_GRID = (4, 4)  # columns, rows
+SPREAD_FEATURES = 1200
+SPREAD_DETECT = 4000  # keypoints detected to choose them from
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,10 @@ class FrameFeatures:
     points: np.ndarray
     descriptors: np.ndarray
     shape: tuple
+    # What ``extends`` (spread_features' strongest) holds first; their good matches by index and
+    # candidate set are kept in ``good``, so a second pass matches only the descriptors it added.
+    extends: FrameFeatures | None = field(default=None, compare=False, repr=False)
+    good: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def frame_features(frame: np.ndarray) -> FrameFeatures:
@@ -140,35 +153,90 @@ def frame_features(frame: np.ndarray) -> FrameFeatures:
     return FrameFeatures(points, descriptors, frame.shape[:2])
 
 
+def spread_features(frame: np.ndarray, strongest: FrameFeatures) -> FrameFeatures | None:
+    """``strongest`` (``frame_features(frame)``) and up to SPREAD_FEATURES more keypoints from the
+    cells of the frame it left thin; None when there are none to add."""
+    gray = _gray(frame)
+    orb = _orb(FRAME_FEATURES)
+    keypoints = _orb(SPREAD_DETECT).detect(gray, None)
+    if not keypoints:
+        return None
+    points = cv2.KeyPoint_convert(keypoints).reshape(-1, 2)
+    known = {(x, y) for x, y in np.round(strongest.points * 8).astype(np.int64).tolist()}
+    new = np.array([(x, y) not in known for x, y in np.round(points * 8).astype(np.int64).tolist()], bool)
+    cells = _cells(points, gray.shape)
+    columns, rows = SPREAD_GRID
+    share = SPREAD_FEATURES // (columns * rows)
+    taken = np.bincount(_cells(strongest.points, gray.shape), minlength=columns * rows)
+    room = np.clip(np.minimum(share, 2 * share - taken), 0, None)
+    response = np.array([k.response for k in keypoints], np.float32)
+    order = np.lexsort((-response, ~new, cells))  # by cell, new ones first, strongest first
+    rank = np.arange(len(order)) - np.searchsorted(cells[order], cells[order])
+    chosen = order[(rank < room[cells[order]]) & new[order]]
+    if not len(chosen):
+        return None
+    added, descriptors = orb.compute(gray, [keypoints[i] for i in chosen])
+    if descriptors is None or not len(added):
+        return None
+    added_points = cv2.KeyPoint_convert(added).reshape(-1, 2).astype(np.float32)
+    return FrameFeatures(
+        np.vstack([strongest.points, added_points]),
+        np.vstack([strongest.descriptors, descriptors]),
+        strongest.shape,
+        extends=strongest,
+    )
+
+
+def _cells(points: np.ndarray, shape: tuple) -> np.ndarray:
+    """Each point's cell of SPREAD_GRID over a frame of ``shape`` (row-major)."""
+    columns, rows = SPREAD_GRID
+    height, width = shape[:2]
+    x = np.minimum((points[:, 0] * columns / width).astype(np.int64), columns - 1)
+    y = np.minimum((points[:, 1] * rows / height).astype(np.int64), rows - 1)
+    return y * columns + x
+
+
 def match(
     index: CatalogueIndex, frame: FrameFeatures, product_ids: set[int] | None = None
 ) -> list[tuple[int, float, tuple]]:
     """(product id, score, box) of each product of ``index`` (or of ``product_ids`` among them)
     whose photo is verified in ``frame``, best first."""
-    descriptors, frame_points = frame.descriptors, frame.points
-    if len(descriptors) < MIN_GOOD or not len(index):
+    if len(frame.descriptors) < MIN_GOOD or not len(index):
         return []
-    pairs, rows, owners = _neighbours(index, descriptors, product_ids)
-    by_product: dict[int, list[tuple[int, int]]] = {}
-    for pair in pairs:
-        if len(pair) < 2 or pair[0].distance >= RATIO * pair[1].distance:
-            continue
-        best = pair[0]
-        pid = int(owners[best.trainIdx])
-        if product_ids is not None and pid not in product_ids:
-            continue
-        row = int(rows[best.trainIdx]) - index.offsets[pid]
-        by_product.setdefault(pid, []).append((row, best.queryIdx))
     found = []
-    for pid, matches in by_product.items():
+    for pid, matches in _good_matches(index, frame, product_ids).items():
         if len(matches) >= MIN_GOOD:
-            verified = _verify(index.features[pid], matches, frame_points, frame.shape)
+            verified = _verify(index.features[pid], matches, frame.points, frame.shape)
             if verified is not None:
                 found.append((verified[0], pid, verified[1]))
     # Ranked by inliers, not the capped score: of two look-alikes both above FULL_SCORE_INLIERS
     # (two milks of one range), the one that explains more matches is the one on screen.
     found.sort(key=lambda item: -item[0])
     return _suppress([(pid, min(1.0, inliers / FULL_SCORE_INLIERS), box) for inliers, pid, box in found])
+
+
+def _good_matches(
+    index: CatalogueIndex, frame: FrameFeatures, product_ids: set[int] | None
+) -> dict[int, list[tuple[int, int]]]:
+    """Product id -> (row of its descriptors, frame descriptor) of every match that passes the
+    ratio test; what ``frame.extends`` holds is matched once (the test is per frame descriptor)."""
+    key = (index, None if product_ids is None else frozenset(product_ids))
+    if key not in frame.good:
+        start = 0 if frame.extends is None else len(frame.extends.descriptors)
+        good = {} if frame.extends is None else _good_matches(index, frame.extends, product_ids)
+        by_product = {pid: list(matches) for pid, matches in good.items()}
+        pairs, rows, owners = _neighbours(index, frame.descriptors[start:], product_ids)
+        for pair in pairs:
+            if len(pair) < 2 or pair[0].distance >= RATIO * pair[1].distance:
+                continue
+            best = pair[0]
+            pid = int(owners[best.trainIdx])
+            if product_ids is not None and pid not in product_ids:
+                continue
+            row = int(rows[best.trainIdx]) - index.offsets[pid]
+            by_product.setdefault(pid, []).append((row, start + best.queryIdx))
+        frame.good[key] = by_product
+    return frame.good[key]
 
 
 def _suppress(found: list[tuple[int, float, tuple]]) -> list[tuple[int, float, tuple]]:
@@ -250,13 +318,23 @@ class LocalDetector:
     def detect(
         self, frame: np.ndarray, *, organization_id: int, candidates: list[Candidate]
     ) -> list[Detection]:
-        """The lineup first; the rest of the catalogue only when no lineup product is seen."""
+        """The lineup first; the rest of the catalogue only when no lineup product is seen. The
+        frame's strongest keypoints first; keypoints spread over the frame only when they find
+        nothing (see SPREAD_GRID)."""
         index = self.load_index(organization_id)
         lineup = {c.product_id for c in candidates if c.in_lineup}
         rest = {c.product_id for c in candidates if not c.in_lineup}
         features = frame_features(frame)
-        for group, in_lineup in ((lineup, True), (rest, False)):
-            found = match(index, features, group) if group else []
-            if found:
-                return [Detection(pid, round(score, 3), box, in_lineup) for pid, score, box in found]
-        return []
+        found = _in_groups(index, features, lineup, rest)
+        if not found and (lineup or rest):
+            spread = spread_features(frame, features)
+            found = _in_groups(index, spread, lineup, rest) if spread is not None else []
+        return found
+
+
+def _in_groups(index: CatalogueIndex, features: FrameFeatures, lineup: set[int], rest: set[int]):
+    for group, in_lineup in ((lineup, True), (rest, False)):
+        found = match(index, features, group) if group else []
+        if found:
+            return [Detection(pid, round(score, 3), box, in_lineup) for pid, score, box in found]
+    return []
