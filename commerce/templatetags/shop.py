@@ -26,7 +26,8 @@ def shop_config(context) -> str:
     brand = context.get("organization") or (event.organization if event else None)
     if brand is None:
         return ""
-    cards = [*context.get("lineup", ()), *([context["card"]] if context.get("card") else [])]
+    # The lineup's products and the card's (featured, or the replay's opening cue), each once.
+    cards = {card["id"]: card for card in [*context.get("lineup", ()), context.get("card")] if card}
     backend = payments.get_payment_backend().name
     api = "commerce:embed-" if context.get("embed") else "commerce:"  # cart token, or session + CSRF
     config = {
@@ -46,6 +47,6 @@ def shop_config(context) -> str:
             "backend": backend,
             "publishableKey": settings.STRIPE_PUBLISHABLE_KEY if backend == "stripe" else "",
         },
-        "products": [{key: card[key] for key in CARD_FIELDS if key in card} for card in cards],
+        "products": [{key: card[key] for key in CARD_FIELDS if key in card} for card in cards.values()],
     }
     return json_script(config, "shop-config")
