@@ -33,6 +33,16 @@ def _fresh_snapshot_cache():
     timed_metadata._stopping.clear()  # a streaming command's stop in one test ends no retry in the next
 
 
+@pytest.fixture(autouse=True)
+def _default_language_after():
+    """A German request leaves German active in the test's thread (LocaleMiddleware activates,
+    nothing deactivates): a later test calling services directly would read German."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 @pytest.fixture
 def video(settings):
     """A fresh in-memory video backend (it records every call in ``video.calls``)."""

@@ -59,14 +59,6 @@ def fresh_page_cache():
     page_cache.clear()
 
 
-@pytest.fixture(autouse=True)
-def default_language_after():
-    """A German request leaves German active in this thread (LocaleMiddleware activates, nothing
-    deactivates): the next test module, calling services directly, would read German."""
-    yield
-    translation.deactivate()
-
-
 # Language from the browser, and the switcher ------------------------------------------------------
 
 
