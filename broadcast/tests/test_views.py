@@ -96,7 +96,7 @@ def test_an_ivs_event_gets_the_sdk_presets_of_its_channel_type(settings):
     # The SDK's URL, for golive/ivs.js to load when the camera is turned on: not a script of the page.
     html = response.content.decode()
     assert 'data-ivs-sdk="/static/vendor/ivs-broadcast/amazon-ivs-web-broadcast.js"' in html
-    assert "<script src=\"/static/vendor/ivs-broadcast" not in html
+    assert '<script src="/static/vendor/ivs-broadcast' not in html
 
 
 def ivs_show(video):
