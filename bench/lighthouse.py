@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import _common
@@ -41,10 +42,12 @@ CHROMIUM = "/usr/bin/chromium"
 REPLAY_SLUG = "bench-replay-show"
 
 
-def lighthouse(url: str, *, desktop: bool, headers: dict, out: Path) -> dict:
+def lighthouse(url: str, *, desktop: bool, headers: dict, out: Path, profile: Path | None = None) -> dict:
+    """One Lighthouse run, in a Chromium of ``profile`` (signed_in_profile) or a new one."""
+    flags = "--headless=new --no-sandbox --disable-gpu" + (f" --user-data-dir={profile}" if profile else "")
     cmd = [
         "npx", "--yes", "lighthouse@12", url, "--quiet", "--output=json", f"--output-path={out}",
-        "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
+        f"--chrome-flags={flags}",
         f"--only-categories={','.join(CATEGORIES)}", f"--extra-headers={json.dumps(headers)}",
     ]  # fmt: skip
     if desktop:
@@ -96,6 +99,21 @@ def live_playlist(playlist: Path) -> Path:
     return live
 
 
+def still(stream: Path, target: Path) -> Path:
+    """A frame 7 s into ``stream`` as a JPEG 480 px high, as a local recording's thumbnails
+    (recordings/services/local.py)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-ss", "7", "-i", str(stream),
+            "-frames:v", "1", "-vf", "scale=-2:480", "-q:v", "4", str(target),
+        ],
+        check=True,
+        timeout=120,
+    )  # fmt: skip
+    return target
+
+
 def seed_replay(event, products, host, stream: Path, media_root: Path):
     """Idempotent: an ended show of ``event``'s brand with ``products`` in its lineup and one ready
     recording (``stream``'s HLS copied into the "recordings" storage under ``media_root``, with a
@@ -128,17 +146,9 @@ def seed_replay(event, products, host, stream: Path, media_root: Path):
     Recording.objects.filter(event=replay_event).delete()
     prefix = f"replays/{replay_event.pk}/bench"
     shutil.copytree(stream.parent, media_root / "recordings" / prefix / "hls")
-    # Its poster, as a local recording's (recordings/services/local.py: a 480 px high JPEG).
+    # Its poster, as a local recording's thumbnail.
     thumbnail = f"{prefix}/media/thumbnails/thumb0.jpg"
-    (media_root / "recordings" / thumbnail).parent.mkdir(parents=True)
-    subprocess.run(
-        [
-            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-ss", "7", "-i", str(stream),
-            "-frames:v", "1", "-vf", "scale=-2:480", "-q:v", "4", str(media_root / "recordings" / thumbnail),
-        ],
-        check=True,
-        timeout=120,
-    )  # fmt: skip
+    still(stream, media_root / "recordings" / thumbnail)
     recording = Recording.objects.create(
         organization=event.organization,
         event=replay_event,
@@ -152,6 +162,42 @@ def seed_replay(event, products, host, stream: Path, media_root: Path):
     ProductCue.objects.create(recording=recording, product=products[0], start_ms=0, end_ms=10_000)
     ProductCue.objects.create(recording=recording, product=products[1], start_ms=10_000)
     return replay_event
+
+
+def signed_in_profile(base: str, cookie: str, profile: Path) -> Path:
+    """A Chromium profile whose cookie jar holds the host's session cookie for ``base``, for
+    Lighthouse's Chromium (its --user-data-dir). A Cookie among Lighthouse's extra headers only
+    reached the page itself: the console's own fetches and its socket went without it (403s in
+    the console: best practices' errors-in-console). Lighthouse leaves cookies alone."""
+    from urllib.request import urlopen
+
+    from websockets.sync.client import connect
+
+    port = _common.free_port()
+    flags = ["--headless=new", "--no-sandbox", "--disable-gpu", f"--remote-debugging-port={port}"]
+    proc = subprocess.Popen(
+        [CHROMIUM, *flags, f"--user-data-dir={profile}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: _common.stop
+    )
+    try:
+        _common.wait_for_port(port, proc)
+        version = json.load(urlopen(f"http://127.0.0.1:{port}/json/version", timeout=10))
+        browser = version["webSocketDebuggerUrl"]
+        name, value = cookie.split("=", 1)
+        expires = time.time() + 3600  # kept on disk (a session cookie would not be)
+        cookies = [{"name": name, "value": value, "url": base, "httpOnly": True, "expires": expires}]
+        with connect(browser, max_size=None) as socket:
+            socket.send(json.dumps({"id": 1, "method": "Storage.setCookies", "params": {"cookies": cookies}}))
+            answer = json.loads(socket.recv(timeout=10))
+            if "error" in answer:
+                sys.exit(f"Chromium refused the host's cookie: {answer['error']}")
+            socket.send(json.dumps({"id": 2, "method": "Browser.close"}))  # writes the cookie jar
+        proc.wait(30)
+    finally:
+        _common.stop(proc)
+    return profile
 
 
 def host_cookie(host) -> str:
@@ -206,6 +252,8 @@ def main() -> None:
     _common.ensure_database(args.db_url)
     _common.migrate(env)
     _common.setup_django(env)
+    from django.core.files import File
+
     from events.models import Highlight
 
     event, products, host = _common.seed_show()
@@ -218,6 +266,9 @@ def main() -> None:
         port = _common.free_port()
         playlist = write_stream(static_root / "bench-stream")
         replay_event = seed_replay(event, products, host, playlist, media_root)
+        # The show's picture (the discover page's, the live player's poster until the video plays).
+        with still(playlist, work / "event.jpg").open("rb") as picture:
+            event.thumbnail.save("bench-live-show.jpg", File(picture), save=True)
         if not args.fake_stream:  # the live page plays a stream of our own origin, as with a CDN in front
             live = playlist if args.live_as_vod else live_playlist(playlist)
             url = f"http://127.0.0.1:{port}/static/{live.relative_to(static_root)}"
@@ -225,28 +276,27 @@ def main() -> None:
         server = _common.start_uvicorn(port, env, None, work / "uvicorn.log")
         base = f"http://127.0.0.1:{port}"
         pages = {
-            "live page": (f"{base}/e/{event.organization.slug}/{event.slug}/", {}),
-            "replay page": (f"{base}/e/{event.organization.slug}/{replay_event.slug}/replay/", {}),
+            "live page": (f"{base}/e/{event.organization.slug}/{event.slug}/", False),
+            "replay page": (f"{base}/e/{event.organization.slug}/{replay_event.slug}/replay/", False),
             # Not reverse(): loading the URLs here would import bench/chat.py for the chat app.
-            "host console": (
-                f"{base}/studio/events/{event.slug}/?brand={event.organization.slug}",
-                {"Cookie": cookie},
-            ),
+            "host console": (f"{base}/studio/events/{event.slug}/?brand={event.organization.slug}", True),
         }
         print("| page | preset | " + " | ".join(CATEGORIES) + " | CLS | LCP ms | failing audits |")
         print("|---|---|" + "---|" * (len(CATEGORIES) + 3))
         names = {"live": "live page", "replay": "replay page", "console": "host console"}
         wanted = {names[page.strip()] for page in args.pages.split(",")}
-        for name, (url, headers) in pages.items():
+        for name, (url, signed_in) in pages.items():
             if name not in wanted:
                 continue
+            profile = signed_in_profile(base, cookie, work / "host-profile") if signed_in else None
             for desktop in (False, True):
                 runs = [
                     lighthouse(
                         url,
                         desktop=desktop,
-                        headers={"X-Forwarded-Proto": "https", **headers},
+                        headers={"X-Forwarded-Proto": "https"},
                         out=work / f"{name.replace(' ', '-')}-{desktop}-{n}.json",
+                        profile=profile,
                     )
                     for n in range(args.runs)
                 ]

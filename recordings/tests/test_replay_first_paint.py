@@ -94,3 +94,10 @@ def test_active_cue_follows_replay_js():
         found = active_cue(cues, ms)
         assert (found.pk if found else None) == pk, ms
     assert active_cue([], 0) is None
+
+
+def test_the_chat_and_shop_styles_are_in_the_head(client, ended_show):  # noqa: F811
+    html = page(client, ended_show[0])
+    head = html[: html.index("</head>")]
+    for sheet in ("viewer", "player", "chat", "shop"):  # the card's Buy link moved when shop.css came late
+        assert re.search(rf'<link rel="stylesheet" href="/static/css/{sheet}\.css">', head), sheet
