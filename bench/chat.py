@@ -425,6 +425,7 @@ class Bench:
                 trigger = stack.enter_context(ws_connect(f"ws://127.0.0.1:{port}/trigger", compression=None))
             proc = psutil.Process(server.pid)
             sent: dict[int, float] = {}
+            returned: dict[int, float] = {}  # when the post call returned: published after commit
             post_ms: list[float] = []
             cpu0 = proc.cpu_times()
             client.cpu_mark()
@@ -451,7 +452,8 @@ class Bench:
                         connections.close_all()
                 with lock:
                     sent[mid] = t0
-                    post_ms.append((time.monotonic() - t0) * 1000)
+                    returned[mid] = time.monotonic()
+                    post_ms.append((returned[mid] - t0) * 1000)
 
             # Posts leave on schedule, several at once: one post takes tens of ms on a busy core.
             with ThreadPoolExecutor(args.posters) as pool:
@@ -468,12 +470,13 @@ class Bench:
             client.close()
             _common.stop(server)
         expected_each = summary["ready"] - summary["closed_after_ready"]
-        latencies, received = [], 0
+        latencies, received, delivery = [], 0, []
         for mid, t0 in sent.items():
             count = summary["counts"].get(str(mid), 0)
             received += count
             if count >= expected_each:
                 latencies.append((summary["last"][str(mid)] - t0) * 1000)
+                delivery.append((summary["last"][str(mid)] - returned[mid]) * 1000)
         cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
         return {
             "kind": kind,
@@ -483,6 +486,11 @@ class Bench:
             "posting_s": round(posting, 1),
             "achieved_rate": round(len(sent) / posting, 1),
             "post_call_p50_ms": _common.percentile(post_ms, 50),
+            "post_call_p99_ms": _common.percentile(post_ms, 99),
+            # From the call's return (Liveshop: published after commit; the reference: its trigger
+            # frame sent) to the last viewer: the delivery alone, without the service's own time.
+            "delivery_p50": _common.percentile(delivery, 50),
+            "delivery_p99": _common.percentile(delivery, 99),
             "p50": _common.percentile(latencies, 50),
             "p99": _common.percentile(latencies, 99),
             "max": max(latencies, default=float("nan")),
@@ -879,15 +887,17 @@ def main() -> None:
     finally:
         _common.cleanup_redis(args.redis_url)
     print(
-        "\n| run | viewers | msg/s | post -> last viewer p50 / p99 ms | lost | µs/delivery | server CPU "
-        "| client CPU each |"
+        "\n| run | viewers | msg/s | post -> last viewer p50 / p99 ms | post call p50 / p99 ms "
+        "| call's return -> last viewer p50 / p99 ms | lost | µs/delivery | server CPU | client CPU each |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in results:
         if "measured" in r:
             continue
         print(
             f"| {r['kind']} | {r['viewers']:,} | {r['achieved_rate']} | {r['p50']:.0f} / {r['p99']:.0f} "
+            f"| {r['post_call_p50_ms']:.0f} / {r['post_call_p99_ms']:.0f} "
+            f"| {r['delivery_p50']:.0f} / {r['delivery_p99']:.0f} "
             f"| {r['lost']} | {r['cpu_us_per_delivery']:.1f} | {r['server_cpu_share']:.0%} "
             f"| {shares(r['client_cpu_share'])} |"
         )
