@@ -1,6 +1,7 @@
 """Going live from the browser (issue 20), local mode: how fast, how late, and what it costs the server.
 
     .venv/bin/python bench/golive.py [--seconds 40] [--preset 360p] [--publishers browser,encoder]
+        [--browser-videos auto,vp8,auto@50]
         [--encoder-keyframes 0.5,1] [--compare-players OLD_PLAYERS_JS] [--warmup 8]
 
 Two publishers into the same local stack, one after the other, in the same run:
@@ -109,6 +110,7 @@ def stamps_of_segment(path: Path, width: int) -> list[int | None]:
     block = block_size(width)
     raw = subprocess.run(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path),
+         "-fps_mode", "passthrough",  # each frame once (a copied browser stream is variable-rate)
          "-vf", f"crop={width}:{block}:0:0", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"],
         capture_output=True, timeout=60, check=False,
     ).stdout  # fmt: skip
@@ -452,12 +454,34 @@ def feature_to_qr(db, event_id: int, playlist: str, tmp: Path, timeout: float = 
 # The two publishers ------------------------------------------------------------------------------
 
 
-def run_browser(args, server, base, db, tmp, web_pid) -> Result:
+# The page's MediaRecorder without H.264 (as in a browser that cannot set its keyframe interval):
+# VP8, which the relay decodes and re-encodes with x264.
+NO_H264 = """
+(() => {
+  const supported = MediaRecorder.isTypeSupported.bind(MediaRecorder);
+  MediaRecorder.isTypeSupported = (type) => !/h264|avc1/i.test(type) && supported(type);
+})();
+"""
+
+
+# MediaRecorder's chunks every TIMESLICE ms whatever the page asks (``--browser-videos auto@50``).
+TIMESLICE = """
+(() => {
+  const start = MediaRecorder.prototype.start;
+  MediaRecorder.prototype.start = function () {
+    return start.call(this, TIMESLICE);
+  };
+})();
+"""
+
+
+def run_browser(args, server, base, db, tmp, web_pid, entry: str = "auto") -> Result:
     from playwright.sync_api import sync_playwright
 
     width = PRESETS[args.preset][0]
     event_id, channel, page_path, _, session, watch = db.submit(seed, "Browser bench").result()
-    result = Result("browser (MediaRecorder -> relay)")
+    video, _, timeslice = entry.partition("@")
+    result = Result(f"browser (MediaRecorder -> relay), video {entry}")
     hls = f"{server.public_url}/hls/{channel}"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -468,6 +492,10 @@ def run_browser(args, server, base, db, tmp, web_pid) -> Result:
         context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
         context.set_default_timeout(90_000)
         context.add_cookies([{"name": "sessionid", "value": session, "url": base, "secure": True}])
+        if video == "vp8":
+            context.add_init_script(NO_H264)
+        if timeslice:
+            context.add_init_script(TIMESLICE.replace("TIMESLICE", str(int(timeslice))))
         page = context.new_page()
         page.goto(f"{base}{page_path}")
         page.select_option("#golive-preset", args.preset)
@@ -479,7 +507,7 @@ def run_browser(args, server, base, db, tmp, web_pid) -> Result:
         result.to_live = wait_live(db, event_id, started)
         result.to_playlist = wait_playlist(f"{hls}/index.m3u8", started)
         viewers = open_viewers(browser, f"{base}{watch}", args.compare_players)
-        measure(args, result, server, hls, tmp / "browser", width, [psutil.Process(web_pid)])
+        measure(args, result, server, hls, tmp / f"browser-{entry}", width, [psutil.Process(web_pid)])
         result.viewers = [read_viewer(label, p, late=0.0, warmup=args.warmup) for label, _, p in viewers]
         for _, viewer_context, _ in viewers:
             viewer_context.close()
@@ -552,6 +580,8 @@ def measure(args, result: Result, server, hls: str, folder: Path, width: int, ex
     )
     watch = Watch()
     watcher = threading.Thread(target=watch_playlist, args=(hls, folder, watch), daemon=True)
+    with contextlib.suppress(psutil.Error):
+        result.relay_video = "copied" if "copy" in relays[0].cmdline() else "x264"
     cpu_before, web_before, began = cpu_of(relays), cpu_of(extra), time.monotonic()
     watcher.start()
     time.sleep(args.seconds)  # the measurement window itself, not a wait for a condition
@@ -589,6 +619,8 @@ def report(args, results: list[Result]) -> None:
         print(f"  last frame -> listed      {stats(r.last_frame)}")
         fps = r.frames / max(1.0, len(r.first_frame) + r.unreadable) if r.first_frame else 0
         print(f"  frames per segment        {fps:.1f} (unreadable segments: {r.unreadable})")
+        if hasattr(r, "relay_video"):
+            print(f"  relay's video             {r.relay_video}")
         print(f"  server CPU (ffmpeg)       {r.cpu_relay:.2f} CPU s per s" if r.cpu_relay is not None else "")
         if r.cpu_web is not None:
             print(f"  server CPU (uvicorn)      {r.cpu_web:.2f} CPU s per s (the WebM over the socket)")
@@ -645,6 +677,13 @@ def main() -> int:
         "--encoder-keyframes",
         default="",
         help="the encoder's keyframe intervals, s, one publisher each (default: the relay's)",
+    )
+    parser.add_argument(
+        "--browser-videos",
+        default="auto",
+        help="the browser publisher once per entry: auto (the page's choice: H.264, copied by the relay,"
+        " where the browser sets keyframes), vp8 (H.264 hidden from the page: the relay's x264);"
+        " @MS after either: MediaRecorder's chunks every MS ms instead of the page's",
     )
     parser.add_argument("--warmup", type=float, default=8, help="s left out at a viewer's start")
     parser.add_argument("--timeline", action="store_true", help="each viewer's latency, second by second")
@@ -711,8 +750,9 @@ def run(args, tmp: Path) -> int:
         ]
         for publisher in args.publishers.split(","):
             if publisher == "browser":
-                step("browser publisher")
-                results.append(run_browser(args, server, base, db, tmp, web.pid))
+                for video in args.browser_videos.split(","):
+                    step(f"browser publisher, video {video}")
+                    results.append(run_browser(args, server, base, db, tmp, web.pid, video))
             elif publisher == "encoder":
                 for keyframe in keyframes:
                     step(f"reference: ffmpeg as the encoder, a keyframe every {keyframe:g} s")

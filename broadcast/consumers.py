@@ -64,7 +64,10 @@ class PublishConsumer(AsyncWebsocketConsumer):
             return
         await self.accept()
         self.event_id = int(self.scope["url_route"]["kwargs"]["event_id"])
-        self.tab = (parse_qs(self.scope.get("query_string", b"").decode()).get("tab") or [""])[0]
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        self.tab = (query.get("tab") or [""])[0]
+        # The page records H.264 with the relay's keyframe interval when the browser can: copied as it is.
+        self.copy_video = (query.get("video") or [""])[0] == "h264"
         try:
             with translation.override(language_of_scope(self.scope)):  # a refusal in the page's language
                 if not TAB.match(self.tab):
@@ -91,7 +94,8 @@ class PublishConsumer(AsyncWebsocketConsumer):
                 await older.close()
 
     async def _start(self, target: services.PublishTarget) -> None:
-        self.relay = relays.Relay(relays.relay_command(target.ingest_url), secret=target.stream_key)
+        command = relays.relay_command(target.ingest_url, copy_video=self.copy_video)
+        self.relay = relays.Relay(command, secret=target.stream_key)
         try:
             await self.relay.start()
         except ffmpeg.ToolMissing:

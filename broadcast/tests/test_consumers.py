@@ -56,17 +56,19 @@ def commands(monkeypatch):
         ]
     }
     state["urls"] = []
+    state["kwargs"] = []
 
     def command(ingest_url, **kwargs):
         state["urls"].append(ingest_url)
+        state["kwargs"].append(kwargs)
         return list(state["argv"])
 
     monkeypatch.setattr(relay, "relay_command", command)
     return state
 
 
-async def connect(event, user, *, tab="tab-aaaaaaaa", headers=SAME_ORIGIN, app=None):
-    path = f"/ws/studio/events/{event.pk}/publish/?tab={tab}"
+async def connect(event, user, *, tab="tab-aaaaaaaa", headers=SAME_ORIGIN, app=None, query=""):
+    path = f"/ws/studio/events/{event.pk}/publish/?tab={tab}{query}"
     communicator = WebsocketCommunicator(app or URLRouter(websocket_urlpatterns), path, headers=headers)
     communicator.scope["user"] = user
     connected, _ = await communicator.connect(timeout=TIMEOUT)
@@ -100,6 +102,20 @@ async def test_a_host_publishes_and_the_relay_gets_the_key_server_side_only(comm
     assert process.bytes_in == 1004
     assert process.process.returncode == 0  # its input ended: it exited by itself
     await communicator.disconnect()
+
+
+async def test_a_page_recording_h264_gets_a_relay_that_copies_its_video(commands):
+    """local.js asks for H.264 with the relay's keyframe interval where the browser can set it, and
+    says so (video=h264): the relay passes it on without x264. Anything else is re-encoded."""
+    event, host = await make_show()
+    communicator, _ = await connect(event, host, query="&video=h264")
+    await communicator.receive_from(timeout=TIMEOUT)
+    await communicator.disconnect()
+    other, _ = await connect(event, host, tab="tab-bbbbbbbb", query="&video=vp8")
+    await other.receive_from(timeout=TIMEOUT)
+    await other.disconnect()
+
+    assert commands["kwargs"] == [{"copy_video": True}, {"copy_video": False}]
 
 
 async def test_closing_the_socket_kills_its_ffmpeg(commands):

@@ -194,6 +194,8 @@ def test_a_host_goes_live_from_the_browser_with_the_featured_products_qr_code_in
         lambda: media.http_get(server.http_port, hls_path)[0] == 200, timeout=60, what="the playlist"
     )
     assert len(relays(server.rtmp_port)) == 1
+    # Chromium records H.264 with a keyframe every 0.5 s (local.js): the relay copies it, no x264.
+    assert "copy" in relays(server.rtmp_port)[0].cmdline()
 
     # Feature a product: its QR code, in the video itself, decodes to its buy link.
     page.locator(".product-card").nth(1).get_by_role("button", name="Feature").click()

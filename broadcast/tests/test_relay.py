@@ -2,6 +2,7 @@
 input is still arriving, not at the input's end."""
 
 import asyncio
+import itertools
 import subprocess
 
 import pytest
@@ -49,3 +50,49 @@ async def test_the_relay_publishes_while_the_webm_is_still_arriving(live_webm, t
     out = tmp_path / "out.flv"
 
     assert await published_before_the_end(relay.relay_command(str(out)), live_webm, out)
+
+
+@pytest.fixture
+def live_h264(tmp_path):
+    """4 s of H.264 + Opus in live Matroska clusters with a keyframe every 0.5 s, as Chromium records
+    ``video/webm;codecs=h264`` with ``videoKeyFrameIntervalDuration: 500`` (its mimeType then reads
+    video/x-matroska)."""
+    if missing_tools():
+        pytest.skip(missing_tools())
+    path = tmp_path / "live.mkv"
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+         "-f", "lavfi", "-i", "testsrc=size=320x180:rate=20", "-f", "lavfi", "-i", "sine", "-t", "4",
+         "-c:v", "libx264", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-g", "10", "-b:v", "300k",
+         "-c:a", "libopus",
+         "-live", "1", "-cluster_time_limit", "100", "-f", "matroska", str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return path.read_bytes()
+
+
+def keyframes(path) -> list[str]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts_time,flags",
+         "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    return [line.split(",")[0] for line in out.splitlines() if "K" in line]  # their times (s)
+
+
+async def test_the_browsers_h264_is_copied_keyframes_and_all(live_h264, tmp_path):
+    """The copy path publishes while its input arrives, and the video is the browser's own: its
+    keyframes (the media server's segment cuts) every 0.5 s as the browser set them."""
+    out = tmp_path / "out.flv"
+
+    command = relay.relay_command(str(out), copy_video=True)
+
+    assert "libx264" not in command and command[command.index("-c:v") + 1] == "copy"
+    assert await published_before_the_end(command, live_h264, out)
+    whole = tmp_path / "whole.flv"
+    pipe = relay.Relay(relay.relay_command(str(whole), copy_video=True), secret="")
+    await pipe.start()
+    pipe.feed(live_h264)
+    assert await pipe.stop(timeout=30) == 0, list(pipe.errors)
+    times = [float(t) for t in keyframes(whole)]
+    assert len(times) == 8 and {round(b - a, 3) for a, b in itertools.pairwise(times)} == {0.5}

@@ -13,7 +13,12 @@ const TIMESLICE_MS = 100; // a chunk every tenth of a second: latency against pe
 const MAX_BUFFERED = 4 * 1024 * 1024; // bytes the socket may hold unsent before we give up
 const MAX_RETRIES = 8;
 const FATAL = new Set([4400, 4403, 4404, 4409, 4413, 4422, 4503]);
-const MIME_TYPES = ["video/webm;codecs=vp8,opus", "video/webm;codecs=h264,opus", "video/webm"];
+// H.264 first when the browser can also be told its keyframe interval (Chromium 115+): the relay then
+// passes the browser's video on as it is (no decode, no x264), and the media server cuts a segment at
+// each keyframe. Otherwise VP8 (or whatever the browser records), which the relay re-encodes.
+const H264 = "video/webm;codecs=h264,opus";
+const MIME_TYPES = ["video/webm;codecs=vp8,opus", H264, "video/webm"];
+const KEYFRAME_MS = 500; // the relay's keyframe interval (broadcast/relay.py): 0.5 s HLS segments
 
 function tabId() {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
@@ -27,6 +32,7 @@ export function localPublisher({ socketPath, onState, onError }) {
   let recorder = null;
   let stream = null;
   let bitrate = 0;
+  let mimeType = "";
   let stopping = false;
   let retryTimer = 0;
   let retries = 0;
@@ -35,6 +41,7 @@ export function localPublisher({ socketPath, onState, onError }) {
     const url = new URL(socketPath, window.location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("tab", tab);
+    if (mimeType === H264) url.searchParams.set("video", "h264"); // the relay copies it
     const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
     socket = ws;
@@ -71,8 +78,7 @@ export function localPublisher({ socketPath, onState, onError }) {
   }
 
   function record(ws) {
-    const mimeType = MIME_TYPES.find((type) => MediaRecorder.isTypeSupported(type)) || "";
-    recorder = new MediaRecorder(stream, { mimeType, videoBitsPerSecond: bitrate, audioBitsPerSecond: 128000 });
+    recorder = new MediaRecorder(stream, recorderOptions());
     recorder.addEventListener("dataavailable", (event) => {
       if (ws.readyState !== WebSocket.OPEN || !event.data.size) return;
       if (ws.bufferedAmount > MAX_BUFFERED) {
@@ -89,6 +95,39 @@ export function localPublisher({ socketPath, onState, onError }) {
     recorder.start(TIMESLICE_MS);
   }
 
+  function recorderOptions() {
+    return {
+      mimeType,
+      videoBitsPerSecond: bitrate,
+      audioBitsPerSecond: 128000,
+      videoKeyFrameIntervalDuration: KEYFRAME_MS,
+    };
+  }
+
+  /** Whether this browser's MediaRecorder takes a keyframe interval: a dictionary member the
+   * browser knows is read when the options are converted, an unknown one never. */
+  function keyframesSettable() {
+    let read = false;
+    const options = {
+      mimeType: H264,
+      get videoKeyFrameIntervalDuration() {
+        read = true;
+        return KEYFRAME_MS;
+      },
+    };
+    try {
+      new MediaRecorder(stream, options); // not started: only its options are read
+    } catch {
+      return false;
+    }
+    return read;
+  }
+
+  function chooseType() {
+    if (MediaRecorder.isTypeSupported(H264) && keyframesSettable()) return H264;
+    return MIME_TYPES.find((type) => MediaRecorder.isTypeSupported(type)) || "";
+  }
+
   function stopRecorder() {
     if (recorder && recorder.state !== "inactive") recorder.stop();
     recorder = null;
@@ -100,6 +139,7 @@ export function localPublisher({ socketPath, onState, onError }) {
     start(mediaStream, preset) {
       stream = mediaStream;
       bitrate = preset.bitrate;
+      mimeType = chooseType();
       stopping = false;
       retries = 0;
       backoff.reset();
