@@ -72,6 +72,19 @@ SET_TRACK_MODE = """(mode) => new Promise((done) => {
 })"""
 
 
+REWRITTEN_ATTRIBUTES = """(ms) => new Promise((done) => {
+  const rewritten = [];
+  const observer = new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.oldValue === r.target.getAttribute(r.attributeName)) rewritten.push(r.attributeName);
+    }
+  });
+  const bar = document.querySelector('.player-controls');
+  observer.observe(bar, { subtree: true, attributes: true, attributeOldValue: true });
+  setTimeout(() => { observer.disconnect(); done(rewritten); }, ms);
+})"""
+
+
 def video_shots(page, *modes: str | None) -> list:
     """Grey screenshots of the paused video, one per mode: None as drawn now, else with its
     showing tracks set to that mode ("hidden", "showing") and two frames drawn."""
@@ -152,6 +165,10 @@ def test_replay_controls_work_from_the_keyboard_and_show_captions(
         timeout=DEADLINE_MS,
     )
     expect(bar.get_by_role("button", name="Pause")).to_be_visible()
+    # Playing, the bar is updated on every timeupdate and each second, but writes only what
+    # changed (a `hidden` written again wakes the lower-third observer, which reads the layout).
+    rewritten = page.evaluate(REWRITTEN_ATTRIBUTES, 2500)
+    assert rewritten == [], rewritten
     page.keyboard.press(" ")
     page.wait_for_function("() => document.getElementById('video').paused", timeout=DEADLINE_MS)
     expect(play).to_be_visible()

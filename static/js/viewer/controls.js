@@ -135,47 +135,61 @@ export function attachControls(box, video, media, { onSound = () => {} } = {}) {
   const ownTracks = () => [...video.querySelectorAll("track")].map((el) => el.track);
   const captionsOn = () => tracks().some((t) => t.mode === "showing");
 
+  // update() runs on every timeupdate and once a second: write only what changed (an unchanged
+  // `hidden` written again still wakes keepClearOfLowerThird's observer, which reads the layout).
   function label(button, text) {
     if (button && button.getAttribute("aria-label") !== text) button.setAttribute("aria-label", text);
-    if (button) button.title = text;
+    if (button && button.title !== text) button.title = text;
   }
+  const setHidden = (el, hidden) => {
+    if (el.hidden !== hidden) el.hidden = hidden;
+  };
+  const setText = (el, text) => {
+    if (el.textContent !== text) el.textContent = text;
+  };
+  const setAttr = (el, name, value) => {
+    if (el.getAttribute(name) !== value) el.setAttribute(name, value);
+  };
+  const setData = (el, name, value) => {
+    if (el.dataset[name] !== value) el.dataset[name] = value;
+  };
 
   function update() {
     const paused = media.paused();
-    bar.dataset.paused = String(paused);
+    setData(bar, "paused", String(paused));
     label(play, paused ? gettext("Play") : gettext("Pause"));
     const muted = media.muted() || media.volume() === 0;
-    bar.dataset.muted = String(muted);
+    setData(bar, "muted", String(muted));
     label(mute, muted ? gettext("Unmute") : gettext("Mute"));
     if (volume && document.activeElement !== volume) volume.value = String(muted ? 0 : media.volume());
     if (seek && !seeking) {
       const duration = Number.isFinite(video.duration) ? video.duration : 0;
-      seek.max = String(duration || 1);
+      if (seek.max !== String(duration || 1)) seek.max = String(duration || 1);
       seek.value = String(video.currentTime || 0);
-      seek.setAttribute("aria-valuetext", interpolate(gettext("%(time)s of %(duration)s"), { time: timeText(video.currentTime), duration: timeText(duration) }));
-      seek.disabled = !duration;
+      setAttr(seek, "aria-valuetext", interpolate(gettext("%(time)s of %(duration)s"), { time: timeText(video.currentTime), duration: timeText(duration) }));
+      if (seek.disabled !== !duration) seek.disabled = !duration;
     }
-    if (timeNow) timeNow.textContent = timeText(video.currentTime);
-    if (timeTotal) timeTotal.textContent = timeText(video.duration);
+    if (timeNow) setText(timeNow, timeText(video.currentTime));
+    if (timeTotal) setText(timeTotal, timeText(video.duration));
     if (live) {
       // Paused, a live show runs on without the viewer; playing, a stall or a slow catch-up can
       // leave them far behind too (a media server's playlist holds only seconds: hls.js itself
       // moves a paused viewer on when their moment leaves it, IVS keeps about as little).
       const behind = media.live() ? media.behind() : null;
-      live.hidden = !(media.live() && (paused || (behind !== null && behind > BEHIND_LIVE_S)));
+      setHidden(live, !(media.live() && (paused || (behind !== null && behind > BEHIND_LIVE_S))));
     }
     if (captions) {
-      captions.hidden = tracks().length === 0;
-      captions.setAttribute("aria-pressed", String(captionsOn()));
+      setHidden(captions, tracks().length === 0);
+      setAttr(captions, "aria-pressed", String(captionsOn()));
     }
-    if (captionStyle) captionStyle.hidden = tracks().length === 0;
+    if (captionStyle) setHidden(captionStyle, tracks().length === 0);
     if (quality) updateQuality();
     if (pip) {
-      pip.hidden = !canPip();
+      setHidden(pip, !canPip());
       label(pip, document.pictureInPictureElement === video ? gettext("Exit picture in picture") : gettext("Picture in picture"));
     }
     if (fullscreen) {
-      fullscreen.hidden = !canFullscreen();
+      setHidden(fullscreen, !canFullscreen());
       label(fullscreen, fullscreenElement() ? gettext("Exit full screen") : gettext("Full screen"));
     }
   }
@@ -190,7 +204,7 @@ export function attachControls(box, video, media, { onSound = () => {} } = {}) {
         ...list.map((q) => new Option(q.label, String(q.index))),
       );
     }
-    quality.closest(".pc-quality").hidden = list.length === 0;
+    setHidden(quality.closest(".pc-quality"), list.length === 0);
     if (document.activeElement !== quality) quality.value = String(media.quality());
   }
 
