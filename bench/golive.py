@@ -9,7 +9,9 @@ Two publishers into the same local stack, one after the other, in the same run:
   browser    headless Chromium (Debian's, fake camera and microphone) on the event's studio page:
              "Turn camera on", Start; the console's compositor draws the wall clock into every
              frame (32 black/white blocks along the top: ``overlay.stamp``), MediaRecorder WebM ->
-             the publish socket -> the relay's ffmpeg (VP8 decode + x264) -> nginx-rtmp -> HLS
+             the publish socket -> the relay's ffmpeg (H.264 copied where Chromium sets its
+             keyframes, else VP8 decode + x264; ``--browser-videos auto,vp8`` runs both, and
+             ``auto@40`` with MediaRecorder's chunks every 40 ms) -> nginx-rtmp -> HLS
   reference  ffmpeg as an encoder (the go-live panel's path): a test pattern at the same size with
              the same blocks (drawbox filters over ffmpeg's own clock, started at a known wall
              time and corrected by its -progress reports), x264 with the relay's settings -> RTMP
