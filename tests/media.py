@@ -96,8 +96,10 @@ class CallbackRelay:
     HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "host", "proxy-connection"}
     TIMEOUT = 300  # on_record_done converts the recording in the request with eager Celery
 
-    def __init__(self) -> None:
+    def __init__(self, log: Path | None = None) -> None:
         self.target: str | None = None
+        self.log = log  # a line per callback: when, path, where it went, the answer, how long
+        self._lock = threading.Lock()
         relay = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -123,12 +125,17 @@ class CallbackRelay:
         self._server.server_close()
 
     def _relay(self, request: BaseHTTPRequestHandler) -> None:
+        started = time.time()
         body = request.rfile.read(int(request.headers.get("Content-Length") or 0))
         target = self.target
         if target is None:
             status, headers, answer = (204 if "on_server_reset" in request.path else 403), [], b""
         else:
             status, headers, answer = self._forward(target, request, body)
+        if self.log is not None:  # the path holds no secret (it travels in a header)
+            line = f"{started:.3f} {request.path} -> {target} {status} {time.time() - started:.2f} s\n"
+            with self._lock, self.log.open("a") as out:
+                out.write(line)
         request.send_response(status)
         for name, value in headers:
             if name.lower() not in self.HOP_HEADERS | {"content-length"}:
@@ -169,7 +176,12 @@ class MediaServer:
 
     def output(self) -> str:
         nginx_log = self.directory / "logs" / "error.log"
-        return self.log.read_text(errors="replace") + (nginx_log.read_text() if nginx_log.exists() else "")
+        relay_log = self.relay.log if self.relay is not None else None
+        return (
+            self.log.read_text(errors="replace")
+            + (nginx_log.read_text() if nginx_log.exists() else "")
+            + (relay_log.read_text() if relay_log is not None and relay_log.exists() else "")
+        )
 
     def stop(self) -> None:
         stop(self.process)
@@ -212,7 +224,7 @@ def start_media_server(
     """``manage.py media_server`` on free ports, in ``directory``, calling back ``callback_url``,
     or without one through a CallbackRelay (``calling_back`` chooses the target, test by test);
     returns once nginx answers /stat. The caller must ``stop()`` it."""
-    relay = CallbackRelay() if callback_url is None else None
+    relay = CallbackRelay(log=directory / "relay.log") if callback_url is None else None
     callback_url = callback_url or relay.url
     rtmp_port, http_port = free_port(), free_port()
     log = directory / "media_server.out"

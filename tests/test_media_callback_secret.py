@@ -15,6 +15,7 @@ from tests.test_media_e2e import (  # noqa: F401 (fixtures)
     is_live,
     local_backend,
     new_event,
+    playlist,
     publish,
     publishers,
 )
@@ -48,9 +49,16 @@ def test_callbacks_carry_the_secret_in_a_header_and_no_log_holds_it(
 
     ffmpeg = publish(media_server, publishers, crypto.decrypt(event.stream_key_encrypted), seconds=20)
     media.wait_for(lambda: is_live(event), what=f"the event to go live\n{media_server.output()}")
+    # Media first: an encoder stopped before its first frame leaves no recording, and nginx then
+    # sends no on_record_done (a warm shared media server goes live within ~0.1 s of connecting).
+    media.wait_for(lambda: playlist(media_server, event.channel_id), what="an HLS playlist with segments")
     ffmpeg.terminate()
     media.wait_for(lambda: event.sessions.get().ended_at, what="the session to end")
-    media.wait_for(lambda: any("on_record_done" in path for path, _ in seen), what="on_record_done")
+    try:
+        media.wait_for(lambda: any("on_record_done" in path for path, _ in seen), what="on_record_done")
+    except AssertionError as exc:  # what nginx sent and the relay passed on, to tell where it stopped
+        access = (media_server.directory / "logs" / "access.log").read_text(errors="replace")
+        raise AssertionError(f"{exc}\n{media_server.output()}\n{access[-4000:]}") from None
 
     assert {path.split("?")[0].rsplit("/", 1)[1] for path, _ in seen} >= {
         "on_publish",
