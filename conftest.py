@@ -33,6 +33,21 @@ def _fresh_snapshot_cache():
     timed_metadata._stopping.clear()  # a streaming command's stop in one test ends no retry in the next
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _patient_browser_assertions():
+    """Playwright's expect() waits 5 s by default, whatever a page's set_default_timeout says (that
+    one covers actions and locators only): on a busy 2-core machine a shop confirmation or a card
+    can take longer. Browser assertions get 20 s; a test may still pass its own timeout."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError:
+        yield
+        return
+    expect.set_options(timeout=20_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 @pytest.fixture(autouse=True)
 def _default_language_after():
     """A German request leaves German active in the test's thread (LocaleMiddleware activates,
