@@ -250,6 +250,9 @@ def end_event(*, event: LiveEvent, by) -> LiveEvent:
     if event.has_channel:
         _revoke_key(event)  # a network call: outside the transaction
     with transaction.atomic():
+        # The event's row first, as the media server's and IVS's stream news lock it
+        # (stream_state.apply_stream_event) before its sessions: the other order deadlocked.
+        LiveEvent.objects.select_for_update().filter(pk=event.pk).values_list("pk", flat=True).first()
         now = timezone.now()
         StreamSession.objects.filter(event=event, ended_at=None).update(
             ended_at=now, end_reason=END_REASON_HOST
