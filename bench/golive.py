@@ -508,11 +508,16 @@ def run_browser(args, server, base, db, tmp, web_pid, entry: str = "auto") -> Re
         page.click("#golive-start")
         result.to_live = wait_live(db, event_id, started)
         result.to_playlist = wait_playlist(f"{hls}/index.m3u8", started)
-        viewers = open_viewers(browser, f"{base}{watch}", args.compare_players)
+        # The viewers in a Chromium of their own, as the encoder's are (a viewer is another device).
+        watching = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox", *PAGE_FLAGS]
+        )
+        viewers = open_viewers(watching, f"{base}{watch}", args.compare_players)
         measure(args, result, server, hls, tmp / f"browser-{entry}", width, [psutil.Process(web_pid)])
         result.viewers = [read_viewer(label, p, late=0.0, warmup=args.warmup) for label, _, p in viewers]
         for _, viewer_context, _ in viewers:
             viewer_context.close()
+        watching.close()
         result.insertable = page.evaluate("window.liveshopGoLive.insertable")
         result.fps_plain = frame_rate(page)
         result.feature_to_qr = feature_to_qr(db, event_id, f"{hls}/index.m3u8", tmp)
