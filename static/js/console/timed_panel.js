@@ -46,12 +46,15 @@ export function timedPanel(panel, name, { reload, resetAfterSubmit = false }) {
   }
 
   /** Post the form on submit, and a row's `selector` button to `urlTemplate` with the row's id
-   * (`idOf(button)`) in place of its 0 (`/deals/0/end/` -> `/deals/7/end/`). */
+   * (`idOf(button)`) in place of its 0 (`/deals/0/end/` -> `/deals/7/end/`). The form's button
+   * comes disabled with the page: a click before this script ran would post the form itself
+   * and leave the console for the endpoint's JSON. */
   function wire(selector, urlTemplate, idOf) {
     els.form.addEventListener("submit", (event) => {
       event.preventDefault();
       send(els.form.action, new FormData(els.form), els.button);
     });
+    els.button.disabled = false;
     els.list.addEventListener("click", (event) => {
       const button = event.target.closest(selector);
       if (!button) return;
