@@ -34,8 +34,8 @@ def test_the_poster_is_preloaded_and_hls_js_is_not_on_the_page(client, ended_sho
     assert f'<link rel="preload" as="image" href="{poster}" fetchpriority="high">' in html
     assert 'preload="none"' in html
     assert "<script" not in re.search(r"<video[^>]*>", html).group(0)
-    assert not re.search(r"<script[^>]*vendor/hls/hls\.min", html)  # only its URL, for replay.js
-    assert re.search(r'<video[^>]* data-hls-src="/static/vendor/hls/hls\.min\.js"', html)
+    assert not re.search(r"<script[^>]*vendor/hls/hls\.light\.min", html)  # only its URL, for replay.js
+    assert re.search(r'<video[^>]* data-hls-src="/static/vendor/hls/hls\.light\.min\.js"', html)
 
 
 def test_a_recording_without_a_thumbnail_has_no_poster_to_preload(client, ended_show):  # noqa: F811

@@ -115,7 +115,7 @@ def test_replay_page_embeds_the_master_url_cues_and_cards(client, ended_show):
     assert [m for m in re.findall(r'class="chapter-time">([^<]+)<', html)] == ["0:03", "0:08"]
     lineup = html.split('id="lineup"', 1)[1].split("</ul>", 1)[0]
     assert lineup.count('class="lineup-item') == 3
-    assert "vendor/hls/hls.min.js" in html and "js/replay.js" in html
+    assert "vendor/hls/hls.light.min.js" in html and "js/replay.js" in html
     assert '<script type="module" src="/static/js/replay.js">' in html  # a module: it imports lib/card.js
 
 
