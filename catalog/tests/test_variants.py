@@ -10,6 +10,7 @@ from catalog.exceptions import ImportFailed
 from catalog.models import Product, Variant
 from catalog.services import import_products_as_operator
 from catalog.tests.factories import ProductFactory
+from tests.migrations import leaf, migrate
 
 HEADER = "sku,name,price,stock,variant,variant_sku,variant_price\n"
 
@@ -110,14 +111,6 @@ def test_the_data_migration_gives_existing_products_a_default_variant_with_their
     assert variant.price == Decimal("5.00")
 
 
-def migrate(target):
-    """Migrate to ``target`` ([(app, name)]) and return that state's models."""
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
-
-
 @pytest.mark.django_db(transaction=True)
 def test_product_stock_moves_to_the_default_variant_and_back():
     before = [("catalog", "0005_default_variants")]
@@ -132,7 +125,7 @@ def test_product_stock_moves_to_the_default_variant_and_back():
     OldVariant.objects.create(organization=brand, product=sold, sku="SOLD-XL", label="XL", stock=6)
     OldProduct.objects.create(organization=brand, sku="BARE", name="Bare", price=1, stock=7)
 
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate(leaf())
 
     stocks = dict(Variant.objects.filter(organization_id=brand.pk).values_list("sku", "stock"))
     assert stocks == {"SOLD": 3, "SOLD-XL": 6, "BARE": 7}
@@ -142,7 +135,7 @@ def test_product_stock_moves_to_the_default_variant_and_back():
     old_apps = migrate(before)
     products = old_apps.get_model("catalog", "Product").objects.filter(organization_id=brand.pk)
     assert dict(products.values_list("sku", "stock")) == {"SOLD": 3, "BARE": 7}
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate(leaf())
 
 
 @pytest.mark.django_db

@@ -2,24 +2,12 @@
 the reader's language; a detail it cannot read stays shown as it was; backwards, nothing is lost."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import translation
 
 from chat.models import ModerationAction
+from tests.migrations import leaf, migrate
 
 BEFORE = [("chat", "0007_reaction_second_stamp")]
-
-
-def migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
-
-
-def leaf():
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
 
 @pytest.mark.django_db(transaction=True)

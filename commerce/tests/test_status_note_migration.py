@@ -4,25 +4,12 @@
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import translation
 
 from commerce.models import Order
+from tests.migrations import leaf, migrate
 
 BEFORE = [("commerce", "0009_order_language")]
-
-
-def migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(target)
-    return executor.loader.project_state(target).apps
-
-
-def leaf():
-    executor = MigrationExecutor(connection)
-    return executor.loader.graph.leaf_nodes()
 
 
 @pytest.mark.django_db(transaction=True)
