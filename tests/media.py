@@ -183,6 +183,18 @@ class MediaServer:
             + (relay_log.read_text() if relay_log is not None and relay_log.exists() else "")
         )
 
+    def wait_for_stream_end(self, event, key: str) -> None:
+        """After a test's encoder stopped: its stream's publish_done and record_done have been
+        handled (the session ended, nginx's recording gone), so none of their database work races
+        the test database's teardown."""
+        wait_for(
+            lambda: (
+                event.sessions.filter(ended_at__isnull=False).exists()
+                and not list((self.directory / "rec").glob(f"{key}-*.flv"))
+            ),
+            what="publish_done and record_done",
+        )
+
     def stop(self) -> None:
         stop(self.process)
         if self.relay is not None:

@@ -49,12 +49,14 @@ def test_a_slow_encoder_whose_clock_starts_an_hour_in_is_stamped_with_its_media_
         scheduled_start=timezone.now(),
         by=host,
         products=[product],
+        is_recorded=False,  # its record_done discards the file: no ingestion racing the teardown
     )
+    key = crypto.decrypt(event.stream_key_encrypted)
     slow = ["-readrate", "0.5"] + [a for a in media.FFMPEG_TEST_SOURCE if a != "-re"]
     ffmpeg = subprocess.Popen(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", *slow, "-pix_fmt", "yuv420p", "-t", "6",
          "-output_ts_offset", str(OFFSET_S), "-f", "flv",
-         media_server.ingest(crypto.decrypt(event.stream_key_encrypted))],
+         media_server.ingest(key)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )  # fmt: skip
@@ -74,6 +76,7 @@ def test_a_slow_encoder_whose_clock_starts_an_hour_in_is_stamped_with_its_media_
         wall_ms = (featured.created_at - session.started_at).total_seconds() * 1000
     finally:
         media.stop(ffmpeg)
+        media_server.wait_for_stream_end(event, key)  # before the test's database goes away
         get_video_backend.cache_clear()
         media_clock.forget()
 

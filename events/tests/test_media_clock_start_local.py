@@ -87,14 +87,7 @@ def test_the_origin_is_read_at_the_first_frames_so_a_late_first_click_gets_the_m
         wall_ms = (featured.created_at - started[1]).total_seconds() * 1000
     finally:
         media.stop(ffmpeg)
-        # The callbacks of the stream's end are done before the test's database goes away.
-        media.wait_for(
-            lambda: (
-                event.sessions.filter(ended_at__isnull=False).exists()
-                and not list((media_server.directory / "rec").glob(f"{key}-*.flv"))
-            ),
-            what="publish_done and record_done",
-        )
+        media_server.wait_for_stream_end(event, key)  # before the test's database goes away
         get_video_backend.cache_clear()
         media_clock.forget()
 
