@@ -172,9 +172,12 @@ def test_viewers_see_the_featured_product_in_step_with_the_live_video(
         # edge: its estimate (+ half a segment and 0.1 s), over 4 s, reads below 2.2 s, where the
         # old player (two playlist target durations: 2 s) read ~2.6 s.
         late.wait_for_function(PLAYING, timeout=60_000)
-        # 75 s: a stall on a busy machine adds hls.js's 1 s allowance, which the player drops
-        # 30 s after the last stall (players.js).
+        # 75 s: a stall on a busy machine moves hls.js's target back by a segment (two: 1 s at
+        # most), which the player drops 30 s after the last stall (players.js).
         late.wait_for_function(NEAR_THE_EDGE, polling=250, timeout=75_000)
+        live_sync = late.evaluate("window.liveshop.liveSync()")
+        # A stall costs one 0.5 s segment, not hls.js's default whole second.
+        assert live_sync["perStall"] == pytest.approx(0.5, abs=0.05), live_sync
         late.screenshot(path=artifacts_dir / "live-viewer-late-joiner.png", full_page=True)
 
         # The host clears the card: it goes away on both viewers.

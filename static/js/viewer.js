@@ -83,6 +83,7 @@ const debug = (window.liveshop = {
   get socket() { return state.socket; },
   get pending() { return [...pending.keys()]; },
   latency: () => state.player?.latency() ?? null,
+  liveSync: () => state.player?.liveSync?.() ?? null,
   mediaTime: () => state.player?.mediaTime() ?? null,
   cue: (text) => onCue(text), // feed an in-band cue's text, as the IVS player would
 });

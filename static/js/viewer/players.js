@@ -32,7 +32,12 @@ const STALL_MS = 4000; // a stall this long counts as a dropped stream
 // segments behind the live edge (hls.js's default is 3) but at least LIVE_SYNC_MIN_S, seek only
 // when more than 5 target durations behind. The segments' real length, not the playlist's
 // TARGETDURATION (whole seconds: 1 for 0.5 s segments), sets the distance: syncToSegments below.
-// After a stall hls.js itself adds a target duration. bench/golive.py on a busy 2-core machine:
+// After a stall hls.js moves the target back by liveSyncOnStallIncrease per stall (at most one
+// TARGETDURATION): one real segment here, not its default whole second, so one late segment from
+// the publisher costs a 0.5 s segment's viewer 0.5 s, and a second stall the second (bench/golive.py,
+// quiet machine: a stall early in a browser publisher's show held the viewer 1 s further back for
+// the next 30 s, glass to glass p95 2.35-2.90 s where runs without one gave 1.84-2.00 s).
+// bench/golive.py on a busy 2-core machine:
 // 1 s behind (two 0.5 s segments) stalled 3-4 times in 30 s where 2 s never did (the publisher
 // itself paused for 2-4 s at times); hence 1.5 s.
 const LIVE_SYNC_SEGMENTS = 2;
@@ -82,15 +87,16 @@ function catchUp(hls, video) {
   if (video.playbackRate !== rate && [1, CATCH_UP_RATE].includes(video.playbackRate)) video.playbackRate = rate;
 }
 
-/** Keep hls.js LIVE_SYNC_SEGMENTS real segments behind the edge. Called with each playlist, from
- * the first one on (its MANIFEST_LOADED comes before hls.js picks the start position). Setting the
- * target also forgets hls.js's stall allowance (a target duration more after a stall, for good):
- * done when the target changes, or STALL_FORGIVEN_MS after the last stall. */
+/** Keep hls.js LIVE_SYNC_SEGMENTS real segments behind the edge, and a real segment further per
+ * stall. Called with each playlist, from the first one on (its MANIFEST_LOADED comes before hls.js
+ * picks the start position). Setting the target also forgets hls.js's stall allowance (kept for
+ * good otherwise): done when the target changes, or STALL_FORGIVEN_MS after the last stall. */
 const STALL_FORGIVEN_MS = 30_000;
 function syncToSegments(hls, details, lastStall) {
   const segment = segmentSeconds(details);
   if (!details?.live || !segment) return;
   const target = Math.max(LIVE_SYNC_MIN_S, Math.round(LIVE_SYNC_SEGMENTS * segment * 100) / 100);
+  hls.config.liveSyncOnStallIncrease = segment; // read by hls.js's targetLatency each time
   const changed = !(Math.abs((hls.config.liveSyncDuration ?? 0) - target) < 0.05);
   const forgiven = hls.targetLatency > target + 0.05 && performance.now() - lastStall > STALL_FORGIVEN_MS;
   if (changed || forgiven) hls.targetLatency = target;
@@ -202,6 +208,8 @@ function createHlsPlayer(video, hooks) {
       const ranges = video.seekable;
       return ranges.length ? Math.max(0, ranges.end(ranges.length - 1) - video.currentTime) : null;
     },
+    /** hls.js's distance from the edge it aims for (s) and what a stall adds to it, or null. */
+    liveSync: () => (hls ? { target: hls.targetLatency, perStall: hls.config.liveSyncOnStallIncrease } : null),
     rate: () => video.playbackRate,
     active: () => player.played && !player.trouble && !video.paused && !video.ended,
     get muted() { return video.muted; },
