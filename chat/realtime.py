@@ -108,6 +108,7 @@ class RecentMessages:
     every frame to the event's local sockets, in order."""
 
     counts_as_viewer = False
+    moved_by_drain = False  # not a socket: a draining process has no page to send elsewhere here
     write_frame = None  # frames come through deliver(), never the uvicorn fast path
     LIMIT = 50
 

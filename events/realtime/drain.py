@@ -105,8 +105,15 @@ async def move_sockets(hub, window: float, *, grace: float) -> int:
 
 
 def _sinks(hub, skip: set) -> list:
-    """Every local socket not in ``skip``, once each, in random order."""
-    found = {sink: None for members in list(hub.topics.values()) for sink in members if sink not in skip}
+    """Every local socket not in ``skip``, once each, in random order. Sinks that are not sockets
+    (``moved_by_drain = False``: chat's RecentMessages) stay: asked, one would hold a process with
+    no viewer for up to the window and the grace."""
+    found = {
+        sink: None
+        for members in list(hub.topics.values())
+        for sink in members
+        if sink not in skip and getattr(sink, "moved_by_drain", True)
+    }
     sinks = list(found)
     random.shuffle(sinks)
     return sinks

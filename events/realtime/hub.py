@@ -66,7 +66,9 @@ HUB_CHANNEL = "_hub"  # always subscribed, so the feed connection exists with no
 
 class Sink(Protocol):
     """A local socket: consumers implement these. ``write_frame`` (optional, may be None) is the
-    fast path: a ``FrameWriter`` once the socket takes frames directly."""
+    fast path: a ``FrameWriter`` once the socket takes frames directly. A member that is not a
+    socket says so with ``moved_by_drain = False`` (events.realtime.drain leaves it) and, when it is
+    nobody's audience, ``counts_as_viewer = False`` (presence)."""
 
     async def deliver(self, text: str) -> None: ...
 
