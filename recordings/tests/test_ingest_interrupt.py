@@ -201,9 +201,9 @@ def start_ingestion(endpoint: str, prefix: str, log) -> subprocess.Popen:
 def test_a_signal_mid_copy_stops_at_once_and_a_rerun_copies_the_rest_once(moto_server, sent, tmp_path):
     endpoint, copies = moto_server
     backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
-    # 10 minutes of 1-second segments in 4 renditions: ~2,400 objects.
+    # 5 minutes of 1-second segments in 4 renditions: ~1,200 objects (the signal comes after 300).
     spec = RecordingSpec(
-        channel_arn=CHANNEL_ARN, started_at=STARTED_AT, streams=[(0.0, 600.0)], segment_seconds=1
+        channel_arn=CHANNEL_ARN, started_at=STARTED_AT, streams=[(0.0, 300.0)], segment_seconds=1
     )
     objects = write_recording(lambda key, body: backend.put_object(SOURCE, key, body), spec)
     total = sum(1 for key in objects if not key.startswith("events/"))
