@@ -71,13 +71,14 @@ class ConsoleSocket(threading.Thread):
 
 
 def show_video(tmp_path, photos) -> str:
-    """4 s of an empty scene, 16 s with the oat yoghurt, 16 s with the apple juice (H.264, 2 s GOP):
-    each product stays long enough to be seen even when a busy machine starts the sampler late.
+    """4 s of an empty scene, 10 s with the oat yoghurt, 10 s with the apple juice (H.264, 2 s GOP):
+    each product stays long enough to be seen even when a busy machine starts the sampler late
+    (the detector needs a few samples, one a second; 16 s each cost the run 12 s of waiting).
     5 frames a second, ultrafast: the sampler takes one a second, and at 30 fps with veryfast the
     encoding alone took 137 s of this test at load 30 (now a few seconds)."""
     inputs = []
-    for name, product, seconds in (("empty", None, 4), ("oat", "Oatly-Natural-Oatghurt", 16),
-                                   ("juice", "Tropicana-Apple-Juice", 16)):  # fmt: skip
+    for name, product, seconds in (("empty", None, 4), ("oat", "Oatly-Natural-Oatghurt", 10),
+                                   ("juice", "Tropicana-Apple-Juice", 10)):  # fmt: skip
         scene = synthetic.background(960, 540, seed=len(inputs))  # the width the sampler reads at
         if product:
             synthetic.composite(
