@@ -250,6 +250,10 @@ def test_a_shop_embeds_a_show_and_talks_to_it(shows, port, asgi_server, page, ar
     page.goto(f"{shop}/embed/demo-shop/?event={refused.organization.slug}/{refused.slug}")
     expect(page.get_by_role("link", name="Watch the show on Liveshop")).to_be_visible(timeout=DEADLINE_MS)
     assert shop_events(page, "ready") == []
+    # Told apart from an unreachable Liveshop (no load within 15 s): the frame loaded, refused.
+    assert [e["reason"] for e in shop_events(page, "error")] == [
+        "The player was refused: is this site on the brand's embed list?"
+    ]
     refusals = [text for text in console if "frame-ancestors" in text]
     assert refusals and "https://shop.globex.example" in refusals[0]
     expected = [text for text in page.context.csp_violations if "frame-ancestors" in text]

@@ -30,6 +30,9 @@
   var NAMESPACE = "embed";
   var SLUG = /^[A-Za-z0-9_-]{1,80}$/;
   var READY_TIMEOUT_MS = 15000; // no "ready" by then: the frame was refused (not allow-listed) or failed
+  // The frame says "ready" at its DOMContentLoaded, before its load event: loaded without it (a
+  // frame the browser refused by frame-ancestors still fires load), the shopper need not wait 15 s.
+  var READY_AFTER_LOAD_MS = 2000;
   var MINI_WIDTH = 320;
   var EVENTS = ["ready", "player.state", "product.shown", "product.clicked", "product.opened", "cart.add", "checkout.done", "error"];
   // The loader's words by language (English is the key); tests/test_i18n.py checks each is here.
@@ -234,8 +237,8 @@
       }, { threshold: [0, 0.25, 0.5] }).observe(container);
     }
 
-    var readyTimer = setTimeout(function () {
-      if (state.ready) return;
+    function offerTheShow(reason) {
+      if (state.ready || container.querySelector(".liveshop-fallback")) return;
       // Refused (this site is not on the brand's list) or unreachable: offer the show itself.
       var link = document.createElement("a");
       link.href = ORIGIN + path.replace(/^\/embed/, ""); // the show's, the video's or the brand's own page
@@ -245,8 +248,14 @@
       link.textContent = isVideo ? t("Watch the video on Liveshop") : t("Watch the show on Liveshop");
       link.lang = LANGUAGE;
       container.appendChild(link);
-      emit("error", { type: "error", reason: "The player did not load: is this site on the brand's embed list?" });
-    }, READY_TIMEOUT_MS);
+      emit("error", { type: "error", reason: reason });
+    }
+    var readyTimer = setTimeout(offerTheShow, READY_TIMEOUT_MS, "The player did not load within 15 s: is Liveshop reachable?");
+    frame.addEventListener("load", function () {
+      if (state.ready) return;
+      clearTimeout(readyTimer); // each load (the frame may move on to a replay) waits for its "ready"
+      readyTimer = setTimeout(offerTheShow, READY_AFTER_LOAD_MS, "The player was refused: is this site on the brand's embed list?");
+    });
 
     window.addEventListener("message", onMessage);
 
