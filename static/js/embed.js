@@ -123,7 +123,7 @@
   function Player(container, frame, path, isVideo) {
     var self = this;
     var handlers = {};
-    var state = { ready: false, playing: false, layout: "inline", dismissed: false, height: 640, miniHeight: 180 };
+    var state = { ready: false, navigating: false, playing: false, layout: "inline", dismissed: false, height: 640, miniHeight: 180 };
     var closer = null;
 
     function post(message) {
@@ -159,6 +159,12 @@
       if (data.type === "resize") return resize(data);
       if (data.type === "ui.expand") return setLayout(state.layout === "full" ? "inline" : "full");
       if (data.type === "ui.collapse") return setLayout("inline");
+      if (data.type === "navigating") {
+        state.navigating = true; // moving on to the replay: its "ready" is to come, loads aside
+        clearTimeout(readyTimer);
+        readyTimer = setTimeout(offerTheShow, READY_TIMEOUT_MS, UNREACHABLE);
+        return;
+      }
       if (data.type === "ready") {
         state.ready = true;
         clearTimeout(readyTimer);
@@ -250,9 +256,10 @@
       container.appendChild(link);
       emit("error", { type: "error", reason: reason });
     }
-    var readyTimer = setTimeout(offerTheShow, READY_TIMEOUT_MS, "The player did not load within 15 s: is Liveshop reachable?");
+    var UNREACHABLE = "The player did not load within 15 s: is Liveshop reachable?";
+    var readyTimer = setTimeout(offerTheShow, READY_TIMEOUT_MS, UNREACHABLE);
     frame.addEventListener("load", function () {
-      if (state.ready) return;
+      if (state.ready || state.navigating) return;
       clearTimeout(readyTimer); // each load (the frame may move on to a replay) waits for its "ready"
       readyTimer = setTimeout(offerTheShow, READY_AFTER_LOAD_MS, "The player was refused: is this site on the brand's embed list?");
     });

@@ -254,6 +254,7 @@ new ResizeObserver(reportHeight).observe(document.body);
 function followReplay() {
   const replay = document.querySelector('#watch[data-status="ended"] .replay-link[href]');
   if (!replay || !SHOW_PAGE.test(new URL(replay.href).pathname)) return false;
+  send("navigating"); // the loader waits for the replay's "ready" instead of taking us for refused
   window.location.replace(`/embed${new URL(replay.href).pathname}${window.location.hash}`);
   return true;
 }
