@@ -13,20 +13,27 @@ from tests.media import missing_tools
 pytestmark = pytest.mark.asyncio
 
 
-@pytest.fixture
-def live_webm(tmp_path):
-    """4 s of VP8 + Opus in live (unknown-size) WebM clusters, one keyframe, as Chrome records."""
+def live_recording(tmp_path, name: str, video: list[str], *, cluster_ms: int, container: str) -> bytes:
+    """4 s of a test pattern and a tone, Opus audio, in live (unknown-size) clusters of at most
+    ``cluster_ms``, as MediaRecorder writes them."""
     if missing_tools():
         pytest.skip(missing_tools())
-    path = tmp_path / "live.webm"
+    path = tmp_path / name
     subprocess.run(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
          "-f", "lavfi", "-i", "testsrc=size=320x180:rate=20", "-f", "lavfi", "-i", "sine", "-t", "4",
-         "-c:v", "libvpx", "-b:v", "300k", "-g", "200", "-c:a", "libopus", "-live", "1",
-         "-cluster_time_limit", "300", "-f", "webm", str(path)],
+         *video, "-c:a", "libopus",
+         "-live", "1", "-cluster_time_limit", str(cluster_ms), "-f", container, str(path)],
         check=True, timeout=60,
     )  # fmt: skip
     return path.read_bytes()
+
+
+@pytest.fixture
+def live_webm(tmp_path):
+    """VP8 + Opus WebM, one keyframe, as Chrome records."""
+    video = ["-c:v", "libvpx", "-b:v", "300k", "-g", "200"]
+    return live_recording(tmp_path, "live.webm", video, cluster_ms=300, container="webm")
 
 
 async def published_before_the_end(command: list[str], data: bytes, out) -> bool:
@@ -54,21 +61,11 @@ async def test_the_relay_publishes_while_the_webm_is_still_arriving(live_webm, t
 
 @pytest.fixture
 def live_h264(tmp_path):
-    """4 s of H.264 + Opus in live Matroska clusters with a keyframe every 0.5 s, as Chromium records
+    """H.264 + Opus Matroska with a keyframe every 0.5 s, as Chromium records
     ``video/webm;codecs=h264`` with ``videoKeyFrameIntervalDuration: 500`` (its mimeType then reads
     video/x-matroska)."""
-    if missing_tools():
-        pytest.skip(missing_tools())
-    path = tmp_path / "live.mkv"
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-         "-f", "lavfi", "-i", "testsrc=size=320x180:rate=20", "-f", "lavfi", "-i", "sine", "-t", "4",
-         "-c:v", "libx264", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-g", "10", "-b:v", "300k",
-         "-c:a", "libopus",
-         "-live", "1", "-cluster_time_limit", "100", "-f", "matroska", str(path)],
-        check=True, timeout=60,
-    )  # fmt: skip
-    return path.read_bytes()
+    video = ["-c:v", "libx264", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-g", "10", "-b:v", "300k"]
+    return live_recording(tmp_path, "live.mkv", video, cluster_ms=100, container="matroska")
 
 
 def keyframes(path) -> list[str]:
