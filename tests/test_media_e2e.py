@@ -4,6 +4,7 @@ reach this test's live server; ffmpeg publishes; HLS is fetched from nginx.
 They run with the rest of the suite (alone: ``pytest -m media``, without: ``-m "not media"``) and
 skip when nginx, nginx-rtmp or ffmpeg is missing."""
 
+import http.client
 import os
 import re
 import subprocess
@@ -85,6 +86,37 @@ def playlist(media_server, channel_id) -> str | None:
 
 def files_under(directory) -> list[str]:
     return [os.path.join(root, name) for root, dirs, files in os.walk(directory) for name in dirs + files]
+
+
+def test_a_playlist_rewritten_within_the_same_second_is_never_not_modified(media_server):
+    """nginx-rtmp rewrites a live playlist every 0.5 s segment, often to the same length. nginx's
+    validators are whole seconds (Last-Modified, and the ETag of mtime and size), so a player
+    revalidating its cached copy (hls.js's XHR under ``Cache-Control: no-cache``) was told "304 Not
+    Modified" about a newer playlist: it missed a segment, then stalled (bench/golive.py)."""
+    folder = media_server.directory / "hls_public" / "ch_validators"
+    folder.mkdir(parents=True, exist_ok=True)
+    index = folder / "index.m3u8"
+    index.write_text("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:0.500,\n7.ts\n")
+    when = os.stat(index).st_mtime
+
+    def get(headers=None):
+        connection = http.client.HTTPConnection("127.0.0.1", media_server.http_port, timeout=5)
+        try:
+            connection.request("GET", "/hls/ch_validators/index.m3u8", headers=headers or {})
+            response = connection.getresponse()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+        finally:
+            connection.close()
+
+    status, headers, first = get()
+    assert status == 200 and b"7.ts" in first
+    validators = {"If-Modified-Since": headers.get("last-modified"), "If-None-Match": headers.get("etag")}
+    index.write_text("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:8\n#EXTINF:0.500,\n8.ts\n")  # the same length
+    os.utime(index, (when, when))  # and the same second
+
+    status, headers, second = get({k: v for k, v in validators.items() if v})
+    assert status == 200 and b"8.ts" in second
+    assert "no-cache" in headers["cache-control"] or "no-store" in headers["cache-control"]
 
 
 def test_publishing_the_key_takes_the_event_live_with_hls_under_the_channel_id(
