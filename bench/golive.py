@@ -32,7 +32,9 @@ playlist exists; on every frame the <video> presents (requestVideoFrameCallback)
 strip into a canvas, decodes the clock and notes the frame's expected display time
 (performance.timeOrigin + expectedDisplayTime): latency = that - the clock drawn into the frame. The
 first --warmup seconds after its first frame are left out (hls.js's start and catch-up); also noted:
-the first frame's latency, stalls ("waiting" after playing) and the playback rate. The publisher and
+the first frame's latency, stalls ("waiting" after playing), the playback rate, how long after a
+segment was listed the player had the playlist listing it ("listed -> player knew") and its playlist
+requests per second (``--segments``: each segment, and hls.js's events around each stall). The publisher and
 the viewer run on the same machine, so they read one clock. ``--compare-players FILE`` adds a
 second viewer of the same stream whose players.js is FILE (e.g. ``git show
 REV:static/js/viewer/players.js``): the player settings compared in the same run. The encoder
@@ -140,7 +142,16 @@ def stamp_filter(width: int, start_ms: int) -> str:
 VIEWER_PROBE = """
 (() => {
   const BITS = STAMP_BITS;
-  const s = (window.__g2g = { samples: [], opened: Date.now(), waiting: [], playing: [], hls: null });
+  const s = (window.__g2g = {
+    samples: [], opened: Date.now(), waiting: [], playing: [], hls: null, log: [], discovered: [],
+  });
+  performance.setResourceTimingBufferSize(100000); // every playlist request, counted at the end
+  const ranges = (v) =>
+    Array.from({ length: v.buffered.length }, (_, i) => [v.buffered.start(i), v.buffered.end(i)]);
+  const note = (what) => {
+    const v = document.getElementById("video");
+    s.log.push([Date.now(), what, v ? v.currentTime : null, v ? ranges(v) : []]);
+  };
   // hls.js (a deferred classic script) as it is defined: note the instance the page makes.
   let Hls;
   Object.defineProperty(window, "Hls", {
@@ -152,6 +163,14 @@ VIEWER_PROBE = """
       if (load) {
         value.prototype.loadSource = function (...args) {
           s.hls = this;
+          const E = value.Events;
+          this.on(E.ERROR, (_e, d) => note(`error ${d.details}`));
+          this.on(E.FRAG_BUFFERED, (_e, { frag }) =>
+            note(`buffered ${frag.sn} ${frag.start.toFixed(2)}+${frag.duration.toFixed(2)}`));
+          this.on(E.LEVEL_LOADED, (_e, d) => {
+            note(`playlist ${d.details.endSN} updated=${d.details.updated}`);
+            s.discovered.push([d.details.endSN, performance.timeOrigin + d.stats.loading.first]);
+          });
           return load.apply(this, args);
         };
       }
@@ -188,7 +207,7 @@ VIEWER_PROBE = """
       v.requestVideoFrameCallback(onFrame);
     };
     v.requestVideoFrameCallback(onFrame);
-    v.addEventListener("waiting", () => s.waiting.push(Date.now()));
+    v.addEventListener("waiting", () => { s.waiting.push(Date.now()); note("waiting"); });
     v.addEventListener("playing", () => s.playing.push(Date.now()));
   });
 })();
@@ -206,6 +225,9 @@ class ViewerResult:
     rates: list[float] = field(default_factory=list)
     targets: list[float] = field(default_factory=list)  # hls.js's target latency (s), per frame
     timeline: list[tuple[float, float, float | None, float | None]] = field(default_factory=list)
+    around_stalls: list[str] = field(default_factory=list)  # hls.js's events near each stall
+    discovered: dict[int, float] = field(default_factory=dict)  # segment -> playlist listing it came
+    requests: float = 0.0  # playlist requests per s, from opening the page to reading it
 
 
 def serve(route, _request=None, *, body: str) -> None:
@@ -235,6 +257,9 @@ def open_viewers(browser, url: str, compare: Path | None) -> list[tuple[str, obj
 def read_viewer(label: str, page, *, late: float, warmup: float) -> ViewerResult:
     """The viewer's glass-to-glass latencies (``late``: the publisher's clock correction, s)."""
     probe = page.evaluate("window.__g2g")
+    requests = page.evaluate(
+        "performance.getEntriesByType('resource').filter(e => e.name.includes('.m3u8')).length"
+    )
     result = ViewerResult(label)
     samples = [
         (
@@ -250,6 +275,9 @@ def read_viewer(label: str, page, *, late: float, warmup: float) -> ViewerResult
         return result
     start = samples[0][0]
     result.first = samples[0][1]
+    result.requests = requests / max(0.001, time.time() - probe["opened"] / 1000)
+    for sn, when in probe["discovered"]:
+        result.discovered.setdefault(sn, when / 1000)
     result.to_first = start - probe["opened"] / 1000
     steady = [sample for sample in samples if sample[0] - start >= warmup]
     result.latencies = [sample[1] for sample in steady]
@@ -267,6 +295,12 @@ def read_viewer(label: str, page, *, late: float, warmup: float) -> ViewerResult
         result.stalls += 1
         resumed = next((t for t in playing if t >= waited), None)
         result.stalled += ((resumed or time.time() * 1000) - waited) / 1000
+        for at, what, current, buffered in probe["log"]:
+            if -3000 <= at - waited <= 1000:
+                spans = " ".join(f"{a:.2f}-{b:.2f}" for a, b in buffered)
+                moment = f"{(at - waited) / 1000:+.2f}"
+                result.around_stalls.append(f"{moment} {what} @{current or 0:.2f} [{spans}]")
+        result.around_stalls.append("--")
     return result
 
 
@@ -318,10 +352,15 @@ class Result:
     frames: int = 0
     seconds: float = 0.0
     viewers: list[ViewerResult] = field(default_factory=list)
+    segments: list[tuple[float, int, float, float]] = field(default_factory=list)  # listed, frames, latencies
+    listed_at: dict[int, float] = field(default_factory=dict)  # segment number -> listed (wall s)
 
 
 def score(result: Result, watch: Watch, width: int, skip: int = 2) -> None:
     """Latency of each segment listed (the first ``skip`` ones are the stream's start-up)."""
+    for uri, listed, _ in watch.listed:
+        with contextlib.suppress(ValueError):
+            result.listed_at[int(uri.split(".")[0])] = listed
     for _, listed, path in watch.listed[skip:]:
         stamps = [s for s in stamps_of_segment(path, width) if s is not None]
         result.frames += len(stamps)
@@ -331,6 +370,7 @@ def score(result: Result, watch: Watch, width: int, skip: int = 2) -> None:
         listed_ms = int(listed * 1000) % 2**STAMP_BITS
         result.first_frame.append(((listed_ms - stamps[0]) % 2**STAMP_BITS) / 1000)
         result.last_frame.append(((listed_ms - stamps[-1]) % 2**STAMP_BITS) / 1000)
+        result.segments.append((listed, len(stamps), result.first_frame[-1], result.last_frame[-1]))
 
 
 def cpu_of(processes: list[psutil.Process]) -> float:
@@ -641,9 +681,21 @@ def report(args, results: list[Result]) -> None:
             print(f"  compositor                {how}")
         if hasattr(r, "startup_correction"):
             print(f"  (clock corrected by ffmpeg's start-up: {r.startup_correction * 1000:.0f} ms)")
+        if args.segments and r.segments:
+            print("  segments (s since the first: listed, +gap / frames / first, last frame -> listed)")
+            start, previous = r.segments[0][0], r.segments[0][0]
+            for listed, frames, first, last in r.segments:
+                gap = listed - previous
+                print(f"    {listed - start:6.2f} +{gap:.2f}  {frames:3d}  {first:.2f}  {last:.2f}")
+                previous = listed
         for v in r.viewers:
             print(f"  viewer, {v.label}:")
             print(f"    glass to glass          {stats(v.latencies)} (after a {args.warmup:g} s warm-up)")
+            found = [when - r.listed_at[sn] for sn, when in v.discovered.items() if sn in r.listed_at]
+            if found:
+                print(f"    listed -> player knew   {stats(found)}")
+            if v.requests:
+                print(f"    playlist requests       {v.requests:.1f} per s")
             if v.first is not None:
                 print(f"    first frame             {v.to_first:.2f} s after opening, {v.first:.2f} s late")
             rate = f"{statistics.median(v.rates):.2f}, max {max(v.rates):.2f}" if v.rates else "n/a"
@@ -653,6 +705,9 @@ def report(args, results: list[Result]) -> None:
                     f"    hls.js target latency   p50 {statistics.median(v.targets):.2f} s,"
                     f" max {max(v.targets):.2f} s"
                 )
+            if args.segments:
+                print("    hls.js around each stall (s from the stall, event, playhead, buffered)")
+                print("\n".join(f"      {line}" for line in v.around_stalls))
             if args.timeline:
                 print(
                     "    timeline (s since the first frame: glass to glass / hls.js target / hls.js latency)"
@@ -694,6 +749,7 @@ def main() -> int:
     )
     parser.add_argument("--warmup", type=float, default=8, help="s left out at a viewer's start")
     parser.add_argument("--timeline", action="store_true", help="each viewer's latency, second by second")
+    parser.add_argument("--segments", action="store_true", help="each segment: when listed, frames, latency")
     parser.add_argument(
         "--compare-players", type=Path, help="a second viewer with this players.js instead of ours"
     )

@@ -2,6 +2,8 @@
  * module: window.Hls) where the browser has Media Source Extensions, the browser's own HLS where it
  * plays it natively (Safari, iOS). */
 
+import { edgeWaitingLoader } from "./edge_loader.js";
+
 const hlsJs = () => (window.Hls && window.Hls.isSupported() ? window.Hls : null);
 
 /** hls.js's worker as our static file (its script tag's data-worker), so the Content-Security-Policy
@@ -27,9 +29,11 @@ export function withQuery(url, query) {
  * `query` is added to every playlist and segment URL instead (a private video in a frame on
  * another site, which gets no cookie of ours: recordings.cdn.signed_query; with the browser's own
  * HLS only the master playlist gets it);
+ * `liveEdge` has hls.js learn of each new segment of a live playlist as soon as it is listed
+ * (lib/edge_loader.js) instead of up to a reload interval later;
  * `on` maps hls.js event names (ERROR, INIT_PTS_FOUND…) to handlers called with (data, hls).
  * Returns {hls (null when native), destroy()}, or null when the browser can play neither way. */
-export function playHls(video, url, { config = {}, withCredentials = false, query = "", on = {} } = {}) {
+export function playHls(video, url, { config = {}, withCredentials = false, query = "", liveEdge = false, on = {} } = {}) {
   const Hls = hlsJs();
   if (Hls) {
     const setup = (xhr, requestUrl) => {
@@ -40,6 +44,7 @@ export function playHls(video, url, { config = {}, withCredentials = false, quer
       ...workerConfig(),
       ...config,
       ...(withCredentials || query ? { xhrSetup: setup } : {}),
+      ...(liveEdge ? { pLoader: edgeWaitingLoader(Hls) } : {}),
     });
     for (const [name, handler] of Object.entries(on)) hls.on(Hls.Events[name], (_event, data) => handler(data, hls));
     hls.loadSource(url);

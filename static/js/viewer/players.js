@@ -9,16 +9,15 @@
  * play(), pause(), paused(), setMuted(), volume(), setVolume(), qualities(), quality(),
  * setQuality(index) and jumpToLive().
  */
+import { EDGE_POLL_MS } from "../lib/edge_loader.js";
 import { canPlayHls, playHls, resetVideo, tryPlay } from "../lib/player.js";
 import { hlsQualities, mediaOfVideo, setHlsQuality } from "./controls.js";
 
-// hls.js counts latency from the playlist's edge as of the moment it *loaded* the playlist, but
-// the playlist advanced (a segment was listed) at some unknown moment during the reload interval
-// (one target duration) before that, and the encoder took a little time before the media server
-// listed it. So hls.latency is short by 0 to 1 segment + ~0.15 s: we add the middle of that.
-// Measured with 1 s segments (ffmpeg x264 zerolatency -> nginx-rtmp -> hls.js in Chromium,
-// burned-in wall clock): hls.latency was short by 0.2 to 1.0 s, depending on the session's
-// reload phase. IVS's getLiveLatency() needs no correction.
+// hls.js counts latency from the playlist's edge as of the moment it received the playlist that
+// listed the edge's segment; the player learns of a segment within EDGE_POLL_MS of its listing
+// (lib/edge_loader.js), and the encoder took a little time before the media server listed it
+// (~0.1 s for ffmpeg x264 zerolatency -> nginx-rtmp, more through the browser relay). So
+// hls.latency is short by about that, plus half a poll. IVS's getLiveLatency() needs no correction.
 const HLS_EDGE_SLACK_S = 0.1;
 // Local HLS can do better than an estimate: a highlight's offsetMs is its moment in the stream (ms
 // of the encoder's clock since the session's origin, the clock at its first frame: the message's
@@ -154,6 +153,7 @@ function createHlsPlayer(video, hooks) {
       streamOffset = null;
       hls = playHls(video, url, {
         config: HLS_CONFIG,
+        liveEdge: true,
         on: {
           MANIFEST_LOADED: (data, instance) => syncToSegments(instance, data.levels?.[0]?.details, lastStall),
           LEVEL_LOADED: (data, instance) => syncToSegments(instance, data.details, lastStall),
@@ -202,8 +202,7 @@ function createHlsPlayer(video, hooks) {
     /** Seconds from the live edge (what is being filmed now) to the frame on screen. */
     latency() {
       if (hls) {
-        const segment = segmentSeconds(hls.latestLevelDetails) || 1;
-        return hls.latency > 0 ? hls.latency + segment / 2 + HLS_EDGE_SLACK_S : null;
+        return hls.latency > 0 ? hls.latency + EDGE_POLL_MS / 2000 + HLS_EDGE_SLACK_S : null;
       }
       const ranges = video.seekable;
       return ranges.length ? Math.max(0, ranges.end(ranges.length - 1) - video.currentTime) : null;
