@@ -718,11 +718,12 @@ def measure(args, cues, sku_of, specs, event, host, watch_url, base, db, tmp) ->
             results.replay_cue_offsets = [ms / 1000 - s for (ms, _), s in zip(offsets, source, strict=False)]
             step(f"replay ready: {base}{replay_url}; playing it from the start at 1x")
             r_context, r = open_page(browser, base + replay_url, errors)
-            r.wait_for_function("document.getElementById('video').readyState >= 1", timeout=60_000)
+            # The replay page loads its video when the viewer presses play (replay.js): play first.
             r.evaluate(
                 "(() => { const v = document.getElementById('video'); v.muted = true; v.playbackRate = 1;"
-                " v.currentTime = 0; return v.play(); })()"
+                " v.play(); })()"
             )
+            r.wait_for_function("document.getElementById('video').readyState >= 1", timeout=60_000)
             with contextlib.suppress(AssertionError):
                 media.wait_for(
                     lambda: last_frame(r) >= end_frame or r.evaluate("document.querySelector('video').ended"),

@@ -43,6 +43,15 @@ STRIPE_SOURCES = {
     "frame-src": ("https://js.stripe.com", "https://hooks.stripe.com"),
     "connect-src": ("https://api.stripe.com",),
 }
+# The IVS Web Broadcast SDK (the host console's "Go live from this browser" for an IVS event) starts
+# a worker from a blob, posts its WebRTC offer to the channel's ingest on port 4443
+# (https://<id>.webrtc.live-video.net:4443/v1/offer: a host source without a port allows only 443)
+# and reports to broadcast.stats.live-video.net. Only a page that carries the SDK allows them: the
+# panel says so (allow_ivs_broadcast), as it renders.
+IVS_BROADCAST_SOURCES = {
+    "worker-src": (BLOB,),
+    "connect-src": (IVS_PLAYBACK_ORIGIN, "https://*.live-video.net:4443"),
+}
 
 
 def origin(url: str) -> str:
@@ -101,6 +110,15 @@ def chat_origins() -> list[str]:
     return [stand_in or f"wss://edge.ivschat.{settings.IVS_REGION}.amazonaws.com"]
 
 
+def allow_ivs_broadcast(request) -> None:
+    """``request``'s page carries the IVS Web Broadcast SDK (broadcast/templatetags/golive.py)."""
+    request.liveshop_ivs_broadcast = True
+
+
+def loads_ivs_broadcast(request) -> bool:
+    return getattr(request, "liveshop_ivs_broadcast", False)
+
+
 def loads_stripe(request) -> bool:
     """Whether ``request``'s page may load Stripe.js: a shop page, with Stripe as the provider."""
     match = getattr(request, "resolver_match", None)
@@ -115,6 +133,7 @@ def _directives(
     report_uri: str,
     stripe: bool = False,
     static: tuple[str, ...] = (),
+    ivs_broadcast: bool = False,
 ) -> dict:
     directives = {
         "default-src": [SELF],
@@ -130,9 +149,11 @@ def _directives(
         "form-action": [SELF],
         "frame-ancestors": [NONE],
     }
-    if stripe:
-        for directive, origins in STRIPE_SOURCES.items():
-            directives[directive] = [*directives.get(directive, [SELF]), *origins]
+    extra = [STRIPE_SOURCES] * stripe + [IVS_BROADCAST_SOURCES] * ivs_broadcast
+    for sources in extra:
+        for directive, origins in sources.items():
+            found = directives.get(directive, [SELF])
+            directives[directive] = [*found, *(o for o in origins if o not in found)]
     if report_uri:
         directives["report-uri"] = [report_uri]
     return directives
@@ -154,6 +175,7 @@ def directives(request) -> dict:
         settings.LIVESHOP_CSP_REPORT_URI,
         loads_stripe(request),
         tuple(static_origins()),
+        loads_ivs_broadcast(request),
     )
 
 

@@ -169,8 +169,8 @@ def test_viewers_see_the_featured_product_in_step_with_the_live_video(
         expect(late_card.locator(".card-name")).to_have_text(jacket.name)
         late.wait_for_function("window.liveshop.socket === 'open'")
         # Joining a running stream of 0.5 s segments, the player starts and stays 1.5 s behind the
-        # edge: its estimate (+ half a segment and 0.1 s), over 4 s, reads below 2.2 s, where the
-        # old player (two playlist target durations: 2 s) read ~2.6 s.
+        # edge: its estimate (hls.js's + half a playlist poll and 0.1 s), over 4 s, reads below
+        # 2.2 s, where the old player (two playlist target durations: 2 s) read ~2.6 s.
         late.wait_for_function(PLAYING, timeout=60_000)
         # 75 s: a stall on a busy machine moves hls.js's target back by a segment (two: 1 s at
         # most), which the player drops 30 s after the last stall (players.js).

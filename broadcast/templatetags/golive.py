@@ -8,6 +8,7 @@ from django.urls import reverse
 from accounts import permissions
 from accounts.permissions import Action
 from broadcast import services
+from liveshop import csp
 
 register = template.Library()
 
@@ -20,6 +21,8 @@ def golive_panel(context) -> dict:
         return {"golive": None}
     if not event.has_channel or not event.may_go_live or event.status == event.Status.NEEDS_CHANNEL:
         return {"golive": None}
+    if event.backend == "ivs":
+        csp.allow_ivs_broadcast(request)  # the SDK's worker and its ingest, on this page only
     return {"golive": golive_config(event)}
 
 

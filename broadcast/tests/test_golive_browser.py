@@ -363,3 +363,40 @@ def test_a_camera_permission_the_browser_refuses_is_explained(asgi_server, sched
 
     expect(page.locator("#golive-error")).to_contain_text(DEVICE_ERRORS["NotAllowedError"])
     expect(page.locator("#golive-browser")).to_have_attribute("data-state", "error")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_ivs_mode_with_the_real_sdk_runs_under_the_pages_policy_up_to_the_network(
+    asgi_server, ivs_show, golive_page
+):
+    """The Amazon IVS Web Broadcast SDK as we serve it (not a stand-in), as far as this machine
+    can take it: it loads from our static files, takes the composited camera and the microphone
+    and starts broadcasting to the channel's ingest endpoint, all under the console's
+    Content-Security-Policy (workers from 'self' only: the fixture fails on any violation) and
+    without an uncaught error; the ingest cannot be reached here (the route refuses it), and the
+    host is told the connection is being retried. (It found the page's policy refusing the SDK's
+    blob worker and its WebRTC offer to port 4443: liveshop/csp.py's IVS_BROADCAST_SOURCES.)"""
+    from playwright.sync_api import expect
+
+    page = golive_page
+    ingest = []  # the SDK's requests to IVS
+    page.route(
+        "**/*live-video.net*/**",
+        lambda route: ingest.append(route.request.url) or route.abort("addressunreachable"),
+    )
+    page.context.add_cookies([{"name": "sessionid", "value": ivs_show["session"], "url": asgi_server}])
+    page.goto(f"{asgi_server}{ivs_show['event'].get_absolute_url()}")
+    page.click("#golive-devices")
+    wait_for_state(page, "ready")
+    page.wait_for_function("() => Boolean(window.IVSBroadcastClient && window.IVSBroadcastClient.create)")
+    page.click("#golive-start")
+
+    wait_for_state(page, "retry")
+    expect(page.locator("#golive-browser")).to_contain_text("retrying")
+    # It got as far as offering its WebRTC session to the channel's ingest (the key's endpoint).
+    assert any(url.startswith("https://abc123.") for url in ingest), ingest
+    assert IVS_KEY not in page.content()
+    page.click("#golive-stop")
+    wait_for_state(page, "stopped")
+    assert page.errors == []

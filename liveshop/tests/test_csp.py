@@ -88,6 +88,30 @@ def test_workers_from_blobs_only_when_static_files_are_on_another_origin(client,
     assert "'unsafe-inline'" not in policy["script-src"] + policy["style-src"]
 
 
+def test_only_the_console_of_an_ivs_event_allows_the_broadcast_sdks_worker_and_ingest(client, settings):
+    from accounts.models import Membership
+    from accounts.tests.factories import member
+
+    ivs, local = LiveEventFactory(backend="ivs"), LiveEventFactory(backend="local")
+    host = member(ivs.organization, role=Membership.Role.HOST)
+    Membership.objects.create(user=host, organization=local.organization, role=Membership.Role.HOST)
+    client.force_login(host)
+
+    response = client.get(ivs.get_absolute_url())
+    assert b"data-ivs-sdk" in response.content  # the go-live panel, in IVS mode
+    policy = directives(response)
+    assert policy["worker-src"] == ["'self'", "blob:"]  # the SDK starts its worker from a blob
+    assert {"https://*.live-video.net", "https://*.live-video.net:4443"} <= set(policy["connect-src"])
+    # Not the console of a local event, nor the viewer page of the IVS one.
+    for page in (
+        local.get_absolute_url(),
+        reverse("viewer:watch", kwargs={"brand": ivs.organization.slug, "slug": ivs.slug}),
+    ):
+        policy = directives(client.get(page))
+        assert policy["worker-src"] == ["'self'"], page
+        assert "https://*.live-video.net:4443" not in policy["connect-src"], page
+
+
 def test_report_only_mode_and_report_uri(client, event, settings):
     settings.LIVESHOP_CSP_REPORT_ONLY = True
     settings.LIVESHOP_CSP_REPORT_URI = "https://csp.example.com/report"
