@@ -20,7 +20,7 @@ export function createPreview(video, url, { isLive, onState }) {
     clearTimeout(timer);
     if (player || video.getAttribute("src")) return;
     onState("connecting", gettext("Connecting to the stream…"));
-    player = playHls(video, url, { config: HLS_CONFIG, on: { ERROR: (data) => data.fatal && retry() } });
+    player = playHls(video, url, { config: HLS_CONFIG, liveEdge: true, on: { ERROR: (data) => data.fatal && retry() } });
     if (!player) {
       onState("unsupported", gettext("This browser cannot play the preview."));
       return;
