@@ -60,10 +60,12 @@ def wait_for(condition, *, timeout: float = 30, interval: float = 0.1, what: str
         time.sleep(interval)
 
 
-def http_get(port: int, path: str, host: str = "127.0.0.1") -> tuple[int, dict[str, str], bytes]:
+def http_get(
+    port: int, path: str, host: str = "127.0.0.1", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     connection = http.client.HTTPConnection(host, port, timeout=5)
     try:
-        connection.request("GET", path)
+        connection.request("GET", path, headers=headers or {})
         response = connection.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     except OSError:

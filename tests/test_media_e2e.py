@@ -4,7 +4,6 @@ reach this test's live server; ffmpeg publishes; HLS is fetched from nginx.
 They run with the rest of the suite (alone: ``pytest -m media``, without: ``-m "not media"``) and
 skip when nginx, nginx-rtmp or ffmpeg is missing."""
 
-import http.client
 import os
 import re
 import subprocess
@@ -99,22 +98,15 @@ def test_a_playlist_rewritten_within_the_same_second_is_never_not_modified(media
     index.write_text("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:0.500,\n7.ts\n")
     when = os.stat(index).st_mtime
 
-    def get(headers=None):
-        connection = http.client.HTTPConnection("127.0.0.1", media_server.http_port, timeout=5)
-        try:
-            connection.request("GET", "/hls/ch_validators/index.m3u8", headers=headers or {})
-            response = connection.getresponse()
-            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-        finally:
-            connection.close()
-
-    status, headers, first = get()
+    path = "/hls/ch_validators/index.m3u8"
+    status, headers, first = media.http_get(media_server.http_port, path)
     assert status == 200 and b"7.ts" in first
     validators = {"If-Modified-Since": headers.get("last-modified"), "If-None-Match": headers.get("etag")}
     index.write_text("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:8\n#EXTINF:0.500,\n8.ts\n")  # the same length
     os.utime(index, (when, when))  # and the same second
 
-    status, headers, second = get({k: v for k, v in validators.items() if v})
+    conditional = {k: v for k, v in validators.items() if v}
+    status, headers, second = media.http_get(media_server.http_port, path, headers=conditional)
     assert status == 200 and b"8.ts" in second
     assert "no-cache" in headers["cache-control"] or "no-store" in headers["cache-control"]
 
