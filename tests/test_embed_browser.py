@@ -323,9 +323,20 @@ def test_a_german_shopper_reads_the_shop_the_loader_and_the_player_in_german(sho
         expect(tab.get_by_role("button", name="Pause", exact=True)).to_be_visible()
         expect(tab.locator(".liveshop-embed iframe")).to_have_attribute("title", "Live-Shopping-Show")
         frame = tab.frame(url=re.compile(r"/embed/e/"))
+        iframe = tab.locator(".liveshop-embed iframe")
         frame.get_by_role("button", name="Vollbild", exact=True).click()
+        # The frame has the whole screen before the next click, as a shopper would see it: a click
+        # aimed while the loader still moves it once missed the button on a busy CI machine.
+        expect(iframe).to_have_css("position", "fixed", timeout=DEADLINE_MS)
+        wait_in(
+            tab,
+            "() => { const r = document.querySelector('.liveshop-embed iframe').getBoundingClientRect();"
+            " return r.top === 0 && r.height === innerHeight; }",
+            timeout=DEADLINE_MS,
+        )
         frame.get_by_role("button", name="Vollbild beenden").click()
-        expect(frame.get_by_role("button", name="Vollbild", exact=True)).to_be_visible()
+        expect(frame.get_by_role("button", name="Vollbild", exact=True)).to_be_visible(timeout=DEADLINE_MS)
+        expect(iframe).not_to_have_css("position", "fixed")
 
         tab.goto(f"{shop}/embed/demo-shop/?event={refused.organization.slug}/{refused.slug}")
         expect(tab.get_by_role("link", name="Show auf Liveshop ansehen")).to_be_visible(timeout=DEADLINE_MS)
