@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from whitenoise.compress import Compressor
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -586,6 +587,10 @@ STORAGES["staticfiles"] = {
     if DEBUG
     else "liveshop.staticfiles.StaticFilesStorage"
 }
+# WhiteNoise writes a brotli and a gzip copy of each static file at collectstatic, but not of source
+# maps: read only by developer tools, hls.js's 5 MB of them took half of collectstatic's time
+# (brotli at its highest quality), and a browser fetches them only with the tools open.
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = (*Compressor.SKIP_COMPRESS_EXTENSIONS, "map")
 # Static files: "local" (the default) from each web process (WhiteNoise, or Django when debugging);
 # "cdn" from the CDN bucket (AWS_STORAGE_BUCKET_NAME, under static/) through its CloudFront domain
 # (AWS_CLOUDFRONT_DOMAIN), uploaded by each release's `collectstatic` (docker/release) under the

@@ -110,6 +110,19 @@ def test_static_files_get_brotli_and_gzip_copies(tmp_path):
     assert written == ["viewer.js.br", "viewer.js.gz"]  # collectstatic's CompressedManifest storage
 
 
+def test_collectstatic_leaves_source_maps_uncompressed(tmp_path):
+    """Production's storage compresses scripts, not their source maps (developer tools read them;
+    brotli on hls.js's took half of collectstatic's time)."""
+    from liveshop.staticfiles import StaticFilesStorage
+
+    for name in ("player.js", "player.js.map"):
+        (tmp_path / name).write_text("export const greeting = 'hello';\n" * 200)
+
+    written = StaticFilesStorage(location=tmp_path).compress_files(["player.js", "player.js.map"])
+
+    assert sorted(compressed for _, compressed in written) == ["player.js.br", "player.js.gz"]
+
+
 @pytest.mark.django_db
 def test_every_page_has_the_favicon_and_the_studio_a_description(client, host):
     login = client.get("/login/")
