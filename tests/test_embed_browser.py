@@ -321,9 +321,9 @@ def test_a_german_shopper_reads_the_shop_the_loader_and_the_player_in_german(sho
         assert tab.evaluate("document.documentElement.lang") == "de"
         expect(tab.get_by_role("heading", level=1)).to_have_text("Live aus unserem Studio")
         expect(tab.get_by_role("button", name="Pause", exact=True)).to_be_visible()
-        expect(tab.locator(".liveshop-embed iframe")).to_have_attribute("title", "Live-Shopping-Show")
-        frame = tab.frame(url=re.compile(r"/embed/e/"))
         iframe = tab.locator(".liveshop-embed iframe")
+        expect(iframe).to_have_attribute("title", "Live-Shopping-Show")
+        frame = tab.frame(url=re.compile(r"/embed/e/"))
         frame.get_by_role("button", name="Vollbild", exact=True).click()
         # The frame has the whole screen before the next click, as a shopper would see it: a click
         # aimed while the loader still moves it once missed the button on a busy CI machine.
